@@ -1,0 +1,176 @@
+"""PostgreSQL with the pgvector extension.
+
+Vectors are stored as ``vector(dim)``.  With psycopg 3 they travel in
+pgvector's binary format both ways (parameters through a dumper for a private
+wrapper class, results through ``vector_send``); other drivers use the text
+form.  Distances compile to pgvector's operators, the only shape its HNSW and
+IVFFlat indexes recognise in ``ORDER BY ... LIMIT``.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from typing import Any, Optional
+
+import numpy as np
+from sqlalchemy import cast, event, func
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import UserDefinedType
+
+from ..exc import MissingExtensionError
+from ..functions import VectorDistance
+from .base import Backend, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
+
+_OPERATORS = {
+    "cosine": "<=>",
+    "l2": "<->",
+    "max_inner_product": "<#>",
+    "l1": "<+>",
+}
+
+
+class PGVECTOR(UserDefinedType[Any]):
+    """pgvector's ``vector(dim)`` as seen by the PostgreSQL dialect."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"VECTOR({self.dim})"
+
+    # Parameters are cast so that a binary parameter of unspecified type is
+    # read by vector_recv, and so every driver gets a typed value.
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(bindvalue, self)
+
+    # Select the binary form; the result processor also accepts text, for
+    # rows that come back without this wrapper (e.g. textual SQL).
+    def column_expression(self, colexpr: Any) -> Any:
+        return func.vector_send(colexpr, type_=self)
+
+    def bind_processor(self, dialect: Dialect) -> Optional[Processor]:
+        state = engine_state(dialect)
+        if state is not None and state.get("binary"):
+
+            def process_binary(value: Any) -> Any:
+                return None if value is None else _BinaryVector(value)
+
+            return process_binary
+
+        def process_text(value: Any) -> Any:
+            return None if value is None else vector_to_text(value)
+
+        return process_text
+
+    def literal_processor(self, dialect: Dialect) -> Processor:
+        def process(value: Any) -> str:
+            return f"'{vector_to_text(value)}'"
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Processor:
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, str):
+                return text_to_vector(value)
+            # vector_send: int16 dim, int16 unused, dim big-endian float32
+            return np.frombuffer(value, dtype=">f4", offset=4).astype(np.float32)
+
+        return process
+
+
+class _BinaryVector:
+    """A float32 array on its way to psycopg's binary vector dumper."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
+_HEADER = struct.Struct(">HH")
+
+
+@functools.lru_cache(maxsize=None)
+def _psycopg_dumper() -> type:
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class BinaryVectorDumper(Dumper):
+        """pgvector's binary input format; oid 0 lets the server take the type from the CAST."""
+
+        format = Format.BINARY
+        oid = 0
+
+        def dump(self, obj: _BinaryVector) -> bytes:
+            array = obj.array
+            return _HEADER.pack(array.shape[0], 0) + array.astype(">f4").tobytes()
+
+    return BinaryVectorDumper
+
+
+@compiles(VectorDistance, "postgresql")
+def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    if element.metric == "inner_product":
+        return f"(({left} <#> {right}) * -1)"
+    return f"({left} {_OPERATORS[element.metric]} {right})"
+
+
+class PostgreSQLBackend(Backend):
+    name = "postgresql"
+
+    def storage_type(self, dim: int) -> PGVECTOR:
+        return PGVECTOR(dim)
+
+    def prepare(self, engine: Engine, **options: Any) -> None:
+        # With psycopg 3, each connection learns to send _BinaryVector in binary;
+        # the dumper is registered per connection, for that private class only.
+        binary = engine.dialect.driver == "psycopg"
+        set_engine_state(engine.dialect, pgvector=None, binary=binary)
+        ready = False
+
+        def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+            nonlocal ready
+            if binary:
+                driver_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+                driver_connection.adapters.register_dumper(_BinaryVector, _psycopg_dumper())
+            if not ready:
+                version = _ensure_pgvector(dbapi_connection, engine.url.render_as_string(hide_password=True))
+                set_engine_state(engine.dialect, pgvector=version)
+                ready = True
+
+        event.listen(engine, "connect", on_connect)
+
+
+def _ensure_pgvector(dbapi_connection: Any, where: str) -> str:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            row = cursor.fetchone()
+        dbapi_connection.commit()
+    except Exception as err:
+        dbapi_connection.rollback()
+        raise MissingExtensionError(
+            f"the pgvector extension is not available in {where}: {err}".rstrip()
+            + "; install the pgvector extension on the server, "
+            "or have a superuser run CREATE EXTENSION vector in this database"
+        ) from err
+    finally:
+        cursor.close()
+    return str(row[0])
+
+
+register(PostgreSQLBackend())

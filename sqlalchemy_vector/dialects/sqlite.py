@@ -1,0 +1,238 @@
+"""SQLite with the sqlite-vec extension, or pure-Python functions without it.
+
+Vectors are stored as little-endian float32 BLOBs, the format sqlite-vec
+reads, in columns declared ``F32_BLOB(dim)`` (BLOB affinity, and the dimension
+survives in the schema).  Many Python builds cannot load extensions into the
+standard ``sqlite3`` module; :func:`loadable_sqlite_module` then picks a driver
+module that can (``sqlean``, ``pysqlite3``).  Where no extension can be loaded
+at all, the same ``vec_distance_*`` functions are registered on each
+connection in Python: same SQL, same results, slower.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import UserDefinedType
+
+from ..exc import MissingExtensionError
+from ..functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
+from .base import Backend, Processor, engine_state, register, set_engine_state
+
+__all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
+
+
+class F32_BLOB(UserDefinedType[Any]):
+    """A float32 vector BLOB column; ``F32_BLOB(dim)`` has BLOB affinity in SQLite."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"F32_BLOB({self.dim})"
+
+    def bind_processor(self, dialect: Dialect) -> Processor:
+        def process(value: Any) -> Any:
+            return None if value is None else value.astype("<f4", copy=False).tobytes()
+
+        return process
+
+    def literal_processor(self, dialect: Dialect) -> Processor:
+        def process(value: Any) -> str:
+            return f"X'{value.astype('<f4', copy=False).tobytes().hex()}'"
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Processor:
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, str):  # sqlite-vec also accepts JSON text
+                return np.asarray(json.loads(value), dtype=np.float32)
+            return np.frombuffer(value, dtype="<f4").astype(np.float32)
+
+        return process
+
+
+# -- distance SQL ---------------------------------------------------------------
+#
+# sqlite-vec 0.1.9 raises on NULL arguments, where PostgreSQL and DuckDB return
+# NULL, so non-parameter arguments are guarded with CASE (evaluated lazily).
+# vec_distance_cosine returns NULL for a zero vector: mapped to 2.0.  There is
+# no inner-product function: a.b = (1 - cos_distance) * |a| * |b|, with
+# |x| = vec_distance_l2(x, zeroblob(4 * dim)).
+
+
+@compiles(VectorDistance, "sqlite")
+def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    _check_prepared(element, compiler)
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    metric = element.metric
+    if metric == "l2":
+        body = f"vec_distance_l2({left}, {right})"
+    elif metric == "l1":
+        body = f"vec_distance_l1({left}, {right})"
+    elif metric == "cosine":
+        body = f"coalesce(vec_distance_cosine({left}, {right}), {ZERO_VECTOR_COSINE_DISTANCE})"
+    else:
+        zero = f"zeroblob({4 * _require_dim(element)})"
+        if metric == "inner_product":
+            cos_term = f"coalesce(1.0 - vec_distance_cosine({left}, {right}), 0.0)"
+        else:  # max_inner_product
+            cos_term = f"coalesce(vec_distance_cosine({left}, {right}) - 1.0, 0.0)"
+        body = f"({cos_term} * vec_distance_l2({left}, {zero}) * vec_distance_l2({right}, {zero}))"
+    guards = [f"{sql} IS NULL" for sql, arg in ((left, element.left), (right, element.right)) if not _is_bind(arg)]
+    if not guards:
+        return body
+    return f"(CASE WHEN {' OR '.join(guards)} THEN NULL ELSE {body} END)"
+
+
+def _is_bind(clause: Any) -> bool:
+    return getattr(clause, "__visit_name__", None) == "bindparam"
+
+
+def _require_dim(element: VectorDistance) -> int:
+    if element.dim is None:
+        from ..exc import UnsupportedDialectError
+
+        raise UnsupportedDialectError(
+            f"{element.name}() on SQLite needs a Vector-typed argument to know the dimension; "
+            "cast one side with sqlalchemy.type_coerce(expr, Vector(n))"
+        )
+    return element.dim
+
+
+def _check_prepared(element: VectorDistance, compiler: SQLCompiler) -> None:
+    # A dialect built by create_engine has a DBAPI; a bare sqlite.dialect() used
+    # only to print SQL does not, and needs no functions.
+    dialect = compiler.dialect
+    if dialect.dbapi is not None and engine_state(dialect) is None:
+        raise MissingExtensionError(
+            f"{element.name}() needs the vec_distance_* functions, which this SQLite engine does not load; "
+            "create it with sqlalchemy_vector.create_engine(url) or call sqlalchemy_vector.attach(engine) "
+            "before its first connection"
+        )
+
+
+# -- loading sqlite-vec ---------------------------------------------------------
+
+
+def loadable_sqlite_module() -> Optional[types.ModuleType]:
+    """A DB-API module whose connections can load extensions, or ``None``.
+
+    Tries the standard ``sqlite3`` first, then ``sqlean`` and ``pysqlite3``.
+    """
+    import sqlite3
+
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    for name in ("sqlean", "pysqlite3.dbapi2"):
+        try:
+            module = __import__(name, fromlist=["connect"])
+        except ImportError:
+            continue
+        if hasattr(module.Connection, "enable_load_extension"):
+            return module
+    return None
+
+
+def _load_sqlite_vec(dbapi_connection: Any) -> bool:
+    raw = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    if not hasattr(raw, "enable_load_extension"):
+        return False
+    try:
+        import sqlite_vec
+    except ImportError:
+        return False
+    raw.enable_load_extension(True)
+    try:
+        sqlite_vec.load(raw)
+    finally:
+        raw.enable_load_extension(False)
+    return True
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if isinstance(value, (bytes, memoryview)):
+        return np.frombuffer(value, dtype="<f4")
+    if isinstance(value, str):
+        return np.asarray(json.loads(value), dtype=np.float32)
+    raise ValueError(f"vector argument must be a BLOB or JSON text, got {type(value).__name__}")
+
+
+def _pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _as_array(a), _as_array(b)
+    if x.shape != y.shape:
+        raise ValueError(f"vector dimension mismatch: {x.shape[0]} and {y.shape[0]}")
+    return x.astype(np.float64), y.astype(np.float64)
+
+
+def _py_l2(a: Any, b: Any) -> float:
+    x, y = _pair(a, b)
+    return float(np.sqrt(np.dot(x - y, x - y)))
+
+
+def _py_l1(a: Any, b: Any) -> float:
+    x, y = _pair(a, b)
+    return float(np.abs(x - y).sum())
+
+
+def _py_cosine(a: Any, b: Any) -> Optional[float]:
+    x, y = _pair(a, b)
+    norms = math.sqrt(float(np.dot(x, x)) * float(np.dot(y, y)))
+    if norms == 0.0:
+        return None  # as sqlite-vec: no direction
+    return 1.0 - float(np.dot(x, y)) / norms
+
+
+_PY_FUNCTIONS: Dict[str, Callable[[Any, Any], Any]] = {
+    "vec_distance_l2": _py_l2,
+    "vec_distance_l1": _py_l1,
+    "vec_distance_cosine": _py_cosine,
+}
+
+
+def register_python_functions(dbapi_connection: Any) -> None:
+    """Register pure-Python ``vec_distance_*`` functions on a SQLite connection."""
+    for name, fn in _PY_FUNCTIONS.items():
+        dbapi_connection.create_function(name, 2, fn, deterministic=True)
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    def storage_type(self, dim: int) -> F32_BLOB:
+        return F32_BLOB(dim)
+
+    def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, **options: Any) -> Dict[str, Any]:
+        if sqlite_vec and "module" not in kwargs and url.get_driver_name() == "pysqlite":
+            module = loadable_sqlite_module()
+            if module is not None:
+                kwargs = {**kwargs, "module": module}
+        return kwargs
+
+    def prepare(self, engine: Engine, sqlite_vec: bool = True, **options: Any) -> None:
+        set_engine_state(engine.dialect, sqlite_vec=None)
+
+        def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+            loaded = sqlite_vec and _load_sqlite_vec(dbapi_connection)
+            if not loaded:
+                register_python_functions(dbapi_connection)
+            set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
+
+        event.listen(engine, "connect", on_connect)
+
+
+register(SQLiteBackend())

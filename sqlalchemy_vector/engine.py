@@ -1,0 +1,55 @@
+"""Engines ready for vector search: :func:`create_engine`, :func:`create_async_engine`, :func:`attach`."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, Union
+
+import sqlalchemy
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .dialects import backend_for, engine_state
+
+__all__ = ["create_engine", "create_async_engine", "attach"]
+
+_E = TypeVar("_E", Engine, AsyncEngine)
+
+
+def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: Any) -> Engine:
+    """Drop-in for :func:`sqlalchemy.create_engine` that prepares the backend for vectors.
+
+    - SQLite: loads sqlite-vec on every connection, choosing a driver module that
+      can load extensions when the standard ``sqlite3`` cannot; with
+      ``sqlite_vec=False``, or where nothing can load it, registers equivalent
+      pure-Python functions instead.
+    - PostgreSQL: creates the pgvector extension on first connect if missing.
+    - DuckDB: loads the vss extension offline when ``duckdb-extension-vss`` matches
+      the installed DuckDB.
+    """
+    url = make_url(url)
+    backend = backend_for(url.get_backend_name())
+    engine = sqlalchemy.create_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
+    return attach(engine, sqlite_vec=sqlite_vec)
+
+
+def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: Any) -> AsyncEngine:
+    """The asyncio counterpart of :func:`create_engine`."""
+    from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
+
+    url = make_url(url)
+    backend = backend_for(url.get_backend_name())
+    engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
+    return attach(engine, sqlite_vec=sqlite_vec)
+
+
+def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
+    """Prepare an engine created elsewhere, in place, and return it.
+
+    Call it before the engine's first connection: the set-up runs as each new
+    connection opens.  Calling it again on the same engine does nothing.
+    """
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    backend = backend_for(sync_engine.dialect.name)
+    if engine_state(sync_engine.dialect) is None:
+        backend.prepare(sync_engine, sqlite_vec=sqlite_vec)
+    return engine

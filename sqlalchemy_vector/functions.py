@@ -1,0 +1,189 @@
+"""Distance functions between vectors, compiled per dialect.
+
+Each function is a SQL expression returning a float.  The dialect modules in
+:mod:`sqlalchemy_vector.dialects` register how each one renders; a dialect
+without a rule raises :class:`~sqlalchemy_vector.exc.UnsupportedDialectError`
+when the statement compiles.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+from sqlalchemy import Float, literal
+from sqlalchemy import types as sqltypes
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+
+from .exc import DimensionMismatchError, InvalidVectorError, UnsupportedDialectError
+from .types import Vector, to_float32
+
+__all__ = [
+    "VectorDistance",
+    "cosine_distance",
+    "l2_distance",
+    "inner_product",
+    "max_inner_product",
+    "l1_distance",
+    "METRICS",
+    "distance",
+]
+
+#: Zero vectors have no direction; their cosine distance is defined as the maximum, 2.0, on every backend.
+ZERO_VECTOR_COSINE_DISTANCE = 2.0
+
+
+class CosineDistanceType(sqltypes.TypeDecorator[float]):
+    """Float result of a cosine distance; pgvector's NaN for a zero vector reads back as 2.0."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_result_value(self, value: Optional[float], dialect: Dialect) -> Optional[float]:
+        if value is not None and math.isnan(value):
+            return ZERO_VECTOR_COSINE_DISTANCE
+        return value
+
+
+def _vector_type(expr: Any) -> Optional[Vector]:
+    expr_type = getattr(expr, "type", None)
+    return expr_type if isinstance(expr_type, Vector) else None
+
+
+def _unwrap(value: Any) -> Any:
+    # ORM attributes and other clause-like objects become their SQL expression.
+    return value.__clause_element__() if hasattr(value, "__clause_element__") else value
+
+
+def _is_sql(value: Any) -> bool:
+    return isinstance(value, ColumnElement)
+
+
+class VectorDistance(GenericFunction[float]):
+    """Base of the distance functions: ``fn(a, b)`` over two vectors.
+
+    Either argument may be a SQL expression (a column, a scalar subquery) or a
+    Python vector; Python vectors are validated now and bound with the other
+    side's :class:`Vector` type.
+    """
+
+    _register = False
+    inherit_cache = True
+    type = Float()
+
+    #: Metric key the dialect modules render, e.g. ``"cosine"``.
+    metric: ClassVar[str]
+
+    def __init__(self, a: Any, b: Any, **kwargs: Any) -> None:
+        a, b = _unwrap(a), _unwrap(b)
+        vtype = _vector_type(a) or _vector_type(b)
+        if vtype is None and not _is_sql(a) and not _is_sql(b):
+            vtype = Vector(len(np.asarray(a)))
+        a_type, b_type = _vector_type(a), _vector_type(b)
+        if a_type is not None and b_type is not None and a_type.dim != b_type.dim:
+            raise DimensionMismatchError(
+                f"{self.name}() compares {a_type.described_as} with {b_type.described_as}: "
+                f"expected the same dimensions, got {a_type.dim} and {b_type.dim}"
+            )
+        args = [self._bind(value, vtype) for value in (a, b)]
+        self.dim: Optional[int] = vtype.dim if vtype is not None else None
+        super().__init__(*args, **kwargs)
+
+    def _bind(self, value: Any, vtype: Optional[Vector]) -> Any:
+        if _is_sql(value):
+            return value
+        if vtype is None:
+            raise InvalidVectorError(
+                f"{self.name}() needs a Vector column or expression on one side to know how to bind "
+                f"{type(value).__name__}; compare against a Vector column or use literal(value, Vector(n))"
+            )
+        array = to_float32(value, vtype.dim, vtype.described_as)
+        if self.metric == "cosine" and not array.any():
+            raise InvalidVectorError(
+                f"{self.name}() of {vtype.described_as}: the query vector is all zeros, "
+                "which has no direction; use l2 or inner_product, or check the embedding input"
+            )
+        return literal(array, vtype)
+
+    @property
+    def left(self) -> ColumnElement[Any]:
+        return self.clauses.clauses[0]  # type: ignore[return-value]
+
+    @property
+    def right(self) -> ColumnElement[Any]:
+        return self.clauses.clauses[1]  # type: ignore[return-value]
+
+
+class cosine_distance(VectorDistance):
+    """Cosine distance, ``1 - cosine similarity``, in ``[0, 2]``; 2.0 where either vector is all zeros."""
+
+    _register = False
+    inherit_cache = True
+    metric = "cosine"
+    type = CosineDistanceType()
+
+
+class l2_distance(VectorDistance):
+    """Euclidean (L2) distance."""
+
+    _register = False
+    inherit_cache = True
+    metric = "l2"
+
+
+class inner_product(VectorDistance):
+    """Dot product; larger means more similar."""
+
+    _register = False
+    inherit_cache = True
+    metric = "inner_product"
+
+
+class max_inner_product(VectorDistance):
+    """Negative dot product (pgvector's ``<#>``): ascending order puts the most similar first."""
+
+    _register = False
+    inherit_cache = True
+    metric = "max_inner_product"
+
+
+class l1_distance(VectorDistance):
+    """Manhattan (L1) distance."""
+
+    _register = False
+    inherit_cache = True
+    metric = "l1"
+
+
+_BY_METRIC: dict[str, type[VectorDistance]] = {
+    cls.metric: cls for cls in (cosine_distance, l2_distance, inner_product, max_inner_product, l1_distance)
+}
+METRICS: tuple[str, ...] = tuple(_BY_METRIC)
+
+
+def distance(metric: str, a: Any, b: Any) -> VectorDistance:
+    """Build the distance function named by ``metric`` (one of :data:`METRICS`)."""
+    from .exc import UnsupportedMetricError
+
+    try:
+        cls = _BY_METRIC[metric]
+    except KeyError:
+        raise UnsupportedMetricError(
+            f"unknown vector metric {metric!r}; expected one of {', '.join(METRICS)}"
+        ) from None
+    return cls(a, b)
+
+
+@compiles(VectorDistance)
+def _no_vector_support(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    from .dialects import supported_dialects
+
+    raise UnsupportedDialectError(
+        f"{element.name}() cannot be compiled for the {compiler.dialect.name!r} dialect; "
+        f"sqlalchemy_vector supports {', '.join(supported_dialects())}"
+    )

