@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Dict, Iterator, Set
+from typing import Any, Callable, Dict, Iterator, Set
 
 import pytest
 from sqlalchemy import event
@@ -83,23 +83,33 @@ def engines(workdir: str, request: pytest.FixtureRequest) -> Iterator[Dict[str, 
         engine.dispose()
 
 
+@pytest.fixture
+def engine_for(engines: Dict[str, Engine], workdir: str, request: pytest.FixtureRequest) -> Callable[[str], Engine]:
+    """Get (creating on first use) the engine of any backend, for tests that compare backends."""
+
+    def get(backend: str) -> Engine:
+        if backend not in engines:
+            engines[backend] = make_engine(backend, workdir, request)
+        _reached.add(backend)
+        return engines[backend]
+
+    return get
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture
-def engine(backend: str, engines: Dict[str, Engine], workdir: str, request: pytest.FixtureRequest) -> Engine:
-    if backend not in engines:
-        engines[backend] = make_engine(backend, workdir, request)
-    return engines[backend]
+def engine(backend: str, engine_for: Callable[[str], Engine]) -> Engine:
+    return engine_for(backend)
 
 
 @pytest.fixture
 def conn(engine: Engine, backend: str) -> Iterator[Connection]:
     with engine.connect() as connection:
         transaction = connection.begin()
-        _reached.add(backend)
         try:
             yield connection
         finally:
