@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import sqlalchemy
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .dialects import backend_for, engine_state
 
+if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 __all__ = ["create_engine", "create_async_engine", "attach"]
 
-_E = TypeVar("_E", Engine, AsyncEngine)
+_E = TypeVar("_E", Engine, "AsyncEngine")
 
 
 def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: Any) -> Engine:
@@ -32,7 +34,7 @@ def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: An
     return attach(engine, sqlite_vec=sqlite_vec)
 
 
-def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: Any) -> AsyncEngine:
+def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: Any) -> "AsyncEngine":
     """The asyncio counterpart of :func:`create_engine`."""
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
@@ -48,7 +50,7 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     Call it before the engine's first connection: the set-up runs as each new
     connection opens.  Calling it again on the same engine does nothing.
     """
-    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    sync_engine: Engine = getattr(engine, "sync_engine", engine)
     backend = backend_for(sync_engine.dialect.name)
     if engine_state(sync_engine.dialect) is None:
         backend.prepare(sync_engine, sqlite_vec=sqlite_vec)
