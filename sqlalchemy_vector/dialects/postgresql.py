@@ -144,14 +144,14 @@ class PostgreSQLBackend(Backend):
                 driver_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
                 driver_connection.adapters.register_dumper(_BinaryVector, _psycopg_dumper())
             if not ready:
-                version = _ensure_pgvector(dbapi_connection, engine.url.render_as_string(hide_password=True))
+                version = _ensure_pgvector(dbapi_connection, engine.url.database)
                 set_engine_state(engine.dialect, pgvector=version)
                 ready = True
 
         event.listen(engine, "connect", on_connect)
 
 
-def _ensure_pgvector(dbapi_connection: Any, where: str) -> str:
+def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
@@ -163,10 +163,10 @@ def _ensure_pgvector(dbapi_connection: Any, where: str) -> str:
         dbapi_connection.commit()
     except Exception as err:
         dbapi_connection.rollback()
+        reason = " ".join(str(err).split())
         raise MissingExtensionError(
-            f"the pgvector extension is not available in {where}: {err}".rstrip()
-            + "; install the pgvector extension on the server, "
-            "or have a superuser run CREATE EXTENSION vector in this database"
+            f"the pgvector extension is not available in database {database!r} ({reason}); "
+            "install pgvector on the server, or have a superuser run CREATE EXTENSION vector in this database"
         ) from err
     finally:
         cursor.close()

@@ -1,0 +1,141 @@
+"""Engine preparation: what create_engine/attach do, and what they leave alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import sqlalchemy
+from sqlalchemy import Column, Integer, MetaData, Table, insert, make_url, select, text
+from sqlalchemy.engine import Engine
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.dialects import engine_state
+from sqlalchemy_vector.exc import MissingExtensionError, UnsupportedDialectError
+
+
+def vectors_table() -> Table:
+    return Table("t", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("e", sv.Vector(2)))
+
+
+def test_plain_engines_are_untouched(tmp_path: Path) -> None:
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/plain.db")
+    assert engine_state(engine.dialect) is None
+    listeners = len(engine.pool.dispatch.connect)
+    # the vector type still stores and loads values on a plain engine
+    table = vectors_table()
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table).values(id=1, e=[1.0, 2.0]))
+        np.testing.assert_array_equal(conn.execute(select(table.c.e)).scalar_one(), [1.0, 2.0])
+        # ...but distances need the functions: a clear error, not "no such function"
+        with pytest.raises(MissingExtensionError, match=r"cosine_distance\(\) needs the vec_distance_\* functions.*attach\(engine\)"):
+            conn.execute(select(table.c.e.cosine([1.0, 0.0])))
+    assert len(engine.pool.dispatch.connect) == listeners  # nothing was added by using the types
+    engine.dispose()
+
+
+def test_attach_prepares_a_plain_engine_once(tmp_path: Path) -> None:
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/attached.db")
+    listeners = len(engine.pool.dispatch.connect)
+    assert sv.attach(engine) is engine
+    sv.attach(engine)
+    assert len(engine.pool.dispatch.connect) == listeners + 1
+    table = vectors_table()
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table), [{"id": 1, "e": [3.0, 4.0]}, {"id": 2, "e": [1.0, 0.0]}])
+        assert conn.execute(select(table.c.e.l2([0.0, 0.0])).order_by(table.c.id)).scalars().all() == pytest.approx([5.0, 1.0])
+    assert engine_state(engine.dialect)["sqlite_vec"] in ("extension", "python")
+    engine.dispose()
+
+
+def test_unsupported_dialect_is_refused_before_connecting() -> None:
+    with pytest.raises(UnsupportedDialectError, match="the 'mysql' dialect has no vector support; sqlalchemy_vector supports duckdb, postgresql, sqlite"):
+        sv.create_engine("mysql://user@localhost/db")
+
+
+def test_postgresql_text_path_without_attach(postgresql_url: str) -> None:
+    # A plain engine sends vectors as text; results still arrive through vector_send.
+    engine = sqlalchemy.create_engine(postgresql_url)
+    table = vectors_table()
+    table.name = "plain_pg_vectors"
+    try:
+        with engine.connect() as conn:
+            trans = conn.begin()
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+            table.create(conn)
+            conn.execute(insert(table), [{"id": 1, "e": [0.1, 0.2]}, {"id": 2, "e": [-3.5, 1e-7]}])
+            got = conn.execute(select(table.c.e).order_by(table.c.id)).scalars().all()
+            np.testing.assert_array_equal(got[1], np.array([-3.5, 1e-7], dtype=np.float32))
+            assert conn.execute(select(table.c.id).order_by(table.c.e.l2([-3.0, 0.0])).limit(1)).scalar_one() == 2
+            # textual SQL returns pgvector's text form: the type still decodes it
+            raw = conn.execute(text("SELECT e FROM plain_pg_vectors WHERE id = 1").columns(table.c.e)).scalar_one()
+            np.testing.assert_array_equal(raw, np.array([0.1, 0.2], dtype=np.float32))
+            trans.rollback()
+    finally:
+        engine.dispose()
+    assert engine_state(engine.dialect) is None
+
+
+def test_postgresql_binary_path_with_attach(engine_for: Callable[[str], Engine]) -> None:
+    engine = engine_for("postgresql")
+    state = engine_state(engine.dialect)
+    assert state is not None and state["binary"] is True
+    processor = sv.Vector(2).dialect_impl(engine.dialect).bind_processor(engine.dialect)
+    assert type(processor(np.zeros(2, np.float32))).__name__ == "_BinaryVector"
+
+
+def test_missing_pgvector_is_a_clear_error(postgresql_url: str) -> None:
+    # A role that may not create extensions, in a database without pgvector.
+    admin = sqlalchemy.create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS no_vector_db"))
+        conn.execute(text("CREATE DATABASE no_vector_db"))
+        conn.execute(text("DROP ROLE IF EXISTS plain_user"))
+        conn.execute(text("CREATE ROLE plain_user LOGIN"))
+    admin.dispose()
+    url = make_url(postgresql_url).set(username="plain_user", database="no_vector_db")
+    engine = sv.create_engine(url)
+    try:
+        with pytest.raises(MissingExtensionError, match=r"the pgvector extension is not available in database 'no_vector_db' \(permission denied to create extension \"vector\".*\); install pgvector on the server, or have a superuser run CREATE EXTENSION vector"):
+            with engine.connect():
+                pass
+    finally:
+        engine.dispose()
+
+
+def test_duckdb_without_attach_still_computes(tmp_path: Path) -> None:
+    engine = sqlalchemy.create_engine(f"duckdb:///{tmp_path}/plain.duckdb")
+    table = vectors_table()
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
+        assert conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one() == pytest.approx(5.0)
+    engine.dispose()
+
+
+def test_sqlite_fallback_matches_extension(tmp_path: Path) -> None:
+    native = sv.create_engine(f"sqlite:///{tmp_path}/native.db")
+    python = sv.create_engine(f"sqlite:///{tmp_path}/python.db", sqlite_vec=False)
+    rng = np.random.default_rng(3)
+    rows = [{"id": i, "e": v} for i, v in enumerate(rng.standard_normal((50, 2)).astype(np.float32))]
+    results = []
+    for engine in (native, python):
+        table = vectors_table()
+        with engine.begin() as conn:
+            table.create(conn)
+            conn.execute(insert(table), rows)
+            per_metric = {}
+            for metric in sv.METRICS:
+                distance = sv.distance(metric, table.c.e, [0.3, -0.7])
+                per_metric[metric] = conn.execute(select(table.c.id, distance).order_by(distance, table.c.id)).all()
+            results.append(per_metric)
+        engine.dispose()
+    assert engine_state(native.dialect)["sqlite_vec"] == "extension"
+    assert engine_state(python.dialect)["sqlite_vec"] == "python"
+    for metric in sv.METRICS:
+        assert [r[0] for r in results[0][metric]] == [r[0] for r in results[1][metric]]
+        assert [r[1] for r in results[0][metric]] == pytest.approx([r[1] for r in results[1][metric]], abs=1e-5)
