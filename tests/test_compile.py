@@ -85,8 +85,8 @@ def test_column_against_column(dialect_name: str) -> None:
 @pytest.mark.parametrize(
     "dialect_name,expected",
     [
-        ("postgresql", "(docs.embedding <=> CAST('[1,2,3]' AS VECTOR(3))) < 0.5"),
-        ("duckdb", "array_cosine_distance(docs.embedding, CAST('[1,2,3]' AS FLOAT[3])) < 0.5"),
+        ("postgresql", "(docs.embedding <=> CAST('[1.0,2.0,3.0]' AS VECTOR(3))) < 0.5"),
+        ("duckdb", "array_cosine_distance(docs.embedding, CAST('[1.0,2.0,3.0]' AS FLOAT[3])) < 0.5"),
         (
             "sqlite",
             "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE "
