@@ -1,0 +1,65 @@
+"""Splitting documents into passages."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqlalchemy_vector.chunking import chunk_text
+
+DOC = """# Title
+
+Intro paragraph one.
+
+## Install
+
+Run pip install.
+Then import it.
+
+```python
+# not a heading inside a fence
+print("hi")
+```
+
+## Usage
+
+Use it.
+"""
+
+
+def test_markdown_sections_and_headings() -> None:
+    chunks = chunk_text(DOC, max_words=50)
+    assert [c.heading for c in chunks] == ["Title", "Install", "Usage"]
+    assert chunks[1].text.startswith("Run pip install. Then import it.")
+    assert "# not a heading inside a fence" in chunks[1].text
+    assert [c.index for c in chunks] == [0, 1, 2]
+
+
+def test_paragraphs_pack_up_to_max_words() -> None:
+    text = "\n\n".join(" ".join(f"w{p}_{i}" for i in range(10)) for p in range(5))
+    chunks = chunk_text(text, max_words=25, markdown=False)
+    assert [len(c.text.split()) for c in chunks] == [20, 20, 10]
+    assert all(c.heading is None for c in chunks)
+
+
+def test_long_paragraph_windows_overlap() -> None:
+    words = [f"w{i}" for i in range(250)]
+    chunks = chunk_text(" ".join(words), max_words=100, overlap=20, markdown=False)
+    assert [c.text.split()[0] for c in chunks] == ["w0", "w80", "w160"]
+    assert chunks[-1].text.split()[-1] == "w249"
+    assert chunks[0].text.split()[-20:] == chunks[1].text.split()[:20]
+
+
+def test_every_word_is_kept() -> None:
+    text = DOC * 3
+    chunks = chunk_text(text, max_words=7, overlap=0)
+    headings = {"# Title", "## Install", "## Usage"}
+    body_words = [w for line in text.splitlines() if line not in headings for w in line.split()]
+    assert [w for c in chunks for w in c.text.split()] == body_words
+
+
+def test_empty_and_bad_arguments() -> None:
+    assert chunk_text("   \n\n ") == []
+    with pytest.raises(ValueError, match="overlap must be between 0 and max_words - 1"):
+        chunk_text("x", max_words=10, overlap=10)
+    with pytest.raises(ValueError, match="max_words must be at least 1"):
+        chunk_text("x", max_words=0)
