@@ -17,6 +17,14 @@ __all__ = [
     "UnsupportedDialectError",
     "UnsupportedMetricError",
     "MissingExtensionError",
+    "MissingDependencyError",
+    "InvalidEmbeddingError",
+    "InvalidRowError",
+    "InvalidFilterError",
+    "InvalidDocumentError",
+    "DocumentNotFoundError",
+    "ModelConfigurationError",
+    "VectorIndexError",
 ]
 
 
@@ -42,3 +50,35 @@ class UnsupportedMetricError(VectorError, ValueError):
 
 class MissingExtensionError(VectorError, sa_exc.InvalidRequestError):
     """A database extension that vector search needs is not installed or not loaded."""
+
+
+class MissingDependencyError(VectorError, ImportError):
+    """An optional Python package that a feature needs is not installed."""
+
+
+class InvalidEmbeddingError(VectorError, ValueError):
+    """An embedding model returned something other than finite rows of the declared dimension."""
+
+
+class InvalidRowError(VectorError, ValueError):
+    """A row given to a bulk insert does not fit the table (unknown or inconsistent keys)."""
+
+
+class InvalidFilterError(VectorError, ValueError):
+    """A metadata filter is malformed: unknown operator, or a value the operator cannot compare."""
+
+
+class InvalidDocumentError(VectorError, ValueError):
+    """A document given to the RAG facade is malformed (missing content, unknown keys, wrong types)."""
+
+
+class DocumentNotFoundError(VectorError, LookupError):
+    """An operation needs a document id that is not in the documents table."""
+
+
+class ModelConfigurationError(VectorError, sa_exc.ArgumentError):
+    """A mapped class built from the ORM mixins, or given to the RAG facade, is configured inconsistently."""
+
+
+class VectorIndexError(VectorError, sa_exc.ArgumentError):
+    """A vector index is declared wrongly, or cannot be built on this backend as declared."""

@@ -1,0 +1,493 @@
+"""Embedding providers: turn texts into float32 vectors for a :class:`~sqlalchemy_vector.Vector` column.
+
+An embedder is anything with ``dimension``, ``model_name`` and
+``embed(texts) -> numpy.ndarray`` of shape ``(len(texts), dimension)`` and
+dtype float32 (the :class:`Embedder` protocol); ``aembed`` is optional.
+
+- :class:`HashingEmbedder`: deterministic, offline, no dependencies.  It is
+  *lexical*: texts are similar when they share words and word fragments, not
+  when they mean the same thing.
+- :class:`SentenceTransformerEmbedder`: a sentence-transformers model (the
+  ``sentence-transformers`` extra), for semantic similarity.
+- :class:`CallableEmbedder`: wraps any function from a list of texts to an
+  array, e.g. a call to a hosted embedding service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import re
+import threading
+from hashlib import blake2b
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from .exc import InvalidEmbeddingError, MissingDependencyError
+
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "CallableEmbedder",
+    "ENGLISH_STOP_WORDS",
+    "aembed",
+    "check_embeddings",
+]
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the library needs from an embedding model.
+
+    ``embed`` returns one L2-normalised or raw float32 row per text, shape
+    ``(len(texts), dimension)``.  An embedder may also define a coroutine
+    ``aembed(texts)``; :func:`aembed` falls back to ``embed`` in a worker thread.
+    """
+
+    dimension: int
+    model_name: str
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Embed ``texts``; one row per text."""
+        ...
+
+
+async def aembed(embedder: Embedder, texts: Sequence[str]) -> FloatArray:
+    """Embed ``texts`` from async code without blocking the event loop.
+
+    Uses the embedder's own ``aembed`` coroutine when it has one, otherwise
+    runs ``embed`` in a worker thread.
+    """
+    method = getattr(embedder, "aembed", None)
+    if method is not None:
+        return await method(texts)
+    return await asyncio.to_thread(embedder.embed, texts)
+
+
+def check_embeddings(value: Any, count: int, dimension: int, where: str) -> FloatArray:
+    """Validate an embedding model's output as ``count`` finite rows of ``dimension`` and return it as float32.
+
+    ``where`` names the model in error messages.
+    """
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged rows
+        raise InvalidEmbeddingError(
+            f"{where} returned rows of different lengths ({err}); it must return {count} rows of {dimension} numbers"
+        ) from None
+    if array.dtype.kind not in "iuf":
+        raise InvalidEmbeddingError(
+            f"{where} returned elements of dtype {array.dtype}; it must return numbers "
+            f"({count} rows of {dimension} floats)"
+        )
+    if array.ndim != 2 or array.shape[0] != count:
+        raise InvalidEmbeddingError(
+            f"{where} returned an array of shape {array.shape} for {count} texts; "
+            f"expected shape ({count}, {dimension}), one row per text"
+        )
+    if array.shape[1] != dimension:
+        raise InvalidEmbeddingError(
+            f"{where} returned vectors of {array.shape[1]} dimensions, expected {dimension}; "
+            f"declare dimension={array.shape[1]} or use the model the dimension was meant for"
+        )
+    with np.errstate(over="ignore"):
+        result = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(result).all():
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(result))[0])
+        raise InvalidEmbeddingError(
+            f"{where} returned a non-finite value ({float(array[row, col])!r}) in row {row} at index {col}; "
+            "embeddings must be finite float32 numbers"
+        )
+    return result
+
+
+def _check_texts(texts: Sequence[str], where: str) -> Sequence[str]:
+    if isinstance(texts, str):
+        raise TypeError(f"{where}.embed() expects a sequence of strings, got one str; wrap it in a list: [text]")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{where}.embed() expects strings, got {type(text).__name__} at index {index}")
+    return texts
+
+
+# -- HashingEmbedder --------------------------------------------------------------
+
+ENGLISH_STOP_WORDS: FrozenSet[str] = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    s t d ll m re ve""".split()
+)
+"""Words the :class:`HashingEmbedder` ignores by default: frequent, and carrying no topic."""
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+_Features = Tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+
+class HashingEmbedder:
+    """A deterministic, dependency-free *lexical* embedder.
+
+    Each text becomes a bag of hashed features: its words, pairs of adjacent
+    words, and character n-grams of each word (so ``learn`` and ``learning``
+    share features).  Counts are damped (``1 + log tf``), the vector is
+    L2-normalised, and common English words are ignored.  Similar vectors mean
+    shared vocabulary, not shared meaning: "car" and "automobile" are unrelated
+    to it.  Use it for offline search, tests and demos; use a neural model
+    (:class:`SentenceTransformerEmbedder`) for semantic search.
+
+    Hashes are BLAKE2b digests, identical across processes, platforms and
+    Python versions, so stored vectors stay valid.  Texts with no features
+    (empty, only stop words) embed as the zero vector.
+    """
+
+    def __init__(
+        self,
+        dimension: int = 384,
+        *,
+        ngram_range: Tuple[int, int] = (3, 5),
+        word_weight: float = 1.0,
+        bigram_weight: float = 0.5,
+        char_weight: float = 0.5,
+        stop_words: Optional[Iterable[str]] = ENGLISH_STOP_WORDS,
+        lowercase: bool = True,
+    ) -> None:
+        if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+            raise ValueError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
+        low, high = ngram_range
+        if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
+            raise ValueError(
+                f"HashingEmbedder(ngram_range) expects (min, max) with 1 <= min <= max, got {ngram_range!r}; "
+                "to turn character n-grams off, set char_weight=0"
+            )
+        self.dimension = dimension
+        self.ngram_range = (low, high)
+        self.word_weight = float(word_weight)
+        self.bigram_weight = float(bigram_weight)
+        self.char_weight = float(char_weight)
+        self.stop_words: FrozenSet[str] = frozenset(stop_words or ())
+        self.lowercase = lowercase
+        defaults = (
+            ngram_range == (3, 5)
+            and (word_weight, bigram_weight, char_weight) == (1.0, 0.5, 0.5)
+            and self.stop_words == ENGLISH_STOP_WORDS
+            and lowercase
+        )
+        # The name identifies the feature set: vectors from different settings do not mix.
+        self.model_name = f"hashing-v1-{dimension}" if defaults else (
+            f"hashing-v1-{dimension}-n{low}{high}-w{word_weight:g}-b{bigram_weight:g}-c{char_weight:g}"
+            f"-s{_digest(' '.join(sorted(self.stop_words))) % 10**6:06d}{'' if lowercase else '-cased'}"
+        )
+        self._lock = threading.Lock()
+        self._reset_vocabulary()
+
+    def __repr__(self) -> str:
+        return f"HashingEmbedder(dimension={self.dimension}, model_name={self.model_name!r})"
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Embed ``texts`` as L2-normalised float32 rows, shape ``(len(texts), dimension)``."""
+        texts = _check_texts(texts, "HashingEmbedder")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        with self._lock:  # the vocabulary cache is shared by every caller of this instance
+            for start in range(0, len(texts), _CHUNK):
+                out[start : start + _CHUNK] = self._embed_chunk(texts[start : start + _CHUNK])
+        return out
+
+    async def aembed(self, texts: Sequence[str]) -> FloatArray:
+        """Same as :meth:`embed`; large batches run in a worker thread so the event loop keeps going."""
+        if len(texts) <= 256:
+            return self.embed(texts)
+        return await asyncio.to_thread(self.embed, texts)
+
+    # -- features ----------------------------------------------------------------
+    #
+    # Every distinct word seen gets a vocabulary id; its hashed features (the
+    # word and its character n-grams) are kept in one CSR-like table (indptr,
+    # indices, values), and its 64-bit word hash in another array.  A batch is
+    # then embedded with numpy gathers, one np.unique per feature kind and one
+    # bincount.  Word pairs are hashed from the two word hashes in numpy
+    # (splitmix64), not through the vocabulary: most pairs are rare.
+
+    def _embed_chunk(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        dim = self.dimension
+        n = len(texts)
+        if len(self._vocab) > _MAX_VOCABULARY:
+            self._reset_vocabulary()
+        vocab = self._vocab
+        stop = self.stop_words
+        all_ids: list[int] = []
+        lengths: list[int] = []
+        for text in texts:
+            if self.lowercase:
+                text = text.lower()
+            tokens = [t for t in _TOKEN.findall(text) if t not in stop]
+            ids = [vocab.get(t, -1) for t in tokens]
+            if -1 in ids:
+                ids = [i if i >= 0 else self._add_to_vocabulary(t) for i, t in zip(ids, tokens)]
+            all_ids.extend(ids)
+            lengths.append(len(ids))
+        flat = np.zeros(n * dim, dtype=np.float64)
+        if all_ids:
+            self._flush_vocabulary()
+            ids_array = np.asarray(all_ids, dtype=np.int64)
+            rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+            self._add_words(flat, rows, ids_array)
+            if self.bigram_weight and ids_array.shape[0] > 1:
+                self._add_bigrams(flat, rows, ids_array)
+        matrix = flat.reshape(n, dim)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        np.divide(matrix, norms, out=matrix, where=norms > 0)
+        return matrix
+
+    def _add_words(self, flat: npt.NDArray[np.float64], rows: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> None:
+        vocabulary_size = len(self._vocab)
+        pairs, tf = np.unique(rows * vocabulary_size + ids, return_counts=True)
+        rows, ids = np.divmod(pairs, vocabulary_size)
+        starts = self._indptr[ids]
+        lengths = self._indptr[ids + 1] - starts
+        total = int(lengths.sum())
+        # the position in the feature table of every feature of every (row, word)
+        gather = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total, dtype=np.int64)
+        flat += np.bincount(
+            np.repeat(rows * self.dimension, lengths) + self._indices[gather],
+            weights=self._values[gather] * np.repeat(1.0 + np.log(tf), lengths),
+            minlength=flat.shape[0],
+        )
+
+    def _add_bigrams(self, flat: npt.NDArray[np.float64], rows: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> None:
+        same_row = rows[:-1] == rows[1:]
+        hashes = self._word_hashes[ids]
+        with np.errstate(over="ignore"):
+            pair = _splitmix64(_splitmix64(hashes[:-1][same_row]) ^ (hashes[1:][same_row] * _GOLDEN))
+            keyed = _splitmix64(pair ^ (rows[:-1][same_row].astype(np.uint64) * _GOLDEN))
+        _, first, tf = np.unique(keyed, return_index=True, return_counts=True)
+        pair = pair[first]
+        signs = np.where(pair >> np.uint64(63), 1.0, -1.0)
+        flat += np.bincount(
+            rows[:-1][same_row][first] * self.dimension + (pair % np.uint64(self.dimension)).astype(np.int64),
+            weights=signs * self.bigram_weight * (1.0 + np.log(tf)),
+            minlength=flat.shape[0],
+        )
+
+    def _reset_vocabulary(self) -> None:
+        self._vocab: Dict[str, int] = {}
+        self._pending: list[Tuple[int, _Features]] = []
+        self._indptr = np.zeros(1, dtype=np.int64)
+        self._indices = np.zeros(0, dtype=np.int64)
+        self._values = np.zeros(0, dtype=np.float64)
+        self._word_hashes = np.zeros(0, dtype=np.uint64)
+
+    def _add_to_vocabulary(self, token: str) -> int:
+        vocab_id = self._vocab.get(token)
+        if vocab_id is None:
+            vocab_id = len(self._vocab)
+            self._vocab[token] = vocab_id
+            self._pending.append(self._token_features(token))
+        return vocab_id
+
+    def _flush_vocabulary(self) -> None:
+        if not self._pending:
+            return
+        pending = self._pending
+        lengths = np.fromiter((len(f[1][0]) for f in pending), dtype=np.int64, count=len(pending))
+        self._indptr = np.concatenate([self._indptr, self._indptr[-1] + np.cumsum(lengths)])
+        self._indices = np.concatenate([self._indices, *(f[1][0] for f in pending)])
+        self._values = np.concatenate([self._values, *(f[1][1] for f in pending)])
+        self._word_hashes = np.concatenate(
+            [self._word_hashes, np.fromiter((f[0] for f in pending), dtype=np.uint64, count=len(pending))]
+        )
+        self._pending = []
+
+    def _token_features(self, token: str) -> Tuple[int, _Features]:
+        """The word's 64-bit hash, and the features one occurrence contributes: the word and its n-grams."""
+        word = "w:" + token
+        features = [word]
+        weights = [self.word_weight]
+        if self.char_weight:
+            padded = f"<{token}>"
+            low, high = self.ngram_range
+            grams = [
+                "c:" + padded[i : i + size]
+                for size in range(low, high + 1)
+                for i in range(len(padded) - size + 1)
+            ]
+            features += grams
+            # Scaled so a word's n-grams weigh char_weight in total, whatever its length.
+            weights += [self.char_weight / math.sqrt(len(grams))] * len(grams) if grams else []
+        digests = [_digest(f) for f in features]
+        # Signed feature hashing: the sign bit makes collisions cancel out on average.
+        indices = np.array([d % self.dimension for d in digests], dtype=np.int64)
+        values = np.array([w if d >> 63 else -w for d, w in zip(digests, weights)], dtype=np.float64)
+        return digests[0], (indices, values)
+
+
+_CHUNK = 4096
+_MAX_VOCABULARY = 500_000
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The splitmix64 finaliser: a fixed, well-mixing 64-bit permutation."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _digest(feature: str) -> int:
+    return int.from_bytes(blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+# -- CallableEmbedder ---------------------------------------------------------------
+
+EmbedFunction = Callable[[list], Union[Any, Awaitable[Any]]]
+
+
+class CallableEmbedder:
+    """Adapt any function ``list[str] -> array-like (n, dimension)`` to the :class:`Embedder` protocol.
+
+    The function may be synchronous or a coroutine function (e.g. a client of
+    a hosted embedding API).  Its output is checked: shape, numeric dtype and
+    finite values, with errors naming ``model_name``.
+    """
+
+    def __init__(self, fn: EmbedFunction, dimension: int, model_name: str) -> None:
+        if not callable(fn):
+            raise TypeError(f"CallableEmbedder expects a callable, got {type(fn).__name__}")
+        if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+            raise ValueError(f"CallableEmbedder(dimension) expects a positive integer, got {dimension!r}")
+        if not isinstance(model_name, str) or not model_name:
+            raise ValueError(f"CallableEmbedder(model_name) expects a non-empty string, got {model_name!r}")
+        self.fn = fn
+        self.dimension = dimension
+        self.model_name = model_name
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+
+    def __repr__(self) -> str:
+        return f"CallableEmbedder({self.fn!r}, dimension={self.dimension}, model_name={self.model_name!r})"
+
+    @property
+    def _where(self) -> str:
+        return f"embedding function {self.model_name!r}"
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Call the function (synchronously) and check its output.
+
+        A coroutine function cannot be called from synchronous code without
+        running an event loop: use :meth:`aembed` (or an async facade) instead.
+        """
+        texts = list(_check_texts(texts, "CallableEmbedder"))
+        if self._is_async:
+            raise TypeError(
+                f"{self._where} is a coroutine function; call `await embedder.aembed(texts)` "
+                "from async code, or pass a synchronous function"
+            )
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        result = self.fn(texts)
+        if inspect.isawaitable(result):
+            if hasattr(result, "close"):
+                result.close()  # avoid "coroutine was never awaited"
+            raise TypeError(
+                f"{self._where} returned an awaitable; call `await embedder.aembed(texts)` from async code"
+            )
+        return check_embeddings(result, len(texts), self.dimension, self._where)
+
+    async def aembed(self, texts: Sequence[str]) -> FloatArray:
+        """Await the function if it is a coroutine function, else run it in a worker thread; check its output."""
+        texts = list(_check_texts(texts, "CallableEmbedder"))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._is_async:
+            result = await self.fn(texts)
+        else:
+            result = await asyncio.to_thread(self.fn, texts)
+            if inspect.isawaitable(result):
+                result = await result
+        return check_embeddings(result, len(texts), self.dimension, self._where)
+
+
+# -- SentenceTransformerEmbedder ----------------------------------------------------
+
+_ST_INSTALL = "pip install 'sqlalchemy-vector[sentence-transformers]'"
+
+
+class SentenceTransformerEmbedder:
+    """A `sentence-transformers <https://www.sbert.net>`_ model, for semantic similarity.
+
+    ``model_name_or_path`` is a local directory (works offline) or a model hub
+    name (downloaded by sentence-transformers on first use, when the hub is
+    reachable).  Needs the ``sentence-transformers`` extra; the import happens
+    here, not when this module is imported.  ``normalize`` returns unit vectors,
+    so cosine distance and inner product rank alike.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        device: Optional[str] = None,
+        batch_size: int = 32,
+        normalize: bool = True,
+        model_name: Optional[str] = None,
+        **model_kwargs: Any,
+    ) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:
+            raise MissingDependencyError(
+                f"SentenceTransformerEmbedder needs the sentence-transformers package, which is not installed "
+                f"({err}); install it with: {_ST_INSTALL}"
+            ) from err
+        self.model = SentenceTransformer(str(model_name_or_path), device=device, **model_kwargs)
+        # sentence-transformers 6 renamed get_sentence_embedding_dimension.
+        get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dimension = get_dimension()
+        if not dimension:
+            raise InvalidEmbeddingError(
+                f"sentence-transformers model {model_name_or_path!r} does not report its embedding dimension"
+            )
+        self.dimension = int(dimension)
+        self.model_name = model_name or _model_label(str(model_name_or_path))
+        self.batch_size = batch_size
+        self.normalize = normalize
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder(model_name={self.model_name!r}, dimension={self.dimension})"
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Encode ``texts`` with the model; shape ``(len(texts), dimension)``, float32."""
+        texts = list(_check_texts(texts, "SentenceTransformerEmbedder"))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        result = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=self.normalize,
+            show_progress_bar=False,
+        )
+        return check_embeddings(result, len(texts), self.dimension, f"sentence-transformers model {self.model_name!r}")
+
+    async def aembed(self, texts: Sequence[str]) -> FloatArray:
+        """:meth:`embed` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.embed, texts)
+
+
+def _model_label(name_or_path: str) -> str:
+    # A local path names the model by its directory, not the machine-specific location.
+    from pathlib import Path
+
+    path = Path(name_or_path)
+    return path.name if path.exists() else name_or_path

