@@ -11,6 +11,8 @@ connection in Python: same SQL, same results, slower.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import types
@@ -156,12 +158,59 @@ def _load_sqlite_vec(dbapi_connection: Any) -> bool:
         import sqlite_vec
     except ImportError:
         return False
+    if inspect.iscoroutinefunction(raw.enable_load_extension):
+        return _load_sqlite_vec_aiosqlite(dbapi_connection, raw, sqlite_vec.loadable_path())
     raw.enable_load_extension(True)
     try:
         sqlite_vec.load(raw)
     finally:
         raw.enable_load_extension(False)
     return True
+
+
+def _load_sqlite_vec_aiosqlite(adapter: Any, raw: Any, path: str) -> bool:
+    # aiosqlite's methods are coroutines run on its own thread; SQLAlchemy's
+    # adapter awaits them from this (greenlet) context with await_.
+    try:
+        adapter.await_(raw.enable_load_extension(True))
+    except AttributeError:  # the sqlite3 module inside cannot load extensions
+        return False
+    try:
+        adapter.await_(raw.load_extension(path))
+    finally:
+        adapter.await_(raw.enable_load_extension(False))
+    return True
+
+
+def _aiosqlite_around(url: URL, module: types.ModuleType) -> Dict[str, Any]:
+    """``create_async_engine`` arguments for aiosqlite connections wrapping ``module`` (one that can load extensions).
+
+    The DB-API object is SQLAlchemy's aiosqlite adapter with ``module``'s
+    exception classes and version, so errors raised inside (e.g.
+    ``sqlean.IntegrityError``) are recognised and wrapped as usual.
+    """
+    import threading
+
+    import aiosqlite
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi, SQLiteDialect_aiosqlite
+
+    dbapi = AsyncAdapt_aiosqlite_dbapi(aiosqlite, module)
+    for name in ("DatabaseError", "Error", "IntegrityError", "NotSupportedError", "OperationalError",
+                 "ProgrammingError", "sqlite_version", "sqlite_version_info"):
+        setattr(dbapi, name, getattr(module, name))
+    args, params = SQLiteDialect_aiosqlite().create_connect_args(url)
+    chunk_size = params.pop("iter_chunk_size", 64)
+
+    async def creator() -> Any:
+        connection = aiosqlite.Connection(functools.partial(module.connect, *args, **params), chunk_size)
+        # As SQLAlchemy does for aiosqlite.connect(): a daemon worker thread
+        # (the connection itself before aiosqlite 0.22) never blocks exit.
+        thread = connection if isinstance(connection, threading.Thread) else getattr(connection, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        return await connection
+
+    return {"module": dbapi, "async_creator": creator}
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -221,6 +270,12 @@ class SQLiteBackend(Backend):
             module = loadable_sqlite_module()
             if module is not None:
                 kwargs = {**kwargs, "module": module}
+        if sqlite_vec and url.get_driver_name() == "aiosqlite" and not {"module", "creator", "async_creator"} & kwargs.keys():
+            # aiosqlite wraps the standard sqlite3; where that cannot load
+            # extensions, wrap a module that can.
+            module = loadable_sqlite_module()
+            if module is not None and module.__name__ != "sqlite3":
+                kwargs = {**kwargs, **_aiosqlite_around(url, module)}
         return kwargs
 
     def prepare(self, engine: Engine, sqlite_vec: bool = True, **options: Any) -> None:

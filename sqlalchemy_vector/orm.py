@@ -1,0 +1,303 @@
+"""Declarative mixins for documents and their embeddings.
+
+- :class:`DocumentMixin`: ``id``, ``content``, ``metadata_`` (JSON) and ``created_at``.
+- :class:`EmbeddingMixin`: ``id``, ``document_id`` (foreign key to a document
+  model), ``model_name`` and ``embedding`` (:class:`~sqlalchemy_vector.Vector`);
+  one document has many embeddings, one per model or per chunk.
+- :class:`EmbeddedDocumentMixin`: a document carrying its own ``embedding``
+  column, for applications that want a single table.
+
+Configuration is read from class attributes, like ``__tablename__``::
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Note(DocumentMixin, Base):
+        __tablename__ = "notes"
+        __column_names__ = {"content": "body", "metadata_": "attrs"}
+
+    class NoteVector(EmbeddingMixin, Base):
+        __tablename__ = "note_vectors"
+        __document_model__ = Note
+        __dimension__ = 384
+
+- ``__column_names__`` maps attribute names to database column names.  The
+  Python attribute names never change, so queries and the RAG facade work
+  unchanged on remapped or pre-existing tables.  (Overriding an attribute with
+  your own ``mapped_column(...)`` works too, as with any declarative mixin.)
+- ``__id_type__``: ``str`` (default; UUID strings generated client-side) or
+  ``int`` (a ``BIGINT`` key from a ``Sequence`` on PostgreSQL and DuckDB,
+  SQLite's rowid; DuckDB rejects the ``SERIAL`` that duckdb_engine renders
+  for a plain ``Integer`` key).
+- ``__dimension__``: the embedding dimension; ``__document_model__``: the
+  document class that embeddings reference.
+
+``metadata`` is reserved by Declarative (it holds the ``MetaData``), so the
+attribute is ``metadata_``; its column is named ``metadata`` unless remapped.
+The RAG facade's results call it ``metadata``.
+
+``created_at`` is a naive UTC ``DateTime``, the same on every backend.  The
+foreign key from ``document_id`` (and its index) is declared in the model
+everywhere but not created on DuckDB: DuckDB 1.5 refuses to delete a
+referenced row in the same transaction that deletes the rows referencing it.
+Relationships are left to the application, e.g.
+``document = relationship(Note)`` on the embedding class.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, Sequence, String, Table, Text, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from .exc import ModelConfigurationError
+from .types import Vector
+
+__all__ = [
+    "DocumentMixin",
+    "EmbeddingMixin",
+    "EmbeddedDocumentMixin",
+    "MetadataJSON",
+    "make_models",
+    "new_id",
+    "new_ids",
+    "utcnow",
+]
+
+#: The metadata column type: JSONB on PostgreSQL, JSON elsewhere (SQLite JSON1, DuckDB's JSON type).
+MetadataJSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+def new_id() -> str:
+    """A new random document or embedding id: a UUID4 string."""
+    return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> List[str]:
+    """``count`` new UUID4 strings, made from one read of ``os.urandom`` (bulk loads make many)."""
+    digits = os.urandom(16 * count).hex()
+    out = []
+    for start in range(0, 32 * count, 32):
+        h = digits[start : start + 32]
+        # version 4 in the 13th digit, the RFC 4122 variant (8, 9, a, b) in the 17th
+        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
+    return out
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def utcnow() -> datetime:
+    """The current UTC time as a naive datetime, how ``created_at`` is stored on every backend."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+class _Configured:
+    __column_names__: ClassVar[Mapping[str, str]] = {}
+    __id_type__: ClassVar[type] = str
+    _column_attributes: ClassVar[Tuple[str, ...]] = ()
+
+    @classmethod
+    def _column_name(cls, attribute: str) -> str:
+        names = dict(getattr(cls, "__column_names__", None) or {})
+        if "metadata" in names and "metadata_" not in names:
+            names["metadata_"] = names.pop("metadata")  # the column's own name, accepted as a key too
+        unknown = sorted(set(names) - set(cls._column_attributes))
+        if unknown:
+            raise ModelConfigurationError(
+                f"{cls.__name__}.__column_names__ has keys {', '.join(map(repr, unknown))} that are not "
+                f"attributes of the mixin; expected some of {', '.join(cls._column_attributes)}"
+            )
+        name = names.get(attribute, "metadata" if attribute == "metadata_" else attribute)
+        if not isinstance(name, str) or not name:
+            raise ModelConfigurationError(
+                f"{cls.__name__}.__column_names__[{attribute!r}] must be a non-empty column name, got {name!r}"
+            )
+        return name
+
+    @classmethod
+    def _id_column(cls) -> Mapped[Any]:
+        name = cls._column_name("id")
+        id_type = getattr(cls, "__id_type__", str)
+        if id_type is str:
+            return mapped_column(name, String(), primary_key=True, default=new_id)
+        if id_type is int:
+            # BIGINT from a sequence on PostgreSQL/DuckDB; SQLite ignores the
+            # sequence and needs exactly "INTEGER PRIMARY KEY" for its rowid.
+            sequence = Sequence(f"{cls.__tablename__}_{name}_seq")  # type: ignore[attr-defined]
+            return mapped_column(name, BigInteger().with_variant(Integer(), "sqlite"), sequence, primary_key=True)
+        raise ModelConfigurationError(
+            f"{cls.__name__}.__id_type__ must be str (UUID strings) or int (database-generated), got {id_type!r}"
+        )
+
+    @classmethod
+    def _dimension(cls) -> int:
+        dim = getattr(cls, "__dimension__", None)
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ModelConfigurationError(
+                f"{cls.__name__} needs __dimension__ = <positive int>, the size of its embeddings; got {dim!r}"
+            )
+        return dim
+
+
+# -- mixins --------------------------------------------------------------------------------------
+
+
+class DocumentMixin(_Configured):
+    """A document: ``id``, ``content`` (text), ``metadata_`` (JSON object) and ``created_at``."""
+
+    _column_attributes: ClassVar[Tuple[str, ...]] = ("id", "content", "metadata_", "created_at")
+
+    @declared_attr
+    def id(cls) -> Mapped[Any]:
+        return cls._id_column()
+
+    @declared_attr
+    def content(cls) -> Mapped[str]:
+        return mapped_column(cls._column_name("content"), Text(), nullable=False)
+
+    @declared_attr
+    def metadata_(cls) -> Mapped[Dict[str, Any]]:
+        return mapped_column(cls._column_name("metadata_"), MetadataJSON, nullable=False, default=dict)
+
+    @declared_attr
+    def created_at(cls) -> Mapped[datetime]:
+        return mapped_column(cls._column_name("created_at"), DateTime(), nullable=False, default=utcnow)
+
+
+class EmbeddedDocumentMixin(DocumentMixin):
+    """A document with its own ``embedding`` column (``Vector(__dimension__)``, nullable): one table."""
+
+    _column_attributes: ClassVar[Tuple[str, ...]] = DocumentMixin._column_attributes + ("embedding",)
+    __dimension__: ClassVar[int]
+
+    @declared_attr
+    def embedding(cls) -> Mapped[Optional[npt.NDArray[np.float32]]]:
+        return mapped_column(cls._column_name("embedding"), Vector(cls._dimension()), nullable=True)
+
+
+class EmbeddingMixin(_Configured):
+    """An embedding of a document: ``id``, ``document_id``, ``model_name`` and ``embedding``.
+
+    ``__document_model__`` names the document class (mapped before this one),
+    ``__dimension__`` the vector size.
+    """
+
+    _column_attributes: ClassVar[Tuple[str, ...]] = ("id", "document_id", "model_name", "embedding")
+    __dimension__: ClassVar[int]
+    __document_model__: ClassVar[type]
+
+    @declared_attr
+    def id(cls) -> Mapped[Any]:
+        return cls._id_column()
+
+    @declared_attr
+    def document_id(cls) -> Mapped[Any]:
+        target = _document_key(cls)
+        column = mapped_column(
+            cls._column_name("document_id"), target.type.copy(), ForeignKey(target), nullable=False, index=True
+        )
+        event.listen(column.column, "after_parent_attach", _not_on_duckdb, propagate=True)
+        return column
+
+    @declared_attr
+    def model_name(cls) -> Mapped[str]:
+        return mapped_column(cls._column_name("model_name"), String(), nullable=False)
+
+    @declared_attr
+    def embedding(cls) -> Mapped[npt.NDArray[np.float32]]:
+        return mapped_column(cls._column_name("embedding"), Vector(cls._dimension()), nullable=False)
+
+
+def _document_key(cls: type) -> "Column[Any]":
+    model = getattr(cls, "__document_model__", None)
+    table = getattr(model, "__table__", None)
+    if model is None or not isinstance(table, Table):
+        raise ModelConfigurationError(
+            f"{cls.__name__} needs __document_model__ = <the mapped document class> (defined before it), "
+            f"got {model!r}"
+        )
+    primary_key = list(table.primary_key.columns)
+    if len(primary_key) != 1:
+        raise ModelConfigurationError(
+            f"{cls.__name__}.__document_model__ {model.__name__} must have a one-column primary key, "
+            f"got {len(primary_key)} columns"
+        )
+    return primary_key[0]
+
+
+def _skip_on_duckdb(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
+    return kw["dialect"].name != "duckdb"
+
+
+def _not_on_duckdb(column: "Column[Any]", table: Table) -> None:
+    # DuckDB 1.5.5: "Violates foreign key constraint because key ... is still
+    # referenced" when the referencing rows were deleted earlier in the same
+    # transaction, which makes an atomic document delete impossible.  Its ART
+    # index on the column would only slow bulk loads: DuckDB scans fast.
+    for foreign_key in column.foreign_keys:
+        if foreign_key.constraint is not None:
+            foreign_key.constraint.ddl_if(callable_=_skip_on_duckdb)
+    for index in table.indexes:
+        if list(index.columns) == [column]:
+            index.ddl_if(callable_=_skip_on_duckdb)
+
+
+# -- ready-made models -------------------------------------------------------------------------------
+
+
+def make_models(
+    dimension: int,
+    *,
+    base: Optional[Type[Any]] = None,
+    document_table: str = "documents",
+    embedding_table: str = "embeddings",
+    document_columns: Optional[Mapping[str, str]] = None,
+    embedding_columns: Optional[Mapping[str, str]] = None,
+    id_type: type = str,
+) -> Tuple[Type[DocumentMixin], Type[EmbeddingMixin]]:
+    """Create a ``Document`` and an ``Embedding`` mapped class for ``dimension``-sized vectors.
+
+    ``base`` is your declarative base (a new one, with its own ``MetaData``,
+    by default); the other arguments set the mixins' configuration attributes.
+    """
+    if base is None:
+
+        class Base(DeclarativeBase):
+            pass
+
+        base = Base
+
+    document = type(
+        "Document",
+        (DocumentMixin, base),
+        {
+            "__tablename__": document_table,
+            "__column_names__": dict(document_columns or {}),
+            "__id_type__": id_type,
+            "__module__": __name__,
+        },
+    )
+    embedding = type(
+        "Embedding",
+        (EmbeddingMixin, base),
+        {
+            "__tablename__": embedding_table,
+            "__column_names__": dict(embedding_columns or {}),
+            "__id_type__": id_type,
+            "__dimension__": dimension,
+            "__document_model__": document,
+            "__module__": __name__,
+        },
+    )
+    return document, embedding  # type: ignore[return-value]

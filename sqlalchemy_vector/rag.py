@@ -1,0 +1,1293 @@
+"""A small retrieval facade: load documents with embeddings, then search them by similarity.
+
+:class:`VectorRAG` (synchronous) and :class:`AsyncVectorRAG` (asyncio) share
+one implementation: the SQL is built from the ORM models and the public
+distance functions, and runs through ORM sessions (the async facade runs the
+same code with :meth:`AsyncSession.run_sync`, so its database I/O is awaited).
+Embedding happens outside the database code, through the ``embedder``.
+
+Results are dicts with ``document_id``, ``content``, ``metadata``, ``distance``
+and ``similarity``:
+
+=======================  ============================  ========================
+``similarity_function``  ``distance``                  ``similarity``
+=======================  ============================  ========================
+``"cosine"``             cosine distance, in [0, 2]    ``1 - distance``
+``"euclidean"``          L2 distance                   ``1 / (1 + distance)``
+``"inner_product"``      negative dot product          the dot product
+=======================  ============================  ========================
+
+Rows are ranked by ascending distance (the order vector indexes serve), one
+result per document; ``similarity_threshold`` keeps rows whose similarity is
+at least the threshold, inside the SQL, before the limit.  A stored zero vector
+has cosine distance 2.0; a zero *query* vector has no direction, so a cosine
+search with it returns nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Integer, MetaData, Table, and_, delete, func, insert, select, update
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.sql import ColumnElement
+
+from .engine import attach, create_async_engine, create_engine
+from .exc import (
+    DocumentNotFoundError,
+    InvalidDocumentError,
+    InvalidFilterError,
+    ModelConfigurationError,
+    UnsupportedMetricError,
+)
+from .filters import Filter, metadata_filter
+from .functions import distance as distance_function
+from .orm import make_models, new_ids, utcnow
+from .types import Vector, to_float32
+
+__all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
+
+#: ``similarity_function`` values, and the distance metric each ranks by.
+SIMILARITY_FUNCTIONS: Dict[str, str] = {
+    "cosine": "cosine",
+    "euclidean": "l2",
+    "inner_product": "max_inner_product",
+}
+
+#: Embedding size of the default models and embedder when nothing else decides it.
+DEFAULT_DIMENSION = 384
+
+_DOCUMENT_KEYS = frozenset({"content", "metadata", "document_id", "embedding"})
+_ID_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+DocumentId = Any
+Result = Dict[str, Any]
+FloatArray = npt.NDArray[np.float32]
+_T = TypeVar("_T")
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _default_models(dimension: int) -> Tuple[type, type]:
+    # One pair of classes per dimension, in their own registry: mapping is not free.
+    return make_models(dimension)
+
+
+@dataclass(frozen=True)
+class _Models:
+    """The mapped classes the facade works with, and what it learned about them."""
+
+    document: type
+    embedding: Optional[type]  # None: the document carries its own embedding
+    dimension: int
+    create_tables: bool
+
+    @property
+    def single_table(self) -> bool:
+        return self.embedding is None
+
+    @property
+    def vector(self) -> InstrumentedAttribute[Any]:
+        return (self.document if self.embedding is None else self.embedding).embedding  # type: ignore[attr-defined]
+
+    @property
+    def has_model_name(self) -> bool:
+        return self.embedding is not None and hasattr(self.embedding, "model_name")
+
+    @property
+    def generated_ids(self) -> bool:
+        """Document ids come from the database (integer keys) when not given."""
+        column = _column(self.document, "id")
+        return isinstance(column.type, Integer) and (column.default is None or _is_sequence(column.default))
+
+    @property
+    def embedding_ids(self) -> bool:
+        """Embedding ids are made here (UUID strings); otherwise the database makes them."""
+        assert self.embedding is not None
+        column = _column(self.embedding, "id")
+        return not isinstance(column.type, Integer)
+
+    @classmethod
+    def resolve(cls, document_model: Optional[type], embedding_model: Optional[type], dimension: Optional[int]) -> "_Models":
+        if document_model is None and embedding_model is None:
+            dim = DEFAULT_DIMENSION if dimension is None else dimension
+            document, embedding = _default_models(dim)
+            return cls(document, embedding, dim, create_tables=True)
+        if document_model is None:
+            raise ModelConfigurationError(
+                f"embedding_model={embedding_model.__name__} needs document_model= too, "  # type: ignore[union-attr]
+                "the class its document_id refers to"
+            )
+        for attribute in ("id", "content", "metadata_"):
+            _require(document_model, attribute, "document_model")
+        if embedding_model is None:
+            if not hasattr(document_model, "embedding"):
+                raise ModelConfigurationError(
+                    f"document_model={document_model.__name__} has no 'embedding' attribute; pass embedding_model= "
+                    "(a class built from EmbeddingMixin) or build the document from EmbeddedDocumentMixin"
+                )
+            vector = _require(document_model, "embedding", "document_model")
+        else:
+            for attribute in ("document_id", "embedding"):
+                _require(embedding_model, attribute, "embedding_model")
+            vector = _require(embedding_model, "embedding", "embedding_model")
+        if not isinstance(vector.type, Vector):
+            owner = (embedding_model or document_model).__name__
+            raise ModelConfigurationError(
+                f"{owner}.embedding must be a Vector(dim) column, got {vector.type!r}; declare it with sqlalchemy_vector.Vector"
+            )
+        if dimension is not None and dimension != vector.type.dim:
+            raise ModelConfigurationError(
+                f"dimension={dimension} does not match {vector.type.described_as}; "
+                "leave dimension= out when passing models (it is read from the Vector column)"
+            )
+        return cls(document_model, embedding_model, vector.type.dim, create_tables=False)
+
+
+def _require(model: type, attribute: str, argument: str) -> Any:
+    try:
+        return _column(model, attribute)
+    except (AttributeError, IndexError, TypeError):
+        raise ModelConfigurationError(
+            f"{argument}={model.__name__} has no mapped column attribute {attribute!r}; build the class from "
+            "sqlalchemy_vector.orm's mixins, or map a column under that attribute name"
+        ) from None
+
+
+def _column(model: type, attribute: str) -> Any:
+    """The table column behind a mapped attribute (its key may differ from the attribute name)."""
+    return getattr(model, attribute).property.columns[0]
+
+
+def _is_sequence(default: Any) -> bool:
+    return bool(getattr(default, "is_sequence", False))
+
+
+# -- the shared implementation ------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    """A validated document, ready to be written."""
+
+    id: Optional[DocumentId]
+    content: str
+    metadata: Dict[str, Any]
+    vector: Optional[FloatArray]
+    raw_vector: Any = None  # a precomputed embedding, until its batch is validated
+
+
+class _Store:
+    """Every database operation of the facades, on a synchronous ORM :class:`Session`."""
+
+    def __init__(self, models: _Models, model_name: str) -> None:
+        self.models = models
+        self.model_name = model_name
+        self.D: Any = models.document
+        self.E: Any = models.embedding
+        self.indexed: Optional[bool] = None  # does the vector table have a vector index? (None: unknown)
+
+    @property
+    def vector_table(self) -> Table:
+        return (self.D if self.E is None else self.E).__table__  # type: ignore[no-any-return]
+
+    # -- writing
+
+    def insert(self, session: Session, documents: List[_Prepared]) -> List[DocumentId]:
+        """Insert documents and their vectors in the session's transaction; return their ids."""
+        if not documents:
+            return []
+        connection = session.connection()
+        D = self.D
+        key = {name: _column(D, name).key for name in ("id", "content", "metadata_")}
+        created = _column(D, "created_at").key if hasattr(D, "created_at") else None
+        vector = _column(D, "embedding").key if self.models.single_table else None
+        now = utcnow()
+
+        def row(doc: _Prepared, with_id: bool) -> Dict[str, Any]:
+            values: Dict[str, Any] = {key["content"]: doc.content, key["metadata_"]: doc.metadata}
+            if with_id:
+                values[key["id"]] = doc.id
+            if created is not None:
+                values[created] = now
+            if vector is not None:
+                values[vector] = doc.vector
+            return values
+
+        if not self.models.generated_ids:
+            missing = [doc for doc in documents if doc.id is None]
+            for doc, value in zip(missing, new_ids(len(missing))):
+                doc.id = value
+        ids: List[DocumentId] = [doc.id for doc in documents]
+        generated = [i for i, doc in enumerate(documents) if doc.id is None]
+        given = [i for i, doc in enumerate(documents) if doc.id is not None]
+        if given:
+            _bulk_insert(connection, D.__table__, [row(documents[i], True) for i in given])
+        if generated:
+            # Database-generated keys, in the order of the rows (INSERT ... RETURNING).
+            statement = insert(D.__table__).returning(_column(D, "id"), sort_by_parameter_order=True)
+            keys = connection.execute(statement, [row(documents[i], False) for i in generated]).scalars().all()
+            for index, value in zip(generated, keys):
+                ids[index] = value
+        if not self.models.single_table:
+            self._insert_vectors(session, [(ids[i], doc.vector) for i, doc in enumerate(documents) if doc.vector is not None])
+        return ids
+
+    def _insert_vectors(self, session: Session, pairs: Sequence[Tuple[DocumentId, FloatArray]]) -> None:
+        if not pairs:
+            return
+        E = self.E
+        document_key = _column(E, "document_id").key
+        vector_key = _column(E, "embedding").key
+        model_key = _column(E, "model_name").key if self.models.has_model_name else None
+        id_key = _column(E, "id").key if self.models.embedding_ids else None
+        rows = [{document_key: document_id, vector_key: vector} for document_id, vector in pairs]
+        if model_key is not None:
+            for values in rows:
+                values[model_key] = self.model_name
+        if id_key is not None:
+            for values, value in zip(rows, new_ids(len(rows))):
+                values[id_key] = value
+        _bulk_insert(session.connection(), E.__table__, rows)
+
+    def current_content(self, session: Session, document_id: DocumentId) -> Optional[str]:
+        """The stored content, or None when the document does not exist."""
+        row = session.execute(select(self.D.content).where(self.D.id == document_id)).first()
+        return None if row is None else row[0]
+
+    def update(
+        self,
+        session: Session,
+        document_id: DocumentId,
+        content: Optional[str],
+        metadata: Optional[Dict[str, Any]],
+        vector: Optional[FloatArray],
+    ) -> None:
+        """Write new content and/or metadata; with a vector, replace the document's embeddings by it."""
+        D = self.D
+        values: Dict[Any, Any] = {}
+        if content is not None:
+            values[D.content] = content
+        if metadata is not None:
+            values[D.metadata_] = metadata
+        if vector is not None and self.models.single_table:
+            values[D.embedding] = vector
+        if values:
+            session.execute(
+                update(D).where(D.id == document_id).values(values), execution_options={"synchronize_session": False}
+            )
+        if vector is not None and not self.models.single_table:
+            # The old vectors (of every model) described the old content.
+            session.execute(
+                delete(self.E).where(self.E.document_id == document_id), execution_options={"synchronize_session": False}
+            )
+            self._insert_vectors(session, [(document_id, vector)])
+
+    def delete(self, session: Session, ids: Optional[Sequence[DocumentId]], where: Optional[ColumnElement[bool]]) -> int:
+        """Delete matching documents and their embeddings; return how many documents."""
+        D = self.D
+        conditions: List[Optional[ColumnElement[bool]]] = (
+            [where] if ids is None else [and_(D.id.in_(chunk), *([where] if where is not None else [])) for chunk in _chunks(ids)]
+        )
+        deleted = 0
+        for condition in conditions:
+            matching = select(D.id) if condition is None else select(D.id).where(condition)
+            if not self.models.single_table:
+                session.execute(
+                    delete(self.E).where(self.E.document_id.in_(matching)),
+                    execution_options={"synchronize_session": False},
+                )
+            statement = delete(D) if condition is None else delete(D).where(condition)
+            # RETURNING counts on every backend (DuckDB reports rowcount -1).
+            deleted += len(
+                session.execute(statement.returning(D.id), execution_options={"synchronize_session": False}).all()
+            )
+        return deleted
+
+    # -- reading
+
+    def get(self, session: Session, ids: Sequence[DocumentId]) -> List[Result]:
+        D = self.D
+        created = [D.created_at] if hasattr(D, "created_at") else []
+        found: Dict[Any, Result] = {}
+        for chunk in _chunks(ids):
+            for row in session.execute(select(D.id, D.content, D.metadata_, *created).where(D.id.in_(chunk))):
+                found[row[0]] = {
+                    "document_id": row[0],
+                    "content": row[1],
+                    "metadata": row[2] if row[2] is not None else {},
+                    "created_at": row[3] if created else None,
+                }
+        return [dict(found[i]) for i in ids if i in found]
+
+    def anchor(self, session: Session, document_id: DocumentId) -> Optional[FloatArray]:
+        """The stored vector of a document (this model's), None if it has none; raises if it does not exist."""
+        if self.current_content(session, document_id) is None:
+            raise DocumentNotFoundError(
+                f"document {document_id!r} is not in table {self.D.__table__.name!r}; "
+                "load it first, or check the id"
+            )
+        vector = self.models.vector
+        statement = select(vector).where(vector.is_not(None))
+        if self.models.single_table:
+            statement = statement.where(self.D.id == document_id)
+        else:
+            statement = statement.where(self.E.document_id == document_id)
+            if self.models.has_model_name:
+                statement = statement.where(self.E.model_name == self.model_name)
+        row = session.execute(statement.limit(1)).first()
+        return None if row is None else row[0]
+
+    def search(
+        self,
+        session: Session,
+        vector: FloatArray,
+        top_k: int,
+        threshold: Optional[float],
+        function: str,
+        where: Optional[ColumnElement[bool]],
+        exclude: Optional[DocumentId] = None,
+    ) -> List[Result]:
+        """The ``top_k`` documents nearest to ``vector``, one result per document."""
+        D, models = self.D, self.models
+        if function == "cosine" and not vector.any():
+            return []  # a zero vector has no direction: nothing is similar to it
+        distance = distance_function(SIMILARITY_FUNCTIONS[function], models.vector, vector)
+        label = distance.label("distance")
+        statement = select(D.id, D.content, D.metadata_, label)
+        if models.single_table:
+            statement = statement.where(models.vector.is_not(None))
+        else:
+            statement = statement.select_from(self.E).join(D, self.E.document_id == D.id)
+            if models.has_model_name:
+                statement = statement.where(self.E.model_name == self.model_name)
+        if where is not None:
+            statement = statement.where(where)
+        if exclude is not None:
+            statement = statement.where(D.id != exclude)
+        bound = _distance_bound(function, threshold)
+        if bound is not None:
+            statement = statement.where(distance <= bound)
+        # ORDER BY distance LIMIT k: the shape vector indexes serve.
+        results = self._ranked(session, statement.order_by(label), top_k, function)
+        if len(results) < top_k and self._approximate(session):
+            # An HNSW index filters after its search (DuckDB 1.5) or stops at
+            # ef_search candidates (pgvector): re-rank exactly, which no index serves.
+            exact = distance_function(SIMILARITY_FUNCTIONS[function], models.vector, vector) + 0
+            results = self._ranked(session, statement.order_by(exact), top_k, function)
+        ranked = sorted(results.values(), key=lambda r: r["distance"])
+        if threshold is not None:
+            ranked = [r for r in ranked if r["similarity"] >= threshold]
+        return ranked[:top_k]
+
+    def _ranked(self, session: Session, statement: Any, top_k: int, function: str) -> Dict[Any, Result]:
+        limit = top_k
+        while True:
+            rows = session.execute(statement.limit(limit)).all()
+            results: Dict[Any, Result] = {}
+            for row in rows:
+                if row[0] not in results and row[3] is not None:
+                    results[row[0]] = _result(row, function)
+            # Several embeddings of one document (chunks) can fill the limit: widen it.
+            if len(results) >= top_k or len(rows) < limit or self.models.single_table:
+                return results
+            limit *= 4
+
+    def _approximate(self, session: Session) -> bool:
+        """Whether an approximate index may have served the search (PostgreSQL, DuckDB)."""
+        if session.get_bind().dialect.name not in ("postgresql", "duckdb"):
+            return False  # SQLite's vec0 is exact, and these queries scan the base table
+        if self.indexed is None:
+            self.indexed = bool(self.indexes(session))
+        return self.indexed
+
+    def indexes(self, session: Session) -> List[Dict[str, Any]]:
+        from .index import list_vector_indexes
+
+        table = self.vector_table
+        return list_vector_indexes(session, table.name, schema=table.schema)
+
+    def create_index(self, session: Session, name: str, metric: str, options: Dict[str, Any]) -> None:
+        from .index import VectorIndex, create_vector_index
+
+        # Built on a copy of the table, so the mapped Table (shared by every
+        # facade using the same models) does not gain an Index.
+        table = self.vector_table.to_metadata(MetaData())
+        column = table.c[_column(self.D if self.E is None else self.E, "embedding").key]
+        create_vector_index(session, VectorIndex(name, column, metric=metric, **options))
+        self.indexed = True
+
+    def drop_index(self, session: Session, name: str) -> bool:
+        from .index import drop_vector_index
+
+        if not any(index["name"] == name for index in self.indexes(session)):
+            return False
+        drop_vector_index(session, name, schema=self.vector_table.schema)
+        self.indexed = None
+        return True
+
+    def filtered(self, session: Session, where: Optional[ColumnElement[bool]], top_k: int) -> List[Result]:
+        """Documents matching ``where`` without ranking (oldest first); distance and similarity are None."""
+        D = self.D
+        statement = select(D.id, D.content, D.metadata_)
+        if where is not None:
+            statement = statement.where(where)
+        order = [D.created_at, D.id] if hasattr(D, "created_at") else [D.id]
+        return [
+            {"document_id": r[0], "content": r[1], "metadata": r[2] if r[2] is not None else {}, "distance": None, "similarity": None}
+            for r in session.execute(statement.order_by(*order).limit(top_k))
+        ]
+
+    def statistics(self, session: Session) -> Dict[str, Any]:
+        D, models = self.D, self.models
+        documents = session.execute(select(func.count()).select_from(D)).scalar_one()
+        if models.single_table:
+            count = session.execute(select(func.count(models.vector))).scalar_one()
+            by_model = {self.model_name: count} if count else {}
+        elif models.has_model_name:
+            by_model = dict(
+                session.execute(select(self.E.model_name, func.count()).group_by(self.E.model_name)).tuples().all()
+            )
+            count = sum(by_model.values())
+        else:
+            count = session.execute(select(func.count()).select_from(self.E)).scalar_one()
+            by_model = {self.model_name: count} if count else {}
+        return {
+            "backend": session.get_bind().dialect.name,
+            "document_count": int(documents),
+            "embedding_count": int(count),
+            "dimension": models.dimension,
+            "embedding_model": self.model_name,
+            "models": {str(k): int(v) for k, v in sorted(by_model.items())},
+            "tables": {
+                "documents": D.__table__.name,
+                "embeddings": None if models.single_table else self.E.__table__.name,
+            },
+            "indexes": self.indexes(session),
+        }
+
+
+def _bulk_insert(connection: Any, table: Any, rows: List[Dict[str, Any]]) -> int:
+    """Write rows through the backend's bulk path (COPY, Arrow, executemany) in the caller's transaction."""
+    from .bulk import bulk_insert
+
+    return bulk_insert(connection, table, rows)
+
+
+def _chunks(items: Sequence[_T], size: int = _ID_CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _distance_bound(function: str, threshold: Optional[float]) -> Optional[float]:
+    """``similarity >= threshold`` as ``distance <= bound`` (None: every row qualifies).
+
+    On the distance, the condition also works with vector indexes, and a zero
+    vector's NaN cosine distance on PostgreSQL compares as excluded.
+    """
+    if threshold is None:
+        return None
+    if function == "cosine":
+        return None if threshold <= -1.0 else 1.0 - threshold
+    if function == "euclidean":
+        return None if threshold <= 0.0 else 1.0 / threshold - 1.0
+    return -threshold
+
+
+def _similarity(function: str, distance: float) -> float:
+    if function == "cosine":
+        return 1.0 - distance
+    if function == "euclidean":
+        return 1.0 / (1.0 + distance)
+    return -distance
+
+
+def _result(row: Any, function: str) -> Result:
+    distance = float(row[3])
+    if function == "inner_product" and distance == 0.0:
+        distance = 0.0  # not -0.0
+    return {
+        "document_id": row[0],
+        "content": row[1],
+        "metadata": row[2] if row[2] is not None else {},
+        "distance": distance,
+        "similarity": _similarity(function, distance),
+    }
+
+
+# -- argument checks (shared by both facades) ------------------------------------------------------------
+
+
+class _Facade:
+    """What both facades hold: the models, the embedder and the argument checks."""
+
+    def __init__(
+        self,
+        document_model: Optional[type],
+        embedding_model: Optional[type],
+        embedder: Any,
+        dimension: Optional[int],
+    ) -> None:
+        if dimension is not None and (isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1):
+            raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
+        if dimension is None and embedder is not None and document_model is None:
+            dimension = int(embedder.dimension)
+        self._models = _Models.resolve(document_model, embedding_model, dimension)
+        if embedder is None:
+            from .embedding import HashingEmbedder
+
+            embedder = HashingEmbedder(self._models.dimension)
+        for attribute in ("dimension", "model_name", "embed"):
+            if not hasattr(embedder, attribute):
+                raise ModelConfigurationError(
+                    f"embedder {embedder!r} has no {attribute!r}; an embedder needs dimension, model_name and "
+                    "embed(texts) (see sqlalchemy_vector.embedding)"
+                )
+        if int(embedder.dimension) != self._models.dimension:
+            raise ModelConfigurationError(
+                f"embedder {embedder.model_name!r} makes {embedder.dimension}-dimensional vectors but the "
+                f"embeddings are stored in {self._models.vector.type.described_as}; use an embedder of that "
+                "dimension, or models (or dimension=) matching the embedder"
+            )
+        self.embedder = embedder
+        self._store = _Store(self._models, str(embedder.model_name))
+
+    @property
+    def dimension(self) -> int:
+        """The size of the stored embeddings."""
+        return self._models.dimension
+
+    @property
+    def document_model(self) -> type:
+        return self._models.document
+
+    @property
+    def embedding_model(self) -> Optional[type]:
+        return self._models.embedding
+
+    def _checked(self, vectors: Any, count: int) -> FloatArray:
+        from .embedding import check_embeddings
+
+        return check_embeddings(vectors, count, self.dimension, f"embedder {self.embedder.model_name!r}")
+
+    def _query_vector(self, embedding: Any) -> FloatArray:
+        return to_float32(embedding, self.dimension, "query embedding")
+
+    def _where(self, filters: Optional[Filter]) -> Optional[ColumnElement[bool]]:
+        if filters is None:
+            return None
+        return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _check_search(top_k: int, similarity_threshold: Optional[float], similarity_function: str) -> None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        if similarity_function not in SIMILARITY_FUNCTIONS:
+            raise UnsupportedMetricError(
+                f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
+            )
+        if similarity_threshold is not None and (
+            isinstance(similarity_threshold, bool)
+            or not isinstance(similarity_threshold, (int, float))
+            or not math.isfinite(similarity_threshold)
+        ):
+            raise ValueError(f"similarity_threshold must be a finite number or None, got {similarity_threshold!r}")
+
+    def _prepare_one(self, content: Any, metadata: Any, document_id: Any) -> _Prepared:
+        return self._prepare({"content": content, "metadata": metadata, "document_id": document_id}, None)
+
+    @staticmethod
+    def _prepare(document: Any, index: Optional[int]) -> _Prepared:
+        """Check one document; its ``embedding`` (if any) is validated with its batch."""
+        where = "document" if index is None else f"documents[{index}]"
+        if not isinstance(document, dict) and not isinstance(document, Mapping):
+            raise InvalidDocumentError(
+                f"{where} must be a dict with 'content' and optional 'metadata', 'document_id', 'embedding'; "
+                f"got {type(document).__name__}"
+            )
+        if not document.keys() <= _DOCUMENT_KEYS:
+            unknown = sorted(map(repr, set(document) - _DOCUMENT_KEYS))
+            raise InvalidDocumentError(
+                f"{where} has unknown keys {', '.join(unknown)}; expected 'content' and optional "
+                "'metadata', 'document_id', 'embedding'"
+            )
+        content = document.get("content")
+        if type(content) is not str and not isinstance(content, str):
+            raise InvalidDocumentError(f"{where} content must be a string, got {type(content).__name__} {content!r:.60}")
+        metadata = document.get("metadata")
+        if metadata is None:
+            metadata = {}
+        elif not isinstance(metadata, dict) and not isinstance(metadata, Mapping):
+            raise InvalidDocumentError(f"{where} metadata must be a dict or None, got {type(metadata).__name__}")
+        prepared = _Prepared(document.get("document_id"), content, dict(metadata), None)
+        prepared.raw_vector = document.get("embedding")
+        return prepared
+
+    def _vectors(self, batch: List[_Prepared], offset: int) -> None:
+        """Validate a batch's precomputed embeddings at once (one by one only to report the bad one)."""
+        given = [i for i, d in enumerate(batch) if d.raw_vector is not None]
+        if not given:
+            return
+        try:
+            matrix = np.asarray([batch[i].raw_vector for i in given])
+        except (TypeError, ValueError):  # ragged
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == self.dimension and matrix.dtype.kind in "iuf":
+            with np.errstate(over="ignore"):
+                matrix = matrix.astype(np.float32, copy=False)
+            if np.isfinite(matrix).all():
+                for row, i in enumerate(given):
+                    batch[i].vector = matrix[row]
+                    batch[i].raw_vector = None
+                return
+        for i in given:
+            batch[i].vector = to_float32(batch[i].raw_vector, self.dimension, f"documents[{offset + i}] embedding")
+            batch[i].raw_vector = None
+
+    def _batches(self, documents: Iterable[Any], batch_size: int, generate: bool) -> Iterator[Tuple[List[_Prepared], List[int]]]:
+        """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(documents, (str, bytes, Mapping)):
+            raise InvalidDocumentError(
+                f"documents must be an iterable of dicts, got a {type(documents).__name__}; "
+                "use load_document() for one document"
+            )
+        batch: List[_Prepared] = []
+        offset = 0
+        for document in documents:
+            batch.append(self._prepare(document, offset + len(batch)))
+            if len(batch) == batch_size:
+                self._vectors(batch, offset)
+                yield batch, [i for i, d in enumerate(batch) if d.vector is None] if generate else []
+                offset += len(batch)
+                batch = []
+        if batch:
+            self._vectors(batch, offset)
+            yield batch, [i for i, d in enumerate(batch) if d.vector is None] if generate else []
+
+    @staticmethod
+    def _progress(documents: Iterable[Any], show: bool) -> Any:
+        if not show:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        total = len(documents) if hasattr(documents, "__len__") else None  # type: ignore[arg-type]
+        return tqdm(total=total, unit="doc", desc="loading")
+
+
+def _owned(bind: Any) -> bool:
+    return isinstance(bind, (str, URL))
+
+
+# -- the synchronous facade --------------------------------------------------------------------------------
+
+
+class VectorRAG(_Facade):
+    """Load documents with embeddings and search them, on PostgreSQL, SQLite or DuckDB.
+
+    ``bind`` is an :class:`~sqlalchemy.engine.Engine`, a database URL (an engine
+    is created with :func:`sqlalchemy_vector.create_engine` and disposed by
+    :meth:`close`), or a :class:`~sqlalchemy.orm.sessionmaker`.  Without models
+    the facade uses tables ``documents`` and ``embeddings``, created if missing;
+    your own models (from :mod:`sqlalchemy_vector.orm`) are used as they are.
+    ``embedder`` defaults to the lexical
+    :class:`~sqlalchemy_vector.embedding.HashingEmbedder`.
+    """
+
+    def __init__(
+        self,
+        bind: Union[Engine, str, URL, "sessionmaker[Session]"],
+        *,
+        document_model: Optional[type] = None,
+        embedding_model: Optional[type] = None,
+        embedder: Any = None,
+        dimension: Optional[int] = None,
+    ) -> None:
+        super().__init__(document_model, embedding_model, embedder, dimension)
+        self._owns_engine = _owned(bind)
+        if isinstance(bind, sessionmaker):
+            engine = bind.kw.get("bind")
+            if not isinstance(engine, Engine):
+                raise ModelConfigurationError(
+                    "the sessionmaker given to VectorRAG has no Engine bind; create it as sessionmaker(engine)"
+                )
+            self._sessions = bind
+        elif isinstance(bind, Engine):
+            engine = attach(bind)
+            self._sessions = sessionmaker(engine, expire_on_commit=False)
+        elif isinstance(bind, (str, URL)):
+            engine = create_engine(bind)
+            self._sessions = sessionmaker(engine, expire_on_commit=False)
+        else:
+            raise ModelConfigurationError(
+                f"VectorRAG needs an Engine, a database URL or a sessionmaker, got {type(bind).__name__}"
+                + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
+            )
+        self.engine: Engine = engine
+        if self._models.create_tables:
+            self._models.document.metadata.create_all(engine, checkfirst=True)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Dispose of the engine if this facade created it from a URL."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> "VectorRAG":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VectorRAG({self.engine.url.render_as_string(hide_password=True)!r}, embedder={self.embedder!r})"
+
+    def _embed(self, texts: Sequence[str]) -> FloatArray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._checked(self.embedder.embed(list(texts)), len(texts))
+
+    def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._sessions() as session:
+            return fn(session, *args)
+
+    def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._sessions() as session, session.begin():
+            return fn(session, *args)
+
+    # -- writing
+
+    def load_document(
+        self,
+        content: str,
+        metadata: Optional[Mapping[str, Any]] = None,
+        document_id: Optional[DocumentId] = None,
+        generate_embedding: bool = True,
+    ) -> DocumentId:
+        """Store one document (and its embedding, in the same transaction); return its id."""
+        document = self._prepare_one(content, metadata, document_id)
+        if generate_embedding:
+            document.vector = self._embed([document.content])[0]
+        return self._write(self._store.insert, [document])[0]
+
+    def load_documents(
+        self,
+        documents: Iterable[Mapping[str, Any]],
+        generate_embeddings: bool = True,
+        show_progress: bool = True,
+        batch_size: int = 1000,
+    ) -> List[DocumentId]:
+        """Store many documents in one transaction, embedding ``batch_size`` at a time; return their ids.
+
+        Each document is a dict with ``content`` and optional ``metadata``,
+        ``document_id`` and ``embedding`` (a precomputed vector, used as is).
+        Rows go through the backend's bulk path.  If anything fails, nothing
+        is stored.
+        """
+        progress = self._progress(documents, show_progress)
+        ids: List[DocumentId] = []
+        try:
+            with self._sessions() as session, session.begin():
+                for batch, missing in self._batches(documents, batch_size, generate_embeddings):
+                    if missing:
+                        vectors = self._embed([batch[i].content for i in missing])
+                        for i, vector in zip(missing, vectors):
+                            batch[i].vector = vector
+                    ids.extend(self._store.insert(session, batch))
+                    if progress is not None:
+                        progress.update(len(batch))
+        finally:
+            if progress is not None:
+                progress.close()
+        return ids
+
+    def update_document(
+        self,
+        document_id: DocumentId,
+        content: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> bool:
+        """Replace a document's content and/or metadata; re-embed only if the content changed.
+
+        Returns False if there is no such document.  New content replaces the
+        document's embeddings (of every model) with one from this embedder.
+        """
+        if content is not None and not isinstance(content, str):
+            raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+        with self._sessions() as session, session.begin():
+            current = self._store.current_content(session, document_id)
+            if current is None:
+                return False
+            changed = content is not None and content != current
+            vector = self._embed([content])[0] if changed else None  # type: ignore[list-item]
+            self._store.update(
+                session, document_id, content if changed else None, None if metadata is None else dict(metadata), vector
+            )
+        return True
+
+    def delete_document(self, document_id: DocumentId) -> bool:
+        """Delete a document and its embeddings; False if there was no such document."""
+        return self.delete_documents(ids=[document_id]) > 0
+
+    def delete_documents(self, ids: Optional[Sequence[DocumentId]] = None, filters: Optional[Filter] = None) -> int:
+        """Delete documents by id and/or filter, with their embeddings; return how many.
+
+        Pass ``filters={}`` to delete every document.
+        """
+        if ids is None and filters is None:
+            raise InvalidFilterError("delete_documents() needs ids=, filters= or both; pass filters={} to delete every document")
+        if ids is not None and not ids:
+            return 0
+        return self._write(self._store.delete, None if ids is None else list(ids), self._where(filters))
+
+    # -- reading
+
+    def get_document(self, document_id: DocumentId) -> Optional[Result]:
+        """The document as a dict (``document_id``, ``content``, ``metadata``, ``created_at``), or None."""
+        found = self._read(self._store.get, [document_id])
+        return found[0] if found else None
+
+    def get_documents(self, ids: Sequence[DocumentId]) -> List[Result]:
+        """The documents that exist among ``ids``, in the order given."""
+        return self._read(self._store.get, list(ids))
+
+    def query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """The ``top_k`` documents most similar to ``query_text``."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        vector = self._embed([_text(query_text)])[0]
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+
+    def query_with_embedding(
+        self,
+        embedding: Any,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """The ``top_k`` documents most similar to a query vector you computed."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        vector = self._query_vector(embedding)
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+
+    def query_batch(
+        self,
+        query_texts: Sequence[str],
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[List[Result]]:
+        """:meth:`query` for several texts, embedded in one call; one result list per text."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        texts = [_text(t) for t in _texts(query_texts)]
+        vectors = self._embed(texts)
+        where = self._where(filters)
+        with self._sessions() as session:
+            return [
+                self._store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors
+            ]
+
+    def query_with_filters(
+        self,
+        filters: Filter,
+        query_text: Optional[str] = None,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+    ) -> List[Result]:
+        """Documents matching ``filters``: ranked by ``query_text`` if given, else oldest first (no scores)."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)
+        if query_text is None:
+            return self._read(self._store.filtered, where, top_k)
+        vector = self._embed([_text(query_text)])[0]
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
+
+    def find_similar_documents(
+        self,
+        document_id: DocumentId,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """Documents most similar to a stored one (by its stored embedding), excluding itself.
+
+        Raises :class:`~sqlalchemy_vector.exc.DocumentNotFoundError` for an
+        unknown id; a document without an embedding has no similar documents.
+        """
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)
+        with self._sessions() as session:
+            anchor = self._store.anchor(session, document_id)
+            if anchor is None:
+                return []
+            return self._store.search(
+                session, anchor, top_k, similarity_threshold, similarity_function, where, exclude=document_id
+            )
+
+    def get_statistics(self) -> Dict[str, Any]:
+        """Counts, dimension, models, backend and vector indexes; the same keys on every backend.
+
+        Keys: ``backend``, ``document_count``, ``embedding_count``, ``dimension``,
+        ``embedding_model`` (this facade's), ``models`` (embedding count per
+        model name), ``tables`` and ``indexes`` (as
+        :func:`~sqlalchemy_vector.index.list_vector_indexes` reports them).
+        """
+        return self._read(self._store.statistics)
+
+    # -- indexes
+
+    def create_index(self, index_name: str, similarity_function: str = "cosine", **kwargs: Any) -> None:
+        """Build a vector index on the stored embeddings for ``similarity_function``.
+
+        PostgreSQL: HNSW (default) or ``method="ivfflat"``; DuckDB: HNSW (on a
+        file database pass ``duckdb_experimental_persistence=True``); SQLite: a
+        sqlite-vec ``vec0`` table (needs integer embedding ids).  ``kwargs`` are
+        :class:`~sqlalchemy_vector.index.VectorIndex` options (``method``, ``m``,
+        ``ef_construction``, ``lists``).  Queries keep the ``ORDER BY distance
+        LIMIT k`` shape the PostgreSQL and DuckDB indexes serve.
+        """
+        metric = _index_metric(similarity_function)
+        self._write(self._store.create_index, index_name, metric, kwargs)
+
+    def delete_index(self, index_name: str) -> bool:
+        """Drop a vector index on the embeddings; False if there is none of that name."""
+        return self._write(self._store.drop_index, index_name)
+
+
+# -- the asyncio facade ----------------------------------------------------------------------------------
+
+
+class AsyncVectorRAG(_Facade):
+    """The asyncio version of :class:`VectorRAG`: the same methods, as coroutines.
+
+    ``bind`` is an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, a database URL
+    with an async driver (``sqlite+aiosqlite``, ``postgresql+psycopg_async``,
+    ``postgresql+asyncpg``; DuckDB has no asyncio driver), or an
+    :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`.  Database work is
+    awaited through the async driver; embedding uses the embedder's ``aembed``
+    when it has one, else runs ``embed`` in a worker thread.
+    """
+
+    def __init__(
+        self,
+        bind: Union[AsyncEngine, str, URL, "async_sessionmaker[AsyncSession]"],
+        *,
+        document_model: Optional[type] = None,
+        embedding_model: Optional[type] = None,
+        embedder: Any = None,
+        dimension: Optional[int] = None,
+    ) -> None:
+        super().__init__(document_model, embedding_model, embedder, dimension)
+        self._owns_engine = _owned(bind)
+        if isinstance(bind, async_sessionmaker):
+            engine = bind.kw.get("bind")
+            if not isinstance(engine, AsyncEngine):
+                raise ModelConfigurationError(
+                    "the async_sessionmaker given to AsyncVectorRAG has no AsyncEngine bind; "
+                    "create it as async_sessionmaker(engine)"
+                )
+            self._sessions = bind
+        elif isinstance(bind, AsyncEngine):
+            engine = attach(bind)
+            self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        elif isinstance(bind, (str, URL)):
+            if make_url(bind).get_backend_name() == "duckdb":
+                raise ModelConfigurationError(
+                    "DuckDB has no asyncio driver, so AsyncVectorRAG cannot use it; use VectorRAG "
+                    "(from async code, e.g. through asyncio.to_thread)"
+                )
+            engine = create_async_engine(bind)
+            self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        else:
+            raise ModelConfigurationError(
+                f"AsyncVectorRAG needs an AsyncEngine, a database URL or an async_sessionmaker, got {type(bind).__name__}"
+                + ("; use VectorRAG with a synchronous Engine" if isinstance(bind, Engine) else "")
+            )
+        self.engine: AsyncEngine = engine
+        self._ready = not self._models.create_tables
+        self._ready_lock: Optional[asyncio.Lock] = None
+
+    async def close(self) -> None:
+        """Dispose of the engine if this facade created it from a URL."""
+        if self._owns_engine:
+            await self.engine.dispose()
+
+    async def __aenter__(self) -> "AsyncVectorRAG":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncVectorRAG({self.engine.url.render_as_string(hide_password=True)!r}, embedder={self.embedder!r})"
+
+    async def _ensure_tables(self) -> None:
+        if self._ready:
+            return
+        if self._ready_lock is None:
+            self._ready_lock = asyncio.Lock()
+        async with self._ready_lock:
+            if not self._ready:
+                async with self.engine.begin() as connection:
+                    await connection.run_sync(self._models.document.metadata.create_all, checkfirst=True)  # type: ignore[attr-defined]
+                self._ready = True
+
+    async def _embed(self, texts: Sequence[str]) -> FloatArray:
+        from .embedding import aembed
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._checked(await aembed(self.embedder, list(texts)), len(texts))
+
+    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        await self._ensure_tables()
+        async with self._sessions() as session:
+            return await session.run_sync(fn, *args)
+
+    async def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
+        await self._ensure_tables()
+        async with self._sessions() as session, session.begin():
+            return await session.run_sync(fn, *args)
+
+    # -- writing
+
+    async def load_document(
+        self,
+        content: str,
+        metadata: Optional[Mapping[str, Any]] = None,
+        document_id: Optional[DocumentId] = None,
+        generate_embedding: bool = True,
+    ) -> DocumentId:
+        """See :meth:`VectorRAG.load_document`."""
+        document = self._prepare_one(content, metadata, document_id)
+        if generate_embedding:
+            document.vector = (await self._embed([document.content]))[0]
+        return (await self._write(self._store.insert, [document]))[0]
+
+    async def load_documents(
+        self,
+        documents: Iterable[Mapping[str, Any]],
+        generate_embeddings: bool = True,
+        show_progress: bool = True,
+        batch_size: int = 1000,
+    ) -> List[DocumentId]:
+        """See :meth:`VectorRAG.load_documents`."""
+        await self._ensure_tables()
+        progress = self._progress(documents, show_progress)
+        ids: List[DocumentId] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                for batch, missing in self._batches(documents, batch_size, generate_embeddings):
+                    if missing:
+                        vectors = await self._embed([batch[i].content for i in missing])
+                        for i, vector in zip(missing, vectors):
+                            batch[i].vector = vector
+                    ids.extend(await session.run_sync(self._store.insert, batch))
+                    if progress is not None:
+                        progress.update(len(batch))
+        finally:
+            if progress is not None:
+                progress.close()
+        return ids
+
+    async def update_document(
+        self,
+        document_id: DocumentId,
+        content: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> bool:
+        """See :meth:`VectorRAG.update_document`."""
+        if content is not None and not isinstance(content, str):
+            raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+        await self._ensure_tables()
+        async with self._sessions() as session, session.begin():
+            current = await session.run_sync(self._store.current_content, document_id)
+            if current is None:
+                return False
+            changed = content is not None and content != current
+            vector = (await self._embed([content]))[0] if changed else None  # type: ignore[list-item]
+            await session.run_sync(
+                self._store.update,
+                document_id,
+                content if changed else None,
+                None if metadata is None else dict(metadata),
+                vector,
+            )
+        return True
+
+    async def delete_document(self, document_id: DocumentId) -> bool:
+        """See :meth:`VectorRAG.delete_document`."""
+        return (await self.delete_documents(ids=[document_id])) > 0
+
+    async def delete_documents(self, ids: Optional[Sequence[DocumentId]] = None, filters: Optional[Filter] = None) -> int:
+        """See :meth:`VectorRAG.delete_documents`."""
+        if ids is None and filters is None:
+            raise InvalidFilterError("delete_documents() needs ids=, filters= or both; pass filters={} to delete every document")
+        if ids is not None and not ids:
+            return 0
+        return await self._write(self._store.delete, None if ids is None else list(ids), self._where(filters))
+
+    # -- reading
+
+    async def get_document(self, document_id: DocumentId) -> Optional[Result]:
+        """See :meth:`VectorRAG.get_document`."""
+        found = await self._read(self._store.get, [document_id])
+        return found[0] if found else None
+
+    async def get_documents(self, ids: Sequence[DocumentId]) -> List[Result]:
+        """See :meth:`VectorRAG.get_documents`."""
+        return await self._read(self._store.get, list(ids))
+
+    async def query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.query`."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        vector = (await self._embed([_text(query_text)]))[0]
+        return await self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+
+    async def query_with_embedding(
+        self,
+        embedding: Any,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.query_with_embedding`."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        vector = self._query_vector(embedding)
+        return await self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+
+    async def query_batch(
+        self,
+        query_texts: Sequence[str],
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[List[Result]]:
+        """See :meth:`VectorRAG.query_batch`."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        texts = [_text(t) for t in _texts(query_texts)]
+        vectors = await self._embed(texts)
+        where = self._where(filters)
+        store = self._store
+
+        def search_all(session: Session) -> List[List[Result]]:
+            return [store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors]
+
+        return await self._read(search_all)
+
+    async def query_with_filters(
+        self,
+        filters: Filter,
+        query_text: Optional[str] = None,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.query_with_filters`."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)
+        if query_text is None:
+            return await self._read(self._store.filtered, where, top_k)
+        vector = (await self._embed([_text(query_text)]))[0]
+        return await self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
+
+    async def find_similar_documents(
+        self,
+        document_id: DocumentId,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.find_similar_documents`."""
+        self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)
+        store = self._store
+
+        def similar(session: Session) -> List[Result]:
+            anchor = store.anchor(session, document_id)
+            if anchor is None:
+                return []
+            return store.search(session, anchor, top_k, similarity_threshold, similarity_function, where, exclude=document_id)
+
+        return await self._read(similar)
+
+    async def get_statistics(self) -> Dict[str, Any]:
+        """See :meth:`VectorRAG.get_statistics`."""
+        return await self._read(self._store.statistics)
+
+    async def create_index(self, index_name: str, similarity_function: str = "cosine", **kwargs: Any) -> None:
+        """See :meth:`VectorRAG.create_index`."""
+        metric = _index_metric(similarity_function)
+        await self._write(self._store.create_index, index_name, metric, kwargs)
+
+    async def delete_index(self, index_name: str) -> bool:
+        """See :meth:`VectorRAG.delete_index`."""
+        return await self._write(self._store.drop_index, index_name)
+
+
+def _index_metric(similarity_function: str) -> str:
+    if similarity_function not in SIMILARITY_FUNCTIONS:
+        raise UnsupportedMetricError(
+            f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
+        )
+    return SIMILARITY_FUNCTIONS[similarity_function]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"query_text must be a string, got {type(value).__name__}")
+    return value
+
+
+def _texts(values: Any) -> List[Any]:
+    if isinstance(values, str):
+        raise TypeError("query_texts must be a list of strings, got one str; wrap it in a list or use query()")
+    return list(values)

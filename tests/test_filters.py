@@ -1,0 +1,213 @@
+"""Metadata filters on every backend: each operator, each JSON type, bound keys and values."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from sqlalchemy_vector.exc import InvalidFilterError
+from sqlalchemy_vector.filters import OPERATORS, json_value, metadata_filter
+from sqlalchemy_vector.orm import MetadataJSON
+
+ROWS: Dict[int, Dict[str, Any]] = {
+    1: {"n": 1, "s": "1", "b": True, "x": None, "tags": ["a"], "name": "Alpha"},
+    2: {"n": 2.5, "s": "abc", "b": False, "name": "alpha"},
+    3: {"n": "2", "s": "ABC", "b": 1, "name": "beta_1"},
+    4: {"n": True, "s": "a%c", "name": "beta*1"},
+    5: {},
+    6: {"n": -3, "s": "zeta", "b": None, "name": "gamma"},
+    7: {"n": 1.0, "s": "", "name": "é-accent"},
+}
+
+# filter -> ids it must match; numbers, strings and booleans never match each other.
+CASES: List[tuple[Dict[str, Any], List[int]]] = [
+    ({"n": 1}, [1, 7]),
+    ({"n": 1.0}, [1, 7]),
+    ({"n": "1"}, []),
+    ({"s": "1"}, [1]),
+    ({"s": 1}, []),
+    ({"n": True}, [4]),
+    ({"b": True}, [1]),
+    ({"b": False}, [2]),
+    ({"b": 1}, [3]),
+    ({"b": None}, [6]),
+    ({"x": None}, [1]),
+    ({"n": {"$eq": 2.5}}, [2]),
+    ({"n": {"$ne": 1}}, [2, 3, 4, 5, 6]),
+    ({"b": {"$ne": True}}, [2, 3, 4, 5, 6, 7]),
+    ({"n": {"$gt": 1}}, [2]),
+    ({"n": {"$gte": 1}}, [1, 2, 7]),
+    ({"n": {"$lt": 1}}, [6]),
+    ({"n": {"$lte": 1}}, [1, 6, 7]),
+    ({"n": {"$gte": -3, "$lt": 2}}, [1, 6, 7]),
+    ({"n": {"$gt": "1"}}, [3]),
+    ({"s": {"$gt": "a"}}, [2, 4, 6]),
+    ({"s": {"$lt": "a"}}, [1, 3, 7]),
+    ({"s": {"$lte": ""}}, [7]),
+    ({"n": {"$in": [1, "2", True]}}, [1, 3, 4, 7]),
+    ({"n": {"$in": [2.5]}}, [2]),
+    ({"n": {"$in": []}}, []),
+    ({"b": {"$in": [None, False]}}, [2, 6]),
+    ({"n": {"$nin": [1, 2.5]}}, [3, 4, 5, 6]),
+    ({"n": {"$nin": []}}, [1, 2, 3, 4, 5, 6, 7]),
+    ({"x": {"$exists": True}}, [1]),
+    ({"b": {"$exists": True}}, [1, 2, 3, 6]),
+    ({"n": {"$exists": False}}, [5]),
+    ({"tags": {"$exists": True}}, [1]),
+    ({"name": {"$like": "alpha"}}, [2]),
+    ({"name": {"$like": "%lpha"}}, [1, 2]),
+    ({"name": {"$like": "beta_1"}}, [3, 4]),
+    ({"name": {"$like": "beta\\_1"}}, [3]),
+    ({"name": {"$like": "beta*1"}}, [4]),
+    ({"name": {"$like": "beta\\*1"}}, [4]),
+    ({"s": {"$like": "a\\%c"}}, [4]),
+    ({"s": {"$like": "a%c"}}, [2, 4]),
+    ({"name": {"$like": "_-accent"}}, [7]),
+    ({"n": {"$like": "%"}}, [3]),
+    ({"$and": [{"n": {"$gte": 1}}, {"s": {"$like": "%"}}]}, [1, 2, 7]),
+    ({"$or": [{"n": 1}, {"s": "ABC"}]}, [1, 3, 7]),
+    ({"$or": [{"n": {"$gt": 100}}, {"b": {"$exists": False}}]}, [4, 5, 7]),
+    ({"$not": {"n": 1}}, [2, 3, 4, 5, 6]),
+    ({"$not": {"$or": [{"n": 1}, {"b": False}]}}, [3, 4, 5, 6]),
+    ({"n": {"$not": {"$gt": 1}}}, [1, 3, 4, 5, 6, 7]),
+    ({"n": {"$gte": 1}, "name": {"$like": "%a"}}, [1, 2]),
+    ({}, [1, 2, 3, 4, 5, 6, 7]),
+]
+
+
+def test_every_operator_has_a_case() -> None:
+    used = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.startswith("$"):
+                    used.add(key)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for spec, _ in CASES:
+        walk(spec)
+    assert used == set(OPERATORS)
+
+
+@pytest.fixture
+def docs(conn: Connection) -> Table:
+    table = Table(
+        "filter_docs",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("label", String(20)),
+        Column("meta", MetadataJSON),
+    )
+    table.create(conn)
+    conn.execute(insert(table), [{"id": i, "label": f"row{i}", "meta": meta} for i, meta in ROWS.items()])
+    return table
+
+
+def ids(conn: Connection, table: Table, condition: Any) -> List[int]:
+    return list(conn.execute(select(table.c.id).where(condition).order_by(table.c.id)).scalars())
+
+
+@pytest.mark.parametrize("spec, expected", CASES, ids=[repr(c[0]) for c in CASES])
+def test_filter_matches_by_type(conn: Connection, docs: Table, spec: Dict[str, Any], expected: List[int]) -> None:
+    assert ids(conn, docs, metadata_filter(docs.c.meta, spec)) == expected
+
+
+def test_reused_statement_shapes_get_their_own_values(conn: Connection, docs: Table) -> None:
+    # Same statement shape, different keys and values: the compiled-statement
+    # cache must not reuse the first key or value.
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"n": 1})) == [1, 7]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"n": 2.5})) == [2]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"s": "abc"})) == [2]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"name": {"$like": "g%"}})) == [6]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"name": {"$like": "A%"}})) == [1]
+
+
+def test_keys_that_need_escaping(conn: Connection, docs: Table) -> None:
+    keys = ["with.dot", "with/slash", "tilde~0", "space key", "é", "a.$n", "[0]", "back\\slash", "it's"]
+    conn.execute(insert(docs), [{"id": 100 + i, "meta": {key: i}} for i, key in enumerate(keys)])
+    for i, key in enumerate(keys):
+        assert ids(conn, docs, metadata_filter(docs.c.meta, {key: i})) == [100 + i], key
+        assert ids(conn, docs, metadata_filter(docs.c.meta, {key: {"$exists": True}})) == [100 + i], key
+
+
+def test_double_quote_in_key(conn: Connection, docs: Table) -> None:
+    conn.execute(insert(docs).values(id=200, meta={'say "hi"': 1}))
+    condition = metadata_filter(docs.c.meta, {'say "hi"': 1})
+    if conn.dialect.name == "sqlite" and conn.dialect.server_version_info < (3, 45):
+        with pytest.raises(InvalidFilterError, match="cannot address in a JSON path"):
+            ids(conn, docs, condition)
+    else:
+        assert ids(conn, docs, condition) == [200]
+
+
+def test_keys_and_values_are_bound_not_pasted(conn: Connection, docs: Table) -> None:
+    hostile_key = "n') OR 1=1 --"
+    hostile_value = "x' OR '1'='1"
+    condition = metadata_filter(docs.c.meta, {hostile_key: hostile_value, "s": {"$like": "%' OR 1=1 --"}})
+    sql = str(select(docs.c.id).where(condition).compile(conn))
+    assert "OR 1=1" not in sql and "'1'='1" not in sql
+    assert ids(conn, docs, condition) == []
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {hostile_key: {"$exists": False}})) == sorted(ROWS)
+
+
+def test_sqlalchemy_expression_passes_through(conn: Connection, docs: Table) -> None:
+    clause = docs.c.label.in_(["row2", "row3"])
+    assert metadata_filter(docs.c.meta, clause) is clause
+    assert ids(conn, docs, metadata_filter(docs.c.meta, clause)) == [2, 3]
+    # json_value composes with ordinary SQLAlchemy expressions
+    combined = (json_value(docs.c.meta, "n", "number") > 0) & (docs.c.label != "row1")
+    assert ids(conn, docs, combined) == [2, 7]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"$nor": [{"a": 1}]}, "unknown operator '\\$nor'"),
+        ({"n": {"$regex": "a"}}, "unknown operator '\\$regex'"),
+        ({"n": {"$gt": True}}, "compares numbers or strings, got the boolean"),
+        ({"n": {"$gt": None}}, "expects a number or a string"),
+        ({"n": {"$in": "abc"}}, "expects a list of values"),
+        ({"n": {"$exists": 1}}, "expects True or False"),
+        ({"n": {"$like": 5}}, "expects a string pattern"),
+        ({"n": {"$like": "abc\\"}}, "unpaired escape"),
+        ({"n": {"$gt": 1, "m": 2}}, "mixes operators and plain keys"),
+        ({"n": [1, 2]}, "scalar JSON values"),
+        ({"n": {"$eq": float("nan")}}, "finite number"),
+        ({"$or": []}, "non-empty list"),
+        ({"$and": [1]}, "must be a filter dict"),
+        ({"$not": [{"a": 1}]}, "expects a filter dict"),
+        ({"n": {"$not": 3}}, "dict of operators"),
+    ],
+)
+def test_malformed_filters_raise_early(spec: Dict[str, Any], message: str) -> None:
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    with pytest.raises(InvalidFilterError, match=message):
+        metadata_filter(table.c.meta, spec)
+
+
+def test_not_a_filter() -> None:
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    with pytest.raises(InvalidFilterError, match="dict of metadata conditions"):
+        metadata_filter(table.c.meta, "kind = 'x'")  # type: ignore[arg-type]
+
+
+def test_compiled_forms() -> None:
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    condition = metadata_filter(table.c.meta, {"year": {"$gte": 2020}, "name": {"$like": "a%"}})
+    pg = str(select(table).where(condition).compile(dialect=postgresql.dialect()))
+    assert "jsonb_typeof(CAST(t.meta AS JSONB) -> CAST(%(param_1)s AS TEXT)) = 'number'" in pg
+    assert "LIKE %(param_4)s ESCAPE '\\'" in pg and "2020" not in pg and "year" not in pg
+    lite = str(select(table).where(condition).compile(dialect=sqlite.dialect()))
+    assert "json_type(t.meta, ?) IN ('integer', 'real')" in lite and "GLOB ?" in lite
+    literal = str(
+        select(table).where(condition).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    assert "'$.\"year\"'" in literal and "GLOB 'a*'" in literal

@@ -1,0 +1,211 @@
+"""The declarative mixins on every backend: ids, JSON metadata, remapped and pre-existing tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import String, delete, func, insert, inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.schema import CreateTable
+
+from rag_fixtures import create_existing_tables, existing_models
+from sqlalchemy_vector.exc import ModelConfigurationError
+from sqlalchemy_vector.filters import metadata_filter
+from sqlalchemy_vector.orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
+
+VECTORS = {
+    "a": [1.0, 0.0, 0.0, 0.0],
+    "b": [0.0, 1.0, 0.0, 0.0],
+    "c": [1.0, 1.0, 0.0, 0.0],
+}
+
+
+def session_on(conn: Connection) -> Session:
+    return Session(bind=conn, join_transaction_mode="rollback_only")
+
+
+def test_default_models_round_trip(conn: Connection) -> None:
+    Document, Embedding = make_models(4, document_table="orm_docs", embedding_table="orm_embs")
+    Document.metadata.create_all(conn)
+    with session_on(conn) as session:
+        docs = {key: Document(content=f"text {key}", metadata_={"key": key, "n": i, "ok": True}) for i, key in enumerate(VECTORS)}
+        session.add_all(docs.values())
+        session.flush()
+        session.add_all(
+            Embedding(document_id=docs[key].id, model_name="m", embedding=vector) for key, vector in VECTORS.items()
+        )
+        session.flush()
+        session.expire_all()
+        query = [1.0, 0.2, 0.0, 0.0]
+        rows = session.execute(
+            select(Document, Embedding.embedding.cosine(query).label("d"))
+            .join(Embedding, Embedding.document_id == Document.id)
+            .order_by("d")
+        ).all()
+        assert [row.Document.metadata_["key"] for row in rows] == ["a", "c", "b"]
+        first = rows[0].Document
+        assert isinstance(first.id, str) and len(first.id) == 36
+        assert first.metadata_ == {"key": "a", "n": 0, "ok": True}
+        assert isinstance(first.created_at, datetime) and first.created_at.tzinfo is None
+        found = session.scalars(select(Document).where(metadata_filter(Document.metadata_, {"n": {"$gte": 1}}))).all()
+        assert sorted(d.metadata_["key"] for d in found) == ["b", "c"]
+
+
+def test_integer_ids_on_every_backend(conn: Connection) -> None:
+    Document, Embedding = make_models(4, document_table="int_docs", embedding_table="int_embs", id_type=int)
+    Document.metadata.create_all(conn)
+    with session_on(conn) as session:
+        docs = [Document(content=f"doc {i}") for i in range(3)]
+        session.add_all(docs)
+        session.flush()
+        ids = [d.id for d in docs]
+        assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 3
+        session.add_all(Embedding(document_id=d.id, model_name="m", embedding=v) for d, v in zip(docs, VECTORS.values()))
+        session.flush()
+        embedding_ids = session.scalars(select(Embedding.id)).all()
+        assert all(isinstance(i, int) for i in embedding_ids) and len(set(embedding_ids)) == 3
+        # Core inserts get keys from the same sequence (SQLite: the rowid)
+        more = session.execute(
+            insert(Document).returning(Document.id), [{"content": "x", "metadata_": {}}, {"content": "y", "metadata_": {}}]
+        ).scalars().all()
+        assert len(set(more) | set(ids)) == 5
+        assert session.get(Document, ids[1]).content == "doc 1"
+
+
+def test_remapped_column_names(conn: Connection) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Note(DocumentMixin, Base):
+        __tablename__ = "notes"
+        __column_names__ = {"id": "note_id", "content": "body", "metadata": "attrs", "created_at": "created"}
+
+    class NoteVector(EmbeddingMixin, Base):
+        __tablename__ = "note_vectors"
+        __column_names__ = {"document_id": "note", "model_name": "model", "embedding": "vec"}
+        __document_model__ = Note
+        __dimension__ = 4
+
+    assert [c.name for c in Note.__table__.c] == ["note_id", "body", "attrs", "created"]
+    assert [c.name for c in NoteVector.__table__.c] == ["id", "note", "model", "vec"]
+    Base.metadata.create_all(conn)
+    with session_on(conn) as session:
+        note = Note(content="remapped", metadata_={"lang": "en"})
+        session.add(note)
+        session.flush()
+        session.add(NoteVector(document_id=note.id, model_name="m", embedding=VECTORS["c"]))
+        session.flush()
+        hit = session.execute(
+            select(Note.content, NoteVector.embedding.l2([1.0, 1.0, 0.0, 0.0]))
+            .join(NoteVector, NoteVector.document_id == Note.id)
+            .where(metadata_filter(Note.metadata_, {"lang": "en"}))
+        ).one()
+        assert hit[0] == "remapped" and hit[1] == pytest.approx(0.0)
+    # the database sees the remapped names
+    raw = conn.execute(text("SELECT body, attrs FROM notes")).one()
+    assert raw[0] == "remapped"
+    assert conn.execute(text("SELECT count(*) FROM note_vectors WHERE model = 'm'")).scalar_one() == 1
+
+
+def test_foreign_key_is_not_created_on_duckdb(conn: Connection) -> None:
+    Document, Embedding = make_models(4, document_table="fk_docs", embedding_table="fk_embs")
+    ddl = str(CreateTable(Embedding.__table__).compile(conn))
+    assert ("REFERENCES fk_docs" in ddl) is (conn.dialect.name != "duckdb")
+    assert Embedding.__table__.c.document_id.references(Document.__table__.c.id)  # kept in the model
+    Document.metadata.create_all(conn)
+    if conn.dialect.name == "duckdb":
+        count = "SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'fk_embs'"
+        assert conn.execute(text(count)).scalar_one() == 0
+    else:
+        assert [ix["column_names"] for ix in inspect(conn).get_indexes("fk_embs")] == [["document_id"]]
+    with session_on(conn) as session:
+        doc = Document(content="x")
+        session.add(doc)
+        session.flush()
+        session.add(Embedding(document_id=doc.id, model_name="m", embedding=VECTORS["a"]))
+        session.flush()
+        # a document and its embeddings deleted in one transaction, on every backend
+        session.execute(delete(Embedding).where(Embedding.document_id == doc.id))
+        session.execute(delete(Document).where(Document.id == doc.id))
+        assert session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def test_single_table_mixin(conn: Connection) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Page(EmbeddedDocumentMixin, Base):
+        __tablename__ = "pages"
+        __column_names__ = {"embedding": "vec", "metadata_": "meta"}
+        __dimension__ = 4
+        title: Mapped[str] = mapped_column(String(50), default="")
+
+    Base.metadata.create_all(conn)
+    with session_on(conn) as session:
+        session.add_all(Page(content=k, title=k.upper(), embedding=v) for k, v in VECTORS.items())
+        session.add(Page(content="no vector yet"))
+        session.flush()
+        nearest = session.scalars(
+            select(Page).where(Page.embedding.is_not(None)).order_by(Page.embedding.cosine([0.0, 1.0, 0.1, 0.0])).limit(1)
+        ).one()
+        assert nearest.title == "B" and nearest.metadata_ == {}
+        np.testing.assert_array_equal(nearest.embedding, VECTORS["b"])
+    assert sorted(c.name for c in Page.__table__.c) == ["content", "created_at", "id", "meta", "title", "vec"]
+
+
+def test_mapping_onto_existing_tables_with_data(conn: Connection, backend: str) -> None:
+    create_existing_tables(conn, backend)
+    KBDoc, KBVector = existing_models()
+    with session_on(conn) as session:
+        rows = session.execute(
+            select(KBDoc, KBVector.embedding.cosine([1.0, 0.9, 0.0, 0.0]).label("d"))
+            .join(KBVector, KBVector.document_id == KBDoc.id)
+            .order_by("d")
+        ).all()
+        assert [r.KBDoc.id for r in rows] == ["doc-c", "doc-a", "doc-b"]
+        assert rows[0].KBDoc.metadata_ == {"key": "c", "n": 2}
+        assert rows[0].KBDoc.created_at == datetime(2024, 1, 3)
+        picked = session.scalars(select(KBDoc.id).where(metadata_filter(KBDoc.metadata_, {"n": {"$lt": 2}}))).all()
+        assert sorted(picked) == ["doc-a", "doc-b"]
+        # and new rows written through the models land in the same columns
+        session.add(KBDoc(id="doc-new", content="new", metadata_={"n": 9}))
+        session.flush()
+        session.add(KBVector(id="v-new", document_id="doc-new", model_name="legacy-model", embedding=[0, 0, 1, 0]))
+        session.flush()
+    assert conn.execute(text("SELECT body FROM kb_docs WHERE doc_id = 'doc-new'")).scalar_one() == "new"
+    assert conn.execute(text("SELECT count(*) FROM kb_vectors")).scalar_one() == 4
+
+
+def test_configuration_errors() -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    with pytest.raises(ModelConfigurationError, match="__column_names__ has keys 'body'.*expected some of id, content"):
+
+        class Bad1(DocumentMixin, Base):
+            __tablename__ = "bad1"
+            __column_names__ = {"body": "content"}
+
+    with pytest.raises(ModelConfigurationError, match="__id_type__ must be str .* or int"):
+
+        class Bad2(DocumentMixin, Base):
+            __tablename__ = "bad2"
+            __id_type__ = float
+
+    class Good(DocumentMixin, Base):
+        __tablename__ = "good"
+
+    with pytest.raises(ModelConfigurationError, match="needs __dimension__"):
+
+        class Bad3(EmbeddingMixin, Base):
+            __tablename__ = "bad3"
+            __document_model__ = Good
+
+    with pytest.raises(ModelConfigurationError, match="needs __document_model__"):
+
+        class Bad4(EmbeddingMixin, Base):
+            __tablename__ = "bad4"
+            __dimension__ = 3

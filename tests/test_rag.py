@@ -1,0 +1,531 @@
+"""The synchronous RAG facade on every backend, each test on a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+import sqlalchemy_vector as sv
+from rag_fixtures import (  # noqa: F401  (pg_database and fresh_engine are fixtures)
+    CORPUS,
+    SYNC_BACKENDS,
+    VOCABULARY,
+    KeywordEmbedder,
+    create_existing_tables,
+    drop_all_postgresql,
+    existing_models,
+    fresh_engine,
+    fresh_url,
+    pg_database,
+    reference,
+    similarity,
+)
+from sqlalchemy_vector.embedding import HashingEmbedder
+from sqlalchemy_vector.exc import (
+    DimensionMismatchError,
+    DocumentNotFoundError,
+    InvalidDocumentError,
+    InvalidFilterError,
+    MissingExtensionError,
+    ModelConfigurationError,
+    UnsupportedMetricError,
+    VectorIndexError,
+)
+from sqlalchemy_vector.orm import EmbeddedDocumentMixin, make_models
+from sqlalchemy_vector.rag import VectorRAG
+
+FUNCTIONS = ("cosine", "euclidean", "inner_product")
+# A query vector whose distances to CORPUS have no ties under any function.
+Q = [0.8, 0.45, 0.3, 0.1, 0.05, 0.2, 0.15, 0.37]
+CONTENTS = {d["document_id"]: d["content"] for d in CORPUS}
+STATISTICS_KEYS = {
+    "backend", "document_count", "embedding_count", "dimension", "embedding_model", "models", "tables", "indexes",
+}
+
+
+@pytest.fixture
+def embedder() -> KeywordEmbedder:
+    return KeywordEmbedder(VOCABULARY)
+
+
+@pytest.fixture
+def rag(fresh_engine: Engine, embedder: KeywordEmbedder) -> VectorRAG:
+    facade = VectorRAG(fresh_engine, embedder=embedder)
+    assert facade.load_documents(CORPUS, show_progress=False) == [d["document_id"] for d in CORPUS]
+    embedder.calls.clear()
+    return facade
+
+
+def ranking(function: str, query: Any = Q, contents: Dict[str, str] = CONTENTS) -> List[tuple[str, float]]:
+    expected = reference(KeywordEmbedder(VOCABULARY), np.asarray(query), function, contents)
+    return sorted(expected.items(), key=lambda item: item[1])
+
+
+def assert_matches(results: List[Dict[str, Any]], expected: List[tuple[str, float]], function: str) -> None:
+    assert [r["document_id"] for r in results] == [doc_id for doc_id, _ in expected]
+    for result, (_, distance) in zip(results, expected):
+        assert set(result) == {"document_id", "content", "metadata", "distance", "similarity"}
+        assert result["distance"] == pytest.approx(distance, rel=1e-5, abs=1e-6)
+        assert result["similarity"] == pytest.approx(similarity(function, distance), rel=1e-5, abs=1e-6)
+        assert result["content"] == CONTENTS[result["document_id"]]
+
+
+# -- loading and reading ------------------------------------------------------------------------
+
+
+def test_load_and_get(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    rag = VectorRAG(fresh_engine, embedder=embedder)
+    new_id = rag.load_document("apple fig", {"source": "a.txt", "page": 3})
+    assert isinstance(new_id, str) and len(new_id) == 36
+    doc = rag.get_document(new_id)
+    assert doc is not None
+    assert set(doc) == {"document_id", "content", "metadata", "created_at"}
+    assert (doc["document_id"], doc["content"], doc["metadata"]) == (new_id, "apple fig", {"source": "a.txt", "page": 3})
+    assert rag.load_document("no vector", document_id="plain", generate_embedding=False) == "plain"
+    ids = rag.load_documents(
+        [
+            {"content": "cherry", "document_id": "given-1"},
+            {"content": "precomputed", "embedding": [0, 0, 0, 0, 0, 0, 3, 4], "metadata": {"pre": True}},
+            {"content": "durian"},
+        ],
+        show_progress=False,
+        batch_size=2,
+    )
+    assert ids[0] == "given-1" and len(set(ids)) == 3
+    # the precomputed vector was stored as given, not embedded
+    assert ["precomputed"] not in embedder.calls and ["cherry"] in embedder.calls
+    hit = rag.query_with_embedding([0, 0, 0, 0, 0, 0, 0.6, 0.8], top_k=1)[0]
+    assert hit["document_id"] == ids[1] and hit["distance"] == pytest.approx(0.0, abs=1e-6)
+    assert [d["document_id"] for d in rag.get_documents([ids[2], "missing", new_id])] == [ids[2], new_id]
+    assert rag.get_document("missing") is None and rag.get_documents([]) == []
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == (5, 4)  # "plain" has no embedding
+    assert "plain" not in [r["document_id"] for r in rag.query("cherry durian apple fig", top_k=10)]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_query_with_embedding_matches_numpy(rag: VectorRAG, function: str) -> None:
+    expected = ranking(function)
+    assert len({round(d, 6) for _, d in expected}) == len(expected)  # no ties
+    assert_matches(rag.query_with_embedding(Q, top_k=6, similarity_function=function), expected, function)
+    assert_matches(rag.query_with_embedding(np.asarray(Q), top_k=2, similarity_function=function), expected[:2], function)
+
+
+def test_query_text(rag: VectorRAG, embedder: KeywordEmbedder) -> None:
+    results = rag.query("apple banana", top_k=3)
+    assert embedder.calls == [["apple banana"]]
+    assert_matches(results, ranking("cosine", embedder.vector("apple banana"))[:3], "cosine")
+    assert rag.query("apple banana", top_k=1, similarity_function="euclidean")[0]["document_id"] == "d1"
+    assert rag.query("banana", top_k=2, filters={"fresh": False})[0]["document_id"] == "d2"
+    # a query with no features has no direction: nothing is similar under cosine
+    assert rag.query("unknown words", top_k=3) == []
+    assert len(rag.query("unknown words", top_k=3, similarity_function="euclidean")) == 3
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_threshold_applies_to_similarity_before_the_limit(rag: VectorRAG, fresh_engine: Engine, function: str) -> None:
+    expected = ranking(function)
+    similarities = [similarity(function, d) for _, d in expected]
+    cut = (similarities[2] + similarities[3]) / 2  # between the 3rd and 4th best
+    statements: List[str] = []
+    event.listen(fresh_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    results = rag.query_with_embedding(Q, top_k=5, similarity_threshold=cut, similarity_function=function)
+    assert_matches(results, expected[:3], function)
+    assert all(r["similarity"] >= cut for r in results)
+    search = [s for s in statements if "LIMIT" in s.upper()]
+    assert search and "<=" in search[0]  # the threshold is in the statement that has the limit
+    # the limit still applies, and a threshold above every similarity matches nothing
+    assert_matches(rag.query_with_embedding(Q, top_k=2, similarity_threshold=cut, similarity_function=function), expected[:2], function)
+    assert rag.query_with_embedding(Q, similarity_threshold=similarities[0] + 0.01, similarity_function=function) == []
+    # the best one exactly at its own similarity (float rounding aside) is kept
+    at_best = rag.query_with_embedding(Q, top_k=5, similarity_threshold=similarities[0] - 1e-6, similarity_function=function)
+    assert [r["document_id"] for r in at_best] == [expected[0][0]]
+
+
+def test_threshold_edges(rag: VectorRAG) -> None:
+    rag.load_document("zero vector here", document_id="zero")  # no vocabulary word: the zero vector
+    everything = rag.query_with_embedding(Q, top_k=10, similarity_threshold=-1.0)
+    assert [r["document_id"] for r in everything][-1] == "zero"
+    assert everything[-1]["distance"] == 2.0 and everything[-1]["similarity"] == -1.0
+    assert "zero" not in [r["document_id"] for r in rag.query_with_embedding(Q, top_k=10, similarity_threshold=-0.99)]
+    assert len(rag.query_with_embedding(Q, top_k=10, similarity_threshold=0.0, similarity_function="euclidean")) == 7
+    assert rag.query_with_embedding(Q, top_k=10, similarity_threshold=1.5, similarity_function="euclidean") == []
+
+
+def test_query_batch_embeds_once(rag: VectorRAG, embedder: KeywordEmbedder) -> None:
+    texts = ["apple", "honey grape", "cherry"]
+    batch = rag.query_batch(texts, top_k=2, filters={"kind": {"$ne": "mix"}})
+    assert embedder.calls == [texts]
+    assert batch == [rag.query(t, top_k=2, filters={"kind": {"$ne": "mix"}}) for t in texts]
+    assert [r[0]["document_id"] for r in batch] == ["d1", "d5", "d2"]
+    assert rag.query_batch([], top_k=2) == []
+
+
+def test_query_with_filters(rag: VectorRAG) -> None:
+    plain = rag.query_with_filters({"kind": "fruit"})
+    assert [r["document_id"] for r in plain] == ["d1", "d2", "d4"]
+    assert all(r["distance"] is None and r["similarity"] is None for r in plain)
+    assert [r["document_id"] for r in rag.query_with_filters({"kind": "fruit"}, top_k=2)] == ["d1", "d2"]
+    ranked = rag.query_with_filters({"kind": "fruit"}, query_text="grape fig", top_k=1)
+    assert [r["document_id"] for r in ranked] == ["d4"] and ranked[0]["similarity"] == pytest.approx(1.0)
+    assert len(rag.query_with_filters({"kind": "fruit"}, query_text="grape fig", top_k=5)) == 3
+    # numbers, strings and booleans compare by type through the facade too
+    assert [r["document_id"] for r in rag.query_with_filters({"rank": {"$gte": 3}}, top_k=10)] == ["d3", "d5", "d6"]
+    assert [r["document_id"] for r in rag.query_with_filters({"rank": "4"}, top_k=10)] == ["d4"]
+    assert [r["document_id"] for r in rag.query_with_filters({"fresh": True}, top_k=10)] == ["d1"]
+    assert [r["document_id"] for r in rag.query_with_filters({"fresh": 1}, top_k=10)] == ["d4"]
+    assert [r["document_id"] for r in rag.query_with_filters({"tags": None}, top_k=10)] == ["d5"]
+    # a SQLAlchemy expression on the document model
+    Document = rag.document_model
+    clause = Document.content.like("%honey%")  # type: ignore[attr-defined]
+    assert [r["document_id"] for r in rag.query_with_filters(clause, top_k=10)] == ["d5", "d6"]
+    assert [r["document_id"] for r in rag.query_with_embedding(Q, filters=clause)] == ["d6", "d5"]
+
+
+def test_find_similar_documents(rag: VectorRAG, embedder: KeywordEmbedder) -> None:
+    anchor = embedder.vector(CONTENTS["d6"])
+    for function in ("cosine", "euclidean"):
+        expected = [item for item in ranking(function, anchor) if item[0] != "d6"][:1]
+        results = rag.find_similar_documents("d6", top_k=1, similarity_function=function)
+        assert_matches(results, expected, function)
+    tied = rag.find_similar_documents("d6", top_k=2, similarity_function="inner_product")  # d1 and d4 tie at 2
+    assert sorted(r["document_id"] for r in tied) == ["d1", "d4"] and [r["similarity"] for r in tied] == pytest.approx([2.0, 2.0])
+    results = rag.find_similar_documents("d1", top_k=10)
+    assert "d1" not in [r["document_id"] for r in results] and len(results) == 5
+    assert [r["document_id"] for r in rag.find_similar_documents("d1", top_k=10, filters={"kind": "fruit"})] == ["d2", "d4"]
+    with pytest.raises(DocumentNotFoundError, match="'nope' is not in table 'documents'"):
+        rag.find_similar_documents("nope")
+    rag.load_document("apple", document_id="unembedded", generate_embedding=False)
+    assert rag.find_similar_documents("unembedded") == []
+
+
+def test_update_document(rag: VectorRAG, embedder: KeywordEmbedder) -> None:
+    assert rag.update_document("d1", metadata={"kind": "changed"}) is True
+    assert embedder.calls == []  # metadata only: no re-embedding
+    assert rag.get_document("d1")["metadata"] == {"kind": "changed"}  # type: ignore[index]
+    assert rag.query("apple apple banana", top_k=1)[0]["document_id"] == "d1"
+    embedder.calls.clear()
+    assert rag.update_document("d1", content="apple apple banana") is True  # same content
+    assert embedder.calls == []
+    assert rag.update_document("d1", content="durian elder") is True
+    assert embedder.calls == [["durian elder"]]
+    doc = rag.get_document("d1")
+    assert doc is not None and doc["content"] == "durian elder" and doc["metadata"] == {"kind": "changed"}
+    top = rag.query("durian elder", top_k=1)[0]
+    assert top["document_id"] == "d1" and top["similarity"] == pytest.approx(1.0)
+    assert rag.get_statistics()["embedding_count"] == 6  # replaced, not added
+    assert rag.update_document("missing", content="x") is False
+    with pytest.raises(InvalidDocumentError):
+        rag.update_document("d1", metadata=["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+def test_delete(rag: VectorRAG) -> None:
+    assert rag.delete_document("d1") is True
+    assert rag.delete_document("d1") is False
+    assert rag.delete_documents(ids=["d2", "d3", "nope"]) == 2
+    assert rag.delete_documents(ids=["d4", "d5"], filters={"kind": "sweet"}) == 1
+    assert rag.delete_documents(ids=[]) == 0
+    with pytest.raises(InvalidFilterError, match="pass filters=\\{\\} to delete every document"):
+        rag.delete_documents()
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == (2, 2)
+    assert rag.delete_documents(filters={"rank": {"$gt": 5}}) == 1
+    assert rag.delete_documents(filters={}) == 1
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"], stats["models"]) == (0, 0, {})
+
+
+# -- transactions ---------------------------------------------------------------------------------
+
+
+def test_failed_batch_leaves_nothing_behind(rag: VectorRAG) -> None:
+    def count() -> tuple[int, int]:
+        stats = rag.get_statistics()
+        return stats["document_count"], stats["embedding_count"]
+
+    before = count()
+    good = [{"content": f"apple {i}", "metadata": {"i": i}} for i in range(7)]
+    bad_vector = [*good[:5], {"content": "bad", "embedding": [1.0, 2.0]}, *good[5:]]
+    with pytest.raises(DimensionMismatchError, match=r"documents\[5\] embedding expects 8 dimensions, got 2"):
+        rag.load_documents(bad_vector, batch_size=2, show_progress=False)
+    assert count() == before
+    bad_content = [*good, {"content": None}]
+    with pytest.raises(InvalidDocumentError, match=r"documents\[7\] content must be a string"):
+        rag.load_documents(bad_content, batch_size=3, show_progress=False)
+    assert count() == before
+    duplicate = [*good[:4], {"content": "dup", "document_id": "d2"}]  # d2 exists: the database refuses
+    with pytest.raises(IntegrityError):
+        rag.load_documents(duplicate, batch_size=2, show_progress=False)
+    assert count() == before
+    with pytest.raises(IntegrityError):
+        rag.load_document("again", document_id="d3")
+    assert count() == before and rag.get_document("d3")["content"] == CONTENTS["d3"]  # type: ignore[index]
+    assert len(rag.load_documents(good, batch_size=3, show_progress=False)) == 7
+    assert count() == (before[0] + 7, before[1] + 7)
+
+
+def test_sync_code_runs_without_an_event_loop(fresh_engine: Engine) -> None:
+    seen: List[Any] = []
+
+    class LoopCheckingEmbedder(KeywordEmbedder):
+        def embed(self, texts: Any) -> np.ndarray:
+            seen.append(asyncio._get_running_loop())
+            return super().embed(texts)
+
+    event.listen(fresh_engine, "before_cursor_execute", lambda *args: seen.append(asyncio._get_running_loop()))
+    rag = VectorRAG(fresh_engine, embedder=LoopCheckingEmbedder(VOCABULARY))
+    rag.load_documents(CORPUS[:2], show_progress=False)
+    rag.query("apple")
+    assert seen and all(loop is None for loop in seen)
+
+
+# -- statistics, models, construction -------------------------------------------------------------
+
+
+def test_statistics(rag: VectorRAG, backend: str) -> None:
+    stats = rag.get_statistics()
+    assert set(stats) == STATISTICS_KEYS
+    assert stats["backend"] == {"sqlite-python": "sqlite"}.get(backend, backend)
+    assert stats["document_count"] == 6 and stats["embedding_count"] == 6 and stats["dimension"] == 8
+    assert stats["embedding_model"] == "keywords-v1" and stats["models"] == {"keywords-v1": 6}
+    assert stats["tables"] == {"documents": "documents", "embeddings": "embeddings"}
+    assert stats["indexes"] == []
+
+
+def test_remapped_integer_id_models(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    Document, Embedding = make_models(
+        8,
+        document_table="kb_docs",
+        embedding_table="kb_vectors",
+        document_columns={"content": "body", "metadata_": "attrs"},
+        embedding_columns={"embedding": "vec", "document_id": "doc"},
+        id_type=int,
+    )
+    Document.metadata.create_all(fresh_engine)
+    rag = VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder)
+    ids = rag.load_documents([{"content": d["content"], "metadata": d["metadata"]} for d in CORPUS], show_progress=False)
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 6
+    by_content = dict(zip(CONTENTS.values(), ids))
+    one = rag.load_document("elder fig")
+    assert isinstance(one, int) and one not in ids
+    top = rag.query_with_embedding(Q, top_k=2)
+    assert [r["document_id"] for r in top] == [by_content[CONTENTS["d1"]], by_content[CONTENTS["d6"]]]
+    assert rag.find_similar_documents(one, top_k=1)[0]["document_id"] == by_content[CONTENTS["d4"]]
+    assert rag.update_document(ids[0], content="honey") and rag.query("honey", top_k=1)[0]["document_id"] in (ids[0], ids[4])
+    assert [r["document_id"] for r in rag.query_with_filters({"kind": "exotic"})] == [ids[2]]
+    assert rag.delete_documents(filters={"kind": "fruit"}) == 3
+    stats = rag.get_statistics()
+    assert stats["tables"] == {"documents": "kb_docs", "embeddings": "kb_vectors"}
+    assert (stats["document_count"], stats["embedding_count"]) == (4, 4)
+    with fresh_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM kb_vectors WHERE vec IS NOT NULL").scalar() == 4
+
+
+def test_existing_tables_with_data(fresh_engine: Engine, backend: str) -> None:
+    with fresh_engine.begin() as connection:
+        create_existing_tables(connection, backend)
+    KBDoc, KBVector = existing_models()
+    legacy = KeywordEmbedder(["w", "x", "y", "z"], model_name="legacy-model")
+    rag = VectorRAG(fresh_engine, document_model=KBDoc, embedding_model=KBVector, embedder=legacy)
+    assert [r["document_id"] for r in rag.query_with_embedding([1.0, 0.9, 0.0, 0.0])] == ["doc-c", "doc-a", "doc-b"]
+    assert [r["document_id"] for r in rag.find_similar_documents("doc-a")] == ["doc-c", "doc-b"]
+    assert rag.get_document("doc-b")["metadata"] == {"key": "b", "n": 1}  # type: ignore[index]
+    new = rag.load_document("x y", {"n": 7})
+    assert rag.query("x y", top_k=1)[0]["document_id"] == new
+    assert [r["document_id"] for r in rag.query_with_filters({"n": {"$gte": 1}}, top_k=10)] == ["doc-b", "doc-c", new]
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["models"]) == (4, {"legacy-model": 4})
+    # other models' vectors are never mixed in
+    other = VectorRAG(fresh_engine, document_model=KBDoc, embedding_model=KBVector, embedder=KeywordEmbedder(["w", "x", "y", "z"], "other"))
+    assert other.query_with_embedding([1.0, 0.9, 0.0, 0.0]) == []
+
+
+def test_single_table_model(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Snippet(EmbeddedDocumentMixin, Base):
+        __tablename__ = "snippets"
+        __dimension__ = 8
+
+    Base.metadata.create_all(fresh_engine)
+    rag = VectorRAG(fresh_engine, document_model=Snippet, embedder=embedder)
+    assert rag.embedding_model is None
+    rag.load_documents(CORPUS, show_progress=False)
+    rag.load_document("apple", document_id="bare", generate_embedding=False)
+    for function in FUNCTIONS:
+        assert_matches(rag.query_with_embedding(Q, top_k=6, similarity_function=function), ranking(function), function)
+    assert [r["document_id"] for r in rag.find_similar_documents("d1", top_k=2)] == ["d6", "d2"]
+    assert rag.update_document("bare", content="honey")
+    assert rag.query("honey", top_k=1)[0]["document_id"] in ("bare", "d5")
+    assert rag.delete_documents(ids=["d1", "bare"]) == 2
+    stats = rag.get_statistics()
+    assert set(stats) == STATISTICS_KEYS
+    assert (stats["document_count"], stats["embedding_count"], stats["tables"]["embeddings"]) == (5, 5, None)
+
+
+def test_several_embeddings_per_document(rag: VectorRAG) -> None:
+    # chunks: many vectors of d5 near the query must not crowd other documents out
+    Embedding = rag.embedding_model
+    with Session(rag.engine) as session, session.begin():
+        session.add_all(
+            Embedding(document_id="d5", model_name="keywords-v1", embedding=np.asarray(Q) * (1 + i / 100))  # type: ignore[misc]
+            for i in range(12)
+        )
+        session.add(Embedding(document_id="d4", model_name="another-model", embedding=Q))  # type: ignore[misc]
+    results = rag.query_with_embedding(Q, top_k=3)
+    assert [r["document_id"] for r in results] == ["d5", "d1", "d6"]
+    assert results[0]["distance"] == pytest.approx(0.0, abs=1e-6)
+    assert rag.get_statistics()["models"] == {"another-model": 1, "keywords-v1": 18}
+    assert rag.delete_document("d5") and rag.get_statistics()["models"] == {"another-model": 1, "keywords-v1": 5}
+
+
+def test_default_embedder_is_lexical(fresh_engine: Engine) -> None:
+    rag = VectorRAG(fresh_engine, dimension=64)
+    assert isinstance(rag.embedder, HashingEmbedder) and rag.dimension == 64
+    rag.load_documents(
+        [
+            {"content": "Machine learning models learn patterns from training data", "document_id": "ml"},
+            {"content": "A recipe for tomato soup with basil", "document_id": "soup"},
+            {"content": "Deep learning is a branch of machine learning", "document_id": "dl"},
+            {"content": "The history of the Roman empire", "document_id": "rome"},
+        ],
+        show_progress=False,
+    )
+    assert {r["document_id"] for r in rag.query("machine learning", top_k=2)} == {"ml", "dl"}
+
+
+def test_construction(
+    fresh_engine: Engine, backend: str, tmp_path: Path, request: pytest.FixtureRequest, embedder: KeywordEmbedder
+) -> None:
+    url = fresh_url(backend, tmp_path, request)  # the database of fresh_engine, which cleans it up
+    sqlite_vec = backend != "sqlite-python"
+    with VectorRAG(url.render_as_string(hide_password=False), embedder=embedder) as from_url:
+        from_url.load_documents(CORPUS, show_progress=False)
+        assert from_url.get_statistics()["document_count"] == 6
+    engine = sv.create_engine(url, sqlite_vec=sqlite_vec)
+    try:
+        from_sessions = VectorRAG(sessionmaker(engine), embedder=embedder)
+        assert [r["document_id"] for r in from_sessions.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
+        with pytest.raises(ModelConfigurationError, match="makes 8-dimensional vectors but the embeddings are stored in column 'embeddings.embedding' \\(Vector\\(16\\)\\)"):
+            VectorRAG(engine, embedder=embedder, dimension=16)
+        Document, Embedding = make_models(8, document_table="other_docs", embedding_table="other_embs")
+        with pytest.raises(ModelConfigurationError, match="dimension=4 does not match"):
+            VectorRAG(engine, document_model=Document, embedding_model=Embedding, embedder=embedder, dimension=4)
+        with pytest.raises(ModelConfigurationError, match="needs document_model="):
+            VectorRAG(engine, embedding_model=Embedding, embedder=embedder)
+        with pytest.raises(ModelConfigurationError, match="has no 'embedding' attribute"):
+            VectorRAG(engine, document_model=Document, embedder=embedder)
+        with pytest.raises(ModelConfigurationError, match="needs an Engine, a database URL or a sessionmaker"):
+            VectorRAG(42, embedder=embedder)  # type: ignore[arg-type]
+        rag = VectorRAG(engine, embedder=embedder)
+        with pytest.raises(UnsupportedMetricError, match="unknown similarity_function 'dot'"):
+            rag.query("apple", similarity_function="dot")
+        with pytest.raises(ValueError, match="top_k must be a positive integer"):
+            rag.query("apple", top_k=0)
+        with pytest.raises(TypeError, match="wrap it in a list"):
+            rag.query_batch("apple")  # type: ignore[arg-type]
+        with pytest.raises(InvalidDocumentError, match="unknown keys 'text'"):
+            rag.load_documents([{"text": "apple"}], show_progress=False)
+        with pytest.raises(InvalidDocumentError, match="metadata must be a dict"):
+            rag.load_document("apple", metadata="kind=fruit")  # type: ignore[arg-type]
+        with pytest.raises(DimensionMismatchError, match="query embedding expects 8 dimensions, got 3"):
+            rag.query_with_embedding([1, 2, 3])
+    finally:
+        engine.dispose()
+
+
+# -- indexes --------------------------------------------------------------------------------------
+
+
+def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) -> None:
+    rag = VectorRAG(fresh_engine, embedder=embedder)
+    rag.load_documents(CORPUS, show_progress=False)
+    assert rag.delete_index("no_such_index") is False
+    if backend == "sqlite-python":
+        with pytest.raises(MissingExtensionError, match="vec0"):
+            rag.create_index("emb_vec0")
+        return
+    if backend == "sqlite":
+        # vec0 rows are keyed by an integer rowid: UUID-keyed embeddings cannot have one
+        with pytest.raises(VectorIndexError, match="single Integer primary key"):
+            rag.create_index("emb_vec0")
+        Document, Embedding = make_models(8, document_table="int_docs", embedding_table="int_embs", id_type=int)
+        Document.metadata.create_all(fresh_engine)
+        rag = VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder)
+        rag.load_documents([{"content": d["content"], "metadata": d["metadata"]} for d in CORPUS], show_progress=False)
+        with pytest.raises(UnsupportedMetricError, match="no vec0 index for metric 'max_inner_product'"):
+            rag.create_index("emb_ip", similarity_function="inner_product")
+    exact = [r["content"] for r in rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})]
+    exact_l2 = rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean")
+    if backend == "sqlite":
+        rag.create_index("emb_vec0", similarity_function="euclidean")
+        expected = {"name": "emb_vec0", "table": "int_embs", "column": "embedding", "metric": "l2", "method": "vec0", "options": {}}
+    elif backend == "duckdb":
+        with pytest.raises(VectorIndexError, match="experimental persistence"):
+            rag.create_index("emb_hnsw")
+        rag.create_index("emb_hnsw", duckdb_experimental_persistence=True)
+        expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw", "options": {}}
+    else:
+        rag.create_index("emb_hnsw", m=8, ef_construction=32)
+        rag.create_index("emb_ip", similarity_function="inner_product", method="ivfflat", lists=1)
+        expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw", "options": {"m": 8, "ef_construction": 32}}
+    indexes = rag.get_statistics()["indexes"]
+    assert expected in indexes
+    # the same answers with the index in place, filters included
+    assert [r["content"] for r in rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})] == exact
+    assert rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean") == exact_l2
+    rag.load_document("grape grape", {"kind": "fruit"})  # written while the index exists
+    assert rag.query("grape", top_k=1, filters={"kind": "fruit"})[0]["content"] == "grape grape"
+    for index in indexes:
+        assert rag.delete_index(index["name"]) is True
+    assert rag.get_statistics()["indexes"] == []
+
+
+# -- the same answers everywhere ------------------------------------------------------------------
+
+
+def test_same_results_on_every_backend(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    answers: Dict[str, Any] = {}
+    for backend in SYNC_BACKENDS:
+        url = fresh_url(backend, tmp_path / backend, request)
+        (tmp_path / backend).mkdir()
+        engine = sv.create_engine(url, sqlite_vec=backend != "sqlite-python")
+        try:
+            rag = VectorRAG(engine, embedder=KeywordEmbedder(VOCABULARY))
+            rag.load_documents(CORPUS, show_progress=False)
+            answers[backend] = {
+                "queries": [
+                    rag.query_with_embedding(Q, top_k=4, similarity_function=f, similarity_threshold=t)
+                    for f in FUNCTIONS
+                    for t in (None, 0.1)
+                ],
+                "similar": rag.find_similar_documents("d2", top_k=3),
+                "filtered": rag.query_with_filters({"$or": [{"rank": {"$lt": 3}}, {"fresh": 1}]}, query_text="fig", top_k=10),
+                "stats": {k: v for k, v in rag.get_statistics().items() if k != "backend"},
+            }
+        finally:
+            engine.dispose()
+            if backend == "postgresql":
+                drop_all_postgresql(url)
+    reference_answers = answers["postgresql"]
+    for backend, answer in answers.items():
+        assert answer["stats"] == reference_answers["stats"], backend
+        for got, want in zip(
+            [*answer["queries"], answer["similar"], answer["filtered"]],
+            [*reference_answers["queries"], reference_answers["similar"], reference_answers["filtered"]],
+        ):
+            assert [r["document_id"] for r in got] == [r["document_id"] for r in want], backend
+            assert [r["metadata"] for r in got] == [r["metadata"] for r in want], backend
+            for a, b in zip(got, want):
+                assert set(a) == set(b)
+                assert a["distance"] == pytest.approx(b["distance"], abs=2e-6), backend
+                assert a["similarity"] == pytest.approx(b["similarity"], abs=2e-6), backend

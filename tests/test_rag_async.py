@@ -1,0 +1,242 @@
+"""The asyncio RAG facade on SQLite (aiosqlite) and PostgreSQL (psycopg async).
+
+DuckDB has no asyncio driver; AsyncVectorRAG refuses it with a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, Iterator, List
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+import sqlalchemy_vector as sv
+from rag_fixtures import (  # noqa: F401  (pg_database is a fixture)
+    CORPUS,
+    VOCABULARY,
+    AsyncKeywordEmbedder,
+    KeywordEmbedder,
+    drop_all_postgresql,
+    pg_database,
+    reference,
+    similarity,
+)
+from sqlalchemy_vector.dialects import engine_state
+from sqlalchemy_vector.exc import DimensionMismatchError, DocumentNotFoundError, ModelConfigurationError, VectorIndexError
+from sqlalchemy_vector.orm import make_models
+from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
+
+ASYNC_BACKENDS = ("aiosqlite", "aiosqlite-python", "psycopg_async")
+FUNCTIONS = ("cosine", "euclidean", "inner_product")
+Q = [0.8, 0.45, 0.3, 0.1, 0.05, 0.2, 0.15, 0.37]
+CONTENTS = {d["document_id"]: d["content"] for d in CORPUS}
+
+
+@pytest.fixture(params=ASYNC_BACKENDS)
+def async_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database(async_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[URL]:
+    """An empty database for the backend, as a URL with the async driver."""
+    if async_backend == "psycopg_async":
+        url: URL = request.getfixturevalue("pg_database")
+        yield url.set(drivername="postgresql+psycopg_async")
+        drop_all_postgresql(url)
+    else:
+        yield make_url(f"sqlite+aiosqlite:///{tmp_path / 'rag.db'}")
+
+
+@pytest.fixture
+async def async_engine(database: URL, async_backend: str) -> Any:
+    engine = sv.create_async_engine(database, sqlite_vec=async_backend != "aiosqlite-python")
+    yield engine
+    await engine.dispose()
+
+
+def sync_url(database: URL) -> URL:
+    driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}[database.get_backend_name()]
+    return database.set(drivername=driver)
+
+
+def ranking(function: str, query: Any = Q) -> List[tuple[str, float]]:
+    expected = reference(KeywordEmbedder(VOCABULARY), np.asarray(query), function, CONTENTS)
+    return sorted(expected.items(), key=lambda item: item[1])
+
+
+async def test_engine_loads_sqlite_vec_through_aiosqlite(tmp_path: Path) -> None:
+    engine = sv.create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'vec.db'}")
+    fallback = sv.create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'py.db'}", sqlite_vec=False)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.scalar(text("SELECT vec_version()"))).startswith("v")
+        assert engine_state(engine.sync_engine.dialect) == {"sqlite_vec": "extension"}
+        async with fallback.connect() as connection:
+            distance = await connection.scalar(select(sv.l2_distance([3.0, 4.0], [0.0, 0.0])))
+        assert distance == pytest.approx(5.0)
+        assert engine_state(fallback.sync_engine.dialect) == {"sqlite_vec": "python"}
+    finally:
+        await engine.dispose()
+        await fallback.dispose()
+
+
+async def test_every_method(async_engine: AsyncEngine, async_backend: str) -> None:
+    embedder = AsyncKeywordEmbedder(VOCABULARY)
+    rag = AsyncVectorRAG(async_engine, embedder=embedder)
+    assert await rag.load_documents(CORPUS, show_progress=False, batch_size=4) == [d["document_id"] for d in CORPUS]
+    new_id = await rag.load_document("elder fig", {"kind": "new", "rank": 7})
+    await rag.load_document("cherry", document_id="bare", generate_embedding=False)
+    assert embedder.calls == []  # aembed only: the sync embed is never called
+    assert embedder.async_calls == [[d["content"] for d in CORPUS[:4]], [d["content"] for d in CORPUS[4:]], ["elder fig"]]
+
+    doc = await rag.get_document(new_id)
+    assert doc is not None and (doc["content"], doc["metadata"]) == ("elder fig", {"kind": "new", "rank": 7})
+    assert await rag.get_document("missing") is None
+    assert [d["document_id"] for d in await rag.get_documents(["d2", "missing", "d1"])] == ["d2", "d1"]
+
+    for function in FUNCTIONS:
+        results = await rag.query_with_embedding(Q, top_k=6, similarity_function=function, filters={"kind": {"$ne": "new"}})
+        expected = ranking(function)
+        assert [r["document_id"] for r in results] == [doc_id for doc_id, _ in expected]
+        for result, (_, distance) in zip(results, expected):
+            assert result["distance"] == pytest.approx(distance, rel=1e-5, abs=1e-6)
+            assert result["similarity"] == pytest.approx(similarity(function, distance), rel=1e-5, abs=1e-6)
+        cut = (similarity(function, expected[1][1]) + similarity(function, expected[2][1])) / 2
+        thresholded = await rag.query_with_embedding(Q, top_k=6, similarity_threshold=cut, similarity_function=function)
+        assert [r["document_id"] for r in thresholded] == [expected[0][0], expected[1][0]]
+
+    embedder.async_calls.clear()
+    assert [r["document_id"] for r in await rag.query("apple banana", top_k=2)] == ["d1", "d2"]
+    batch = await rag.query_batch(["apple", "honey", "cherry durian"], top_k=1)
+    assert embedder.async_calls[-1] == ["apple", "honey", "cherry durian"]
+    assert [r[0]["document_id"] for r in batch] == ["d1", "d5", "d3"]
+    assert [r["document_id"] for r in await rag.query_with_filters({"rank": {"$gt": 5}}, top_k=10)] == ["d5", "d6", new_id]
+    assert [r["document_id"] for r in await rag.query_with_filters({"kind": "fruit"}, query_text="fig", top_k=1)] == ["d4"]
+
+    similar = await rag.find_similar_documents("d1", top_k=3)
+    assert "d1" not in [r["document_id"] for r in similar] and similar[0]["document_id"] == "d6"
+    with pytest.raises(DocumentNotFoundError):
+        await rag.find_similar_documents("missing")
+    assert await rag.find_similar_documents("bare") == []
+
+    assert await rag.update_document("bare", content="honey honey") is True
+    assert embedder.async_calls[-1] == ["honey honey"]
+    assert {r["document_id"] for r in await rag.query("honey", top_k=2)} == {"bare", "d5"}
+    assert await rag.update_document("d1", metadata={"kind": "changed"}) is True
+    assert (await rag.get_document("d1"))["metadata"] == {"kind": "changed"}  # type: ignore[index]
+    assert await rag.update_document("missing", content="x") is False
+
+    stats = await rag.get_statistics()
+    assert stats["backend"] == ("postgresql" if async_backend == "psycopg_async" else "sqlite")
+    assert (stats["document_count"], stats["embedding_count"], stats["models"]) == (8, 8, {"keywords-v1": 8})
+
+    if async_backend == "psycopg_async":
+        before = await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"})
+        await rag.create_index("async_hnsw")
+        assert [i["name"] for i in (await rag.get_statistics())["indexes"]] == ["async_hnsw"]
+        assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
+        assert await rag.delete_index("async_hnsw") is True
+    elif async_backend == "aiosqlite":
+        with pytest.raises(VectorIndexError, match="single Integer primary key"):
+            await rag.create_index("async_vec0")
+    assert await rag.delete_index("async_hnsw") is False
+
+    assert await rag.delete_document("d1") is True
+    assert await rag.delete_document("d1") is False
+    assert await rag.delete_documents(ids=["d2", "d3"], filters={"kind": "fruit"}) == 1
+    assert await rag.delete_documents(filters={}) == 6
+    stats = await rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == (0, 0)
+
+
+async def test_async_and_sync_facades_agree(async_engine: AsyncEngine, database: URL, async_backend: str) -> None:
+    rag = AsyncVectorRAG(async_engine, embedder=KeywordEmbedder(VOCABULARY))  # no aembed: embed runs in a thread
+    await rag.load_documents(CORPUS, show_progress=False)
+    engine = sv.create_engine(sync_url(database), sqlite_vec=async_backend != "aiosqlite-python")
+    try:
+        sync = VectorRAG(engine, embedder=KeywordEmbedder(VOCABULARY))
+        for function in FUNCTIONS:
+            got = await rag.query_with_embedding(Q, top_k=4, similarity_function=function, similarity_threshold=0.05)
+            assert got == await asyncio.to_thread(sync.query_with_embedding, Q, 4, 0.05, function)
+        assert await rag.find_similar_documents("d3") == sync.find_similar_documents("d3")
+        assert await rag.get_statistics() == sync.get_statistics()
+    finally:
+        engine.dispose()
+
+
+async def test_sync_embedder_runs_in_a_worker_thread(async_engine: AsyncEngine) -> None:
+    threads: List[int] = []
+
+    class ThreadRecordingEmbedder(KeywordEmbedder):
+        def embed(self, texts: Any) -> np.ndarray:
+            threads.append(threading.get_ident())
+            return super().embed(texts)
+
+    rag = AsyncVectorRAG(async_engine, embedder=ThreadRecordingEmbedder(VOCABULARY))
+    await rag.load_documents(CORPUS[:3], show_progress=False)
+    await rag.query("apple")
+    assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+async def test_failed_batch_leaves_nothing_behind(async_engine: AsyncEngine) -> None:
+    rag = AsyncVectorRAG(async_engine, embedder=AsyncKeywordEmbedder(VOCABULARY))
+    await rag.load_documents(CORPUS, show_progress=False)
+    good = [{"content": f"apple {i}"} for i in range(5)]
+    with pytest.raises(DimensionMismatchError, match=r"documents\[4\] embedding expects 8 dimensions, got 1"):
+        await rag.load_documents([*good[:4], {"content": "bad", "embedding": [1.0]}], batch_size=2, show_progress=False)
+    with pytest.raises(IntegrityError):
+        await rag.load_documents([*good, {"content": "dup", "document_id": "d1"}], batch_size=2, show_progress=False)
+    stats = await rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == (6, 6)
+
+
+async def test_concurrent_queries(async_engine: AsyncEngine) -> None:
+    rag = AsyncVectorRAG(async_engine, embedder=AsyncKeywordEmbedder(VOCABULARY))
+    await rag.load_documents(CORPUS, show_progress=False)
+    texts = ["apple", "banana", "cherry", "fig", "honey", "grape"] * 3
+    results = await asyncio.gather(*(rag.query(t, top_k=2) for t in texts))
+    assert results == [await rag.query(t, top_k=2) for t in texts]
+
+
+async def test_remapped_integer_id_models(async_engine: AsyncEngine) -> None:
+    Document, Embedding = make_models(
+        8,
+        document_table="notes",
+        embedding_table="note_vectors",
+        document_columns={"content": "body", "metadata_": "attrs"},
+        embedding_columns={"embedding": "vec"},
+        id_type=int,
+    )
+    async with async_engine.begin() as connection:
+        await connection.run_sync(Document.metadata.create_all)
+    rag = AsyncVectorRAG(
+        async_sessionmaker(async_engine), document_model=Document, embedding_model=Embedding, embedder=AsyncKeywordEmbedder(VOCABULARY)
+    )
+    ids = await rag.load_documents([{"content": d["content"], "metadata": d["metadata"]} for d in CORPUS], show_progress=False)
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 6
+    top = await rag.query_with_embedding(Q, top_k=2)
+    assert [r["document_id"] for r in top] == [ids[0], ids[5]]
+    assert await rag.delete_documents(filters={"kind": "fruit"}) == 3
+    assert (await rag.get_statistics())["tables"] == {"documents": "notes", "embeddings": "note_vectors"}
+
+
+async def test_construction(async_engine: AsyncEngine, database: URL, async_backend: str) -> None:
+    embedder = AsyncKeywordEmbedder(VOCABULARY)
+    async with AsyncVectorRAG(database.render_as_string(hide_password=False), embedder=embedder) as from_url:
+        await from_url.load_documents(CORPUS, show_progress=False)
+    from_sessions = AsyncVectorRAG(async_sessionmaker(async_engine), embedder=embedder)
+    assert (await from_sessions.get_statistics())["document_count"] == 6
+    with pytest.raises(ModelConfigurationError, match="DuckDB has no asyncio driver"):
+        AsyncVectorRAG("duckdb:///:memory:", embedder=embedder)
+    with pytest.raises(ModelConfigurationError, match="use VectorRAG with a synchronous Engine"):
+        AsyncVectorRAG(sv.create_engine("sqlite://"), embedder=embedder)
+    with pytest.raises(ModelConfigurationError, match="use AsyncVectorRAG with an AsyncEngine"):
+        VectorRAG(async_engine, embedder=embedder)  # type: ignore[arg-type]
