@@ -11,8 +11,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[all,test]"
 	touch $@
 
+# The main job: ingest this README and the guides in examples/corpus into ./sqlalchemy_vector.db, then ask.
 demo: $(VENV)/.installed
-	$(PY) examples/quickstart.py
+	$(PY) -m sqlalchemy_vector ingest README.md examples/corpus
+	$(PY) -m sqlalchemy_vector query "which distance metric should I use for normalized embeddings" -k 3
 
 test: $(VENV)/.installed
 	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql $(PY) -m pytest $(PYTEST_ARGS)

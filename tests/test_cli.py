@@ -1,0 +1,111 @@
+"""The sqlalchemy-vector command, end to end in a temporary directory, on every backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sqlalchemy_vector.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "examples" / "corpus"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQLALCHEMY_VECTOR_DB", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
+def db_url(request: pytest.FixtureRequest, workspace: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{workspace}/cli.db"
+    if request.param == "duckdb":
+        return f"duckdb:///{workspace}/cli.duckdb"
+    import sqlalchemy
+
+    base = request.getfixturevalue("postgresql_url")
+    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS cli_test")
+        conn.exec_driver_sql("CREATE DATABASE cli_test")
+    admin.dispose()
+    return str(sqlalchemy.make_url(base).set(database="cli_test").render_as_string(hide_password=False))
+
+
+def test_ingest_query_stats(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ingested 25 passages from 5 files into ")
+
+    assert main(["query", "which distance metric should I use for normalized embeddings", "-k", "3", "--db", db_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1. ") and "corpus/distance-metrics.md > " in lines[0]
+    assert len([l for l in lines if l[:2] in ("1.", "2.", "3.")]) == 3
+
+    assert main(["query", "HNSW graph ef_search recall", "--json", "--db", db_url]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results[0]["metadata"]["source"] == "corpus/indexes.md"
+    assert [r["similarity"] for r in results] == sorted((r["similarity"] for r in results), reverse=True)
+    assert set(results[0]) == {"document_id", "content", "metadata", "distance", "similarity"}
+
+    assert main(["query", "database", "--where", "source=corpus/backends.md", "--json", "--db", db_url]) == 0
+    filtered = json.loads(capsys.readouterr().out)
+    assert filtered and {r["metadata"]["source"] for r in filtered} == {"corpus/backends.md"}
+    assert main(["query", "database", "--where", "chunk=0", "--json", "-k", "10", "--db", db_url]) == 0
+    first_chunks = json.loads(capsys.readouterr().out)
+    assert len(first_chunks) == 5 and {r["metadata"]["chunk"] for r in first_chunks} == {0}
+
+    assert main(["stats", "--db", db_url]) == 0
+    stats = capsys.readouterr().out
+    assert "documents:  25" in stats and "embeddings: 25 x 384" in stats
+
+    # ingesting a file again replaces its passages
+    assert main(["ingest", "corpus/backends.md", "--db", db_url, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--db", db_url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["document_count"] == 25
+
+
+def test_default_database_is_a_sqlite_file_here(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "corpus/embeddings.md", "--quiet"]) == 0
+    assert (workspace / "sqlalchemy_vector.db").is_file()
+    assert "sqlite:///sqlalchemy_vector.db" in capsys.readouterr().out
+    assert main(["query", "machine learning model weights"]) == 0
+    assert "corpus/embeddings.md" in capsys.readouterr().out
+
+
+def test_errors_are_short_and_clear(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "anything", "--db", f"sqlite:///{workspace}/missing.db"]) == 1
+    err = capsys.readouterr().err
+    assert "no database at" in err and "sqlalchemy-vector ingest PATH" in err
+    assert not (workspace / "missing.db").exists()
+    assert main(["ingest", "nope/"]) == 1
+    assert "no such file or directory: nope/" in capsys.readouterr().err
+    assert main(["ingest", "corpus", "--quiet"]) == 0
+    assert main(["query", "x", "--where", "novalue"]) == 1
+    assert "--where expects KEY=VALUE, got 'novalue'" in capsys.readouterr().err
+
+
+def test_console_entry_points(workspace: Path) -> None:
+    env = {**os.environ, "SQLALCHEMY_VECTOR_DB": f"sqlite:///{workspace}/env.db"}
+    done = subprocess.run([sys.executable, "-m", "sqlalchemy_vector", "--help"], capture_output=True, text=True, check=True)
+    assert "ingest" in done.stdout and "query" in done.stdout and "stats" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "sqlalchemy_vector", "ingest", "corpus/retrieval.md", "--quiet"],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    assert "into sqlite:///" in done.stdout and (workspace / "env.db").is_file()
+    script = shutil.which("sqlalchemy-vector", path=str(Path(sys.executable).parent))
+    assert script is not None, "console script not installed"
+    done = subprocess.run([script, "query", "chunking passages", "-k", "1"], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.startswith("1. ") and "corpus/retrieval.md" in done.stdout
