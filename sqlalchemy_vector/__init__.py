@@ -7,8 +7,11 @@ compile to PostgreSQL + pgvector, SQLite + sqlite-vec and DuckDB.
 from __future__ import annotations
 
 from . import exc
+from .bulk import bulk_insert
 from .dialects import supported_dialects
+from .embedding import CallableEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from .engine import attach, create_async_engine, create_engine
+from .filters import metadata_filter
 from .functions import (
     METRICS,
     VectorDistance,
@@ -19,15 +22,28 @@ from .functions import (
     l2_distance,
     max_inner_product,
 )
+from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
+from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
 from .types import Vector
 
 __version__ = "0.1.0"
 
 __all__ = [
     "METRICS",
+    "SIMILARITY_FUNCTIONS",
+    "AsyncVectorRAG",
+    "CallableEmbedder",
+    "DocumentMixin",
+    "EmbeddedDocumentMixin",
+    "Embedder",
+    "EmbeddingMixin",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
     "Vector",
     "VectorDistance",
+    "VectorRAG",
     "attach",
+    "bulk_insert",
     "cosine_distance",
     "create_async_engine",
     "create_engine",
@@ -36,6 +52,8 @@ __all__ = [
     "inner_product",
     "l1_distance",
     "l2_distance",
+    "make_models",
     "max_inner_product",
+    "metadata_filter",
     "supported_dialects",
 ]
