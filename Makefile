@@ -11,9 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[all,test]"
 	touch $@
 
-# The main job: ingest this README and the guides in examples/corpus into ./sqlalchemy_vector.db, then ask.
+# The main job: ingest the guides in examples/corpus into ./sqlalchemy_vector.db (SQLite), then ask.
 demo: $(VENV)/.installed
-	$(PY) -m sqlalchemy_vector ingest README.md examples/corpus
+	$(PY) -m sqlalchemy_vector ingest examples/corpus
 	$(PY) -m sqlalchemy_vector query "which distance metric should I use for normalized embeddings" -k 3
 
 test: $(VENV)/.installed
