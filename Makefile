@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-loader bench-index clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/query_latency.py
+
+bench-loader: $(VENV)/.installed
+	$(PY) bench/loader.py
+
+bench-index: $(VENV)/.installed
+	$(PY) bench/index_recall.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

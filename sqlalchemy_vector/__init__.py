@@ -22,8 +22,10 @@ from .functions import (
     l2_distance,
     max_inner_product,
 )
+from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
+from .search import knn, knn_select, search_settings
 from .types import Vector
 
 __version__ = "0.1.0"
@@ -41,19 +43,26 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "Vector",
     "VectorDistance",
+    "VectorIndex",
     "VectorRAG",
     "attach",
     "bulk_insert",
     "cosine_distance",
     "create_async_engine",
     "create_engine",
+    "create_vector_index",
     "distance",
+    "drop_vector_index",
     "exc",
     "inner_product",
     "l1_distance",
+    "knn",
+    "knn_select",
     "l2_distance",
+    "list_vector_indexes",
     "make_models",
     "max_inner_product",
     "metadata_filter",
+    "search_settings",
     "supported_dialects",
 ]

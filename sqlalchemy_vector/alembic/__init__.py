@@ -1,0 +1,305 @@
+"""Alembic integration: vector columns and indexes in migrations, on every backend.
+
+In ``env.py``, pass :func:`context_options` to ``context.configure``::
+
+    import sqlalchemy_vector.alembic
+
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            **sqlalchemy_vector.alembic.context_options(connection),
+        )
+
+It enables the ``sqlalchemy_vector`` autogenerate plugin (dimension and
+vector-index comparison, see :mod:`.compare`), renders ``Vector(dim)`` with
+its import, hides vector indexes from Alembic's own index comparison, hides
+sqlite-vec's vec0 tables, and lets the connection reflect vector columns as
+``Vector(n)``.  Or start a project from the bundled template with
+:func:`init` (``sqlalchemy-vector alembic init DIR``).
+
+Needs Alembic 1.18 or later (autogenerate plugins).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Set
+
+from alembic.runtime.plugins import Plugin
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.types import NullType
+
+from ..index import VectorIndex, vec0_tables
+from ..types import Vector
+from . import _duckdb  # noqa: F401  - an Alembic implementation for the "duckdb" dialect name
+from .compare import setup as _setup_comparators
+from .operations import (
+    AlterVectorDimensionOp,
+    CreateVectorExtensionOp,
+    CreateVectorIndexOp,
+    DropVectorExtensionOp,
+    DropVectorIndexOp,
+    add_imports,
+)
+
+__all__ = [
+    "PLUGIN_NAME",
+    "TEMPLATE_DIR",
+    "AlterVectorDimensionOp",
+    "CreateVectorExtensionOp",
+    "CreateVectorIndexOp",
+    "DropVectorExtensionOp",
+    "DropVectorIndexOp",
+    "context_options",
+    "enable_vector_reflection",
+    "include_name_for",
+    "include_object",
+    "init",
+    "register_plugin",
+    "render_item",
+    "setup",
+]
+
+#: Name of the autogenerate plugin, for ``context.configure(autogenerate_plugins=[...])``.
+PLUGIN_NAME = "sqlalchemy_vector"
+
+#: The Alembic project template shipped with the package.
+TEMPLATE_DIR = Path(__file__).parent / "template"
+
+_ALEMBIC_PLUGINS = "alembic.autogenerate.*"
+
+IncludeObject = Callable[[Any, Optional[str], str, bool, Any], bool]
+IncludeName = Callable[[Optional[str], str, Dict[str, Any]], bool]
+RenderItem = Callable[[str, Any, Any], Any]
+
+
+def setup(plugin: Plugin) -> None:
+    """Alembic's plugin entry point: registers the vector comparison functions."""
+    _setup_comparators(plugin)
+
+
+def register_plugin() -> None:
+    """Make the ``sqlalchemy_vector`` autogenerate plugin known to Alembic (idempotent).
+
+    Registering only names the plugin; it runs where ``autogenerate_plugins``
+    lists it.
+    """
+    try:
+        Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN_NAME)
+    except ValueError:  # already registered (an earlier call, or an entry point)
+        pass
+
+
+# -- hooks for context.configure ---------------------------------------------------------
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
+    """Render ``Vector(dim)`` (and reflected vector types) as ``sqlalchemy_vector.Vector(dim)``, with the import."""
+    if type_ == "type":
+        dim = _vector_dim(obj)
+        if dim is not None:
+            add_imports(autogen_context)
+            return f"sqlalchemy_vector.Vector({dim})"
+    return False
+
+
+def _vector_dim(obj: Any) -> Optional[int]:
+    if isinstance(obj, Vector):
+        return obj.dim
+    from ..dialects.duckdb import FLOAT_ARRAY
+    from ..dialects.postgresql import PGVECTOR
+    from ..dialects.sqlite import F32_BLOB
+
+    if isinstance(obj, (PGVECTOR, F32_BLOB, FLOAT_ARRAY)):
+        return int(obj.dim)
+    return None
+
+
+def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Keep vector indexes out of Alembic's own index comparison (the plugin compares them)."""
+    if type_ == "index":
+        if isinstance(obj, VectorIndex):
+            return False
+        if reflected and obj.kwargs.get("postgresql_using") in ("hnsw", "ivfflat"):
+            return False
+    return True
+
+
+_VEC0_SHADOW = r"_(?:info|chunks|rowids|auxiliary|vector_chunks\d+|metadatachunks\d+|metadatatext\d+)"
+
+
+def include_name_for(connection: Optional[Connection]) -> IncludeName:
+    """An ``include_name`` hook that hides sqlite-vec's vec0 tables and their shadow tables.
+
+    vec0 tables are read from ``connection`` once, when the hook first sees a table.
+    """
+    hidden: Optional[Set[str]] = None
+
+    def hook(name: Optional[str], type_: str, parent_names: Dict[str, Any]) -> bool:
+        nonlocal hidden
+        if type_ != "table" or name is None or connection is None or connection.dialect.name != "sqlite":
+            return True
+        if hidden is None:
+            hidden = _vec0_names(connection)
+        return name not in hidden
+
+    return hook
+
+
+def _vec0_names(connection: Connection) -> Set[str]:
+    names = set(vec0_tables(connection))
+    if not names:
+        return names
+    rows = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars().all()
+    shadow = re.compile("^(?:" + "|".join(re.escape(name) for name in names) + ")" + _VEC0_SHADOW + "$")
+    return names | {row for row in rows if shadow.match(row)}
+
+
+def _chain_object(user: Optional[IncludeObject]) -> IncludeObject:
+    def hook(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
+        if not include_object(obj, name, type_, reflected, compare_to):
+            return False
+        return True if user is None else bool(user(obj, name, type_, reflected, compare_to))
+
+    return hook
+
+
+def _chain_name(ours: IncludeName, user: Optional[IncludeName]) -> IncludeName:
+    def hook(name: Optional[str], type_: str, parent_names: Dict[str, Any]) -> bool:
+        if not ours(name, type_, parent_names):
+            return False
+        return True if user is None else bool(user(name, type_, parent_names))
+
+    return hook
+
+
+def _chain_render(user: Optional[RenderItem]) -> RenderItem:
+    def hook(type_: str, obj: Any, autogen_context: Any) -> Any:
+        rendered = render_item(type_, obj, autogen_context)
+        if rendered is not False:
+            return rendered
+        return False if user is None else user(type_, obj, autogen_context)
+
+    return hook
+
+
+def context_options(
+    connection: Optional[Connection] = None,
+    *,
+    include_object: Optional[IncludeObject] = None,
+    include_name: Optional[IncludeName] = None,
+    render_item: Optional[RenderItem] = None,
+    autogenerate_plugins: Optional[Sequence[str]] = None,
+) -> Dict[str, Any]:
+    """Keyword arguments for ``context.configure()`` that make Alembic handle vectors.
+
+    Your own ``include_object`` / ``include_name`` / ``render_item`` hooks and
+    ``autogenerate_plugins`` are passed here and chained after ours.  With a
+    SQLite ``connection`` it also turns on ``render_as_batch`` (SQLite alters
+    columns by copying tables).  ``connection`` is ``None`` in offline mode.
+    """
+    register_plugin()
+    if connection is not None:
+        enable_vector_reflection(connection.dialect)
+    plugins = list(autogenerate_plugins) if autogenerate_plugins is not None else [_ALEMBIC_PLUGINS]
+    if PLUGIN_NAME not in plugins:
+        plugins.append(PLUGIN_NAME)
+    options: Dict[str, Any] = {
+        "include_object": _chain_object(include_object),
+        "include_name": _chain_name(include_name_for(connection), include_name),
+        "render_item": _chain_render(render_item),
+        "autogenerate_plugins": plugins,
+    }
+    if connection is not None and connection.dialect.name == "sqlite":
+        options["render_as_batch"] = True
+    return options
+
+
+# -- reflection --------------------------------------------------------------------------
+
+
+def _reflected_vector(*args: Any, **kw: Any) -> TypeEngine[Any]:
+    # Called by the dialect with the type's arguments, e.g. vector(384) -> (384,).
+    if len(args) == 1 and int(args[0]) > 0:
+        return Vector(int(args[0]))
+    return NullType()
+
+
+def _unknown_array(*args: Any, **kw: Any) -> TypeEngine[Any]:
+    return NullType()
+
+
+_REFLECTED_NAMES: Dict[str, Dict[str, Callable[..., TypeEngine[Any]]]] = {
+    "postgresql": {"vector": _reflected_vector},
+    "sqlite": {"F32_BLOB": _reflected_vector},
+    # duckdb_engine 0.17 reports every LIST/ARRAY column as "array", without
+    # its size; the comparison reads FLOAT[n] from information_schema instead.
+    "duckdb": {"array": _unknown_array},
+}
+
+
+def enable_vector_reflection(dialect: Dialect) -> None:
+    """Let this dialect *instance* reflect vector columns as ``Vector(n)``.
+
+    Only the given dialect object (one engine) changes: its ``ischema_names``
+    becomes a copy with the vector type added.  Other engines, and the
+    dialect class, are untouched.  DuckDB cannot report the array size:
+    ``FLOAT[n]`` reflects as ``NullType``, without a warning.
+    """
+    names = _REFLECTED_NAMES.get(dialect.name)
+    if not names:
+        return
+    current = dialect.ischema_names  # type: ignore[attr-defined]
+    if all(current.get(key) is value for key, value in names.items()):
+        return
+    dialect.ischema_names = {**current, **names}  # type: ignore[attr-defined]
+
+
+# -- project template ----------------------------------------------------------------------
+
+
+def init(
+    directory: str,
+    *,
+    template_path: Optional[str] = None,
+    config_file: str = "alembic.ini",
+    url: Optional[str] = None,
+    metadata: Optional[str] = None,
+) -> None:
+    """Create an Alembic project in ``directory`` from sqlalchemy_vector's template.
+
+    Same as ``alembic init``, with the template that wires :func:`context_options`
+    into ``env.py`` and imports ``sqlalchemy_vector`` in every migration.
+    ``url`` and ``metadata`` (``"package.module:Base.metadata"``) fill in the
+    new ``alembic.ini``.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    template = Path(template_path) if template_path is not None else TEMPLATE_DIR
+    if not (template / "env.py").is_file():
+        raise FileNotFoundError(f"{template} is not an Alembic template directory (no env.py)")
+
+    class _TemplateConfig(Config):
+        # alembic init only looks for templates inside Alembic's package.
+        def get_template_directory(self) -> str:
+            return str(template.parent)
+
+    ini = Path(config_file)
+    existed = ini.exists()
+    command.init(_TemplateConfig(str(ini)), directory, template=template.name)
+    if existed:
+        return
+    # alembic.ini is read with configparser interpolation: a literal % is %%.
+    settings = {"sqlalchemy.url": url.replace("%", "%%") if url else None, "target_metadata": metadata}
+    lines = ini.read_text().splitlines()
+    for number, line in enumerate(lines):
+        key = line.split("=", 1)[0].strip()
+        if "=" in line and settings.get(key) is not None:
+            lines[number] = f"{key} = {settings[key]}"
+    ini.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,249 @@
+"""Autogenerate comparison for vector columns and vector indexes (an Alembic 1.18+ plugin).
+
+The plugin is opt-in: it runs only where ``autogenerate_plugins`` names
+``"sqlalchemy_vector"``, which :func:`sqlalchemy_vector.alembic.context_options`
+does.  It
+
+- compares vector dimensions from the database catalog (not from reflected
+  types, which DuckDB cannot provide), and renders a dimension change as
+  ``op.alter_vector_dimension``;
+- compares :class:`~sqlalchemy_vector.VectorIndex` objects with the indexes
+  :func:`~sqlalchemy_vector.list_vector_indexes` reads, rendering
+  ``op.create_vector_index`` / ``op.drop_vector_index`` outside any batch
+  block: drops first, creates last, and a drop-and-create around table
+  rebuilds that would lose them (SQLite batch copies, DuckDB alterations);
+- prepends ``op.create_vector_extension()`` to the migration that brings the
+  first vector column to a PostgreSQL database.
+
+Alembic's own index comparison must skip vector indexes: the
+``include_object`` hook of :mod:`sqlalchemy_vector.alembic` does that.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Dict, List, Optional, Tuple
+
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import ops
+from alembic.runtime.plugins import Plugin
+from alembic.util import DispatchPriority, PriorityDispatchResult
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import Column, Table
+
+from ..index import VectorIndex, list_vector_indexes, vector_columns
+from ..types import Vector
+from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
+
+__all__ = ["setup"]
+
+_BACKENDS = ("postgresql", "duckdb", "sqlite")
+
+# Where an operation goes around its table's other changes.
+_BEFORE, _ALTER, _AFTER = "before", "alter", "after"
+
+
+class _State:
+    """Catalog facts read once per autogenerate run."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._dims: Dict[Tuple[Optional[str], str], Dict[str, int]] = {}
+        self._indexes: Dict[Optional[str], List[Dict[str, Any]]] = {}
+        self.dimension_changes: Dict[Tuple[Optional[str], str], Dict[str, Tuple[int, int]]] = {}
+
+    def dims(self, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        key = (schema, table_name)
+        if key not in self._dims:
+            self._dims[key] = vector_columns(self.connection, table_name, schema=schema)
+        return self._dims[key]
+
+    def indexes(self, table_name: str, schema: Optional[str]) -> List[Dict[str, Any]]:
+        if schema not in self._indexes:
+            self._indexes[schema] = list_vector_indexes(self.connection, schema=schema)
+        return [found for found in self._indexes[schema] if found["table"] == table_name]
+
+
+_STATES: "weakref.WeakKeyDictionary[AutogenContext, _State]" = weakref.WeakKeyDictionary()
+
+
+def _state(autogen_context: AutogenContext) -> Optional[_State]:
+    connection = autogen_context.connection
+    if connection is None or connection.dialect.name not in _BACKENDS:
+        return None
+    state = _STATES.get(autogen_context)
+    if state is None:
+        state = _STATES[autogen_context] = _State(connection)
+    return state
+
+
+def _place(operation: Any, position: str) -> Any:
+    operation._vector_position = position
+    return operation
+
+
+def _compare_type(
+    autogen_context: AutogenContext,
+    alter_column_op: ops.AlterColumnOp,
+    schema: Optional[str],
+    tname: str,
+    cname: str,
+    conn_col: Column[Any],
+    metadata_col: Column[Any],
+) -> PriorityDispatchResult:
+    """Vector columns: compare dimensions from the catalog; other columns: Alembic's comparison."""
+    state = _state(autogen_context)
+    if state is None or not isinstance(metadata_col.type, Vector):
+        return PriorityDispatchResult.CONTINUE
+    db_dim = state.dims(tname, schema).get(cname)
+    if db_dim is None:  # not a vector in the database: a real type change, Alembic renders it
+        return PriorityDispatchResult.CONTINUE
+    alter_column_op.existing_type = Vector(db_dim)
+    if db_dim != metadata_col.type.dim:
+        state.dimension_changes.setdefault((schema, tname), {})[cname] = (db_dim, metadata_col.type.dim)
+    return PriorityDispatchResult.STOP
+
+
+def _same_index(found: Dict[str, Any], index: VectorIndex, dialect_name: str) -> bool:
+    wanted = index.describe(dialect_name)
+    if found["column"] != wanted["column"]:
+        return False
+    if found["metric"] is not None and found["metric"] != wanted["metric"]:
+        return False
+    if dialect_name == "postgresql":
+        return bool(found["method"] == wanted["method"] and found["options"] == wanted["options"])
+    return True
+
+
+def _compare_table(
+    autogen_context: AutogenContext,
+    modify_table_ops: ops.ModifyTableOps,
+    schema: Optional[str],
+    tname: str,
+    conn_table: Optional[Table],
+    metadata_table: Optional[Table],
+) -> PriorityDispatchResult:
+    state = _state(autogen_context)
+    if state is None:
+        return PriorityDispatchResult.CONTINUE
+    dialect_name = state.connection.dialect.name
+
+    if conn_table is not None:
+        # duckdb_engine 0.17 reflects FLOAT[n] as NullType; a dropped column or
+        # table is re-created from these types in the downgrade.
+        dims = state.dims(tname, schema)
+        for col in conn_table.columns:
+            if col.name in dims and not isinstance(col.type, Vector):
+                col.type = Vector(dims[col.name])
+
+    changes = state.dimension_changes.get((schema, tname), {})
+    for cname, (old, new) in sorted(changes.items()):
+        modify_table_ops.ops.append(
+            _place(AlterVectorDimensionOp(tname, cname, new, existing_dim=old, schema=schema), _ALTER)
+        )
+
+    existing = state.indexes(tname, schema) if conn_table is not None else []
+    wanted = {
+        index.name: index
+        for index in (metadata_table.indexes if metadata_table is not None else ())
+        if isinstance(index, VectorIndex)
+        and autogen_context.run_object_filters(index, index.name, "vector_index", False, None)  # type: ignore[arg-type]
+    }
+    dropped = set()
+    for found in existing:
+        index = wanted.get(found["name"])
+        if index is not None and _same_index(found, index, dialect_name) and found["column"] not in changes:
+            continue
+        keep = index if index is not None and _same_index(found, index, dialect_name) else None
+        drop = DropVectorIndexOp.from_reflected(found, schema, dialect_name=dialect_name, index=keep)
+        modify_table_ops.ops.append(_place(drop, _BEFORE))
+        dropped.add(found["name"])
+    present = {found["name"] for found in existing}
+    for name, index in wanted.items():
+        if name not in present or name in dropped:
+            modify_table_ops.ops.append(_place(CreateVectorIndexOp.from_index(index), _AFTER))
+    return PriorityDispatchResult.CONTINUE
+
+
+def _rebuilds_table(dialect_name: str, remaining: List[Any], has_dimension_change: bool) -> bool:
+    """Whether the table's other changes would destroy its vector indexes."""
+    kept: Tuple[type, ...]
+    if dialect_name == "sqlite":
+        # Alembic's SQLite batch mode copies the table (losing its triggers)
+        # for anything but added columns and plain index changes.
+        kept = (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp)
+    elif dialect_name == "duckdb":
+        # DuckDB 1.5 refuses ALTER TABLE (but ADD COLUMN) on an indexed table.
+        kept = (ops.AddColumnOp,)
+    else:
+        return False
+    return has_dimension_change or any(not isinstance(op, kept) for op in remaining)
+
+
+def _finish(
+    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Any
+) -> PriorityDispatchResult:
+    state = _state(autogen_context)
+    if state is None:
+        return PriorityDispatchResult.CONTINUE
+    dialect_name = state.connection.dialect.name
+    arranged: List[Any] = []
+    for operation in upgrade_ops.ops:
+        if not isinstance(operation, ops.ModifyTableOps):
+            arranged.append(operation)
+            continue
+        ours: List[Any] = [op for op in operation.ops if getattr(op, "_vector_position", None)]
+        remaining = [op for op in operation.ops if not getattr(op, "_vector_position", None)]
+        before = [op for op in ours if op._vector_position == _BEFORE]
+        alter = [op for op in ours if op._vector_position == _ALTER]
+        after = [op for op in ours if op._vector_position == _AFTER]
+        if _rebuilds_table(dialect_name, remaining, bool(alter)):
+            table_name, schema = operation.table_name, operation.schema
+            dropping = {op.index_name for op in before}
+            metadata_table = autogen_context.table_key_to_table.get(
+                f"{schema}.{table_name}" if schema else table_name
+            )
+            indexes = {
+                index.name: index
+                for index in (metadata_table.indexes if metadata_table is not None else ())
+                if isinstance(index, VectorIndex)
+            }
+            for found in state.indexes(table_name, schema):
+                if found["name"] in dropping:
+                    continue
+                index = indexes.get(found["name"])
+                before.append(DropVectorIndexOp.from_reflected(found, schema, dialect_name=dialect_name, index=index))
+                if index is not None:
+                    after.append(CreateVectorIndexOp.from_index(index))
+        operation.ops = remaining
+        arranged += before + ([operation] if remaining else []) + alter + after
+    upgrade_ops.ops = arranged
+
+    if dialect_name == "postgresql" and _metadata_has_vectors(autogen_context) and not _database_has_vectors(state.connection):
+        upgrade_ops.ops.insert(0, CreateVectorExtensionOp())
+    return PriorityDispatchResult.CONTINUE
+
+
+def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
+    return any(isinstance(col.type, Vector) for table in autogen_context.sorted_tables for col in table.columns)
+
+
+def _database_has_vectors(connection: Connection) -> bool:
+    # The migration that adds the first vector column also creates the extension.
+    return bool(
+        connection.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE t.typname = 'vector' AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r')"
+            )
+        ).scalar()
+    )
+
+
+def setup(plugin: Plugin) -> None:
+    """Register the comparison functions on ``plugin`` (Alembic's plugin protocol)."""
+    plugin.add_autogenerate_comparator(_compare_type, "column", "types", priority=DispatchPriority.FIRST)
+    plugin.add_autogenerate_comparator(_compare_table, "table", "vector_indexes")
+    plugin.add_autogenerate_comparator(_finish, "schema", "vector_operations", priority=DispatchPriority.LAST)

@@ -1,0 +1,463 @@
+"""Alembic operations for vector indexes, vector dimensions and the pgvector extension.
+
+Importing this module registers, on Alembic's ``op``:
+
+- ``op.create_vector_index(name, table, column, metric=..., method=..., **options)``
+- ``op.drop_vector_index(name, table_name=...)``
+- ``op.alter_vector_dimension(table, column, dim, existing_dim=...)``
+- ``op.create_vector_extension()`` / ``op.drop_vector_extension()``
+
+and how autogenerate renders each of them.  Registration only adds these
+names; it changes nothing else in Alembic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from alembic.autogenerate import renderers
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import MigrateOperation, Operations
+from sqlalchemy import Integer, MetaData, Table, column, inspect, table, text, update
+from sqlalchemy.schema import Column
+
+from ..exc import VectorIndexError
+from ..index import VectorIndex, create_statements, create_vector_index, drop_vector_index, list_vector_indexes
+from ..index import _drop_statements, vector_columns
+from ..types import Vector
+
+__all__ = [
+    "CreateVectorIndexOp",
+    "DropVectorIndexOp",
+    "AlterVectorDimensionOp",
+    "CreateVectorExtensionOp",
+    "DropVectorExtensionOp",
+]
+
+IMPORTS = ("import sqlalchemy_vector", "import sqlalchemy_vector.alembic")
+
+
+@Operations.register_operation("create_vector_index")
+class CreateVectorIndexOp(MigrateOperation):
+    """Build a :class:`~sqlalchemy_vector.VectorIndex` on an existing table column."""
+
+    def __init__(
+        self,
+        index_name: str,
+        table_name: str,
+        column_name: str,
+        *,
+        metric: str = "cosine",
+        method: str = "hnsw",
+        schema: Optional[str] = None,
+        duckdb_experimental_persistence: bool = False,
+        **options: int,
+    ) -> None:
+        self.index_name = index_name
+        self.table_name = table_name
+        self.column_name = column_name
+        self.metric = metric
+        self.method = method
+        self.schema = schema
+        self.duckdb_experimental_persistence = duckdb_experimental_persistence
+        self.options: Dict[str, int] = dict(options)
+
+    @classmethod
+    def create_vector_index(
+        cls,
+        operations: Operations,
+        index_name: str,
+        table_name: str,
+        column_name: str,
+        *,
+        metric: str = "cosine",
+        method: str = "hnsw",
+        schema: Optional[str] = None,
+        duckdb_experimental_persistence: bool = False,
+        **options: int,
+    ) -> None:
+        """Build vector index ``index_name`` on ``table_name.column_name`` (see :class:`~sqlalchemy_vector.VectorIndex`)."""
+        operations.invoke(
+            cls(
+                index_name,
+                table_name,
+                column_name,
+                metric=metric,
+                method=method,
+                schema=schema,
+                duckdb_experimental_persistence=duckdb_experimental_persistence,
+                **options,
+            )
+        )
+
+    @classmethod
+    def from_index(cls, index: VectorIndex) -> "CreateVectorIndexOp":
+        return cls(
+            index.index_name,
+            index.bound_table.name,
+            index.vector_column.name,
+            metric=index.metric,
+            method=index.method,
+            schema=index.bound_table.schema,
+            duckdb_experimental_persistence=index.duckdb_experimental_persistence,
+            **index.options,
+        )
+
+    def to_index(self, dim: int, primary_key: Optional[str] = None) -> VectorIndex:
+        """A :class:`VectorIndex` on a stand-in table holding just what the DDL needs."""
+        columns: List[Column[Any]] = [Column(self.column_name, Vector(dim))]
+        if primary_key is not None and primary_key != self.column_name:
+            columns.insert(0, Column(primary_key, Integer, primary_key=True))
+        stand_in = Table(self.table_name, MetaData(), *columns, schema=self.schema)
+        return VectorIndex(
+            self.index_name,
+            stand_in.c[self.column_name],
+            metric=self.metric,
+            method=self.method,
+            duckdb_experimental_persistence=self.duckdb_experimental_persistence,
+            **self.options,
+        )
+
+    def reverse(self) -> "DropVectorIndexOp":
+        return DropVectorIndexOp(
+            self.index_name,
+            table_name=self.table_name,
+            schema=self.schema,
+            _reverse=self,
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_vector_index", self.table_name, self.index_name, self.column_name, self.metric)
+
+
+@Operations.register_operation("drop_vector_index")
+class DropVectorIndexOp(MigrateOperation):
+    """Drop a vector index (on SQLite: its vec0 table and sync triggers)."""
+
+    def __init__(
+        self,
+        index_name: str,
+        table_name: Optional[str] = None,
+        *,
+        schema: Optional[str] = None,
+        if_exists: bool = False,
+        _reverse: Optional[CreateVectorIndexOp] = None,
+    ) -> None:
+        self.index_name = index_name
+        self.table_name = table_name
+        self.schema = schema
+        self.if_exists = if_exists
+        self._reverse = _reverse
+
+    @classmethod
+    def drop_vector_index(
+        cls,
+        operations: Operations,
+        index_name: str,
+        table_name: Optional[str] = None,
+        *,
+        schema: Optional[str] = None,
+        if_exists: bool = False,
+    ) -> None:
+        """Drop vector index ``index_name``."""
+        operations.invoke(cls(index_name, table_name, schema=schema, if_exists=if_exists))
+
+    @classmethod
+    def from_reflected(
+        cls,
+        found: Dict[str, Any],
+        schema: Optional[str] = None,
+        *,
+        dialect_name: str,
+        index: Optional[VectorIndex] = None,
+    ) -> "DropVectorIndexOp":
+        """A drop of an index as :func:`~sqlalchemy_vector.list_vector_indexes` reported it.
+
+        Its reverse builds the same index again: from ``index`` (the model's
+        declaration) when given, otherwise from what the database reports.
+        """
+        if index is not None:
+            create = CreateVectorIndexOp.from_index(index)
+        else:
+            create = CreateVectorIndexOp(
+                found["name"],
+                found["table"],
+                found["column"],
+                metric=found["metric"] or "cosine",
+                method=found["method"] if found["method"] in ("hnsw", "ivfflat") else "hnsw",  # vec0
+                schema=schema,
+                # The index existed in this DuckDB database, persisted: re-creating needs the same opt-in.
+                duckdb_experimental_persistence=dialect_name == "duckdb",
+                **found["options"],
+            )
+        return cls(found["name"], found["table"], schema=schema, _reverse=create)
+
+    def reverse(self) -> CreateVectorIndexOp:
+        if self._reverse is None:
+            raise ValueError(
+                f"drop_vector_index({self.index_name!r}) cannot be reversed: "
+                "its column and metric are unknown to this operation"
+            )
+        return self._reverse
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("remove_vector_index", self.table_name, self.index_name)
+
+
+@Operations.register_operation("alter_vector_dimension")
+class AlterVectorDimensionOp(MigrateOperation):
+    """Change a vector column's dimension; its stored vectors become NULL.
+
+    Vectors of one embedding model cannot be converted to another's size, so
+    the column is reset and must be re-embedded.  Drop vector indexes on the
+    table first (autogenerate does this, and builds them again after).
+    """
+
+    def __init__(
+        self, table_name: str, column_name: str, dim: int, *, existing_dim: int, schema: Optional[str] = None
+    ) -> None:
+        self.table_name = table_name
+        self.column_name = column_name
+        self.dim = dim
+        self.existing_dim = existing_dim
+        self.schema = schema
+
+    @classmethod
+    def alter_vector_dimension(
+        cls,
+        operations: Operations,
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        """Make ``table_name.column_name`` a ``Vector(dim)`` column, setting its vectors to NULL."""
+        operations.invoke(cls(table_name, column_name, dim, existing_dim=existing_dim, schema=schema))
+
+    def reverse(self) -> "AlterVectorDimensionOp":
+        return AlterVectorDimensionOp(
+            self.table_name, self.column_name, self.existing_dim, existing_dim=self.dim, schema=self.schema
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("modify_vector_dimension", self.table_name, self.column_name, self.existing_dim, self.dim)
+
+
+@Operations.register_operation("create_vector_extension")
+class CreateVectorExtensionOp(MigrateOperation):
+    """``CREATE EXTENSION IF NOT EXISTS vector`` on PostgreSQL; nothing elsewhere."""
+
+    @classmethod
+    def create_vector_extension(cls, operations: Operations) -> None:
+        """Create the pgvector extension (PostgreSQL only)."""
+        operations.invoke(cls())
+
+    def reverse(self) -> "DropVectorExtensionOp":
+        return DropVectorExtensionOp()
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_vector_extension",)
+
+
+@Operations.register_operation("drop_vector_extension")
+class DropVectorExtensionOp(MigrateOperation):
+    """``DROP EXTENSION IF EXISTS vector`` on PostgreSQL; nothing elsewhere."""
+
+    @classmethod
+    def drop_vector_extension(cls, operations: Operations) -> None:
+        """Drop the pgvector extension (PostgreSQL only); fails while vector columns remain."""
+        operations.invoke(cls())
+
+    def reverse(self) -> CreateVectorExtensionOp:
+        return CreateVectorExtensionOp()
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("remove_vector_extension",)
+
+
+# -- implementations -------------------------------------------------------------------
+
+
+def _offline(operations: Operations) -> bool:
+    return bool(operations.migration_context.as_sql)
+
+
+@Operations.implementation_for(CreateVectorIndexOp)
+def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp) -> None:
+    dialect = operations.migration_context.dialect
+    if _offline(operations):
+        if dialect.name == "sqlite":
+            raise VectorIndexError(
+                f"create_vector_index({operation.index_name!r}) cannot be rendered as offline SQL on SQLite "
+                "(the vec0 table needs the column's dimension from the database); run the migration online"
+            )
+        # PostgreSQL and DuckDB index DDL needs names only; the dimension is a placeholder.
+        for statement in create_statements(operation.to_index(1), dialect):
+            operations.execute(statement)
+        return
+    connection = operations.get_bind()
+    dims = vector_columns(connection, operation.table_name, schema=operation.schema)
+    if operation.column_name not in dims:
+        raise VectorIndexError(
+            f"create_vector_index({operation.index_name!r}): {operation.table_name}.{operation.column_name} "
+            f"is not a vector column in the database (vector columns there: {', '.join(dims) or 'none'})"
+        )
+    primary_key = None
+    if dialect.name == "sqlite":
+        pk = inspect(connection).get_pk_constraint(operation.table_name, schema=operation.schema)
+        columns = pk.get("constrained_columns") or []
+        primary_key = columns[0] if len(columns) == 1 else None
+        if primary_key is None:
+            raise VectorIndexError(
+                f"create_vector_index({operation.index_name!r}) on SQLite needs {operation.table_name!r} to have "
+                f"a single Integer primary key (the rowid vec0 rows are keyed by); found {columns or 'none'}"
+            )
+    create_vector_index(connection, operation.to_index(dims[operation.column_name], primary_key))
+
+
+@Operations.implementation_for(DropVectorIndexOp)
+def _drop_vector_index(operations: Operations, operation: DropVectorIndexOp) -> None:
+    if _offline(operations):
+        dialect = operations.migration_context.dialect
+        for statement in _drop_statements(operation.index_name, operation.schema, dialect, if_exists=operation.if_exists):
+            operations.execute(statement)
+        return
+    connection = operations.get_bind()
+    drop_vector_index(connection, operation.index_name, schema=operation.schema, if_exists=operation.if_exists)
+    if connection.dialect.name == "duckdb" and connection.in_transaction():
+        # DuckDB 1.5 keeps a dropped index's dependency until commit and refuses
+        # the ALTER TABLE that follows in the same transaction: commit here.
+        connection.exec_driver_sql("COMMIT")
+        connection.exec_driver_sql("BEGIN TRANSACTION")
+
+
+@Operations.implementation_for(AlterVectorDimensionOp)
+def _alter_vector_dimension(operations: Operations, operation: AlterVectorDimensionOp) -> None:
+    dialect = operations.migration_context.dialect
+    name = f"{operation.table_name}.{operation.column_name}"
+    new_type, old_type = Vector(operation.dim), Vector(operation.existing_dim)
+    if not _offline(operations):
+        connection = operations.get_bind()
+        blocking = [
+            found["name"]
+            for found in list_vector_indexes(connection, operation.table_name, schema=operation.schema)
+            if found["column"] == operation.column_name or dialect.name in ("sqlite", "duckdb")
+        ]
+        if blocking:
+            # DuckDB refuses to alter an indexed table; SQLite's table rebuild would drop the sync triggers.
+            raise VectorIndexError(
+                f"alter_vector_dimension({name!r}): drop the vector index(es) {', '.join(blocking)} on "
+                f"{operation.table_name!r} first and create them again afterwards (autogenerate renders this)"
+            )
+    if dialect.name == "postgresql":
+        operations.alter_column(
+            operation.table_name,
+            operation.column_name,
+            type_=new_type,
+            existing_type=old_type,
+            postgresql_using="NULL",
+            schema=operation.schema,
+        )
+    elif dialect.name == "duckdb":
+        # DuckDB 1.5 casts every stored array, NULLed or not, unless told USING NULL.
+        preparer = dialect.identifier_preparer
+        target = preparer.quote(operation.table_name)
+        if operation.schema:
+            target = f"{preparer.quote(operation.schema)}.{target}"
+        operations.execute(
+            text(
+                f"ALTER TABLE {target} ALTER COLUMN {preparer.quote(operation.column_name)} "
+                f"TYPE {new_type.compile(dialect=dialect)} USING NULL"
+            )
+        )
+    elif dialect.name == "sqlite":
+        if _offline(operations):
+            raise VectorIndexError(
+                f"alter_vector_dimension({name!r}) cannot be rendered as offline SQL on SQLite "
+                "(it rebuilds the table from the database's schema); run the migration online"
+            )
+        stand_in = table(operation.table_name, column(operation.column_name), schema=operation.schema)
+        operations.execute(update(stand_in).values({operation.column_name: None}))
+        with operations.batch_alter_table(operation.table_name, schema=operation.schema, recreate="always") as batch:
+            batch.alter_column(operation.column_name, type_=new_type, existing_type=old_type)
+    else:
+        operations.alter_column(
+            operation.table_name, operation.column_name, type_=new_type, existing_type=old_type, schema=operation.schema
+        )
+
+
+@Operations.implementation_for(CreateVectorExtensionOp)
+def _create_vector_extension(operations: Operations, operation: CreateVectorExtensionOp) -> None:
+    if operations.migration_context.dialect.name == "postgresql":
+        operations.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+
+@Operations.implementation_for(DropVectorExtensionOp)
+def _drop_vector_extension(operations: Operations, operation: DropVectorExtensionOp) -> None:
+    if operations.migration_context.dialect.name == "postgresql":
+        operations.execute("DROP EXTENSION IF EXISTS vector")
+
+
+# -- rendering --------------------------------------------------------------------------
+
+
+def add_imports(autogen_context: AutogenContext) -> None:
+    """Make a rendered migration import what ``sqlalchemy_vector`` code in it needs."""
+    autogen_context.imports.update(IMPORTS)
+
+
+def _keywords(**values: Any) -> str:
+    return "".join(f", {key}={value!r}" for key, value in values.items())
+
+
+@renderers.dispatch_for(CreateVectorIndexOp)
+def _render_create_vector_index(autogen_context: AutogenContext, operation: CreateVectorIndexOp) -> str:
+    add_imports(autogen_context)
+    extra: Dict[str, Any] = dict(operation.options)
+    if operation.schema is not None:
+        extra["schema"] = operation.schema
+    if operation.duckdb_experimental_persistence:
+        extra["duckdb_experimental_persistence"] = True
+    return (
+        f"op.create_vector_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}"
+        f"{_keywords(metric=operation.metric, method=operation.method, **extra)})"
+    )
+
+
+@renderers.dispatch_for(DropVectorIndexOp)
+def _render_drop_vector_index(autogen_context: AutogenContext, operation: DropVectorIndexOp) -> str:
+    add_imports(autogen_context)
+    extra: Dict[str, Any] = {}
+    if operation.table_name is not None:
+        extra["table_name"] = operation.table_name
+    if operation.schema is not None:
+        extra["schema"] = operation.schema
+    if operation.if_exists:
+        extra["if_exists"] = True
+    return f"op.drop_vector_index({operation.index_name!r}{_keywords(**extra)})"
+
+
+@renderers.dispatch_for(AlterVectorDimensionOp)
+def _render_alter_vector_dimension(autogen_context: AutogenContext, operation: AlterVectorDimensionOp) -> str:
+    add_imports(autogen_context)
+    extra = {"schema": operation.schema} if operation.schema is not None else {}
+    return (
+        f"# {operation.table_name}.{operation.column_name}: vectors of {operation.existing_dim} dimensions cannot "
+        f"become {operation.dim}; the column is reset to NULL, re-embed after this migration.\n"
+        f"op.alter_vector_dimension({operation.table_name!r}, {operation.column_name!r}, {operation.dim}"
+        f"{_keywords(existing_dim=operation.existing_dim, **extra)})"
+    )
+
+
+@renderers.dispatch_for(CreateVectorExtensionOp)
+def _render_create_vector_extension(autogen_context: AutogenContext, operation: CreateVectorExtensionOp) -> str:
+    add_imports(autogen_context)
+    return "op.create_vector_extension()"
+
+
+@renderers.dispatch_for(DropVectorExtensionOp)
+def _render_drop_vector_extension(autogen_context: AutogenContext, operation: DropVectorExtensionOp) -> str:
+    add_imports(autogen_context)
+    return "op.drop_vector_extension()"
