@@ -159,7 +159,7 @@ def _load_sqlite_vec(dbapi_connection: Any) -> bool:
     except ImportError:
         return False
     if inspect.iscoroutinefunction(raw.enable_load_extension):
-        return _load_sqlite_vec_aiosqlite(dbapi_connection, raw, sqlite_vec.loadable_path())
+        return _load_sqlite_vec_aiosqlite(raw, sqlite_vec.loadable_path())
     raw.enable_load_extension(True)
     try:
         sqlite_vec.load(raw)
@@ -168,17 +168,20 @@ def _load_sqlite_vec(dbapi_connection: Any) -> bool:
     return True
 
 
-def _load_sqlite_vec_aiosqlite(adapter: Any, raw: Any, path: str) -> bool:
-    # aiosqlite's methods are coroutines run on its own thread; SQLAlchemy's
-    # adapter awaits them from this (greenlet) context with await_.
+def _load_sqlite_vec_aiosqlite(raw: Any, path: str) -> bool:
+    # aiosqlite's methods are coroutines run on its own thread; the connect
+    # hook runs in SQLAlchemy's greenlet, where await_only() awaits them
+    # (SQLAlchemy 2.0 and 2.1 alike; the adapter's own await_ is 2.0 only).
+    from sqlalchemy.util import await_only
+
     try:
-        adapter.await_(raw.enable_load_extension(True))
+        await_only(raw.enable_load_extension(True))
     except AttributeError:  # the sqlite3 module inside cannot load extensions
         return False
     try:
-        adapter.await_(raw.load_extension(path))
+        await_only(raw.load_extension(path))
     finally:
-        adapter.await_(raw.enable_load_extension(False))
+        await_only(raw.enable_load_extension(False))
     return True
 
 
