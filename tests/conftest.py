@@ -48,6 +48,30 @@ def postgresql_url(workdir: str) -> Iterator[str]:
         server.cleanup()
 
 
+@pytest.fixture
+def fresh_database_url(tmp_path: Any, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """A URL of a new, empty database of the given backend ("sqlite", "duckdb", "postgresql"), for code that commits."""
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path}/fresh.db"
+        if backend == "duckdb":
+            return f"duckdb:///{tmp_path}/fresh.duckdb"
+        import sqlalchemy
+
+        base = sqlalchemy.make_url(request.getfixturevalue("postgresql_url"))
+        name = "fresh_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
+        admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+            conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        admin.dispose()
+        return base.set(database=name).render_as_string(hide_password=False)
+
+    return make
+
+
 def _transactional_sqlite(engine: Engine) -> Engine:
     # pysqlite does not BEGIN before DDL; take over transaction control so DDL
     # rolls back with the test (SQLAlchemy's documented SQLite recipe).

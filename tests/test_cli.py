@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -26,20 +27,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
-def db_url(request: pytest.FixtureRequest, workspace: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{workspace}/cli.db"
-    if request.param == "duckdb":
-        return f"duckdb:///{workspace}/cli.duckdb"
-    import sqlalchemy
-
-    base = request.getfixturevalue("postgresql_url")
-    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS cli_test")
-        conn.exec_driver_sql("CREATE DATABASE cli_test")
-    admin.dispose()
-    return str(sqlalchemy.make_url(base).set(database="cli_test").render_as_string(hide_password=False))
+def db_url(request: pytest.FixtureRequest, workspace: Path, fresh_database_url: Callable[[str], str]) -> str:
+    return fresh_database_url(request.param)
 
 
 def test_ingest_query_stats(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Callable
 
 import pytest
 
@@ -25,12 +26,8 @@ def load(name: str) -> ModuleType:
 
 
 @pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
-def example_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/example.db"
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path}/example.duckdb"
-    return request.getfixturevalue("postgresql_url")
+def example_url(request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]) -> str:
+    return fresh_database_url(request.param)
 
 
 def test_quickstart(example_url: str, capsys: pytest.CaptureFixture[str]) -> None:
