@@ -15,21 +15,32 @@ and a numpy vector), each timed from those rows to the committed table:
 - ``core`` / ``orm``: ``conn.execute(insert(table), rows)`` and
   ``session.add_all(...)`` on a smaller sample, for context.
 
-Rates are medians of ``--runs`` runs (raw and bulk_insert interleaved), on a
-fresh table each run.  Run: ``.venv/bin/python bench/loader.py [--rows 100000] [--runs 3]``.
+A second table times :meth:`sqlalchemy_vector.VectorRAG.load_documents` with
+the same data as documents with precomputed embeddings (``{"content",
+"metadata", "embedding"}``), into the facade's default ``documents`` and
+``embeddings`` tables, against a raw path that writes the same rows (UUID string
+ids, content, JSON metadata, ``created_at``; ``document_id``, ``model_name``,
+vector) into the same two tables in one transaction with the same fast path
+per backend.  Its rate counts documents per second.
+
+Rates are medians of ``--runs`` runs (raw and library path interleaved, in
+alternating order), on fresh tables each run.  Run:
+``.venv/bin/python bench/loader.py [--rows 100000] [--runs 3] [--measure table,documents]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 from sqlalchemy import JSON, Column, MetaData, String, Table, Text, func, insert, select
@@ -38,6 +49,7 @@ from sqlalchemy.orm import Session, registry
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.bulk import bulk_insert
+from sqlalchemy_vector.rag import VectorRAG
 
 DIM = 384
 metadata = MetaData()
@@ -102,7 +114,8 @@ def raw_postgresql(engine: Engine, rows: List[Dict[str, Any]]) -> None:
     blob, width = encoded.tobytes(), 4 * (1 + DIM)
     raw = engine.raw_connection()
     try:
-        with raw.driver_connection.cursor() as cursor:
+        driver: Any = raw.driver_connection
+        with driver.cursor() as cursor:
             with cursor.copy("COPY bench_load (id, content, meta, embedding) FROM STDIN (FORMAT BINARY)") as copy:
                 # json's binary form is its text: the serialised string goes as "text", unchanged
                 copy.set_types(["varchar", "text", "text", "bytea"])
@@ -127,7 +140,7 @@ def raw_duckdb(engine: Engine, rows: List[Dict[str, Any]]) -> None:
     )
     raw = engine.raw_connection()
     try:
-        con = raw.driver_connection
+        con: Any = raw.driver_connection
         con.register("bench_arrow", table)
         con.execute("INSERT INTO bench_load SELECT id, content, meta, embedding FROM bench_arrow")
         con.unregister("bench_arrow")
@@ -162,9 +175,21 @@ def orm(engine: Engine, rows: List[Dict[str, Any]]) -> None:
         session.commit()
 
 
+def checkpoint(engine: Engine) -> None:
+    """Flush what earlier runs left in memory and the WAL, so that no run pays for the one before it."""
+    if engine.dialect.name in ("postgresql", "duckdb"):
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("CHECKPOINT")
+            raw.commit()
+        finally:
+            raw.close()
+
+
 def timed_rate(engine: Engine, load: Callable[[Engine, List[Dict[str, Any]]], None], rows: List[Dict[str, Any]]) -> float:
     metadata.drop_all(engine)
     metadata.create_all(engine)
+    checkpoint(engine)
     start = time.perf_counter()
     load(engine, rows)
     elapsed = time.perf_counter() - start
@@ -176,11 +201,186 @@ def timed_rate(engine: Engine, load: Callable[[Engine, List[Dict[str, Any]]], No
     return len(rows) / elapsed
 
 
+# -- load_documents: documents + embeddings, vs the raw path into the same two tables ------------------
+
+
+def make_documents(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The same data as ``load_documents`` input: content, metadata and a precomputed embedding."""
+    return [{"content": r["content"], "metadata": r["meta"], "embedding": r["embedding"]} for r in rows]
+
+
+def uuid_strings(count: int) -> List[str]:
+    """``count`` random UUID4 strings, formatted with numpy (the fastest way found here)."""
+    raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    digits = np.frombuffer(raw.tobytes().hex().encode(), dtype="S1").reshape(count, 32)
+    out = np.full((count, 36), b"-", dtype="S1")
+    for start, stop, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        out[:, at : at + stop - start] = digits[:, start:stop]
+    text = out.tobytes().decode()
+    return [text[i : i + 36] for i in range(0, 36 * count, 36)]
+
+
+def doc_columns(docs: List[Dict[str, Any]]) -> Tuple[List[str], List[str], np.ndarray, datetime]:
+    """What every raw path computes first: document ids, embedding ids, the vector matrix, one timestamp."""
+    ids = uuid_strings(2 * len(docs))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return ids[: len(docs)], ids[len(docs) :], np.stack([d["embedding"] for d in docs]), now
+
+
+def raw_docs_sqlite(engine: Engine, docs: List[Dict[str, Any]], model_name: str) -> None:
+    doc_ids, emb_ids, matrix, now = doc_columns(docs)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DateTime storage format
+    blob, width = matrix.astype("<f4", copy=False).tobytes(), 4 * DIM
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.executemany(
+            "INSERT INTO documents (id, content, metadata, created_at) VALUES (?, ?, ?, ?)",
+            [(i, d["content"], json.dumps(d["metadata"]), stamp) for i, d in zip(doc_ids, docs)],
+        )
+        cursor.executemany(
+            "INSERT INTO embeddings (id, document_id, model_name, embedding) VALUES (?, ?, ?, ?)",
+            [(e, i, model_name, blob[n * width : (n + 1) * width]) for n, (e, i) in enumerate(zip(emb_ids, doc_ids))],
+        )
+        raw.commit()
+    finally:
+        raw.close()
+
+
+_PG_EPOCH = datetime(2000, 1, 1)
+
+
+def raw_docs_postgresql(engine: Engine, docs: List[Dict[str, Any]], model_name: str) -> None:
+    doc_ids, emb_ids, matrix, now = doc_columns(docs)
+    encoded = np.empty((len(docs), 1 + DIM), dtype=">f4")
+    header = encoded[:, :1].view(">u2")
+    header[:, 0], header[:, 1] = DIM, 0
+    encoded[:, 1:] = matrix
+    blob, width = encoded.tobytes(), 4 * (1 + DIM)
+    # Pre-encoded binary fields, sent as bytes: jsonb is a version byte (1) and
+    # the JSON text; timestamp is int64 microseconds since 2000-01-01.
+    delta = now - _PG_EPOCH
+    stamp = ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds).to_bytes(8, "big", signed=True)
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        with driver.cursor() as cursor:
+            with cursor.copy("COPY documents (id, content, metadata, created_at) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "text", "bytea", "bytea"])
+                for i, d in zip(doc_ids, docs):
+                    copy.write_row((i, d["content"], b"\x01" + json.dumps(d["metadata"]).encode(), stamp))
+            with cursor.copy(
+                "COPY embeddings (id, document_id, model_name, embedding) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["text", "text", "text", "bytea"])
+                for n, (e, i) in enumerate(zip(emb_ids, doc_ids)):
+                    copy.write_row((e, i, model_name, blob[n * width : (n + 1) * width]))
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def raw_docs_duckdb(engine: Engine, docs: List[Dict[str, Any]], model_name: str) -> None:
+    import pyarrow as pa
+
+    doc_ids, emb_ids, matrix, now = doc_columns(docs)
+    documents = pa.table(
+        {
+            "id": pa.array(doc_ids),
+            "content": pa.array([d["content"] for d in docs]),
+            "metadata": pa.array([json.dumps(d["metadata"]) for d in docs]),
+            "created_at": pa.array(np.full(len(docs), np.datetime64(now, "us"))),
+        }
+    )
+    embeddings = pa.table(
+        {
+            "id": pa.array(emb_ids),
+            "document_id": documents.column("id"),
+            "model_name": pa.array([model_name] * len(docs)),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), type=pa.float32()), DIM),
+        }
+    )
+    raw = engine.raw_connection()
+    try:
+        con: Any = raw.driver_connection
+        con.execute("BEGIN")  # one transaction for both tables, as load_documents
+        con.register("bench_documents", documents)
+        con.register("bench_embeddings", embeddings)
+        con.execute("INSERT INTO documents (id, content, metadata, created_at) SELECT * FROM bench_documents")
+        con.execute(
+            "INSERT INTO embeddings (id, document_id, model_name, embedding) SELECT * FROM bench_embeddings"
+        )
+        con.unregister("bench_documents")
+        con.unregister("bench_embeddings")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+RAW_DOCS: Dict[str, Callable[[Engine, List[Dict[str, Any]], str], None]] = {
+    "sqlite": raw_docs_sqlite,
+    "duckdb": raw_docs_duckdb,
+    "postgresql": raw_docs_postgresql,
+}
+
+
+def timed_documents(rag: VectorRAG, load: Callable[[], Any], docs: List[Dict[str, Any]]) -> float:
+    engine = rag.engine
+    D: Any = rag.document_model
+    E: Any = rag.embedding_model
+    D.metadata.drop_all(engine)
+    D.metadata.create_all(engine)
+    checkpoint(engine)
+    start = time.perf_counter()
+    load()
+    elapsed = time.perf_counter() - start
+    with engine.connect() as conn:  # both tables complete, one document checked field by field
+        assert conn.execute(select(func.count()).select_from(D)).scalar() == len(docs)
+        assert conn.execute(select(func.count()).select_from(E)).scalar() == len(docs)
+        probe = docs[len(docs) // 2]
+        stored = conn.execute(
+            select(D.id, D.metadata_, D.created_at, E.id, E.model_name, E.embedding)
+            .join(E, E.document_id == D.id)
+            .where(D.content == probe["content"])
+        ).one()
+        assert len(stored[0]) == 36 and len(stored[3]) == 36 and stored[0] != stored[3]
+        assert stored[1] == probe["metadata"] and stored[4] == rag.embedder.model_name
+        assert abs(stored[2] - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds() < 3600
+        assert np.array_equal(stored[5], probe["embedding"])
+    return len(docs) / elapsed
+
+
+def bench_documents(backend: str, engine: Engine, rows: List[Dict[str, Any]], runs: int) -> Dict[str, float]:
+    docs = make_documents(rows)
+    rag = VectorRAG(engine)
+    raw_rates: List[float] = []
+    rag_rates: List[float] = []
+    for run in range(runs):
+        # Alternate which goes first: the server warms up (caches, WAL) over the runs.
+        measures = [
+            (raw_rates, lambda: RAW_DOCS[backend](engine, docs, rag.embedder.model_name)),
+            (rag_rates, lambda: rag.load_documents(docs, show_progress=False)),
+        ]
+        for rates, load in measures if run % 2 == 0 else reversed(measures):
+            rates.append(timed_documents(rag, load, docs))
+    rag.document_model.metadata.drop_all(engine)  # type: ignore[attr-defined]
+    rag.close()
+    return {"raw": statistics.median(raw_rates), "rag": statistics.median(rag_rates)}
+
+
+# -- the runs --------------------------------------------------------------------------------------------
+
+
 def bench_backend(backend: str, engine: Engine, rows: List[Dict[str, Any]], sample: int, runs: int) -> Dict[str, float]:
-    raw_rates, loader_rates = [], []
-    for _ in range(runs):
-        raw_rates.append(timed_rate(engine, RAW[backend], rows))
-        loader_rates.append(timed_rate(engine, loader, rows))
+    raw_rates: List[float] = []
+    loader_rates: List[float] = []
+    for run in range(runs):
+        # Alternate which goes first: the server warms up (caches, WAL) over the runs.
+        measures = [(raw_rates, RAW[backend]), (loader_rates, loader)]
+        for rates, load in measures if run % 2 == 0 else reversed(measures):
+            rates.append(timed_rate(engine, load, rows))
     small = rows[:sample]
     result = {
         "raw": statistics.median(raw_rates),
@@ -198,15 +398,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
+    parser.add_argument(
+        "--measure", default="table,documents", help="table (bulk_insert into one table), documents (load_documents)"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    measures = args.measure.split(",")
+    if not measures or set(measures) - {"table", "documents"}:
+        parser.error("--measure takes table, documents or both (comma-separated)")
 
     rows = make_rows(args.rows)
     # The plain per-row paths are far slower: time them on a sample.
     samples = {"sqlite": 10_000, "postgresql": 10_000, "duckdb": 500}
 
     results: Dict[str, Dict[str, float]] = {}
+    documents: Dict[str, Dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:
         for backend in args.backends.split(","):
             server = None
@@ -222,23 +429,53 @@ def main() -> None:
             else:
                 parser.error(f"unknown backend {backend!r}; choose from sqlite, duckdb, postgresql")
             try:
-                results[backend] = bench_backend(backend, engine, rows, min(samples[backend], len(rows)), args.runs)
+                if "table" in measures:
+                    results[backend] = bench_backend(backend, engine, rows, min(samples[backend], len(rows)), args.runs)
+                if "documents" in measures:
+                    documents[backend] = bench_documents(backend, engine, rows, args.runs)
             finally:
                 engine.dispose()
                 if server is not None:
                     server.cleanup()
 
-    print(f"# bulk load, {args.rows:,} rows x {DIM} float32 + id, text, JSON; rows/s, median of {args.runs} runs")
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.python_implementation()} {platform.python_version()}, {platform.machine()}")
-    print()
-    print("| backend | raw path | raw rows/s | bulk_insert rows/s | bulk_insert / raw | Core insert rows/s | ORM rows/s | sample |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    names = {"sqlite": "DBAPI executemany, BLOBs", "duckdb": "Arrow + INSERT SELECT", "postgresql": "psycopg COPY BINARY"}
-    for backend, r in results.items():
+    machine = (
+        f"# {time.strftime('%Y-%m-%d')}, {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+    )
+    names = {
+        "sqlite": "DBAPI executemany, BLOBs",
+        "duckdb": "Arrow + INSERT SELECT",
+        "postgresql": "psycopg COPY BINARY",
+    }
+    if results:
+        print(f"# bulk load, {args.rows:,} rows x {DIM} float32 + id, text, JSON; rows/s, median of {args.runs} runs")
+        print(machine)
+        print()
+        print("| backend | raw path | raw rows/s | bulk_insert rows/s | bulk_insert / raw | Core insert rows/s | ORM rows/s | sample |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for backend, r in results.items():
+            print(
+                f"| {backend} | {names[backend]} | {r['raw']:,.0f} | {r['loader']:,.0f} | {r['loader'] / r['raw']:.0%} "
+                f"| {r['core']:,.0f} | {r['orm']:,.0f} | {int(r['sample']):,} |"
+            )
+    if documents:
+        if results:
+            print()
         print(
-            f"| {backend} | {names[backend]} | {r['raw']:,.0f} | {r['loader']:,.0f} | {r['loader'] / r['raw']:.0%} "
-            f"| {r['core']:,.0f} | {r['orm']:,.0f} | {int(r['sample']):,} |"
+            f"# load_documents, {args.rows:,} documents x {DIM} float32 (precomputed) into documents + embeddings; "
+            f"documents/s, median of {args.runs} runs"
         )
+        print(machine)
+        print()
+        print(
+            "| backend | raw path (both tables, one transaction) | raw docs/s | load_documents docs/s "
+            "| load_documents / raw |"
+        )
+        print("|---|---|---:|---:|---:|")
+        for backend, r in documents.items():
+            print(
+                f"| {backend} | {names[backend]} | {r['raw']:,.0f} | {r['rag']:,.0f} | {r['rag'] / r['raw']:.0%} |"
+            )
 
 
 if __name__ == "__main__":
