@@ -1,31 +1,38 @@
-# Both targets set themselves up: a virtualenv in .venv with the package and its extras.
+# Each target sets itself up: a virtualenv in .venv with what that target needs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
 .PHONY: demo test bench bench-loader bench-index clean
 
-$(VENV)/.installed: pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+# The demo needs only SQLite; the tests and benchmarks need every backend (and torch, for one test).
+$(VENV)/.installed-sqlite: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[sqlite]"
+	touch $@
+
+$(VENV)/.installed-all: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[all,test]"
 	touch $@
 
 # The main job: ingest the guides in examples/corpus into ./sqlalchemy_vector.db (SQLite), then ask.
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-sqlite
 	$(PY) -m sqlalchemy_vector ingest examples/corpus
 	$(PY) -m sqlalchemy_vector query "which distance metric should I use for normalized embeddings" -k 3
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-all
 	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-all
 	$(PY) bench/query_latency.py
 
-bench-loader: $(VENV)/.installed
+bench-loader: $(VENV)/.installed-all
 	$(PY) bench/loader.py
 
-bench-index: $(VENV)/.installed
+bench-index: $(VENV)/.installed-all
 	$(PY) bench/index_recall.py
 
 clean:

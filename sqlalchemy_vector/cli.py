@@ -192,7 +192,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
-    print(f"ingested {len(documents)} passages from {len(sources)} files into {_shown(url)} in {elapsed:.1f} s")
+    print(f"ingested {len(documents)} passages from {len(sources)} files into {_shown(url)} in {elapsed:.2f} s")
     return 0
 
 
