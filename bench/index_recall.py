@@ -79,45 +79,10 @@ def make_table(dim: int, persistence: bool) -> tuple[Table, VectorIndex]:
     return table, index
 
 
-# -- loading (bulk paths, so the load does not dominate the run) ------------------------
-
-
-def load(engine: Engine, data: np.ndarray) -> None:
-    raw = engine.raw_connection()
-    try:
-        name = engine.dialect.name
-        if name == "postgresql":
-            from pgvector.psycopg import register_vector
-
-            register_vector(raw.driver_connection)
-            with raw.driver_connection.cursor() as cur:
-                with cur.copy("COPY bench_vectors (id, embedding) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int4", "vector"])
-                    for i, v in enumerate(data):
-                        copy.write_row((i, v))
-        elif name == "duckdb":
-            import pyarrow as pa
-
-            values = pa.array(data.reshape(-1), type=pa.float32())
-            arrow = pa.table(
-                {
-                    "id": pa.array(np.arange(len(data), dtype=np.int32)),
-                    "embedding": pa.FixedSizeListArray.from_arrays(values, data.shape[1]),
-                }
-            )
-            con = raw.driver_connection
-            con.register("bench_arrow", arrow)
-            con.execute(f"INSERT INTO bench_vectors SELECT id, CAST(embedding AS FLOAT[{data.shape[1]}]) FROM bench_arrow")
-            con.unregister("bench_arrow")
-        else:
-            cur = raw.cursor()
-            cur.executemany(
-                "INSERT INTO bench_vectors (id, embedding) VALUES (?, ?)",
-                ((i, v.astype("<f4").tobytes()) for i, v in enumerate(data)),
-            )
-        raw.commit()
-    finally:
-        raw.close()
+def load(engine: Engine, table: Table, data: np.ndarray) -> None:
+    """Load the rows through the library's bulk path: COPY, Arrow or executemany."""
+    with engine.begin() as conn:
+        sv.bulk_insert(conn, table, [{"id": i, "embedding": v} for i, v in enumerate(data)])
 
 
 # -- measuring -------------------------------------------------------------------------
@@ -150,9 +115,7 @@ def measure_backend(
 ) -> List[Row]:
     table, index = make_table(data.shape[1], persistence=False)
     table.create(engine)
-    start = time.perf_counter()
-    load(engine, data)
-    load_s = time.perf_counter() - start
+    load(engine, table, data)
     col = table.c.embedding
     rows: List[Row] = []
     with engine.connect() as connection:
@@ -162,7 +125,7 @@ def measure_backend(
             queries,
         )
     exact_ms = statistics.median(exact_times) * 1000
-    rows.append({"backend": name, "method": "exact scan", "ef": "-", "build_s": None, "load_s": load_s,
+    rows.append({"backend": name, "method": "exact scan", "ef": "-", "build_s": None,
                  "ms": exact_ms, "recall": recall(exact_found, truth)})
 
     with engine.connect() as connection:
@@ -188,7 +151,7 @@ def measure_backend(
                 )
         ms = statistics.median(times) * 1000
         rows.append({"backend": name, "method": "vec0 (exact)" if name == "sqlite" else "hnsw",
-                     "ef": ef if ef is not None else "-", "build_s": build_s, "load_s": None,
+                     "ef": ef if ef is not None else "-", "build_s": build_s,
                      "ms": ms, "recall": recall(found, truth), "speedup": exact_ms / ms})
     return rows
 
