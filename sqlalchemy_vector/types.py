@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -20,36 +20,39 @@ __all__ = ["Vector", "to_float32"]
 _NUMERIC_KINDS = frozenset("iuf")
 
 
-def to_float32(value: Any, dim: Optional[int], where: str = "vector value") -> npt.NDArray[np.float32]:
+def to_float32(
+    value: Any, dim: Optional[int], where: Union[str, Callable[[], str]] = "vector value"
+) -> npt.NDArray[np.float32]:
     """Validate ``value`` as a finite 1-D numeric vector and return it as float32.
 
-    ``where`` names the column (or other place) in error messages.  ``dim`` of
-    ``None`` accepts any length.
+    ``where`` names the column (or other place) in error messages; it may be a
+    function returning the name, called only when there is an error to report.
+    ``dim`` of ``None`` accepts any length.
     """
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         raise InvalidVectorError(
-            f"{where} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "
+            f"{_name(where)} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "
             "pass a list, tuple or numpy array of floats"
         )
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as err:  # ragged nested sequences
         raise InvalidVectorError(
-            f"{where} expects a flat sequence of numbers, got {_preview(value)} ({err})"
+            f"{_name(where)} expects a flat sequence of numbers, got {_preview(value)} ({err})"
         ) from None
     if array.ndim != 1:
         raise InvalidVectorError(
-            f"{where} expects a 1-D vector, got an array of shape {array.shape}; "
+            f"{_name(where)} expects a 1-D vector, got an array of shape {array.shape}; "
             "store one vector per row (iterate over a 2-D array's rows)"
         )
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise InvalidVectorError(
-            f"{where} expects numeric elements, got dtype {array.dtype} from {_preview(value)}; "
+            f"{_name(where)} expects numeric elements, got dtype {array.dtype} from {_preview(value)}; "
             "convert the elements to float first"
         )
     if dim is not None and array.shape[0] != dim:
         raise DimensionMismatchError(
-            f"{where} expects {dim} dimensions, got {array.shape[0]}; "
+            f"{_name(where)} expects {dim} dimensions, got {array.shape[0]}; "
             f"use vectors from the embedding model the column was declared for, or declare Vector({array.shape[0]})"
         )
     with np.errstate(over="ignore"):
@@ -57,10 +60,14 @@ def to_float32(value: Any, dim: Optional[int], where: str = "vector value") -> n
     if not np.isfinite(result).all():
         bad = int(np.flatnonzero(~np.isfinite(result))[0])
         raise InvalidVectorError(
-            f"{where} expects finite numbers, got {array[bad]!r} at index {bad} "
+            f"{_name(where)} expects finite numbers, got {array[bad]!r} at index {bad} "
             "(NaN, infinity, or beyond the float32 range); clean the vector before storing or querying it"
         )
     return result
+
+
+def _name(where: Union[str, Callable[[], str]]) -> str:
+    return where if isinstance(where, str) else where()
 
 
 def _preview(value: Any, limit: int = 60) -> str:
@@ -149,6 +156,9 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     @property
     def described_as(self) -> str:
         """How error messages refer to values of this type, e.g. ``column 'docs.embedding' (Vector(3))``."""
+        return self._describe()
+
+    def _describe(self) -> str:
         column = self._column
         if column is None:
             return f"{self!r} value"
@@ -166,7 +176,8 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[npt.NDArray[np.float32]]:
         if value is None:
             return None
-        return to_float32(value, self.dim, self.described_as)
+        # The column's description is built only if the value is rejected: this runs per bound value.
+        return to_float32(value, self.dim, self._describe)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self
