@@ -29,7 +29,7 @@ def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: An
       the installed DuckDB.
     """
     url = make_url(url)
-    backend = backend_for(url.get_backend_name())
+    backend = backend_for(url.get_dialect())
     engine = sqlalchemy.create_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
     return attach(engine, sqlite_vec=sqlite_vec)
 
@@ -39,7 +39,7 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
     url = make_url(url)
-    backend = backend_for(url.get_backend_name())
+    backend = backend_for(url.get_dialect())
     engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
     return attach(engine, sqlite_vec=sqlite_vec)
 
@@ -51,7 +51,7 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     connection opens.  Calling it again on the same engine does nothing.
     """
     sync_engine: Engine = getattr(engine, "sync_engine", engine)
-    backend = backend_for(sync_engine.dialect.name)
+    backend = backend_for(sync_engine.dialect)
     if engine_state(sync_engine.dialect) is None:
         backend.prepare(sync_engine, sqlite_vec=sqlite_vec)
     return engine

@@ -180,10 +180,16 @@ def distance(metric: str, a: Any, b: Any) -> VectorDistance:
 
 
 @compiles(VectorDistance)
-def _no_vector_support(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
-    from .dialects import supported_dialects
+def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    from .dialects import find_backend, supported_dialects
 
+    backend = find_backend(compiler.dialect)
+    if backend is not None:
+        return backend.compile_distance(element, compiler, **kw)
+    if compiler.dialect.name == "default":
+        # str(statement) without a dialect: readable, not executable anywhere.
+        return f"{element.name}({compiler.process(element.left, **kw)}, {compiler.process(element.right, **kw)})"
     raise UnsupportedDialectError(
         f"{element.name}() cannot be compiled for the {compiler.dialect.name!r} dialect; "
-        f"sqlalchemy_vector supports {', '.join(supported_dialects())}"
+        f"sqlalchemy_vector supports {', '.join(supported_dialects())} and dialects derived from them"
     )

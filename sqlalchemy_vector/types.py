@@ -171,7 +171,7 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         from .dialects import backend_for
 
-        return dialect.type_descriptor(backend_for(dialect.name).storage_type(self.dim))
+        return dialect.type_descriptor(backend_for(dialect).storage_type(self.dim))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[npt.NDArray[np.float32]]:
         if value is None:

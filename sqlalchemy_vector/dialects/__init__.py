@@ -1,13 +1,22 @@
-"""Per-dialect vector support: one module per backend, one registry.
+"""Per-backend vector support: one package per backend, one registry.
 
-Adding a dialect means adding a module that defines a :class:`Backend`,
-registers it, and registers ``@compiles`` rules for
-:class:`~sqlalchemy_vector.functions.VectorDistance`.
+Adding a backend means adding a package here whose :class:`Backend`
+subclass implements the interface in :mod:`.base`, and one line below that
+imports it (importing registers it).
 """
 
-from .base import Backend, backend_for, engine_state, register, supported_dialects
+from .base import Backend, Capabilities, backend_for, backends, engine_state, find_backend, register, supported_dialects
 
-# Importing the modules registers their backends and compile rules.
+# The registry: importing a backend's package registers it.
 from . import duckdb, postgresql, sqlite  # noqa: E402,F401
 
-__all__ = ["Backend", "backend_for", "engine_state", "register", "supported_dialects"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "backend_for",
+    "backends",
+    "engine_state",
+    "find_backend",
+    "register",
+    "supported_dialects",
+]

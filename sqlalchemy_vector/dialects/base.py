@@ -1,35 +1,108 @@
-"""What every backend module provides, and the registry that finds them."""
+"""The interface every backend implements, and the registry that finds one for a dialect.
+
+A backend is everything sqlalchemy_vector knows about one database: how a
+vector is stored, how each distance renders, how JSON metadata is read, how a
+vector index is built, listed and searched, how rows are bulk-loaded, how an
+engine is prepared, and what reflection and migrations must work around.
+Generic modules never test a dialect's name: they call
+:func:`backend_for` and ask the backend, through its methods and its
+:class:`Capabilities`.
+
+Backends are found through the dialect's class hierarchy: a dialect class that
+subclasses a supported one (a PostgreSQL-derived engine, a user's own
+subclass) gets that backend unless a more specific one is registered.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import weakref
-from typing import Any, Callable, ClassVar, Dict, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
-import orjson
 import numpy.typing as npt
+import orjson
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 
 from ..exc import UnsupportedDialectError
 
-__all__ = ["Backend", "backend_for", "register", "supported_dialects", "engine_state", "vector_to_text"]
+if TYPE_CHECKING:
+    from ..functions import VectorDistance
+
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "backend_for",
+    "find_backend",
+    "register",
+    "supported_dialects",
+    "engine_state",
+    "vector_to_text",
+]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, as data that generic code reads instead of testing names.
+
+    ``index_metrics`` maps each index method (``hnsw``, ``ivfflat``, ``vec0``)
+    to the ascending metrics an index of that method serves.
+    """
+
+    #: Index methods the backend builds, each with the metrics it serves.
+    index_metrics: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    #: Whether an index search may miss rows an exact search finds (HNSW, IVFFlat).
+    approximate_index: bool = False
+    #: Whether filters are applied inside the index search (so a filtered top-k still returns k rows).
+    filtered_top_k_in_index: bool = False
+    #: Whether the index is a separate table that a top-k reads with its own statement (sqlite-vec's vec0).
+    index_is_table: bool = False
+    #: Largest ``k`` the index search accepts, if bounded.
+    index_max_k: Optional[int] = None
+    #: SQLAlchemy driver names with an asyncio interface.
+    async_drivers: Tuple[str, ...] = ()
+    #: Whether DDL runs inside a transaction and rolls back with it.
+    transactional_ddl: bool = True
+    #: Whether foreign keys are enforced in a way the facade's schema can use.
+    foreign_keys: bool = True
 
 
 class Backend:
-    """Vector support for one SQLAlchemy dialect name.
+    """Vector support for one family of SQLAlchemy dialects.
 
-    A backend decides how a :class:`~sqlalchemy_vector.Vector` is stored and
-    encoded, and prepares engines (extensions, driver set-up).  Distance
-    functions are registered by the backend's module with ``@compiles``.
+    Subclasses set :attr:`name` (the dialect name they are registered under),
+    :attr:`dialect_class` when it can be imported (so subclasses of that
+    dialect find this backend), and :attr:`capabilities`.  Methods below have
+    defaults only where a default is right for every backend.
     """
 
+    #: The dialect name this backend registers (``engine.dialect.name``).
     name: ClassVar[str]
+    #: What the backend can do.
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def dialect_classes(self) -> Tuple[type, ...]:
+        """Dialect classes this backend serves, with their subclasses (those that import)."""
+        return ()
+
+    # -- storage -----------------------------------------------------------------
 
     def storage_type(self, dim: int) -> TypeEngine[Any]:
         """The dialect-level type that stores a ``dim``-dimensional vector."""
         raise NotImplementedError
+
+    # -- distance SQL ------------------------------------------------------------
+
+    def compile_distance(self, element: "VectorDistance", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for one distance function call; ascending forms must be what the index matches."""
+        raise NotImplementedError
+
+    # -- engines -----------------------------------------------------------------
 
     def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], **options: Any) -> Dict[str, Any]:
         """Adjust ``create_engine`` keyword arguments before the engine exists."""
@@ -38,8 +111,14 @@ class Backend:
     def prepare(self, engine: Engine, **options: Any) -> None:
         """Install connection hooks on ``engine`` (called once per engine)."""
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
 
-_BACKENDS: Dict[str, Backend] = {}
+
+# -- registry ----------------------------------------------------------------------
+
+_BY_NAME: Dict[str, Backend] = {}
+_BY_CLASS: Dict[type, Backend] = {}
 
 # Per-dialect-instance facts learned while preparing an engine, e.g. whether
 # sqlite-vec was loaded.  Keyed weakly so disposed engines leave nothing behind.
@@ -47,23 +126,56 @@ _ENGINE_STATE: "weakref.WeakKeyDictionary[Dialect, Dict[str, Any]]" = weakref.We
 
 
 def register(backend: Backend) -> Backend:
-    _BACKENDS[backend.name] = backend
+    """Make ``backend`` the one for its dialect name and dialect classes (and their subclasses)."""
+    _BY_NAME[backend.name] = backend
+    for cls in backend.dialect_classes():
+        _BY_CLASS[cls] = backend
+    _lookup.cache_clear()
     return backend
 
 
-def backend_for(dialect_name: str) -> Backend:
-    """The backend for a dialect name, or :class:`UnsupportedDialectError`."""
-    try:
-        return _BACKENDS[dialect_name]
-    except KeyError:
+@functools.lru_cache(maxsize=None)
+def _lookup(dialect_class: type) -> Optional[Backend]:
+    # Most specific first: each class of the hierarchy, by identity, then by
+    # the name it declares itself (duckdb_engine's dialect subclasses
+    # PostgreSQL's but declares the name "duckdb").
+    for cls in dialect_class.__mro__:
+        found = _BY_CLASS.get(cls)
+        if found is not None:
+            return found
+        declared = cls.__dict__.get("name")
+        if isinstance(declared, str) and declared in _BY_NAME:
+            return _BY_NAME[declared]
+    return None
+
+
+def find_backend(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backend]:
+    """The backend for a dialect (instance, class or name), or ``None``."""
+    if isinstance(dialect, str):
+        return _BY_NAME.get(dialect)
+    return _lookup(dialect if isinstance(dialect, type) else type(dialect))
+
+
+def backend_for(dialect: Union[Dialect, Type[Dialect], str], *, feature: str = "vector support") -> Backend:
+    """The backend for a dialect (instance, class or name), or :class:`UnsupportedDialectError`."""
+    found = find_backend(dialect)
+    if found is None:
+        name = dialect if isinstance(dialect, str) else dialect.name
         raise UnsupportedDialectError(
-            f"the {dialect_name!r} dialect has no vector support; "
-            f"sqlalchemy_vector supports {', '.join(supported_dialects())}"
-        ) from None
+            f"the {name!r} dialect has no {feature}; sqlalchemy_vector supports "
+            f"{', '.join(supported_dialects())} and dialects derived from them"
+        )
+    return found
 
 
-def supported_dialects() -> tuple[str, ...]:
-    return tuple(sorted(_BACKENDS))
+def supported_dialects() -> Tuple[str, ...]:
+    """Names of the dialects with a registered backend."""
+    return tuple(sorted(_BY_NAME))
+
+
+def backends() -> Tuple[Backend, ...]:
+    """Every registered backend."""
+    return tuple(_BY_NAME[name] for name in supported_dialects())
 
 
 def engine_state(dialect: Dialect) -> Optional[Dict[str, Any]]:
@@ -77,6 +189,9 @@ def set_engine_state(dialect: Dialect, **facts: Any) -> Dict[str, Any]:
     return state
 
 
+# -- shared codecs -------------------------------------------------------------------
+
+
 def vector_to_text(array: npt.NDArray[np.float32]) -> str:
     """``[x1,x2,...]``, the shortest text that reads back as the same float32 values.
 
@@ -88,7 +203,31 @@ def vector_to_text(array: npt.NDArray[np.float32]) -> str:
 
 def text_to_vector(text: str) -> npt.NDArray[np.float32]:
     """Parse ``[x1,x2,...]`` (pgvector's and JSON's text form) into float32."""
-    return np.array(text.strip()[1:-1].split(","), dtype=np.float32) if text.strip() != "[]" else np.zeros(0, np.float32)
+    stripped = text.strip()
+    if stripped == "[]":
+        return np.zeros(0, np.float32)
+    return np.array(stripped[1:-1].split(","), dtype=np.float32)
 
 
 Processor = Callable[[Any], Any]
+
+
+@contextlib.contextmanager
+def nothing_to_set() -> Iterator[None]:
+    """A settings block for backends with nothing to tune."""
+    yield
+
+
+def import_dialect_classes(*paths: str) -> Tuple[type, ...]:
+    """Dialect classes named ``module:Class`` that import here (optional drivers may be missing)."""
+    found: List[type] = []
+    for path in paths:
+        module_name, _, attribute = path.partition(":")
+        try:
+            module = __import__(module_name, fromlist=[attribute])
+        except ImportError:
+            continue
+        cls = getattr(module, attribute, None)
+        if isinstance(cls, type):
+            found.append(cls)
+    return tuple(found)

@@ -26,9 +26,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
-from ..exc import MissingExtensionError
-from ..functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
-from .base import Backend, Processor, engine_state, register, set_engine_state
+from ...exc import MissingExtensionError
+from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
+from ..base import Backend, Processor, engine_state, register, set_engine_state
 
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
 
@@ -76,7 +76,6 @@ class F32_BLOB(UserDefinedType[Any]):
 # |x| = vec_distance_l2(x, zeroblob(4 * dim)).
 
 
-@compiles(VectorDistance, "sqlite")
 def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
     _check_prepared(element, compiler)
     left = compiler.process(element.left, **kw)
@@ -107,7 +106,7 @@ def _is_bind(clause: Any) -> bool:
 
 def _require_dim(element: VectorDistance) -> int:
     if element.dim is None:
-        from ..exc import UnsupportedDialectError
+        from ...exc import UnsupportedDialectError
 
         raise UnsupportedDialectError(
             f"{element.name}() on SQLite needs a Vector-typed argument to know the dimension; "
@@ -263,7 +262,17 @@ def register_python_functions(dbapi_connection: Any) -> None:
 
 
 class SQLiteBackend(Backend):
+    """SQLite with sqlite-vec (or the same functions in Python)."""
+
     name = "sqlite"
+
+    def dialect_classes(self) -> tuple[type, ...]:
+        from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+        return (SQLiteDialect,)
+
+    def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+        return _compile_distance(element, compiler, **kw)
 
     def storage_type(self, dim: int) -> F32_BLOB:
         return F32_BLOB(dim)

@@ -21,8 +21,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
-from ..functions import VectorDistance
-from .base import Backend, Processor, register, set_engine_state, vector_to_text
+from ...functions import VectorDistance
+from ..base import Backend, Processor, register, set_engine_state, vector_to_text
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
@@ -67,19 +67,6 @@ class FLOAT_ARRAY(UserDefinedType[Any]):
         return process
 
 
-@compiles(VectorDistance, "duckdb")
-def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
-    left = compiler.process(element.left, **kw)
-    right = compiler.process(element.right, **kw)
-    if element.metric == "l1":
-        # No array L1 function in DuckDB 1.5: sum |x - y| over the zipped elements.
-        return (
-            f"list_sum(list_transform(list_zip(CAST({left} AS FLOAT[]), CAST({right} AS FLOAT[])), "
-            "lambda pair: abs(pair[1] - pair[2])))"
-        )
-    return f"{_FUNCTIONS[element.metric]}({left}, {right})"
-
-
 def vss_extension_path() -> Optional[Path]:
     """The vss extension file shipped by ``duckdb-extension-vss`` for this DuckDB version, if installed.
 
@@ -96,7 +83,20 @@ def vss_extension_path() -> Optional[Path]:
 
 
 class DuckDBBackend(Backend):
+    """DuckDB through duckdb_engine or duckdb-sqlalchemy (both register the ``duckdb`` name)."""
+
     name = "duckdb"
+
+    def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+        left = compiler.process(element.left, **kw)
+        right = compiler.process(element.right, **kw)
+        if element.metric == "l1":
+            # No array L1 function in DuckDB 1.5: sum |x - y| over the zipped elements.
+            return (
+                f"list_sum(list_transform(list_zip(CAST({left} AS FLOAT[]), CAST({right} AS FLOAT[])), "
+                "lambda pair: abs(pair[1] - pair[2])))"
+            )
+        return f"{_FUNCTIONS[element.metric]}({left}, {right})"
 
     def storage_type(self, dim: int) -> FLOAT_ARRAY:
         return FLOAT_ARRAY(dim)

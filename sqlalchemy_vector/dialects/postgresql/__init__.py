@@ -21,9 +21,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
-from ..exc import MissingExtensionError
-from ..functions import VectorDistance
-from .base import Backend, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
+from ...exc import MissingExtensionError
+from ...functions import VectorDistance
+from ..base import Backend, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
 
 _OPERATORS = {
     "cosine": "<=>",
@@ -116,17 +116,22 @@ def _psycopg_dumper() -> type:
     return BinaryVectorDumper
 
 
-@compiles(VectorDistance, "postgresql")
-def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
-    left = compiler.process(element.left, **kw)
-    right = compiler.process(element.right, **kw)
-    if element.metric == "inner_product":
-        return f"(({left} <#> {right}) * -1)"
-    return f"({left} {_OPERATORS[element.metric]} {right})"
-
-
 class PostgreSQLBackend(Backend):
+    """PostgreSQL with pgvector, and every dialect derived from PostgreSQL's."""
+
     name = "postgresql"
+
+    def dialect_classes(self) -> tuple[type, ...]:
+        from sqlalchemy.dialects.postgresql.base import PGDialect
+
+        return (PGDialect,)
+
+    def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+        left = compiler.process(element.left, **kw)
+        right = compiler.process(element.right, **kw)
+        if element.metric == "inner_product":
+            return f"(({left} <#> {right}) * -1)"
+        return f"({left} {_OPERATORS[element.metric]} {right})"
 
     def storage_type(self, dim: int) -> PGVECTOR:
         return PGVECTOR(dim)
