@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 __all__ = [
     "VectorError",
     "InvalidVectorError",
+    "InvalidArgumentError",
     "DimensionMismatchError",
     "UnsupportedDialectError",
     "UnsupportedMetricError",
@@ -34,6 +35,10 @@ class VectorError(sa_exc.DontWrapMixin, Exception):
 
 class InvalidVectorError(VectorError, ValueError):
     """A value cannot be stored as a vector: not 1-D, not numeric, NaN or infinite."""
+
+
+class InvalidArgumentError(VectorError, ValueError):
+    """An argument other than a vector is out of range or of the wrong type (``k``, ``top_k``, ``ef_search``, ...)."""
 
 
 class DimensionMismatchError(InvalidVectorError):

@@ -2,43 +2,82 @@
 
 - :func:`knn` runs a top-k query and returns ``k`` rows whenever ``k`` rows
   match, on every backend: approximate indexes can return fewer under a filter
-  (DuckDB 1.5 filters after its HNSW search; pgvector's scan stops at
+  (an HNSW search that filters after the index scan, or stops at
   ``ef_search`` candidates), so a short result is re-run as an exact search.
-- :func:`knn_select` builds the statement :func:`knn` runs: on PostgreSQL and
-  DuckDB the ``ORDER BY distance LIMIT k`` shape their indexes recognise, on
-  SQLite a ``MATCH ... AND k = ?`` query on the index's vec0 table.
-- :func:`search_settings` sets ``ef_search`` (and pgvector's iterative scan
-  and IVFFlat probes) for the statements run inside a ``with`` block.
+- :func:`knn_select` builds the statement :func:`knn` runs, in the shape the
+  backend's index serves: ``ORDER BY distance LIMIT k`` for HNSW and IVFFlat,
+  a ``MATCH ... AND k = ?`` query where the index is a table of its own.
+- :func:`search_settings` sets ``ef_search`` (and iterative scan and IVFFlat
+  probes where the backend has them) for the statements run inside a ``with``
+  block.
+
+The facade (:class:`~sqlalchemy_vector.VectorRAG`) ranks through the same
+:class:`TopK` request, so a query through it is served by the same index.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Union
 
-from sqlalchemy import Integer, and_, func, literal, select, table, text
-from sqlalchemy import column as sql_column
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.types import Float
 
-from .dialects import engine_state
-from .exc import InvalidVectorError, MissingExtensionError, VectorIndexError
+from .dialects import backend_for, find_backend
+from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
-from .index import VectorIndex, _connection, _sqlite_rowid_column, _vec0_column_name, normalize_metric
+from .index import VectorIndex, _connection, normalize_metric
 from .types import Vector, to_float32
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-__all__ = ["knn", "knn_select", "search_settings", "ITERATIVE_SCAN_MODES"]
+__all__ = ["knn", "knn_select", "search_settings", "ITERATIVE_SCAN_MODES", "TopK"]
 
-#: pgvector's ``hnsw.iterative_scan`` values (pgvector 0.8+).
+#: Iterative-scan modes (pgvector 0.8's ``hnsw.iterative_scan``).
 ITERATIVE_SCAN_MODES = ("off", "strict_order", "relaxed_order")
 
-# vec0 (sqlite-vec 0.1.9) rejects k above 4096.
-_VEC0_MAX_K = 4096
+
+@dataclass
+class TopK:
+    """One top-k request, as the backend receives it to build its statement.
+
+    ``filters`` may refer to the vector column's table only (a backend whose
+    index is a table of its own applies them as a key subquery).  ``selected``
+    are the columns returned before ``distance``; ``target`` is the entity or
+    table they come from.  ``index_name`` names a vector index on ``column``
+    that serves ``metric``, when one is known.
+    """
+
+    column: ColumnElement[Any]
+    vector: npt.NDArray[np.float32]
+    k: int
+    metric: str
+    filters: List[ColumnElement[bool]] = field(default_factory=list)
+    selected: List[Any] = field(default_factory=list)
+    target: Any = None
+    index_name: Optional[str] = None
+    exact: bool = False
+    dialect: Optional[Dialect] = None
+
+    def distance(self) -> ColumnElement[float]:
+        """The distance expression between ``column`` and the query vector."""
+        return distance(self.metric, self.column, self.vector)
+
+    def ordered_select(self) -> Select[Any]:
+        """``SELECT ..., distance ... ORDER BY distance LIMIT k``; with ``exact``, an order no index serves."""
+        labelled = self.distance().label("distance")
+        # NULL vectors are never neighbours (SQLite would sort them first).
+        statement = select(*self.selected, labelled).where(self.column.is_not(None), *self.filters)
+        if self.exact:
+            # No index matches "distance + 0": the planner scans and sorts exactly.
+            return statement.order_by(self.distance() + 0).limit(self.k)
+        return statement.order_by(labelled).limit(self.k)
 
 
 # -- query-time settings -----------------------------------------------------------
@@ -69,44 +108,23 @@ def search_settings(
     SQLite's vec0 search is exact and has nothing to tune: the block is a no-op.
     """
     connection = _connection(bind)
-    name = connection.dialect.name
-    if ef_search is not None and (isinstance(ef_search, bool) or not isinstance(ef_search, int) or not 1 <= ef_search <= 1000):
-        raise InvalidVectorError(f"search_settings(ef_search=...) expects an integer from 1 to 1000, got {ef_search!r}")
-    if probes is not None and (isinstance(probes, bool) or not isinstance(probes, int) or probes < 1):
-        raise InvalidVectorError(f"search_settings(probes=...) expects a positive integer, got {probes!r}")
+    _check_positive("ef_search", ef_search, maximum=1000)
+    _check_positive("probes", probes)
     mode = _iterative_mode(iterative_scan)
-    if name == "postgresql":
-        settings: Dict[str, str] = {}
-        if ef_search is not None:
-            settings["hnsw.ef_search"] = str(ef_search)
-        if probes is not None:
-            settings["ivfflat.probes"] = str(probes)
-        if mode is not None:
-            _require_pgvector(connection, (0, 8), "iterative_scan")
-            settings["hnsw.iterative_scan"] = mode
-            settings["ivfflat.iterative_scan"] = "off" if mode == "off" else "relaxed_order"
-        with _postgresql_settings(connection, settings):
-            yield
-    elif name == "duckdb" and ef_search is not None:
-        # current_setting() raises for a never-set extension option (DuckDB 1.5.5);
-        # duckdb_settings() has the row as soon as vss is loaded.
-        current = connection.execute(
-            text("SELECT value FROM duckdb_settings() WHERE name = 'hnsw_ef_search'")
-        ).all()
-        if not current:  # vss not loaded: there is no HNSW index to tune
-            yield
-            return
-        previous = current[0][0]
-        connection.execute(text("SET hnsw_ef_search = :value"), {"value": ef_search})
-        try:
-            yield
-        finally:
-            if previous is None:
-                connection.execute(text("RESET hnsw_ef_search"))
-            else:
-                connection.execute(text("SET hnsw_ef_search = :value"), {"value": int(previous)})
-    else:
+    backend = find_backend(connection.dialect)
+    if backend is None:
         yield
+        return
+    with backend.search_settings(connection, ef_search=ef_search, iterative_scan=mode, probes=probes):
+        yield
+
+
+def _check_positive(name: str, value: Any, maximum: Optional[int] = None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
+        expected = f"an integer from 1 to {maximum}" if maximum is not None else "a positive integer"
+        raise InvalidArgumentError(f"search_settings({name}=...) expects {expected}, got {value!r}")
 
 
 def _iterative_mode(value: Union[str, bool, None]) -> Optional[str]:
@@ -117,40 +135,10 @@ def _iterative_mode(value: Union[str, bool, None]) -> Optional[str]:
     if value is False:
         return "off"
     if value not in ITERATIVE_SCAN_MODES:
-        raise InvalidVectorError(
+        raise InvalidArgumentError(
             f"iterative_scan expects one of {', '.join(ITERATIVE_SCAN_MODES)} (or True/False), got {value!r}"
         )
     return str(value)
-
-
-@contextlib.contextmanager
-def _postgresql_settings(connection: Connection, settings: Dict[str, str]) -> Iterator[None]:
-    if not settings:
-        yield
-        return
-    previous = {
-        key: connection.execute(select(func.current_setting(key, True))).scalar() for key in settings
-    }
-    for key, value in settings.items():
-        connection.execute(select(func.set_config(key, value, True)))
-    yield
-    # Not in a finally: after an error the transaction is aborted, and its
-    # rollback discards SET LOCAL values anyway.
-    for key, old in previous.items():
-        if old is not None:
-            connection.execute(select(func.set_config(key, old, True)))
-
-
-def _require_pgvector(connection: Connection, version: tuple[int, int], feature: str) -> None:
-    installed: Any = (engine_state(connection.dialect) or {}).get("pgvector")
-    if installed is None:
-        installed = connection.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
-    parts = tuple(int(p) for p in str(installed or "0").split(".")[:2] if p.isdigit())
-    if parts < version:
-        raise MissingExtensionError(
-            f"{feature} needs pgvector {'.'.join(map(str, version))} or later, the server has "
-            f"{installed or 'no pgvector'}; upgrade the extension (ALTER EXTENSION vector UPDATE)"
-        )
 
 
 # -- top-k ------------------------------------------------------------------------------
@@ -185,12 +173,6 @@ def _find_index(col: ColumnElement[Any], metric: str, index: Union[VectorIndex, 
     return candidates[0] if candidates else None
 
 
-def _uses_vec0(dialect: Optional[Dialect], index: Optional[VectorIndex], k: int) -> bool:
-    if dialect is None or dialect.name != "sqlite" or index is None or k > _VEC0_MAX_K:
-        return False
-    return (engine_state(dialect) or {}).get("sqlite_vec") != "python"
-
-
 def knn_select(
     column: Any,
     query: Any,
@@ -216,8 +198,7 @@ def knn_select(
     """
     col, entity = _resolve(column)
     metric = normalize_metric(metric, f"knn() on {col.table.name}.{col.name}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidVectorError(f"knn() expects k to be a positive integer, got {k!r}")
+    _check_k(k)
     vtype: Vector = col.type  # type: ignore[assignment]
     vector = to_float32(query, vtype.dim, vtype.described_as)
     if metric == "cosine" and not vector.any():
@@ -228,35 +209,33 @@ def knn_select(
     filters = [] if where is None else ([where] if isinstance(where, ColumnElement) else list(where))
     selected = list(columns) if columns is not None else ([entity] if entity is not None else list(col.table.columns))
     found = _find_index(col, metric, index)
-    if _uses_vec0(dialect, found, k):
-        assert found is not None
-        vec = table(
-            found.index_name,
-            sql_column("rowid", Integer),
-            sql_column("distance", Float),
-            sql_column("k", Integer),
-            sql_column(_vec0_column_name(found), vtype),
-        )
-        rowid = _sqlite_rowid_column(found)
-        conditions = [vec.c[_vec0_column_name(found)].match(literal(vector, vtype)), vec.c.k == k]
-        if filters:
-            conditions.append(vec.c.rowid.in_(select(rowid).where(*filters)))
-        hits = select(vec.c.rowid, vec.c.distance).where(and_(*conditions)).subquery("knn")
-        target = entity if entity is not None else col.table
-        return (
-            select(*selected, hits.c.distance)
-            .select_from(hits)
-            .join(target, rowid == hits.c.rowid)
-            .order_by(hits.c.distance)
-        )
-    score = distance(metric, col, vector)
-    labelled = score.label("distance")
-    # NULL vectors are never neighbours (SQLite would sort them first).
-    statement = select(*selected, labelled).where(col.is_not(None), *filters)
-    if exact:
-        # No index matches "distance + 0": the planner scans and sorts exactly.
-        return statement.order_by(distance(metric, col, vector) + 0).limit(k)
-    return statement.order_by(labelled).limit(k)
+    request = TopK(
+        column=col,
+        vector=vector,
+        k=k,
+        metric=metric,
+        filters=filters,
+        selected=selected,
+        target=entity if entity is not None else col.table,
+        index_name=found.index_name if found is not None else None,
+        exact=exact,
+        dialect=dialect,
+    )
+    return top_k_select(request)
+
+
+def top_k_select(request: TopK) -> Select[Any]:
+    """The statement for ``request``: the backend's index shape when a dialect is known, else the generic one."""
+    backend = find_backend(request.dialect) if request.dialect is not None else None
+    if backend is None:
+        return request.ordered_select()
+    return backend.top_k_select(request)
+
+
+def _check_k(k: Any) -> None:
+    # Above 2**31 no database takes it as a LIMIT; nobody asks for that many neighbours.
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 2**31 - 1:
+        raise InvalidArgumentError(f"knn() expects k to be a positive integer (at most 2**31 - 1), got {k!r}")
 
 
 def knn(
@@ -286,29 +265,45 @@ def knn(
     """
     connection = _connection(bind)
     dialect = connection.dialect
+    backend = backend_for(dialect)
     statement = knn_select(
         column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index
     )
-    if dialect.name == "sqlite":
-        return list(bind.execute(statement).all())
-    mode = iterative_scan
-    if mode is None and where is not None and dialect.name == "postgresql" and _pgvector_at_least(connection, (0, 8)):
-        mode = "relaxed_order"
-    with search_settings(connection, ef_search=ef_search, iterative_scan=mode if dialect.name == "postgresql" else None):
-        rows = list(bind.execute(statement).all())
-    if _iterative_mode(mode) == "relaxed_order":
-        rows.sort(key=lambda row: (row[-1] is None, row[-1]))
-    if len(rows) < k:
-        exact = knn_select(
+    return run_top_k(
+        bind,
+        backend,
+        statement,
+        k,
+        filtered=where is not None,
+        ef_search=ef_search,
+        iterative_scan=iterative_scan,
+        exact=lambda: knn_select(
             column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, exact=True
-        )
-        rows = list(bind.execute(exact).all())
+        ),
+    )
+
+
+def run_top_k(
+    bind: Any,
+    backend: Any,
+    statement: Any,
+    k: int,
+    *,
+    filtered: bool,
+    ef_search: Optional[int] = None,
+    iterative_scan: Union[str, bool, None] = None,
+    exact: Any = None,
+) -> List[Row[Any]]:
+    """Run a top-k statement with the backend's settings; re-run ``exact()`` if an approximate index came up short."""
+    connection = _connection(bind)
+    mode = _iterative_mode(iterative_scan)
+    if mode is None and filtered:
+        mode = backend.default_iterative_scan(connection, filtered)
+    with search_settings(connection, ef_search=ef_search, iterative_scan=mode):
+        rows = list(bind.execute(statement).all())
+    if mode == "relaxed_order":
+        # Relaxed order may return rows slightly out of order: sort by distance (last column).
+        rows.sort(key=lambda row: (row[-1] is None, row[-1]))
+    if len(rows) < k and exact is not None and backend.capabilities.approximate_index:
+        rows = list(bind.execute(exact()).all())
     return rows
-
-
-def _pgvector_at_least(connection: Connection, version: tuple[int, int]) -> bool:
-    try:
-        _require_pgvector(connection, version, "iterative scan")
-    except MissingExtensionError:
-        return False
-    return True

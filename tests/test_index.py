@@ -499,10 +499,10 @@ def test_search_settings_are_scoped(corpus: Corpus) -> None:
         else:
             with search_settings(connection, ef_search=123):  # vec0 is exact: nothing to tune
                 assert knn(connection, corpus.table.c.embedding, query_vector(corpus, 3), 3)
-        with pytest.raises(sv.exc.InvalidVectorError, match="ef_search.*from 1 to 1000, got 0"):
+        with pytest.raises(sv.exc.InvalidArgumentError, match="ef_search.*from 1 to 1000, got 0"):
             with search_settings(connection, ef_search=0):
                 pass
-        with pytest.raises(sv.exc.InvalidVectorError, match="iterative_scan expects one of"):
+        with pytest.raises(sv.exc.InvalidArgumentError, match="iterative_scan expects one of"):
             with search_settings(connection, iterative_scan="sometimes"):
                 pass
 

@@ -19,12 +19,26 @@ import contextlib
 import functools
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    ContextManager,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    Union,
+)
 
 import numpy as np
 import numpy.typing as npt
 import orjson
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
@@ -32,7 +46,10 @@ from sqlalchemy.sql.type_api import TypeEngine
 from ..exc import UnsupportedDialectError
 
 if TYPE_CHECKING:
+    from sqlalchemy.sql import Select
+
     from ..functions import VectorDistance
+    from ..search import TopK
 
 __all__ = [
     "Backend",
@@ -110,6 +127,22 @@ class Backend:
 
     def prepare(self, engine: Engine, **options: Any) -> None:
         """Install connection hooks on ``engine`` (called once per engine)."""
+
+    # -- top-k search and query-time settings -----------------------------------
+
+    def top_k_select(self, request: "TopK") -> "Select[Any]":
+        """The top-k statement: ``ORDER BY distance LIMIT k``, the shape HNSW/IVFFlat indexes serve."""
+        return request.ordered_select()
+
+    def search_settings(
+        self, connection: Connection, *, ef_search: Optional[int], iterative_scan: Optional[str], probes: Optional[int]
+    ) -> ContextManager[None]:
+        """Apply index search settings for a block (validated by the caller); nothing to tune by default."""
+        return nothing_to_set()
+
+    def default_iterative_scan(self, connection: Connection, filtered: bool) -> Optional[str]:
+        """The iterative-scan mode a filtered top-k turns on when the caller chose none."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -22,7 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
 from ...functions import VectorDistance
-from ..base import Backend, Processor, register, set_engine_state, vector_to_text
+from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
@@ -86,6 +86,10 @@ class DuckDBBackend(Backend):
     """DuckDB through duckdb_engine or duckdb-sqlalchemy (both register the ``duckdb`` name)."""
 
     name = "duckdb"
+    capabilities = Capabilities(
+        approximate_index=True,
+        foreign_keys=False,
+    )
 
     def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
         left = compiler.process(element.left, **kw)
@@ -115,6 +119,13 @@ class DuckDBBackend(Backend):
                 cursor.close()
 
         event.listen(engine, "connect", load_vss)
+
+    # -- top-k search -----------------------------------------------------------
+
+    def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
+        from . import search
+
+        return search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
 
 
 def _sql_string(text: str) -> str:

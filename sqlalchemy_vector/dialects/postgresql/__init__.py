@@ -23,7 +23,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import MissingExtensionError
 from ...functions import VectorDistance
-from ..base import Backend, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
+from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
 
 _OPERATORS = {
     "cosine": "<=>",
@@ -120,6 +120,10 @@ class PostgreSQLBackend(Backend):
     """PostgreSQL with pgvector, and every dialect derived from PostgreSQL's."""
 
     name = "postgresql"
+    capabilities = Capabilities(
+        approximate_index=True,
+        async_drivers=("psycopg_async", "asyncpg"),
+    )
 
     def dialect_classes(self) -> tuple[type, ...]:
         from sqlalchemy.dialects.postgresql.base import PGDialect
@@ -154,6 +158,18 @@ class PostgreSQLBackend(Backend):
                 ready = True
 
         event.listen(engine, "connect", on_connect)
+
+    # -- top-k search -----------------------------------------------------------
+
+    def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
+        from . import search
+
+        return search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
+
+    def default_iterative_scan(self, connection: Any, filtered: bool) -> Any:
+        from . import search
+
+        return search.default_iterative_scan(connection, filtered)
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

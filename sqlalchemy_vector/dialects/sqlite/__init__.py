@@ -28,7 +28,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import MissingExtensionError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
-from ..base import Backend, Processor, engine_state, register, set_engine_state
+from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state
 
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
 
@@ -265,6 +265,12 @@ class SQLiteBackend(Backend):
     """SQLite with sqlite-vec (or the same functions in Python)."""
 
     name = "sqlite"
+    capabilities = Capabilities(
+        index_is_table=True,
+        index_max_k=4096,
+        filtered_top_k_in_index=True,
+        async_drivers=("aiosqlite",),
+    )
 
     def dialect_classes(self) -> tuple[type, ...]:
         from sqlalchemy.dialects.sqlite.base import SQLiteDialect
@@ -300,6 +306,13 @@ class SQLiteBackend(Backend):
             set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
 
         event.listen(engine, "connect", on_connect)
+
+    # -- top-k search -----------------------------------------------------------
+
+    def top_k_select(self, request: Any) -> Any:
+        from . import search
+
+        return search.top_k_select(request)
 
 
 register(SQLiteBackend())

@@ -1,0 +1,75 @@
+"""Top-k through a sqlite-vec ``vec0`` table: ``MATCH ? AND k = ?``, joined back to the base table.
+
+vec0 rejects the ``LIMIT ? OFFSET ?`` SQLAlchemy renders for ``.limit()``, so
+a KNN over it must name ``k`` in its WHERE clause; filters on the base table
+become a key subquery, which vec0 applies inside its search.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
+from sqlalchemy import Float, Integer, String, and_, literal, select, table
+from sqlalchemy import column as sql_column
+from sqlalchemy.schema import Column
+from sqlalchemy.sql import Select
+
+from ..base import engine_state
+
+if TYPE_CHECKING:
+    from ...search import TopK
+
+#: vec0 (sqlite-vec 0.1.9) rejects k above 4096.
+VEC0_MAX_K = 4096
+
+
+def vec0_key(base: Any) -> Optional[Tuple[Column[Any], str]]:
+    """The base-table column vec0 rows are keyed by, and its name inside vec0; None if there is none.
+
+    An INTEGER primary key is the rowid; a string primary key is a text
+    primary key column of the same name.
+    """
+    primary_key = list(getattr(base, "primary_key", ()))
+    if len(primary_key) != 1:
+        return None
+    key = primary_key[0]
+    if isinstance(key.type, Integer):
+        return key, "rowid"
+    if isinstance(key.type, String):
+        return key, key.name
+    return None
+
+
+def top_k_select(request: "TopK") -> Select[Any]:
+    """The vec0 KNN statement when an index serves the request, else the ordinary one."""
+    dialect = request.dialect
+    key = vec0_key(getattr(request.column, "table", None))
+    if (
+        request.exact
+        or request.index_name is None
+        or key is None
+        or request.k > VEC0_MAX_K
+        or dialect is None
+        or (engine_state(dialect) or {}).get("sqlite_vec") == "python"
+    ):
+        return request.ordered_select()
+    key_column, key_name = key
+    vtype = request.column.type
+    name = request.column.name  # type: ignore[attr-defined]
+    vec = table(
+        request.index_name,
+        sql_column(key_name, key_column.type),
+        sql_column("distance", Float),
+        sql_column("k", Integer),
+        sql_column(name, vtype),
+    )
+    conditions = [vec.c[name].match(literal(request.vector, vtype)), vec.c.k == request.k]
+    if request.filters:
+        conditions.append(vec.c[key_name].in_(select(key_column).where(*request.filters)))
+    hits = select(vec.c[key_name], vec.c.distance).where(and_(*conditions)).subquery("knn")
+    return (
+        select(*request.selected, hits.c.distance)
+        .select_from(hits)
+        .join(request.target, key_column == hits.c[key_name])
+        .order_by(hits.c.distance)
+    )
