@@ -21,12 +21,17 @@ Rows are ranked by ascending distance (the order vector indexes serve), one
 result per document; ``similarity_threshold`` keeps rows whose similarity is
 at least the threshold, inside the SQL, before the limit.  A stored zero vector
 has cosine distance 2.0; a zero *query* vector has no direction, so a cosine
-search with it returns nothing.
+search with it raises :class:`~sqlalchemy_vector.exc.InvalidVectorError`, as
+:func:`~sqlalchemy_vector.knn` does.
+
+A search ranks the vector table alone, in the shape its vector index serves,
+then reads the ``top_k`` winning documents by key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -53,17 +58,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
+from .dialects import backend_for
 from .engine import attach, create_async_engine, create_engine
 from .exc import (
     DocumentNotFoundError,
     InvalidDocumentError,
     InvalidFilterError,
+    InvalidVectorError,
     ModelConfigurationError,
     UnsupportedMetricError,
 )
 from .filters import Filter, metadata_filter
 from .functions import distance as distance_function
 from .orm import make_models, new_ids, utcnow
+from .search import TopK, run_top_k
 from .types import Vector, to_float32
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
@@ -207,7 +215,8 @@ class _Store:
         self.model_name = model_name
         self.D: Any = models.document
         self.E: Any = models.embedding
-        self.indexed: Optional[bool] = None  # does the vector table have a vector index? (None: unknown)
+        # The vector table's indexes as list_vector_indexes reports them (None: not read yet).
+        self.known_indexes: Optional[List[Dict[str, Any]]] = None
 
     @property
     def vector_table(self) -> Table:
@@ -370,58 +379,84 @@ class _Store:
         where: Optional[ColumnElement[bool]],
         exclude: Optional[DocumentId] = None,
     ) -> List[Result]:
-        """The ``top_k`` documents nearest to ``vector``, one result per document."""
-        D, models = self.D, self.models
-        if function == "cosine" and not vector.any():
-            return []  # a zero vector has no direction: nothing is similar to it
-        distance = distance_function(SIMILARITY_FUNCTIONS[function], models.vector, vector)
-        label = distance.label("distance")
-        statement = select(D.id, D.content, D.metadata_, label)
-        if models.single_table:
-            statement = statement.where(models.vector.is_not(None))
-        else:
-            statement = statement.select_from(self.E).join(D, self.E.document_id == D.id)
-            if models.has_model_name:
-                statement = statement.where(self.E.model_name == self.model_name)
-        if where is not None:
-            statement = statement.where(where)
-        if exclude is not None:
-            statement = statement.where(D.id != exclude)
-        bound = _distance_bound(function, threshold)
-        if bound is not None:
-            statement = statement.where(distance <= bound)
-        # ORDER BY distance LIMIT k: the shape vector indexes serve.
-        results = self._ranked(session, statement.order_by(label), top_k, function)
-        if len(results) < top_k and self._approximate(session):
-            # An HNSW index filters after its search (DuckDB 1.5) or stops at
-            # ef_search candidates (pgvector): re-rank exactly, which no index serves.
-            exact = distance_function(SIMILARITY_FUNCTIONS[function], models.vector, vector) + 0
-            results = self._ranked(session, statement.order_by(exact), top_k, function)
-        ranked = sorted(results.values(), key=lambda r: r["distance"])
-        if threshold is not None:
-            ranked = [r for r in ranked if r["similarity"] >= threshold]
-        return ranked[:top_k]
+        """The ``top_k`` documents nearest to ``vector``, one result per document.
 
-    def _ranked(self, session: Session, statement: Any, top_k: int, function: str) -> Dict[Any, Result]:
+        Ranks on the vector table alone, in the statement shape its index
+        serves (the same :class:`~sqlalchemy_vector.search.TopK` path as
+        :func:`~sqlalchemy_vector.knn`), then reads the winning documents by key.
+        """
+        D, E, models = self.D, self.E, self.models
+        metric = SIMILARITY_FUNCTIONS[function]
+        if metric == "cosine" and not vector.any():
+            raise InvalidVectorError(
+                f"the query vector for {models.vector.type.described_as} is all zeros, which has no direction "
+                "under cosine; use similarity_function='euclidean' or 'inner_product', or check the embedding input"
+            )
+        connection = session.connection()
+        backend = backend_for(connection.dialect)
+        column = models.vector.__clause_element__()
+        owner = D if models.single_table else E
+        key = D.id if models.single_table else E.document_id
+        filters: List[ColumnElement[bool]] = []
+        if not models.single_table and models.has_model_name:
+            filters.append(E.model_name == self.model_name)
+        if where is not None:
+            filters.append(where if models.single_table else E.document_id.in_(select(D.id).where(where)))
+        if exclude is not None:
+            filters.append(key != exclude)
+        index_name = self.index_for(session, metric, column.name)
+        bound = _distance_bound(function, threshold)
         limit = top_k
         while True:
-            rows = session.execute(statement.limit(limit)).all()
-            results: Dict[Any, Result] = {}
-            for row in rows:
-                if row[0] not in results and row[3] is not None:
-                    results[row[0]] = _result(row, function)
+            request = TopK(
+                column=column,
+                vector=vector,
+                k=limit,
+                metric=metric,
+                filters=filters,
+                selected=[key],
+                target=owner,
+                index_name=index_name,
+                dialect=connection.dialect,
+                max_distance=bound,
+            )
+            exact = dataclasses.replace(request, exact=True)
+            rows = run_top_k(
+                session,
+                backend,
+                backend.top_k_select(request),
+                limit,
+                filtered=where is not None or exclude is not None,
+                exact=(lambda: backend.top_k_select(exact)) if index_name is not None else None,
+            )
+            ranked: Dict[Any, float] = {}
+            for document_id, distance in rows:
+                if document_id not in ranked and distance is not None:
+                    ranked[document_id] = distance
             # Several embeddings of one document (chunks) can fill the limit: widen it.
-            if len(results) >= top_k or len(rows) < limit or self.models.single_table:
-                return results
+            if len(ranked) >= top_k or len(rows) < limit or models.single_table:
+                break
             limit *= 4
+        winners = list(ranked)[:top_k]
+        documents: Dict[Any, Any] = {}
+        if winners:
+            statement = select(D.id, D.content, D.metadata_).where(D.id.in_(winners))
+            documents = {row[0]: row for row in session.execute(statement)}
+        results = [
+            _result((i, documents[i][1], documents[i][2], ranked[i]), function) for i in winners if i in documents
+        ]
+        if threshold is not None:
+            results = [r for r in results if r["similarity"] >= threshold]
+        return results
 
-    def _approximate(self, session: Session) -> bool:
-        """Whether an approximate index may have served the search (PostgreSQL, DuckDB)."""
-        if session.get_bind().dialect.name not in ("postgresql", "duckdb"):
-            return False  # SQLite's vec0 is exact, and these queries scan the base table
-        if self.indexed is None:
-            self.indexed = bool(self.indexes(session))
-        return self.indexed
+    def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
+        """The name of a vector index on the vector column serving ``metric``, if one exists (cached)."""
+        if self.known_indexes is None:
+            self.known_indexes = self.indexes(session)
+        for found in self.known_indexes:
+            if found["metric"] == metric and found["column"] == column_name:
+                return str(found["name"])
+        return None
 
     def indexes(self, session: Session) -> List[Dict[str, Any]]:
         from .index import list_vector_indexes
@@ -437,7 +472,7 @@ class _Store:
         table = self.vector_table.to_metadata(MetaData())
         column = table.c[_column(self.D if self.E is None else self.E, "embedding").key]
         create_vector_index(session, VectorIndex(name, column, metric=metric, **options))
-        self.indexed = True
+        self.known_indexes = None
 
     def drop_index(self, session: Session, name: str) -> bool:
         from .index import drop_vector_index
@@ -445,7 +480,7 @@ class _Store:
         if not any(index["name"] == name for index in self.indexes(session)):
             return False
         drop_vector_index(session, name, schema=self.vector_table.schema)
-        self.indexed = None
+        self.known_indexes = None
         return True
 
     def filtered(self, session: Session, where: Optional[ColumnElement[bool]], top_k: int) -> List[Result]:

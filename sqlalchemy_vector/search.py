@@ -64,6 +64,8 @@ class TopK:
     index_name: Optional[str] = None
     exact: bool = False
     dialect: Optional[Dialect] = None
+    #: Keep only rows at most this far (applied in SQL, before the limit).
+    max_distance: Optional[float] = None
 
     def distance(self) -> ColumnElement[float]:
         """The distance expression between ``column`` and the query vector."""
@@ -74,6 +76,8 @@ class TopK:
         labelled = self.distance().label("distance")
         # NULL vectors are never neighbours (SQLite would sort them first).
         statement = select(*self.selected, labelled).where(self.column.is_not(None), *self.filters)
+        if self.max_distance is not None:
+            statement = statement.where(self.distance() <= self.max_distance)
         if self.exact:
             # No index matches "distance + 0": the planner scans and sorts exactly.
             return statement.order_by(self.distance() + 0).limit(self.k)

@@ -125,8 +125,9 @@ def test_query_text(rag: VectorRAG, embedder: KeywordEmbedder) -> None:
     assert_matches(results, ranking("cosine", embedder.vector("apple banana"))[:3], "cosine")
     assert rag.query("apple banana", top_k=1, similarity_function="euclidean")[0]["document_id"] == "d1"
     assert rag.query("banana", top_k=2, filters={"fresh": False})[0]["document_id"] == "d2"
-    # a query with no features has no direction: nothing is similar under cosine
-    assert rag.query("unknown words", top_k=3) == []
+    # a query with no features has no direction under cosine: a clear error, as for knn()
+    with pytest.raises(sv.exc.InvalidVectorError, match="all zeros"):
+        rag.query("unknown words", top_k=3)
     assert len(rag.query("unknown words", top_k=3, similarity_function="euclidean")) == 3
 
 

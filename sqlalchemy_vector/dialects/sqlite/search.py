@@ -67,9 +67,12 @@ def top_k_select(request: "TopK") -> Select[Any]:
     if request.filters:
         conditions.append(vec.c[key_name].in_(select(key_column).where(*request.filters)))
     hits = select(vec.c[key_name], vec.c.distance).where(and_(*conditions)).subquery("knn")
-    return (
+    statement = (
         select(*request.selected, hits.c.distance)
         .select_from(hits)
         .join(request.target, key_column == hits.c[key_name])
         .order_by(hits.c.distance)
     )
+    if request.max_distance is not None:
+        statement = statement.where(hits.c.distance <= request.max_distance)
+    return statement
