@@ -55,6 +55,7 @@ import numpy.typing as npt
 from sqlalchemy import Integer, MetaData, Table, and_, delete, func, insert, select, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.util import await_only, greenlet_spawn
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
@@ -763,6 +764,17 @@ class VectorRAG(_Facade):
         embedder: Any = None,
         dimension: Optional[int] = None,
     ) -> None:
+        self._setup(bind, document_model, embedding_model, embedder, dimension)
+        self._ensure_tables()
+
+    def _setup(
+        self,
+        bind: Any,
+        document_model: Optional[type],
+        embedding_model: Optional[type],
+        embedder: Any,
+        dimension: Optional[int],
+    ) -> None:
         super().__init__(document_model, embedding_model, embedder, dimension)
         self._owns_engine = _owned(bind)
         if isinstance(bind, sessionmaker):
@@ -784,8 +796,18 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
-        if self._models.create_tables:
-            self._models.document.metadata.create_all(engine, checkfirst=True)  # type: ignore[attr-defined]
+        self._embed_texts: Callable[[List[str]], Any] = self.embedder.embed
+        self._tables_ready = not self._models.create_tables
+
+    def _ensure_tables(self) -> None:
+        """Create the default tables if missing (once per facade)."""
+        if not self._tables_ready:
+            self._models.document.metadata.create_all(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+            self._tables_ready = True
+
+    def _session(self) -> Session:
+        self._ensure_tables()
+        return self._sessions()
 
     def close(self) -> None:
         """Dispose of the engine if this facade created it from a URL."""
@@ -804,14 +826,14 @@ class VectorRAG(_Facade):
     def _embed(self, texts: Sequence[str]) -> FloatArray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._checked(self.embedder.embed(list(texts)), len(texts))
+        return self._checked(self._embed_texts(list(texts)), len(texts))
 
     def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
-        with self._sessions() as session:
+        with self._session() as session:
             return fn(session, *args)
 
     def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
-        with self._sessions() as session, session.begin():
+        with self._session() as session, session.begin():
             return fn(session, *args)
 
     # -- writing
@@ -846,7 +868,7 @@ class VectorRAG(_Facade):
         progress = self._progress(documents, show_progress)
         ids: List[DocumentId] = []
         try:
-            with self._sessions() as session, session.begin():
+            with self._session() as session, session.begin():
                 for batch, missing in self._batches(documents, batch_size, generate_embeddings):
                     if missing:
                         vectors = self._embed([batch[i].content for i in missing])
@@ -875,7 +897,7 @@ class VectorRAG(_Facade):
             raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
-        with self._sessions() as session, session.begin():
+        with self._session() as session, session.begin():
             current = self._store.current_content(session, document_id)
             if current is None:
                 return False
@@ -951,7 +973,7 @@ class VectorRAG(_Facade):
         texts = [_text(t) for t in _texts(query_texts)]
         vectors = self._embed(texts)
         where = self._where(filters)
-        with self._sessions() as session:
+        with self._session() as session:
             return [
                 self._store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors
             ]
@@ -987,7 +1009,7 @@ class VectorRAG(_Facade):
         """
         self._check_search(top_k, similarity_threshold, similarity_function)
         where = self._where(filters)
-        with self._sessions() as session:
+        with self._session() as session:
             anchor = self._store.anchor(session, document_id)
             if anchor is None:
                 return []
@@ -1028,15 +1050,20 @@ class VectorRAG(_Facade):
 # -- the asyncio facade ----------------------------------------------------------------------------------
 
 
-class AsyncVectorRAG(_Facade):
+class AsyncVectorRAG:
     """The asyncio version of :class:`VectorRAG`: the same methods, as coroutines.
 
     ``bind`` is an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, a database URL
     with an async driver (``sqlite+aiosqlite``, ``postgresql+psycopg_async``,
     ``postgresql+asyncpg``; DuckDB has no asyncio driver), or an
-    :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`.  Database work is
-    awaited through the async driver; embedding uses the embedder's ``aembed``
-    when it has one, else runs ``embed`` in a worker thread.
+    :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`.
+
+    Like SQLAlchemy's :class:`~sqlalchemy.ext.asyncio.AsyncSession`, it is a
+    proxy: each method runs the synchronous :class:`VectorRAG` method (the
+    :attr:`sync_rag`) in a greenlet over the engine's ``sync_engine``, so
+    database I/O is awaited through the async driver.  Embedding awaits the
+    embedder's ``aembed`` when it has one, else runs ``embed`` in a worker
+    thread.
     """
 
     def __init__(
@@ -1048,7 +1075,6 @@ class AsyncVectorRAG(_Facade):
         embedder: Any = None,
         dimension: Optional[int] = None,
     ) -> None:
-        super().__init__(document_model, embedding_model, embedder, dimension)
         self._owns_engine = _owned(bind)
         if isinstance(bind, async_sessionmaker):
             engine = bind.kw.get("bind")
@@ -1057,26 +1083,68 @@ class AsyncVectorRAG(_Facade):
                     "the async_sessionmaker given to AsyncVectorRAG has no AsyncEngine bind; "
                     "create it as async_sessionmaker(engine)"
                 )
-            self._sessions = bind
         elif isinstance(bind, AsyncEngine):
             engine = attach(bind)
-            self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         elif isinstance(bind, (str, URL)):
-            if make_url(bind).get_backend_name() == "duckdb":
+            url = make_url(bind)
+            if not backend_for(url.get_dialect()).capabilities.async_drivers:
                 raise ModelConfigurationError(
-                    "DuckDB has no asyncio driver, so AsyncVectorRAG cannot use it; use VectorRAG "
-                    "(from async code, e.g. through asyncio.to_thread)"
+                    f"the {url.get_backend_name()!r} backend has no asyncio driver, so AsyncVectorRAG cannot use it; "
+                    "use VectorRAG (from async code, e.g. through asyncio.to_thread)"
                 )
-            engine = create_async_engine(bind)
-            self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+            engine = create_async_engine(url)
         else:
             raise ModelConfigurationError(
                 f"AsyncVectorRAG needs an AsyncEngine, a database URL or an async_sessionmaker, got {type(bind).__name__}"
                 + ("; use VectorRAG with a synchronous Engine" if isinstance(bind, Engine) else "")
             )
         self.engine: AsyncEngine = engine
-        self._ready = not self._models.create_tables
+        sync = VectorRAG.__new__(VectorRAG)
+        sync._setup(
+            sessionmaker(engine.sync_engine, expire_on_commit=False),
+            document_model,
+            embedding_model,
+            embedder,
+            dimension,
+        )
+        sync._embed_texts = self._await_embedding
+        #: The synchronous facade every method runs, in a greenlet.
+        self.sync_rag: VectorRAG = sync
         self._ready_lock: Optional[asyncio.Lock] = None
+
+    def _await_embedding(self, texts: List[str]) -> Any:
+        # Called by the synchronous facade inside the greenlet: await the embedder there.
+        from .embedding import aembed
+
+        return await_only(aembed(self.sync_rag.embedder, texts))
+
+    async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        if not self.sync_rag._tables_ready:
+            if self._ready_lock is None:
+                self._ready_lock = asyncio.Lock()
+            async with self._ready_lock:
+                await greenlet_spawn(self.sync_rag._ensure_tables)
+        return await greenlet_spawn(fn, *args, **kwargs)  # type: ignore[no-any-return]
+
+    @property
+    def embedder(self) -> Any:
+        """The embedding model (see :attr:`VectorRAG.embedder`)."""
+        return self.sync_rag.embedder
+
+    @property
+    def dimension(self) -> int:
+        """Dimensions of the stored vectors."""
+        return self.sync_rag.dimension
+
+    @property
+    def document_model(self) -> type:
+        """The mapped document class."""
+        return self.sync_rag.document_model
+
+    @property
+    def embedding_model(self) -> Optional[type]:
+        """The mapped embedding class, or None when documents carry their own embedding."""
+        return self.sync_rag.embedding_model
 
     async def close(self) -> None:
         """Dispose of the engine if this facade created it from a URL."""
@@ -1092,34 +1160,6 @@ class AsyncVectorRAG(_Facade):
     def __repr__(self) -> str:
         return f"AsyncVectorRAG({self.engine.url.render_as_string(hide_password=True)!r}, embedder={self.embedder!r})"
 
-    async def _ensure_tables(self) -> None:
-        if self._ready:
-            return
-        if self._ready_lock is None:
-            self._ready_lock = asyncio.Lock()
-        async with self._ready_lock:
-            if not self._ready:
-                async with self.engine.begin() as connection:
-                    await connection.run_sync(self._models.document.metadata.create_all, checkfirst=True)  # type: ignore[attr-defined]
-                self._ready = True
-
-    async def _embed(self, texts: Sequence[str]) -> FloatArray:
-        from .embedding import aembed
-
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._checked(await aembed(self.embedder, list(texts)), len(texts))
-
-    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
-        await self._ensure_tables()
-        async with self._sessions() as session:
-            return await session.run_sync(fn, *args)
-
-    async def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
-        await self._ensure_tables()
-        async with self._sessions() as session, session.begin():
-            return await session.run_sync(fn, *args)
-
     # -- writing
 
     async def load_document(
@@ -1130,10 +1170,7 @@ class AsyncVectorRAG(_Facade):
         generate_embedding: bool = True,
     ) -> DocumentId:
         """See :meth:`VectorRAG.load_document`."""
-        document = self._prepare_one(content, metadata, document_id)
-        if generate_embedding:
-            document.vector = (await self._embed([document.content]))[0]
-        return (await self._write(self._store.insert, [document]))[0]
+        return await self._run(self.sync_rag.load_document, content, metadata, document_id, generate_embedding)
 
     async def load_documents(
         self,
@@ -1143,23 +1180,7 @@ class AsyncVectorRAG(_Facade):
         batch_size: int = 1000,
     ) -> List[DocumentId]:
         """See :meth:`VectorRAG.load_documents`."""
-        await self._ensure_tables()
-        progress = self._progress(documents, show_progress)
-        ids: List[DocumentId] = []
-        try:
-            async with self._sessions() as session, session.begin():
-                for batch, missing in self._batches(documents, batch_size, generate_embeddings):
-                    if missing:
-                        vectors = await self._embed([batch[i].content for i in missing])
-                        for i, vector in zip(missing, vectors):
-                            batch[i].vector = vector
-                    ids.extend(await session.run_sync(self._store.insert, batch))
-                    if progress is not None:
-                        progress.update(len(batch))
-        finally:
-            if progress is not None:
-                progress.close()
-        return ids
+        return await self._run(self.sync_rag.load_documents, documents, generate_embeddings, show_progress, batch_size)
 
     async def update_document(
         self,
@@ -1168,48 +1189,27 @@ class AsyncVectorRAG(_Facade):
         metadata: Optional[Mapping[str, Any]] = None,
     ) -> bool:
         """See :meth:`VectorRAG.update_document`."""
-        if content is not None and not isinstance(content, str):
-            raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
-        await self._ensure_tables()
-        async with self._sessions() as session, session.begin():
-            current = await session.run_sync(self._store.current_content, document_id)
-            if current is None:
-                return False
-            changed = content is not None and content != current
-            vector = (await self._embed([content]))[0] if changed else None  # type: ignore[list-item]
-            await session.run_sync(
-                self._store.update,
-                document_id,
-                content if changed else None,
-                None if metadata is None else dict(metadata),
-                vector,
-            )
-        return True
+        return await self._run(self.sync_rag.update_document, document_id, content, metadata)
 
     async def delete_document(self, document_id: DocumentId) -> bool:
         """See :meth:`VectorRAG.delete_document`."""
-        return (await self.delete_documents(ids=[document_id])) > 0
+        return await self._run(self.sync_rag.delete_document, document_id)
 
-    async def delete_documents(self, ids: Optional[Sequence[DocumentId]] = None, filters: Optional[Filter] = None) -> int:
+    async def delete_documents(
+        self, ids: Optional[Sequence[DocumentId]] = None, filters: Optional[Filter] = None
+    ) -> int:
         """See :meth:`VectorRAG.delete_documents`."""
-        if ids is None and filters is None:
-            raise InvalidFilterError("delete_documents() needs ids=, filters= or both; pass filters={} to delete every document")
-        if ids is not None and not ids:
-            return 0
-        return await self._write(self._store.delete, None if ids is None else list(ids), self._where(filters))
+        return await self._run(self.sync_rag.delete_documents, ids, filters)
 
     # -- reading
 
     async def get_document(self, document_id: DocumentId) -> Optional[Result]:
         """See :meth:`VectorRAG.get_document`."""
-        found = await self._read(self._store.get, [document_id])
-        return found[0] if found else None
+        return await self._run(self.sync_rag.get_document, document_id)
 
     async def get_documents(self, ids: Sequence[DocumentId]) -> List[Result]:
         """See :meth:`VectorRAG.get_documents`."""
-        return await self._read(self._store.get, list(ids))
+        return await self._run(self.sync_rag.get_documents, ids)
 
     async def query(
         self,
@@ -1220,9 +1220,9 @@ class AsyncVectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[Result]:
         """See :meth:`VectorRAG.query`."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
-        vector = (await self._embed([_text(query_text)]))[0]
-        return await self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+        return await self._run(
+            self.sync_rag.query, query_text, top_k, similarity_threshold, similarity_function, filters
+        )
 
     async def query_with_embedding(
         self,
@@ -1233,9 +1233,9 @@ class AsyncVectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[Result]:
         """See :meth:`VectorRAG.query_with_embedding`."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
-        vector = self._query_vector(embedding)
-        return await self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+        return await self._run(
+            self.sync_rag.query_with_embedding, embedding, top_k, similarity_threshold, similarity_function, filters
+        )
 
     async def query_batch(
         self,
@@ -1246,16 +1246,9 @@ class AsyncVectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[List[Result]]:
         """See :meth:`VectorRAG.query_batch`."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
-        texts = [_text(t) for t in _texts(query_texts)]
-        vectors = await self._embed(texts)
-        where = self._where(filters)
-        store = self._store
-
-        def search_all(session: Session) -> List[List[Result]]:
-            return [store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors]
-
-        return await self._read(search_all)
+        return await self._run(
+            self.sync_rag.query_batch, query_texts, top_k, similarity_threshold, similarity_function, filters
+        )
 
     async def query_with_filters(
         self,
@@ -1266,12 +1259,9 @@ class AsyncVectorRAG(_Facade):
         similarity_function: str = "cosine",
     ) -> List[Result]:
         """See :meth:`VectorRAG.query_with_filters`."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
-        where = self._where(filters)
-        if query_text is None:
-            return await self._read(self._store.filtered, where, top_k)
-        vector = (await self._embed([_text(query_text)]))[0]
-        return await self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
+        return await self._run(
+            self.sync_rag.query_with_filters, filters, query_text, top_k, similarity_threshold, similarity_function
+        )
 
     async def find_similar_documents(
         self,
@@ -1282,30 +1272,23 @@ class AsyncVectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[Result]:
         """See :meth:`VectorRAG.find_similar_documents`."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
-        where = self._where(filters)
-        store = self._store
-
-        def similar(session: Session) -> List[Result]:
-            anchor = store.anchor(session, document_id)
-            if anchor is None:
-                return []
-            return store.search(session, anchor, top_k, similarity_threshold, similarity_function, where, exclude=document_id)
-
-        return await self._read(similar)
+        return await self._run(
+            self.sync_rag.find_similar_documents, document_id, top_k, similarity_threshold, similarity_function, filters
+        )
 
     async def get_statistics(self) -> Dict[str, Any]:
         """See :meth:`VectorRAG.get_statistics`."""
-        return await self._read(self._store.statistics)
+        return await self._run(self.sync_rag.get_statistics)
+
+    # -- indexes
 
     async def create_index(self, index_name: str, similarity_function: str = "cosine", **kwargs: Any) -> None:
         """See :meth:`VectorRAG.create_index`."""
-        metric = _index_metric(similarity_function)
-        await self._write(self._store.create_index, index_name, metric, kwargs)
+        await self._run(self.sync_rag.create_index, index_name, similarity_function, **kwargs)
 
     async def delete_index(self, index_name: str) -> bool:
         """See :meth:`VectorRAG.delete_index`."""
-        return await self._write(self._store.drop_index, index_name)
+        return await self._run(self.sync_rag.delete_index, index_name)
 
 
 def _index_metric(similarity_function: str) -> str:

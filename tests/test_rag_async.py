@@ -234,7 +234,7 @@ async def test_construction(async_engine: AsyncEngine, database: URL, async_back
         await from_url.load_documents(CORPUS, show_progress=False)
     from_sessions = AsyncVectorRAG(async_sessionmaker(async_engine), embedder=embedder)
     assert (await from_sessions.get_statistics())["document_count"] == 6
-    with pytest.raises(ModelConfigurationError, match="DuckDB has no asyncio driver"):
+    with pytest.raises(ModelConfigurationError, match="the .duckdb. backend has no asyncio driver"):
         AsyncVectorRAG("duckdb:///:memory:", embedder=embedder)
     with pytest.raises(ModelConfigurationError, match="use VectorRAG with a synchronous Engine"):
         AsyncVectorRAG(sv.create_engine("sqlite://"), embedder=embedder)
