@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Dict, TypeVar, Union
 
 import sqlalchemy
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
 from .dialects import backend_for, engine_state
 
 if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["create_engine", "create_async_engine", "attach"]
+__all__ = ["create_engine", "create_async_engine", "attach", "VectorEnginePlugin"]
 
 _E = TypeVar("_E", Engine, "AsyncEngine")
 
@@ -55,3 +55,30 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     if engine_state(sync_engine.dialect) is None:
         backend.prepare(sync_engine, sqlite_vec=sqlite_vec)
     return engine
+
+
+class VectorEnginePlugin(CreateEnginePlugin):
+    """Prepare any engine for vectors from its URL: ``create_engine("sqlite:///app.db?plugin=vector")``.
+
+    Published as the ``vector`` entry point of ``sqlalchemy.plugins``, so a URL
+    in a configuration file (``alembic.ini``, Flask's
+    ``SQLALCHEMY_DATABASE_URI``) gets what
+    :func:`sqlalchemy_vector.create_engine` gives: the backend's engine
+    arguments (on SQLite, a driver module that can load sqlite-vec) and its
+    connection set-up.  ``sqlite_vec=false`` in the URL's query selects the
+    pure-Python functions on SQLite.
+    """
+
+    def __init__(self, url: URL, kwargs: Dict[str, Any]) -> None:
+        super().__init__(url, kwargs)
+        raw = url.query.get("sqlite_vec", "true")
+        self.sqlite_vec = str(raw[-1] if isinstance(raw, tuple) else raw).lower() not in ("false", "0", "no", "off")
+        cleaned = self.update_url(url)
+        self.backend = backend_for(cleaned.get_dialect())
+        kwargs.update(self.backend.engine_kwargs(cleaned, dict(kwargs), sqlite_vec=self.sqlite_vec))
+
+    def update_url(self, url: URL) -> URL:
+        return url.difference_update_query(["sqlite_vec"])
+
+    def engine_created(self, engine: Engine) -> None:
+        attach(engine, sqlite_vec=self.sqlite_vec)

@@ -26,6 +26,7 @@ __all__ = [
     "DocumentNotFoundError",
     "ModelConfigurationError",
     "VectorIndexError",
+    "FallbackWarning",
 ]
 
 
@@ -87,3 +88,7 @@ class ModelConfigurationError(VectorError, sa_exc.ArgumentError):
 
 class VectorIndexError(VectorError, sa_exc.ArgumentError):
     """A vector index is declared wrongly, or cannot be built on this backend as declared."""
+
+
+class FallbackWarning(UserWarning):
+    """A slower path is in use because something faster could not be loaded (e.g. sqlite-vec)."""

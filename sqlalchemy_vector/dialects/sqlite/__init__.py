@@ -16,6 +16,7 @@ import inspect
 import json
 import math
 import types
+import warnings
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
@@ -26,7 +27,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
-from ...exc import MissingExtensionError
+from ...exc import FallbackWarning, MissingExtensionError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state
 
@@ -147,6 +148,24 @@ def loadable_sqlite_module() -> Optional[types.ModuleType]:
         if hasattr(module.Connection, "enable_load_extension"):
             return module
     return None
+
+
+def _use_loadable_module(engine: Engine) -> None:
+    """Give an engine made elsewhere a driver module that can load sqlite-vec, before its first connection.
+
+    Only this engine's dialect instance changes; ``sqlite3`` itself and other
+    engines are untouched.  An engine that has connected already keeps its
+    module (its connections exist), and falls back to the Python functions.
+    """
+    dialect = engine.dialect
+    if dialect.driver != "pysqlite" or getattr(dialect, "server_version_info", None) is not None:
+        return
+    current = dialect.dbapi
+    if current is None or hasattr(getattr(current, "Connection", None), "enable_load_extension"):
+        return
+    module = loadable_sqlite_module()
+    if module is not None:
+        dialect.dbapi = module
 
 
 def _load_sqlite_vec(dbapi_connection: Any) -> bool:
@@ -298,11 +317,25 @@ class SQLiteBackend(Backend):
 
     def prepare(self, engine: Engine, sqlite_vec: bool = True, **options: Any) -> None:
         set_engine_state(engine.dialect, sqlite_vec=None)
+        if sqlite_vec:
+            _use_loadable_module(engine)
+        warned = False
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+            nonlocal warned
             loaded = sqlite_vec and _load_sqlite_vec(dbapi_connection)
             if not loaded:
                 register_python_functions(dbapi_connection)
+                if sqlite_vec and not warned:
+                    warned = True
+                    warnings.warn(
+                        f"sqlite-vec could not be loaded into {engine.url.render_as_string(hide_password=True)!r}: "
+                        "distances run as Python functions (about 4x slower) and vector indexes are unavailable; "
+                        "pip install 'sqlalchemy-vector[sqlite]' (sqlite-vec and sqlean.py, an SQLite that loads "
+                        "extensions), or pass sqlite_vec=False to choose the Python functions knowingly",
+                        FallbackWarning,
+                        stacklevel=2,
+                    )
             set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
 
         event.listen(engine, "connect", on_connect)
