@@ -10,7 +10,7 @@ from . import exc
 from .bulk import bulk_insert
 from .dialects import supported_dialects
 from .embedding import CallableEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder
-from .engine import attach, create_async_engine, create_engine
+from .engine import VectorEnginePlugin, attach, create_async_engine, create_engine
 from .filters import metadata_filter
 from .functions import (
     METRICS,
@@ -26,6 +26,7 @@ from .index import VectorIndex, create_vector_index, drop_vector_index, list_vec
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
 from .search import knn, knn_select, search_settings
+from .serialization import PydanticVector, VectorSchema, json_default, jsonable
 from .types import Vector
 
 __version__ = "0.1.0"
@@ -40,11 +41,14 @@ __all__ = [
     "Embedder",
     "EmbeddingMixin",
     "HashingEmbedder",
+    "PydanticVector",
     "SentenceTransformerEmbedder",
     "Vector",
     "VectorDistance",
     "VectorIndex",
+    "VectorEnginePlugin",
     "VectorRAG",
+    "VectorSchema",
     "attach",
     "bulk_insert",
     "cosine_distance",
@@ -55,6 +59,8 @@ __all__ = [
     "drop_vector_index",
     "exc",
     "inner_product",
+    "json_default",
+    "jsonable",
     "l1_distance",
     "knn",
     "knn_select",

@@ -181,3 +181,10 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self
+
+    def compare_values(self, x: Any, y: Any) -> bool:
+        """Whether two values are the same vector (the ORM's change detection; arrays have no plain ``==``)."""
+        if x is None or y is None:
+            return x is y
+        a, b = np.asarray(x), np.asarray(y)
+        return a.shape == b.shape and bool(np.array_equal(a, b))

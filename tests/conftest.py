@@ -16,12 +16,29 @@ import tempfile
 from typing import Any, Callable, Dict, Iterator, Set
 
 import pytest
+import sqlalchemy
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection, Engine
 
 import sqlalchemy_vector as sv
 
 BACKENDS = ("sqlite", "sqlite-python", "duckdb", "postgresql")
+
+# The same backends reached other ways: sqlalchemy.create_engine with ?plugin=vector,
+# attach() on a plain engine, and a dialect derived from PostgreSQL's under another name.
+# The live matrix (test_live.py) runs on these too.
+ENGINE_VARIANTS = (
+    "sqlite-plugin",
+    "sqlite-attach",
+    "duckdb-plugin",
+    "duckdb-attach",
+    "postgresql-plugin",
+    "postgresql-attach",
+    "postgresql-derived",
+)
+
+registry.register("derivedpg", "tests.derived_dialect", "DerivedPGDialect")
 
 _reached: Set[str] = set()
 _skipped: list[str] = []
@@ -96,7 +113,25 @@ def make_engine(backend: str, workdir: str, request: pytest.FixtureRequest) -> E
         return sv.create_engine(f"duckdb:///{workdir}/test.duckdb")
     if backend == "postgresql":
         return sv.create_engine(request.getfixturevalue("postgresql_url"))
-    raise ValueError(backend)
+    base, _, how = backend.partition("-")
+    if base == "sqlite":
+        url = f"sqlite:///{workdir}/{how}.db"
+    elif base == "duckdb":
+        url = f"duckdb:///{workdir}/{how}.duckdb"
+    elif base == "postgresql":
+        url = request.getfixturevalue("postgresql_url")
+    else:
+        raise ValueError(backend)
+    if how == "plugin":
+        separator = "&" if "?" in url else "?"
+        engine = sqlalchemy.create_engine(url + separator + "plugin=vector")
+    elif how == "attach":
+        engine = sv.attach(sqlalchemy.create_engine(url))
+    elif how == "derived":
+        engine = sv.create_engine(sqlalchemy.make_url(url).set(drivername="derivedpg"))
+    else:
+        raise ValueError(backend)
+    return _transactional_sqlite(engine) if base == "sqlite" else engine
 
 
 @pytest.fixture(scope="session")

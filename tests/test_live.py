@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
 import sqlalchemy_vector as sv
+from tests.conftest import BACKENDS, ENGINE_VARIANTS
 from sqlalchemy_vector.dialects import engine_state
 from sqlalchemy_vector.exc import DimensionMismatchError, InvalidVectorError
 
@@ -59,9 +60,18 @@ def reference(metric: str, query: list[float]) -> dict[int, float]:
     return out
 
 
+@pytest.fixture(params=BACKENDS + ENGINE_VARIANTS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """This module's matrix: every backend, and each reached through the plugin, attach() and a derived dialect."""
+    return str(request.param)
+
+
 def test_backend_is_really_there(conn: Connection, backend: str) -> None:
     state = engine_state(conn.dialect)
     assert state is not None
+    if backend.endswith("-derived"):
+        assert conn.dialect.name == "derivedpg"
+    backend = backend.partition("-")[0] if backend != "sqlite-python" else backend
     if backend == "sqlite":
         assert state["sqlite_vec"] == "extension"
         assert conn.execute(text("select vec_version()")).scalar().startswith("v")

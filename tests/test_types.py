@@ -1,0 +1,36 @@
+"""Vector values through the ORM's unit of work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import Integer, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+import sqlalchemy_vector as sv
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "type_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    embedding: Mapped[np.ndarray] = mapped_column(sv.Vector(3))
+
+
+def test_changed_vectors_are_detected_and_checked(conn: Connection) -> None:
+    Base.metadata.create_all(conn)
+    with Session(conn, join_transaction_mode="conditional_savepoint") as session:
+        session.add(Item(id=1, embedding=[1.0, 2.0, 3.0]))
+        session.flush()
+        item = session.get(Item, 1)
+        assert item is not None
+        item.embedding = np.array([1.0, 2.0, 4.0], dtype=np.float32)  # same length, one value changed
+        session.flush()
+        assert session.scalar(select(Item.embedding).where(Item.id == 1)).tolist() == [1.0, 2.0, 4.0]
+        item.embedding = [1.0, 2.0]  # another length: the column's own error, not numpy's broadcast error
+        with pytest.raises(sv.exc.DimensionMismatchError, match="type_items.embedding.*expects 3 dimensions, got 2"):
+            session.flush()
