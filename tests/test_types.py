@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sqlalchemy import Integer, select
-from sqlalchemy.engine import Connection
+from typing import Callable
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import sqlalchemy_vector as sv
@@ -21,9 +21,11 @@ class Item(Base):
     embedding: Mapped[np.ndarray] = mapped_column(sv.Vector(3))
 
 
-def test_changed_vectors_are_detected_and_checked(conn: Connection) -> None:
-    Base.metadata.create_all(conn)
-    with Session(conn, join_transaction_mode="conditional_savepoint") as session:
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql"])
+def test_changed_vectors_are_detected_and_checked(kind: str, fresh_database_url: Callable[[str], str]) -> None:
+    engine = sv.create_engine(fresh_database_url(kind))
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
         session.add(Item(id=1, embedding=[1.0, 2.0, 3.0]))
         session.flush()
         item = session.get(Item, 1)
@@ -34,3 +36,5 @@ def test_changed_vectors_are_detected_and_checked(conn: Connection) -> None:
         item.embedding = [1.0, 2.0]  # another length: the column's own error, not numpy's broadcast error
         with pytest.raises(sv.exc.DimensionMismatchError, match="type_items.embedding.*expects 3 dimensions, got 2"):
             session.flush()
+        session.rollback()
+    engine.dispose()
