@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
+from .exc import InvalidArgumentError
+
 __all__ = ["Chunk", "chunk_text"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -30,9 +32,9 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: 
     are not scanned for headings).
     """
     if max_words < 1:
-        raise ValueError(f"max_words must be at least 1, got {max_words}")
+        raise InvalidArgumentError(f"max_words must be at least 1, got {max_words}")
     if not 0 <= overlap < max_words:
-        raise ValueError(f"overlap must be between 0 and max_words - 1 ({max_words - 1}), got {overlap}")
+        raise InvalidArgumentError(f"overlap must be between 0 and max_words - 1 ({max_words - 1}), got {overlap}")
     chunks: List[Chunk] = []
     for heading, paragraphs in _sections(text, markdown):
         buffer: List[str] = []

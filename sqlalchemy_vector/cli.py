@@ -14,12 +14,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .chunking import chunk_text
+from .dialects import DEFAULT_URL, backend_for
 from .exc import VectorError
+from .functions import SIMILARITY_FUNCTIONS
 
 __all__ = ["main", "main_exit", "DEFAULT_DB"]
 
 #: The database used when neither ``--db`` nor ``SQLALCHEMY_VECTOR_DB`` is given: a SQLite file here.
-DEFAULT_DB = "sqlite:///sqlalchemy_vector.db"
+DEFAULT_DB = DEFAULT_URL
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
@@ -83,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         "so 3 is a number and true a boolean); keys: source, heading, chunk",
     )
     query.add_argument(
-        "--metric", choices=("cosine", "euclidean", "inner_product"), default="cosine", help="similarity (default: cosine)"
+        "--metric",
+        choices=tuple(SIMILARITY_FUNCTIONS),
+        default="cosine",
+        help="distance to rank by, as in the API (default: cosine; euclidean = l2, ip = inner_product)",
     )
     query.add_argument("--threshold", type=float, default=None, help="minimum similarity")
     query.add_argument("--json", action="store_true", help="print results as JSON")
@@ -131,9 +136,9 @@ def _open(url: str, *, must_exist: bool) -> Any:
     from .rag import VectorRAG
 
     parsed = make_url(url)
-    if must_exist and parsed.get_backend_name() in ("sqlite", "duckdb"):
-        path = parsed.database
-        if path and path != ":memory:" and not Path(path).exists():
+    if must_exist:
+        path = backend_for(parsed.get_dialect()).database_file(parsed)
+        if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
     return VectorRAG(url)
 

@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Optional
 import numpy as np
 import numpy.typing as npt
 
-from .exc import InvalidEmbeddingError, MissingDependencyError
+from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
 
 __all__ = [
     "Embedder",
@@ -109,10 +109,10 @@ def check_embeddings(value: Any, count: int, dimension: int, where: str) -> Floa
 
 def _check_texts(texts: Sequence[str], where: str) -> Sequence[str]:
     if isinstance(texts, str):
-        raise TypeError(f"{where}.embed() expects a sequence of strings, got one str; wrap it in a list: [text]")
+        raise InvalidArgumentError(f"{where}.embed() expects a sequence of strings, got one str; wrap it in a list: [text]")
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(f"{where}.embed() expects strings, got {type(text).__name__} at index {index}")
+            raise InvalidArgumentError(f"{where}.embed() expects strings, got {type(text).__name__} at index {index}")
     return texts
 
 
@@ -162,10 +162,10 @@ class HashingEmbedder:
         lowercase: bool = True,
     ) -> None:
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
-            raise ValueError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
+            raise InvalidArgumentError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
         low, high = ngram_range
         if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"HashingEmbedder(ngram_range) expects (min, max) with 1 <= min <= max, got {ngram_range!r}; "
                 "to turn character n-grams off, set char_weight=0"
             )
@@ -364,11 +364,11 @@ class CallableEmbedder:
 
     def __init__(self, fn: EmbedFunction, dimension: int, model_name: str) -> None:
         if not callable(fn):
-            raise TypeError(f"CallableEmbedder expects a callable, got {type(fn).__name__}")
+            raise InvalidArgumentError(f"CallableEmbedder expects a callable, got {type(fn).__name__}")
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
-            raise ValueError(f"CallableEmbedder(dimension) expects a positive integer, got {dimension!r}")
+            raise InvalidArgumentError(f"CallableEmbedder(dimension) expects a positive integer, got {dimension!r}")
         if not isinstance(model_name, str) or not model_name:
-            raise ValueError(f"CallableEmbedder(model_name) expects a non-empty string, got {model_name!r}")
+            raise InvalidArgumentError(f"CallableEmbedder(model_name) expects a non-empty string, got {model_name!r}")
         self.fn = fn
         self.dimension = dimension
         self.model_name = model_name
@@ -389,7 +389,7 @@ class CallableEmbedder:
         """
         texts = list(_check_texts(texts, "CallableEmbedder"))
         if self._is_async:
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"{self._where} is a coroutine function; call `await embedder.aembed(texts)` "
                 "from async code, or pass a synchronous function"
             )
@@ -399,7 +399,7 @@ class CallableEmbedder:
         if inspect.isawaitable(result):
             if hasattr(result, "close"):
                 result.close()  # avoid "coroutine was never awaited"
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"{self._where} returned an awaitable; call `await embedder.aembed(texts)` from async code"
             )
         return check_embeddings(result, len(texts), self.dimension, self._where)

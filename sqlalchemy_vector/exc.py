@@ -38,8 +38,12 @@ class InvalidVectorError(VectorError, ValueError):
     """A value cannot be stored as a vector: not 1-D, not numeric, NaN or infinite."""
 
 
-class InvalidArgumentError(VectorError, ValueError):
-    """An argument other than a vector is out of range or of the wrong type (``k``, ``top_k``, ``ef_search``, ...)."""
+class InvalidArgumentError(VectorError, ValueError, TypeError):
+    """An argument other than a vector is out of range or of the wrong type (``k``, ``top_k``, ``ef_search``, ...).
+
+    A :class:`ValueError` and a :class:`TypeError` both, so code written
+    against either keeps catching it.
+    """
 
 
 class DimensionMismatchError(InvalidVectorError):

@@ -9,7 +9,7 @@ when the statement compiles.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Dict, Optional
 
 import numpy as np
 from sqlalchemy import Float, literal
@@ -31,6 +31,7 @@ __all__ = [
     "max_inner_product",
     "l1_distance",
     "METRICS",
+    "SIMILARITY_FUNCTIONS",
     "distance",
 ]
 
@@ -166,13 +167,27 @@ _BY_METRIC: dict[str, type[VectorDistance]] = {
 METRICS: tuple[str, ...] = tuple(_BY_METRIC)
 
 
+#: ``similarity_function`` values, and the distance metric each ranks by: the metric names of
+#: :data:`sqlalchemy_vector.METRICS` and :class:`~sqlalchemy_vector.VectorIndex`, with their common aliases.
+SIMILARITY_FUNCTIONS: Dict[str, str] = {
+    "cosine": "cosine",
+    "l2": "l2",
+    "euclidean": "l2",
+    "inner_product": "max_inner_product",
+    "max_inner_product": "max_inner_product",
+    "ip": "max_inner_product",
+    "l1": "l1",
+    "manhattan": "l1",
+}
+
+
 def distance(metric: str, a: Any, b: Any) -> VectorDistance:
     """Build the distance function named by ``metric`` (one of :data:`METRICS`)."""
     from .exc import UnsupportedMetricError
 
     try:
         cls = _BY_METRIC[metric]
-    except KeyError:
+    except (KeyError, TypeError):
         raise UnsupportedMetricError(
             f"unknown vector metric {metric!r}; expected one of {', '.join(METRICS)}"
         ) from None

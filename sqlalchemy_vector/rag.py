@@ -64,12 +64,14 @@ from .engine import attach, create_async_engine, create_engine
 from .exc import (
     DocumentNotFoundError,
     InvalidDocumentError,
+    InvalidArgumentError,
     InvalidFilterError,
     InvalidVectorError,
     ModelConfigurationError,
     UnsupportedMetricError,
 )
 from .filters import Filter, metadata_filter
+from .functions import SIMILARITY_FUNCTIONS
 from .functions import distance as distance_function
 from .orm import make_models, new_ids, utcnow
 from .search import TopK, run_top_k
@@ -77,17 +79,11 @@ from .types import Vector, to_float32
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
-#: ``similarity_function`` values, and the distance metric each ranks by.
-SIMILARITY_FUNCTIONS: Dict[str, str] = {
-    "cosine": "cosine",
-    "euclidean": "l2",
-    "inner_product": "max_inner_product",
-}
-
 #: Embedding size of the default models and embedder when nothing else decides it.
 DEFAULT_DIMENSION = 384
 
 _DOCUMENT_KEYS = frozenset({"content", "metadata", "document_id", "embedding"})
+_MAX_TOP_K = 2**31 - 1  # no database takes a larger LIMIT
 _ID_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 DocumentId = Any
 Result = Dict[str, Any]
@@ -545,24 +541,26 @@ def _distance_bound(function: str, threshold: Optional[float]) -> Optional[float
     """
     if threshold is None:
         return None
-    if function == "cosine":
+    metric = SIMILARITY_FUNCTIONS[function]
+    if metric == "cosine":
         return None if threshold <= -1.0 else 1.0 - threshold
-    if function == "euclidean":
+    if metric in ("l2", "l1"):
         return None if threshold <= 0.0 else 1.0 / threshold - 1.0
     return -threshold
 
 
 def _similarity(function: str, distance: float) -> float:
-    if function == "cosine":
+    metric = SIMILARITY_FUNCTIONS[function]
+    if metric == "cosine":
         return 1.0 - distance
-    if function == "euclidean":
+    if metric in ("l2", "l1"):
         return 1.0 / (1.0 + distance)
     return -distance
 
 
 def _result(row: Any, function: str) -> Result:
     distance = float(row[3])
-    if function == "inner_product" and distance == 0.0:
+    if SIMILARITY_FUNCTIONS[function] == "max_inner_product" and distance == 0.0:
         distance = 0.0  # not -0.0
     return {
         "document_id": row[0],
@@ -638,9 +636,9 @@ class _Facade:
 
     @staticmethod
     def _check_search(top_k: int, similarity_threshold: Optional[float], similarity_function: str) -> None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-        if similarity_function not in SIMILARITY_FUNCTIONS:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= _MAX_TOP_K:
+            raise InvalidArgumentError(f"top_k must be a positive integer (at most {_MAX_TOP_K}), got {top_k!r}")
+        if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
             raise UnsupportedMetricError(
                 f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
             )
@@ -649,7 +647,9 @@ class _Facade:
             or not isinstance(similarity_threshold, (int, float))
             or not math.isfinite(similarity_threshold)
         ):
-            raise ValueError(f"similarity_threshold must be a finite number or None, got {similarity_threshold!r}")
+            raise InvalidArgumentError(
+                f"similarity_threshold must be a finite number or None, got {similarity_threshold!r}"
+            )
 
     def _prepare_one(self, content: Any, metadata: Any, document_id: Any) -> _Prepared:
         return self._prepare({"content": content, "metadata": metadata, "document_id": document_id}, None)
@@ -705,7 +705,7 @@ class _Facade:
     def _batches(self, documents: Iterable[Any], batch_size: int, generate: bool) -> Iterator[Tuple[List[_Prepared], List[int]]]:
         """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
         if isinstance(documents, (str, bytes, Mapping)):
             raise InvalidDocumentError(
                 f"documents must be an iterable of dicts, got a {type(documents).__name__}; "
@@ -1292,7 +1292,7 @@ class AsyncVectorRAG:
 
 
 def _index_metric(similarity_function: str) -> str:
-    if similarity_function not in SIMILARITY_FUNCTIONS:
+    if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
         raise UnsupportedMetricError(
             f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
         )
@@ -1301,11 +1301,11 @@ def _index_metric(similarity_function: str) -> str:
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"query_text must be a string, got {type(value).__name__}")
+        raise InvalidArgumentError(f"query_text must be a string, got {type(value).__name__}")
     return value
 
 
 def _texts(values: Any) -> List[Any]:
     if isinstance(values, str):
-        raise TypeError("query_texts must be a list of strings, got one str; wrap it in a list or use query()")
+        raise InvalidArgumentError("query_texts must be a list of strings, got one str; wrap it in a list or use query()")
     return list(values)

@@ -7,10 +7,14 @@ imports it (importing registers it).
 
 from .base import Backend, Capabilities, backend_for, backends, engine_state, find_backend, register, supported_dialects
 
+#: The embedded default database: a SQLite file in the working directory.
+DEFAULT_URL = "sqlite:///sqlalchemy_vector.db"
+
 # The registry: importing a backend's package registers it.
 from . import duckdb, postgresql, sqlite  # noqa: E402,F401
 
 __all__ = [
+    "DEFAULT_URL",
     "Backend",
     "Capabilities",
     "backend_for",

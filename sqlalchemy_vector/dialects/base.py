@@ -128,6 +128,10 @@ class Backend:
     def prepare(self, engine: Engine, **options: Any) -> None:
         """Install connection hooks on ``engine`` (called once per engine)."""
 
+    def database_file(self, url: URL) -> Optional[str]:
+        """The file an embedded database lives in, or None (a server, or in memory)."""
+        return None
+
     # -- top-k search and query-time settings -----------------------------------
 
     def top_k_select(self, request: "TopK") -> "Select[Any]":

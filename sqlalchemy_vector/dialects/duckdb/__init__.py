@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 from sqlalchemy import cast, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -101,6 +101,10 @@ class DuckDBBackend(Backend):
                 "lambda pair: abs(pair[1] - pair[2])))"
             )
         return f"{_FUNCTIONS[element.metric]}({left}, {right})"
+
+    def database_file(self, url: URL) -> Optional[str]:
+        database = url.database
+        return database if database and database != ":memory:" else None
 
     def storage_type(self, dim: int) -> FLOAT_ARRAY:
         return FLOAT_ARRAY(dim)

@@ -299,6 +299,10 @@ class SQLiteBackend(Backend):
     def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
         return _compile_distance(element, compiler, **kw)
 
+    def database_file(self, url: URL) -> Optional[str]:
+        database = url.database
+        return database if database and database != ":memory:" else None
+
     def storage_type(self, dim: int) -> F32_BLOB:
         return F32_BLOB(dim)
 
