@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench bench-loader bench-index clean
+.PHONY: demo test lint bench bench-loader bench-index clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(VENV)/.installed-sqlite
 
 test: $(VENV)/.installed-all
 	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql,sqlite-plugin,sqlite-attach,duckdb-plugin,duckdb-attach,postgresql-plugin,postgresql-attach,postgresql-derived $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-all
+	$(PY) -m ruff check sqlalchemy_vector tests examples bench
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed-all
 	$(PY) bench/query_latency.py

@@ -21,7 +21,7 @@ import math
 import re
 import threading
 from hashlib import blake2b
-from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -66,7 +66,8 @@ async def aembed(embedder: Embedder, texts: Sequence[str]) -> FloatArray:
     """
     method = getattr(embedder, "aembed", None)
     if method is not None:
-        return await method(texts)
+        result: FloatArray = await method(texts)
+        return result
     return await asyncio.to_thread(embedder.embed, texts)
 
 
@@ -342,7 +343,8 @@ def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         x = x * np.uint64(0xBF58476D1CE4E5B9)
         x = x ^ (x >> np.uint64(27))
         x = x * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+        mixed: npt.NDArray[np.uint64] = x ^ (x >> np.uint64(31))
+        return mixed
 
 
 def _digest(feature: str) -> int:
@@ -351,7 +353,7 @@ def _digest(feature: str) -> int:
 
 # -- CallableEmbedder ---------------------------------------------------------------
 
-EmbedFunction = Callable[[list], Union[Any, Awaitable[Any]]]
+EmbedFunction = Callable[[List[str]], Union[Any, Awaitable[Any]]]
 
 
 class CallableEmbedder:

@@ -50,7 +50,7 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     Call it before the engine's first connection: the set-up runs as each new
     connection opens.  Calling it again on the same engine does nothing.
     """
-    sync_engine: Engine = getattr(engine, "sync_engine", engine)
+    sync_engine: Engine = engine if isinstance(engine, Engine) else engine.sync_engine
     backend = backend_for(sync_engine.dialect)
     if engine_state(sync_engine.dialect) is None:
         backend.prepare(sync_engine, sqlite_vec=sqlite_vec)

@@ -126,7 +126,7 @@ class cosine_distance(VectorDistance):
     _register = False
     inherit_cache = True
     metric = "cosine"
-    type = CosineDistanceType()
+    type = CosineDistanceType()  # type: ignore[assignment]
 
 
 class l2_distance(VectorDistance):

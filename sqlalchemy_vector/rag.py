@@ -115,7 +115,9 @@ class _Models:
 
     @property
     def vector(self) -> InstrumentedAttribute[Any]:
-        return (self.document if self.embedding is None else self.embedding).embedding  # type: ignore[attr-defined]
+        owner: Any = self.document if self.embedding is None else self.embedding
+        attribute: InstrumentedAttribute[Any] = owner.embedding
+        return attribute
 
     @property
     def has_model_name(self) -> bool:
@@ -807,7 +809,8 @@ class VectorRAG(_Facade):
 
     def _session(self) -> Session:
         self._ensure_tables()
-        return self._sessions()
+        session: Session = self._sessions()
+        return session
 
     def close(self) -> None:
         """Dispose of the engine if this facade created it from a URL."""

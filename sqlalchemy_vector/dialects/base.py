@@ -190,7 +190,8 @@ def find_backend(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backen
     """The backend for a dialect (instance, class or name), or ``None``."""
     if isinstance(dialect, str):
         return _BY_NAME.get(dialect)
-    return _lookup(dialect if isinstance(dialect, type) else type(dialect))
+    dialect_class: type = dialect if isinstance(dialect, type) else type(dialect)
+    return _lookup(dialect_class)
 
 
 def backend_for(dialect: Union[Dialect, Type[Dialect], str], *, feature: str = "vector support") -> Backend:
