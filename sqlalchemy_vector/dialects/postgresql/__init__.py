@@ -25,6 +25,22 @@ from ...exc import MissingExtensionError
 from ...functions import VectorDistance
 from ..base import Backend, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
 
+# -- vector indexes and their migrations: imports ----------------------------------------
+from typing import TYPE_CHECKING, Dict, List, Tuple
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import Column
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ..base import Capabilities
+from . import index as _index
+from . import migration as _migration
+
+if TYPE_CHECKING:
+    from alembic.operations import MigrateOperation, Operations
+
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
 _OPERATORS = {
     "cosine": "<=>",
     "l2": "<->",
@@ -120,6 +136,12 @@ class PostgreSQLBackend(Backend):
     """PostgreSQL with pgvector, and every dialect derived from PostgreSQL's."""
 
     name = "postgresql"
+    capabilities = Capabilities(
+        index_metrics=_index.INDEX_METRICS,
+        index_provider="pgvector",
+        index_options_reported=True,
+        index_by_create_index=True,
+    )
 
     def dialect_classes(self) -> tuple[type, ...]:
         from sqlalchemy.dialects.postgresql.base import PGDialect
@@ -154,6 +176,46 @@ class PostgreSQLBackend(Backend):
                 ready = True
 
         event.listen(engine, "connect", on_connect)
+
+    # -- vector indexes ------------------------------------------------------------------
+
+    def index_attached(self, index: "VectorIndex", column: Column[Any]) -> None:
+        _index.attach(index, column)
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_create(element, compiler, **kw)
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_drop(element, compiler, **kw)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        return _index.list_indexes(connection, schema)
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        return _index.vector_columns(connection, table_name, schema)
+
+    # -- migrations of vector indexes and columns ------------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
+        return True  # ALTER TABLE keeps the indexes on other columns
+
+    def alter_vector_dimension(
+        self,
+        operations: "Operations",
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+
+    def vector_extension_statements(self, create: bool) -> Tuple[str, ...]:
+        return _migration.CREATE_EXTENSION if create else _migration.DROP_EXTENSION
+
+    def database_has_vectors(self, connection: Connection) -> bool:
+        return _migration.database_has_vectors(connection)
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

@@ -30,6 +30,22 @@ from ...exc import MissingExtensionError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
 from ..base import Backend, Processor, engine_state, register, set_engine_state
 
+# -- vector indexes and their migrations: imports ----------------------------------------
+from typing import TYPE_CHECKING, List
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.expression import Executable
+
+from ..base import Capabilities
+from . import index as _index
+from . import migration as _migration
+
+if TYPE_CHECKING:
+    from alembic.operations import MigrateOperation, Operations
+
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
 
 
@@ -265,6 +281,13 @@ class SQLiteBackend(Backend):
     """SQLite with sqlite-vec (or the same functions in Python)."""
 
     name = "sqlite"
+    capabilities = Capabilities(
+        index_metrics=_index.INDEX_METRICS,
+        index_provider="sqlite-vec",
+        index_method_override="vec0",
+        index_is_table=True,
+        index_ddl_needs_table=True,
+    )
 
     def dialect_classes(self) -> tuple[type, ...]:
         from sqlalchemy.dialects.sqlite.base import SQLiteDialect
@@ -300,6 +323,52 @@ class SQLiteBackend(Backend):
             set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
 
         event.listen(engine, "connect", on_connect)
+
+    # -- vector indexes ------------------------------------------------------------------
+
+    def ensure_index_support(self, connection: Connection, index_name: str) -> None:
+        _index.ensure_index_support(connection, index_name)
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_create(element, compiler, **kw)
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_drop(element, compiler, **kw)
+
+    def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Executable]:
+        return _index.create_statements(index, if_not_exists=if_not_exists)
+
+    def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
+        return _index.drop_statements(name, schema, if_exists=if_exists)
+
+    def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
+        _index.create_index(connection, index, if_not_exists=if_not_exists)
+
+    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
+        _index.drop_index(connection, name, schema, if_exists=if_exists)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        return _index.list_indexes(connection)
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        return _index.vector_columns(connection, table_name, schema)
+
+    # -- migrations of vector indexes and columns ------------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
+        return _migration.keeps_vector_indexes(operation)
+
+    def alter_vector_dimension(
+        self,
+        operations: "Operations",
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
 
 
 register(SQLiteBackend())
