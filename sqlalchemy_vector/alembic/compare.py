@@ -28,17 +28,15 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import Column, Table
 
+from ..dialects.base import Backend, find_backend
 from ..index import VectorIndex, list_vector_indexes, vector_columns
 from ..types import Vector
 from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
 
 __all__ = ["setup"]
-
-_BACKENDS = ("postgresql", "duckdb", "sqlite")
 
 # Where an operation goes around its table's other changes.
 _BEFORE, _ALTER, _AFTER = "before", "alter", "after"
@@ -47,8 +45,9 @@ _BEFORE, _ALTER, _AFTER = "before", "alter", "after"
 class _State:
     """Catalog facts read once per autogenerate run."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
         self.connection = connection
+        self.backend = backend
         self._dims: Dict[Tuple[Optional[str], str], Dict[str, int]] = {}
         self._indexes: Dict[Optional[str], List[Dict[str, Any]]] = {}
         self.dimension_changes: Dict[Tuple[Optional[str], str], Dict[str, Tuple[int, int]]] = {}
@@ -70,11 +69,12 @@ _STATES: "weakref.WeakKeyDictionary[AutogenContext, _State]" = weakref.WeakKeyDi
 
 def _state(autogen_context: AutogenContext) -> Optional[_State]:
     connection = autogen_context.connection
-    if connection is None or connection.dialect.name not in _BACKENDS:
+    backend = find_backend(connection.dialect) if connection is not None else None
+    if connection is None or backend is None:
         return None
     state = _STATES.get(autogen_context)
     if state is None:
-        state = _STATES[autogen_context] = _State(connection)
+        state = _STATES[autogen_context] = _State(connection, backend)
     return state
 
 
@@ -105,15 +105,13 @@ def _compare_type(
     return PriorityDispatchResult.STOP
 
 
-def _same_index(found: Dict[str, Any], index: VectorIndex, dialect_name: str) -> bool:
-    wanted = index.describe(dialect_name)
-    if found["column"] != wanted["column"]:
-        return False
+def _same_index(found: Dict[str, Any], index: VectorIndex, state: _State) -> bool:
+    # describe() reports what the backend's catalog can tell: its method, and
+    # options only where the catalog keeps them.
+    wanted = index.describe(state.connection.dialect)
     if found["metric"] is not None and found["metric"] != wanted["metric"]:
         return False
-    if dialect_name == "postgresql":
-        return bool(found["method"] == wanted["method"] and found["options"] == wanted["options"])
-    return True
+    return all(found[key] == wanted[key] for key in ("column", "method", "options"))
 
 
 def _compare_table(
@@ -127,7 +125,7 @@ def _compare_table(
     state = _state(autogen_context)
     if state is None:
         return PriorityDispatchResult.CONTINUE
-    dialect_name = state.connection.dialect.name
+    dialect = state.connection.dialect
 
     if conn_table is not None:
         # duckdb_engine 0.17 reflects FLOAT[n] as NullType; a dropped column or
@@ -153,10 +151,10 @@ def _compare_table(
     dropped = set()
     for found in existing:
         index = wanted.get(found["name"])
-        if index is not None and _same_index(found, index, dialect_name) and found["column"] not in changes:
+        if index is not None and _same_index(found, index, state) and found["column"] not in changes:
             continue
-        keep = index if index is not None and _same_index(found, index, dialect_name) else None
-        drop = DropVectorIndexOp.from_reflected(found, schema, dialect_name=dialect_name, index=keep)
+        keep = index if index is not None and _same_index(found, index, state) else None
+        drop = DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=keep)
         modify_table_ops.ops.append(_place(drop, _BEFORE))
         dropped.add(found["name"])
     present = {found["name"] for found in existing}
@@ -166,19 +164,13 @@ def _compare_table(
     return PriorityDispatchResult.CONTINUE
 
 
-def _rebuilds_table(dialect_name: str, remaining: List[Any], has_dimension_change: bool) -> bool:
-    """Whether the table's other changes would destroy its vector indexes."""
-    kept: Tuple[type, ...]
-    if dialect_name == "sqlite":
-        # Alembic's SQLite batch mode copies the table (losing its triggers)
-        # for anything but added columns and plain index changes.
-        kept = (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp)
-    elif dialect_name == "duckdb":
-        # DuckDB 1.5 refuses ALTER TABLE (but ADD COLUMN) on an indexed table.
-        kept = (ops.AddColumnOp,)
-    else:
-        return False
-    return has_dimension_change or any(not isinstance(op, kept) for op in remaining)
+def _rebuilds_table(backend: Backend, operations: List[Any]) -> bool:
+    """Whether the table's other changes would destroy (or be refused because of) its vector indexes.
+
+    SQLite's batch mode copies the table, losing the sync triggers; DuckDB
+    refuses most ALTER TABLE on an indexed table.
+    """
+    return any(not backend.migration_keeps_vector_indexes(op) for op in operations)
 
 
 def _finish(
@@ -187,7 +179,7 @@ def _finish(
     state = _state(autogen_context)
     if state is None:
         return PriorityDispatchResult.CONTINUE
-    dialect_name = state.connection.dialect.name
+    dialect = state.connection.dialect
     arranged: List[Any] = []
     for operation in upgrade_ops.ops:
         if not isinstance(operation, ops.ModifyTableOps):
@@ -198,7 +190,7 @@ def _finish(
         before = [op for op in ours if op._vector_position == _BEFORE]
         alter = [op for op in ours if op._vector_position == _ALTER]
         after = [op for op in ours if op._vector_position == _AFTER]
-        if _rebuilds_table(dialect_name, remaining, bool(alter)):
+        if _rebuilds_table(state.backend, remaining + alter):
             table_name, schema = operation.table_name, operation.schema
             dropping = {op.index_name for op in before}
             metadata_table = autogen_context.table_key_to_table.get(
@@ -213,33 +205,25 @@ def _finish(
                 if found["name"] in dropping:
                     continue
                 index = indexes.get(found["name"])
-                before.append(DropVectorIndexOp.from_reflected(found, schema, dialect_name=dialect_name, index=index))
+                before.append(DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=index))
                 if index is not None:
                     after.append(CreateVectorIndexOp.from_index(index))
         operation.ops = remaining
         arranged += before + ([operation] if remaining else []) + alter + after
     upgrade_ops.ops = arranged
 
-    if dialect_name == "postgresql" and _metadata_has_vectors(autogen_context) and not _database_has_vectors(state.connection):
+    # The migration that adds the first vector column also creates the extension.
+    if (
+        state.backend.vector_extension_statements(create=True)
+        and _metadata_has_vectors(autogen_context)
+        and not state.backend.database_has_vectors(state.connection)
+    ):
         upgrade_ops.ops.insert(0, CreateVectorExtensionOp())
     return PriorityDispatchResult.CONTINUE
 
 
 def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
     return any(isinstance(col.type, Vector) for table in autogen_context.sorted_tables for col in table.columns)
-
-
-def _database_has_vectors(connection: Connection) -> bool:
-    # The migration that adds the first vector column also creates the extension.
-    return bool(
-        connection.execute(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-                "JOIN pg_class c ON c.oid = a.attrelid "
-                "WHERE t.typname = 'vector' AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r')"
-            )
-        ).scalar()
-    )
 
 
 def setup(plugin: Plugin) -> None:

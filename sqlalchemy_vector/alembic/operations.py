@@ -13,17 +13,21 @@ names; it changes nothing else in Alembic.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrateOperation, Operations
-from sqlalchemy import Integer, MetaData, Table, column, inspect, table, text, update
+from sqlalchemy import MetaData, Table, inspect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column
 
+from ..dialects.base import backend_for, find_backend
 from ..exc import VectorIndexError
-from ..index import VectorIndex, create_statements, create_vector_index, drop_vector_index, list_vector_indexes
-from ..index import _drop_statements, vector_columns
+from ..index import INDEX_METHODS, VectorIndex, create_statements, create_vector_index, drop_statements
+from ..index import drop_vector_index, list_vector_indexes, vector_columns
 from ..types import Vector
 
 __all__ = [
@@ -103,11 +107,14 @@ class CreateVectorIndexOp(MigrateOperation):
             **index.options,
         )
 
-    def to_index(self, dim: int, primary_key: Optional[str] = None) -> VectorIndex:
-        """A :class:`VectorIndex` on a stand-in table holding just what the DDL needs."""
+    def to_index(self, dim: int, primary_key: Sequence[Column[Any]] = ()) -> VectorIndex:
+        """A :class:`VectorIndex` on a stand-in table holding just what the DDL needs.
+
+        ``primary_key`` are the table's primary key columns, for backends
+        whose index is keyed by them.
+        """
         columns: List[Column[Any]] = [Column(self.column_name, Vector(dim))]
-        if primary_key is not None and primary_key != self.column_name:
-            columns.insert(0, Column(primary_key, Integer, primary_key=True))
+        columns[:0] = [Column(key.name, key.type, primary_key=True) for key in primary_key if key.name != self.column_name]
         stand_in = Table(self.table_name, MetaData(), *columns, schema=self.schema)
         return VectorIndex(
             self.index_name,
@@ -168,10 +175,10 @@ class DropVectorIndexOp(MigrateOperation):
         found: Dict[str, Any],
         schema: Optional[str] = None,
         *,
-        dialect_name: str,
+        dialect: Union[Dialect, str],
         index: Optional[VectorIndex] = None,
     ) -> "DropVectorIndexOp":
-        """A drop of an index as :func:`~sqlalchemy_vector.list_vector_indexes` reported it.
+        """A drop of an index as :func:`~sqlalchemy_vector.list_vector_indexes` reported it on ``dialect``.
 
         Its reverse builds the same index again: from ``index`` (the model's
         declaration) when given, otherwise from what the database reports.
@@ -184,11 +191,11 @@ class DropVectorIndexOp(MigrateOperation):
                 found["table"],
                 found["column"],
                 metric=found["metric"] or "cosine",
-                method=found["method"] if found["method"] in ("hnsw", "ivfflat") else "hnsw",  # vec0
+                # A method the backend builds whatever is declared (vec0) is declared as the default.
+                method=found["method"] if found["method"] in INDEX_METHODS else INDEX_METHODS[0],
                 schema=schema,
-                # The index existed in this DuckDB database, persisted: re-creating needs the same opt-in.
-                duckdb_experimental_persistence=dialect_name == "duckdb",
                 **found["options"],
+                **backend_for(dialect, feature="vector indexes").reflected_index_kwargs(found),
             )
         return cls(found["name"], found["table"], schema=schema, _reverse=create)
 
@@ -247,7 +254,7 @@ class AlterVectorDimensionOp(MigrateOperation):
 
 @Operations.register_operation("create_vector_extension")
 class CreateVectorExtensionOp(MigrateOperation):
-    """``CREATE EXTENSION IF NOT EXISTS vector`` on PostgreSQL; nothing elsewhere."""
+    """Create the server extension vector columns need (pgvector on PostgreSQL); nothing where there is none."""
 
     @classmethod
     def create_vector_extension(cls, operations: Operations) -> None:
@@ -263,7 +270,7 @@ class CreateVectorExtensionOp(MigrateOperation):
 
 @Operations.register_operation("drop_vector_extension")
 class DropVectorExtensionOp(MigrateOperation):
-    """``DROP EXTENSION IF EXISTS vector`` on PostgreSQL; nothing elsewhere."""
+    """Drop the server extension vector columns need (pgvector on PostgreSQL); nothing where there is none."""
 
     @classmethod
     def drop_vector_extension(cls, operations: Operations) -> None:
@@ -287,13 +294,16 @@ def _offline(operations: Operations) -> bool:
 @Operations.implementation_for(CreateVectorIndexOp)
 def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp) -> None:
     dialect = operations.migration_context.dialect
+    backend = backend_for(dialect, feature="vector indexes")
+    needs_table = backend.capabilities.index_ddl_needs_table
     if _offline(operations):
-        if dialect.name == "sqlite":
+        if needs_table:
             raise VectorIndexError(
-                f"create_vector_index({operation.index_name!r}) cannot be rendered as offline SQL on SQLite "
-                "(the vec0 table needs the column's dimension from the database); run the migration online"
+                f"create_vector_index({operation.index_name!r}) cannot be rendered as offline SQL on "
+                f"{dialect.name} (the index declares the column's dimension and the table's primary key, "
+                "read from the database); run the migration online"
             )
-        # PostgreSQL and DuckDB index DDL needs names only; the dimension is a placeholder.
+        # The index DDL needs names only; the dimension is a placeholder.
         for statement in create_statements(operation.to_index(1), dialect):
             operations.execute(statement)
         return
@@ -304,100 +314,73 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
             f"create_vector_index({operation.index_name!r}): {operation.table_name}.{operation.column_name} "
             f"is not a vector column in the database (vector columns there: {', '.join(dims) or 'none'})"
         )
-    primary_key = None
-    if dialect.name == "sqlite":
-        pk = inspect(connection).get_pk_constraint(operation.table_name, schema=operation.schema)
-        columns = pk.get("constrained_columns") or []
-        primary_key = columns[0] if len(columns) == 1 else None
-        if primary_key is None:
-            raise VectorIndexError(
-                f"create_vector_index({operation.index_name!r}) on SQLite needs {operation.table_name!r} to have "
-                f"a single Integer primary key (the rowid vec0 rows are keyed by); found {columns or 'none'}"
-            )
+    primary_key: List[Column[Any]] = []
+    if needs_table:
+        inspector = inspect(connection)
+        names = inspector.get_pk_constraint(operation.table_name, schema=operation.schema).get("constrained_columns")
+        with warnings.catch_warnings():
+            # Only the key's types matter here, not other columns' types the dialect does not know.
+            warnings.simplefilter("ignore", sa_exc.SAWarning)
+            types = {c["name"]: c["type"] for c in inspector.get_columns(operation.table_name, schema=operation.schema)}
+        primary_key = [Column(name, types[name]) for name in names or ()]
     create_vector_index(connection, operation.to_index(dims[operation.column_name], primary_key))
 
 
 @Operations.implementation_for(DropVectorIndexOp)
 def _drop_vector_index(operations: Operations, operation: DropVectorIndexOp) -> None:
+    dialect = operations.migration_context.dialect
     if _offline(operations):
-        dialect = operations.migration_context.dialect
-        for statement in _drop_statements(operation.index_name, operation.schema, dialect, if_exists=operation.if_exists):
+        for statement in drop_statements(operation.index_name, operation.schema, dialect, if_exists=operation.if_exists):
             operations.execute(statement)
         return
     connection = operations.get_bind()
     drop_vector_index(connection, operation.index_name, schema=operation.schema, if_exists=operation.if_exists)
-    if connection.dialect.name == "duckdb" and connection.in_transaction():
-        # DuckDB 1.5 keeps a dropped index's dependency until commit and refuses
-        # the ALTER TABLE that follows in the same transaction: commit here.
-        connection.exec_driver_sql("COMMIT")
-        connection.exec_driver_sql("BEGIN TRANSACTION")
+    backend_for(dialect, feature="vector indexes").after_migration_index_drop(connection)
 
 
 @Operations.implementation_for(AlterVectorDimensionOp)
 def _alter_vector_dimension(operations: Operations, operation: AlterVectorDimensionOp) -> None:
-    dialect = operations.migration_context.dialect
-    name = f"{operation.table_name}.{operation.column_name}"
-    new_type, old_type = Vector(operation.dim), Vector(operation.existing_dim)
+    backend = backend_for(operations.migration_context.dialect, feature="vector columns")
     if not _offline(operations):
         connection = operations.get_bind()
+        # An index on the column cannot survive; on some backends neither can the table's others.
+        keeps_others = backend.migration_keeps_vector_indexes(operation)
         blocking = [
             found["name"]
             for found in list_vector_indexes(connection, operation.table_name, schema=operation.schema)
-            if found["column"] == operation.column_name or dialect.name in ("sqlite", "duckdb")
+            if found["column"] == operation.column_name or not keeps_others
         ]
         if blocking:
-            # DuckDB refuses to alter an indexed table; SQLite's table rebuild would drop the sync triggers.
             raise VectorIndexError(
-                f"alter_vector_dimension({name!r}): drop the vector index(es) {', '.join(blocking)} on "
-                f"{operation.table_name!r} first and create them again afterwards (autogenerate renders this)"
+                f"alter_vector_dimension({operation.table_name + '.' + operation.column_name!r}): drop the vector "
+                f"index(es) {', '.join(blocking)} on {operation.table_name!r} first and create them again "
+                "afterwards (autogenerate renders this)"
             )
-    if dialect.name == "postgresql":
-        operations.alter_column(
-            operation.table_name,
-            operation.column_name,
-            type_=new_type,
-            existing_type=old_type,
-            postgresql_using="NULL",
-            schema=operation.schema,
-        )
-    elif dialect.name == "duckdb":
-        # DuckDB 1.5 casts every stored array, NULLed or not, unless told USING NULL.
-        preparer = dialect.identifier_preparer
-        target = preparer.quote(operation.table_name)
-        if operation.schema:
-            target = f"{preparer.quote(operation.schema)}.{target}"
-        operations.execute(
-            text(
-                f"ALTER TABLE {target} ALTER COLUMN {preparer.quote(operation.column_name)} "
-                f"TYPE {new_type.compile(dialect=dialect)} USING NULL"
-            )
-        )
-    elif dialect.name == "sqlite":
-        if _offline(operations):
-            raise VectorIndexError(
-                f"alter_vector_dimension({name!r}) cannot be rendered as offline SQL on SQLite "
-                "(it rebuilds the table from the database's schema); run the migration online"
-            )
-        stand_in = table(operation.table_name, column(operation.column_name), schema=operation.schema)
-        operations.execute(update(stand_in).values({operation.column_name: None}))
-        with operations.batch_alter_table(operation.table_name, schema=operation.schema, recreate="always") as batch:
-            batch.alter_column(operation.column_name, type_=new_type, existing_type=old_type)
-    else:
-        operations.alter_column(
-            operation.table_name, operation.column_name, type_=new_type, existing_type=old_type, schema=operation.schema
-        )
+    backend.alter_vector_dimension(
+        operations,
+        operation.table_name,
+        operation.column_name,
+        operation.dim,
+        existing_dim=operation.existing_dim,
+        schema=operation.schema,
+    )
+
+
+def _extension_statements(operations: Operations, create: bool) -> tuple[str, ...]:
+    backend = find_backend(operations.migration_context.dialect)
+    return backend.vector_extension_statements(create) if backend is not None else ()
 
 
 @Operations.implementation_for(CreateVectorExtensionOp)
 def _create_vector_extension(operations: Operations, operation: CreateVectorExtensionOp) -> None:
-    if operations.migration_context.dialect.name == "postgresql":
-        operations.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    for statement in _extension_statements(operations, create=True):
+        operations.execute(statement)
 
 
 @Operations.implementation_for(DropVectorExtensionOp)
 def _drop_vector_extension(operations: Operations, operation: DropVectorExtensionOp) -> None:
-    if operations.migration_context.dialect.name == "postgresql":
-        operations.execute("DROP EXTENSION IF EXISTS vector")
+    for statement in _extension_statements(operations, create=False):
+        operations.execute(statement)
 
 
 # -- rendering --------------------------------------------------------------------------

@@ -40,15 +40,19 @@ import numpy.typing as npt
 import orjson
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.schema import Column
+from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 
 from ..exc import UnsupportedDialectError
 
 if TYPE_CHECKING:
+    from alembic.operations import MigrateOperation, Operations
     from sqlalchemy.sql import Select
 
     from ..functions import VectorDistance
+    from ..index import CreateVectorIndex, DropVectorIndex, VectorIndex
     from ..search import TopK
 
 __all__ = [
@@ -87,6 +91,18 @@ class Capabilities:
     transactional_ddl: bool = True
     #: Whether foreign keys are enforced in a way the facade's schema can use.
     foreign_keys: bool = True
+
+    # -- vector indexes and their migrations ----------------------------------------
+    #: Who builds the indexes, as error messages name it (``pgvector``, ``DuckDB's vss extension``).
+    index_provider: str = ""
+    #: The one method built whatever method a VectorIndex declares (sqlite-vec's exact ``vec0``), if any.
+    index_method_override: Optional[str] = None
+    #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
+    index_options_reported: bool = False
+    #: Whether ``create_all`` builds the index with SQLAlchemy's own ``CREATE INDEX`` and the dialect's options.
+    index_by_create_index: bool = False
+    #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.
+    index_ddl_needs_table: bool = False
 
 
 class Backend:
@@ -147,6 +163,87 @@ class Backend:
     def default_iterative_scan(self, connection: Connection, filtered: bool) -> Optional[str]:
         """The iterative-scan mode a filtered top-k turns on when the caller chose none."""
         return None
+
+    # -- vector indexes --------------------------------------------------------------
+
+    def index_attached(self, index: "VectorIndex", column: Column[Any]) -> None:
+        """Set this backend's options on ``index`` as it joins its table (called for every backend)."""
+
+    def ensure_index_support(self, connection: Connection, index_name: str) -> None:
+        """Raise :class:`~sqlalchemy_vector.exc.MissingExtensionError` unless ``connection`` can build indexes."""
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        """The DDL that builds one vector index (method and metric already checked against the capabilities)."""
+        raise NotImplementedError
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        """The DDL that drops a vector index by name."""
+        raise NotImplementedError
+
+    def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Executable]:
+        """Every statement that builds ``index``, in order (also what an offline migration prints)."""
+        from ..index import CreateVectorIndex
+
+        return [CreateVectorIndex(index, if_not_exists=if_not_exists)]
+
+    def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
+        """Every statement that drops the vector index ``name``, in order."""
+        from ..index import DropVectorIndex
+
+        return [DropVectorIndex(name, schema=schema, if_exists=if_exists)]
+
+    def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
+        """Build ``index`` in the database of ``connection``."""
+        self.ensure_index_support(connection, index.index_name)
+        for statement in self.create_index_statements(index, if_not_exists=if_not_exists):
+            connection.execute(statement)
+
+    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
+        """Drop the vector index ``name`` from the database of ``connection``."""
+        for statement in self.drop_index_statements(name, schema, if_exists=if_exists):
+            connection.execute(statement)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        """The vector indexes of ``schema`` read from the catalog, as :func:`~sqlalchemy_vector.list_vector_indexes` reports them."""
+        raise NotImplementedError
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        """The vector columns of a table as the catalog declares them, with their dimensions."""
+        raise NotImplementedError
+
+    # -- migrations of vector indexes and columns ----------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
+        """Whether an Alembic operation on a table leaves the vector indexes on its other columns working."""
+        raise NotImplementedError
+
+    def reflected_index_kwargs(self, found: Mapping[str, Any]) -> Dict[str, Any]:
+        """Declaration keywords that build again an index the catalog reports (an opt-in it evidently had)."""
+        return {}
+
+    def after_migration_index_drop(self, connection: Connection) -> None:
+        """Make an index dropped in a migration gone for the migration's next statements."""
+
+    def alter_vector_dimension(
+        self,
+        operations: "Operations",
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        """Change a vector column's dimension in a migration, setting its vectors to NULL."""
+        raise NotImplementedError
+
+    def vector_extension_statements(self, create: bool) -> Tuple[str, ...]:
+        """SQL that creates (or drops) the server extension vector columns need; empty where there is none."""
+        return ()
+
+    def database_has_vectors(self, connection: Connection) -> bool:
+        """Whether a table of the database already has a vector column (so its extension is in use)."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -24,6 +24,21 @@ from sqlalchemy.types import UserDefinedType
 from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 
+# -- vector indexes and their migrations: imports ----------------------------------------
+from typing import TYPE_CHECKING, Dict, List, Mapping
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ..base import Capabilities
+from . import index as _index
+from . import migration as _migration
+
+if TYPE_CHECKING:
+    from alembic.operations import MigrateOperation, Operations
+
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
 _FUNCTIONS = {
@@ -87,6 +102,8 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
     capabilities = Capabilities(
+        index_metrics=_index.INDEX_METRICS,
+        index_provider="DuckDB's vss extension",
         approximate_index=True,
         foreign_keys=False,
     )
@@ -130,6 +147,53 @@ class DuckDBBackend(Backend):
         from . import search
 
         return search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
+
+    # -- vector indexes ------------------------------------------------------------------
+
+    def ensure_index_support(self, connection: Connection, index_name: str) -> None:
+        _index.ensure_index_support(connection, index_name)
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_create(element, compiler, **kw)
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_drop(element, compiler, **kw)
+
+    def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
+        self.ensure_index_support(connection, index.index_name)
+        _index.allow_persistence(connection, index)
+        for statement in self.create_index_statements(index, if_not_exists=if_not_exists):
+            connection.execute(statement)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        return _index.list_indexes(connection, schema)
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        return _index.vector_columns(connection, table_name, schema)
+
+    # -- migrations of vector indexes and columns ------------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
+        return _migration.keeps_vector_indexes(operation)
+
+    def reflected_index_kwargs(self, found: Mapping[str, Any]) -> Dict[str, Any]:
+        # The index existed in this database, persisted: building it again needs the same opt-in.
+        return {"duckdb_experimental_persistence": True}
+
+    def after_migration_index_drop(self, connection: Connection) -> None:
+        _migration.commit_index_drop(connection)
+
+    def alter_vector_dimension(
+        self,
+        operations: "Operations",
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
 
 
 def _sql_string(text: str) -> str:

@@ -25,6 +25,22 @@ from ...exc import MissingExtensionError
 from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
 
+# -- vector indexes and their migrations: imports ----------------------------------------
+from typing import TYPE_CHECKING, Dict, List, Tuple
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import Column
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ..base import Capabilities
+from . import index as _index
+from . import migration as _migration
+
+if TYPE_CHECKING:
+    from alembic.operations import MigrateOperation, Operations
+
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
 _OPERATORS = {
     "cosine": "<=>",
     "l2": "<->",
@@ -123,6 +139,10 @@ class PostgreSQLBackend(Backend):
     capabilities = Capabilities(
         approximate_index=True,
         async_drivers=("psycopg_async", "asyncpg"),
+        index_metrics=_index.INDEX_METRICS,
+        index_provider="pgvector",
+        index_options_reported=True,
+        index_by_create_index=True,
     )
 
     def dialect_classes(self) -> tuple[type, ...]:
@@ -170,6 +190,46 @@ class PostgreSQLBackend(Backend):
         from . import search
 
         return search.default_iterative_scan(connection, filtered)
+
+    # -- vector indexes ------------------------------------------------------------------
+
+    def index_attached(self, index: "VectorIndex", column: Column[Any]) -> None:
+        _index.attach(index, column)
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_create(element, compiler, **kw)
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_drop(element, compiler, **kw)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        return _index.list_indexes(connection, schema)
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        return _index.vector_columns(connection, table_name, schema)
+
+    # -- migrations of vector indexes and columns ------------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
+        return True  # ALTER TABLE keeps the indexes on other columns
+
+    def alter_vector_dimension(
+        self,
+        operations: "Operations",
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+
+    def vector_extension_statements(self, create: bool) -> Tuple[str, ...]:
+        return _migration.CREATE_EXTENSION if create else _migration.DROP_EXTENSION
+
+    def database_has_vectors(self, connection: Connection) -> bool:
+        return _migration.database_has_vectors(connection)
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

@@ -31,6 +31,22 @@ from ...exc import FallbackWarning, MissingExtensionError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state
 
+# -- vector indexes and their migrations: imports ----------------------------------------
+from typing import TYPE_CHECKING, List
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.expression import Executable
+
+from ..base import Capabilities
+from . import index as _index
+from . import migration as _migration
+
+if TYPE_CHECKING:
+    from alembic.operations import MigrateOperation, Operations
+
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
 
 
@@ -289,6 +305,10 @@ class SQLiteBackend(Backend):
         index_max_k=4096,
         filtered_top_k_in_index=True,
         async_drivers=("aiosqlite",),
+        index_metrics=_index.INDEX_METRICS,
+        index_provider="sqlite-vec",
+        index_method_override="vec0",
+        index_ddl_needs_table=True,
     )
 
     def dialect_classes(self) -> tuple[type, ...]:
@@ -350,6 +370,52 @@ class SQLiteBackend(Backend):
         from . import search
 
         return search.top_k_select(request)
+
+    # -- vector indexes ------------------------------------------------------------------
+
+    def ensure_index_support(self, connection: Connection, index_name: str) -> None:
+        _index.ensure_index_support(connection, index_name)
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_create(element, compiler, **kw)
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_drop(element, compiler, **kw)
+
+    def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Executable]:
+        return _index.create_statements(index, if_not_exists=if_not_exists)
+
+    def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
+        return _index.drop_statements(name, schema, if_exists=if_exists)
+
+    def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
+        _index.create_index(connection, index, if_not_exists=if_not_exists)
+
+    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
+        _index.drop_index(connection, name, schema, if_exists=if_exists)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        return _index.list_indexes(connection)
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        return _index.vector_columns(connection, table_name, schema)
+
+    # -- migrations of vector indexes and columns ------------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
+        return _migration.keeps_vector_indexes(operation)
+
+    def alter_vector_dimension(
+        self,
+        operations: "Operations",
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
 
 
 register(SQLiteBackend())

@@ -1,0 +1,138 @@
+"""HNSW indexes from DuckDB's vss extension: DDL, file-database persistence and the catalog."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ...exc import MissingExtensionError, VectorIndexError
+from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
+# vss 1.5: l2sq orders like array_distance, ip like array_negative_inner_product.
+_METRIC = {"cosine": "cosine", "l2": "l2sq", "max_inner_product": "ip"}
+_METRIC_NAMES = {value: key for key, value in _METRIC.items()}
+
+#: vss builds HNSW only, for the metrics with an ascending array function.
+INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {"hnsw": tuple(_METRIC)}
+
+_VECTOR_TYPE = re.compile(r"^FLOAT\[(\d+)\]$", re.IGNORECASE)
+
+
+def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    preparer = compiler.preparer
+    parameters = [f"metric = '{_METRIC[index.metric]}'"]
+    parameters += [f"{key} = {int(value)}" for key, value in index.options.items()]
+    return (
+        f"CREATE INDEX {'IF NOT EXISTS ' if element.if_not_exists else ''}{preparer.quote(index.index_name)} "
+        f"ON {preparer.format_table(index.bound_table)} USING HNSW ({preparer.quote(index.vector_column.name)}) "
+        f"WITH ({', '.join(parameters)})"
+    )
+
+
+def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    quote = compiler.preparer.quote
+    name = f"{quote(element.schema)}.{quote(element.name)}" if element.schema else quote(element.name)
+    return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
+
+
+def _vss_loaded(connection: Connection) -> bool:
+    return bool(
+        connection.execute(text("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'vss'")).scalar()
+    )
+
+
+def ensure_index_support(connection: Connection, index_name: str) -> None:
+    if not _vss_loaded(connection):
+        import duckdb
+
+        raise MissingExtensionError(
+            f"VectorIndex {index_name!r} on DuckDB needs the vss extension, which is not loaded on this "
+            f"connection; pip install duckdb-extension-vss=={duckdb.__version__} (it must match duckdb "
+            "exactly) and create the engine with sqlalchemy_vector.create_engine(url)"
+        )
+
+
+def allow_persistence(connection: Connection, index: VectorIndex) -> None:
+    """On a file database, turn on vss's experimental persistence if the index opted in, else refuse."""
+    path = connection.execute(
+        text("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    ).scalar()
+    if path is None:  # in-memory: nothing persists, nothing to allow
+        return
+    enabled = connection.execute(text("SELECT current_setting('hnsw_enable_experimental_persistence')")).scalar()
+    if enabled:
+        return
+    if not index.duckdb_experimental_persistence:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: DuckDB builds HNSW indexes in a file database ({path}) only with "
+            "vss's experimental persistence; declare VectorIndex(..., duckdb_experimental_persistence=True) "
+            "to enable it, and open the file only through sqlalchemy_vector.create_engine so vss is loaded "
+            "before the index is touched"
+        )
+    connection.execute(text("SET hnsw_enable_experimental_persistence = true"))
+
+
+def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+    # duckdb_indexes().sql drops the WITH clause (DuckDB 1.5.5); the metric is
+    # in vss's pragma_hnsw_index_info(), available while vss is loaded.
+    rows = connection.execute(
+        text(
+            "SELECT index_name, table_name, expressions, sql FROM duckdb_indexes() "
+            "WHERE database_name = current_database() AND schema_name = coalesce(:schema, current_schema())"
+        ),
+        {"schema": schema},
+    ).mappings().all()
+    hnsw = [row for row in rows if re.search(r"\bUSING\s+HNSW\b", row["sql"] or "", re.IGNORECASE)]
+    if not hnsw:
+        return []
+    metrics: Dict[Tuple[str, str], str] = {}
+    if _vss_loaded(connection):
+        for info in connection.execute(
+            text(
+                "SELECT index_name, table_name, metric FROM pragma_hnsw_index_info() "
+                "WHERE catalog_name = current_database() AND schema_name = coalesce(:schema, current_schema())"
+            ),
+            {"schema": schema},
+        ).mappings():
+            metrics[(info["table_name"], info["index_name"])] = info["metric"]
+    result = []
+    for row in hnsw:
+        expressions = row["expressions"]
+        if isinstance(expressions, str):
+            expressions = [part.strip() for part in expressions.strip("[]").split(",")]
+        column = str(expressions[0]).strip('"') if expressions else None
+        raw_metric = metrics.get((row["table_name"], row["index_name"]))
+        result.append(
+            {
+                "name": row["index_name"],
+                "table": row["table_name"],
+                "column": column,
+                "metric": _METRIC_NAMES.get(raw_metric, raw_metric) if raw_metric else None,
+                "method": "hnsw",
+                "options": {},
+            }
+        )
+    return result
+
+
+def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+    """``FLOAT[n]`` columns from ``information_schema`` (duckdb_engine 0.17 reflects them as NullType)."""
+    rows = connection.execute(
+        text(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = :table AND table_schema = coalesce(:schema, current_schema()) "
+            "AND table_catalog = current_database()"
+        ),
+        {"table": table_name, "schema": schema},
+    ).all()
+    result = {}
+    for column_name, declared in rows:
+        match = _VECTOR_TYPE.match(str(declared or "").strip())
+        if match:
+            result[column_name] = int(match.group(1))
+    return result

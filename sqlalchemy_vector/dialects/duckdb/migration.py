@@ -1,0 +1,45 @@
+"""What Alembic migrations of vector columns and indexes need on DuckDB."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from ...types import Vector
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
+
+
+def keeps_vector_indexes(operation: Any) -> bool:
+    # DuckDB 1.5 refuses ALTER TABLE on an indexed table, but ADD COLUMN.
+    from alembic.operations import ops
+
+    return isinstance(operation, ops.AddColumnOp)
+
+
+def commit_index_drop(connection: Connection) -> None:
+    # DuckDB 1.5 keeps a dropped index's dependency until commit and refuses
+    # the ALTER TABLE that follows in the same transaction: commit here.
+    if connection.in_transaction():
+        connection.exec_driver_sql("COMMIT")
+        connection.exec_driver_sql("BEGIN TRANSACTION")
+
+
+def alter_vector_dimension(
+    operations: "Operations", table_name: str, column_name: str, dim: int, existing_dim: int, schema: Optional[str]
+) -> None:
+    # DuckDB 1.5 casts every stored array, NULLed or not, unless told USING NULL.
+    dialect = operations.migration_context.dialect
+    preparer = dialect.identifier_preparer
+    target = preparer.quote(table_name)
+    if schema:
+        target = f"{preparer.quote(schema)}.{target}"
+    operations.execute(
+        text(
+            f"ALTER TABLE {target} ALTER COLUMN {preparer.quote(column_name)} "
+            f"TYPE {Vector(dim).compile(dialect=dialect)} USING NULL"
+        )
+    )

@@ -1,0 +1,116 @@
+"""pgvector's HNSW and IVFFlat indexes: declaration options, DDL and the catalog.
+
+The DDL is SQLAlchemy's own ``CREATE INDEX``, from the ``postgresql_using`` /
+``postgresql_with`` / ``postgresql_ops`` options that :func:`attach` sets when
+a :class:`~sqlalchemy_vector.VectorIndex` joins its table; so
+``metadata.create_all`` and :func:`~sqlalchemy_vector.create_vector_index`
+emit the same statement.  The operator class is keyed on the column's key:
+SQLAlchemy silently drops one keyed on any other name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import Column, CreateIndex
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ...exc import VectorIndexError
+from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
+OPCLASSES = {
+    "cosine": "vector_cosine_ops",
+    "l2": "vector_l2_ops",
+    "max_inner_product": "vector_ip_ops",
+    "l1": "vector_l1_ops",
+}
+
+#: The metrics each method serves; pgvector 0.8 has no L1 operator class for IVFFlat.
+INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {
+    "hnsw": tuple(OPCLASSES),
+    "ivfflat": ("cosine", "l2", "max_inner_product"),
+}
+
+_VECTOR_TYPE = re.compile(r"^vector\((\d+)\)$", re.IGNORECASE)
+
+_METRIC_BY_SUFFIX = {"cosine_ops": "cosine", "l2_ops": "l2", "ip_ops": "max_inner_product", "l1_ops": "l1"}
+
+
+def attach(index: VectorIndex, column: Column[Any]) -> None:
+    """Set the options PostgreSQL's ``CREATE INDEX`` compiler reads."""
+    options = index.dialect_options["postgresql"]
+    options["using"] = index.method
+    options["with"] = dict(index.options)
+    options["ops"] = {column.key: OPCLASSES[index.metric]}
+
+
+def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    ops = index.dialect_options["postgresql"]["ops"]
+    if ops.get(index.vector_column.key) != OPCLASSES[index.metric]:  # pragma: no cover - set when attached
+        raise VectorIndexError(f"VectorIndex {index.name!r} lost its operator class; re-create the index object")
+    return compiler.process(CreateIndex(index, if_not_exists=element.if_not_exists), **kw)
+
+
+def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    quote = compiler.preparer.quote
+    name = f"{quote(element.schema)}.{quote(element.name)}" if element.schema else quote(element.name)
+    return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
+
+
+def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+    rows = connection.execute(
+        text(
+            "SELECT ic.relname AS name, tc.relname AS table_name, a.attname AS column_name, "
+            "am.amname AS method, opc.opcname AS opclass, ic.reloptions AS options "
+            "FROM pg_index x "
+            "JOIN pg_class ic ON ic.oid = x.indexrelid "
+            "JOIN pg_class tc ON tc.oid = x.indrelid "
+            "JOIN pg_namespace n ON n.oid = tc.relnamespace "
+            "JOIN pg_am am ON am.oid = ic.relam "
+            "JOIN pg_opclass opc ON opc.oid = x.indclass[0] "
+            "LEFT JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = x.indkey[0] "
+            "WHERE am.amname IN ('hnsw', 'ivfflat') AND n.nspname = coalesce(:schema, current_schema())"
+        ),
+        {"schema": schema},
+    ).mappings()
+    result = []
+    for row in rows:
+        metric = next((m for suffix, m in _METRIC_BY_SUFFIX.items() if row["opclass"].endswith(suffix)), None)
+        options: Dict[str, Any] = {}
+        for item in row["options"] or ():
+            key, _, value = item.partition("=")
+            options[key] = int(value) if value.isdigit() else value
+        result.append(
+            {
+                "name": row["name"],
+                "table": row["table_name"],
+                "column": row["column_name"],
+                "metric": metric,
+                "method": row["method"],
+                "options": options,
+            }
+        )
+    return result
+
+
+def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+    """``vector(n)`` columns, by ``format_type`` (which keeps the dimension)."""
+    rows = connection.execute(
+        text(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = :table AND n.nspname = coalesce(:schema, current_schema()) "
+            "AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        {"table": table_name, "schema": schema},
+    ).all()
+    result = {}
+    for column_name, declared in rows:
+        match = _VECTOR_TYPE.match(str(declared or "").strip())
+        if match:
+            result[column_name] = int(match.group(1))
+    return result

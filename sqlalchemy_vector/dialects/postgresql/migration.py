@@ -1,0 +1,42 @@
+"""What Alembic migrations of vector columns need on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from ...types import Vector
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
+
+CREATE_EXTENSION = ("CREATE EXTENSION IF NOT EXISTS vector",)
+DROP_EXTENSION = ("DROP EXTENSION IF EXISTS vector",)
+
+
+def alter_vector_dimension(
+    operations: "Operations", table_name: str, column_name: str, dim: int, existing_dim: int, schema: Optional[str]
+) -> None:
+    # Vectors cannot be cast to another dimension: USING NULL resets them.
+    operations.alter_column(
+        table_name,
+        column_name,
+        type_=Vector(dim),
+        existing_type=Vector(existing_dim),
+        postgresql_using="NULL",
+        schema=schema,
+    )
+
+
+def database_has_vectors(connection: Connection) -> bool:
+    return bool(
+        connection.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE t.typname = 'vector' AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r')"
+            )
+        ).scalar()
+    )

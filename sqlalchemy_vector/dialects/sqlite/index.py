@@ -1,0 +1,375 @@
+"""Vector indexes on SQLite: a sqlite-vec ``vec0`` table per index, kept in sync by triggers.
+
+The vec0 table is named after the index and holds one row per non-NULL
+vector of the base table, keyed by the base table's Integer primary key (vec0's
+``rowid``).  Three triggers copy inserts, updates and deletes; sqlite-vec
+0.1.9 has no upsert, so an update deletes and inserts again.
+
+vec0 is an exact (brute-force) search, faster than scanning the base table
+because it reads contiguous float32 chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
+
+from sqlalchemy import Integer, insert, select, table, text
+from sqlalchemy import column as sql_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import Column, ExecutableDDLElement
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.expression import Executable
+
+from ...exc import MissingExtensionError, UnsupportedDialectError, VectorIndexError
+from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+from ..base import engine_state, find_backend
+
+__all__ = [
+    "INDEX_METRICS",
+    "vec0_column_name",
+    "vec0_key_column",
+    "vec0_key_name",
+    "vec0_tables",
+    "trigger_names",
+]
+
+_VEC0_METRIC = {"cosine": "cosine", "l2": "l2", "l1": "L1"}
+
+#: Every declared method builds the exact vec0 table, for the metrics sqlite-vec 0.1.9 has.
+INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {"vec0": tuple(_VEC0_METRIC)}
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Columns every vec0 table has: a declared column of the same name is refused.
+_HIDDEN_COLUMNS = ("distance", "k")
+
+_TRIGGER_SUFFIXES = ("insert", "update", "delete")
+
+# What list_vector_indexes() reads back from a vec0 table's CREATE statement:
+# one vector column, optionally after a text primary key.
+_VEC0_ARGUMENTS = re.compile(r"\bUSING\s+vec0\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+_VECTOR_DECLARATION = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)\s+float\[(\d+)\](?:\s+distance_metric\s*=\s*([A-Za-z0-9_]+))?", re.IGNORECASE
+)
+_KEY_DECLARATION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s+text\s+primary\s+key", re.IGNORECASE)
+
+
+# -- keys and names ---------------------------------------------------------------------
+
+
+def _plain_name(index: VectorIndex, name: str, what: str) -> str:
+    # vec0 parses its column declarations itself and accepts no quoting.
+    if not _IDENTIFIER.match(name):
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: sqlite-vec's vec0 needs a plain {what} name "
+            f"(letters, digits, underscore), got {name!r}; rename the column"
+        )
+    if name.lower() in _HIDDEN_COLUMNS:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: vec0 tables have a column {name!r} of their own, so the {what} "
+            f"cannot be named {name!r}; rename the column"
+        )
+    return name
+
+
+def vec0_column_name(index: VectorIndex) -> str:
+    """The name of the vector column inside ``index``'s vec0 table (the base table's column name)."""
+    return _plain_name(index, index.vector_column.name, "vector column")
+
+
+def vec0_key_column(index: VectorIndex) -> Column[Any]:
+    """The base-table column vec0 rows are keyed by: the table's single Integer primary key."""
+    base = index.bound_table
+    primary_key = list(base.primary_key.columns)
+    if len(primary_key) != 1 or not isinstance(primary_key[0].type, Integer):
+        found = ", ".join(f"{c.name} {c.type!r}" for c in primary_key) or "none"
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r} on SQLite needs table {base.name!r} to have a single "
+            f"Integer primary key (the rowid vec0 rows are keyed by); found: {found}"
+        )
+    return primary_key[0]
+
+
+def vec0_key_name(index: VectorIndex) -> str:
+    """The key of ``index``'s vec0 rows inside vec0: ``"rowid"``."""
+    vec0_key_column(index)
+    return "rowid"
+
+
+def trigger_names(index_name: str) -> List[str]:
+    """Names of the triggers that keep ``index_name``'s vec0 table in sync."""
+    return [f"{index_name}_sync_{kind}" for kind in _TRIGGER_SUFFIXES]
+
+
+# -- DDL ------------------------------------------------------------------------------------
+
+
+def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    declarations = [f"{vec0_column_name(index)} float[{index.dim}] distance_metric={_VEC0_METRIC[index.metric]}"]
+    key = vec0_key_name(index)
+    if key != "rowid":
+        declarations.insert(0, f"{key} text primary key")
+    return (
+        f"CREATE VIRTUAL TABLE {'IF NOT EXISTS ' if element.if_not_exists else ''}"
+        f"{compiler.preparer.quote(index.index_name)} USING vec0({', '.join(declarations)})"
+    )
+
+
+def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    quote = compiler.preparer.quote
+    name = f"{quote(element.schema)}.{quote(element.name)}" if element.schema else quote(element.name)
+    return f"DROP TABLE {'IF EXISTS ' if element.if_exists else ''}{name}"
+
+
+class SyncTrigger(ExecutableDDLElement):
+    """One of the three triggers that copy a base table's vectors into its vec0 table."""
+
+    inherit_cache = False
+
+    def __init__(self, index: VectorIndex, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+
+
+class DropTrigger(ExecutableDDLElement):
+    """``DROP TRIGGER IF EXISTS`` one sync trigger."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _require_this_backend(compiler: DDLCompiler, what: str) -> None:
+    from . import SQLiteBackend
+
+    if not isinstance(find_backend(compiler.dialect), SQLiteBackend):
+        raise UnsupportedDialectError(f"{what} exists on SQLite only, not on the {compiler.dialect.name!r} dialect")
+
+
+@compiles(SyncTrigger)
+def _compile_trigger(element: SyncTrigger, compiler: DDLCompiler, **kw: Any) -> str:
+    _require_this_backend(compiler, "a vec0 sync trigger")
+    index = element.index
+    quote = compiler.preparer.quote
+    vec, base = quote(index.index_name), quote(index.bound_table.name)
+    column = quote(index.vector_column.name)
+    pk = quote(vec0_key_column(index).name)
+    key = vec0_key_name(index)
+    key = key if key == "rowid" else quote(key)
+    target = f"{vec}({key}, {quote(vec0_column_name(index))})"
+    name = quote(f"{index.name}_sync_{element.kind}")
+    if element.kind == "insert":
+        return (
+            f"CREATE TRIGGER {name} AFTER INSERT ON {base} WHEN NEW.{column} IS NOT NULL "
+            f"BEGIN INSERT INTO {target} VALUES (NEW.{pk}, NEW.{column}); END"
+        )
+    if element.kind == "update":
+        # vec0 (sqlite-vec 0.1.9) has no upsert and refuses to update a key: delete, then insert.
+        return (
+            f"CREATE TRIGGER {name} AFTER UPDATE OF {pk}, {column} ON {base} "
+            f"BEGIN DELETE FROM {vec} WHERE {key} = OLD.{pk}; "
+            f"INSERT INTO {target} SELECT NEW.{pk}, NEW.{column} WHERE NEW.{column} IS NOT NULL; END"
+        )
+    return f"CREATE TRIGGER {name} AFTER DELETE ON {base} BEGIN DELETE FROM {vec} WHERE {key} = OLD.{pk}; END"
+
+
+@compiles(DropTrigger)
+def _compile_drop_trigger(element: DropTrigger, compiler: DDLCompiler, **kw: Any) -> str:
+    _require_this_backend(compiler, "a vec0 sync trigger")
+    return f"DROP TRIGGER IF EXISTS {compiler.preparer.quote(element.name)}"
+
+
+def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[Executable]:
+    """The vec0 table, the copy of the existing vectors, and the three triggers."""
+    schema = index.bound_table.schema
+    if schema is not None:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: vec0 tables are supported in SQLite's main schema only, not {schema!r}"
+        )
+    column, key_column = index.vector_column, vec0_key_column(index)
+    key, name = vec0_key_name(index), vec0_column_name(index)
+    vec = table(index.index_name, sql_column(key), sql_column(name))
+    fill = insert(vec).from_select([key, name], select(key_column, column).where(column.is_not(None)))
+    return [CreateVectorIndex(index, if_not_exists=if_not_exists), fill] + [
+        SyncTrigger(index, kind) for kind in _TRIGGER_SUFFIXES
+    ]
+
+
+def drop_statements(name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
+    """The triggers, then the vec0 table (which takes its shadow tables with it)."""
+    statements: List[Executable] = [DropTrigger(trigger) for trigger in trigger_names(name)]
+    statements.append(DropVectorIndex(name, schema=schema, if_exists=if_exists))
+    return statements
+
+
+# -- building and dropping --------------------------------------------------------------
+
+
+def ensure_index_support(connection: Connection, index_name: str) -> None:
+    mode = (engine_state(connection.dialect) or {}).get("sqlite_vec")
+    if mode == "extension":
+        return
+    if mode is None:
+        try:
+            connection.exec_driver_sql("SELECT vec_version()")
+            return
+        except Exception:  # noqa: BLE001 - any failure means the function is not there
+            pass
+    raise MissingExtensionError(
+        f"VectorIndex {index_name!r} on SQLite needs sqlite-vec's vec0 virtual table, but this engine "
+        "runs without the sqlite-vec extension (pure-Python distance functions); install it with "
+        "pip install 'sqlalchemy-vector[sqlite]' and create the engine with "
+        "sqlalchemy_vector.create_engine(url) (without sqlite_vec=False)"
+    )
+
+
+def create_index(connection: Connection, index: VectorIndex, if_not_exists: bool = False) -> None:
+    """Build ``index``: the vec0 table, its rows, its triggers."""
+    ensure_index_support(connection, index.index_name)
+    statements = create_statements(index)
+    if if_not_exists and index.index_name in _catalog(connection).complete:
+        return
+    for statement in statements:
+        connection.execute(statement)
+
+
+def drop_index(connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
+    """Drop a vec0 index; never a table that is not one."""
+    if schema not in (None, "main"):  # create_statements() builds none elsewhere
+        if if_exists:
+            return
+        raise VectorIndexError(f"no vector index named {name!r} in SQLite schema {schema!r}; vec0 indexes live in 'main'")
+    catalog = _catalog(connection)
+    if name not in catalog.complete:
+        if if_exists:
+            return
+        raise VectorIndexError(
+            f"no vector index named {name!r} in this SQLite database; "
+            f"existing ones: {', '.join(sorted(catalog.complete)) or 'none'}"
+        )
+    for statement in drop_statements(name, schema, if_exists=if_exists):
+        connection.execute(statement)
+
+
+# -- the catalog ----------------------------------------------------------------------------
+
+
+class _Declaration(NamedTuple):
+    column: str
+    dim: int
+    metric: str
+    key: Optional[str]
+
+
+def _declaration(sql: str) -> Optional[_Declaration]:
+    """The parts of a vec0 ``CREATE VIRTUAL TABLE`` statement, if it has the shape an index builds."""
+    arguments = _VEC0_ARGUMENTS.search(sql)
+    if arguments is None:
+        return None
+    vector: Optional[re.Match[str]] = None
+    key: Optional[str] = None
+    for part in arguments.group(1).split(","):
+        part = part.strip()
+        found = _VECTOR_DECLARATION.fullmatch(part)
+        if found is not None and vector is None:
+            vector = found
+            continue
+        found = _KEY_DECLARATION.fullmatch(part)
+        if found is not None and key is None:
+            key = found.group(1)
+            continue
+        return None
+    if vector is None:
+        return None
+    raw_metric = (vector.group(3) or "l2").lower()
+    return _Declaration(vector.group(1), int(vector.group(2)), raw_metric, key)
+
+
+class _Catalog(NamedTuple):
+    complete: Dict[str, Dict[str, Any]]
+    half_built: Set[str]
+
+
+def _catalog(connection: Connection) -> _Catalog:
+    """The vec0 tables of the database that are indexes: complete ones (as listed) and those missing triggers."""
+    tables = vec0_tables(connection)
+    complete: Dict[str, Dict[str, Any]] = {}
+    half_built: Set[str] = set()
+    if not tables:
+        return _Catalog(complete, half_built)
+    triggers: Dict[str, str] = {
+        name: table_name
+        for name, table_name in connection.execute(
+            text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+        ).all()
+    }
+    for name, sql in tables.items():
+        declared = _declaration(sql)
+        if declared is None:  # a vec0 table not made by a VectorIndex
+            continue
+        bases = {triggers.get(trigger) for trigger in trigger_names(name)}
+        if len(bases) != 1 or None in bases:
+            half_built.add(name)
+            continue
+        complete[name] = {
+            "name": name,
+            "table": bases.pop(),
+            "column": declared.column,
+            "metric": declared.metric,
+            "method": "vec0",
+            "options": {},
+        }
+    return _Catalog(complete, half_built)
+
+
+def vec0_tables(connection: Connection) -> Dict[str, str]:
+    """Every vec0 virtual table in a SQLite database, with its CREATE statement."""
+    rows = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
+    ).all()
+    return {name: sql for name, sql in rows if re.search(r"\bUSING\s+vec0\b", sql, re.IGNORECASE)}
+
+
+def list_indexes(connection: Connection) -> List[Dict[str, Any]]:
+    return list(_catalog(connection).complete.values())
+
+
+_VECTOR_TYPE = re.compile(r"^F32_BLOB\((\d+)\)$", re.IGNORECASE)
+
+
+def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+    """``F32_BLOB(n)`` columns by their declared type."""
+    rows = connection.execute(
+        text("SELECT name, type FROM pragma_table_info(:table, :schema)"),
+        {"table": table_name, "schema": schema or "main"},
+    ).all()
+    result = {}
+    for column_name, declared in rows:
+        match = _VECTOR_TYPE.match(str(declared or "").strip())
+        if match:
+            result[column_name] = int(match.group(1))
+    return result
+
+
+# -- names sqlalchemy_vector.index exported before this module existed --------------------------
+
+
+def _rowid_column(index: VectorIndex) -> Column[Any]:
+    key = vec0_key_column(index)
+    if vec0_key_name(index) != "rowid":
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r} keys its vec0 rows by the text primary key {key.name!r}; "
+            "this caller needs them keyed by an Integer rowid"
+        )
+    return key
+
+
+MOVED_FROM_INDEX: Dict[str, Any] = {
+    "vec0_tables": vec0_tables,
+    "_vec0_column_name": vec0_column_name,
+    "_sqlite_rowid_column": _rowid_column,
+}
