@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterator, List,
 import numpy as np
 import numpy.typing as npt
 import orjson
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
@@ -32,6 +32,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from ..exc import UnsupportedDialectError
 
 if TYPE_CHECKING:
+    from ..bulk import BulkLoad
     from ..functions import VectorDistance
 
 __all__ = [
@@ -110,6 +111,12 @@ class Backend:
 
     def prepare(self, engine: Engine, **options: Any) -> None:
         """Install connection hooks on ``engine`` (called once per engine)."""
+
+    # -- bulk loading ------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:
+        """Write a validated load through the backend's bulk path; ``False`` leaves it to ``insert(table)``."""
+        return False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

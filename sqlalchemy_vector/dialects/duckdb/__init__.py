@@ -11,7 +11,7 @@ HNSW index (vss extension) recognises.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from sqlalchemy import cast, event
@@ -23,6 +23,11 @@ from sqlalchemy.types import UserDefinedType
 
 from ...functions import VectorDistance
 from ..base import Backend, Processor, register, set_engine_state, vector_to_text
+
+if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
+    from sqlalchemy.engine import Connection
+
+    from ...bulk import BulkLoad
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
@@ -115,6 +120,13 @@ class DuckDBBackend(Backend):
                 cursor.close()
 
         event.listen(engine, "connect", load_vss)
+
+    # -- bulk loading ----------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
+        from .bulk import write
+
+        return write(connection, load)
 
 
 def _sql_string(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from sqlalchemy import cast, event, func
@@ -24,6 +24,11 @@ from sqlalchemy.types import UserDefinedType
 from ...exc import MissingExtensionError
 from ...functions import VectorDistance
 from ..base import Backend, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
+
+if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
+    from sqlalchemy.engine import Connection
+
+    from ...bulk import BulkLoad
 
 _OPERATORS = {
     "cosine": "<=>",
@@ -154,6 +159,13 @@ class PostgreSQLBackend(Backend):
                 ready = True
 
         event.listen(engine, "connect", on_connect)
+
+    # -- bulk loading ----------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
+        from .bulk import write
+
+        return write(connection, load)
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

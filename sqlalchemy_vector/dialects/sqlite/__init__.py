@@ -16,7 +16,7 @@ import inspect
 import json
 import math
 import types
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 import numpy as np
 from sqlalchemy import event
@@ -29,6 +29,11 @@ from sqlalchemy.types import UserDefinedType
 from ...exc import MissingExtensionError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
 from ..base import Backend, Processor, engine_state, register, set_engine_state
+
+if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
+    from sqlalchemy.engine import Connection
+
+    from ...bulk import BulkLoad
 
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
 
@@ -300,6 +305,13 @@ class SQLiteBackend(Backend):
             set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
 
         event.listen(engine, "connect", on_connect)
+
+    # -- bulk loading ----------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
+        from .bulk import write
+
+        return write(connection, load)
 
 
 register(SQLiteBackend())
