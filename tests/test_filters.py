@@ -211,3 +211,27 @@ def test_compiled_forms() -> None:
         select(table).where(condition).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
     )
     assert "'$.\"year\"'" in literal and "GLOB 'a*'" in literal
+
+
+def test_derived_dialect_compiles_like_its_base() -> None:
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    class DerivedPG(PGDialect_psycopg):
+        name = "derived_pg"
+
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    condition = metadata_filter(table.c.meta, {"year": {"$gte": 2020}, "name": {"$like": "a%"}})
+    derived = str(select(table).where(condition).compile(dialect=DerivedPG()))
+    assert derived == str(select(table).where(condition).compile(dialect=PGDialect_psycopg()))
+    assert "jsonb_typeof(" in derived and "LIKE" in derived
+
+
+def test_dialect_without_a_backend() -> None:
+    from sqlalchemy.dialects import mysql
+
+    from sqlalchemy_vector.exc import UnsupportedDialectError
+
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    condition = metadata_filter(table.c.meta, {"year": 2020})
+    with pytest.raises(UnsupportedDialectError, match="'mysql' dialect has no metadata filters"):
+        str(select(table).where(condition).compile(dialect=mysql.dialect()))

@@ -33,6 +33,7 @@ from ..exc import UnsupportedDialectError
 
 if TYPE_CHECKING:
     from ..bulk import BulkLoad
+    from ..filters import CaseSensitiveLike, JSONValue
     from ..functions import VectorDistance
 
 __all__ = [
@@ -117,6 +118,24 @@ class Backend:
     def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:
         """Write a validated load through the backend's bulk path; ``False`` leaves it to ``insert(table)``."""
         return False
+
+    # -- metadata filters --------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        """A top-level metadata key in the bound form this backend's JSON functions take."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (json_key_path)")
+
+    def compile_json_value(self, element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL reading one key as one JSON kind; NULL when the key is missing or holds another type."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (compile_json_value)")
+
+    def compile_case_sensitive_like(self, element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for a case-sensitive match of a pattern bound through :meth:`like_pattern`."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement $like (compile_case_sensitive_like)")
+
+    def like_pattern(self, pattern: str) -> str:
+        """A LIKE pattern (``%``, ``_``, backslash escapes) as :meth:`compile_case_sensitive_like`'s SQL takes it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement $like (like_pattern)")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

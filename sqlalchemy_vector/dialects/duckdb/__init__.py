@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
     from sqlalchemy.engine import Connection
 
     from ...bulk import BulkLoad
+    from ...filters import CaseSensitiveLike, JSONValue
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
@@ -127,6 +128,26 @@ class DuckDBBackend(Backend):
         from .bulk import write
 
         return write(connection, load)
+
+    # -- metadata filters ------------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        from .filters import key_path
+
+        return key_path(key)
+
+    def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_json_value
+
+        return compile_json_value(element, compiler, **kw)
+
+    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_like
+
+        return compile_like(element, compiler, **kw)
+
+    def like_pattern(self, pattern: str) -> str:
+        return pattern
 
 
 def _sql_string(text: str) -> str:

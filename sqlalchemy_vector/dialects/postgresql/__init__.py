@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
     from sqlalchemy.engine import Connection
 
     from ...bulk import BulkLoad
+    from ...filters import CaseSensitiveLike, JSONValue
 
 _OPERATORS = {
     "cosine": "<=>",
@@ -166,6 +167,24 @@ class PostgreSQLBackend(Backend):
         from .bulk import write
 
         return write(connection, load)
+
+    # -- metadata filters ------------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        return key  # ->, ->> take the key itself
+
+    def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_json_value
+
+        return compile_json_value(element, compiler, **kw)
+
+    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_like
+
+        return compile_like(element, compiler, **kw)
+
+    def like_pattern(self, pattern: str) -> str:
+        return pattern
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

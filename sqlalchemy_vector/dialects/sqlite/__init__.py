@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
     from sqlalchemy.engine import Connection
 
     from ...bulk import BulkLoad
+    from ...filters import CaseSensitiveLike, JSONValue
 
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
 
@@ -312,6 +313,28 @@ class SQLiteBackend(Backend):
         from .bulk import write
 
         return write(connection, load)
+
+    # -- metadata filters ------------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        from .filters import key_path
+
+        return key_path(key, dialect)
+
+    def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_json_value
+
+        return compile_json_value(element, compiler, **kw)
+
+    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_like
+
+        return compile_like(element, compiler, **kw)
+
+    def like_pattern(self, pattern: str) -> str:
+        from .filters import like_to_glob
+
+        return like_to_glob(pattern)
 
 
 register(SQLiteBackend())
