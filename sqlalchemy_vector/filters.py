@@ -15,7 +15,8 @@ Strings compare byte-wise (PostgreSQL with ``COLLATE "C"``), and ``$like`` is
 case-sensitive everywhere (``%`` any run, ``_`` one character, ``\\`` escapes).
 ``$ne``, ``$nin`` and ``$not`` also match rows where the key is missing.
 
-Keys and values are always bound parameters.  The SQL that reads a key
+Keys and values are always bound parameters; ``$in`` and ``$nin`` bind their
+list as one expanding ``IN`` parameter, however long.  The SQL that reads a key
 differs per backend (PostgreSQL ``->``/``->>``/``jsonb_typeof``, SQLite and
 DuckDB ``json_extract``/``json_type``, a case-sensitive LIKE): each backend
 provides it (``Backend.compile_json_value``, ``json_key_path``,
@@ -184,6 +185,14 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidFilterError(f"{where}: {op} expects a finite number, got {value!r}")
+        if isinstance(value, int):
+            try:
+                float(value)
+            except OverflowError:
+                raise InvalidFilterError(
+                    f"{where}: {op} got {value!r}, beyond the range of double precision (about 1.8e308) in "
+                    "which numbers compare; use a number within that range"
+                ) from None
         return "number"
     if isinstance(value, str):
         return "string"
@@ -197,11 +206,12 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
 
 
 def _bind(value: Any, kind: str) -> Any:
-    if kind == "number":
-        return literal(float(value), Float())
-    if kind == "boolean":
-        return literal(value, Boolean())
-    return literal(value, String())
+    return literal(_as_compared(value, kind), _KINDS[kind])
+
+
+def _as_compared(value: Any, kind: str) -> Any:
+    # Numbers compare as double precision on every backend.
+    return float(value) if kind == "number" else value
 
 
 def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> ColumnElement[bool]:
@@ -222,7 +232,9 @@ def _one_of(column: ColumnElement[Any], key: str, values: List[Any], where: str,
         elif len(group) == 1:
             clauses.append(JSONValue(column, key, kind) == _bind(group[0], kind))
         else:
-            clauses.append(or_(*(JSONValue(column, key, kind) == _bind(v, kind) for v in group)))
+            # One expanding parameter: a comparison per value would nest one OR
+            # per value, and SQLite rejects expressions deeper than 1,000.
+            clauses.append(JSONValue(column, key, kind).in_([_as_compared(v, kind) for v in group]))
     if not clauses:
         return false()
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
