@@ -137,6 +137,16 @@ class Backend:
         """A LIKE pattern (``%``, ``_``, backslash escapes) as :meth:`compile_case_sensitive_like`'s SQL takes it."""
         raise NotImplementedError(f"{type(self).__name__} does not implement $like (like_pattern)")
 
+    # -- column types of the ORM mixins ----------------------------------------------
+
+    def json_type(self) -> TypeEngine[Any]:
+        """The column type that stores a JSON metadata document."""
+        raise NotImplementedError(f"{type(self).__name__} does not define a JSON metadata type (json_type)")
+
+    def integer_id_type(self) -> TypeEngine[int]:
+        """The column type of a database-generated integer primary key."""
+        raise NotImplementedError(f"{type(self).__name__} does not define an integer id type (integer_id_type)")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

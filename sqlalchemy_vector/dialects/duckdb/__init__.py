@@ -22,10 +22,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
 from ...functions import VectorDistance
-from ..base import Backend, Processor, register, set_engine_state, vector_to_text
+from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 
 if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
     from sqlalchemy.engine import Connection
+    from sqlalchemy.sql.type_api import TypeEngine
 
     from ...bulk import BulkLoad
     from ...filters import CaseSensitiveLike, JSONValue
@@ -92,6 +93,10 @@ class DuckDBBackend(Backend):
     """DuckDB through duckdb_engine or duckdb-sqlalchemy (both register the ``duckdb`` name)."""
 
     name = "duckdb"
+    # DuckDB 1.5.5 refuses to delete a referenced row in the transaction that
+    # deleted the rows referencing it ("Violates foreign key constraint because
+    # key ... is still referenced"): an atomic document delete needs no foreign key.
+    capabilities = Capabilities(foreign_keys=False)
 
     def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
         left = compiler.process(element.left, **kw)
@@ -148,6 +153,18 @@ class DuckDBBackend(Backend):
 
     def like_pattern(self, pattern: str) -> str:
         return pattern
+
+    # -- column types of the ORM mixins ---------------------------------------------
+
+    def json_type(self) -> TypeEngine[Any]:
+        from sqlalchemy import JSON
+
+        return JSON()
+
+    def integer_id_type(self) -> TypeEngine[int]:
+        from sqlalchemy import BigInteger
+
+        return BigInteger()
 
 
 def _sql_string(text: str) -> str:

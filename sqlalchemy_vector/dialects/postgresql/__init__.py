@@ -27,6 +27,7 @@ from ..base import Backend, Processor, engine_state, register, set_engine_state,
 
 if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
     from sqlalchemy.engine import Connection
+    from sqlalchemy.sql.type_api import TypeEngine
 
     from ...bulk import BulkLoad
     from ...filters import CaseSensitiveLike, JSONValue
@@ -185,6 +186,18 @@ class PostgreSQLBackend(Backend):
 
     def like_pattern(self, pattern: str) -> str:
         return pattern
+
+    # -- column types of the ORM mixins ---------------------------------------------
+
+    def json_type(self) -> TypeEngine[Any]:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return JSONB()
+
+    def integer_id_type(self) -> TypeEngine[int]:
+        from sqlalchemy import BigInteger
+
+        return BigInteger()
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
