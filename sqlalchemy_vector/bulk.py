@@ -3,43 +3,38 @@
 ``insert(table)`` with many rows binds every value of every row: with 384-d
 vectors about 2,000 rows/s on DuckDB 1.5 (35 rows/s if vectors were bound as
 lists), and about half the rate of ``COPY`` on PostgreSQL or of a bare
-``executemany`` on SQLite.  :func:`bulk_insert` takes the same rows and uses
-each backend's bulk path instead, with the same result as the plain insert:
-
-- PostgreSQL with psycopg 3 (sync or async): ``COPY ... FROM STDIN (FORMAT
-  BINARY)`` inside a savepoint, vectors in pgvector's binary format, other
-  values through psycopg's own binary dumpers.
-- DuckDB: one Arrow table (vectors as ``FixedSizeList<float>``) registered on
-  the connection and ``INSERT ... SELECT`` from it.
-- SQLite: ``executemany`` of the compiled INSERT, vectors as float32 BLOBs.
+``executemany`` on SQLite.  :func:`bulk_insert` takes the same rows and hands
+them, validated and laid out as columns (a :class:`BulkLoad`), to the
+backend's bulk path (``Backend.bulk_write``), with the same result as the
+plain insert: ``COPY ... FROM STDIN (FORMAT BINARY)`` on PostgreSQL with
+psycopg 3, an Arrow table and ``INSERT ... SELECT`` on DuckDB, ``executemany``
+of float32 BLOBs on SQLite.
 
 Values go through the column types' bind processing, as in a plain insert
 (JSON serialisation, dates, UUIDs).  Columns absent from the rows get their
 defaults: Python ``default=`` values and callables are computed here, one call
 per row; ``server_default`` and identity/autoincrement keys are left to the
 database; SQL-expression ``default=`` (e.g. ``func.now()``) is rendered into
-the statement on SQLite and DuckDB, and makes PostgreSQL take the plain insert.
-Anything a bulk path cannot reproduce exactly (other drivers such as asyncpg or
-psycopg2, column types it does not know, defaults that need the statement's
-execution context) falls back to ``connection.execute(insert(table), rows)``.
+the statement where the bulk path allows it.  Anything a bulk path cannot
+reproduce exactly (other drivers, column types it does not know, defaults that
+need the statement's execution context) falls back to
+``connection.execute(insert(table), rows)``.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Table, insert, select
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
+from sqlalchemy import Column, Table, insert
 from sqlalchemy.engine import Connection
 
+from .dialects import find_backend
 from .exc import InvalidRowError
 from .types import Vector, to_float32
 
-__all__ = ["bulk_insert"]
+__all__ = ["BulkLoad", "bulk_insert"]
 
 
 def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -54,11 +49,11 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str
     """
     if not rows:
         return 0
-    load = _Load.prepare(connection, table, rows)
+    load = BulkLoad.prepare(connection, table, rows)
     if not connection.in_transaction():
         connection.begin()  # what execute() would do (autobegin): the caller commits
-    writer = _WRITERS.get(connection.dialect.name)
-    if writer is None or not writer(connection, load):
+    backend = find_backend(connection.dialect)
+    if backend is None or not backend.bulk_write(connection, load):
         connection.execute(insert(table), load.as_dicts())
     return load.count
 
@@ -66,8 +61,16 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str
 # -- preparing the rows ------------------------------------------------------------
 
 
-class _Load:
-    """Validated rows as columns: what every writer starts from."""
+class BulkLoad:
+    """Validated rows as columns: what every backend's bulk path starts from.
+
+    ``columns`` are the given columns, then those whose Python defaults were
+    computed; ``values`` holds one Python value per row for each column key,
+    ``vectors`` an ``(n, dim)`` float32 matrix and a NULL mask (or ``None``)
+    per vector column.  ``defaults_computed`` is False when a default needs
+    SQLAlchemy's execution context (then only the plain insert is exact);
+    ``sql_defaults`` are absent columns whose default is a SQL expression.
+    """
 
     def __init__(self, table: Table, count: int) -> None:
         self.table = table
@@ -80,7 +83,7 @@ class _Load:
         self.defaults_computed = True  # False: a default needs SQLAlchemy's execution context
 
     @classmethod
-    def prepare(cls, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> "_Load":
+    def prepare(cls, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> "BulkLoad":
         load = cls(table, len(rows))
         keys = list(rows[0].keys())
         unknown = [k for k in keys if k not in table.c]
@@ -143,6 +146,13 @@ class _Load:
             except _NeedsExecutionContext:
                 return None
         return out
+
+    def processed(self, column: Column[Any], connection: Connection) -> List[Any]:
+        """The column's values as the DBAPI would receive them from a plain insert."""
+        values = self.values[column.key]
+        dialect = connection.dialect
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        return values if process is None else [process(v) for v in values]
 
     def vector_values(self, key: str) -> List[Optional[npt.NDArray[np.float32]]]:
         matrix, nulls = self.vectors[key]
@@ -209,250 +219,3 @@ def _vector_matrix(values: List[Any], vector: Vector) -> Tuple[npt.NDArray[np.fl
             matrix[index] = to_float32(value, dim, f"{vector.described_as} in row {index}")
     return matrix, (nulls if nulls.any() else None)
 
-
-def _bind_processor(column: Column[Any], connection: Connection) -> Optional[Callable[[Any], Any]]:
-    dialect = connection.dialect
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _processed(load: _Load, column: Column[Any], connection: Connection) -> List[Any]:
-    """The column's values as the DBAPI would receive them from a plain insert."""
-    values = load.values[column.key]
-    process = _bind_processor(column, connection)
-    return values if process is None else [process(v) for v in values]
-
-
-# -- SQLite: executemany of the compiled INSERT --------------------------------------------------
-
-
-def _write_sqlite(connection: Connection, load: _Load) -> bool:
-    if not load.defaults_computed:
-        return False
-    dialect = connection.dialect
-    compiled = insert(load.table).compile(dialect=dialect, column_keys=[c.key for c in load.columns])
-    if compiled.insert_prefetch:
-        return False  # defaults SQLAlchemy would compute: not expected once ours are
-    names = compiled.positiontup if compiled.positional else list(compiled.binds)
-    if names is None:
-        return False
-    by_key = {c.key: c for c in load.columns}
-    data: List[List[Any]] = []
-    for name in names:
-        key = compiled.binds[name].key
-        column = by_key.get(key)
-        if column is None:
-            return False
-        if key in load.vectors:
-            matrix, nulls = load.vectors[key]
-            blobs: List[Any] = [row.tobytes() for row in matrix.astype("<f4", copy=False)]
-            if nulls is not None:
-                for index in np.flatnonzero(nulls):
-                    blobs[index] = None
-            data.append(blobs)
-        else:
-            data.append(_processed(load, column, connection))
-    parameters: Any = list(zip(*data))
-    if not compiled.positional:
-        parameters = [dict(zip(names, row)) for row in parameters]
-    connection.exec_driver_sql(compiled.string, parameters)
-    return True
-
-
-# -- DuckDB: INSERT ... SELECT from a registered Arrow table --------------------------------------
-
-
-def _write_duckdb(connection: Connection, load: _Load) -> bool:
-    if not load.defaults_computed:
-        return False
-    try:
-        import pyarrow as pa
-    except ImportError:
-        return False
-    arrays = []
-    for column in load.columns:
-        if column.key in load.vectors:
-            matrix, nulls = load.vectors[column.key]
-            flat = pa.array(matrix.reshape(-1), type=pa.float32())
-            mask = None if nulls is None else pa.array(nulls)
-            arrays.append(pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1], mask=mask))
-            continue
-        values = _processed(load, column, connection)
-        # DuckDB casts VARCHAR to UUID on insert; Arrow has no UUID inference.
-        values = [str(v) if isinstance(v, uuid.UUID) else v for v in values]
-        try:
-            array = pa.array(values)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            return False  # mixed or unknown Python types: the plain insert binds them one by one
-        if not _arrow_scalar(array.type):
-            return False  # e.g. dicts would become STRUCTs, not what binding them would store
-        arrays.append(array)
-    names = [f"c{i}" for i in range(len(arrays))]
-    source = pa.Table.from_arrays(arrays, names=names)
-    view = sql_table(f"sqlalchemy_vector_bulk_{uuid.uuid4().hex}", *(sql_column(n) for n in names))
-    # Columns left to SQL defaults are rendered into the SELECT by from_select.
-    statement = insert(load.table).from_select(load.columns, select(*view.c))
-    # duckdb_engine's cursor treats the statement "register" as DuckDBPyConnection.register.
-    connection.exec_driver_sql("register", (view.name, source))
-    try:
-        connection.execute(statement)
-    finally:
-        connection.connection.driver_connection.unregister(view.name)  # type: ignore[union-attr]
-    return True
-
-
-def _arrow_scalar(arrow_type: Any) -> bool:
-    import pyarrow.types as t
-
-    return bool(
-        t.is_null(arrow_type)
-        or t.is_boolean(arrow_type)
-        or t.is_integer(arrow_type)
-        or t.is_floating(arrow_type)
-        or t.is_decimal(arrow_type)
-        or t.is_string(arrow_type)
-        or t.is_large_string(arrow_type)
-        or t.is_binary(arrow_type)
-        or t.is_large_binary(arrow_type)
-        or t.is_temporal(arrow_type)
-    )
-
-
-# -- PostgreSQL with psycopg 3: COPY FROM STDIN (FORMAT BINARY) ------------------------------------
-
-# Types whose binary form psycopg dumps from the values SQLAlchemy's psycopg
-# dialect binds.  Columns of other types send the load to the plain insert.
-_PG_COPY_TYPES = frozenset(
-    {
-        "bool", "bytea", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar",
-        "name", "json", "jsonb", "uuid", "date", "time", "timetz", "timestamp", "timestamptz", "interval",
-    }
-)
-_PG_BYTEA_OID = 17
-
-
-def _write_postgresql(connection: Connection, load: _Load) -> bool:
-    if connection.dialect.driver not in ("psycopg", "psycopg_async") or not load.defaults_computed or load.sql_defaults:
-        return False
-    if connection.get_execution_options().get("schema_translate_map"):
-        return False
-    raw = connection.connection.driver_connection
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    if not isinstance(raw, (psycopg.Connection, psycopg.AsyncConnection)):
-        return False
-    preparer = connection.dialect.identifier_preparer
-    qualified = preparer.format_table(load.table)
-    types = _pg_column_types(connection, qualified)
-    oids: List[int] = []
-    fields: List[List[Any]] = []
-    for column in load.columns:
-        found = types.get(column.name)
-        if found is None:
-            return False
-        oid, typname = found
-        if column.key in load.vectors:
-            if typname != "vector":
-                return False
-            fields.append(_pgvector_binary(*load.vectors[column.key]))
-            oids.append(_PG_BYTEA_OID)  # the bytes are already pgvector's binary form
-        elif typname in _PG_COPY_TYPES:
-            values = _processed(load, column, connection)
-            if typname == "uuid":
-                # SQLAlchemy sends UUID strings with a cast; psycopg's binary dumper wants uuid.UUID.
-                try:
-                    values = [uuid.UUID(v) if isinstance(v, str) else v for v in values]
-                except ValueError:
-                    return False  # let the server reject (or accept) it as the plain insert would
-            fields.append(values)
-            oids.append(oid)
-        else:
-            return False
-    statement = (
-        f"COPY {qualified} ({', '.join(preparer.format_column(c) for c in load.columns)}) "
-        "FROM STDIN (FORMAT BINARY)"
-    )
-    # A savepoint keeps the caller's transaction usable when a value cannot be
-    # dumped client-side (then the plain insert takes over) or the server
-    # rejects a row (then the error is raised as SQLAlchemy's DBAPIError).  In
-    # autocommit mode the COPY is its own transaction, atomic without one.
-    savepoint = None if raw.autocommit else connection.begin_nested()
-    try:
-        if isinstance(raw, psycopg.AsyncConnection):
-            # Called through AsyncConnection.run_sync: SQLAlchemy's greenlet bridge awaits.
-            from sqlalchemy.util import await_only
-
-            await_only(_copy_async(raw, statement, oids, fields))
-        else:
-            with raw.cursor() as cursor:
-                with cursor.copy(statement) as copy:
-                    copy.set_types(oids)
-                    for row in zip(*fields):
-                        copy.write_row(row)
-    except psycopg.Error as err:
-        _rollback(savepoint)
-        if getattr(err, "sqlstate", None) is None:
-            return False
-        from sqlalchemy.exc import DBAPIError
-
-        raise DBAPIError.instance(statement, None, err, psycopg.Error, dialect=connection.dialect) from err
-    except (TypeError, ValueError, AttributeError, OverflowError):
-        _rollback(savepoint)
-        return False
-    except BaseException:
-        _rollback(savepoint)
-        raise
-    if savepoint is not None:
-        savepoint.commit()
-    return True
-
-
-async def _copy_async(raw: Any, statement: str, oids: List[int], fields: List[List[Any]]) -> None:
-    async with raw.cursor() as cursor:
-        async with cursor.copy(statement) as copy:
-            copy.set_types(oids)
-            for row in zip(*fields):
-                await copy.write_row(row)
-
-
-def _rollback(savepoint: Any) -> None:
-    if savepoint is not None and savepoint.is_active:
-        savepoint.rollback()
-
-
-def _pg_column_types(connection: Connection, qualified: str) -> Dict[str, Tuple[int, str]]:
-    from sqlalchemy import text
-
-    rows = connection.execute(
-        text(
-            "SELECT a.attname, a.atttypid, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-            "WHERE a.attrelid = CAST(:relation AS regclass) AND a.attnum > 0 AND NOT a.attisdropped"
-        ),
-        {"relation": qualified},
-    )
-    return {name: (int(oid), typname) for name, oid, typname in rows}
-
-
-def _pgvector_binary(matrix: npt.NDArray[np.float32], nulls: Optional[npt.NDArray[np.bool_]]) -> List[Optional[bytes]]:
-    # pgvector's vector_recv: int16 dimensions, int16 unused, big-endian float32s.
-    count, dim = matrix.shape
-    encoded = np.empty((count, 1 + dim), dtype=">f4")
-    header = encoded[:, :1].view(">u2")
-    header[:, 0] = dim
-    header[:, 1] = 0
-    encoded[:, 1:] = matrix
-    width = 4 * (1 + dim)
-    blob = encoded.tobytes()
-    rows: List[Optional[bytes]] = [blob[i : i + width] for i in range(0, count * width, width)]
-    if nulls is not None:
-        for index in np.flatnonzero(nulls):
-            rows[index] = None
-    return rows
-
-
-_WRITERS: Dict[str, Callable[[Connection, _Load], bool]] = {
-    "postgresql": _write_postgresql,
-    "duckdb": _write_duckdb,
-    "sqlite": _write_sqlite,
-}

@@ -15,15 +15,17 @@ Strings compare byte-wise (PostgreSQL with ``COLLATE "C"``), and ``$like`` is
 case-sensitive everywhere (``%`` any run, ``_`` one character, ``\\`` escapes).
 ``$ne``, ``$nin`` and ``$not`` also match rows where the key is missing.
 
-Keys and values are always bound parameters.  The SQL that reads a key differs
-per backend (PostgreSQL ``->``/``->>``/``jsonb_typeof``, SQLite and DuckDB
-``json_extract``/``json_type``); each backend's rules are the few functions at
-the end of this module.
+Keys and values are always bound parameters; ``$in`` and ``$nin`` bind their
+list as one expanding ``IN`` parameter, however long.  The SQL that reads a key
+differs per backend (PostgreSQL ``->``/``->>``/``jsonb_typeof``, SQLite and
+DuckDB ``json_extract``/``json_type``, a case-sensitive LIKE): each backend
+provides it (``Backend.compile_json_value``, ``json_key_path``,
+``compile_case_sensitive_like``, ``like_pattern``), and the one compilation
+rule per element here asks the dialect's backend.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
@@ -35,7 +37,8 @@ from sqlalchemy.sql import ColumnElement, coercions, roles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from .exc import InvalidFilterError, UnsupportedDialectError
+from .dialects import Backend, backend_for
+from .exc import InvalidFilterError
 
 __all__ = ["Filter", "OPERATORS", "metadata_filter", "json_value", "JSONValue"]
 
@@ -182,6 +185,14 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidFilterError(f"{where}: {op} expects a finite number, got {value!r}")
+        if isinstance(value, int):
+            try:
+                float(value)
+            except OverflowError:
+                raise InvalidFilterError(
+                    f"{where}: {op} got {value!r}, beyond the range of double precision (about 1.8e308) in "
+                    "which numbers compare; use a number within that range"
+                ) from None
         return "number"
     if isinstance(value, str):
         return "string"
@@ -195,11 +206,12 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
 
 
 def _bind(value: Any, kind: str) -> Any:
-    if kind == "number":
-        return literal(float(value), Float())
-    if kind == "boolean":
-        return literal(value, Boolean())
-    return literal(value, String())
+    return literal(_as_compared(value, kind), _KINDS[kind])
+
+
+def _as_compared(value: Any, kind: str) -> Any:
+    # Numbers compare as double precision on every backend.
+    return float(value) if kind == "number" else value
 
 
 def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> ColumnElement[bool]:
@@ -220,7 +232,9 @@ def _one_of(column: ColumnElement[Any], key: str, values: List[Any], where: str,
         elif len(group) == 1:
             clauses.append(JSONValue(column, key, kind) == _bind(group[0], kind))
         else:
-            clauses.append(or_(*(JSONValue(column, key, kind) == _bind(v, kind) for v in group)))
+            # One expanding parameter: a comparison per value would nest one OR
+            # per value, and SQLite rejects expressions deeper than 1,000.
+            clauses.append(JSONValue(column, key, kind).in_([_as_compared(v, kind) for v in group]))
     if not clauses:
         return false()
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
@@ -246,7 +260,7 @@ class _JSONKey(sqltypes.TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
-        return None if value is None else _key_path(value, dialect)
+        return None if value is None else _backend(dialect).json_key_path(value, dialect)
 
     def process_literal_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
         return self.process_bind_param(value, dialect)
@@ -275,22 +289,20 @@ class JSONValue(ColumnElement[Any]):
 
 
 class _LikePattern(sqltypes.TypeDecorator[str]):
-    """A ``$like`` pattern; SQLite receives it translated to GLOB syntax."""
+    """A ``$like`` pattern, bound in the form the backend's case-sensitive match takes."""
 
     impl = String
     cache_ok = True
 
     def process_bind_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
-        if value is None or dialect.name != "sqlite":
-            return value
-        return _like_to_glob(value)
+        return None if value is None else _backend(dialect).like_pattern(value)
 
     def process_literal_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
         return self.process_bind_param(value, dialect)
 
 
 class CaseSensitiveLike(ColumnElement[bool]):
-    """``value LIKE pattern``, case-sensitive on every backend (SQLite's LIKE is not: GLOB there)."""
+    """``value LIKE pattern``, case-sensitive on every backend (each backend says how)."""
 
     __visit_name__ = "case_sensitive_like"
     inherit_cache = True
@@ -305,111 +317,19 @@ class CaseSensitiveLike(ColumnElement[bool]):
         self.pattern = pattern
 
 
-def _like_to_glob(pattern: str) -> str:
-    out: List[str] = []
-    chars = iter(pattern)
-    for char in chars:
-        if char == "\\":
-            char = next(chars, "\\")
-            out.append(f"[{char}]" if char in "*?[" else char)
-        elif char == "%":
-            out.append("*")
-        elif char == "_":
-            out.append("?")
-        elif char in "*?[":
-            out.append(f"[{char}]")
-        else:
-            out.append(char)
-    return "".join(out)
+
+# -- compilation: the dialect's backend renders each element --------------------------------
 
 
-# -- per-dialect rules ------------------------------------------------------------------------
-#
-# Each rule reads the key once for its JSON type and once for its value, both
-# from the same bound key parameter.  CASE (not AND) guards the casts: a
-# backend may evaluate both sides of AND, and CAST('abc' AS DOUBLE) raises.
-
-
-def _key_path(key: str, dialect: Dialect) -> str:
-    if dialect.name == "sqlite":
-        # '$."key"' with the key JSON-escaped; SQLite before 3.45 stops a quoted
-        # label at the first '"' and matches the stored (escaped) key text.
-        if '"' in key and (dialect.server_version_info or (0,)) < (3, 45):
-            raise InvalidFilterError(
-                f"metadata key {key!r} contains '\"', which SQLite {'.'.join(map(str, dialect.server_version_info or ()))} "
-                "cannot address in a JSON path (3.45+ can); rename the key or use a newer SQLite (e.g. sqlean.py)"
-            )
-        return "$." + json.dumps(key)
-    if dialect.name == "duckdb":
-        # A JSON pointer addresses any key: '~' and '/' are the only escapes.
-        return "/" + key.replace("~", "~0").replace("/", "~1")
-    return key
-
-
-def _render(template: str, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-    return template.format(doc=compiler.process(element.column, **kw), key=compiler.process(element.key, **kw))
-
-
-_POSTGRESQL = {
-    "number": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN CAST({doc} ->> {key} AS DOUBLE PRECISION) END",
-    "string": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'string' THEN ({doc} ->> {key}) COLLATE \"C\" END",
-    "boolean": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'boolean' THEN CAST({doc} ->> {key} AS BOOLEAN) END",
-    "present": "(({doc} -> {key}) IS NOT NULL)",
-    "null": "(jsonb_typeof({doc} -> {key}) = 'null')",
-}
-
-_SQLITE = {
-    "number": "CASE WHEN json_type({doc}, {key}) IN ('integer', 'real') THEN CAST(json_extract({doc}, {key}) AS REAL) END",
-    "string": "CASE WHEN json_type({doc}, {key}) = 'text' THEN json_extract({doc}, {key}) END",
-    "boolean": "CASE WHEN json_type({doc}, {key}) IN ('true', 'false') THEN json_extract({doc}, {key}) END",
-    "present": "(json_type({doc}, {key}) IS NOT NULL)",
-    "null": "(json_type({doc}, {key}) = 'null')",
-}
-
-_DUCKDB = {
-    "number": (
-        "CASE WHEN json_type({doc}, {key}) IN ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE') "
-        "THEN CAST(json_extract_string({doc}, {key}) AS DOUBLE) END"
-    ),
-    "string": "CASE WHEN json_type({doc}, {key}) = 'VARCHAR' THEN json_extract_string({doc}, {key}) END",
-    "boolean": "CASE WHEN json_type({doc}, {key}) = 'BOOLEAN' THEN CAST(json_extract_string({doc}, {key}) AS BOOLEAN) END",
-    "present": "(json_type({doc}, {key}) IS NOT NULL)",
-    "null": "(json_type({doc}, {key}) = 'NULL')",
-}
-
-
-@compiles(JSONValue, "postgresql")
-def _json_value_postgresql(element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-    # Cast to jsonb: a no-op for jsonb columns, and json or text columns work too.
-    doc = f"CAST({compiler.process(element.column, **kw)} AS JSONB)"
-    key = f"CAST({compiler.process(element.key, **kw)} AS TEXT)"
-    return _POSTGRESQL[element.kind].format(doc=doc, key=key)
-
-
-@compiles(JSONValue, "sqlite")
-def _json_value_sqlite(element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-    return _render(_SQLITE[element.kind], element, compiler, **kw)
-
-
-@compiles(JSONValue, "duckdb")
-def _json_value_duckdb(element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-    return _render(_DUCKDB[element.kind], element, compiler, **kw)
+def _backend(dialect: Dialect) -> Backend:
+    return backend_for(dialect, feature="metadata filters")
 
 
 @compiles(JSONValue)
-def _json_value_default(element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-    raise UnsupportedDialectError(
-        f"metadata filters cannot be compiled for the {compiler.dialect.name!r} dialect; "
-        "they support postgresql, sqlite and duckdb"
-    )
+def _compile_json_value(element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
+    return _backend(compiler.dialect).compile_json_value(element, compiler, **kw)
 
 
 @compiles(CaseSensitiveLike)
-def _like(element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.value, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '\\')"
-
-
-@compiles(CaseSensitiveLike, "sqlite")
-def _like_sqlite(element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite's LIKE ignores ASCII case; GLOB does not (the pattern is translated on binding).
-    return f"({compiler.process(element.value, **kw)} GLOB {compiler.process(element.pattern, **kw)})"
+def _compile_like(element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    return _backend(compiler.dialect).compile_case_sensitive_like(element, compiler, **kw)

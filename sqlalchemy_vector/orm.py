@@ -26,9 +26,9 @@ Configuration is read from class attributes, like ``__tablename__``::
   unchanged on remapped or pre-existing tables.  (Overriding an attribute with
   your own ``mapped_column(...)`` works too, as with any declarative mixin.)
 - ``__id_type__``: ``str`` (default; UUID strings generated client-side) or
-  ``int`` (a ``BIGINT`` key from a ``Sequence`` on PostgreSQL and DuckDB,
-  SQLite's rowid; DuckDB rejects the ``SERIAL`` that duckdb_engine renders
-  for a plain ``Integer`` key).
+  ``int`` (an :class:`IntegerId` key: ``BIGINT`` from a ``Sequence`` on
+  PostgreSQL and DuckDB, SQLite's rowid; DuckDB rejects the ``SERIAL`` that
+  duckdb_engine renders for a plain ``Integer`` key).
 - ``__dimension__``: the embedding dimension; ``__document_model__``: the
   document class that embeddings reference.
 
@@ -38,8 +38,16 @@ The RAG facade's results call it ``metadata``.
 
 ``created_at`` is a naive UTC ``DateTime``, the same on every backend.  The
 foreign key from ``document_id`` (and its index) is declared in the model
-everywhere but not created on DuckDB: DuckDB 1.5 refuses to delete a
-referenced row in the same transaction that deletes the rows referencing it.
+everywhere but created only where the backend's foreign keys allow an atomic
+document delete (not on DuckDB: DuckDB 1.5 refuses to delete a referenced row
+in the same transaction that deletes the rows referencing it).
+
+The column types :class:`MetadataJSON` and :class:`IntegerId` ask the
+dialect's backend for the type to use (``JSONB`` on PostgreSQL, ``INTEGER``
+keys on SQLite), and render in Alembic migrations as
+``sqlalchemy_vector.orm.MetadataJSON()`` and ``sqlalchemy_vector.orm.IntegerId()``,
+which run on every backend.
+
 Relationships are left to the application, e.g.
 ``document = relationship(Note)`` on the embedding class.
 """
@@ -53,10 +61,15 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, Sequence, String, Table, Text, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Sequence, String, Table, Text, event
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.sql.compiler import TypeCompiler
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.types import TypeDecorator
 
+from .dialects import find_backend
 from .exc import ModelConfigurationError
 from .types import Vector
 
@@ -64,6 +77,7 @@ __all__ = [
     "DocumentMixin",
     "EmbeddingMixin",
     "EmbeddedDocumentMixin",
+    "IntegerId",
     "MetadataJSON",
     "make_models",
     "new_id",
@@ -71,8 +85,35 @@ __all__ = [
     "utcnow",
 ]
 
-#: The metadata column type: JSONB on PostgreSQL, JSON elsewhere (SQLite JSON1, DuckDB's JSON type).
-MetadataJSON = JSON().with_variant(JSONB(), "postgresql")
+
+class MetadataJSON(TypeDecorator[Any]):
+    """The metadata column type: the backend's JSON document type (JSONB on PostgreSQL), plain JSON elsewhere."""
+
+    impl = JSON
+    cache_ok = True
+    # As JSON: values are dicts, and None is stored as JSON null.
+    hashable = False
+    should_evaluate_none = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        backend = find_backend(dialect)
+        return dialect.type_descriptor(self.impl_instance if backend is None else backend.json_type())
+
+
+class IntegerId(BigInteger):
+    """A database-generated integer key, in the backend's type for it (SQLite's rowid ``INTEGER``), else BIGINT.
+
+    An ``Integer`` subclass, so code that looks for integer keys finds it; only
+    its DDL differs per backend (see the compilation rule below).
+    """
+
+
+@compiles(IntegerId)
+def _compile_integer_id(element: IntegerId, compiler: TypeCompiler, **kw: Any) -> str:
+    backend = find_backend(compiler.dialect)
+    if backend is None:
+        return str(compiler.visit_big_integer(element, **kw))
+    return str(compiler.process(backend.integer_id_type(), **kw))
 
 
 def new_id() -> str:
@@ -132,10 +173,10 @@ class _Configured:
         if id_type is str:
             return mapped_column(name, String(), primary_key=True, default=new_id)
         if id_type is int:
-            # BIGINT from a sequence on PostgreSQL/DuckDB; SQLite ignores the
-            # sequence and needs exactly "INTEGER PRIMARY KEY" for its rowid.
+            # Keys from a sequence where the database has sequences; others
+            # ignore it and generate the key themselves.
             sequence = Sequence(f"{cls.__tablename__}_{name}_seq")  # type: ignore[attr-defined]
-            return mapped_column(name, BigInteger().with_variant(Integer(), "sqlite"), sequence, primary_key=True)
+            return mapped_column(name, IntegerId(), sequence, primary_key=True)
         raise ModelConfigurationError(
             f"{cls.__name__}.__id_type__ must be str (UUID strings) or int (database-generated), got {id_type!r}"
         )
@@ -168,7 +209,7 @@ class DocumentMixin(_Configured):
 
     @declared_attr
     def metadata_(cls) -> Mapped[Dict[str, Any]]:
-        return mapped_column(cls._column_name("metadata_"), MetadataJSON, nullable=False, default=dict)
+        return mapped_column(cls._column_name("metadata_"), MetadataJSON(), nullable=False, default=dict)
 
     @declared_attr
     def created_at(cls) -> Mapped[datetime]:
@@ -207,7 +248,7 @@ class EmbeddingMixin(_Configured):
         column = mapped_column(
             cls._column_name("document_id"), target.type.copy(), ForeignKey(target), nullable=False, index=True
         )
-        event.listen(column.column, "after_parent_attach", _not_on_duckdb, propagate=True)
+        event.listen(column.column, "after_parent_attach", _only_with_foreign_keys, propagate=True)
         return column
 
     @declared_attr
@@ -236,21 +277,22 @@ def _document_key(cls: type) -> "Column[Any]":
     return primary_key[0]
 
 
-def _skip_on_duckdb(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
-    return kw["dialect"].name != "duckdb"
+def _foreign_keys_usable(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
+    backend = find_backend(kw["dialect"])
+    return backend is None or backend.capabilities.foreign_keys
 
 
-def _not_on_duckdb(column: "Column[Any]", table: Table) -> None:
-    # DuckDB 1.5.5: "Violates foreign key constraint because key ... is still
-    # referenced" when the referencing rows were deleted earlier in the same
-    # transaction, which makes an atomic document delete impossible.  Its ART
-    # index on the column would only slow bulk loads: DuckDB scans fast.
+def _only_with_foreign_keys(column: "Column[Any]", table: Table) -> None:
+    # Where a foreign key would make an atomic document delete impossible
+    # (Capabilities.foreign_keys), neither it nor the index that serves it is
+    # created; such a backend (DuckDB) scans fast enough without the index,
+    # which would only slow bulk loads.
     for foreign_key in column.foreign_keys:
         if foreign_key.constraint is not None:
-            foreign_key.constraint.ddl_if(callable_=_skip_on_duckdb)
+            foreign_key.constraint.ddl_if(callable_=_foreign_keys_usable)
     for index in table.indexes:
         if list(index.columns) == [column]:
-            index.ddl_if(callable_=_skip_on_duckdb)
+            index.ddl_if(callable_=_foreign_keys_usable)
 
 
 # -- ready-made models -------------------------------------------------------------------------------

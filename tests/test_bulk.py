@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 import sqlalchemy_vector as sv
 from sqlalchemy_vector import bulk
 from sqlalchemy_vector.bulk import bulk_insert
+from sqlalchemy_vector.dialects import backend_for
 from sqlalchemy_vector.exc import DimensionMismatchError, InvalidRowError, InvalidVectorError
 
 DIM = 8
@@ -122,9 +123,9 @@ def test_bulk_matches_plain_insert(conn: Connection, backend: str) -> None:
     rows = document_rows()
     conn.execute(insert(plain), rows)
 
-    load = bulk._Load.prepare(conn, fast, rows)
+    load = bulk.BulkLoad.prepare(conn, fast, rows)
     # The backend's bulk path itself (not the fallback) wrote the rows.
-    assert bulk._WRITERS[conn.dialect.name](conn, load) is True
+    assert backend_for(conn.dialect).bulk_write(conn, load) is True
 
     expected, actual = read_back(conn, plain), read_back(conn, fast)
     assert_same_rows(actual, expected, skip=("token",))
@@ -282,8 +283,8 @@ def test_postgresql_unknown_column_type_falls_back(postgresql_url: str) -> None:
                 )
                 metadata.create_all(connection)
                 rows = [{"id": 1, "tags": ["a", "b"], "embedding": [1, 2, 3]}]
-                load = bulk._Load.prepare(connection, table, rows)
-                assert bulk._write_postgresql(connection, load) is False  # text[]: not on the COPY path
+                load = bulk.BulkLoad.prepare(connection, table, rows)
+                assert backend_for(connection.dialect).bulk_write(connection, load) is False  # text[]: not on the COPY path
                 assert bulk_insert(connection, table, rows) == 1
                 row = connection.execute(select(table)).one()
                 assert row.tags == ["a", "b"] and row.embedding.tolist() == [1.0, 2.0, 3.0]
@@ -326,8 +327,8 @@ def test_postgresql_copy_in_autocommit_mode(postgresql_url: str) -> None:
         with engine.connect() as connection:
             table.create(connection)
             rows = [{"id": i, "embedding": [i, 0, 1]} for i in range(20)]
-            load = bulk._Load.prepare(connection, table, rows)
-            assert bulk._write_postgresql(connection, load) is True
+            load = bulk.BulkLoad.prepare(connection, table, rows)
+            assert backend_for(connection.dialect).bulk_write(connection, load) is True
             with pytest.raises(IntegrityError):
                 bulk_insert(connection, table, [{"id": 100, "embedding": [1, 1, 1]}, {"id": 3, "embedding": [1, 1, 1]}])
             assert connection.execute(select(func.count()).select_from(table)).scalar() == 20
@@ -348,7 +349,8 @@ async def test_async_engines_run_the_bulk_path(postgresql_url: str, workdir: str
                 rows = document_rows()
 
                 def fast_path(sync_connection: Connection) -> bool:
-                    return bulk._WRITERS[sync_connection.dialect.name](sync_connection, bulk._Load.prepare(sync_connection, table, rows))
+                    backend = backend_for(sync_connection.dialect)
+                    return backend.bulk_write(sync_connection, bulk.BulkLoad.prepare(sync_connection, table, rows))
 
                 assert await connection.run_sync(fast_path) is True
                 back = await connection.run_sync(read_back, table)
@@ -369,8 +371,8 @@ async def test_other_postgresql_drivers_take_the_plain_insert(postgresql_url: st
         async with engine.connect() as connection:
             await connection.run_sync(table.create)
             rows = [{"id": i, "embedding": [i, 0.5, -1]} for i in range(5)]
-            load = await connection.run_sync(bulk._Load.prepare, table, rows)
-            assert await connection.run_sync(bulk._write_postgresql, load) is False
+            load = await connection.run_sync(bulk.BulkLoad.prepare, table, rows)
+            assert await connection.run_sync(backend_for(engine.dialect).bulk_write, load) is False
             assert await connection.run_sync(bulk_insert, table, rows) == 5
             back = (await connection.execute(select(table.c.embedding).order_by(table.c.id))).scalars().all()
             assert [v.tolist() for v in back] == [[float(i), 0.5, -1.0] for i in range(5)]

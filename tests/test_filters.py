@@ -211,3 +211,60 @@ def test_compiled_forms() -> None:
         select(table).where(condition).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
     )
     assert "'$.\"year\"'" in literal and "GLOB 'a*'" in literal
+
+
+MANY_NUMBERS = [*range(3, 10_002), 1]  # 10,000 values; 1 matches rows 1 and 7
+MANY_STRINGS = [*(f"v{i}" for i in range(9_999)), "abc"]  # 10,000 values; "abc" matches row 2
+MANY_MIXED = [*range(3, 5_002), 1, *(f"v{i}" for i in range(4_998)), "2", None]  # 10,000 of three kinds
+
+
+@pytest.mark.parametrize(
+    "key, values, matched",
+    [("n", MANY_NUMBERS, [1, 7]), ("s", MANY_STRINGS, [2]), ("n", MANY_MIXED, [1, 3, 7])],
+    ids=["numbers", "strings", "mixed"],
+)
+def test_in_and_nin_with_ten_thousand_values(
+    conn: Connection, docs: Table, key: str, values: List[Any], matched: List[int]
+) -> None:
+    assert len(values) == 10_000
+    # One IN with an expanding parameter per JSON kind: no OR (or comparison) per value,
+    # which SQLite rejects past a depth of 1,000.
+    kinds = len({type(v) for v in values})
+    sql = str(select(docs.c.id).where(metadata_filter(docs.c.meta, {key: {"$in": values}})).compile(conn))
+    assert sql.count("IN (__[POSTCOMPILE_") == kinds - (None in values)
+    assert sql.count(" OR ") == kinds - 1
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {key: {"$in": values}})) == matched
+    unmatched = [i for i in sorted(ROWS) if i not in matched]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {key: {"$nin": values}})) == unmatched
+
+
+@pytest.mark.parametrize("op", ["$gt", "$eq", "$in"])
+def test_integer_beyond_double_range(op: str) -> None:
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    huge = 10**400
+    with pytest.raises(InvalidFilterError, match=r"on key 'n': \$\w+ got 1000000000.*beyond the range of double"):
+        metadata_filter(table.c.meta, {"n": {op: [1, huge] if op == "$in" else huge}})
+
+
+def test_derived_dialect_compiles_like_its_base() -> None:
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    class DerivedPG(PGDialect_psycopg):
+        name = "derived_pg"
+
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    condition = metadata_filter(table.c.meta, {"year": {"$gte": 2020}, "name": {"$like": "a%"}})
+    derived = str(select(table).where(condition).compile(dialect=DerivedPG()))
+    assert derived == str(select(table).where(condition).compile(dialect=PGDialect_psycopg()))
+    assert "jsonb_typeof(" in derived and "LIKE" in derived
+
+
+def test_dialect_without_a_backend() -> None:
+    from sqlalchemy.dialects import mysql
+
+    from sqlalchemy_vector.exc import UnsupportedDialectError
+
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    condition = metadata_filter(table.c.meta, {"year": 2020})
+    with pytest.raises(UnsupportedDialectError, match="'mysql' dialect has no metadata filters"):
+        str(select(table).where(condition).compile(dialect=mysql.dialect()))

@@ -35,6 +35,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import NullType
 
 from ..index import VectorIndex, vec0_tables
+from ..orm import IntegerId, MetadataJSON
 from ..types import Vector
 from . import _duckdb  # noqa: F401  - an Alembic implementation for the "duckdb" dialect name
 from .compare import setup as _setup_comparators
@@ -99,13 +100,27 @@ def register_plugin() -> None:
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
-    """Render ``Vector(dim)`` (and reflected vector types) as ``sqlalchemy_vector.Vector(dim)``, with the import."""
+    """Render vector types as ``sqlalchemy_vector.Vector(dim)`` and the mixins' column types by name, with the import.
+
+    ``Vector(dim)`` and the backends' vector storage types render as
+    ``sqlalchemy_vector.Vector(dim)``; :class:`~sqlalchemy_vector.orm.MetadataJSON`
+    and :class:`~sqlalchemy_vector.orm.IntegerId` as
+    ``sqlalchemy_vector.orm.MetadataJSON()`` / ``IntegerId()``.
+    """
     if type_ == "type":
         dim = _vector_dim(obj)
         if dim is not None:
             add_imports(autogen_context)
             return f"sqlalchemy_vector.Vector({dim})"
+        if type(obj) in _ORM_TYPES:
+            # Rendered by name, not as the type the backend gives them (JSONB on
+            # PostgreSQL), so the migration runs on every backend.
+            add_imports(autogen_context)
+            return f"sqlalchemy_vector.orm.{type(obj).__name__}()"
     return False
+
+
+_ORM_TYPES = (MetadataJSON, IntegerId)
 
 
 def _vector_dim(obj: Any) -> Optional[int]:

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
     from sqlalchemy.sql import Select
 
+    from ..bulk import BulkLoad
+    from ..filters import CaseSensitiveLike, JSONValue
     from ..functions import VectorDistance
     from ..index import CreateVectorIndex, DropVectorIndex, VectorIndex
     from ..search import TopK
@@ -244,6 +246,40 @@ class Backend:
     def database_has_vectors(self, connection: Connection) -> bool:
         """Whether a table of the database already has a vector column (so its extension is in use)."""
         raise NotImplementedError
+
+    # -- bulk loading ------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:
+        """Write a validated load through the backend's bulk path; ``False`` leaves it to ``insert(table)``."""
+        return False
+
+    # -- metadata filters --------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        """A top-level metadata key in the bound form this backend's JSON functions take."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (json_key_path)")
+
+    def compile_json_value(self, element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL reading one key as one JSON kind; NULL when the key is missing or holds another type."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (compile_json_value)")
+
+    def compile_case_sensitive_like(self, element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for a case-sensitive match of a pattern bound through :meth:`like_pattern`."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement $like (compile_case_sensitive_like)")
+
+    def like_pattern(self, pattern: str) -> str:
+        """A LIKE pattern (``%``, ``_``, backslash escapes) as :meth:`compile_case_sensitive_like`'s SQL takes it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement $like (like_pattern)")
+
+    # -- column types of the ORM mixins ----------------------------------------------
+
+    def json_type(self) -> TypeEngine[Any]:
+        """The column type that stores a JSON metadata document."""
+        raise NotImplementedError(f"{type(self).__name__} does not define a JSON metadata type (json_type)")
+
+    def integer_id_type(self) -> TypeEngine[int]:
+        """The column type of a database-generated integer primary key."""
+        raise NotImplementedError(f"{type(self).__name__} does not define an integer id type (integer_id_type)")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

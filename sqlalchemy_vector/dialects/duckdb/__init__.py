@@ -11,7 +11,7 @@ HNSW index (vss extension) recognises.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from sqlalchemy import cast, event
@@ -38,6 +38,12 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.sql.type_api import TypeEngine
+
+    from ...bulk import BulkLoad
+    from ...filters import CaseSensitiveLike, JSONValue
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
@@ -194,6 +200,44 @@ class DuckDBBackend(Backend):
         schema: Optional[str] = None,
     ) -> None:
         _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+    # -- bulk loading ----------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
+        from .bulk import write
+
+        return write(connection, load)
+
+    # -- metadata filters ------------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        from .filters import key_path
+
+        return key_path(key)
+
+    def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_json_value
+
+        return compile_json_value(element, compiler, **kw)
+
+    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_like
+
+        return compile_like(element, compiler, **kw)
+
+    def like_pattern(self, pattern: str) -> str:
+        return pattern
+
+    # -- column types of the ORM mixins ---------------------------------------------
+
+    def json_type(self) -> TypeEngine[Any]:
+        from sqlalchemy import JSON
+
+        return JSON()
+
+    def integer_id_type(self) -> TypeEngine[int]:
+        from sqlalchemy import BigInteger
+
+        return BigInteger()
 
 
 def _sql_string(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from sqlalchemy import cast, event, func
@@ -40,6 +40,13 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
+if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.sql.type_api import TypeEngine
+
+    from ...bulk import BulkLoad
+    from ...filters import CaseSensitiveLike, JSONValue
 
 _OPERATORS = {
     "cosine": "<=>",
@@ -230,6 +237,42 @@ class PostgreSQLBackend(Backend):
 
     def database_has_vectors(self, connection: Connection) -> bool:
         return _migration.database_has_vectors(connection)
+    # -- bulk loading ----------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
+        from .bulk import write
+
+        return write(connection, load)
+
+    # -- metadata filters ------------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        return key  # ->, ->> take the key itself
+
+    def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_json_value
+
+        return compile_json_value(element, compiler, **kw)
+
+    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_like
+
+        return compile_like(element, compiler, **kw)
+
+    def like_pattern(self, pattern: str) -> str:
+        return pattern
+
+    # -- column types of the ORM mixins ---------------------------------------------
+
+    def json_type(self) -> TypeEngine[Any]:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return JSONB()
+
+    def integer_id_type(self) -> TypeEngine[int]:
+        from sqlalchemy import BigInteger
+
+        return BigInteger()
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

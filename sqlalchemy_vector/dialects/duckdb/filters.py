@@ -1,0 +1,42 @@
+"""Metadata filters on DuckDB: ``json_type`` and ``json_extract_string`` with a JSON pointer key.
+
+CASE (not AND) guards the casts: DuckDB may evaluate both sides of AND, and
+``CAST('abc' AS DOUBLE)`` raises.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.sql.compiler import SQLCompiler
+
+if TYPE_CHECKING:
+    from ...filters import CaseSensitiveLike, JSONValue
+
+_TEMPLATES = {
+    "number": (
+        "CASE WHEN json_type({doc}, {key}) IN ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE') "
+        "THEN CAST(json_extract_string({doc}, {key}) AS DOUBLE) END"
+    ),
+    "string": "CASE WHEN json_type({doc}, {key}) = 'VARCHAR' THEN json_extract_string({doc}, {key}) END",
+    "boolean": "CASE WHEN json_type({doc}, {key}) = 'BOOLEAN' THEN CAST(json_extract_string({doc}, {key}) AS BOOLEAN) END",
+    "present": "(json_type({doc}, {key}) IS NOT NULL)",
+    "null": "(json_type({doc}, {key}) = 'NULL')",
+}
+
+
+def key_path(key: str) -> str:
+    """A JSON pointer to a top-level key: it addresses any key, ``~`` and ``/`` being the only escapes."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
+    """One key of the document as one JSON kind."""
+    doc = compiler.process(element.column, **kw)
+    key = compiler.process(element.key, **kw)
+    return _TEMPLATES[element.kind].format(doc=doc, key=key)
+
+
+def compile_like(element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
+    """DuckDB's LIKE is case-sensitive; the pattern is bound as written."""
+    return f"({compiler.process(element.value, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '\\')"
