@@ -72,7 +72,6 @@ from .exc import (
 )
 from .filters import Filter, metadata_filter
 from .functions import SIMILARITY_FUNCTIONS
-from .functions import distance as distance_function
 from .orm import make_models, new_ids, utcnow
 from .search import TopK, run_top_k
 from .types import Vector, to_float32

@@ -25,12 +25,11 @@ from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 
 # -- vector indexes and their migrations: imports ----------------------------------------
-from typing import TYPE_CHECKING, Dict, List, Mapping
+from typing import Dict, List, Mapping
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
 
-from ..base import Capabilities
 from . import index as _index
 from . import migration as _migration
 

@@ -26,13 +26,12 @@ from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
 
 # -- vector indexes and their migrations: imports ----------------------------------------
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import Dict, List, Tuple
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import Column
 from sqlalchemy.sql.compiler import DDLCompiler
 
-from ..base import Capabilities
 from . import index as _index
 from . import migration as _migration
 

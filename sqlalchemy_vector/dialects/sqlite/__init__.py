@@ -18,7 +18,7 @@ import math
 import types
 import warnings
 from typing import Any, Callable, Dict, Optional
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import event
@@ -33,13 +33,12 @@ from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state
 
 # -- vector indexes and their migrations: imports ----------------------------------------
-from typing import TYPE_CHECKING, List
+from typing import List
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.expression import Executable
 
-from ..base import Capabilities
 from . import index as _index
 from . import migration as _migration
 

@@ -65,7 +65,10 @@ def top_k_select(request: "TopK") -> Select[Any]:
     )
     conditions = [vec.c[name].match(literal(request.vector, vtype)), vec.c.k == request.k]
     if request.filters:
-        conditions.append(vec.c[key_name].in_(select(key_column).where(*request.filters)))
+        # Only keys vec0 holds: with a text key, sqlite-vec 0.1.9 returns no rows at all
+        # when the IN list names a key it does not have (a row whose vector is NULL).
+        keys = select(key_column).where(request.column.is_not(None), *request.filters)
+        conditions.append(vec.c[key_name].in_(keys))
     hits = select(vec.c[key_name], vec.c.distance).where(and_(*conditions)).subquery("knn")
     statement = (
         select(*request.selected, hits.c.distance)
