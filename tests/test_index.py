@@ -389,6 +389,83 @@ def test_vec0_keyed_by_uuid_strings_stays_in_sync(conn: Connection) -> None:
     assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'ix_uuid%'")).scalar() == 0
 
 
+def sqlite_objects(conn: Connection, prefix: str) -> set[str]:
+    return set(conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE :p"), {"p": f"{prefix}%"}).scalars())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("keyed_by", ["rowid", "text"])
+def test_half_built_vec0_is_replaced_or_dropped(conn: Connection, keyed_by: str) -> None:
+    """A vec0 table without its triggers (a build killed half-way) does not block the index forever."""
+    table = docs_table(dim=3) if keyed_by == "rowid" else uuid_table(dim=3)
+    key = table.c.id if keyed_by == "rowid" else table.c.doc_id
+    table.create(conn)
+    index = VectorIndex("ix_half", table.c.embedding, metric="l2")
+    values = [{key.name: (i if keyed_by == "rowid" else f"k{i}"), "embedding": [float(i), 0.0, 0.0]} for i in range(1, 5)]
+    if keyed_by == "text":
+        values = [{**row, "cat": 0} for row in values]
+    conn.execute(insert(table), values)
+
+    def half_build() -> None:
+        # What a build interrupted after its first statement leaves: the table, some rows, no triggers.
+        for statement in create_statements(index, conn.dialect)[:2]:
+            conn.execute(statement)
+        conn.execute(sa.delete(table).where(key == values[0][key.name]))  # now out of sync
+
+    half_build()
+    assert list_vector_indexes(conn) == []  # not a working index
+    assert "ix_half" in sqlite_objects(conn, "ix_half")
+    create_vector_index(conn, index)  # replaces it
+    assert [row["name"] for row in list_vector_indexes(conn)] == ["ix_half"]
+    assert conn.execute(text("SELECT count(*) FROM ix_half")).scalar() == 3  # the rows of the base table, no stale one
+    conn.execute(insert(table).values({**values[0]}))  # the triggers are there
+    assert conn.execute(text("SELECT count(*) FROM ix_half")).scalar() == 4
+
+    drop_vector_index(conn, index)
+    half_build()
+    create_vector_index(conn, index, if_not_exists=True)  # if_not_exists does not mistake it for a built index
+    assert conn.execute(text("SELECT count(*) FROM ix_half")).scalar() == 3
+    assert len(sqlite_objects(conn, "ix_half_sync_")) == 3
+
+    drop_vector_index(conn, index)
+    half_build()
+    drop_vector_index(conn, "ix_half")
+    assert sqlite_objects(conn, "ix_half") == set()
+    drop_vector_index(conn, "ix_half", if_exists=True)
+
+    # A vec0 table of another shape is not ours to replace or drop.
+    conn.execute(text("CREATE VIRTUAL TABLE ix_other USING vec0(embedding float[3], +note text)"))
+    with pytest.raises(VectorIndexError, match="no vector index named 'ix_other'"):
+        drop_vector_index(conn, "ix_other")
+    assert "ix_other" in sqlite_objects(conn, "ix_other")
+
+
+def test_an_interrupted_vec0_build_leaves_nothing(tmp_path: Any) -> None:
+    """The vec0 table, its rows and its triggers are one transaction, even on pysqlite's default connections."""
+    url = f"sqlite:///{tmp_path}/atomic.db"
+    engine = sv.create_engine(url)
+    table = docs_table(dim=3)
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+            connection.execute(insert(table), [{"id": 1, "embedding": [1, 0, 0]}, {"id": 2, "embedding": [0, 1, 0]}])
+            # A vector of the wrong length, written behind the column type's back: copying it into vec0 fails.
+            connection.execute(text("INSERT INTO docs (id, embedding) VALUES (3, :blob)"), {"blob": b"\0" * 8})
+        index = VectorIndex("ix_atomic", table.c.embedding)
+        with pytest.raises(sa.exc.OperationalError, match="Dimension mismatch"):
+            with engine.begin() as connection:
+                create_vector_index(connection, index)
+    finally:
+        engine.dispose()
+    other = sv.create_engine(url)
+    try:
+        with other.connect() as connection:
+            assert sqlite_objects(connection, "ix_atomic") == set()
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 3
+    finally:
+        other.dispose()
+
+
 # -- a committed corpus per backend: knn, filters, EXPLAIN, settings -------------------------
 
 

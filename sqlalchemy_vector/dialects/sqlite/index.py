@@ -5,7 +5,12 @@ vector of the base table, keyed by the base table's single-column primary
 key: an Integer key is vec0's ``rowid``; a String key (the UUID strings of
 the default models) is a ``text primary key`` column of the same name.
 Three triggers copy inserts, updates and deletes; sqlite-vec 0.1.9 has no
-upsert, so an update deletes and inserts again.
+upsert, so an update deletes and inserts again.  A table, its rows and its
+triggers are built in one transaction (a savepoint; SQLite's DDL is
+transactional), so an interrupted build leaves nothing behind.  A vec0 table
+of our shape without its triggers (left by a build interrupted before
+builds were atomic) is replaced by :func:`create_index` and removed by
+:func:`drop_index`.
 
 vec0 is an exact (brute-force) search, faster than scanning the base table
 because it reads contiguous float32 chunks.
@@ -238,31 +243,37 @@ def ensure_index_support(connection: Connection, index_name: str) -> None:
 
 
 def create_index(connection: Connection, index: VectorIndex, if_not_exists: bool = False) -> None:
-    """Build ``index``: the vec0 table, its rows, its triggers."""
+    """Build ``index`` atomically, replacing a half-built vec0 table of the same name."""
     ensure_index_support(connection, index.index_name)
     statements = create_statements(index)
-    if if_not_exists and index.index_name in _catalog(connection).complete:
+    catalog = _catalog(connection)
+    if if_not_exists and index.index_name in catalog.complete:
         return
-    for statement in statements:
-        connection.execute(statement)
+    with connection.begin_nested():
+        if index.index_name in catalog.half_built:
+            for statement in drop_statements(index.index_name, None, if_exists=True):
+                connection.execute(statement)
+        for statement in statements:
+            connection.execute(statement)
 
 
 def drop_index(connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
-    """Drop a vec0 index; never a table that is not one."""
+    """Drop a vec0 index, complete or half-built; never a table that is not one."""
     if schema not in (None, "main"):  # create_statements() builds none elsewhere
         if if_exists:
             return
         raise VectorIndexError(f"no vector index named {name!r} in SQLite schema {schema!r}; vec0 indexes live in 'main'")
     catalog = _catalog(connection)
-    if name not in catalog.complete:
+    if name not in catalog.complete and name not in catalog.half_built:
         if if_exists:
             return
         raise VectorIndexError(
             f"no vector index named {name!r} in this SQLite database; "
             f"existing ones: {', '.join(sorted(catalog.complete)) or 'none'}"
         )
-    for statement in drop_statements(name, schema, if_exists=if_exists):
-        connection.execute(statement)
+    with connection.begin_nested():
+        for statement in drop_statements(name, schema, if_exists=if_exists):
+            connection.execute(statement)
 
 
 # -- the catalog ----------------------------------------------------------------------------
@@ -305,7 +316,7 @@ class _Catalog(NamedTuple):
 
 
 def _catalog(connection: Connection) -> _Catalog:
-    """The vec0 tables of the database that are indexes: complete ones (as listed) and those missing triggers."""
+    """The vec0 tables of the database that are indexes: complete ones (as listed) and half-built ones."""
     tables = vec0_tables(connection)
     complete: Dict[str, Dict[str, Any]] = {}
     half_built: Set[str] = set()
