@@ -274,6 +274,35 @@ def test_sqlite_table_rebuild_keeps_the_index_in_sync(tmp_path: Path, request: p
             engine.dispose()
 
 
+def test_sqlite_index_on_uuid_keys_migrates(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The migration reads the table's String primary key from the database and keys the vec0 rows by it."""
+    metadata = MetaData()
+    docs = Table(
+        "uuid_docs",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("embedding", sv.Vector(3)),
+        VectorIndex("ix_uuid_docs", "embedding", metric="l2"),
+    )
+    with fresh_database("sqlite", tmp_path, request) as url:
+        project = Project(tmp_path, url)
+        source = project.autogenerate(metadata, "uuid keys")
+        assert "op.create_vector_index('ix_uuid_docs', 'uuid_docs', 'embedding', metric='l2', method='hnsw')" in source
+        project.upgrade()
+        assert state(url)["indexes"] == [("ix_uuid_docs", "embedding", "l2")]
+        project.assert_no_changes(metadata)
+        engine = sv.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(insert(docs), [{"id": "a", "embedding": [1, 0, 0]}, {"id": "b", "embedding": [0, 1, 0]}])
+                connection.execute(sa.delete(docs).where(docs.c.id == "a"))
+                assert connection.execute(text("SELECT id FROM ix_uuid_docs")).scalars().all() == ["b"]
+        finally:
+            engine.dispose()
+        project.downgrade("base")
+        assert state(url)["sqlite_objects"] == {"alembic_version"}
+
+
 def test_without_sqlite_vec_the_upgrade_says_why(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     with fresh_database("sqlite-python", tmp_path, request) as url:
         project = Project(tmp_path, url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 from typing import Any, Iterator
 
 import numpy as np
@@ -26,6 +27,7 @@ from sqlalchemy_vector.index import (
     list_vector_indexes,
     vector_columns,
 )
+from sqlalchemy_vector.dialects.sqlite.index import vec0_column_name, vec0_key_column, vec0_key_name
 from sqlalchemy_vector.search import knn, knn_select, search_settings
 
 from index_helpers import clustered, exact_ids, explain, fresh_database
@@ -147,9 +149,19 @@ def test_declaration_errors_name_the_index() -> None:
     other = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("title", String(10)))
     with pytest.raises(VectorIndexError, match=r"indexes t.title of type String\(length=10\); expected a Vector"):
         VectorIndex("ix", other.c.title)
-    uuid_keyed = Table("u", MetaData(), Column("key", String(10), primary_key=True), Column("embedding", sv.Vector(3)))
-    index = VectorIndex("ix_u", uuid_keyed.c.embedding)
-    with pytest.raises(VectorIndexError, match="needs table 'u' to have a single Integer primary key"):
+    composite = Table(
+        "u",
+        MetaData(),
+        Column("a", Integer, primary_key=True),
+        Column("b", String(10), primary_key=True),
+        Column("embedding", sv.Vector(3)),
+    )
+    index = VectorIndex("ix_u", composite.c.embedding)
+    with pytest.raises(VectorIndexError, match="needs table 'u' to have a single Integer or String primary key"):
+        create_statements(index, sqlite.dialect())
+    float_keyed = Table("f", MetaData(), Column("key", sa.Float, primary_key=True), Column("embedding", sv.Vector(3)))
+    index = VectorIndex("ix_f", float_keyed.c.embedding)
+    with pytest.raises(VectorIndexError, match=r"single Integer or String primary key.*found: key Float\(\)"):
         create_statements(index, sqlite.dialect())
 
 
@@ -294,6 +306,164 @@ def test_without_sqlite_vec_knn_scans_exactly(conn: Connection) -> None:
     query = data[5] + 0.1
     rows = knn(conn, table.c.embedding, query, 5)
     assert [row.id for row in rows] == exact_ids(data, query, "cosine", 5)
+
+
+# -- vec0 keyed by a text primary key, and interrupted builds (SQLite) ----------------------------
+
+
+def uuid_table(dim: int = 4) -> Table:
+    """Keyed like the facade's default embeddings: UUID strings."""
+    return Table(
+        "uuid_docs",
+        MetaData(),
+        Column("doc_id", String(36), primary_key=True),
+        Column("cat", Integer, nullable=False),
+        Column("embedding", sv.Vector(dim)),
+    )
+
+
+def test_vec0_key_follows_the_primary_key() -> None:
+    table = uuid_table()
+    index = VectorIndex("ix_uuid", table.c.embedding, metric="cosine")
+    assert (vec0_key_column(index), vec0_key_name(index), vec0_column_name(index)) == (
+        table.c.doc_id, "doc_id", "embedding"
+    )
+    assert str(CreateVectorIndex(index).compile(dialect=sqlite.dialect())) == (
+        "CREATE VIRTUAL TABLE ix_uuid USING vec0(doc_id text primary key, embedding float[4] distance_metric=cosine)"
+    )
+    integer_keyed = docs_table()
+    index = VectorIndex("ix_int", integer_keyed.c.embedding)
+    assert (vec0_key_column(index), vec0_key_name(index)) == (integer_keyed.c.id, "rowid")
+    # vec0 has columns of its own called distance and k
+    clash = Table("c", MetaData(), Column("k", String(36), primary_key=True), Column("embedding", sv.Vector(3)))
+    with pytest.raises(VectorIndexError, match="vec0 tables have a column 'k' of their own"):
+        create_statements(VectorIndex("ix_c", clash.c.embedding), sqlite.dialect())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_vec0_keyed_by_uuid_strings_stays_in_sync(conn: Connection) -> None:
+    data = clustered(300, 4)
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(len(data))]
+    table = uuid_table()
+    table.create(conn)
+    index = VectorIndex("ix_uuid_l2", table.c.embedding, metric="l2")
+    conn.execute(insert(table), [{"doc_id": ids[i], "cat": i % 5, "embedding": data[i]} for i in range(150)])
+    create_vector_index(conn, index)  # the rows already there are copied
+    assert list_vector_indexes(conn, table) == [
+        {"name": "ix_uuid_l2", "table": "uuid_docs", "column": "embedding", "metric": "l2", "method": "vec0", "options": {}}
+    ]
+    # the triggers: inserts, updates of the vector and of the key, NULL vectors, deletes
+    conn.execute(insert(table), [{"doc_id": ids[i], "cat": i % 5, "embedding": data[i]} for i in range(150, 300)])
+    conn.execute(insert(table).values(doc_id="no-vector", cat=0, embedding=None))
+    conn.execute(sa.update(table).where(table.c.doc_id == ids[0]).values(embedding=data[1] + 0.5))
+    conn.execute(sa.update(table).where(table.c.doc_id == ids[2]).values(embedding=None))
+    conn.execute(sa.update(table).where(table.c.doc_id == "no-vector").values(embedding=data[3] - 0.5))
+    conn.execute(sa.update(table).where(table.c.doc_id == ids[5]).values(doc_id="renamed"))
+    conn.execute(sa.delete(table).where(table.c.cat == 4))
+    conn.execute(sa.update(table).where(table.c.cat == 3).values(cat=2))  # not the key or the vector: untouched
+
+    base = dict(conn.execute(text("SELECT doc_id, embedding FROM uuid_docs WHERE embedding IS NOT NULL")).all())
+    stored = dict(conn.execute(text("SELECT doc_id, embedding FROM ix_uuid_l2")).all())
+    assert stored == base and len(base) == 300 - 60 - 1 + 1
+    assert ids[2] not in stored and "renamed" in stored and ids[5] not in stored and ids[4] not in stored
+
+    # the same top-k from vec0 as from an exact scan of the base table, filtered by key or not
+    knn_sql = text(
+        f"SELECT {vec0_key_name(index)} FROM ix_uuid_l2 WHERE {vec0_column_name(index)} MATCH :q AND k = :k"
+    )
+    # sqlite-vec 0.1.9 returns no row at all when a text key in the IN list is not in vec0 (here ids[2],
+    # whose vector is NULL): the keys must be those of rows with a vector.
+    filtered_sql = text(
+        f"SELECT {vec0_key_name(index)} FROM ix_uuid_l2 WHERE {vec0_column_name(index)} MATCH :q AND k = :k "
+        "AND doc_id IN (SELECT doc_id FROM uuid_docs WHERE cat = 2 AND embedding IS NOT NULL)"
+    )
+    for row in (7, 120, 250):
+        q = data[row] + np.float32(0.05)
+        blob = q.astype("<f4").tobytes()
+        exact = select(table.c.doc_id).where(table.c.embedding.is_not(None)).order_by(table.c.embedding.l2(q)).limit(10)
+        assert conn.execute(knn_sql, {"q": blob, "k": 10}).scalars().all() == conn.execute(exact).scalars().all()
+        assert conn.execute(filtered_sql, {"q": blob, "k": 10}).scalars().all() == (
+            conn.execute(exact.where(table.c.cat == 2)).scalars().all()
+        )
+    drop_vector_index(conn, index)
+    assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'ix_uuid%'")).scalar() == 0
+
+
+def sqlite_objects(conn: Connection, prefix: str) -> set[str]:
+    return set(conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE :p"), {"p": f"{prefix}%"}).scalars())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("keyed_by", ["rowid", "text"])
+def test_half_built_vec0_is_replaced_or_dropped(conn: Connection, keyed_by: str) -> None:
+    """A vec0 table without its triggers (a build killed half-way) does not block the index forever."""
+    table = docs_table(dim=3) if keyed_by == "rowid" else uuid_table(dim=3)
+    key = table.c.id if keyed_by == "rowid" else table.c.doc_id
+    table.create(conn)
+    index = VectorIndex("ix_half", table.c.embedding, metric="l2")
+    values = [{key.name: (i if keyed_by == "rowid" else f"k{i}"), "embedding": [float(i), 0.0, 0.0]} for i in range(1, 5)]
+    if keyed_by == "text":
+        values = [{**row, "cat": 0} for row in values]
+    conn.execute(insert(table), values)
+
+    def half_build() -> None:
+        # What a build interrupted after its first statement leaves: the table, some rows, no triggers.
+        for statement in create_statements(index, conn.dialect)[:2]:
+            conn.execute(statement)
+        conn.execute(sa.delete(table).where(key == values[0][key.name]))  # now out of sync
+
+    half_build()
+    assert list_vector_indexes(conn) == []  # not a working index
+    assert "ix_half" in sqlite_objects(conn, "ix_half")
+    create_vector_index(conn, index)  # replaces it
+    assert [row["name"] for row in list_vector_indexes(conn)] == ["ix_half"]
+    assert conn.execute(text("SELECT count(*) FROM ix_half")).scalar() == 3  # the rows of the base table, no stale one
+    conn.execute(insert(table).values({**values[0]}))  # the triggers are there
+    assert conn.execute(text("SELECT count(*) FROM ix_half")).scalar() == 4
+
+    drop_vector_index(conn, index)
+    half_build()
+    create_vector_index(conn, index, if_not_exists=True)  # if_not_exists does not mistake it for a built index
+    assert conn.execute(text("SELECT count(*) FROM ix_half")).scalar() == 3
+    assert len(sqlite_objects(conn, "ix_half_sync_")) == 3
+
+    drop_vector_index(conn, index)
+    half_build()
+    drop_vector_index(conn, "ix_half")
+    assert sqlite_objects(conn, "ix_half") == set()
+    drop_vector_index(conn, "ix_half", if_exists=True)
+
+    # A vec0 table of another shape is not ours to replace or drop.
+    conn.execute(text("CREATE VIRTUAL TABLE ix_other USING vec0(embedding float[3], +note text)"))
+    with pytest.raises(VectorIndexError, match="no vector index named 'ix_other'"):
+        drop_vector_index(conn, "ix_other")
+    assert "ix_other" in sqlite_objects(conn, "ix_other")
+
+
+def test_an_interrupted_vec0_build_leaves_nothing(tmp_path: Any) -> None:
+    """The vec0 table, its rows and its triggers are one transaction, even on pysqlite's default connections."""
+    url = f"sqlite:///{tmp_path}/atomic.db"
+    engine = sv.create_engine(url)
+    table = docs_table(dim=3)
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+            connection.execute(insert(table), [{"id": 1, "embedding": [1, 0, 0]}, {"id": 2, "embedding": [0, 1, 0]}])
+            # A vector of the wrong length, written behind the column type's back: copying it into vec0 fails.
+            connection.execute(text("INSERT INTO docs (id, embedding) VALUES (3, :blob)"), {"blob": b"\0" * 8})
+        index = VectorIndex("ix_atomic", table.c.embedding)
+        with pytest.raises(sa.exc.OperationalError, match="Dimension mismatch"):
+            with engine.begin() as connection:
+                create_vector_index(connection, index)
+    finally:
+        engine.dispose()
+    other = sv.create_engine(url)
+    try:
+        with other.connect() as connection:
+            assert sqlite_objects(connection, "ix_atomic") == set()
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 3
+    finally:
+        other.dispose()
 
 
 # -- a committed corpus per backend: knn, filters, EXPLAIN, settings -------------------------

@@ -456,9 +456,12 @@ def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) 
             rag.create_index("emb_vec0")
         return
     if backend == "sqlite":
-        # vec0 rows are keyed by an integer rowid: UUID-keyed embeddings cannot have one
-        with pytest.raises(VectorIndexError, match="single Integer primary key"):
-            rag.create_index("emb_vec0")
+        # vec0 rows are keyed by the UUID strings of the default models, or by an integer rowid
+        before = rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})
+        rag.create_index("emb_uuid")
+        assert {"name": "emb_uuid", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "vec0", "options": {}} in rag.get_statistics()["indexes"]
+        assert rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"}) == before
+        assert rag.delete_index("emb_uuid") is True
         Document, Embedding = make_models(8, document_table="int_docs", embedding_table="int_embs", id_type=int)
         Document.metadata.create_all(fresh_engine)
         rag = VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder)

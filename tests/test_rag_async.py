@@ -145,8 +145,12 @@ async def test_every_method(async_engine: AsyncEngine, async_backend: str) -> No
         assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
         assert await rag.delete_index("async_hnsw") is True
     elif async_backend == "aiosqlite":
-        with pytest.raises(VectorIndexError, match="single Integer primary key"):
-            await rag.create_index("async_vec0")
+        # vec0 rows are keyed by the UUID strings of the default models
+        before = await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"})
+        await rag.create_index("async_vec0")
+        assert [i["name"] for i in (await rag.get_statistics())["indexes"]] == ["async_vec0"]
+        assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
+        assert await rag.delete_index("async_vec0") is True
     assert await rag.delete_index("async_hnsw") is False
 
     assert await rag.delete_document("d1") is True

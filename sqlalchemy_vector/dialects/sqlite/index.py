@@ -1,9 +1,16 @@
 """Vector indexes on SQLite: a sqlite-vec ``vec0`` table per index, kept in sync by triggers.
 
 The vec0 table is named after the index and holds one row per non-NULL
-vector of the base table, keyed by the base table's Integer primary key (vec0's
-``rowid``).  Three triggers copy inserts, updates and deletes; sqlite-vec
-0.1.9 has no upsert, so an update deletes and inserts again.
+vector of the base table, keyed by the base table's single-column primary
+key: an Integer key is vec0's ``rowid``; a String key (the UUID strings of
+the default models) is a ``text primary key`` column of the same name.
+Three triggers copy inserts, updates and deletes; sqlite-vec 0.1.9 has no
+upsert, so an update deletes and inserts again.  A table, its rows and its
+triggers are built in one transaction (a savepoint; SQLite's DDL is
+transactional), so an interrupted build leaves nothing behind.  A vec0 table
+of our shape without its triggers (left by a build interrupted before
+builds were atomic) is replaced by :func:`create_index` and removed by
+:func:`drop_index`.
 
 vec0 is an exact (brute-force) search, faster than scanning the base table
 because it reads contiguous float32 chunks.
@@ -14,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
-from sqlalchemy import Integer, insert, select, table, text
+from sqlalchemy import Integer, String, insert, select, table, text
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -80,22 +87,30 @@ def vec0_column_name(index: VectorIndex) -> str:
 
 
 def vec0_key_column(index: VectorIndex) -> Column[Any]:
-    """The base-table column vec0 rows are keyed by: the table's single Integer primary key."""
+    """The base-table column vec0 rows are keyed by: the table's single Integer or String primary key."""
     base = index.bound_table
     primary_key = list(base.primary_key.columns)
-    if len(primary_key) != 1 or not isinstance(primary_key[0].type, Integer):
+    if len(primary_key) != 1 or not isinstance(primary_key[0].type, (Integer, String)):
         found = ", ".join(f"{c.name} {c.type!r}" for c in primary_key) or "none"
         raise VectorIndexError(
-            f"VectorIndex {index.name!r} on SQLite needs table {base.name!r} to have a single "
-            f"Integer primary key (the rowid vec0 rows are keyed by); found: {found}"
+            f"VectorIndex {index.name!r} on SQLite needs table {base.name!r} to have a single Integer or "
+            f"String primary key (vec0 rows are keyed by it); found: {found}"
         )
-    return primary_key[0]
+    key = primary_key[0]
+    if isinstance(key.type, String):
+        _plain_name(index, key.name, "primary key column")
+    return key
 
 
 def vec0_key_name(index: VectorIndex) -> str:
-    """The key of ``index``'s vec0 rows inside vec0: ``"rowid"``."""
-    vec0_key_column(index)
-    return "rowid"
+    """The key of ``index``'s vec0 rows inside vec0: ``"rowid"``, or the text primary key's column name.
+
+    A KNN query filtered with ``<key> IN (...)`` on a text key returns no row
+    at all when one of the listed keys is not in vec0 (sqlite-vec 0.1.9; a
+    rowid key is fine): list only keys of base rows whose vector is not NULL.
+    """
+    key = vec0_key_column(index)
+    return "rowid" if isinstance(key.type, Integer) else key.name
 
 
 def trigger_names(index_name: str) -> List[str]:
@@ -228,31 +243,37 @@ def ensure_index_support(connection: Connection, index_name: str) -> None:
 
 
 def create_index(connection: Connection, index: VectorIndex, if_not_exists: bool = False) -> None:
-    """Build ``index``: the vec0 table, its rows, its triggers."""
+    """Build ``index`` atomically, replacing a half-built vec0 table of the same name."""
     ensure_index_support(connection, index.index_name)
     statements = create_statements(index)
-    if if_not_exists and index.index_name in _catalog(connection).complete:
+    catalog = _catalog(connection)
+    if if_not_exists and index.index_name in catalog.complete:
         return
-    for statement in statements:
-        connection.execute(statement)
+    with connection.begin_nested():
+        if index.index_name in catalog.half_built:
+            for statement in drop_statements(index.index_name, None, if_exists=True):
+                connection.execute(statement)
+        for statement in statements:
+            connection.execute(statement)
 
 
 def drop_index(connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
-    """Drop a vec0 index; never a table that is not one."""
+    """Drop a vec0 index, complete or half-built; never a table that is not one."""
     if schema not in (None, "main"):  # create_statements() builds none elsewhere
         if if_exists:
             return
         raise VectorIndexError(f"no vector index named {name!r} in SQLite schema {schema!r}; vec0 indexes live in 'main'")
     catalog = _catalog(connection)
-    if name not in catalog.complete:
+    if name not in catalog.complete and name not in catalog.half_built:
         if if_exists:
             return
         raise VectorIndexError(
             f"no vector index named {name!r} in this SQLite database; "
             f"existing ones: {', '.join(sorted(catalog.complete)) or 'none'}"
         )
-    for statement in drop_statements(name, schema, if_exists=if_exists):
-        connection.execute(statement)
+    with connection.begin_nested():
+        for statement in drop_statements(name, schema, if_exists=if_exists):
+            connection.execute(statement)
 
 
 # -- the catalog ----------------------------------------------------------------------------
@@ -295,7 +316,7 @@ class _Catalog(NamedTuple):
 
 
 def _catalog(connection: Connection) -> _Catalog:
-    """The vec0 tables of the database that are indexes: complete ones (as listed) and those missing triggers."""
+    """The vec0 tables of the database that are indexes: complete ones (as listed) and half-built ones."""
     tables = vec0_tables(connection)
     complete: Dict[str, Dict[str, Any]] = {}
     half_built: Set[str] = set()
