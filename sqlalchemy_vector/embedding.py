@@ -374,7 +374,7 @@ class CallableEmbedder:
         self.fn = fn
         self.dimension = dimension
         self.model_name = model_name
-        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004 - the method itself
 
     def __repr__(self) -> str:
         return f"CallableEmbedder({self.fn!r}, dimension={self.dimension}, model_name={self.model_name!r})"

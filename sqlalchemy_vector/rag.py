@@ -425,7 +425,7 @@ class _Store:
                 backend.top_k_select(request),
                 limit,
                 filtered=where is not None or exclude is not None,
-                exact=(lambda: backend.top_k_select(exact)) if index_name is not None else None,
+                exact=functools.partial(backend.top_k_select, exact) if index_name is not None else None,
             )
             ranked: Dict[Any, float] = {}
             for document_id, distance in rows:

@@ -348,7 +348,7 @@ async def test_async_engines_run_the_bulk_path(postgresql_url: str, workdir: str
                 await connection.run_sync(table.create)
                 rows = document_rows()
 
-                def fast_path(sync_connection: Connection) -> bool:
+                def fast_path(sync_connection: Connection, table: Any = table, rows: Any = rows) -> bool:
                     backend = backend_for(sync_connection.dialect)
                     return backend.bulk_write(sync_connection, bulk.BulkLoad.prepare(sync_connection, table, rows))
 

@@ -39,7 +39,7 @@ def test_ingest_query_stats(db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["query", "which distance metric should I use for normalized embeddings", "-k", "3", "--db", db_url]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("1. ") and "corpus/distance-metrics.md > " in lines[0]
-    assert len([l for l in lines if l[:2] in ("1.", "2.", "3.")]) == 3
+    assert len([line for line in lines if line[:2] in ("1.", "2.", "3.")]) == 3
 
     assert main(["query", "HNSW graph ef_search recall", "--json", "--db", db_url]) == 0
     results = json.loads(capsys.readouterr().out)

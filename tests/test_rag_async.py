@@ -29,7 +29,7 @@ from rag_fixtures import (  # noqa: F401  (pg_database is a fixture)
     similarity,
 )
 from sqlalchemy_vector.dialects import engine_state
-from sqlalchemy_vector.exc import DimensionMismatchError, DocumentNotFoundError, ModelConfigurationError, VectorIndexError
+from sqlalchemy_vector.exc import DimensionMismatchError, DocumentNotFoundError, ModelConfigurationError
 from sqlalchemy_vector.orm import make_models
 from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
 

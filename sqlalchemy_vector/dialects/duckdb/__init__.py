@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import cast, event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import UserDefinedType
 
