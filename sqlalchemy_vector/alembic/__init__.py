@@ -14,16 +14,17 @@ In ``env.py``, pass :func:`context_options` to ``context.configure``::
 It enables the ``sqlalchemy_vector`` autogenerate plugin (dimension and
 vector-index comparison, see :mod:`.compare`), renders ``Vector(dim)`` with
 its import, hides vector indexes from Alembic's own index comparison, hides
-sqlite-vec's vec0 tables, and lets the connection reflect vector columns as
-``Vector(n)``.  Or start a project from the bundled template with
-:func:`init` (``sqlalchemy-vector alembic init DIR``).
+the tables that make up a vector index (sqlite-vec's vec0 tables), and lets
+the connection reflect vector columns as ``Vector(n)``; what each database
+needs is asked of its backend (see :mod:`sqlalchemy_vector.dialects`).  Or
+start a project from the bundled template with :func:`init`
+(``sqlalchemy-vector alembic init DIR``).
 
 Needs Alembic 1.18 or later (autogenerate plugins).
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Set
@@ -31,13 +32,11 @@ from typing import Any, Callable, Dict, Optional, Sequence, Set
 from alembic.runtime.plugins import Plugin
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.sql.type_api import TypeEngine
-from sqlalchemy.types import NullType
 
-from ..index import VectorIndex, vec0_tables
+from ..dialects import backends, find_backend
+from ..index import VectorIndex
 from ..orm import IntegerId, MetadataJSON
 from ..types import Vector
-from . import _duckdb  # noqa: F401  - an Alembic implementation for the "duckdb" dialect name
 from .compare import setup as _setup_comparators
 from .operations import (
     AlterVectorDimensionOp,
@@ -77,6 +76,16 @@ _ALEMBIC_PLUGINS = "alembic.autogenerate.*"
 IncludeObject = Callable[[Any, Optional[str], str, bool, Any], bool]
 IncludeName = Callable[[Optional[str], str, Dict[str, Any]], bool]
 RenderItem = Callable[[str, Any, Any], Any]
+
+
+def _prepare_migrations() -> None:
+    # What Alembic needs to know of each backend (e.g. an implementation for
+    # a dialect name it does not ship) is registered with the integration.
+    for backend in backends():
+        backend.prepare_migrations()
+
+
+_prepare_migrations()
 
 
 def setup(plugin: Plugin) -> None:
@@ -126,12 +135,10 @@ _ORM_TYPES = (MetadataJSON, IntegerId)
 def _vector_dim(obj: Any) -> Optional[int]:
     if isinstance(obj, Vector):
         return obj.dim
-    from ..dialects.duckdb import FLOAT_ARRAY
-    from ..dialects.postgresql import PGVECTOR
-    from ..dialects.sqlite import F32_BLOB
-
-    if isinstance(obj, (PGVECTOR, F32_BLOB, FLOAT_ARRAY)):
-        return int(obj.dim)
+    for backend in backends():
+        dim = backend.storage_dim(obj)
+        if dim is not None:
+            return int(dim)
     return None
 
 
@@ -140,39 +147,28 @@ def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, c
     if type_ == "index":
         if isinstance(obj, VectorIndex):
             return False
-        if reflected and obj.kwargs.get("postgresql_using") in ("hnsw", "ivfflat"):
+        if reflected and any(backend.reflected_vector_index(obj) for backend in backends()):
             return False
     return True
 
 
-_VEC0_SHADOW = r"_(?:info|chunks|rowids|auxiliary|vector_chunks\d+|metadatachunks\d+|metadatatext\d+)"
-
-
 def include_name_for(connection: Optional[Connection]) -> IncludeName:
-    """An ``include_name`` hook that hides sqlite-vec's vec0 tables and their shadow tables.
+    """An ``include_name`` hook that hides the tables making up vector indexes (sqlite-vec's vec0 tables).
 
-    vec0 tables are read from ``connection`` once, when the hook first sees a table.
+    The backend lists them from ``connection`` once, when the hook first sees a table.
     """
+    backend = None if connection is None else find_backend(connection.dialect)
     hidden: Optional[Set[str]] = None
 
     def hook(name: Optional[str], type_: str, parent_names: Dict[str, Any]) -> bool:
         nonlocal hidden
-        if type_ != "table" or name is None or connection is None or connection.dialect.name != "sqlite":
+        if type_ != "table" or name is None or connection is None or backend is None:
             return True
         if hidden is None:
-            hidden = _vec0_names(connection)
+            hidden = backend.hidden_tables(connection)
         return name not in hidden
 
     return hook
-
-
-def _vec0_names(connection: Connection) -> Set[str]:
-    names = set(vec0_tables(connection))
-    if not names:
-        return names
-    rows = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars().all()
-    shadow = re.compile("^(?:" + "|".join(re.escape(name) for name in names) + ")" + _VEC0_SHADOW + "$")
-    return names | {row for row in rows if shadow.match(row)}
 
 
 def _chain_object(user: Optional[IncludeObject]) -> IncludeObject:
@@ -214,9 +210,9 @@ def context_options(
     """Keyword arguments for ``context.configure()`` that make Alembic handle vectors.
 
     Your own ``include_object`` / ``include_name`` / ``render_item`` hooks and
-    ``autogenerate_plugins`` are passed here and chained after ours.  With a
-    SQLite ``connection`` it also turns on ``render_as_batch`` (SQLite alters
-    columns by copying tables).  ``connection`` is ``None`` in offline mode.
+    ``autogenerate_plugins`` are passed here and chained after ours.  Where the
+    backend alters columns by copying tables (SQLite) it also turns on
+    ``render_as_batch``.  ``connection`` is ``None`` in offline mode.
     """
     register_plugin()
     if connection is not None:
@@ -230,7 +226,8 @@ def context_options(
         "render_item": _chain_render(render_item),
         "autogenerate_plugins": plugins,
     }
-    if connection is not None and connection.dialect.name == "sqlite":
+    backend = None if connection is None else find_backend(connection.dialect)
+    if backend is not None and backend.capabilities.alter_by_table_copy:
         options["render_as_batch"] = True
     return options
 
@@ -238,35 +235,17 @@ def context_options(
 # -- reflection --------------------------------------------------------------------------
 
 
-def _reflected_vector(*args: Any, **kw: Any) -> TypeEngine[Any]:
-    # Called by the dialect with the type's arguments, e.g. vector(384) -> (384,).
-    if len(args) == 1 and int(args[0]) > 0:
-        return Vector(int(args[0]))
-    return NullType()
-
-
-def _unknown_array(*args: Any, **kw: Any) -> TypeEngine[Any]:
-    return NullType()
-
-
-_REFLECTED_NAMES: Dict[str, Dict[str, Callable[..., TypeEngine[Any]]]] = {
-    "postgresql": {"vector": _reflected_vector},
-    "sqlite": {"F32_BLOB": _reflected_vector},
-    # duckdb_engine 0.17 reports every LIST/ARRAY column as "array", without
-    # its size; the comparison reads FLOAT[n] from information_schema instead.
-    "duckdb": {"array": _unknown_array},
-}
-
-
 def enable_vector_reflection(dialect: Dialect) -> None:
     """Let this dialect *instance* reflect vector columns as ``Vector(n)``.
 
     Only the given dialect object (one engine) changes: its ``ischema_names``
-    becomes a copy with the vector type added.  Other engines, and the
-    dialect class, are untouched.  DuckDB cannot report the array size:
-    ``FLOAT[n]`` reflects as ``NullType``, without a warning.
+    becomes a copy with the type names its backend gives
+    (``Backend.reflected_type_names``).  Other engines, and the dialect class,
+    are untouched.  DuckDB cannot report the array size: ``FLOAT[n]`` reflects
+    as ``NullType``, without a warning.
     """
-    names = _REFLECTED_NAMES.get(dialect.name)
+    backend = find_backend(dialect)
+    names = backend.reflected_type_names() if backend is not None else None
     if not names:
         return
     current = dialect.ischema_names  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Set,
     Tuple,
     Type,
     Union,
@@ -50,6 +51,7 @@ from ..exc import UnsupportedDialectError
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
     from sqlalchemy.sql import Select
+    from sqlalchemy.schema import Index
 
     from ..bulk import BulkLoad
     from ..filters import CaseSensitiveLike, JSONValue
@@ -93,6 +95,8 @@ class Capabilities:
     transactional_ddl: bool = True
     #: Whether foreign keys are enforced in a way the facade's schema can use.
     foreign_keys: bool = True
+    #: Whether most ALTER TABLE changes need the table copied (Alembic's batch mode).
+    alter_by_table_copy: bool = False
 
     # -- vector indexes and their migrations ----------------------------------------
     #: Who builds the indexes, as error messages name it (``pgvector``, ``DuckDB's vss extension``).
@@ -281,6 +285,27 @@ class Backend:
         """The column type of a database-generated integer primary key."""
         raise NotImplementedError(f"{type(self).__name__} does not define an integer id type (integer_id_type)")
 
+    # -- reflection and migrations -------------------------------------------------
+
+    def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
+        """``ischema_names`` entries that make reflection see vector columns (see :func:`reflected_vector`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement vector reflection (reflected_type_names)")
+
+    def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
+        """The dimension when ``type_`` is this backend's vector storage type, else ``None``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement storage_dim")
+
+    def reflected_vector_index(self, index: "Index") -> bool:
+        """Whether a reflected index is a vector index, which the Alembic plugin compares instead of Alembic."""
+        return False
+
+    def hidden_tables(self, connection: Connection) -> Set[str]:
+        """Tables that are part of vector indexes, hidden from schema comparison and migrations."""
+        return set()
+
+    def prepare_migrations(self) -> None:
+        """Make Alembic able to migrate this backend (run once, when the Alembic integration is imported)."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -387,6 +412,17 @@ Processor = Callable[[Any], Any]
 def nothing_to_set() -> Iterator[None]:
     """A settings block for backends with nothing to tune."""
     yield
+
+
+def reflected_vector(*args: Any, **kw: Any) -> TypeEngine[Any]:
+    """An ``ischema_names`` constructor: a type reflected with one size, ``name(n)``, becomes ``Vector(n)``."""
+    from sqlalchemy.types import NullType
+
+    from ..types import Vector
+
+    if len(args) == 1 and int(args[0]) > 0:
+        return Vector(int(args[0]))
+    return NullType()
 
 
 def import_dialect_classes(*paths: str) -> Tuple[type, ...]:

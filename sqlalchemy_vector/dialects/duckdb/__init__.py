@@ -11,7 +11,7 @@ HNSW index (vss extension) recognises.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import numpy as np
 from sqlalchemy import cast, event
@@ -236,6 +236,19 @@ class DuckDBBackend(Backend):
         from sqlalchemy import BigInteger
 
         return BigInteger()
+
+    # -- reflection and migrations ---------------------------------------------------
+
+    def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
+        from .reflection import type_names
+
+        return type_names()
+
+    def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
+        return type_.dim if isinstance(type_, FLOAT_ARRAY) else None
+
+    def prepare_migrations(self) -> None:
+        from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
 
 
 def _sql_string(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import numpy as np
 from sqlalchemy import cast, event, func
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
     from sqlalchemy.engine import Connection
+    from sqlalchemy.schema import Index
     from sqlalchemy.sql.type_api import TypeEngine
 
     from ...bulk import BulkLoad
@@ -271,6 +272,21 @@ class PostgreSQLBackend(Backend):
         from sqlalchemy import BigInteger
 
         return BigInteger()
+
+    # -- reflection and migrations ---------------------------------------------------
+
+    def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
+        from .reflection import type_names
+
+        return type_names()
+
+    def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
+        return type_.dim if isinstance(type_, PGVECTOR) else None
+
+    def reflected_vector_index(self, index: Index) -> bool:
+        from .reflection import is_vector_index
+
+        return is_vector_index(index)
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

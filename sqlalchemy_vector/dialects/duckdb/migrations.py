@@ -4,7 +4,8 @@ duckdb_engine 0.17 ships none, and Alembic refuses a dialect it has no
 implementation for.  DuckDB has transactional DDL and PostgreSQL-style
 ``ALTER TABLE ... ALTER COLUMN ... TYPE``, which Alembic's default
 implementation emits.  Nothing is registered when another package (such as
-duckdb-sqlalchemy) already provides one.
+duckdb-sqlalchemy) already provides one.  Imported by
+``DuckDBBackend.prepare_migrations`` when ``sqlalchemy_vector.alembic`` loads.
 """
 
 from __future__ import annotations

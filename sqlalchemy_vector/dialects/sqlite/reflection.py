@@ -1,0 +1,37 @@
+"""What reflection and Alembic see of sqlite-vec: ``F32_BLOB(n)`` columns, and vec0 tables to hide.
+
+A vec0 index is a virtual table plus shadow tables sqlite-vec creates for it
+(``<name>_chunks``, ``_rowids``, ``_vector_chunks00``, ...).  They belong to
+the index, which the Alembic plugin compares as a whole; Alembic must not see
+them as tables of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, Set
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.type_api import TypeEngine
+
+from ..base import reflected_vector
+
+_SHADOW_SUFFIX = r"_(?:info|chunks|rowids|auxiliary|vector_chunks\d+|metadatachunks\d+|metadatatext\d+)"
+
+
+def type_names() -> Dict[str, Callable[..., TypeEngine[Any]]]:
+    """The dialect reflects ``F32_BLOB(384)`` as the name ``F32_BLOB`` with the argument 384."""
+    return {"F32_BLOB": reflected_vector}
+
+
+def index_tables(connection: Connection) -> Set[str]:
+    """Every vec0 table of the database and the shadow tables sqlite-vec keeps for each."""
+    from ...index import vec0_tables
+
+    names = set(vec0_tables(connection))
+    if not names:
+        return names
+    rows = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars().all()
+    shadow = re.compile("^(?:" + "|".join(re.escape(name) for name in names) + ")" + _SHADOW_SUFFIX + "$")
+    return names | {row for row in rows if shadow.match(row)}
