@@ -24,7 +24,7 @@ from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 
 # -- vector indexes and their migrations: imports ----------------------------------------
-from typing import Dict, List, Mapping
+from typing import Dict, List
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
