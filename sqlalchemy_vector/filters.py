@@ -35,6 +35,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, coercions, roles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from .dialects import Backend, backend_for
@@ -49,7 +50,9 @@ Filter = Union[Mapping[str, Any], ColumnElement[bool]]
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$like", "$and", "$or", "$not")
 
 _FIELD_OPERATORS = frozenset(OPERATORS) - {"$and", "$or"}
-_KINDS = {"number": Float(), "string": String(), "boolean": Boolean(), "present": Boolean(), "null": Boolean()}
+_KINDS: Dict[str, TypeEngine[Any]] = {
+    "number": Float(), "string": String(), "boolean": Boolean(), "present": Boolean(), "null": Boolean()
+}
 
 
 # -- building the expression ----------------------------------------------------------
@@ -315,7 +318,6 @@ class CaseSensitiveLike(ColumnElement[bool]):
     def __init__(self, value: ColumnElement[Any], pattern: ColumnElement[str]) -> None:
         self.value = value
         self.pattern = pattern
-
 
 
 # -- compilation: the dialect's backend renders each element --------------------------------

@@ -111,9 +111,7 @@ class IntegerId(BigInteger):
 @compiles(IntegerId)
 def _compile_integer_id(element: IntegerId, compiler: TypeCompiler, **kw: Any) -> str:
     backend = find_backend(compiler.dialect)
-    if backend is None:
-        return str(compiler.visit_big_integer(element, **kw))
-    return str(compiler.process(backend.integer_id_type(), **kw))
+    return str(compiler.process(BigInteger() if backend is None else backend.integer_id_type(), **kw))
 
 
 def new_id() -> str:

@@ -1,4 +1,13 @@
-"""The package keeps each backend's knowledge in its own package under dialects/."""
+"""One place per backend: generic modules name no database, and backends are found by class.
+
+Everything a backend knows lives in ``sqlalchemy_vector/dialects/<backend>/``;
+the other modules ask ``backend_for(dialect)``.  The scan below tokenizes each
+generic module and fails on any identifier or string literal naming a
+database.  Docstrings (a string that is a whole statement) and comments may
+describe databases in prose.  Identifiers of the form ``<dialect>_<option>``
+are allowed: that is SQLAlchemy's convention for dialect-specific keyword
+arguments (``postgresql_using``, ``duckdb_experimental_persistence``).
+"""
 
 from __future__ import annotations
 
@@ -9,57 +18,136 @@ from pathlib import Path
 from typing import List
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-PACKAGE = Path(__file__).resolve().parent.parent / "sqlalchemy_vector"
+import sqlalchemy_vector
+from sqlalchemy_vector.dialects import Backend, backend_for, backends, find_backend
+from sqlalchemy_vector.types import Vector
+
+PACKAGE = Path(sqlalchemy_vector.__file__).resolve().parent
+
 DIALECT_WORDS = re.compile(r"postgres|sqlite|duckdb|pgvector|vec0", re.IGNORECASE)
-# SQLAlchemy's convention for dialect-specific keyword arguments, e.g. duckdb_experimental_persistence.
-DIALECT_KWARG = re.compile(r"^(postgresql|sqlite|duckdb)_[a-z_]+$")
+DIALECT_KEYWORD = re.compile(r"(?:postgresql|sqlite|duckdb)_[a-z][a-z0-9_]*")
 
-GENERIC = sorted(
-    path for path in PACKAGE.rglob("*.py") if "dialects" not in path.relative_to(PACKAGE).parts and "template" not in path.parts
+
+GENERIC_MODULES = sorted(
+    path.relative_to(PACKAGE).as_posix()
+    for path in PACKAGE.rglob("*.py")
+    if path.relative_to(PACKAGE).parts[0] != "dialects"
 )
 
+_SKIPPED = (tokenize.NL, tokenize.COMMENT, tokenize.ENCODING)
+_STATEMENT_END = (tokenize.NEWLINE, tokenize.ENDMARKER)
+_STATEMENT_START = (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+# Python 3.12+ tokenizes f-strings in parts; their literal text is FSTRING_MIDDLE.
+_STRING_TYPES = {tokenize.STRING} | ({tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set())
 
-def dialect_names(path: Path) -> List[str]:
-    """NAME and STRING tokens naming a dialect; docstrings and comments may mention databases in prose."""
+
+def dialect_names_in(source: str) -> List[str]:
+    """``line: token`` for every identifier and string literal (not docstring) that names a database."""
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in _SKIPPED]
+    docstrings = set()
+    previous = None
+    for index, token in enumerate(tokens):
+        if token.type == tokenize.STRING and (previous is None or previous.type in _STATEMENT_START):
+            # A run of strings that is the whole statement: a docstring (or a bare string), prose.
+            end = index
+            while tokens[end].type == tokenize.STRING:
+                end += 1
+            if tokens[end].type in _STATEMENT_END:
+                docstrings.update(range(index, end))
+        previous = token
     found = []
-    tokens = list(tokenize.generate_tokens(io.StringIO(path.read_text()).readline))
-    for i, token in enumerate(tokens):
-        if token.type not in (tokenize.NAME, tokenize.STRING) or not DIALECT_WORDS.search(token.string):
+    for index, token in enumerate(tokens):
+        if not DIALECT_WORDS.search(token.string):
             continue
-        if DIALECT_KWARG.match(token.string.strip("'\"")):
-            continue
-        if token.type == tokenize.STRING and re.search(r"\s", token.string):
-            continue  # prose (help texts, messages): what a branch on a name never is
-        if token.type == tokenize.STRING:
-            before = next((t for t in reversed(tokens[:i]) if t.type not in (tokenize.NL, tokenize.COMMENT)), None)
-            after = next((t for t in tokens[i + 1 :] if t.type not in (tokenize.NL, tokenize.COMMENT)), None)
-            statement_start = before is None or before.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
-            if statement_start and after is not None and after.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                continue  # a docstring
-        found.append(f"{path.name}:{token.start[0]}: {token.string[:60]}")
+        if token.type == tokenize.NAME and not DIALECT_KEYWORD.fullmatch(token.string):
+            found.append(f"{token.start[0]}: NAME {token.string}")
+        elif (
+            token.type in _STRING_TYPES
+            and index not in docstrings
+            # Prose (help texts, messages) is what a branch on a name never is; a keyword
+            # argument's name as a string follows the NAME rule.
+            and not re.search(r"\s", token.string)
+            and not DIALECT_KEYWORD.fullmatch(token.string.strip("'\""))
+        ):
+            found.append(f"{token.start[0]}: STRING {token.string}")
     return found
 
 
-@pytest.mark.parametrize("path", GENERIC, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_generic_modules_name_no_dialect(path: Path) -> None:
-    assert dialect_names(path) == []
+@pytest.mark.parametrize("module", GENERIC_MODULES)
+def test_generic_module_names_no_database(module: str) -> None:
+    found = dialect_names_in((PACKAGE / module).read_text(encoding="utf-8"))
+    assert not found, "dialect knowledge outside sqlalchemy_vector/dialects/ (move it into a backend):\n" + "\n".join(
+        f"sqlalchemy_vector/{module}:{line}" for line in found
+    )
 
 
-def test_the_check_finds_a_dialect_name(tmp_path: Path) -> None:
-    sample = tmp_path / "sample.py"
-    sample.write_text('"""Works on PostgreSQL."""\nif dialect.name == "sqlite":\n    pass\nf(duckdb_experimental_persistence=True)\n')
-    assert [line.split(": ", 1)[1] for line in dialect_names(sample)] == ['"sqlite"']
+def test_the_scan_finds_names_and_spares_prose() -> None:
+    source = '''"""Module docstring about PostgreSQL and sqlite-vec."""
+
+import duckdb  # a comment on duckdb
 
 
-def test_derived_dialects_find_their_parents_backend() -> None:
-    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+def _write_postgresql(x, duckdb_experimental_persistence=False):
+    """Docstring on SQLite, then implicit concatenation """ "with DuckDB"
+    # comment: vec0
+    label = "pgvector" + f"{x}"
+    if x.dialect.name == 'sqlite':
+        pass
+    return x.duckdb_experimental_persistence, "VEC0".lower()
+'''
+    assert dialect_names_in(source) == [
+        "3: NAME duckdb",
+        "6: NAME _write_postgresql",
+        "9: STRING \"pgvector\"",
+        "10: STRING 'sqlite'",
+        "12: STRING \"VEC0\"",
+    ]
 
-    from sqlalchemy_vector.dialects import backend_for
+
+# -- backends are found through the dialect's class hierarchy ----------------------------------
+
+
+def test_a_dialect_derived_from_postgresql_gets_the_postgresql_backend() -> None:
+    class DerivedPG(PGDialect_psycopg):
+        name = "derived_pg"
+
+    postgresql = backend_for("postgresql")
+    assert backend_for(DerivedPG) is postgresql
+    assert backend_for(DerivedPG()) is postgresql
+    assert find_backend("derived_pg") is None  # found by class, not by its name
+
+
+def test_duckdb_gets_its_own_backend_although_its_dialect_derives_from_postgresql() -> None:
+    dialect_class = sa.engine.make_url("duckdb://").get_dialect()
+    assert issubclass(dialect_class, sa.dialects.postgresql.base.PGDialect)
+    duckdb = backend_for("duckdb")
+    assert duckdb is not backend_for("postgresql")
+    assert backend_for(dialect_class) is duckdb
+    assert backend_for(dialect_class()) is duckdb
+
+
+def test_a_derived_dialect_reflects_vectors_as_its_base() -> None:
+    import sqlalchemy_vector.alembic as sva
 
     class DerivedPG(PGDialect_psycopg):
         name = "derived_pg"
 
-    assert backend_for(DerivedPG).name == "postgresql"
-    duckdb_dialect = pytest.importorskip("duckdb_engine").Dialect
-    assert backend_for(duckdb_dialect).name == "duckdb"  # although it subclasses PostgreSQL's dialect
+    dialect = DerivedPG()
+    sva.enable_vector_reflection(dialect)
+    assert isinstance(dialect.ischema_names["vector"](384), Vector)
+    assert "vector" not in DerivedPG.ischema_names  # the instance's own copy
+
+
+@pytest.mark.parametrize("backend", backends(), ids=lambda b: b.name)
+def test_every_backend_implements_data_filters_and_reflection(backend: Backend) -> None:
+    dialect = sa.engine.make_url(f"{backend.name}://").get_dialect()()
+    assert isinstance(backend.json_key_path("key", dialect), str)
+    assert isinstance(backend.like_pattern("a%b_c"), str)
+    assert isinstance(backend.json_type(), sa.types.TypeEngine)
+    assert isinstance(backend.integer_id_type(), sa.Integer)
+    assert backend.reflected_type_names()
+    assert backend.storage_dim(backend.storage_type(7)) == 7
+    assert backend.storage_dim(sa.Integer()) is None
