@@ -422,30 +422,41 @@ class _Store:
             rows = run_top_k(
                 session,
                 backend,
-                backend.top_k_select(request),
+                self._with_documents(backend.top_k_select(request)),
                 limit,
                 filtered=where is not None or exclude is not None,
-                exact=functools.partial(backend.top_k_select, exact) if index_name is not None else None,
+                exact=(lambda exact=exact: self._with_documents(backend.top_k_select(exact)))
+                if index_name is not None
+                else None,
             )
-            ranked: Dict[Any, float] = {}
-            for document_id, distance in rows:
-                if document_id not in ranked and distance is not None:
-                    ranked[document_id] = distance
+            ranked: Dict[Any, Any] = {}
+            for row in rows:
+                if row[0] not in ranked and row[3] is not None:
+                    ranked[row[0]] = row
             # Several embeddings of one document (chunks) can fill the limit: widen it.
             if len(ranked) >= top_k or len(rows) < limit or models.single_table:
                 break
             limit *= 4
-        winners = list(ranked)[:top_k]
-        documents: Dict[Any, Any] = {}
-        if winners:
-            statement = select(D.id, D.content, D.metadata_).where(D.id.in_(winners))
-            documents = {row[0]: row for row in session.execute(statement)}
-        results = [
-            _result((i, documents[i][1], documents[i][2], ranked[i]), function) for i in winners if i in documents
-        ]
+        results = [_result(row, function) for row in list(ranked.values())[:top_k]]
         if threshold is not None:
             results = [r for r in results if r["similarity"] >= threshold]
         return results
+
+    def _with_documents(self, ranking: Any) -> Any:
+        """The ranking statement joined to the documents it names, in one statement, nearest first.
+
+        The ranking stays a subquery in the shape the index serves; the join
+        reads the k winning documents by primary key.
+        """
+        D = self.D
+        hits = ranking.subquery("hits")
+        key, distance = hits.c[0], hits.c[len(hits.c) - 1]
+        return (
+            select(D.id, D.content, D.metadata_, distance)
+            .select_from(hits)
+            .join(D, D.id == key)
+            .order_by(distance)
+        )
 
     def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
         """The name of a vector index on the vector column serving ``metric``, if one exists (cached)."""
