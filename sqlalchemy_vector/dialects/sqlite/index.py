@@ -209,9 +209,8 @@ def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[E
     key, name = vec0_key_name(index), vec0_column_name(index)
     vec = table(index.index_name, sql_column(key), sql_column(name))
     fill = insert(vec).from_select([key, name], select(key_column, column).where(column.is_not(None)))
-    return [CreateVectorIndex(index, if_not_exists=if_not_exists), fill] + [
-        SyncTrigger(index, kind) for kind in _TRIGGER_SUFFIXES
-    ]
+    statements: List[Executable] = [CreateVectorIndex(index, if_not_exists=if_not_exists), fill]
+    return statements + [SyncTrigger(index, kind) for kind in _TRIGGER_SUFFIXES]
 
 
 def drop_statements(name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
