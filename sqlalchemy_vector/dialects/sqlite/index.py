@@ -31,7 +31,7 @@ from sqlalchemy.sql.expression import Executable
 
 from ...exc import MissingExtensionError, UnsupportedDialectError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-from ..base import engine_state, find_backend
+from ..base import declared_dimensions, engine_state, find_backend, qualified_name
 
 __all__ = [
     "INDEX_METRICS",
@@ -154,8 +154,7 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    quote = compiler.preparer.quote
-    name = f"{quote(element.schema)}.{quote(element.name)}" if element.schema else quote(element.name)
+    name = qualified_name(compiler, element.name, element.schema)
     return f"DROP TABLE {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 
@@ -387,9 +386,4 @@ def vector_columns(connection: Connection, table_name: str, schema: Optional[str
         text("SELECT name, type FROM pragma_table_info(:table, :schema)"),
         {"table": table_name, "schema": schema or "main"},
     ).all()
-    result = {}
-    for column_name, declared in rows:
-        match = _VECTOR_TYPE.match(str(declared or "").strip())
-        if match:
-            result[column_name] = int(match.group(1))
-    return result
+    return declared_dimensions(rows, _VECTOR_TYPE)
