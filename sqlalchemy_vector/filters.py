@@ -34,6 +34,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, coercions, roles
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -208,7 +209,7 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
     )
 
 
-def _bind(value: Any, kind: str) -> Any:
+def _bind(value: Any, kind: str) -> BindParameter[Any]:
     return literal(_as_compared(value, kind), _KINDS[kind])
 
 
@@ -265,8 +266,10 @@ class _JSONKey(sqltypes.TypeDecorator[str]):
     def process_bind_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
         return None if value is None else _backend(dialect).json_key_path(value, dialect)
 
-    def process_literal_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
-        return self.process_bind_param(value, dialect)
+    def process_literal_param(self, value: Optional[str], dialect: Dialect) -> str:
+        # The compiler renders a None literal as NULL without calling this.
+        assert value is not None
+        return _backend(dialect).json_key_path(value, dialect)
 
 
 class JSONValue(ColumnElement[Any]):
@@ -276,7 +279,7 @@ class JSONValue(ColumnElement[Any]):
     inherit_cache = True
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
-        ("key", InternalTraversal.dp_clauseelement),
+        ("json_key", InternalTraversal.dp_clauseelement),
         ("kind", InternalTraversal.dp_string),
     ]
 
@@ -286,7 +289,8 @@ class JSONValue(ColumnElement[Any]):
         if not isinstance(key, str):
             raise InvalidFilterError(f"metadata keys are strings, got {type(key).__name__} {key!r}")
         self.column = coercions.expect(roles.ExpressionElementRole, column)
-        self.key = literal(key, _JSONKey())
+        # Not ``key``: ColumnElement.key is the name a select gives the column.
+        self.json_key = literal(key, _JSONKey())
         self.kind = kind
         self.type = _KINDS[kind]
 
@@ -300,8 +304,10 @@ class _LikePattern(sqltypes.TypeDecorator[str]):
     def process_bind_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
         return None if value is None else _backend(dialect).like_pattern(value)
 
-    def process_literal_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
-        return self.process_bind_param(value, dialect)
+    def process_literal_param(self, value: Optional[str], dialect: Dialect) -> str:
+        # The compiler renders a None literal as NULL without calling this.
+        assert value is not None
+        return _backend(dialect).like_pattern(value)
 
 
 class CaseSensitiveLike(ColumnElement[bool]):

@@ -24,7 +24,6 @@ backend.  Which method serves which metric is each backend's capability data.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from sqlalchemy import Table, event
@@ -420,14 +419,3 @@ def vector_columns(bind: Bind, table_name: str, *, schema: Optional[str] = None)
     connection = _connection(bind)
     backend = backend_for(connection.dialect, feature="vector columns")
     return backend.vector_columns(connection, table_name, schema)
-
-
-def __getattr__(name: str) -> Any:
-    # Names that moved into a backend's package stay importable from here for
-    # the modules that still do: each backend's index module lists its own.
-    for backend in backends():
-        module = sys.modules.get(f"{type(backend).__module__}.index")
-        moved = getattr(module, "MOVED_FROM_INDEX", {})
-        if name in moved:
-            return moved[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -57,7 +57,7 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,11 @@ from sqlalchemy.types import TypeDecorator
 from .dialects import find_backend
 from .exc import ModelConfigurationError
 from .types import Vector
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.schema import SchemaItem
+    from sqlalchemy.sql.ddl import BaseDDLElement
 
 __all__ = [
     "DocumentMixin",
@@ -242,7 +247,7 @@ class EmbeddingMixin(_Configured):
 
     @declared_attr
     def document_id(cls) -> Mapped[Any]:
-        target = _document_key(cls)
+        target = cls._document_key()
         column = mapped_column(
             cls._column_name("document_id"), target.type.copy(), ForeignKey(target), nullable=False, index=True
         )
@@ -257,26 +262,35 @@ class EmbeddingMixin(_Configured):
     def embedding(cls) -> Mapped[npt.NDArray[np.float32]]:
         return mapped_column(cls._column_name("embedding"), Vector(cls._dimension()), nullable=False)
 
+    @classmethod
+    def _document_key(cls) -> "Column[Any]":
+        model = getattr(cls, "__document_model__", None)
+        table = getattr(model, "__table__", None)
+        if model is None or not isinstance(table, Table):
+            raise ModelConfigurationError(
+                f"{cls.__name__} needs __document_model__ = <the mapped document class> (defined before it), "
+                f"got {model!r}"
+            )
+        primary_key = list(table.primary_key.columns)
+        if len(primary_key) != 1:
+            raise ModelConfigurationError(
+                f"{cls.__name__}.__document_model__ {model.__name__} must have a one-column primary key, "
+                f"got {len(primary_key)} columns"
+            )
+        return primary_key[0]
 
-def _document_key(cls: type) -> "Column[Any]":
-    model = getattr(cls, "__document_model__", None)
-    table = getattr(model, "__table__", None)
-    if model is None or not isinstance(table, Table):
-        raise ModelConfigurationError(
-            f"{cls.__name__} needs __document_model__ = <the mapped document class> (defined before it), "
-            f"got {model!r}"
-        )
-    primary_key = list(table.primary_key.columns)
-    if len(primary_key) != 1:
-        raise ModelConfigurationError(
-            f"{cls.__name__}.__document_model__ {model.__name__} must have a one-column primary key, "
-            f"got {len(primary_key)} columns"
-        )
-    return primary_key[0]
 
-
-def _foreign_keys_usable(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
-    backend = find_backend(kw["dialect"])
+def _foreign_keys_usable(
+    ddl: BaseDDLElement,
+    target: Union[SchemaItem, str],
+    bind: Optional[Connection],
+    tables: Optional[List[Table]] = None,
+    state: Optional[Any] = None,
+    *,
+    dialect: Dialect,
+    **kw: Any,
+) -> bool:
+    backend = find_backend(dialect)
     return backend is None or backend.capabilities.foreign_keys
 
 

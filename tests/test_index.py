@@ -27,7 +27,7 @@ from sqlalchemy_vector.index import (
     list_vector_indexes,
     vector_columns,
 )
-from sqlalchemy_vector.dialects.sqlite.index import vec0_column_name, vec0_key_column, vec0_key_name
+from sqlalchemy_vector.dialects.sqlite.index import vec0_column_name, vec0_key, vec0_key_column, vec0_key_name
 from sqlalchemy_vector.search import knn, knn_select, search_settings
 
 from index_helpers import clustered, exact_ids, explain, fresh_database
@@ -334,6 +334,12 @@ def test_vec0_key_follows_the_primary_key() -> None:
     integer_keyed = docs_table()
     index = VectorIndex("ix_int", integer_keyed.c.embedding)
     assert (vec0_key_column(index), vec0_key_name(index)) == (integer_keyed.c.id, "rowid")
+    # The index's DDL and the top-k statement read one rule, on the table.
+    assert vec0_key(integer_keyed) == (integer_keyed.c.id, "rowid")
+    assert vec0_key(table) == (table.c.doc_id, "doc_id")
+    assert vec0_key(table.alias("a")) is not None
+    float_keyed = Table("f", MetaData(), Column("key", sa.Float, primary_key=True), Column("embedding", sv.Vector(3)))
+    assert vec0_key(float_keyed) is None
     # vec0 has columns of its own called distance and k
     clash = Table("c", MetaData(), Column("k", String(36), primary_key=True), Column("embedding", sv.Vector(3)))
     with pytest.raises(VectorIndexError, match="vec0 tables have a column 'k' of their own"):

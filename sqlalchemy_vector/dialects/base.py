@@ -26,10 +26,13 @@ from typing import (
     ClassVar,
     ContextManager,
     Dict,
+    Iterable,
     Iterator,
     List,
     Mapping,
     Optional,
+    Pattern,
+    Sequence,
     Set,
     Tuple,
     Type,
@@ -438,3 +441,25 @@ def import_dialect_classes(*paths: str) -> Tuple[type, ...]:
         if isinstance(cls, type):
             found.append(cls)
     return tuple(found)
+
+
+# -- shared catalog and DDL helpers ---------------------------------------------------------
+
+
+def declared_dimensions(rows: Iterable[Sequence[Any]], vector_type: Pattern[str]) -> Dict[str, int]:
+    """``{column: dim}`` for the ``(column, declared type)`` rows whose type matches ``vector_type``.
+
+    ``vector_type`` matches the whole declared type, its first group being the dimension.
+    """
+    result: Dict[str, int] = {}
+    for column_name, declared in rows:
+        match = vector_type.match(str(declared or "").strip())
+        if match:
+            result[column_name] = int(match.group(1))
+    return result
+
+
+def qualified_name(compiler: DDLCompiler, name: str, schema: Optional[str]) -> str:
+    """``name``, quoted and qualified by ``schema`` when there is one."""
+    quote = compiler.preparer.quote
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)

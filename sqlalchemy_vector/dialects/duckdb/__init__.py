@@ -11,37 +11,31 @@ HNSW index (vss extension) recognises.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
-from sqlalchemy import cast, event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy import JSON, BigInteger, cast, event
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
+from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
 from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
-
-# -- vector indexes and their migrations: imports ----------------------------------------
-from typing import Dict, List
-
-from sqlalchemy.engine import Connection
-from sqlalchemy.sql.compiler import DDLCompiler
-
+from . import bulk as _bulk
+from . import filters as _filters
 from . import index as _index
 from . import migration as _migration
+from . import reflection as _reflection
+from . import search as _search
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
-    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.sql.type_api import TypeEngine
-
     from ...bulk import BulkLoad
     from ...filters import CaseSensitiveLike, JSONValue
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
 
@@ -148,9 +142,7 @@ class DuckDBBackend(Backend):
     # -- top-k search -----------------------------------------------------------
 
     def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
-        from . import search
-
-        return search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
+        return _search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
 
     # -- vector indexes ------------------------------------------------------------------
 
@@ -201,26 +193,18 @@ class DuckDBBackend(Backend):
     # -- bulk loading ----------------------------------------------------------------
 
     def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
-        from .bulk import write
-
-        return write(connection, load)
+        return _bulk.write(connection, load)
 
     # -- metadata filters ------------------------------------------------------------
 
     def json_key_path(self, key: str, dialect: Dialect) -> str:
-        from .filters import key_path
-
-        return key_path(key)
+        return _filters.key_path(key)
 
     def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-        from .filters import compile_json_value
-
-        return compile_json_value(element, compiler, **kw)
+        return _filters.compile_json_value(element, compiler, **kw)
 
     def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-        from .filters import compile_like
-
-        return compile_like(element, compiler, **kw)
+        return _filters.compile_like(element, compiler, **kw)
 
     def like_pattern(self, pattern: str) -> str:
         return pattern
@@ -228,21 +212,15 @@ class DuckDBBackend(Backend):
     # -- column types of the ORM mixins ---------------------------------------------
 
     def json_type(self) -> TypeEngine[Any]:
-        from sqlalchemy import JSON
-
         return JSON()
 
     def integer_id_type(self) -> TypeEngine[int]:
-        from sqlalchemy import BigInteger
-
         return BigInteger()
 
     # -- reflection and migrations ---------------------------------------------------
 
     def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
-        from .reflection import type_names
-
-        return type_names()
+        return _reflection.type_names()
 
     def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
         return type_.dim if isinstance(type_, FLOAT_ARRAY) else None

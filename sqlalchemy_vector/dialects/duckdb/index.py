@@ -11,6 +11,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ...exc import MissingExtensionError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+from ..base import declared_dimensions, qualified_name
 
 # vss 1.5: l2sq orders like array_distance, ip like array_negative_inner_product.
 _METRIC = {"cosine": "cosine", "l2": "l2sq", "max_inner_product": "ip"}
@@ -35,8 +36,7 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    quote = compiler.preparer.quote
-    name = f"{quote(element.schema)}.{quote(element.name)}" if element.schema else quote(element.name)
+    name = qualified_name(compiler, element.name, element.schema)
     return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 
@@ -130,9 +130,4 @@ def vector_columns(connection: Connection, table_name: str, schema: Optional[str
         ),
         {"table": table_name, "schema": schema},
     ).all()
-    result = {}
-    for column_name, declared in rows:
-        match = _VECTOR_TYPE.match(str(declared or "").strip())
-        if match:
-            result[column_name] = int(match.group(1))
-    return result
+    return declared_dimensions(rows, _VECTOR_TYPE)

@@ -11,41 +11,33 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
-from sqlalchemy import cast, event, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import BigInteger, cast, event, func
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.schema import Column, Index
+from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
+from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
 from ...exc import MissingExtensionError
 from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
-
-# -- vector indexes and their migrations: imports ----------------------------------------
-from typing import Dict, List, Tuple
-
-from sqlalchemy.engine import Connection
-from sqlalchemy.schema import Column
-from sqlalchemy.sql.compiler import DDLCompiler
-
+from . import bulk as _bulk
+from . import filters as _filters
 from . import index as _index
 from . import migration as _migration
+from . import reflection as _reflection
+from . import search as _search
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
-    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-
-if TYPE_CHECKING:  # bulk loading, metadata filters, reflection
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.schema import Index
-    from sqlalchemy.sql.type_api import TypeEngine
-
     from ...bulk import BulkLoad
     from ...filters import CaseSensitiveLike, JSONValue
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 
 _OPERATORS = {
     "cosine": "<=>",
@@ -188,14 +180,10 @@ class PostgreSQLBackend(Backend):
     # -- top-k search -----------------------------------------------------------
 
     def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
-        from . import search
-
-        return search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
+        return _search.settings(connection, ef_search=ef_search, iterative_scan=iterative_scan, probes=probes)
 
     def default_iterative_scan(self, connection: Any, filtered: bool) -> Any:
-        from . import search
-
-        return search.default_iterative_scan(connection, filtered)
+        return _search.default_iterative_scan(connection, filtered)
 
     # -- vector indexes ------------------------------------------------------------------
 
@@ -236,12 +224,11 @@ class PostgreSQLBackend(Backend):
 
     def database_has_vectors(self, connection: Connection) -> bool:
         return _migration.database_has_vectors(connection)
+
     # -- bulk loading ----------------------------------------------------------------
 
     def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
-        from .bulk import write
-
-        return write(connection, load)
+        return _bulk.write(connection, load)
 
     # -- metadata filters ------------------------------------------------------------
 
@@ -249,14 +236,10 @@ class PostgreSQLBackend(Backend):
         return key  # ->, ->> take the key itself
 
     def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
-        from .filters import compile_json_value
-
-        return compile_json_value(element, compiler, **kw)
+        return _filters.compile_json_value(element, compiler, **kw)
 
     def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-        from .filters import compile_like
-
-        return compile_like(element, compiler, **kw)
+        return _filters.compile_like(element, compiler, **kw)
 
     def like_pattern(self, pattern: str) -> str:
         return pattern
@@ -269,24 +252,18 @@ class PostgreSQLBackend(Backend):
         return JSONB()
 
     def integer_id_type(self) -> TypeEngine[int]:
-        from sqlalchemy import BigInteger
-
         return BigInteger()
 
     # -- reflection and migrations ---------------------------------------------------
 
     def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
-        from .reflection import type_names
-
-        return type_names()
+        return _reflection.type_names()
 
     def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
         return type_.dim if isinstance(type_, PGVECTOR) else None
 
     def reflected_vector_index(self, index: Index) -> bool:
-        from .reflection import is_vector_index
-
-        return is_vector_index(index)
+        return _reflection.is_vector_index(index)
 
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:

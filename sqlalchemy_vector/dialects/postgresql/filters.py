@@ -28,7 +28,7 @@ def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -
     """One key of the document as one JSON kind."""
     # Cast to jsonb: a no-op for jsonb columns, and json or text columns work too.
     doc = f"CAST({compiler.process(element.column, **kw)} AS JSONB)"
-    key = f"CAST({compiler.process(element.key, **kw)} AS TEXT)"
+    key = f"CAST({compiler.process(element.json_key, **kw)} AS TEXT)"
     return _TEMPLATES[element.kind].format(doc=doc, key=key)
 
 

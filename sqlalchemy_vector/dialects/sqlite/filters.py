@@ -41,7 +41,7 @@ def key_path(key: str, dialect: Dialect) -> str:
 def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
     """One key of the document as one JSON kind."""
     doc = compiler.process(element.column, **kw)
-    key = compiler.process(element.key, **kw)
+    key = compiler.process(element.json_key, **kw)
     return _TEMPLATES[element.kind].format(doc=doc, key=key)
 
 

@@ -31,11 +31,12 @@ from sqlalchemy.sql.expression import Executable
 
 from ...exc import MissingExtensionError, UnsupportedDialectError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-from ..base import engine_state, find_backend
+from ..base import declared_dimensions, engine_state, find_backend, qualified_name
 
 __all__ = [
     "INDEX_METRICS",
     "vec0_column_name",
+    "vec0_key",
     "vec0_key_column",
     "vec0_key_name",
     "vec0_tables",
@@ -86,31 +87,50 @@ def vec0_column_name(index: VectorIndex) -> str:
     return _plain_name(index, index.vector_column.name, "vector column")
 
 
-def vec0_key_column(index: VectorIndex) -> Column[Any]:
-    """The base-table column vec0 rows are keyed by: the table's single Integer or String primary key."""
+def vec0_key(base: Any) -> Optional[Tuple[Column[Any], str]]:
+    """The column of ``base`` (a table) that vec0 rows are keyed by, and its name inside vec0; None if none fits.
+
+    A single Integer primary key is vec0's ``rowid``; a single String primary
+    key is a text primary key column of the same name.  A KNN query filtered
+    with ``<key> IN (...)`` on a text key returns no row at all when one of the
+    listed keys is not in vec0 (sqlite-vec 0.1.9; a rowid key is fine): list
+    only keys of base rows whose vector is not NULL.
+    """
+    primary_key = list(getattr(base, "primary_key", ()))
+    if len(primary_key) != 1:
+        return None
+    key = primary_key[0]
+    if isinstance(key.type, Integer):
+        return key, "rowid"
+    if isinstance(key.type, String):
+        return key, key.name
+    return None
+
+
+def _index_key(index: VectorIndex) -> Tuple[Column[Any], str]:
+    """:func:`vec0_key` of the indexed table, or why the index cannot have one."""
     base = index.bound_table
-    primary_key = list(base.primary_key.columns)
-    if len(primary_key) != 1 or not isinstance(primary_key[0].type, (Integer, String)):
-        found = ", ".join(f"{c.name} {c.type!r}" for c in primary_key) or "none"
+    found = vec0_key(base)
+    if found is None:
+        primary_key = list(base.primary_key.columns)
+        listed = ", ".join(f"{c.name} {c.type!r}" for c in primary_key) or "none"
         raise VectorIndexError(
             f"VectorIndex {index.name!r} on SQLite needs table {base.name!r} to have a single Integer or "
-            f"String primary key (vec0 rows are keyed by it); found: {found}"
+            f"String primary key (vec0 rows are keyed by it); found: {listed}"
         )
-    key = primary_key[0]
-    if isinstance(key.type, String):
-        _plain_name(index, key.name, "primary key column")
-    return key
+    if found[1] != "rowid":
+        _plain_name(index, found[1], "primary key column")
+    return found
+
+
+def vec0_key_column(index: VectorIndex) -> Column[Any]:
+    """The base-table column ``index``'s vec0 rows are keyed by (see :func:`vec0_key`)."""
+    return _index_key(index)[0]
 
 
 def vec0_key_name(index: VectorIndex) -> str:
-    """The key of ``index``'s vec0 rows inside vec0: ``"rowid"``, or the text primary key's column name.
-
-    A KNN query filtered with ``<key> IN (...)`` on a text key returns no row
-    at all when one of the listed keys is not in vec0 (sqlite-vec 0.1.9; a
-    rowid key is fine): list only keys of base rows whose vector is not NULL.
-    """
-    key = vec0_key_column(index)
-    return "rowid" if isinstance(key.type, Integer) else key.name
+    """The key of ``index``'s vec0 rows inside vec0: ``"rowid"``, or the text primary key's column name."""
+    return _index_key(index)[1]
 
 
 def trigger_names(index_name: str) -> List[str]:
@@ -134,8 +154,7 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    quote = compiler.preparer.quote
-    name = f"{quote(element.schema)}.{quote(element.name)}" if element.schema else quote(element.name)
+    name = qualified_name(compiler, element.name, element.schema)
     return f"DROP TABLE {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 
@@ -209,9 +228,8 @@ def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[E
     key, name = vec0_key_name(index), vec0_column_name(index)
     vec = table(index.index_name, sql_column(key), sql_column(name))
     fill = insert(vec).from_select([key, name], select(key_column, column).where(column.is_not(None)))
-    return [CreateVectorIndex(index, if_not_exists=if_not_exists), fill] + [
-        SyncTrigger(index, kind) for kind in _TRIGGER_SUFFIXES
-    ]
+    statements: List[Executable] = [CreateVectorIndex(index, if_not_exists=if_not_exists), fill]
+    return statements + [SyncTrigger(index, kind) for kind in _TRIGGER_SUFFIXES]
 
 
 def drop_statements(name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
@@ -368,29 +386,4 @@ def vector_columns(connection: Connection, table_name: str, schema: Optional[str
         text("SELECT name, type FROM pragma_table_info(:table, :schema)"),
         {"table": table_name, "schema": schema or "main"},
     ).all()
-    result = {}
-    for column_name, declared in rows:
-        match = _VECTOR_TYPE.match(str(declared or "").strip())
-        if match:
-            result[column_name] = int(match.group(1))
-    return result
-
-
-# -- names sqlalchemy_vector.index exported before this module existed --------------------------
-
-
-def _rowid_column(index: VectorIndex) -> Column[Any]:
-    key = vec0_key_column(index)
-    if vec0_key_name(index) != "rowid":
-        raise VectorIndexError(
-            f"VectorIndex {index.name!r} keys its vec0 rows by the text primary key {key.name!r}; "
-            "this caller needs them keyed by an Integer rowid"
-        )
-    return key
-
-
-MOVED_FROM_INDEX: Dict[str, Any] = {
-    "vec0_tables": vec0_tables,
-    "_vec0_column_name": vec0_column_name,
-    "_sqlite_rowid_column": _rowid_column,
-}
+    return declared_dimensions(rows, _VECTOR_TYPE)

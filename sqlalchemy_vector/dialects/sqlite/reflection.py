@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.type_api import TypeEngine
 
 from ..base import reflected_vector
+from .index import vec0_tables
 
 _SHADOW_SUFFIX = r"_(?:info|chunks|rowids|auxiliary|vector_chunks\d+|metadatachunks\d+|metadatatext\d+)"
 
@@ -27,8 +28,6 @@ def type_names() -> Dict[str, Callable[..., TypeEngine[Any]]]:
 
 def index_tables(connection: Connection) -> Set[str]:
     """Every vec0 table of the database and the shadow tables sqlite-vec keeps for each."""
-    from ...index import vec0_tables
-
     names = set(vec0_tables(connection))
     if not names:
         return names

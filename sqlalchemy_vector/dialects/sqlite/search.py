@@ -7,37 +7,20 @@ become a key subquery, which vec0 applies inside its search.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, String, and_, literal, select, table
+from sqlalchemy import Float, Integer, and_, literal, select, table
 from sqlalchemy import column as sql_column
-from sqlalchemy.schema import Column
 from sqlalchemy.sql import Select
 
 from ..base import engine_state
+from .index import vec0_key
 
 if TYPE_CHECKING:
     from ...search import TopK
 
 #: vec0 (sqlite-vec 0.1.9) rejects k above 4096.
 VEC0_MAX_K = 4096
-
-
-def vec0_key(base: Any) -> Optional[Tuple[Column[Any], str]]:
-    """The base-table column vec0 rows are keyed by, and its name inside vec0; None if there is none.
-
-    An INTEGER primary key is the rowid; a string primary key is a text
-    primary key column of the same name.
-    """
-    primary_key = list(getattr(base, "primary_key", ()))
-    if len(primary_key) != 1:
-        return None
-    key = primary_key[0]
-    if isinstance(key.type, Integer):
-        return key, "rowid"
-    if isinstance(key.type, String):
-        return key, key.name
-    return None
 
 
 def top_k_select(request: "TopK") -> Select[Any]:
