@@ -268,7 +268,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_alembic_init(args: argparse.Namespace) -> int:
-    from .alembic import init
+    try:
+        from .alembic import init
+    except ImportError as error:  # Alembic missing, or older than 1.18 (no autogenerate plugins)
+        if (error.name or "").partition(".")[0] != "alembic":
+            raise
+        print(
+            "sqlalchemy-vector alembic needs Alembic 1.18 or later: pip install 'sqlalchemy-vector[alembic]'",
+            file=sys.stderr,
+        )
+        return 2
 
     init(args.directory)
     print(f"created an Alembic environment in {args.directory}; set sqlalchemy.url in alembic.ini, then run alembic revision --autogenerate")

@@ -8,6 +8,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
 from .dialects import backend_for, engine_state
+from .dialects.base import enable_vector_reflection
 
 if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,6 +55,7 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     backend = backend_for(sync_engine.dialect)
     if engine_state(sync_engine.dialect) is None:
         backend.prepare(sync_engine, sqlite_vec=sqlite_vec)
+        enable_vector_reflection(sync_engine.dialect)
     return engine
 
 

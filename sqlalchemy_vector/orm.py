@@ -25,6 +25,12 @@ Configuration is read from class attributes, like ``__tablename__``::
   Python attribute names never change, so queries and the RAG facade work
   unchanged on remapped or pre-existing tables.  (Overriding an attribute with
   your own ``mapped_column(...)`` works too, as with any declarative mixin.)
+  ``None`` declares an optional column absent, for tables made elsewhere:
+  ``created_at`` and ``metadata_`` of documents, ``model_name`` of embeddings
+  (e.g. ``{"created_at": None, "metadata_": None}`` for pgvector-python's
+  ``items(id, content, embedding)``).  An absent ``created_at`` or
+  ``model_name`` is ``None`` on the class; an absent ``metadata_`` reads as
+  SQL ``NULL`` (the facade reports ``{}`` and refuses metadata filters).
 - ``__id_type__``: ``str`` (default; UUID strings generated client-side) or
   ``int`` (an :class:`IntegerId` key: ``BIGINT`` from a ``Sequence`` on
   PostgreSQL and DuckDB, SQLite's rowid; DuckDB rejects the ``SERIAL`` that
@@ -61,10 +67,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Sequence, String, Table, Text, event
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Sequence, String, Table, Text, event, null
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, declared_attr, mapped_column
 from sqlalchemy.sql.compiler import TypeCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import TypeDecorator
@@ -146,10 +152,21 @@ def utcnow() -> datetime:
 # -- configuration ---------------------------------------------------------------------------
 
 
+#: Attributes a table may lack, declared with ``__column_names__ = {name: None}``.
+OPTIONAL_COLUMNS = frozenset({"created_at", "metadata_", "model_name"})
+
+
 class _Configured:
-    __column_names__: ClassVar[Mapping[str, str]] = {}
+    __column_names__: ClassVar[Mapping[str, Optional[str]]] = {}
     __id_type__: ClassVar[type] = str
     _column_attributes: ClassVar[Tuple[str, ...]] = ()
+
+    @classmethod
+    def _absent(cls, attribute: str) -> bool:
+        """Whether ``__column_names__`` declares the optional column ``attribute`` absent (``None``)."""
+        names = dict(getattr(cls, "__column_names__", None) or {})
+        key = "metadata" if attribute == "metadata_" and "metadata" in names else attribute
+        return attribute in OPTIONAL_COLUMNS and key in names and names[key] is None
 
     @classmethod
     def _column_name(cls, attribute: str) -> str:
@@ -164,8 +181,10 @@ class _Configured:
             )
         name = names.get(attribute, "metadata" if attribute == "metadata_" else attribute)
         if not isinstance(name, str) or not name:
+            optional = sorted(OPTIONAL_COLUMNS & set(cls._column_attributes))
             raise ModelConfigurationError(
                 f"{cls.__name__}.__column_names__[{attribute!r}] must be a non-empty column name, got {name!r}"
+                + (f" (only {', '.join(optional)} may be None: absent)" if optional else "")
             )
         return name
 
@@ -212,10 +231,15 @@ class DocumentMixin(_Configured):
 
     @declared_attr
     def metadata_(cls) -> Mapped[Dict[str, Any]]:
+        if cls._absent("metadata_"):
+            # Read as NULL, so queries selecting it still run; never written.
+            return column_property(null())  # type: ignore[return-value]
         return mapped_column(cls._column_name("metadata_"), MetadataJSON(), nullable=False, default=dict)
 
     @declared_attr
     def created_at(cls) -> Mapped[datetime]:
+        if cls._absent("created_at"):
+            return None  # type: ignore[return-value]
         return mapped_column(cls._column_name("created_at"), DateTime(), nullable=False, default=utcnow)
 
 
@@ -256,6 +280,8 @@ class EmbeddingMixin(_Configured):
 
     @declared_attr
     def model_name(cls) -> Mapped[str]:
+        if cls._absent("model_name"):
+            return None  # type: ignore[return-value]
         return mapped_column(cls._column_name("model_name"), String(), nullable=False)
 
     @declared_attr

@@ -52,7 +52,7 @@ from typing import (
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Integer, MetaData, Table, and_, delete, func, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, func, insert, select, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -120,7 +120,15 @@ class _Models:
 
     @property
     def has_model_name(self) -> bool:
-        return self.embedding is not None and hasattr(self.embedding, "model_name")
+        return self.embedding is not None and _present(self.embedding, "model_name")
+
+    @property
+    def has_metadata(self) -> bool:
+        return _present(self.document, "metadata_")
+
+    @property
+    def has_created_at(self) -> bool:
+        return _present(self.document, "created_at")
 
     @property
     def generated_ids(self) -> bool:
@@ -187,6 +195,14 @@ def _column(model: type, attribute: str) -> Any:
     return getattr(model, attribute).property.columns[0]
 
 
+def _present(model: type, attribute: str) -> bool:
+    """Whether ``attribute`` maps a column of the table (optional ones may be declared absent, see orm)."""
+    try:
+        return isinstance(_column(model, attribute), Column)
+    except (AttributeError, IndexError, TypeError):
+        return False
+
+
 def _is_sequence(default: Any) -> bool:
     return bool(getattr(default, "is_sequence", False))
 
@@ -228,13 +244,21 @@ class _Store:
             return []
         connection = session.connection()
         D = self.D
-        key = {name: _column(D, name).key for name in ("id", "content", "metadata_")}
-        created = _column(D, "created_at").key if hasattr(D, "created_at") else None
+        key = {name: _column(D, name).key for name in ("id", "content")}
+        meta = _column(D, "metadata_").key if self.models.has_metadata else None
+        if meta is None and any(doc.metadata for doc in documents):
+            raise ModelConfigurationError(
+                f"{D.__name__} has no metadata column (declared absent in __column_names__), so the metadata "
+                "given with these documents cannot be stored; load them without metadata"
+            )
+        created = _column(D, "created_at").key if self.models.has_created_at else None
         vector = _column(D, "embedding").key if self.models.single_table else None
         now = utcnow()
 
         def row(doc: _Prepared, with_id: bool) -> Dict[str, Any]:
-            values: Dict[str, Any] = {key["content"]: doc.content, key["metadata_"]: doc.metadata}
+            values: Dict[str, Any] = {key["content"]: doc.content}
+            if meta is not None:
+                values[meta] = doc.metadata
             if with_id:
                 values[key["id"]] = doc.id
             if created is not None:
@@ -297,6 +321,11 @@ class _Store:
         values: Dict[Any, Any] = {}
         if content is not None:
             values[D.content] = content
+        if metadata is not None and not self.models.has_metadata:
+            raise ModelConfigurationError(
+                f"update_document({document_id!r}, metadata=...): {D.__name__} has no metadata column "
+                "(declared absent in __column_names__); update content only"
+            )
         if metadata is not None:
             values[D.metadata_] = metadata
         if vector is not None and self.models.single_table:
@@ -337,7 +366,7 @@ class _Store:
 
     def get(self, session: Session, ids: Sequence[DocumentId]) -> List[Result]:
         D = self.D
-        created = [D.created_at] if hasattr(D, "created_at") else []
+        created = [D.created_at] if self.models.has_created_at else []
         found: Dict[Any, Result] = {}
         for chunk in _chunks(ids):
             for row in session.execute(select(D.id, D.content, D.metadata_, *created).where(D.id.in_(chunk))):
@@ -498,7 +527,7 @@ class _Store:
         statement = select(D.id, D.content, D.metadata_)
         if where is not None:
             statement = statement.where(where)
-        order = [D.created_at, D.id] if hasattr(D, "created_at") else [D.id]
+        order = [D.created_at, D.id] if self.models.has_created_at else [D.id]
         return [
             {"document_id": r[0], "content": r[1], "metadata": r[2] if r[2] is not None else {}, "distance": None, "similarity": None}
             for r in session.execute(statement.order_by(*order).limit(top_k))
@@ -644,6 +673,11 @@ class _Facade:
     def _where(self, filters: Optional[Filter]) -> Optional[ColumnElement[bool]]:
         if filters is None:
             return None
+        if not self._models.has_metadata:
+            raise InvalidFilterError(
+                f"filters {filters!r} need a metadata column, but {self._models.document.__name__} has none "
+                "(declared absent in __column_names__); map the table's JSON column as metadata_ to filter"
+            )
         return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
 
     @staticmethod

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Optional, Sequence, Set, Union
 
 from alembic.runtime.plugins import Plugin
-from sqlalchemy.engine import Connection
-from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.engine import URL, Connection, make_url
 
 from ..dialects import backends, find_backend
+from ..dialects.base import enable_vector_reflection
 from ..index import VectorIndex
 from ..orm import IntegerId, MetadataJSON
 from ..types import Vector
@@ -171,13 +171,27 @@ def include_name_for(connection: Optional[Connection]) -> IncludeName:
     return hook
 
 
-def _chain_object(user: Optional[IncludeObject]) -> IncludeObject:
+def _chain_object(user: Optional[IncludeObject], connection: Optional[Connection] = None) -> IncludeObject:
     def hook(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
         if not include_object(obj, name, type_, reflected, compare_to):
+            return False
+        if connection is not None and not reflected and not isinstance(obj, VectorIndex) and not _created_here(obj, connection):
             return False
         return True if user is None else bool(user(obj, name, type_, reflected, compare_to))
 
     return hook
+
+
+def _created_here(obj: Any, connection: Connection) -> bool:
+    """False for a model's index or constraint whose ``ddl_if`` leaves it out on this database.
+
+    (The mixins' ``document_id`` index and foreign key, on a backend without
+    usable foreign keys.)  Alembic would otherwise add it on every autogenerate.
+    """
+    condition = getattr(obj, "_ddl_if", None)  # set by SchemaItem.ddl_if(); no public accessor
+    if condition is None:
+        return True
+    return bool(condition._should_execute(None, obj, connection))
 
 
 def _chain_name(ours: IncludeName, user: Optional[IncludeName]) -> IncludeName:
@@ -202,6 +216,7 @@ def _chain_render(user: Optional[RenderItem]) -> RenderItem:
 def context_options(
     connection: Optional[Connection] = None,
     *,
+    url: Optional[Union[str, URL]] = None,
     include_object: Optional[IncludeObject] = None,
     include_name: Optional[IncludeName] = None,
     render_item: Optional[RenderItem] = None,
@@ -221,37 +236,18 @@ def context_options(
     if PLUGIN_NAME not in plugins:
         plugins.append(PLUGIN_NAME)
     options: Dict[str, Any] = {
-        "include_object": _chain_object(include_object),
+        "include_object": _chain_object(include_object, connection),
         "include_name": _chain_name(include_name_for(connection), include_name),
         "render_item": _chain_render(render_item),
         "autogenerate_plugins": plugins,
     }
-    backend = None if connection is None else find_backend(connection.dialect)
+    if connection is not None:
+        backend = find_backend(connection.dialect)
+    else:
+        backend = None if url is None else find_backend(make_url(url).get_backend_name())
     if backend is not None and backend.capabilities.alter_by_table_copy:
         options["render_as_batch"] = True
     return options
-
-
-# -- reflection --------------------------------------------------------------------------
-
-
-def enable_vector_reflection(dialect: Dialect) -> None:
-    """Let this dialect *instance* reflect vector columns as ``Vector(n)``.
-
-    Only the given dialect object (one engine) changes: its ``ischema_names``
-    becomes a copy with the type names its backend gives
-    (``Backend.reflected_type_names``).  Other engines, and the dialect class,
-    are untouched.  DuckDB cannot report the array size: ``FLOAT[n]`` reflects
-    as ``NullType``, without a warning.
-    """
-    backend = find_backend(dialect)
-    names = backend.reflected_type_names() if backend is not None else None
-    if not names:
-        return
-    current = dialect.ischema_names  # type: ignore[attr-defined]
-    if all(current.get(key) is value for key, value in names.items()):
-        return
-    dialect.ischema_names = {**current, **names}  # type: ignore[attr-defined]
 
 
 # -- project template ----------------------------------------------------------------------

@@ -29,12 +29,13 @@ from alembic.operations import ops
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import Column, Table
+from sqlalchemy.schema import Column, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
 from ..index import VectorIndex, list_vector_indexes, vector_columns
 from ..types import Vector
 from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
+from .operations import IdSequenceOp
 
 __all__ = ["setup"]
 
@@ -94,7 +95,11 @@ def _compare_type(
 ) -> PriorityDispatchResult:
     """Vector columns: compare dimensions from the catalog; other columns: Alembic's comparison."""
     state = _state(autogen_context)
-    if state is None or not isinstance(metadata_col.type, Vector):
+    if state is None:
+        return PriorityDispatchResult.CONTINUE
+    if not isinstance(metadata_col.type, Vector):
+        if state.backend.same_reflected_type(conn_col.type, metadata_col.type, state.connection.dialect):
+            return PriorityDispatchResult.STOP
         return PriorityDispatchResult.CONTINUE
     db_dim = state.dims(tname, schema).get(cname)
     if db_dim is None:  # not a vector in the database: a real type change, Alembic renders it
@@ -212,6 +217,9 @@ def _finish(
         arranged += before + ([operation] if remaining else []) + alter + after
     upgrade_ops.ops = arranged
 
+    if state.connection.dialect.supports_sequences:
+        upgrade_ops.ops = [new for operation in upgrade_ops.ops for new in _with_id_sequences(operation)]
+
     # The migration that adds the first vector column also creates the extension.
     if (
         state.backend.vector_extension_statements(create=True)
@@ -220,6 +228,30 @@ def _finish(
     ):
         upgrade_ops.ops.insert(0, CreateVectorExtensionOp())
     return PriorityDispatchResult.CONTINUE
+
+
+def _with_id_sequences(operation: Any) -> List[Any]:
+    """A new table whose integer key has a ``Sequence`` (the mixins' ``__id_type__ = int``), after its sequence.
+
+    Alembic renders neither the sequence nor its creation; without them the
+    key would render as ``BIGSERIAL`` (which DuckDB lacks) and the model's
+    ``nextval`` would find no sequence.  The key is rendered with
+    ``autoincrement=False``: the model's sequence, created here, numbers rows.
+    """
+    if not isinstance(operation, ops.CreateTableOp):
+        return [operation]
+    sequences: List[Sequence] = []
+    columns: List[Any] = []
+    for item in operation.columns:
+        if isinstance(item, Column) and isinstance(item.default, Sequence) and not item.default.optional:
+            sequences.append(item.default)
+            item = item._copy()
+            item.autoincrement = False
+        columns.append(item)
+    if not sequences:
+        return [operation]
+    operation.columns = columns
+    return [IdSequenceOp(seq.name, schema=seq.schema) for seq in sequences] + [operation]
 
 
 def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:

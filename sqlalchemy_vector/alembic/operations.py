@@ -444,3 +444,28 @@ def _render_create_vector_extension(autogen_context: AutogenContext, operation: 
 def _render_drop_vector_extension(autogen_context: AutogenContext, operation: DropVectorExtensionOp) -> str:
     add_imports(autogen_context)
     return "op.drop_vector_extension()"
+
+
+class IdSequenceOp(MigrateOperation):
+    """Create (or drop) the sequence a mixin's integer key draws from (``__id_type__ = int``).
+
+    Autogenerate adds it before a new table whose key has a ``Sequence``, on
+    databases with sequences; it renders as Alembic's ``op.execute`` of
+    SQLAlchemy's ``CreateSequence`` / ``DropSequence``, so the migration needs
+    nothing of this package to run.
+    """
+
+    def __init__(self, sequence_name: str, *, schema: Optional[str] = None, create: bool = True) -> None:
+        self.sequence_name = sequence_name
+        self.schema = schema
+        self.create = create
+
+    def reverse(self) -> "IdSequenceOp":
+        return IdSequenceOp(self.sequence_name, schema=self.schema, create=not self.create)
+
+
+@renderers.dispatch_for(IdSequenceOp)
+def _render_id_sequence(autogen_context: AutogenContext, operation: IdSequenceOp) -> str:
+    extra = _keywords(schema=operation.schema) if operation.schema is not None else ""
+    construct = "CreateSequence" if operation.create else "DropSequence"
+    return f"op.execute(sa.schema.{construct}(sa.Sequence({operation.sequence_name!r}{extra})))"

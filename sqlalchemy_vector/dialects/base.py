@@ -309,6 +309,20 @@ class Backend:
     def prepare_migrations(self) -> None:
         """Make Alembic able to migrate this backend (run once, when the Alembic integration is imported)."""
 
+    # -- existing tables: reflection and autogenerate comparison ----------------------
+
+    def same_reflected_type(self, reflected: TypeEngine[Any], declared: TypeEngine[Any], dialect: Dialect) -> bool:
+        """Whether a reflected column type is the declared one as far as the database can tell.
+
+        For type names the database reports alike (DuckDB's ``TEXT`` and
+        ``JSON`` both reflect as ``VARCHAR``): Alembic must not see a change.
+        """
+        return False
+
+    def reflected_column_type(self, connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional[TypeEngine[Any]]:
+        """The vector type of a reflected column the dialect could not name (DuckDB's ``FLOAT[n]``), else ``None``."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -386,6 +400,58 @@ def set_engine_state(dialect: Dialect, **facts: Any) -> Dict[str, Any]:
     state = _ENGINE_STATE.setdefault(dialect, {})
     state.update(facts)
     return state
+
+
+# -- reflection of vector columns ------------------------------------------------------
+
+
+def enable_vector_reflection(dialect: Dialect) -> None:
+    """Let this dialect *instance* (one engine) reflect vector columns as ``Vector(n)``.
+
+    Its ``ischema_names`` becomes a copy with the names its backend gives
+    (``vector`` on PostgreSQL, ``F32_BLOB`` on SQLite); a type the dialect
+    cannot name at all (duckdb_engine's ``FLOAT[n]``) is asked of the backend
+    by a ``column_reflect`` listener that acts only on dialects enabled here.
+    The dialect class, and engines not prepared by the library, are untouched.
+    """
+    backend = find_backend(dialect)
+    if backend is None:
+        return
+    _REFLECTING.add(dialect)
+    _listen_for_reflected_columns()
+    names = backend.reflected_type_names()
+    current = dialect.ischema_names  # type: ignore[attr-defined]
+    if not names or all(current.get(key) is value for key, value in names.items()):
+        return
+    dialect.ischema_names = {**current, **names}  # type: ignore[attr-defined]
+
+
+# Dialect instances (engines) that reflect vector columns.
+_REFLECTING: "weakref.WeakSet[Dialect]" = weakref.WeakSet()
+
+
+@functools.lru_cache(maxsize=None)
+def _listen_for_reflected_columns() -> None:
+    from sqlalchemy import Table, event
+
+    event.listen(Table, "column_reflect", _column_reflect)
+
+
+def _column_reflect(inspector: Any, table: Any, column_info: Dict[str, Any]) -> None:
+    dialect = inspector.dialect
+    if dialect not in _REFLECTING:
+        return
+    backend = find_backend(dialect)
+    if backend is None:
+        return
+    bind = inspector.bind
+    if isinstance(bind, Connection):
+        found = backend.reflected_column_type(bind, table, column_info)
+    else:
+        with bind.connect() as connection:
+            found = backend.reflected_column_type(connection, table, column_info)
+    if found is not None:
+        column_info["type"] = found
 
 
 # -- shared codecs -------------------------------------------------------------------

@@ -228,6 +228,18 @@ class DuckDBBackend(Backend):
     def prepare_migrations(self) -> None:
         from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
 
+    # -- existing tables: reflection and autogenerate comparison ----------------------
+
+    def same_reflected_type(self, reflected: TypeEngine[Any], declared: TypeEngine[Any], dialect: Dialect) -> bool:
+        from .reflection import same_type
+
+        return same_type(reflected, declared, dialect)
+
+    def reflected_column_type(self, connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional[TypeEngine[Any]]:
+        from .reflection import column_type
+
+        return column_type(connection, table, column)
+
 
 def _sql_string(text: str) -> str:
     return text.replace("'", "''")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from sqlalchemy import JSON, String
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import Dialect
 
 from sqlalchemy.sql.type_api import TypeEngine
-from sqlalchemy.types import NullType
+from sqlalchemy.types import NullType, TypeDecorator
 
 
 def _unknown_array(*args: Any, **kw: Any) -> TypeEngine[Any]:
@@ -19,3 +23,27 @@ def type_names() -> Dict[str, Callable[..., TypeEngine[Any]]]:
     reads ``FLOAT[n]`` from ``information_schema`` instead.
     """
     return {"array": _unknown_array}
+
+
+def same_type(reflected: TypeEngine[Any], declared: TypeEngine[Any], dialect: Dialect) -> bool:
+    """DuckDB has one string type: ``TEXT``, ``VARCHAR(n)`` and ``JSON`` all reflect as ``VARCHAR``."""
+    if not isinstance(reflected, String):
+        return False
+    impl = declared.dialect_impl(dialect)
+    if isinstance(impl, TypeDecorator):
+        impl = impl.impl_instance
+    return isinstance(impl, (String, JSON))
+
+
+def column_type(connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional[TypeEngine[Any]]:
+    """``Vector(n)`` for a ``FLOAT[n]`` column, read from ``information_schema`` (the dialect reports no size)."""
+    if not isinstance(column.get("type"), NullType):
+        return None
+    from .index import vector_columns
+
+    dim = vector_columns(connection, table.name, table.schema).get(column["name"])
+    if dim is None:
+        return None
+    from ...types import Vector
+
+    return Vector(dim)
