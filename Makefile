@@ -45,3 +45,8 @@ bench-topk: $(VENV)/.installed-all
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The built wheel in fresh virtualenvs on Python 3.10 + SQLAlchemy 2.0 and 3.13 + 2.1 (pyenv's builds).
+.PHONY: smoke
+smoke: $(VENV)/.installed-all
+	PYTHON=$(PY) bash ci/smoke.sh

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy import Column, Integer, MetaData, Table, literal, select
 from sqlalchemy.exc import CompileError
-from sqlalchemy.dialects import mssql, mysql, postgresql, sqlite
+from sqlalchemy.dialects import mssql, mysql, postgresql, registry, sqlite
 from sqlalchemy.schema import CreateTable
 
 import sqlalchemy_vector as sv
@@ -16,7 +15,8 @@ from sqlalchemy_vector.exc import UnsupportedDialectError, UnsupportedMetricErro
 DIALECTS = {
     "postgresql": postgresql.psycopg.dialect(),
     "sqlite": sqlite.dialect(),
-    "duckdb": DuckDBDialect(),
+    # Whichever DuckDB dialect is installed (duckdb-sqlalchemy or duckdb_engine) under its registered name.
+    "duckdb": registry.load("duckdb")(),
 }
 
 table = Table("docs", MetaData(), Column("id", Integer, primary_key=True), Column("embedding", sv.Vector(3)))

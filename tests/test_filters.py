@@ -202,7 +202,7 @@ def test_not_a_filter() -> None:
 def test_compiled_forms() -> None:
     table = Table("t", MetaData(), Column("meta", MetadataJSON))
     condition = metadata_filter(table.c.meta, {"year": {"$gte": 2020}, "name": {"$like": "a%"}})
-    pg = str(select(table).where(condition).compile(dialect=postgresql.dialect()))
+    pg = str(select(table).where(condition).compile(dialect=postgresql.psycopg2.dialect()))
     assert "jsonb_typeof(CAST(t.meta AS JSONB) -> CAST(%(param_1)s AS TEXT)) = 'number'" in pg
     assert "LIKE %(param_4)s ESCAPE '\\'" in pg and "2020" not in pg and "year" not in pg
     lite = str(select(table).where(condition).compile(dialect=sqlite.dialect()))

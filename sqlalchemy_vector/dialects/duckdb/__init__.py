@@ -1,4 +1,4 @@
-"""DuckDB through duckdb_engine.
+"""DuckDB through duckdb-sqlalchemy or duckdb_engine (both register the ``duckdb`` dialect name).
 
 Vectors are stored as ``FLOAT[dim]`` fixed-size arrays.  Parameters are sent
 as text and cast with ``CAST(? AS FLOAT[dim])``: DuckDB 1.5 binds a Python
@@ -10,7 +10,6 @@ HNSW index (vss extension) recognises.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
@@ -29,6 +28,9 @@ from . import index as _index
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
+from . import extensions as _extensions
+from .dialects import fixed_array_dim
+from .extensions import wheel_path as vss_extension_path
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
@@ -80,21 +82,6 @@ class FLOAT_ARRAY(UserDefinedType[Any]):
         return process
 
 
-def vss_extension_path() -> Optional[Path]:
-    """The vss extension file shipped by ``duckdb-extension-vss`` for this DuckDB version, if installed.
-
-    ``INSTALL vss`` downloads from the network; the wheel makes it loadable offline,
-    but only when its version matches ``duckdb.__version__`` exactly.
-    """
-    try:
-        import duckdb
-        import duckdb_extension_vss
-    except ImportError:
-        return None
-    path = Path(duckdb_extension_vss.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "vss.duckdb_extension"
-    return path if path.is_file() else None
-
-
 class DuckDBBackend(Backend):
     """DuckDB through duckdb_engine or duckdb-sqlalchemy (both register the ``duckdb`` name)."""
 
@@ -125,17 +112,12 @@ class DuckDBBackend(Backend):
         return FLOAT_ARRAY(dim)
 
     def prepare(self, engine: Engine, **options: Any) -> None:
-        vss = vss_extension_path()
-        set_engine_state(engine.dialect, vss=str(vss) if vss else None)
-        if vss is None:
-            return
+        # vss: the offline wheel when it matches this DuckDB, else an installed vss (see extensions.py).
+        wheel = vss_extension_path()
+        set_engine_state(engine.dialect, vss=str(wheel) if wheel else None)
 
         def load_vss(dbapi_connection: Any, connection_record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(f"LOAD '{_sql_string(str(vss))}'")
-            finally:
-                cursor.close()
+            _extensions.load(dbapi_connection, wheel)
 
         event.listen(engine, "connect", load_vss)
 
@@ -147,7 +129,7 @@ class DuckDBBackend(Backend):
     # -- vector indexes ------------------------------------------------------------------
 
     def ensure_index_support(self, connection: Connection, index_name: str) -> None:
-        _index.ensure_index_support(connection, index_name)
+        _extensions.ensure_loaded(connection, index_name)
 
     def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
         return _index.compile_create(element, compiler, **kw)
@@ -223,7 +205,9 @@ class DuckDBBackend(Backend):
         return _reflection.type_names()
 
     def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
-        return type_.dim if isinstance(type_, FLOAT_ARRAY) else None
+        if isinstance(type_, FLOAT_ARRAY):
+            return type_.dim
+        return fixed_array_dim(type_)  # FLOAT[n] as duckdb-sqlalchemy reflects it
 
     def prepare_migrations(self) -> None:
         from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
@@ -239,10 +223,6 @@ class DuckDBBackend(Backend):
         from .reflection import column_type
 
         return column_type(connection, table, column)
-
-
-def _sql_string(text: str) -> str:
-    return text.replace("'", "''")
 
 
 register(DuckDBBackend())

@@ -49,12 +49,13 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     view = sql_table(f"sqlalchemy_vector_bulk_{uuid.uuid4().hex}", *(sql_column(n) for n in names))
     # Columns left to SQL defaults are rendered into the SELECT by from_select.
     statement = insert(load.table).from_select(load.columns, select(*view.c))
-    # duckdb_engine's cursor treats the statement "register" as DuckDBPyConnection.register.
-    connection.exec_driver_sql("register", (view.name, source))
+    # Both dialects' cursors run on the connection's one DuckDBPyConnection, where the view is visible.
+    driver = connection.connection.driver_connection
+    driver.register(view.name, source)  # type: ignore[union-attr]
     try:
         connection.execute(statement)
     finally:
-        connection.connection.driver_connection.unregister(view.name)  # type: ignore[union-attr]
+        driver.unregister(view.name)  # type: ignore[union-attr]
     return True
 
 

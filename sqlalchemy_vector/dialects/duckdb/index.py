@@ -9,9 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
 
-from ...exc import MissingExtensionError, VectorIndexError
+from ...exc import VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 from ..base import declared_dimensions, qualified_name
+from .extensions import loaded
 
 # vss 1.5: l2sq orders like array_distance, ip like array_negative_inner_product.
 _METRIC = {"cosine": "cosine", "l2": "l2sq", "max_inner_product": "ip"}
@@ -38,23 +39,6 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
     name = qualified_name(compiler, element.name, element.schema)
     return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
-
-
-def _vss_loaded(connection: Connection) -> bool:
-    return bool(
-        connection.execute(text("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'vss'")).scalar()
-    )
-
-
-def ensure_index_support(connection: Connection, index_name: str) -> None:
-    if not _vss_loaded(connection):
-        import duckdb
-
-        raise MissingExtensionError(
-            f"VectorIndex {index_name!r} on DuckDB needs the vss extension, which is not loaded on this "
-            f"connection; pip install duckdb-extension-vss=={duckdb.__version__} (it must match duckdb "
-            "exactly) and create the engine with sqlalchemy_vector.create_engine(url)"
-        )
 
 
 def allow_persistence(connection: Connection, index: VectorIndex) -> None:
@@ -91,7 +75,7 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     if not hnsw:
         return []
     metrics: Dict[Tuple[str, str], str] = {}
-    if _vss_loaded(connection):
+    if loaded(connection):
         for info in connection.execute(
             text(
                 "SELECT index_name, table_name, metric FROM pragma_hnsw_index_info() "
