@@ -106,6 +106,8 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
     capabilities = Capabilities(
+        storage_provider="DuckDB's FLOAT[n] arrays",
+        max_dimension=100000,
         index_metrics=_index.INDEX_METRICS,
         index_provider="DuckDB's vss extension",
         approximate_index=True,

@@ -143,6 +143,9 @@ class PostgreSQLBackend(Backend):
 
     name = "postgresql"
     capabilities = Capabilities(
+        storage_provider="pgvector's vector type",
+        max_dimension=16000,
+        max_index_dimension=2000,
         approximate_index=True,
         async_drivers=("psycopg_async", "asyncpg"),
         index_metrics=_index.INDEX_METRICS,

@@ -307,6 +307,8 @@ class SQLiteBackend(Backend):
     name = "sqlite"
     # ALTER TABLE changes little but names and added columns: Alembic copies the table.
     capabilities = Capabilities(
+        storage_provider="SQLite",
+        max_index_dimension=8192,
         index_is_table=True,
         index_max_k=4096,
         filtered_top_k_in_index=True,
