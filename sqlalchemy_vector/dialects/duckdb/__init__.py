@@ -252,6 +252,18 @@ class DuckDBBackend(Backend):
     def prepare_migrations(self) -> None:
         from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
 
+    # -- limits and reliability ------------------------------------------------------
+
+    def is_concurrent_ddl_error(self, error: BaseException) -> bool:
+        from . import reliability
+
+        return reliability.is_concurrent_ddl_error(error)
+
+    def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
+        from . import reliability
+
+        return reliability.explain_error(error, url)
+
 
 def _sql_string(text: str) -> str:
     return text.replace("'", "''")

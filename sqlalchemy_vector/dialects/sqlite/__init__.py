@@ -482,5 +482,12 @@ class SQLiteBackend(Backend):
 
         return index_tables(connection)
 
+    # -- limits and reliability ------------------------------------------------------
+
+    def is_concurrent_ddl_error(self, error: BaseException) -> bool:
+        from . import reliability
+
+        return reliability.is_concurrent_ddl_error(error)
+
 
 register(SQLiteBackend())
