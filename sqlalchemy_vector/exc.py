@@ -97,7 +97,7 @@ class VectorIndexError(VectorError, sa_exc.ArgumentError):
     """A vector index is declared wrongly, or cannot be built on this backend as declared."""
 
 
-class DimensionLimitError(InvalidVectorError, sa_exc.CompileError):
+class DimensionLimitError(InvalidVectorError):
     """A ``Vector(dim)`` column or index declares more dimensions than the backend can store or index."""
 
 

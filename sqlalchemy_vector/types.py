@@ -61,10 +61,11 @@ def to_float32(
             f"{_name(where)} expects a 1-D vector, got an array of shape {array.shape}; "
             "store one vector per row (iterate over a 2-D array's rows)"
         )
-    if array.dtype.kind not in _NUMERIC_KINDS or (array.dtype.kind == "f" and has_booleans(value)):
+    booleans = array.dtype.kind == "b" or (array.dtype.kind in _NUMERIC_KINDS and has_booleans(value))
+    if array.dtype.kind not in _NUMERIC_KINDS or booleans:
         raise InvalidVectorError(
             f"{_name(where)} expects numeric elements, got "
-            + ("booleans" if array.dtype.kind in "bf" else f"dtype {array.dtype}")
+            + ("booleans" if booleans else f"dtype {array.dtype}")
             + f" in {_preview(value)}; convert the elements to float first (booleans are not read as 0/1)"
         )
     if dim is not None and array.shape[0] != dim:
