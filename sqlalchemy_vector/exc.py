@@ -109,7 +109,7 @@ class DatabaseLockedError(VectorError, sa_exc.OperationalError):
     """The database file is held by another process in a way this backend does not share."""
 
     def __init__(self, message: str, original: BaseException) -> None:
-        sa_exc.OperationalError.__init__(self, None, None, original)  # type: ignore[arg-type]
+        sa_exc.OperationalError.__init__(self, None, None, original)
         self.message = message
 
     def __str__(self) -> str:
