@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from .dialects import find_backend
 from .exc import InvalidRowError
-from .types import Vector, to_float32
+from .types import Vector, has_booleans, to_float32
 
 __all__ = ["BulkLoad", "bulk_insert"]
 
@@ -85,6 +85,14 @@ class BulkLoad:
     @classmethod
     def prepare(cls, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> "BulkLoad":
         load = cls(table, len(rows))
+        for index, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise InvalidRowError(
+                    f"row {index} for table {table.name!r} is a {type(row).__name__}, not a mapping; give each row "
+                    "as a dict keyed by column key, e.g. "
+                    "[dict(zip(columns, values)) for values in rows] with columns such as "
+                    f"{table.c.keys()[:3]!r}"
+                )
         keys = list(rows[0].keys())
         unknown = [k for k in keys if k not in table.c]
         if unknown:
@@ -204,6 +212,7 @@ def _vector_matrix(values: List[Any], vector: Vector) -> Tuple[npt.NDArray[np.fl
             and array.ndim == 2
             and array.shape[1] == dim
             and array.dtype.kind in "iuf"
+            and not has_booleans(values)
         ):
             with np.errstate(over="ignore"):
                 matrix = np.ascontiguousarray(array, dtype=np.float32)

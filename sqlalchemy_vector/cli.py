@@ -188,12 +188,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     url = _db(args)
     rag = _open(url, must_exist=False)
     try:
-        # Passages from an earlier ingest of the same files are replaced: the new
-        # ones are stored first, the old ones deleted after, so a failure keeps the old.
-        previous = _ids_for_sources(rag, sources)
-        rag.load_documents(documents, show_progress=not args.quiet)
-        if previous:
-            rag.delete_documents(ids=previous)
+        _replace_passages(rag, sources, documents, show_progress=not args.quiet)
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
@@ -201,9 +196,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ids_for_sources(rag: Any, sources: Sequence[str]) -> List[Any]:
-    found = rag.query_with_filters({"source": {"$in": list(sources)}}, top_k=10**9)
-    return [doc["document_id"] for doc in found]
+def _replace_passages(rag: Any, sources: Sequence[str], documents: List[Dict[str, Any]], show_progress: bool) -> None:
+    """Store the files' passages in place of those of an earlier ingest of the same files, in ONE transaction.
+
+    The old passages are deleted and the new ones stored together: a crash or
+    an error at any point leaves either the old passages or the new, never both.
+    """
+    progress = rag._progress(documents, show_progress)
+    try:
+        with rag._session() as session, session.begin():
+            rag._store.delete(session, None, rag._where({"source": {"$in": list(sources)}}))
+            for batch, missing in rag._batches(documents, 1000, True):
+                if missing:
+                    vectors = rag._embed([batch[i].content for i in missing])
+                    for i, vector in zip(missing, vectors):
+                        batch[i].vector = vector
+                rag._store.insert(session, batch)
+                if progress is not None:
+                    progress.update(len(batch))
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:

@@ -27,6 +27,9 @@ __all__ = [
     "ModelConfigurationError",
     "VectorIndexError",
     "FallbackWarning",
+    "DimensionLimitError",
+    "SchemaMismatchError",
+    "DatabaseLockedError",
 ]
 
 
@@ -92,6 +95,25 @@ class ModelConfigurationError(VectorError, sa_exc.ArgumentError):
 
 class VectorIndexError(VectorError, sa_exc.ArgumentError):
     """A vector index is declared wrongly, or cannot be built on this backend as declared."""
+
+
+class DimensionLimitError(InvalidVectorError):
+    """A ``Vector(dim)`` column or index declares more dimensions than the backend can store or index."""
+
+
+class SchemaMismatchError(ModelConfigurationError):
+    """Existing tables do not match the models the facade was opened with (dimension, columns)."""
+
+
+class DatabaseLockedError(VectorError, sa_exc.OperationalError):
+    """The database file is held by another process in a way this backend does not share."""
+
+    def __init__(self, message: str, original: BaseException) -> None:
+        sa_exc.OperationalError.__init__(self, None, None, original)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class FallbackWarning(UserWarning):

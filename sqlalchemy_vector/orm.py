@@ -125,6 +125,42 @@ def _compile_integer_id(element: IntegerId, compiler: TypeCompiler, **kw: Any) -
     return str(compiler.process(BigInteger() if backend is None else backend.integer_id_type(), **kw))
 
 
+#: Longest identifier every backend keeps whole (PostgreSQL cuts names at 63 bytes).
+MAX_IDENTIFIER_BYTES = 63
+
+
+def check_identifier(name: Any, what: str, error: type = ModelConfigurationError) -> str:
+    """Check a table, column or index name; return it.
+
+    SQLAlchemy quotes every identifier, so single quotes, semicolons, commas,
+    spaces, dots and reserved words are kept as they are on every backend.
+    Refused: an empty name, NUL, unpaired surrogates (no backend can store
+    them), double quotes (DuckDB cannot name such a sequence) and names longer
+    than 63 UTF-8 bytes (PostgreSQL would silently cut them, so a name could be
+    read as another).
+    """
+    if not isinstance(name, str) or not name:
+        raise error(f"{what} must be a non-empty string, got {name!r}")
+    if "\x00" in name:
+        raise error(f"{what} {name!r} contains a NUL character, which no database takes in a name")
+    if '"' in name:
+        # Quoted correctly in DDL and queries everywhere, but DuckDB 1.5 cannot name such a
+        # sequence in nextval('...'): refused on every backend, so one rule holds.
+        raise error(f"{what} {name!r} contains a double quote (\"), which not every backend takes in a name; use another name")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise error(
+            f"{what} {name!r} contains an unpaired surrogate, which is not valid Unicode; use another name"
+        ) from None
+    if size > MAX_IDENTIFIER_BYTES:
+        raise error(
+            f"{what} {name[:40]!r}... is {size} bytes long in UTF-8; names are limited to {MAX_IDENTIFIER_BYTES} "
+            "(PostgreSQL cuts longer names, so two could become one): use a shorter name"
+        )
+    return name
+
+
 def new_id() -> str:
     """A new random document or embedding id: a UUID4 string."""
     return str(uuid.uuid4())
@@ -186,6 +222,7 @@ class _Configured:
                 f"{cls.__name__}.__column_names__[{attribute!r}] must be a non-empty column name, got {name!r}"
                 + (f" (only {', '.join(optional)} may be None: absent)" if optional else "")
             )
+        check_identifier(name, f"{cls.__name__}.__column_names__[{attribute!r}]")
         return name
 
     @classmethod
@@ -351,6 +388,8 @@ def make_models(
     ``base`` is your declarative base (a new one, with its own ``MetaData``,
     by default); the other arguments set the mixins' configuration attributes.
     """
+    check_identifier(document_table, "document_table")
+    check_identifier(embedding_table, "embedding_table")
     if base is None:
 
         class Base(DeclarativeBase):

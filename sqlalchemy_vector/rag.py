@@ -31,9 +31,13 @@ then reads the ``top_k`` winning documents by key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import math
+import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -52,8 +56,9 @@ from typing import (
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, func, insert, select, update
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, func, insert, inspect, select, text, update
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
@@ -62,19 +67,22 @@ from sqlalchemy.sql import ColumnElement
 from .dialects import backend_for
 from .engine import attach, create_async_engine, create_engine
 from .exc import (
+    DimensionLimitError,
     DocumentNotFoundError,
     InvalidDocumentError,
     InvalidArgumentError,
     InvalidFilterError,
     InvalidVectorError,
     ModelConfigurationError,
+    SchemaMismatchError,
     UnsupportedMetricError,
+    VectorIndexError,
 )
 from .filters import Filter, metadata_filter
 from .functions import SIMILARITY_FUNCTIONS
-from .orm import make_models, new_ids, utcnow
+from .orm import check_identifier, make_models, new_ids, utcnow
 from .search import TopK, run_top_k
-from .types import Vector, to_float32
+from .types import Vector, has_booleans, to_float32
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -678,6 +686,7 @@ class _Facade:
                 f"filters {filters!r} need a metadata column, but {self._models.document.__name__} has none "
                 "(declared absent in __column_names__); map the table's JSON column as metadata_ to filter"
             )
+        _check_json(filters, "filters", InvalidFilterError)
         return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
 
     @staticmethod
@@ -718,12 +727,17 @@ class _Facade:
         content = document.get("content")
         if type(content) is not str and not isinstance(content, str):
             raise InvalidDocumentError(f"{where} content must be a string, got {type(content).__name__} {content!r:.60}")
+        _check_text(content, f"{where} content", InvalidDocumentError)
         metadata = document.get("metadata")
         if metadata is None:
             metadata = {}
         elif not isinstance(metadata, dict) and not isinstance(metadata, Mapping):
             raise InvalidDocumentError(f"{where} metadata must be a dict or None, got {type(metadata).__name__}")
-        prepared = _Prepared(document.get("document_id"), content, dict(metadata), None)
+        _check_json(metadata, f"{where} metadata", InvalidDocumentError)
+        document_id = document.get("document_id")
+        if isinstance(document_id, str):
+            _check_text(document_id, f"{where} document_id", InvalidDocumentError)
+        prepared = _Prepared(document_id, content, dict(metadata), None)
         prepared.raw_vector = document.get("embedding")
         return prepared
 
@@ -736,7 +750,13 @@ class _Facade:
             matrix = np.asarray([batch[i].raw_vector for i in given])
         except (TypeError, ValueError):  # ragged
             matrix = None
-        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == self.dimension and matrix.dtype.kind in "iuf":
+        if (
+            matrix is not None
+            and matrix.ndim == 2
+            and matrix.shape[1] == self.dimension
+            and matrix.dtype.kind in "iuf"
+            and not any(has_booleans(batch[i].raw_vector) for i in given)
+        ):
             with np.errstate(over="ignore"):
                 matrix = matrix.astype(np.float32, copy=False)
             if np.isfinite(matrix).all():
@@ -780,6 +800,71 @@ class _Facade:
             return None
         total = len(documents) if hasattr(documents, "__len__") else None  # type: ignore[arg-type]
         return tqdm(total=total, unit="doc", desc="loading")
+
+
+# -- the rule for text and JSON values, the same on every backend ------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_text(value: str, where: str, error: type) -> None:
+    """Reject what some backend would store differently or not at all: NUL, and unpaired surrogates."""
+    if "\x00" in value:
+        raise error(
+            f"{where} contains a NUL character (U+0000) at position {value.index(chr(0))} in {value!r:.60}; "
+            "PostgreSQL text cannot hold it and SQLite's JSON paths stop at it, so no backend accepts it: "
+            "remove it or replace it (e.g. text.replace('\\x00', ''))"
+        )
+    found = _SURROGATE.search(value)
+    if found is not None:
+        raise error(
+            f"{where} contains an unpaired surrogate {found.group()!r} at position {found.start()}, which is not "
+            "valid Unicode and cannot be encoded as UTF-8; decode the source with errors='replace' or clean the text"
+        )
+
+
+def _check_json(value: Any, where: str, error: type) -> None:
+    """Metadata and filters: string keys, finite numbers, 64-bit integers and clean strings, at any depth."""
+    if isinstance(value, str):
+        _check_text(value, where, error)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise error(
+                f"{where} holds the integer {value!r:.40}, outside the 64-bit range every backend's JSON keeps "
+                "exactly; store it as a string"
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise error(
+                f"{where} holds {value!r}, which JSON cannot represent; use None or a finite number"
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise error(
+                    f"{where} has the key {key!r} of type {type(key).__name__}; JSON keys are strings "
+                    f"(it would be read back as {str(key)!r}): use string keys"
+                )
+            _check_text(key, f"{where} key {key!r:.40}", error)
+            _check_json(item, f"{where}[{key!r:.40}]", error)
+    elif isinstance(value, (list, tuple)):
+        for position, item in enumerate(value):
+            _check_json(item, f"{where}[{position}]", error)
+
+
+_DDL_ATTEMPTS = 5
+_SETUP_LOCKS: Dict[str, threading.Lock] = {}
+_SETUP_LOCKS_GUARD = threading.Lock()
+
+
+def _setup_lock(engine: Engine) -> threading.Lock:
+    """One lock per database URL in this process: facades create and check tables one at a time."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _SETUP_LOCKS_GUARD:
+        return _SETUP_LOCKS.setdefault(key, threading.Lock())
 
 
 def _owned(bind: Any) -> bool:
@@ -843,13 +928,74 @@ class VectorRAG(_Facade):
             )
         self.engine: Engine = engine
         self._embed_texts: Callable[[List[str]], Any] = self.embedder.embed
-        self._tables_ready = not self._models.create_tables
+        self._tables_ready = False
+        self._serialize_setup = True  # False under asyncio: a thread lock must not be held across awaits
 
     def _ensure_tables(self) -> None:
-        """Create the default tables if missing (once per facade)."""
-        if not self._tables_ready:
-            self._models.document.metadata.create_all(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+        """Create the default tables if missing, and check the tables found (once per facade).
+
+        Facades opening one new database at once (threads, processes) may race
+        to create its tables: creation is serialised within the process and an
+        ``already exists`` from another connection is met by looking again.
+        """
+        if self._tables_ready:
+            return
+        lock = _setup_lock(self.engine) if self._serialize_setup else contextlib.nullcontext()
+        with lock:
+            try:
+                if self._models.create_tables:
+                    self._create_tables()
+                with self.engine.connect() as connection:
+                    self._check_tables(connection)
+            except DBAPIError as err:
+                explained = backend_for(self.engine.dialect).explain_error(err, self.engine.url)
+                if explained is None:
+                    raise
+                raise explained from err
             self._tables_ready = True
+
+    def _create_tables(self) -> None:
+        metadata = self._models.document.metadata  # type: ignore[attr-defined]
+        backend = backend_for(self.engine.dialect)
+        for attempt in range(_DDL_ATTEMPTS):
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+                return
+            except DBAPIError as err:
+                if attempt == _DDL_ATTEMPTS - 1 or not backend.is_concurrent_ddl_error(err):
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # another connection is creating them: look again
+
+    def _check_tables(self, connection: Connection) -> None:
+        """The tables found must have the columns the models use, and the vector column their dimension."""
+        backend = backend_for(connection.dialect)
+        inspector = inspect(connection)
+        vector_column = self._models.vector.property.columns[0]
+        for model in (self._models.document, self._models.embedding):
+            if model is None:
+                continue
+            table: Table = model.__table__  # type: ignore[attr-defined]
+            if not inspector.has_table(table.name, schema=table.schema):
+                continue  # your models, tables not created yet
+            found = set(connection.execute(select(text("*")).select_from(table).limit(0)).keys())
+            missing = [c.name for c in table.columns if c.name not in found]
+            if missing:
+                raise SchemaMismatchError(
+                    f"table {table.name!r} exists without the column(s) {', '.join(map(repr, missing))} that "
+                    f"{model.__name__} maps (it has {', '.join(map(repr, sorted(found)))}); migrate the table, "
+                    "or open it with models that match it"
+                )
+            if vector_column.table is not table:
+                continue
+            declared = backend.vector_columns(connection, table.name, table.schema).get(vector_column.name)
+            # No declared dimension (a plain BLOB made outside the models, say): nothing to compare.
+            if declared is not None and declared != self.dimension:
+                raise SchemaMismatchError(
+                    f"column {table.name}.{vector_column.name} in the database stores {declared}-dimensional "
+                    f"vectors, but this facade expects {self.dimension} ({vector_column.type!r}); open it with "
+                    f"dimension={declared} and an embedder of that size, use another table or database, "
+                    "or migrate the column (Alembic with op.alter_vector_dimension)"
+                )
 
     def _session(self) -> Session:
         self._ensure_tables()
@@ -944,6 +1090,10 @@ class VectorRAG(_Facade):
             raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+        if content is not None:
+            _check_text(content, "content", InvalidDocumentError)
+        if metadata is not None:
+            _check_json(metadata, "metadata", InvalidDocumentError)
         with self._session() as session, session.begin():
             current = self._store.current_content(session, document_id)
             if current is None:
@@ -1087,11 +1237,24 @@ class VectorRAG(_Facade):
         LIMIT k`` shape the PostgreSQL and DuckDB indexes serve.
         """
         metric = _index_metric(similarity_function)
+        check_identifier(index_name, "index_name", VectorIndexError)
+        self._check_index_dimension(index_name)
         self._write(self._store.create_index, index_name, metric, kwargs)
 
     def delete_index(self, index_name: str) -> bool:
         """Drop a vector index on the embeddings; False if there is none of that name."""
+        check_identifier(index_name, "index_name", VectorIndexError)
         return self._write(self._store.drop_index, index_name)
+
+    def _check_index_dimension(self, index_name: str) -> None:
+        capabilities = backend_for(self.engine.dialect).capabilities
+        limit = capabilities.max_index_dimension
+        if limit is not None and self.dimension > limit:
+            raise DimensionLimitError(
+                f"index {index_name!r}: {capabilities.index_provider} indexes vectors of at most {limit} dimensions, "
+                f"but {self._models.vector.type.described_as} has {self.dimension}; search without an index "
+                "(exact), or store fewer dimensions"
+            )
 
 
 # -- the asyncio facade ----------------------------------------------------------------------------------
@@ -1155,6 +1318,7 @@ class AsyncVectorRAG:
             dimension,
         )
         sync._embed_texts = self._await_embedding
+        sync._serialize_setup = False
         #: The synchronous facade every method runs, in a greenlet.
         self.sync_rag: VectorRAG = sync
         self._ready_lock: Optional[asyncio.Lock] = None

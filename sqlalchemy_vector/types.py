@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
@@ -10,7 +11,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
-from .exc import DimensionMismatchError, InvalidVectorError
+from .exc import DimensionLimitError, DimensionMismatchError, InvalidVectorError
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -18,6 +19,21 @@ if TYPE_CHECKING:
 __all__ = ["Vector", "to_float32"]
 
 _NUMERIC_KINDS = frozenset("iuf")
+_BOOLEAN_TYPES = (bool, np.bool_)
+
+
+def has_booleans(rows: Any) -> bool:
+    """Whether any element of these Python sequences is a boolean (numpy would read ``[True, 0.5]`` as floats).
+
+    ``rows`` is one vector or a list of vectors; numpy arrays are skipped
+    (their dtype already says whether they hold booleans).
+    """
+    if isinstance(rows, np.ndarray):
+        return False
+    flat = list(rows)
+    if flat and all(isinstance(r, (list, tuple)) for r in flat):
+        flat = list(itertools.chain.from_iterable(flat))
+    return any(t in _BOOLEAN_TYPES for t in set(map(type, flat)))
 
 
 def to_float32(
@@ -45,10 +61,12 @@ def to_float32(
             f"{_name(where)} expects a 1-D vector, got an array of shape {array.shape}; "
             "store one vector per row (iterate over a 2-D array's rows)"
         )
-    if array.dtype.kind not in _NUMERIC_KINDS:
+    booleans = array.dtype.kind == "b" or (array.dtype.kind in _NUMERIC_KINDS and has_booleans(value))
+    if array.dtype.kind not in _NUMERIC_KINDS or booleans:
         raise InvalidVectorError(
-            f"{_name(where)} expects numeric elements, got dtype {array.dtype} from {_preview(value)}; "
-            "convert the elements to float first"
+            f"{_name(where)} expects numeric elements, got "
+            + ("booleans" if booleans else f"dtype {array.dtype}")
+            + f" in {_preview(value)}; convert the elements to float first (booleans are not read as 0/1)"
         )
     if dim is not None and array.shape[0] != dim:
         raise DimensionMismatchError(
@@ -171,7 +189,15 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         from .dialects import backend_for
 
-        return dialect.type_descriptor(backend_for(dialect).storage_type(self.dim))
+        backend = backend_for(dialect)
+        limit = backend.capabilities.max_dimension
+        if limit is not None and self.dim > limit:
+            raise DimensionLimitError(
+                f"{self._describe().replace(' value', '')} has more dimensions than {backend.capabilities.storage_provider} "
+                f"stores ({limit} at most); reduce the embedding size (e.g. a model with fewer dimensions, "
+                "or truncate Matryoshka embeddings)"
+            )
+        return dialect.type_descriptor(backend.storage_type(self.dim))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[npt.NDArray[np.float32]]:
         if value is None:

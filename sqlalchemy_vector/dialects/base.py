@@ -113,6 +113,14 @@ class Capabilities:
     #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.
     index_ddl_needs_table: bool = False
 
+    # -- limits and reliability ------------------------------------------------------
+    #: Who stores the vectors, as error messages name it (``pgvector's vector type``).
+    storage_provider: str = "this database"
+    #: Most dimensions a vector column can declare, if bounded.
+    max_dimension: Optional[int] = None
+    #: Most dimensions a vector index can cover, if fewer than a column can hold.
+    max_index_dimension: Optional[int] = None
+
 
 class Backend:
     """Vector support for one family of SQLAlchemy dialects.
@@ -322,6 +330,16 @@ class Backend:
     def reflected_column_type(self, connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional[TypeEngine[Any]]:
         """The vector type of a reflected column the dialect could not name (DuckDB's ``FLOAT[n]``), else ``None``."""
         return None
+
+    # -- limits and reliability ------------------------------------------------------
+
+    def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
+        """A clear error for a driver error the user can act on (a locked database file), or ``None``."""
+        return None
+
+    def is_concurrent_ddl_error(self, error: BaseException) -> bool:
+        """Whether ``error`` is another connection's DDL racing ours (``already exists``, a catalog conflict)."""
+        return False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

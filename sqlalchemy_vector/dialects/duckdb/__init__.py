@@ -87,6 +87,8 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
     capabilities = Capabilities(
+        storage_provider="DuckDB's FLOAT[n] arrays",
+        max_dimension=100000,
         index_metrics=_index.INDEX_METRICS,
         index_provider="DuckDB's vss extension",
         approximate_index=True,
@@ -211,6 +213,18 @@ class DuckDBBackend(Backend):
 
     def prepare_migrations(self) -> None:
         from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
+
+    # -- limits and reliability ------------------------------------------------------
+
+    def is_concurrent_ddl_error(self, error: BaseException) -> bool:
+        from . import reliability
+
+        return reliability.is_concurrent_ddl_error(error)
+
+    def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
+        from . import reliability
+
+        return reliability.explain_error(error, url)
 
     # -- existing tables: reflection and autogenerate comparison ----------------------
 

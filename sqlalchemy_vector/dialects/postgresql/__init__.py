@@ -135,6 +135,9 @@ class PostgreSQLBackend(Backend):
 
     name = "postgresql"
     capabilities = Capabilities(
+        storage_provider="pgvector's vector type",
+        max_dimension=16000,
+        max_index_dimension=2000,
         approximate_index=True,
         async_drivers=("psycopg_async", "asyncpg"),
         index_metrics=_index.INDEX_METRICS,
@@ -265,27 +268,42 @@ class PostgreSQLBackend(Backend):
     def reflected_vector_index(self, index: Index) -> bool:
         return _reflection.is_vector_index(index)
 
+    # -- limits and reliability ------------------------------------------------------
+
+    def is_concurrent_ddl_error(self, error: BaseException) -> bool:
+        from . import reliability
+
+        return reliability.is_concurrent_ddl_error(error)
+
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        row = cursor.fetchone()
-        if row is None:
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    # Connections opening a new database at once all run CREATE EXTENSION; the
+    # losers fail with a unique violation (or wait, then see it exists).  Any
+    # failure is met by looking again: only an extension still missing after a
+    # second attempt is reported as unavailable.
+    failure: Optional[Exception] = None
+    for _attempt in range(2):
+        cursor = dbapi_connection.cursor()
+        try:
             cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
             row = cursor.fetchone()
-        dbapi_connection.commit()
-    except Exception as err:
-        dbapi_connection.rollback()
-        reason = " ".join(str(err).split())
-        raise MissingExtensionError(
-            f"the pgvector extension is not available in database {database!r} ({reason}); "
-            "install pgvector on the server, or have a superuser run CREATE EXTENSION vector in this database"
-        ) from err
-    finally:
-        cursor.close()
-    return str(row[0])
+            if row is None:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                row = cursor.fetchone()
+            dbapi_connection.commit()
+            if row is not None:
+                return str(row[0])
+        except Exception as err:
+            dbapi_connection.rollback()
+            failure = err
+        finally:
+            cursor.close()
+    reason = " ".join(str(failure).split()) if failure is not None else "not listed in pg_extension"
+    raise MissingExtensionError(
+        f"the pgvector extension is not available in database {database!r} ({reason}); "
+        "install pgvector on the server, or have a superuser run CREATE EXTENSION vector in this database"
+    ) from failure
 
 
 register(PostgreSQLBackend())

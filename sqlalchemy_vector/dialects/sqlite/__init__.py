@@ -298,6 +298,8 @@ class SQLiteBackend(Backend):
     name = "sqlite"
     # ALTER TABLE changes little but names and added columns: Alembic copies the table.
     capabilities = Capabilities(
+        storage_provider="SQLite",
+        max_index_dimension=8192,
         index_is_table=True,
         index_max_k=4096,
         filtered_top_k_in_index=True,
@@ -450,6 +452,13 @@ class SQLiteBackend(Backend):
 
     def hidden_tables(self, connection: Connection) -> Set[str]:
         return _reflection.index_tables(connection)
+
+    # -- limits and reliability ------------------------------------------------------
+
+    def is_concurrent_ddl_error(self, error: BaseException) -> bool:
+        from . import reliability
+
+        return reliability.is_concurrent_ddl_error(error)
 
 
 register(SQLiteBackend())
