@@ -36,12 +36,21 @@ def same_type(reflected: TypeEngine[Any], declared: TypeEngine[Any], dialect: Di
 
 
 def column_type(connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional[TypeEngine[Any]]:
-    """``Vector(n)`` for a ``FLOAT[n]`` column, read from ``information_schema`` (the dialect reports no size)."""
-    if not isinstance(column.get("type"), NullType):
-        return None
-    from .index import vector_columns
+    """``Vector(n)`` for a ``FLOAT[n]`` column.
 
-    dim = vector_columns(connection, table.name, table.schema).get(column["name"])
+    duckdb-sqlalchemy reflects it as a sized fixed array; duckdb_engine as
+    ``NullType``, and the size is read from ``information_schema``.
+    """
+    from .dialects import fixed_array_dim
+
+    reflected = column.get("type")
+    dim = fixed_array_dim(reflected)
+    if dim is None:
+        if not isinstance(reflected, NullType):
+            return None
+        from .index import vector_columns
+
+        dim = vector_columns(connection, table.name, table.schema).get(column["name"])
     if dim is None:
         return None
     from ...types import Vector
