@@ -110,6 +110,12 @@ class Capabilities:
     #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.
     index_ddl_needs_table: bool = False
 
+    # -- transactions and NULL vectors (backends without them: ClickHouse) ------------
+    #: Whether several statements commit or roll back together; False: each statement stands alone.
+    transactions: bool = True
+    #: Whether a vector column can hold NULL.
+    null_vectors: bool = True
+
 
 class Backend:
     """Vector support for one family of SQLAlchemy dialects.

@@ -1,0 +1,122 @@
+"""ClickHouse (chDB, in-process) where it differs from the other backends: bulk path, index, no transactions."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy.engine import Connection, Engine
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector import bulk
+from sqlalchemy_vector.dialects import backend_for
+from sqlalchemy_vector.orm import MetadataJSON
+from tests.conftest import CLICKHOUSE
+from tests.rag_fixtures import VOCABULARY, KeywordEmbedder
+
+
+@pytest.fixture
+def backend() -> str:
+    return CLICKHOUSE
+
+
+def table(name: str, dim: int = 8) -> Table:
+    return Table(
+        name,
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("label", String(20)),
+        Column("score", Float),
+        Column("meta", MetadataJSON),
+        Column("embedding", sv.Vector(dim)),
+    )
+
+
+def test_create_table_gets_an_engine_and_a_length_constraint(conn: Connection) -> None:
+    items = table("ddl_items", dim=3)
+    items.create(conn)
+    ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'ddl_items'")).scalar()
+    assert "CHECK length(embedding) = 3" in ddl and "ENGINE = MergeTree" in ddl and "ORDER BY id" in ddl
+    with pytest.raises(Exception, match="embedding_dimension"):  # a length-2 array written around the type
+        conn.execute(text("INSERT INTO ddl_items (id, embedding) VALUES (1, [1.0, 2.0])"))
+
+
+def test_bulk_path_matches_plain_insert(conn: Connection) -> None:
+    rng = np.random.default_rng(3)
+    rows = [
+        {"id": i, "label": f"r{i}" if i % 3 else None, "score": float(i) / 7, "meta": {"i": i, "odd": bool(i % 2)},
+         "embedding": rng.standard_normal(8).astype(np.float32)}
+        for i in range(50)
+    ]
+    plain, fast = table("bulk_plain"), table("bulk_fast")
+    plain.create(conn)
+    fast.create(conn)
+    conn.execute(insert(plain), rows)
+    load = bulk.BulkLoad.prepare(conn, fast, rows)
+    assert backend_for(conn.dialect).bulk_write(conn, load) is True  # the Arrow path itself wrote them
+    got = [r._asdict() for r in conn.execute(select(fast).order_by(fast.c.id))]
+    want = [r._asdict() for r in conn.execute(select(plain).order_by(plain.c.id))]
+    for g, w, row in zip(got, want, rows):
+        np.testing.assert_array_equal(g.pop("embedding"), w.pop("embedding"))
+        np.testing.assert_array_equal(w["embedding"] if "embedding" in w else row["embedding"], row["embedding"])
+        assert g == w
+    assert sv.bulk_insert(conn, fast, []) == 0
+
+
+@pytest.mark.parametrize("metric, function", [("cosine", "cosineDistance"), ("l2", "L2Distance")])
+def test_vector_index_is_used_per_explain(conn: Connection, metric: str, function: str) -> None:
+    items = table(f"indexed_{metric}")
+    items.create(conn)
+    vectors = np.random.default_rng(5).standard_normal((300, 8)).astype(np.float32)
+    sv.bulk_insert(conn, items, [{"id": i, "embedding": v} for i, v in enumerate(vectors)])
+    index = sv.VectorIndex(f"ix_{metric}", items.c.embedding, metric=metric, m=16, ef_construction=64)
+    sv.create_vector_index(conn, index)
+    listed = sv.list_vector_indexes(conn)
+    assert {(i["name"], i["metric"], i["method"]) for i in listed} >= {(f"ix_{metric}", metric, "hnsw")}
+    distance = sv.distance(metric, items.c.embedding, vectors[7])
+    statement = select(items.c.id).order_by(distance).limit(5)
+    sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+    assert f"ORDER BY {function}(" in sql
+    plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN indexes = 1 " + sql))
+    assert f"Name: ix_{metric}" in plan and "vector_similarity" in plan
+    with backend_for(conn.dialect).search_settings(conn, ef_search=200, iterative_scan=None, probes=None):
+        assert conn.execute(statement).scalars().first() == 7
+    sv.drop_vector_index(conn, f"ix_{metric}")
+    assert f"ix_{metric}" not in [i["name"] for i in sv.list_vector_indexes(conn)]
+
+
+def test_no_transactions_is_capability_data(conn: Connection) -> None:
+    """ClickHouse applies each statement alone: a rollback undoes nothing, and the backend says so."""
+    capabilities = backend_for(conn.dialect).capabilities
+    assert capabilities.transactions is False and capabilities.null_vectors is False
+    items = table("no_txn")
+    items.create(conn)
+    conn.commit()
+    with conn.begin() as transaction:
+        conn.execute(insert(items).values(id=1, embedding=np.ones(8, np.float32)))
+        transaction.rollback()
+    assert conn.execute(select(items.c.id)).scalars().all() == [1]
+
+
+@pytest.fixture
+def clickhouse_database(fresh_database_url: Callable[[str], str]) -> Iterator[Engine]:
+    engine = sv.create_engine(fresh_database_url(CLICKHOUSE))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def test_facade_loads_queries_and_filters(clickhouse_database: Engine) -> None:
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    first = rag.load_document("apple fig", {"source": "a.txt", "page": 3})
+    ids = rag.load_documents([{"content": "cherry"}, {"content": "durian apple"}], show_progress=False)
+    assert rag.get_document(first)["metadata"] == {"source": "a.txt", "page": 3}
+    hits = rag.query("apple", top_k=2)
+    assert sorted(h["document_id"] for h in hits) == sorted([first, ids[1]])
+    assert [h["document_id"] for h in rag.query("apple", top_k=5, filters={"page": 3})] == [first]
+    stats = rag.get_statistics()
+    assert (stats["backend"], stats["document_count"], stats["embedding_count"]) == ("clickhousedb", 3, 3)
+
