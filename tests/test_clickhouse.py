@@ -120,3 +120,20 @@ def test_facade_loads_queries_and_filters(clickhouse_database: Engine) -> None:
     stats = rag.get_statistics()
     assert (stats["backend"], stats["document_count"], stats["embedding_count"]) == ("clickhousedb", 3, 3)
 
+
+
+def test_facade_guarantees_without_transactions(clickhouse_database: Engine) -> None:
+    """What the README promises on ClickHouse: validation before writing, no rollback of earlier batches, no unique keys."""
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    good = [{"content": f"apple {i}", "document_id": f"g{i}"} for i in range(4)]
+    with pytest.raises(sv.exc.DimensionMismatchError):  # one batch: checked before anything is written
+        rag.load_documents([*good[:1], {"content": "bad", "embedding": [1.0, 2.0]}], show_progress=False)
+    assert rag.get_statistics()["document_count"] == 0
+    with pytest.raises(sv.exc.DimensionMismatchError):  # batches of 2: the first was written and stays
+        rag.load_documents([*good, {"content": "bad", "embedding": [1.0, 2.0]}], batch_size=2, show_progress=False)
+    assert rag.get_statistics()["document_count"] == 4
+    rag.load_document("apple again", document_id="g0")  # no unique keys: the database does not refuse it
+    assert rag.get_statistics()["document_count"] == 5
+    assert rag.delete_document("g1") and rag.get_document("g1") is None
+    rag.update_document("g2", "cherry", metadata={"v": 2})
+    assert (rag.get_document("g2") or {})["metadata"] == {"v": 2}

@@ -115,6 +115,8 @@ class Capabilities:
     transactions: bool = True
     #: Whether a vector column can hold NULL.
     null_vectors: bool = True
+    #: Whether DELETE ... RETURNING reports the deleted rows (else they are counted before deleting).
+    delete_returning: bool = True
 
 
 class Backend:

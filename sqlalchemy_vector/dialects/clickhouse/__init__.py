@@ -98,6 +98,7 @@ class ClickHouseBackend(Backend):
         foreign_keys=False,
         transactions=False,
         null_vectors=False,
+        delete_returning=False,
     )
 
     def dialect_classes(self) -> tuple[type, ...]:
