@@ -2,8 +2,10 @@
 
 Backends: ``sqlite`` (sqlite-vec loaded), ``sqlite-python`` (no extension, the
 pure-Python functions), ``duckdb`` and ``postgresql`` (an embedded PostgreSQL 18
-with pgvector, or ``SQLALCHEMY_VECTOR_TEST_PG_URL`` if set).  Each test gets a
-connection inside a transaction that is rolled back, DDL included.
+with pgvector, or ``SQLALCHEMY_VECTOR_TEST_PG_URL`` if set), and ``clickhouse``
+(chDB in-process, for the tests that list it).  Each test gets a connection
+inside a transaction that is rolled back, DDL included; on ClickHouse, which
+has no transactions, the tables the test created are dropped instead.
 
 With ``SQLALCHEMY_VECTOR_REQUIRE_BACKENDS`` set (the Makefile sets it), the run
 fails unless every listed backend was reached and no test was skipped.

@@ -34,7 +34,7 @@ def _vector_dim(column: Column[Any]) -> int | None:
 
 
 def _column_spec(compiler: DDLCompiler, column: Column[Any]) -> str:
-    spec: str = compiler.get_column_specification(column)
+    spec = str(compiler.get_column_specification(column))  # type: ignore[no-untyped-call]
     if not column.nullable or column.primary_key or _vector_dim(column) is not None:
         return spec
     type_sql = compiler.dialect.type_compiler_instance.process(column.type, type_expression=column)
@@ -57,12 +57,12 @@ def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str
     table = element.element
     state = engine_state(compiler.dialect)
     if state is None or not state.get("clickhouse"):
-        return compiler.visit_create_table(element, **kw)
+        return str(compiler.visit_create_table(element, **kw))  # type: ignore[no-untyped-call]
     from clickhouse_connect.cc_sqlalchemy.sql import format_table
     from clickhouse_connect.cc_sqlalchemy.sql.ddlcompiler import ClickHouseDDLHelper
 
     if ClickHouseDDLHelper.is_dictionary(table):
-        return compiler.visit_create_table(element, **kw)
+        return str(compiler.visit_create_table(element, **kw))  # type: ignore[no-untyped-call]
     engine = getattr(table, "engine", None) or ClickHouseDDLHelper.get_option(table, "engine")
     parts: List[str] = [_column_spec(compiler, c.element) for c in element.columns]
     quote = compiler.preparer.quote

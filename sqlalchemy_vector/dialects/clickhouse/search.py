@@ -18,9 +18,9 @@ def settings(connection: Connection, *, ef_search: Optional[int]) -> Iterator[No
     if ef_search is None:
         yield
         return
-    previous = connection.execute(text("SELECT getSetting('hnsw_candidate_list_size_for_search')")).scalar()
+    previous = int(connection.execute(text("SELECT getSetting('hnsw_candidate_list_size_for_search')")).scalar_one())
     connection.exec_driver_sql(f"SET hnsw_candidate_list_size_for_search = {int(ef_search)}")
     try:
         yield
     finally:
-        connection.exec_driver_sql(f"SET hnsw_candidate_list_size_for_search = {int(previous)}")
+        connection.exec_driver_sql(f"SET hnsw_candidate_list_size_for_search = {previous}")

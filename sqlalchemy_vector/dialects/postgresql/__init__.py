@@ -288,6 +288,9 @@ class PostgreSQLBackend(Backend):
 
         return is_vector_index(index)
 
+    def prepare_migrations(self) -> None:
+        from . import citus  # noqa: F401  - registers op.create_distributed_table / op.undistribute_table (Citus)
+
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     cursor = dbapi_connection.cursor()
