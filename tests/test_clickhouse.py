@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pytest
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, event, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 import sqlalchemy_vector as sv
@@ -15,6 +15,8 @@ from sqlalchemy_vector.dialects import backend_for
 from sqlalchemy_vector.orm import MetadataJSON
 from tests.conftest import CLICKHOUSE
 from tests.rag_fixtures import VOCABULARY, KeywordEmbedder
+
+Q = [0.8, 0.45, 0.3, 0.1, 0.05, 0.2, 0.15, 0.37]  # test_rag's query vector
 
 
 @pytest.fixture
@@ -59,8 +61,8 @@ def test_bulk_path_matches_plain_insert(conn: Connection) -> None:
     got = [r._asdict() for r in conn.execute(select(fast).order_by(fast.c.id))]
     want = [r._asdict() for r in conn.execute(select(plain).order_by(plain.c.id))]
     for g, w, row in zip(got, want, rows):
-        np.testing.assert_array_equal(g.pop("embedding"), w.pop("embedding"))
-        np.testing.assert_array_equal(w["embedding"] if "embedding" in w else row["embedding"], row["embedding"])
+        np.testing.assert_array_equal(g.pop("embedding"), row["embedding"])
+        np.testing.assert_array_equal(w.pop("embedding"), row["embedding"])
         assert g == w
     assert sv.bulk_insert(conn, fast, []) == 0
 
@@ -137,3 +139,34 @@ def test_facade_guarantees_without_transactions(clickhouse_database: Engine) -> 
     assert rag.delete_document("g1") and rag.get_document("g1") is None
     rag.update_document("g2", "cherry", metadata={"v": 2})
     assert (rag.get_document("g2") or {})["metadata"] == {"v": 2}
+
+
+def test_facade_index_keeps_the_answers(clickhouse_database: Engine) -> None:
+    from tests.rag_fixtures import CORPUS
+
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents(CORPUS, show_progress=False)
+    exact = [r["content"] for r in rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})]
+    exact_l2 = rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean")
+    with pytest.raises(sv.exc.VectorIndexError, match="HNSW indexes only, not 'ivfflat'"):
+        rag.create_index("emb_ivf", method="ivfflat", lists=1)
+    with pytest.raises(sv.exc.UnsupportedMetricError, match="inner_product|max_inner_product"):
+        rag.create_index("emb_ip", similarity_function="inner_product")
+    rag.create_index("emb_hnsw", m=8, ef_construction=32)
+    expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw",
+                "options": {"m": 8, "ef_construction": 32}}
+    assert expected in rag.get_statistics()["indexes"]
+    seen: list = []
+    listener = lambda conn, cursor, statement, parameters, context, many: seen.append((statement, parameters))  # noqa: E731
+    event.listen(clickhouse_database, "before_cursor_execute", listener)
+    assert [r["content"] for r in rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})] == exact
+    event.remove(clickhouse_database, "before_cursor_execute", listener)
+    # The facade's top-k statement (filters included) is one the index serves.
+    statement, parameters = next((s, p) for s, p in seen if "cosineDistance" in s)
+    with clickhouse_database.connect() as conn:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN indexes = 1 " + statement, parameters))
+    assert "Name: emb_hnsw" in plan
+    assert rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean") == exact_l2
+    rag.load_document("grape grape", {"kind": "fruit"})  # written while the index exists
+    assert rag.query("grape", top_k=1, filters={"kind": "fruit"})[0]["content"] == "grape grape"
+    assert rag.delete_index("emb_hnsw") is True and rag.get_statistics()["indexes"] == []
