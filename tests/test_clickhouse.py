@@ -170,3 +170,21 @@ def test_facade_index_keeps_the_answers(clickhouse_database: Engine) -> None:
     rag.load_document("grape grape", {"kind": "fruit"})  # written while the index exists
     assert rag.query("grape", top_k=1, filters={"kind": "fruit"})[0]["content"] == "grape grape"
     assert rag.delete_index("emb_hnsw") is True and rag.get_statistics()["indexes"] == []
+
+
+def test_alembic_operations(conn: Connection) -> None:
+    """Migrations run through clickhouse-connect's Alembic implementation, with the vector operations."""
+    import sqlalchemy_vector.alembic  # noqa: F401  - registers the operations and prepares each backend
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    op = Operations(MigrationContext.configure(conn))
+    op.create_table(
+        "migrated", Column("id", Integer, primary_key=True, autoincrement=False), Column("embedding", sv.Vector(3))
+    )
+    ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'migrated'")).scalar()
+    assert "CHECK length(embedding) = 3" in ddl and "ENGINE = MergeTree" in ddl
+    op.create_vector_index("migrated_l2", "migrated", "embedding", metric="l2")
+    assert [(i["name"], i["metric"]) for i in sv.list_vector_indexes(conn)] == [("migrated_l2", "l2")]
+    op.drop_vector_index("migrated_l2", table_name="migrated")
+    assert sv.list_vector_indexes(conn) == []

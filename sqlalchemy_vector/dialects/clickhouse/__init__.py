@@ -200,6 +200,12 @@ class ClickHouseBackend(Backend):
     def storage_dim(self, type_: "TypeEngine[Any]") -> Optional[int]:
         return type_.dim if isinstance(type_, FLOAT32_ARRAY) else None
 
+    def prepare_migrations(self) -> None:
+        try:  # clickhouse-connect's Alembic implementation for "clickhousedb" (its version table, its DDL)
+            import clickhouse_connect.cc_sqlalchemy.alembic  # noqa: F401
+        except ImportError:
+            pass
+
 
 def _is_chdb(url: URL) -> bool:
     return url.query.get("interface") == "chdb"
