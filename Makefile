@@ -24,7 +24,7 @@ demo: $(VENV)/.installed-sqlite
 	$(PY) -m sqlalchemy_vector query "which distance metric should I use for normalized embeddings" -k 3
 
 test: $(VENV)/.installed-all
-	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql,sqlite-plugin,sqlite-attach,duckdb-plugin,duckdb-attach,postgresql-plugin,postgresql-attach,postgresql-derived $(PY) -m pytest $(PYTEST_ARGS)
+	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql,sqlite-plugin,sqlite-attach,duckdb-plugin,duckdb-attach,postgresql-plugin,postgresql-attach,postgresql-derived,clickhouse $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-all
 	$(PY) -m ruff check sqlalchemy_vector tests examples bench

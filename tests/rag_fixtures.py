@@ -141,6 +141,8 @@ def fresh_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> U
         return make_url(f"duckdb:///{tmp_path / 'rag.duckdb'}")
     if backend == "postgresql":
         return request.getfixturevalue("pg_database")  # type: ignore[no-any-return]
+    if backend == "clickhouse":  # a new database on the run's chDB
+        return make_url(request.getfixturevalue("fresh_database_url")(backend))
     raise ValueError(backend)
 
 

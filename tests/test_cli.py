@@ -26,7 +26,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
+@pytest.fixture(params=["sqlite", "duckdb", "postgresql", "clickhouse"])
 def db_url(request: pytest.FixtureRequest, workspace: Path, fresh_database_url: Callable[[str], str]) -> str:
     return fresh_database_url(request.param)
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy_vector.exc import InvalidFilterError
 from sqlalchemy_vector.filters import OPERATORS, json_value, metadata_filter
 from sqlalchemy_vector.orm import MetadataJSON
+from tests.conftest import WITH_CLICKHOUSE
 
 ROWS: Dict[int, Dict[str, Any]] = {
     1: {"n": 1, "s": "1", "b": True, "x": None, "tags": ["a"], "name": "Alpha"},
@@ -95,6 +96,12 @@ def test_every_operator_has_a_case() -> None:
     for spec, _ in CASES:
         walk(spec)
     assert used == set(OPERATORS)
+
+
+@pytest.fixture(params=WITH_CLICKHOUSE)
+def backend(request: pytest.FixtureRequest) -> str:
+    """This module's matrix: the four backends and ClickHouse."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from sqlalchemy_vector.exc import (
 )
 from sqlalchemy_vector.orm import EmbeddedDocumentMixin, make_models
 from sqlalchemy_vector.rag import VectorRAG
+from tests.conftest import BACKENDS, WITH_CLICKHOUSE
 
 FUNCTIONS = ("cosine", "euclidean", "inner_product")
 # A query vector whose distances to CORPUS have no ties under any function.
@@ -54,6 +55,12 @@ STATISTICS_KEYS = {
 @pytest.fixture
 def embedder() -> KeywordEmbedder:
     return KeywordEmbedder(VOCABULARY)
+
+
+@pytest.fixture(params=WITH_CLICKHOUSE)
+def backend(request: pytest.FixtureRequest) -> str:
+    """This module's matrix: the four backends and ClickHouse."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -247,6 +254,8 @@ def test_delete(rag: VectorRAG) -> None:
 # -- transactions ---------------------------------------------------------------------------------
 
 
+# ClickHouse neither rolls back nor enforces unique keys: its guarantees are in tests/test_clickhouse.py.
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_failed_batch_leaves_nothing_behind(rag: VectorRAG) -> None:
     def count() -> tuple[int, int]:
         stats = rag.get_statistics()
@@ -294,13 +303,14 @@ def test_sync_code_runs_without_an_event_loop(fresh_engine: Engine) -> None:
 def test_statistics(rag: VectorRAG, backend: str) -> None:
     stats = rag.get_statistics()
     assert set(stats) == STATISTICS_KEYS
-    assert stats["backend"] == {"sqlite-python": "sqlite"}.get(backend, backend)
+    assert stats["backend"] == {"sqlite-python": "sqlite", "clickhouse": "clickhousedb"}.get(backend, backend)
     assert stats["document_count"] == 6 and stats["embedding_count"] == 6 and stats["dimension"] == 8
     assert stats["embedding_model"] == "keywords-v1" and stats["models"] == {"keywords-v1": 6}
     assert stats["tables"] == {"documents": "documents", "embeddings": "embeddings"}
     assert stats["indexes"] == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys
 def test_remapped_integer_id_models(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
     Document, Embedding = make_models(
         8,
@@ -330,6 +340,7 @@ def test_remapped_integer_id_models(fresh_engine: Engine, embedder: KeywordEmbed
         assert connection.exec_driver_sql("SELECT count(*) FROM kb_vectors WHERE vec IS NOT NULL").scalar() == 4
 
 
+@pytest.mark.parametrize("backend", BACKENDS)  # raw DDL of the other backends
 def test_existing_tables_with_data(fresh_engine: Engine, backend: str) -> None:
     with fresh_engine.begin() as connection:
         create_existing_tables(connection, backend)
@@ -349,6 +360,7 @@ def test_existing_tables_with_data(fresh_engine: Engine, backend: str) -> None:
     assert other.query_with_embedding([1.0, 0.9, 0.0, 0.0]) == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)  # a document without a vector is a NULL vector, which ClickHouse cannot store
 def test_single_table_model(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
     class Base(DeclarativeBase):
         pass
@@ -447,6 +459,7 @@ def test_construction(
 # -- indexes --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", BACKENDS)  # IVFFlat and per-backend index DDL; ClickHouse's index: tests/test_clickhouse.py
 def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) -> None:
     rag = VectorRAG(fresh_engine, embedder=embedder)
     rag.load_documents(CORPUS, show_progress=False)

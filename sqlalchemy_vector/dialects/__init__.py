@@ -12,6 +12,7 @@ DEFAULT_URL = "sqlite:///sqlalchemy_vector.db"
 
 # The registry: importing a backend's package registers it.
 from . import duckdb, postgresql, sqlite  # noqa: E402,F401
+from . import clickhouse  # noqa: E402,F401
 
 __all__ = [
     "DEFAULT_URL",

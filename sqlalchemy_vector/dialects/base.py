@@ -120,6 +120,13 @@ class Capabilities:
     max_dimension: Optional[int] = None
     #: Most dimensions a vector index can cover, if fewer than a column can hold.
     max_index_dimension: Optional[int] = None
+    # -- transactions and NULL vectors (backends without them: ClickHouse) ------------
+    #: Whether several statements commit or roll back together; False: each statement stands alone.
+    transactions: bool = True
+    #: Whether a vector column can hold NULL.
+    null_vectors: bool = True
+    #: Whether DELETE ... RETURNING reports the deleted rows (else they are counted before deleting).
+    delete_returning: bool = True
 
 
 class Backend:

@@ -275,6 +275,9 @@ class PostgreSQLBackend(Backend):
 
         return reliability.is_concurrent_ddl_error(error)
 
+    def prepare_migrations(self) -> None:
+        from . import citus  # noqa: F401  - registers op.create_distributed_table / op.undistribute_table (Citus)
+
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     # Connections opening a new database at once all run CREATE EXTENSION; the

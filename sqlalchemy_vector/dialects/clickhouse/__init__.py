@@ -1,0 +1,214 @@
+"""ClickHouse through clickhouse-connect's dialect, on a server or in-process with chDB.
+
+Vectors are stored as ``Array(Float32)`` with a ``CHECK length(col) = dim``
+constraint (ClickHouse arrays have no declared length).  Parameters travel as
+text and are cast with ``CAST(... AS Array(Float32))``; clickhouse-connect
+renders parameters into the statement, so a query vector is a constant, the
+form the vector-similarity index serves.  Distances compile to ClickHouse's
+``cosineDistance``, ``L2Distance``, ``dotProduct`` and ``L1Distance``.
+
+ClickHouse has no multi-statement transactions: ``commit`` and ``rollback`` do
+nothing, each statement is applied on its own, and DELETE is a lightweight
+mutation.  :attr:`Capabilities.transactions` says so; the README lists what
+the facade guarantees here.  An ``Array`` cannot be ``Nullable``, so a vector
+column holds no NULL.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+
+import numpy as np
+from sqlalchemy import cast
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
+from sqlalchemy.types import UserDefinedType
+
+from ...exc import InvalidVectorError
+from ...functions import VectorDistance
+from ..base import Backend, Capabilities, Processor, import_dialect_classes, register, set_engine_state, vector_to_text
+from . import ddl as _ddl  # noqa: F401  - the CREATE TABLE rule (default engine, vector length constraints)
+from . import index as _index
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.type_api import TypeEngine
+
+    from ...bulk import BulkLoad
+    from ...filters import CaseSensitiveLike, JSONValue
+    from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
+__all__ = ["FLOAT32_ARRAY", "ClickHouseBackend"]
+
+_FUNCTIONS = {
+    "cosine": "cosineDistance",
+    "l2": "L2Distance",
+    "inner_product": "dotProduct",
+    "l1": "L1Distance",
+}
+
+
+class FLOAT32_ARRAY(UserDefinedType[Any]):
+    """ClickHouse's ``Array(Float32)`` holding ``dim`` values (checked by the table's constraint)."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "Array(Float32)"
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(bindvalue, self)
+
+    def bind_processor(self, dialect: Dialect) -> Processor:
+        def process(value: Any) -> Any:
+            if value is None:
+                raise InvalidVectorError(
+                    "ClickHouse stores no NULL vector (an Array column cannot be Nullable); "
+                    "leave the row out, or keep vectors in a separate table keyed by the row's id"
+                )
+            return vector_to_text(value)
+
+        return process
+
+    def literal_processor(self, dialect: Dialect) -> Processor:
+        def process(value: Any) -> str:
+            return f"'{vector_to_text(value)}'"
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Processor:
+        def process(value: Any) -> Any:
+            return None if value is None else np.array(value, dtype=np.float32)
+
+        return process
+
+
+class ClickHouseBackend(Backend):
+    """ClickHouse through clickhouse-connect (``clickhousedb://``; ``?interface=chdb`` runs chDB in-process)."""
+
+    name = "clickhousedb"
+    capabilities = Capabilities(
+        index_metrics=_index.INDEX_METRICS,
+        index_provider="ClickHouse's vector_similarity index",
+        approximate_index=True,
+        transactional_ddl=False,
+        foreign_keys=False,
+        transactions=False,
+        null_vectors=False,
+        delete_returning=False,
+    )
+
+    def dialect_classes(self) -> tuple[type, ...]:
+        return import_dialect_classes("clickhouse_connect.cc_sqlalchemy.dialect:ClickHouseDialect")
+
+    # -- storage and distance SQL --------------------------------------------------
+
+    def storage_type(self, dim: int) -> FLOAT32_ARRAY:
+        return FLOAT32_ARRAY(dim)
+
+    def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
+        left = compiler.process(element.left, **kw)
+        right = compiler.process(element.right, **kw)
+        if element.metric == "max_inner_product":
+            return f"(-dotProduct({left}, {right}))"
+        # cosineDistance of a zero vector is NaN (ClickHouse 26.9), as in pgvector: it sorts last
+        # and cosine_distance's result type reads it back as 2.0.
+        return f"{_FUNCTIONS[element.metric]}({left}, {right})"
+
+    # -- engines -----------------------------------------------------------------
+
+    def prepare(self, engine: Engine, **options: Any) -> None:
+        set_engine_state(engine.dialect, clickhouse=True, chdb=_is_chdb(engine.url))
+
+    def database_file(self, url: URL) -> Optional[str]:
+        return url.query.get("path") if _is_chdb(url) else None  # type: ignore[return-value]
+
+    # -- top-k search -----------------------------------------------------------
+
+    def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
+        from . import search
+
+        return search.settings(connection, ef_search=ef_search)
+
+    # -- vector indexes ------------------------------------------------------------------
+
+    def compile_create_index(self, element: "CreateVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_create(element, compiler, **kw)
+
+    def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
+        return _index.compile_drop(element, compiler, **kw)
+
+    def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Any]:
+        return _index.create_statements(index, if_not_exists)
+
+    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
+        _index.drop(connection, name, schema, if_exists)
+
+    def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        return _index.list_indexes(connection, schema)
+
+    def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+        return _index.vector_columns(connection, table_name, schema)
+
+    # -- bulk loading ----------------------------------------------------------------
+
+    def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:
+        from .bulk import write
+
+        return write(connection, load)
+
+    # -- metadata filters ------------------------------------------------------------
+
+    def json_key_path(self, key: str, dialect: Dialect) -> str:
+        return key  # JSONExtract* take the key itself
+
+    def compile_json_value(self, element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_json_value
+
+        return compile_json_value(element, compiler, **kw)
+
+    def compile_case_sensitive_like(self, element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
+        from .filters import compile_like
+
+        return compile_like(element, compiler, **kw)
+
+    def like_pattern(self, pattern: str) -> str:
+        from .filters import like_pattern
+
+        return like_pattern(pattern)
+
+    # -- column types of the ORM mixins ---------------------------------------------
+
+    def json_type(self) -> "TypeEngine[Any]":
+        from .filters import JSONText
+
+        return JSONText()
+
+    def integer_id_type(self) -> "TypeEngine[int]":
+        from sqlalchemy import BigInteger
+
+        return BigInteger()
+
+    # -- reflection ----------------------------------------------------------------
+
+    def reflected_type_names(self) -> Mapping[str, Callable[..., "TypeEngine[Any]"]]:
+        return {}
+
+    def storage_dim(self, type_: "TypeEngine[Any]") -> Optional[int]:
+        return type_.dim if isinstance(type_, FLOAT32_ARRAY) else None
+
+    def prepare_migrations(self) -> None:
+        try:  # clickhouse-connect's Alembic implementation for "clickhousedb" (its version table, its DDL)
+            import clickhouse_connect.cc_sqlalchemy.alembic  # noqa: F401
+        except ImportError:
+            pass
+
+
+def _is_chdb(url: URL) -> bool:
+    return url.query.get("interface") == "chdb"
+
+
+register(ClickHouseBackend())

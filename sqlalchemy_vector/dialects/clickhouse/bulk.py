@@ -1,0 +1,47 @@
+"""ClickHouse's bulk path: one Arrow table sent with clickhouse-connect's ``insert_arrow``.
+
+The vectors go as an Arrow ``List<float>`` column, each row's float32 values
+as they are, with no text formatting or parsing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    from ...bulk import BulkLoad
+
+
+def write(connection: Connection, load: "BulkLoad") -> bool:
+    """Insert ``load`` through ``insert_arrow``; ``False`` when only the plain insert is exact."""
+    if not load.defaults_computed or load.sql_defaults:
+        return False
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return False
+    client = getattr(connection.connection.driver_connection, "client", None)
+    if client is None or not hasattr(client, "insert_arrow"):
+        return False
+    arrays = []
+    for column in load.columns:
+        if column.key in load.vectors:
+            matrix, nulls = load.vectors[column.key]
+            if nulls is not None and nulls.any():
+                return False  # the plain insert raises the error that explains NULL vectors
+            flat = pa.array(matrix.reshape(-1), type=pa.float32())
+            offsets = pa.array(range(0, matrix.size + 1, matrix.shape[1]) if matrix.shape[1] else [0] * (len(matrix) + 1), type=pa.int32())
+            arrays.append(pa.ListArray.from_arrays(offsets, flat))
+            continue
+        values = load.processed(column, connection)
+        values = [str(v) if isinstance(v, uuid.UUID) else v for v in values]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            return False
+    source = pa.Table.from_arrays(arrays, names=[c.name for c in load.columns])
+    client.insert_arrow(load.table.name, source, database=load.table.schema)
+    return True

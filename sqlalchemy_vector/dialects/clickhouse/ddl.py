@@ -1,0 +1,102 @@
+"""``CREATE TABLE`` on ClickHouse for engines sqlalchemy_vector prepared.
+
+ClickHouse needs a table engine; clickhouse-connect takes it as a table
+argument (``Table(..., clickhousedb_engine=MergeTree(order_by="id"))``) and
+refuses a table without one.  On an engine from
+:func:`sqlalchemy_vector.create_engine` (or ``attach``, or the plugin) a table
+with no engine gets ``MergeTree`` ordered by its primary key, so the same
+``Table`` and the facade's models are created on every backend.  The rule also
+adds the ``CHECK length(col) = dim`` constraint of each vector column, and
+makes nullable scalar columns ``Nullable`` (clickhouse-connect leaves generic
+SQLAlchemy types non-nullable, and NULL would silently become ``''`` or 0).
+Engines sqlalchemy_vector did not prepare compile exactly as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import Column, CreateTable, Table
+from sqlalchemy.sql.dml import Delete, Update
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ..base import engine_state
+
+# Types ClickHouse does not accept inside Nullable(...).
+_NOT_NULLABLE = ("Array(", "Map(", "Tuple(", "JSON", "Nullable(", "LowCardinality(", "Object(", "Dynamic", "Variant(")
+
+
+def _vector_dim(column: Column[Any]) -> int | None:
+    from ...types import Vector
+
+    return column.type.dim if isinstance(column.type, Vector) else None
+
+
+def _column_spec(compiler: DDLCompiler, column: Column[Any]) -> str:
+    spec = str(compiler.get_column_specification(column))  # type: ignore[no-untyped-call]
+    if not column.nullable or column.primary_key or _vector_dim(column) is not None:
+        return spec
+    type_sql = compiler.dialect.type_compiler_instance.process(column.type, type_expression=column)
+    name = compiler.preparer.quote(column.name)
+    head = f"{name} {type_sql}"
+    if type_sql.startswith(_NOT_NULLABLE) or not spec.startswith(head):
+        return spec
+    return f"{name} Nullable({type_sql})" + spec[len(head) :]
+
+
+def _default_engine(table: Table) -> str:
+    keys = [f"`{c.name}`" if not c.name.isidentifier() else c.name for c in table.primary_key.columns]
+    order_by = keys[0] if len(keys) == 1 else f"({', '.join(keys)})" if keys else "tuple()"
+    # The block-number columns make UPDATE work (lightweight updates, ClickHouse 25.7+).
+    return f"Engine MergeTree ORDER BY {order_by} SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1"
+
+
+@compiles(CreateTable, "clickhousedb")
+def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str:
+    table = element.element
+    state = engine_state(compiler.dialect)
+    if state is None or not state.get("clickhouse"):
+        return str(compiler.visit_create_table(element, **kw))  # type: ignore[no-untyped-call]
+    from clickhouse_connect.cc_sqlalchemy.sql import format_table
+    from clickhouse_connect.cc_sqlalchemy.sql.ddlcompiler import ClickHouseDDLHelper
+
+    if ClickHouseDDLHelper.is_dictionary(table):
+        return str(compiler.visit_create_table(element, **kw))  # type: ignore[no-untyped-call]
+    engine = getattr(table, "engine", None) or ClickHouseDDLHelper.get_option(table, "engine")
+    parts: List[str] = [_column_spec(compiler, c.element) for c in element.columns]
+    quote = compiler.preparer.quote
+    for create_column in element.columns:
+        column = create_column.element
+        dim = _vector_dim(column)
+        if dim is not None:
+            constraint = quote(f"{column.name}_dimension")
+            parts.append(f"CONSTRAINT {constraint} CHECK length({quote(column.name)}) = {int(dim)}")
+    if_not_exists = " IF NOT EXISTS" if getattr(element, "if_not_exists", False) else ""
+    text = f"CREATE TABLE{if_not_exists} {format_table(table)} ({', '.join(parts)}) "
+    text += engine.compile() if engine is not None else _default_engine(table)
+    if table.comment:
+        from sqlalchemy import types
+
+        text += f" COMMENT {compiler.sql_compiler.render_literal_value(table.comment, types.STRINGTYPE)}"
+    return text
+
+
+# -- UPDATE and DELETE through the ORM ----------------------------------------------------
+# clickhouse-connect 1.12 compiles DELETE itself and leaves the compiler without the statement's
+# compile state, which SQLAlchemy's ORM-enabled update()/delete() read after executing
+# (AttributeError: from_statement_ctx).  On prepared engines these rules record it first.
+
+
+@compiles(Update, "clickhousedb")
+@compiles(Delete, "clickhousedb")
+def _dml_with_compile_state(element: Any, compiler: Any, **kw: Any) -> str:
+    state = engine_state(compiler.dialect)
+    if state is not None and state.get("clickhouse") and compiler.compile_state is None and not compiler.stack:
+        compiler.compile_state = element._compile_state_factory(element, compiler, **kw)
+        if isinstance(element, Delete):
+            compiler.isdelete = True
+        else:
+            compiler.isupdate = True
+    visit = compiler.visit_delete if isinstance(element, Delete) else compiler.visit_update
+    return str(visit(element, **kw))

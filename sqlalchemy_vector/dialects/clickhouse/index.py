@@ -1,0 +1,130 @@
+"""ClickHouse's ``vector_similarity`` (HNSW) skip index: DDL, settings and the catalog.
+
+The index is added with ``ALTER TABLE ... ADD INDEX`` and built over the rows
+already there with ``ALTER TABLE ... MATERIALIZE INDEX`` (new parts build it on
+insert).  It serves ``ORDER BY cosineDistance(col, const) LIMIT n`` and the
+same with ``L2Distance``; ``m`` and ``ef_construction`` become its
+``hnsw_max_connections_per_layer`` and ``hnsw_candidate_list_size_for_construction``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import ExecutableDDLElement
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from ...exc import UnsupportedDialectError, VectorIndexError
+from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+
+_DISTANCE = {"cosine": "cosineDistance", "l2": "L2Distance"}
+_METRIC_NAMES = {value: key for key, value in _DISTANCE.items()}
+
+#: The index serves the two distances ClickHouse 26.9 builds it for.
+INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {"hnsw": tuple(_DISTANCE)}
+
+_TYPE_FULL = re.compile(r"vector_similarity\('hnsw',\s*'(\w+)',\s*(\d+)(?:,\s*'(\w+)',\s*(\d+),\s*(\d+))?\)")
+_LENGTH_CHECK = re.compile(r"CHECK length\(`?([^`)]+)`?\) = (\d+)")
+
+
+class MaterializeVectorIndex(ExecutableDDLElement):
+    """``ALTER TABLE ... MATERIALIZE INDEX``: build the index over the rows already in the table."""
+
+    inherit_cache = False
+
+    def __init__(self, element: VectorIndex) -> None:
+        self.element = element
+
+
+@compiles(MaterializeVectorIndex)
+def _compile_materialize(element: MaterializeVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    preparer = compiler.preparer
+    return f"ALTER TABLE {preparer.format_table(index.bound_table)} MATERIALIZE INDEX {preparer.quote(index.index_name)}"
+
+
+def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    preparer = compiler.preparer
+    arguments = f"'hnsw', '{_DISTANCE[index.metric]}', {int(index.dim)}"
+    if index.options:
+        # The long form names every parameter: quantization, then M, then ef_construction.
+        m = int(index.options.get("m", 32))
+        ef_construction = int(index.options.get("ef_construction", 128))
+        arguments += f", 'bf16', {m}, {ef_construction}"
+    return (
+        f"ALTER TABLE {preparer.format_table(index.bound_table)} ADD INDEX "
+        f"{'IF NOT EXISTS ' if element.if_not_exists else ''}{preparer.quote(index.index_name)} "
+        f"{preparer.quote(index.vector_column.name)} TYPE vector_similarity({arguments})"
+    )
+
+
+def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    raise UnsupportedDialectError(
+        f"dropping vector index {element.name!r} on ClickHouse needs its table (ALTER TABLE t DROP INDEX); "
+        "use sqlalchemy_vector.drop_vector_index(connection, name), which looks the table up"
+    )
+
+
+def create_statements(index: VectorIndex, if_not_exists: bool) -> List[Any]:
+    return [CreateVectorIndex(index, if_not_exists=if_not_exists), MaterializeVectorIndex(index)]
+
+
+def drop(connection: Connection, name: str, schema: Optional[str], if_exists: bool) -> None:
+    table = connection.execute(
+        text(
+            "SELECT table FROM system.data_skipping_indices "
+            "WHERE name = :name AND database = coalesce(:schema, currentDatabase())"
+        ),
+        {"name": name, "schema": schema},
+    ).scalar()
+    if table is None:
+        if if_exists:
+            return
+        raise VectorIndexError(f"no vector index {name!r} in this ClickHouse database; list_vector_indexes() shows them")
+    quote = connection.dialect.identifier_preparer.quote
+    target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+    connection.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {quote(name)}")
+
+
+def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+    rows = connection.execute(
+        text(
+            "SELECT name, table, expr, type_full FROM system.data_skipping_indices "
+            "WHERE type = 'vector_similarity' AND database = coalesce(:schema, currentDatabase()) ORDER BY name"
+        ),
+        {"schema": schema},
+    ).all()
+    result = []
+    for name, table, expr, type_full in rows:
+        match = _TYPE_FULL.search(type_full)
+        options: Dict[str, Any] = {}
+        if match and match.group(4):
+            options = {"m": int(match.group(4)), "ef_construction": int(match.group(5))}
+        result.append(
+            {
+                "name": name,
+                "table": table,
+                "column": expr.strip("`"),
+                "metric": _METRIC_NAMES.get(match.group(1)) if match else None,
+                "method": "hnsw",
+                "options": options,
+            }
+        )
+    return result
+
+
+def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+    """``Array(Float32)`` columns with their ``CHECK length(col) = n`` constraint's dimension."""
+    create = connection.execute(
+        text(
+            "SELECT create_table_query FROM system.tables "
+            "WHERE name = :table AND database = coalesce(:schema, currentDatabase())"
+        ),
+        {"table": table_name, "schema": schema},
+    ).scalar()
+    return {column: int(dim) for column, dim in _LENGTH_CHECK.findall(create or "")}

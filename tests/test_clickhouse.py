@@ -1,0 +1,190 @@
+"""ClickHouse (chDB, in-process) where it differs from the other backends: bulk path, index, no transactions."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, event, insert, select, text
+from sqlalchemy.engine import Connection, Engine
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector import bulk
+from sqlalchemy_vector.dialects import backend_for
+from sqlalchemy_vector.orm import MetadataJSON
+from tests.conftest import CLICKHOUSE
+from tests.rag_fixtures import VOCABULARY, KeywordEmbedder
+
+Q = [0.8, 0.45, 0.3, 0.1, 0.05, 0.2, 0.15, 0.37]  # test_rag's query vector
+
+
+@pytest.fixture
+def backend() -> str:
+    return CLICKHOUSE
+
+
+def table(name: str, dim: int = 8) -> Table:
+    return Table(
+        name,
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("label", String(20)),
+        Column("score", Float),
+        Column("meta", MetadataJSON),
+        Column("embedding", sv.Vector(dim)),
+    )
+
+
+def test_create_table_gets_an_engine_and_a_length_constraint(conn: Connection) -> None:
+    items = table("ddl_items", dim=3)
+    items.create(conn)
+    ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'ddl_items'")).scalar()
+    assert "CHECK length(embedding) = 3" in ddl and "ENGINE = MergeTree" in ddl and "ORDER BY id" in ddl
+    with pytest.raises(Exception, match="embedding_dimension"):  # a length-2 array written around the type
+        conn.execute(text("INSERT INTO ddl_items (id, embedding) VALUES (1, [1.0, 2.0])"))
+
+
+def test_bulk_path_matches_plain_insert(conn: Connection) -> None:
+    rng = np.random.default_rng(3)
+    rows = [
+        {"id": i, "label": f"r{i}" if i % 3 else None, "score": float(i) / 7, "meta": {"i": i, "odd": bool(i % 2)},
+         "embedding": rng.standard_normal(8).astype(np.float32)}
+        for i in range(50)
+    ]
+    plain, fast = table("bulk_plain"), table("bulk_fast")
+    plain.create(conn)
+    fast.create(conn)
+    conn.execute(insert(plain), rows)
+    load = bulk.BulkLoad.prepare(conn, fast, rows)
+    assert backend_for(conn.dialect).bulk_write(conn, load) is True  # the Arrow path itself wrote them
+    got = [r._asdict() for r in conn.execute(select(fast).order_by(fast.c.id))]
+    want = [r._asdict() for r in conn.execute(select(plain).order_by(plain.c.id))]
+    for g, w, row in zip(got, want, rows):
+        np.testing.assert_array_equal(g.pop("embedding"), row["embedding"])
+        np.testing.assert_array_equal(w.pop("embedding"), row["embedding"])
+        assert g == w
+    assert sv.bulk_insert(conn, fast, []) == 0
+
+
+@pytest.mark.parametrize("metric, function", [("cosine", "cosineDistance"), ("l2", "L2Distance")])
+def test_vector_index_is_used_per_explain(conn: Connection, metric: str, function: str) -> None:
+    items = table(f"indexed_{metric}")
+    items.create(conn)
+    vectors = np.random.default_rng(5).standard_normal((300, 8)).astype(np.float32)
+    sv.bulk_insert(conn, items, [{"id": i, "embedding": v} for i, v in enumerate(vectors)])
+    index = sv.VectorIndex(f"ix_{metric}", items.c.embedding, metric=metric, m=16, ef_construction=64)
+    sv.create_vector_index(conn, index)
+    listed = sv.list_vector_indexes(conn)
+    assert {(i["name"], i["metric"], i["method"]) for i in listed} >= {(f"ix_{metric}", metric, "hnsw")}
+    distance = sv.distance(metric, items.c.embedding, vectors[7])
+    statement = select(items.c.id).order_by(distance).limit(5)
+    sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+    assert f"ORDER BY {function}(" in sql
+    plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN indexes = 1 " + sql))
+    assert f"Name: ix_{metric}" in plan and "vector_similarity" in plan
+    with backend_for(conn.dialect).search_settings(conn, ef_search=200, iterative_scan=None, probes=None):
+        assert conn.execute(statement).scalars().first() == 7
+    sv.drop_vector_index(conn, f"ix_{metric}")
+    assert f"ix_{metric}" not in [i["name"] for i in sv.list_vector_indexes(conn)]
+
+
+def test_no_transactions_is_capability_data(conn: Connection) -> None:
+    """ClickHouse applies each statement alone: a rollback undoes nothing, and the backend says so."""
+    capabilities = backend_for(conn.dialect).capabilities
+    assert capabilities.transactions is False and capabilities.null_vectors is False
+    items = table("no_txn")
+    items.create(conn)
+    conn.commit()
+    with conn.begin() as transaction:
+        conn.execute(insert(items).values(id=1, embedding=np.ones(8, np.float32)))
+        transaction.rollback()
+    assert conn.execute(select(items.c.id)).scalars().all() == [1]
+
+
+@pytest.fixture
+def clickhouse_database(fresh_database_url: Callable[[str], str]) -> Iterator[Engine]:
+    engine = sv.create_engine(fresh_database_url(CLICKHOUSE))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def test_facade_loads_queries_and_filters(clickhouse_database: Engine) -> None:
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    first = rag.load_document("apple fig", {"source": "a.txt", "page": 3})
+    ids = rag.load_documents([{"content": "cherry"}, {"content": "durian apple"}], show_progress=False)
+    assert rag.get_document(first)["metadata"] == {"source": "a.txt", "page": 3}
+    hits = rag.query("apple", top_k=2)
+    assert sorted(h["document_id"] for h in hits) == sorted([first, ids[1]])
+    assert [h["document_id"] for h in rag.query("apple", top_k=5, filters={"page": 3})] == [first]
+    stats = rag.get_statistics()
+    assert (stats["backend"], stats["document_count"], stats["embedding_count"]) == ("clickhousedb", 3, 3)
+
+
+
+def test_facade_guarantees_without_transactions(clickhouse_database: Engine) -> None:
+    """What the README promises on ClickHouse: validation before writing, no rollback of earlier batches, no unique keys."""
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    good = [{"content": f"apple {i}", "document_id": f"g{i}"} for i in range(4)]
+    with pytest.raises(sv.exc.DimensionMismatchError):  # one batch: checked before anything is written
+        rag.load_documents([*good[:1], {"content": "bad", "embedding": [1.0, 2.0]}], show_progress=False)
+    assert rag.get_statistics()["document_count"] == 0
+    with pytest.raises(sv.exc.DimensionMismatchError):  # batches of 2: the first was written and stays
+        rag.load_documents([*good, {"content": "bad", "embedding": [1.0, 2.0]}], batch_size=2, show_progress=False)
+    assert rag.get_statistics()["document_count"] == 4
+    rag.load_document("apple again", document_id="g0")  # no unique keys: the database does not refuse it
+    assert rag.get_statistics()["document_count"] == 5
+    assert rag.delete_document("g1") and rag.get_document("g1") is None
+    rag.update_document("g2", "cherry", metadata={"v": 2})
+    assert (rag.get_document("g2") or {})["metadata"] == {"v": 2}
+
+
+def test_facade_index_keeps_the_answers(clickhouse_database: Engine) -> None:
+    from tests.rag_fixtures import CORPUS
+
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents(CORPUS, show_progress=False)
+    exact = [r["content"] for r in rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})]
+    exact_l2 = rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean")
+    with pytest.raises(sv.exc.VectorIndexError, match="HNSW indexes only, not 'ivfflat'"):
+        rag.create_index("emb_ivf", method="ivfflat", lists=1)
+    with pytest.raises(sv.exc.UnsupportedMetricError, match="inner_product|max_inner_product"):
+        rag.create_index("emb_ip", similarity_function="inner_product")
+    rag.create_index("emb_hnsw", m=8, ef_construction=32)
+    expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw",
+                "options": {"m": 8, "ef_construction": 32}}
+    assert expected in rag.get_statistics()["indexes"]
+    seen: list = []
+    listener = lambda conn, cursor, statement, parameters, context, many: seen.append((statement, parameters))  # noqa: E731
+    event.listen(clickhouse_database, "before_cursor_execute", listener)
+    assert [r["content"] for r in rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})] == exact
+    event.remove(clickhouse_database, "before_cursor_execute", listener)
+    # The facade's top-k statement (filters included) is one the index serves.
+    statement, parameters = next((s, p) for s, p in seen if "cosineDistance" in s)
+    with clickhouse_database.connect() as conn:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN indexes = 1 " + statement, parameters))
+    assert "Name: emb_hnsw" in plan
+    assert rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean") == exact_l2
+    rag.load_document("grape grape", {"kind": "fruit"})  # written while the index exists
+    assert rag.query("grape", top_k=1, filters={"kind": "fruit"})[0]["content"] == "grape grape"
+    assert rag.delete_index("emb_hnsw") is True and rag.get_statistics()["indexes"] == []
+
+
+def test_alembic_operations(conn: Connection) -> None:
+    """Migrations run through clickhouse-connect's Alembic implementation, with the vector operations."""
+    import sqlalchemy_vector.alembic  # noqa: F401  - registers the operations and prepares each backend
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    op = Operations(MigrationContext.configure(conn))
+    op.create_table(
+        "migrated", Column("id", Integer, primary_key=True, autoincrement=False), Column("embedding", sv.Vector(3))
+    )
+    ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'migrated'")).scalar()
+    assert "CHECK length(embedding) = 3" in ddl and "ENGINE = MergeTree" in ddl
+    op.create_vector_index("migrated_l2", "migrated", "embedding", metric="l2")
+    assert [(i["name"], i["metric"]) for i in sv.list_vector_indexes(conn)] == [("migrated_l2", "l2")]
+    op.drop_vector_index("migrated_l2", table_name="migrated")
+    assert sv.list_vector_indexes(conn) == []
