@@ -66,7 +66,7 @@ def test_kill_during_load(backend: str, fresh_database_url: Callable[[str], str]
     expected = BASELINE
     outcomes = []
     for trial in range(TRIALS):
-        count = 3000
+        count = 20000  # long enough on every backend that the kill lands mid-load
         returncode = _killed(code, [url, str(count)], generator.uniform(0.05, 0.4))
         outcomes.append(returncode)
         with VectorRAG(url, dimension=16) as rag:
