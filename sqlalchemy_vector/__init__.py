@@ -12,6 +12,13 @@ from .dialects import supported_dialects
 from .embedding import CallableEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from .engine import VectorEnginePlugin, attach, create_async_engine, create_engine
 from .filters import metadata_filter
+from .fulltext import (
+    FullTextIndex,
+    create_fulltext_index,
+    drop_fulltext_index,
+    list_fulltext_indexes,
+    refresh_fulltext_index,
+)
 from .functions import (
     METRICS,
     VectorDistance,
@@ -22,6 +29,7 @@ from .functions import (
     l2_distance,
     max_inner_product,
 )
+from .hybrid import hybrid_select, reciprocal_rank_fusion
 from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
@@ -40,6 +48,7 @@ __all__ = [
     "EmbeddedDocumentMixin",
     "Embedder",
     "EmbeddingMixin",
+    "FullTextIndex",
     "HashingEmbedder",
     "PydanticVector",
     "SentenceTransformerEmbedder",
@@ -54,9 +63,12 @@ __all__ = [
     "cosine_distance",
     "create_async_engine",
     "create_engine",
+    "create_fulltext_index",
     "create_vector_index",
     "distance",
+    "drop_fulltext_index",
     "drop_vector_index",
+    "hybrid_select",
     "exc",
     "inner_product",
     "json_default",
@@ -65,10 +77,13 @@ __all__ = [
     "knn",
     "knn_select",
     "l2_distance",
+    "list_fulltext_indexes",
     "list_vector_indexes",
     "make_models",
     "max_inner_product",
     "metadata_filter",
+    "reciprocal_rank_fusion",
+    "refresh_fulltext_index",
     "search_settings",
     "supported_dialects",
 ]

@@ -29,6 +29,7 @@ from typing import Dict, List
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
 
+from . import fulltext as _fulltext
 from . import index as _index
 from . import migration as _migration
 
@@ -133,13 +134,17 @@ class DuckDBBackend(Backend):
     def prepare(self, engine: Engine, **options: Any) -> None:
         vss = vss_extension_path()
         set_engine_state(engine.dialect, vss=str(vss) if vss else None)
-        if vss is None:
+        # Full-text search: the fts extension, from its wheel, offline (as vss).
+        fts = _fulltext.fts_extension_path()
+        if vss is None and fts is None:
             return
 
         def load_vss(dbapi_connection: Any, connection_record: Any) -> None:
             cursor = dbapi_connection.cursor()
             try:
-                cursor.execute(f"LOAD '{_sql_string(str(vss))}'")
+                for path in (vss, fts):
+                    if path is not None:
+                        cursor.execute(f"LOAD '{_sql_string(str(path))}'")
             finally:
                 cursor.close()
 
@@ -249,6 +254,28 @@ class DuckDBBackend(Backend):
 
     def prepare_migrations(self) -> None:
         from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
+
+    # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
+
+    fulltext_languages = tuple(_fulltext.STEMMERS)
+
+    def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
+        return _fulltext.create_statements(index, dialect)
+
+    def fulltext_drop_statements(
+        self, name: str, table_name: str, schema: Any, dialect: Dialect, if_exists: bool = False
+    ) -> Any:
+        return _fulltext.drop_statements(table_name, schema, if_exists)
+
+    def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
+        return _fulltext.list_indexes(connection, schema)
+
+    def refresh_fulltext_index(self, connection: Any, index: Any, key: str) -> bool:
+        _fulltext.ensure_loaded(connection)
+        return _fulltext.refresh(connection, index, key)
+
+    def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
+        return _fulltext.arm(index, key, query, match_all, dialect)
 
 
 def _sql_string(text: str) -> str:

@@ -288,6 +288,30 @@ class PostgreSQLBackend(Backend):
 
         return is_vector_index(index)
 
+    # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
+
+    def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
+        from . import fulltext
+
+        return fulltext.create_statements(index, dialect)
+
+    def fulltext_drop_statements(
+        self, name: str, table_name: str, schema: Any, dialect: Dialect, if_exists: bool = False
+    ) -> Any:
+        from . import fulltext
+
+        return fulltext.drop_statements(name, schema, dialect, if_exists)
+
+    def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
+        from . import fulltext
+
+        return fulltext.list_indexes(connection, schema)
+
+    def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
+        from . import fulltext
+
+        return fulltext.arm(index, key, query, match_all, dialect)
+
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     cursor = dbapi_connection.cursor()
