@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
@@ -24,6 +24,8 @@ __all__ = ["main", "main_exit", "DEFAULT_DB"]
 DEFAULT_DB = DEFAULT_URL
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+#: Ranking modes of ``query``: fused, vector similarity only, full-text match only.
+MODES = ("hybrid", "vector", "text")
 
 DESCRIPTION = """\
 Ingest text and Markdown files into a vector database and search them.
@@ -90,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="cosine",
         help="distance to rank by, as in the API (default: cosine; euclidean = l2, ip = inner_product)",
     )
-    query.add_argument("--threshold", type=float, default=None, help="minimum similarity")
+    query.add_argument("--threshold", type=float, default=None, help="minimum similarity (vector mode)")
+    query.add_argument(
+        "--mode", choices=MODES, default=None,
+        help="hybrid: full-text and vector rank fused (the default when the database has a full-text index, "
+        "which ingest builds); vector: similarity only; text: full-text match only",
+    )
     query.add_argument("--json", action="store_true", help="print results as JSON")
     query.set_defaults(func=cmd_query)
 
@@ -118,8 +125,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # output piped into e.g. head
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        # Writes run in transactions: an interrupted one is rolled back, nothing half-written stays.
+        print("sqlalchemy-vector: interrupted", file=sys.stderr)
+        return 130
+    except (ImportError, NoSuchModuleError) as err:
+        print(f"sqlalchemy-vector: error: {_missing_driver(args, err)}", file=sys.stderr)
+        return 1
+    except DBAPIError as err:
+        # The driver's own message, first line: never the SQL statement and its parameters.
+        print(f"sqlalchemy-vector: error: database: {_first_line(err.orig)}", file=sys.stderr)
+        return 1
     except (VectorError, SQLAlchemyError, OSError, ValueError) as err:
-        print(f"sqlalchemy-vector: error: {err}", file=sys.stderr)
+        message = str(err) if isinstance(err, VectorError) else _first_line(err)
+        print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
 
 
@@ -140,7 +159,54 @@ def _open(url: str, *, must_exist: bool) -> Any:
         path = backend_for(parsed.get_dialect()).database_file(parsed)
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
+        return _open_existing(url)
     return VectorRAG(url)
+
+
+def _open_existing(url: str) -> Any:
+    """A facade on a database that already holds the tables: read-only commands create nothing."""
+    from sqlalchemy import inspect
+
+    from .engine import create_engine
+    from .rag import VectorRAG
+
+    engine = create_engine(url)
+    try:
+        rag = VectorRAG.__new__(VectorRAG)
+        rag._setup(engine, None, None, None, None)
+        tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
+        if rag.embedding_model is not None:
+            tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            missing = [t.name for t in tables if not inspector.has_table(t.name, schema=t.schema)]
+        if missing:
+            raise OSError(
+                f"{_shown(url)} has no {' or '.join(missing)} table; run `sqlalchemy-vector ingest PATH...` first, "
+                "or pass --db URL"
+            )
+    except BaseException:
+        engine.dispose()
+        raise
+    rag._tables_ready = True
+    rag._owns_engine = True
+    return rag
+
+
+def _missing_driver(args: argparse.Namespace, err: BaseException) -> str:
+    try:
+        name = make_url(_db(args)).get_backend_name()
+    except Exception:  # noqa: BLE001 - an unparsable URL reports the import error alone
+        return _first_line(err)
+    return (
+        f"{_first_line(err)}: the {name} driver is not installed; "
+        f"pip install 'sqlalchemy-vector[{name}]' (or the driver the URL names)"
+    )
+
+
+def _first_line(err: Any) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _files(paths: Sequence[str]) -> Iterator[Path]:
@@ -194,6 +260,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         rag.load_documents(documents, show_progress=not args.quiet)
         if previous:
             rag.delete_documents(ids=previous)
+        _ensure_fulltext(rag)
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
@@ -223,13 +290,7 @@ def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
 def cmd_query(args: argparse.Namespace) -> int:
     rag = _open(_db(args), must_exist=True)
     try:
-        results = rag.query(
-            args.text,
-            top_k=args.top_k,
-            similarity_threshold=args.threshold,
-            similarity_function=args.metric,
-            filters=_where(args.where),
-        )
+        results = _ranked(rag, args)
     finally:
         rag.close()
     if args.json:
@@ -243,9 +304,53 @@ def cmd_query(args: argparse.Namespace) -> int:
         where = meta.get("source", str(result["document_id"]))
         if meta.get("heading"):
             where += f" > {meta['heading']}"
-        print(f"{rank}. {result['similarity']:.3f}  {where}")
+        shown = result["similarity"] if result.get("score") is None else result["score"]
+        print(f"{rank}. {shown:.3f}  {where}")
         print(f"   {_snippet(result['content'])}")
     return 0
+
+
+def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Results of ``query`` in the chosen mode (hybrid when a full-text index exists and none was chosen)."""
+    from .fulltext import list_fulltext_indexes
+
+    filters = _where(args.where)
+    mode = args.mode
+    if mode != "vector":
+        with rag.engine.connect() as connection:
+            has_index = bool(list_fulltext_indexes(connection, rag.document_model.__table__))
+        if not has_index:
+            if mode is not None:
+                raise ValueError(
+                    f"--mode {mode} needs a full-text index, which this database has not; run "
+                    "`sqlalchemy-vector ingest PATH...` (it builds one) or use --mode vector"
+                )
+            mode = "vector"
+    if mode == "vector":
+        return rag.query(  # type: ignore[no-any-return]
+            args.text,
+            top_k=args.top_k,
+            similarity_threshold=args.threshold,
+            similarity_function=args.metric,
+            filters=filters,
+        )
+    weights = (0.0, 1.0) if mode == "text" else (1.0, 1.0)
+    return rag.hybrid_query(  # type: ignore[no-any-return]
+        args.text, top_k=args.top_k, filters=filters, weights=weights, similarity_function=args.metric
+    )
+
+
+def _ensure_fulltext(rag: Any) -> None:
+    """Build the passages' full-text index if missing, and bring it up to date (hybrid queries need it)."""
+    from .fulltext import list_fulltext_indexes
+
+    with rag.engine.connect() as connection:
+        found = list_fulltext_indexes(connection, rag.document_model.__table__)
+    if not found:
+        rag.create_fulltext_index()
+    from .rag import _fresh_fulltext
+
+    rag._write(_fresh_fulltext, rag._store)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
