@@ -276,3 +276,67 @@ async def test_async_facade_hybrid_query(tmp_path: Any, backend: str) -> None:
     results = await rag.hybrid_query("uuid identifiers", top_k=2)
     assert results[0]["document_id"] == ids[0]
     await rag.close()
+
+
+# -- migrations ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql"])
+def test_fulltext_index_migrates(kind: str, fresh_database_url: Any) -> None:
+    from alembic.autogenerate import produce_migrations, render_python_code
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    import sqlalchemy_vector.alembic as sva
+
+    def metadata_with(index: bool) -> MetaData:
+        metadata = MetaData()
+        table = Table(
+            "notes", metadata, Column("id", String(8), primary_key=True), Column("content", Text), Column("embedding", sv.Vector(3))
+        )
+        if index:
+            FullTextIndex("notes_fts", table.c.content, language="simple")
+        return metadata
+
+    def fulltext_ops(connection: Connection, metadata: MetaData) -> Any:
+        context = MigrationContext.configure(connection, opts=sva.context_options(connection))
+        upgrade = produce_migrations(context, metadata).upgrade_ops
+        # (DuckDB reflects Text as String, an unrelated column diff: only full-text operations are looked at.)
+        found = [op for table_ops in upgrade.ops for op in getattr(table_ops, "ops", [table_ops]) if "FullText" in type(op).__name__]
+        return context, upgrade, found
+
+    engine = sv.create_engine(fresh_database_url(kind))
+    try:
+        with engine.begin() as connection:
+            metadata_with(False).create_all(connection)
+            connection.execute(metadata_with(False).tables["notes"].insert(), [
+                {"id": "a", "content": "okapi grazing", "embedding": [1, 0, 0]},
+                {"id": "b", "content": "zebra grazing", "embedding": [0, 1, 0]},
+            ])
+        with engine.begin() as connection:
+            context, upgrade, found = fulltext_ops(connection, metadata_with(True))
+            assert [type(op).__name__ for op in found] == ["CreateFullTextIndexOp"]
+            code = render_python_code(upgrade)
+            assert "op.create_fulltext_index('notes_fts', 'notes', 'content', language='simple')" in code
+            Operations(context).invoke(found[0])
+        with engine.begin() as connection:
+            assert list_fulltext_indexes(connection, "notes")[0]["language"] == "simple"
+            # Filled from the rows already there; nothing more to migrate, and no shadow table shows as a change.
+            table = metadata_with(True).tables["notes"]
+            got = connection.execute(
+                hybrid_select(table.c.content, table.c.embedding, "okapi", [1, 0, 0], bind=connection, top_k=2)
+            ).all()
+            assert got[0][0] == "a" and got[0][3] == 1
+            context, upgrade, found = fulltext_ops(connection, metadata_with(True))
+            assert found == []
+            # Dropped from the models: the migration drops it, and its downgrade builds it again.
+            context, upgrade, found = fulltext_ops(connection, metadata_with(False))
+            assert [type(op).__name__ for op in found] == ["DropFullTextIndexOp"]
+            assert "op.drop_fulltext_index('notes_fts', 'notes')" in render_python_code(upgrade)
+            assert "op.create_fulltext_index('notes_fts', 'notes', 'content', language='simple')" in render_python_code(
+                upgrade.reverse()
+            )
+            Operations(context).invoke(found[0])
+            assert list_fulltext_indexes(connection, "notes") == []
+    finally:
+        engine.dispose()

@@ -331,6 +331,14 @@ class Backend:
         """Bring an index that does not follow writes up to date; True if it was rebuilt."""
         return False
 
+    def reflected_fulltext_index(self, index: "Index") -> bool:
+        """Whether a reflected index is a full-text index (compared by the Alembic plugin, not by Alembic)."""
+        return False
+
+    def fulltext_hidden_tables(self, connection: Connection) -> Set[str]:
+        """Tables that make up full-text indexes, hidden from schema comparison and migrations."""
+        return set()
+
     def fulltext_arm(
         self, index: "FullTextSpec", key: "ColumnElement[Any]", query: str, match_all: bool, dialect: Dialect
     ) -> Tuple["Select[Any]", "ColumnElement[Any]"]:

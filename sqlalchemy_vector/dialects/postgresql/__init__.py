@@ -307,6 +307,9 @@ class PostgreSQLBackend(Backend):
 
         return fulltext.list_indexes(connection, schema)
 
+    def reflected_fulltext_index(self, index: Any) -> bool:
+        return any("to_tsvector(" in str(expression) for expression in getattr(index, "expressions", ()))
+
     def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
         from . import fulltext
 

@@ -501,6 +501,11 @@ class SQLiteBackend(Backend):
 
         return fulltext.list_indexes(connection, schema)
 
+    def fulltext_hidden_tables(self, connection: Any) -> Any:
+        from . import fulltext
+
+        return fulltext.hidden_tables(connection)
+
     def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
         from . import fulltext
 

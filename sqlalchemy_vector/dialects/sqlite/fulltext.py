@@ -98,3 +98,12 @@ def arm(
     condition = literal_column(quoted).op("MATCH")(bindparam("fulltext_query", words or '""', type_=String()))
     statement = select().select_from(spec.table.join(fts, fts.c.rowid == base_rowid)).where(condition)
     return statement, -func.bm25(literal_column(quoted))
+
+
+def hidden_tables(connection: Connection) -> set[str]:
+    """The FTS5 tables of full-text indexes and their shadow tables."""
+    hidden: set[str] = set()
+    for found in list_indexes(connection, None):
+        hidden.add(found["name"])
+        hidden.update(found["name"] + suffix for suffix in ("_data", "_idx", "_docsize", "_config", "_content"))
+    return hidden
