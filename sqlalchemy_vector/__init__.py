@@ -30,6 +30,7 @@ from .functions import (
     max_inner_product,
 )
 from .hybrid import hybrid_select, reciprocal_rank_fusion
+from .mmr import maximal_marginal_relevance
 from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
@@ -81,6 +82,7 @@ __all__ = [
     "list_vector_indexes",
     "make_models",
     "max_inner_product",
+    "maximal_marginal_relevance",
     "metadata_filter",
     "reciprocal_rank_fusion",
     "refresh_fulltext_index",

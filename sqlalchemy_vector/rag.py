@@ -1090,6 +1090,42 @@ class VectorRAG(_Facade):
             similarity_function, match_all,
         )
 
+    def mmr_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filters: Optional[Filter] = None,
+        similarity_function: str = "cosine",
+        mode: str = "vector",
+    ) -> List[Result]:
+        """``top_k`` of the ``fetch_k`` best documents, chosen by maximal marginal relevance (diverse, relevant).
+
+        Candidates come from :meth:`query` (``mode="vector"``) or
+        :meth:`hybrid_query` (``mode="hybrid"``); each is then picked to be
+        similar to the query and unlike those picked before it
+        (``lambda_mult`` 1: relevance only, 0: diversity only), by cosine
+        similarity of the stored embeddings.
+        """
+        if isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1:
+            raise InvalidArgumentError(f"fetch_k must be a positive integer, got {fetch_k!r}")
+        if mode not in ("vector", "hybrid"):
+            raise InvalidArgumentError(f"mode must be 'vector' or 'hybrid', got {mode!r}")
+        self._check_search(top_k, None, similarity_function)
+        vector = self._embed([_text(query_text)])[0]
+        where = self._where(filters)
+        depth = max(fetch_k, top_k)
+        if mode == "hybrid":
+            spec = self._write(_fresh_fulltext, self._store)
+            candidates = self._read(
+                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0), 60, None,
+                similarity_function, False,
+            )
+        else:
+            candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
+        return self._read(_mmr_pick, self._store, vector, candidates, top_k, lambda_mult)
+
 
 # -- the asyncio facade ----------------------------------------------------------------------------------
 
@@ -1357,6 +1393,21 @@ class AsyncVectorRAG:
             match_all,
         )
 
+    async def mmr_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filters: Optional[Filter] = None,
+        similarity_function: str = "cosine",
+        mode: str = "vector",
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.mmr_query`."""
+        return await self._run(
+            self.sync_rag.mmr_query, query_text, top_k, fetch_k, lambda_mult, filters, similarity_function, mode
+        )
+
 
 def _index_metric(similarity_function: str) -> str:
     if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
@@ -1472,3 +1523,25 @@ def _hybrid_search(
             }
         )
     return results
+
+
+def _mmr_pick(
+    session: Session, store: _Store, query: FloatArray, candidates: List[Result], top_k: int, lambda_mult: float
+) -> List[Result]:
+    """Re-rank ``candidates`` by maximal marginal relevance over their stored vectors."""
+    from .mmr import maximal_marginal_relevance
+
+    models = store.models
+    owner = store.D if models.single_table else store.E
+    key = store.D.id if models.single_table else store.E.document_id
+    vectors: Dict[Any, FloatArray] = {}
+    ids = [r["document_id"] for r in candidates]
+    for chunk in _chunks(ids):
+        statement = select(key, models.vector).where(key.in_(chunk), models.vector.is_not(None))
+        if models.has_model_name:
+            statement = statement.where(owner.model_name == store.model_name)
+        for document_id, vector in session.execute(statement):
+            vectors.setdefault(document_id, vector)
+    usable = [r for r in candidates if r["document_id"] in vectors]
+    order = maximal_marginal_relevance(query, [vectors[r["document_id"]] for r in usable], top_k, lambda_mult)
+    return [usable[i] for i in order]

@@ -340,3 +340,42 @@ def test_fulltext_index_migrates(kind: str, fresh_database_url: Any) -> None:
             assert list_fulltext_indexes(connection, "notes") == []
     finally:
         engine.dispose()
+
+
+# -- maximal marginal relevance -------------------------------------------------------------------------
+
+
+def test_mmr_prefers_the_unlike() -> None:
+    from sqlalchemy_vector.mmr import maximal_marginal_relevance
+
+    query = [1.0, 0.0]
+    candidates = [[1.0, 0.0], [0.99, 0.01], [0.7, 0.7]]
+    assert maximal_marginal_relevance(query, candidates, 2, lambda_mult=1.0) == [0, 1]
+    assert maximal_marginal_relevance(query, candidates, 2, lambda_mult=0.3) == [0, 2]
+    assert maximal_marginal_relevance(query, candidates, 5, lambda_mult=0.3) == [0, 2, 1]
+    with pytest.raises(sv.exc.InvalidArgumentError, match="lambda_mult"):
+        maximal_marginal_relevance(query, candidates, 2, lambda_mult=2)
+
+
+def test_facade_mmr_query(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    ids = rag.load_documents(
+        [
+            {"content": "json json json text"},
+            {"content": "json json json text"},  # a duplicate
+            {"content": "json file"},
+            {"content": "random time"},
+        ],
+        show_progress=False,
+    )
+    plain = [r["document_id"] for r in rag.query("json", top_k=2)]
+    assert set(plain) == {ids[0], ids[1]}
+    diverse = [r["document_id"] for r in rag.mmr_query("json", top_k=2, fetch_k=4, lambda_mult=0.5)]
+    assert diverse[0] in (ids[0], ids[1]) and diverse[1] == ids[2]
+    assert set(r["document_id"] for r in rag.mmr_query("json", top_k=2, lambda_mult=1.0)) == set(plain)
+    rag.create_fulltext_index()
+    hybrid = [r["document_id"] for r in rag.mmr_query("json", top_k=2, fetch_k=4, lambda_mult=0.5, mode="hybrid")]
+    assert hybrid[0] in (ids[0], ids[1]) and hybrid[1] == ids[2]
+    rag.close()
