@@ -130,3 +130,19 @@ def test_ctrl_c_writes_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().err == "sqlalchemy-vector: interrupted\n"
     with sqlite3.connect(workspace / "ctrl-c.db") as connection:
         assert connection.execute("SELECT count(*) FROM documents").fetchone() == (0,)
+
+
+def test_query_mmr(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{workspace / 'mmr.db'}"
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    capsys.readouterr()
+    for mode in ("hybrid", "vector"):
+        assert main(["query", "HNSW index", "--mmr", "--mode", mode, "-k", "3", "--fetch-k", "10", "--json", "--db", url]) == 0
+        picked = _json(capsys)
+        assert len(picked) == 3 and len({r["document_id"] for r in picked}) == 3
+    assert main(["query", "HNSW index", "--mmr", "--lambda", "1", "-k", "3", "--mode", "vector", "--json", "--db", url]) == 0
+    by_relevance = [r["document_id"] for r in _json(capsys)]
+    assert main(["query", "HNSW index", "-k", "3", "--mode", "vector", "--json", "--db", url]) == 0
+    assert by_relevance == [r["document_id"] for r in _json(capsys)]
+    assert main(["query", "HNSW", "--mmr", "--mode", "text", "--db", url]) == 1
+    assert "--mmr compares embeddings" in capsys.readouterr().err
