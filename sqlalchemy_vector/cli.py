@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         "which ingest builds); vector: similarity only; text: full-text match only",
     )
     query.add_argument(
+        "--weights", default="1,1", metavar="VECTOR,TEXT",
+        help="hybrid mode: weights of the vector and full-text ranks in the fusion (default: 1,1)",
+    )
+    query.add_argument("--rrf-k", type=int, default=60, help="hybrid mode: the reciprocal rank fusion constant (default: 60)")
+    query.add_argument(
         "--mmr", action="store_true",
         help="re-rank by maximal marginal relevance: relevant passages that are not all alike",
     )
@@ -557,10 +562,18 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
             similarity_function=args.metric,
             filters=filters,
         )
-    weights = (0.0, 1.0) if mode == "text" else (1.0, 1.0)
+    weights = (0.0, 1.0) if mode == "text" else _weights(args.weights)
     return rag.hybrid_query(  # type: ignore[no-any-return]
-        args.text, top_k=args.top_k, filters=filters, weights=weights, similarity_function=args.metric
+        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=args.rrf_k, similarity_function=args.metric
     )
+
+
+def _weights(text: str) -> Tuple[float, float]:
+    try:
+        vector, fulltext = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--weights expects two numbers VECTOR,TEXT such as 1,2; got {text!r}") from None
+    return vector, fulltext
 
 
 def _ensure_fulltext(rag: Any) -> None:

@@ -51,6 +51,11 @@ def test_query_modes(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     text = _json(capsys)
     assert text and all("hnsw" in r["content"].lower() for r in text)
     assert [r["text_rank"] for r in text] == list(range(1, len(text) + 1))
+    # Weights: 1,0 ranks as the vector arm alone.
+    assert main(["query", question, "--weights", "1,0", "--rrf-k", "10", "--json", "-k", "5", "--db", db_url]) == 0
+    assert [r["vector_rank"] for r in _json(capsys)] == [1, 2, 3, 4, 5]
+    assert main(["query", question, "--weights", "heavy", "--db", db_url]) == 1
+    assert "--weights expects two numbers" in capsys.readouterr().err
     # Filters reach both arms.
     assert main(["query", "index", "--where", "source=corpus/backends.md", "--json", "--db", db_url]) == 0
     assert {r["metadata"]["source"] for r in _json(capsys)} == {"corpus/backends.md"}

@@ -69,7 +69,7 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
 def arm(
     spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
-    language = literal_column(f"'{spec.language}'::regconfig")
+    language: ColumnElement[Any] = literal_column(f"'{spec.language}'::regconfig")
     if match_all:
         tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", query, type_=String()))
     else:

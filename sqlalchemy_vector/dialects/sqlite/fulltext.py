@@ -57,9 +57,8 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
 def drop_statements(name: str, dialect: Dialect, if_exists: bool) -> List[Executable]:
     q = dialect.identifier_preparer.quote
     maybe = "IF EXISTS " if if_exists else ""
-    return [text(f"DROP TRIGGER IF EXISTS {q(name + suffix)}") for suffix in ("_ai", "_ad", "_au")] + [
-        text(f"DROP TABLE {maybe}{q(name)}")
-    ]
+    statements: List[Executable] = [text(f"DROP TRIGGER IF EXISTS {q(name + suffix)}") for suffix in ("_ai", "_ad", "_au")]
+    return statements + [text(f"DROP TABLE {maybe}{q(name)}")]
 
 
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
@@ -92,7 +91,7 @@ def arm(
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
     quoted = dialect.identifier_preparer.quote(spec.name)
     fts = table(spec.name, ColumnClause("rowid"))
-    base_rowid = ColumnClause("rowid", _selectable=spec.table)
+    base_rowid: ColumnClause[Any] = ColumnClause("rowid", _selectable=spec.table)
     words = query_string(query, match_all)
     # No words (only punctuation): a query that matches nothing, as the other backends do.
     condition = literal_column(quoted).op("MATCH")(bindparam("fulltext_query", words or '""', type_=String()))
