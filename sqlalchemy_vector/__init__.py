@@ -36,6 +36,7 @@ from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_mode
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
 from .search import knn, knn_select, search_settings
 from .serialization import PydanticVector, VectorSchema, json_default, jsonable
+from .transfer import export_parquet, import_parquet
 from .types import Vector
 
 __version__ = "0.1.0"
@@ -71,6 +72,8 @@ __all__ = [
     "drop_vector_index",
     "hybrid_select",
     "exc",
+    "export_parquet",
+    "import_parquet",
     "inner_product",
     "json_default",
     "jsonable",

@@ -43,6 +43,8 @@ examples:
   sqlalchemy-vector query "how do I create an index" -k 3
   sqlalchemy-vector query "install" --where source=docs/setup.md
   sqlalchemy-vector stats
+  sqlalchemy-vector export passages.parquet
+  sqlalchemy-vector --db duckdb:///copy.duckdb import passages.parquet
   sqlalchemy-vector --db postgresql+psycopg://me@localhost/rag ingest notes/
   sqlalchemy-vector alembic init migrations
 
@@ -135,6 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--json", action="store_true", help="print results as JSON")
     query.set_defaults(func=cmd_query)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write documents, metadata and vectors to a Parquet file",
+        description="Write every passage (content, metadata, vector) and the model's name to FILE (Parquet), "
+        "to move a database to another backend without re-embedding.",
+    )
+    export.add_argument("file", metavar="FILE")
+    export.set_defaults(func=cmd_export)
+    load = commands.add_parser(
+        "import", parents=[common], help="load a Parquet file written by export",
+        description="Load the passages of FILE (written by export) without re-embedding them. The database's "
+        "model must be the file's: --model names it for a new database (the lexical default needs nothing).",
+    )
+    load.add_argument("file", metavar="FILE")
+    load.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="the model the file's vectors were made with")
+    load.set_defaults(func=cmd_import)
 
     stats = commands.add_parser("stats", parents=[common], help="show what the database holds")
     stats.add_argument("--json", action="store_true", help="print as JSON")
@@ -587,6 +605,44 @@ def _ensure_fulltext(rag: Any) -> None:
     from .rag import _fresh_fulltext
 
     rag._write(_fresh_fulltext, rag._store)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .transfer import export_parquet
+
+    url = _db(args)
+    _open(url, must_exist=True).close()
+    embedder, spec = _embedder_for(url, None)
+    rag = _open(url, must_exist=True, embedder=embedder)
+    try:
+        _check_collection(rag, spec)
+        count = export_parquet(rag, args.file)
+    except BaseException:
+        Path(args.file).unlink(missing_ok=True)  # never a half-written file
+        raise
+    finally:
+        rag.close()
+    print(f"exported {count} passages ({rag.embedder.model_name}, {rag.dimension} dimensions) to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .transfer import import_parquet
+
+    if not Path(args.file).is_file():
+        raise OSError(f"no such file: {args.file}")
+    url = _db(args)
+    embedder, spec = _embedder_for(url, args.model)
+    rag = _open(url, must_exist=False, embedder=embedder)
+    try:
+        _check_collection(rag, spec)
+        count = import_parquet(rag, args.file)
+        _ensure_fulltext(rag)
+        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
+    finally:
+        rag.close()
+    print(f"imported {count} passages into {_shown(url)}")
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
