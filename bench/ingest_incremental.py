@@ -7,7 +7,7 @@ resident set size.  "embedded" counts the passages the run embedded (the
 ingest report's passages).  The re-ingest of an unchanged corpus hashes every
 file and looks the hashes up in chunks, and embeds and writes nothing.
 
-Run: ``.venv/bin/python bench/ingest_incremental.py [--files 10000] [--backends sqlite,duckdb]
+Run: ``PYTHONPATH=. .venv/bin/python bench/ingest_incremental.py [--files 10000] [--backends sqlite,duckdb]
 [--pg-url postgresql+psycopg://...]``.
 """
 
@@ -64,7 +64,7 @@ def main() -> None:
         corpus = Path(tmp) / "corpus"
         write_corpus(corpus, args.files)
         urls = []
-        for backend in args.backends.split(","):
+        for backend in filter(None, args.backends.split(",")):
             urls.append((backend, f"sqlite:///{tmp}/bench.db" if backend == "sqlite" else f"duckdb:///{tmp}/bench.duckdb"))
         if args.pg_url:
             urls.append(("postgresql", args.pg_url))

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true",
         help="remove the passages of files that were ingested from under PATH before and are gone now",
     )
-    ingest.add_argument("--batch-size", type=int, default=256, help="files read, compared and written at a time (default: 256)")
+    ingest.add_argument("--batch-size", type=int, default=1000, help="files read, compared and written at a time (default: 1000)")
     ingest.set_defaults(func=cmd_ingest)
 
     query = commands.add_parser(
@@ -350,7 +350,7 @@ def ingest_files(
     root: Optional[Path] = None,
     max_words: int = 120,
     overlap: int = 20,
-    batch_size: int = 256,
+    batch_size: int = 1000,
     progress: bool = False,
 ) -> IngestReport:
     """Store the passages of new and changed files; skip unchanged ones (same content hash).
@@ -433,7 +433,7 @@ def _ingest_batch(
     _replace(rag, documents, replaced_ids)
 
 
-_LOOKUP_CHUNK = 200  # identities per IN (...) lookup
+_LOOKUP_CHUNK = 1000  # identities per IN (...) lookup: one per batch, far below every parameter limit
 
 
 def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Tuple[Set[str], List[Any]]]:
