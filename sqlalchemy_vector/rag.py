@@ -1261,6 +1261,84 @@ class VectorRAG(_Facade):
                 "(exact), or store fewer dimensions"
             )
 
+    # -- full-text and hybrid search
+
+    def create_fulltext_index(self, index_name: Optional[str] = None, language: str = "english") -> None:
+        """Build a full-text index on the documents' content, which :meth:`hybrid_query` needs.
+
+        ``language`` chooses the stemming rules (``"english"``, ``"simple"``
+        for none; PostgreSQL and DuckDB know more).  The name defaults to
+        ``<documents table>_content_fts``.
+        """
+        self._write(_create_fulltext, self._store, index_name, language)
+
+    def hybrid_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        filters: Optional[Filter] = None,
+        weights: Sequence[float] = (1.0, 1.0),
+        rrf_k: int = 60,
+        fetch_k: Optional[int] = None,
+        similarity_function: str = "cosine",
+        match_all: bool = False,
+    ) -> List[Result]:
+        """Documents ranked by full-text and vector rank fused (reciprocal rank fusion), in one statement.
+
+        ``weights`` are the (vector, text) weights; ``(1, 0)`` ranks by vector
+        alone and ``(0, 1)`` by text alone (rows the text arm did not match
+        are then left out).  ``filters`` apply to both arms before they are
+        ranked, so ``top_k`` results come back when ``top_k`` documents match.
+        Each result also has ``score`` (the fused score), ``vector_rank`` and
+        ``text_rank`` (from 1; None where that arm did not rank it) and
+        ``text_score``.  Needs a full-text index (:meth:`create_fulltext_index`);
+        on DuckDB an index older than the last write is rebuilt first.
+        """
+        self._check_search(top_k, None, similarity_function)
+        vector = self._embed([_text(query_text)])[0]
+        where = self._where(filters)
+        spec = self._write(_fresh_fulltext, self._store)
+        return self._read(
+            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights, rrf_k, fetch_k,
+            similarity_function, match_all,
+        )
+
+    def mmr_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filters: Optional[Filter] = None,
+        similarity_function: str = "cosine",
+        mode: str = "vector",
+    ) -> List[Result]:
+        """``top_k`` of the ``fetch_k`` best documents, chosen by maximal marginal relevance (diverse, relevant).
+
+        Candidates come from :meth:`query` (``mode="vector"``) or
+        :meth:`hybrid_query` (``mode="hybrid"``); each is then picked to be
+        similar to the query and unlike those picked before it
+        (``lambda_mult`` 1: relevance only, 0: diversity only), by cosine
+        similarity of the stored embeddings.
+        """
+        if isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1:
+            raise InvalidArgumentError(f"fetch_k must be a positive integer, got {fetch_k!r}")
+        if mode not in ("vector", "hybrid"):
+            raise InvalidArgumentError(f"mode must be 'vector' or 'hybrid', got {mode!r}")
+        self._check_search(top_k, None, similarity_function)
+        vector = self._embed([_text(query_text)])[0]
+        where = self._where(filters)
+        depth = max(fetch_k, top_k)
+        if mode == "hybrid":
+            spec = self._write(_fresh_fulltext, self._store)
+            candidates = self._read(
+                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0), 60, None,
+                similarity_function, False,
+            )
+        else:
+            candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
+        return self._read(_mmr_pick, self._store, vector, candidates, top_k, lambda_mult)
+
 
 # -- the asyncio facade ----------------------------------------------------------------------------------
 
@@ -1506,6 +1584,44 @@ class AsyncVectorRAG:
         """See :meth:`VectorRAG.delete_index`."""
         return await self._run(self.sync_rag.delete_index, index_name)
 
+    # -- full-text and hybrid search
+
+    async def create_fulltext_index(self, index_name: Optional[str] = None, language: str = "english") -> None:
+        """See :meth:`VectorRAG.create_fulltext_index`."""
+        await self._run(self.sync_rag.create_fulltext_index, index_name, language)
+
+    async def hybrid_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        filters: Optional[Filter] = None,
+        weights: Sequence[float] = (1.0, 1.0),
+        rrf_k: int = 60,
+        fetch_k: Optional[int] = None,
+        similarity_function: str = "cosine",
+        match_all: bool = False,
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.hybrid_query`."""
+        return await self._run(
+            self.sync_rag.hybrid_query, query_text, top_k, filters, weights, rrf_k, fetch_k, similarity_function,
+            match_all,
+        )
+
+    async def mmr_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filters: Optional[Filter] = None,
+        similarity_function: str = "cosine",
+        mode: str = "vector",
+    ) -> List[Result]:
+        """See :meth:`VectorRAG.mmr_query`."""
+        return await self._run(
+            self.sync_rag.mmr_query, query_text, top_k, fetch_k, lambda_mult, filters, similarity_function, mode
+        )
+
 
 def _index_metric(similarity_function: str) -> str:
     if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
@@ -1525,3 +1641,121 @@ def _texts(values: Any) -> List[Any]:
     if isinstance(values, str):
         raise InvalidArgumentError("query_texts must be a list of strings, got one str; wrap it in a list or use query()")
     return list(values)
+
+
+# -- full-text and hybrid search (helpers of the facades' methods) ------------------------------------
+
+
+def _content_column(store: _Store) -> Any:
+    return _column(store.D, "content")
+
+
+def _create_fulltext(session: Session, store: _Store, index_name: Optional[str], language: str) -> None:
+    from .fulltext import FullTextSpec, create_fulltext_index
+
+    table = store.D.__table__
+    name = index_name or f"{table.name}_content_fts"
+    create_fulltext_index(session, FullTextSpec(name, table, table.c[_content_column(store).name], language))
+
+
+def _fresh_fulltext(session: Session, store: _Store) -> Any:
+    """The documents' full-text index, rebuilt first where it does not follow writes and is stale."""
+    from .fulltext import FullTextSpec, list_fulltext_indexes, refresh_fulltext_index
+
+    table = store.D.__table__
+    column = _content_column(store).name
+    found = [i for i in list_fulltext_indexes(session, table) if i["column"] == column]
+    if not found:
+        raise ModelConfigurationError(
+            f"hybrid search needs a full-text index on {table.name}.{column}; build one with "
+            "create_fulltext_index() (the ingest command builds it)"
+        )
+    spec = FullTextSpec(found[0]["name"], table, table.c[column], found[0]["language"])
+    refresh_fulltext_index(session, spec, _column(store.D, "id"))
+    return spec
+
+
+def _hybrid_search(
+    session: Session,
+    store: _Store,
+    spec: Any,
+    query_text: str,
+    vector: FloatArray,
+    top_k: int,
+    where: Optional[ColumnElement[bool]],
+    weights: Sequence[float],
+    rrf_k: int,
+    fetch_k: Optional[int],
+    function: str,
+    match_all: bool,
+) -> List[Result]:
+    from .hybrid import hybrid_rows, hybrid_select
+
+    D, E, models = store.D, store.E, store.models
+    vector_where = E.model_name == store.model_name if models.has_model_name else None
+    text_only = float(weights[1]) > 0 and float(weights[0]) == 0
+    statement = hybrid_select(
+        spec.column,
+        models.vector,
+        query_text,
+        vector,
+        bind=session,
+        index=spec,
+        key=_column(D, "id"),
+        vector_key=None if models.single_table else E.document_id,
+        top_k=top_k,
+        fetch_k=fetch_k,
+        metric=SIMILARITY_FUNCTIONS[function],
+        rrf_k=rrf_k,
+        weights=weights,
+        where=where,
+        vector_where=vector_where,
+        match_all=match_all,
+    )
+    ranked = [row for row in hybrid_rows(session.execute(statement)) if not text_only or row["text_rank"] is not None]
+    documents: Dict[Any, Any] = {}
+    keys = [row["key"] for row in ranked]
+    for chunk in _chunks(keys):
+        documents.update({r[0]: r for r in session.execute(select(D.id, D.content, D.metadata_).where(D.id.in_(chunk)))})
+    results = []
+    for row in ranked:
+        document = documents.get(row["key"])
+        if document is None:
+            continue
+        distance = row["distance"]
+        results.append(
+            {
+                "document_id": row["key"],
+                "content": document[1],
+                "metadata": document[2] if document[2] is not None else {},
+                "distance": None if distance is None else float(distance),
+                "similarity": None if distance is None else _similarity(function, float(distance)),
+                "score": float(row["score"]),
+                "vector_rank": row["vector_rank"],
+                "text_rank": row["text_rank"],
+                "text_score": None if row["text_score"] is None else float(row["text_score"]),
+            }
+        )
+    return results
+
+
+def _mmr_pick(
+    session: Session, store: _Store, query: FloatArray, candidates: List[Result], top_k: int, lambda_mult: float
+) -> List[Result]:
+    """Re-rank ``candidates`` by maximal marginal relevance over their stored vectors."""
+    from .mmr import maximal_marginal_relevance
+
+    models = store.models
+    owner = store.D if models.single_table else store.E
+    key = store.D.id if models.single_table else store.E.document_id
+    vectors: Dict[Any, FloatArray] = {}
+    ids = [r["document_id"] for r in candidates]
+    for chunk in _chunks(ids):
+        statement = select(key, models.vector).where(key.in_(chunk), models.vector.is_not(None))
+        if models.has_model_name:
+            statement = statement.where(owner.model_name == store.model_name)
+        for document_id, vector in session.execute(statement):
+            vectors.setdefault(document_id, vector)
+    usable = [r for r in candidates if r["document_id"] in vectors]
+    order = maximal_marginal_relevance(query, [vectors[r["document_id"]] for r in usable], top_k, lambda_mult)
+    return [usable[i] for i in order]

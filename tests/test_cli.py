@@ -41,7 +41,7 @@ def test_ingest_query_stats(db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     assert lines[0].startswith("1. ") and "corpus/distance-metrics.md > " in lines[0]
     assert len([line for line in lines if line[:2] in ("1.", "2.", "3.")]) == 3
 
-    assert main(["query", "HNSW graph ef_search recall", "--json", "--db", db_url]) == 0
+    assert main(["query", "HNSW graph ef_search recall", "--mode", "vector", "--json", "--db", db_url]) == 0
     results = json.loads(capsys.readouterr().out)
     assert results[0]["metadata"]["source"] == "corpus/indexes.md"
     assert [r["similarity"] for r in results] == sorted((r["similarity"] for r in results), reverse=True)

@@ -34,10 +34,12 @@ from sqlalchemy.engine import URL, Connection, make_url
 
 from ..dialects import backends, find_backend
 from ..dialects.base import enable_vector_reflection
+from ..fulltext import FullTextIndex
 from ..index import VectorIndex
 from ..orm import IntegerId, MetadataJSON
 from ..types import Vector
 from .compare import setup as _setup_comparators
+from . import fulltext as _fulltext  # registers op.create_fulltext_index / op.drop_fulltext_index
 from .operations import (
     AlterVectorDimensionOp,
     CreateVectorExtensionOp,
@@ -91,6 +93,7 @@ _prepare_migrations()
 def setup(plugin: Plugin) -> None:
     """Alembic's plugin entry point: registers the vector comparison functions."""
     _setup_comparators(plugin)
+    _fulltext.setup(plugin)
 
 
 def register_plugin() -> None:
@@ -145,7 +148,9 @@ def _vector_dim(obj: Any) -> Optional[int]:
 def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
     """Keep vector indexes out of Alembic's own index comparison (the plugin compares them)."""
     if type_ == "index":
-        if isinstance(obj, VectorIndex):
+        if isinstance(obj, (VectorIndex, FullTextIndex)):
+            return False
+        if reflected and any(backend.reflected_fulltext_index(obj) for backend in backends()):
             return False
         if reflected and any(backend.reflected_vector_index(obj) for backend in backends()):
             return False
@@ -165,7 +170,7 @@ def include_name_for(connection: Optional[Connection]) -> IncludeName:
         if type_ != "table" or name is None or connection is None or backend is None:
             return True
         if hidden is None:
-            hidden = backend.hidden_tables(connection)
+            hidden = backend.hidden_tables(connection) | backend.fulltext_hidden_tables(connection)
         return name not in hidden
 
     return hook

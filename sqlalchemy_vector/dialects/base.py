@@ -60,7 +60,9 @@ if TYPE_CHECKING:
     from ..filters import CaseSensitiveLike, JSONValue
     from ..functions import VectorDistance
     from ..index import CreateVectorIndex, DropVectorIndex, VectorIndex
+    from ..fulltext import FullTextSpec
     from ..search import TopK
+    from sqlalchemy.sql import ColumnElement
 
 __all__ = [
     "Backend",
@@ -347,6 +349,47 @@ class Backend:
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:
         """Whether ``error`` is another connection's DDL racing ours (``already exists``, a catalog conflict)."""
         return False
+
+    # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
+
+    #: Languages a FullTextIndex may declare here (stemming rules); empty means any the database knows.
+    fulltext_languages: ClassVar[Tuple[str, ...]] = ()
+
+    def fulltext_create_statements(self, index: "FullTextSpec", dialect: Dialect) -> List[Executable]:
+        """Every statement that builds the full-text index ``index`` (and fills it), in order."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
+
+    def fulltext_drop_statements(
+        self, name: str, table_name: str, schema: Optional[str], dialect: Dialect, if_exists: bool = False
+    ) -> List[Executable]:
+        """Every statement that drops the full-text index ``name`` of ``table_name``, in order."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
+
+    def list_fulltext_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+        """Full-text indexes read from the catalog: dicts with ``name``, ``table``, ``column``, ``language``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
+
+    def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str) -> bool:
+        """Bring an index that does not follow writes up to date; True if it was rebuilt."""
+        return False
+
+    def reflected_fulltext_index(self, index: "Index") -> bool:
+        """Whether a reflected index is a full-text index (compared by the Alembic plugin, not by Alembic)."""
+        return False
+
+    def fulltext_hidden_tables(self, connection: Connection) -> Set[str]:
+        """Tables that make up full-text indexes, hidden from schema comparison and migrations."""
+        return set()
+
+    def fulltext_arm(
+        self, index: "FullTextSpec", key: "ColumnElement[Any]", query: str, match_all: bool, dialect: Dialect
+    ) -> Tuple["Select[Any]", "ColumnElement[Any]"]:
+        """A SELECT of rows of the index's table matching ``query``, and its relevance (larger is better).
+
+        The statement selects nothing yet: the caller adds columns (``key``, the
+        relevance), filters on the table and the limit.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement full-text search")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

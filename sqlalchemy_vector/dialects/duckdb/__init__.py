@@ -24,6 +24,7 @@ from ...functions import VectorDistance
 from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 from . import bulk as _bulk
 from . import filters as _filters
+from . import fulltext as _fulltext
 from . import index as _index
 from . import migration as _migration
 from . import reflection as _reflection
@@ -117,9 +118,17 @@ class DuckDBBackend(Backend):
         # vss: the offline wheel when it matches this DuckDB, else an installed vss (see extensions.py).
         wheel = vss_extension_path()
         set_engine_state(engine.dialect, vss=str(wheel) if wheel else None)
+        # Full-text search: the fts extension, from its wheel, offline (as vss), when it matches.
+        fts = _fulltext.fts_extension_path()
 
         def load_vss(dbapi_connection: Any, connection_record: Any) -> None:
             _extensions.load(dbapi_connection, wheel)
+            if fts is not None:
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
+                finally:
+                    cursor.close()
 
         event.listen(engine, "connect", load_vss)
 
@@ -214,6 +223,28 @@ class DuckDBBackend(Backend):
     def prepare_migrations(self) -> None:
         from . import migrations  # noqa: F401  - defines (and so registers) Alembic's implementation for "duckdb"
 
+    # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
+
+    fulltext_languages = tuple(_fulltext.STEMMERS)
+
+    def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
+        return _fulltext.create_statements(index, dialect)
+
+    def fulltext_drop_statements(
+        self, name: str, table_name: str, schema: Any, dialect: Dialect, if_exists: bool = False
+    ) -> Any:
+        return _fulltext.drop_statements(table_name, schema, if_exists)
+
+    def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
+        return _fulltext.list_indexes(connection, schema)
+
+    def refresh_fulltext_index(self, connection: Any, index: Any, key: str) -> bool:
+        _fulltext.ensure_loaded(connection)
+        return _fulltext.refresh(connection, index, key)
+
+    def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
+        return _fulltext.arm(index, key, query, match_all, dialect)
+
     # -- limits and reliability ------------------------------------------------------
 
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:
@@ -237,6 +268,11 @@ class DuckDBBackend(Backend):
         from .reflection import column_type
 
         return column_type(connection, table, column)
+
+
+
+def _fulltext_path_literal(path: Any) -> str:
+    return str(path).replace("'", "''")
 
 
 register(DuckDBBackend())

@@ -278,6 +278,33 @@ class PostgreSQLBackend(Backend):
     def prepare_migrations(self) -> None:
         from . import citus  # noqa: F401  - registers op.create_distributed_table / op.undistribute_table (Citus)
 
+    # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
+
+    def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
+        from . import fulltext
+
+        return fulltext.create_statements(index, dialect)
+
+    def fulltext_drop_statements(
+        self, name: str, table_name: str, schema: Any, dialect: Dialect, if_exists: bool = False
+    ) -> Any:
+        from . import fulltext
+
+        return fulltext.drop_statements(name, schema, dialect, if_exists)
+
+    def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
+        from . import fulltext
+
+        return fulltext.list_indexes(connection, schema)
+
+    def reflected_fulltext_index(self, index: Any) -> bool:
+        return any("to_tsvector(" in str(expression) for expression in getattr(index, "expressions", ()))
+
+    def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
+        from . import fulltext
+
+        return fulltext.arm(index, key, query, match_all, dialect)
+
 
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     # Connections opening a new database at once all run CREATE EXTENSION; the

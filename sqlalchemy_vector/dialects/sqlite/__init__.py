@@ -460,5 +460,36 @@ class SQLiteBackend(Backend):
 
         return reliability.is_concurrent_ddl_error(error)
 
+    # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
+
+    fulltext_languages = ("english", "simple")
+
+    def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
+        from . import fulltext
+
+        return fulltext.create_statements(index, dialect)
+
+    def fulltext_drop_statements(
+        self, name: str, table_name: str, schema: Any, dialect: Dialect, if_exists: bool = False
+    ) -> Any:
+        from . import fulltext
+
+        return fulltext.drop_statements(name, dialect, if_exists)
+
+    def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
+        from . import fulltext
+
+        return fulltext.list_indexes(connection, schema)
+
+    def fulltext_hidden_tables(self, connection: Any) -> Any:
+        from . import fulltext
+
+        return fulltext.hidden_tables(connection)
+
+    def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
+        from . import fulltext
+
+        return fulltext.arm(index, key, query, match_all, dialect)
+
 
 register(SQLiteBackend())

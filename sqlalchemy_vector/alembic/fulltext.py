@@ -1,0 +1,188 @@
+"""Alembic operations and autogenerate comparison for full-text indexes.
+
+Importing this module (``sqlalchemy_vector.alembic`` does) registers on ``op``:
+
+- ``op.create_fulltext_index(name, table_name, column_name, language="english", schema=None)``
+- ``op.drop_fulltext_index(name, table_name, schema=None)``
+
+Autogenerate adds a ``create_fulltext_index`` for a declared
+:class:`~sqlalchemy_vector.FullTextIndex` the database lacks, and a
+``drop_fulltext_index`` for one the database has on a table of the metadata
+that no longer declares it; Alembic's own index comparison does not see them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from alembic.autogenerate import renderers
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import MigrateOperation, Operations, ops
+from alembic.runtime.plugins import Plugin
+from alembic.util import PriorityDispatchResult
+from sqlalchemy import Column, MetaData, Table, Text
+
+from ..dialects.base import find_backend
+from ..fulltext import FullTextIndex, FullTextSpec, create_statements, drop_statements, list_fulltext_indexes
+
+__all__ = ["CreateFullTextIndexOp", "DropFullTextIndexOp", "setup"]
+
+
+@Operations.register_operation("create_fulltext_index")
+class CreateFullTextIndexOp(MigrateOperation):
+    """Build a :class:`~sqlalchemy_vector.FullTextIndex` on an existing text column (and fill it)."""
+
+    def __init__(
+        self, index_name: str, table_name: str, column_name: str, *, language: str = "english", schema: Optional[str] = None
+    ) -> None:
+        self.index_name = index_name
+        self.table_name = table_name
+        self.column_name = column_name
+        self.language = language
+        self.schema = schema
+
+    @classmethod
+    def create_fulltext_index(
+        cls,
+        operations: Operations,
+        index_name: str,
+        table_name: str,
+        column_name: str,
+        *,
+        language: str = "english",
+        schema: Optional[str] = None,
+    ) -> None:
+        """Build a full-text index ``index_name`` on ``table_name.column_name``."""
+        operations.invoke(cls(index_name, table_name, column_name, language=language, schema=schema))
+
+    @classmethod
+    def from_index(cls, index: FullTextIndex) -> "CreateFullTextIndexOp":
+        spec = index.spec
+        return cls(spec.name, spec.table.name, spec.column.name, language=spec.language, schema=spec.schema)
+
+    def spec(self, key_name: str = "id") -> FullTextSpec:
+        # The statements need names only: a stand-in table with the key and the column.
+        table = Table(
+            self.table_name, MetaData(), Column(key_name, Text, primary_key=True), Column(self.column_name, Text),
+            schema=self.schema,
+        )
+        return FullTextSpec(self.index_name, table, table.c[self.column_name], self.language)
+
+    def reverse(self) -> "DropFullTextIndexOp":
+        return DropFullTextIndexOp(self.index_name, self.table_name, schema=self.schema, reverse=self)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_fulltext_index", self.index_name, self.table_name, self.column_name)
+
+
+@Operations.register_operation("drop_fulltext_index")
+class DropFullTextIndexOp(MigrateOperation):
+    """Drop a full-text index (on SQLite its FTS5 table and triggers, on DuckDB its fts schema)."""
+
+    def __init__(
+        self,
+        index_name: str,
+        table_name: str,
+        *,
+        schema: Optional[str] = None,
+        reverse: Optional[CreateFullTextIndexOp] = None,
+    ) -> None:
+        self.index_name = index_name
+        self.table_name = table_name
+        self.schema = schema
+        self._reverse = reverse
+
+    @classmethod
+    def drop_fulltext_index(
+        cls, operations: Operations, index_name: str, table_name: str, *, schema: Optional[str] = None
+    ) -> None:
+        """Drop the full-text index ``index_name`` of ``table_name``."""
+        operations.invoke(cls(index_name, table_name, schema=schema))
+
+    def reverse(self) -> CreateFullTextIndexOp:
+        if self._reverse is None:
+            raise ValueError(f"drop_fulltext_index({self.index_name!r}) cannot be reversed: its column is unknown")
+        return self._reverse
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("remove_fulltext_index", self.index_name, self.table_name)
+
+
+def _primary_key(operations: Operations, operation: CreateFullTextIndexOp) -> str:
+    if operations.migration_context.as_sql:
+        return "id"
+    from sqlalchemy import inspect
+
+    names = inspect(operations.get_bind()).get_pk_constraint(operation.table_name, schema=operation.schema)
+    found = names.get("constrained_columns") or ["id"]
+    return str(found[0])
+
+
+@Operations.implementation_for(CreateFullTextIndexOp)
+def _create(operations: Operations, operation: CreateFullTextIndexOp) -> None:
+    dialect = operations.migration_context.dialect
+    for statement in create_statements(operation.spec(_primary_key(operations, operation)), dialect):
+        operations.execute(statement)
+
+
+@Operations.implementation_for(DropFullTextIndexOp)
+def _drop(operations: Operations, operation: DropFullTextIndexOp) -> None:
+    dialect = operations.migration_context.dialect
+    for statement in drop_statements(operation.index_name, operation.table_name, operation.schema, dialect):
+        operations.execute(statement)
+
+
+def _schema_keyword(schema: Optional[str]) -> str:
+    return "" if schema is None else f", schema={schema!r}"
+
+
+@renderers.dispatch_for(CreateFullTextIndexOp)
+def _render_create(autogen_context: AutogenContext, operation: CreateFullTextIndexOp) -> str:
+    autogen_context.imports.add("import sqlalchemy_vector.alembic")
+    return (
+        f"op.create_fulltext_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}, "
+        f"language={operation.language!r}{_schema_keyword(operation.schema)})"
+    )
+
+
+@renderers.dispatch_for(DropFullTextIndexOp)
+def _render_drop(autogen_context: AutogenContext, operation: DropFullTextIndexOp) -> str:
+    autogen_context.imports.add("import sqlalchemy_vector.alembic")
+    return f"op.drop_fulltext_index({operation.index_name!r}, {operation.table_name!r}{_schema_keyword(operation.schema)})"
+
+
+# -- autogenerate ------------------------------------------------------------------------
+
+
+def _compare_table(
+    autogen_context: AutogenContext,
+    modify_table_ops: ops.ModifyTableOps,
+    schema: Optional[str],
+    tname: str,
+    conn_table: Optional[Table],
+    metadata_table: Optional[Table],
+) -> PriorityDispatchResult:
+    connection = autogen_context.connection
+    if connection is None or find_backend(connection.dialect) is None or metadata_table is None:
+        return PriorityDispatchResult.CONTINUE
+    existing: Dict[str, Dict[str, Any]] = {}
+    if conn_table is not None:
+        existing = {found["name"]: found for found in list_fulltext_indexes(connection, tname, schema=schema)}
+    wanted = {str(i.name): i for i in metadata_table.indexes if isinstance(i, FullTextIndex)}
+    operations: List[MigrateOperation] = []
+    for name, found in existing.items():
+        index = wanted.get(name)
+        if index is None or (found["column"], found["language"]) != (index.text_column.name, index.language):
+            reverse = CreateFullTextIndexOp(name, tname, found["column"], language=found["language"], schema=schema)
+            operations.append(DropFullTextIndexOp(name, tname, schema=schema, reverse=reverse))
+            existing[name] = {}
+    for name, index in wanted.items():
+        if not existing.get(name):
+            operations.append(CreateFullTextIndexOp.from_index(index))
+    modify_table_ops.ops.extend(operations)  # type: ignore[arg-type]
+    return PriorityDispatchResult.CONTINUE
+
+
+def setup(plugin: Plugin) -> None:
+    """Register the full-text index comparison on ``plugin``."""
+    plugin.add_autogenerate_comparator(_compare_table, "table", "fulltext_indexes")

@@ -1,0 +1,80 @@
+"""Full-text search on PostgreSQL: a GIN index on ``to_tsvector(language, column)``.
+
+The query repeats the index expression exactly, with the language as a
+``regconfig`` literal (validated as a plain name), so the planner uses the
+index.  ``match_all`` parses the user's text with ``websearch_to_tsquery``
+(quoted phrases, ``-word``, every word required); otherwise any word matches,
+through ``to_tsquery`` over the words alone (no operator of the user's reaches it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from sqlalchemy import bindparam, func, literal_column, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import String
+
+from ...fulltext import FullTextSpec, query_terms
+
+_INDEXDEF = r"to_tsvector\('([a-z_]+)'::regconfig, \(?\"?([^\")]+)\"?"
+
+
+def _table(spec_table: str, schema: Optional[str], dialect: Dialect) -> str:
+    preparer = dialect.identifier_preparer
+    return (preparer.quote_schema(schema) + "." if schema else "") + preparer.quote(spec_table)
+
+
+def _tsvector(spec: FullTextSpec) -> ColumnElement[Any]:
+    return func.to_tsvector(literal_column(f"'{spec.language}'::regconfig"), spec.column)
+
+
+def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
+    preparer = dialect.identifier_preparer
+    return [
+        text(
+            f"CREATE INDEX {preparer.quote(spec.name)} ON {_table(spec.table.name, spec.schema, dialect)} "
+            f"USING gin (to_tsvector('{spec.language}'::regconfig, {preparer.quote(spec.column.name)}))"
+        )
+    ]
+
+
+def drop_statements(name: str, schema: Optional[str], dialect: Dialect, if_exists: bool) -> List[Executable]:
+    preparer = dialect.identifier_preparer
+    target = (preparer.quote_schema(schema) + "." if schema else "") + preparer.quote(name)
+    return [text(f"DROP INDEX {'IF EXISTS ' if if_exists else ''}{target}")]
+
+
+def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+    import re
+
+    rows = connection.execute(
+        text(
+            "SELECT indexname, tablename, indexdef FROM pg_indexes "
+            "WHERE schemaname = coalesce(:schema, current_schema()) AND indexdef LIKE '%USING gin (to_tsvector(%'"
+        ),
+        {"schema": schema},
+    )
+    found = []
+    for name, table, definition in rows:
+        match = re.search(_INDEXDEF, definition)
+        if match:
+            found.append({"name": name, "table": table, "column": match.group(2), "language": match.group(1)})
+    return found
+
+
+def arm(
+    spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
+) -> Tuple[Select[Any], ColumnElement[Any]]:
+    language: ColumnElement[Any] = literal_column(f"'{spec.language}'::regconfig")
+    if match_all:
+        tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", query, type_=String()))
+    else:
+        words = " | ".join(query_terms(query))
+        tsquery = func.to_tsquery(language, bindparam("fulltext_query", words, type_=String()))
+    vector = _tsvector(spec)
+    statement = select().select_from(spec.table).where(vector.op("@@")(tsquery))
+    return statement, func.ts_rank_cd(vector, tsquery)

@@ -1,0 +1,108 @@
+"""Full-text search on SQLite: an FTS5 table named after the index, over its table's rows.
+
+The FTS5 table is an *external content* table: it stores only the index and
+reads the text from the indexed table by ``rowid``; three triggers keep it in
+step with inserts, deletes and updates of the column.  FTS5's ``bm25()`` is
+smaller for better matches, so the relevance is its negation.  The query is
+built from the words of the user's text, each quoted (``"word"``), joined with
+``OR`` (any word) or ``AND`` (every word): FTS5's query syntax (``-``, ``:``,
+``*``, ``NEAR``, unbalanced quotes) never sees the user's punctuation.
+
+``language``: ``"english"`` (the porter stemmer) or ``"simple"``.  A table
+whose key is not an ``INTEGER PRIMARY KEY`` keeps its rowids until ``VACUUM``,
+which may renumber them: rebuild the index after one (drop and create it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from sqlalchemy import bindparam, func, literal_column, select, table, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.expression import ColumnClause, Executable
+from sqlalchemy.types import String
+
+from ...fulltext import FullTextSpec, query_terms
+
+LANGUAGES = ("english", "simple")
+_TOKENIZERS = {"english": "porter unicode61 remove_diacritics 2", "simple": "unicode61 remove_diacritics 2"}
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
+    q = dialect.identifier_preparer.quote
+    fts, base, column = q(spec.name), q(spec.table.name), q(spec.column.name)
+    insert_new = f"INSERT INTO {fts}(rowid, {column}) VALUES (new.rowid, new.{column});"
+    delete_old = f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.rowid, old.{column});"
+    return [
+        text(
+            f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content={_string(spec.table.name)}, "
+            f"content_rowid='rowid', tokenize={_string(_TOKENIZERS[spec.language])})"
+        ),
+        text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"),
+        text(f"CREATE TRIGGER {q(spec.name + '_ai')} AFTER INSERT ON {base} BEGIN {insert_new} END"),
+        text(f"CREATE TRIGGER {q(spec.name + '_ad')} AFTER DELETE ON {base} BEGIN {delete_old} END"),
+        text(
+            f"CREATE TRIGGER {q(spec.name + '_au')} AFTER UPDATE OF {column} ON {base} "
+            f"BEGIN {delete_old} {insert_new} END"
+        ),
+    ]
+
+
+def drop_statements(name: str, dialect: Dialect, if_exists: bool) -> List[Executable]:
+    q = dialect.identifier_preparer.quote
+    maybe = "IF EXISTS " if if_exists else ""
+    statements: List[Executable] = [text(f"DROP TRIGGER IF EXISTS {q(name + suffix)}") for suffix in ("_ai", "_ad", "_au")]
+    return statements + [text(f"DROP TABLE {maybe}{q(name)}")]
+
+
+def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
+    import re
+
+    master = f"{connection.dialect.identifier_preparer.quote_schema(schema)}.sqlite_master" if schema else "sqlite_master"
+    rows = connection.execute(
+        text(f"SELECT name, sql FROM {master} WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5(%'")
+    )
+    found = []
+    for name, sql in rows:
+        content = re.search(r"content='((?:[^']|'')+)'", sql)
+        column = re.search(r"fts5\(\s*\"?([^\",]+)\"?\s*,", sql)
+        if content is None or column is None:
+            continue  # an FTS5 table of the user's own, not an index of a table
+        language = "english" if "porter" in sql else "simple"
+        found.append(
+            {"name": name, "table": content.group(1).replace("''", "'"), "column": column.group(1), "language": language}
+        )
+    return found
+
+
+def query_string(query: str, match_all: bool) -> str:
+    """An FTS5 query matching the words of ``query``: each quoted, joined with OR or AND."""
+    return (" AND " if match_all else " OR ").join(f'"{term}"' for term in query_terms(query))
+
+
+def arm(
+    spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
+) -> Tuple[Select[Any], ColumnElement[Any]]:
+    quoted = dialect.identifier_preparer.quote(spec.name)
+    fts = table(spec.name, ColumnClause("rowid"))
+    base_rowid: ColumnClause[Any] = ColumnClause("rowid", _selectable=spec.table)
+    words = query_string(query, match_all)
+    # No words (only punctuation): a query that matches nothing, as the other backends do.
+    condition = literal_column(quoted).op("MATCH")(bindparam("fulltext_query", words or '""', type_=String()))
+    statement = select().select_from(spec.table.join(fts, fts.c.rowid == base_rowid)).where(condition)
+    return statement, -func.bm25(literal_column(quoted))
+
+
+def hidden_tables(connection: Connection) -> set[str]:
+    """The FTS5 tables of full-text indexes and their shadow tables."""
+    hidden: set[str] = set()
+    for found in list_indexes(connection, None):
+        hidden.add(found["name"])
+        hidden.update(found["name"] + suffix for suffix in ("_data", "_idx", "_docsize", "_config", "_content"))
+    return hidden

@@ -1,0 +1,273 @@
+"""Full-text indexes: the text half of hybrid search.
+
+:class:`FullTextIndex` is declared like :class:`~sqlalchemy_vector.VectorIndex`,
+in ``__table_args__`` or on a :class:`~sqlalchemy.schema.Table`, on one text
+column; ``metadata.create_all()`` builds it and ``drop_all()`` removes it.
+How it is built is each backend's business (``dialects/<backend>/fulltext.py``):
+
+- PostgreSQL: a GIN index on ``to_tsvector(language, column)``, queried with
+  ``websearch_to_tsquery`` / ``to_tsquery`` and ranked by ``ts_rank_cd``.
+- SQLite: an FTS5 table named after the index, reading the column from its
+  table (external content), kept in sync by triggers, ranked by ``bm25()``.
+- DuckDB: the ``fts`` extension's index (``PRAGMA create_fts_index``), ranked
+  by ``match_bm25``.  It does not follow writes: :func:`refresh_fulltext_index`
+  rebuilds it when the table changed since it was built (the facade's
+  ``hybrid_query`` calls it before each query; one scan of the table).
+
+``language`` chooses the stemming rules: ``"english"`` (default) or
+``"simple"`` (no stemming) everywhere; PostgreSQL and DuckDB know more.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+from sqlalchemy import Table, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.schema import Column, Index
+from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import String
+
+from .dialects.base import Backend, backend_for, find_backend
+from .exc import VectorIndexError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = [
+    "FullTextIndex",
+    "FullTextSpec",
+    "create_fulltext_index",
+    "drop_fulltext_index",
+    "list_fulltext_indexes",
+    "refresh_fulltext_index",
+    "query_terms",
+]
+
+_LANGUAGE = re.compile(r"[a-z][a-z_]*\Z")
+# Letters and digits: what every backend's tokenizer keeps of a word (punctuation and "_" separate).
+_TERM = re.compile(r"[^\W_]+")
+
+
+def query_terms(text: str) -> List[str]:
+    """The words of a free-text query, lower-cased, without punctuation (so no query syntax can leak in)."""
+    return [term.lower() for term in _TERM.findall(text)]
+
+
+@dataclass(frozen=True)
+class FullTextSpec:
+    """What a backend needs to build or query a full-text index: its name, table, column and language."""
+
+    name: str
+    table: Table
+    column: Column[Any]
+    language: str
+
+    @property
+    def schema(self) -> Optional[str]:
+        return self.table.schema
+
+
+def _check_language(language: Any, where: str) -> str:
+    if not isinstance(language, str) or not _LANGUAGE.match(language):
+        raise VectorIndexError(
+            f"{where}: language must be a lower-case name such as 'english' or 'simple', got {language!r}"
+        )
+    return language
+
+
+class FullTextIndex(Index):
+    """A full-text index on one text column, for :func:`~sqlalchemy_vector.hybrid_select` and ``hybrid_query``.
+
+    ``language`` names the stemming rules (``"english"``, ``"simple"`` for
+    none, or another language the database knows).  Like every index, it is
+    built by ``create_all()`` and by :func:`create_fulltext_index`.
+    """
+
+    def __init__(self, name: str, column: Any, language: str = "english") -> None:
+        if not isinstance(name, str) or not name:
+            raise VectorIndexError(f"FullTextIndex needs a name (a non-empty string), got {name!r}")
+        self.language: str = _check_language(language, f"FullTextIndex {name!r}")
+        super().__init__(name, column)
+        # SQLAlchemy's CREATE INDEX never fits: the backend builds it in after_create.
+        self.ddl_if(callable_=_never)  # type: ignore[arg-type]
+        event.listen(self, "after_create", _after_create)
+        if self.table is not None:
+            self._attached(self.table)
+        else:
+            event.listen(self, "after_parent_attach", _after_parent_attach)
+
+    def __repr__(self) -> str:
+        target = f"{self.table.name}.{self.text_column.name}" if self.table is not None else repr(self.expressions[0])
+        return f"FullTextIndex({self.name!r}, {target!r}, language={self.language!r})"
+
+    @property
+    def index_name(self) -> str:
+        return str(self.name)
+
+    @property
+    def text_column(self) -> Column[Any]:
+        """The indexed column (once the index is attached to its table)."""
+        if self.table is None:
+            raise VectorIndexError(f"FullTextIndex {self.name!r} is not attached to a table yet")
+        return self.expressions[0]  # type: ignore[return-value]
+
+    @property
+    def spec(self) -> FullTextSpec:
+        """The index as backends take it."""
+        if self.table is None:
+            raise VectorIndexError(f"FullTextIndex {self.name!r} is not attached to a table; add it to a Table first")
+        return FullTextSpec(self.index_name, self.table, self.text_column, self.language)
+
+    def _attached(self, table: Table) -> None:
+        where = f"FullTextIndex {self.name!r}"
+        if len(self.expressions) != 1:
+            raise VectorIndexError(f"{where} indexes exactly one text column, got {len(self.expressions)} expressions")
+        column = self.expressions[0]
+        if not isinstance(column, Column) or column.table is not table:
+            raise VectorIndexError(f"{where} must index a column of table {table.name!r}, got {column!r}")
+        if not isinstance(column.type, String):
+            raise VectorIndexError(
+                f"{where} indexes {table.name}.{column.name} of type {column.type!r}; expected a Text or String column"
+            )
+        event.listen(table, "before_drop", self._before_table_drop)
+
+    def _before_table_drop(self, target: Table, connection: Connection, **kw: Any) -> None:
+        # PostgreSQL drops the index with its table; an FTS5 table and a DuckDB
+        # fts schema stay behind unless dropped.
+        if find_backend(connection.dialect) is not None and self.table is target:
+            drop_fulltext_index(connection, self, if_exists=True)
+
+
+def _never(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
+    return False
+
+
+def _after_create(target: FullTextIndex, connection: Connection, **kw: Any) -> None:
+    if find_backend(connection.dialect) is not None:
+        create_fulltext_index(connection, target)
+
+
+def _after_parent_attach(target: FullTextIndex, parent: Any) -> None:
+    if isinstance(parent, Table):
+        target._attached(parent)
+
+
+def _backend(dialect: Union[Dialect, str]) -> Backend:
+    return backend_for(dialect, feature="full-text indexes")
+
+
+def checked_spec(spec: FullTextSpec, backend: Backend) -> FullTextSpec:
+    """``spec`` if ``backend`` knows its language, else the error naming the ones it knows."""
+    known = backend.fulltext_languages
+    if known and spec.language not in known:
+        raise VectorIndexError(
+            f"FullTextIndex {spec.name!r}: {backend.name} has no stemming rules for language {spec.language!r}; "
+            f"use one of {', '.join(known)}"
+        )
+    return spec
+
+
+def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
+    """Every statement that builds the index on ``dialect`` (what an offline migration prints)."""
+    backend = _backend(dialect)
+    return backend.fulltext_create_statements(checked_spec(spec, backend), dialect)
+
+
+def drop_statements(
+    name: str, table_name: str, schema: Optional[str], dialect: Dialect, if_exists: bool = False
+) -> List[Executable]:
+    """Every statement that drops the full-text index ``name`` of ``table_name`` on ``dialect``."""
+    return _backend(dialect).fulltext_drop_statements(name, table_name, schema, dialect, if_exists=if_exists)
+
+
+# -- connection-level API -------------------------------------------------------------
+
+Bind = Union[Connection, "Session"]
+
+
+def _connection(bind: Any) -> Connection:
+    if isinstance(bind, Connection):
+        return bind
+    connection = getattr(bind, "connection", None)
+    if callable(connection):  # an ORM Session
+        return connection()  # type: ignore[no-any-return]
+    raise TypeError(f"expected a Connection or Session, got {type(bind).__name__}")
+
+
+def _spec(index: Union[FullTextIndex, FullTextSpec]) -> FullTextSpec:
+    if isinstance(index, FullTextIndex):
+        return index.spec
+    if isinstance(index, FullTextSpec):
+        return index
+    raise VectorIndexError(f"expected a FullTextIndex, got {type(index).__name__}")
+
+
+def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec]) -> None:
+    """Build ``index`` (attached to its table) and fill it from the rows already there."""
+    connection = _connection(bind)
+    for statement in create_statements(_spec(index), connection.dialect):
+        connection.execute(statement)
+
+
+def drop_fulltext_index(
+    bind: Bind,
+    index: Union[FullTextIndex, str],
+    *,
+    table_name: Optional[str] = None,
+    schema: Optional[str] = None,
+    if_exists: bool = False,
+) -> None:
+    """Drop a full-text index by object, or by name and ``table_name``."""
+    connection = _connection(bind)
+    if isinstance(index, FullTextIndex):
+        spec = index.spec
+        name, table_name, schema = spec.name, spec.table.name, spec.schema if schema is None else schema
+    else:
+        name = index
+        if table_name is None:
+            raise VectorIndexError(f"drop_fulltext_index({name!r}) needs table_name= (the indexed table)")
+    for statement in drop_statements(name, table_name, schema, connection.dialect, if_exists=if_exists):
+        connection.execute(statement)
+
+
+def list_fulltext_indexes(
+    bind: Bind, table: Union[Table, str, None] = None, *, schema: Optional[str] = None
+) -> List[Dict[str, Any]]:
+    """The full-text indexes in the database (optionally of one table): ``name``, ``table``, ``column``, ``language``."""
+    connection = _connection(bind)
+    if isinstance(table, Table):
+        schema = schema if schema is not None else table.schema
+        table_name: Optional[str] = table.name
+    else:
+        table_name = table
+    rows = _backend(connection.dialect).list_fulltext_indexes(connection, schema)
+    if table_name is not None:
+        rows = [row for row in rows if row["table"] == table_name]
+    return sorted(rows, key=lambda row: (row["table"], row["name"]))
+
+
+def refresh_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec], key: Any = None) -> bool:
+    """Rebuild an index that does not follow writes (DuckDB's) if its table changed; True if rebuilt.
+
+    ``key`` is the table's unique key column (default: its one primary-key
+    column).  Indexes that follow every write (PostgreSQL, SQLite) need nothing.
+    """
+    connection = _connection(bind)
+    spec = _spec(index)
+    return _backend(connection.dialect).refresh_fulltext_index(connection, spec, key_name(spec.table, key))
+
+
+def key_name(table: Table, key: Any = None) -> str:
+    """The name of ``key``, or of the table's one primary-key column."""
+    if key is not None:
+        return str(getattr(key, "name", key))
+    columns = list(table.primary_key.columns)
+    if len(columns) != 1:
+        raise VectorIndexError(
+            f"table {table.name!r} has {len(columns)} primary-key columns; pass key= (a unique column) for full-text search"
+        )
+    return str(columns[0].name)

@@ -1,0 +1,249 @@
+"""Hybrid search: full-text rank and vector rank fused by reciprocal rank fusion, in one statement.
+
+:func:`hybrid_select` builds one SELECT with two ranked arms and their fusion:
+
+- the *vector arm*: rows by ascending distance to the query vector (exact;
+  one row per key, its nearest vector, when vectors live in another table);
+- the *text arm*: rows the full-text index matches, by descending relevance
+  (``ts_rank_cd`` on PostgreSQL, ``bm25`` on SQLite and DuckDB);
+- each arm is filtered by ``where`` (a condition on the text table, e.g. a
+  metadata filter) *before* it is ranked and cut to ``fetch_k`` rows, so
+  filters never cost results: when ``top_k`` rows match, ``top_k`` come back;
+- the arms are joined with ``FULL OUTER JOIN`` on the key, and each row scores
+  ``weights[0] / (rrf_k + vector_rank) + weights[1] / (rrf_k + text_rank)``
+  (a missing rank adds nothing).  Ranks start at 1 and ties are broken by the
+  key, so the order is the same on every backend.
+
+The statement returns ``key``, ``score``, ``vector_rank``, ``text_rank``
+(NULL where the arm did not return the row), ``distance`` and ``text_score``,
+best first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from sqlalchemy import Double, cast, false, func, literal, select
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.schema import Column, Table
+from sqlalchemy.sql import ColumnElement, Select
+
+from .dialects.base import backend_for
+from .exc import InvalidArgumentError, VectorIndexError
+from .functions import METRICS, distance
+from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
+from .types import to_float32
+
+__all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS"]
+
+#: The RRF constant of Cormack et al. (2009): ranks below ~60 matter little more than rank 60.
+DEFAULT_RRF_K = 60
+
+#: Columns of a hybrid statement, in order.
+HYBRID_COLUMNS = ("key", "score", "vector_rank", "text_rank", "distance", "text_score")
+
+
+def _dialect(bind: Any) -> Dialect:
+    if isinstance(bind, Dialect):
+        return bind
+    dialect = getattr(bind, "dialect", None)
+    if dialect is None:
+        get_bind = getattr(bind, "get_bind", None)
+        if callable(get_bind):  # an ORM Session
+            dialect = get_bind().dialect
+    if not isinstance(dialect, Dialect):
+        raise InvalidArgumentError(
+            f"hybrid_select(bind=...) takes an Engine, Connection, Session or Dialect, got {type(bind).__name__}"
+        )
+    return dialect
+
+
+def _find_index(text_column: Column[Any], index: Union[FullTextIndex, FullTextSpec, str, None], language: Optional[str]) -> FullTextSpec:
+    table = text_column.table
+    if isinstance(index, FullTextIndex):
+        return index.spec
+    if isinstance(index, FullTextSpec):
+        return index
+    declared = [i for i in getattr(table, "indexes", ()) if isinstance(i, FullTextIndex) and i.text_column is text_column]
+    if isinstance(index, str):
+        for found in declared:
+            if found.index_name == index:
+                return found.spec
+        return FullTextSpec(index, table, text_column, language or "english")
+    if len(declared) == 1:
+        return declared[0].spec
+    raise VectorIndexError(
+        f"hybrid_select: {'no' if not declared else 'more than one'} FullTextIndex declared on "
+        f"{table.name}.{text_column.name}; pass index= (a FullTextIndex, or the name of one built in the database)"
+    )
+
+
+def _check_weights(weights: Any) -> Tuple[float, float]:
+    try:
+        vector_weight, text_weight = (float(w) for w in weights)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"weights must be two numbers (vector, text), got {weights!r}") from None
+    if min(vector_weight, text_weight) < 0 or vector_weight + text_weight <= 0:
+        raise InvalidArgumentError(f"weights must be non-negative and not both zero, got {weights!r}")
+    return vector_weight, text_weight
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def hybrid_select(
+    text_column: Any,
+    vector_column: Any,
+    query_text: str,
+    query_vector: Any,
+    *,
+    bind: Any,
+    index: Union[FullTextIndex, FullTextSpec, str, None] = None,
+    language: Optional[str] = None,
+    key: Any = None,
+    vector_key: Any = None,
+    top_k: int = 10,
+    fetch_k: Optional[int] = None,
+    metric: str = "cosine",
+    rrf_k: int = DEFAULT_RRF_K,
+    weights: Sequence[float] = (1.0, 1.0),
+    where: Optional[ColumnElement[bool]] = None,
+    vector_where: Optional[ColumnElement[bool]] = None,
+    match_all: bool = False,
+) -> Select[Any]:
+    """One statement ranking rows of ``text_column``'s table by full-text and vector rank fused (RRF).
+
+    ``bind`` (an Engine, Connection, Session or Dialect) decides the SQL of
+    the text arm.  ``index`` is the :class:`~sqlalchemy_vector.FullTextIndex`
+    on ``text_column`` (found among the table's indexes when one is
+    declared), or the name of one built in the database (with its
+    ``language``).  ``key`` is the text table's unique key (default: its
+    primary key); when vectors live in another table, ``vector_key`` is that
+    table's column holding the key.  ``fetch_k`` (default ``max(top_k, 50)``)
+    is how deep each arm ranks.  ``weights`` are the (vector, text) weights
+    of the fusion.  ``where`` filters the text table in both arms;
+    ``vector_where`` filters the vector table (e.g. one model's vectors).
+    ``match_all`` makes the text arm require every word (default: any word).
+    """
+    dialect = _dialect(bind)
+    backend = backend_for(dialect, feature="hybrid search")
+    if not isinstance(query_text, str):
+        raise InvalidArgumentError(f"query_text must be a string, got {type(query_text).__name__}")
+    top_k = _positive("top_k", top_k)
+    fetch_k = _positive("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50))
+    rrf_k = _positive("rrf_k", rrf_k) if rrf_k != 0 else 0
+    vector_weight, text_weight = _check_weights(weights)
+    if metric not in METRICS:
+        raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+    text_column = getattr(text_column, "__clause_element__", lambda: text_column)()
+    vector_column = getattr(vector_column, "__clause_element__", lambda: vector_column)()
+    spec = checked_spec(_find_index(text_column, index, language), backend)
+    text_table: Table = spec.table
+    key_column = text_table.c[key_name(text_table, key)] if key is None or isinstance(key, str) else key
+    key_column = getattr(key_column, "__clause_element__", lambda: key_column)()
+    vector_table = vector_column.table
+    dim = getattr(vector_column.type, "dim", None)
+    vector = to_float32(query_vector, dim, "query vector") if dim else query_vector
+    # A zero vector has no direction under cosine: no row is near it, and the text arm ranks alone.
+    no_direction = metric == "cosine" and hasattr(vector, "any") and not vector.any()
+
+    # -- the vector arm: nearest first, one row per key
+    measured = distance("l2" if no_direction else metric, vector_column, vector)  # (an empty arm then)
+    if vector_table is text_table:
+        nearest = select(key_column.label("key"), measured.label("distance")).where(vector_column.is_not(None))
+    else:
+        if vector_key is None:
+            raise InvalidArgumentError(
+                f"vectors live in table {vector_table.name!r}, not {text_table.name!r}: pass vector_key= "
+                f"(the column of {vector_table.name!r} holding {text_table.name}.{key_column.name})"
+            )
+        vector_key = getattr(vector_key, "__clause_element__", lambda: vector_key)()
+        source = vector_table.join(text_table, vector_key == key_column) if where is not None else vector_table
+        nearest = (
+            select(vector_key.label("key"), func.min(measured).label("distance"))
+            .select_from(source)
+            .where(vector_column.is_not(None))
+            .group_by(vector_key)
+        )
+    if where is not None:
+        nearest = nearest.where(where)
+    if vector_where is not None:
+        nearest = nearest.where(vector_where)
+    if no_direction:
+        nearest = nearest.where(false())
+    near = nearest.subquery("nearest")
+    vector_rank = func.row_number().over(order_by=(near.c.distance, near.c.key)).label("rank")
+    vector_arm = (
+        select(near.c.key, near.c.distance, vector_rank).order_by(vector_rank).limit(fetch_k).subquery("vector_arm")
+    )
+
+    # -- the text arm: most relevant first
+    matching, relevance = backend.fulltext_arm(spec, key_column, query_text, match_all, dialect)
+    matching = matching.add_columns(key_column.label("key"), relevance.label("text_score"))
+    if where is not None:
+        matching = matching.where(where)
+    found = matching.subquery("matching")
+    text_rank = func.row_number().over(order_by=(found.c.text_score.desc(), found.c.key)).label("rank")
+    text_arm = (
+        select(found.c.key, found.c.text_score, text_rank).order_by(text_rank).limit(fetch_k).subquery("text_arm")
+    )
+
+    # -- the fusion
+    def part(weight: float, rank: ColumnElement[Any]) -> ColumnElement[Any]:
+        term = cast(literal(weight), Double) / (cast(literal(rrf_k), Double) + cast(rank, Double))
+        return func.coalesce(term, cast(literal(0.0), Double))
+
+    score = (part(vector_weight, vector_arm.c.rank) + part(text_weight, text_arm.c.rank)).label("score")
+    fused_key = func.coalesce(vector_arm.c.key, text_arm.c.key).label("key")
+    return (
+        select(
+            fused_key,
+            score,
+            vector_arm.c.rank.label("vector_rank"),
+            text_arm.c.rank.label("text_rank"),
+            vector_arm.c.distance.label("distance"),
+            text_arm.c.text_score.label("text_score"),
+        )
+        .select_from(vector_arm.join(text_arm, vector_arm.c.key == text_arm.c.key, full=True))
+        .order_by(score.desc(), fused_key)
+        .limit(top_k)
+    )
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Iterable[Any]],
+    *,
+    rrf_k: int = DEFAULT_RRF_K,
+    weights: Optional[Sequence[float]] = None,
+    top_k: Optional[int] = None,
+) -> List[Dict[str, Any]]:
+    """Fuse ranked lists of keys in Python, as :func:`hybrid_select` does in SQL (ranks from 1).
+
+    Returns dicts with ``key``, ``score`` and ``ranks`` (one rank or None per
+    list), best first, ties broken by key.  Useful to fuse results from
+    different sources, and as the reference the SQL is tested against.
+    """
+    lists = [list(r) for r in rankings]
+    weights = [1.0] * len(lists) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(lists):
+        raise InvalidArgumentError(f"weights has {len(weights)} values for {len(lists)} rankings")
+    ranks: Dict[Any, List[Optional[int]]] = {}
+    for position, ranking in enumerate(lists):
+        for rank, found in enumerate(ranking, 1):
+            ranks.setdefault(found, [None] * len(lists))
+            if ranks[found][position] is None:
+                ranks[found][position] = rank
+    fused = [
+        {"key": found, "score": sum(w / (rrf_k + r) for w, r in zip(weights, got) if r is not None), "ranks": got}
+        for found, got in ranks.items()
+    ]
+    fused.sort(key=lambda item: (-item["score"], item["key"]))
+    return fused if top_k is None else fused[:top_k]
+
+
+def hybrid_rows(rows: Iterable[Any]) -> List[Mapping[str, Any]]:
+    """Rows of a :func:`hybrid_select` statement as dicts keyed by :data:`HYBRID_COLUMNS`."""
+    return [dict(zip(HYBRID_COLUMNS, row)) for row in rows]

@@ -1,0 +1,45 @@
+"""Maximal marginal relevance (Carbonell and Goldstein, 1998): relevant results that are not all alike.
+
+From candidates already ranked for a query, pick ``k`` one at a time, each
+maximising ``lambda_mult * sim(query, d) - (1 - lambda_mult) * max sim(d, chosen)``
+with cosine similarity: ``lambda_mult=1`` keeps the relevance order,
+``lambda_mult=0`` chooses for diversity alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+import numpy as np
+
+from .exc import InvalidArgumentError
+
+__all__ = ["maximal_marginal_relevance"]
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return unit
+
+
+def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult: float = 0.5) -> List[int]:
+    """Positions (into ``candidates``) of the ``k`` picks, in the order chosen; ties go to the earlier candidate."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
+        raise InvalidArgumentError(f"lambda_mult must be a number from 0 to 1, got {lambda_mult!r}")
+    vectors = _unit(np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1))
+    if len(vectors) == 0:
+        return []
+    relevance = vectors @ _unit(np.asarray(query, dtype=np.float64).reshape(-1))
+    chosen: List[int] = []
+    redundancy = np.full(len(vectors), -np.inf)
+    for _ in range(min(k, len(vectors))):
+        penalty = np.where(np.isinf(redundancy), 0.0, redundancy)
+        score = lambda_mult * relevance - (1.0 - lambda_mult) * penalty
+        score[chosen] = -np.inf
+        best = int(np.argmax(score))
+        chosen.append(best)
+        redundancy = np.maximum(redundancy, vectors @ vectors[best])
+    return chosen

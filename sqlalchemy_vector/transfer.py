@@ -1,0 +1,127 @@
+"""Export and import a facade's documents, metadata and vectors as Parquet, between any two backends.
+
+:func:`export_parquet` writes one row per document (``document_id``,
+``content``, ``metadata`` as JSON text, ``embedding`` as a fixed-size list of
+float32) and records the embedding model's name and dimension in the file's
+schema metadata.  :func:`import_parquet` loads such a file into a facade
+without re-embedding, refusing a file made with another model or dimension.
+Both stream ``batch_size`` rows at a time (keyset pagination on export,
+Parquet row batches on import), so memory follows the batch, not the table.
+Needs ``pyarrow`` (part of the ``duckdb`` extra, or ``pip install pyarrow``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Union
+
+from sqlalchemy import select
+
+from .exc import MissingDependencyError, ModelConfigurationError
+
+__all__ = ["export_parquet", "import_parquet"]
+
+_MODEL_KEY = b"sqlalchemy_vector.model_name"
+_DIMENSION_KEY = b"sqlalchemy_vector.dimension"
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as err:
+        raise MissingDependencyError(f"Parquet export and import need pyarrow ({err}); pip install pyarrow") from err
+    return pyarrow
+
+
+def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
+    store = rag._store
+    D, E, models = store.D, store.E, store.models
+    last = None
+    with rag._session() as session:
+        while True:
+            statement = select(D.id, D.content, D.metadata_).order_by(D.id).limit(batch_size)
+            if last is not None:
+                statement = statement.where(D.id > last)
+            rows = session.execute(statement).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            ids = [row[0] for row in rows]
+            if models.single_table:
+                vectors = dict(session.execute(select(D.id, D.embedding).where(D.id.in_(ids))).tuples().all())
+            else:
+                statement = select(E.document_id, E.embedding).where(E.document_id.in_(ids))
+                if models.has_model_name:
+                    statement = statement.where(E.model_name == store.model_name)
+                vectors = {}
+                for document_id, vector in session.execute(statement):
+                    vectors.setdefault(document_id, vector)
+            yield [
+                {"document_id": i, "content": c, "metadata": m or {}, "embedding": vectors.get(i)} for i, c, m in rows
+            ]
+
+
+def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000) -> int:
+    """Write every document of ``rag`` (a :class:`~sqlalchemy_vector.VectorRAG`) to ``path``; return how many."""
+    pa = _pyarrow()
+    import pyarrow.parquet as pq
+
+    dim = rag.dimension
+    schema = pa.schema(
+        [
+            ("document_id", pa.string()),
+            ("content", pa.string()),
+            ("metadata", pa.string()),
+            ("embedding", pa.list_(pa.float32(), dim)),
+        ],
+        metadata={_MODEL_KEY: str(rag.embedder.model_name).encode(), _DIMENSION_KEY: str(dim).encode()},
+    )
+    written = 0
+    with pq.ParquetWriter(str(path), schema) as writer:
+        for page in _pages(rag, batch_size):
+            columns = {
+                "document_id": [str(d["document_id"]) for d in page],
+                "content": [d["content"] for d in page],
+                "metadata": [json.dumps(d["metadata"], sort_keys=True) for d in page],
+                "embedding": [None if d["embedding"] is None else d["embedding"].tolist() for d in page],
+            }
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+            written += len(page)
+    return written
+
+
+def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000, keep_ids: bool = True) -> int:
+    """Load a file written by :func:`export_parquet` into ``rag`` without re-embedding; return how many documents.
+
+    The file's model and dimension must be the facade's (embeddings of two
+    models are never mixed).  ``keep_ids`` keeps the exported document ids
+    (where the document table takes them; integer keys are generated again).
+    """
+    _pyarrow()
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(str(path))
+    meta = source.schema_arrow.metadata or {}
+    model = meta.get(_MODEL_KEY, b"").decode() or None
+    dimension = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
+    if (model, dimension) != (str(rag.embedder.model_name), rag.dimension):
+        raise ModelConfigurationError(
+            f"{path} holds embeddings of {model!r} ({dimension} dimensions), but this database embeds with "
+            f"{rag.embedder.model_name!r} ({rag.dimension}); import it into a database of that model "
+            "(e.g. the CLI's --model), or re-embed the documents"
+        )
+    keep = keep_ids and not rag._models.generated_ids
+
+    def documents() -> Iterator[Dict[str, Any]]:
+        for batch in source.iter_batches(batch_size=batch_size):
+            for row in batch.to_pylist():
+                document: Dict[str, Any] = {"content": row["content"], "metadata": json.loads(row["metadata"])}
+                if row["embedding"] is not None:
+                    document["embedding"] = row["embedding"]
+                if keep:
+                    document["document_id"] = row["document_id"]
+                yield document
+
+    return len(rag.load_documents(documents(), generate_embeddings=False, show_progress=False, batch_size=batch_size))

@@ -1,0 +1,109 @@
+"""Incremental ingest: files identified by path, unchanged ones skipped by hash, vanished ones pruned."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+
+from sqlalchemy_vector.cli import main
+from sqlalchemy_vector.embedding import HashingEmbedder
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> List[str]:
+    """Every text the lexical embedder embeds, in order."""
+    texts: List[str] = []
+    embed = HashingEmbedder.embed
+
+    def counting(self: Any, batch: Any) -> Any:
+        texts.extend(batch)
+        return embed(self, batch)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", counting)
+    return texts
+
+
+def write_corpus(directory: Path, count: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (directory / f"note{i:04d}.md").write_text(f"# Note {i}\n\nThis note talks about topic number {i}.\n")
+
+
+def stats(url: str, capsys: pytest.CaptureFixture[str]) -> Any:
+    capsys.readouterr()
+    assert main(["stats", "--json", "--db", url]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_996_files_then_nothing_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], embedded: List[str]
+) -> None:
+    write_corpus(tmp_path / "notes", 996)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'notes.db'}"
+    assert main(["ingest", "notes", "--db", url, "--quiet"]) == 0
+    assert "ingested 996 passages from 996 files" in capsys.readouterr().out
+    assert len(embedded) == 996
+    assert stats(url, capsys)["document_count"] == 996
+    # Again, from another working directory: the same files by their resolved paths, nothing embedded.
+    embedded.clear()
+    monkeypatch.chdir(tmp_path / "notes")
+    assert main(["ingest", ".", "--db", url, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 0 passages from 996 files" in out and "(996 unchanged, 0 replaced, 0 pruned)" in out
+    assert embedded == []
+    assert stats(url, capsys)["document_count"] == 996
+    # One file changed, one gone: only the changed one is embedded; --prune removes the gone one's passages.
+    (tmp_path / "notes" / "note0005.md").write_text("# Note 5\n\nRewritten about something else entirely.\n")
+    (tmp_path / "notes" / "note0006.md").unlink()
+    assert main(["ingest", ".", "--db", url, "--quiet", "--prune"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 1 passages from 995 files" in out and "(994 unchanged, 1 replaced, 1 pruned)" in out
+    assert len(embedded) == 1 and "Rewritten" in embedded[0]
+    assert stats(url, capsys)["document_count"] == 995
+    assert main(["query", "rewritten something else", "--json", "-k", "1", "--db", url]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "note0005.md"
+
+
+@pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
+def db_url(request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]) -> str:
+    return fresh_database_url(request.param)
+
+
+def test_root_makes_identities_portable(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], embedded: List[str]
+) -> None:
+    write_corpus(tmp_path / "a" / "docs", 12)
+    monkeypatch.chdir(tmp_path)
+    assert main(["ingest", "a/docs", "--root", "a", "--db", db_url, "--quiet"]) == 0
+    assert "(0 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+    # The same tree checked out elsewhere: unchanged under its --root.
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    embedded.clear()
+    (tmp_path / "b" / "docs" / "note0003.md").unlink()
+    assert main(["ingest", "b/docs", "--root", "b", "--prune", "--db", db_url, "--quiet"]) == 0
+    assert "(11 unchanged, 0 replaced, 1 pruned)" in capsys.readouterr().out
+    assert embedded == []
+    assert stats(db_url, capsys)["document_count"] == 11
+    assert main(["query", "topic", "--json", "-k", "1", "--db", db_url]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"].startswith("docs/note")
+    assert main(["ingest", "a/docs", "--root", "b", "--db", db_url, "--quiet"]) == 1
+    assert "is not under --root" in capsys.readouterr().err
+
+
+def test_prune_only_within_the_given_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_corpus(tmp_path / "one", 3)
+    write_corpus(tmp_path / "two", 2)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert main(["ingest", "one", "two", "--db", url, "--quiet"]) == 0
+    (tmp_path / "one" / "note0000.md").unlink()
+    assert main(["ingest", "one", "--prune", "--db", url, "--quiet"]) == 0
+    assert "(2 unchanged, 0 replaced, 1 pruned)" in capsys.readouterr().out
+    assert stats(url, capsys)["document_count"] == 4  # "two" was not ingested this time, and is kept

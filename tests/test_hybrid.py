@@ -1,0 +1,381 @@
+"""Hybrid search (full-text rank + vector rank, fused by RRF) on every backend, against a Python fusion."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, Text, insert, select, update, delete
+from sqlalchemy.engine import Connection
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.fulltext import FullTextIndex, list_fulltext_indexes, refresh_fulltext_index
+from sqlalchemy_vector.hybrid import hybrid_rows, hybrid_select, reciprocal_rank_fusion
+
+WORDS = "apple river stone cloud violin garden copper lantern meadow falcon harbor pepper".split()
+DIM = 8
+
+
+def corpus() -> List[Dict[str, Any]]:
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(40):
+        words = [WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(1 + i % 4)]
+        if i % 5 == 0:
+            words.append("zebra")
+        if i % 9 == 0:
+            words.append("quartz")
+        rows.append(
+            {
+                "id": f"d{i:02d}",
+                "content": " ".join(words) + ".",
+                "category": "a" if i % 3 == 0 else "b",
+                "embedding": rng.standard_normal(DIM).astype(np.float32),
+            }
+        )
+    return rows
+
+
+def make_table(conn: Connection, rows: List[Dict[str, Any]]) -> Table:
+    metadata = MetaData()
+    table = Table(
+        "hybrid_notes",
+        metadata,
+        Column("id", String(8), primary_key=True),
+        Column("content", Text, nullable=False),
+        Column("category", String(4)),
+        Column("embedding", sv.Vector(DIM)),
+    )
+    FullTextIndex("hybrid_notes_fts", table.c.content, language="english")
+    metadata.create_all(conn)
+    conn.execute(insert(table), rows)
+    refresh_fulltext_index(conn, table.indexes.copy().pop())
+    return table
+
+
+def text_ranking(conn: Connection, table: Table, query: str, where: Any = None) -> List[str]:
+    """The text arm alone: keys by descending relevance, ties by key."""
+    backend = sv.dialects.backend_for(conn.dialect)
+    index = next(i for i in table.indexes if isinstance(i, FullTextIndex))
+    statement, relevance = backend.fulltext_arm(index.spec, table.c.id, query, False, conn.dialect)
+    statement = statement.add_columns(table.c.id, relevance.label("relevance"))
+    if where is not None:
+        statement = statement.where(where)
+    rows = conn.execute(statement).all()
+    return [key for key, _ in sorted(rows, key=lambda row: (-row[1], row[0]))]
+
+
+def vector_ranking(rows: List[Dict[str, Any]], query: np.ndarray) -> List[str]:
+    def cosine(v: np.ndarray) -> float:
+        return 1.0 - float(np.dot(v, query) / (np.linalg.norm(v) * np.linalg.norm(query)))
+
+    return [r["id"] for r in sorted(rows, key=lambda r: (cosine(r["embedding"]), r["id"]))]
+
+
+QUERY_VECTOR = np.random.default_rng(11).standard_normal(DIM).astype(np.float32)
+
+
+@pytest.mark.parametrize("weights", [(1.0, 1.0), (0.3, 1.7)])
+def test_fused_ranks_and_scores_match_python_rrf(conn: Connection, weights: Any) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    query = "zebra quartz"
+    statement = hybrid_select(
+        table.c.content, table.c.embedding, query, QUERY_VECTOR, bind=conn, top_k=15, fetch_k=20, weights=weights
+    )
+    got = hybrid_rows(conn.execute(statement))
+    by_text = text_ranking(conn, table, query)
+    assert set(by_text) == {r["id"] for r in rows if "zebra" in r["content"] or "quartz" in r["content"]}
+    expected = reciprocal_rank_fusion(
+        [vector_ranking(rows, QUERY_VECTOR)[:20], by_text[:20]], weights=weights, top_k=15
+    )
+    assert [g["key"] for g in got] == [e["key"] for e in expected]
+    for g, e in zip(got, expected):
+        assert g["score"] == pytest.approx(e["score"], rel=1e-9)
+        assert (g["vector_rank"], g["text_rank"]) == tuple(e["ranks"])
+    # Documents matching both words rank first in the text arm.
+    assert by_text[0] == "d00"
+
+
+def test_filters_apply_to_both_arms(conn: Connection) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    where = table.c.category == "a"
+    statement = hybrid_select(
+        table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, top_k=40, fetch_k=5, where=where
+    )
+    got = hybrid_rows(conn.execute(statement))
+    in_a = {r["id"] for r in rows if r["category"] == "a"}
+    assert {g["key"] for g in got} <= in_a
+    # Each arm ranked the filtered rows: both have their first five ranks among category "a".
+    assert sorted(g["vector_rank"] for g in got if g["vector_rank"] is not None) == [1, 2, 3, 4, 5]
+    zebra_a = sorted(r["id"] for r in rows if r["category"] == "a" and "zebra" in r["content"])
+    assert sorted(g["key"] for g in got if g["text_rank"] is not None) == zebra_a[:5]
+    filtered = [r for r in rows if r["category"] == "a"]
+    expected = reciprocal_rank_fusion(
+        [vector_ranking(filtered, QUERY_VECTOR)[:5], text_ranking(conn, table, "zebra", where)[:5]]
+    )
+    assert [g["key"] for g in got] == [e["key"] for e in expected]
+
+
+def test_k_rows_when_k_match(conn: Connection) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    # The text arm matches 8 rows, none in the filter; the vector arm still fills k.
+    where = table.c.id.in_([r["id"] for r in rows if "zebra" not in r["content"]][:7])
+    got = conn.execute(
+        hybrid_select(table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, top_k=5, where=where)
+    ).all()
+    assert len(got) == 5
+    got = conn.execute(
+        hybrid_select(table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, top_k=10, where=where)
+    ).all()
+    assert len(got) == 7
+    # fetch_k smaller than top_k cannot starve the result below what the arms hold together.
+    got = conn.execute(
+        hybrid_select(table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, top_k=12, fetch_k=8)
+    ).all()
+    assert len(got) == 12 or len(got) == len({*vector_ranking(rows, QUERY_VECTOR)[:8], *text_ranking(conn, table, "zebra")[:8]})
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['zebra"', "zebra AND -(quartz", "NEAR(zebra quartz)", "zebra* col:quartz", "'; DROP TABLE x; --", "?!", ""],
+)
+def test_user_punctuation_never_breaks_the_text_arm(conn: Connection, query: str) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    got = hybrid_rows(
+        conn.execute(hybrid_select(table.c.content, table.c.embedding, query, QUERY_VECTOR, bind=conn, top_k=5))
+    )
+    assert len(got) == 5
+    words = {w for w in ("zebra", "quartz") if w in query.lower()}
+    matched = set(text_ranking(conn, table, query))
+    assert matched == {r["id"] for r in rows if any(w in r["content"] for w in words)}
+
+
+def test_match_all_requires_every_word(conn: Connection) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    statement = hybrid_select(
+        table.c.content, table.c.embedding, "zebra quartz", QUERY_VECTOR, bind=conn, top_k=40, match_all=True
+    )
+    texts = {g["key"] for g in hybrid_rows(conn.execute(statement)) if g["text_rank"] is not None}
+    assert texts == {r["id"] for r in rows if "zebra" in r["content"] and "quartz" in r["content"]}
+
+
+def test_stemming_and_index_listing(conn: Connection) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    assert set(text_ranking(conn, table, "gardens")) == {r["id"] for r in rows if "garden" in r["content"]}
+    found = list_fulltext_indexes(conn, table)
+    assert found == [{"name": "hybrid_notes_fts", "table": "hybrid_notes", "column": "content", "language": "english"}]
+
+
+def test_index_follows_writes(conn: Connection) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    index = next(i for i in table.indexes if isinstance(i, FullTextIndex))
+    conn.execute(insert(table), [{"id": "new", "content": "an okapi", "category": "a", "embedding": QUERY_VECTOR}])
+    conn.execute(update(table).where(table.c.id == "d01").values(content="okapi again"))
+    conn.execute(delete(table).where(table.c.id == "d00"))
+    refresh_fulltext_index(conn, index)  # rebuilds DuckDB's; the others follow writes through triggers/GIN
+    assert refresh_fulltext_index(conn, index) is False
+    assert set(text_ranking(conn, table, "okapi")) == {"new", "d01"}
+    assert "d00" not in set(text_ranking(conn, table, "zebra"))
+    got = conn.execute(
+        hybrid_select(table.c.content, table.c.embedding, "okapi", QUERY_VECTOR, bind=conn, top_k=1)
+    ).all()
+    assert got[0][0] == "new"  # first in both arms
+
+
+def test_fulltext_index_is_dropped_with_its_table(conn: Connection) -> None:
+    table = make_table(conn, corpus())
+    table.metadata.drop_all(conn)
+    assert list_fulltext_indexes(conn, "hybrid_notes") == []
+    # Built again from scratch: nothing of the old one was left behind.
+    make_table(conn, corpus())
+    assert len(list_fulltext_indexes(conn, "hybrid_notes")) == 1
+
+
+def test_python_fusion_is_reciprocal_rank() -> None:
+    fused = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], rrf_k=60)
+    assert [f["key"] for f in fused] == ["b", "a", "c"]
+    assert fused[0]["score"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[0]["ranks"] == [2, 1]
+
+
+def test_select_needs_a_known_index() -> None:
+    metadata = MetaData()
+    table = Table("plain", metadata, Column("id", String, primary_key=True), Column("content", Text), Column("e", sv.Vector(2)))
+    from sqlalchemy.dialects import sqlite
+
+    with pytest.raises(sv.exc.VectorIndexError, match="no FullTextIndex declared on plain.content"):
+        hybrid_select(table.c.content, table.c.e, "x", [1.0, 0.0], bind=sqlite.dialect())
+    statement = hybrid_select(table.c.content, table.c.e, "x", [1.0, 0.0], bind=sqlite.dialect(), index="plain_fts")
+    assert "plain_fts" in str(statement.compile(dialect=sqlite.dialect()))
+    assert select(statement.subquery()).selected_columns.keys() == ["key", "score", "vector_rank", "text_rank", "distance", "text_score"]
+
+
+# -- the facade ---------------------------------------------------------------------------------------
+
+from rag_fixtures import KeywordEmbedder, fresh_engine, pg_database  # noqa: E402,F401  (fixtures)
+
+VOCABULARY = ["uuid", "identifier", "random", "time", "date", "json", "parse", "text", "file", "path"]
+PASSAGES = [
+    ("generate universally unique identifiers (uuid)", "py"),
+    ("random numbers and random choices", "py"),
+    ("dates and times: parse, format, time zones", "py"),
+    ("read and write json text", "js"),
+    ("file system paths, joined and resolved", "py"),
+    ("identifier rules for json keys", "js"),
+    ("the time a file was written", "js"),
+]
+
+
+def test_facade_hybrid_query(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    ids = rag.load_documents(
+        [{"content": c, "metadata": {"lang": lang}} for c, lang in PASSAGES], show_progress=False
+    )
+    with pytest.raises(sv.exc.ModelConfigurationError, match="create_fulltext_index"):
+        rag.hybrid_query("uuid")
+    rag.create_fulltext_index()
+    results = rag.hybrid_query("uuid identifiers", top_k=3)
+    assert results[0]["document_id"] == ids[0]
+    assert results[0]["text_rank"] == 1 and results[0]["vector_rank"] == 1
+    # No query word in the embedder's vocabulary: a zero vector, and the text arm ranks alone.
+    results = rag.hybrid_query("universally unique", top_k=3)
+    assert [(r["document_id"], r["vector_rank"], r["text_rank"]) for r in results] == [(ids[0], None, 1)]
+    assert {"score", "vector_rank", "text_rank", "distance", "similarity", "text_score", "content"} <= set(results[0])
+    # The vector arm alone ranks as query() does; the text arm alone keeps only text matches.
+    vector_only = rag.hybrid_query("json time", top_k=7, weights=(1.0, 0.0))
+    plain = rag.query("json time", top_k=7)
+    assert {r["document_id"] for r in vector_only} == {r["document_id"] for r in plain}
+    assert [r["distance"] for r in vector_only] == pytest.approx([r["distance"] for r in plain], abs=1e-6)
+    assert [r["vector_rank"] for r in vector_only] == list(range(1, 8))
+    text_only = rag.hybrid_query("json", top_k=7, weights=(0.0, 1.0))
+    assert {r["document_id"] for r in text_only} == {ids[3], ids[5]}
+    # Filters apply to both arms; k rows when k match.
+    filtered = rag.hybrid_query("json file", top_k=3, filters={"lang": "js"})
+    assert len(filtered) == 3 and all(r["metadata"]["lang"] == "js" for r in filtered)
+    # Rows written after the index was built are found (DuckDB's index is rebuilt when stale).
+    new = rag.load_document("parse a json file", {"lang": "py"})
+    assert rag.hybrid_query("parse json file", top_k=1)[0]["document_id"] == new
+    rag.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_async_facade_hybrid_query(tmp_path: Any, backend: str) -> None:
+    rag = sv.AsyncVectorRAG(f"sqlite+aiosqlite:///{tmp_path}/a.db", embedder=KeywordEmbedder(VOCABULARY))
+    ids = await rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    await rag.create_fulltext_index(language="simple")
+    results = await rag.hybrid_query("uuid identifiers", top_k=2)
+    assert results[0]["document_id"] == ids[0]
+    await rag.close()
+
+
+# -- migrations ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql"])
+def test_fulltext_index_migrates(kind: str, fresh_database_url: Any) -> None:
+    from alembic.autogenerate import produce_migrations, render_python_code
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    import sqlalchemy_vector.alembic as sva
+
+    def metadata_with(index: bool) -> MetaData:
+        metadata = MetaData()
+        table = Table(
+            "notes", metadata, Column("id", String(8), primary_key=True), Column("content", Text), Column("embedding", sv.Vector(3))
+        )
+        if index:
+            FullTextIndex("notes_fts", table.c.content, language="simple")
+        return metadata
+
+    def fulltext_ops(connection: Connection, metadata: MetaData) -> Any:
+        context = MigrationContext.configure(connection, opts=sva.context_options(connection))
+        upgrade = produce_migrations(context, metadata).upgrade_ops
+        # (DuckDB reflects Text as String, an unrelated column diff: only full-text operations are looked at.)
+        found = [op for table_ops in upgrade.ops for op in getattr(table_ops, "ops", [table_ops]) if "FullText" in type(op).__name__]
+        return context, upgrade, found
+
+    engine = sv.create_engine(fresh_database_url(kind))
+    try:
+        with engine.begin() as connection:
+            metadata_with(False).create_all(connection)
+            connection.execute(metadata_with(False).tables["notes"].insert(), [
+                {"id": "a", "content": "okapi grazing", "embedding": [1, 0, 0]},
+                {"id": "b", "content": "zebra grazing", "embedding": [0, 1, 0]},
+            ])
+        with engine.begin() as connection:
+            context, upgrade, found = fulltext_ops(connection, metadata_with(True))
+            assert [type(op).__name__ for op in found] == ["CreateFullTextIndexOp"]
+            code = render_python_code(upgrade)
+            assert "op.create_fulltext_index('notes_fts', 'notes', 'content', language='simple')" in code
+            Operations(context).invoke(found[0])
+        with engine.begin() as connection:
+            assert list_fulltext_indexes(connection, "notes")[0]["language"] == "simple"
+            # Filled from the rows already there; nothing more to migrate, and no shadow table shows as a change.
+            table = metadata_with(True).tables["notes"]
+            got = connection.execute(
+                hybrid_select(table.c.content, table.c.embedding, "okapi", [1, 0, 0], bind=connection, top_k=2)
+            ).all()
+            assert got[0][0] == "a" and got[0][3] == 1
+            context, upgrade, found = fulltext_ops(connection, metadata_with(True))
+            assert found == []
+            # Dropped from the models: the migration drops it, and its downgrade builds it again.
+            context, upgrade, found = fulltext_ops(connection, metadata_with(False))
+            assert [type(op).__name__ for op in found] == ["DropFullTextIndexOp"]
+            assert "op.drop_fulltext_index('notes_fts', 'notes')" in render_python_code(upgrade)
+            assert "op.create_fulltext_index('notes_fts', 'notes', 'content', language='simple')" in render_python_code(
+                upgrade.reverse()
+            )
+            Operations(context).invoke(found[0])
+            assert list_fulltext_indexes(connection, "notes") == []
+    finally:
+        engine.dispose()
+
+
+# -- maximal marginal relevance -------------------------------------------------------------------------
+
+
+def test_mmr_prefers_the_unlike() -> None:
+    from sqlalchemy_vector.mmr import maximal_marginal_relevance
+
+    query = [1.0, 0.0]
+    candidates = [[1.0, 0.0], [0.99, 0.01], [0.7, 0.7]]
+    assert maximal_marginal_relevance(query, candidates, 2, lambda_mult=1.0) == [0, 1]
+    assert maximal_marginal_relevance(query, candidates, 2, lambda_mult=0.3) == [0, 2]
+    assert maximal_marginal_relevance(query, candidates, 5, lambda_mult=0.3) == [0, 2, 1]
+    with pytest.raises(sv.exc.InvalidArgumentError, match="lambda_mult"):
+        maximal_marginal_relevance(query, candidates, 2, lambda_mult=2)
+
+
+def test_facade_mmr_query(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    ids = rag.load_documents(
+        [
+            {"content": "json json json text"},
+            {"content": "json json json text"},  # a duplicate
+            {"content": "json file"},
+            {"content": "random time"},
+        ],
+        show_progress=False,
+    )
+    plain = [r["document_id"] for r in rag.query("json", top_k=2)]
+    assert set(plain) == {ids[0], ids[1]}
+    diverse = [r["document_id"] for r in rag.mmr_query("json", top_k=2, fetch_k=4, lambda_mult=0.5)]
+    assert diverse[0] in (ids[0], ids[1]) and diverse[1] == ids[2]
+    assert set(r["document_id"] for r in rag.mmr_query("json", top_k=2, lambda_mult=1.0)) == set(plain)
+    rag.create_fulltext_index()
+    hybrid = [r["document_id"] for r in rag.mmr_query("json", top_k=2, fetch_k=4, lambda_mult=0.5, mode="hybrid")]
+    assert hybrid[0] in (ids[0], ids[1]) and hybrid[1] == ids[2]
+    rag.close()
