@@ -596,8 +596,11 @@ def _weights(text: str) -> Tuple[float, float]:
 
 def _ensure_fulltext(rag: Any) -> None:
     """Build the passages' full-text index if missing, and bring it up to date (hybrid queries need it)."""
+    from .dialects import backend_for
     from .fulltext import list_fulltext_indexes
 
+    if not backend_for(rag.engine.dialect).capabilities.fulltext_search:
+        return  # vector search only on this backend
     with rag.engine.connect() as connection:
         found = list_fulltext_indexes(connection, rag.document_model.__table__)
     if not found:

@@ -32,7 +32,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import String
 
 from .dialects.base import Backend, backend_for, find_backend
-from .exc import VectorIndexError
+from .exc import UnsupportedDialectError, VectorIndexError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -156,8 +156,19 @@ def _after_parent_attach(target: FullTextIndex, parent: Any) -> None:
         target._attached(parent)
 
 
+def require_fulltext(dialect: Union[Dialect, str]) -> Backend:
+    """The backend, if it has full-text indexes; else :class:`UnsupportedDialectError` naming what works."""
+    return _backend(dialect)
+
+
 def _backend(dialect: Union[Dialect, str]) -> Backend:
-    return backend_for(dialect, feature="full-text indexes")
+    backend = backend_for(dialect, feature="full-text indexes")
+    if not backend.capabilities.fulltext_search:
+        raise UnsupportedDialectError(
+            f"the {backend.name!r} backend has no full-text indexes in sqlalchemy_vector, so no hybrid or text "
+            "search; search by vector (VectorRAG.query, knn)"
+        )
+    return backend
 
 
 def checked_spec(spec: FullTextSpec, backend: Backend) -> FullTextSpec:
@@ -244,7 +255,10 @@ def list_fulltext_indexes(
         table_name: Optional[str] = table.name
     else:
         table_name = table
-    rows = _backend(connection.dialect).list_fulltext_indexes(connection, schema)
+    backend = backend_for(connection.dialect, feature="full-text indexes")
+    if not backend.capabilities.fulltext_search:
+        return []  # nothing can have built one
+    rows = backend.list_fulltext_indexes(connection, schema)
     if table_name is not None:
         rows = [row for row in rows if row["table"] == table_name]
     return sorted(rows, key=lambda row: (row["table"], row["name"]))

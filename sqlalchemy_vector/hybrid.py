@@ -29,7 +29,7 @@ from sqlalchemy.schema import Column, Table
 from sqlalchemy.sql import ColumnElement, Select
 
 from .dialects.base import backend_for
-from .exc import InvalidArgumentError, VectorIndexError
+from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
 from .types import to_float32
@@ -130,6 +130,11 @@ def hybrid_select(
     """
     dialect = _dialect(bind)
     backend = backend_for(dialect, feature="hybrid search")
+    if not backend.capabilities.fulltext_search:
+        raise UnsupportedDialectError(
+            f"the {backend.name!r} backend has no full-text indexes in sqlalchemy_vector, so no hybrid search; "
+            "search by vector (VectorRAG.query, knn)"
+        )
     if not isinstance(query_text, str):
         raise InvalidArgumentError(f"query_text must be a string, got {type(query_text).__name__}")
     top_k = _positive("top_k", top_k)

@@ -1660,8 +1660,9 @@ def _create_fulltext(session: Session, store: _Store, index_name: Optional[str],
 
 def _fresh_fulltext(session: Session, store: _Store) -> Any:
     """The documents' full-text index, rebuilt first where it does not follow writes and is stale."""
-    from .fulltext import FullTextSpec, list_fulltext_indexes, refresh_fulltext_index
+    from .fulltext import FullTextSpec, list_fulltext_indexes, refresh_fulltext_index, require_fulltext
 
+    require_fulltext(session.connection().dialect)
     table = store.D.__table__
     column = _content_column(store).name
     found = [i for i in list_fulltext_indexes(session, table) if i["column"] == column]

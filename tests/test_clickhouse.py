@@ -121,6 +121,11 @@ def test_facade_loads_queries_and_filters(clickhouse_database: Engine) -> None:
     assert [h["document_id"] for h in rag.query("apple", top_k=5, filters={"page": 3})] == [first]
     stats = rag.get_statistics()
     assert (stats["backend"], stats["document_count"], stats["embedding_count"]) == ("clickhousedb", 3, 3)
+    # No full-text indexes here: hybrid search says so, naming what works instead.
+    with pytest.raises(sv.exc.UnsupportedDialectError, match="no full-text indexes.*search by vector"):
+        rag.create_fulltext_index()
+    with pytest.raises(sv.exc.UnsupportedDialectError, match="no full-text indexes.*search by vector"):
+        rag.hybrid_query("apple")
 
 
 

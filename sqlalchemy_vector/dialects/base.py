@@ -110,6 +110,8 @@ class Capabilities:
     index_method_override: Optional[str] = None
     #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
     index_options_reported: bool = False
+    #: Whether the backend has full-text indexes, and so hybrid search.
+    fulltext_search: bool = False
     #: Whether ``create_all`` builds the index with SQLAlchemy's own ``CREATE INDEX`` and the dialect's options.
     index_by_create_index: bool = False
     #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.

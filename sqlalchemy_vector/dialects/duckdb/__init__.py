@@ -88,6 +88,7 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
     capabilities = Capabilities(
+        fulltext_search=True,
         storage_provider="DuckDB's FLOAT[n] arrays",
         max_dimension=100000,
         index_metrics=_index.INDEX_METRICS,

@@ -135,6 +135,7 @@ class PostgreSQLBackend(Backend):
 
     name = "postgresql"
     capabilities = Capabilities(
+        fulltext_search=True,
         storage_provider="pgvector's vector type",
         max_dimension=16000,
         max_index_dimension=2000,

@@ -298,6 +298,7 @@ class SQLiteBackend(Backend):
     name = "sqlite"
     # ALTER TABLE changes little but names and added columns: Alembic copies the table.
     capabilities = Capabilities(
+        fulltext_search=True,
         storage_provider="SQLite",
         max_index_dimension=8192,
         index_is_table=True,
