@@ -22,6 +22,7 @@ from .functions import (
     l2_distance,
     max_inner_product,
 )
+from .kinds import BitVector, HalfVector, Int8Vector, SparseValue, SparseVector, hamming_distance, jaccard_distance
 from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
@@ -35,6 +36,13 @@ __all__ = [
     "METRICS",
     "SIMILARITY_FUNCTIONS",
     "AsyncVectorRAG",
+    "BitVector",
+    "HalfVector",
+    "Int8Vector",
+    "SparseValue",
+    "SparseVector",
+    "hamming_distance",
+    "jaccard_distance",
     "CallableEmbedder",
     "DocumentMixin",
     "EmbeddedDocumentMixin",
