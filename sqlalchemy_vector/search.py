@@ -333,8 +333,8 @@ def knn(
         column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, rerank=rerank
     )
     if rerank is not None:
-        # An HNSW search returns at most ef_search rows.
-        ef_search = min(1000, max(ef_search or 0, rerank))
+        # An HNSW search returns at most ef_search rows; never below the usual default of 40.
+        ef_search = min(1000, max(ef_search or 40, rerank))
     return run_top_k(
         bind,
         backend,
