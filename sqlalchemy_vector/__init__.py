@@ -31,6 +31,7 @@ from .functions import (
 )
 from .hybrid import hybrid_select, reciprocal_rank_fusion
 from .mmr import maximal_marginal_relevance
+from .kinds import BitVector, HalfVector, Int8Vector, SparseValue, SparseVector, hamming_distance, jaccard_distance
 from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
@@ -45,6 +46,13 @@ __all__ = [
     "METRICS",
     "SIMILARITY_FUNCTIONS",
     "AsyncVectorRAG",
+    "BitVector",
+    "HalfVector",
+    "Int8Vector",
+    "SparseValue",
+    "SparseVector",
+    "hamming_distance",
+    "jaccard_distance",
     "CallableEmbedder",
     "DocumentMixin",
     "EmbeddedDocumentMixin",

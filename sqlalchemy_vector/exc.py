@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArgumentError",
     "DimensionMismatchError",
     "UnsupportedDialectError",
+    "UnsupportedKindError",
     "UnsupportedMetricError",
     "MissingExtensionError",
     "MissingDependencyError",
@@ -55,6 +56,10 @@ class DimensionMismatchError(InvalidVectorError):
 
 class UnsupportedDialectError(VectorError, sa_exc.CompileError):
     """The database dialect has no vector support in sqlalchemy_vector."""
+
+
+class UnsupportedKindError(UnsupportedDialectError):
+    """A database has no native form of a compact vector kind (half precision, int8, binary, sparse)."""
 
 
 class UnsupportedMetricError(VectorError, ValueError):

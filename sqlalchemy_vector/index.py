@@ -36,6 +36,7 @@ from sqlalchemy.sql.expression import Executable
 
 from .dialects.base import Backend, backend_for, backends, find_backend, supported_dialects
 from .exc import UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
+from .kinds import QUANTIZATIONS, CompactVector
 from .types import Vector
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ __all__ = [
 INDEX_METHODS: tuple[str, ...] = ("hnsw", "ivfflat")
 
 #: Metrics an index can serve: the ascending distances of :data:`sqlalchemy_vector.METRICS`.
-INDEX_METRICS: tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1")
+INDEX_METRICS: tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1", "hamming", "jaccard")
 
 _METRIC_ALIASES = {"ip": "max_inner_product"}
 
@@ -117,6 +118,7 @@ class VectorIndex(Index):
         method: str = "hnsw",
         *,
         duckdb_experimental_persistence: bool = False,
+        quantization: Optional[str] = None,
         **options: int,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -136,6 +138,11 @@ class VectorIndex(Index):
                 + (f"; use method={alternatives[0]!r}" if alternatives else "")
             )
         self.duckdb_experimental_persistence = bool(duckdb_experimental_persistence)
+        if quantization is not None and quantization not in QUANTIZATIONS:
+            raise VectorIndexError(
+                f"{where}: unknown quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)} (or None)"
+            )
+        self.quantization: Optional[str] = quantization
         super().__init__(name, column)
         # Backends whose create_all emits SQLAlchemy's CREATE INDEX build it
         # that way; the others through create_vector_index() in the events below.
@@ -152,6 +159,8 @@ class VectorIndex(Index):
             f"{self.table.name}.{self.vector_column.name}" if self.table is not None else repr(self.expressions[0])
         )
         options = "".join(f", {key}={value!r}" for key, value in self.options.items())
+        if self.quantization is not None:
+            options += f", quantization={self.quantization!r}"
         return f"VectorIndex({self.name!r}, {target!r}, metric={self.metric!r}, method={self.method!r}{options})"
 
     @property
@@ -198,10 +207,20 @@ class VectorIndex(Index):
         column = self.expressions[0]
         if not isinstance(column, Column) or column.table is not table:
             raise VectorIndexError(f"{where} must index a column of table {table.name!r}, got {column!r}")
-        if not isinstance(column.type, Vector):
+        if not isinstance(column.type, (Vector, CompactVector)):
             raise VectorIndexError(
                 f"{where} indexes {table.name}.{column.name} of type {column.type!r}; "
-                "expected a Vector(dim) column"
+                "expected a Vector(dim) column (or a compact kind: HalfVector, BitVector, SparseVector, Int8Vector)"
+            )
+        metrics = column.type.metrics if isinstance(column.type, CompactVector) else INDEX_METRICS[:4]
+        if self.metric not in metrics:
+            raise UnsupportedMetricError(
+                f"{where}: {table.name}.{column.name} ({column.type!r}) has no {self.metric!r} distance; "
+                f"use one of {', '.join(metrics)}"
+            )
+        if self.quantization is not None and not isinstance(column.type, Vector):
+            raise VectorIndexError(
+                f"{where}: quantization applies to a full-precision Vector column, not {column.type!r}"
             )
         # The dialect is not known yet: every backend sets what its DDL reads.
         for backend in backends():
@@ -236,19 +255,20 @@ def _validate_options(options: Dict[str, Any], method: str, where: str) -> Dict[
 
 
 def _built_by_create_index(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
+    # A quantized index covers an expression: the backend's own statement builds it.
     backend = find_backend(kw["dialect"])
-    return backend is not None and backend.capabilities.index_by_create_index
+    return backend is not None and backend.capabilities.index_by_create_index and target.quantization is None
 
 
 def _after_index_create(target: VectorIndex, connection: Connection, **kw: Any) -> None:
     backend = find_backend(connection.dialect)
-    if backend is None or not backend.capabilities.index_by_create_index:
+    if backend is None or not backend.capabilities.index_by_create_index or target.quantization is not None:
         create_vector_index(connection, target)
 
 
 def _after_index_drop(target: VectorIndex, connection: Connection, **kw: Any) -> None:
     backend = find_backend(connection.dialect)
-    if backend is None or not backend.capabilities.index_by_create_index:
+    if backend is None or not backend.capabilities.index_by_create_index or target.quantization is not None:
         drop_vector_index(connection, target)
 
 
@@ -272,6 +292,17 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
         raise VectorIndexError(
             f"VectorIndex {index.name!r}: {capabilities.index_provider or backend.name} builds {methods} indexes "
             f"only, not {index.method!r}" + (f"; use method={first!r}" if first in INDEX_METHODS else "")
+        )
+    kind = getattr(index.vector_column.type, "kind", None)
+    if kind is not None and kind not in capabilities.indexed_kinds:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: {capabilities.index_provider or backend.name} does not index {kind} vectors"
+            + (f" (it indexes {', '.join(capabilities.indexed_kinds)} besides Vector)" if capabilities.indexed_kinds else "")
+        )
+    if index.quantization is not None and index.quantization not in capabilities.index_quantizations:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: no {index.quantization} quantized index on {backend.name}: "
+            f"{capabilities.missing_quantization or 'not supported'}; drop quantization= or use a full-precision index"
         )
     if index.metric not in served:
         raise UnsupportedMetricError(

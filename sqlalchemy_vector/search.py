@@ -26,11 +26,13 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Select
 
 from .dialects import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
+from .kinds import QuantizedDistance
 from .index import VectorIndex, _connection, normalize_metric
 from .types import Vector, to_float32
 
@@ -66,6 +68,9 @@ class TopK:
     dialect: Optional[Dialect] = None
     #: Keep only rows at most this far (applied in SQL, before the limit).
     max_distance: Optional[float] = None
+    #: With a quantized index: how many candidates it fetches, and its quantization.
+    rerank: Optional[int] = None
+    quantization: Optional[str] = None
 
     def distance(self) -> ColumnElement[float]:
         """The distance expression between ``column`` and the query vector."""
@@ -73,6 +78,8 @@ class TopK:
 
     def ordered_select(self) -> Select[Any]:
         """``SELECT ..., distance ... ORDER BY distance LIMIT k``; with ``exact``, an order no index serves."""
+        if self.rerank is not None and not self.exact:
+            return self.reranked_select()
         labelled = self.distance().label("distance")
         # NULL vectors are never neighbours (SQLite would sort them first).
         statement = select(*self.selected, labelled).where(self.column.is_not(None), *self.filters)
@@ -82,6 +89,32 @@ class TopK:
             # No index matches "distance + 0": the planner scans and sorts exactly.
             return statement.order_by(self.distance() + 0).limit(self.k)
         return statement.order_by(labelled).limit(self.k)
+
+    def reranked_select(self) -> Select[Any]:
+        """``rerank`` candidates ordered by the quantized distance (what the compact index serves), re-ranked
+        exactly on the full vectors: one statement, the candidates a subquery."""
+        table = self.column.table  # type: ignore[attr-defined]
+        rough = QuantizedDistance(self.column, self.vector, quantization=str(self.quantization), metric=self.metric)
+        candidates = (
+            select(*table.columns)
+            .where(self.column.is_not(None), *self.filters)
+            .order_by(rough)
+            .limit(self.rerank)
+            .subquery("candidates")
+        )
+        column_key = str(self.column.key)  # type: ignore[attr-defined]
+        exact = distance(self.metric, candidates.c[column_key], self.vector).label("distance")
+        selected: List[Any] = []
+        for item in self.selected:
+            if isinstance(item, ColumnElement) and getattr(item, "table", None) is table:
+                item_key = str(item.key)
+                selected.append(candidates.c[item_key])
+            else:  # the mapped entity, read from the candidates
+                selected.append(aliased(item, candidates))
+        statement = select(*selected, exact)
+        if self.max_distance is not None:
+            statement = statement.where(exact <= self.max_distance)
+        return statement.order_by(exact).limit(self.k)
 
 
 # -- query-time settings -----------------------------------------------------------
@@ -160,13 +193,18 @@ def _resolve(column: Any) -> tuple[ColumnElement[Any], Any]:
     return expr, entity
 
 
-def _find_index(col: ColumnElement[Any], metric: str, index: Union[VectorIndex, str, None]) -> Optional[VectorIndex]:
+def _find_index(
+    col: ColumnElement[Any], metric: str, index: Union[VectorIndex, str, None], quantized: bool = False
+) -> Optional[VectorIndex]:
     if isinstance(index, VectorIndex):
         return index
     candidates = [
         ix
         for ix in getattr(getattr(col, "table", None), "indexes", ())
-        if isinstance(ix, VectorIndex) and ix.vector_column.key == col.key and ix.metric == metric
+        if isinstance(ix, VectorIndex)
+        and ix.vector_column.key == col.key
+        and ix.metric == metric
+        and (ix.quantization is not None) == quantized
     ]
     if isinstance(index, str):
         candidates = [ix for ix in candidates if ix.name == index]
@@ -188,6 +226,7 @@ def knn_select(
     dialect: Optional[Dialect] = None,
     index: Union[VectorIndex, str, None] = None,
     exact: bool = False,
+    rerank: Optional[int] = None,
 ) -> Select[Any]:
     """The top-``k`` statement :func:`knn` runs, with a ``distance`` column last.
 
@@ -199,6 +238,10 @@ def knn_select(
     ``dialect`` and a :class:`VectorIndex` on the column for ``metric``, it is
     a vec0 KNN query (``MATCH ... AND k = ?``, filters as ``rowid IN (...)``),
     which is exact.
+
+    ``rerank=n`` searches through the column's quantized index
+    (``VectorIndex(..., quantization=...)``) for ``n`` candidates and re-ranks
+    them on the full vectors, in one statement; ``n`` is at least ``k``.
     """
     col, entity = _resolve(column)
     metric = normalize_metric(metric, f"knn() on {col.table.name}.{col.name}")
@@ -212,7 +255,18 @@ def knn_select(
         )
     filters = [] if where is None else ([where] if isinstance(where, ColumnElement) else list(where))
     selected = list(columns) if columns is not None else ([entity] if entity is not None else list(col.table.columns))
-    found = _find_index(col, metric, index)
+    found = _find_index(col, metric, index, quantized=rerank is not None)
+    quantization = None
+    if rerank is not None:
+        _check_k(rerank)
+        if rerank < k:
+            raise InvalidArgumentError(f"knn(rerank={rerank}) fetches fewer candidates than k={k}; use rerank >= k")
+        if found is None or found.quantization is None:
+            raise VectorIndexError(
+                f"knn(rerank={rerank}) on {col.table.name}.{col.name} needs a quantized VectorIndex for metric "
+                f"{metric!r} (VectorIndex(..., quantization='binary' or 'half'))"
+            )
+        quantization = found.quantization
     request = TopK(
         column=col,
         vector=vector,
@@ -224,6 +278,8 @@ def knn_select(
         index_name=found.index_name if found is not None else None,
         exact=exact,
         dialect=dialect,
+        rerank=rerank,
+        quantization=quantization,
     )
     return top_k_select(request)
 
@@ -254,6 +310,7 @@ def knn(
     ef_search: Optional[int] = None,
     iterative_scan: Union[str, bool, None] = None,
     index: Union[VectorIndex, str, None] = None,
+    rerank: Optional[int] = None,
 ) -> List[Row[Any]]:
     """The ``k`` rows nearest to ``query`` by ``metric``, nearest first, each with a ``distance``.
 
@@ -264,6 +321,10 @@ def knn(
     query also turns on pgvector's iterative scan (``relaxed_order`` unless
     ``iterative_scan`` says otherwise); rows are re-sorted by distance.
 
+    ``rerank=n``: fetch ``n`` candidates through the column's quantized index
+    and re-rank them exactly (see :func:`knn_select`); the HNSW search keeps
+    at least ``n`` candidates (``ef_search``).
+
     ``bind`` is a Connection or an ORM Session; with a Session and a mapped
     attribute, rows are ``(entity, distance)``.
     """
@@ -271,8 +332,11 @@ def knn(
     dialect = connection.dialect
     backend = backend_for(dialect)
     statement = knn_select(
-        column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index
+        column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, rerank=rerank
     )
+    if rerank is not None:
+        # An HNSW search returns at most ef_search rows; never below the usual default of 40.
+        ef_search = min(1000, max(ef_search or 40, rerank))
     return run_top_k(
         bind,
         backend,

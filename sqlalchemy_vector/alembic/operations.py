@@ -122,7 +122,7 @@ class CreateVectorIndexOp(MigrateOperation):
             metric=self.metric,
             method=self.method,
             duckdb_experimental_persistence=self.duckdb_experimental_persistence,
-            **self.options,
+            **self.options,  # type: ignore[arg-type]  # build options, checked by VectorIndex
         )
 
     def reverse(self) -> "DropVectorIndexOp":

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from ..functions import VectorDistance
     from ..index import CreateVectorIndex, DropVectorIndex, VectorIndex
     from ..fulltext import FullTextSpec
+    from ..kinds import KindDistance, QuantizedDistance
     from ..search import TopK
     from sqlalchemy.sql import ColumnElement
 
@@ -131,6 +132,18 @@ class Capabilities:
     null_vectors: bool = True
     #: Whether DELETE ... RETURNING reports the deleted rows (else they are counted before deleting).
     delete_returning: bool = True
+
+    # -- compact vector kinds and quantized indexes ----------------------------------
+    #: Compact kinds stored natively (``half``, ``int8``, ``bit``, ``sparse``), each with the distances it has.
+    vector_kinds: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    #: Why each other kind is refused: no native form that reads back identically.
+    missing_kinds: Mapping[str, str] = field(default_factory=dict)
+    #: Compact kinds a :class:`~sqlalchemy_vector.VectorIndex` can index directly.
+    indexed_kinds: Tuple[str, ...] = ()
+    #: Quantizations a :class:`~sqlalchemy_vector.VectorIndex` can build over a full-precision column.
+    index_quantizations: Tuple[str, ...] = ()
+    #: Why there is no quantized index, where there is none.
+    missing_quantization: str = ""
 
 
 class Backend:
@@ -327,6 +340,23 @@ class Backend:
 
     def prepare_migrations(self) -> None:
         """Make Alembic able to migrate this backend (run once, when the Alembic integration is imported)."""
+
+    # -- compact vector kinds and quantized indexes -------------------------------------
+
+    def kind_storage_type(self, kind: str, dim: int) -> TypeEngine[Any]:
+        """The dialect-level type storing a compact ``kind`` (see :mod:`sqlalchemy_vector.kinds`)."""
+        from ..exc import UnsupportedKindError
+
+        reason = self.capabilities.missing_kinds.get(kind, "no native form")
+        raise UnsupportedKindError(f"{self.name} cannot store {kind} vectors: {reason}")
+
+    def compile_kind_distance(self, element: "KindDistance", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for a distance between two compact vectors (metric checked against the capabilities)."""
+        raise NotImplementedError(f"{type(self).__name__} has no compact vector distances")
+
+    def compile_quantized_distance(self, element: "QuantizedDistance", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for the distance a quantized index serves, between a full column and a query vector."""
+        raise NotImplementedError(f"{type(self).__name__} has no quantized indexes")
 
     # -- existing tables: reflection and autogenerate comparison ----------------------
 

@@ -26,6 +26,7 @@ from . import bulk as _bulk
 from . import filters as _filters
 from . import fulltext as _fulltext
 from . import index as _index
+from . import kinds as _kinds
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
@@ -95,6 +96,9 @@ class DuckDBBackend(Backend):
         index_provider="DuckDB's vss extension",
         approximate_index=True,
         foreign_keys=False,
+        vector_kinds=_kinds.VECTOR_KINDS,
+        missing_kinds=_kinds.MISSING_KINDS,
+        missing_quantization=_kinds.MISSING_QUANTIZATION,
     )
 
     def compile_distance(self, element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
@@ -107,6 +111,15 @@ class DuckDBBackend(Backend):
                 "lambda pair: abs(pair[1] - pair[2])))"
             )
         return f"{_FUNCTIONS[element.metric]}({left}, {right})"
+
+    # -- compact vector kinds ------------------------------------------------------------
+
+    def kind_storage_type(self, kind: str, dim: int) -> TypeEngine[Any]:
+        found = _kinds.storage_type(kind, dim)
+        return found if found is not None else super().kind_storage_type(kind, dim)
+
+    def compile_kind_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+        return _kinds.compile_distance(element, compiler, **kw)
 
     def database_file(self, url: URL) -> Optional[str]:
         database = url.database

@@ -28,6 +28,7 @@ from ..base import Backend, Capabilities, Processor, engine_state, register, set
 from . import bulk as _bulk
 from . import filters as _filters
 from . import index as _index
+from . import kinds as _kinds
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
@@ -145,6 +146,10 @@ class PostgreSQLBackend(Backend):
         index_provider="pgvector",
         index_options_reported=True,
         index_by_create_index=True,
+        vector_kinds=_kinds.VECTOR_KINDS,
+        missing_kinds=_kinds.MISSING_KINDS,
+        indexed_kinds=("half", "bit", "sparse"),
+        index_quantizations=("half", "binary"),
     )
 
     def dialect_classes(self) -> tuple[type, ...]:
@@ -268,6 +273,18 @@ class PostgreSQLBackend(Backend):
 
     def reflected_vector_index(self, index: Index) -> bool:
         return _reflection.is_vector_index(index)
+
+    # -- compact vector kinds and quantized indexes -------------------------------------
+
+    def kind_storage_type(self, kind: str, dim: int) -> TypeEngine[Any]:
+        found = _kinds.storage_type(kind, dim)
+        return found if found is not None else super().kind_storage_type(kind, dim)
+
+    def compile_kind_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+        return _kinds.compile_distance(element, compiler, **kw)
+
+    def compile_quantized_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+        return _kinds.compile_quantized_distance(element, compiler, **kw)
 
     # -- limits and reliability ------------------------------------------------------
 

@@ -21,6 +21,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from ...exc import VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 from ..base import declared_dimensions, qualified_name
+from . import kinds as _kinds
 
 OPCLASSES = {
     "cosine": "vector_cosine_ops",
@@ -29,15 +30,31 @@ OPCLASSES = {
     "l1": "vector_l1_ops",
 }
 
-#: The metrics each method serves; pgvector 0.8 has no L1 operator class for IVFFlat.
+#: The metrics each method serves (Hamming and Jaccard on bit columns); pgvector 0.8 has no L1 operator
+#: class for IVFFlat, and Jaccard only for HNSW.
 INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {
-    "hnsw": tuple(OPCLASSES),
-    "ivfflat": ("cosine", "l2", "max_inner_product"),
+    "hnsw": (*OPCLASSES, "hamming", "jaccard"),
+    "ivfflat": ("cosine", "l2", "max_inner_product", "hamming"),
 }
+
+
+def opclass(index: VectorIndex, column: Column[Any]) -> str:
+    """The operator class of ``index``: ``<type>_<metric>_ops`` for the column's kind (``vector`` by default)."""
+    prefix = _kinds.OPCLASS_PREFIX.get(getattr(column.type, "kind", None), "vector")
+    if index.metric in ("hamming", "jaccard"):
+        return f"bit_{index.metric}_ops"
+    return OPCLASSES[index.metric].replace("vector_", f"{prefix}_", 1)
 
 _VECTOR_TYPE = re.compile(r"^vector\((\d+)\)$", re.IGNORECASE)
 
-_METRIC_BY_SUFFIX = {"cosine_ops": "cosine", "l2_ops": "l2", "ip_ops": "max_inner_product", "l1_ops": "l1"}
+_METRIC_BY_SUFFIX = {
+    "cosine_ops": "cosine",
+    "l2_ops": "l2",
+    "ip_ops": "max_inner_product",
+    "l1_ops": "l1",
+    "hamming_ops": "hamming",
+    "jaccard_ops": "jaccard",
+}
 
 
 def attach(index: VectorIndex, column: Column[Any]) -> None:
@@ -45,15 +62,33 @@ def attach(index: VectorIndex, column: Column[Any]) -> None:
     options = index.dialect_options["postgresql"]
     options["using"] = index.method
     options["with"] = dict(index.options)
-    options["ops"] = {column.key: OPCLASSES[index.metric]}
+    options["ops"] = {column.key: opclass(index, column)}
 
 
 def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
     index = element.element
+    if index.quantization is not None:
+        return _compile_quantized(element, compiler)
     ops = index.dialect_options["postgresql"]["ops"]
-    if ops.get(index.vector_column.key) != OPCLASSES[index.metric]:  # pragma: no cover - set when attached
+    if ops.get(index.vector_column.key) != opclass(index, index.vector_column):  # pragma: no cover - set when attached
         raise VectorIndexError(f"VectorIndex {index.name!r} lost its operator class; re-create the index object")
     return compiler.process(CreateIndex(index, if_not_exists=element.if_not_exists), **kw)
+
+
+def _compile_quantized(element: CreateVectorIndex, compiler: DDLCompiler) -> str:
+    """``CREATE INDEX ... USING hnsw ((CAST(col AS halfvec(n))) halfvec_cosine_ops)``: the column quantized."""
+    index = element.element
+    quantization = str(index.quantization)
+    table = index.bound_table
+    column = compiler.preparer.format_column(index.vector_column)
+    key = _kinds.quantized(column, quantization, index.dim)
+    options = ", ".join(f"{name} = {int(value)}" for name, value in index.options.items())
+    return (
+        f"CREATE INDEX {'IF NOT EXISTS ' if element.if_not_exists else ''}{compiler.preparer.quote(index.index_name)} "
+        f"ON {qualified_name(compiler, table.name, table.schema)} USING {index.method} "
+        f"(({key}) {_kinds.quantized_opclass(quantization, index.metric)})"
+        + (f" WITH ({options})" if options else "")
+    )
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:

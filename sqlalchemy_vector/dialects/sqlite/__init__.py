@@ -34,6 +34,7 @@ from ..base import Backend, Capabilities, Processor, engine_state, register, set
 from . import bulk as _bulk
 from . import filters as _filters
 from . import index as _index
+from . import kinds as _kinds
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
@@ -290,6 +291,8 @@ def register_python_functions(dbapi_connection: Any) -> None:
     """Register pure-Python ``vec_distance_*`` functions on a SQLite connection."""
     for name, fn in _PY_FUNCTIONS.items():
         dbapi_connection.create_function(name, 2, fn, deterministic=True)
+    for name, (arity, function) in _kinds.PY_FUNCTIONS.items():
+        dbapi_connection.create_function(name, arity, function, deterministic=True)
 
 
 class SQLiteBackend(Backend):
@@ -310,6 +313,9 @@ class SQLiteBackend(Backend):
         index_method_override="vec0",
         index_ddl_needs_table=True,
         alter_by_table_copy=True,
+        vector_kinds=_kinds.VECTOR_KINDS,
+        missing_kinds=_kinds.MISSING_KINDS,
+        missing_quantization=_kinds.MISSING_QUANTIZATION,
     )
 
     def dialect_classes(self) -> tuple[type, ...]:
@@ -326,6 +332,16 @@ class SQLiteBackend(Backend):
 
     def storage_type(self, dim: int) -> F32_BLOB:
         return F32_BLOB(dim)
+
+    # -- compact vector kinds ------------------------------------------------------------
+
+    def kind_storage_type(self, kind: str, dim: int) -> TypeEngine[Any]:
+        found = _kinds.storage_type(kind, dim)
+        return found if found is not None else super().kind_storage_type(kind, dim)
+
+    def compile_kind_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+        _check_prepared(element, compiler)
+        return _kinds.compile_distance(element, compiler, **kw)
 
     def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, **options: Any) -> Dict[str, Any]:
         if sqlite_vec and "module" not in kwargs and url.get_driver_name() == "pysqlite":

@@ -1,0 +1,557 @@
+"""Compact vector kinds beside :class:`~sqlalchemy_vector.Vector`: half precision, int8, binary and sparse.
+
+Each kind is a column type with the same rules as ``Vector`` (a declared
+dimension, values validated before they reach the database, NULL as ``None``)
+and the distances its backends have:
+
+- :class:`HalfVector` stores float16 and returns ``numpy.float16`` arrays;
+- :class:`Int8Vector` stores integers in ``[-128, 127]`` and returns ``numpy.int8`` arrays;
+- :class:`BitVector` stores bits and returns ``numpy.bool_`` arrays (Hamming and Jaccard distances);
+- :class:`SparseVector` stores the non-zero elements and returns :class:`SparseValue`.
+
+A backend stores a kind only in a native form that reads back identically;
+elsewhere the column's DDL raises :class:`~sqlalchemy_vector.exc.UnsupportedKindError`
+(the backend's ``Capabilities.missing_kinds`` says why).
+
+:class:`QuantizedDistance` is the distance a quantized
+:class:`~sqlalchemy_vector.VectorIndex` serves over a full-precision column.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Float, literal
+from sqlalchemy import types as sqltypes
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.sql.type_api import TypeEngine
+
+from .exc import (
+    DimensionMismatchError,
+    InvalidVectorError,
+    UnsupportedDialectError,
+    UnsupportedKindError,
+    UnsupportedMetricError,
+)
+from .types import Vector, _name, _preview, to_float32
+
+__all__ = [
+    "KINDS",
+    "QUANTIZATIONS",
+    "HalfVector",
+    "Int8Vector",
+    "BitVector",
+    "SparseVector",
+    "SparseValue",
+    "KindDistance",
+    "QuantizedDistance",
+    "hamming_distance",
+    "jaccard_distance",
+]
+
+#: The compact kinds, as capability data names them.
+KINDS: Tuple[str, ...] = ("half", "int8", "bit", "sparse")
+
+#: Quantizations a :class:`~sqlalchemy_vector.VectorIndex` can build over a ``Vector`` column.
+QUANTIZATIONS: Tuple[str, ...] = ("half", "binary")
+
+#: The float distances of the numeric kinds, and the set distances of bits.
+NUMERIC_METRICS: Tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1")
+BIT_METRICS: Tuple[str, ...] = ("hamming", "jaccard")
+
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+class SparseValue:
+    """A sparse vector: its dimension and its non-zero elements (0-based indices, ascending).
+
+    Build one from a dict (``SparseValue.from_dict({0: 1.5, 7: -2.0}, 10)``)
+    or a dense array (``SparseValue.from_dense(array)``); ``to_numpy()`` gives
+    the dense float32 array back.  Zeros are not stored, so two values are equal
+    when their dense forms are.
+    """
+
+    __slots__ = ("dim", "indices", "values")
+
+    def __init__(self, dim: int, indices: Any, values: Any) -> None:
+        self.dim = int(dim)
+        self.indices: npt.NDArray[np.int64] = np.asarray(indices, dtype=np.int64)
+        self.values: npt.NDArray[np.float32] = np.asarray(values, dtype=np.float32)
+
+    @classmethod
+    def from_dict(cls, elements: Mapping[int, float], dim: int) -> "SparseValue":
+        """From ``{index: value}`` (0-based); zero values are dropped."""
+        items = sorted((int(i), float(v)) for i, v in elements.items() if v != 0)
+        return cls(dim, [i for i, _ in items], [v for _, v in items])
+
+    @classmethod
+    def from_dense(cls, array: Any) -> "SparseValue":
+        """From a dense 1-D array; its length is the dimension."""
+        dense = np.asarray(array, dtype=np.float32)
+        indices = np.flatnonzero(dense)
+        return cls(dense.shape[0], indices, dense[indices])
+
+    def to_dict(self) -> Dict[int, float]:
+        """``{index: value}`` of the non-zero elements."""
+        return {int(i): float(v) for i, v in zip(self.indices, self.values)}
+
+    def to_numpy(self) -> npt.NDArray[np.float32]:
+        """The dense float32 array."""
+        dense = np.zeros(self.dim, dtype=np.float32)
+        dense[self.indices] = self.values
+        return dense
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SparseValue):
+            return NotImplemented
+        return (
+            self.dim == other.dim
+            and np.array_equal(self.indices, other.indices)
+            and np.array_equal(self.values, other.values)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SparseValue({self.dim}, {self.to_dict()!r})"
+
+
+# -- validation, one function per kind ----------------------------------------------------------
+
+Where = Union[str, Any]
+
+
+def to_half(value: Any, dim: Optional[int], where: Where = "half vector value") -> npt.NDArray[np.float16]:
+    """Validate ``value`` like a ``Vector`` value, and check it fits float16 (at most 65504 in magnitude)."""
+    array = to_float32(value, dim, where)
+    if array.size and float(np.abs(array).max()) > _FLOAT16_MAX:
+        bad = int(np.flatnonzero(np.abs(array) > _FLOAT16_MAX)[0])
+        raise InvalidVectorError(
+            f"{_name(where)} expects values within the float16 range (|x| <= 65504), got {array[bad]!r} at index "
+            f"{bad}; scale the vector (e.g. normalise it) or store it in a Vector column"
+        )
+    return array.astype(np.float16)
+
+
+def to_int8(value: Any, dim: Optional[int], where: Where = "int8 vector value") -> npt.NDArray[np.int8]:
+    """Validate ``value`` as whole numbers from -128 to 127 (floats with a fraction are refused, not rounded)."""
+    array = to_float32(value, dim, where)
+    bad = np.flatnonzero((array != np.round(array)) | (array < -128) | (array > 127))
+    if bad.size:
+        raise InvalidVectorError(
+            f"{_name(where)} expects whole numbers from -128 to 127, got {array[bad[0]]!r} at index {int(bad[0])}; "
+            "quantize the embedding first (e.g. np.clip(np.round(x * 127), -128, 127))"
+        )
+    return array.astype(np.int8)
+
+
+def to_bits(value: Any, dim: Optional[int], where: Where = "bit vector value") -> npt.NDArray[np.bool_]:
+    """Validate ``value`` as bits: booleans, or the integers 0 and 1."""
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        raise InvalidVectorError(
+            f"{_name(where)} expects a sequence of booleans (or 0/1), got {type(value).__name__} {_preview(value)}; "
+            "pass a list or numpy array of bools (numpy.unpackbits turns packed bytes into one)"
+        )
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise InvalidVectorError(f"{_name(where)} expects a flat sequence of bits, got {_preview(value)} ({err})") from None
+    if array.ndim != 1:
+        raise InvalidVectorError(f"{_name(where)} expects a 1-D vector of bits, got an array of shape {array.shape}")
+    if array.dtype.kind != "b":
+        if array.dtype.kind not in "iu":
+            raise InvalidVectorError(
+                f"{_name(where)} expects booleans or the integers 0 and 1, got dtype {array.dtype} in "
+                f"{_preview(value)}; binarize first (e.g. embedding > 0)"
+            )
+        if array.size and not np.isin(array, (0, 1)).all():
+            bad = int(np.flatnonzero(~np.isin(array, (0, 1)))[0])
+            raise InvalidVectorError(
+                f"{_name(where)} expects bits (0 or 1), got {array[bad]!r} at index {bad}; binarize first (e.g. embedding > 0)"
+            )
+    if dim is not None and array.shape[0] != dim:
+        raise DimensionMismatchError(
+            f"{_name(where)} expects {dim} bits, got {array.shape[0]}; declare BitVector({array.shape[0]}) "
+            "or binarize vectors of the declared dimension"
+        )
+    return array.astype(np.bool_)
+
+
+def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> SparseValue:
+    """Validate ``value`` as a sparse vector: a :class:`SparseValue`, a ``{index: value}`` dict or a dense array."""
+    if isinstance(value, SparseValue):
+        sparse = value
+    elif isinstance(value, Mapping):
+        bad_keys = [k for k in value if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
+        if bad_keys:
+            raise InvalidVectorError(
+                f"{_name(where)} expects integer indices as dict keys, got {bad_keys[0]!r}; use {{index: value}}"
+            )
+        values = to_float32(list(value.values()), None, where)
+        sparse = SparseValue.from_dict(dict(zip(value.keys(), values.tolist())), dim)
+    elif all(hasattr(value, name) for name in ("indices", "values", "dimensions")) and callable(value.indices):
+        # pgvector-python's SparseVector (0-based indices too)
+        sparse = SparseValue(value.dimensions(), value.indices(), value.values())
+    else:
+        sparse = SparseValue.from_dense(to_float32(value, dim, where))
+    if sparse.dim != dim:
+        raise DimensionMismatchError(
+            f"{_name(where)} expects {dim} dimensions, got {sparse.dim}; declare SparseVector({sparse.dim}) "
+            "or use vectors of the declared dimension"
+        )
+    to_float32(sparse.values, None, where)  # finite numbers
+    if sparse.indices.size and (sparse.indices.min() < 0 or sparse.indices.max() >= dim):
+        bad = int(sparse.indices[(sparse.indices < 0) | (sparse.indices >= dim)][0])
+        raise InvalidVectorError(f"{_name(where)} has index {bad}, outside 0..{dim - 1}")
+    if np.any(np.diff(sparse.indices) <= 0):
+        order = np.argsort(sparse.indices, kind="stable")
+        if np.any(np.diff(sparse.indices[order]) == 0):
+            raise InvalidVectorError(f"{_name(where)} repeats an index; give each index once")
+        sparse = SparseValue(dim, sparse.indices[order], sparse.values[order])
+    keep = sparse.values != 0
+    return sparse if keep.all() else SparseValue(dim, sparse.indices[keep], sparse.values[keep])
+
+
+# -- the column types ----------------------------------------------------------------------------
+
+
+class CompactVector(sqltypes.TypeDecorator[Any]):
+    """Base of the compact kinds: a declared dimension, validation, and the backend's storage type."""
+
+    impl = sqltypes.LargeBinary
+    cache_ok = True
+
+    #: The kind, as capability data names it.
+    kind: ClassVar[str]
+
+    class Comparator(sqltypes.TypeDecorator.Comparator[Any]):
+        """Distances of a compact vector expression (each backend has some of them)."""
+
+        def cosine(self, other: Any) -> "ColumnElement[float]":
+            """Cosine distance, ``1 - cosine similarity``."""
+            return KindDistance("cosine", self.expr, other)
+
+        def l2(self, other: Any) -> "ColumnElement[float]":
+            """Euclidean (L2) distance."""
+            return KindDistance("l2", self.expr, other)
+
+        def max_inner_product(self, other: Any) -> "ColumnElement[float]":
+            """Negative dot product, so ascending order puts the most similar first."""
+            return KindDistance("max_inner_product", self.expr, other)
+
+        def l1_distance(self, other: Any) -> "ColumnElement[float]":
+            """Manhattan (L1) distance."""
+            return KindDistance("l1", self.expr, other)
+
+        def hamming(self, other: Any) -> "ColumnElement[float]":
+            """Number of differing bits (bit vectors)."""
+            return KindDistance("hamming", self.expr, other)
+
+        def jaccard(self, other: Any) -> "ColumnElement[float]":
+            """``1 - |a & b| / |a | b|`` (bit vectors)."""
+            return KindDistance("jaccard", self.expr, other)
+
+        cosine_distance = cosine
+        l2_distance = l2
+        hamming_distance = hamming
+        jaccard_distance = jaccard
+
+    comparator_factory = Comparator
+
+    #: The distances this kind has somewhere.
+    metrics: ClassVar[Tuple[str, ...]] = NUMERIC_METRICS
+
+    def __init__(self, dim: int) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise InvalidVectorError(
+                f"{type(self).__name__}(dim) expects a positive integer number of dimensions, got {dim!r}"
+            )
+        super().__init__()
+        self.dim = dim
+        self._column: Any = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.dim})"
+
+    def _set_parent(self, parent: Any, outer: bool = False, **kw: Any) -> None:
+        super()._set_parent(parent, outer=outer, **kw)
+        self._column = parent
+
+    @property
+    def described_as(self) -> str:
+        """How error messages refer to values of this type."""
+        column = self._column
+        if column is None:
+            return f"{self!r} value"
+        table = getattr(column, "table", None)
+        name = f"{table.name}.{column.name}" if table is not None and hasattr(table, "name") else str(column.name)
+        return f"column '{name}' ({self!r})"
+
+    def _describe(self) -> str:
+        return self.described_as
+
+    def validate(self, value: Any) -> Any:
+        """The value as this kind stores it, or the error saying why it cannot be stored."""
+        raise NotImplementedError
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        from .dialects import backend_for
+
+        return dialect.type_descriptor(backend_for(dialect).kind_storage_type(self.kind, self.dim))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.validate(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
+        return self
+
+    def compare_values(self, x: Any, y: Any) -> bool:
+        if x is None or y is None:
+            return x is y
+        if isinstance(x, SparseValue) or isinstance(y, SparseValue):
+            return bool(x == y)
+        a, b = np.asarray(x), np.asarray(y)
+        return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+class HalfVector(CompactVector):
+    """A float16 vector column (``halfvec(dim)`` on PostgreSQL): half the size of ``Vector``.
+
+    Accepts what ``Vector`` accepts, within float16's range (|x| <= 65504),
+    rounds to float16 before storing, and returns ``numpy.float16`` arrays.
+    """
+
+    kind = "half"
+    cache_ok = True
+
+    def validate(self, value: Any) -> npt.NDArray[np.float16]:
+        return to_half(value, self.dim, self._describe)
+
+    @property
+    def python_type(self) -> type:
+        return np.ndarray
+
+
+class Int8Vector(CompactVector):
+    """An int8 vector column (sqlite-vec's ``int8[dim]``): whole numbers from -128 to 127, as ``numpy.int8``."""
+
+    kind = "int8"
+    cache_ok = True
+
+    def validate(self, value: Any) -> npt.NDArray[np.int8]:
+        return to_int8(value, self.dim, self._describe)
+
+    @property
+    def python_type(self) -> type:
+        return np.ndarray
+
+
+class BitVector(CompactVector):
+    """A binary vector column (``bit(dim)`` on PostgreSQL, a ``BIT`` string on DuckDB, packed bytes on SQLite).
+
+    Accepts booleans or 0/1, returns ``numpy.bool_`` arrays; distances
+    :meth:`~CompactVector.Comparator.hamming` and ``jaccard``.
+    """
+
+    kind = "bit"
+    cache_ok = True
+    metrics = BIT_METRICS
+
+    def validate(self, value: Any) -> npt.NDArray[np.bool_]:
+        return to_bits(value, self.dim, self._describe)
+
+    @property
+    def python_type(self) -> type:
+        return np.ndarray
+
+
+class SparseVector(CompactVector):
+    """A sparse vector column (``sparsevec(dim)`` on PostgreSQL), read and written as :class:`SparseValue`.
+
+    Accepts a :class:`SparseValue`, a ``{index: value}`` dict (0-based), a dense
+    array, or pgvector-python's ``SparseVector``.
+    """
+
+    kind = "sparse"
+    cache_ok = True
+
+    def validate(self, value: Any) -> SparseValue:
+        return to_sparse(value, self.dim, self._describe)
+
+    @property
+    def python_type(self) -> type:
+        return SparseValue
+
+
+# -- distances ---------------------------------------------------------------------------------
+
+
+def _unwrap(value: Any) -> Any:
+    return value.__clause_element__() if hasattr(value, "__clause_element__") else value
+
+
+class KindDistance(GenericFunction[float]):
+    """A distance between two compact vectors of one kind; one side may be a Python value."""
+
+    _register = False
+    inherit_cache = True
+    type = Float()
+    name = "kind_distance"
+
+    #: The distance, set by one subclass per metric: SQLAlchemy's statement cache keys on the class.
+    metric: ClassVar[str] = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "KindDistance":
+        if cls is KindDistance:  # KindDistance("hamming", a, b) builds the metric's own class
+            return super().__new__(_BY_METRIC[args[0]])
+        return super().__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if type(self).metric and args and args[0] == type(self).metric and len(args) == 3:
+            args = args[1:]
+        a, b = (_unwrap(x) for x in args)
+        metric = type(self).metric
+        types_ = [getattr(x, "type", None) for x in (a, b)]
+        kinds = [t for t in types_ if isinstance(t, CompactVector)]
+        if not kinds:
+            raise InvalidVectorError(
+                f"{metric} distance needs a compact vector column on one side (HalfVector, Int8Vector, "
+                "BitVector or SparseVector)"
+            )
+        vtype = kinds[0]
+        if len(kinds) == 2 and (type(kinds[1]) is not type(vtype) or kinds[1].dim != vtype.dim):
+            raise DimensionMismatchError(
+                f"{metric} distance compares {vtype.described_as} with {kinds[1].described_as}; "
+                "expected the same kind and dimension"
+            )
+        if metric not in vtype.metrics:
+            raise UnsupportedMetricError(
+                f"{vtype.described_as} has no {metric} distance; it has {', '.join(vtype.metrics)}"
+            )
+        self.kind = vtype.kind
+        self.dim = vtype.dim
+        arguments = [x if isinstance(x, ColumnElement) else literal(vtype.validate(x), vtype) for x in (a, b)]
+        super().__init__(*arguments, **kwargs)
+
+    @property
+    def left(self) -> ColumnElement[Any]:
+        return self.clauses.clauses[0]  # type: ignore[return-value]
+
+    @property
+    def right(self) -> ColumnElement[Any]:
+        return self.clauses.clauses[1]  # type: ignore[return-value]
+
+
+_BY_METRIC: Dict[str, type] = {
+    metric: type(f"{metric}_kind_distance", (KindDistance,), {"metric": metric, "inherit_cache": True, "_register": False})
+    for metric in NUMERIC_METRICS + BIT_METRICS
+}
+
+
+def hamming_distance(a: Any, b: Any) -> KindDistance:
+    """Number of differing bits between two bit vectors."""
+    return KindDistance("hamming", a, b)
+
+
+def jaccard_distance(a: Any, b: Any) -> KindDistance:
+    """Jaccard distance between two bit vectors."""
+    return KindDistance("jaccard", a, b)
+
+
+class QuantizedDistance(GenericFunction[float]):
+    """The distance a quantized index serves: ``column`` and ``vector`` both quantized (``half`` or ``binary``).
+
+    Ranks candidates only; the exact distance on the full vectors re-ranks them
+    (see ``knn(..., rerank=n)``).
+    """
+
+    _register = False
+    inherit_cache = True
+    type = Float()
+    name = "quantized_distance"
+
+    #: Set by one subclass per quantization and metric: SQLAlchemy's statement cache keys on the class.
+    quantization: ClassVar[str] = ""
+    metric: ClassVar[str] = ""
+
+    def __new__(cls, *args: Any, quantization: str = "", metric: str = "", **kwargs: Any) -> "QuantizedDistance":
+        if cls is QuantizedDistance:
+            return super().__new__(_QUANTIZED[(quantization, metric)])
+        return super().__new__(cls)
+
+    def __init__(self, column: Any, vector: Any, *, quantization: str = "", metric: str = "", **kwargs: Any) -> None:
+        column = _unwrap(column)
+        vtype = column.type
+        if not isinstance(vtype, Vector):
+            raise InvalidVectorError(f"a quantized distance needs a Vector column, got {column!r}")
+        self.dim = vtype.dim
+        query = vector if isinstance(vector, ColumnElement) else literal(to_float32(vector, vtype.dim, vtype.described_as), vtype)
+        super().__init__(column, query, **kwargs)
+
+    @property
+    def left(self) -> ColumnElement[Any]:
+        return self.clauses.clauses[0]  # type: ignore[return-value]
+
+    @property
+    def right(self) -> ColumnElement[Any]:
+        return self.clauses.clauses[1]  # type: ignore[return-value]
+
+
+_QUANTIZED: Dict[Tuple[str, str], type] = {
+    (quantization, metric): type(
+        f"{quantization}_{metric}_quantized_distance",
+        (QuantizedDistance,),
+        {"quantization": quantization, "metric": metric, "inherit_cache": True, "_register": False},
+    )
+    for quantization in QUANTIZATIONS
+    for metric in NUMERIC_METRICS
+}
+
+
+def _backend(compiler: SQLCompiler, what: str) -> Any:
+    from .dialects import find_backend, supported_dialects
+
+    backend = find_backend(compiler.dialect)
+    if backend is None:
+        raise UnsupportedDialectError(
+            f"{what} cannot be compiled for the {compiler.dialect.name!r} dialect; "
+            f"sqlalchemy_vector supports {', '.join(supported_dialects())} and dialects derived from them"
+        )
+    return backend
+
+
+@compiles(KindDistance)
+def _compile_kind_distance(element: KindDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    if compiler.dialect.name == "default":
+        return f"{element.metric}_distance({compiler.process(element.left, **kw)}, {compiler.process(element.right, **kw)})"
+    backend = _backend(compiler, f"{element.metric} distance of {element.kind} vectors")
+    metrics = backend.capabilities.vector_kinds.get(element.kind)
+    if metrics is None:
+        backend.kind_storage_type(element.kind, element.dim)  # raises UnsupportedKindError with the reason
+    if element.metric not in (metrics or ()):
+        raise UnsupportedMetricError(
+            f"{backend.name} has no {element.metric} distance for {element.kind} vectors; it has {', '.join(metrics or ())}"
+        )
+    return str(backend.compile_kind_distance(element, compiler, **kw))
+
+
+@compiles(QuantizedDistance)
+def _compile_quantized_distance(element: QuantizedDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    if compiler.dialect.name == "default":
+        return (
+            f"{element.quantization}_{element.metric}({compiler.process(element.left, **kw)}, "
+            f"{compiler.process(element.right, **kw)})"
+        )
+    backend = _backend(compiler, f"{element.quantization} quantized distance")
+    if element.quantization not in backend.capabilities.index_quantizations:
+        raise UnsupportedKindError(
+            f"{backend.name} has no {element.quantization} quantized vector index: "
+            f"{backend.capabilities.missing_quantization or 'none built'}"
+        )
+    return str(backend.compile_quantized_distance(element, compiler, **kw))

@@ -1,0 +1,168 @@
+"""Compact vector kinds: round trips, each distance against numpy, refusals, indexes and reflection."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.dialects import backend_for
+from sqlalchemy_vector.exc import DimensionMismatchError, InvalidVectorError, UnsupportedKindError, UnsupportedMetricError
+from sqlalchemy_vector.kinds import KINDS, BitVector, HalfVector, Int8Vector, SparseValue, SparseVector
+
+from tests.conftest import BACKENDS
+
+TYPES = {"half": HalfVector, "int8": Int8Vector, "bit": BitVector, "sparse": SparseVector}
+
+#: What each backend claims, written out so a change of capability data is a visible change here.
+CLAIMED = {
+    "postgresql": {"half": ("cosine", "l2", "max_inner_product", "l1"), "bit": ("hamming", "jaccard"),
+                   "sparse": ("cosine", "l2", "max_inner_product", "l1")},
+    "sqlite": {"int8": ("cosine", "l2", "l1"), "bit": ("hamming",)},
+    "sqlite-python": {"int8": ("cosine", "l2", "l1"), "bit": ("hamming",)},
+    "duckdb": {"bit": ("hamming", "jaccard")},
+}
+
+DIM = 16
+rng = np.random.default_rng(7)
+
+
+def sample(kind: str, n: int) -> List[Any]:
+    if kind == "half":
+        return [rng.normal(size=DIM).astype(np.float16) for _ in range(n)]
+    if kind == "int8":
+        return [rng.integers(-128, 128, size=DIM).astype(np.int8) for _ in range(n)]
+    if kind == "bit":
+        return [rng.random(DIM) < 0.5 for _ in range(n)]
+    dense = np.where(rng.random((n, DIM)) < 0.3, rng.normal(size=(n, DIM)), 0).astype(np.float32)
+    dense[:, 0] = 1.0  # no all-zero vector
+    return [SparseValue.from_dense(row) for row in dense]
+
+
+def dense(value: Any) -> np.ndarray:
+    return value.to_numpy().astype(np.float64) if isinstance(value, SparseValue) else np.asarray(value, np.float64)
+
+
+def reference(metric: str, a: Any, b: Any) -> float:
+    x, y = dense(a), dense(b)
+    if metric == "cosine":
+        return 1.0 - float(x @ y) / float(np.linalg.norm(x) * np.linalg.norm(y))
+    if metric == "l2":
+        return float(np.linalg.norm(x - y))
+    if metric == "l1":
+        return float(np.abs(x - y).sum())
+    if metric == "max_inner_product":
+        return -float(x @ y)
+    bx, by = x.astype(bool), y.astype(bool)
+    if metric == "hamming":
+        return float((bx != by).sum())
+    return 1.0 - float((bx & by).sum()) / float((bx | by).sum())
+
+
+def test_capability_data_matches_the_claims() -> None:
+    import sqlalchemy.dialects.sqlite as sqlite_dialects
+    from sqlalchemy.dialects import postgresql
+
+    from sqlalchemy_vector.dialects.duckdb import DuckDBBackend
+
+    caps = {
+        "postgresql": backend_for(postgresql.dialect()).capabilities,
+        "sqlite": backend_for(sqlite_dialects.dialect()).capabilities,
+        "duckdb": DuckDBBackend.capabilities,
+    }
+    for name, capabilities in caps.items():
+        assert dict(capabilities.vector_kinds) == CLAIMED[name]
+        # Every kind is either stored or refused with a reason.
+        assert set(capabilities.vector_kinds) | set(capabilities.missing_kinds) == set(KINDS)
+        assert not set(capabilities.vector_kinds) & set(capabilities.missing_kinds)
+
+
+def _table(kind: str) -> sa.Table:
+    metadata = sa.MetaData()
+    return sa.Table(
+        f"kind_{kind}",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("v", TYPES[kind](DIM)),
+    )
+
+
+CASES = [(b, k) for b in BACKENDS for k in KINDS]
+
+
+@pytest.mark.parametrize(("backend", "kind"), CASES, indirect=["backend"])
+def test_round_trip_and_distances(conn: Connection, backend: str, kind: str) -> None:
+    table = _table(kind)
+    claimed = CLAIMED[backend].get(kind)
+    if claimed is None:
+        # SQLAlchemy reports the column's DDL error with the table and column, our error as its cause.
+        with pytest.raises(sa.exc.CompileError, match=f"cannot store {kind} vectors") as info:
+            table.metadata.create_all(conn)
+        assert isinstance(info.value, UnsupportedKindError) or isinstance(info.value.__cause__, UnsupportedKindError)
+        return
+    table.metadata.create_all(conn)
+    values = sample(kind, 5)
+    conn.execute(table.insert(), [{"id": i, "v": v} for i, v in enumerate(values)])
+    conn.execute(table.insert(), [{"id": 99, "v": None}])
+    rows = dict(conn.execute(sa.select(table.c.id, table.c.v).order_by(table.c.id)).all())
+    assert rows.pop(99) is None
+    for i, value in enumerate(values):
+        got = rows[i]
+        if isinstance(value, SparseValue):
+            assert got == value
+        else:
+            assert got.dtype == value.dtype and np.array_equal(got, value)
+    query = sample(kind, 1)[0]
+    comparator = table.c.v.comparator
+    for metric in claimed:
+        method = getattr(comparator, {"l1": "l1_distance"}.get(metric, metric))
+        found = dict(conn.execute(sa.select(table.c.id, method(query)).where(table.c.id < 99)).all())
+        for i, value in enumerate(values):
+            assert found[i] == pytest.approx(reference(metric, value, query), rel=2e-3, abs=1e-4), (metric, i)
+    # A distance the backend lacks is a compile-time error naming it.
+    missing = [m for m in TYPES[kind].metrics if m not in claimed]
+    for metric in missing:
+        with pytest.raises(UnsupportedMetricError, match=metric):
+            conn.execute(sa.select(sv.kinds.KindDistance(metric, table.c.v, query)))
+
+
+def test_validation_rules() -> None:
+    with pytest.raises(InvalidVectorError, match="float16 range"):
+        HalfVector(2).validate([1.0, 70000.0])
+    with pytest.raises(InvalidVectorError, match="finite"):
+        HalfVector(2).validate([1.0, float("nan")])
+    with pytest.raises(DimensionMismatchError):
+        HalfVector(3).validate([1.0, 2.0])
+    with pytest.raises(InvalidVectorError, match="booleans"):
+        HalfVector(2).validate([True, 0.5])
+    with pytest.raises(InvalidVectorError, match="whole numbers"):
+        Int8Vector(2).validate([1.5, 2])
+    with pytest.raises(InvalidVectorError, match="whole numbers"):
+        Int8Vector(2).validate([1, 300])
+    with pytest.raises(InvalidVectorError, match="0 or 1"):
+        BitVector(2).validate([1, 2])
+    with pytest.raises(InvalidVectorError, match="booleans or the integers"):
+        BitVector(2).validate([0.5, 1.0])
+    with pytest.raises(InvalidVectorError):
+        BitVector(2).validate("01")
+    assert BitVector(3).validate([1, 0, 1]).tolist() == [True, False, True]
+    with pytest.raises(InvalidVectorError, match="outside"):
+        SparseVector(3).validate({5: 1.0})
+    with pytest.raises(InvalidVectorError, match="finite"):
+        SparseVector(3).validate({1: float("inf")})
+    with pytest.raises(InvalidVectorError, match="integer indices"):
+        SparseVector(3).validate({"a": 1.0})
+    assert SparseVector(4).validate([0, 2.5, 0, -1]) == SparseValue(4, [1, 3], [2.5, -1])
+    assert SparseVector(4).validate({3: 1.0, 0: 0.0, 1: 2.0}).to_dict() == {1: 2.0, 3: 1.0}
+    with pytest.raises(InvalidVectorError, match="positive integer"):
+        HalfVector(0)
+
+
+def test_pgvector_python_sparse_values_are_accepted() -> None:
+    import pgvector
+    value = pgvector.SparseVector({0: 1.0, 2: 3.0}, 4)
+    assert SparseVector(4).validate(value) == SparseValue(4, [0, 2], [1.0, 3.0])
