@@ -438,67 +438,106 @@ class _Store:
         owner = D if models.single_table else E
         key = D.id if models.single_table else E.document_id
         filters: List[ColumnElement[bool]] = []
-        if not models.single_table and models.has_model_name:
-            filters.append(E.model_name == self.model_name)
         if where is not None:
             filters.append(where if models.single_table else E.document_id.in_(select(D.id).where(where)))
         if exclude is not None:
             filters.append(key != exclude)
         index_name = self.index_for(session, metric, column.name)
         bound = _distance_bound(function, threshold)
-        limit = top_k
-        while True:
+
+        def ranked_rows(limit: int, with_model: bool, model_after: bool) -> List[Any]:
+            request_filters = list(filters)
+            if with_model:
+                request_filters.append(E.model_name == self.model_name)
             request = TopK(
                 column=column,
                 vector=vector,
                 k=limit,
                 metric=metric,
-                filters=filters,
-                selected=[key],
+                filters=request_filters,
+                selected=[key, E.model_name] if model_after else [key],
                 target=owner,
                 index_name=index_name,
                 dialect=connection.dialect,
                 max_distance=bound,
             )
             exact = dataclasses.replace(request, exact=True)
-            rows = run_top_k(
+            return run_top_k(
                 session,
                 backend,
-                self._with_documents(backend.top_k_select(request)),
+                self._ranking(backend, backend.top_k_select(request), model_after),
                 limit,
                 filtered=where is not None or exclude is not None,
-                exact=(lambda exact=exact: self._with_documents(backend.top_k_select(exact)))
+                exact=(lambda: self._ranking(backend, backend.top_k_select(exact), model_after))
                 if index_name is not None
                 else None,
             )
-            ranked: Dict[Any, Any] = {}
+
+        def normalized(rows: List[Any], model_after: bool) -> List[Tuple[Any, ...]]:
+            # (id, content, metadata, distance, model): documents joined in, or read below by key.
+            out = []
             for row in rows:
-                if row[0] not in ranked and row[3] is not None:
+                model = row[-2] if model_after else None
+                if backend.capabilities.join_reads_by_key:
+                    out.append((row[0], row[1], row[2], row[-1], model))
+                else:
+                    out.append((row[0], None, None, row[-1], model))
+            return out
+
+        ranked: Dict[Any, Tuple[Any, ...]] = {}
+        if models.has_model_name:
+            # Most tables hold one model: rank without the model filter (a filter the index
+            # cannot apply inside its search, e.g. vec0's key list), keep this model's rows.
+            # The nearest rows of this model are among the nearest rows of all models.
+            for row in normalized(ranked_rows(top_k, with_model=False, model_after=True), True):
+                if row[4] == self.model_name and row[0] not in ranked and row[3] is not None:
                     ranked[row[0]] = row
-            # Several embeddings of one document (chunks) can fill the limit: widen it.
-            if len(ranked) >= top_k or len(rows) < limit or models.single_table:
-                break
-            limit *= 4
-        results = [_result(row, function) for row in list(ranked.values())[:top_k]]
+            if len(ranked) < top_k:
+                ranked = {}  # other models (or chunks) crowded the first rows: filter inside
+        if not ranked:
+            limit = top_k
+            while True:
+                rows = normalized(ranked_rows(limit, with_model=models.has_model_name, model_after=False), False)
+                for row in rows:
+                    if row[0] not in ranked and row[3] is not None:
+                        ranked[row[0]] = row
+                # Several embeddings of one document (chunks) can fill the limit: widen it.
+                if len(ranked) >= top_k or len(rows) < limit or models.single_table:
+                    break
+                limit *= 4
+        winners = list(ranked.values())[:top_k]
+        if not backend.capabilities.join_reads_by_key and winners:
+            statement = select(D.id, D.content, D.metadata_).where(D.id.in_([row[0] for row in winners]))
+            documents = {row[0]: row for row in session.execute(statement)}
+            winners = [
+                (row[0], documents[row[0]][1], documents[row[0]][2], row[3]) for row in winners if row[0] in documents
+            ]
+        results = [_result(row, function) for row in winners]
         if threshold is not None:
             results = [r for r in results if r["similarity"] >= threshold]
         return results
 
-    def _with_documents(self, ranking: Any) -> Any:
-        """The ranking statement joined to the documents it names, in one statement, nearest first.
+    def _ranking(self, backend: Any, ranking: Any, model_after: bool) -> Any:
+        """The statement run for a ranking, distance last.
 
-        The ranking stays a subquery in the shape the index serves; the join
-        reads the k winning documents by primary key.
+        Where a join reads documents by key (``join_reads_by_key``): the
+        ranking as a subquery in the index's shape, joined to the documents,
+        ``(id, content, metadata[, model], distance)``.  Elsewhere the ranking
+        alone, ``(key[, model], distance)``; the documents are read by key
+        afterwards (a join there would read every document).
         """
         D = self.D
         hits = ranking.subquery("hits")
         key, distance = hits.c[0], hits.c[len(hits.c) - 1]
-        return (
-            select(D.id, D.content, D.metadata_, distance)
-            .select_from(hits)
-            .join(D, D.id == key)
-            .order_by(distance)
-        )
+        model = [hits.c[1]] if model_after else []
+        if backend.capabilities.join_reads_by_key:
+            return (
+                select(D.id, D.content, D.metadata_, *model, distance)
+                .select_from(hits)
+                .join(D, D.id == key)
+                .order_by(distance)
+            )
+        return select(key, *model, distance).order_by(distance)
 
     def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
         """The name of a vector index on the vector column serving ``metric``, if one exists (cached)."""

@@ -111,6 +111,9 @@ class Capabilities:
     index_method_override: Optional[str] = None
     #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
     index_options_reported: bool = False
+    #: Whether joining a top-k subquery to another table reads that table by key (a nested loop over
+    #: its primary key); where a join would scan it (a hash join), rows are read by key afterwards.
+    join_reads_by_key: bool = True
     #: Whether the backend has full-text indexes, and so hybrid search.
     fulltext_search: bool = False
     #: Whether ``create_all`` builds the index with SQLAlchemy's own ``CREATE INDEX`` and the dialect's options.

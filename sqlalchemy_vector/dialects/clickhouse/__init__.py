@@ -91,6 +91,7 @@ class ClickHouseBackend(Backend):
 
     name = "clickhousedb"
     capabilities = Capabilities(
+        join_reads_by_key=False,
         index_metrics=_index.INDEX_METRICS,
         index_provider="ClickHouse's vector_similarity index",
         approximate_index=True,
