@@ -25,7 +25,9 @@ import argparse
 import importlib
 import inspect
 import os
+import sys
 import tempfile
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 MODULES = (
@@ -130,6 +132,7 @@ def score(search: Callable[[str], List[Dict[str, Any]]]) -> Tuple[float, float, 
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
     import sqlalchemy_vector as sv
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

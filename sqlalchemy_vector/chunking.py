@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 from .exc import InvalidArgumentError
 
@@ -16,11 +16,23 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage of a document: its text, the nearest heading above it, and its position."""
+    """A passage of a document: its text, the nearest heading above it, and its position.
+
+    ``headings`` is the path of Markdown headings the passage sits under,
+    outermost first (``("Install", "Offline")``); ``heading`` is its last one.
+    """
 
     text: str
     heading: Optional[str]
     index: int
+    headings: Tuple[str, ...] = ()
+
+    @property
+    def embedding_text(self) -> str:
+        """What to embed: the heading path, then the passage (a passage often omits what its headings say)."""
+        if not self.headings:
+            return self.text
+        return " > ".join(self.headings) + "\n\n" + self.text
 
 
 def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: bool = True) -> List[Chunk]:
@@ -36,20 +48,21 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: 
     if not 0 <= overlap < max_words:
         raise InvalidArgumentError(f"overlap must be between 0 and max_words - 1 ({max_words - 1}), got {overlap}")
     chunks: List[Chunk] = []
-    for heading, paragraphs in _sections(text, markdown):
+    for headings, paragraphs in _sections(text, markdown):
+        heading = headings[-1] if headings else None
         buffer: List[str] = []
         for paragraph in paragraphs:
             words = paragraph.split()
             if buffer and len(buffer) + len(words) > max_words:
-                chunks.append(Chunk(" ".join(buffer), heading, len(chunks)))
+                chunks.append(Chunk(" ".join(buffer), heading, len(chunks), headings))
                 buffer = []
             if len(words) <= max_words:
                 buffer.extend(words)
                 continue
             for window in _windows(words, max_words, overlap):
-                chunks.append(Chunk(" ".join(window), heading, len(chunks)))
+                chunks.append(Chunk(" ".join(window), heading, len(chunks), headings))
         if buffer:
-            chunks.append(Chunk(" ".join(buffer), heading, len(chunks)))
+            chunks.append(Chunk(" ".join(buffer), heading, len(chunks), headings))
     return chunks
 
 
@@ -61,9 +74,10 @@ def _windows(words: List[str], size: int, overlap: int) -> Iterator[List[str]]:
             return
 
 
-def _sections(text: str, markdown: bool) -> Iterator[tuple[Optional[str], List[str]]]:
-    """Yield (heading, paragraphs) per section; paragraphs are blank-line separated."""
-    heading: Optional[str] = None
+def _sections(text: str, markdown: bool) -> Iterator[Tuple[Tuple[str, ...], List[str]]]:
+    """Yield (heading path, paragraphs) per section; paragraphs are blank-line separated."""
+    path: List[Tuple[int, str]] = []  # (level, title) of the headings above, outermost first
+    heading: Tuple[str, ...] = ()
     paragraphs: List[str] = []
     current: List[str] = []
     in_fence = False
@@ -81,7 +95,11 @@ def _sections(text: str, markdown: bool) -> Iterator[tuple[Optional[str], List[s
             close_paragraph()
             if paragraphs:
                 yield heading, paragraphs
-            heading, paragraphs = match.group(2), []
+            level = len(match.group(1))
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, match.group(2)))
+            heading, paragraphs = tuple(title for _, title in path), []
         elif not line.strip() and not in_fence:
             close_paragraph()
         else:

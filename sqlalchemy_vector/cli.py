@@ -411,6 +411,7 @@ def _ingest_batch(
         report.files += 1
     stored = _stored_hashes(rag, [identity for identity, _, _, _ in read])
     documents: List[Dict[str, Any]] = []
+    embedded: List[str] = []  # what is embedded per passage: its heading path and its text
     replaced_ids: List[Any] = []
     for identity, source, digest, path in read:
         hashes, old_ids = stored.get(identity, (set(), []))
@@ -425,12 +426,13 @@ def _ingest_batch(
             if chunk.heading:
                 metadata["heading"] = chunk.heading
             documents.append({"content": chunk.text, "metadata": metadata})
+            embedded.append(chunk.embedding_text)
             passages += 1
         replaced_ids += old_ids
         report.passages += passages
         report.replaced += 1 if old_ids else 0
     # The batch's new passages in, its files' old passages out: one transaction, so every file is old or new.
-    _replace(rag, documents, replaced_ids)
+    _replace(rag, documents, replaced_ids, embedded)
 
 
 _LOOKUP_CHUNK = 1000  # identities per IN (...) lookup: one per batch, far below every parameter limit
@@ -455,13 +457,13 @@ def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Tuple[Set[s
     return found
 
 
-def _replace(rag: Any, documents: List[Dict[str, Any]], old_ids: List[Any]) -> None:
-    """Write new passages and delete the old ones of the same files, in one transaction."""
+def _replace(rag: Any, documents: List[Dict[str, Any]], old_ids: List[Any], embedded: Sequence[str]) -> None:
+    """Write new passages (embedding ``embedded``, one text each) and delete the old ones of the same files, in one transaction."""
     if not documents and not old_ids:
         return
     prepared = [rag._prepare(document, i) for i, document in enumerate(documents)]
     if prepared:
-        vectors = rag._embed([doc.content for doc in prepared])
+        vectors = rag._embed(list(embedded))
         for doc, vector in zip(prepared, vectors):
             doc.vector = vector
     with rag._session() as session, session.begin():

@@ -132,15 +132,45 @@ ENGLISH_STOP_WORDS: FrozenSet[str] = frozenset(
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
+#: (suffix, replacement) tried in order; the first that leaves a stem of 3+ letters applies.
+_SUFFIXES: Tuple[Tuple[str, str], ...] = tuple(
+    tuple(rule.split(":"))  # type: ignore[misc]
+    for rule in (
+        "ational:ate tional:tion iveness:ive fulness:ful ousness:ous ization:ize ations:ate ation:ate "
+        "ies:y sses:ss ments: ment: ness: ingly: edly: ing: ed: ly: es: s:"
+    ).split()
+)
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper: ``copies`` -> ``copy``, ``matching`` -> ``match``, ``names`` -> ``name``.
+
+    Cruder than Porter's stemmer and deliberately so: it only merges the
+    common inflections of a word (plural, -ing, -ed, -ly, -ation), leaving
+    words of four letters or fewer, and words with digits, alone.
+    """
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word[-2] in "su":  # class, status, ...
+                return word
+            if suffix == "es" and not word.endswith(("ses", "xes", "zes", "ches", "shes")):
+                continue  # names -> name (by "s"), not nam
+            return word[: -len(suffix)] + replacement
+    return word
+
 _Features = Tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
 
 
 class HashingEmbedder:
     """A deterministic, dependency-free *lexical* embedder.
 
-    Each text becomes a bag of hashed features: its words, pairs of adjacent
-    words, and character n-grams of each word (so ``learn`` and ``learning``
-    share features).  Counts are damped (``1 + log tf``), the vector is
+    Each text becomes a bag of hashed features: its words (lightly stemmed, so
+    ``copies`` and ``copy`` are one word), pairs of adjacent words, and
+    character n-grams of each word (so ``learn`` and ``learner`` share
+    features).  Counts are damped (``1 + log tf``), longer words weigh more
+    (``log(1 + length)``: they are rarer, a stand-in for IDF), the vector is
     L2-normalised, and common English words are ignored.  Similar vectors mean
     shared vocabulary, not shared meaning: "car" and "automobile" are unrelated
     to it.  Use it for offline search, tests and demos; use a neural model
@@ -158,9 +188,11 @@ class HashingEmbedder:
         ngram_range: Tuple[int, int] = (3, 5),
         word_weight: float = 1.0,
         bigram_weight: float = 0.5,
-        char_weight: float = 0.5,
+        char_weight: float = 1.0,
         stop_words: Optional[Iterable[str]] = ENGLISH_STOP_WORDS,
         lowercase: bool = True,
+        stem: bool = True,
+        length_weight: bool = True,
     ) -> None:
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
             raise InvalidArgumentError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
@@ -177,16 +209,23 @@ class HashingEmbedder:
         self.char_weight = float(char_weight)
         self.stop_words: FrozenSet[str] = frozenset(stop_words or ())
         self.lowercase = lowercase
+        self.stem = bool(stem)
+        self.length_weight = bool(length_weight)
         defaults = (
             ngram_range == (3, 5)
-            and (word_weight, bigram_weight, char_weight) == (1.0, 0.5, 0.5)
+            and (word_weight, bigram_weight, char_weight) == (1.0, 0.5, 1.0)
             and self.stop_words == ENGLISH_STOP_WORDS
             and lowercase
+            and self.stem
+            and self.length_weight
         )
-        # The name identifies the feature set: vectors from different settings do not mix.
-        self.model_name = f"hashing-v1-{dimension}" if defaults else (
-            f"hashing-v1-{dimension}-n{low}{high}-w{word_weight:g}-b{bigram_weight:g}-c{char_weight:g}"
+        # The name identifies the feature set: vectors from different settings do not mix.  Version 2
+        # (stemming, length weights, heavier n-grams) replaced version 1: a database embedded with
+        # "hashing-v1-384" is refused by name rather than searched with incompatible vectors.
+        self.model_name = f"hashing-v2-{dimension}" if defaults else (
+            f"hashing-v2-{dimension}-n{low}{high}-w{word_weight:g}-b{bigram_weight:g}-c{char_weight:g}"
             f"-s{_digest(' '.join(sorted(self.stop_words))) % 10**6:06d}{'' if lowercase else '-cased'}"
+            f"{'' if self.stem else '-nostem'}{'' if self.length_weight else '-flat'}"
         )
         self._lock = threading.Lock()
         self._reset_vocabulary()
@@ -310,6 +349,10 @@ class HashingEmbedder:
 
     def _token_features(self, token: str) -> Tuple[int, _Features]:
         """The word's 64-bit hash, and the features one occurrence contributes: the word and its n-grams."""
+        # Longer words are rarer (Zipf), so they say more about a text's topic: a stand-in for IDF.
+        scale = math.log1p(len(token)) / _LENGTH_NORM if self.length_weight else 1.0
+        if self.stem:
+            token = _stem(token)
         word = "w:" + token
         features = [word]
         weights = [self.word_weight]
@@ -327,10 +370,11 @@ class HashingEmbedder:
         digests = [_digest(f) for f in features]
         # Signed feature hashing: the sign bit makes collisions cancel out on average.
         indices = np.array([d % self.dimension for d in digests], dtype=np.int64)
-        values = np.array([w if d >> 63 else -w for d, w in zip(digests, weights)], dtype=np.float64)
+        values = np.array([scale * w if d >> 63 else -scale * w for d, w in zip(digests, weights)], dtype=np.float64)
         return digests[0], (indices, values)
 
 
+_LENGTH_NORM = math.log1p(6)  # a six-letter word keeps weight 1
 _CHUNK = 4096
 _MAX_VOCABULARY = 500_000
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

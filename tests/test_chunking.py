@@ -63,3 +63,14 @@ def test_empty_and_bad_arguments() -> None:
         chunk_text("x", max_words=10, overlap=10)
     with pytest.raises(ValueError, match="max_words must be at least 1"):
         chunk_text("x", max_words=0)
+
+
+def test_heading_path_is_embedded_with_the_passage() -> None:
+    text = "# Guide\n\nIntro.\n\n## Install\n\n### Offline\n\nCopy the wheel.\n\n## Usage\n\nCall it.\n"
+    chunks = chunk_text(text)
+    assert [c.headings for c in chunks] == [("Guide",), ("Guide", "Install", "Offline"), ("Guide", "Usage")]
+    assert [c.heading for c in chunks] == ["Guide", "Offline", "Usage"]
+    assert chunks[1].text == "Copy the wheel."
+    assert chunks[1].embedding_text == "Guide > Install > Offline\n\nCopy the wheel."
+    plain = chunk_text("no headings here", markdown=False)[0]
+    assert plain.headings == () and plain.embedding_text == "no headings here"

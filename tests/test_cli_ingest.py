@@ -107,3 +107,19 @@ def test_prune_only_within_the_given_paths(
     assert main(["ingest", "one", "--prune", "--db", url, "--quiet"]) == 0
     assert "(2 unchanged, 0 replaced, 1 pruned)" in capsys.readouterr().out
     assert stats(url, capsys)["document_count"] == 4  # "two" was not ingested this time, and is kept
+
+
+def test_headings_are_embedded_but_not_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], embedded: List[str]
+) -> None:
+    # A passage that never names its topic is found by the headings above it.
+    (tmp_path / "guide.md").write_text("# Kubernetes\n\n## Rollbacks\n\nRun the undo command with the revision.\n")
+    (tmp_path / "other.md").write_text("# Cooking\n\nRun the oven at the given temperature.\n")
+    url = f"sqlite:///{tmp_path / 'guide.db'}"
+    assert main(["ingest", str(tmp_path / "guide.md"), str(tmp_path / "other.md"), "--db", url, "--quiet"]) == 0
+    assert "Kubernetes > Rollbacks\n\nRun the undo command with the revision." in embedded
+    capsys.readouterr()
+    assert main(["query", "kubernetes rollbacks", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
+    (top,) = json.loads(capsys.readouterr().out)
+    assert top["content"] == "Run the undo command with the revision."
+    assert top["metadata"]["heading"] == "Rollbacks"

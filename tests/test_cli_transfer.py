@@ -41,7 +41,7 @@ def test_export_then_import_elsewhere(
     source = f"sqlite:///{workspace / 'source.db'}"
     assert main(["ingest", "corpus", "--db", source, "--quiet"]) == 0
     assert main(["export", "passages.parquet", "--db", source]) == 0
-    assert "exported 25 passages (hashing-v1-384, 384 dimensions)" in capsys.readouterr().out
+    assert "exported 25 passages (hashing-v2-384, 384 dimensions)" in capsys.readouterr().out
     embedded: List[str] = []
     embed = HashingEmbedder.embed
     monkeypatch.setattr(HashingEmbedder, "embed", lambda self, texts: embedded.extend(texts) or embed(self, texts))
@@ -76,6 +76,6 @@ def test_import_refuses_another_model(workspace: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert main(["import", "other.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'other-model'" in err and "hashing-v1-384" in err
+    assert err.count("\n") == 1 and "'other-model'" in err and "hashing-v2-384" in err
     assert main(["import", "missing.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
     assert "no such file: missing.parquet" in capsys.readouterr().err

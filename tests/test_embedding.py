@@ -54,7 +54,7 @@ def test_hashing_shape_dtype_and_unit_norm() -> None:
     vectors = embedder.embed(CORPUS)
     assert vectors.shape == (len(CORPUS), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
-    assert embedder.dimension == 384 and embedder.model_name == "hashing-v1-384"
+    assert embedder.dimension == 384 and embedder.model_name == "hashing-v2-384"
     assert isinstance(embedder, Embedder)
 
 
@@ -99,16 +99,16 @@ def test_hashing_is_deterministic_across_processes_and_batches() -> None:
 
 
 def test_hashing_features_are_stable_across_versions() -> None:
-    # Stored vectors stay valid only if the feature function of "hashing-v1" never
+    # Stored vectors stay valid only if the feature function of "hashing-v2" never
     # changes: this pins where a known text's strongest features land (the
     # values were computed once from the BLAKE2b-based implementation).
     vector = HashingEmbedder().embed(["machine learning"])[0]
     top = np.argsort(-np.abs(vector), kind="stable")[:4]
     assert [(int(i), round(float(vector[i]), 4)) for i in sorted(top)] == [
-        (31, -0.6035),
-        (263, -0.3017),
-        (308, 0.1317),
-        (370, -0.6035),
+        (106, -0.1464),
+        (185, -0.2246),
+        (370, -0.48),
+        (379, 0.5072),
     ]
 
 
@@ -143,9 +143,36 @@ def test_hashing_settings_are_part_of_the_model_name() -> None:
         HashingEmbedder(bigram_weight=0.0).model_name,
         HashingEmbedder(stop_words=None).model_name,
         HashingEmbedder(lowercase=False).model_name,
+        HashingEmbedder(stem=False).model_name,
+        HashingEmbedder(length_weight=False).model_name,
     }
-    assert len(names) == 5
-    assert HashingEmbedder(128).model_name == "hashing-v1-128"
+    assert len(names) == 7
+    # Version 1 (no stemming, no length weights) is retired: its vectors are not these.
+    assert HashingEmbedder(128).model_name == "hashing-v2-128"
+    assert "hashing-v1-384" not in names
+
+
+def test_hashing_stemming_merges_inflections() -> None:
+    from sqlalchemy_vector.embedding import _stem
+
+    assert [_stem(w) for w in ("copies", "matching", "names", "created", "class", "status", "data", "sha256")] == [
+        "copy", "match", "name", "creat", "class", "status", "data", "sha256"
+    ]
+    stemmed, plain = HashingEmbedder(), HashingEmbedder(stem=False)
+    for embedder, expected in ((stemmed, True), (plain, False)):
+        a, b = embedder.embed(["copies files", "copy file"])
+        assert (float(a @ b) > 0.99) is expected
+
+
+def test_hashing_longer_words_weigh_more() -> None:
+    # "identifiers" shares more with a text about identifiers than "get" does with one about getting.
+    embedder = HashingEmbedder(char_weight=0.0, bigram_weight=0.0)
+    query = embedder.embed(["get identifiers"])[0]
+    long_doc, short_doc = embedder.embed(["identifiers", "get"])
+    assert float(query @ long_doc) > float(query @ short_doc)
+    flat = HashingEmbedder(char_weight=0.0, bigram_weight=0.0, length_weight=False)
+    query, long_doc, short_doc = flat.embed(["get identifiers", "identifiers", "get"])
+    assert np.isclose(float(query @ long_doc), float(query @ short_doc))
 
 
 def test_hashing_rejects_bad_arguments() -> None:
