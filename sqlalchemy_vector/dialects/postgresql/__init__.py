@@ -1,9 +1,9 @@
 """PostgreSQL with the pgvector extension.
 
-Vectors are stored as ``vector(dim)``.  With psycopg 3 they travel in
-pgvector's binary format both ways (parameters through a dumper for a private
-wrapper class, results through ``vector_send``); other drivers use the text
-form.  Distances compile to pgvector's operators, the only shape its HNSW and
+Vectors are stored as ``vector(dim)``.  Parameters travel in pgvector's
+binary format with psycopg 3 (a dumper for a private wrapper class) and asyncpg
+(pgvector-python's codecs), in the text form with psycopg2 and pg8000; results
+come back through ``vector_send`` on every driver (see ``codecs``).  Distances compile to pgvector's operators, the only shape its HNSW and
 IVFFlat indexes recognise in ``ORDER BY ... LIMIT``.
 """
 
@@ -24,8 +24,9 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import MissingExtensionError
 from ...functions import VectorDistance
-from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, text_to_vector, vector_to_text
+from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, vector_to_text
 from . import bulk as _bulk
+from . import codecs as _codecs
 from . import filters as _filters
 from . import index as _index
 from . import kinds as _kinds
@@ -78,6 +79,9 @@ class PGVECTOR(UserDefinedType[Any]):
 
             return process_binary
 
+        if _codecs.uses_asyncpg_codecs(dialect):
+            return None  # the float32 array itself: pgvector-python's codec writes the binary form
+
         def process_text(value: Any) -> Any:
             return None if value is None else vector_to_text(value)
 
@@ -90,13 +94,10 @@ class PGVECTOR(UserDefinedType[Any]):
         return process
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Processor:
+        vector_result = _codecs.vector_result
+
         def process(value: Any) -> Any:
-            if value is None:
-                return None
-            if isinstance(value, str):
-                return text_to_vector(value)
-            # vector_send: int16 dim, int16 unused, dim big-endian float32
-            return np.frombuffer(value, dtype=">f4", offset=4).astype(np.float32)
+            return None if value is None else vector_result(value)
 
         return process
 
@@ -170,8 +171,11 @@ class PostgreSQLBackend(Backend):
     def prepare(self, engine: Engine, **options: Any) -> None:
         # With psycopg 3, each connection learns to send _BinaryVector in binary;
         # the dumper is registered per connection, for that private class only.
+        # asyncpg connections get pgvector-python's binary codecs once the
+        # extension (and so the type) exists.
         binary = engine.dialect.driver == "psycopg"
-        set_engine_state(engine.dialect, pgvector=None, binary=binary)
+        asyncpg_codecs = engine.dialect.driver == "asyncpg"
+        set_engine_state(engine.dialect, pgvector=None, binary=binary, **{_codecs.ASYNCPG_CODECS: asyncpg_codecs})
         ready = False
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -183,6 +187,8 @@ class PostgreSQLBackend(Backend):
                 version = _ensure_pgvector(dbapi_connection, engine.url.database)
                 set_engine_state(engine.dialect, pgvector=version)
                 ready = True
+            if asyncpg_codecs:
+                _codecs.register_asyncpg(engine.dialect, dbapi_connection)
 
         event.listen(engine, "connect", on_connect)
 

@@ -1,7 +1,8 @@
 """pgvector's compact kinds: ``halfvec(n)``, ``bit(n)``, ``sparsevec(n)``, and quantized distances over ``vector(n)``.
 
-Values travel in the text forms on every driver (``[1,2]``, ``0101``,
-``{1:1.5,3:2}/5`` with 1-based indices).  pgvector 0.8 has no int8 vector:
+Values travel in the text forms (``[1,2]``, ``0101``, ``{1:1.5,3:2}/5`` with
+1-based indices), except ``halfvec`` and ``sparsevec`` on asyncpg, whose
+connections carry pgvector-python's binary codecs (see ``codecs``).  pgvector 0.8 has no int8 vector:
 that kind is refused.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...kinds import BIT_METRICS, NUMERIC_METRICS, KindDistance, QuantizedDistance, SparseValue
 from ..base import Processor, vector_to_text
+from .codecs import uses_asyncpg_codecs
 
 #: Kinds pgvector stores, with the distances it has for each.
 VECTOR_KINDS: Mapping[str, Tuple[str, ...]] = {
@@ -55,7 +57,25 @@ class _Kind(UserDefinedType[Any]):
     def from_text(self, text: str) -> Any:
         raise NotImplementedError
 
+    #: Whether asyncpg binds this type through a binary codec (pgvector-python's, or asyncpg's own for bit).
+    has_codec = False
+
+    def to_codec(self, value: Any) -> Any:
+        """The value as the asyncpg connection's codec takes it."""
+        raise NotImplementedError
+
+    def from_codec(self, value: Any) -> Any:
+        """The value from the object the asyncpg codec returns."""
+        raise NotImplementedError
+
     def bind_processor(self, dialect: Dialect) -> Optional[Processor]:
+        if self.has_codec and uses_asyncpg_codecs(dialect):
+            to_codec = self.to_codec
+
+            def process_codec(value: Any) -> Any:
+                return None if value is None else to_codec(value)
+
+            return process_codec
         to_text = self.to_text
 
         def process(value: Any) -> Any:
@@ -72,10 +92,12 @@ class _Kind(UserDefinedType[Any]):
         return process
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Processor:
-        from_text = self.from_text
+        from_text, from_codec = self.from_text, self.from_codec
 
         def process(value: Any) -> Any:
-            return None if value is None else from_text(value)
+            if value is None:
+                return None
+            return from_text(value) if isinstance(value, str) else from_codec(value)
 
         return process
 
@@ -92,6 +114,14 @@ class HALFVEC(_Kind):
         stripped = text.strip()[1:-1]
         return np.array(stripped.split(",") if stripped else [], dtype=np.float32).astype(np.float16)
 
+    has_codec = True
+
+    def to_codec(self, value: Any) -> Any:
+        return np.asarray(value, dtype=np.float16)
+
+    def from_codec(self, value: Any) -> Any:
+        return np.asarray(value.to_numpy(), dtype=np.float16)
+
 
 class PGBIT(_Kind):
     """``bit(n)``: a string of 0 and 1."""
@@ -103,6 +133,18 @@ class PGBIT(_Kind):
 
     def from_text(self, text: str) -> Any:
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+
+    # asyncpg's own bit codec is binary: it takes and returns BitString, never text.
+    has_codec = True
+
+    def to_codec(self, value: Any) -> Any:
+        from asyncpg import BitString
+
+        bits = np.asarray(value, dtype=np.bool_)
+        return BitString.frombytes(np.packbits(bits).tobytes(), bits.shape[0])
+
+    def from_codec(self, value: Any) -> Any:
+        return np.unpackbits(np.frombuffer(value.bytes, dtype=np.uint8))[: len(value)].astype(np.bool_)
 
 
 class SPARSEVEC(_Kind):
@@ -119,6 +161,16 @@ class SPARSEVEC(_Kind):
         body, _, dim = text.strip().rpartition("/")
         pairs = [item.split(":") for item in body.strip("{}").split(",") if item]
         return SparseValue(int(dim), [int(i) - 1 for i, _ in pairs], [float(v) for _, v in pairs])
+
+    has_codec = True
+
+    def to_codec(self, value: SparseValue) -> Any:
+        from pgvector import SparseVector
+
+        return SparseVector(dict(zip(value.indices.tolist(), value.values.tolist())), value.dim)
+
+    def from_codec(self, value: Any) -> SparseValue:
+        return SparseValue(value.dimensions(), value.indices(), value.values())
 
 
 _TYPES: Dict[str, type] = {"half": HALFVEC, "bit": PGBIT, "sparse": SPARSEVEC}

@@ -1,0 +1,65 @@
+"""How vectors travel on each PostgreSQL driver.
+
+- psycopg 3: pgvector's binary format through a private dumper (``__init__``).
+- asyncpg: pgvector-python's binary codecs (``pgvector.asyncpg.register_vector``),
+  registered on each connection of a prepared engine: measured (``bench/pg_codecs.py``)
+  faster than the text form for binding, one value or many.
+- psycopg2, pg8000: the text form written by orjson.  pgvector-python's adapters
+  for them are text too, and slower (``str()`` of each widened float).
+
+Results of ``vector`` columns come back as ``vector_send`` bytes on every driver;
+the result processors also take the text form and pgvector-python's objects, for
+rows selected without that wrapper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..base import engine_state, set_engine_state, text_to_vector
+
+#: Engine-state key: the engine's connections have pgvector-python's asyncpg codecs.
+ASYNCPG_CODECS = "asyncpg_codecs"
+
+_SCHEMA = (
+    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+)
+
+
+def uses_asyncpg_codecs(dialect: Any) -> bool:
+    state = engine_state(dialect)
+    return bool(state and state.get(ASYNCPG_CODECS))
+
+
+def register_asyncpg(dialect: Any, dbapi_connection: Any) -> None:
+    """Give one asyncpg connection pgvector-python's binary codecs (vector, halfvec, sparsevec).
+
+    Runs in the ``connect`` event, inside SQLAlchemy's greenlet, where
+    ``await_only`` awaits the coroutine.  The extension's schema is looked up
+    once per engine.
+    """
+    from pgvector.asyncpg import register_vector
+    from sqlalchemy.util import await_only
+
+    raw = dbapi_connection.driver_connection
+    state = engine_state(dialect) or {}
+    schema = state.get("pgvector_schema")
+    if schema is None:
+        schema = await_only(raw.fetchval(_SCHEMA)) or "public"
+        set_engine_state(dialect, pgvector_schema=schema)
+    await_only(register_vector(raw, schema=schema))
+
+
+def vector_result(value: Any) -> npt.NDArray[np.float32]:
+    """A float32 array from any form a ``vector`` value arrives in."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        # vector_send: int16 dim, int16 unused, dim big-endian float32
+        return np.frombuffer(value, dtype=">f4", offset=4).astype(np.float32)
+    if isinstance(value, str):
+        return text_to_vector(value)
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32, copy=False)
+    return np.asarray(value.to_numpy(), dtype=np.float32)  # pgvector.Vector
