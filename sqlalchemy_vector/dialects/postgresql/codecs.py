@@ -41,7 +41,15 @@ def register_asyncpg(dialect: Any, dbapi_connection: Any) -> None:
     ``await_only`` awaits the coroutine.  The extension's schema is looked up
     once per engine.
     """
-    from pgvector.asyncpg import register_vector
+    try:
+        from pgvector.asyncpg import register_vector
+    except ImportError as err:
+        from ...exc import MissingDependencyError
+
+        raise MissingDependencyError(
+            "vectors on asyncpg travel through pgvector-python's binary codecs, and the pgvector package is not "
+            "installed; pip install 'sqlalchemy-vector[postgresql]' (or pip install pgvector)"
+        ) from err
     from sqlalchemy.util import await_only
 
     raw = dbapi_connection.driver_connection
