@@ -198,6 +198,7 @@ class VectorIndex(Index):
             "method": capabilities.index_method_override or self.method,
             # Backends that keep build options internal report none.
             "options": dict(self.options) if capabilities.index_options_reported else {},
+            "quantization": self.quantization,
         }
 
     def _attached(self, table: Table) -> None:
@@ -425,7 +426,10 @@ def list_vector_indexes(
     Each is a dict with the same keys on every backend: ``name``, ``table``,
     ``column``, ``metric`` (as in :data:`INDEX_METRICS`), ``method``
     (``hnsw``/``ivfflat``, ``vec0`` on SQLite) and ``options`` (build
-    parameters PostgreSQL reports; DuckDB and vec0 report none).
+    parameters PostgreSQL reports; DuckDB and vec0 report none) and
+    ``quantization`` (``half`` or ``binary`` for an index over the quantized
+    column, else None; a binary index's metric is None: it serves Hamming over
+    the bits whatever metric re-ranks them, and the catalog keeps no other).
     """
     connection = _connection(bind)
     if isinstance(table, Table):
@@ -433,7 +437,7 @@ def list_vector_indexes(
         table_name: Optional[str] = table.name
     else:
         table_name = table
-    rows = _index_backend(connection.dialect).list_indexes(connection, schema)
+    rows = [{"quantization": None, **row} for row in _index_backend(connection.dialect).list_indexes(connection, schema)]
     if table_name is not None:
         rows = [row for row in rows if row["table"] == table_name]
     return sorted(rows, key=lambda row: (row["table"], row["name"]))

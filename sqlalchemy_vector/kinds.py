@@ -53,6 +53,8 @@ __all__ = [
     "QuantizedDistance",
     "hamming_distance",
     "jaccard_distance",
+    "reflected_kind",
+    "same_kind_type",
 ]
 
 #: The compact kinds, as capability data names them.
@@ -387,6 +389,44 @@ class SparseVector(CompactVector):
     @property
     def python_type(self) -> type:
         return SparseValue
+
+
+# -- reflection and migrations -------------------------------------------------------------------
+
+_BY_KIND: Dict[str, type] = {"half": HalfVector, "int8": Int8Vector, "bit": BitVector, "sparse": SparseVector}
+
+
+def reflected_kind(kind: str) -> Any:
+    """An ``ischema_names`` constructor: a type reflected as ``name(n)`` becomes the compact ``kind`` of n dimensions.
+
+    Backends map only type names that mean this kind and nothing else
+    (``halfvec``, not PostgreSQL's ordinary ``bit``).
+    """
+    cls = _BY_KIND[kind]
+
+    def construct(*args: Any, **kw: Any) -> TypeEngine[Any]:
+        if len(args) == 1 and int(args[0]) > 0:
+            return cls(int(args[0]))  # type: ignore[no-any-return]
+        return sqltypes.NullType()
+
+    return construct
+
+
+def same_kind_type(reflected: TypeEngine[Any], declared: "CompactVector", dialect: Dialect) -> bool:
+    """Whether a reflected column type is the declared compact kind, as far as the database can tell.
+
+    Both are compared by the DDL the dialect writes for them: a PostgreSQL
+    ``bit(8)`` column reflects as the dialect's own ``BIT(8)`` (an ordinary
+    bit string, which reflection must not call a vector), and is a
+    ``BitVector(8)`` only where the model declares one.
+    """
+    if isinstance(reflected, CompactVector):
+        return type(reflected) is type(declared) and reflected.dim == declared.dim
+    compiler = dialect.type_compiler_instance
+    try:
+        return bool(compiler.process(reflected).upper() == compiler.process(declared).upper())
+    except Exception:  # a type the dialect cannot write (NullType): not known to be the same
+        return False
 
 
 # -- distances ---------------------------------------------------------------------------------

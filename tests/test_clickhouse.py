@@ -159,7 +159,7 @@ def test_facade_index_keeps_the_answers(clickhouse_database: Engine) -> None:
         rag.create_index("emb_ip", similarity_function="inner_product")
     rag.create_index("emb_hnsw", m=8, ef_construction=32)
     expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw",
-                "options": {"m": 8, "ef_construction": 32}}
+                "options": {"m": 8, "ef_construction": 32}, "quantization": None}
     assert expected in rag.get_statistics()["indexes"]
     seen: list = []
     listener = lambda conn, cursor, statement, parameters, context, many: seen.append((statement, parameters))  # noqa: E731

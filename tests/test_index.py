@@ -192,12 +192,12 @@ def test_create_all_and_drop_all(conn: Connection, backend: str) -> None:
     metadata.create_all(conn)
     conn.execute(insert(table), [{"id": i, "embedding": [i, 1.0, 0.0, 1.0]} for i in range(1, 6)])
     found = list_vector_indexes(conn, table)
-    assert [set(row) for row in found] == [{"name", "table", "column", "metric", "method", "options"}] * 2
+    assert [set(row) for row in found] == [{"name", "table", "column", "metric", "method", "options", "quantization"}] * 2
     method = {"sqlite": "vec0", "duckdb": "hnsw", "postgresql": "hnsw"}[backend]
     options = {"m": 8} if backend == "postgresql" else {}
     assert found == [
-        {"name": "idx_docs_cosine", "table": "idx_docs", "column": "embedding", "metric": "cosine", "method": method, "options": options},
-        {"name": "idx_docs_l2", "table": "idx_docs", "column": "embedding", "metric": "l2", "method": method, "options": {}},
+        {"name": "idx_docs_cosine", "table": "idx_docs", "column": "embedding", "metric": "cosine", "method": method, "options": options, "quantization": None},
+        {"name": "idx_docs_l2", "table": "idx_docs", "column": "embedding", "metric": "l2", "method": method, "options": {}, "quantization": None},
     ]
     assert found == [index.describe(backend) for index in sorted(table.indexes, key=lambda ix: ix.name)]
     assert list_vector_indexes(conn, "no_such_table") == []
@@ -356,7 +356,7 @@ def test_vec0_keyed_by_uuid_strings_stays_in_sync(conn: Connection) -> None:
     conn.execute(insert(table), [{"doc_id": ids[i], "cat": i % 5, "embedding": data[i]} for i in range(150)])
     create_vector_index(conn, index)  # the rows already there are copied
     assert list_vector_indexes(conn, table) == [
-        {"name": "ix_uuid_l2", "table": "uuid_docs", "column": "embedding", "metric": "l2", "method": "vec0", "options": {}}
+        {"name": "ix_uuid_l2", "table": "uuid_docs", "column": "embedding", "metric": "l2", "method": "vec0", "options": {}, "quantization": None}
     ]
     # the triggers: inserts, updates of the vector and of the key, NULL vectors, deletes
     conn.execute(insert(table), [{"doc_id": ids[i], "cat": i % 5, "embedding": data[i]} for i in range(150, 300)])

@@ -472,7 +472,7 @@ def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) 
         # vec0 rows are keyed by the UUID strings of the default models, or by an integer rowid
         before = rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"})
         rag.create_index("emb_uuid")
-        assert {"name": "emb_uuid", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "vec0", "options": {}} in rag.get_statistics()["indexes"]
+        assert {"name": "emb_uuid", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "vec0", "options": {}, "quantization": None} in rag.get_statistics()["indexes"]
         assert rag.query_with_embedding(Q, top_k=3, filters={"kind": "fruit"}) == before
         assert rag.delete_index("emb_uuid") is True
         Document, Embedding = make_models(8, document_table="int_docs", embedding_table="int_embs", id_type=int)
@@ -485,16 +485,16 @@ def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) 
     exact_l2 = rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean")
     if backend == "sqlite":
         rag.create_index("emb_vec0", similarity_function="euclidean")
-        expected = {"name": "emb_vec0", "table": "int_embs", "column": "embedding", "metric": "l2", "method": "vec0", "options": {}}
+        expected = {"name": "emb_vec0", "table": "int_embs", "column": "embedding", "metric": "l2", "method": "vec0", "options": {}, "quantization": None}
     elif backend == "duckdb":
         with pytest.raises(VectorIndexError, match="experimental persistence"):
             rag.create_index("emb_hnsw")
         rag.create_index("emb_hnsw", duckdb_experimental_persistence=True)
-        expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw", "options": {}}
+        expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw", "options": {}, "quantization": None}
     else:
         rag.create_index("emb_hnsw", m=8, ef_construction=32)
         rag.create_index("emb_ip", similarity_function="inner_product", method="ivfflat", lists=1)
-        expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw", "options": {"m": 8, "ef_construction": 32}}
+        expected = {"name": "emb_hnsw", "table": "embeddings", "column": "embedding", "metric": "cosine", "method": "hnsw", "options": {"m": 8, "ef_construction": 32}, "quantization": None}
     indexes = rag.get_statistics()["indexes"]
     assert expected in indexes
     # the same answers with the index in place, filters included

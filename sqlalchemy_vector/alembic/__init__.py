@@ -36,6 +36,7 @@ from ..dialects import backends, find_backend
 from ..dialects.base import enable_vector_reflection
 from ..fulltext import FullTextIndex
 from ..index import VectorIndex
+from ..kinds import CompactVector
 from ..orm import IntegerId, MetadataJSON
 from ..types import Vector
 from .compare import setup as _setup_comparators
@@ -117,9 +118,14 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
     ``Vector(dim)`` and the backends' vector storage types render as
     ``sqlalchemy_vector.Vector(dim)``; :class:`~sqlalchemy_vector.orm.MetadataJSON`
     and :class:`~sqlalchemy_vector.orm.IntegerId` as
-    ``sqlalchemy_vector.orm.MetadataJSON()`` / ``IntegerId()``.
+    ``sqlalchemy_vector.orm.MetadataJSON()`` / ``IntegerId()``; the compact
+    kinds as ``sqlalchemy_vector.HalfVector(dim)`` (``Int8Vector``,
+    ``BitVector``, ``SparseVector``).
     """
     if type_ == "type":
+        if isinstance(obj, CompactVector):
+            add_imports(autogen_context)
+            return f"sqlalchemy_vector.{type(obj).__name__}({obj.dim})"
         dim = _vector_dim(obj)
         if dim is not None:
             add_imports(autogen_context)

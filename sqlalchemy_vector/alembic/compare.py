@@ -33,6 +33,7 @@ from sqlalchemy.schema import Column, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
 from ..index import VectorIndex, list_vector_indexes, vector_columns
+from ..kinds import CompactVector, same_kind_type
 from ..types import Vector
 from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
 from .operations import IdSequenceOp
@@ -97,6 +98,10 @@ def _compare_type(
     state = _state(autogen_context)
     if state is None:
         return PriorityDispatchResult.CONTINUE
+    if isinstance(metadata_col.type, CompactVector):
+        if same_kind_type(conn_col.type, metadata_col.type, state.connection.dialect):
+            return PriorityDispatchResult.STOP
+        return PriorityDispatchResult.CONTINUE
     if not isinstance(metadata_col.type, Vector):
         if state.backend.same_reflected_type(conn_col.type, metadata_col.type, state.connection.dialect):
             return PriorityDispatchResult.STOP
@@ -116,7 +121,7 @@ def _same_index(found: Dict[str, Any], index: VectorIndex, state: _State) -> boo
     wanted = index.describe(state.connection.dialect)
     if found["metric"] is not None and found["metric"] != wanted["metric"]:
         return False
-    return all(found[key] == wanted[key] for key in ("column", "method", "options"))
+    return all(found.get(key) == wanted[key] for key in ("column", "method", "options", "quantization"))
 
 
 def _compare_table(
@@ -255,7 +260,7 @@ def _with_id_sequences(operation: Any) -> List[Any]:
 
 
 def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
-    return any(isinstance(col.type, Vector) for table in autogen_context.sorted_tables for col in table.columns)
+    return any(isinstance(col.type, (Vector, CompactVector)) for table in autogen_context.sorted_tables for col in table.columns)
 
 
 def setup(plugin: Plugin) -> None:

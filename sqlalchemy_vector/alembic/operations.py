@@ -55,6 +55,7 @@ class CreateVectorIndexOp(MigrateOperation):
         method: str = "hnsw",
         schema: Optional[str] = None,
         duckdb_experimental_persistence: bool = False,
+        quantization: Optional[str] = None,
         **options: int,
     ) -> None:
         self.index_name = index_name
@@ -64,6 +65,7 @@ class CreateVectorIndexOp(MigrateOperation):
         self.method = method
         self.schema = schema
         self.duckdb_experimental_persistence = duckdb_experimental_persistence
+        self.quantization = quantization
         self.options: Dict[str, int] = dict(options)
 
     @classmethod
@@ -78,6 +80,7 @@ class CreateVectorIndexOp(MigrateOperation):
         method: str = "hnsw",
         schema: Optional[str] = None,
         duckdb_experimental_persistence: bool = False,
+        quantization: Optional[str] = None,
         **options: int,
     ) -> None:
         """Build vector index ``index_name`` on ``table_name.column_name`` (see :class:`~sqlalchemy_vector.VectorIndex`)."""
@@ -90,6 +93,7 @@ class CreateVectorIndexOp(MigrateOperation):
                 method=method,
                 schema=schema,
                 duckdb_experimental_persistence=duckdb_experimental_persistence,
+                quantization=quantization,
                 **options,
             )
         )
@@ -104,6 +108,7 @@ class CreateVectorIndexOp(MigrateOperation):
             method=index.method,
             schema=index.bound_table.schema,
             duckdb_experimental_persistence=index.duckdb_experimental_persistence,
+            quantization=index.quantization,
             **index.options,
         )
 
@@ -122,6 +127,7 @@ class CreateVectorIndexOp(MigrateOperation):
             metric=self.metric,
             method=self.method,
             duckdb_experimental_persistence=self.duckdb_experimental_persistence,
+            quantization=self.quantization,
             **self.options,  # type: ignore[arg-type]  # build options, checked by VectorIndex
         )
 
@@ -194,6 +200,7 @@ class DropVectorIndexOp(MigrateOperation):
                 # A method the backend builds whatever is declared (vec0) is declared as the default.
                 method=found["method"] if found["method"] in INDEX_METHODS else INDEX_METHODS[0],
                 schema=schema,
+                quantization=found.get("quantization"),
                 **found["options"],
                 **backend_for(dialect, feature="vector indexes").reflected_index_kwargs(found),
             )
@@ -403,6 +410,8 @@ def _render_create_vector_index(autogen_context: AutogenContext, operation: Crea
         extra["schema"] = operation.schema
     if operation.duckdb_experimental_persistence:
         extra["duckdb_experimental_persistence"] = True
+    if operation.quantization is not None:
+        extra["quantization"] = operation.quantization
     return (
         f"op.create_vector_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}"
         f"{_keywords(metric=operation.metric, method=operation.method, **extra)})"

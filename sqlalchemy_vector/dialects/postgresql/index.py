@@ -100,14 +100,18 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     rows = connection.execute(
         text(
             "SELECT ic.relname AS name, tc.relname AS table_name, a.attname AS column_name, "
-            "am.amname AS method, opc.opcname AS opclass, ic.reloptions AS options "
+            "am.amname AS method, opc.opcname AS opclass, ic.reloptions AS options, "
+            "x.indkey[0] = 0 AS on_expression, pg_get_indexdef(x.indexrelid, 1, true) AS key "
             "FROM pg_index x "
             "JOIN pg_class ic ON ic.oid = x.indexrelid "
             "JOIN pg_class tc ON tc.oid = x.indrelid "
             "JOIN pg_namespace n ON n.oid = tc.relnamespace "
             "JOIN pg_am am ON am.oid = ic.relam "
             "JOIN pg_opclass opc ON opc.oid = x.indclass[0] "
-            "LEFT JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = x.indkey[0] "
+            # A quantized index keys on an expression (indkey 0): its column is the one the expression depends on.
+            "LEFT JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = CASE WHEN x.indkey[0] <> 0 "
+            "THEN x.indkey[0] ELSE (SELECT min(d.refobjsubid) FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+            "AND d.objid = x.indexrelid AND d.refobjid = tc.oid AND d.refobjsubid > 0) END "
             "WHERE am.amname IN ('hnsw', 'ivfflat') AND n.nspname = coalesce(:schema, current_schema())"
         ),
         {"schema": schema},
@@ -115,6 +119,11 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     result = []
     for row in rows:
         metric = next((m for suffix, m in _METRIC_BY_SUFFIX.items() if row["opclass"].endswith(suffix)), None)
+        quantization = _quantization(row) if row["on_expression"] else None
+        if quantization == "binary":
+            # Hamming over the bits is what the index serves for any declared metric (the metric
+            # re-ranks the candidates); the catalog does not keep it.
+            metric = None
         options: Dict[str, Any] = {}
         for item in row["options"] or ():
             key, _, value = item.partition("=")
@@ -127,9 +136,20 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
                 "metric": metric,
                 "method": row["method"],
                 "options": options,
+                "quantization": quantization,
             }
         )
     return result
+
+
+def _quantization(row: Any) -> Optional[str]:
+    """``half`` or ``binary`` for the expressions :func:`_compile_quantized` writes, else None."""
+    key = str(row["key"] or "")
+    if "binary_quantize(" in key and row["opclass"].startswith("bit_"):
+        return "binary"
+    if row["opclass"].startswith("halfvec_") and "::halfvec" in key:
+        return "half"
+    return None
 
 
 def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:

@@ -36,7 +36,8 @@ def database_has_vectors(connection: Connection) -> bool:
             text(
                 "SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
                 "JOIN pg_class c ON c.oid = a.attrelid "
-                "WHERE t.typname = 'vector' AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r')"
+                "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r' AND (t.typname IN ('vector', 'halfvec', "
+                "'sparsevec') OR (t.typname = 'bit' AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector'))))"
             )
         ).scalar()
     )

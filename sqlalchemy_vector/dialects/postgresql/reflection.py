@@ -14,8 +14,16 @@ VECTOR_INDEX_METHODS = ("hnsw", "ivfflat")
 
 
 def type_names() -> Dict[str, Callable[..., TypeEngine[Any]]]:
-    """The dialect reflects ``vector(384)`` as the name ``vector`` with the argument 384."""
-    return {"vector": reflected_vector}
+    """The dialect reflects ``vector(384)`` as the name ``vector`` with the argument 384.
+
+    ``halfvec(n)`` and ``sparsevec(n)`` are pgvector's alone and reflect as
+    their kinds; ``bit(n)`` is also PostgreSQL's ordinary bit string and keeps
+    the dialect's ``BIT`` (autogenerate still sees a model's ``BitVector(n)``
+    as unchanged: see :func:`sqlalchemy_vector.kinds.same_kind_type`).
+    """
+    from ...kinds import reflected_kind
+
+    return {"vector": reflected_vector, "halfvec": reflected_kind("half"), "sparsevec": reflected_kind("sparse")}
 
 
 def is_vector_index(index: Index) -> bool:

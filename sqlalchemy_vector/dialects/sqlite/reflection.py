@@ -22,8 +22,14 @@ _SHADOW_SUFFIX = r"_(?:info|chunks|rowids|auxiliary|vector_chunks\d+|metadatachu
 
 
 def type_names() -> Dict[str, Callable[..., TypeEngine[Any]]]:
-    """The dialect reflects ``F32_BLOB(384)`` as the name ``F32_BLOB`` with the argument 384."""
-    return {"F32_BLOB": reflected_vector}
+    """The dialect reflects ``F32_BLOB(384)`` as the name ``F32_BLOB`` with the argument 384.
+
+    The compact kinds' declared types (``INT8_BLOB(n)``, ``BIT_BLOB(n)``) are
+    the library's own names and reflect as their kinds.
+    """
+    from ...kinds import reflected_kind
+
+    return {"F32_BLOB": reflected_vector, "INT8_BLOB": reflected_kind("int8"), "BIT_BLOB": reflected_kind("bit")}
 
 
 def index_tables(connection: Connection) -> Set[str]:

@@ -1,0 +1,137 @@
+"""Compact kinds and quantized indexes in Alembic: models -> autogenerate -> upgrade -> nothing left to generate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Column, Integer, MetaData, Table
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
+from sqlalchemy_vector.kinds import BitVector, HalfVector, Int8Vector, SparseVector
+
+from index_helpers import fresh_database
+from test_alembic import Project, body
+
+TYPES = {"half": HalfVector, "int8": Int8Vector, "bit": BitVector, "sparse": SparseVector}
+
+#: Each kind on the backends that store it natively (bit on PostgreSQL, SQLite and DuckDB).
+CASES = [("postgresql", "half"), ("postgresql", "sparse"), ("postgresql", "bit"), ("sqlite", "int8"),
+         ("sqlite", "bit"), ("duckdb", "bit")]
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path, request) as url:
+        yield url
+
+
+def kind_models(kind: str, dim: int = 8) -> MetaData:
+    metadata = MetaData()
+    Table(
+        "items",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("code", TYPES[kind](dim)),
+    )
+    return metadata
+
+
+def reflected_type(url: str, table: str, column: str) -> Any:
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            sv.alembic.enable_vector_reflection(connection.dialect)
+            return next(col["type"] for col in sa.inspect(connection).get_columns(table) if col["name"] == column)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
+@pytest.mark.parametrize(
+    ("database", "kind"), CASES, indirect=["database"], ids=[f"{backend}-{kind}" for backend, kind in CASES]
+)
+def test_kind_column_autogenerates_once(database: str, kind: str, tmp_path: Path) -> None:
+    project = Project(tmp_path, database)
+    source = project.autogenerate(kind_models(kind), "kind column")
+    rendered = f"sqlalchemy_vector.{TYPES[kind].__name__}(8)"
+    assert rendered in source, source
+    assert "import sqlalchemy_vector" in source
+    project.upgrade()
+    project.assert_no_changes(kind_models(kind))
+    # A new dimension is a change (DuckDB's BIT keeps no length: nothing to compare there).
+    if not database.startswith("duckdb"):
+        changed = project.autogenerate(kind_models(kind, dim=9), "wider")
+        assert any("alter_column" in line for line in body(changed, "upgrade")), changed
+        project.last_path.unlink()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_postgresql_reflects_pgvector_kinds_but_not_bit(database: str) -> None:
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE k (h halfvec(4), s sparsevec(6), b bit(8))")
+    finally:
+        engine.dispose()
+    assert repr(reflected_type(database, "k", "h")) == "HalfVector(4)"
+    assert repr(reflected_type(database, "k", "s")) == "SparseVector(6)"
+    # bit(n) is also PostgreSQL's ordinary bit string: reflection leaves it a BIT.
+    found = reflected_type(database, "k", "b")
+    assert isinstance(found, sa.dialects.postgresql.BIT) and found.length == 8
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_sqlite_reflects_its_kind_types(database: str) -> None:
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE k (i INT8_BLOB(4), b BIT_BLOB(12))")
+    finally:
+        engine.dispose()
+    assert repr(reflected_type(database, "k", "i")) == "Int8Vector(4)"
+    assert repr(reflected_type(database, "k", "b")) == "BitVector(12)"
+
+
+def quantized_models(quantization: str) -> MetaData:
+    metadata = MetaData()
+    Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(16)),
+        VectorIndex("ix_docs_q", "embedding", metric="cosine", quantization=quantization),
+    )
+    return metadata
+
+
+@pytest.mark.parametrize("quantization", ["half", "binary"])
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_quantized_index_autogenerates_once(database: str, quantization: str, tmp_path: Path) -> None:
+    project = Project(tmp_path, database)
+    source = project.autogenerate(quantized_models(quantization), "quantized index")
+    assert f"quantization={quantization!r}" in source, source
+    project.upgrade()
+    engine = sv.create_engine(database)
+    try:
+        with engine.connect() as connection:
+            (found,) = list_vector_indexes(connection, "docs")
+    finally:
+        engine.dispose()
+    # A binary index serves Hamming over the bits whatever metric re-ranks: the catalog keeps no metric for it.
+    metric = "cosine" if quantization == "half" else None
+    assert (found["column"], found["metric"], found["quantization"]) == ("embedding", metric, quantization)
+    project.assert_no_changes(quantized_models(quantization))
+    # Dropping the index from the models drops it, and the downgrade builds the quantized index again.
+    bare = quantized_models(quantization)
+    bare.tables["docs"].indexes.clear()
+    dropped = project.autogenerate(bare, "drop index")
+    assert body(dropped, "upgrade")[-1] == "op.drop_vector_index('ix_docs_q', table_name='docs')", dropped
+    assert f"quantization={quantization!r}" in "\n".join(body(dropped, "downgrade")), dropped
+    project.upgrade()
+    project.downgrade("-1")
+    project.last_path.unlink()
+    project.assert_no_changes(quantized_models(quantization))
