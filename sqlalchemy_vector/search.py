@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,8 @@ from .types import Vector, to_float32
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+_E = TypeVar("_E")
 
 __all__ = ["knn", "knn_select", "search_settings", "ITERATIVE_SCAN_MODES", "TopK"]
 
@@ -292,10 +294,62 @@ def top_k_select(request: TopK) -> Select[Any]:
     return backend.top_k_select(request)
 
 
+def _vector_attribute(column: Any) -> Any:
+    """A mapped class's single Vector attribute; anything else unchanged."""
+    if not isinstance(column, type):
+        return column
+    mapper = getattr(column, "__mapper__", None)
+    if mapper is None:
+        raise InvalidArgumentError(
+            f"knn() expects a Vector column, a mapped attribute or a mapped class, got the class {column.__name__}"
+        )
+    found = [prop.key for prop in mapper.column_attrs if any(isinstance(c.type, Vector) for c in prop.columns)]
+    if len(found) != 1:
+        raise InvalidArgumentError(
+            f"knn() with the class {column.__name__} needs it to have exactly one Vector column, it has "
+            f"{', '.join(found) or 'none'}; pass the attribute instead, e.g. {column.__name__}.embedding"
+        )
+    return getattr(column, found[0])
+
+
 def _check_k(k: Any) -> None:
     # Above 2**31 no database takes it as a LIMIT; nobody asks for that many neighbours.
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 2**31 - 1:
         raise InvalidArgumentError(f"knn() expects k to be a positive integer (at most 2**31 - 1), got {k!r}")
+
+
+@overload
+def knn(
+    bind: Union[Connection, "Session"],
+    column: Type[_E],
+    query: Any,
+    k: int = 10,
+    *,
+    metric: str = "cosine",
+    where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
+    columns: None = None,
+    ef_search: Optional[int] = None,
+    iterative_scan: Union[str, bool, None] = None,
+    index: Union[VectorIndex, str, None] = None,
+    rerank: Optional[int] = None,
+) -> List[Tuple[_E, float]]: ...
+
+
+@overload
+def knn(
+    bind: Union[Connection, "Session"],
+    column: Any,
+    query: Any,
+    k: int = 10,
+    *,
+    metric: str = "cosine",
+    where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
+    columns: Optional[Sequence[Any]] = None,
+    ef_search: Optional[int] = None,
+    iterative_scan: Union[str, bool, None] = None,
+    index: Union[VectorIndex, str, None] = None,
+    rerank: Optional[int] = None,
+) -> List[Row[Any]]: ...
 
 
 def knn(
@@ -311,7 +365,7 @@ def knn(
     iterative_scan: Union[str, bool, None] = None,
     index: Union[VectorIndex, str, None] = None,
     rerank: Optional[int] = None,
-) -> List[Row[Any]]:
+) -> Any:
     """The ``k`` rows nearest to ``query`` by ``metric``, nearest first, each with a ``distance``.
 
     Uses the column's vector index when one serves ``metric``: HNSW/IVFFlat
@@ -326,8 +380,12 @@ def knn(
     at least ``n`` candidates (``ef_search``).
 
     ``bind`` is a Connection or an ORM Session; with a Session and a mapped
-    attribute, rows are ``(entity, distance)``.
+    attribute, rows are ``(entity, distance)``.  ``column`` may also be the
+    mapped class itself when it has one :class:`Vector` column: the rows are
+    then typed ``(entity, distance)`` for type checkers too, e.g.
+    ``for doc, distance in knn(session, Doc, q, 5)``.
     """
+    column = _vector_attribute(column)
     connection = _connection(bind)
     dialect = connection.dialect
     backend = backend_for(dialect)

@@ -38,3 +38,30 @@ def test_changed_vectors_are_detected_and_checked(kind: str, fresh_database_url:
             session.flush()
         session.rollback()
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql"])
+def test_knn_takes_the_mapped_class(kind: str, fresh_database_url: Callable[[str], str]) -> None:
+    engine = sv.create_engine(fresh_database_url(kind))
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Item(id=1, embedding=[1, 0, 0]), Item(id=2, embedding=[0, 1, 0]), Item(id=3, embedding=[1, 1, 0])])
+        session.flush()
+        rows = sv.knn(session, Item, [1.0, 0.1, 0.0], 2)
+        assert [(item.id, round(distance, 4)) for item, distance in rows] == [
+            (r.id, round(d, 4)) for r, d in sv.knn(session, Item.embedding, [1.0, 0.1, 0.0], 2)
+        ]
+        assert [item.id for item, _ in rows] == [1, 3]
+
+        class Other(DeclarativeBase):
+            pass
+
+        class Twice(Other):
+            __tablename__ = "twice"
+            id: Mapped[int] = mapped_column(Integer, primary_key=True)
+            a: Mapped[np.ndarray] = mapped_column(sv.Vector(3))
+            b: Mapped[np.ndarray] = mapped_column(sv.Vector(3))
+
+        with pytest.raises(sv.exc.InvalidArgumentError, match="exactly one Vector column, it has a, b"):
+            sv.knn(session, Twice, [1.0, 0.0, 0.0], 2)
+    engine.dispose()
