@@ -42,6 +42,7 @@ from typing import (
 import numpy as np
 import numpy.typing as npt
 import orjson
+from sqlalchemy import BigInteger
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column
@@ -306,12 +307,16 @@ class Backend:
         raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (compile_json_value)")
 
     def compile_case_sensitive_like(self, element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
-        """SQL for a case-sensitive match of a pattern bound through :meth:`like_pattern`."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement $like (compile_case_sensitive_like)")
+        """SQL for a case-sensitive match of a pattern bound through :meth:`like_pattern`.
+
+        The SQL standard's ``LIKE ... ESCAPE '\\'``, case-sensitive on PostgreSQL
+        and DuckDB; backends whose LIKE differs override it.
+        """
+        return f"({compiler.process(element.value, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '\\')"
 
     def like_pattern(self, pattern: str) -> str:
         """A LIKE pattern (``%``, ``_``, backslash escapes) as :meth:`compile_case_sensitive_like`'s SQL takes it."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement $like (like_pattern)")
+        return pattern
 
     # -- column types of the ORM mixins ----------------------------------------------
 
@@ -321,7 +326,7 @@ class Backend:
 
     def integer_id_type(self) -> TypeEngine[int]:
         """The column type of a database-generated integer primary key."""
-        raise NotImplementedError(f"{type(self).__name__} does not define an integer id type (integer_id_type)")
+        return BigInteger()
 
     # -- reflection and migrations -------------------------------------------------
 

@@ -188,11 +188,6 @@ class ClickHouseBackend(Backend):
 
         return JSONText()
 
-    def integer_id_type(self) -> "TypeEngine[int]":
-        from sqlalchemy import BigInteger
-
-        return BigInteger()
-
     # -- reflection ----------------------------------------------------------------
 
     def reflected_type_names(self) -> Mapping[str, Callable[..., "TypeEngine[Any]"]]:

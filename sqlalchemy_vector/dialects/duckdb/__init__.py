@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
-from sqlalchemy import JSON, BigInteger, cast, event
+from sqlalchemy import JSON, cast, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
     from ...bulk import BulkLoad
-    from ...filters import CaseSensitiveLike, JSONValue
+    from ...filters import JSONValue
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 
 __all__ = ["FLOAT_ARRAY", "vss_extension_path"]
@@ -211,19 +211,10 @@ class DuckDBBackend(Backend):
     def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
         return _filters.compile_json_value(element, compiler, **kw)
 
-    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-        return _filters.compile_like(element, compiler, **kw)
-
-    def like_pattern(self, pattern: str) -> str:
-        return pattern
-
     # -- column types of the ORM mixins ---------------------------------------------
 
     def json_type(self) -> TypeEngine[Any]:
         return JSON()
-
-    def integer_id_type(self) -> TypeEngine[int]:
-        return BigInteger()
 
     # -- reflection and migrations ---------------------------------------------------
 

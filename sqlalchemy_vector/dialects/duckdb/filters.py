@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.sql.compiler import SQLCompiler
 
 if TYPE_CHECKING:
-    from ...filters import CaseSensitiveLike, JSONValue
+    from ...filters import JSONValue
 
 _TEMPLATES = {
     "number": (
@@ -36,7 +36,3 @@ def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -
     key = compiler.process(element.json_key, **kw)
     return _TEMPLATES[element.kind].format(doc=doc, key=key)
 
-
-def compile_like(element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
-    """DuckDB's LIKE is case-sensitive; the pattern is bound as written."""
-    return f"({compiler.process(element.value, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '\\')"

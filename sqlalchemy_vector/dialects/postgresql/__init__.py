@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
-from sqlalchemy import BigInteger, cast, event, func
+from sqlalchemy import cast, event, func
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Index
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
     from ...bulk import BulkLoad
-    from ...filters import CaseSensitiveLike, JSONValue
+    from ...filters import JSONValue
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 
 _OPERATORS = {
@@ -253,21 +253,12 @@ class PostgreSQLBackend(Backend):
     def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
         return _filters.compile_json_value(element, compiler, **kw)
 
-    def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-        return _filters.compile_like(element, compiler, **kw)
-
-    def like_pattern(self, pattern: str) -> str:
-        return pattern
-
     # -- column types of the ORM mixins ---------------------------------------------
 
     def json_type(self) -> TypeEngine[Any]:
         from sqlalchemy.dialects.postgresql import JSONB
 
         return JSONB()
-
-    def integer_id_type(self) -> TypeEngine[int]:
-        return BigInteger()
 
     # -- reflection and migrations ---------------------------------------------------
 
