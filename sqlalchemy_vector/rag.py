@@ -485,16 +485,20 @@ class _Store:
             return out
 
         ranked: Dict[Any, Tuple[Any, ...]] = {}
+        first: List[Tuple[Any, ...]] = []
         if models.has_model_name:
             # Most tables hold one model: rank without the model filter (a filter the index
             # cannot apply inside its search, e.g. vec0's key list), keep this model's rows.
             # The nearest rows of this model are among the nearest rows of all models.
-            for row in normalized(ranked_rows(top_k, with_model=False, model_after=True), True):
+            first = normalized(ranked_rows(top_k, with_model=False, model_after=True), True)
+            for row in first:
                 if row[4] == self.model_name and row[0] not in ranked and row[3] is not None:
                     ranked[row[0]] = row
-            if len(ranked) < top_k:
-                ranked = {}  # other models (or chunks) crowded the first rows: filter inside
-        if not ranked:
+            if len(ranked) < top_k and len(first) == top_k:
+                # The limit cut the ranking and other models (or chunks) took places: filter inside.
+                # (Fewer rows than the limit means every matching row came back: nothing is hidden.)
+                ranked = {}
+        if not ranked and not (models.has_model_name and len(first) < top_k):
             limit = top_k
             while True:
                 rows = normalized(ranked_rows(limit, with_model=models.has_model_name, model_after=False), False)
