@@ -56,7 +56,7 @@ from typing import (
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, func, insert, inspect, select, text, update
+from sqlalchemy import Column, Integer, MetaData, Table, and_, bindparam, delete, func, insert, inspect, select, text, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -92,6 +92,9 @@ DEFAULT_DIMENSION = 384
 _DOCUMENT_KEYS = frozenset({"content", "metadata", "document_id", "embedding"})
 _MAX_TOP_K = 2**31 - 1  # no database takes a larger LIMIT
 _ID_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+_STATEMENT_CACHE_SIZE = 64  # search statements kept per store (one per dialect, metric, limit, index)
+_QUERY_VECTOR = "query_vector"  # the bound parameter of a search's query vector
+_DOCUMENT_IDS = "document_ids"  # the expanding parameter of the documents read by key
 DocumentId = Any
 Result = Dict[str, Any]
 FloatArray = npt.NDArray[np.float32]
@@ -239,6 +242,9 @@ class _Store:
         self.E: Any = models.embedding
         # The vector table's indexes as list_vector_indexes reports them (None: not read yet).
         self.known_indexes: Optional[List[Dict[str, Any]]] = None
+        # Statements of unfiltered searches, built once per shape (see search).
+        self.ranking_statements: Dict[Tuple[Any, ...], Tuple[Any, Any]] = {}
+        self.read_by_key: Any = None
 
     @property
     def vector_table(self) -> Table:
@@ -424,8 +430,11 @@ class _Store:
         Ranks on the vector table alone, in the statement shape its index
         serves (the same :class:`~sqlalchemy_vector.search.TopK` path as
         :func:`~sqlalchemy_vector.knn`), then reads the winning documents by key.
+        The statements run on the session's connection (Core rows, no ORM
+        loading); those of an unfiltered search are built once per shape and
+        reused, the query vector a bound parameter.
         """
-        D, E, models = self.D, self.E, self.models
+        models = self.models
         metric = SIMILARITY_FUNCTIONS[function]
         if metric == "cosine" and not vector.any():
             raise InvalidVectorError(
@@ -433,44 +442,38 @@ class _Store:
                 "under cosine; use similarity_function='euclidean' or 'inner_product', or check the embedding input"
             )
         connection = session.connection()
-        backend = backend_for(connection.dialect)
-        column = models.vector.__clause_element__()
-        owner = D if models.single_table else E
-        key = D.id if models.single_table else E.document_id
+        dialect = connection.dialect
+        backend = backend_for(dialect)
+        owner = self.D if models.single_table else self.E
+        key: Any = _column(owner, "id" if models.single_table else "document_id")
         filters: List[ColumnElement[bool]] = []
         if where is not None:
-            filters.append(where if models.single_table else E.document_id.in_(select(D.id).where(where)))
+            filters.append(where if models.single_table else self.E.document_id.in_(select(self.D.id).where(where)))
         if exclude is not None:
             filters.append(key != exclude)
-        index_name = self.index_for(session, metric, column.name)
+        index_name = self.index_for(session, metric, _column(owner, "embedding").name)
         bound = _distance_bound(function, threshold)
+        reusable = not filters and bound is None
+        parameters = {_QUERY_VECTOR: vector}
 
         def ranked_rows(limit: int, with_model: bool, model_after: bool) -> List[Any]:
-            request_filters = list(filters)
-            if with_model:
-                request_filters.append(E.model_name == self.model_name)
-            request = TopK(
-                column=column,
-                vector=vector,
-                k=limit,
-                metric=metric,
-                filters=request_filters,
-                selected=[key, E.model_name] if model_after else [key],
-                target=owner,
-                index_name=index_name,
-                dialect=connection.dialect,
-                max_distance=bound,
-            )
-            exact = dataclasses.replace(request, exact=True)
+            shape = (dialect, metric, limit, with_model, model_after, index_name)
+            statements = self.ranking_statements.get(shape) if reusable else None
+            if statements is None:
+                statements = self._ranking_statements(backend, dialect, metric, limit, with_model, model_after, index_name, filters, bound)
+                if reusable:
+                    if len(self.ranking_statements) >= _STATEMENT_CACHE_SIZE:
+                        self.ranking_statements.clear()
+                    self.ranking_statements[shape] = statements
+            statement, exact = statements
             return run_top_k(
-                session,
+                connection,
                 backend,
-                self._ranking(backend, backend.top_k_select(request), model_after),
+                statement,
                 limit,
                 filtered=where is not None or exclude is not None,
-                exact=(lambda: self._ranking(backend, backend.top_k_select(exact), model_after))
-                if index_name is not None
-                else None,
+                exact=(lambda: exact) if exact is not None else None,
+                parameters=parameters,
             )
 
         def normalized(rows: List[Any], model_after: bool) -> List[Tuple[Any, ...]]:
@@ -511,8 +514,14 @@ class _Store:
                 limit *= 4
         winners = list(ranked.values())[:top_k]
         if not backend.capabilities.join_reads_by_key and winners:
-            statement = select(D.id, D.content, D.metadata_).where(D.id.in_([row[0] for row in winners]))
-            documents = {row[0]: row for row in session.execute(statement)}
+            if self.read_by_key is None:
+                D = self.D
+                document_id = _column(D, "id")
+                self.read_by_key = select(document_id, _column(D, "content"), _column(D, "metadata_")).where(
+                    document_id.in_(bindparam(_DOCUMENT_IDS, expanding=True))
+                )
+            found = connection.execute(self.read_by_key, {_DOCUMENT_IDS: [row[0] for row in winners]})
+            documents = {row[0]: row for row in found}
             winners = [
                 (row[0], documents[row[0]][1], documents[row[0]][2], row[3]) for row in winners if row[0] in documents
             ]
@@ -521,27 +530,67 @@ class _Store:
             results = [r for r in results if r["similarity"] >= threshold]
         return results
 
+    def _ranking_statements(
+        self,
+        backend: Any,
+        dialect: Any,
+        metric: str,
+        limit: int,
+        with_model: bool,
+        model_after: bool,
+        index_name: Optional[str],
+        filters: List[ColumnElement[bool]],
+        bound: Optional[float],
+    ) -> Tuple[Any, Any]:
+        """The ranking statement and, where an index serves it, its exact fallback; the query vector a bindparam."""
+        owner = self.D if self.models.single_table else self.E
+        column = _column(owner, "embedding")
+        key = _column(owner, "id" if self.models.single_table else "document_id")
+        request_filters = list(filters)
+        model: Any = _column(self.E, "model_name") if self.models.has_model_name else None
+        if with_model:
+            request_filters.append(model == self.model_name)
+        request = TopK(
+            column=column,
+            vector=np.zeros(0, dtype=np.float32),  # unused: the query is the bindparam
+            query=bindparam(_QUERY_VECTOR, type_=column.type),
+            k=limit,
+            metric=metric,
+            filters=request_filters,
+            selected=[key, model] if model_after else [key],
+            target=owner.__table__,
+            index_name=index_name,
+            dialect=dialect,
+            max_distance=bound,
+        )
+        statement = self._ranking(backend, backend.top_k_select(request), model_after)
+        if index_name is None:
+            return statement, None
+        exact = dataclasses.replace(request, exact=True)
+        return statement, self._ranking(backend, backend.top_k_select(exact), model_after)
+
     def _ranking(self, backend: Any, ranking: Any, model_after: bool) -> Any:
         """The statement run for a ranking, distance last.
 
         Where a join reads documents by key (``join_reads_by_key``): the
         ranking as a subquery in the index's shape, joined to the documents,
         ``(id, content, metadata[, model], distance)``.  Elsewhere the ranking
-        alone, ``(key[, model], distance)``; the documents are read by key
+        itself, ``(key[, model], distance)``; the documents are read by key
         afterwards (a join there would read every document).
         """
+        if not backend.capabilities.join_reads_by_key:
+            return ranking
         D = self.D
         hits = ranking.subquery("hits")
         key, distance = hits.c[0], hits.c[len(hits.c) - 1]
         model = [hits.c[1]] if model_after else []
-        if backend.capabilities.join_reads_by_key:
-            return (
-                select(D.id, D.content, D.metadata_, *model, distance)
-                .select_from(hits)
-                .join(D, D.id == key)
-                .order_by(distance)
-            )
-        return select(key, *model, distance).order_by(distance)
+        document_id = _column(D, "id")
+        return (
+            select(document_id, _column(D, "content"), _column(D, "metadata_"), *model, distance)
+            .select_from(hits)
+            .join(D.__table__, document_id == key)
+            .order_by(distance)
+        )
 
     def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
         """The name of a vector index on the vector column serving ``metric``, if one exists (cached)."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import aliased
@@ -73,10 +73,19 @@ class TopK:
     #: With a quantized index: how many candidates it fetches, and its quantization.
     rerank: Optional[int] = None
     quantization: Optional[str] = None
+    #: The query as a SQL expression in place of ``vector``: a named ``bindparam`` makes the
+    #: statement reusable for every query vector (the value is given when it is executed).
+    query: Optional[ColumnElement[Any]] = None
+
+    def query_vector(self) -> ColumnElement[Any]:
+        """The query vector in SQL: ``query`` if given, else ``vector`` bound with the column's type."""
+        if self.query is not None:
+            return self.query
+        return literal(self.vector, self.column.type)
 
     def distance(self) -> ColumnElement[float]:
         """The distance expression between ``column`` and the query vector."""
-        return distance(self.metric, self.column, self.vector)
+        return distance(self.metric, self.column, self.query if self.query is not None else self.vector)
 
     def ordered_select(self) -> Select[Any]:
         """``SELECT ..., distance ... ORDER BY distance LIMIT k``; with ``exact``, an order no index serves."""
@@ -419,17 +428,25 @@ def run_top_k(
     ef_search: Optional[int] = None,
     iterative_scan: Union[str, bool, None] = None,
     exact: Any = None,
+    parameters: Optional[Mapping[str, Any]] = None,
 ) -> List[Row[Any]]:
-    """Run a top-k statement with the backend's settings; re-run ``exact()`` if an approximate index came up short."""
+    """Run a top-k statement with the backend's settings; re-run ``exact()`` if an approximate index came up short.
+
+    ``parameters`` are the values of the statements' named bind parameters
+    (e.g. the query vector of a statement built once with a ``bindparam``).
+    """
     connection = _connection(bind)
     mode = _iterative_mode(iterative_scan)
     if mode is None and filtered:
         mode = backend.default_iterative_scan(connection, filtered)
-    with search_settings(connection, ef_search=ef_search, iterative_scan=mode):
-        rows = list(bind.execute(statement).all())
+    if ef_search is None and mode is None:  # nothing to set: no settings block
+        rows = list(bind.execute(statement, parameters).all())
+    else:
+        with search_settings(connection, ef_search=ef_search, iterative_scan=mode):
+            rows = list(bind.execute(statement, parameters).all())
     if mode == "relaxed_order":
         # Relaxed order may return rows slightly out of order: sort by distance (last column).
         rows.sort(key=lambda row: (row[-1] is None, row[-1]))
     if len(rows) < k and exact is not None and backend.capabilities.approximate_index:
-        rows = list(bind.execute(exact()).all())
+        rows = list(bind.execute(exact(), parameters).all())
     return rows

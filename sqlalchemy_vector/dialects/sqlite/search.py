@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, and_, literal, select, table
+from sqlalchemy import Float, Integer, and_, select, table
 from sqlalchemy import column as sql_column
 from sqlalchemy.sql import Select
 
@@ -46,7 +46,7 @@ def top_k_select(request: "TopK") -> Select[Any]:
         sql_column("k", Integer),
         sql_column(name, vtype),
     )
-    conditions = [vec.c[name].match(literal(request.vector, vtype)), vec.c.k == request.k]
+    conditions = [vec.c[name].match(request.query_vector()), vec.c.k == request.k]
     if request.filters:
         # Only keys vec0 holds: with a text key, sqlite-vec 0.1.9 returns no rows at all
         # when the IN list names a key it does not have (a row whose vector is NULL).
