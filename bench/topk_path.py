@@ -7,9 +7,10 @@ embeddings), then times, interleaved on the same query vectors (new draws from
 the mixture; the order of the variants rotates from one query to the next),
 the median of a cosine top 5 through:
 
-- ``facade``: ``rag.query_with_embedding(q, top_k=5)``: one statement that ranks
-  on the embeddings table (a subquery in the shape its index serves) and joins
-  the five winning documents by key;
+- ``facade``: ``rag.query_with_embedding(q, top_k=5)``: a ranking on the
+  embeddings table in the shape its index serves, with the five winning
+  documents joined by key in the same statement (SQLite, PostgreSQL) or read by
+  key in a second one (DuckDB, ClickHouse, whose joins scan the documents);
 - ``table``: ``select(E.document_id, E.embedding.cosine(q))`` ordered by that
   distance, ``.limit(5)``, with ``E = rag.embedding_model``, in a new
   ``Session(rag.engine)`` (no document fetch: the floor the facade adds to); on

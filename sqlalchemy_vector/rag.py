@@ -460,7 +460,9 @@ class _Store:
             shape = (dialect, metric, limit, with_model, model_after, index_name)
             statements = self.ranking_statements.get(shape) if reusable else None
             if statements is None:
-                statements = self._ranking_statements(backend, dialect, metric, limit, with_model, model_after, index_name, filters, bound)
+                statements = self._ranking_statements(
+                    backend, dialect, metric, limit, with_model, model_after, index_name, filters, bound
+                )
                 if reusable:
                     if len(self.ranking_statements) >= _STATEMENT_CACHE_SIZE:
                         self.ranking_statements.clear()
@@ -472,7 +474,7 @@ class _Store:
                 statement,
                 limit,
                 filtered=where is not None or exclude is not None,
-                exact=(lambda: exact) if exact is not None else None,
+                exact=exact,
                 parameters=parameters,
             )
 
@@ -542,7 +544,10 @@ class _Store:
         filters: List[ColumnElement[bool]],
         bound: Optional[float],
     ) -> Tuple[Any, Any]:
-        """The ranking statement and, where an index serves it, its exact fallback; the query vector a bindparam."""
+        """The ranking statement and, where an index serves it, a function building its exact fallback once.
+
+        The query vector is the bind parameter ``query_vector``.
+        """
         owner = self.D if self.models.single_table else self.E
         column = _column(owner, "embedding")
         key = _column(owner, "id" if self.models.single_table else "document_id")
@@ -567,7 +572,9 @@ class _Store:
         if index_name is None:
             return statement, None
         exact = dataclasses.replace(request, exact=True)
-        return statement, self._ranking(backend, backend.top_k_select(exact), model_after)
+        return statement, functools.lru_cache(maxsize=None)(
+            lambda: self._ranking(backend, backend.top_k_select(exact), model_after)
+        )
 
     def _ranking(self, backend: Any, ranking: Any, model_after: bool) -> Any:
         """The statement run for a ranking, distance last.
