@@ -5,7 +5,8 @@ seeded Gaussian mixture, the shape of ``tests/index_helpers.clustered``)
 with ``VectorRAG.load_documents`` into the default models (documents +
 embeddings), then times, interleaved on the same query vectors (new draws from
 the mixture; the order of the variants rotates from one query to the next),
-the median of a cosine top 5 through:
+the median of a cosine top 5 through (the order cycles through every
+permutation of the variants, so each follows each other equally often):
 
 - ``facade``: ``rag.query_with_embedding(q, top_k=5)``: a ranking on the
   embeddings table in the shape its index serves, with the five winning
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import platform
 import re
@@ -171,15 +173,21 @@ def load_items(url: str, data: np.ndarray) -> None:
 
 
 def measure(variants: Sequence[Variant], warmup: np.ndarray, queries: np.ndarray) -> Dict[str, Any]:
-    """Median ms of each variant, interleaved per query, and what each found."""
+    """Median ms of each variant, interleaved per query, and what each found.
+
+    The order of the variants cycles through every permutation: a variant run
+    right after another that searched the same index for the same query finds
+    its pages cached, so each must follow each other equally often (a plain
+    rotation of three puts ``table`` right after ``facade`` on two queries of three).
+    """
     for q in warmup:
         for _, run in variants:
             run(q)
     times: Dict[str, List[float]] = {name: [] for name, _ in variants}
     found: Dict[str, List[Ids]] = {name: [] for name, _ in variants}
+    orders = list(itertools.permutations(variants))
     for n, q in enumerate(queries):
-        shift = n % len(variants)
-        for name, run in list(variants[shift:]) + list(variants[:shift]):
+        for name, run in orders[n % len(orders)]:
             start = time.perf_counter()
             ids = run(q)
             times[name].append(time.perf_counter() - start)
