@@ -4,9 +4,9 @@ On every backend, in one run, loads N x 384 float32 vectors (default 100k; a
 seeded Gaussian mixture, the shape of ``tests/index_helpers.clustered``)
 with ``VectorRAG.load_documents`` into the default models (documents +
 embeddings), then times, interleaved on the same query vectors (new draws from
-the mixture; the order of the variants rotates from one query to the next),
-the median of a cosine top 5 through (the order cycles through every
-permutation of the variants, so each follows each other equally often):
+the mixture; from one query to the next the order of the variants cycles
+through every permutation, so each follows each other equally often), the
+median of a cosine top 5 through:
 
 - ``facade``: ``rag.query_with_embedding(q, top_k=5)``: a ranking on the
   embeddings table in the shape its index serves, with the five winning
