@@ -123,6 +123,11 @@ class ClickHouseBackend(Backend):
 
     def prepare(self, engine: Engine, **options: Any) -> None:
         set_engine_state(engine.dialect, clickhouse=True, chdb=_is_chdb(engine.url))
+        # SQLAlchemy's JSON type reads these dialect attributes, which clickhouse-connect 1.12 lacks.
+        for attribute in ("_json_serializer", "_json_deserializer"):
+            if not hasattr(engine.dialect, attribute):
+                setattr(engine.dialect, attribute, None)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, **_ddl.COLSPECS}
 
     def database_file(self, url: URL) -> Optional[str]:
         return url.query.get("path") if _is_chdb(url) else None  # type: ignore[return-value]
