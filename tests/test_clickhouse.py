@@ -230,3 +230,16 @@ def test_generic_types_keep_what_other_backends_keep(conn: Connection) -> None:
         plain.dialect.type_compiler_instance.process(JSON())
     stamped = Table("stamped", MetaData(), Column("at", DateTime()), Column("x", Float), clickhousedb_engine=MergeTree(order_by="at"))
     assert "`at` DATETIME, `x` FLOAT" in str(CreateTable(stamped).compile(plain))
+
+
+def test_executemany_insert_is_one_native_insert(conn: Connection) -> None:
+    """No CAST around inserted vectors: clickhouse-connect sends executemany as one native insert."""
+    items = table("native_insert")
+    items.create(conn)
+    assert "CAST" not in str(insert(items).compile(conn))
+    rows = [{"id": i, "label": None, "score": 0.5, "meta": {"i": i}, "embedding": np.full(8, i, np.float32)} for i in range(20)]
+    result = conn.execute(insert(items), rows)
+    assert result.rowcount == 20
+    assert conn.execute(select(items.c.embedding).where(items.c.id == 19)).scalar_one().tolist() == [19.0] * 8
+    distance = sv.distance("cosine", items.c.embedding, [1.0] * 8)
+    assert "cosineDistance(`native_insert`.`embedding`, CAST(" in str(select(distance).compile(conn))
