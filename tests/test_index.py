@@ -700,6 +700,14 @@ def test_search_settings_are_scoped(corpus: Corpus) -> None:
             with search_settings(connection, ef_search=123):
                 assert current() == "123"
             assert current() is None
+        elif corpus.backend == CLICKHOUSE:
+            def setting() -> Any:
+                return connection.execute(text("SELECT getSetting('hnsw_candidate_list_size_for_search')")).scalar()
+
+            default = setting()
+            with search_settings(connection, ef_search=123):
+                assert setting() == 123
+            assert setting() == default != 123
         else:
             with search_settings(connection, ef_search=123):  # vec0 is exact: nothing to tune
                 assert knn(connection, corpus.table.c.embedding, query_vector(corpus, 3), 3)
@@ -729,6 +737,8 @@ def test_indexes_survive_a_new_engine(corpus: Corpus) -> None:
                 assert "Index Scan using corpus_l2" in explain(connection, statement)
             elif corpus.backend == "duckdb":
                 assert "HNSW_INDEX_SCAN" in explain(connection, statement)
+            elif corpus.backend == CLICKHOUSE:
+                assert "Name: corpus_l2\n" in explain(connection, statement)
             assert [r.id for r in knn(connection, col, far, 1, metric="l2")] == [ROWS + 1]
             connection.execute(sa.delete(table).where(table.c.id == ROWS + 1))
             connection.commit()
