@@ -19,7 +19,7 @@ from typing import Any, Dict, List
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import Column, CreateTable, Table
+from sqlalchemy.schema import Column, CreateTable, Sequence, Table
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.compiler import DDLCompiler
@@ -55,6 +55,19 @@ def _default_engine(table: Table) -> str:
     return f"Engine MergeTree ORDER BY {order_by} SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1"
 
 
+def _refuse_generated_integer_keys(table: Table) -> None:
+    from ...exc import UnsupportedDialectError
+    from ...orm import IntegerId
+
+    for column in table.primary_key.columns:
+        if isinstance(column.type, IntegerId) and (column.default is None or isinstance(column.default, Sequence)):
+            raise UnsupportedDialectError(
+                f"{table.name}.{column.name} is a database-generated integer key, and ClickHouse generates none "
+                "(no sequence, no autoincrement); use string ids (id_type=str, UUIDs, the default) or give the "
+                "column a default that computes the id in Python"
+            )
+
+
 @compiles(CreateTable, "clickhousedb")
 def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str:
     table = element.element
@@ -66,6 +79,7 @@ def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str
 
     if ClickHouseDDLHelper.is_dictionary(table):
         return str(compiler.visit_create_table(element, **kw))  # type: ignore[no-untyped-call]
+    _refuse_generated_integer_keys(table)
     engine = getattr(table, "engine", None) or ClickHouseDDLHelper.get_option(table, "engine")
     parts: List[str] = [_column_spec(compiler, c.element) for c in element.columns]
     quote = compiler.preparer.quote
