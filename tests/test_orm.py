@@ -280,8 +280,8 @@ def test_derived_dialect_gets_its_base_types() -> None:
 @pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
 @pytest.mark.parametrize(
     "database, id_type",
-    [("sqlite", str), ("sqlite", int), ("postgresql", str), ("postgresql", int), ("duckdb", str), ("duckdb", int)],
-    ids=["sqlite-str", "sqlite-int", "postgresql-str", "postgresql-int", "duckdb-str", "duckdb-int"],
+    [("sqlite", str), ("sqlite", int), ("postgresql", str), ("postgresql", int), ("duckdb", str), ("duckdb", int), ("clickhouse", str)],
+    ids=["sqlite-str", "sqlite-int", "postgresql-str", "postgresql-int", "duckdb-str", "duckdb-int", "clickhouse-str"],
 )
 def test_migrations_of_the_models_run_on_every_backend(
     database: str, id_type: type, tmp_path: Path, request: pytest.FixtureRequest

@@ -201,6 +201,42 @@ class ClickHouseBackend(Backend):
     def storage_dim(self, type_: "TypeEngine[Any]") -> Optional[int]:
         return type_.dim if isinstance(type_, FLOAT32_ARRAY) else None
 
+    def same_reflected_type(self, reflected: "TypeEngine[Any]", declared: "TypeEngine[Any]", dialect: Dialect) -> bool:
+        from .migration import same_type
+
+        return same_type(reflected, declared, dialect)
+
+    def reflected_column_type(self, connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional["TypeEngine[Any]"]:
+        from .migration import reflected_column_type
+
+        return reflected_column_type(connection, table, column)
+
+    # -- migrations ------------------------------------------------------------------
+
+    def migration_keeps_vector_indexes(self, operation: Any) -> bool:
+        from .migration import keeps_vector_indexes
+
+        return keeps_vector_indexes(operation)
+
+    def alter_vector_dimension(
+        self,
+        operations: Any,
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+    ) -> None:
+        from .migration import refuse_dimension_change
+
+        refuse_dimension_change(operations, table_name, column_name, dim, existing_dim, schema)
+
+    def database_has_vectors(self, connection: Connection) -> bool:
+        from .migration import database_has_vectors
+
+        return database_has_vectors(connection)
+
     def prepare_migrations(self) -> None:
         try:  # clickhouse-connect's Alembic implementation for "clickhousedb" (its version table, its DDL)
             import clickhouse_connect.cc_sqlalchemy.alembic  # noqa: F401
