@@ -29,6 +29,9 @@ from sqlalchemy_vector.dialects.cockroachdb import CockroachDBBackend
 from sqlalchemy_vector.dialects.cockroachdb import index as crdb_index
 from sqlalchemy_vector.dialects.cockroachdb import search as crdb_search
 from sqlalchemy_vector.dialects.postgresql import PostgreSQLBackend
+from sqlalchemy_vector.dialects.yugabytedb import YugabyteDBBackend
+from sqlalchemy_vector.dialects.yugabytedb import dialect as yb_dialect
+from sqlalchemy_vector.dialects.yugabytedb import index as yb_index
 from sqlalchemy_vector.exc import InvalidArgumentError, UnsupportedMetricError
 from sqlalchemy_vector.index import CreateVectorIndex, DropVectorIndex, create_statements, drop_statements
 from sqlalchemy_vector.orm import MetadataJSON
@@ -46,9 +49,13 @@ PAIRS: Dict[str, Tuple[type, type]] = {
     "cockroachdb+psycopg2": (CockroachDBDialect_psycopg2, PGDialect_psycopg2),
     "cockroachdb+psycopg": (CockroachDBDialect_psycopg, PGDialect_psycopg),
     "cockroachdb+asyncpg": (CockroachDBDialect_asyncpg, PGDialect_asyncpg),
+    "yugabytedb+psycopg": (yb_dialect.YugabyteDBDialect_psycopg, PGDialect_psycopg),
+    "yugabytedb+psycopg2": (yb_dialect.YugabyteDBDialect_psycopg2, PGDialect_psycopg2),
+    "yugabytedb+asyncpg": (yb_dialect.YugabyteDBDialect_asyncpg, PGDialect_asyncpg),
     "derivedsqlite": (DerivedSQLiteDialect, SQLiteDialect_pysqlite),
 }
 COCKROACH = sorted(name for name in PAIRS if name.startswith("cockroachdb"))
+YUGABYTE = sorted(name for name in PAIRS if name.startswith("yugabytedb"))
 
 metadata = MetaData()
 docs = Table(
@@ -84,9 +91,10 @@ def test_derived_dialect_finds_its_parents_backend(pair: str) -> None:
     assert derived.name != parent.name
     found = find_backend(derived)
     assert found is find_backend(type(derived))
-    # CockroachDB has a backend of its own, a subclass of PostgreSQL's; other derived dialects get the parent's.
+    # CockroachDB and YugabyteDB have backends of their own, subclasses of PostgreSQL's; others get the parent's.
     assert isinstance(found, type(backend_for(parent)))
-    assert found is (backend_for("cockroachdb") if derived.name == "cockroachdb" else backend_for(parent))
+    assert found is (find_backend(derived.name) or backend_for(parent))
+    assert (found is backend_for(parent)) is (derived.name == "derivedsqlite")
 
 
 @pytest.mark.parametrize("pair", COCKROACH)
@@ -297,3 +305,88 @@ def test_knn_select_compiles_as_the_parent(pair: str, shape: str, literal_binds:
     finally:
         for index in set(docs.indexes) - before:
             docs.indexes.discard(index)
+
+
+# -- YugabyteDB --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, cls", [
+    ("yugabytedb://u@host/db", yb_dialect.YugabyteDBDialect_psycopg),
+    ("yugabytedb+psycopg://u@host/db", yb_dialect.YugabyteDBDialect_psycopg),
+    ("yugabytedb+psycopg2://u@host/db", yb_dialect.YugabyteDBDialect_psycopg2),
+    ("yugabytedb+asyncpg://u@host/db", yb_dialect.YugabyteDBDialect_asyncpg),
+])
+def test_yugabytedb_urls_select_its_dialect(url: str, cls: type) -> None:
+    """create_engine("yugabytedb://...") as for any SQLAlchemy dialect (no connection is made)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    assert make_url(url).get_dialect() is cls
+    engine = sv.create_engine(url) if "asyncpg" not in url else create_engine(url)
+    try:
+        assert engine.dialect.name == "yugabytedb"
+        assert type(backend_for(engine.dialect)) is YugabyteDBBackend
+    finally:
+        engine.dispose()
+
+
+def test_yugabytedb_entry_points_match_the_registry() -> None:
+    """The installed package declares the same URL names as importing it registers."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    declared = project["project"]["entry-points"]["sqlalchemy.dialects"]
+    assert declared == {name: f"{yb_dialect.__name__}:{cls}" for name, cls in yb_dialect.URL_NAMES.items()}
+
+
+@pytest.mark.parametrize("pair", YUGABYTE)
+def test_yugabytedb_backend_inherits_postgresqls(pair: str) -> None:
+    derived, parent = _both(pair)
+    backend = backend_for(derived)
+    assert isinstance(backend, PostgreSQLBackend) and backend.name == "yugabytedb"
+    # pgvector is the extension there too: created the same way.
+    assert backend.vector_extension_statements(True) == backend_for(parent).vector_extension_statements(True)
+    assert backend.capabilities.index_metrics == {"hnsw": ("cosine", "l2", "max_inner_product")}
+
+
+@pytest.mark.parametrize("shape", sorted(INDEX_SHAPES))
+@pytest.mark.parametrize("pair", YUGABYTE)
+def test_yugabytedb_index_ddl_is_ybhnsw(pair: str, shape: str) -> None:
+    index = INDEX_SHAPES[shape]()
+    derived, _ = _both(pair)
+    try:
+        if index.method == "ivfflat":
+            with pytest.raises(sv.exc.VectorIndexError, match=rf"{index.name!r}: YugabyteDB's ybhnsw builds HNSW indexes only"):
+                CreateVectorIndex(index).compile(dialect=derived)
+            return
+        if index.metric not in OPCLASS:
+            with pytest.raises(UnsupportedMetricError, match=rf"{index.name!r}: yugabytedb has no hnsw index for metric 'l1'"):
+                CreateVectorIndex(index).compile(dialect=derived)
+            return
+        options = ", ".join(f"{k} = {v}" for k, v in index.options.items())
+        expected = (
+            f"CREATE INDEX NONCONCURRENTLY {index.name} ON docs USING ybhnsw (embedding {OPCLASS[index.metric]})"
+            + (f" WITH ({options})" if options else "")
+        )
+        assert str(CreateVectorIndex(index).compile(dialect=derived)) == expected
+        assert [str(s.compile(dialect=derived)) for s in create_statements(index, derived, if_not_exists=True)] == [
+            expected.replace("NONCONCURRENTLY ix", "NONCONCURRENTLY IF NOT EXISTS ix")
+        ]
+        assert_same_sql(pair, DropVectorIndex(index.name, if_exists=True))  # dropping is PostgreSQL's
+        assert index.describe(derived)["method"] == "hnsw"
+    finally:
+        docs.indexes.discard(index)
+
+
+def test_yugabytedb_settings_and_catalog() -> None:
+    with pytest.raises(InvalidArgumentError, match="ybhnsw has no iterative scan"):
+        yb_index.check_settings(iterative_scan="relaxed_order", probes=None)
+    with pytest.raises(InvalidArgumentError, match="probes is IVFFlat's setting"):
+        yb_index.check_settings(iterative_scan=None, probes=10)
+    yb_index.check_settings(iterative_scan="off", probes=None)
+    row = {"name": "ix", "table_name": "docs", "column_name": "embedding", "opclass": "vector_ip_ops", "options": ["m=16"]}
+    assert yb_index.described(row) == {
+        "name": "ix", "table": "docs", "column": "embedding", "metric": "max_inner_product",
+        "method": "hnsw", "options": {"m": 16}, "quantization": None,
+    }
