@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler
 
+from ...exc import UnsupportedDialectError
 from ..base import Processor, import_dialect_classes, register, set_engine_state, vector_to_text
 from ..postgresql import PGVECTOR, PostgreSQLBackend
 from . import index as _index
@@ -123,6 +124,16 @@ class CockroachDBBackend(PostgreSQLBackend):
 
     def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:
         return False  # no binary COPY of vectors: the plain insert
+
+
+    def distribute_statements(self, documents: Any, embeddings: Any) -> List[Any]:
+        raise UnsupportedDialectError(
+            "CockroachDB shards every table itself; distributed=True creates Citus distributed tables, "
+            "which it has not: leave distributed out"
+        )
+
+    def ensure_distribution_support(self, connection: Connection) -> None:
+        self.distribute_statements(None, None)
 
 
 register(CockroachDBBackend())

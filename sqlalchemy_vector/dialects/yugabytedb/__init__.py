@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
 
+from ...exc import UnsupportedDialectError
 from ..base import register
 from ..postgresql import PostgreSQLBackend
 from . import dialect as _dialect
@@ -65,6 +66,16 @@ class YugabyteDBBackend(PostgreSQLBackend):
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)
+
+    def distribute_statements(self, documents: Any, embeddings: Any) -> List[Any]:
+        raise UnsupportedDialectError(
+            "YugabyteDB shards every table itself; distributed=True creates Citus distributed tables, "
+            "which it has not: leave distributed out"
+        )
+
+    def ensure_distribution_support(self, connection: Connection) -> None:
+        self.distribute_statements(None, None)
+
 
 
 _dialect.register_url_names()
