@@ -301,6 +301,9 @@ class EmbeddingMixin(_Configured):
     _column_attributes: ClassVar[Tuple[str, ...]] = ("id", "document_id", "model_name", "embedding")
     __dimension__: ClassVar[int]
     __document_model__: ClassVar[type]
+    #: Make ``document_id`` part of the primary key, ``(id, document_id)``: what a table sharded by
+    #: document needs (Citus requires the distribution column in every primary key and unique constraint).
+    __distributed_by_document__: ClassVar[bool] = False
 
     @declared_attr
     def id(cls) -> Mapped[Any]:
@@ -310,7 +313,12 @@ class EmbeddingMixin(_Configured):
     def document_id(cls) -> Mapped[Any]:
         target = cls._document_key()
         column = mapped_column(
-            cls._column_name("document_id"), target.type.copy(), ForeignKey(target), nullable=False, index=True
+            cls._column_name("document_id"),
+            target.type.copy(),
+            ForeignKey(target),
+            nullable=False,
+            index=True,
+            primary_key=bool(getattr(cls, "__distributed_by_document__", False)),
         )
         event.listen(column.column, "after_parent_attach", _only_with_foreign_keys, propagate=True)
         return column
@@ -382,11 +390,13 @@ def make_models(
     document_columns: Optional[Mapping[str, str]] = None,
     embedding_columns: Optional[Mapping[str, str]] = None,
     id_type: type = str,
+    distributed: bool = False,
 ) -> Tuple[Type[DocumentMixin], Type[EmbeddingMixin]]:
     """Create a ``Document`` and an ``Embedding`` mapped class for ``dimension``-sized vectors.
 
     ``base`` is your declarative base (a new one, with its own ``MetaData``,
-    by default); the other arguments set the mixins' configuration attributes.
+    by default); the other arguments set the mixins' configuration attributes
+    (``distributed``: ``__distributed_by_document__``, a key sharding can use).
     """
     check_identifier(document_table, "document_table")
     check_identifier(embedding_table, "embedding_table")
@@ -416,6 +426,7 @@ def make_models(
             "__id_type__": id_type,
             "__dimension__": dimension,
             "__document_model__": document,
+            "__distributed_by_document__": distributed,
             "__module__": __name__,
         },
     )

@@ -63,6 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from .dialects import backend_for
 from .engine import attach, create_async_engine, create_engine
@@ -102,9 +103,9 @@ _T = TypeVar("_T")
 
 
 @functools.lru_cache(maxsize=None)
-def _default_models(dimension: int) -> Tuple[type, type]:
+def _default_models(dimension: int, distributed: bool = False) -> Tuple[type, type]:
     # One pair of classes per dimension, in their own registry: mapping is not free.
-    return make_models(dimension)
+    return make_models(dimension, distributed=distributed)
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,16 @@ class _Models:
         return not isinstance(column.type, Integer)
 
     @classmethod
-    def resolve(cls, document_model: Optional[type], embedding_model: Optional[type], dimension: Optional[int]) -> "_Models":
+    def resolve(
+        cls,
+        document_model: Optional[type],
+        embedding_model: Optional[type],
+        dimension: Optional[int],
+        distributed: bool = False,
+    ) -> "_Models":
         if document_model is None and embedding_model is None:
             dim = DEFAULT_DIMENSION if dimension is None else dimension
-            document, embedding = _default_models(dim)
+            document, embedding = _default_models(dim, distributed)
             return cls(document, embedding, dim, create_tables=True)
         if document_model is None:
             raise ModelConfigurationError(
@@ -680,12 +687,13 @@ class _Facade:
         embedding_model: Optional[type],
         embedder: Any,
         dimension: Optional[int],
+        distributed: bool = False,
     ) -> None:
         if dimension is not None and (isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1):
             raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
         if dimension is None and embedder is not None and document_model is None:
             dimension = int(embedder.dimension)
-        self._models = _Models.resolve(document_model, embedding_model, dimension)
+        self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed))
         if embedder is None:
             from .embedding import HashingEmbedder
 
@@ -932,6 +940,13 @@ class VectorRAG(_Facade):
     your own models (from :mod:`sqlalchemy_vector.orm`) are used as they are.
     ``embedder`` defaults to the lexical
     :class:`~sqlalchemy_vector.embedding.HashingEmbedder`.
+
+    ``distributed=True`` shards the tables with Citus (on PostgreSQL with the
+    Citus extension): documents by their key, embeddings by ``document_id``
+    co-located with them, so a document and its vectors live on one worker.
+    The default models then key embeddings by ``(id, document_id)``, as Citus
+    requires; your own embedding model needs ``__distributed_by_document__ = True``.
+    Other backends refuse it with :class:`~sqlalchemy_vector.exc.UnsupportedDialectError`.
     """
 
     def __init__(
@@ -942,8 +957,9 @@ class VectorRAG(_Facade):
         embedding_model: Optional[type] = None,
         embedder: Any = None,
         dimension: Optional[int] = None,
+        distributed: bool = False,
     ) -> None:
-        self._setup(bind, document_model, embedding_model, embedder, dimension)
+        self._setup(bind, document_model, embedding_model, embedder, dimension, distributed)
         self._ensure_tables()
 
     def _setup(
@@ -953,8 +969,9 @@ class VectorRAG(_Facade):
         embedding_model: Optional[type],
         embedder: Any,
         dimension: Optional[int],
+        distributed: bool = False,
     ) -> None:
-        super().__init__(document_model, embedding_model, embedder, dimension)
+        super().__init__(document_model, embedding_model, embedder, dimension, distributed)
         self._owns_engine = _owned(bind)
         if isinstance(bind, sessionmaker):
             engine = bind.kw.get("bind")
@@ -975,6 +992,14 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
+        #: The statements that distribute the tables (distributed=True), checked against the backend now.
+        self._distribution: List[Executable] = []
+        if distributed:
+            embeddings = self._models.embedding
+            self._distribution = backend_for(engine.dialect).distribute_statements(
+                _column(self._models.document, "id"),
+                None if embeddings is None else _column(embeddings, "document_id"),
+            )
         self._embed_texts: Callable[[List[str]], Any] = self.embedder.embed
         self._tables_ready = False
         self._serialize_setup = True  # False under asyncio: a thread lock must not be held across awaits
@@ -991,8 +1016,13 @@ class VectorRAG(_Facade):
         lock = _setup_lock(self.engine) if self._serialize_setup else contextlib.nullcontext()
         with lock:
             try:
+                if self._distribution:  # before creating anything: no Citus, no tables
+                    with self.engine.connect() as connection:
+                        backend_for(connection.dialect).ensure_distribution_support(connection)
                 if self._models.create_tables:
                     self._create_tables()
+                if self._distribution:
+                    self._distribute_tables()
                 with self.engine.connect() as connection:
                     self._check_tables(connection)
             except DBAPIError as err:
@@ -1013,6 +1043,12 @@ class VectorRAG(_Facade):
                 if attempt == _DDL_ATTEMPTS - 1 or not backend.is_concurrent_ddl_error(err):
                     raise
                 time.sleep(0.05 * (attempt + 1))  # another connection is creating them: look again
+
+    def _distribute_tables(self) -> None:
+        """Shard the tables (distributed=True); each statement skips a table already distributed."""
+        with self.engine.begin() as connection:
+            for statement in self._distribution:
+                connection.execute(statement)
 
     def _check_tables(self, connection: Connection) -> None:
         """The tables found must have the columns the models use, and the vector column their dimension."""
@@ -1410,6 +1446,7 @@ class AsyncVectorRAG:
         embedding_model: Optional[type] = None,
         embedder: Any = None,
         dimension: Optional[int] = None,
+        distributed: bool = False,
     ) -> None:
         self._owns_engine = _owned(bind)
         if isinstance(bind, async_sessionmaker):
@@ -1442,6 +1479,7 @@ class AsyncVectorRAG:
             embedding_model,
             embedder,
             dimension,
+            distributed,
         )
         sync._embed_texts = self._await_embedding
         sync._serialize_setup = False

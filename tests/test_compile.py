@@ -137,7 +137,7 @@ def test_cache_key_ignores_query_values(dialect_name: str) -> None:
 
 @pytest.mark.parametrize("dialect", [mysql.dialect(), mssql.dialect()], ids=["mysql", "mssql"])
 def test_unsupported_dialect(dialect) -> None:
-    with pytest.raises(UnsupportedDialectError, match=rf"cosine_distance\(\) cannot be compiled for the '{dialect.name}' dialect; sqlalchemy_vector supports clickhousedb, duckdb, postgresql, sqlite"):
+    with pytest.raises(UnsupportedDialectError, match=rf"cosine_distance\(\) cannot be compiled for the '{dialect.name}' dialect; sqlalchemy_vector supports clickhousedb, cockroachdb, duckdb, postgresql, sqlite, yugabytedb"):
         table.c.embedding.cosine(Q).compile(dialect=dialect)
     # SQLAlchemy re-raises DDL errors with the table and column named; ours is the cause.
     with pytest.raises(CompileError, match=f"column 'embedding'.*the '{dialect.name}' dialect has no vector support") as info:

@@ -53,7 +53,7 @@ def test_attach_prepares_a_plain_engine_once(tmp_path: Path) -> None:
 
 
 def test_unsupported_dialect_is_refused_before_connecting() -> None:
-    with pytest.raises(UnsupportedDialectError, match="the 'mysql' dialect has no vector support; sqlalchemy_vector supports clickhousedb, duckdb, postgresql, sqlite"):
+    with pytest.raises(UnsupportedDialectError, match="the 'mysql' dialect has no vector support; sqlalchemy_vector supports clickhousedb, cockroachdb, duckdb, postgresql, sqlite, yugabytedb"):
         sv.create_engine("mysql://user@localhost/db")
 
 

@@ -259,6 +259,23 @@ def _with_id_sequences(operation: Any) -> List[Any]:
     return [IdSequenceOp(seq.name, schema=seq.schema) for seq in sequences] + [operation]
 
 
+def _compare_nullable(
+    autogen_context: AutogenContext,
+    alter_column_op: ops.AlterColumnOp,
+    schema: Optional[str],
+    tname: str,
+    cname: str,
+    conn_col: Column[Any],
+    metadata_col: Column[Any],
+) -> PriorityDispatchResult:
+    """A vector column where the backend stores no NULL vector is NOT NULL whatever the model says: no change."""
+    state = _state(autogen_context)
+    if state is None or state.backend.capabilities.null_vectors or not isinstance(metadata_col.type, Vector):
+        return PriorityDispatchResult.CONTINUE
+    alter_column_op.existing_nullable = conn_col.nullable
+    return PriorityDispatchResult.STOP
+
+
 def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
     return any(isinstance(col.type, (Vector, CompactVector)) for table in autogen_context.sorted_tables for col in table.columns)
 
@@ -266,5 +283,6 @@ def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
 def setup(plugin: Plugin) -> None:
     """Register the comparison functions on ``plugin`` (Alembic's plugin protocol)."""
     plugin.add_autogenerate_comparator(_compare_type, "column", "types", priority=DispatchPriority.FIRST)
+    plugin.add_autogenerate_comparator(_compare_nullable, "column", "nullable", priority=DispatchPriority.FIRST)
     plugin.add_autogenerate_comparator(_compare_table, "table", "vector_indexes")
     plugin.add_autogenerate_comparator(_finish, "schema", "vector_operations", priority=DispatchPriority.LAST)

@@ -431,6 +431,24 @@ class Backend:
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text search")
 
+    # -- distributed tables (the facade's distributed=True) ------------------------------
+
+    def distribute_statements(self, documents: "Column[Any]", embeddings: Optional["Column[Any]"]) -> List[Executable]:
+        """Statements that shard the documents by their key and the embeddings by ``document_id``, co-located.
+
+        ``documents`` is the documents' key column, ``embeddings`` the embeddings'
+        ``document_id`` column (``None`` for one table).  Each statement must do
+        nothing for a table already distributed.  Backends without such tables
+        raise :class:`UnsupportedDialectError`.
+        """
+        raise UnsupportedDialectError(
+            f"{self.name} has no distributed tables to create: distributed=True shards tables with Citus, "
+            "a PostgreSQL extension; leave distributed out here"
+        )
+
+    def ensure_distribution_support(self, connection: Connection) -> None:
+        """Raise :class:`~sqlalchemy_vector.exc.MissingExtensionError` unless ``connection`` can distribute tables."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
