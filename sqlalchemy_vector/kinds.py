@@ -34,11 +34,13 @@ from sqlalchemy.sql.type_api import TypeEngine
 
 from .exc import (
     DimensionMismatchError,
+    InvalidArgumentError,
     InvalidVectorError,
     UnsupportedDialectError,
     UnsupportedKindError,
     UnsupportedMetricError,
 )
+from .functions import CosineDistanceType
 from .types import Vector, _name, _preview, to_float32
 
 __all__ = [
@@ -55,6 +57,9 @@ __all__ = [
     "jaccard_distance",
     "reflected_kind",
     "same_kind_type",
+    "PRECISIONS",
+    "precision_type",
+    "precision_of",
 ]
 
 #: The compact kinds, as capability data names them.
@@ -62,6 +67,10 @@ KINDS: Tuple[str, ...] = ("half", "int8", "bit", "sparse")
 
 #: Quantizations a :class:`~sqlalchemy_vector.VectorIndex` can build over a ``Vector`` column.
 QUANTIZATIONS: Tuple[str, ...] = ("half", "binary")
+
+#: Precisions an embedding column can be stored in (see :func:`precision_type`): ``float32`` is
+#: :class:`~sqlalchemy_vector.Vector`, ``half`` a :class:`HalfVector`, as capability data names its kind.
+PRECISIONS: Dict[str, Optional[str]] = {"float32": None, "half": "half"}
 
 #: The float distances of the numeric kinds, and the set distances of bits.
 NUMERIC_METRICS: Tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1")
@@ -391,6 +400,26 @@ class SparseVector(CompactVector):
         return SparseValue
 
 
+def precision_type(precision: Any, dim: int, where: str = "precision") -> TypeEngine[Any]:
+    """The column type storing embeddings of ``dim`` dimensions at ``precision`` (a key of :data:`PRECISIONS`)."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise InvalidArgumentError(
+            f"{where} expects one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}; 'half' stores "
+            "float16 (half the size, needs a backend with half vectors), 'float32' is the default"
+        )
+    kind = PRECISIONS[precision]
+    return Vector(dim) if kind is None else _BY_KIND[kind](dim)  # type: ignore[no-any-return]
+
+
+def precision_of(type_: Any) -> Optional[str]:
+    """The precision an embedding column type stores (``float32`` or ``half``), or None for any other type."""
+    if isinstance(type_, Vector):
+        return "float32"
+    if isinstance(type_, CompactVector):
+        return next((p for p, kind in PRECISIONS.items() if kind == type_.kind), None)
+    return None
+
+
 # -- reflection and migrations -------------------------------------------------------------------
 
 _BY_KIND: Dict[str, type] = {"half": HalfVector, "int8": Int8Vector, "bit": BitVector, "sparse": SparseVector}
@@ -489,7 +518,13 @@ class KindDistance(GenericFunction[float]):
 
 
 _BY_METRIC: Dict[str, type] = {
-    metric: type(f"{metric}_kind_distance", (KindDistance,), {"metric": metric, "inherit_cache": True, "_register": False})
+    metric: type(
+        f"{metric}_kind_distance",
+        (KindDistance,),
+        # A zero vector's cosine distance reads as 2.0, as with Vector (pgvector returns NaN).
+        {"metric": metric, "inherit_cache": True, "_register": False}
+        | ({"type": CosineDistanceType()} if metric == "cosine" else {}),
+    )
     for metric in NUMERIC_METRICS + BIT_METRICS
 }
 
