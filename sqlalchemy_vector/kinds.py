@@ -458,6 +458,29 @@ def same_kind_type(reflected: TypeEngine[Any], declared: "CompactVector", dialec
         return False
 
 
+def stored_kind(reflected: TypeEngine[Any], dialect: Dialect) -> Optional[Tuple[str, int]]:
+    """The compact kind and dimension a reflected column type stores, if it stores one.
+
+    A type reflection already calls a kind (``halfvec(n)``) is that kind; a
+    type that only the DDL tells apart (PostgreSQL's ``bit(n)``, reflected as
+    an ordinary bit string) is a bit vector where the dialect writes
+    ``BitVector(n)`` as that same type.  Used where a vector index on the
+    column says it holds vectors.
+    """
+    if isinstance(reflected, CompactVector):
+        return reflected.kind, reflected.dim
+    length = getattr(reflected, "length", None)
+    if isinstance(length, int) and not isinstance(length, bool) and length > 0:
+        if same_kind_type(reflected, BitVector(length), dialect):
+            return "bit", length
+    return None
+
+
+def kind_type(kind: str, dim: int) -> "CompactVector":
+    """The column type of compact ``kind`` (a name in :data:`KINDS`) with ``dim`` dimensions."""
+    return _BY_KIND[kind](dim)  # type: ignore[no-any-return]
+
+
 # -- distances ---------------------------------------------------------------------------------
 
 
