@@ -109,8 +109,12 @@ def quantized_models(quantization: str) -> MetaData:
     return metadata
 
 
-@pytest.mark.parametrize("quantization", ["half", "binary"])
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+QUANTIZED = [("postgresql", "half"), ("postgresql", "binary"), ("sqlite", "binary")]
+
+
+@pytest.mark.parametrize(
+    ("database", "quantization"), QUANTIZED, indirect=["database"], ids=[f"{b}-{q}" for b, q in QUANTIZED]
+)
 def test_quantized_index_autogenerates_once(database: str, quantization: str, tmp_path: Path) -> None:
     project = Project(tmp_path, database)
     source = project.autogenerate(quantized_models(quantization), "quantized index")
