@@ -167,3 +167,40 @@ def test_cli_ingest_precision_half(db_url: str, capsys: pytest.CaptureFixture[st
     assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
     assert main(["ingest", "corpus", "--db", db_url, "--quiet", "--precision", "float32"]) != 0
     assert "stores its vectors at half precision, not float32" in capsys.readouterr().err
+
+
+def test_async_facade_half_precision(pg_database: Any) -> None:
+    import asyncio
+
+    from rag_fixtures import drop_all_postgresql
+
+    from sqlalchemy_vector.rag import AsyncVectorRAG
+
+    async def run() -> list[Any]:
+        rag = AsyncVectorRAG(pg_database.set(drivername="postgresql+psycopg_async"),
+                             embedder=KeywordEmbedder(VOCABULARY), precision="half")
+        try:
+            assert rag.sync_rag.precision == "half"
+            await rag.load_documents(CORPUS, show_progress=False)
+            return await rag.query_with_embedding(Q, top_k=3)
+        finally:
+            await rag.close()
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        drop_all_postgresql(pg_database)
+    assert [r["document_id"] for r in results] == [doc_id for doc_id, _ in half_reference("cosine")[:3]]
+
+
+def test_float32_table_is_not_opened_as_half(pg_database: Any) -> None:
+    from rag_fixtures import drop_all_postgresql
+
+    engine = sv.create_engine(pg_database)
+    try:
+        VectorRAG(engine, embedder=KeywordEmbedder(VOCABULARY)).load_documents(CORPUS[:2], show_progress=False)
+        with pytest.raises(SchemaMismatchError, match="stores float32 vectors .*precision='float32'"):
+            VectorRAG(engine, embedder=KeywordEmbedder(VOCABULARY), precision="half")
+    finally:
+        engine.dispose()
+        drop_all_postgresql(pg_database)
