@@ -32,7 +32,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from .dialects import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
-from .kinds import CompactVector, KindDistance, QuantizedDistance
+from .kinds import QuantizedDistance
 from .index import VectorIndex, _connection, normalize_metric
 from .types import Vector, to_float32
 
@@ -76,8 +76,6 @@ class TopK:
 
     def distance(self) -> ColumnElement[float]:
         """The distance expression between ``column`` and the query vector (of the column's kind if compact)."""
-        if isinstance(self.column.type, CompactVector):
-            return KindDistance(self.metric, self.column, self.vector)
         return distance(self.metric, self.column, self.vector)
 
     def ordered_select(self) -> Select[Any]:

@@ -157,10 +157,11 @@ def test_cli_ingest_precision_half(db_url: str, capsys: pytest.CaptureFixture[st
         return
     assert main(["ingest", "corpus", "--db", db_url, "--quiet", "--precision", "half"]) == 0
     capsys.readouterr()
-    # query reads the precision stored with the collection
-    assert main(["query", "hammer and nails", "--mode", "vector", "--json", "--db", db_url]) == 0
-    results = json.loads(capsys.readouterr().out)
-    assert results[0]["metadata"]["source"] == "corpus/tools.md"
+    # query reads the precision stored with the collection, in vector and in hybrid mode
+    for mode in ("vector", "hybrid"):
+        assert main(["query", "hammer and nails", "--mode", mode, "--json", "--db", db_url]) == 0
+        results = json.loads(capsys.readouterr().out)
+        assert results[0]["metadata"]["source"] == "corpus/tools.md", mode
     assert main(["stats", "--db", db_url]) == 0
     assert "half precision" in capsys.readouterr().out
     # ingesting again without --precision keeps it; a different one is refused
