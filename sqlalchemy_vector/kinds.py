@@ -60,6 +60,8 @@ __all__ = [
     "PRECISIONS",
     "precision_type",
     "precision_of",
+    "stored_kind",
+    "kind_type",
 ]
 
 #: The compact kinds, as capability data names them.
