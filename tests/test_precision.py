@@ -168,6 +168,13 @@ def test_cli_ingest_precision_half(db_url: str, capsys: pytest.CaptureFixture[st
     assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
     assert main(["ingest", "corpus", "--db", db_url, "--quiet", "--precision", "float32"]) != 0
     assert "stores its vectors at half precision, not float32" in capsys.readouterr().err
+    # export reads the float16 vectors; a float32 database takes them in
+    assert main(["export", "half.parquet", "--db", db_url]) == 0
+    copy = "sqlite:///copy.db"
+    assert main(["import", "half.parquet", "--db", copy]) == 0
+    capsys.readouterr()
+    assert main(["query", "hammer and nails", "--mode", "vector", "--json", "--db", copy]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "corpus/tools.md"
 
 
 def test_async_facade_half_precision(pg_database: Any) -> None:
