@@ -19,6 +19,7 @@ from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
 from .exc import VectorError
 from .functions import SIMILARITY_FUNCTIONS
+from .kinds import PRECISIONS
 
 __all__ = ["main", "main_exit", "DEFAULT_DB"]
 
@@ -92,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove the passages of files that were ingested from under PATH before and are gone now",
     )
     ingest.add_argument("--batch-size", type=int, default=1000, help="files read, compared and written at a time (default: 1000)")
+    ingest.add_argument(
+        "--precision", default=None, choices=PRECISION_CHOICES,
+        help="how a new database stores the vectors: float32 (the default) or half (float16, half the size; "
+        "on databases with half vectors, such as PostgreSQL with pgvector); stored with the database, which later "
+        "commands use",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     query = commands.add_parser(
@@ -152,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("file", metavar="FILE")
     load.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="the model the file's vectors were made with")
+    load.add_argument(
+        "--precision", default=None, choices=PRECISION_CHOICES,
+        help="how a new database stores the vectors (see ingest --precision)",
+    )
     load.set_defaults(func=cmd_import)
 
     stats = commands.add_parser("stats", parents=[common], help="show what the database holds")
@@ -204,7 +215,7 @@ def _db(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SQLALCHEMY_VECTOR_DB") or DEFAULT_DB
 
 
-def _open(url: str, *, must_exist: bool, embedder: Any = None) -> Any:
+def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Optional[str] = None) -> Any:
     from .rag import VectorRAG
 
     parsed = make_url(url)
@@ -212,11 +223,11 @@ def _open(url: str, *, must_exist: bool, embedder: Any = None) -> Any:
         path = backend_for(parsed.get_dialect()).database_file(parsed)
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
-        return _open_existing(url, embedder)
-    return VectorRAG(url, embedder=embedder)
+        return _open_existing(url, embedder, _precision_for(url, None))
+    return VectorRAG(url, embedder=embedder, precision=precision)
 
 
-def _open_existing(url: str, embedder: Any = None) -> Any:
+def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = None) -> Any:
     """A facade on a database that already holds the tables: read-only commands create nothing."""
     from sqlalchemy import inspect
 
@@ -226,7 +237,7 @@ def _open_existing(url: str, embedder: Any = None) -> Any:
     engine = create_engine(url)
     try:
         rag = VectorRAG.__new__(VectorRAG)
-        rag._setup(engine, None, None, embedder, None)
+        rag._setup(engine, None, None, embedder, None, precision=precision)
         tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
         if rag.embedding_model is not None:
             tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
@@ -296,7 +307,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     files = _files(args.paths)  # a generator: the corpus is never held in memory, only a batch of files
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
-    rag = _open(url, must_exist=False, embedder=embedder)
+    precision = _precision_for(url, args.precision)
+    rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
         report = ingest_files(
@@ -308,7 +320,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if args.prune:
             report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root))
         _ensure_fulltext(rag)
-        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
+        _write_settings(rag.engine, _settings(rag, spec))
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
@@ -638,12 +650,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise OSError(f"no such file: {args.file}")
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
-    rag = _open(url, must_exist=False, embedder=embedder)
+    precision = _precision_for(url, args.precision)
+    rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
         count = import_parquet(rag, args.file)
         _ensure_fulltext(rag)
-        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
+        _write_settings(rag.engine, _settings(rag, spec))
     finally:
         rag.close()
     print(f"imported {count} passages into {_shown(url)}")
@@ -654,6 +667,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     rag = _open(_db(args), must_exist=True)
     try:
         stats = rag.get_statistics()
+        precision = rag.precision
     finally:
         rag.close()
     if args.json:
@@ -661,7 +675,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"database:   {_shown(_db(args))} ({stats['backend']})")
     print(f"documents:  {stats['document_count']}")
-    print(f"embeddings: {stats['embedding_count']} x {stats['dimension']} ({stats['embedding_model']})")
+    stored = "" if precision == "float32" else f", {precision} precision"
+    print(f"embeddings: {stats['embedding_count']} x {stats['dimension']} ({stats['embedding_model']}{stored})")
     for model, count in stats["models"].items():
         print(f"  {model}: {count}")
     indexes = stats["indexes"]
@@ -701,6 +716,8 @@ def _jsonable(value: Any) -> Any:
 
 # -- the embedding model, stored with the collection ----------------------------------------------------
 
+#: ``--precision`` values: how a new database stores its vectors.
+PRECISION_CHOICES = tuple(PRECISIONS)
 #: ``--model`` for the built-in lexical embedder.
 LEXICAL_MODEL = "lexical"
 #: The table that records, per database, how its passages were embedded (key/value rows).
@@ -797,6 +814,27 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
             )
         return embedder, spec
     return load_embedder(spec), spec
+
+
+def _settings(rag: Any, spec: str) -> Dict[str, str]:
+    """What the collection records: the model, and how its vectors are stored."""
+    return {
+        "model": spec,
+        "model_name": rag.embedder.model_name,
+        "dimension": str(rag.dimension),
+        "precision": rag.precision,
+    }
+
+
+def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
+    """``--precision`` if given (it must be the stored one, if any), else the stored one (None: the default)."""
+    stored = _read_settings(url).get("precision")
+    if requested is not None and stored is not None and requested != stored:
+        raise VectorError(
+            f"{_shown(url)} stores its vectors at {stored} precision, not {requested}; leave --precision out "
+            "(or pass --precision " + stored + "), or use another --db"
+        )
+    return requested or stored
 
 
 def _check_collection(rag: Any, spec: str) -> None:

@@ -76,6 +76,7 @@ from .exc import (
     InvalidVectorError,
     ModelConfigurationError,
     SchemaMismatchError,
+    UnsupportedKindError,
     UnsupportedMetricError,
     VectorIndexError,
 )
@@ -83,7 +84,8 @@ from .filters import Filter, metadata_filter
 from .functions import SIMILARITY_FUNCTIONS
 from .orm import check_identifier, make_models, new_ids, utcnow
 from .search import TopK, run_top_k
-from .types import Vector, has_booleans, to_float32
+from .kinds import PRECISIONS, precision_of, precision_type
+from .types import has_booleans, to_float32
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -103,9 +105,9 @@ _T = TypeVar("_T")
 
 
 @functools.lru_cache(maxsize=None)
-def _default_models(dimension: int, distributed: bool = False) -> Tuple[type, type]:
-    # One pair of classes per dimension, in their own registry: mapping is not free.
-    return make_models(dimension, distributed=distributed)
+def _default_models(dimension: int, distributed: bool = False, precision: str = "float32") -> Tuple[type, type]:
+    # One pair of classes per dimension, layout and precision, in their own registry: mapping is not free.
+    return make_models(dimension, distributed=distributed, precision=precision)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,11 @@ class _Models:
     @property
     def has_model_name(self) -> bool:
         return self.embedding is not None and _present(self.embedding, "model_name")
+
+    @property
+    def precision(self) -> str:
+        """How the embeddings are stored: ``float32`` (``Vector``) or ``half`` (``HalfVector``)."""
+        return precision_of(self.vector.type) or "float32"
 
     @property
     def has_metadata(self) -> bool:
@@ -159,10 +166,16 @@ class _Models:
         embedding_model: Optional[type],
         dimension: Optional[int],
         distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> "_Models":
+        if precision is not None:
+            try:
+                precision_type(precision, 1, "precision")
+            except InvalidArgumentError as err:
+                raise ModelConfigurationError(str(err)) from None
         if document_model is None and embedding_model is None:
             dim = DEFAULT_DIMENSION if dimension is None else dimension
-            document, embedding = _default_models(dim, distributed)
+            document, embedding = _default_models(dim, distributed, precision or "float32")
             return cls(document, embedding, dim, create_tables=True)
         if document_model is None:
             raise ModelConfigurationError(
@@ -182,10 +195,17 @@ class _Models:
             for attribute in ("document_id", "embedding"):
                 _require(embedding_model, attribute, "embedding_model")
             vector = _require(embedding_model, "embedding", "embedding_model")
-        if not isinstance(vector.type, Vector):
-            owner = (embedding_model or document_model).__name__
+        found_precision = precision_of(vector.type)
+        owner = (embedding_model or document_model).__name__
+        if found_precision is None:
             raise ModelConfigurationError(
-                f"{owner}.embedding must be a Vector(dim) column, got {vector.type!r}; declare it with sqlalchemy_vector.Vector"
+                f"{owner}.embedding must be a Vector(dim) column (or HalfVector(dim)), got {vector.type!r}; "
+                "declare it with sqlalchemy_vector.Vector"
+            )
+        if precision is not None and precision != found_precision:
+            raise ModelConfigurationError(
+                f"precision={precision!r} does not match {owner}.embedding ({vector.type!r} stores {found_precision}); "
+                "leave precision= out when passing models (it is read from the embedding column)"
             )
         if dimension is not None and dimension != vector.type.dim:
             raise ModelConfigurationError(
@@ -688,12 +708,13 @@ class _Facade:
         embedder: Any,
         dimension: Optional[int],
         distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
         if dimension is not None and (isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1):
             raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
         if dimension is None and embedder is not None and document_model is None:
             dimension = int(embedder.dimension)
-        self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed))
+        self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed), precision)
         if embedder is None:
             from .embedding import HashingEmbedder
 
@@ -717,6 +738,29 @@ class _Facade:
     def dimension(self) -> int:
         """The size of the stored embeddings."""
         return self._models.dimension
+
+    @property
+    def precision(self) -> str:
+        """How the embeddings are stored: ``"float32"`` (``Vector``) or ``"half"`` (``HalfVector``, float16)."""
+        return self._models.precision
+
+    def _check_precision(self, dialect: Any) -> None:
+        """Refuse, before any table is made, a precision the backend cannot store."""
+        kind = PRECISIONS.get(self.precision)
+        if kind is None:
+            return
+        backend = backend_for(dialect)
+        if kind in backend.capabilities.vector_kinds:
+            return
+        from .dialects import backends
+
+        reason = backend.capabilities.missing_kinds.get(kind, "no native form")
+        able = [b.name for b in backends() if kind in b.capabilities.vector_kinds]
+        raise UnsupportedKindError(
+            f"precision={self.precision!r}: {backend.name} cannot store {kind} vectors ({reason}); use "
+            "precision='float32' (the default) there"
+            + (f", or a database that stores them ({', '.join(able)})" if able else "")
+        )
 
     @property
     def document_model(self) -> type:
@@ -947,6 +991,13 @@ class VectorRAG(_Facade):
     The default models then key embeddings by ``(id, document_id)``, as Citus
     requires; your own embedding model needs ``__distributed_by_document__ = True``.
     Other backends refuse it with :class:`~sqlalchemy_vector.exc.UnsupportedDialectError`.
+
+    ``precision="half"`` stores the default models' embeddings as float16
+    (:class:`~sqlalchemy_vector.HalfVector`, half the bytes, and indexes
+    half the size) where the backend has half vectors (capability data
+    ``vector_kinds``); elsewhere it raises
+    :class:`~sqlalchemy_vector.exc.UnsupportedKindError`.  With your own
+    models the precision is read from their embedding column.
     """
 
     def __init__(
@@ -958,8 +1009,9 @@ class VectorRAG(_Facade):
         embedder: Any = None,
         dimension: Optional[int] = None,
         distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
-        self._setup(bind, document_model, embedding_model, embedder, dimension, distributed)
+        self._setup(bind, document_model, embedding_model, embedder, dimension, distributed, precision)
         self._ensure_tables()
 
     def _setup(
@@ -970,8 +1022,9 @@ class VectorRAG(_Facade):
         embedder: Any,
         dimension: Optional[int],
         distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
-        super().__init__(document_model, embedding_model, embedder, dimension, distributed)
+        super().__init__(document_model, embedding_model, embedder, dimension, distributed, precision)
         self._owns_engine = _owned(bind)
         if isinstance(bind, sessionmaker):
             engine = bind.kw.get("bind")
@@ -992,6 +1045,14 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
+        if self._owns_engine:
+            try:
+                self._check_precision(engine.dialect)
+            except BaseException:
+                engine.dispose()
+                raise
+        else:
+            self._check_precision(engine.dialect)
         #: The statements that distribute the tables (distributed=True), checked against the backend now.
         self._distribution: List[Executable] = []
         if distributed:
@@ -1072,6 +1133,14 @@ class VectorRAG(_Facade):
             if vector_column.table is not table:
                 continue
             declared = backend.vector_columns(connection, table.name, table.schema).get(vector_column.name)
+            if declared is not None and self.precision != "float32":
+                raise SchemaMismatchError(
+                    f"column {table.name}.{vector_column.name} in the database stores float32 vectors "
+                    f"({declared} dimensions), but this facade stores {self.precision} precision "
+                    f"({vector_column.type!r}); open it with precision='float32', or use another table or database"
+                )
+            if declared is None:
+                self._check_compact_column(inspector, table, vector_column)
             # No declared dimension (a plain BLOB made outside the models, say): nothing to compare.
             if declared is not None and declared != self.dimension:
                 raise SchemaMismatchError(
@@ -1080,6 +1149,24 @@ class VectorRAG(_Facade):
                     f"dimension={declared} and an embedder of that size, use another table or database, "
                     "or migrate the column (Alembic with op.alter_vector_dimension)"
                 )
+
+    def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
+        """A column of a compact kind in the database must be the precision this facade stores."""
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+            columns = inspector.get_columns(table.name, schema=table.schema)
+        found = next((c["type"] for c in columns if c["name"] == vector_column.name), None)
+        stored = precision_of(found)
+        if stored is not None and stored != self.precision:
+            raise SchemaMismatchError(
+                f"column {table.name}.{vector_column.name} in the database stores {stored} precision ({found!r}), "
+                f"but this facade stores {self.precision} ({vector_column.type!r}); open it with "
+                f"precision={stored!r}, or use another table or database"
+            )
 
     def _session(self) -> Session:
         self._ensure_tables()
@@ -1447,6 +1534,7 @@ class AsyncVectorRAG:
         embedder: Any = None,
         dimension: Optional[int] = None,
         distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
         self._owns_engine = _owned(bind)
         if isinstance(bind, async_sessionmaker):
@@ -1480,6 +1568,7 @@ class AsyncVectorRAG:
             embedder,
             dimension,
             distributed,
+            precision,
         )
         sync._embed_texts = self._await_embedding
         sync._serialize_setup = False

@@ -75,7 +75,7 @@ class TopK:
     quantization: Optional[str] = None
 
     def distance(self) -> ColumnElement[float]:
-        """The distance expression between ``column`` and the query vector."""
+        """The distance expression between ``column`` and the query vector (of the column's kind if compact)."""
         return distance(self.metric, self.column, self.vector)
 
     def ordered_select(self) -> Select[Any]:

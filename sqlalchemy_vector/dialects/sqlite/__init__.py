@@ -315,6 +315,7 @@ class SQLiteBackend(Backend):
         alter_by_table_copy=True,
         vector_kinds=_kinds.VECTOR_KINDS,
         missing_kinds=_kinds.MISSING_KINDS,
+        index_quantizations=_index.QUANTIZATIONS,
         missing_quantization=_kinds.MISSING_QUANTIZATION,
     )
 
@@ -342,6 +343,9 @@ class SQLiteBackend(Backend):
     def compile_kind_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
         _check_prepared(element, compiler)
         return _kinds.compile_distance(element, compiler, **kw)
+
+    def compile_quantized_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+        return _kinds.compile_quantized_distance(element, compiler, **kw)
 
     def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, **options: Any) -> Dict[str, Any]:
         if sqlite_vec and "module" not in kwargs and url.get_driver_name() == "pysqlite":
