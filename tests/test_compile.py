@@ -44,12 +44,12 @@ EXPECTED = {
     ("sqlite", "l2"): "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE vec_distance_l2(docs.embedding, ?) END)",
     ("sqlite", "l1"): "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE vec_distance_l1(docs.embedding, ?) END)",
     ("sqlite", "inner_product"): (
-        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE (coalesce(1.0 - vec_distance_cosine(docs.embedding, ?), 0.0)"
-        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12))) END)"
+        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE coalesce(coalesce(1.0 - vec_distance_cosine(docs.embedding, ?), 0.0)"
+        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12)), 0.0) END)"
     ),
     ("sqlite", "max_inner_product"): (
-        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE (coalesce(vec_distance_cosine(docs.embedding, ?) - 1.0, 0.0)"
-        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12))) END)"
+        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE coalesce(coalesce(vec_distance_cosine(docs.embedding, ?) - 1.0, 0.0)"
+        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12)), 0.0) END)"
     ),
 }
 
