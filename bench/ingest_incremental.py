@@ -74,7 +74,10 @@ def ingest(directory: Path, url: str) -> Tuple[float, float, str]:
     elapsed = time.perf_counter() - started
     lines = done.stdout.strip().splitlines()
     rss = float(lines[-1].split()[1]) / 1024
-    return elapsed, rss, lines[0]
+    report = [line for line in lines if line.startswith("ingested ")]
+    if not report:
+        raise RuntimeError(f"no ingest report in the output: {done.stdout[-2000:]!r}")
+    return elapsed, rss, report[0]
 
 
 def stored_rows(url: str) -> int:
