@@ -357,11 +357,10 @@ def ingest_files(
 
     Files are read and compared ``batch_size`` at a time (one lookup of their
     stored hashes), and passages are embedded and written ``batch_size`` at a
-    time, so memory follows the batch, not the corpus nor the size of a file's
-    passage list times the batch.  The files written together are replaced in
-    one transaction (old passages deleted, new ones written): an interruption
-    leaves every file either old or new.  Only new or changed files are
-    embedded.
+    time, so memory follows the batch, not the corpus.  The files written
+    together are replaced in one transaction (old passages deleted, new ones
+    written): an interruption leaves every file either old or new.  Only new
+    or changed files are embedded.
     """
     report = IngestReport()
     bar = _bar(progress)
