@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true",
         help="remove the passages of files that were ingested from under PATH before and are gone now",
     )
-    ingest.add_argument("--batch-size", type=int, default=1000, help="files read, compared and written at a time (default: 1000)")
+    ingest.add_argument("--batch-size", type=int, default=1000, help="files read and compared, and passages embedded and written, at a time (default: 1000)")
     ingest.add_argument(
         "--precision", default=None, choices=PRECISION_CHOICES,
         help="how a new database stores the vectors: float32 (the default) or half (float16, half the size; "
@@ -367,11 +367,12 @@ def ingest_files(
 ) -> IngestReport:
     """Store the passages of new and changed files; skip unchanged ones (same content hash).
 
-    Files are read ``batch_size`` at a time; each batch's stored hashes are
-    read with one chunked lookup, and the batch's changed files are replaced
-    in one transaction (new passages written, old ones deleted), so an
-    interruption leaves every file either old or new.  Only new or changed
-    files are embedded.
+    Files are read and compared ``batch_size`` at a time (one lookup of their
+    stored hashes), and passages are embedded and written ``batch_size`` at a
+    time, so memory follows the batch, not the corpus.  The files written
+    together are replaced in one transaction (old passages deleted, new ones
+    written): an interruption leaves every file either old or new.  Only new
+    or changed files are embedded.
     """
     report = IngestReport()
     bar = _bar(progress)
@@ -380,12 +381,12 @@ def ingest_files(
         for path in files:
             batch.append(path)
             if len(batch) >= batch_size:
-                _ingest_batch(rag, batch, root, max_words, overlap, report)
+                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
                 if bar is not None:
                     bar.update(len(batch))
                 batch = []
         if batch:
-            _ingest_batch(rag, batch, root, max_words, overlap, report)
+            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
             if bar is not None:
                 bar.update(len(batch))
     finally:
@@ -405,7 +406,13 @@ def _bar(show: bool) -> Any:
 
 
 def _ingest_batch(
-    rag: Any, paths: List[Path], root: Optional[Path], max_words: int, overlap: int, report: IngestReport
+    rag: Any,
+    paths: List[Path],
+    root: Optional[Path],
+    max_words: int,
+    overlap: int,
+    batch_size: int,
+    report: IngestReport,
 ) -> None:
     read: List[Tuple[str, str, str, Path]] = []
     for path in paths:
@@ -422,66 +429,93 @@ def _ingest_batch(
         read.append((identity, source, hashlib.sha256(data).hexdigest(), path))
         report.files += 1
     stored = _stored_hashes(rag, [identity for identity, _, _, _ in read])
-    documents: List[Dict[str, Any]] = []
-    embedded: List[str] = []  # what is embedded per passage: its heading path and its text
-    replaced_ids: List[Any] = []
+    pending = _PendingWrite(rag, batch_size)
     for identity, source, digest, path in read:
-        hashes, old_ids = stored.get(identity, (set(), []))
+        hashes = stored.get(identity, set())
         if hashes == {digest}:
             report.unchanged += 1
             continue
         text = path.read_text(encoding="utf-8")
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
-        passages = 0
+        documents: List[Dict[str, Any]] = []
+        embedded: List[str] = []  # what is embedded per passage: its heading path and its text
         for chunk in chunk_text(text, max_words=max_words, overlap=overlap, markdown=markdown):
             metadata: Dict[str, Any] = {"source": source, "path": identity, "sha256": digest, "chunk": chunk.index}
             if chunk.heading:
                 metadata["heading"] = chunk.heading
             documents.append({"content": chunk.text, "metadata": metadata})
             embedded.append(chunk.embedding_text)
-            passages += 1
-        replaced_ids += old_ids
-        report.passages += passages
-        report.replaced += 1 if old_ids else 0
-    # The batch's new passages in, its files' old passages out: one transaction, so every file is old or new.
-    _replace(rag, documents, replaced_ids, embedded)
+        pending.add(identity if hashes else None, documents, embedded)
+        report.passages += len(documents)
+        report.replaced += 1 if hashes else 0
+    pending.flush()
+
+
+class _PendingWrite:
+    """Whole files waiting to be written: flushed, in one transaction, once they hold ``limit`` passages.
+
+    A flush deletes the stored passages of the files it replaces, then embeds
+    and inserts the new ones ``limit`` at a time, so a file of more passages
+    than ``limit`` is still replaced atomically without embedding it whole.
+    """
+
+    def __init__(self, rag: Any, limit: int) -> None:
+        self.rag = rag
+        self.limit = limit
+        self.replaced: List[str] = []  # identities whose stored passages go
+        self.documents: List[Dict[str, Any]] = []
+        self.embedded: List[str] = []
+
+    def add(self, replaces: Optional[str], documents: List[Dict[str, Any]], embedded: List[str]) -> None:
+        if self.documents and len(self.documents) + len(documents) > self.limit:
+            self.flush()
+        if replaces is not None:
+            self.replaced.append(replaces)
+        self.documents += documents
+        self.embedded += embedded
+        if len(self.documents) >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.documents and not self.replaced:
+            return
+        rag, limit = self.rag, self.limit
+        with rag._session() as session, session.begin():
+            for start in range(0, len(self.replaced), _LOOKUP_CHUNK):
+                rag._store.delete(session, None, _path_in(rag, self.replaced[start : start + _LOOKUP_CHUNK]))
+            for start in range(0, len(self.documents), limit):
+                documents = self.documents[start : start + limit]
+                prepared = [rag._prepare(document, i) for i, document in enumerate(documents, start)]
+                for doc, vector in zip(prepared, rag._embed(self.embedded[start : start + limit])):
+                    doc.vector = vector
+                rag._store.insert(session, prepared)
+        self.replaced, self.documents, self.embedded = [], [], []
 
 
 _LOOKUP_CHUNK = 1000  # identities per IN (...) lookup: one per batch, far below every parameter limit
 
 
-def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Tuple[Set[str], List[Any]]]:
-    """For each identity already stored: the content hashes of its passages and their ids (chunked lookups)."""
-    from sqlalchemy import select
-
+def _path_in(rag: Any, identities: Sequence[str]) -> Any:
     from .filters import metadata_filter
 
+    return metadata_filter(rag.document_model.metadata_, {"path": {"$in": list(identities)}})
+
+
+def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Set[str]]:
+    """The content hashes stored for each identity already stored (one distinct pair per file and hash, chunked)."""
+    from sqlalchemy import select
+
+    from .filters import json_value
+
     D = rag.document_model
-    found: Dict[str, Tuple[Set[str], List[Any]]] = {}
+    path, digest = json_value(D.metadata_, "path", "string"), json_value(D.metadata_, "sha256", "string")
+    found: Dict[str, Set[str]] = {}
     with rag.engine.connect() as connection:
         for start in range(0, len(identities), _LOOKUP_CHUNK):
-            chunk = list(identities[start : start + _LOOKUP_CHUNK])
-            where = metadata_filter(D.metadata_, {"path": {"$in": chunk}})
-            for document_id, metadata in connection.execute(select(D.id, D.metadata_).where(where)):
-                hashes, ids = found.setdefault(metadata["path"], (set(), []))
-                hashes.add(metadata.get("sha256"))
-                ids.append(document_id)
+            where = _path_in(rag, identities[start : start + _LOOKUP_CHUNK])
+            for identity, stored in connection.execute(select(path, digest).select_from(D).where(where).distinct()):
+                found.setdefault(identity, set()).add(stored)
     return found
-
-
-def _replace(rag: Any, documents: List[Dict[str, Any]], old_ids: List[Any], embedded: Sequence[str]) -> None:
-    """Write new passages (embedding ``embedded``, one text each) and delete the old ones of the same files, in one transaction."""
-    if not documents and not old_ids:
-        return
-    prepared = [rag._prepare(document, i) for i, document in enumerate(documents)]
-    if prepared:
-        vectors = rag._embed(list(embedded))
-        for doc, vector in zip(prepared, vectors):
-            doc.vector = vector
-    with rag._session() as session, session.begin():
-        rag._store.insert(session, prepared)
-        if old_ids:
-            rag._store.delete(session, old_ids, None)
 
 
 def _prune_scopes(paths: Sequence[str], root: Optional[Path]) -> List[str]:

@@ -138,12 +138,16 @@ class DuckDBBackend(Backend):
 
         def load_vss(dbapi_connection: Any, connection_record: Any) -> None:
             _extensions.load(dbapi_connection, wheel)
-            if fts is not None:
-                cursor = dbapi_connection.cursor()
-                try:
+            cursor = dbapi_connection.cursor()
+            try:
+                # DuckDB 1.5 draws a progress bar on stdout for any statement past 2 s, even
+                # when stdout is a pipe: it would corrupt the output of a program (or a
+                # `sqlalchemy-vector ... --json`) on a large table.
+                cursor.execute("SET enable_progress_bar = false")
+                if fts is not None:
                     cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
-                finally:
-                    cursor.close()
+            finally:
+                cursor.close()
 
         event.listen(engine, "connect", load_vss)
 
