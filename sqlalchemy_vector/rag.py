@@ -1321,8 +1321,8 @@ class VectorRAG(_Facade):
         top_k: int = 5,
         filters: Optional[Filter] = None,
         weights: Sequence[float] = (1.0, 1.0),
-        rrf_k: int = 60,
-        fetch_k: Optional[int] = None,
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
         similarity_function: str = "cosine",
         match_all: bool = False,
     ) -> List[Result]:
@@ -1336,14 +1336,20 @@ class VectorRAG(_Facade):
         ``text_rank`` (from 1; None where that arm did not rank it) and
         ``text_score``.  Needs a full-text index (:meth:`create_fulltext_index`);
         on DuckDB an index older than the last write is rebuilt first.
+
+        ``rrf_k`` is the fusion constant, one for both arms or ``(vector,
+        text)``; by default the embedder's ``hybrid_rrf_k`` (which arm leads:
+        the lexical embedder lets full text lead, a neural model leads itself),
+        else 60 for both.  ``fetch_k`` is how deep each arm ranks (one depth
+        or a pair; default ``max(top_k, 50)``).
         """
         self._check_search(top_k, None, similarity_function)
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         spec = self._write(_fresh_fulltext, self._store)
         return self._read(
-            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights, rrf_k, fetch_k,
-            similarity_function, match_all,
+            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights,
+            _fusion_constant(self.embedder, rrf_k), fetch_k, similarity_function, match_all,
         )
 
     def mmr_query(
@@ -1375,8 +1381,8 @@ class VectorRAG(_Facade):
         if mode == "hybrid":
             spec = self._write(_fresh_fulltext, self._store)
             candidates = self._read(
-                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0), 60, None,
-                similarity_function, False,
+                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0),
+                _fusion_constant(self.embedder, None), None, similarity_function, False,
             )
         else:
             candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
@@ -1639,8 +1645,8 @@ class AsyncVectorRAG:
         top_k: int = 5,
         filters: Optional[Filter] = None,
         weights: Sequence[float] = (1.0, 1.0),
-        rrf_k: int = 60,
-        fetch_k: Optional[int] = None,
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
         similarity_function: str = "cosine",
         match_all: bool = False,
     ) -> List[Result]:
@@ -1693,6 +1699,14 @@ def _content_column(store: _Store) -> Any:
     return _column(store.D, "content")
 
 
+def _fusion_constant(embedder: Any, rrf_k: Any) -> Any:
+    """``rrf_k``, or the embedder's preferred (vector, text) RRF constants, or the standard 60."""
+    if rrf_k is not None:
+        return rrf_k
+    preferred = getattr(embedder, "hybrid_rrf_k", None)
+    return 60 if preferred is None else preferred
+
+
 def _create_fulltext(session: Session, store: _Store, index_name: Optional[str], language: str) -> None:
     from .fulltext import FullTextSpec, create_fulltext_index
 
@@ -1728,8 +1742,8 @@ def _hybrid_search(
     top_k: int,
     where: Optional[ColumnElement[bool]],
     weights: Sequence[float],
-    rrf_k: int,
-    fetch_k: Optional[int],
+    rrf_k: Any,
+    fetch_k: Any,
     function: str,
     match_all: bool,
 ) -> List[Result]:

@@ -98,6 +98,45 @@ def test_fused_ranks_and_scores_match_python_rrf(conn: Connection, weights: Any)
     assert by_text[0] == "d00"
 
 
+@pytest.mark.parametrize("rrf_k, fetch_k", [((1, 60), (20, 3)), ((60, 2), (6, 20)), ((0, 5), 20)])
+def test_per_arm_constants_and_depths_match_python_rrf(conn: Connection, rrf_k: Any, fetch_k: Any) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    query = "zebra quartz"
+    statement = hybrid_select(
+        table.c.content, table.c.embedding, query, QUERY_VECTOR, bind=conn, top_k=15, fetch_k=fetch_k, rrf_k=rrf_k
+    )
+    got = hybrid_rows(conn.execute(statement))
+    vector_depth, text_depth = fetch_k if isinstance(fetch_k, tuple) else (fetch_k, fetch_k)
+    expected = reciprocal_rank_fusion(
+        [vector_ranking(rows, QUERY_VECTOR)[:vector_depth], text_ranking(conn, table, query)[:text_depth]],
+        rrf_k=rrf_k, top_k=15,
+    )
+    assert [g["key"] for g in got] == [e["key"] for e in expected]
+    for g, e in zip(got, expected):
+        assert g["score"] == pytest.approx(e["score"], rel=1e-9)
+        assert (g["vector_rank"], g["text_rank"]) == tuple(e["ranks"])
+    assert max(g["text_rank"] or 0 for g in got) <= text_depth
+    assert max(g["vector_rank"] or 0 for g in got) <= vector_depth
+    if rrf_k == (1, 60):  # the vector arm leads: its first three ranks come first, in its order
+        assert [g["vector_rank"] for g in got[:3]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("value", [(1, 2, 3), (1, -1), "60", (1.5, 60), -1])
+def test_per_arm_settings_are_checked(value: Any) -> None:
+    metadata = MetaData()
+    table = Table("t", metadata, Column("id", String(8), primary_key=True), Column("content", Text),
+                  Column("embedding", sv.Vector(DIM)))
+    FullTextIndex("t_fts", table.c.content)
+    from sqlalchemy.dialects import sqlite
+
+    for name in ("rrf_k", "fetch_k"):
+        with pytest.raises(sv.exc.InvalidArgumentError, match=name):
+            hybrid_select(table.c.content, table.c.embedding, "x", QUERY_VECTOR, bind=sqlite.dialect(), **{name: value})
+    with pytest.raises(sv.exc.InvalidArgumentError, match="rrf_k has 1 values for 2 rankings"):
+        reciprocal_rank_fusion([["a"], ["b"]], rrf_k=[60])
+
+
 def test_filters_apply_to_both_arms(conn: Connection) -> None:
     rows = corpus()
     table = make_table(conn, rows)
@@ -266,6 +305,43 @@ def test_facade_hybrid_query(fresh_engine: Any, backend: str) -> None:
     new = rag.load_document("parse a json file", {"lang": "py"})
     assert rag.hybrid_query("parse json file", top_k=1)[0]["document_id"] == new
     rag.close()
+
+
+def test_facade_fusion_follows_the_embedders_lead(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy_vector.rag import VectorRAG
+
+    class Leading(KeywordEmbedder):
+        hybrid_rrf_k = (60, 1)  # full text leads
+
+    embedder = Leading(VOCABULARY)
+    rag = VectorRAG(fresh_engine, embedder=embedder)
+    rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    rag.create_fulltext_index(language="simple")
+    # "time" is in the vector vocabulary, "written" only in the text: the arms disagree on the first place.
+    question = "time written"
+    text_lead = rag.hybrid_query(question, top_k=3)
+    assert [r["text_rank"] for r in text_lead[:1]] == [1]
+    assert text_lead[0]["score"] == pytest.approx(1 / (1 + 1) + (1 / (60 + text_lead[0]["vector_rank"])
+                                                                   if text_lead[0]["vector_rank"] else 0.0))
+    # An explicit rrf_k wins over the embedder's; one number is the same constant for both arms.
+    vector_lead = rag.hybrid_query(question, top_k=3, rrf_k=(1, 60))
+    assert vector_lead[0]["vector_rank"] == 1
+    plain = rag.hybrid_query(question, top_k=7, rrf_k=60)
+    expected = reciprocal_rank_fusion(
+        [[r["document_id"] for r in rag.hybrid_query(question, top_k=7, weights=(1, 0))],
+         [r["document_id"] for r in rag.hybrid_query(question, top_k=7, weights=(0, 1))]],
+        rrf_k=60,
+    )
+    assert [r["document_id"] for r in plain] == [e["key"] for e in expected][:7]
+    # Without hybrid_rrf_k the facade uses the standard 60 for both arms.
+    del Leading.hybrid_rrf_k
+    assert [r["document_id"] for r in rag.hybrid_query(question, top_k=7)] == [r["document_id"] for r in plain]
+    rag.close()
+
+
+def test_builtin_embedders_say_which_arm_leads() -> None:
+    assert sv.HashingEmbedder().hybrid_rrf_k == (60, 5)  # lexical vectors break full text's ties
+    assert sv.SentenceTransformerEmbedder.hybrid_rrf_k == (1, 60)  # a semantic model leads
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
