@@ -292,6 +292,7 @@ class _Store:
                 ids[index] = value
         if not self.models.single_table:
             self._insert_vectors(session, [(ids[i], doc.vector) for i, doc in enumerate(documents) if doc.vector is not None])
+        _note_write(session, self)
         return ids
 
     def _insert_vectors(self, session: Session, pairs: Sequence[Tuple[DocumentId, FloatArray]]) -> None:
@@ -342,6 +343,8 @@ class _Store:
             session.execute(
                 update(D).where(D.id == document_id).values(values), execution_options={"synchronize_session": False}
             )
+        if content is not None:
+            _note_write(session, self)
         if vector is not None and not self.models.single_table:
             # The old vectors (of every model) described the old content.
             session.execute(
@@ -373,6 +376,8 @@ class _Store:
             deleted += len(
                 session.execute(statement.returning(D.id), execution_options={"synchronize_session": False}).all()
             )
+        if deleted:
+            _note_write(session, self)
         return deleted
 
     # -- reading
@@ -1729,8 +1734,16 @@ def _fresh_fulltext(session: Session, store: _Store) -> Any:
             "create_fulltext_index() (the ingest command builds it)"
         )
     spec = FullTextSpec(found[0]["name"], table, table.c[column], found[0]["language"])
-    refresh_fulltext_index(session, spec, _column(store.D, "id"))
+    # Every facade write counted itself beside the index (_note_write): no need to scan the table.
+    refresh_fulltext_index(session, spec, _column(store.D, "id"), scan=False)
     return spec
+
+
+def _note_write(session: Session, store: _Store) -> None:
+    """Count a write to the documents for a full-text index that does not follow writes (DuckDB's)."""
+    from .fulltext import note_fulltext_write
+
+    note_fulltext_write(session, store.D.__table__)
 
 
 def _hybrid_search(

@@ -344,6 +344,80 @@ def test_builtin_embedders_say_which_arm_leads() -> None:
     assert sv.SentenceTransformerEmbedder.hybrid_rrf_k == (1, 60)  # a semantic model leads
 
 
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_index_is_rebuilt_by_the_facades_write_counter(fresh_engine: Any, backend: str) -> None:
+    """DuckDB's fts index is a snapshot: facade writes count themselves, and the query rebuilds without a scan."""
+    from sqlalchemy import text
+
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    table = rag.document_model.__table__
+    state = f'"fts_main_{table.name}".index_state'
+
+    def writes() -> int:
+        with fresh_engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT writes FROM {state}")).scalar_one())
+
+    def top(question: str) -> Any:
+        return rag.hybrid_query(question, top_k=1, weights=(0, 1))[0]["document_id"]
+
+    ids = rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)  # no index yet: no count
+    rag.create_fulltext_index(language="simple")
+    assert writes() == 0
+    new = rag.load_document("okapi herds")
+    assert writes() == 1
+    assert top("okapi") == new and writes() == 0  # rebuilt before the query, counter reset
+    assert rag.update_document(ids[1], content="okapi okapi okapi") and writes() == 1
+    assert top("okapi") == ids[1] and writes() == 0
+    assert rag.update_document(ids[2], metadata={"x": 1}) and writes() == 0  # the text did not change
+    assert rag.delete_document(ids[1]) and writes() == 1
+    assert top("okapi") == new
+    assert not rag.delete_document(ids[1]) and writes() == 0  # nothing deleted, nothing to rebuild
+
+    # A write outside the facade is not counted: hybrid_query does not scan the table, so it does not see it
+    # until refresh_fulltext_index scans (the default) or the facade writes again.
+    with fresh_engine.begin() as connection:
+        connection.execute(table.update().where(table.c.id == ids[0]).values(content="zebu zebu"))
+    assert rag.hybrid_query("zebu", top_k=1, weights=(0, 1)) == []
+    spec = next(i for i in list_fulltext_indexes_of(fresh_engine, table))
+    with fresh_engine.begin() as connection:
+        assert refresh_fulltext_index(connection, spec, scan=False) is False
+        assert refresh_fulltext_index(connection, spec) is True
+        assert refresh_fulltext_index(connection, spec) is False
+    assert top("zebu") == ids[0]
+    rag.close()
+
+
+def list_fulltext_indexes_of(engine: Any, table: Table) -> List[Any]:
+    from sqlalchemy_vector.fulltext import FullTextSpec
+
+    with engine.connect() as connection:
+        found = list_fulltext_indexes(connection, table)
+    return [FullTextSpec(i["name"], table, table.c[i["column"]], i["language"]) for i in found]
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_index_built_before_the_write_counter_is_rebuilt_once(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy import text
+
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    rag.create_fulltext_index(language="simple")
+    table = rag.document_model.__table__
+    state = f'"fts_main_{table.name}".index_state'
+    with fresh_engine.begin() as connection:  # the state table as an index built by an older version has it
+        connection.execute(text(f"ALTER TABLE {state} DROP COLUMN writes"))
+    spec = list_fulltext_indexes_of(fresh_engine, table)[0]
+    with fresh_engine.begin() as connection:
+        assert refresh_fulltext_index(connection, spec, scan=False) is True
+        assert refresh_fulltext_index(connection, spec, scan=False) is False
+        assert connection.execute(text(f"SELECT writes FROM {state}")).scalar_one() == 0
+    rag.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_async_facade_hybrid_query(tmp_path: Any, backend: str) -> None:
     rag = sv.AsyncVectorRAG(f"sqlite+aiosqlite:///{tmp_path}/a.db", embedder=KeywordEmbedder(VOCABULARY))

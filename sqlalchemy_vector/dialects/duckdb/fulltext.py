@@ -4,9 +4,12 @@
 per table) with a ``match_bm25(key, query)`` function, larger for better
 matches and NULL for rows that do not match.  The index is a snapshot: it does
 not see rows written after it was built.  Beside it a one-row table records
-the index's name and language and a fingerprint of the table (row count and
-``bit_xor(hash(key, text))``); :func:`refresh` compares it with the table
-and rebuilds when they differ (one scan of the table).
+the index's name and language, a fingerprint of the table when it was built
+(row count and ``bit_xor(hash(key, text))``) and ``writes``, a counter of
+writes since it was built that the RAG facade bumps in the transaction of each
+of its writes (:func:`note_write`).  :func:`refresh` rebuilds the index when
+the counter is not zero; with ``scan=True`` it also compares the fingerprint
+with the table (one scan), which sees writes made outside the facade.
 """
 
 from __future__ import annotations
@@ -75,10 +78,13 @@ def build_statements(spec: FullTextSpec, key: str, dialect: Dialect) -> List[Exe
             f"PRAGMA create_fts_index({_string(_qualified(spec.table.name, spec.schema))}, {_string(key)}, "
             f"{_string(spec.column.name)}, stemmer={_string(STEMMERS[spec.language])}, overwrite=1)"
         ),
-        text(f"CREATE TABLE {state} (name VARCHAR, column_name VARCHAR, language VARCHAR, rows BIGINT, fingerprint UBIGINT)"),
+        text(
+            f"CREATE TABLE {state} (name VARCHAR, column_name VARCHAR, language VARCHAR, rows BIGINT, "
+            "fingerprint UBIGINT, writes BIGINT NOT NULL)"
+        ),
         text(
             f"INSERT INTO {state} SELECT {_string(spec.name)}, {_string(spec.column.name)}, {_string(spec.language)}, "
-            f"fingerprint.* FROM ({_fingerprint(spec, key, dialect)}) AS fingerprint"
+            f"fingerprint.*, 0 FROM ({_fingerprint(spec, key, dialect)}) AS fingerprint"
         ),
     ]
 
@@ -127,13 +133,32 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     return found
 
 
-def refresh(connection: Connection, spec: FullTextSpec, key: str) -> bool:
+def _has_state(connection: Connection, table_name: str, schema: Optional[str]) -> bool:
+    found = connection.execute(
+        text("SELECT count(*) FROM duckdb_tables() WHERE schema_name = :schema AND table_name = :state"),
+        {"schema": fts_schema(table_name, schema), "state": _STATE},
+    ).scalar()
+    return bool(found)
+
+
+def note_write(connection: Connection, table_name: str, schema: Optional[str]) -> None:
+    """Count a write to the table in its index's state (no-op without an index): the next refresh rebuilds."""
+    if _has_state(connection, table_name, schema):
+        q = connection.dialect.identifier_preparer.quote
+        connection.execute(text(f"UPDATE {q(fts_schema(table_name, schema))}.{_STATE} SET writes = writes + 1"))
+
+
+def refresh(connection: Connection, spec: FullTextSpec, key: str, scan: bool = True) -> bool:
     dialect = connection.dialect
     q = dialect.identifier_preparer.quote
     state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
-    stored = connection.execute(text(f"SELECT rows, fingerprint FROM {state}")).first()
-    current = connection.execute(text(_fingerprint(spec, key, dialect))).first()
-    if stored is not None and current is not None and tuple(stored) == tuple(current):
+    stored = connection.execute(text(f"SELECT * FROM {state}")).mappings().first()
+    # A state without the counter (an index built by an older version) is rebuilt once.
+    stale = stored is None or stored.get("writes") is None or stored["writes"] != 0
+    if not stale and scan:
+        current = connection.execute(text(_fingerprint(spec, key, dialect))).first()
+        stale = current is None or (stored["rows"], stored["fingerprint"]) != tuple(current)  # type: ignore[index]
+    if not stale:
         return False
     for statement in build_statements(spec, key, dialect):
         connection.execute(statement)
