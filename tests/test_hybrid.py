@@ -354,10 +354,12 @@ def test_duckdb_index_is_rebuilt_by_the_facades_write_counter(fresh_engine: Any,
     rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
     table = rag.document_model.__table__
     state = f'"fts_main_{table.name}".index_state'
+    log = f'"fts_main_{table.name}#writes".log'
 
     def writes() -> int:
+        """Writes logged since the index was built."""
         with fresh_engine.connect() as connection:
-            return int(connection.execute(text(f"SELECT writes FROM {state}")).scalar_one())
+            return int(connection.execute(text(f"SELECT (SELECT count(*) FROM {log}) - built_writes FROM {state}")).scalar_one())
 
     def top(question: str) -> Any:
         return rag.hybrid_query(question, top_k=1, weights=(0, 1))[0]["document_id"]
@@ -367,7 +369,7 @@ def test_duckdb_index_is_rebuilt_by_the_facades_write_counter(fresh_engine: Any,
     assert writes() == 0
     new = rag.load_document("okapi herds")
     assert writes() == 1
-    assert top("okapi") == new and writes() == 0  # rebuilt before the query, counter reset
+    assert top("okapi") == new and writes() == 0  # rebuilt before the query, which recorded the log's length
     assert rag.update_document(ids[1], content="okapi okapi okapi") and writes() == 1
     assert top("okapi") == ids[1] and writes() == 0
     assert rag.update_document(ids[2], metadata={"x": 1}) and writes() == 0  # the text did not change
@@ -408,13 +410,51 @@ def test_duckdb_index_built_before_the_write_counter_is_rebuilt_once(fresh_engin
     rag.create_fulltext_index(language="simple")
     table = rag.document_model.__table__
     state = f'"fts_main_{table.name}".index_state'
-    with fresh_engine.begin() as connection:  # the state table as an index built by an older version has it
-        connection.execute(text(f"ALTER TABLE {state} DROP COLUMN writes"))
+    with fresh_engine.begin() as connection:  # the state table and no log, as an index built by an older version
+        connection.execute(text(f"ALTER TABLE {state} DROP COLUMN built_writes"))
+        connection.execute(text(f'DROP SCHEMA "fts_main_{table.name}#writes" CASCADE'))
+    rag.load_document("okapi herds")  # not logged: there is no log
     spec = list_fulltext_indexes_of(fresh_engine, table)[0]
     with fresh_engine.begin() as connection:
         assert refresh_fulltext_index(connection, spec, scan=False) is True
         assert refresh_fulltext_index(connection, spec, scan=False) is False
-        assert connection.execute(text(f"SELECT writes FROM {state}")).scalar_one() == 0
+        assert connection.execute(text(f"SELECT built_writes FROM {state}")).scalar_one() == 0
+    assert rag.hybrid_query("okapi", top_k=1, weights=(0, 1))[0]["content"] == "okapi herds"
+    # Dropping the index drops its write log too.
+    rag_table_indexes = list_fulltext_indexes_of(fresh_engine, table)
+    with fresh_engine.begin() as connection:
+        sv.drop_fulltext_index(connection, rag_table_indexes[0].name, table_name=table.name)
+        schemas = connection.execute(text("SELECT schema_name FROM duckdb_schemas()")).scalars().all()
+    assert not [name for name in schemas if name.startswith(f"fts_main_{table.name}")]
+    rag.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_concurrent_facade_writes_do_not_conflict_on_the_write_log(fresh_engine: Any, backend: str) -> None:
+    import threading
+
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    rag.create_fulltext_index(language="simple")
+    errors: List[BaseException] = []
+
+    def write(thread: int) -> None:
+        for i in range(5):
+            try:
+                rag.load_document(f"okapi{thread} note {i}")
+            except BaseException as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    found = rag.hybrid_query("okapi0 okapi1 okapi2 okapi3", top_k=30, weights=(0, 1))
+    assert len(found) == 20
     rag.close()
 
 
