@@ -3,7 +3,7 @@
 DuckDB's fts index is a snapshot, so something must tell a query whether rows
 changed since the index was built.  ``refresh_fulltext_index(scan=True)``
 hashes every key and text of the table and compares; the RAG facade instead
-counts its own writes beside the index (``scan=False``: one single-row read).
+logs its own writes beside the index (``scan=False``: reads the log's length, whatever the table's size).
 This script loads N passages into a DuckDB file through ``VectorRAG`` with the
 lexical embedder and times, interleaved in one run:
 
@@ -74,9 +74,9 @@ def main() -> None:
 
         variants: Dict[str, Callable[[], object]] = {
             "staleness check, scan (before)": check(True),
-            "staleness check, write counter (now)": check(False),
+            "staleness check, write log (now)": check(False),
             "hybrid_query with a scan first (before)": query(True),
-            "hybrid_query, write counter (now)": query(False),
+            "hybrid_query, write log (now)": query(False),
         }
         times: Dict[str, List[float]] = {name: [] for name in variants}
         for _ in range(args.repeat):

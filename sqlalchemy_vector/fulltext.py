@@ -12,7 +12,7 @@ How it is built is each backend's business (``dialects/<backend>/fulltext.py``):
 - DuckDB: the ``fts`` extension's index (``PRAGMA create_fts_index``), ranked
   by ``match_bm25``.  It does not follow writes: :func:`refresh_fulltext_index`
   rebuilds it when the table changed since it was built (one scan of the
-  table).  The RAG facade counts its own writes beside the index instead, so
+  table).  The RAG facade logs its own writes beside the index instead, so
   its ``hybrid_query`` knows without a scan (``scan=False``).
 
 ``language`` chooses the stemming rules: ``"english"`` (default) or
@@ -272,7 +272,7 @@ def refresh_fulltext_index(
 
     ``key`` is the table's unique key column (default: its one primary-key
     column).  With ``scan`` (the default) the table is read to find changes
-    made by any writer; ``scan=False`` trusts the write counter that the RAG
+    made by any writer; ``scan=False`` trusts the write log that the RAG
     facade keeps (no scan, but blind to writes made outside the facade).
     Indexes that follow every write (PostgreSQL, SQLite) need nothing.
     """

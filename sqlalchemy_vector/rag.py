@@ -1734,7 +1734,7 @@ def _fresh_fulltext(session: Session, store: _Store) -> Any:
             "create_fulltext_index() (the ingest command builds it)"
         )
     spec = FullTextSpec(found[0]["name"], table, table.c[column], found[0]["language"])
-    # Every facade write counted itself beside the index (_note_write): no need to scan the table.
+    # Every facade write logged itself beside the index (_note_write): no need to scan the table.
     refresh_fulltext_index(session, spec, _column(store.D, "id"), scan=False)
     return spec
 

@@ -345,8 +345,8 @@ def test_builtin_embedders_say_which_arm_leads() -> None:
 
 
 @pytest.mark.parametrize("backend", ["duckdb"])
-def test_duckdb_index_is_rebuilt_by_the_facades_write_counter(fresh_engine: Any, backend: str) -> None:
-    """DuckDB's fts index is a snapshot: facade writes count themselves, and the query rebuilds without a scan."""
+def test_duckdb_index_is_rebuilt_by_the_facades_write_log(fresh_engine: Any, backend: str) -> None:
+    """DuckDB's fts index is a snapshot: facade writes log themselves, and the query rebuilds without a scan."""
     from sqlalchemy import text
 
     from sqlalchemy_vector.rag import VectorRAG
@@ -400,7 +400,7 @@ def list_fulltext_indexes_of(engine: Any, table: Table) -> List[Any]:
 
 
 @pytest.mark.parametrize("backend", ["duckdb"])
-def test_duckdb_index_built_before_the_write_counter_is_rebuilt_once(fresh_engine: Any, backend: str) -> None:
+def test_duckdb_index_built_before_the_write_log_is_rebuilt_once(fresh_engine: Any, backend: str) -> None:
     from sqlalchemy import text
 
     from sqlalchemy_vector.rag import VectorRAG
