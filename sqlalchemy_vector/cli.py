@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
@@ -132,7 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--weights", default="1,1", metavar="VECTOR,TEXT",
         help="hybrid mode: weights of the vector and full-text ranks in the fusion (default: 1,1)",
     )
-    query.add_argument("--rrf-k", type=int, default=60, help="hybrid mode: the reciprocal rank fusion constant (default: 60)")
+    query.add_argument(
+        "--rrf-k", default=None, metavar="K|VECTOR,TEXT",
+        help="hybrid mode: the reciprocal rank fusion constant, one for both ranks or one each; the smaller one leads "
+        "(default: the model's, 60,5 for the lexical model, 1,60 for sentence-transformers models, else 60)",
+    )
     query.add_argument(
         "--mmr", action="store_true",
         help="re-rank by maximal marginal relevance: relevant passages that are not all alike",
@@ -630,8 +634,23 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
         )
     weights = (0.0, 1.0) if mode == "text" else _weights(args.weights)
     return rag.hybrid_query(  # type: ignore[no-any-return]
-        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=args.rrf_k, similarity_function=args.metric
+        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=_rrf_k(args.rrf_k),
+        similarity_function=args.metric,
     )
+
+
+def _rrf_k(text: Optional[str]) -> Union[None, int, Tuple[int, int]]:
+    if text is None:
+        return None
+    try:
+        parts = [int(part) for part in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1 and parts[0] >= 0:
+        return parts[0]
+    if len(parts) == 2 and min(parts) >= 0:
+        return parts[0], parts[1]
+    raise ValueError(f"--rrf-k expects a whole number K or two, VECTOR,TEXT, such as 60 or 1,60; got {text!r}")
 
 
 def _weights(text: str) -> Tuple[float, float]:

@@ -319,6 +319,7 @@ class _Store:
                 ids[index] = value
         if not self.models.single_table:
             self._insert_vectors(session, [(ids[i], doc.vector) for i, doc in enumerate(documents) if doc.vector is not None])
+        _note_write(session, self)
         return ids
 
     def _insert_vectors(self, session: Session, pairs: Sequence[Tuple[DocumentId, FloatArray]]) -> None:
@@ -369,6 +370,8 @@ class _Store:
             session.execute(
                 update(D).where(D.id == document_id).values(values), execution_options={"synchronize_session": False}
             )
+        if content is not None:
+            _note_write(session, self)
         if vector is not None and not self.models.single_table:
             # The old vectors (of every model) described the old content.
             session.execute(
@@ -400,6 +403,8 @@ class _Store:
             deleted += len(
                 session.execute(statement.returning(D.id), execution_options={"synchronize_session": False}).all()
             )
+        if deleted:
+            _note_write(session, self)
         return deleted
 
     # -- reading
@@ -1444,8 +1449,8 @@ class VectorRAG(_Facade):
         top_k: int = 5,
         filters: Optional[Filter] = None,
         weights: Sequence[float] = (1.0, 1.0),
-        rrf_k: int = 60,
-        fetch_k: Optional[int] = None,
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
         similarity_function: str = "cosine",
         match_all: bool = False,
     ) -> List[Result]:
@@ -1459,14 +1464,20 @@ class VectorRAG(_Facade):
         ``text_rank`` (from 1; None where that arm did not rank it) and
         ``text_score``.  Needs a full-text index (:meth:`create_fulltext_index`);
         on DuckDB an index older than the last write is rebuilt first.
+
+        ``rrf_k`` is the fusion constant, one for both arms or ``(vector,
+        text)``; by default the embedder's ``hybrid_rrf_k`` (which arm leads:
+        the lexical embedder lets full text lead, a neural model leads itself),
+        else 60 for both.  ``fetch_k`` is how deep each arm ranks (one depth
+        or a pair; default ``max(top_k, 50)``).
         """
         self._check_search(top_k, None, similarity_function)
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         spec = self._write(_fresh_fulltext, self._store)
         return self._read(
-            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights, rrf_k, fetch_k,
-            similarity_function, match_all,
+            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights,
+            _fusion_constant(self.embedder, rrf_k), fetch_k, similarity_function, match_all,
         )
 
     def mmr_query(
@@ -1498,8 +1509,8 @@ class VectorRAG(_Facade):
         if mode == "hybrid":
             spec = self._write(_fresh_fulltext, self._store)
             candidates = self._read(
-                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0), 60, None,
-                similarity_function, False,
+                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0),
+                _fusion_constant(self.embedder, None), None, similarity_function, False,
             )
         else:
             candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
@@ -1766,8 +1777,8 @@ class AsyncVectorRAG:
         top_k: int = 5,
         filters: Optional[Filter] = None,
         weights: Sequence[float] = (1.0, 1.0),
-        rrf_k: int = 60,
-        fetch_k: Optional[int] = None,
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
         similarity_function: str = "cosine",
         match_all: bool = False,
     ) -> List[Result]:
@@ -1820,6 +1831,14 @@ def _content_column(store: _Store) -> Any:
     return _column(store.D, "content")
 
 
+def _fusion_constant(embedder: Any, rrf_k: Any) -> Any:
+    """``rrf_k``, or the embedder's preferred (vector, text) RRF constants, or the standard 60."""
+    if rrf_k is not None:
+        return rrf_k
+    preferred = getattr(embedder, "hybrid_rrf_k", None)
+    return 60 if preferred is None else preferred
+
+
 def _create_fulltext(session: Session, store: _Store, index_name: Optional[str], language: str) -> None:
     from .fulltext import FullTextSpec, create_fulltext_index
 
@@ -1842,8 +1861,16 @@ def _fresh_fulltext(session: Session, store: _Store) -> Any:
             "create_fulltext_index() (the ingest command builds it)"
         )
     spec = FullTextSpec(found[0]["name"], table, table.c[column], found[0]["language"])
-    refresh_fulltext_index(session, spec, _column(store.D, "id"))
+    # Every facade write logged itself beside the index (_note_write): no need to scan the table.
+    refresh_fulltext_index(session, spec, _column(store.D, "id"), scan=False)
     return spec
+
+
+def _note_write(session: Session, store: _Store) -> None:
+    """Count a write to the documents for a full-text index that does not follow writes (DuckDB's)."""
+    from .fulltext import note_fulltext_write
+
+    note_fulltext_write(session, store.D.__table__)
 
 
 def _hybrid_search(
@@ -1855,8 +1882,8 @@ def _hybrid_search(
     top_k: int,
     where: Optional[ColumnElement[bool]],
     weights: Sequence[float],
-    rrf_k: int,
-    fetch_k: Optional[int],
+    rrf_k: Any,
+    fetch_k: Any,
     function: str,
     match_all: bool,
 ) -> List[Result]:

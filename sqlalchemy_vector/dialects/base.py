@@ -409,9 +409,15 @@ class Backend:
         """Full-text indexes read from the catalog: dicts with ``name``, ``table``, ``column``, ``language``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
 
-    def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str) -> bool:
-        """Bring an index that does not follow writes up to date; True if it was rebuilt."""
+    def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str, scan: bool = True) -> bool:
+        """Bring an index that does not follow writes up to date; True if it was rebuilt.
+
+        Without ``scan``, only the writes counted by :meth:`note_fulltext_write` make it stale.
+        """
         return False
+
+    def note_fulltext_write(self, connection: Connection, table_name: str, schema: Optional[str]) -> None:
+        """Record, in the writing transaction, that rows of ``table_name`` changed (for indexes that do not follow writes)."""
 
     def reflected_fulltext_index(self, index: "Index") -> bool:
         """Whether a reflected index is a full-text index (compared by the Alembic plugin, not by Alembic)."""

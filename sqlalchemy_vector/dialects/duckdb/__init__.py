@@ -248,9 +248,12 @@ class DuckDBBackend(Backend):
     def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
         return _fulltext.list_indexes(connection, schema)
 
-    def refresh_fulltext_index(self, connection: Any, index: Any, key: str) -> bool:
+    def refresh_fulltext_index(self, connection: Any, index: Any, key: str, scan: bool = True) -> bool:
         _fulltext.ensure_loaded(connection)
-        return _fulltext.refresh(connection, index, key)
+        return _fulltext.refresh(connection, index, key, scan)
+
+    def note_fulltext_write(self, connection: Any, table_name: str, schema: Any) -> None:
+        _fulltext.note_write(connection, table_name, schema)
 
     def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
         return _fulltext.arm(index, key, query, match_all, dialect)
