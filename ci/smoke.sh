@@ -38,6 +38,20 @@ smoke() {
         grep -q "cats and kittens" "$work/quickstart-$minor.log"
         "$venv/bin/python" "$root/ci/smoke_duckdb.py"
     )
+    # The typed spellings against the installed wheel: mypy --strict and pyright clean, and the
+    # declarations map at run time with this SQLAlchemy.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check mypy basedpyright 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+    local typing="$work/typing-$minor"
+    mkdir -p "$typing"
+    cp "$root/tests/typing_samples/knn_types.py" "$root/tests/typing_samples/attribute_types.py" "$typing/"
+    echo '{"typeCheckingMode": "standard"}' >"$typing/pyrightconfig.json"
+    (
+        cd "$typing"
+        "$venv/bin/python" -m mypy --strict --no-incremental knn_types.py attribute_types.py
+        "$venv/bin/basedpyright" --pythonpath "$venv/bin/python" knn_types.py attribute_types.py
+        "$venv/bin/python" -c "import attribute_types, knn_types"
+    )
     echo "smoke: python $("$venv/bin/python" -c 'import platform; print(platform.python_version())'), $("$venv/bin/python" -m pip list 2>/dev/null | grep -i -E '^(sqlalchemy|duckdb|duckdb-sqlalchemy|sqlite-vec) ' | tr -s ' ' | tr '\n' ' ')ok in $((SECONDS - t0)) s"
 }
 

@@ -32,6 +32,7 @@ from .functions import (
 from .hybrid import hybrid_select, reciprocal_rank_fusion
 from .mmr import maximal_marginal_relevance
 from .kinds import BitVector, HalfVector, Int8Vector, SparseValue, SparseVector, hamming_distance, jaccard_distance
+from .mapped import CompactVectorAttribute, CompactVectorMapped, VectorAttribute, VectorMapped, vector_column
 from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
@@ -43,6 +44,11 @@ from .types import Vector
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompactVectorAttribute",
+    "CompactVectorMapped",
+    "VectorAttribute",
+    "VectorMapped",
+    "vector_column",
     "METRICS",
     "SIMILARITY_FUNCTIONS",
     "AsyncVectorRAG",

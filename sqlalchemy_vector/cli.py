@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
@@ -19,6 +19,7 @@ from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
 from .exc import VectorError
 from .functions import SIMILARITY_FUNCTIONS
+from .kinds import PRECISIONS
 
 __all__ = ["main", "main_exit", "DEFAULT_DB"]
 
@@ -91,7 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true",
         help="remove the passages of files that were ingested from under PATH before and are gone now",
     )
-    ingest.add_argument("--batch-size", type=int, default=1000, help="files read, compared and written at a time (default: 1000)")
+    ingest.add_argument("--batch-size", type=int, default=1000, help="files read and compared, and passages embedded and written, at a time (default: 1000)")
+    ingest.add_argument(
+        "--precision", default=None, choices=PRECISION_CHOICES,
+        help="how a new database stores the vectors: float32 (the default) or half (float16, half the size; "
+        "on databases with half vectors, such as PostgreSQL with pgvector); stored with the database, which later "
+        "commands use",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     query = commands.add_parser(
@@ -125,7 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--weights", default="1,1", metavar="VECTOR,TEXT",
         help="hybrid mode: weights of the vector and full-text ranks in the fusion (default: 1,1)",
     )
-    query.add_argument("--rrf-k", type=int, default=60, help="hybrid mode: the reciprocal rank fusion constant (default: 60)")
+    query.add_argument(
+        "--rrf-k", default=None, metavar="K|VECTOR,TEXT",
+        help="hybrid mode: the reciprocal rank fusion constant, one for both ranks or one each; the smaller one leads "
+        "(default: the model's, 60,5 for the lexical model, 1,60 for sentence-transformers models, else 60)",
+    )
     query.add_argument(
         "--mmr", action="store_true",
         help="re-rank by maximal marginal relevance: relevant passages that are not all alike",
@@ -152,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("file", metavar="FILE")
     load.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="the model the file's vectors were made with")
+    load.add_argument(
+        "--precision", default=None, choices=PRECISION_CHOICES,
+        help="how a new database stores the vectors (see ingest --precision)",
+    )
     load.set_defaults(func=cmd_import)
 
     stats = commands.add_parser("stats", parents=[common], help="show what the database holds")
@@ -204,7 +219,7 @@ def _db(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SQLALCHEMY_VECTOR_DB") or DEFAULT_DB
 
 
-def _open(url: str, *, must_exist: bool, embedder: Any = None) -> Any:
+def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Optional[str] = None) -> Any:
     from .rag import VectorRAG
 
     parsed = make_url(url)
@@ -212,11 +227,11 @@ def _open(url: str, *, must_exist: bool, embedder: Any = None) -> Any:
         path = backend_for(parsed.get_dialect()).database_file(parsed)
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
-        return _open_existing(url, embedder)
-    return VectorRAG(url, embedder=embedder)
+        return _open_existing(url, embedder, _precision_for(url, None))
+    return VectorRAG(url, embedder=embedder, precision=precision)
 
 
-def _open_existing(url: str, embedder: Any = None) -> Any:
+def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = None) -> Any:
     """A facade on a database that already holds the tables: read-only commands create nothing."""
     from sqlalchemy import inspect
 
@@ -226,7 +241,7 @@ def _open_existing(url: str, embedder: Any = None) -> Any:
     engine = create_engine(url)
     try:
         rag = VectorRAG.__new__(VectorRAG)
-        rag._setup(engine, None, None, embedder, None)
+        rag._setup(engine, None, None, embedder, None, precision=precision)
         tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
         if rag.embedding_model is not None:
             tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
@@ -296,7 +311,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     files = _files(args.paths)  # a generator: the corpus is never held in memory, only a batch of files
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
-    rag = _open(url, must_exist=False, embedder=embedder)
+    precision = _precision_for(url, args.precision)
+    rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
         report = ingest_files(
@@ -308,7 +324,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if args.prune:
             report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root))
         _ensure_fulltext(rag)
-        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
+        _write_settings(rag.engine, _settings(rag, spec))
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
@@ -355,11 +371,12 @@ def ingest_files(
 ) -> IngestReport:
     """Store the passages of new and changed files; skip unchanged ones (same content hash).
 
-    Files are read ``batch_size`` at a time; each batch's stored hashes are
-    read with one chunked lookup, and the batch's changed files are replaced
-    in one transaction (new passages written, old ones deleted), so an
-    interruption leaves every file either old or new.  Only new or changed
-    files are embedded.
+    Files are read and compared ``batch_size`` at a time (one lookup of their
+    stored hashes), and passages are embedded and written ``batch_size`` at a
+    time, so memory follows the batch, not the corpus.  The files written
+    together are replaced in one transaction (old passages deleted, new ones
+    written): an interruption leaves every file either old or new.  Only new
+    or changed files are embedded.
     """
     report = IngestReport()
     bar = _bar(progress)
@@ -368,12 +385,12 @@ def ingest_files(
         for path in files:
             batch.append(path)
             if len(batch) >= batch_size:
-                _ingest_batch(rag, batch, root, max_words, overlap, report)
+                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
                 if bar is not None:
                     bar.update(len(batch))
                 batch = []
         if batch:
-            _ingest_batch(rag, batch, root, max_words, overlap, report)
+            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
             if bar is not None:
                 bar.update(len(batch))
     finally:
@@ -393,7 +410,13 @@ def _bar(show: bool) -> Any:
 
 
 def _ingest_batch(
-    rag: Any, paths: List[Path], root: Optional[Path], max_words: int, overlap: int, report: IngestReport
+    rag: Any,
+    paths: List[Path],
+    root: Optional[Path],
+    max_words: int,
+    overlap: int,
+    batch_size: int,
+    report: IngestReport,
 ) -> None:
     read: List[Tuple[str, str, str, Path]] = []
     for path in paths:
@@ -410,66 +433,93 @@ def _ingest_batch(
         read.append((identity, source, hashlib.sha256(data).hexdigest(), path))
         report.files += 1
     stored = _stored_hashes(rag, [identity for identity, _, _, _ in read])
-    documents: List[Dict[str, Any]] = []
-    embedded: List[str] = []  # what is embedded per passage: its heading path and its text
-    replaced_ids: List[Any] = []
+    pending = _PendingWrite(rag, batch_size)
     for identity, source, digest, path in read:
-        hashes, old_ids = stored.get(identity, (set(), []))
+        hashes = stored.get(identity, set())
         if hashes == {digest}:
             report.unchanged += 1
             continue
         text = path.read_text(encoding="utf-8")
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
-        passages = 0
+        documents: List[Dict[str, Any]] = []
+        embedded: List[str] = []  # what is embedded per passage: its heading path and its text
         for chunk in chunk_text(text, max_words=max_words, overlap=overlap, markdown=markdown):
             metadata: Dict[str, Any] = {"source": source, "path": identity, "sha256": digest, "chunk": chunk.index}
             if chunk.heading:
                 metadata["heading"] = chunk.heading
             documents.append({"content": chunk.text, "metadata": metadata})
             embedded.append(chunk.embedding_text)
-            passages += 1
-        replaced_ids += old_ids
-        report.passages += passages
-        report.replaced += 1 if old_ids else 0
-    # The batch's new passages in, its files' old passages out: one transaction, so every file is old or new.
-    _replace(rag, documents, replaced_ids, embedded)
+        pending.add(identity if hashes else None, documents, embedded)
+        report.passages += len(documents)
+        report.replaced += 1 if hashes else 0
+    pending.flush()
+
+
+class _PendingWrite:
+    """Whole files waiting to be written: flushed, in one transaction, once they hold ``limit`` passages.
+
+    A flush deletes the stored passages of the files it replaces, then embeds
+    and inserts the new ones ``limit`` at a time, so a file of more passages
+    than ``limit`` is still replaced atomically without embedding it whole.
+    """
+
+    def __init__(self, rag: Any, limit: int) -> None:
+        self.rag = rag
+        self.limit = limit
+        self.replaced: List[str] = []  # identities whose stored passages go
+        self.documents: List[Dict[str, Any]] = []
+        self.embedded: List[str] = []
+
+    def add(self, replaces: Optional[str], documents: List[Dict[str, Any]], embedded: List[str]) -> None:
+        if self.documents and len(self.documents) + len(documents) > self.limit:
+            self.flush()
+        if replaces is not None:
+            self.replaced.append(replaces)
+        self.documents += documents
+        self.embedded += embedded
+        if len(self.documents) >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.documents and not self.replaced:
+            return
+        rag, limit = self.rag, self.limit
+        with rag._session() as session, session.begin():
+            for start in range(0, len(self.replaced), _LOOKUP_CHUNK):
+                rag._store.delete(session, None, _path_in(rag, self.replaced[start : start + _LOOKUP_CHUNK]))
+            for start in range(0, len(self.documents), limit):
+                documents = self.documents[start : start + limit]
+                prepared = [rag._prepare(document, i) for i, document in enumerate(documents, start)]
+                for doc, vector in zip(prepared, rag._embed(self.embedded[start : start + limit])):
+                    doc.vector = vector
+                rag._store.insert(session, prepared)
+        self.replaced, self.documents, self.embedded = [], [], []
 
 
 _LOOKUP_CHUNK = 1000  # identities per IN (...) lookup: one per batch, far below every parameter limit
 
 
-def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Tuple[Set[str], List[Any]]]:
-    """For each identity already stored: the content hashes of its passages and their ids (chunked lookups)."""
-    from sqlalchemy import select
-
+def _path_in(rag: Any, identities: Sequence[str]) -> Any:
     from .filters import metadata_filter
 
+    return metadata_filter(rag.document_model.metadata_, {"path": {"$in": list(identities)}})
+
+
+def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Set[str]]:
+    """The content hashes stored for each identity already stored (one distinct pair per file and hash, chunked)."""
+    from sqlalchemy import select
+
+    from .filters import json_value
+
     D = rag.document_model
-    found: Dict[str, Tuple[Set[str], List[Any]]] = {}
+    path, digest = json_value(D.metadata_, "path", "string"), json_value(D.metadata_, "sha256", "string")
+    found: Dict[str, Set[str]] = {}
     with rag.engine.connect() as connection:
         for start in range(0, len(identities), _LOOKUP_CHUNK):
-            chunk = list(identities[start : start + _LOOKUP_CHUNK])
-            where = metadata_filter(D.metadata_, {"path": {"$in": chunk}})
-            for document_id, metadata in connection.execute(select(D.id, D.metadata_).where(where)):
-                hashes, ids = found.setdefault(metadata["path"], (set(), []))
-                hashes.add(metadata.get("sha256"))
-                ids.append(document_id)
+            where = _path_in(rag, identities[start : start + _LOOKUP_CHUNK])
+            for identity, stored in connection.execute(select(path, digest).select_from(D).where(where).distinct()):
+                found.setdefault(identity, set()).add(stored)
     return found
-
-
-def _replace(rag: Any, documents: List[Dict[str, Any]], old_ids: List[Any], embedded: Sequence[str]) -> None:
-    """Write new passages (embedding ``embedded``, one text each) and delete the old ones of the same files, in one transaction."""
-    if not documents and not old_ids:
-        return
-    prepared = [rag._prepare(document, i) for i, document in enumerate(documents)]
-    if prepared:
-        vectors = rag._embed(list(embedded))
-        for doc, vector in zip(prepared, vectors):
-            doc.vector = vector
-    with rag._session() as session, session.begin():
-        rag._store.insert(session, prepared)
-        if old_ids:
-            rag._store.delete(session, old_ids, None)
 
 
 def _prune_scopes(paths: Sequence[str], root: Optional[Path]) -> List[str]:
@@ -584,8 +634,23 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
         )
     weights = (0.0, 1.0) if mode == "text" else _weights(args.weights)
     return rag.hybrid_query(  # type: ignore[no-any-return]
-        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=args.rrf_k, similarity_function=args.metric
+        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=_rrf_k(args.rrf_k),
+        similarity_function=args.metric,
     )
+
+
+def _rrf_k(text: Optional[str]) -> Union[None, int, Tuple[int, int]]:
+    if text is None:
+        return None
+    try:
+        parts = [int(part) for part in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1 and parts[0] >= 0:
+        return parts[0]
+    if len(parts) == 2 and min(parts) >= 0:
+        return parts[0], parts[1]
+    raise ValueError(f"--rrf-k expects a whole number K or two, VECTOR,TEXT, such as 60 or 1,60; got {text!r}")
 
 
 def _weights(text: str) -> Tuple[float, float]:
@@ -638,12 +703,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise OSError(f"no such file: {args.file}")
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
-    rag = _open(url, must_exist=False, embedder=embedder)
+    precision = _precision_for(url, args.precision)
+    rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
         count = import_parquet(rag, args.file)
         _ensure_fulltext(rag)
-        _write_settings(rag.engine, {"model": spec, "model_name": rag.embedder.model_name, "dimension": str(rag.dimension)})
+        _write_settings(rag.engine, _settings(rag, spec))
     finally:
         rag.close()
     print(f"imported {count} passages into {_shown(url)}")
@@ -654,6 +720,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     rag = _open(_db(args), must_exist=True)
     try:
         stats = rag.get_statistics()
+        precision = rag.precision
     finally:
         rag.close()
     if args.json:
@@ -661,7 +728,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"database:   {_shown(_db(args))} ({stats['backend']})")
     print(f"documents:  {stats['document_count']}")
-    print(f"embeddings: {stats['embedding_count']} x {stats['dimension']} ({stats['embedding_model']})")
+    stored = "" if precision == "float32" else f", {precision} precision"
+    print(f"embeddings: {stats['embedding_count']} x {stats['dimension']} ({stats['embedding_model']}{stored})")
     for model, count in stats["models"].items():
         print(f"  {model}: {count}")
     indexes = stats["indexes"]
@@ -701,6 +769,8 @@ def _jsonable(value: Any) -> Any:
 
 # -- the embedding model, stored with the collection ----------------------------------------------------
 
+#: ``--precision`` values: how a new database stores its vectors.
+PRECISION_CHOICES = tuple(PRECISIONS)
 #: ``--model`` for the built-in lexical embedder.
 LEXICAL_MODEL = "lexical"
 #: The table that records, per database, how its passages were embedded (key/value rows).
@@ -797,6 +867,27 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
             )
         return embedder, spec
     return load_embedder(spec), spec
+
+
+def _settings(rag: Any, spec: str) -> Dict[str, str]:
+    """What the collection records: the model, and how its vectors are stored."""
+    return {
+        "model": spec,
+        "model_name": rag.embedder.model_name,
+        "dimension": str(rag.dimension),
+        "precision": rag.precision,
+    }
+
+
+def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
+    """``--precision`` if given (it must be the stored one, if any), else the stored one (None: the default)."""
+    stored = _read_settings(url).get("precision")
+    if requested is not None and stored is not None and requested != stored:
+        raise VectorError(
+            f"{_shown(url)} stores its vectors at {stored} precision, not {requested}; leave --precision out "
+            "(or pass --precision " + stored + "), or use another --db"
+        )
+    return requested or stored
 
 
 def _check_collection(rag: Any, spec: str) -> None:

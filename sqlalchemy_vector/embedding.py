@@ -48,6 +48,8 @@ class Embedder(Protocol):
     ``embed`` returns one L2-normalised or raw float32 row per text, shape
     ``(len(texts), dimension)``.  An embedder may also define a coroutine
     ``aembed(texts)``; :func:`aembed` falls back to ``embed`` in a worker thread.
+    An optional ``hybrid_rrf_k`` ``(vector, text)`` tells hybrid search which
+    arm should lead the fusion (the smaller constant) when the caller does not say.
     """
 
     dimension: int
@@ -180,6 +182,11 @@ class HashingEmbedder:
     Python versions, so stored vectors stay valid.  Texts with no features
     (empty, only stop words) embed as the zero vector.
     """
+
+    #: Hybrid search lets full text lead and this embedder break its ties: both
+    #: are lexical, and BM25 knows the corpus's word frequencies, which these
+    #: vectors do not (measured in ``bench/hybrid_retrieval.py``).
+    hybrid_rrf_k: Tuple[int, int] = (60, 5)
 
     def __init__(
         self,
@@ -478,6 +485,11 @@ class SentenceTransformerEmbedder:
     here, not when this module is imported.  ``normalize`` returns unit vectors,
     so cosine distance and inner product rank alike.
     """
+
+    #: Hybrid search lets the model lead and full text break its ties: on
+    #: paraphrased questions, equal-weight fusion with BM25 costs a semantic model
+    #: accuracy (measured in ``bench/hybrid_retrieval.py``).
+    hybrid_rrf_k: Tuple[int, int] = (1, 60)
 
     def __init__(
         self,

@@ -11,8 +11,9 @@ How it is built is each backend's business (``dialects/<backend>/fulltext.py``):
   table (external content), kept in sync by triggers, ranked by ``bm25()``.
 - DuckDB: the ``fts`` extension's index (``PRAGMA create_fts_index``), ranked
   by ``match_bm25``.  It does not follow writes: :func:`refresh_fulltext_index`
-  rebuilds it when the table changed since it was built (the facade's
-  ``hybrid_query`` calls it before each query; one scan of the table).
+  rebuilds it when the table changed since it was built (one scan of the
+  table).  The RAG facade logs its own writes beside the index instead, so
+  its ``hybrid_query`` knows without a scan (``scan=False``).
 
 ``language`` chooses the stemming rules: ``"english"`` (default) or
 ``"simple"`` (no stemming) everywhere; PostgreSQL and DuckDB know more.
@@ -264,15 +265,33 @@ def list_fulltext_indexes(
     return sorted(rows, key=lambda row: (row["table"], row["name"]))
 
 
-def refresh_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec], key: Any = None) -> bool:
+def refresh_fulltext_index(
+    bind: Bind, index: Union[FullTextIndex, FullTextSpec], key: Any = None, *, scan: bool = True
+) -> bool:
     """Rebuild an index that does not follow writes (DuckDB's) if its table changed; True if rebuilt.
 
     ``key`` is the table's unique key column (default: its one primary-key
-    column).  Indexes that follow every write (PostgreSQL, SQLite) need nothing.
+    column).  With ``scan`` (the default) the table is read to find changes
+    made by any writer; ``scan=False`` trusts the write log that the RAG
+    facade keeps (no scan, but blind to writes made outside the facade).
+    Indexes that follow every write (PostgreSQL, SQLite) need nothing.
     """
     connection = _connection(bind)
     spec = _spec(index)
-    return _backend(connection.dialect).refresh_fulltext_index(connection, spec, key_name(spec.table, key))
+    backend = _backend(connection.dialect)
+    return backend.refresh_fulltext_index(connection, spec, key_name(spec.table, key), scan=scan)
+
+
+def note_fulltext_write(bind: Bind, table: Table) -> None:
+    """Record in the current transaction that rows of ``table`` changed, for indexes that do not follow writes.
+
+    The RAG facade calls it on each of its writes; ``refresh_fulltext_index(...,
+    scan=False)`` then rebuilds.  Nothing to do on backends whose indexes follow writes.
+    """
+    connection = _connection(bind)
+    backend = find_backend(connection.dialect)
+    if backend is not None and backend.capabilities.fulltext_search:
+        backend.note_fulltext_write(connection, table.name, table.schema)
 
 
 def key_name(table: Table, key: Any = None) -> str:

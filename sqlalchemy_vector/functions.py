@@ -182,8 +182,14 @@ SIMILARITY_FUNCTIONS: Dict[str, str] = {
 
 
 def distance(metric: str, a: Any, b: Any) -> VectorDistance:
-    """Build the distance function named by ``metric`` (one of :data:`METRICS`)."""
+    """Build the distance function named by ``metric`` (one of :data:`METRICS`).
+
+    Between compact vectors (a :class:`~sqlalchemy_vector.HalfVector` column,
+    say) it is the kind's own distance, so code ranking any embedding column
+    needs no second path.
+    """
     from .exc import UnsupportedMetricError
+    from .kinds import CompactVector, KindDistance
 
     try:
         cls = _BY_METRIC[metric]
@@ -191,6 +197,13 @@ def distance(metric: str, a: Any, b: Any) -> VectorDistance:
         raise UnsupportedMetricError(
             f"unknown vector metric {metric!r}; expected one of {', '.join(METRICS)}"
         ) from None
+    if any(isinstance(getattr(_unwrap(x), "type", None), CompactVector) for x in (a, b)):
+        if metric == "inner_product":
+            raise UnsupportedMetricError(
+                "compact vectors have no inner_product (larger is closer); use max_inner_product, the negative "
+                "dot product in ascending order, which ranks the same"
+            )
+        return KindDistance(metric, a, b)  # type: ignore[return-value]  # the same left/right/dim interface
     return cls(a, b)
 
 

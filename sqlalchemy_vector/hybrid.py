@@ -10,9 +10,15 @@
   metadata filter) *before* it is ranked and cut to ``fetch_k`` rows, so
   filters never cost results: when ``top_k`` rows match, ``top_k`` come back;
 - the arms are joined with ``FULL OUTER JOIN`` on the key, and each row scores
-  ``weights[0] / (rrf_k + vector_rank) + weights[1] / (rrf_k + text_rank)``
+  ``weights[0] / (k_vector + vector_rank) + weights[1] / (k_text + text_rank)``
   (a missing rank adds nothing).  Ranks start at 1 and ties are broken by the
   key, so the order is the same on every backend.
+
+``rrf_k`` is one constant for both arms (60, the standard RRF) or a pair
+``(k_vector, k_text)``: a small constant makes that arm *lead* (its ranks
+differ a lot: ``1/(1+1)`` against ``1/(1+2)``) and a large one makes the other
+arm a tie-breaker (``1/(60+1)`` against ``1/(60+2)``).  ``fetch_k`` is one
+depth for both arms or a pair ``(vector depth, text depth)``.
 
 The statement returns ``key``, ``score``, ``vector_rank``, ``text_rank``
 (NULL where the arm did not return the row), ``distance`` and ``text_score``,
@@ -34,10 +40,16 @@ from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
 from .types import to_float32
 
-__all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS"]
+__all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
 
 #: The RRF constant of Cormack et al. (2009): ranks below ~60 matter little more than rank 60.
 DEFAULT_RRF_K = 60
+
+#: One RRF constant for both arms, or ``(vector, text)``.
+RRFConstant = Union[int, Tuple[int, int]]
+
+#: One ranking depth for both arms, or ``(vector, text)``.
+FetchDepth = Union[int, Tuple[int, int]]
 
 #: Columns of a hybrid statement, in order.
 HYBRID_COLUMNS = ("key", "score", "vector_rank", "text_rank", "distance", "text_score")
@@ -94,6 +106,16 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
+def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
+    """``value`` as a (vector, text) pair of integers >= ``minimum``: one integer for both, or a pair."""
+    pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in pair):
+        raise InvalidArgumentError(
+            f"{name} must be an integer >= {minimum} or a pair (vector, text) of them, got {value!r}"
+        )
+    return pair[0], pair[1]
+
+
 def hybrid_select(
     text_column: Any,
     vector_column: Any,
@@ -106,9 +128,9 @@ def hybrid_select(
     key: Any = None,
     vector_key: Any = None,
     top_k: int = 10,
-    fetch_k: Optional[int] = None,
+    fetch_k: Optional[FetchDepth] = None,
     metric: str = "cosine",
-    rrf_k: int = DEFAULT_RRF_K,
+    rrf_k: RRFConstant = DEFAULT_RRF_K,
     weights: Sequence[float] = (1.0, 1.0),
     where: Optional[ColumnElement[bool]] = None,
     vector_where: Optional[ColumnElement[bool]] = None,
@@ -123,8 +145,9 @@ def hybrid_select(
     ``language``).  ``key`` is the text table's unique key (default: its
     primary key); when vectors live in another table, ``vector_key`` is that
     table's column holding the key.  ``fetch_k`` (default ``max(top_k, 50)``)
-    is how deep each arm ranks.  ``weights`` are the (vector, text) weights
-    of the fusion.  ``where`` filters the text table in both arms;
+    is how deep each arm ranks, or a (vector, text) pair.  ``weights`` are the
+    (vector, text) weights of the fusion, and ``rrf_k`` its constant, or a
+    (vector, text) pair of constants.  ``where`` filters the text table in both arms;
     ``vector_where`` filters the vector table (e.g. one model's vectors).
     ``match_all`` makes the text arm require every word (default: any word).
     """
@@ -138,8 +161,8 @@ def hybrid_select(
     if not isinstance(query_text, str):
         raise InvalidArgumentError(f"query_text must be a string, got {type(query_text).__name__}")
     top_k = _positive("top_k", top_k)
-    fetch_k = _positive("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50))
-    rrf_k = _positive("rrf_k", rrf_k) if rrf_k != 0 else 0
+    vector_depth, text_depth = _per_arm("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50), 1)
+    vector_k, text_k = _per_arm("rrf_k", rrf_k, 0)
     vector_weight, text_weight = _check_weights(weights)
     if metric not in METRICS:
         raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
@@ -182,7 +205,7 @@ def hybrid_select(
     near = nearest.subquery("nearest")
     vector_rank = func.row_number().over(order_by=(near.c.distance, near.c.key)).label("rank")
     vector_arm = (
-        select(near.c.key, near.c.distance, vector_rank).order_by(vector_rank).limit(fetch_k).subquery("vector_arm")
+        select(near.c.key, near.c.distance, vector_rank).order_by(vector_rank).limit(vector_depth).subquery("vector_arm")
     )
 
     # -- the text arm: most relevant first
@@ -193,15 +216,15 @@ def hybrid_select(
     found = matching.subquery("matching")
     text_rank = func.row_number().over(order_by=(found.c.text_score.desc(), found.c.key)).label("rank")
     text_arm = (
-        select(found.c.key, found.c.text_score, text_rank).order_by(text_rank).limit(fetch_k).subquery("text_arm")
+        select(found.c.key, found.c.text_score, text_rank).order_by(text_rank).limit(text_depth).subquery("text_arm")
     )
 
     # -- the fusion
-    def part(weight: float, rank: ColumnElement[Any]) -> ColumnElement[Any]:
-        term = cast(literal(weight), Double) / (cast(literal(rrf_k), Double) + cast(rank, Double))
+    def part(weight: float, k: int, rank: ColumnElement[Any]) -> ColumnElement[Any]:
+        term = cast(literal(weight), Double) / (cast(literal(k), Double) + cast(rank, Double))
         return func.coalesce(term, cast(literal(0.0), Double))
 
-    score = (part(vector_weight, vector_arm.c.rank) + part(text_weight, text_arm.c.rank)).label("score")
+    score = (part(vector_weight, vector_k, vector_arm.c.rank) + part(text_weight, text_k, text_arm.c.rank)).label("score")
     fused_key = func.coalesce(vector_arm.c.key, text_arm.c.key).label("key")
     return (
         select(
@@ -221,20 +244,24 @@ def hybrid_select(
 def reciprocal_rank_fusion(
     rankings: Sequence[Iterable[Any]],
     *,
-    rrf_k: int = DEFAULT_RRF_K,
+    rrf_k: Union[int, Sequence[int]] = DEFAULT_RRF_K,
     weights: Optional[Sequence[float]] = None,
     top_k: Optional[int] = None,
 ) -> List[Dict[str, Any]]:
     """Fuse ranked lists of keys in Python, as :func:`hybrid_select` does in SQL (ranks from 1).
 
-    Returns dicts with ``key``, ``score`` and ``ranks`` (one rank or None per
-    list), best first, ties broken by key.  Useful to fuse results from
-    different sources, and as the reference the SQL is tested against.
+    ``rrf_k`` is one constant, or one per list.  Returns dicts with ``key``,
+    ``score`` and ``ranks`` (one rank or None per list), best first, ties
+    broken by key.  Useful to fuse results from different sources, and as the
+    reference the SQL is tested against.
     """
     lists = [list(r) for r in rankings]
     weights = [1.0] * len(lists) if weights is None else [float(w) for w in weights]
     if len(weights) != len(lists):
         raise InvalidArgumentError(f"weights has {len(weights)} values for {len(lists)} rankings")
+    constants = [rrf_k] * len(lists) if isinstance(rrf_k, int) else list(rrf_k)
+    if len(constants) != len(lists):
+        raise InvalidArgumentError(f"rrf_k has {len(constants)} values for {len(lists)} rankings")
     ranks: Dict[Any, List[Optional[int]]] = {}
     for position, ranking in enumerate(lists):
         for rank, found in enumerate(ranking, 1):
@@ -242,7 +269,7 @@ def reciprocal_rank_fusion(
             if ranks[found][position] is None:
                 ranks[found][position] = rank
     fused = [
-        {"key": found, "score": sum(w / (rrf_k + r) for w, r in zip(weights, got) if r is not None), "ranks": got}
+        {"key": found, "score": sum(w / (k + r) for w, k, r in zip(weights, constants, got) if r is not None), "ranks": got}
         for found, got in ranks.items()
     ]
     fused.sort(key=lambda item: (-item["score"], item["key"]))

@@ -101,6 +101,13 @@ class VectorIndex(Index):
     always builds an exact vec0 table.  ``options`` are the method's build
     parameters: ``m`` and ``ef_construction`` for HNSW, ``lists`` for IVFFlat.
 
+    ``quantization="half"`` or ``"binary"`` indexes a compact form of the
+    column (PostgreSQL: an expression index over ``halfvec`` or
+    ``binary_quantize``; SQLite: a vec0 table of ``bit[n]``, binary only);
+    :func:`~sqlalchemy_vector.knn` with ``rerank=n`` fetches ``n`` candidates
+    through it and re-ranks them exactly.  The backend's capability data
+    (``index_quantizations``, ``missing_quantization``) says what it builds.
+
     ``duckdb_experimental_persistence=True`` allows the index on a DuckDB
     *file* database, where vss marks HNSW persistence experimental: it runs
     ``SET hnsw_enable_experimental_persistence = true`` before building.  Open

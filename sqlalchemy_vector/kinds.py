@@ -34,11 +34,13 @@ from sqlalchemy.sql.type_api import TypeEngine
 
 from .exc import (
     DimensionMismatchError,
+    InvalidArgumentError,
     InvalidVectorError,
     UnsupportedDialectError,
     UnsupportedKindError,
     UnsupportedMetricError,
 )
+from .functions import CosineDistanceType
 from .types import Vector, _name, _preview, to_float32
 
 __all__ = [
@@ -55,6 +57,11 @@ __all__ = [
     "jaccard_distance",
     "reflected_kind",
     "same_kind_type",
+    "PRECISIONS",
+    "precision_type",
+    "precision_of",
+    "stored_kind",
+    "kind_type",
 ]
 
 #: The compact kinds, as capability data names them.
@@ -62,6 +69,10 @@ KINDS: Tuple[str, ...] = ("half", "int8", "bit", "sparse")
 
 #: Quantizations a :class:`~sqlalchemy_vector.VectorIndex` can build over a ``Vector`` column.
 QUANTIZATIONS: Tuple[str, ...] = ("half", "binary")
+
+#: Precisions an embedding column can be stored in (see :func:`precision_type`): ``float32`` is
+#: :class:`~sqlalchemy_vector.Vector`, ``half`` a :class:`HalfVector`, as capability data names its kind.
+PRECISIONS: Dict[str, Optional[str]] = {"float32": None, "half": "half"}
 
 #: The float distances of the numeric kinds, and the set distances of bits.
 NUMERIC_METRICS: Tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1")
@@ -391,6 +402,26 @@ class SparseVector(CompactVector):
         return SparseValue
 
 
+def precision_type(precision: Any, dim: int, where: str = "precision") -> TypeEngine[Any]:
+    """The column type storing embeddings of ``dim`` dimensions at ``precision`` (a key of :data:`PRECISIONS`)."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise InvalidArgumentError(
+            f"{where} expects one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}; 'half' stores "
+            "float16 (half the size, needs a backend with half vectors), 'float32' is the default"
+        )
+    kind = PRECISIONS[precision]
+    return Vector(dim) if kind is None else _BY_KIND[kind](dim)  # type: ignore[no-any-return]
+
+
+def precision_of(type_: Any) -> Optional[str]:
+    """The precision an embedding column type stores (``float32`` or ``half``), or None for any other type."""
+    if isinstance(type_, Vector):
+        return "float32"
+    if isinstance(type_, CompactVector):
+        return next((p for p, kind in PRECISIONS.items() if kind == type_.kind), None)
+    return None
+
+
 # -- reflection and migrations -------------------------------------------------------------------
 
 _BY_KIND: Dict[str, type] = {"half": HalfVector, "int8": Int8Vector, "bit": BitVector, "sparse": SparseVector}
@@ -427,6 +458,29 @@ def same_kind_type(reflected: TypeEngine[Any], declared: "CompactVector", dialec
         return bool(compiler.process(reflected).upper() == compiler.process(declared).upper())
     except Exception:  # a type the dialect cannot write (NullType): not known to be the same
         return False
+
+
+def stored_kind(reflected: TypeEngine[Any], dialect: Dialect) -> Optional[Tuple[str, int]]:
+    """The compact kind and dimension a reflected column type stores, if it stores one.
+
+    A type reflection already calls a kind (``halfvec(n)``) is that kind; a
+    type that only the DDL tells apart (PostgreSQL's ``bit(n)``, reflected as
+    an ordinary bit string) is a bit vector where the dialect writes
+    ``BitVector(n)`` as that same type.  Used where a vector index on the
+    column says it holds vectors.
+    """
+    if isinstance(reflected, CompactVector):
+        return reflected.kind, reflected.dim
+    length = getattr(reflected, "length", None)
+    if isinstance(length, int) and not isinstance(length, bool) and length > 0:
+        if same_kind_type(reflected, BitVector(length), dialect):
+            return "bit", length
+    return None
+
+
+def kind_type(kind: str, dim: int) -> "CompactVector":
+    """The column type of compact ``kind`` (a name in :data:`KINDS`) with ``dim`` dimensions."""
+    return _BY_KIND[kind](dim)  # type: ignore[no-any-return]
 
 
 # -- distances ---------------------------------------------------------------------------------
@@ -489,7 +543,13 @@ class KindDistance(GenericFunction[float]):
 
 
 _BY_METRIC: Dict[str, type] = {
-    metric: type(f"{metric}_kind_distance", (KindDistance,), {"metric": metric, "inherit_cache": True, "_register": False})
+    metric: type(
+        f"{metric}_kind_distance",
+        (KindDistance,),
+        # A zero vector's cosine distance reads as 2.0, as with Vector (pgvector returns NaN).
+        {"metric": metric, "inherit_cache": True, "_register": False}
+        | ({"type": CosineDistanceType()} if metric == "cosine" else {}),
+    )
     for metric in NUMERIC_METRICS + BIT_METRICS
 }
 

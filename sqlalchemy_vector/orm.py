@@ -37,6 +37,10 @@ Configuration is read from class attributes, like ``__tablename__``::
   duckdb_engine renders for a plain ``Integer`` key).
 - ``__dimension__``: the embedding dimension; ``__document_model__``: the
   document class that embeddings reference.
+- ``__precision__``: how the embedding is stored, ``"float32"`` (default,
+  :class:`~sqlalchemy_vector.Vector`) or ``"half"`` (a
+  :class:`~sqlalchemy_vector.HalfVector`: float16, half the bytes, on the
+  backends whose capability data lists the ``half`` kind).
 
 ``metadata`` is reserved by Declarative (it holds the ``MetaData``), so the
 attribute is ``metadata_``; its column is named ``metadata`` unless remapped.
@@ -76,8 +80,8 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import TypeDecorator
 
 from .dialects import find_backend
-from .exc import ModelConfigurationError
-from .types import Vector
+from .exc import InvalidArgumentError, ModelConfigurationError
+from .kinds import precision_type
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -249,6 +253,15 @@ class _Configured:
             )
         return dim
 
+    @classmethod
+    def _vector_type(cls) -> Any:
+        """The embedding column's type: ``Vector`` or the compact kind ``__precision__`` names."""
+        precision = getattr(cls, "__precision__", "float32")
+        try:
+            return precision_type(precision, cls._dimension(), f"{cls.__name__}.__precision__")
+        except InvalidArgumentError as err:
+            raise ModelConfigurationError(str(err)) from None
+
 
 # -- mixins --------------------------------------------------------------------------------------
 
@@ -288,7 +301,7 @@ class EmbeddedDocumentMixin(DocumentMixin):
 
     @declared_attr
     def embedding(cls) -> Mapped[Optional[npt.NDArray[np.float32]]]:
-        return mapped_column(cls._column_name("embedding"), Vector(cls._dimension()), nullable=True)
+        return mapped_column(cls._column_name("embedding"), cls._vector_type(), nullable=True)
 
 
 class EmbeddingMixin(_Configured):
@@ -301,6 +314,9 @@ class EmbeddingMixin(_Configured):
     _column_attributes: ClassVar[Tuple[str, ...]] = ("id", "document_id", "model_name", "embedding")
     __dimension__: ClassVar[int]
     __document_model__: ClassVar[type]
+    #: Make ``document_id`` part of the primary key, ``(id, document_id)``: what a table sharded by
+    #: document needs (Citus requires the distribution column in every primary key and unique constraint).
+    __distributed_by_document__: ClassVar[bool] = False
 
     @declared_attr
     def id(cls) -> Mapped[Any]:
@@ -310,7 +326,12 @@ class EmbeddingMixin(_Configured):
     def document_id(cls) -> Mapped[Any]:
         target = cls._document_key()
         column = mapped_column(
-            cls._column_name("document_id"), target.type.copy(), ForeignKey(target), nullable=False, index=True
+            cls._column_name("document_id"),
+            target.type.copy(),
+            ForeignKey(target),
+            nullable=False,
+            index=True,
+            primary_key=bool(getattr(cls, "__distributed_by_document__", False)),
         )
         event.listen(column.column, "after_parent_attach", _only_with_foreign_keys, propagate=True)
         return column
@@ -323,7 +344,7 @@ class EmbeddingMixin(_Configured):
 
     @declared_attr
     def embedding(cls) -> Mapped[npt.NDArray[np.float32]]:
-        return mapped_column(cls._column_name("embedding"), Vector(cls._dimension()), nullable=False)
+        return mapped_column(cls._column_name("embedding"), cls._vector_type(), nullable=False)
 
     @classmethod
     def _document_key(cls) -> "Column[Any]":
@@ -382,12 +403,20 @@ def make_models(
     document_columns: Optional[Mapping[str, str]] = None,
     embedding_columns: Optional[Mapping[str, str]] = None,
     id_type: type = str,
+    distributed: bool = False,
+    precision: str = "float32",
 ) -> Tuple[Type[DocumentMixin], Type[EmbeddingMixin]]:
     """Create a ``Document`` and an ``Embedding`` mapped class for ``dimension``-sized vectors.
 
     ``base`` is your declarative base (a new one, with its own ``MetaData``,
-    by default); the other arguments set the mixins' configuration attributes.
+    by default); the other arguments set the mixins' configuration attributes
+    (``distributed``: ``__distributed_by_document__``, a key sharding can use;
+    ``precision`` is ``__precision__``: ``"float32"`` or ``"half"``).
     """
+    try:
+        precision_type(precision, dimension, "make_models(precision=...)")
+    except InvalidArgumentError as err:
+        raise ModelConfigurationError(str(err)) from None
     check_identifier(document_table, "document_table")
     check_identifier(embedding_table, "embedding_table")
     if base is None:
@@ -415,7 +444,9 @@ def make_models(
             "__column_names__": dict(embedding_columns or {}),
             "__id_type__": id_type,
             "__dimension__": dimension,
+            "__precision__": precision,
             "__document_model__": document,
+            "__distributed_by_document__": distributed,
             "__module__": __name__,
         },
     )

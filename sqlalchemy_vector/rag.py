@@ -63,6 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from .dialects import backend_for
 from .engine import attach, create_async_engine, create_engine
@@ -75,6 +76,7 @@ from .exc import (
     InvalidVectorError,
     ModelConfigurationError,
     SchemaMismatchError,
+    UnsupportedKindError,
     UnsupportedMetricError,
     VectorIndexError,
 )
@@ -82,7 +84,8 @@ from .filters import Filter, metadata_filter
 from .functions import SIMILARITY_FUNCTIONS
 from .orm import check_identifier, make_models, new_ids, utcnow
 from .search import TopK, run_top_k
-from .types import Vector, has_booleans, to_float32
+from .kinds import PRECISIONS, precision_of, precision_type
+from .types import has_booleans, to_float32
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -105,9 +108,9 @@ _T = TypeVar("_T")
 
 
 @functools.lru_cache(maxsize=None)
-def _default_models(dimension: int) -> Tuple[type, type]:
-    # One pair of classes per dimension, in their own registry: mapping is not free.
-    return make_models(dimension)
+def _default_models(dimension: int, distributed: bool = False, precision: str = "float32") -> Tuple[type, type]:
+    # One pair of classes per dimension, layout and precision, in their own registry: mapping is not free.
+    return make_models(dimension, distributed=distributed, precision=precision)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,11 @@ class _Models:
         return self.embedding is not None and _present(self.embedding, "model_name")
 
     @property
+    def precision(self) -> str:
+        """How the embeddings are stored: ``float32`` (``Vector``) or ``half`` (``HalfVector``)."""
+        return precision_of(self.vector.type) or "float32"
+
+    @property
     def has_metadata(self) -> bool:
         return _present(self.document, "metadata_")
 
@@ -155,10 +163,22 @@ class _Models:
         return not isinstance(column.type, Integer)
 
     @classmethod
-    def resolve(cls, document_model: Optional[type], embedding_model: Optional[type], dimension: Optional[int]) -> "_Models":
+    def resolve(
+        cls,
+        document_model: Optional[type],
+        embedding_model: Optional[type],
+        dimension: Optional[int],
+        distributed: bool = False,
+        precision: Optional[str] = None,
+    ) -> "_Models":
+        if precision is not None:
+            try:
+                precision_type(precision, 1, "precision")
+            except InvalidArgumentError as err:
+                raise ModelConfigurationError(str(err)) from None
         if document_model is None and embedding_model is None:
             dim = DEFAULT_DIMENSION if dimension is None else dimension
-            document, embedding = _default_models(dim)
+            document, embedding = _default_models(dim, distributed, precision or "float32")
             return cls(document, embedding, dim, create_tables=True)
         if document_model is None:
             raise ModelConfigurationError(
@@ -178,10 +198,17 @@ class _Models:
             for attribute in ("document_id", "embedding"):
                 _require(embedding_model, attribute, "embedding_model")
             vector = _require(embedding_model, "embedding", "embedding_model")
-        if not isinstance(vector.type, Vector):
-            owner = (embedding_model or document_model).__name__
+        found_precision = precision_of(vector.type)
+        owner = (embedding_model or document_model).__name__
+        if found_precision is None:
             raise ModelConfigurationError(
-                f"{owner}.embedding must be a Vector(dim) column, got {vector.type!r}; declare it with sqlalchemy_vector.Vector"
+                f"{owner}.embedding must be a Vector(dim) column (or HalfVector(dim)), got {vector.type!r}; "
+                "declare it with sqlalchemy_vector.Vector"
+            )
+        if precision is not None and precision != found_precision:
+            raise ModelConfigurationError(
+                f"precision={precision!r} does not match {owner}.embedding ({vector.type!r} stores {found_precision}); "
+                "leave precision= out when passing models (it is read from the embedding column)"
             )
         if dimension is not None and dimension != vector.type.dim:
             raise ModelConfigurationError(
@@ -298,6 +325,7 @@ class _Store:
                 ids[index] = value
         if not self.models.single_table:
             self._insert_vectors(session, [(ids[i], doc.vector) for i, doc in enumerate(documents) if doc.vector is not None])
+        _note_write(session, self)
         return ids
 
     def _insert_vectors(self, session: Session, pairs: Sequence[Tuple[DocumentId, FloatArray]]) -> None:
@@ -348,6 +376,8 @@ class _Store:
             session.execute(
                 update(D).where(D.id == document_id).values(values), execution_options={"synchronize_session": False}
             )
+        if content is not None:
+            _note_write(session, self)
         if vector is not None and not self.models.single_table:
             # The old vectors (of every model) described the old content.
             session.execute(
@@ -379,6 +409,8 @@ class _Store:
             deleted += len(
                 session.execute(statement.returning(D.id), execution_options={"synchronize_session": False}).all()
             )
+        if deleted:
+            _note_write(session, self)
         return deleted
 
     # -- reading
@@ -736,12 +768,14 @@ class _Facade:
         embedding_model: Optional[type],
         embedder: Any,
         dimension: Optional[int],
+        distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
         if dimension is not None and (isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1):
             raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
         if dimension is None and embedder is not None and document_model is None:
             dimension = int(embedder.dimension)
-        self._models = _Models.resolve(document_model, embedding_model, dimension)
+        self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed), precision)
         if embedder is None:
             from .embedding import HashingEmbedder
 
@@ -765,6 +799,29 @@ class _Facade:
     def dimension(self) -> int:
         """The size of the stored embeddings."""
         return self._models.dimension
+
+    @property
+    def precision(self) -> str:
+        """How the embeddings are stored: ``"float32"`` (``Vector``) or ``"half"`` (``HalfVector``, float16)."""
+        return self._models.precision
+
+    def _check_precision(self, dialect: Any) -> None:
+        """Refuse, before any table is made, a precision the backend cannot store."""
+        kind = PRECISIONS.get(self.precision)
+        if kind is None:
+            return
+        backend = backend_for(dialect)
+        if kind in backend.capabilities.vector_kinds:
+            return
+        from .dialects import backends
+
+        reason = backend.capabilities.missing_kinds.get(kind, "no native form")
+        able = [b.name for b in backends() if kind in b.capabilities.vector_kinds]
+        raise UnsupportedKindError(
+            f"precision={self.precision!r}: {backend.name} cannot store {kind} vectors ({reason}); use "
+            "precision='float32' (the default) there"
+            + (f", or a database that stores them ({', '.join(able)})" if able else "")
+        )
 
     @property
     def document_model(self) -> type:
@@ -988,6 +1045,20 @@ class VectorRAG(_Facade):
     your own models (from :mod:`sqlalchemy_vector.orm`) are used as they are.
     ``embedder`` defaults to the lexical
     :class:`~sqlalchemy_vector.embedding.HashingEmbedder`.
+
+    ``distributed=True`` shards the tables with Citus (on PostgreSQL with the
+    Citus extension): documents by their key, embeddings by ``document_id``
+    co-located with them, so a document and its vectors live on one worker.
+    The default models then key embeddings by ``(id, document_id)``, as Citus
+    requires; your own embedding model needs ``__distributed_by_document__ = True``.
+    Other backends refuse it with :class:`~sqlalchemy_vector.exc.UnsupportedDialectError`.
+
+    ``precision="half"`` stores the default models' embeddings as float16
+    (:class:`~sqlalchemy_vector.HalfVector`, half the bytes, and indexes
+    half the size) where the backend has half vectors (capability data
+    ``vector_kinds``); elsewhere it raises
+    :class:`~sqlalchemy_vector.exc.UnsupportedKindError`.  With your own
+    models the precision is read from their embedding column.
     """
 
     def __init__(
@@ -998,8 +1069,10 @@ class VectorRAG(_Facade):
         embedding_model: Optional[type] = None,
         embedder: Any = None,
         dimension: Optional[int] = None,
+        distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
-        self._setup(bind, document_model, embedding_model, embedder, dimension)
+        self._setup(bind, document_model, embedding_model, embedder, dimension, distributed, precision)
         self._ensure_tables()
 
     def _setup(
@@ -1009,8 +1082,10 @@ class VectorRAG(_Facade):
         embedding_model: Optional[type],
         embedder: Any,
         dimension: Optional[int],
+        distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
-        super().__init__(document_model, embedding_model, embedder, dimension)
+        super().__init__(document_model, embedding_model, embedder, dimension, distributed, precision)
         self._owns_engine = _owned(bind)
         if isinstance(bind, sessionmaker):
             engine = bind.kw.get("bind")
@@ -1031,6 +1106,22 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
+        if self._owns_engine:
+            try:
+                self._check_precision(engine.dialect)
+            except BaseException:
+                engine.dispose()
+                raise
+        else:
+            self._check_precision(engine.dialect)
+        #: The statements that distribute the tables (distributed=True), checked against the backend now.
+        self._distribution: List[Executable] = []
+        if distributed:
+            embeddings = self._models.embedding
+            self._distribution = backend_for(engine.dialect).distribute_statements(
+                _column(self._models.document, "id"),
+                None if embeddings is None else _column(embeddings, "document_id"),
+            )
         self._embed_texts: Callable[[List[str]], Any] = self.embedder.embed
         self._tables_ready = False
         self._serialize_setup = True  # False under asyncio: a thread lock must not be held across awaits
@@ -1047,8 +1138,13 @@ class VectorRAG(_Facade):
         lock = _setup_lock(self.engine) if self._serialize_setup else contextlib.nullcontext()
         with lock:
             try:
+                if self._distribution:  # before creating anything: no Citus, no tables
+                    with self.engine.connect() as connection:
+                        backend_for(connection.dialect).ensure_distribution_support(connection)
                 if self._models.create_tables:
                     self._create_tables()
+                if self._distribution:
+                    self._distribute_tables()
                 with self.engine.connect() as connection:
                     self._check_tables(connection)
             except DBAPIError as err:
@@ -1069,6 +1165,12 @@ class VectorRAG(_Facade):
                 if attempt == _DDL_ATTEMPTS - 1 or not backend.is_concurrent_ddl_error(err):
                     raise
                 time.sleep(0.05 * (attempt + 1))  # another connection is creating them: look again
+
+    def _distribute_tables(self) -> None:
+        """Shard the tables (distributed=True); each statement skips a table already distributed."""
+        with self.engine.begin() as connection:
+            for statement in self._distribution:
+                connection.execute(statement)
 
     def _check_tables(self, connection: Connection) -> None:
         """The tables found must have the columns the models use, and the vector column their dimension."""
@@ -1092,6 +1194,14 @@ class VectorRAG(_Facade):
             if vector_column.table is not table:
                 continue
             declared = backend.vector_columns(connection, table.name, table.schema).get(vector_column.name)
+            if declared is not None and self.precision != "float32":
+                raise SchemaMismatchError(
+                    f"column {table.name}.{vector_column.name} in the database stores float32 vectors "
+                    f"({declared} dimensions), but this facade stores {self.precision} precision "
+                    f"({vector_column.type!r}); open it with precision='float32', or use another table or database"
+                )
+            if declared is None:
+                self._check_compact_column(inspector, table, vector_column)
             # No declared dimension (a plain BLOB made outside the models, say): nothing to compare.
             if declared is not None and declared != self.dimension:
                 raise SchemaMismatchError(
@@ -1100,6 +1210,24 @@ class VectorRAG(_Facade):
                     f"dimension={declared} and an embedder of that size, use another table or database, "
                     "or migrate the column (Alembic with op.alter_vector_dimension)"
                 )
+
+    def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
+        """A column of a compact kind in the database must be the precision this facade stores."""
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+            columns = inspector.get_columns(table.name, schema=table.schema)
+        found = next((c["type"] for c in columns if c["name"] == vector_column.name), None)
+        stored = precision_of(found)
+        if stored is not None and stored != self.precision:
+            raise SchemaMismatchError(
+                f"column {table.name}.{vector_column.name} in the database stores {stored} precision ({found!r}), "
+                f"but this facade stores {self.precision} ({vector_column.type!r}); open it with "
+                f"precision={stored!r}, or use another table or database"
+            )
 
     def _session(self) -> Session:
         self._ensure_tables()
@@ -1377,8 +1505,8 @@ class VectorRAG(_Facade):
         top_k: int = 5,
         filters: Optional[Filter] = None,
         weights: Sequence[float] = (1.0, 1.0),
-        rrf_k: int = 60,
-        fetch_k: Optional[int] = None,
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
         similarity_function: str = "cosine",
         match_all: bool = False,
     ) -> List[Result]:
@@ -1392,14 +1520,20 @@ class VectorRAG(_Facade):
         ``text_rank`` (from 1; None where that arm did not rank it) and
         ``text_score``.  Needs a full-text index (:meth:`create_fulltext_index`);
         on DuckDB an index older than the last write is rebuilt first.
+
+        ``rrf_k`` is the fusion constant, one for both arms or ``(vector,
+        text)``; by default the embedder's ``hybrid_rrf_k`` (which arm leads:
+        the lexical embedder lets full text lead, a neural model leads itself),
+        else 60 for both.  ``fetch_k`` is how deep each arm ranks (one depth
+        or a pair; default ``max(top_k, 50)``).
         """
         self._check_search(top_k, None, similarity_function)
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         spec = self._write(_fresh_fulltext, self._store)
         return self._read(
-            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights, rrf_k, fetch_k,
-            similarity_function, match_all,
+            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights,
+            _fusion_constant(self.embedder, rrf_k), fetch_k, similarity_function, match_all,
         )
 
     def mmr_query(
@@ -1431,8 +1565,8 @@ class VectorRAG(_Facade):
         if mode == "hybrid":
             spec = self._write(_fresh_fulltext, self._store)
             candidates = self._read(
-                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0), 60, None,
-                similarity_function, False,
+                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0),
+                _fusion_constant(self.embedder, None), None, similarity_function, False,
             )
         else:
             candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
@@ -1466,6 +1600,8 @@ class AsyncVectorRAG:
         embedding_model: Optional[type] = None,
         embedder: Any = None,
         dimension: Optional[int] = None,
+        distributed: bool = False,
+        precision: Optional[str] = None,
     ) -> None:
         self._owns_engine = _owned(bind)
         if isinstance(bind, async_sessionmaker):
@@ -1498,6 +1634,8 @@ class AsyncVectorRAG:
             embedding_model,
             embedder,
             dimension,
+            distributed,
+            precision,
         )
         sync._embed_texts = self._await_embedding
         sync._serialize_setup = False
@@ -1695,8 +1833,8 @@ class AsyncVectorRAG:
         top_k: int = 5,
         filters: Optional[Filter] = None,
         weights: Sequence[float] = (1.0, 1.0),
-        rrf_k: int = 60,
-        fetch_k: Optional[int] = None,
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
         similarity_function: str = "cosine",
         match_all: bool = False,
     ) -> List[Result]:
@@ -1749,6 +1887,14 @@ def _content_column(store: _Store) -> Any:
     return _column(store.D, "content")
 
 
+def _fusion_constant(embedder: Any, rrf_k: Any) -> Any:
+    """``rrf_k``, or the embedder's preferred (vector, text) RRF constants, or the standard 60."""
+    if rrf_k is not None:
+        return rrf_k
+    preferred = getattr(embedder, "hybrid_rrf_k", None)
+    return 60 if preferred is None else preferred
+
+
 def _create_fulltext(session: Session, store: _Store, index_name: Optional[str], language: str) -> None:
     from .fulltext import FullTextSpec, create_fulltext_index
 
@@ -1771,8 +1917,16 @@ def _fresh_fulltext(session: Session, store: _Store) -> Any:
             "create_fulltext_index() (the ingest command builds it)"
         )
     spec = FullTextSpec(found[0]["name"], table, table.c[column], found[0]["language"])
-    refresh_fulltext_index(session, spec, _column(store.D, "id"))
+    # Every facade write logged itself beside the index (_note_write): no need to scan the table.
+    refresh_fulltext_index(session, spec, _column(store.D, "id"), scan=False)
     return spec
+
+
+def _note_write(session: Session, store: _Store) -> None:
+    """Count a write to the documents for a full-text index that does not follow writes (DuckDB's)."""
+    from .fulltext import note_fulltext_write
+
+    note_fulltext_write(session, store.D.__table__)
 
 
 def _hybrid_search(
@@ -1784,8 +1938,8 @@ def _hybrid_search(
     top_k: int,
     where: Optional[ColumnElement[bool]],
     weights: Sequence[float],
-    rrf_k: int,
-    fetch_k: Optional[int],
+    rrf_k: Any,
+    fetch_k: Any,
     function: str,
     match_all: bool,
 ) -> List[Result]:

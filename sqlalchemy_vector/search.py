@@ -84,7 +84,7 @@ class TopK:
         return literal(self.vector, self.column.type)
 
     def distance(self) -> ColumnElement[float]:
-        """The distance expression between ``column`` and the query vector."""
+        """The distance expression between ``column`` and the query vector (of the column's kind if compact)."""
         return distance(self.metric, self.column, self.query if self.query is not None else self.vector)
 
     def ordered_select(self) -> Select[Any]:

@@ -28,6 +28,8 @@ class Explain(Executable, ClauseElement):
 @compiles(Explain)
 def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
     prefix = "EXPLAIN QUERY PLAN " if element.query_plan else "EXPLAIN "
+    if compiler.dialect.name == "clickhousedb":
+        prefix = "EXPLAIN indexes = 1 "  # the skip indexes each read step uses
     return prefix + compiler.process(element.statement, **kw)
 
 
@@ -60,6 +62,20 @@ def fresh_database(backend: str, directory: Path, request: pytest.FixtureRequest
             yield make_url(base).set(database=name).render_as_string(hide_password=False)
             with admin.connect() as connection:
                 connection.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        finally:
+            admin.dispose()
+    elif backend == "clickhouse":
+        from tests.conftest import clickhouse_url
+
+        workdir = request.getfixturevalue("workdir")
+        name = f"sv_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(clickhouse_url(workdir, "default"))
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"CREATE DATABASE `{name}`")
+            yield clickhouse_url(workdir, name)
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
             admin.dispose()
     else:

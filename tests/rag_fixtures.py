@@ -161,13 +161,15 @@ def fresh_engine(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 def vector_ddl(backend: str, dim: int) -> str:
     """The column type each backend stores vectors in, for tables created with raw DDL."""
-    return {"postgresql": f"vector({dim})", "duckdb": f"FLOAT[{dim}]"}.get(backend, "BLOB")
+    return {"postgresql": f"vector({dim})", "duckdb": f"FLOAT[{dim}]", "clickhouse": "Array(Float32)"}.get(backend, "BLOB")
 
 
 def vector_param(backend: str, vector: Sequence[float], dim: int) -> Any:
     """A vector value for raw SQL: text for a CAST on PostgreSQL/DuckDB, float32 bytes on SQLite."""
     if backend in ("postgresql", "duckdb"):
         return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    if backend == "clickhouse":  # rendered as an array literal
+        return [float(x) for x in vector]
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
@@ -191,16 +193,17 @@ EXISTING_VECTORS = {
 def create_existing_tables(conn: Connection, backend: str) -> None:
     """Tables made outside SQLAlchemy, holding data, with their own column names."""
     json_type = {"postgresql": "json", "duckdb": "JSON"}.get(backend, "TEXT")
+    engine = " ENGINE = MergeTree" if backend == "clickhouse" else ""  # ClickHouse tables need one
     conn.execute(
         text(
             f"CREATE TABLE kb_docs (doc_id VARCHAR(40) PRIMARY KEY, body TEXT NOT NULL, attrs {json_type}, "
-            "created TIMESTAMP NOT NULL)"
+            f"created TIMESTAMP NOT NULL){engine}"
         )
     )
     conn.execute(
         text(
             f"CREATE TABLE kb_vectors (vid VARCHAR(40) PRIMARY KEY, doc VARCHAR(40) NOT NULL, "
-            f"model VARCHAR(40) NOT NULL, vec {vector_ddl(backend, 4)} NOT NULL)"
+            f"model VARCHAR(40) NOT NULL, vec {vector_ddl(backend, 4)} NOT NULL){engine}"
         )
     )
     metadata_cast = {"postgresql": "CAST(:attrs AS json)", "duckdb": "CAST(:attrs AS JSON)"}.get(backend, ":attrs")

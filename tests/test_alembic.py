@@ -18,6 +18,7 @@ from alembic import command
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.util.exc import CommandError
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
 
@@ -248,6 +249,55 @@ def test_models_to_migrations_and_back(database: str, tmp_path: Path) -> None:
     assert empty["tables"] == set() and empty["indexes"] == []
     if dialect == "sqlite":
         assert empty["sqlite_objects"] == {"alembic_version"}  # no vec0, shadow tables or triggers
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -> None:
+    """Tables, vector columns and indexes migrate up and down; a dimension change, which would need NULL vectors, is refused."""
+    url = database
+    project = Project(tmp_path, url)
+    first = project.autogenerate(models(1), "vectors")
+    up, down = body(first, "upgrade"), body(first, "downgrade")
+    # clickhouse-connect's Alembic renderer leaves nullability to the type: no nullable=True.
+    assert "sa.Column('embedding', sqlalchemy_vector.Vector(3), )," in up and "extension" not in first
+    create = (
+        "op.create_vector_index('ix_docs_embedding', 'docs', 'embedding', metric='cosine', method='hnsw', m=16, "
+        "duckdb_experimental_persistence=True)"
+    )
+    assert up.index(create) > position(up, "op.create_table('docs'")
+    assert position(down, "op.drop_vector_index('ix_docs_embedding', table_name='docs')") < position(down, "op.drop_table('docs')")
+    project.upgrade()
+    after_first = state(url)
+    assert after_first["tables"] == {"docs"}
+    assert after_first["indexes"] == [("ix_docs_embedding", "embedding", "cosine")]
+    assert after_first["dims"] == {"embedding": 3}
+
+    engine = sv.create_engine(url)
+    docs = models(1).tables["docs"]
+    rows = [{"id": i, "title": f"t{i}", "embedding": v} for i, v in enumerate([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]], 1)]
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(docs), rows)
+        with engine.connect() as connection:
+            assert [r.id for r in knn(connection, docs.c.embedding, [1, 0.9, 0], 2)] == [3, 1]
+            # The dimension change other backends make by resetting vectors to NULL: refused, nothing changed.
+            operations = Operations(MigrationContext.configure(connection))
+            operations.drop_vector_index("ix_docs_embedding", table_name="docs")  # as autogenerate orders it
+            with pytest.raises(sv.exc.UnsupportedDialectError, match=r"docs\.embedding.*3 to 4 dimensions.*no NULL vector"):
+                operations.alter_vector_dimension("docs", "embedding", 4, existing_dim=3)
+            assert vector_columns(connection, "docs") == {"embedding": 3}
+            operations.create_vector_index("ix_docs_embedding", "docs", "embedding", metric="cosine", m=16)
+            # clickhouse-connect's inspector fires no column_reflect event: a reflected vector column stays
+            # its Array(Float32); the Alembic plugin reads dimensions from the catalog instead.
+            reflected = sa.Table("docs", sa.MetaData(), autoload_with=connection).c.embedding.type
+            assert not isinstance(reflected, sv.Vector) and str(reflected) == "Array(Float32)"
+    finally:
+        engine.dispose()
+    project.assert_no_changes(models(1))
+
+    project.downgrade("base")
+    empty = state(url)
+    assert empty["tables"] == set() and empty["indexes"] == []
 
 
 def test_sqlite_table_rebuild_keeps_the_index_in_sync(tmp_path: Path, request: pytest.FixtureRequest) -> None:

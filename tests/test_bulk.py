@@ -34,9 +34,16 @@ from sqlalchemy_vector import bulk
 from sqlalchemy_vector.bulk import bulk_insert
 from sqlalchemy_vector.dialects import backend_for
 from sqlalchemy_vector.exc import DimensionMismatchError, InvalidRowError, InvalidVectorError
+from tests.conftest import WITH_CLICKHOUSE
 
 DIM = 8
 FIXED_TIME = dt.datetime(2024, 5, 17, 8, 30, 15, 123456)
+
+
+@pytest.fixture(params=WITH_CLICKHOUSE)
+def backend(request: pytest.FixtureRequest) -> str:
+    """This module's matrix: every backend, ClickHouse included."""
+    return str(request.param)
 
 
 def _prefix(context: Any) -> str:
@@ -68,7 +75,8 @@ def document_table(metadata: MetaData, name: str) -> Table:
     )
 
 
-def document_rows(count: int = 12) -> List[Dict[str, Any]]:
+def document_rows(count: int = 12, null_vectors: bool = True) -> List[Dict[str, Any]]:
+    """Rows with every kind of value; ``null_vectors=False`` for backends that store no NULL vector."""
     rng = np.random.default_rng(7)
     utc = dt.timezone.utc
     rows = []
@@ -90,7 +98,7 @@ def document_rows(count: int = 12) -> List[Dict[str, Any]]:
                 "big": None if i % 5 == 4 else 2**40 + i,
                 "flag": None if i % 3 == 2 else bool(i % 2),
                 "uid": None if i % 4 == 1 else str(uuid.UUID(int=i * 7919 + 1)),
-                "embedding": None if i % 5 == 2 else rng.standard_normal(DIM).astype(np.float32),
+                "embedding": None if i % 5 == 2 and null_vectors else rng.standard_normal(DIM).astype(np.float32),
             }
         )
     return rows
@@ -120,7 +128,8 @@ def test_bulk_matches_plain_insert(conn: Connection, backend: str) -> None:
     plain = document_table(metadata, "docs_plain")
     fast = document_table(metadata, "docs_bulk")
     metadata.create_all(conn)
-    rows = document_rows()
+    null_vectors = backend_for(conn.dialect).capabilities.null_vectors
+    rows = document_rows(null_vectors=null_vectors)
     conn.execute(insert(plain), rows)
 
     load = bulk.BulkLoad.prepare(conn, fast, rows)
@@ -134,7 +143,7 @@ def test_bulk_matches_plain_insert(conn: Connection, backend: str) -> None:
         assert got["kind"] == "doc" and got["stamp"] == FIXED_TIME and got["origin"] == "server"
         assert got["prefix"] == "p:" + (got["body"] or "")[:3]
     assert len({got["token"] for got in actual}) == len(rows)  # one call per row
-    assert actual[3]["Meta Data"] is None and actual[2]["embedding"] is None
+    assert actual[3]["Meta Data"] is None and (actual[2]["embedding"] is None) is null_vectors
     np.testing.assert_array_equal(actual[0]["embedding"], rows[0]["embedding"])
 
 
@@ -142,7 +151,7 @@ def test_bulk_insert_returns_count_and_round_trips(conn: Connection) -> None:
     metadata = MetaData()
     table = document_table(metadata, "docs_public")
     metadata.create_all(conn)
-    rows = document_rows(30)
+    rows = document_rows(30, null_vectors=backend_for(conn.dialect).capabilities.null_vectors)
     assert bulk_insert(conn, table, rows) == 30
     assert bulk_insert(conn, table, []) == 0
     back = read_back(conn, table)
@@ -199,6 +208,20 @@ def test_bad_vector_rejected_before_anything_is_written(conn: Connection, bad: A
     assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
 
 
+def test_null_vectors_stored_or_refused_by_name(conn: Connection) -> None:
+    """NULL is stored where the backend has NULL vectors; elsewhere (ClickHouse) the error names column and row."""
+    table = vectors_table(MetaData())
+    table.create(conn)
+    rows = [{"id": 0, "embedding": [1.0, 2.0, 3.0]}, {"id": 1, "embedding": None}]
+    if backend_for(conn.dialect).capabilities.null_vectors:
+        assert bulk_insert(conn, table, rows) == 2
+        assert conn.execute(select(table.c.embedding).where(table.c.id == 1)).scalar_one() is None
+        return
+    with pytest.raises(InvalidVectorError, match=r"vecs\.embedding in row 1 is None, and ClickHouse stores no NULL vector"):
+        bulk_insert(conn, table, rows)
+    assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+
+
 def test_inconsistent_rows_rejected(conn: Connection) -> None:
     table = vectors_table(MetaData())
     table.create(conn)
@@ -231,6 +254,14 @@ def test_database_error_leaves_nothing_after_rollback(engine: Engine, backend: s
     with engine.begin() as connection:
         table.create(connection)
     try:
+        if not backend_for(engine.dialect).capabilities.transactions:
+            # ClickHouse: no unique keys and no rollback; one bulk_insert is one insert, applied whole.
+            rows = [{"id": i, "embedding": [i, 0, 1]} for i in range(50)] + [{"id": 7, "embedding": [0, 0, 1]}]
+            with engine.connect() as connection:
+                assert bulk_insert(connection, table, rows) == 51
+                connection.rollback()
+                assert connection.execute(select(func.count()).select_from(table)).scalar() == 51
+            return
         rows = [{"id": i, "embedding": [i, 0, 1]} for i in range(50)] + [{"id": 7, "embedding": [0, 0, 1]}]
         with pytest.raises(IntegrityError if backend == "postgresql" else DBAPIError):
             with engine.begin() as connection:
@@ -256,6 +287,9 @@ def test_bulk_insert_autobegins_like_execute(engine: Engine) -> None:
             bulk_insert(connection, table, [{"id": 1, "embedding": [1, 2, 3]}])
             assert connection.in_transaction()
             connection.rollback()
+            if not backend_for(engine.dialect).capabilities.transactions:  # ClickHouse: the insert stays
+                assert connection.execute(select(table.c.id)).scalars().all() == [1]
+                return
             assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
             bulk_insert(connection, table, [{"id": 1, "embedding": [1, 2, 3]}])
             connection.commit()

@@ -54,6 +54,11 @@ def test_query_modes(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Weights: 1,0 ranks as the vector arm alone.
     assert main(["query", question, "--weights", "1,0", "--rrf-k", "10", "--json", "-k", "5", "--db", db_url]) == 0
     assert [r["vector_rank"] for r in _json(capsys)] == [1, 2, 3, 4, 5]
+    # One constant per rank: the smaller one leads (here full text: its first three ranks come first, in order).
+    assert main(["query", "HNSW index", "--rrf-k", "60,1", "--json", "-k", "5", "--db", db_url]) == 0
+    assert [r["text_rank"] for r in _json(capsys)][:3] == [1, 2, 3]
+    assert main(["query", question, "--rrf-k", "1,60,3", "--db", db_url]) == 1
+    assert "--rrf-k expects a whole number K or two" in capsys.readouterr().err
     assert main(["query", question, "--weights", "heavy", "--db", db_url]) == 1
     assert "--weights expects two numbers" in capsys.readouterr().err
     # Filters reach both arms.

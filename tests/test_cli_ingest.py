@@ -123,3 +123,92 @@ def test_headings_are_embedded_but_not_stored(
     (top,) = json.loads(capsys.readouterr().out)
     assert top["content"] == "Run the undo command with the revision."
     assert top["metadata"]["heading"] == "Rollbacks"
+
+
+@pytest.fixture
+def embed_calls(monkeypatch: pytest.MonkeyPatch) -> List[int]:
+    """How many texts each call of the lexical embedder got, in order."""
+    calls: List[int] = []
+    embed = HashingEmbedder.embed
+
+    def counting(self: Any, batch: Any) -> Any:
+        calls.append(len(batch))
+        return embed(self, batch)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", counting)
+    return calls
+
+
+def write_sections(path: Path, title: str, count: int) -> None:
+    """A Markdown file of ``count`` sections: one passage each."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sections = "".join(f"## Part {j}\n\nPart {j} of {title} mentions item {j}.\n\n" for j in range(count))
+    path.write_text(f"# {title}\n\n{sections}")
+
+
+def contents(url: str, capsys: pytest.CaptureFixture[str], source: str) -> List[str]:
+    capsys.readouterr()
+    assert main(["query", "part", "--mode", "vector", "--json", "-k", "100", "--where", f"source={source}", "--db", url]) == 0
+    return sorted(row["content"] for row in json.loads(capsys.readouterr().out))
+
+
+def test_passages_are_embedded_and_written_a_batch_at_a_time(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], embed_calls: List[int]
+) -> None:
+    # Files of many passages: a batch of files must not become one write of all their passages.
+    for i in range(3):
+        write_sections(tmp_path / "docs" / f"small{i}.md", f"small {i}", 7)
+    write_sections(tmp_path / "docs" / "big.md", "big", 25)  # more passages than a batch
+    monkeypatch.chdir(tmp_path)
+    assert main(["ingest", "docs", "--batch-size", "10", "--db", db_url, "--quiet"]) == 0
+    assert "ingested 46 passages from 4 files" in capsys.readouterr().out
+    assert sum(embed_calls) == 46 and max(embed_calls) <= 10
+    assert stats(db_url, capsys)["document_count"] == 46
+    # The big file and one small file change: their old passages go, the new ones come, a batch at a time.
+    embed_calls.clear()
+    write_sections(tmp_path / "docs" / "big.md", "big again", 30)
+    write_sections(tmp_path / "docs" / "small1.md", "small one again", 2)
+    assert main(["ingest", "docs", "--batch-size", "10", "--db", db_url, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 32 passages from 4 files" in out and "(2 unchanged, 2 replaced, 0 pruned)" in out
+    assert sum(embed_calls) == 32 and max(embed_calls) <= 10
+    assert stats(db_url, capsys)["document_count"] == 7 + 7 + 2 + 30
+    big = contents(db_url, capsys, "docs/big.md")
+    assert len(big) == 30 and all(" of big again " in text for text in big)
+    embed_calls.clear()
+    assert main(["ingest", "docs", "--batch-size", "10", "--db", db_url, "--quiet"]) == 0
+    assert "(4 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+    assert embed_calls == []
+
+
+def test_a_file_larger_than_a_batch_is_replaced_whole_or_not_at_all(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.md"
+    write_sections(big, "old", 12)
+    assert main(["ingest", str(big), "--batch-size", "5", "--db", db_url, "--quiet"]) == 0
+    before = contents(db_url, capsys, big.resolve().as_posix())
+    assert len(before) == 12
+    # The new version's third slice of passages fails to embed: the first two were already inserted.
+    write_sections(big, "new", 14)
+    embed = HashingEmbedder.embed
+    calls: List[int] = []
+
+    def failing(self: Any, batch: Any) -> Any:
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise RuntimeError("embedding model crashed")
+        return embed(self, batch)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", failing)
+    with pytest.raises(RuntimeError, match="embedding model crashed"):
+        main(["ingest", str(big), "--batch-size", "5", "--db", db_url, "--quiet"])
+    assert calls == [5, 5, 4]
+    monkeypatch.setattr(HashingEmbedder, "embed", embed)
+    assert stats(db_url, capsys)["document_count"] == 12
+    assert contents(db_url, capsys, big.resolve().as_posix()) == before
+    # Run again: the file is still old (its stored hash differs), so it is replaced now.
+    assert main(["ingest", str(big), "--batch-size", "5", "--db", db_url, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 14 passages from 1 files" in out and "(0 unchanged, 1 replaced, 0 pruned)" in out
+    assert stats(db_url, capsys)["document_count"] == 14

@@ -193,3 +193,53 @@ def test_alembic_operations(conn: Connection) -> None:
     assert [(i["name"], i["metric"]) for i in sv.list_vector_indexes(conn)] == [("migrated_l2", "l2")]
     op.drop_vector_index("migrated_l2", table_name="migrated")
     assert sv.list_vector_indexes(conn) == []
+
+
+def test_generic_types_keep_what_other_backends_keep(conn: Connection) -> None:
+    """JSON, microsecond DateTime (aware ones in UTC) and double-precision Float on prepared engines only."""
+    import datetime as dt
+
+    from sqlalchemy import JSON, DateTime, create_engine
+    from sqlalchemy.exc import UnsupportedCompilationError
+    from sqlalchemy.schema import CreateTable
+
+    typed = Table(
+        "typed",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("doc", JSON),
+        Column("at", DateTime(timezone=True)),
+        Column("naive", DateTime()),
+        Column("x", Float),
+    )
+    typed.create(conn)
+    ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'typed'")).scalar()
+    assert "`doc` Nullable(String)" in ddl and "DateTime64(6, 'UTC')" in ddl and "`x` Nullable(Float64)" in ddl
+    aware = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    naive = dt.datetime(2024, 1, 2, 3, 4, 5, 6)
+    conn.execute(insert(typed).values(id=1, doc={"k": None, "n": [1, 2]}, at=aware, naive=naive, x=0.1))
+    row = conn.execute(select(typed)).one()
+    assert row.doc == {"k": None, "n": [1, 2]} and row.at == aware and row.at.tzinfo is dt.timezone.utc
+    assert row.naive == naive and row.x == 0.1
+    assert conn.execute(select(typed.c.id).where(typed.c.naive > dt.datetime(2024, 1, 2, 3, 4, 5, 5))).scalar() == 1
+    # An engine sqlalchemy_vector did not prepare compiles as clickhouse-connect does.
+    from clickhouse_connect.cc_sqlalchemy.ddl.tableengine import MergeTree
+
+    plain = create_engine("clickhousedb://localhost/default")
+    with pytest.raises(UnsupportedCompilationError):
+        plain.dialect.type_compiler_instance.process(JSON())
+    stamped = Table("stamped", MetaData(), Column("at", DateTime()), Column("x", Float), clickhousedb_engine=MergeTree(order_by="at"))
+    assert "`at` DATETIME, `x` FLOAT" in str(CreateTable(stamped).compile(plain))
+
+
+def test_executemany_insert_is_one_native_insert(conn: Connection) -> None:
+    """No CAST around inserted vectors: clickhouse-connect sends executemany as one native insert."""
+    items = table("native_insert")
+    items.create(conn)
+    assert "CAST" not in str(insert(items).compile(conn))
+    rows = [{"id": i, "label": None, "score": 0.5, "meta": {"i": i}, "embedding": np.full(8, i, np.float32)} for i in range(20)]
+    result = conn.execute(insert(items), rows)
+    assert result.rowcount == 20
+    assert conn.execute(select(items.c.embedding).where(items.c.id == 19)).scalar_one().tolist() == [19.0] * 8
+    distance = sv.distance("cosine", items.c.embedding, [1.0] * 8)
+    assert "cosineDistance(`native_insert`.`embedding`, CAST(" in str(select(distance).compile(conn))

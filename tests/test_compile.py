@@ -44,12 +44,12 @@ EXPECTED = {
     ("sqlite", "l2"): "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE vec_distance_l2(docs.embedding, ?) END)",
     ("sqlite", "l1"): "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE vec_distance_l1(docs.embedding, ?) END)",
     ("sqlite", "inner_product"): (
-        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE (coalesce(1.0 - vec_distance_cosine(docs.embedding, ?), 0.0)"
-        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12))) END)"
+        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE coalesce(coalesce(1.0 - vec_distance_cosine(docs.embedding, ?), 0.0)"
+        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12)), 0.0) END)"
     ),
     ("sqlite", "max_inner_product"): (
-        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE (coalesce(vec_distance_cosine(docs.embedding, ?) - 1.0, 0.0)"
-        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12))) END)"
+        "(CASE WHEN docs.embedding IS NULL THEN NULL ELSE coalesce(coalesce(vec_distance_cosine(docs.embedding, ?) - 1.0, 0.0)"
+        " * vec_distance_l2(docs.embedding, zeroblob(12)) * vec_distance_l2(?, zeroblob(12)), 0.0) END)"
     ),
 }
 
@@ -137,7 +137,7 @@ def test_cache_key_ignores_query_values(dialect_name: str) -> None:
 
 @pytest.mark.parametrize("dialect", [mysql.dialect(), mssql.dialect()], ids=["mysql", "mssql"])
 def test_unsupported_dialect(dialect) -> None:
-    with pytest.raises(UnsupportedDialectError, match=rf"cosine_distance\(\) cannot be compiled for the '{dialect.name}' dialect; sqlalchemy_vector supports clickhousedb, duckdb, postgresql, sqlite"):
+    with pytest.raises(UnsupportedDialectError, match=rf"cosine_distance\(\) cannot be compiled for the '{dialect.name}' dialect; sqlalchemy_vector supports clickhousedb, cockroachdb, duckdb, postgresql, sqlite, yugabytedb"):
         table.c.embedding.cosine(Q).compile(dialect=dialect)
     # SQLAlchemy re-raises DDL errors with the table and column named; ours is the cause.
     with pytest.raises(CompileError, match=f"column 'embedding'.*the '{dialect.name}' dialect has no vector support") as info:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -53,7 +56,7 @@ def test_attach_prepares_a_plain_engine_once(tmp_path: Path) -> None:
 
 
 def test_unsupported_dialect_is_refused_before_connecting() -> None:
-    with pytest.raises(UnsupportedDialectError, match="the 'mysql' dialect has no vector support; sqlalchemy_vector supports clickhousedb, duckdb, postgresql, sqlite"):
+    with pytest.raises(UnsupportedDialectError, match="the 'mysql' dialect has no vector support; sqlalchemy_vector supports clickhousedb, cockroachdb, duckdb, postgresql, sqlite, yugabytedb"):
         sv.create_engine("mysql://user@localhost/db")
 
 
@@ -115,6 +118,24 @@ def test_duckdb_without_attach_still_computes(tmp_path: Path) -> None:
         conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
         assert conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one() == pytest.approx(5.0)
     engine.dispose()
+
+
+def test_duckdb_engine_draws_no_progress_bar(tmp_path: Path) -> None:
+    # DuckDB draws its bar on stdout, a pipe included, for statements past 2 s: output such as
+    # `sqlalchemy-vector query --json` on a large table would be corrupted.  (Under pytest's capture
+    # DuckDB leaves it off by itself, so the check runs in a plain process writing to a pipe.)
+    script = (
+        "import duckdb, sys, sqlalchemy_vector as sv\n"
+        "print(duckdb.connect().execute(\"SELECT current_setting('enable_progress_bar')\").fetchone()[0])\n"
+        "engine = sv.create_engine(sys.argv[1])\n"
+        "with engine.connect() as conn:\n"
+        "    print(conn.exec_driver_sql(\"SELECT current_setting('enable_progress_bar')\").scalar_one())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, f"duckdb:///{tmp_path}/quiet.duckdb"],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(Path(sv.__file__).parents[1])},
+    )
+    assert done.stdout.split() == ["True", "False"]
 
 
 def test_sqlite_fallback_matches_extension(tmp_path: Path) -> None:

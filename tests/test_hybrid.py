@@ -98,6 +98,45 @@ def test_fused_ranks_and_scores_match_python_rrf(conn: Connection, weights: Any)
     assert by_text[0] == "d00"
 
 
+@pytest.mark.parametrize("rrf_k, fetch_k", [((1, 60), (20, 3)), ((60, 2), (6, 20)), ((0, 5), 20)])
+def test_per_arm_constants_and_depths_match_python_rrf(conn: Connection, rrf_k: Any, fetch_k: Any) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    query = "zebra quartz"
+    statement = hybrid_select(
+        table.c.content, table.c.embedding, query, QUERY_VECTOR, bind=conn, top_k=15, fetch_k=fetch_k, rrf_k=rrf_k
+    )
+    got = hybrid_rows(conn.execute(statement))
+    vector_depth, text_depth = fetch_k if isinstance(fetch_k, tuple) else (fetch_k, fetch_k)
+    expected = reciprocal_rank_fusion(
+        [vector_ranking(rows, QUERY_VECTOR)[:vector_depth], text_ranking(conn, table, query)[:text_depth]],
+        rrf_k=rrf_k, top_k=15,
+    )
+    assert [g["key"] for g in got] == [e["key"] for e in expected]
+    for g, e in zip(got, expected):
+        assert g["score"] == pytest.approx(e["score"], rel=1e-9)
+        assert (g["vector_rank"], g["text_rank"]) == tuple(e["ranks"])
+    assert max(g["text_rank"] or 0 for g in got) <= text_depth
+    assert max(g["vector_rank"] or 0 for g in got) <= vector_depth
+    if rrf_k == (1, 60):  # the vector arm leads: its first three ranks come first, in its order
+        assert [g["vector_rank"] for g in got[:3]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("value", [(1, 2, 3), (1, -1), "60", (1.5, 60), -1])
+def test_per_arm_settings_are_checked(value: Any) -> None:
+    metadata = MetaData()
+    table = Table("t", metadata, Column("id", String(8), primary_key=True), Column("content", Text),
+                  Column("embedding", sv.Vector(DIM)))
+    FullTextIndex("t_fts", table.c.content)
+    from sqlalchemy.dialects import sqlite
+
+    for name in ("rrf_k", "fetch_k"):
+        with pytest.raises(sv.exc.InvalidArgumentError, match=name):
+            hybrid_select(table.c.content, table.c.embedding, "x", QUERY_VECTOR, bind=sqlite.dialect(), **{name: value})
+    with pytest.raises(sv.exc.InvalidArgumentError, match="rrf_k has 1 values for 2 rankings"):
+        reciprocal_rank_fusion([["a"], ["b"]], rrf_k=[60])
+
+
 def test_filters_apply_to_both_arms(conn: Connection) -> None:
     rows = corpus()
     table = make_table(conn, rows)
@@ -265,6 +304,157 @@ def test_facade_hybrid_query(fresh_engine: Any, backend: str) -> None:
     # Rows written after the index was built are found (DuckDB's index is rebuilt when stale).
     new = rag.load_document("parse a json file", {"lang": "py"})
     assert rag.hybrid_query("parse json file", top_k=1)[0]["document_id"] == new
+    rag.close()
+
+
+def test_facade_fusion_follows_the_embedders_lead(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy_vector.rag import VectorRAG
+
+    class Leading(KeywordEmbedder):
+        hybrid_rrf_k = (60, 1)  # full text leads
+
+    embedder = Leading(VOCABULARY)
+    rag = VectorRAG(fresh_engine, embedder=embedder)
+    rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    rag.create_fulltext_index(language="simple")
+    # "time" is in the vector vocabulary, "written" only in the text: the arms disagree on the first place.
+    question = "time written"
+    text_lead = rag.hybrid_query(question, top_k=3)
+    assert [r["text_rank"] for r in text_lead[:1]] == [1]
+    assert text_lead[0]["score"] == pytest.approx(1 / (1 + 1) + (1 / (60 + text_lead[0]["vector_rank"])
+                                                                   if text_lead[0]["vector_rank"] else 0.0))
+    # An explicit rrf_k wins over the embedder's; one number is the same constant for both arms.
+    vector_lead = rag.hybrid_query(question, top_k=3, rrf_k=(1, 60))
+    assert vector_lead[0]["vector_rank"] == 1
+    plain = rag.hybrid_query(question, top_k=7, rrf_k=60)
+    expected = reciprocal_rank_fusion(
+        [[r["document_id"] for r in rag.hybrid_query(question, top_k=7, weights=(1, 0))],
+         [r["document_id"] for r in rag.hybrid_query(question, top_k=7, weights=(0, 1))]],
+        rrf_k=60,
+    )
+    assert [r["document_id"] for r in plain] == [e["key"] for e in expected][:7]
+    # Without hybrid_rrf_k the facade uses the standard 60 for both arms.
+    del Leading.hybrid_rrf_k
+    assert [r["document_id"] for r in rag.hybrid_query(question, top_k=7)] == [r["document_id"] for r in plain]
+    rag.close()
+
+
+def test_builtin_embedders_say_which_arm_leads() -> None:
+    assert sv.HashingEmbedder().hybrid_rrf_k == (60, 5)  # lexical vectors break full text's ties
+    assert sv.SentenceTransformerEmbedder.hybrid_rrf_k == (1, 60)  # a semantic model leads
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_index_is_rebuilt_by_the_facades_write_log(fresh_engine: Any, backend: str) -> None:
+    """DuckDB's fts index is a snapshot: facade writes log themselves, and the query rebuilds without a scan."""
+    from sqlalchemy import text
+
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    table = rag.document_model.__table__
+    state = f'"fts_main_{table.name}".index_state'
+    log = f'"fts_main_{table.name}#writes".log'
+
+    def writes() -> int:
+        """Writes logged since the index was built."""
+        with fresh_engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT (SELECT count(*) FROM {log}) - built_writes FROM {state}")).scalar_one())
+
+    def top(question: str) -> Any:
+        return rag.hybrid_query(question, top_k=1, weights=(0, 1))[0]["document_id"]
+
+    ids = rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)  # no index yet: no count
+    rag.create_fulltext_index(language="simple")
+    assert writes() == 0
+    new = rag.load_document("okapi herds")
+    assert writes() == 1
+    assert top("okapi") == new and writes() == 0  # rebuilt before the query, which recorded the log's length
+    assert rag.update_document(ids[1], content="okapi okapi okapi") and writes() == 1
+    assert top("okapi") == ids[1] and writes() == 0
+    assert rag.update_document(ids[2], metadata={"x": 1}) and writes() == 0  # the text did not change
+    assert rag.delete_document(ids[1]) and writes() == 1
+    assert top("okapi") == new
+    assert not rag.delete_document(ids[1]) and writes() == 0  # nothing deleted, nothing to rebuild
+
+    # A write outside the facade is not counted: hybrid_query does not scan the table, so it does not see it
+    # until refresh_fulltext_index scans (the default) or the facade writes again.
+    with fresh_engine.begin() as connection:
+        connection.execute(table.update().where(table.c.id == ids[0]).values(content="zebu zebu"))
+    assert rag.hybrid_query("zebu", top_k=1, weights=(0, 1)) == []
+    spec = next(i for i in list_fulltext_indexes_of(fresh_engine, table))
+    with fresh_engine.begin() as connection:
+        assert refresh_fulltext_index(connection, spec, scan=False) is False
+        assert refresh_fulltext_index(connection, spec) is True
+        assert refresh_fulltext_index(connection, spec) is False
+    assert top("zebu") == ids[0]
+    rag.close()
+
+
+def list_fulltext_indexes_of(engine: Any, table: Table) -> List[Any]:
+    from sqlalchemy_vector.fulltext import FullTextSpec
+
+    with engine.connect() as connection:
+        found = list_fulltext_indexes(connection, table)
+    return [FullTextSpec(i["name"], table, table.c[i["column"]], i["language"]) for i in found]
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_index_built_before_the_write_log_is_rebuilt_once(fresh_engine: Any, backend: str) -> None:
+    from sqlalchemy import text
+
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    rag.create_fulltext_index(language="simple")
+    table = rag.document_model.__table__
+    state = f'"fts_main_{table.name}".index_state'
+    with fresh_engine.begin() as connection:  # the state table and no log, as an index built by an older version
+        connection.execute(text(f"ALTER TABLE {state} DROP COLUMN built_writes"))
+        connection.execute(text(f'DROP SCHEMA "fts_main_{table.name}#writes" CASCADE'))
+    rag.load_document("okapi herds")  # not logged: there is no log
+    spec = list_fulltext_indexes_of(fresh_engine, table)[0]
+    with fresh_engine.begin() as connection:
+        assert refresh_fulltext_index(connection, spec, scan=False) is True
+        assert refresh_fulltext_index(connection, spec, scan=False) is False
+        assert connection.execute(text(f"SELECT built_writes FROM {state}")).scalar_one() == 0
+    assert rag.hybrid_query("okapi", top_k=1, weights=(0, 1))[0]["content"] == "okapi herds"
+    # Dropping the index drops its write log too.
+    rag_table_indexes = list_fulltext_indexes_of(fresh_engine, table)
+    with fresh_engine.begin() as connection:
+        sv.drop_fulltext_index(connection, rag_table_indexes[0].name, table_name=table.name)
+        schemas = connection.execute(text("SELECT schema_name FROM duckdb_schemas()")).scalars().all()
+    assert not [name for name in schemas if name.startswith(f"fts_main_{table.name}")]
+    rag.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_concurrent_facade_writes_do_not_conflict_on_the_write_log(fresh_engine: Any, backend: str) -> None:
+    import threading
+
+    from sqlalchemy_vector.rag import VectorRAG
+
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents([{"content": c} for c, _ in PASSAGES], show_progress=False)
+    rag.create_fulltext_index(language="simple")
+    errors: List[BaseException] = []
+
+    def write(thread: int) -> None:
+        for i in range(5):
+            try:
+                rag.load_document(f"okapi{thread} note {i}")
+            except BaseException as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    found = rag.hybrid_query("okapi0 okapi1 okapi2 okapi3", top_k=30, weights=(0, 1))
+    assert len(found) == 20
     rag.close()
 
 

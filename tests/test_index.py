@@ -31,6 +31,7 @@ from sqlalchemy_vector.dialects.sqlite.index import vec0_column_name, vec0_key, 
 from sqlalchemy_vector.search import knn, knn_select, search_settings
 
 from index_helpers import clustered, exact_ids, explain, fresh_database
+from tests.conftest import CLICKHOUSE, WITH_CLICKHOUSE
 
 DIM = 16
 ROWS = 1500
@@ -175,6 +176,7 @@ def test_plain_indexes_are_untouched() -> None:
 # -- create_all / drop_all and the connection-level API ----------------------------------------
 
 
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
 def test_create_all_and_drop_all(conn: Connection, backend: str) -> None:
     metadata = MetaData()
     table = Table(
@@ -193,13 +195,13 @@ def test_create_all_and_drop_all(conn: Connection, backend: str) -> None:
     conn.execute(insert(table), [{"id": i, "embedding": [i, 1.0, 0.0, 1.0]} for i in range(1, 6)])
     found = list_vector_indexes(conn, table)
     assert [set(row) for row in found] == [{"name", "table", "column", "metric", "method", "options", "quantization"}] * 2
-    method = {"sqlite": "vec0", "duckdb": "hnsw", "postgresql": "hnsw"}[backend]
-    options = {"m": 8} if backend == "postgresql" else {}
+    method = {"sqlite": "vec0", "duckdb": "hnsw", "postgresql": "hnsw", CLICKHOUSE: "hnsw"}[backend]
+    options = {"m": 8} if backend in ("postgresql", CLICKHOUSE) else {}
     assert found == [
         {"name": "idx_docs_cosine", "table": "idx_docs", "column": "embedding", "metric": "cosine", "method": method, "options": options, "quantization": None},
         {"name": "idx_docs_l2", "table": "idx_docs", "column": "embedding", "metric": "l2", "method": method, "options": {}, "quantization": None},
     ]
-    assert found == [index.describe(backend) for index in sorted(table.indexes, key=lambda ix: ix.name)]
+    assert found == [index.describe(conn.dialect) for index in sorted(table.indexes, key=lambda ix: ix.name)]
     assert list_vector_indexes(conn, "no_such_table") == []
     assert vector_columns(conn, "idx_docs") == {"embedding": 4}
     metadata.drop_all(conn)
@@ -209,6 +211,7 @@ def test_create_all_and_drop_all(conn: Connection, backend: str) -> None:
         assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'idx_docs%'")).scalar() == 0
 
 
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
 def test_create_and_drop_from_a_connection(conn: Connection, backend: str) -> None:
     table = docs_table(dim=3)
     table.create(conn)
@@ -228,6 +231,21 @@ def test_create_and_drop_from_a_connection(conn: Connection, backend: str) -> No
         with pytest.raises(VectorIndexError, match="no vector index named 'docs'"):
             drop_vector_index(conn, "docs")
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 2
+
+
+@pytest.mark.parametrize("backend", [CLICKHOUSE])
+@pytest.mark.parametrize("metric", ["max_inner_product", "l1"])
+def test_metric_without_an_index_is_a_clear_error(conn: Connection, metric: str) -> None:
+    """ClickHouse's vector_similarity index serves cosine and L2 only: other metrics are refused by name."""
+    table = docs_table(dim=3)
+    table.create(conn)
+    index = VectorIndex("ix_other", table.c.embedding, metric=metric)
+    with pytest.raises(UnsupportedMetricError, match=rf"'ix_other'.*no hnsw index for metric '{metric}'.*cosine, l2"):
+        create_vector_index(conn, index)
+    assert list_vector_indexes(conn, "docs") == []
+    # The distance itself works: an exact scan.
+    conn.execute(insert(table), [{"id": 1, "embedding": [1, 0, 0]}, {"id": 2, "embedding": [0, 1, 0]}])
+    assert [r.id for r in knn(conn, table.c.embedding, [0.1, 0.9, 0.0], 1, metric=metric)] == [2]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -484,22 +502,24 @@ class Corpus:
     doc: Any
 
 
-@pytest.fixture(scope="module", params=["sqlite", "duckdb", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "duckdb", "postgresql", CLICKHOUSE])
 def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     backend = request.param
     with fresh_database(backend, tmp_path_factory.mktemp(f"corpus-{backend}"), request) as url:
         engine = sv.create_engine(url)
         metadata = MetaData()
-        last = ("max_inner_product", "corpus_ip") if backend != "sqlite" else ("l1", "corpus_l1")
+        last = {"sqlite": ("l1", "corpus_l1"), CLICKHOUSE: None}.get(backend, ("max_inner_product", "corpus_ip"))
+        indexes = [
+            VectorIndex(name, "embedding", metric=metric, duckdb_experimental_persistence=True)
+            for metric, name in [("cosine", "corpus_cosine"), ("l2", "corpus_l2")] + ([last] if last else [])
+        ]
         table = Table(
             "corpus",
             metadata,
             Column("id", Integer, primary_key=True, autoincrement=False),
             Column("cat", Integer, nullable=False),
             Column("embedding", sv.Vector(DIM)),
-            VectorIndex("corpus_cosine", "embedding", metric="cosine", duckdb_experimental_persistence=True),
-            VectorIndex("corpus_l2", "embedding", metric="l2", duckdb_experimental_persistence=True),
-            VectorIndex(last[1], "embedding", metric=last[0], duckdb_experimental_persistence=True),
+            *indexes,
         )
         data = clustered(ROWS, DIM)
         with engine.begin() as connection:
@@ -595,6 +615,11 @@ def test_short_index_results_fall_back_to_exact(corpus: Corpus) -> None:
             assert "HNSW_INDEX_SCAN" in explain(connection, approximate)
             assert len(connection.execute(approximate).all()) < 10
             rows = knn(connection, col, q, 10, where=cat == 11)
+        elif corpus.backend == CLICKHOUSE:
+            # The vector_similarity skip index serves the filtered top-k; knn's answer is the exact one.
+            assert "vector_similarity" in explain(connection, approximate)
+            assert len(connection.execute(approximate).all()) < 10  # the filter applies after the index search
+            rows = knn(connection, col, q, 10, where=cat == 11)
         else:
             # vec0 takes the filter inside the KNN (rowid IN ...): never short.
             assert "rowid IN" in str(approximate.compile(dialect=connection.dialect))
@@ -617,7 +642,7 @@ def test_documented_query_shapes_use_the_index(corpus: Corpus) -> None:
         ],
         "corpus_l2": [select(table.c.id).order_by(col.l2(q)).limit(5)],
     }
-    if corpus.backend != "sqlite":
+    if corpus.backend not in ("sqlite", CLICKHOUSE):
         shapes["corpus_ip"] = [select(table.c.id).order_by(col.max_inner_product(q)).limit(5)]
     with corpus.engine.connect() as connection:
         if corpus.backend == "sqlite":
@@ -634,6 +659,8 @@ def test_documented_query_shapes_use_the_index(corpus: Corpus) -> None:
                 plan = explain(connection, statement)
                 if corpus.backend == "postgresql":
                     assert f"Index Scan using {name}" in plan, plan
+                elif corpus.backend == CLICKHOUSE:
+                    assert f"Name: {name}\n" in plan and "vector_similarity" in plan, plan
                 else:
                     # DuckDB boxes and wraps its plan: compare without the box-drawing and spaces.
                     assert f"HNSWIndex:{name}" in re.sub(r"[\s│]+", "", plan), plan
@@ -644,6 +671,7 @@ def test_documented_query_shapes_use_the_index(corpus: Corpus) -> None:
         ):
             plan = explain(connection, statement)
             assert "Index Scan using corpus" not in plan and "HNSW_INDEX_SCAN" not in plan, plan
+            assert "Name: corpus_" not in plan, plan
 
 
 def test_search_settings_are_scoped(corpus: Corpus) -> None:
@@ -672,6 +700,14 @@ def test_search_settings_are_scoped(corpus: Corpus) -> None:
             with search_settings(connection, ef_search=123):
                 assert current() == "123"
             assert current() is None
+        elif corpus.backend == CLICKHOUSE:
+            def setting() -> Any:
+                return connection.execute(text("SELECT getSetting('hnsw_candidate_list_size_for_search')")).scalar()
+
+            default = setting()
+            with search_settings(connection, ef_search=123):
+                assert setting() == 123
+            assert setting() == default != 123
         else:
             with search_settings(connection, ef_search=123):  # vec0 is exact: nothing to tune
                 assert knn(connection, corpus.table.c.embedding, query_vector(corpus, 3), 3)
@@ -701,6 +737,8 @@ def test_indexes_survive_a_new_engine(corpus: Corpus) -> None:
                 assert "Index Scan using corpus_l2" in explain(connection, statement)
             elif corpus.backend == "duckdb":
                 assert "HNSW_INDEX_SCAN" in explain(connection, statement)
+            elif corpus.backend == CLICKHOUSE:
+                assert "Name: corpus_l2\n" in explain(connection, statement)
             assert [r.id for r in knn(connection, col, far, 1, metric="l2")] == [ROWS + 1]
             connection.execute(sa.delete(table).where(table.c.id == ROWS + 1))
             connection.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, Table
@@ -108,8 +109,12 @@ def quantized_models(quantization: str) -> MetaData:
     return metadata
 
 
-@pytest.mark.parametrize("quantization", ["half", "binary"])
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+QUANTIZED = [("postgresql", "half"), ("postgresql", "binary"), ("sqlite", "binary")]
+
+
+@pytest.mark.parametrize(
+    ("database", "quantization"), QUANTIZED, indirect=["database"], ids=[f"{b}-{q}" for b, q in QUANTIZED]
+)
 def test_quantized_index_autogenerates_once(database: str, quantization: str, tmp_path: Path) -> None:
     project = Project(tmp_path, database)
     source = project.autogenerate(quantized_models(quantization), "quantized index")
@@ -135,3 +140,63 @@ def test_quantized_index_autogenerates_once(database: str, quantization: str, tm
     project.downgrade("-1")
     project.last_path.unlink()
     project.assert_no_changes(quantized_models(quantization))
+
+
+#: A vector index on each pgvector compact kind: (kind, metric, the operator class it must get).
+INDEXED = [("half", "cosine", "halfvec_cosine_ops"), ("bit", "hamming", "bit_hamming_ops"),
+           ("sparse", "l2", "sparsevec_l2_ops")]
+
+
+def indexed_kind_models(kind: str, metric: str) -> MetaData:
+    metadata = MetaData()
+    Table(
+        "items",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("code", TYPES[kind](16)),
+        VectorIndex("ix_items_code", "code", metric=metric),
+    )
+    return metadata
+
+
+@pytest.mark.parametrize(("kind", "metric", "opclass"), INDEXED, ids=[kind for kind, _, _ in INDEXED])
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_compact_column_index_autogenerates_once(
+    database: str, kind: str, metric: str, opclass: str, tmp_path: Path
+) -> None:
+    project = Project(tmp_path, database)
+    source = project.autogenerate(indexed_kind_models(kind, metric), "indexed kind column")
+    assert f"kind={kind!r}" in source, source
+    project.upgrade()
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            definition = connection.execute(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_items_code'")
+            ).scalar_one()
+            assert opclass in definition, definition
+            (found,) = list_vector_indexes(connection, "items")
+            assert (found["column"], found["metric"], found["quantization"]) == ("code", metric, None)
+            table = indexed_kind_models(kind, metric).tables["items"]
+            rng = np.random.default_rng(3)
+            rows = [rng.random(16) > 0.5 if kind == "bit" else rng.random(16).astype(np.float32) for _ in range(50)]
+            connection.execute(table.insert(), [{"id": i, "code": row} for i, row in enumerate(rows)])
+            distance = getattr(table.c.code, metric)(rows[7])
+            statement = sa.select(table.c.id).order_by(distance).limit(3)
+            connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(r[0] for r in connection.execute(sa.text(f"EXPLAIN {compiled}")))
+            assert "ix_items_code" in plan, plan
+            assert connection.execute(statement).scalars().first() == 7
+    finally:
+        engine.dispose()
+    project.assert_no_changes(indexed_kind_models(kind, metric))
+    # Dropping it from the models drops it; the downgrade builds it again with its operator class.
+    bare = indexed_kind_models(kind, metric)
+    bare.tables["items"].indexes.clear()
+    dropped = project.autogenerate(bare, "drop index")
+    assert f"kind={kind!r}" in "\n".join(body(dropped, "downgrade")), dropped
+    project.upgrade()
+    project.downgrade("-1")
+    project.last_path.unlink()
+    project.assert_no_changes(indexed_kind_models(kind, metric))

@@ -15,9 +15,17 @@ from sqlalchemy.schema import CreateTable
 import sqlalchemy_vector as sv
 from index_helpers import fresh_database
 from rag_fixtures import create_existing_tables, existing_models
-from sqlalchemy_vector.exc import ModelConfigurationError
+from sqlalchemy_vector.dialects import backend_for
+from sqlalchemy_vector.exc import InvalidVectorError, ModelConfigurationError, UnsupportedDialectError
 from sqlalchemy_vector.filters import metadata_filter
 from sqlalchemy_vector.orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, IntegerId, MetadataJSON, make_models
+from tests.conftest import WITH_CLICKHOUSE
+
+@pytest.fixture(params=WITH_CLICKHOUSE)
+def backend(request: pytest.FixtureRequest) -> str:
+    """This module's matrix: every backend, ClickHouse included."""
+    return str(request.param)
+
 
 VECTORS = {
     "a": [1.0, 0.0, 0.0, 0.0],
@@ -59,6 +67,10 @@ def test_default_models_round_trip(conn: Connection) -> None:
 
 def test_integer_ids_on_every_backend(conn: Connection) -> None:
     Document, Embedding = make_models(4, document_table="int_docs", embedding_table="int_embs", id_type=int)
+    if conn.dialect.name == "clickhousedb":  # no sequence, no autoincrement: refused when the table is created
+        with pytest.raises(UnsupportedDialectError, match=r"int_docs\.id is a database-generated integer key.*id_type=str"):
+            Document.metadata.create_all(conn)
+        return
     Document.metadata.create_all(conn)
     with session_on(conn) as session:
         docs = [Document(content=f"doc {i}") for i in range(3)]
@@ -116,12 +128,15 @@ def test_remapped_column_names(conn: Connection) -> None:
 def test_foreign_key_is_not_created_on_duckdb(conn: Connection) -> None:
     Document, Embedding = make_models(4, document_table="fk_docs", embedding_table="fk_embs")
     ddl = str(CreateTable(Embedding.__table__).compile(conn))
-    assert ("REFERENCES fk_docs" in ddl) is (conn.dialect.name != "duckdb")
+    foreign_keys = backend_for(conn.dialect).capabilities.foreign_keys  # not on DuckDB and ClickHouse
+    assert ("REFERENCES fk_docs" in ddl) is foreign_keys is (conn.dialect.name not in ("duckdb", "clickhousedb"))
     assert Embedding.__table__.c.document_id.references(Document.__table__.c.id)  # kept in the model
     Document.metadata.create_all(conn)
     if conn.dialect.name == "duckdb":
         count = "SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'fk_embs'"
         assert conn.execute(text(count)).scalar_one() == 0
+    elif conn.dialect.name == "clickhousedb":  # no secondary indexes either: the table is ordered by its key
+        assert "ORDER BY id" in ddl and "INDEX" not in ddl
     else:
         assert [ix["column_names"] for ix in inspect(conn).get_indexes("fk_embs")] == [["document_id"]]
     with session_on(conn) as session:
@@ -149,8 +164,13 @@ def test_single_table_mixin(conn: Connection) -> None:
     Base.metadata.create_all(conn)
     with session_on(conn) as session:
         session.add_all(Page(content=k, title=k.upper(), embedding=v) for k, v in VECTORS.items())
-        session.add(Page(content="no vector yet"))
         session.flush()
+        if backend_for(conn.dialect).capabilities.null_vectors:
+            session.add(Page(content="no vector yet"))
+            session.flush()
+        else:  # ClickHouse: an Array column is never NULL
+            with pytest.raises(InvalidVectorError, match="ClickHouse stores no NULL vector"):
+                conn.execute(Page.__table__.insert().values(id="x", content="no vector yet", vec=None))
         nearest = session.scalars(
             select(Page).where(Page.embedding.is_not(None)).order_by(Page.embedding.cosine([0.0, 1.0, 0.1, 0.0])).limit(1)
         ).one()
@@ -216,11 +236,19 @@ def test_configuration_errors() -> None:
 
 def test_column_types_come_from_the_backend(conn: Connection) -> None:
     Document, Embedding = make_models(4, document_table="typed_docs", embedding_table="typed_embs", id_type=int)
-    ddl = str(CreateTable(Document.__table__).compile(conn))
-    postgresql = conn.dialect.name == "postgresql"
-    assert ("metadata JSONB NOT NULL" if postgresql else "metadata JSON NOT NULL") in ddl
-    assert ("id INTEGER NOT NULL" if conn.dialect.name == "sqlite" else "id BIGINT NOT NULL") in ddl
     assert isinstance(Document.__table__.c.id.type, Integer)  # code that looks for integer keys finds it
+    if conn.dialect.name == "clickhousedb":
+        with pytest.raises(UnsupportedDialectError, match="typed_docs.id is a database-generated integer key"):
+            CreateTable(Document.__table__).compile(conn)
+        Document, Embedding = make_models(4, document_table="typed_docs", embedding_table="typed_embs")
+        ddl = str(CreateTable(Document.__table__).compile(conn))
+        assert "`metadata` VARCHAR" in ddl  # JSON text in a String: ClickHouse's JSON type drops null values
+    else:
+        ddl = str(CreateTable(Document.__table__).compile(conn))
+    postgresql = conn.dialect.name == "postgresql"
+    if conn.dialect.name != "clickhousedb":
+        assert ("metadata JSONB NOT NULL" if postgresql else "metadata JSON NOT NULL") in ddl
+        assert ("id INTEGER NOT NULL" if conn.dialect.name == "sqlite" else "id BIGINT NOT NULL") in ddl
     Document.metadata.create_all(conn)
     columns = {c["name"]: c["type"] for c in inspect(conn).get_columns("typed_docs")}
     if postgresql:
@@ -252,8 +280,8 @@ def test_derived_dialect_gets_its_base_types() -> None:
 @pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
 @pytest.mark.parametrize(
     "database, id_type",
-    [("sqlite", str), ("sqlite", int), ("postgresql", str), ("postgresql", int), ("duckdb", str), ("duckdb", int)],
-    ids=["sqlite-str", "sqlite-int", "postgresql-str", "postgresql-int", "duckdb-str", "duckdb-int"],
+    [("sqlite", str), ("sqlite", int), ("postgresql", str), ("postgresql", int), ("duckdb", str), ("duckdb", int), ("clickhouse", str)],
+    ids=["sqlite-str", "sqlite-int", "postgresql-str", "postgresql-int", "duckdb-str", "duckdb-int", "clickhouse-str"],
 )
 def test_migrations_of_the_models_run_on_every_backend(
     database: str, id_type: type, tmp_path: Path, request: pytest.FixtureRequest

@@ -53,12 +53,19 @@ def test_rerank_through_quantized_index(conn: Connection, backend: str, quantiza
             table.metadata.create_all(conn)
         assert capabilities.missing_quantization in str(info.value)
         return
+    if backend == "sqlite-python":  # no vec0 without the extension
+        with pytest.raises(sv.exc.MissingExtensionError, match="vec0"):
+            table.metadata.create_all(conn)
+        return
     data = clustered(300, DIM, seed=5)
     table.metadata.create_all(conn)
     conn.execute(table.insert(), [{"id": i + 1, "v": row} for i, row in enumerate(data)])
+    (listed,) = sv.list_vector_indexes(conn, table)
+    assert (listed["quantization"], listed["metric"]) == (quantization, "cosine" if quantization == "half" else None)
     query = data[17] + 0.01
     statement = sv.knn_select(table.c.v, query, 10, rerank=40, dialect=conn.dialect)
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a 300-row table would be scanned otherwise
+    if backend == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a 300-row table would be scanned otherwise
     assert f"q_{quantization}_idx" in explain(conn, statement)
     rows = sv.knn(conn, table.c.v, query, 10, rerank=40)
     truth = exact_ids(data, query, "cosine", 10)
@@ -70,6 +77,38 @@ def test_rerank_through_quantized_index(conn: Connection, backend: str, quantiza
     for row in rows:
         if row.id in exact:
             assert row.distance == pytest.approx(exact[row.id], abs=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_binary_index_stays_in_sync_and_filters(conn: Connection, backend: str) -> None:
+    dim = 64
+    table = _table("binary", dim)
+    table.metadata.create_all(conn)
+    compiled = str(sv.index.CreateVectorIndex(next(iter(table.indexes))).compile(dialect=conn.dialect))
+    assert compiled == "CREATE VIRTUAL TABLE q_binary_idx USING vec0(v bit[64])"
+    data = clustered(200, dim, seed=9)
+    conn.execute(table.insert(), [{"id": i + 1, "v": row} for i, row in enumerate(data)])
+    conn.execute(table.insert(), [{"id": 1000, "v": None}])
+    # The triggers keep the bits: an update moves a row next to the query, a delete removes one.
+    query = data[40] + 0.01
+    conn.execute(table.update().where(table.c.id == 5).values(v=query))
+    conn.execute(table.delete().where(table.c.id == 41))
+    assert conn.exec_driver_sql("SELECT count(*) FROM q_binary_idx").scalar() == 199
+    conn.execute(table.update().where(table.c.id == 7).values(v=None))  # unset: leaves the index
+    conn.execute(table.update().where(table.c.id == 1000).values(v=data[6]))  # set: joins it
+    assert conn.exec_driver_sql("SELECT count(*) FROM q_binary_idx").scalar() == 199
+    assert sv.knn(conn, table.c.v, data[6], 1, rerank=20)[0].id == 1000
+    rows = sv.knn(conn, table.c.v, query, 5, rerank=50)
+    assert rows[0].id == 5 and rows[0].distance == pytest.approx(0.0, abs=1e-6)
+    assert 41 not in [row.id for row in rows]
+    # Filters apply inside the hamming KNN; the candidates are re-ranked exactly.
+    odd = sv.knn(conn, table.c.v, query, 5, rerank=50, where=table.c.id % 2 == 1)
+    assert len(odd) == 5 and all(row.id % 2 == 1 for row in odd)
+    reference = {row.id: row.distance for row in sv.knn(conn, table.c.v, query, 200, where=table.c.id % 2 == 1)}
+    for row in odd:
+        assert row.distance == pytest.approx(reference[row.id], abs=1e-5)
+    # More candidates than vec0's k limit: the statement scans the table (same results).
+    assert [r.id for r in sv.knn(conn, table.c.v, query, 5, rerank=5000)][:1] == [5]
 
 
 def test_rerank_needs_a_quantized_index_and_enough_candidates() -> None:

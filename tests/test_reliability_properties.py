@@ -111,3 +111,18 @@ def test_backends_agree_with_numpy(engine_for: Callable[[str], Engine]) -> None:
     finally:
         for connection in connections.values():
             connection.close()
+
+
+@pytest.mark.parametrize("metric", ["max_inner_product", "inner_product"])
+def test_inner_product_of_a_vector_whose_norm_underflows(metric: str, engine_for: Callable[[str], Engine]) -> None:
+    # Found by the property above: |a| of [2.49e-24] underflows float32 to 0 while
+    # sqlite-vec's cosine is infinite, and 0 * inf came back as NULL.
+    tiny, one = np.array([2.49e-24], dtype=np.float32), np.array([1.0], dtype=np.float32)
+    vector = sv.Vector(1)
+    function = functions.max_inner_product if metric == "max_inner_product" else functions.inner_product
+    statement = select(function(bindparam("a", tiny, type_=vector), bindparam("b", one, type_=vector)))
+    for backend in BACKENDS:
+        with engine_for(backend).connect() as connection:
+            got = connection.execute(statement).scalar_one()
+        assert got is not None and abs(float(got)) <= 1e-20, (backend, got)
+

@@ -33,7 +33,7 @@ from sqlalchemy.schema import Column, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
 from ..index import VectorIndex, list_vector_indexes, vector_columns
-from ..kinds import CompactVector, same_kind_type
+from ..kinds import CompactVector, same_kind_type, stored_kind
 from ..types import Vector
 from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
 from .operations import IdSequenceOp
@@ -164,7 +164,9 @@ def _compare_table(
         if index is not None and _same_index(found, index, state) and found["column"] not in changes:
             continue
         keep = index if index is not None and _same_index(found, index, state) else None
-        drop = DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=keep)
+        drop = DropVectorIndexOp.from_reflected(
+            found, schema, dialect=dialect, index=keep, kind=_column_kind(conn_table, found["column"], dialect)
+        )
         modify_table_ops.ops.append(_place(drop, _BEFORE))
         dropped.add(found["name"])
     present = {found["name"] for found in existing}
@@ -172,6 +174,14 @@ def _compare_table(
         if name not in present or name in dropped:
             modify_table_ops.ops.append(_place(CreateVectorIndexOp.from_index(index), _AFTER))
     return PriorityDispatchResult.CONTINUE
+
+
+def _column_kind(table: Optional[Table], column_name: Optional[str], dialect: Any) -> Optional[str]:
+    """The compact kind of a reflected column that a vector index covers (None: a Vector, or unknown)."""
+    if table is None or column_name is None or column_name not in table.c:
+        return None
+    found = stored_kind(table.c[column_name].type, dialect)
+    return found[0] if found is not None else None
 
 
 def _rebuilds_table(backend: Backend, operations: List[Any]) -> bool:
@@ -259,6 +269,23 @@ def _with_id_sequences(operation: Any) -> List[Any]:
     return [IdSequenceOp(seq.name, schema=seq.schema) for seq in sequences] + [operation]
 
 
+def _compare_nullable(
+    autogen_context: AutogenContext,
+    alter_column_op: ops.AlterColumnOp,
+    schema: Optional[str],
+    tname: str,
+    cname: str,
+    conn_col: Column[Any],
+    metadata_col: Column[Any],
+) -> PriorityDispatchResult:
+    """A vector column where the backend stores no NULL vector is NOT NULL whatever the model says: no change."""
+    state = _state(autogen_context)
+    if state is None or state.backend.capabilities.null_vectors or not isinstance(metadata_col.type, Vector):
+        return PriorityDispatchResult.CONTINUE
+    alter_column_op.existing_nullable = conn_col.nullable
+    return PriorityDispatchResult.STOP
+
+
 def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
     return any(isinstance(col.type, (Vector, CompactVector)) for table in autogen_context.sorted_tables for col in table.columns)
 
@@ -266,5 +293,6 @@ def _metadata_has_vectors(autogen_context: AutogenContext) -> bool:
 def setup(plugin: Plugin) -> None:
     """Register the comparison functions on ``plugin`` (Alembic's plugin protocol)."""
     plugin.add_autogenerate_comparator(_compare_type, "column", "types", priority=DispatchPriority.FIRST)
+    plugin.add_autogenerate_comparator(_compare_nullable, "column", "nullable", priority=DispatchPriority.FIRST)
     plugin.add_autogenerate_comparator(_compare_table, "table", "vector_indexes")
     plugin.add_autogenerate_comparator(_finish, "schema", "vector_operations", priority=DispatchPriority.LAST)

@@ -28,6 +28,7 @@ from ..dialects.base import backend_for, find_backend
 from ..exc import VectorIndexError
 from ..index import INDEX_METHODS, VectorIndex, create_statements, create_vector_index, drop_statements
 from ..index import drop_vector_index, list_vector_indexes, vector_columns
+from ..kinds import KINDS, kind_type, stored_kind
 from ..types import Vector
 
 __all__ = [
@@ -56,8 +57,14 @@ class CreateVectorIndexOp(MigrateOperation):
         schema: Optional[str] = None,
         duckdb_experimental_persistence: bool = False,
         quantization: Optional[str] = None,
+        kind: Optional[str] = None,
         **options: int,
     ) -> None:
+        if kind is not None and kind not in KINDS:
+            raise VectorIndexError(
+                f"create_vector_index({index_name!r}): unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
+                "(or None for a Vector column)"
+            )
         self.index_name = index_name
         self.table_name = table_name
         self.column_name = column_name
@@ -66,6 +73,8 @@ class CreateVectorIndexOp(MigrateOperation):
         self.schema = schema
         self.duckdb_experimental_persistence = duckdb_experimental_persistence
         self.quantization = quantization
+        #: The compact kind of the indexed column (``half``, ``bit``, ``sparse``...), None for ``Vector``.
+        self.kind = kind
         self.options: Dict[str, int] = dict(options)
 
     @classmethod
@@ -81,9 +90,14 @@ class CreateVectorIndexOp(MigrateOperation):
         schema: Optional[str] = None,
         duckdb_experimental_persistence: bool = False,
         quantization: Optional[str] = None,
+        kind: Optional[str] = None,
         **options: int,
     ) -> None:
-        """Build vector index ``index_name`` on ``table_name.column_name`` (see :class:`~sqlalchemy_vector.VectorIndex`)."""
+        """Build vector index ``index_name`` on ``table_name.column_name`` (see :class:`~sqlalchemy_vector.VectorIndex`).
+
+        ``kind`` names the column's compact kind (``"half"``, ``"bit"``,
+        ``"sparse"``), which picks the operator class; None is a ``Vector`` column.
+        """
         operations.invoke(
             cls(
                 index_name,
@@ -94,6 +108,7 @@ class CreateVectorIndexOp(MigrateOperation):
                 schema=schema,
                 duckdb_experimental_persistence=duckdb_experimental_persistence,
                 quantization=quantization,
+                kind=kind,
                 **options,
             )
         )
@@ -109,16 +124,19 @@ class CreateVectorIndexOp(MigrateOperation):
             schema=index.bound_table.schema,
             duckdb_experimental_persistence=index.duckdb_experimental_persistence,
             quantization=index.quantization,
+            kind=getattr(index.vector_column.type, "kind", None),
             **index.options,
         )
 
     def to_index(self, dim: int, primary_key: Sequence[Column[Any]] = ()) -> VectorIndex:
         """A :class:`VectorIndex` on a stand-in table holding just what the DDL needs.
 
-        ``primary_key`` are the table's primary key columns, for backends
-        whose index is keyed by them.
+        The stand-in column is of the op's ``kind`` (so the index gets that
+        kind's operator class), else a ``Vector``.  ``primary_key`` are the
+        table's primary key columns, for backends whose index is keyed by them.
         """
-        columns: List[Column[Any]] = [Column(self.column_name, Vector(dim))]
+        column_type = Vector(dim) if self.kind is None else kind_type(self.kind, dim)
+        columns: List[Column[Any]] = [Column(self.column_name, column_type)]
         columns[:0] = [Column(key.name, key.type, primary_key=True) for key in primary_key if key.name != self.column_name]
         stand_in = Table(self.table_name, MetaData(), *columns, schema=self.schema)
         return VectorIndex(
@@ -183,11 +201,13 @@ class DropVectorIndexOp(MigrateOperation):
         *,
         dialect: Union[Dialect, str],
         index: Optional[VectorIndex] = None,
+        kind: Optional[str] = None,
     ) -> "DropVectorIndexOp":
         """A drop of an index as :func:`~sqlalchemy_vector.list_vector_indexes` reported it on ``dialect``.
 
         Its reverse builds the same index again: from ``index`` (the model's
-        declaration) when given, otherwise from what the database reports.
+        declaration) when given, otherwise from what the database reports
+        (``kind``: the indexed column's compact kind, read from its type).
         """
         if index is not None:
             create = CreateVectorIndexOp.from_index(index)
@@ -201,6 +221,7 @@ class DropVectorIndexOp(MigrateOperation):
                 method=found["method"] if found["method"] in INDEX_METHODS else INDEX_METHODS[0],
                 schema=schema,
                 quantization=found.get("quantization"),
+                kind=kind,
                 **found["options"],
                 **backend_for(dialect, feature="vector indexes").reflected_index_kwargs(found),
             )
@@ -317,6 +338,8 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
     connection = operations.get_bind()
     dims = vector_columns(connection, operation.table_name, schema=operation.schema)
     if operation.column_name not in dims:
+        dims = {**dims, **_compact_columns(connection, operation)}
+    if operation.column_name not in dims:
         raise VectorIndexError(
             f"create_vector_index({operation.index_name!r}): {operation.table_name}.{operation.column_name} "
             f"is not a vector column in the database (vector columns there: {', '.join(dims) or 'none'})"
@@ -331,6 +354,21 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
             types = {c["name"]: c["type"] for c in inspector.get_columns(operation.table_name, schema=operation.schema)}
         primary_key = [Column(name, types[name]) for name in names or ()]
     create_vector_index(connection, operation.to_index(dims[operation.column_name], primary_key))
+
+
+def _compact_columns(connection: Any, operation: CreateVectorIndexOp) -> Dict[str, int]:
+    """``{column: dim}`` for the op's column where the database stores it as the op's compact kind."""
+    if operation.kind is None:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sa_exc.SAWarning)  # other columns' types the dialect does not know
+        columns = inspect(connection).get_columns(operation.table_name, schema=operation.schema)
+    for column in columns:
+        if column["name"] == operation.column_name:
+            found = stored_kind(column["type"], connection.dialect)
+            if found is not None and found[0] == operation.kind:
+                return {operation.column_name: found[1]}
+    return {}
 
 
 @Operations.implementation_for(DropVectorIndexOp)
@@ -412,6 +450,8 @@ def _render_create_vector_index(autogen_context: AutogenContext, operation: Crea
         extra["duckdb_experimental_persistence"] = True
     if operation.quantization is not None:
         extra["quantization"] = operation.quantization
+    if operation.kind is not None:
+        extra["kind"] = operation.kind
     return (
         f"op.create_vector_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}"
         f"{_keywords(metric=operation.metric, method=operation.method, **extra)})"

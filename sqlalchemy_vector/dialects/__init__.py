@@ -13,6 +13,8 @@ DEFAULT_URL = "sqlite:///sqlalchemy_vector.db"
 # The registry: importing a backend's package registers it.
 from . import duckdb, postgresql, sqlite  # noqa: E402,F401
 from . import clickhouse  # noqa: E402,F401
+from . import cockroachdb  # noqa: E402,F401
+from . import yugabytedb  # noqa: E402,F401
 
 __all__ = [
     "DEFAULT_URL",

@@ -409,9 +409,15 @@ class Backend:
         """Full-text indexes read from the catalog: dicts with ``name``, ``table``, ``column``, ``language``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
 
-    def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str) -> bool:
-        """Bring an index that does not follow writes up to date; True if it was rebuilt."""
+    def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str, scan: bool = True) -> bool:
+        """Bring an index that does not follow writes up to date; True if it was rebuilt.
+
+        Without ``scan``, only the writes counted by :meth:`note_fulltext_write` make it stale.
+        """
         return False
+
+    def note_fulltext_write(self, connection: Connection, table_name: str, schema: Optional[str]) -> None:
+        """Record, in the writing transaction, that rows of ``table_name`` changed (for indexes that do not follow writes)."""
 
     def reflected_fulltext_index(self, index: "Index") -> bool:
         """Whether a reflected index is a full-text index (compared by the Alembic plugin, not by Alembic)."""
@@ -430,6 +436,24 @@ class Backend:
         relevance), filters on the table and the limit.
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text search")
+
+    # -- distributed tables (the facade's distributed=True) ------------------------------
+
+    def distribute_statements(self, documents: "Column[Any]", embeddings: Optional["Column[Any]"]) -> List[Executable]:
+        """Statements that shard the documents by their key and the embeddings by ``document_id``, co-located.
+
+        ``documents`` is the documents' key column, ``embeddings`` the embeddings'
+        ``document_id`` column (``None`` for one table).  Each statement must do
+        nothing for a table already distributed.  Backends without such tables
+        raise :class:`UnsupportedDialectError`.
+        """
+        raise UnsupportedDialectError(
+            f"{self.name} has no distributed tables to create: distributed=True shards tables with Citus, "
+            "a PostgreSQL extension; leave distributed out here"
+        )
+
+    def ensure_distribution_support(self, connection: Connection) -> None:
+        """Raise :class:`~sqlalchemy_vector.exc.MissingExtensionError` unless ``connection`` can distribute tables."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -11,12 +11,22 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
+from ...exc import InvalidVectorError
+
 if TYPE_CHECKING:
     from ...bulk import BulkLoad
 
 
 def write(connection: Connection, load: "BulkLoad") -> bool:
     """Insert ``load`` through ``insert_arrow``; ``False`` when only the plain insert is exact."""
+    for key, (_, nulls) in load.vectors.items():
+        if nulls is not None and nulls.any():
+            row = int(nulls.argmax())
+            raise InvalidVectorError(
+                f"{load.table.name}.{load.table.c[key].name} in row {row} is None, and ClickHouse stores no NULL "
+                "vector (an Array column cannot be Nullable); leave the row out, or keep vectors in a separate "
+                "table keyed by the row's id"
+            )
     if not load.defaults_computed or load.sql_defaults:
         return False
     try:
@@ -29,9 +39,7 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     arrays = []
     for column in load.columns:
         if column.key in load.vectors:
-            matrix, nulls = load.vectors[column.key]
-            if nulls is not None and nulls.any():
-                return False  # the plain insert raises the error that explains NULL vectors
+            matrix, _ = load.vectors[column.key]
             flat = pa.array(matrix.reshape(-1), type=pa.float32())
             offsets = pa.array(range(0, matrix.size + 1, matrix.shape[1]) if matrix.shape[1] else [0] * (len(matrix) + 1), type=pa.int32())
             arrays.append(pa.ListArray.from_arrays(offsets, flat))

@@ -14,10 +14,13 @@ Engines sqlalchemy_vector did not prepare compile exactly as before.
 
 from __future__ import annotations
 
-from typing import Any, List
+import datetime as dt
+from typing import Any, Dict, List
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import Column, CreateTable, Table
+from sqlalchemy.schema import Column, CreateTable, Sequence, Table
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.compiler import DDLCompiler
 
@@ -52,6 +55,19 @@ def _default_engine(table: Table) -> str:
     return f"Engine MergeTree ORDER BY {order_by} SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1"
 
 
+def _refuse_generated_integer_keys(table: Table) -> None:
+    from ...exc import UnsupportedDialectError
+    from ...orm import IntegerId
+
+    for column in table.primary_key.columns:
+        if isinstance(column.type, IntegerId) and (column.default is None or isinstance(column.default, Sequence)):
+            raise UnsupportedDialectError(
+                f"{table.name}.{column.name} is a database-generated integer key, and ClickHouse generates none "
+                "(no sequence, no autoincrement); use string ids (id_type=str, UUIDs, the default) or give the "
+                "column a default that computes the id in Python"
+            )
+
+
 @compiles(CreateTable, "clickhousedb")
 def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str:
     table = element.element
@@ -63,6 +79,7 @@ def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str
 
     if ClickHouseDDLHelper.is_dictionary(table):
         return str(compiler.visit_create_table(element, **kw))  # type: ignore[no-untyped-call]
+    _refuse_generated_integer_keys(table)
     engine = getattr(table, "engine", None) or ClickHouseDDLHelper.get_option(table, "engine")
     parts: List[str] = [_column_spec(compiler, c.element) for c in element.columns]
     quote = compiler.preparer.quote
@@ -80,6 +97,71 @@ def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str
 
         text += f" COMMENT {compiler.sql_compiler.render_literal_value(table.comment, types.STRINGTYPE)}"
     return text
+
+
+# -- generic column types -------------------------------------------------------------------
+# clickhouse-connect 1.12 compiles generic SQLAlchemy types with the generic compiler: JSON does not
+# compile at all, DateTime becomes ClickHouse's DateTime (whole seconds) and Float its Float32.  On
+# prepared engines they take the ClickHouse types that keep what the other backends keep.
+
+
+def _prepared(dialect: Any) -> bool:
+    state = engine_state(dialect)
+    return state is not None and bool(state.get("clickhouse"))
+
+
+@compiles(sqltypes.JSON, "clickhousedb")
+def _json_type(element: sqltypes.JSON, compiler: Any, **kw: Any) -> str:
+    if not _prepared(compiler.dialect):
+        raise sa_exc.UnsupportedCompilationError(compiler, type(element))  # type: ignore[arg-type]
+    return "String"  # JSON text: ClickHouse's JSON type drops keys whose value is null
+
+
+@compiles(sqltypes.DateTime, "clickhousedb")
+def _datetime_type(element: sqltypes.DateTime, compiler: Any, **kw: Any) -> str:
+    if not _prepared(compiler.dialect):
+        return str(compiler.visit_datetime(element, **kw))
+    return "DateTime64(6, 'UTC')" if element.timezone else "DateTime64(6)"
+
+
+@compiles(sqltypes.Float, "clickhousedb")
+def _float_type(element: "sqltypes.Float[Any]", compiler: Any, **kw: Any) -> str:
+    if not _prepared(compiler.dialect) or (element.precision is not None and element.precision <= 24):
+        return str(compiler.visit_float(element, **kw))
+    return "Float64"
+
+
+class DateTimeMicroseconds(sqltypes.DateTime):
+    """A DateTime bound with its microseconds (clickhouse-connect 1.12 renders ``%H:%M:%S`` alone).
+
+    Aware values go as UTC, the zone of the ``DateTime64(6, 'UTC')`` column they are kept in, and
+    read back aware, in UTC.
+    """
+
+    def bind_processor(self, dialect: Any) -> Any:
+        def process(value: Any) -> Any:
+            if not isinstance(value, dt.datetime):
+                return value
+            if value.tzinfo is not None:
+                value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if not self.timezone:
+            return None
+
+        def process(value: Any) -> Any:
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                return value.replace(tzinfo=dt.timezone.utc)
+            return value
+
+        return process
+
+
+#: Per-engine ``colspecs`` of prepared engines: generic types with the ClickHouse behaviour above.
+COLSPECS: Dict[type, type] = {sqltypes.DateTime: DateTimeMicroseconds}
 
 
 # -- UPDATE and DELETE through the ORM ----------------------------------------------------

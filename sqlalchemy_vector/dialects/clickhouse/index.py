@@ -27,6 +27,10 @@ _METRIC_NAMES = {value: key for key, value in _DISTANCE.items()}
 #: The index serves the two distances ClickHouse 26.9 builds it for.
 INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {"hnsw": tuple(_DISTANCE)}
 
+# ClickHouse 26.9's defaults for the long form's M and ef_construction: an option at its default is
+# indistinguishable in the catalog from one not given, so only the others are reported.
+DEFAULT_OPTIONS = {"m": 32, "ef_construction": 128}
+
 _TYPE_FULL = re.compile(r"vector_similarity\('hnsw',\s*'(\w+)',\s*(\d+)(?:,\s*'(\w+)',\s*(\d+),\s*(\d+))?\)")
 _LENGTH_CHECK = re.compile(r"CHECK length\(`?([^`)]+)`?\) = (\d+)")
 
@@ -53,8 +57,8 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
     arguments = f"'hnsw', '{_DISTANCE[index.metric]}', {int(index.dim)}"
     if index.options:
         # The long form names every parameter: quantization, then M, then ef_construction.
-        m = int(index.options.get("m", 32))
-        ef_construction = int(index.options.get("ef_construction", 128))
+        m = int(index.options.get("m", DEFAULT_OPTIONS["m"]))
+        ef_construction = int(index.options.get("ef_construction", DEFAULT_OPTIONS["ef_construction"]))
         arguments += f", 'bf16', {m}, {ef_construction}"
     return (
         f"ALTER TABLE {preparer.format_table(index.bound_table)} ADD INDEX "
@@ -104,7 +108,8 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
         match = _TYPE_FULL.search(type_full)
         options: Dict[str, Any] = {}
         if match and match.group(4):
-            options = {"m": int(match.group(4)), "ef_construction": int(match.group(5))}
+            built = {"m": int(match.group(4)), "ef_construction": int(match.group(5))}
+            options = {key: value for key, value in built.items() if value != DEFAULT_OPTIONS[key]}
         result.append(
             {
                 "name": name,

@@ -138,12 +138,16 @@ class DuckDBBackend(Backend):
 
         def load_vss(dbapi_connection: Any, connection_record: Any) -> None:
             _extensions.load(dbapi_connection, wheel)
-            if fts is not None:
-                cursor = dbapi_connection.cursor()
-                try:
+            cursor = dbapi_connection.cursor()
+            try:
+                # DuckDB 1.5 draws a progress bar on stdout for any statement past 2 s, even
+                # when stdout is a pipe: it would corrupt the output of a program (or a
+                # `sqlalchemy-vector ... --json`) on a large table.
+                cursor.execute("SET enable_progress_bar = false")
+                if fts is not None:
                     cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
-                finally:
-                    cursor.close()
+            finally:
+                cursor.close()
 
         event.listen(engine, "connect", load_vss)
 
@@ -244,9 +248,12 @@ class DuckDBBackend(Backend):
     def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
         return _fulltext.list_indexes(connection, schema)
 
-    def refresh_fulltext_index(self, connection: Any, index: Any, key: str) -> bool:
+    def refresh_fulltext_index(self, connection: Any, index: Any, key: str, scan: bool = True) -> bool:
         _fulltext.ensure_loaded(connection)
-        return _fulltext.refresh(connection, index, key)
+        return _fulltext.refresh(connection, index, key, scan)
+
+    def note_fulltext_write(self, connection: Any, table_name: str, schema: Any) -> None:
+        _fulltext.note_write(connection, table_name, schema)
 
     def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
         return _fulltext.arm(index, key, query, match_all, dialect)

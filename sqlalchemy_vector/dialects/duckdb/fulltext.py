@@ -4,9 +4,16 @@
 per table) with a ``match_bm25(key, query)`` function, larger for better
 matches and NULL for rows that do not match.  The index is a snapshot: it does
 not see rows written after it was built.  Beside it a one-row table records
-the index's name and language and a fingerprint of the table (row count and
-``bit_xor(hash(key, text))``); :func:`refresh` compares it with the table
-and rebuilds when they differ (one scan of the table).
+the index's name and language, a fingerprint of the table when it was built
+(row count and ``bit_xor(hash(key, text))``) and ``built_writes``, how many
+writes the write log held then.  The write log is a table in a schema of its
+own (``fts_<schema>_<table>#writes``, which rebuilding the index does not
+drop): the RAG facade appends one row to it in the transaction of each of its
+writes (:func:`note_write`).  Appends do not conflict in DuckDB, so concurrent
+writers never fail on it, as they would updating one counter row.
+:func:`refresh` rebuilds the index when the log holds more rows than it did at
+the build; with ``scan=True`` it also compares the fingerprint with the table
+(one scan), which sees writes made outside the facade.
 """
 
 from __future__ import annotations
@@ -67,18 +74,32 @@ def _fingerprint(spec: FullTextSpec, key: str, dialect: Dialect) -> str:
     return f"SELECT count(*), coalesce(bit_xor(hash({q(key)}, {q(spec.column.name)})), 0) FROM {source}"
 
 
+def _log_schema(table_name: str, schema: Optional[str]) -> str:
+    return fts_schema(table_name, schema) + "#writes"
+
+
+def _log(table_name: str, schema: Optional[str]) -> str:
+    return '"' + _log_schema(table_name, schema).replace('"', '""') + '".log'
+
+
 def build_statements(spec: FullTextSpec, key: str, dialect: Dialect) -> List[Executable]:
     q = dialect.identifier_preparer.quote
     state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
+    log = _log(spec.table.name, spec.schema)
     return [
         text(
             f"PRAGMA create_fts_index({_string(_qualified(spec.table.name, spec.schema))}, {_string(key)}, "
             f"{_string(spec.column.name)}, stemmer={_string(STEMMERS[spec.language])}, overwrite=1)"
         ),
-        text(f"CREATE TABLE {state} (name VARCHAR, column_name VARCHAR, language VARCHAR, rows BIGINT, fingerprint UBIGINT)"),
+        text(f"CREATE SCHEMA IF NOT EXISTS {q(_log_schema(spec.table.name, spec.schema))}"),
+        text(f"CREATE TABLE IF NOT EXISTS {log} (written BOOLEAN)"),
+        text(
+            f"CREATE TABLE {state} (name VARCHAR, column_name VARCHAR, language VARCHAR, rows BIGINT, "
+            "fingerprint UBIGINT, built_writes BIGINT NOT NULL)"
+        ),
         text(
             f"INSERT INTO {state} SELECT {_string(spec.name)}, {_string(spec.column.name)}, {_string(spec.language)}, "
-            f"fingerprint.* FROM ({_fingerprint(spec, key, dialect)}) AS fingerprint"
+            f"fingerprint.*, (SELECT count(*) FROM {log}) FROM ({_fingerprint(spec, key, dialect)}) AS fingerprint"
         ),
     ]
 
@@ -89,7 +110,11 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
 
 def drop_statements(table_name: str, schema: Optional[str], if_exists: bool) -> List[Executable]:
     # drop_fts_index raises when there is none; if_exists checks the catalog first (see drop).
-    return [text(f"PRAGMA drop_fts_index({_string(_qualified(table_name, schema))})")]
+    log_schema = '"' + _log_schema(table_name, schema).replace('"', '""') + '"'
+    return [
+        text(f"PRAGMA drop_fts_index({_string(_qualified(table_name, schema))})"),
+        text(f"DROP SCHEMA IF EXISTS {log_schema} CASCADE"),
+    ]
 
 
 def has_index(connection: Connection, table_name: str, schema: Optional[str]) -> bool:
@@ -127,13 +152,34 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     return found
 
 
-def refresh(connection: Connection, spec: FullTextSpec, key: str) -> bool:
+def _has_log(connection: Connection, table_name: str, schema: Optional[str]) -> bool:
+    found = connection.execute(
+        text("SELECT count(*) FROM duckdb_tables() WHERE schema_name = :schema AND table_name = 'log'"),
+        {"schema": _log_schema(table_name, schema)},
+    ).scalar()
+    return bool(found)
+
+
+def note_write(connection: Connection, table_name: str, schema: Optional[str]) -> None:
+    """Log a write to the table for its index (no-op without one): the next refresh rebuilds the index."""
+    if _has_log(connection, table_name, schema):
+        connection.execute(text(f"INSERT INTO {_log(table_name, schema)} VALUES (true)"))
+
+
+def refresh(connection: Connection, spec: FullTextSpec, key: str, scan: bool = True) -> bool:
     dialect = connection.dialect
     q = dialect.identifier_preparer.quote
     state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
-    stored = connection.execute(text(f"SELECT rows, fingerprint FROM {state}")).first()
-    current = connection.execute(text(_fingerprint(spec, key, dialect))).first()
-    if stored is not None and current is not None and tuple(stored) == tuple(current):
+    stored = connection.execute(text(f"SELECT * FROM {state}")).mappings().first()
+    # A state without the write log (an index built by an older version) is rebuilt once.
+    stale = stored is None or stored.get("built_writes") is None or not _has_log(connection, spec.table.name, spec.schema)
+    if not stale:
+        logged = connection.execute(text(f"SELECT count(*) FROM {_log(spec.table.name, spec.schema)}")).scalar()
+        stale = logged != stored["built_writes"]  # type: ignore[index]
+    if not stale and scan:
+        current = connection.execute(text(_fingerprint(spec, key, dialect))).first()
+        stale = current is None or (stored["rows"], stored["fingerprint"]) != tuple(current)  # type: ignore[index]
+    if not stale:
         return False
     for statement in build_statements(spec, key, dialect):
         connection.execute(statement)

@@ -25,7 +25,11 @@ MISSING_KINDS: Mapping[str, str] = {
     "int8": "DuckDB 1.5's array distance functions take FLOAT and DOUBLE arrays only; use Vector (FLOAT[n])",
     "sparse": "DuckDB 1.5 has no sparse vector type; store the dense form in a Vector column",
 }
-MISSING_QUANTIZATION = "DuckDB's vss extension (1.5.5) builds HNSW over FLOAT[n] arrays only, with no quantization"
+MISSING_QUANTIZATION = (
+    "DuckDB's vss extension (1.5.5) builds HNSW over FLOAT[n] arrays only, with no quantization; sign bits in a "
+    "BIT column re-ranked exactly work in plain SQL but scan every row (no index over BIT), so there is no "
+    "quantized index to build"
+)
 
 
 class DUCKDB_BIT(UserDefinedType[Any]):

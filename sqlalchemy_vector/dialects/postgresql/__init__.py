@@ -285,6 +285,18 @@ class PostgreSQLBackend(Backend):
 
     # -- limits and reliability ------------------------------------------------------
 
+    # -- Citus ---------------------------------------------------------------------
+
+    def distribute_statements(self, documents: Column[Any], embeddings: Optional[Column[Any]]) -> List[Any]:
+        from .citus import distribution_statements
+
+        return distribution_statements(documents, embeddings)
+
+    def ensure_distribution_support(self, connection: Connection) -> None:
+        from .citus import require_citus
+
+        require_citus(connection)
+
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:
         from . import reliability
 

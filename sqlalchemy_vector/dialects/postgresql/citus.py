@@ -12,20 +12,36 @@ Citus requires the distribution column in every primary key and unique
 constraint of the table (``PRIMARY KEY (document_id, id)`` for embeddings
 distributed by document id).  Not run against a Citus server here: the tests
 check the SQL and the rendering only.
+
+The facade's ``VectorRAG(..., distributed=True)`` uses
+:func:`distribution_statements`: documents distributed by their key,
+embeddings by ``document_id`` co-located with them, each only if not
+distributed yet (so opening the facade again does nothing).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrateOperation, Operations
+from sqlalchemy import text as sql_text
 from sqlalchemy import cast, func, literal, select
 from sqlalchemy.dialects.postgresql import REGCLASS
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import Column, Table
 from sqlalchemy.sql import Select
 
-__all__ = ["CreateDistributedTableOp", "UndistributeTableOp", "create_distributed_table_statement"]
+from ...exc import MissingExtensionError, ModelConfigurationError
+
+__all__ = [
+    "CreateDistributedTableOp",
+    "UndistributeTableOp",
+    "create_distributed_table_statement",
+    "distribution_statements",
+    "require_citus",
+]
 
 
 def _qualified(table_name: str, schema: Optional[str]) -> str:
@@ -39,10 +55,82 @@ def create_distributed_table_statement(
     table_name: str, distribution_column: str, *, colocate_with: Optional[str] = None, schema: Optional[str] = None
 ) -> "Select[Any]":
     """``SELECT create_distributed_table('t'::regclass, 'col', 'hash', 'other')``, every value bound."""
-    arguments = [cast(literal(_qualified(table_name, schema)), REGCLASS), literal(distribution_column)]
+    # str(): a quoted_name (a column's or table's name) would bind with no type.
+    arguments = [cast(literal(str(_qualified(table_name, schema))), REGCLASS), literal(str(distribution_column))]
     if colocate_with is not None:
-        arguments += [literal("hash"), literal(colocate_with)]
+        arguments += [literal("hash"), literal(str(colocate_with))]
     return select(func.create_distributed_table(*arguments))
+
+
+def _unless_distributed(statement: "Select[Any]", table: Table) -> "Select[Any]":
+    """``statement`` only while ``table`` is not in Citus's ``pg_dist_partition`` yet (the name bound)."""
+    condition = sql_text(
+        "NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = CAST(:relation AS REGCLASS))"
+    ).bindparams(relation=str(_qualified(table.name, table.schema)))
+    return statement.where(condition)
+
+
+def check_distributable(key: Column[Any]) -> None:
+    """Raise :class:`ModelConfigurationError` unless ``key`` is in every primary key and unique constraint of its table."""
+    table = key.table
+    assert isinstance(table, Table)
+    constraints: List[Any] = [("primary key", table.primary_key.columns)]
+    constraints += [
+        (f"unique constraint {getattr(c, 'name', None) or ''}".strip(), c.columns)  # type: ignore[attr-defined]
+        for c in table.constraints
+        if c.__class__.__name__ == "UniqueConstraint"
+    ]
+    constraints += [(f"unique index {ix.name}", ix.columns) for ix in table.indexes if ix.unique]
+    for what, columns in constraints:
+        if key.name not in [c.name for c in columns]:
+            raise ModelConfigurationError(
+                f"table {table.name!r} cannot be distributed by {key.name!r}: Citus needs the distribution column in "
+                f"every primary key and unique constraint, and its {what} is ({', '.join(c.name for c in columns)}); "
+                "declare the embedding model with __distributed_by_document__ = True (make_models(..., "
+                "distributed=True)), which makes its primary key (id, document_id)"
+            )
+
+
+def distribution_statements(documents: Column[Any], embeddings: Optional[Column[Any]]) -> List[Any]:
+    """Distribute the documents by their key and the embeddings by ``document_id``, co-located with them."""
+    document_table = documents.table
+    assert isinstance(document_table, Table)
+    check_distributable(documents)
+    statements = [
+        _unless_distributed(
+            create_distributed_table_statement(document_table.name, documents.name, schema=document_table.schema),
+            document_table,
+        )
+    ]
+    if embeddings is not None:
+        embedding_table = embeddings.table
+        assert isinstance(embedding_table, Table)
+        check_distributable(embeddings)
+        statements.append(
+            _unless_distributed(
+                create_distributed_table_statement(
+                    embedding_table.name,
+                    embeddings.name,
+                    colocate_with=_qualified(document_table.name, document_table.schema)
+                    if document_table.schema
+                    else document_table.name,
+                    schema=embedding_table.schema,
+                ),
+                embedding_table,
+            )
+        )
+    return statements
+
+
+def require_citus(connection: Connection) -> None:
+    """Raise :class:`MissingExtensionError` unless the Citus extension is installed in the database."""
+    installed = connection.execute(sql_text("SELECT extversion FROM pg_extension WHERE extname = 'citus'")).scalar()
+    if installed is None:
+        raise MissingExtensionError(
+            "distributed=True needs the Citus extension in this PostgreSQL database, and it is not installed; "
+            "run CREATE EXTENSION citus (on the coordinator, with Citus in shared_preload_libraries), "
+            "or leave distributed out"
+        )
 
 
 @Operations.register_operation("create_distributed_table")

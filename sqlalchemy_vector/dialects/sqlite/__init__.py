@@ -109,7 +109,10 @@ def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any)
             cos_term = f"coalesce(1.0 - vec_distance_cosine({left}, {right}), 0.0)"
         else:  # max_inner_product
             cos_term = f"coalesce(vec_distance_cosine({left}, {right}) - 1.0, 0.0)"
-        body = f"({cos_term} * vec_distance_l2({left}, {zero}) * vec_distance_l2({right}, {zero}))"
+        # A norm that underflows float32 (components below ~1e-19) is 0 while the
+        # cosine is infinite: 0 * inf is NaN, which SQLite returns as NULL.  The
+        # product is then below float32 precision: 0.
+        body = f"coalesce({cos_term} * vec_distance_l2({left}, {zero}) * vec_distance_l2({right}, {zero}), 0.0)"
     guards = [f"{sql} IS NULL" for sql, arg in ((left, element.left), (right, element.right)) if not _is_bind(arg)]
     if not guards:
         return body
@@ -315,6 +318,7 @@ class SQLiteBackend(Backend):
         alter_by_table_copy=True,
         vector_kinds=_kinds.VECTOR_KINDS,
         missing_kinds=_kinds.MISSING_KINDS,
+        index_quantizations=_index.QUANTIZATIONS,
         missing_quantization=_kinds.MISSING_QUANTIZATION,
     )
 
@@ -342,6 +346,9 @@ class SQLiteBackend(Backend):
     def compile_kind_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
         _check_prepared(element, compiler)
         return _kinds.compile_distance(element, compiler, **kw)
+
+    def compile_quantized_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+        return _kinds.compile_quantized_distance(element, compiler, **kw)
 
     def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, **options: Any) -> Dict[str, Any]:
         if sqlite_vec and "module" not in kwargs and url.get_driver_name() == "pysqlite":

@@ -14,6 +14,11 @@ builds were atomic) is replaced by :func:`create_index` and removed by
 
 vec0 is an exact (brute-force) search, faster than scanning the base table
 because it reads contiguous float32 chunks.
+
+``VectorIndex(..., quantization="binary")`` builds the same table with a
+``bit[n]`` column filled with ``vec_quantize_binary`` (one bit a dimension:
+1/32 of the float32 bytes); a Hamming KNN over it fetches candidates that
+``knn(..., rerank=n)`` re-ranks exactly on the base table's float vectors.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
-from sqlalchemy import Integer, String, insert, select, table, text
+from sqlalchemy import Integer, String, func, insert, select, table, text
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -54,13 +59,20 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HIDDEN_COLUMNS = ("distance", "k")
 
 _TRIGGER_SUFFIXES = ("insert", "update", "delete")
+# A binary index's update is two triggers: inside a trigger, INSERT ... SELECT drops the bit subtype
+# of vec_quantize_binary()'s result (sqlite-vec 0.1.9 then reads float32), so the insert must be a
+# VALUES row, made conditional by the trigger's WHEN instead.
+_UNSET_SUFFIX = "unset"
 
 # What list_vector_indexes() reads back from a vec0 table's CREATE statement:
 # one vector column, optionally after a text primary key.
 _VEC0_ARGUMENTS = re.compile(r"\bUSING\s+vec0\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 _VECTOR_DECLARATION = re.compile(
-    r"([A-Za-z_][A-Za-z0-9_]*)\s+float\[(\d+)\](?:\s+distance_metric\s*=\s*([A-Za-z0-9_]+))?", re.IGNORECASE
+    r"([A-Za-z_][A-Za-z0-9_]*)\s+(float|bit)\[(\d+)\](?:\s+distance_metric\s*=\s*([A-Za-z0-9_]+))?", re.IGNORECASE
 )
+
+#: Quantizations a vec0 table stores: sqlite-vec's ``bit[n]`` element type, Hamming distance.
+QUANTIZATIONS = ("binary",)
 _KEY_DECLARATION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s+text\s+primary\s+key", re.IGNORECASE)
 
 
@@ -134,8 +146,8 @@ def vec0_key_name(index: VectorIndex) -> str:
 
 
 def trigger_names(index_name: str) -> List[str]:
-    """Names of the triggers that keep ``index_name``'s vec0 table in sync."""
-    return [f"{index_name}_sync_{kind}" for kind in _TRIGGER_SUFFIXES]
+    """Names of the triggers that keep ``index_name``'s vec0 table in sync (the last one, binary indexes only)."""
+    return [f"{index_name}_sync_{kind}" for kind in _TRIGGER_SUFFIXES + (_UNSET_SUFFIX,)]
 
 
 # -- DDL ------------------------------------------------------------------------------------
@@ -143,7 +155,11 @@ def trigger_names(index_name: str) -> List[str]:
 
 def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
     index = element.element
-    declarations = [f"{vec0_column_name(index)} float[{index.dim}] distance_metric={_VEC0_METRIC[index.metric]}"]
+    if index.quantization == "binary":
+        # bit columns take no distance_metric: their distance is Hamming (sqlite-vec 0.1.9).
+        declarations = [f"{vec0_column_name(index)} bit[{index.dim}]"]
+    else:
+        declarations = [f"{vec0_column_name(index)} float[{index.dim}] distance_metric={_VEC0_METRIC[index.metric]}"]
     key = vec0_key_name(index)
     if key != "rowid":
         declarations.insert(0, f"{key} text primary key")
@@ -196,19 +212,35 @@ def _compile_trigger(element: SyncTrigger, compiler: DDLCompiler, **kw: Any) -> 
     key = key if key == "rowid" else quote(key)
     target = f"{vec}({key}, {quote(vec0_column_name(index))})"
     name = quote(f"{index.name}_sync_{element.kind}")
+    value = stored_value(index, f"NEW.{column}")
     if element.kind == "insert":
         return (
             f"CREATE TRIGGER {name} AFTER INSERT ON {base} WHEN NEW.{column} IS NOT NULL "
-            f"BEGIN INSERT INTO {target} VALUES (NEW.{pk}, NEW.{column}); END"
+            f"BEGIN INSERT INTO {target} VALUES (NEW.{pk}, {value}); END"
+        )
+    if element.kind == "update" and index.quantization == "binary":
+        return (
+            f"CREATE TRIGGER {name} AFTER UPDATE OF {pk}, {column} ON {base} WHEN NEW.{column} IS NOT NULL "
+            f"BEGIN DELETE FROM {vec} WHERE {key} = OLD.{pk}; INSERT INTO {target} VALUES (NEW.{pk}, {value}); END"
+        )
+    if element.kind == _UNSET_SUFFIX:
+        return (
+            f"CREATE TRIGGER {name} AFTER UPDATE OF {pk}, {column} ON {base} WHEN NEW.{column} IS NULL "
+            f"BEGIN DELETE FROM {vec} WHERE {key} = OLD.{pk}; END"
         )
     if element.kind == "update":
         # vec0 (sqlite-vec 0.1.9) has no upsert and refuses to update a key: delete, then insert.
         return (
             f"CREATE TRIGGER {name} AFTER UPDATE OF {pk}, {column} ON {base} "
             f"BEGIN DELETE FROM {vec} WHERE {key} = OLD.{pk}; "
-            f"INSERT INTO {target} SELECT NEW.{pk}, NEW.{column} WHERE NEW.{column} IS NOT NULL; END"
+            f"INSERT INTO {target} SELECT NEW.{pk}, {value} WHERE NEW.{column} IS NOT NULL; END"
         )
     return f"CREATE TRIGGER {name} AFTER DELETE ON {base} BEGIN DELETE FROM {vec} WHERE {key} = OLD.{pk}; END"
+
+
+def stored_value(index: VectorIndex, expression: str) -> str:
+    """What the vec0 table stores for the base column's ``expression``: the float32 blob, or its bits."""
+    return f"vec_quantize_binary(vec_f32({expression}))" if index.quantization == "binary" else expression
 
 
 @compiles(DropTrigger)
@@ -227,9 +259,13 @@ def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[E
     column, key_column = index.vector_column, vec0_key_column(index)
     key, name = vec0_key_name(index), vec0_column_name(index)
     vec = table(index.index_name, sql_column(key), sql_column(name))
-    fill = insert(vec).from_select([key, name], select(key_column, column).where(column.is_not(None)))
+    value: Any = column
+    if index.quantization == "binary":
+        value = func.vec_quantize_binary(func.vec_f32(column))
+    fill = insert(vec).from_select([key, name], select(key_column, value).where(column.is_not(None)))
     statements: List[Executable] = [CreateVectorIndex(index, if_not_exists=if_not_exists), fill]
-    return statements + [SyncTrigger(index, kind) for kind in _TRIGGER_SUFFIXES]
+    kinds = _TRIGGER_SUFFIXES + ((_UNSET_SUFFIX,) if index.quantization == "binary" else ())
+    return statements + [SyncTrigger(index, kind) for kind in kinds]
 
 
 def drop_statements(name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
@@ -300,8 +336,9 @@ def drop_index(connection: Connection, name: str, schema: Optional[str], if_exis
 class _Declaration(NamedTuple):
     column: str
     dim: int
-    metric: str
+    metric: Optional[str]
     key: Optional[str]
+    quantization: Optional[str]
 
 
 def _declaration(sql: str) -> Optional[_Declaration]:
@@ -324,8 +361,11 @@ def _declaration(sql: str) -> Optional[_Declaration]:
         return None
     if vector is None:
         return None
-    raw_metric = (vector.group(3) or "l2").lower()
-    return _Declaration(vector.group(1), int(vector.group(2)), raw_metric, key)
+    if vector.group(2).lower() == "bit":
+        # Hamming over the bits serves any metric the candidates are re-ranked by: none is kept.
+        return _Declaration(vector.group(1), int(vector.group(3)), None, key, "binary")
+    raw_metric = (vector.group(4) or "l2").lower()
+    return _Declaration(vector.group(1), int(vector.group(3)), raw_metric, key, None)
 
 
 class _Catalog(NamedTuple):
@@ -350,7 +390,8 @@ def _catalog(connection: Connection) -> _Catalog:
         declared = _declaration(sql)
         if declared is None:  # a vec0 table not made by a VectorIndex
             continue
-        bases = {triggers.get(trigger) for trigger in trigger_names(name)}
+        names = trigger_names(name)[: len(_TRIGGER_SUFFIXES) + (declared.quantization is not None)]
+        bases = {triggers.get(trigger) for trigger in names}
         if len(bases) != 1 or None in bases:
             half_built.add(name)
             continue
@@ -361,6 +402,7 @@ def _catalog(connection: Connection) -> _Catalog:
             "metric": declared.metric,
             "method": "vec0",
             "options": {},
+            "quantization": declared.quantization,
         }
     return _Catalog(complete, half_built)
 

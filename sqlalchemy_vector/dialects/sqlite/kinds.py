@@ -17,7 +17,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE
-from ...kinds import KindDistance
+from ...kinds import KindDistance, QuantizedDistance
 from ..base import Processor
 
 VECTOR_KINDS: Mapping[str, Tuple[str, ...]] = {"int8": ("cosine", "l2", "l1"), "bit": ("hamming",)}
@@ -26,8 +26,8 @@ MISSING_KINDS: Mapping[str, str] = {
     "sparse": "sqlite-vec 0.1.9 has no sparse vectors; store the dense form in a Vector column",
 }
 MISSING_QUANTIZATION = (
-    "sqlite-vec 0.1.9's vec0 index is an exact float32 scan; its rescore index (binary quantization "
-    "with re-ranking) exists only in the 0.1.10 alpha"
+    "sqlite-vec 0.1.9 has no float16 element type, so no half quantized index; binary quantization is a vec0 "
+    "table of bit[n] (Hamming KNN, re-ranked with knn(..., rerank=n))"
 )
 
 _FUNCTIONS = {"cosine": "vec_distance_cosine", "l2": "vec_distance_l2", "l1": "vec_distance_l1", "hamming": "vec_distance_hamming"}
@@ -99,6 +99,12 @@ def compile_distance(element: KindDistance, compiler: SQLCompiler, **kw: Any) ->
     # sqlite-vec raises on NULL arguments: guard the ones that are not parameters.
     guards = [f"{sql} IS NULL" for sql, arg in sides if getattr(arg, "__visit_name__", None) != "bindparam"]
     return f"(CASE WHEN {' OR '.join(guards)} THEN NULL ELSE {body} END)" if guards else body
+
+
+def compile_quantized_distance(element: QuantizedDistance, compiler: SQLCompiler, **kw: Any) -> str:
+    """Hamming distance between the bits of two float32 vectors (what a binary vec0 index ranks by)."""
+    left, right = (f"vec_quantize_binary(vec_f32({compiler.process(arg, **kw)}))" for arg in (element.left, element.right))
+    return f"vec_distance_hamming({left}, {right})"
 
 
 # -- the same functions in Python, for SQLite without the extension --------------------------

@@ -3,13 +3,17 @@
 vec0 rejects the ``LIMIT ? OFFSET ?`` SQLAlchemy renders for ``.limit()``, so
 a KNN over it must name ``k`` in its WHERE clause; filters on the base table
 become a key subquery, which vec0 applies inside its search.
+
+With a binary quantized index and ``rerank=n``, the KNN over the ``bit[dim]``
+table (Hamming, with ``k = n``) is the subquery of candidates, joined to the
+base table and re-ranked there by the exact distance: one statement.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, and_, select, table
+from sqlalchemy import Float, Integer, and_, func, select, table
 from sqlalchemy import column as sql_column
 from sqlalchemy.sql import Select
 
@@ -36,6 +40,8 @@ def top_k_select(request: "TopK") -> Select[Any]:
         or (engine_state(dialect) or {}).get("sqlite_vec") == "python"
     ):
         return request.ordered_select()
+    if request.rerank is not None and (request.quantization != "binary" or request.rerank > VEC0_MAX_K):
+        return request.ordered_select()  # the generic candidates-then-exact statement (a scan)
     key_column, key_name = key
     vtype = request.column.type
     name = request.column.name  # type: ignore[attr-defined]
@@ -46,12 +52,28 @@ def top_k_select(request: "TopK") -> Select[Any]:
         sql_column("k", Integer),
         sql_column(name, vtype),
     )
-    conditions = [vec.c[name].match(request.query_vector()), vec.c.k == request.k]
+    query: Any = request.query_vector()
+    if request.rerank is not None:
+        query = func.vec_quantize_binary(func.vec_f32(query))
+    conditions = [vec.c[name].match(query), vec.c.k == (request.k if request.rerank is None else request.rerank)]
     if request.filters:
         # Only keys vec0 holds: with a text key, sqlite-vec 0.1.9 returns no rows at all
         # when the IN list names a key it does not have (a row whose vector is NULL).
         keys = select(key_column).where(request.column.is_not(None), *request.filters)
         conditions.append(vec.c[key_name].in_(keys))
+    if request.rerank is not None:
+        candidates = select(vec.c[key_name]).where(and_(*conditions)).subquery("candidates")
+        exact = request.distance().label("distance")
+        reranked = (
+            select(*request.selected, exact)
+            .select_from(candidates)
+            .join(request.target, key_column == candidates.c[key_name])
+            .order_by(exact)
+            .limit(request.k)
+        )
+        if request.max_distance is not None:
+            reranked = reranked.where(request.distance() <= request.max_distance)
+        return reranked
     hits = select(vec.c[key_name], vec.c.distance).where(and_(*conditions)).subquery("knn")
     statement = (
         select(*request.selected, hits.c.distance)
