@@ -1106,22 +1106,20 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
-        if self._owns_engine:
-            try:
-                self._check_precision(engine.dialect)
-            except BaseException:
-                engine.dispose()
-                raise
-        else:
-            self._check_precision(engine.dialect)
-        #: The statements that distribute the tables (distributed=True), checked against the backend now.
+        #: The statements that distribute the tables (distributed=True).
         self._distribution: List[Executable] = []
-        if distributed:
-            embeddings = self._models.embedding
-            self._distribution = backend_for(engine.dialect).distribute_statements(
-                _column(self._models.document, "id"),
-                None if embeddings is None else _column(embeddings, "document_id"),
-            )
+        try:  # what the backend cannot do is refused now, before any table exists
+            self._check_precision(engine.dialect)
+            if distributed:
+                embeddings = self._models.embedding
+                self._distribution = backend_for(engine.dialect).distribute_statements(
+                    _column(self._models.document, "id"),
+                    None if embeddings is None else _column(embeddings, "document_id"),
+                )
+        except BaseException:
+            if self._owns_engine:
+                engine.dispose()
+            raise
         self._embed_texts: Callable[[List[str]], Any] = self.embedder.embed
         self._tables_ready = False
         self._serialize_setup = True  # False under asyncio: a thread lock must not be held across awaits

@@ -438,6 +438,7 @@ class SQLiteBackend(Backend):
         schema: Optional[str] = None,
     ) -> None:
         _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+
     # -- bulk loading ----------------------------------------------------------------
 
     def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:
