@@ -324,6 +324,10 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self
 
+    @property
+    def python_type(self) -> type:
+        return np.ndarray  # SparseVector: SparseValue
+
     def compare_values(self, x: Any, y: Any) -> bool:
         if x is None or y is None:
             return x is y
@@ -346,10 +350,6 @@ class HalfVector(CompactVector):
     def validate(self, value: Any) -> npt.NDArray[np.float16]:
         return to_half(value, self.dim, self._describe)
 
-    @property
-    def python_type(self) -> type:
-        return np.ndarray
-
 
 class Int8Vector(CompactVector):
     """An int8 vector column (sqlite-vec's ``int8[dim]``): whole numbers from -128 to 127, as ``numpy.int8``."""
@@ -359,10 +359,6 @@ class Int8Vector(CompactVector):
 
     def validate(self, value: Any) -> npt.NDArray[np.int8]:
         return to_int8(value, self.dim, self._describe)
-
-    @property
-    def python_type(self) -> type:
-        return np.ndarray
 
 
 class BitVector(CompactVector):
@@ -378,10 +374,6 @@ class BitVector(CompactVector):
 
     def validate(self, value: Any) -> npt.NDArray[np.bool_]:
         return to_bits(value, self.dim, self._describe)
-
-    @property
-    def python_type(self) -> type:
-        return np.ndarray
 
 
 class SparseVector(CompactVector):
