@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection
@@ -34,9 +34,7 @@ from sqlalchemy.types import String
 
 from .dialects.base import Backend, backend_for, find_backend
 from .exc import UnsupportedDialectError, VectorIndexError
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from .index import Bind, _connection
 
 __all__ = [
     "FullTextIndex",
@@ -197,18 +195,6 @@ def drop_statements(
 
 
 # -- connection-level API -------------------------------------------------------------
-
-Bind = Union[Connection, "Session"]
-
-
-def _connection(bind: Any) -> Connection:
-    if isinstance(bind, Connection):
-        return bind
-    connection = getattr(bind, "connection", None)
-    if callable(connection):  # an ORM Session
-        return connection()  # type: ignore[no-any-return]
-    raise TypeError(f"expected a Connection or Session, got {type(bind).__name__}")
-
 
 def _spec(index: Union[FullTextIndex, FullTextSpec]) -> FullTextSpec:
     if isinstance(index, FullTextIndex):
