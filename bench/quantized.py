@@ -108,22 +108,27 @@ def row(backend: str, variant: str, index_bytes: float, build: Optional[float], 
 # -- PostgreSQL ----------------------------------------------------------------------------------
 
 
+PG_VARIANTS = ("f32", "half", "binary-hnsw", "binary-hnsw-m8", "ivfflat")
+
+
 def pg_variants(url: str, table: sa.Table, queries: np.ndarray, truth: List[List[int]], rows: int,
-                reranks: List[int], wide: bool = False, binary_only: bool = False) -> List[Result]:
+                reranks: List[int], wide: bool = False, chosen: Tuple[str, ...] = PG_VARIANTS,
+                ef_searches: Tuple[int, ...] = (40,)) -> List[Result]:
     engine = sv.create_engine(url)
     results: List[Result] = []
     dim = table.c.v.type.dim
     lists = max(10, int(round(rows ** 0.5)))
     plans: List[Tuple[str, Optional[str], str, Dict[str, int], List[Tuple[int, Dict[str, int]]]]] = []
-    if not wide and not binary_only:
-        plans.append(("float32 HNSW", None, "hnsw", {}, [(0, {})]))
-    if not binary_only:
-        plans.append(("half HNSW", "half", "hnsw", {}, [(K, {})]))
+    if "f32" in chosen and not wide:  # a vector HNSW index takes at most 2,000 dimensions
+        plans.append(("float32 HNSW", None, "hnsw", {}, [(0, {"ef_search": e}) for e in ef_searches]))
+    if "half" in chosen:
+        plans.append(("half HNSW", "half", "hnsw", {}, [(K, {"ef_search": e}) for e in ef_searches]))
+    if "binary-hnsw" in chosen:
         plans.append(("binary HNSW m=16", "binary", "hnsw", {}, [(n, {}) for n in reranks]))
-    if not wide and not binary_only:
+    if "binary-hnsw-m8" in chosen and not wide:
         plans.append(("binary HNSW m=8", "binary", "hnsw", {"m": 8, "ef_construction": 32}, [(reranks[-1], {})]))
-    if not wide:
-        probes = [max(1, lists // 16)] if binary_only else [max(1, lists // 16), max(1, lists // 4)]
+    if "ivfflat" in chosen and not wide:
+        probes = [max(1, lists // 16)] if len(chosen) == 1 else [max(1, lists // 16), max(1, lists // 4)]
         plans.append(("binary IVFFlat", "binary", "ivfflat", {"lists": lists},
                       [(n, {"probes": p}) for p in probes for n in (reranks[-1], 2 * reranks[-1])]))
     for label, quantization, method, options, runs in plans:
@@ -140,10 +145,11 @@ def pg_variants(url: str, table: sa.Table, queries: np.ndarray, truth: List[List
             def search(
                 q: np.ndarray, rerank: int = rerank, settings: Dict[str, int] = settings, index: Any = index
             ) -> List[int]:
+                ef_search = settings.get("ef_search", None if rerank else 40)
+                probes = {key: value for key, value in settings.items() if key != "ef_search"}
                 with engine.begin() as conn:
-                    with sv.search_settings(conn, **settings):
-                        found = sv.knn(conn, table.c.v, q, K, index=index, rerank=rerank or None,
-                                       ef_search=None if rerank else 40)
+                    with sv.search_settings(conn, **probes):
+                        found = sv.knn(conn, table.c.v, q, K, index=index, rerank=rerank or None, ef_search=ef_search)
                 return [r.id for r in found]
 
             recall, ms = measure(search, queries, truth)
@@ -261,8 +267,8 @@ def table_text(results: List[Result]) -> str:
 
 
 @contextlib.contextmanager
-def postgresql(workdir: str) -> Iterator[str]:
-    url, server = start_postgresql(workdir)
+def postgresql(workdir: str, maintenance_work_mem: str) -> Iterator[str]:
+    url, server = start_postgresql(workdir, maintenance_work_mem)
     try:
         yield url
     finally:
@@ -284,21 +290,36 @@ def main() -> None:
         "--binary-only", action="store_true",
         help="PostgreSQL: binary IVFFlat only; SQLite: the binary vec0 table only (for sizes where HNSW builds take hours)",
     )
+    parser.add_argument(
+        "--pg-variants", default=",".join(PG_VARIANTS),
+        help=f"PostgreSQL indexes to build on the main table, some of {', '.join(PG_VARIANTS)}",
+    )
+    parser.add_argument("--wide-rerank", type=int, nargs="+", default=[200],
+                        help="candidates re-ranked through the 3,072-d binary index")
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[40],
+                        help="hnsw.ef_search values tried on the float32 and half HNSW indexes")
+    parser.add_argument("--maintenance-work-mem", default="1GB",
+                        help="PostgreSQL's memory for index builds (an HNSW graph of 1M x 384 needs about 2.5 GB)")
     args = parser.parse_args()
     backends = args.backends.split(",")
+    chosen = ("ivfflat",) if args.binary_only else tuple(args.pg_variants.split(","))
+    unknown = set(chosen) - set(PG_VARIANTS)
+    if unknown:
+        parser.error(f"unknown --pg-variants {', '.join(sorted(unknown))}; choose from {', '.join(PG_VARIANTS)}")
     data, queries = dataset(args, args.dim, args.rows, seed=1)
     rows, dim = data.shape
     truth = exact_top(data, queries)
     results: List[Result] = []
     with tempfile.TemporaryDirectory() as workdir:
         if "postgresql" in backends:
-            with postgresql(workdir) as url:
+            with postgresql(workdir, args.maintenance_work_mem) as url:
                 engine = sv.create_engine(url)
                 table = make_table("items", dim)
                 load(engine, table, data)
                 engine.dispose()
                 log(f"PostgreSQL: loaded {rows} x {dim}")
-                results += pg_variants(url, table, queries, truth, rows, args.rerank, binary_only=args.binary_only)
+                results += pg_variants(url, table, queries, truth, rows, args.rerank, chosen=chosen,
+                                       ef_searches=tuple(args.ef_search))
                 if args.wide_rows:
                     wide, wide_queries = dataset(args, args.wide_dim, args.wide_rows, seed=2)
                     wide_table = make_table("wide", args.wide_dim)
@@ -307,7 +328,7 @@ def main() -> None:
                     engine.dispose()
                     log(f"PostgreSQL: loaded {args.wide_rows} x {args.wide_dim}")
                     results += pg_variants(url, wide_table, wide_queries, exact_top(wide, wide_queries),
-                                           args.wide_rows, [args.rerank[min(1, len(args.rerank) - 1)]], wide=True)
+                                           args.wide_rows, args.wide_rerank, wide=True, ef_searches=tuple(args.ef_search))
         if "sqlite" in backends:
             results += sqlite_variants(os.path.join(workdir, "q.db"), data, queries, truth, args.rerank, args.binary_only)
         if "duckdb" in backends:
