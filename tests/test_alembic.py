@@ -287,10 +287,24 @@ def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -
                 operations.alter_vector_dimension("docs", "embedding", 4, existing_dim=3)
             assert vector_columns(connection, "docs") == {"embedding": 3}
             operations.create_vector_index("ix_docs_embedding", "docs", "embedding", metric="cosine", m=16)
-            # clickhouse-connect's inspector fires no column_reflect event: a reflected vector column stays
-            # its Array(Float32); the Alembic plugin reads dimensions from the catalog instead.
-            reflected = sa.Table("docs", sa.MetaData(), autoload_with=connection).c.embedding.type
-            assert not isinstance(reflected, sv.Vector) and str(reflected) == "Array(Float32)"
+            # clickhouse-connect's inspector fires no column_reflect event; a prepared engine's own
+            # inspector reads the dimension from the length constraint.
+            reflected = sa.Table("docs", sa.MetaData(), autoload_with=connection)
+            assert isinstance(reflected.c.embedding.type, sv.Vector) and reflected.c.embedding.type.dim == 3
+            assert not reflected.c.embedding.nullable and str(reflected.c.title.type) == "Nullable(String)"
+            columns = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns("docs")}
+            assert isinstance(columns["embedding"], sv.Vector) and columns["embedding"].dim == 3
+        engine_columns = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("docs")}
+        assert isinstance(engine_columns["embedding"], sv.Vector) and engine_columns["embedding"].dim == 3
+        # An engine the library did not prepare reflects exactly as clickhouse-connect does.
+        plain = sa.create_engine(url)
+        try:
+            with plain.connect() as connection:
+                untouched = sa.Table("docs", sa.MetaData(), autoload_with=connection).c.embedding.type
+                assert type(sa.inspect(connection)) is type(plain.dialect).inspector
+            assert not isinstance(untouched, sv.Vector) and str(untouched) == "Array(Float32)"
+        finally:
+            plain.dispose()
     finally:
         engine.dispose()
     project.assert_no_changes(models(1))

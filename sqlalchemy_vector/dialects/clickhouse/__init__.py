@@ -195,6 +195,11 @@ class ClickHouseBackend(Backend):
 
     # -- reflection ----------------------------------------------------------------
 
+    def enable_reflection(self, dialect: Dialect) -> None:
+        from .reflection import enable
+
+        enable(dialect)
+
     def reflected_type_names(self) -> Mapping[str, Callable[..., "TypeEngine[Any]"]]:
         return {}
 
