@@ -314,6 +314,76 @@ def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -
     assert empty["tables"] == set() and empty["indexes"] == []
 
 
+def revision_id(source: str) -> str:
+    match = re.search(r"^revision: str = '(\w+)'", source, re.M)
+    assert match, source
+    return match.group(1)
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_add_vector_column(database: str, tmp_path: Path) -> None:
+    """op.add_column of a vector column adds its length constraint, on an empty table only; drop_column drops both."""
+    import contextlib
+    import io
+
+    url = database
+    project = Project(tmp_path, url)
+
+    def docs_models(with_vectors: bool) -> MetaData:
+        metadata = MetaData()
+        table = Table("docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("title", String(50)))
+        if with_vectors:
+            table.append_column(Column("embedding", sv.Vector(3)))
+        return metadata
+
+    first = revision_id(project.autogenerate(docs_models(False), "docs"))
+    project.upgrade()
+    second = project.autogenerate(docs_models(True), "vectors")
+    up, down = body(second, "upgrade"), body(second, "downgrade")
+    assert up == ["op.add_column('docs', sa.Column('embedding', sqlalchemy_vector.Vector(3), ))"], second
+    assert down == ["op.drop_column('docs', 'embedding')"], second
+
+    # Offline the rows cannot be counted: the DDL is printed as it is.
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        command.upgrade(project.config, f"{first}:head", sql=True)
+        command.downgrade(project.config, f"head:{first}", sql=True)
+    sql = printed.getvalue()
+    assert (
+        "ALTER TABLE `docs` ADD COLUMN `embedding` Array(Float32), "
+        "ADD CONSTRAINT `embedding_dimension` CHECK length(`embedding`) = 3;"
+    ) in sql
+    assert "ALTER TABLE `docs` DROP CONSTRAINT IF EXISTS `embedding_dimension`, DROP COLUMN `embedding`;" in sql
+
+    engine = sv.create_engine(url)
+    docs = docs_models(True).tables["docs"]
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(docs_models(False).tables["docs"]), [{"id": 1, "title": "a"}, {"id": 2, "title": "b"}])
+        # Existing rows would read back as vectors of length 0: refused, naming the column, the rows and the way out.
+        with pytest.raises(sv.exc.UnsupportedDialectError, match=r"docs\.embedding: .*Vector\(3\).* 2 rows .*INSERT \.\.\. SELECT.*empty"):
+            project.upgrade()
+        with engine.connect() as connection:
+            assert "embedding" not in {c["name"] for c in sa.inspect(connection).get_columns("docs")}
+            connection.execute(text("TRUNCATE TABLE docs"))
+
+        project.upgrade()  # an empty table: the column and its constraint
+        with engine.connect() as connection:
+            assert vector_columns(connection, "docs") == {"embedding": 3}
+            with pytest.raises(sa.exc.DatabaseError, match="embedding_dimension"):  # Vector(3) itself refuses it sooner
+                connection.execute(text("INSERT INTO docs (id, title, embedding) VALUES (3, 'c', [1, 0])"))
+            connection.execute(insert(docs), [{"id": 4, "title": "d", "embedding": [1, 0, 0]}])
+            assert [r.id for r in knn(connection, docs.c.embedding, [1, 0, 0], 5)] == [4]
+        project.assert_no_changes(docs_models(True))
+
+        project.downgrade("-1")  # the constraint goes with its column (ClickHouse refuses the column alone)
+        with engine.connect() as connection:
+            assert [c["name"] for c in sa.inspect(connection).get_columns("docs")] == ["id", "title"]
+            assert connection.execute(select(docs.c.id)).scalars().all() == [4]
+    finally:
+        engine.dispose()
+
+
 def test_sqlite_table_rebuild_keeps_the_index_in_sync(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """SQLite batch migrations copy the table, which drops its triggers: autogenerate rebuilds the index around it."""
     with fresh_database("sqlite", tmp_path, request) as url:

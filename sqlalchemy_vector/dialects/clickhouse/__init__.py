@@ -246,7 +246,9 @@ class ClickHouseBackend(Backend):
         try:  # clickhouse-connect's Alembic implementation for "clickhousedb" (its version table, its DDL)
             import clickhouse_connect.cc_sqlalchemy.alembic  # noqa: F401
         except ImportError:
-            pass
+            return
+        # Its subclass that keeps vector columns' length constraints in add_column / drop_column.
+        from . import alembic_impl  # noqa: F401
 
 
 def _float32_operand(operand: Any, compiler: SQLCompiler, **kw: Any) -> str:
