@@ -196,7 +196,8 @@ class VectorIndex(Index):
 
     def describe(self, dialect: Union[Dialect, str]) -> Dict[str, Any]:
         """What :func:`list_vector_indexes` reports for this index once built on ``dialect`` (or a dialect name)."""
-        capabilities = _index_backend(dialect).capabilities
+        backend = _index_backend(dialect)
+        capabilities = backend.capabilities
         return {
             "name": self.index_name,
             "table": self.bound_table.name,
@@ -204,7 +205,7 @@ class VectorIndex(Index):
             "metric": self.metric,
             "method": capabilities.index_method_override or self.method,
             # Backends that keep build options internal report none.
-            "options": dict(self.options) if capabilities.index_options_reported else {},
+            "options": backend.reported_index_options(self.options) if capabilities.index_options_reported else {},
             "quantization": self.quantization,
         }
 

@@ -384,6 +384,39 @@ def test_clickhouse_add_vector_column(database: str, tmp_path: Path) -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_index_options_at_the_defaults(database: str, tmp_path: Path) -> None:
+    """Options at ClickHouse's defaults (M 32, ef_construction 128) compare equal to the built index, which omits them."""
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("a", sv.Vector(3)),
+        Column("b", sv.Vector(3)),
+        Column("c", sv.Vector(3)),
+        VectorIndex("ix_docs_a", "a", metric="cosine", m=32),
+        VectorIndex("ix_docs_b", "b", metric="l2", m=16, ef_construction=128),
+        VectorIndex("ix_docs_c", "c", metric="cosine", m=32, ef_construction=64),
+    )
+    url = database
+    project = Project(tmp_path, url)
+    project.autogenerate(metadata, "defaults")
+    project.upgrade()
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = {row["name"]: row["options"] for row in list_vector_indexes(connection)}
+            assert found == {"ix_docs_a": {}, "ix_docs_b": {"m": 16}, "ix_docs_c": {"ef_construction": 64}}
+            assert found == {index.name: index.describe(connection.dialect)["options"] for index in table.indexes}
+    finally:
+        engine.dispose()
+    project.assert_no_changes(metadata)
+    # PostgreSQL keeps the options as declared, and reports them all.
+    declared = {index.name: index.describe("postgresql")["options"] for index in table.indexes}
+    assert declared == {"ix_docs_a": {"m": 32}, "ix_docs_b": {"m": 16, "ef_construction": 128}, "ix_docs_c": {"m": 32, "ef_construction": 64}}
+
+
 def test_sqlite_table_rebuild_keeps_the_index_in_sync(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """SQLite batch migrations copy the table, which drops its triggers: autogenerate rebuilds the index around it."""
     with fresh_database("sqlite", tmp_path, request) as url:

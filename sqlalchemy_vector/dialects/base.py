@@ -231,6 +231,14 @@ class Backend:
 
         return [CreateVectorIndex(index, if_not_exists=if_not_exists)]
 
+    def reported_index_options(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        """The build options the catalog reports for an index declared with ``options``.
+
+        Where the catalog cannot tell an option at its default from one not
+        given (ClickHouse), those are left out, so declared and built compare equal.
+        """
+        return dict(options)
+
     def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
         """Every statement that drops the vector index ``name``, in order."""
         from ..index import DropVectorIndex

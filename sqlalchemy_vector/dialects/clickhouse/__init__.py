@@ -147,6 +147,9 @@ class ClickHouseBackend(Backend):
     def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
         return _index.compile_drop(element, compiler, **kw)
 
+    def reported_index_options(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        return _index.reported_options(options)
+
     def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Any]:
         return _index.create_statements(index, if_not_exists)
 

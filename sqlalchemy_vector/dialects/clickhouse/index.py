@@ -74,6 +74,11 @@ def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> 
     )
 
 
+def reported_options(options: Mapping[str, Any]) -> Dict[str, Any]:
+    """The options :func:`list_indexes` reports for an index declared with ``options``: those off the defaults."""
+    return {key: value for key, value in options.items() if DEFAULT_OPTIONS.get(key) != value}
+
+
 def create_statements(index: VectorIndex, if_not_exists: bool) -> List[Any]:
     return [CreateVectorIndex(index, if_not_exists=if_not_exists), MaterializeVectorIndex(index)]
 
