@@ -314,6 +314,16 @@ def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -
     assert empty["tables"] == set() and empty["indexes"] == []
 
 
+def offline_clickhouse_sql(run: Any) -> str:
+    """What ``run(op)`` prints as offline SQL (``alembic upgrade --sql``) on ClickHouse."""
+    import io
+
+    buffer = io.StringIO()
+    context = MigrationContext.configure(dialect_name="clickhousedb", opts={"as_sql": True, "output_buffer": buffer})
+    run(Operations(context))
+    return buffer.getvalue()
+
+
 def revision_id(source: str) -> str:
     match = re.search(r"^revision: str = '(\w+)'", source, re.M)
     assert match, source
@@ -415,6 +425,27 @@ def test_clickhouse_index_options_at_the_defaults(database: str, tmp_path: Path)
     # PostgreSQL keeps the options as declared, and reports them all.
     declared = {index.name: index.describe("postgresql")["options"] for index in table.indexes}
     assert declared == {"ix_docs_a": {"m": 32}, "ix_docs_b": {"m": 16, "ef_construction": 128}, "ix_docs_c": {"m": 32, "ef_construction": 64}}
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_offline_drop_vector_index(database: str) -> None:
+    """Given its table, an offline drop_vector_index prints ALTER TABLE ... DROP INDEX, which ClickHouse runs."""
+    sql = offline_clickhouse_sql(lambda op: op.drop_vector_index("ix_docs_embedding", table_name="docs"))
+    assert sql.strip() == "ALTER TABLE `docs` DROP INDEX `ix_docs_embedding`;"
+    quoted = offline_clickhouse_sql(lambda op: op.drop_vector_index("ix odd", table_name="my docs", schema="s", if_exists=True))
+    assert quoted.strip() == "ALTER TABLE `s`.`my docs` DROP INDEX IF EXISTS `ix odd`;"
+    with pytest.raises(sv.exc.UnsupportedDialectError, match=r"'ix_docs_embedding'.*needs its table.*table_name="):
+        offline_clickhouse_sql(lambda op: op.drop_vector_index("ix_docs_embedding"))
+
+    engine = sv.create_engine(database)
+    try:
+        with engine.connect() as connection:
+            models(1).create_all(connection)  # builds the index after the table
+            assert [row["name"] for row in list_vector_indexes(connection)] == ["ix_docs_embedding"]
+            connection.exec_driver_sql(sql.strip().rstrip(";"))
+            assert list_vector_indexes(connection) == []
+    finally:
+        engine.dispose()
 
 
 def test_sqlite_table_rebuild_keeps_the_index_in_sync(tmp_path: Path, request: pytest.FixtureRequest) -> None:

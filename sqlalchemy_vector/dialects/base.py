@@ -239,11 +239,13 @@ class Backend:
         """
         return dict(options)
 
-    def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
-        """Every statement that drops the vector index ``name``, in order."""
+    def drop_index_statements(
+        self, name: str, schema: Optional[str], if_exists: bool = False, *, table_name: Optional[str] = None
+    ) -> List[Executable]:
+        """Every statement that drops the vector index ``name`` (of table ``table_name``, where known), in order."""
         from ..index import DropVectorIndex
 
-        return [DropVectorIndex(name, schema=schema, if_exists=if_exists)]
+        return [DropVectorIndex(name, schema=schema, if_exists=if_exists, table_name=table_name)]
 
     def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
         """Build ``index`` in the database of ``connection``."""
