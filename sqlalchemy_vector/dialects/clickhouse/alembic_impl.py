@@ -27,6 +27,7 @@ from clickhouse_connect.cc_sqlalchemy.sql import full_table
 from clickhouse_connect.cc_sqlalchemy.sql.ddlcompiler import ClickHouseDDLHelper, column_specification
 from clickhouse_connect.driver.binding import quote_identifier
 from sqlalchemy import Column, text
+from sqlalchemy.engine import Connection
 
 from ...exc import UnsupportedDialectError
 from ...types import Vector
@@ -54,8 +55,9 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         if not isinstance(column.type, Vector) or getattr(column, "index", False):
             super().add_column(table_name, column, schema=schema, if_not_exists=if_not_exists, **kw)
             return
+        dim = int(column.type.dim)
         if not self.as_sql:
-            self._refuse_rows(table_name, column, schema)
+            self._refuse_rows(table_name, column.name, dim, schema)
         exists = " IF NOT EXISTS" if if_not_exists else ""
         sql = f"ALTER TABLE {full_table(table_name, schema)} ADD COLUMN{exists} {column_specification(self.dialect, column)}"
         after = kw.get("after") or ClickHouseDDLHelper.get_option(column, "after")
@@ -63,21 +65,24 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
             sql += f" AFTER {quote_identifier(after)}"
         sql += (
             f", ADD CONSTRAINT{exists} {quote_identifier(length_constraint_name(column.name))} "
-            f"CHECK length({quote_identifier(column.name)}) = {int(column.type.dim)}"
+            f"CHECK length({quote_identifier(column.name)}) = {dim}"
         )
         settings = ClickHouseDDLHelper.render_settings(kw.get("clickhouse_settings"))
         if settings:
             sql += f" SETTINGS {settings}"
         self._exec(text(sql))
 
-    def _refuse_rows(self, table_name: str, column: Column[Any], schema: Optional[str]) -> None:
-        rows = self.connection.execute(text(f"SELECT count() FROM {full_table(table_name, schema)}")).scalar()
+    def _online(self) -> Connection:
+        assert self.connection is not None  # not as_sql
+        return self.connection  # type: ignore[no-any-return]
+
+    def _refuse_rows(self, table_name: str, column_name: str, dim: int, schema: Optional[str]) -> None:
+        rows = self._online().execute(text(f"SELECT count() FROM {full_table(table_name, schema)}")).scalar()
         if rows:
-            dim = int(column.type.dim)
             raise UnsupportedDialectError(
-                f"{table_name}.{column.name}: adding a Vector({dim}) column to a table with {rows} row{'s' if rows != 1 else ''} would give "
-                "each of them an empty array, which reads back as a vector of length 0 (ClickHouse stores no NULL "
-                f"vector); create a new table with the Vector({dim}) column and copy the rows into it with "
+                f"{table_name}.{column_name}: adding a Vector({dim}) column to a table with {rows} "
+                f"row{'s' if rows != 1 else ''} would give each of them an empty array, which reads back as a "
+                "vector of length 0 (ClickHouse stores no NULL vector); create a new table with the Vector({dim}) column and copy the rows into it with "
                 "INSERT ... SELECT, computing their vectors, then swap the tables; or add the column while the "
                 "table is empty"
             )
@@ -113,7 +118,7 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         """
         if self.as_sql:
             return [length_constraint_name(column.name)]
-        create = self.connection.execute(
+        create = self._online().execute(
             text(
                 "SELECT create_table_query FROM system.tables "
                 "WHERE name = :table AND database = coalesce(:schema, currentDatabase())"
