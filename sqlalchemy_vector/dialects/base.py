@@ -562,7 +562,8 @@ def enable_vector_reflection(dialect: Dialect) -> None:
     cannot name at all (duckdb_engine's ``FLOAT[n]``) is asked of the backend
     by a ``column_reflect`` listener that acts only on dialects enabled here;
     an inspector that fires no such event (clickhouse-connect's) is replaced on
-    this instance by the backend's ``enable_reflection``.  The dialect class, and engines not prepared by the library, are untouched.
+    this instance by the backend's ``enable_reflection``.  The dialect class,
+    and engines not prepared by the library, are untouched.
     """
     backend = find_backend(dialect)
     if backend is None:

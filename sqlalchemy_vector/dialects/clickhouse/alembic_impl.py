@@ -82,9 +82,9 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
             raise UnsupportedDialectError(
                 f"{table_name}.{column_name}: adding a Vector({dim}) column to a table with {rows} "
                 f"row{'s' if rows != 1 else ''} would give each of them an empty array, which reads back as a "
-                "vector of length 0 (ClickHouse stores no NULL vector); create a new table with the Vector({dim}) column and copy the rows into it with "
-                "INSERT ... SELECT, computing their vectors, then swap the tables; or add the column while the "
-                "table is empty"
+                "vector of length 0 (ClickHouse stores no NULL vector); create a new table with the "
+                f"Vector({dim}) column and copy the rows into it with INSERT ... SELECT, computing their vectors, "
+                "then swap the tables; or add the column while the table is empty"
             )
 
     def drop_column(
