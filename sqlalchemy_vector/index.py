@@ -196,7 +196,8 @@ class VectorIndex(Index):
 
     def describe(self, dialect: Union[Dialect, str]) -> Dict[str, Any]:
         """What :func:`list_vector_indexes` reports for this index once built on ``dialect`` (or a dialect name)."""
-        capabilities = _index_backend(dialect).capabilities
+        backend = _index_backend(dialect)
+        capabilities = backend.capabilities
         return {
             "name": self.index_name,
             "table": self.bound_table.name,
@@ -204,7 +205,7 @@ class VectorIndex(Index):
             "metric": self.metric,
             "method": capabilities.index_method_override or self.method,
             # Backends that keep build options internal report none.
-            "options": dict(self.options) if capabilities.index_options_reported else {},
+            "options": backend.reported_index_options(self.options) if capabilities.index_options_reported else {},
             "quantization": self.quantization,
         }
 
@@ -338,14 +339,21 @@ class CreateVectorIndex(ExecutableDDLElement):
 
 
 class DropVectorIndex(ExecutableDDLElement):
-    """The statement that drops a vector index (on SQLite, its vec0 table) by name."""
+    """The statement that drops a vector index (on SQLite, its vec0 table) by name.
+
+    ``table_name``, when known, is the indexed table: ClickHouse drops an index
+    through its table (``ALTER TABLE t DROP INDEX i``); the others ignore it.
+    """
 
     inherit_cache = False
 
-    def __init__(self, name: str, schema: Optional[str] = None, if_exists: bool = False) -> None:
+    def __init__(
+        self, name: str, schema: Optional[str] = None, if_exists: bool = False, *, table_name: Optional[str] = None
+    ) -> None:
         self.name = name
         self.schema = schema
         self.if_exists = if_exists
+        self.table_name = table_name
 
 
 def _unsupported(what: str, dialect: Dialect) -> UnsupportedDialectError:
@@ -379,9 +387,11 @@ def create_statements(index: VectorIndex, dialect: Dialect, if_not_exists: bool 
     return backend.create_index_statements(index, if_not_exists=if_not_exists)
 
 
-def drop_statements(name: str, schema: Optional[str], dialect: Dialect, if_exists: bool = False) -> List[Executable]:
-    """Every statement that drops the vector index ``name`` on ``dialect``, in order."""
-    return _index_backend(dialect).drop_index_statements(name, schema, if_exists=if_exists)
+def drop_statements(
+    name: str, schema: Optional[str], dialect: Dialect, if_exists: bool = False, *, table_name: Optional[str] = None
+) -> List[Executable]:
+    """Every statement that drops the vector index ``name`` (on table ``table_name``, where known) on ``dialect``, in order."""
+    return _index_backend(dialect).drop_index_statements(name, schema, if_exists=if_exists, table_name=table_name)
 
 
 # -- connection-level API -------------------------------------------------------------

@@ -287,10 +287,24 @@ def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -
                 operations.alter_vector_dimension("docs", "embedding", 4, existing_dim=3)
             assert vector_columns(connection, "docs") == {"embedding": 3}
             operations.create_vector_index("ix_docs_embedding", "docs", "embedding", metric="cosine", m=16)
-            # clickhouse-connect's inspector fires no column_reflect event: a reflected vector column stays
-            # its Array(Float32); the Alembic plugin reads dimensions from the catalog instead.
-            reflected = sa.Table("docs", sa.MetaData(), autoload_with=connection).c.embedding.type
-            assert not isinstance(reflected, sv.Vector) and str(reflected) == "Array(Float32)"
+            # clickhouse-connect's inspector fires no column_reflect event; a prepared engine's own
+            # inspector reads the dimension from the length constraint.
+            reflected = sa.Table("docs", sa.MetaData(), autoload_with=connection)
+            assert isinstance(reflected.c.embedding.type, sv.Vector) and reflected.c.embedding.type.dim == 3
+            assert not reflected.c.embedding.nullable and str(reflected.c.title.type) == "Nullable(String)"
+            columns = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns("docs")}
+            assert isinstance(columns["embedding"], sv.Vector) and columns["embedding"].dim == 3
+        engine_columns = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("docs")}
+        assert isinstance(engine_columns["embedding"], sv.Vector) and engine_columns["embedding"].dim == 3
+        # An engine the library did not prepare reflects exactly as clickhouse-connect does.
+        plain = sa.create_engine(url)
+        try:
+            with plain.connect() as connection:
+                untouched = sa.Table("docs", sa.MetaData(), autoload_with=connection).c.embedding.type
+                assert type(sa.inspect(connection)) is type(plain.dialect).inspector
+            assert not isinstance(untouched, sv.Vector) and str(untouched) == "Array(Float32)"
+        finally:
+            plain.dispose()
     finally:
         engine.dispose()
     project.assert_no_changes(models(1))
@@ -298,6 +312,140 @@ def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -
     project.downgrade("base")
     empty = state(url)
     assert empty["tables"] == set() and empty["indexes"] == []
+
+
+def offline_clickhouse_sql(run: Any) -> str:
+    """What ``run(op)`` prints as offline SQL (``alembic upgrade --sql``) on ClickHouse."""
+    import io
+
+    buffer = io.StringIO()
+    context = MigrationContext.configure(dialect_name="clickhousedb", opts={"as_sql": True, "output_buffer": buffer})
+    run(Operations(context))
+    return buffer.getvalue()
+
+
+def revision_id(source: str) -> str:
+    match = re.search(r"^revision: str = '(\w+)'", source, re.M)
+    assert match, source
+    return match.group(1)
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_add_vector_column(database: str, tmp_path: Path) -> None:
+    """op.add_column of a vector column adds its length constraint, on an empty table only; drop_column drops both."""
+    import contextlib
+    import io
+
+    url = database
+    project = Project(tmp_path, url)
+
+    def docs_models(with_vectors: bool) -> MetaData:
+        metadata = MetaData()
+        table = Table("docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("title", String(50)))
+        if with_vectors:
+            table.append_column(Column("embedding", sv.Vector(3)))
+        return metadata
+
+    first = revision_id(project.autogenerate(docs_models(False), "docs"))
+    project.upgrade()
+    second = project.autogenerate(docs_models(True), "vectors")
+    up, down = body(second, "upgrade"), body(second, "downgrade")
+    assert up == ["op.add_column('docs', sa.Column('embedding', sqlalchemy_vector.Vector(3), ))"], second
+    assert down == ["op.drop_column('docs', 'embedding')"], second
+
+    # Offline the rows cannot be counted: the DDL is printed as it is.
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        command.upgrade(project.config, f"{first}:head", sql=True)
+        command.downgrade(project.config, f"head:{first}", sql=True)
+    sql = printed.getvalue()
+    assert (
+        "ALTER TABLE `docs` ADD COLUMN `embedding` Array(Float32), "
+        "ADD CONSTRAINT `embedding_dimension` CHECK length(`embedding`) = 3;"
+    ) in sql
+    assert "ALTER TABLE `docs` DROP CONSTRAINT IF EXISTS `embedding_dimension`, DROP COLUMN `embedding`;" in sql
+
+    engine = sv.create_engine(url)
+    docs = docs_models(True).tables["docs"]
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(docs_models(False).tables["docs"]), [{"id": 1, "title": "a"}, {"id": 2, "title": "b"}])
+        # Existing rows would read back as vectors of length 0: refused, naming the column, the rows and the way out.
+        with pytest.raises(sv.exc.UnsupportedDialectError, match=r"docs\.embedding: .*Vector\(3\).* 2 rows .*new table with the Vector\(3\) column.*INSERT \.\.\. SELECT.*empty"):
+            project.upgrade()
+        with engine.connect() as connection:
+            assert "embedding" not in {c["name"] for c in sa.inspect(connection).get_columns("docs")}
+            connection.execute(text("TRUNCATE TABLE docs"))
+
+        project.upgrade()  # an empty table: the column and its constraint
+        with engine.connect() as connection:
+            assert vector_columns(connection, "docs") == {"embedding": 3}
+            with pytest.raises(sa.exc.DatabaseError, match="embedding_dimension"):  # Vector(3) itself refuses it sooner
+                connection.execute(text("INSERT INTO docs (id, title, embedding) VALUES (3, 'c', [1, 0])"))
+            connection.execute(insert(docs), [{"id": 4, "title": "d", "embedding": [1, 0, 0]}])
+            assert [r.id for r in knn(connection, docs.c.embedding, [1, 0, 0], 5)] == [4]
+        project.assert_no_changes(docs_models(True))
+
+        project.downgrade("-1")  # the constraint goes with its column (ClickHouse refuses the column alone)
+        with engine.connect() as connection:
+            assert [c["name"] for c in sa.inspect(connection).get_columns("docs")] == ["id", "title"]
+            assert connection.execute(select(docs.c.id)).scalars().all() == [4]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_index_options_at_the_defaults(database: str, tmp_path: Path) -> None:
+    """Options at ClickHouse's defaults (M 32, ef_construction 128) compare equal to the built index, which omits them."""
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("a", sv.Vector(3)),
+        Column("b", sv.Vector(3)),
+        Column("c", sv.Vector(3)),
+        VectorIndex("ix_docs_a", "a", metric="cosine", m=32),
+        VectorIndex("ix_docs_b", "b", metric="l2", m=16, ef_construction=128),
+        VectorIndex("ix_docs_c", "c", metric="cosine", m=32, ef_construction=64),
+    )
+    url = database
+    project = Project(tmp_path, url)
+    project.autogenerate(metadata, "defaults")
+    project.upgrade()
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = {row["name"]: row["options"] for row in list_vector_indexes(connection)}
+            assert found == {"ix_docs_a": {}, "ix_docs_b": {"m": 16}, "ix_docs_c": {"ef_construction": 64}}
+            assert found == {index.name: index.describe(connection.dialect)["options"] for index in table.indexes}
+    finally:
+        engine.dispose()
+    project.assert_no_changes(metadata)
+    # PostgreSQL keeps the options as declared, and reports them all.
+    declared = {index.name: index.describe("postgresql")["options"] for index in table.indexes}
+    assert declared == {"ix_docs_a": {"m": 32}, "ix_docs_b": {"m": 16, "ef_construction": 128}, "ix_docs_c": {"m": 32, "ef_construction": 64}}
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_offline_drop_vector_index(database: str) -> None:
+    """Given its table, an offline drop_vector_index prints ALTER TABLE ... DROP INDEX, which ClickHouse runs."""
+    sql = offline_clickhouse_sql(lambda op: op.drop_vector_index("ix_docs_embedding", table_name="docs"))
+    assert sql.strip() == "ALTER TABLE `docs` DROP INDEX `ix_docs_embedding`;"
+    quoted = offline_clickhouse_sql(lambda op: op.drop_vector_index("ix odd", table_name="my docs", schema="s", if_exists=True))
+    assert quoted.strip() == "ALTER TABLE `s`.`my docs` DROP INDEX IF EXISTS `ix odd`;"
+    with pytest.raises(sv.exc.UnsupportedDialectError, match=r"'ix_docs_embedding'.*needs its table.*table_name="):
+        offline_clickhouse_sql(lambda op: op.drop_vector_index("ix_docs_embedding"))
+
+    engine = sv.create_engine(database)
+    try:
+        with engine.connect() as connection:
+            models(1).create_all(connection)  # builds the index after the table
+            assert [row["name"] for row in list_vector_indexes(connection)] == ["ix_docs_embedding"]
+            connection.exec_driver_sql(sql.strip().rstrip(";"))
+            assert list_vector_indexes(connection) == []
+    finally:
+        engine.dispose()
 
 
 def test_sqlite_table_rebuild_keeps_the_index_in_sync(tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -369,7 +517,7 @@ def test_without_sqlite_vec_the_upgrade_says_why(tmp_path: Path, request: pytest
             engine.dispose()
 
 
-@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql"], indirect=True)
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql", "clickhouse"], indirect=True)
 def test_reflection_is_enabled_per_engine(database: str) -> None:
     """Vector columns reflect as Vector(n) on engines the library prepared, and nowhere else."""
     url = database
@@ -390,7 +538,8 @@ def test_reflection_is_enabled_per_engine(database: str) -> None:
                 reflected = sa.Table("docs", sa.MetaData(), autoload_with=connection).c.embedding.type
         assert isinstance(reflected, sv.Vector) and reflected.dim == 3
         assert type(migrating.dialect).ischema_names is type(other.dialect).ischema_names
-        assert reflected_vector not in type(migrating.dialect).ischema_names.values()
+        names = type(migrating.dialect).ischema_names  # a list on clickhouse-connect, which reflects by its own parser
+        assert reflected_vector not in (names.values() if isinstance(names, dict) else names)
         third = sa.create_engine(url)
         try:
             with third.connect() as connection, warnings.catch_warnings():

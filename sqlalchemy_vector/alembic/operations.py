@@ -375,7 +375,10 @@ def _compact_columns(connection: Any, operation: CreateVectorIndexOp) -> Dict[st
 def _drop_vector_index(operations: Operations, operation: DropVectorIndexOp) -> None:
     dialect = operations.migration_context.dialect
     if _offline(operations):
-        for statement in drop_statements(operation.index_name, operation.schema, dialect, if_exists=operation.if_exists):
+        statements = drop_statements(
+            operation.index_name, operation.schema, dialect, if_exists=operation.if_exists, table_name=operation.table_name
+        )
+        for statement in statements:
             operations.execute(statement)
         return
     connection = operations.get_bind()

@@ -231,11 +231,21 @@ class Backend:
 
         return [CreateVectorIndex(index, if_not_exists=if_not_exists)]
 
-    def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
-        """Every statement that drops the vector index ``name``, in order."""
+    def reported_index_options(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        """The build options the catalog reports for an index declared with ``options``.
+
+        Where the catalog cannot tell an option at its default from one not
+        given (ClickHouse), those are left out, so declared and built compare equal.
+        """
+        return dict(options)
+
+    def drop_index_statements(
+        self, name: str, schema: Optional[str], if_exists: bool = False, *, table_name: Optional[str] = None
+    ) -> List[Executable]:
+        """Every statement that drops the vector index ``name`` (of table ``table_name``, where known), in order."""
         from ..index import DropVectorIndex
 
-        return [DropVectorIndex(name, schema=schema, if_exists=if_exists)]
+        return [DropVectorIndex(name, schema=schema, if_exists=if_exists, table_name=table_name)]
 
     def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
         """Build ``index`` in the database of ``connection``."""
@@ -333,6 +343,13 @@ class Backend:
     def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
         """``ischema_names`` entries that make reflection see vector columns (see :func:`reflected_vector`)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement vector reflection (reflected_type_names)")
+
+    def enable_reflection(self, dialect: Dialect) -> None:
+        """Per-engine set-up that makes ``dialect`` (one engine's instance) reflect vector columns.
+
+        For what ``reflected_type_names`` and the ``column_reflect`` listener
+        cannot reach (an inspector that fires no event); nothing by default.
+        """
 
     def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
         """The dimension when ``type_`` is this backend's vector storage type, else ``None``."""
@@ -543,14 +560,17 @@ def enable_vector_reflection(dialect: Dialect) -> None:
     Its ``ischema_names`` becomes a copy with the names its backend gives
     (``vector`` on PostgreSQL, ``F32_BLOB`` on SQLite); a type the dialect
     cannot name at all (duckdb_engine's ``FLOAT[n]``) is asked of the backend
-    by a ``column_reflect`` listener that acts only on dialects enabled here.
-    The dialect class, and engines not prepared by the library, are untouched.
+    by a ``column_reflect`` listener that acts only on dialects enabled here;
+    an inspector that fires no such event (clickhouse-connect's) is replaced on
+    this instance by the backend's ``enable_reflection``.  The dialect class,
+    and engines not prepared by the library, are untouched.
     """
     backend = find_backend(dialect)
     if backend is None:
         return
     _REFLECTING.add(dialect)
     _listen_for_reflected_columns()
+    backend.enable_reflection(dialect)
     names = backend.reflected_type_names()
     current = dialect.ischema_names  # type: ignore[attr-defined]
     if not names or all(current.get(key) is value for key, value in names.items()):

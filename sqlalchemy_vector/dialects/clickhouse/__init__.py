@@ -147,6 +147,9 @@ class ClickHouseBackend(Backend):
     def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
         return _index.compile_drop(element, compiler, **kw)
 
+    def reported_index_options(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        return _index.reported_options(options)
+
     def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Any]:
         return _index.create_statements(index, if_not_exists)
 
@@ -195,6 +198,11 @@ class ClickHouseBackend(Backend):
 
     # -- reflection ----------------------------------------------------------------
 
+    def enable_reflection(self, dialect: Dialect) -> None:
+        from .reflection import enable
+
+        enable(dialect)
+
     def reflected_type_names(self) -> Mapping[str, Callable[..., "TypeEngine[Any]"]]:
         return {}
 
@@ -241,7 +249,9 @@ class ClickHouseBackend(Backend):
         try:  # clickhouse-connect's Alembic implementation for "clickhousedb" (its version table, its DDL)
             import clickhouse_connect.cc_sqlalchemy.alembic  # noqa: F401
         except ImportError:
-            pass
+            return
+        # Its subclass that keeps vector columns' length constraints in add_column / drop_column.
+        from . import alembic_impl  # noqa: F401
 
 
 def _float32_operand(operand: Any, compiler: SQLCompiler, **kw: Any) -> str:

@@ -36,6 +36,11 @@ def _vector_dim(column: Column[Any]) -> int | None:
     return column.type.dim if isinstance(column.type, Vector) else None
 
 
+def length_constraint_name(column_name: str) -> str:
+    """The name of a vector column's ``CHECK length(col) = dim`` constraint (``CREATE TABLE``, ``add_column``)."""
+    return f"{column_name}_dimension"
+
+
 def _column_spec(compiler: DDLCompiler, column: Column[Any]) -> str:
     spec = str(compiler.get_column_specification(column))  # type: ignore[no-untyped-call]
     if not column.nullable or column.primary_key or _vector_dim(column) is not None:
@@ -87,7 +92,7 @@ def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str
         column = create_column.element
         dim = _vector_dim(column)
         if dim is not None:
-            constraint = quote(f"{column.name}_dimension")
+            constraint = quote(length_constraint_name(column.name))
             parts.append(f"CONSTRAINT {constraint} CHECK length({quote(column.name)}) = {int(dim)}")
     if_not_exists = " IF NOT EXISTS" if getattr(element, "if_not_exists", False) else ""
     text = f"CREATE TABLE{if_not_exists} {format_table(table)} ({', '.join(parts)}) "

@@ -68,10 +68,23 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    raise UnsupportedDialectError(
-        f"dropping vector index {element.name!r} on ClickHouse needs its table (ALTER TABLE t DROP INDEX); "
-        "use sqlalchemy_vector.drop_vector_index(connection, name), which looks the table up"
-    )
+    if element.table_name is None:
+        raise UnsupportedDialectError(
+            f"dropping vector index {element.name!r} on ClickHouse needs its table (ALTER TABLE t DROP INDEX): "
+            "give table_name (op.drop_vector_index(name, table_name=...)), or use "
+            "sqlalchemy_vector.drop_vector_index(connection, name), which looks the table up"
+        )
+    preparer = compiler.preparer
+    table = preparer.quote(element.table_name)
+    if element.schema is not None:
+        table = f"{preparer.quote_schema(element.schema)}.{table}"
+    if_exists = "IF EXISTS " if element.if_exists else ""
+    return f"ALTER TABLE {table} DROP INDEX {if_exists}{preparer.quote(element.name)}"
+
+
+def reported_options(options: Mapping[str, Any]) -> Dict[str, Any]:
+    """The options :func:`list_indexes` reports for an index declared with ``options``: those off the defaults."""
+    return {key: value for key, value in options.items() if DEFAULT_OPTIONS.get(key) != value}
 
 
 def create_statements(index: VectorIndex, if_not_exists: bool) -> List[Any]:

@@ -407,8 +407,10 @@ class SQLiteBackend(Backend):
     def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Executable]:
         return _index.create_statements(index, if_not_exists=if_not_exists)
 
-    def drop_index_statements(self, name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
-        return _index.drop_statements(name, schema, if_exists=if_exists)
+    def drop_index_statements(
+        self, name: str, schema: Optional[str], if_exists: bool = False, *, table_name: Optional[str] = None
+    ) -> List[Executable]:
+        return _index.drop_statements(name, schema, if_exists=if_exists)  # the vec0 table is the index's own
 
     def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
         _index.create_index(connection, index, if_not_exists=if_not_exists)
