@@ -65,7 +65,10 @@ def changed_file(directory: Path, count: int) -> Path:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", RUN, *args]
-    return subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"sqlalchemy-vector {args[0]} exited with {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return done
 
 
 def ingest(directory: Path, url: str) -> Tuple[float, float, str]:
