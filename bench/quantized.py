@@ -181,9 +181,11 @@ def sqlite_variants(path: str, data: np.ndarray, queries: np.ndarray, truth: Lis
     results: List[Result] = []
     dim = data.shape[1]
 
-    def pages(conn: sa.Connection, name: str) -> int:
+    def pages(conn: sa.Connection, name: str, shadow: bool = True) -> int:
+        """Bytes of table ``name`` and (``shadow``) of the ``name_*`` tables a vec0 table keeps its data in."""
+        pattern = f"{name}!_%" if shadow else name
         return int(conn.exec_driver_sql(
-            "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ? OR name LIKE ? ESCAPE '!'", (name, f"{name}!_%")
+            "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ? OR name LIKE ? ESCAPE '!'", (name, pattern)
         ).scalar() or 0)
 
     plans = [("float32 vec0 (exact)", None, [0]), ("binary vec0 bit[n]", "binary", reranks)]
@@ -209,7 +211,7 @@ def sqlite_variants(path: str, data: np.ndarray, queries: np.ndarray, truth: Lis
             first = False
         table.indexes.discard(index)
     with engine.connect() as conn:
-        results.append(row("SQLite", f"base table, float32 BLOBs ({dim}-d)", pages(conn, "items"), float("nan"), float("nan"),
+        results.append(row("SQLite", f"base table, float32 BLOBs ({dim}-d)", pages(conn, "items", shadow=False), float("nan"), float("nan"),
                            float("nan")))
     engine.dispose()
     return results
