@@ -291,11 +291,12 @@ def _files(paths: Sequence[str]) -> Iterator[Path]:
             raise OSError(f"no such file or directory: {name}")
 
 
-def _source(path: Path) -> str:
+def _source(resolved: Path) -> str:
+    """How a resolved file path is shown: relative to the working directory when under it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return resolved.relative_to(os.getcwd()).as_posix()  # getcwd() is already the resolved directory
     except ValueError:
-        return path.resolve().as_posix()
+        return resolved.as_posix()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -356,7 +357,7 @@ def _identity(path: Path, root: Optional[Path]) -> Tuple[str, str]:
         except ValueError:
             raise OSError(f"{path} is not under --root {root}") from None
         return relative, relative
-    return resolved.as_posix(), _source(path)
+    return resolved.as_posix(), _source(resolved)
 
 
 def ingest_files(
