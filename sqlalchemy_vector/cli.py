@@ -867,7 +867,12 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
                 f"use --model {stored.get('model')!r} (or leave --model out), or another --db"
             )
         return embedder, spec
-    if stored and spec == stored.get("model") and spec != LEXICAL_MODEL and stored.get("dimension", "").isdigit():
+    if (
+        spec == stored.get("model")
+        and spec != LEXICAL_MODEL
+        and stored.get("model_name")
+        and str(stored.get("dimension", "")).isdigit()
+    ):
         return _StoredModel(spec, str(stored.get("model_name")), int(stored["dimension"])), spec
     return load_embedder(spec), spec
 
