@@ -220,13 +220,48 @@ def sqlite_variants(path: str, data: np.ndarray, queries: np.ndarray, truth: Lis
 # -- DuckDB ----------------------------------------------------------------------------------------
 
 
+def duckdb_hnsw(engine: sa.Engine, path: str, table: sa.Table, queries: np.ndarray, truth: List[List[int]],
+                ef_searches: Tuple[int, ...]) -> List[Result]:
+    """vss's float32 HNSW (m=16, ef_construction=128), kept in the file (experimental persistence) to weigh it."""
+    dim = table.c.v.type.dim
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+    before = os.path.getsize(path)
+    index = sv.VectorIndex("items_hnsw", table.c.v, metric="cosine", duckdb_experimental_persistence=True)
+    with engine.begin() as conn:
+        started = time.perf_counter()
+        sv.create_vector_index(conn, index)
+        seconds = time.perf_counter() - started
+    log(f"  built DuckDB float32 HNSW in {seconds:.1f} s")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+    size = os.path.getsize(path) - before
+    results: List[Result] = []
+    with engine.connect() as conn:
+        for ef in ef_searches:
+            def search(q: np.ndarray, ef: int = ef) -> List[int]:
+                return [r.id for r in sv.knn(conn, table.c.v, q, K, index=index, ef_search=ef)]
+
+            recall, ms = measure(search, queries, truth)
+            build = seconds if ef == ef_searches[0] else None
+            results.append(row("DuckDB", f"float32 HNSW ({dim}-d), ef_search {ef}; size: file growth", size, build,
+                               recall, ms))
+            log(f"  {results[-1]}")
+    with engine.begin() as conn:
+        sv.drop_vector_index(conn, index)
+    table.indexes.discard(index)
+    return results
+
+
 def duckdb_variants(path: str, data: np.ndarray, queries: np.ndarray, truth: List[List[int]],
-                    reranks: List[int]) -> List[Result]:
+                    reranks: List[int], hnsw_ef_searches: Tuple[int, ...] = ()) -> List[Result]:
     engine = sv.create_engine(f"duckdb:///{path}")
     table = make_table("items", data.shape[1])
     load(engine, table, data)
     dim = data.shape[1]
     results: List[Result] = []
+    if hnsw_ef_searches:
+        results += duckdb_hnsw(engine, path, table, queries, truth, hnsw_ef_searches)
     with engine.begin() as conn:
         # The sign bits as a BIT string column (DuckDB has no binary_quantize and no index over BIT).
         started = time.perf_counter()
@@ -312,6 +347,8 @@ def main() -> None:
                         help="candidates re-ranked through the 3,072-d binary index")
     parser.add_argument("--ef-search", type=int, nargs="+", default=[40],
                         help="hnsw.ef_search values tried on the float32 and half HNSW indexes")
+    parser.add_argument("--duckdb-hnsw", action="store_true",
+                        help="DuckDB: also build vss's float32 HNSW index (minutes at 100k rows, in memory)")
     parser.add_argument("--maintenance-work-mem", default="1GB",
                         help="PostgreSQL's memory for index builds (an HNSW graph of 1M x 384 needs about 2.5 GB)")
     args = parser.parse_args()
@@ -346,7 +383,8 @@ def main() -> None:
         if "sqlite" in backends:
             results += sqlite_variants(os.path.join(workdir, "q.db"), data, queries, truth, args.rerank, args.binary_only)
         if "duckdb" in backends:
-            results += duckdb_variants(os.path.join(workdir, "q.duckdb"), data, queries, truth, args.rerank)
+            results += duckdb_variants(os.path.join(workdir, "q.duckdb"), data, queries, truth, args.rerank,
+                                       tuple(args.ef_search) if args.duckdb_hnsw else ())
     print(f"{rows} x {dim}, {args.data}, cosine, top {K}, {args.queries} queries")
     print(table_text(results))
 
