@@ -11,7 +11,7 @@ SQLAlchemy silently drops one keyed on any other name.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -124,10 +124,7 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             # Hamming over the bits is what the index serves for any declared metric (the metric
             # re-ranks the candidates); the catalog does not keep it.
             metric = None
-        options: Dict[str, Any] = {}
-        for item in row["options"] or ():
-            key, _, value = item.partition("=")
-            options[key] = int(value) if value.isdigit() else value
+        options = index_options(row["options"])
         result.append(
             {
                 "name": row["name"],
@@ -140,6 +137,15 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             }
         )
     return result
+
+
+def index_options(reloptions: Optional[Sequence[str]]) -> Dict[str, Any]:
+    """An index's ``pg_class.reloptions`` (``["m=16", ...]``) as build options, numbers as ints."""
+    options: Dict[str, Any] = {}
+    for item in reloptions or ():
+        key, _, value = item.partition("=")
+        options[key] = int(value) if value.isdigit() else value
+    return options
 
 
 def _quantization(row: Any) -> Optional[str]:

@@ -11,6 +11,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from ...exc import InvalidArgumentError
 from ...index import CreateVectorIndex
 from ..base import qualified_name
+from ..postgresql.index import index_options
 
 OPCLASSES = {"cosine": "vector_cosine_ops", "l2": "vector_l2_ops", "max_inner_product": "vector_ip_ops"}
 _METRIC_BY_OPCLASS = {value: key for key, value in OPCLASSES.items()}
@@ -67,10 +68,7 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
 
 def described(row: Mapping[str, Any]) -> Dict[str, Any]:
     """One catalog row as list_vector_indexes reports it."""
-    options: Dict[str, Any] = {}
-    for item in row["options"] or ():
-        key, _, value = item.partition("=")
-        options[key] = int(value) if value.isdigit() else value
+    options = index_options(row["options"])
     return {
         "name": row["name"],
         "table": row["table_name"],
