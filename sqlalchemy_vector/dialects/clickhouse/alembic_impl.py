@@ -67,10 +67,12 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
             f", ADD CONSTRAINT{exists} {quote_identifier(length_constraint_name(column.name))} "
             f"CHECK length({quote_identifier(column.name)}) = {dim}"
         )
+        self._alter(sql, kw)
+
+    def _alter(self, sql: str, kw: Any) -> None:
+        """Run an ``ALTER TABLE`` with the ``clickhouse_settings`` the operation was given."""
         settings = ClickHouseDDLHelper.render_settings(kw.get("clickhouse_settings"))
-        if settings:
-            sql += f" SETTINGS {settings}"
-        self._exec(text(sql))
+        self._exec(text(f"{sql} SETTINGS {settings}" if settings else sql))
 
     def _online(self) -> Connection:
         assert self.connection is not None  # not as_sql
@@ -104,10 +106,7 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         drops = [f"DROP CONSTRAINT{exists} {quote_identifier(name)}" for name in constraints]
         drops.append(f"DROP COLUMN{' IF EXISTS' if if_exists else ''} {quote_identifier(column.name)}")
         sql = f"ALTER TABLE {full_table(table_name, schema)} {', '.join(drops)}"
-        settings = ClickHouseDDLHelper.render_settings(kw.get("clickhouse_settings"))
-        if settings:
-            sql += f" SETTINGS {settings}"
-        self._exec(text(sql))
+        self._alter(sql, kw)
 
     def _length_constraints(self, table_name: str, column: Column[Any], schema: Optional[str]) -> list[str]:
         """Names of the length constraints that read ``column``.

@@ -122,7 +122,7 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
         options: Dict[str, Any] = {}
         if match and match.group(4):
             built = {"m": int(match.group(4)), "ef_construction": int(match.group(5))}
-            options = {key: value for key, value in built.items() if value != DEFAULT_OPTIONS[key]}
+            options = reported_options(built)
         result.append(
             {
                 "name": name,
