@@ -307,10 +307,9 @@ def bench_backend(
     rag_int: Optional[VectorRAG] = None
     plain: Optional[Engine] = None
     try:
+        documents = [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)]
         start = time.perf_counter()
-        doc_ids = rag.load_documents(
-            [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)], show_progress=False
-        )
+        doc_ids = rag.load_documents(documents, show_progress=False)
         log(f"{backend}: load_documents {len(doc_ids):,} in {time.perf_counter() - start:.1f} s")
         variants: List[Variant] = [("facade", facade_variant(rag)), ("table", table_variant(rag))]
         if backend == "postgresql":
@@ -320,9 +319,7 @@ def bench_backend(
             )
             Document.metadata.create_all(rag.engine)  # the facade creates only its default tables
             rag_int = VectorRAG(rag.engine, document_model=Document, embedding_model=Embedding)
-            int_ids = rag_int.load_documents(
-                [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)], show_progress=False
-            )
+            int_ids = rag_int.load_documents(documents, show_progress=False)
             int_of = dict(zip(int_ids, doc_ids))  # report the default models' ids, to share the truth
             variants.append(("facade-int", translated(facade_variant(rag_int), int_of)))
             Item = pgvector_model()
