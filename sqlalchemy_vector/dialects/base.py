@@ -112,8 +112,10 @@ class Capabilities:
     index_method_override: Optional[str] = None
     #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
     index_options_reported: bool = False
-    #: Whether joining a top-k subquery to another table reads that table by key (a nested loop over
-    #: its primary key); where a join would scan it (a hash join), rows are read by key afterwards.
+    #: Whether joining a top-k subquery to another table reads only the k rows of that table: a nested
+    #: loop over its primary key (SQLite, PostgreSQL), or a hash join that pushes the k keys into the
+    #: scan as a filter (DuckDB 1.5).  Where a join would read the whole table (ClickHouse's hash join),
+    #: the k rows are read by key with a second statement.
     join_reads_by_key: bool = True
     #: Whether the backend has full-text indexes, and so hybrid search.
     fulltext_search: bool = False

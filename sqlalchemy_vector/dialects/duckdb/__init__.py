@@ -89,7 +89,6 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
     capabilities = Capabilities(
-        join_reads_by_key=False,
         fulltext_search=True,
         storage_provider="DuckDB's FLOAT[n] arrays",
         max_dimension=100000,
