@@ -41,6 +41,7 @@ def test_create_table_gets_an_engine_and_a_length_constraint(conn: Connection) -
     items.create(conn)
     ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'ddl_items'")).scalar()
     assert "CHECK length(embedding) = 3" in ddl and "ENGINE = MergeTree" in ddl and "ORDER BY id" in ddl
+    assert "index_granularity = 1024" in ddl  # tables read by key: small granules
     with pytest.raises(Exception, match="embedding_dimension"):  # a length-2 array written around the type
         conn.execute(text("INSERT INTO ddl_items (id, embedding) VALUES (1, [1.0, 2.0])"))
 
