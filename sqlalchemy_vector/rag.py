@@ -98,6 +98,7 @@ _ID_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter l
 _STATEMENT_CACHE_SIZE = 64  # search statements kept per store (one per dialect, metric, limit, index)
 _QUERY_VECTOR = "query_vector"  # the bound parameter of a search's query vector
 _DOCUMENT_IDS = "document_ids"  # the expanding parameter of the documents read by key
+_UNREAD = object()  # the content of a ranked document not joined in: read by key after the ranking
 DocumentId = Any
 Result = Dict[str, Any]
 FloatArray = npt.NDArray[np.float32]
@@ -510,15 +511,16 @@ class _Store:
                 parameters=parameters,
             )
 
-        def normalized(rows: List[Any], model_after: bool) -> List[Tuple[Any, ...]]:
+        def normalized(rows: List[Any], limit: int, model_after: bool) -> List[Tuple[Any, ...]]:
             # (id, content, metadata, distance, model): documents joined in, or read below by key.
+            joined = backend.capabilities.join_reads_by_key(limit)
             out = []
             for row in rows:
                 model = row[-2] if model_after else None
-                if backend.capabilities.join_reads_by_key:
+                if joined:
                     out.append((row[0], row[1], row[2], row[-1], model))
                 else:
-                    out.append((row[0], None, None, row[-1], model))
+                    out.append((row[0], _UNREAD, None, row[-1], model))
             return out
 
         ranked: Dict[Any, Tuple[Any, ...]] = {}
@@ -527,7 +529,7 @@ class _Store:
             # Most tables hold one model: rank without the model filter (a filter the index
             # cannot apply inside its search, e.g. vec0's key list), keep this model's rows.
             # The nearest rows of this model are among the nearest rows of all models.
-            first = normalized(ranked_rows(top_k, with_model=False, model_after=True), True)
+            first = normalized(ranked_rows(top_k, with_model=False, model_after=True), top_k, True)
             for row in first:
                 if row[4] == self.model_name and row[0] not in ranked and row[3] is not None:
                     ranked[row[0]] = row
@@ -538,7 +540,7 @@ class _Store:
         if not ranked and not (models.has_model_name and len(first) < top_k):
             limit = top_k
             while True:
-                rows = normalized(ranked_rows(limit, with_model=models.has_model_name, model_after=False), False)
+                rows = normalized(ranked_rows(limit, with_model=models.has_model_name, model_after=False), limit, False)
                 for row in rows:
                     if row[0] not in ranked and row[3] is not None:
                         ranked[row[0]] = row
@@ -547,17 +549,19 @@ class _Store:
                     break
                 limit *= 4
         winners = list(ranked.values())[:top_k]
-        if not backend.capabilities.join_reads_by_key and winners:
+        if any(row[1] is _UNREAD for row in winners):
             if self.read_by_key is None:
                 D = self.D
                 document_id = _column(D, "id")
                 self.read_by_key = select(document_id, _column(D, "content"), _column(D, "metadata_")).where(
                     document_id.in_(bindparam(_DOCUMENT_IDS, expanding=True))
                 )
-            found = connection.execute(self.read_by_key, {_DOCUMENT_IDS: [row[0] for row in winners]})
-            documents = {row[0]: row for row in found}
+            unread = [row[0] for row in winners if row[1] is _UNREAD]
+            documents = {row[0]: row for row in connection.execute(self.read_by_key, {_DOCUMENT_IDS: unread})}
             winners = [
-                (row[0], documents[row[0]][1], documents[row[0]][2], row[3]) for row in winners if row[0] in documents
+                row if row[1] is not _UNREAD else (row[0], documents[row[0]][1], documents[row[0]][2], row[3])
+                for row in winners
+                if row[1] is not _UNREAD or row[0] in documents
             ]
         results = [_result(row, function) for row in winners]
         if threshold is not None:
@@ -600,24 +604,25 @@ class _Store:
             dialect=dialect,
             max_distance=bound,
         )
-        statement = self._ranking(backend, backend.top_k_select(request), model_after)
+        statement = self._ranking(backend, backend.top_k_select(request), limit, model_after)
         if index_name is None:
             return statement, None
         exact = dataclasses.replace(request, exact=True)
         return statement, functools.lru_cache(maxsize=None)(
-            lambda: self._ranking(backend, backend.top_k_select(exact), model_after)
+            lambda: self._ranking(backend, backend.top_k_select(exact), limit, model_after)
         )
 
-    def _ranking(self, backend: Any, ranking: Any, model_after: bool) -> Any:
-        """The statement run for a ranking, distance last.
+    def _ranking(self, backend: Any, ranking: Any, limit: int, model_after: bool) -> Any:
+        """The statement run for a ranking of ``limit`` rows, distance last.
 
-        Where a join reads documents by key (``join_reads_by_key``): the
-        ranking as a subquery in the index's shape, joined to the documents,
-        ``(id, content, metadata[, model], distance)``.  Elsewhere the ranking
-        itself, ``(key[, model], distance)``; the documents are read by key
-        afterwards (a join there would read every document).
+        Where a join of that many rows reads documents by key
+        (``Capabilities.join_reads_by_key``): the ranking as a subquery in the
+        index's shape, joined to the documents, ``(id, content, metadata[,
+        model], distance)``.  Elsewhere the ranking itself, ``(key[, model],
+        distance)``; the documents are read by key afterwards (a join there
+        would read every document).
         """
-        if not backend.capabilities.join_reads_by_key:
+        if not backend.capabilities.join_reads_by_key(limit):
             return ranking
         D = self.D
         hits = ranking.subquery("hits")

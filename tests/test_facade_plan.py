@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.dialects import backend_for
+from tests.conftest import CLICKHOUSE
 from tests.index_helpers import clustered, exact_ids
 
 PLAN_MARKERS = {
@@ -52,10 +53,53 @@ def test_facade_search_uses_the_index(kind: str, fresh_database_url: Callable[[s
     event.remove(rag.engine, "before_cursor_execute", record)
     searches = [(s, p) for s, p in seen if "ORDER BY" in s.upper() and "embeddings" in s]
     assert len(searches) == 1  # one ranking statement; the documents are joined in, or read by key after it
-    if rag_backend(rag).capabilities.join_reads_by_key:
+    if rag_backend(rag).capabilities.join_reads_by_key(5):
         assert "JOIN documents" in searches[0][0]
     assert PLAN_MARKERS[kind] in plan_of(rag, *searches[0], kind)
     # Same answer as an exact computation (HNSW may differ on ties only; this data has none near the top).
     expected = [ids[i - 1] for i in exact_ids(data, query, "cosine", 5)]
     assert [r["document_id"] for r in results] == expected
+    rag.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql", CLICKHOUSE])
+def test_documents_joined_or_read_by_key_give_the_same_answer(
+    kind: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    """Small and large k, below and above the rows a join reads by key (DuckDB: 50), answer the exact top k.
+
+    Where a join of that many rows would read every document, the documents are read
+    by key in a second statement instead; the answer is the same either way.
+    """
+    data = clustered(300, 8)
+    rag = sv.VectorRAG(fresh_database_url(kind), dimension=8)
+    ids = rag.load_documents(
+        [{"content": f"doc {i}", "embedding": v, "metadata": {"n": i}} for i, v in enumerate(data)], show_progress=False
+    )
+    capabilities = rag_backend(rag).capabilities
+    statements: List[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    event.listen(rag.engine, "before_cursor_execute", record)
+    for k in (5, 80):
+        statements.clear()
+        query = data[k] + np.float32(0.01)
+        results = rag.query_with_embedding(query, top_k=k)
+        expected = [ids[i - 1] for i in exact_ids(data, query, "cosine", k)]
+        assert [r["document_id"] for r in results] == expected, (kind, k)
+        assert [r["content"] for r in results] == [f"doc {ids.index(i)}" for i in expected]
+        assert [r["metadata"] for r in results] == [{"n": ids.index(i)} for i in expected]
+        ranking = [s for s in statements if "ORDER BY" in s.upper() and "embeddings" in s]
+        read_by_key = [s for s in statements if "embeddings" not in s and "FROM documents" in s.replace("`", "")]
+        assert len(ranking) == 1, statements
+        if capabilities.join_reads_by_key(k):
+            assert "JOIN documents" in ranking[0].replace("`", "") and not read_by_key, statements
+        else:
+            assert "JOIN" not in ranking[0] and len(read_by_key) == 1, statements
+    event.remove(rag.engine, "before_cursor_execute", record)
+    # Joined at k = 5 and k = 80?  DuckDB's hash join pushes at most 50 keys into its scan; ClickHouse's none.
+    joined = {"sqlite": (True, True), "postgresql": (True, True), "duckdb": (True, False), CLICKHOUSE: (False, False)}
+    assert (capabilities.join_reads_by_key(5), capabilities.join_reads_by_key(80)) == joined[kind]
     rag.close()

@@ -112,11 +112,12 @@ class Capabilities:
     index_method_override: Optional[str] = None
     #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
     index_options_reported: bool = False
-    #: Whether joining a top-k subquery to another table reads only the k rows of that table: a nested
-    #: loop over its primary key (SQLite, PostgreSQL), or a hash join that pushes the k keys into the
-    #: scan as a filter (DuckDB 1.5).  Where a join would read the whole table (ClickHouse's hash join),
-    #: the k rows are read by key with a second statement.
-    join_reads_by_key: bool = True
+    #: Most rows of a top-k subquery for which joining it to another table reads only those rows of the
+    #: other table.  ``None``: any number (a nested loop over its primary key: SQLite, PostgreSQL).
+    #: DuckDB's hash join pushes up to 50 keys into the scan as a filter (its ``dynamic_or_filter_threshold``)
+    #: and reads the whole table above that; ClickHouse's always reads it (0).  Above the limit the rows
+    #: are read by key with a second statement.
+    join_reads_by_key_up_to: Optional[int] = None
     #: Whether the backend has full-text indexes, and so hybrid search.
     fulltext_search: bool = False
     #: Whether ``create_all`` builds the index with SQLAlchemy's own ``CREATE INDEX`` and the dialect's options.
@@ -150,6 +151,10 @@ class Capabilities:
     index_quantizations: Tuple[str, ...] = ()
     #: Why there is no quantized index, where there is none.
     missing_quantization: str = ""
+
+    def join_reads_by_key(self, rows: int) -> bool:
+        """Whether joining a top-k subquery of ``rows`` rows to another table reads that table by key."""
+        return self.join_reads_by_key_up_to is None or rows <= self.join_reads_by_key_up_to
 
 
 class Backend:
