@@ -41,7 +41,7 @@ bench-index: $(VENV)/.installed-all
 
 .PHONY: bench-topk
 bench-topk: $(VENV)/.installed-all
-	$(PY) bench/topk_path.py
+	$(PY) bench/topk_path.py --backends sqlite,duckdb,postgresql,clickhouse --shared-buffers 1GB
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

