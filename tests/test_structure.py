@@ -27,8 +27,8 @@ from sqlalchemy_vector.types import Vector
 
 PACKAGE = Path(sqlalchemy_vector.__file__).resolve().parent
 
-DIALECT_WORDS = re.compile(r"postgres|sqlite|duckdb|pgvector|vec0", re.IGNORECASE)
-DIALECT_KEYWORD = re.compile(r"(?:postgresql|sqlite|duckdb)_[a-z][a-z0-9_]*")
+DIALECT_WORDS = re.compile(r"postgres|sqlite|duckdb|pgvector|vec0|clickhouse|chdb|cockroach|yugabyte|citus", re.IGNORECASE)
+DIALECT_KEYWORD = re.compile(r"(?:postgresql|sqlite|duckdb|clickhousedb|cockroachdb|yugabytedb)_[a-z][a-z0-9_]*")
 
 
 GENERIC_MODULES = sorted(
@@ -82,6 +82,65 @@ def test_generic_module_names_no_database(module: str) -> None:
     assert not found, "dialect knowledge outside sqlalchemy_vector/dialects/ (move it into a backend):\n" + "\n".join(
         f"sqlalchemy_vector/{module}:{line}" for line in found
     )
+
+
+# -- a backend is one package and one registry line ------------------------------------------
+
+#: Backend packages taken out together: a derived backend subclasses its parent's.
+FAMILIES = {"postgresql": ("postgresql", "cockroachdb", "yugabytedb")}
+BACKEND_PACKAGES = sorted(p.name for p in (PACKAGE / "dialects").iterdir() if (p / "__init__.py").is_file())
+
+_WITHOUT = '''
+import importlib, pkgutil, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.dialects import supported_dialects
+assert sv.__file__.startswith(sys.argv[1]), sv.__file__
+for module in pkgutil.walk_packages(sv.__path__, "sqlalchemy_vector."):
+    if ".dialects." not in module.name and not module.name.endswith(".__main__"):
+        importlib.import_module(module.name)
+rag = sv.VectorRAG(sys.argv[2], dimension=3)
+rag.load_documents([{"content": "a", "embedding": [1, 0, 0]}, {"content": "b", "embedding": [0, 1, 0]}], show_progress=False)
+print(",".join(supported_dialects()), [r["content"] for r in rag.query_with_embedding(np.array([0.1, 1, 0], "f"), top_k=2)])
+'''
+
+
+@pytest.mark.parametrize("backend", [name for name in BACKEND_PACKAGES if name not in ("cockroachdb", "yugabytedb")])
+def test_a_backend_is_one_package_and_one_registry_line(backend: str, tmp_path: Path) -> None:
+    """Without its package and its line in the registry, the library imports and works on the other backends."""
+    import shutil
+    import subprocess
+    import sys
+
+    removed = FAMILIES.get(backend, (backend,))
+    copy = tmp_path / "sqlalchemy_vector"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in removed:
+        shutil.rmtree(copy / "dialects" / name)
+    registry = copy / "dialects" / "__init__.py"
+    lines = []
+    for line in registry.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"from \. import ([\w, ]+?)(\s+#.*)?", line)
+        if match:
+            kept = [name.strip() for name in match.group(1).split(",") if name.strip() not in removed]
+            if not kept:
+                continue
+            line = "from . import " + ", ".join(kept) + (match.group(2) or "")
+        lines.append(line)
+    edited = "\n".join(lines) + "\n"
+    assert edited != registry.read_text(encoding="utf-8")  # the registry named the package
+    registry.write_text(edited, encoding="utf-8")
+    url = "duckdb:///:memory:" if backend == "sqlite" else "sqlite:///:memory:"
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT, str(tmp_path), url], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    dialects, found = result.stdout.strip().split(" ", 1)
+    assert found == "['b', 'a']"
+    assert set(dialects.split(",")) == {b.name for b in backends()} - {
+        b.name for b in backends() if type(b).__module__.split(".")[2] in removed
+    }
 
 
 def test_the_scan_finds_names_and_spares_prose() -> None:
