@@ -103,3 +103,45 @@ def test_documents_joined_or_read_by_key_give_the_same_answer(
     joined = {"sqlite": (True, True), "postgresql": (True, True), "duckdb": (True, False), CLICKHOUSE: (False, False)}
     assert (capabilities.join_reads_by_key(5), capabilities.join_reads_by_key(80)) == joined[kind]
     rag.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql", CLICKHOUSE])
+def test_chunks_widen_the_ranking_past_the_joined_rows(kind: str, fresh_database_url: Callable[[str], str]) -> None:
+    """One document's 60 chunks fill the first rankings (12, then 48 rows, joined on DuckDB); the third
+    (192 rows, past DuckDB's 50) is read by key.  The answer mixes both and is the exact top 12 by document."""
+    from sqlalchemy.orm import Session
+
+    data = clustered(40, 8, seed=5)
+    query = data[0] + np.float32(0.3)
+    rag = sv.VectorRAG(fresh_database_url(kind), dimension=8)
+    ids = rag.load_documents(
+        [{"content": f"doc {i}", "embedding": v, "metadata": {"n": i}} for i, v in enumerate(data)], show_progress=False
+    )
+    E: Any = rag.embedding_model
+    model_name = str(rag.embedder.model_name)
+    chunks = [query * np.float32(1 + i / 1000) for i in range(60)]  # nearer to the query than any document
+    with Session(rag.engine) as session, session.begin():
+        session.add_all(E(id=f"chunk-{i}", document_id=ids[0], model_name=model_name, embedding=c) for i, c in enumerate(chunks))
+    statements: List[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    event.listen(rag.engine, "before_cursor_execute", record)
+    results = rag.query_with_embedding(query, top_k=12)
+    event.remove(rag.engine, "before_cursor_execute", record)
+    rankings = [s for s in statements if "ORDER BY" in s.upper() and "embeddings" in s]
+    assert len(rankings) == 4, statements  # without the model filter (12), then with it: 12, 48, 192
+    capabilities = rag_backend(rag).capabilities
+    joined = [capabilities.join_reads_by_key(limit) for limit in (12, 12, 48, 192)]
+    assert ["JOIN documents" in s.replace("`", "") for s in rankings] == joined
+    read_by_key = [s for s in statements if "embeddings" not in s and "FROM documents" in s.replace("`", "")]
+    assert len(read_by_key) == (0 if all(joined) else 1)
+    if kind == "duckdb":
+        assert joined == [True, True, True, False]  # document 0 joined in, the other eleven read by key
+    others = exact_ids(data[1:], query, "cosine", 11)  # 1-based positions in data[1:]
+    assert [r["document_id"] for r in results] == [ids[0]] + [ids[i] for i in others]
+    assert [r["content"] for r in results] == ["doc 0"] + [f"doc {i}" for i in others]
+    assert [r["metadata"] for r in results] == [{"n": 0}] + [{"n": i} for i in others]
+    assert results[0]["distance"] == pytest.approx(0.0, abs=1e-5)
+    rag.close()
