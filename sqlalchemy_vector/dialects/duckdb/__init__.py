@@ -30,6 +30,7 @@ from . import kinds as _kinds
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
+from . import storage as _storage
 from . import extensions as _extensions
 from .dialects import fixed_array_dim
 from .extensions import wheel_path as vss_extension_path
@@ -144,6 +145,8 @@ class DuckDBBackend(Backend):
                 # when stdout is a pipe: it would corrupt the output of a program (or a
                 # `sqlalchemy-vector ... --json`) on a large table.
                 cursor.execute("SET enable_progress_bar = false")
+                # Vectors stored uncompressed: ALPRD saves little on them and slows every scan (storage.py).
+                _storage.store_floats_plain(cursor)
                 if fts is not None:
                     cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
             finally:
