@@ -360,7 +360,7 @@ def test_clickhouse_add_vector_column(database: str, tmp_path: Path) -> None:
         command.downgrade(project.config, f"head:{first}", sql=True)
     sql = printed.getvalue()
     assert (
-        "ALTER TABLE `docs` ADD COLUMN `embedding` Array(Float32), "
+        "ALTER TABLE `docs` ADD COLUMN `embedding` Array(Float32) CODEC(NONE), "
         "ADD CONSTRAINT `embedding_dimension` CHECK length(`embedding`) = 3;"
     ) in sql
     assert "ALTER TABLE `docs` DROP CONSTRAINT IF EXISTS `embedding_dimension`, DROP COLUMN `embedding`;" in sql

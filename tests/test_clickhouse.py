@@ -42,6 +42,8 @@ def test_create_table_gets_an_engine_and_a_length_constraint(conn: Connection) -
     ddl = conn.execute(text("SELECT create_table_query FROM system.tables WHERE name = 'ddl_items'")).scalar()
     assert "CHECK length(embedding) = 3" in ddl and "ENGINE = MergeTree" in ddl and "ORDER BY id" in ddl
     assert "index_granularity = 1024" in ddl  # tables read by key: small granules
+    codecs = dict(conn.execute(text("SELECT name, compression_codec FROM system.columns WHERE table = 'ddl_items'")).all())
+    assert codecs["embedding"] == "CODEC(NONE)" and codecs["label"] == ""  # vectors plain, others the server's
     with pytest.raises(Exception, match="embedding_dimension"):  # a length-2 array written around the type
         conn.execute(text("INSERT INTO ddl_items (id, embedding) VALUES (1, [1.0, 2.0])"))
 

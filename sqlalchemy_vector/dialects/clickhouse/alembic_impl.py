@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from ...exc import UnsupportedDialectError
 from ...types import Vector
-from .ddl import length_constraint_name
+from .ddl import VECTOR_CODEC, length_constraint_name
 
 __all__ = ["VectorClickHouseImpl"]
 
@@ -59,7 +59,8 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         if not self.as_sql:
             self._refuse_rows(table_name, column.name, dim, schema)
         exists = " IF NOT EXISTS" if if_not_exists else ""
-        sql = f"ALTER TABLE {full_table(table_name, schema)} ADD COLUMN{exists} {column_specification(self.dialect, column)}"
+        spec = f"{column_specification(self.dialect, column)} {VECTOR_CODEC}"
+        sql = f"ALTER TABLE {full_table(table_name, schema)} ADD COLUMN{exists} {spec}"
         after = kw.get("after") or ClickHouseDDLHelper.get_option(column, "after")
         if after:
             sql += f" AFTER {quote_identifier(after)}"
