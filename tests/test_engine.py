@@ -193,3 +193,27 @@ def test_duckdb_stores_vectors_uncompressed_on_prepared_engines(tmp_path: Path) 
     finally:
         prepared.dispose()
         plain.dispose()
+
+
+def test_sqlite_files_made_by_prepared_engines_have_16_kb_pages(tmp_path: Path) -> None:
+    # A 384-d embedding row fills half of a 4 kB page; 16 kB pages made exact and vec0 scans faster
+    # (dialects/sqlite/storage.py, bench/sqlite_storage.py).  Existing files keep their page size.
+    import sqlite3
+
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as raw:
+        raw.execute("CREATE TABLE legacy (x INTEGER)")
+    for path, expected in ((tmp_path / "new.db", 16384), (old, 4096)):
+        engine = sv.create_engine(f"sqlite:///{path}")
+        table = vectors_table()
+        with engine.begin() as conn:
+            table.create(conn)
+            conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
+            assert conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one() == pytest.approx(5.0)
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == expected
+        engine.dispose()
+    plain = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/plain.db")
+    with plain.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096  # engines not prepared: SQLite's default
+    plain.dispose()

@@ -38,6 +38,7 @@ from . import kinds as _kinds
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
+from . import storage as _storage
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
@@ -371,6 +372,7 @@ class SQLiteBackend(Backend):
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
             nonlocal warned
+            _storage.set_page_size(dbapi_connection)  # new files: 16 kB pages (storage.py)
             loaded = sqlite_vec and _load_sqlite_vec(dbapi_connection)
             if not loaded:
                 register_python_functions(dbapi_connection)
