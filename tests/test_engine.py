@@ -181,8 +181,8 @@ def _float_compression(engine: Engine, dim: int) -> Set[str]:
 
 
 def test_duckdb_stores_vectors_uncompressed_on_prepared_engines(tmp_path: Path) -> None:
-    # ALPRD, DuckDB's choice for float data, saves about 12% of a vector column and makes each exact scan
-    # 2-3x slower (dialects/duckdb/storage.py); prepared engines disable it, plain engines are left alone.
+    # ALPRD, DuckDB's choice for float data, must be decoded by every scan of the vectors, which it made about
+    # 3x slower (dialects/duckdb/storage.py); prepared engines disable it, plain engines are left alone.
     prepared = sv.create_engine(f"duckdb:///{tmp_path}/prepared.duckdb")
     plain = sqlalchemy.create_engine(f"duckdb:///{tmp_path}/plain.duckdb")
     try:
@@ -197,7 +197,7 @@ def test_duckdb_stores_vectors_uncompressed_on_prepared_engines(tmp_path: Path) 
 
 def test_sqlite_files_made_by_prepared_engines_have_16_kb_pages(tmp_path: Path) -> None:
     # A 384-d embedding row fills half of a 4 kB page; 16 kB pages made exact and vec0 scans faster
-    # (dialects/sqlite/storage.py, bench/sqlite_storage.py).  Existing files keep their page size.
+    # (dialects/sqlite/storage.py, bench/storage_defaults.py).  Existing files keep their page size.
     import sqlite3
 
     old = tmp_path / "old.db"

@@ -38,8 +38,8 @@ def _vector_dim(column: Column[Any]) -> int | None:
 
 #: The codec of vector columns.  The server's own choice for a merged part is often ZSTD (chDB's is
 #: ZSTD(3) past a part size), which saves little on float32 vectors and makes every exact scan decode
-#: them: at 100k x 384 on chDB, merged into one part, the vectors took 136 MB with ZSTD(3) and 152 ms per
-#: exact top 5, against 147 MB and 41.5 ms stored plain (bench/clickhouse_storage.py).
+#: them: at 100k x 384 on chDB, merged into one part, the vectors took 136 MB with ZSTD(3) and 156.6 ms
+#: per exact top 5, against 147 MB and 43.3 ms stored plain (bench/storage_defaults.py).
 VECTOR_CODEC = "CODEC(NONE)"
 
 

@@ -3,8 +3,8 @@
 At a checkpoint DuckDB compresses each column segment with the method its
 analysis expects to be smallest.  For the float32 elements of embedding vectors that is
 ALPRD, which every scan of the vectors must then decode.  Measured on DuckDB
-1.5.5 by ``bench/duckdb_storage.py`` at 100,000 x 384 loaded through the
-facade: an exact top 5 took 141.2 ms with ALPRD against 49.0 ms stored plain,
+1.5.5 by ``bench/storage_defaults.py`` at 100,000 x 384 loaded through the
+facade: its exact top 5 took 144.0 ms with ALPRD against 50.5 ms stored plain,
 and the database used 253 MB of blocks against 172 MB.  Written in one insert
 instead, 50,000 x 384 took 64 MB with ALPRD against 73 MB plain, and an exact
 scan 50.0 ms against 23.7 ms (DuckDB 1.2.2: 87.4 against 64.8 ms).  Engines

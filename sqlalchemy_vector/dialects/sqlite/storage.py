@@ -5,9 +5,9 @@ An embedding row (a 384-d float32 vector is a 1,536-byte BLOB) fills much of a
 empty.  Engines sqlalchemy_vector prepares ask for 16 kB pages on each
 connection; SQLite applies the setting when it creates a database file and
 ignores it on an existing one (``VACUUM`` rewrites a file with it).  Measured
-by ``bench/sqlite_storage.py`` at 100,000 x 384: the facade's exact top 5 took
-91.3 ms against 134.1 ms with 4 kB pages, its vec0 top 5 54.6 ms against
-67.8 ms, and the file 337 MB against 376 MB; ``update_document`` cost the same.
+by ``bench/storage_defaults.py`` at 100,000 x 384: the facade's exact top 5
+took 92.8 ms against 134.8 ms with 4 kB pages, its vec0 top 5 54.9 ms against
+68.6 ms, and the file 337 MB against 376 MB; ``update_document`` cost the same.
 """
 
 from __future__ import annotations
