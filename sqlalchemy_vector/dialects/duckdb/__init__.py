@@ -145,7 +145,7 @@ class DuckDBBackend(Backend):
                 # when stdout is a pipe: it would corrupt the output of a program (or a
                 # `sqlalchemy-vector ... --json`) on a large table.
                 cursor.execute("SET enable_progress_bar = false")
-                # Vectors stored uncompressed: ALPRD saves little on them and slows every scan (storage.py).
+                # Vectors stored without ALPRD, which every scan of them must decode (storage.py).
                 _storage.store_floats_plain(cursor)
                 if fts is not None:
                     cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
