@@ -19,8 +19,13 @@ medians:
   embeddings table declared without the codec, both merged into one part
   (``OPTIMIZE ... FINAL``, what background merges do in time): an exact top 5
   in SQL on each, the facade's on the first, codecs and stored size.
+- ``postgresql`` (embedded server): vector columns created ``STORAGE MAIN``
+  (``dialects/postgresql/storage.py``) against pgvector's ``EXTERNAL``, N / 2
+  x 768 vectors (past about 500 dimensions a row passes 2 kB, where
+  ``EXTERNAL`` moves vectors to the TOAST table) in two pairs of the facade's
+  tables: the facade's exact top 5, table and TOAST sizes.
 
-Run: ``.venv/bin/python bench/storage_defaults.py [--rows 100000] [--queries 21] [--backends sqlite,duckdb,clickhouse]``.
+Run: ``.venv/bin/python bench/storage_defaults.py [--rows 100000] [--queries 21] [--backends sqlite,duckdb,clickhouse,postgresql]``.
 """
 
 from __future__ import annotations
@@ -222,7 +227,54 @@ def clickhouse_codec(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     print(f"\nserver codec / CODEC(NONE): {median[tables[1]] / median[tables[0]]:.2f}\n")
 
 
-PARTS = {"sqlite": sqlite_pages, "duckdb": duckdb_alprd, "clickhouse": clickhouse_codec}
+# -- PostgreSQL: the vector column's storage ------------------------------------------------------------
+
+PG_DIM = 768  # past about 500 dimensions a row passes 2 kB, where pgvector's EXTERNAL storage moves vectors out
+
+
+def postgresql_storage(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
+    from topk_path import start_postgresql
+
+    rng = np.random.default_rng(4)
+    rows = max(len(data) // 2, 10)
+    vectors = rng.standard_normal((rows, PG_DIM)).astype("f")
+    pg_queries = rng.standard_normal((len(queries), PG_DIM)).astype("f")
+    url, server = start_postgresql(tmp)
+    engine = sv.create_engine(url)
+    try:
+        rags: Dict[str, sv.VectorRAG] = {}
+        for name, suffix in (("MAIN (tables created here)", "main"), ("EXTERNAL (pgvector's default)", "external")):
+            Document, Embedding = sv.make_models(PG_DIM, document_table=f"docs_{suffix}", embedding_table=f"emb_{suffix}")
+            Document.metadata.create_all(engine)  # type: ignore[attr-defined]
+            if suffix == "external":
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("ALTER TABLE emb_external ALTER COLUMN embedding SET STORAGE EXTERNAL")
+            rags[name] = sv.VectorRAG(engine, document_model=Document, embedding_model=Embedding)
+            load(rags[name], vectors)
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+            sizes = {
+                name: conn.exec_driver_sql(
+                    "SELECT a.attstorage, pg_relation_size(c.oid), pg_relation_size(c.reltoastrelid) FROM pg_class c "
+                    f"JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding' WHERE c.relname = 'emb_{suffix}'"
+                ).one()
+                for name, suffix in zip(rags, ("main", "external"))
+            }
+        median = interleaved({name: facade(rag) for name, rag in rags.items()}, pg_queries)
+        for rag in rags.values():
+            rag.close()
+    finally:
+        engine.dispose()
+        server.cleanup()
+    print(f"| PostgreSQL vectors ({rows:,} x {PG_DIM}) | attstorage | table MB | TOAST MB | facade exact top 5 ms |")
+    print("|---|---|---:|---:|---:|")
+    for name, (storage, table, toast) in sizes.items():
+        print(f"| {name} | {storage} | {table / 2**20:.0f} | {toast / 2**20:.0f} | {median[name]:.2f} |")
+    main, external = list(rags)
+    print(f"\nEXTERNAL / MAIN: {median[external] / median[main]:.2f}\n")
+
+
+PARTS = {"sqlite": sqlite_pages, "duckdb": duckdb_alprd, "clickhouse": clickhouse_codec, "postgresql": postgresql_storage}
 
 
 def main() -> None:
@@ -230,7 +282,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=21)
     parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--backends", default="sqlite,duckdb,clickhouse")
+    parser.add_argument("--backends", default="sqlite,duckdb,clickhouse,postgresql")
     args = parser.parse_args()
     chosen = args.backends.split(",")
     unknown = set(chosen) - set(PARTS)

@@ -217,3 +217,36 @@ def test_sqlite_files_made_by_prepared_engines_have_16_kb_pages(tmp_path: Path) 
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
         assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096  # engines not prepared: SQLite's default
     plain.dispose()
+
+
+def test_postgresql_keeps_vectors_in_the_row(postgresql_url: str) -> None:
+    # pgvector's types are EXTERNAL: past about 2 kB a row's vector goes to the TOAST table and every exact
+    # scan fetches it back (dialects/postgresql/storage.py).  Tables created here declare STORAGE MAIN on
+    # vector columns, on prepared and plain engines alike; other columns keep their type's storage.
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    for name, engine in (("main_prepared", sv.create_engine(postgresql_url)), ("main_plain", sqlalchemy.create_engine(postgresql_url))):
+        table = Table(name, MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("label", sqlalchemy.Text), Column("e", sv.Vector(768), nullable=False))
+        rows = np.random.default_rng(1).standard_normal((3, 768)).astype(np.float32)
+        try:
+            with engine.begin() as conn:
+                table.drop(conn, checkfirst=True)
+                table.create(conn)
+                conn.execute(insert(table), [{"id": i, "label": "x", "e": v} for i, v in enumerate(rows)])
+                storage = dict(conn.exec_driver_sql(
+                    f"SELECT attname, attstorage FROM pg_attribute WHERE attrelid = '{name}'::regclass AND attnum > 0"
+                ).all())
+                assert storage == {"id": "p", "label": "x", "e": "m"}
+                # Each 3 kB vector stayed in its row: nothing went to the TOAST table.
+                toasted = conn.exec_driver_sql(
+                    f"SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = '{name}'::regclass"
+                ).scalar()
+                assert toasted == 0
+                back = conn.execute(select(table.c.e).order_by(table.c.id)).scalars().all()
+                assert np.array_equal(np.stack(back), rows)
+                table.drop(conn)
+        finally:
+            engine.dispose()
+    # Offline, the server's version is unknown: pgvector's default, as before.
+    assert "STORAGE" not in str(CreateTable(table).compile(dialect=postgresql.dialect()))

@@ -33,6 +33,7 @@ from . import kinds as _kinds
 from . import migration as _migration
 from . import reflection as _reflection
 from . import search as _search
+from . import storage as _storage  # noqa: F401  (registers the column DDL rule)
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
