@@ -19,7 +19,6 @@ every other column is migrated by clickhouse-connect's code as before:
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from clickhouse_connect.cc_sqlalchemy.alembic.impl import ClickHouseImpl
@@ -31,11 +30,10 @@ from sqlalchemy.engine import Connection
 
 from ...exc import UnsupportedDialectError
 from ...types import Vector
-from .ddl import VECTOR_CODEC, length_constraint_name
+from .ddl import VECTOR_CODEC, length_constraint, length_constraint_name
+from .index import length_checks
 
 __all__ = ["VectorClickHouseImpl"]
-
-_CONSTRAINT = re.compile(r"CONSTRAINT (`(?:[^`\\]|\\.)*`|[^\s`]+) CHECK length\(`?([^`)]+)`?\) = \d+")
 
 
 class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
@@ -64,10 +62,7 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         after = kw.get("after") or ClickHouseDDLHelper.get_option(column, "after")
         if after:
             sql += f" AFTER {quote_identifier(after)}"
-        sql += (
-            f", ADD CONSTRAINT{exists} {quote_identifier(length_constraint_name(column.name))} "
-            f"CHECK length({quote_identifier(column.name)}) = {dim}"
-        )
+        sql += f", ADD {length_constraint(column.name, dim, quote_identifier, if_not_exists=bool(if_not_exists))}"
         self._alter(sql, kw)
 
     def _alter(self, sql: str, kw: Any) -> None:
@@ -118,15 +113,6 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         """
         if self.as_sql:
             return [length_constraint_name(column.name)]
-        create = self._online().execute(
-            text(
-                "SELECT create_table_query FROM system.tables "
-                "WHERE name = :table AND database = coalesce(:schema, currentDatabase())"
-            ),
-            {"table": table_name, "schema": schema},
-        ).scalar()
         return [
-            name[1:-1].replace("\\`", "`") if name.startswith("`") else name
-            for name, checked in _CONSTRAINT.findall(create or "")
-            if checked == column.name
+            name for name, checked, _ in length_checks(self._online(), table_name, schema) if checked == column.name and name
         ]

@@ -15,7 +15,7 @@ Engines sqlalchemy_vector did not prepare compile exactly as before.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
@@ -46,6 +46,13 @@ VECTOR_CODEC = "CODEC(NONE)"
 def length_constraint_name(column_name: str) -> str:
     """The name of a vector column's ``CHECK length(col) = dim`` constraint (``CREATE TABLE``, ``add_column``)."""
     return f"{column_name}_dimension"
+
+
+def length_constraint(column_name: str, dim: int, quote: Callable[[str], str], if_not_exists: bool = False) -> str:
+    """``CONSTRAINT [IF NOT EXISTS] <name> CHECK length(<column>) = dim``, identifiers quoted with ``quote``."""
+    exists = " IF NOT EXISTS" if if_not_exists else ""
+    name = quote(length_constraint_name(column_name))
+    return f"CONSTRAINT{exists} {name} CHECK length({quote(column_name)}) = {int(dim)}"
 
 
 def _column_spec(compiler: DDLCompiler, column: Column[Any]) -> str:
@@ -106,13 +113,11 @@ def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str
     _refuse_generated_integer_keys(table)
     engine = getattr(table, "engine", None) or ClickHouseDDLHelper.get_option(table, "engine")
     parts: List[str] = [_column_spec(compiler, c.element) for c in element.columns]
-    quote = compiler.preparer.quote
     for create_column in element.columns:
         column = create_column.element
         dim = _vector_dim(column)
         if dim is not None:
-            constraint = quote(length_constraint_name(column.name))
-            parts.append(f"CONSTRAINT {constraint} CHECK length({quote(column.name)}) = {int(dim)}")
+            parts.append(length_constraint(column.name, dim, compiler.preparer.quote))
     if_not_exists = " IF NOT EXISTS" if getattr(element, "if_not_exists", False) else ""
     text = f"CREATE TABLE{if_not_exists} {format_table(table)} ({', '.join(parts)}) "
     text += engine.compile() if engine is not None else _default_engine(table)

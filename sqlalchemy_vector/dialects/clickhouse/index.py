@@ -20,6 +20,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ...exc import UnsupportedDialectError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+from ..base import qualified_name
 
 _DISTANCE = {"cosine": "cosineDistance", "l2": "L2Distance"}
 _METRIC_NAMES = {value: key for key, value in _DISTANCE.items()}
@@ -32,7 +33,8 @@ INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {"hnsw": tuple(_DISTANCE)}
 DEFAULT_OPTIONS = {"m": 32, "ef_construction": 128}
 
 _TYPE_FULL = re.compile(r"vector_similarity\('hnsw',\s*'(\w+)',\s*(\d+)(?:,\s*'(\w+)',\s*(\d+),\s*(\d+))?\)")
-_LENGTH_CHECK = re.compile(r"CHECK length\(`?([^`)]+)`?\) = (\d+)")
+#: A length constraint in ``create_table_query``: its name (when named; quoted or not), column and dimension.
+_LENGTH_CHECK = re.compile(r"(?:CONSTRAINT (`(?:[^`\\]|\\.)*`|[^\s`]+) )?CHECK length\(`?([^`)]+)`?\) = (\d+)")
 
 
 class MaterializeVectorIndex(ExecutableDDLElement):
@@ -74,12 +76,9 @@ def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> 
             "give table_name (op.drop_vector_index(name, table_name=...)), or use "
             "sqlalchemy_vector.drop_vector_index(connection, name), which looks the table up"
         )
-    preparer = compiler.preparer
-    table = preparer.quote(element.table_name)
-    if element.schema is not None:
-        table = f"{preparer.quote_schema(element.schema)}.{table}"
+    table = qualified_name(compiler, element.table_name, element.schema)
     if_exists = "IF EXISTS " if element.if_exists else ""
-    return f"ALTER TABLE {table} DROP INDEX {if_exists}{preparer.quote(element.name)}"
+    return f"ALTER TABLE {table} DROP INDEX {if_exists}{compiler.preparer.quote(element.name)}"
 
 
 def reported_options(options: Mapping[str, Any]) -> Dict[str, Any]:
@@ -136,8 +135,8 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     return result
 
 
-def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
-    """``Array(Float32)`` columns with their ``CHECK length(col) = n`` constraint's dimension."""
+def length_checks(connection: Connection, table_name: str, schema: Optional[str]) -> List[Tuple[str, str, int]]:
+    """A table's ``CHECK length(col) = n`` constraints: (constraint name unquoted, or "", column, n)."""
     create = connection.execute(
         text(
             "SELECT create_table_query FROM system.tables "
@@ -145,4 +144,12 @@ def vector_columns(connection: Connection, table_name: str, schema: Optional[str
         ),
         {"table": table_name, "schema": schema},
     ).scalar()
-    return {column: int(dim) for column, dim in _LENGTH_CHECK.findall(create or "")}
+    return [
+        (name[1:-1].replace("\\`", "`") if name.startswith("`") else name, column, int(dim))
+        for name, column, dim in _LENGTH_CHECK.findall(create or "")
+    ]
+
+
+def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
+    """``Array(Float32)`` columns with their ``CHECK length(col) = n`` constraint's dimension."""
+    return {column: dim for _, column, dim in length_checks(connection, table_name, schema)}
