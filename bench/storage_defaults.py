@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
@@ -69,6 +69,21 @@ def facade(rag: sv.VectorRAG) -> Callable[[Any], Any]:
     return lambda q: rag.query_with_embedding(q, top_k=5)
 
 
+def prepared_engine(url: str, restore_default: Optional[str] = None) -> Any:
+    """An engine from ``sv.create_engine``; ``restore_default`` is a statement each connection runs after the
+    library's own set-up, to put back the database's default the comparison is against."""
+    engine = sv.create_engine(url)
+    if restore_default is not None:
+
+        def restore(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(restore_default)
+            cursor.close()
+
+        event.listen(engine, "connect", restore)
+    return engine
+
+
 # -- SQLite: page size -----------------------------------------------------------------------------
 
 
@@ -76,13 +91,7 @@ def sqlite_pages(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     stores: Dict[str, Dict[str, Any]] = {}
     for name in ("16 kB (prepared engines)", "4 kB (SQLite's default)"):
         path = f"{tmp}/pages{len(stores)}.db"
-        engine = sv.create_engine(f"sqlite:///{path}")
-        if name.startswith("4 kB"):
-
-            def default_pages(dbapi_connection: Any, record: Any) -> None:
-                dbapi_connection.execute("PRAGMA page_size = 4096")  # after the library's own listener
-
-            event.listen(engine, "connect", default_pages)
+        engine = prepared_engine(f"sqlite:///{path}", "PRAGMA page_size = 4096" if name.startswith("4 kB") else None)
         rag = sv.VectorRAG(engine, dimension=data.shape[1])
         start = time.perf_counter()
         ids = load(rag, data)
@@ -126,15 +135,8 @@ def duckdb_alprd(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     stores: Dict[str, Dict[str, Any]] = {}
     for name in ("plain (prepared engines)", "ALPRD (DuckDB's default)"):
         path = f"{tmp}/alprd{len(stores)}.duckdb"
-        engine = sv.create_engine(f"duckdb:///{path}")
-        if name.startswith("ALPRD"):
-
-            def enable(dbapi_connection: Any, record: Any) -> None:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("SET disabled_compression_methods = ''")  # after the library's own listener
-                cursor.close()
-
-            event.listen(engine, "connect", enable)
+        default = "SET disabled_compression_methods = ''" if name.startswith("ALPRD") else None
+        engine = prepared_engine(f"duckdb:///{path}", default)
         rag = sv.VectorRAG(engine, dimension=dim)
         start = time.perf_counter()
         load(rag, data)
