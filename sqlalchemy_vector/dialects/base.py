@@ -684,6 +684,12 @@ def declared_dimensions(rows: Iterable[Sequence[Any]], vector_type: Pattern[str]
     return result
 
 
+def column_head(compiler: DDLCompiler, column: Column[Any]) -> Tuple[str, str]:
+    """A column's quoted name and compiled type: how its DDL specification begins (``name TYPE ...``)."""
+    type_sql = compiler.dialect.type_compiler_instance.process(column.type, type_expression=column)
+    return compiler.preparer.format_column(column), type_sql
+
+
 def qualified_name(compiler: DDLCompiler, name: str, schema: Optional[str]) -> str:
     """``name``, quoted and qualified by ``schema`` when there is one."""
     quote = compiler.preparer.quote

@@ -24,7 +24,7 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.compiler import DDLCompiler
 
-from ..base import engine_state
+from ..base import column_head, engine_state
 
 # Types ClickHouse does not accept inside Nullable(...).
 _NOT_NULLABLE = ("Array(", "Map(", "Tuple(", "JSON", "Nullable(", "LowCardinality(", "Object(", "Dynamic", "Variant(")
@@ -61,8 +61,7 @@ def _column_spec(compiler: DDLCompiler, column: Column[Any]) -> str:
         return f"{spec} {VECTOR_CODEC}"
     if not column.nullable or column.primary_key:
         return spec
-    type_sql = compiler.dialect.type_compiler_instance.process(column.type, type_expression=column)
-    name = compiler.preparer.quote(column.name)
+    name, type_sql = column_head(compiler, column)
     head = f"{name} {type_sql}"
     if type_sql.startswith(_NOT_NULLABLE) or not spec.startswith(head):
         return spec

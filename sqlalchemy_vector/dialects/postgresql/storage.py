@@ -26,6 +26,8 @@ from typing import Any, Optional
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 
+from ..base import column_head, find_backend
+
 #: The first PostgreSQL that accepts ``STORAGE`` in a column definition.
 FIRST_SERVER = (16,)
 
@@ -37,14 +39,12 @@ def _create_column(element: Any, compiler: Any, **kw: Any) -> Optional[str]:
     if text is None or not _stored_main(column, compiler.dialect):
         return text
     # STORAGE follows the data type, before the constraints (NOT NULL, DEFAULT, ...).
-    head = f"{compiler.preparer.format_column(column)} "
-    head += compiler.dialect.type_compiler_instance.process(column.type, type_expression=column)
+    head = " ".join(column_head(compiler, column))
     return f"{head} STORAGE MAIN{text[len(head):]}" if text.startswith(head) else text
 
 
 def _stored_main(column: Any, dialect: Any) -> bool:
     from ...types import Vector
-    from ..base import find_backend
 
     version = getattr(dialect, "server_version_info", None)
     if not isinstance(column.type, Vector) or version is None or tuple(version[:1]) < FIRST_SERVER:
