@@ -46,6 +46,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -512,8 +513,8 @@ class _Store:
             )
 
         def normalized(rows: List[Any], limit: int, model_after: bool) -> List[Tuple[Any, ...]]:
-            # (id, content, metadata, distance, model): documents joined in, or read below by key.
-            joined = backend.capabilities.join_reads_by_key(limit)
+            # (id, content, metadata, distance, model): documents ranked or joined in, or read below by key.
+            joined = self._content_path(backend, limit) != "by key"
             out = []
             for row in rows:
                 model = row[-2] if model_after else None
@@ -587,6 +588,9 @@ class _Store:
         owner = self.D if self.models.single_table else self.E
         column = _column(owner, "embedding")
         key = _column(owner, "id" if self.models.single_table else "document_id")
+        selected = [key]
+        if self._content_path(backend, limit) == "ranked":
+            selected += [_column(owner, "content"), _column(owner, "metadata_")]
         request_filters = list(filters)
         model: Any = _column(self.E, "model_name") if self.models.has_model_name else None
         if with_model:
@@ -598,7 +602,7 @@ class _Store:
             k=limit,
             metric=metric,
             filters=request_filters,
-            selected=[key, model] if model_after else [key],
+            selected=[*selected, model] if model_after else selected,
             target=owner.__table__,
             index_name=index_name,
             dialect=dialect,
@@ -612,17 +616,31 @@ class _Store:
             lambda: self._ranking(backend, backend.top_k_select(exact), limit, model_after)
         )
 
+    def _content_path(self, backend: Any, limit: int) -> Literal["ranked", "joined", "by key"]:
+        """How a ranking of ``limit`` rows gets its documents' content and metadata.
+
+        ``"ranked"``: the ranking selects them, on one-table models where the
+        backend reads the other columns of the top rows only
+        (``Capabilities.reads_columns_late``).  ``"joined"``: the ranking as a
+        subquery joined to the documents, where that join reads them by key
+        (``Capabilities.join_reads_by_key``).  ``"by key"``: a second
+        statement reads them by key (a join there would read every document).
+        """
+        capabilities = backend.capabilities
+        if self.models.single_table and capabilities.reads_columns_late(limit):
+            return "ranked"
+        return "joined" if capabilities.join_reads_by_key(limit) else "by key"
+
     def _ranking(self, backend: Any, ranking: Any, limit: int, model_after: bool) -> Any:
         """The statement run for a ranking of ``limit`` rows, distance last.
 
-        Where a join of that many rows reads documents by key
-        (``Capabilities.join_reads_by_key``): the ranking as a subquery in the
+        Joined (see :meth:`_content_path`): the ranking as a subquery in the
         index's shape, joined to the documents, ``(id, content, metadata[,
-        model], distance)``.  Elsewhere the ranking itself, ``(key[, model],
-        distance)``; the documents are read by key afterwards (a join there
-        would read every document).
+        model], distance)``.  Otherwise the ranking itself: ``(id, content,
+        metadata, distance)`` where it selects them, ``(key[, model],
+        distance)`` where the documents are read by key afterwards.
         """
-        if not backend.capabilities.join_reads_by_key(limit):
+        if self._content_path(backend, limit) != "joined":
             return ranking
         D = self.D
         hits = ranking.subquery("hits")

@@ -145,3 +145,68 @@ def test_chunks_widen_the_ranking_past_the_joined_rows(kind: str, fresh_database
     assert [r["metadata"] for r in results] == [{"n": 0}] + [{"n": i} for i in others]
     assert results[0]["distance"] == pytest.approx(0.0, abs=1e-5)
     rag.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql", CLICKHOUSE])
+def test_one_table_models_rank_with_their_content(kind: str, fresh_database_url: Callable[[str], str]) -> None:
+    """Documents holding their own vectors: where the backend reads the other columns of the top rows
+    only (DuckDB up to 50 rows, ClickHouse), the ranking selects content and metadata itself, one
+    statement; elsewhere it is joined back by key or read by key, as for two tables.  Exact, then indexed."""
+    from sqlalchemy.orm import DeclarativeBase
+
+    from sqlalchemy_vector.orm import EmbeddedDocumentMixin
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Passage(EmbeddedDocumentMixin, Base):
+        __tablename__ = "passages"
+        __dimension__ = 8
+
+    data = clustered(300, 8, seed=3)
+    engine = sv.create_engine(fresh_database_url(kind))
+    Base.metadata.create_all(engine)
+    rag = sv.VectorRAG(engine, document_model=Passage)
+    ids = rag.load_documents(
+        [{"content": f"doc {i}", "embedding": v, "metadata": {"n": i}} for i, v in enumerate(data)], show_progress=False
+    )
+    capabilities = rag_backend(rag).capabilities
+    statements: List[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statement = statement.replace("`", "").replace('"', "")
+        if "passages" in statement and "SELECT" in statement[:10].upper():
+            statements.append(statement)
+
+    event.listen(rag.engine, "before_cursor_execute", record)
+    for indexed in (False, True):
+        if indexed:
+            rag.create_index("ix_passages", "cosine", duckdb_experimental_persistence=True)
+        for k in (5, 80):
+            statements.clear()
+            query = data[k] + np.float32(0.01)
+            results = rag.query_with_embedding(query, top_k=k)
+            expected = [ids[i - 1] for i in exact_ids(data, query, "cosine", k)]
+            if indexed and kind != "sqlite":  # HNSW; sqlite-vec's vec0 is exact
+                found = [r["document_id"] for r in results]
+                assert len(found) == k and len(set(found) & set(expected)) >= k * 0.9, (kind, k)
+            else:
+                assert [r["document_id"] for r in results] == expected, (kind, k)
+            assert [r["content"] for r in results] == [f"doc {ids.index(r['document_id'])}" for r in results]
+            assert [r["metadata"] for r in results] == [{"n": ids.index(r["document_id"])} for r in results]
+            rankings = [s for s in statements if "ORDER BY" in s.upper()]
+            reads = [s for s in statements if "ORDER BY" not in s.upper() and "FROM passages" in s]
+            assert len(rankings) == 1, statements
+            if capabilities.reads_columns_late(k):
+                assert "passages.content" in rankings[0] and "JOIN" not in rankings[0] and not reads, statements
+            elif capabilities.join_reads_by_key(k):
+                assert "JOIN passages" in rankings[0] and not reads, statements
+            else:
+                assert "JOIN" not in rankings[0] and len(reads) == 1, statements
+    event.remove(rag.engine, "before_cursor_execute", record)
+    # The content in the ranking at k = 5 and k = 80?  DuckDB materializes late up to 50 rows, ClickHouse
+    # up to 10,000; SQLite's and PostgreSQL's sorts carry every column they select.
+    late = {"sqlite": (False, False), "postgresql": (False, False), "duckdb": (True, False), CLICKHOUSE: (True, True)}
+    assert (capabilities.reads_columns_late(5), capabilities.reads_columns_late(80)) == late[kind]
+    rag.close()
+    engine.dispose()

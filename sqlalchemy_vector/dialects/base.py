@@ -118,6 +118,12 @@ class Capabilities:
     #: and reads the whole table above that; ClickHouse's always reads it (0).  Above the limit the rows
     #: are read by key with a second statement.
     join_reads_by_key_up_to: Optional[int] = None
+    #: Up to how many rows a top-k reads the other columns of its table for the rows it returns only
+    #: (late materialization), so that a ranking can carry them at little cost: DuckDB's
+    #: ``late_materialization_max_rows`` (50), ClickHouse's ``query_plan_max_limit_for_lazy_materialization``
+    #: (10,000).  0 where a sort carries them for every row it compares (SQLite's sorter, PostgreSQL's
+    #: exact top-N): there a ranking reads only keys and distances.
+    late_columns_up_to: int = 0
     #: Whether the backend has full-text indexes, and so hybrid search.
     fulltext_search: bool = False
     #: Whether ``create_all`` builds the index with SQLAlchemy's own ``CREATE INDEX`` and the dialect's options.
@@ -155,6 +161,10 @@ class Capabilities:
     def join_reads_by_key(self, rows: int) -> bool:
         """Whether joining a top-k subquery of ``rows`` rows to another table reads that table by key."""
         return self.join_reads_by_key_up_to is None or rows <= self.join_reads_by_key_up_to
+
+    def reads_columns_late(self, rows: int) -> bool:
+        """Whether a top-k of ``rows`` rows reads its table's other columns for those rows only."""
+        return rows <= self.late_columns_up_to
 
 
 class Backend:

@@ -92,6 +92,7 @@ class ClickHouseBackend(Backend):
     name = "clickhousedb"
     capabilities = Capabilities(
         join_reads_by_key_up_to=0,
+        late_columns_up_to=10_000,
         index_metrics=_index.INDEX_METRICS,
         index_provider="ClickHouse's vector_similarity index",
         index_options_reported=True,

@@ -91,6 +91,7 @@ class DuckDBBackend(Backend):
     name = "duckdb"
     capabilities = Capabilities(
         join_reads_by_key_up_to=50,
+        late_columns_up_to=50,
         fulltext_search=True,
         storage_provider="DuckDB's FLOAT[n] arrays",
         max_dimension=100000,
