@@ -30,6 +30,13 @@ median of a cosine top 5 through:
   type mapped onto the facade's own embeddings table (``id``, ``document_id``,
   ``embedding``): the same rows and pages as the facade reads, and its index.
 
+``--one-table`` backends (default ClickHouse) run both modes once more on one table of
+documents holding their own vectors (``EmbeddedDocumentMixin``): ``facade`` the same call,
+``table`` ``select(P.id, P.embedding.cosine(q))`` ordered by it, limit 5 (on SQLite once
+indexed, the vec0 KNN, as above).  There the facade's
+ranking selects the documents' content itself where the backend reads the other columns of
+the top rows only (``Capabilities.reads_columns_late``).
+
 Every variant opens a session per query, as the facade does per call.  Two
 modes on the same data: ``exact`` (no index) and ``indexed``, after
 ``rag.create_index("ix", "cosine")``: HNSW on PostgreSQL (pgvector defaults,
@@ -48,7 +55,7 @@ analysed after loading.  ``--explain`` prints the plan of every statement each
 variant sent, in each mode.
 
 Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31] [--backends sqlite,duckdb,postgresql,clickhouse]
-[--shared-buffers 1GB] [--no-comparisons]`` (``make bench-topk`` runs the README's table).
+[--shared-buffers 1GB] [--no-comparisons] [--one-table clickhouse]`` (``make bench-topk`` runs the README's table).
 DuckDB's HNSW build on 100k x 384 takes a few minutes on 2 cores.
 """
 
@@ -71,7 +78,8 @@ from sqlalchemy import BigInteger, MetaData, String, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from sqlalchemy_vector import VectorIndex, VectorRAG, knn_select, make_models
+from sqlalchemy_vector import VectorIndex, VectorRAG, create_engine, knn_select, make_models
+from sqlalchemy_vector.orm import EmbeddedDocumentMixin
 from sqlalchemy_vector.exc import VectorIndexError
 
 DIM = 384
@@ -113,9 +121,12 @@ def translated(run: Callable[[np.ndarray], Ids], ids: Dict[Any, Any]) -> Callabl
     return mapped
 
 
-def table_variant(rag: VectorRAG, index: Optional[str] = None) -> Callable[[np.ndarray], Ids]:
-    """Top 5 on the embeddings table alone; ``index`` names the vec0 table to read on SQLite."""
-    E: Any = rag.embedding_model
+def table_variant(
+    rag: VectorRAG, index: Optional[str] = None, model: Any = None, key: str = "document_id"
+) -> Callable[[np.ndarray], Ids]:
+    """Top 5 on the vector table alone (``model``, by default the embeddings), returning ``key``;
+    ``index`` names the vec0 table to read on SQLite."""
+    E: Any = rag.embedding_model if model is None else model
     engine = rag.engine
     if index is not None:
         # The index rag.create_index built, declared on a copy of the table (as the facade does).
@@ -125,11 +136,11 @@ def table_variant(rag: VectorRAG, index: Optional[str] = None) -> Callable[[np.n
     def run(q: np.ndarray) -> Ids:
         if index is not None:
             statement = knn_select(
-                table.c.embedding, q, TOP_K, columns=[table.c.document_id], dialect=engine.dialect, index=vec0
+                table.c.embedding, q, TOP_K, columns=[table.c[key]], dialect=engine.dialect, index=vec0
             )
         else:
             distance = E.embedding.cosine(q).label("distance")
-            statement = select(E.document_id, distance).order_by(distance).limit(TOP_K)
+            statement = select(getattr(E, key), distance).order_by(distance).limit(TOP_K)
         with Session(engine) as session:
             rows = session.execute(statement).all()
         return [row[0] for row in rows]
@@ -404,6 +415,49 @@ def bench_backend(
         rag.close()
 
 
+def bench_one_table(
+    backend: str, url: str, data: np.ndarray, warmup: np.ndarray, queries: np.ndarray, show_plans: bool
+) -> List[Dict[str, Any]]:
+    """The same two modes on one table of documents holding their own vectors (``EmbeddedDocumentMixin``).
+
+    ``facade`` ranks that table; ``table`` is ``select(P.id, P.embedding.cosine(q))`` ordered, limit 5.
+    """
+
+    class OneTableBase(DeclarativeBase):
+        pass
+
+    class Passage(EmbeddedDocumentMixin, OneTableBase):
+        __tablename__ = "passages"
+        __dimension__ = DIM
+
+    label = f"{backend}, one table"
+    engine = create_engine(url)
+    OneTableBase.metadata.create_all(engine)
+    rag = VectorRAG(engine, document_model=Passage)
+    try:
+        documents = [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)]
+        start = time.perf_counter()
+        doc_ids = rag.load_documents(documents, show_progress=False)
+        log(f"{label}: load_documents {len(doc_ids):,} in {time.perf_counter() - start:.1f} s")
+
+        variants: List[Variant] = [
+            ("facade", facade_variant(rag)),
+            ("table", table_variant(rag, model=Passage, key="id")),
+        ]
+        truth = exact_top(data, queries, doc_ids)
+        rows = [run_mode(label, "exact", rag, None, variants, warmup, queries, truth, show_plans)]
+        start = time.perf_counter()
+        rag.create_index(INDEX + "_passages", "cosine")
+        log(f"{label}: create_index {time.perf_counter() - start:.1f} s")
+        if backend == "sqlite":  # only knn() and the facade read the vec0 table
+            variants[1] = ("table", table_variant(rag, INDEX + "_passages", model=Passage, key="id"))
+        rows.append(run_mode(label, "indexed", rag, None, variants, warmup, queries, truth, show_plans))
+        return rows
+    finally:
+        rag.close()
+        engine.dispose()
+
+
 def run_mode(
     backend: str,
     mode: str,
@@ -487,9 +541,15 @@ def main() -> None:
         help="PostgreSQL: only the facade and its table, without the integer-key and items tables "
         "(whose HNSW graphs share the server's cache)",
     )
+    parser.add_argument(
+        "--one-table",
+        default="clickhouse",
+        help="backends (of --backends) also measured on one table of documents holding their own vectors; '' for none",
+    )
     args = parser.parse_args()
     backends = args.backends.split(",")
-    unknown = set(backends) - {"sqlite", "duckdb", "postgresql", "clickhouse"}
+    one_table = [b for b in args.one_table.split(",") if b]
+    unknown = set(backends + one_table) - {"sqlite", "duckdb", "postgresql", "clickhouse"}
     if unknown:
         parser.error(
             f"unknown backend(s) {', '.join(sorted(unknown))}; choose from sqlite, duckdb, postgresql, clickhouse"
@@ -521,6 +581,8 @@ def main() -> None:
                 results += bench_backend(
                     backend, url, data, warmup, queries, args.explain, comparisons=not args.no_comparisons
                 )
+                if backend in one_table:
+                    results += bench_one_table(backend, url, data, warmup, queries, args.explain)
             finally:
                 if server is not None:
                     server.cleanup()
