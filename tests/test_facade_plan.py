@@ -210,3 +210,24 @@ def test_one_table_models_rank_with_their_content(kind: str, fresh_database_url:
     assert (capabilities.reads_columns_late(5), capabilities.reads_columns_late(80)) == late[kind]
     rag.close()
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["duckdb", CLICKHOUSE])
+def test_row_limits_in_the_capability_data_are_the_engines_settings(
+    kind: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    """The limits the facade plans by are the database's own defaults, read from the running engine."""
+    engine = sv.create_engine(fresh_database_url(kind))
+    capabilities = backend_for(engine.dialect).capabilities
+    with engine.connect() as connection:
+        if kind == "duckdb":
+            join_limit = connection.exec_driver_sql("SELECT current_setting('dynamic_or_filter_threshold')").scalar()
+            late_limit = connection.exec_driver_sql("SELECT current_setting('late_materialization_max_rows')").scalar()
+            assert int(join_limit) == capabilities.join_reads_by_key_up_to
+        else:
+            late_limit = connection.exec_driver_sql(
+                "SELECT getSetting('query_plan_max_limit_for_lazy_materialization')"
+            ).scalar()
+            assert capabilities.join_reads_by_key_up_to == 0
+    assert int(late_limit) == capabilities.late_columns_up_to
+    engine.dispose()
