@@ -30,7 +30,7 @@ median of a cosine top 5 through:
   type mapped onto the facade's own embeddings table (``id``, ``document_id``,
   ``embedding``): the same rows and pages as the facade reads, and its index.
 
-``--one-table`` backends (default ClickHouse) run both modes once more on one table of
+``--one-table`` backends (default DuckDB and ClickHouse) run both modes once more on one table of
 documents holding their own vectors (``EmbeddedDocumentMixin``): ``facade`` the same call,
 ``table`` ``select(P.id, P.embedding.cosine(q))`` ordered by it, limit 5 (on SQLite once
 indexed, the vec0 KNN, as above).  There the facade's
@@ -55,7 +55,7 @@ analysed after loading.  ``--explain`` prints the plan of every statement each
 variant sent, in each mode.
 
 Run: ``.venv/bin/python bench/topk_path.py [--rows 100000] [--queries 31] [--backends sqlite,duckdb,postgresql,clickhouse]
-[--shared-buffers 1GB] [--no-comparisons] [--one-table clickhouse]`` (``make bench-topk`` runs the README's table).
+[--shared-buffers 1GB] [--no-comparisons] [--one-table duckdb,clickhouse]`` (``make bench-topk`` runs the README's table).
 DuckDB's HNSW build on 100k x 384 takes a few minutes on 2 cores.
 """
 
@@ -543,7 +543,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--one-table",
-        default="clickhouse",
+        default="duckdb,clickhouse",
         help="backends (of --backends) also measured on one table of documents holding their own vectors; '' for none",
     )
     args = parser.parse_args()
