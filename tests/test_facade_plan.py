@@ -204,6 +204,14 @@ def test_one_table_models_rank_with_their_content(kind: str, fresh_database_url:
             else:
                 assert "JOIN" not in rankings[0] and len(reads) == 1, statements
     event.remove(rag.engine, "before_cursor_execute", record)
+    # Filtered, on the index: the k nearest of the matching documents, with their content.
+    query = data[150] + np.float32(0.01)
+    results = rag.query_with_embedding(query, top_k=5, filters={"n": {"$lt": 100}})
+    nearest = {ids[i - 1] for i in exact_ids(data[:100], query, "cosine", 5)}
+    found = [r["document_id"] for r in results]
+    assert len(found) == 5 and len(nearest & set(found)) >= 4, kind  # HNSW: approximate
+    assert all(ids.index(i) < 100 for i in found)
+    assert [r["content"] for r in results] == [f"doc {ids.index(i)}" for i in found]
     # The content in the ranking at k = 5 and k = 80?  DuckDB materializes late up to 50 rows, ClickHouse
     # up to 10,000; SQLite's and PostgreSQL's sorts carry every column they select.
     late = {"sqlite": (False, False), "postgresql": (False, False), "duckdb": (True, False), CLICKHOUSE: (True, True)}
