@@ -588,8 +588,9 @@ class _Store:
         owner = self.D if self.models.single_table else self.E
         column = _column(owner, "embedding")
         key = _column(owner, "id" if self.models.single_table else "document_id")
+        path = self._content_path(backend, limit)
         selected = [key]
-        if self._content_path(backend, limit) == "ranked":
+        if path == "ranked":
             selected += [_column(owner, "content"), _column(owner, "metadata_")]
         request_filters = list(filters)
         model: Any = _column(self.E, "model_name") if self.models.has_model_name else None
@@ -608,12 +609,12 @@ class _Store:
             dialect=dialect,
             max_distance=bound,
         )
-        statement = self._ranking(backend, backend.top_k_select(request), limit, model_after)
+        statement = self._ranking(backend.top_k_select(request), path, model_after)
         if index_name is None:
             return statement, None
         exact = dataclasses.replace(request, exact=True)
         return statement, functools.lru_cache(maxsize=None)(
-            lambda: self._ranking(backend, backend.top_k_select(exact), limit, model_after)
+            lambda: self._ranking(backend.top_k_select(exact), path, model_after)
         )
 
     def _content_path(self, backend: Any, limit: int) -> Literal["ranked", "joined", "by key"]:
@@ -631,16 +632,16 @@ class _Store:
             return "ranked"
         return "joined" if capabilities.join_reads_by_key(limit) else "by key"
 
-    def _ranking(self, backend: Any, ranking: Any, limit: int, model_after: bool) -> Any:
-        """The statement run for a ranking of ``limit`` rows, distance last.
+    def _ranking(self, ranking: Any, path: str, model_after: bool) -> Any:
+        """The statement run for a ranking, distance last, by its :meth:`_content_path`.
 
-        Joined (see :meth:`_content_path`): the ranking as a subquery in the
-        index's shape, joined to the documents, ``(id, content, metadata[,
-        model], distance)``.  Otherwise the ranking itself: ``(id, content,
-        metadata, distance)`` where it selects them, ``(key[, model],
-        distance)`` where the documents are read by key afterwards.
+        Joined: the ranking as a subquery in the index's shape, joined to the
+        documents, ``(id, content, metadata[, model], distance)``.  Otherwise
+        the ranking itself: ``(id, content, metadata, distance)`` where it
+        selects them, ``(key[, model], distance)`` where the documents are read
+        by key afterwards.
         """
-        if self._content_path(backend, limit) != "joined":
+        if path != "joined":
             return ranking
         D = self.D
         hits = ranking.subquery("hits")
