@@ -100,6 +100,7 @@ _STATEMENT_CACHE_SIZE = 64  # search statements kept per store (one per dialect,
 _QUERY_VECTOR = "query_vector"  # the bound parameter of a search's query vector
 _DOCUMENT_IDS = "document_ids"  # the expanding parameter of the documents read by key
 _UNREAD = object()  # the content of a ranked document not joined in: read by key after the ranking
+_ContentPath = Literal["ranked", "joined", "by key"]  # how a ranking gets its documents (_Store._content_path)
 DocumentId = Any
 Result = Dict[str, Any]
 FloatArray = npt.NDArray[np.float32]
@@ -617,7 +618,7 @@ class _Store:
             lambda: self._ranking(backend.top_k_select(exact), path, model_after)
         )
 
-    def _content_path(self, backend: Any, limit: int) -> Literal["ranked", "joined", "by key"]:
+    def _content_path(self, backend: Any, limit: int) -> _ContentPath:
         """How a ranking of ``limit`` rows gets its documents' content and metadata.
 
         ``"ranked"``: the ranking selects them, on one-table models where the
@@ -632,7 +633,7 @@ class _Store:
             return "ranked"
         return "joined" if capabilities.join_reads_by_key(limit) else "by key"
 
-    def _ranking(self, ranking: Any, path: str, model_after: bool) -> Any:
+    def _ranking(self, ranking: Any, path: _ContentPath, model_after: bool) -> Any:
         """The statement run for a ranking, distance last, by its :meth:`_content_path`.
 
         Joined: the ranking as a subquery in the index's shape, joined to the
