@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
@@ -67,6 +67,14 @@ def load(rag: sv.VectorRAG, data: np.ndarray) -> List[Any]:
 
 def facade(rag: sv.VectorRAG) -> Callable[[Any], Any]:
     return lambda q: rag.query_with_embedding(q, top_k=5)
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], text_columns: int = 1) -> None:
+    """A markdown table: the first ``text_columns`` columns left-aligned, the figures after them right-aligned."""
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "|".join("---" if i < text_columns else "---:" for i in range(len(headers))) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 def prepared_engine(url: str, restore_default: Optional[str] = None) -> Any:
@@ -114,13 +122,15 @@ def sqlite_pages(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     updates = interleaved({name: update(s) for name, s in stores.items()}, queries)
     for s in stores.values():
         s["rag"].close()
-    print("| SQLite pages | page size | load s | exact top 5 ms | vec0 build s | indexed top 5 ms | update_document ms | file MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, s in stores.items():
-        print(
-            f"| {name} | {s['page']} | {s['load']:.1f} | {exact[name]:.2f} | {s['build']:.1f} | {indexed[name]:.2f} "
-            f"| {updates[name]:.2f} | {s['size']:.0f} |"
-        )
+    headers = ["SQLite pages", "page size", "load s", "exact top 5 ms", "vec0 build s", "indexed top 5 ms"]
+    print_table(
+        headers + ["update_document ms", "file MB"],
+        (
+            [name, str(s["page"]), f"{s['load']:.1f}", f"{exact[name]:.2f}", f"{s['build']:.1f}"]
+            + [f"{indexed[name]:.2f}", f"{updates[name]:.2f}", f"{s['size']:.0f}"]
+            for name, s in stores.items()
+        ),
+    )
     large, small = list(stores)
     print(f"\n4 kB / 16 kB: exact {exact[small] / exact[large]:.2f}, indexed {indexed[small] / indexed[large]:.2f}\n")
 
@@ -167,13 +177,15 @@ def duckdb_alprd(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     for s in stores.values():
         s["rag"].close()
         s["engine"].dispose()
-    print(f"| DuckDB {duckdb.__version__} floats | float segments | blocks in use MB | load s | facade ms | SQL top 5 ms |")
-    print("|---|---|---:|---:|---:|---:|")
-    for name, s in stores.items():
-        print(
-            f"| {name} | {', '.join(s['methods'])} | {s['used'] / 2**20:.0f} | {s['load']:.1f} "
-            f"| {median['facade ' + name]:.2f} | {median['scan ' + name]:.2f} |"
-        )
+    print_table(
+        [f"DuckDB {duckdb.__version__} floats", "float segments", "blocks in use MB", "load s", "facade ms", "SQL top 5 ms"],
+        (
+            [name, ", ".join(s["methods"]), f"{s['used'] / 2**20:.0f}", f"{s['load']:.1f}"]
+            + [f"{median['facade ' + name]:.2f}", f"{median['scan ' + name]:.2f}"]
+            for name, s in stores.items()
+        ),
+        text_columns=2,
+    )
     plain, alprd = list(stores)
     print(
         f"\nALPRD / plain: facade {median['facade ' + alprd] / median['facade ' + plain]:.2f}, "
@@ -218,14 +230,16 @@ def clickhouse_codec(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     variants["facade"] = facade(rag)
     median = interleaved(variants, queries)
     rag.close()
-    print("| ClickHouse table (one merged part) | declared codec | part codec | vectors stored MB | SQL top 5 ms | facade ms |")
-    print("|---|---|---|---:|---:|---:|")
-    for table, (part_codec, declared, size) in stored.items():
-        shown = f"{median['facade']:.2f}" if table == "embeddings" else "-"
-        print(
-            f"| {table} | {declared or '(none: the server decides)'} | {part_codec} | {size / 2**20:.0f} "
-            f"| {median[table]:.2f} | {shown} |"
-        )
+    print_table(
+        ["ClickHouse table (one merged part)", "declared codec", "part codec", "vectors stored MB", "SQL top 5 ms"]
+        + ["facade ms"],
+        (
+            [table, declared or "(none: the server decides)", part_codec, f"{size / 2**20:.0f}", f"{median[table]:.2f}"]
+            + [f"{median['facade']:.2f}" if table == "embeddings" else "-"]
+            for table, (part_codec, declared, size) in stored.items()
+        ),
+        text_columns=3,
+    )
     print(f"\nserver codec / CODEC(NONE): {median[tables[1]] / median[tables[0]]:.2f}\n")
 
 
@@ -268,10 +282,14 @@ def postgresql_storage(tmp: str, data: np.ndarray, queries: np.ndarray) -> None:
     finally:
         engine.dispose()
         server.cleanup()
-    print(f"| PostgreSQL vectors ({rows:,} x {PG_DIM}) | attstorage | table MB | TOAST MB | facade exact top 5 ms |")
-    print("|---|---|---:|---:|---:|")
-    for name, (storage, table, toast) in sizes.items():
-        print(f"| {name} | {storage} | {table / 2**20:.0f} | {toast / 2**20:.0f} | {median[name]:.2f} |")
+    print_table(
+        [f"PostgreSQL vectors ({rows:,} x {PG_DIM})", "attstorage", "table MB", "TOAST MB", "facade exact top 5 ms"],
+        (
+            [name, storage, f"{table / 2**20:.0f}", f"{toast / 2**20:.0f}", f"{median[name]:.2f}"]
+            for name, (storage, table, toast) in sizes.items()
+        ),
+        text_columns=2,
+    )
     main, external = list(rags)
     print(f"\nEXTERNAL / MAIN: {median[external] / median[main]:.2f}\n")
 

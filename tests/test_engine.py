@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Set
+from typing import Any, Callable, Set
 
 import numpy as np
 import pytest
@@ -21,6 +21,14 @@ from sqlalchemy_vector.exc import MissingExtensionError, UnsupportedDialectError
 
 def vectors_table() -> Table:
     return Table("t", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("e", sv.Vector(2)))
+
+
+def l2_of_a_stored_vector(conn: Any) -> float:
+    """Create the vectors table, store [3, 4] and return its L2 distance from the origin, computed in the database."""
+    table = vectors_table()
+    table.create(conn)
+    conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
+    return float(conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one())
 
 
 def test_plain_engines_are_untouched(tmp_path: Path) -> None:
@@ -112,11 +120,8 @@ def test_missing_pgvector_is_a_clear_error(postgresql_url: str) -> None:
 
 def test_duckdb_without_attach_still_computes(tmp_path: Path) -> None:
     engine = sqlalchemy.create_engine(f"duckdb:///{tmp_path}/plain.duckdb")
-    table = vectors_table()
     with engine.begin() as conn:
-        table.create(conn)
-        conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
-        assert conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one() == pytest.approx(5.0)
+        assert l2_of_a_stored_vector(conn) == pytest.approx(5.0)
     engine.dispose()
 
 
@@ -205,11 +210,8 @@ def test_sqlite_files_made_by_prepared_engines_have_16_kb_pages(tmp_path: Path) 
         raw.execute("CREATE TABLE legacy (x INTEGER)")
     for path, expected in ((tmp_path / "new.db", 16384), (old, 4096)):
         engine = sv.create_engine(f"sqlite:///{path}")
-        table = vectors_table()
         with engine.begin() as conn:
-            table.create(conn)
-            conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
-            assert conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one() == pytest.approx(5.0)
+            assert l2_of_a_stored_vector(conn) == pytest.approx(5.0)
             assert conn.exec_driver_sql("PRAGMA page_size").scalar() == expected
         engine.dispose()
     plain = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/plain.db")
