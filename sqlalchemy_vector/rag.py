@@ -38,6 +38,7 @@ import math
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -1061,7 +1062,7 @@ def _owned(bind: Any) -> bool:
 
 
 class VectorRAG(_Facade):
-    """Load documents with embeddings and search them, on PostgreSQL, SQLite or DuckDB.
+    """Load documents with embeddings and search them, on PostgreSQL, SQLite, DuckDB or ClickHouse.
 
     ``bind`` is an :class:`~sqlalchemy.engine.Engine`, a database URL (an engine
     is created with :func:`sqlalchemy_vector.create_engine` and disposed by
@@ -1604,7 +1605,7 @@ class AsyncVectorRAG:
 
     ``bind`` is an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, a database URL
     with an async driver (``sqlite+aiosqlite``, ``postgresql+psycopg_async``,
-    ``postgresql+asyncpg``; DuckDB has no asyncio driver), or an
+    ``postgresql+asyncpg``), or an
     :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`.
 
     Like SQLAlchemy's :class:`~sqlalchemy.ext.asyncio.AsyncSession`, it is a
@@ -1613,11 +1614,20 @@ class AsyncVectorRAG:
     database I/O is awaited through the async driver.  Embedding awaits the
     embedder's ``aembed`` when it has one, else runs ``embed`` in a worker
     thread.
+
+    A backend without an asyncio driver (capability data ``async_drivers``
+    empty: DuckDB, ClickHouse) is reached through its synchronous driver in
+    one worker thread of this facade: ``bind`` is then a URL of it or a
+    synchronous :class:`~sqlalchemy.engine.Engine`.  The facade's calls run
+    one at a time in that thread, in the order they were made, and the event
+    loop stays free meanwhile; embedding is awaited on the loop as above.
+    Cancelling a call that has started stops the waiting, not the call: it
+    runs to its end (a call still queued does not run).
     """
 
     def __init__(
         self,
-        bind: Union[AsyncEngine, str, URL, "async_sessionmaker[AsyncSession]"],
+        bind: Union[AsyncEngine, str, URL, "async_sessionmaker[AsyncSession]", Engine],
         *,
         document_model: Optional[type] = None,
         embedding_model: Optional[type] = None,
@@ -1627,6 +1637,12 @@ class AsyncVectorRAG:
         precision: Optional[str] = None,
     ) -> None:
         self._owns_engine = _owned(bind)
+        #: Whether the backend has no asyncio driver, so its synchronous driver runs in ``_worker``.
+        self._threaded = False
+        self._worker: Optional[ThreadPoolExecutor] = None
+        self._worker_loop: Optional[asyncio.AbstractEventLoop] = None
+        threaded: Union[Engine, URL, None] = None
+        engine: Optional[AsyncEngine] = None
         if isinstance(bind, async_sessionmaker):
             engine = bind.kw.get("bind")
             if not isinstance(engine, AsyncEngine):
@@ -1638,31 +1654,37 @@ class AsyncVectorRAG:
             engine = attach(bind)
         elif isinstance(bind, (str, URL)):
             url = make_url(bind)
-            if not backend_for(url.get_dialect()).capabilities.async_drivers:
+            if backend_for(url.get_dialect()).capabilities.async_drivers:
+                engine = create_async_engine(url)
+            else:
+                threaded = url
+        elif isinstance(bind, Engine):
+            drivers = backend_for(bind.dialect).capabilities.async_drivers
+            if drivers:
                 raise ModelConfigurationError(
-                    f"the {url.get_backend_name()!r} backend has no asyncio driver, so AsyncVectorRAG cannot use it; "
-                    "use VectorRAG (from async code, e.g. through asyncio.to_thread)"
+                    f"AsyncVectorRAG got a synchronous Engine ({bind.url.drivername}) of a backend with an asyncio "
+                    f"driver ({', '.join(drivers)}): pass an AsyncEngine of it, or use VectorRAG with this Engine"
                 )
-            engine = create_async_engine(url)
+            threaded = bind
         else:
             raise ModelConfigurationError(
                 f"AsyncVectorRAG needs an AsyncEngine, a database URL or an async_sessionmaker, got {type(bind).__name__}"
-                + ("; use VectorRAG with a synchronous Engine" if isinstance(bind, Engine) else "")
             )
-        self.engine: AsyncEngine = engine
         sync = VectorRAG.__new__(VectorRAG)
-        sync._setup(
-            sessionmaker(engine.sync_engine, expire_on_commit=False),
-            document_model,
-            embedding_model,
-            embedder,
-            dimension,
-            distributed,
-            precision,
-        )
-        sync._embed_texts = self._await_embedding
-        sync._serialize_setup = False
-        #: The synchronous facade every method runs, in a greenlet.
+        options = (document_model, embedding_model, embedder, dimension, distributed, precision)
+        if threaded is None:
+            assert engine is not None
+            sync._setup(sessionmaker(engine.sync_engine, expire_on_commit=False), *options)
+            sync._embed_texts = self._await_embedding
+            sync._serialize_setup = False
+        else:
+            sync._setup(threaded, *options)  # creates (and will dispose) the engine of a URL
+            sync._embed_texts = self._embedding_from_worker
+            self._threaded = True
+        #: The engine: an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, or the synchronous
+        #: :class:`~sqlalchemy.engine.Engine` of a backend without an asyncio driver.
+        self.engine: Union[AsyncEngine, Engine] = sync.engine if engine is None else engine
+        #: The synchronous facade every method runs, in a greenlet (or the worker thread).
         self.sync_rag: VectorRAG = sync
         self._ready_lock: Optional[asyncio.Lock] = None
 
@@ -1672,7 +1694,29 @@ class AsyncVectorRAG:
 
         return await_only(aembed(self.sync_rag.embedder, texts))
 
+    def _embedding_from_worker(self, texts: List[str]) -> Any:
+        # Called by the synchronous facade in the worker thread: a coroutine embedder is
+        # awaited on the event loop waiting for this call, a plain one runs right here.
+        from .embedding import aembed
+
+        if getattr(self.sync_rag.embedder, "aembed", None) is None:
+            return self.sync_rag.embedder.embed(texts)
+        assert self._worker_loop is not None
+        return asyncio.run_coroutine_threadsafe(aembed(self.sync_rag.embedder, texts), self._worker_loop).result()
+
     async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        if self._threaded:
+            loop = asyncio.get_running_loop()
+
+            def call() -> _T:
+                # The worker runs one call at a time, so the loop recorded here is this call's.
+                self._worker_loop = loop
+                self.sync_rag._ensure_tables()
+                return fn(*args, **kwargs)
+
+            if self._worker is None:  # one thread, made on first use (again after close())
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlalchemy_vector")
+            return await loop.run_in_executor(self._worker, call)
         if not self.sync_rag._tables_ready:
             if self._ready_lock is None:
                 self._ready_lock = asyncio.Lock()
@@ -1701,8 +1745,18 @@ class AsyncVectorRAG:
         return self.sync_rag.embedding_model
 
     async def close(self) -> None:
-        """Dispose of the engine if this facade created it from a URL."""
-        if self._owns_engine:
+        """Dispose of the engine if this facade created it from a URL, and end its worker thread if it has one."""
+        if self._threaded:
+            worker, self._worker = self._worker, None
+            if worker is None:
+                self.sync_rag.close()
+                return
+            try:  # after any call still running there
+                await asyncio.get_running_loop().run_in_executor(worker, self.sync_rag.close)
+            finally:
+                worker.shutdown()
+        elif self._owns_engine:
+            assert isinstance(self.engine, AsyncEngine)
             await self.engine.dispose()
 
     async def __aenter__(self) -> "AsyncVectorRAG":

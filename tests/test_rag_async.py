@@ -1,6 +1,7 @@
 """The asyncio RAG facade on SQLite (aiosqlite) and PostgreSQL (psycopg async).
 
-DuckDB has no asyncio driver; AsyncVectorRAG refuses it with a clear error.
+DuckDB and ClickHouse have no asyncio driver: there the facade runs their
+synchronous driver in one worker thread (the tests at the end).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any, Iterator, List
 
 import numpy as np
 import pytest
-from sqlalchemy import select, text
+import sqlalchemy
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -238,9 +240,144 @@ async def test_construction(async_engine: AsyncEngine, database: URL, async_back
         await from_url.load_documents(CORPUS, show_progress=False)
     from_sessions = AsyncVectorRAG(async_sessionmaker(async_engine), embedder=embedder)
     assert (await from_sessions.get_statistics())["document_count"] == 6
-    with pytest.raises(ModelConfigurationError, match="the .duckdb. backend has no asyncio driver"):
-        AsyncVectorRAG("duckdb:///:memory:", embedder=embedder)
-    with pytest.raises(ModelConfigurationError, match="use VectorRAG with a synchronous Engine"):
+    with pytest.raises(ModelConfigurationError, match=r"synchronous Engine \(sqlite\) of a backend with an asyncio "
+                       r"driver \(aiosqlite\): pass an AsyncEngine of it, or use VectorRAG"):
         AsyncVectorRAG(sv.create_engine("sqlite://"), embedder=embedder)
     with pytest.raises(ModelConfigurationError, match="use AsyncVectorRAG with an AsyncEngine"):
         VectorRAG(async_engine, embedder=embedder)  # type: ignore[arg-type]
+
+
+# -- backends without an asyncio driver: the synchronous driver in one worker thread ---------------------
+
+THREADED = ("duckdb", "clickhouse")
+
+
+@pytest.fixture(params=THREADED)
+def threaded_url(request: pytest.FixtureRequest, fresh_database_url: Any) -> str:
+    url: str = fresh_database_url(request.param)
+    return url
+
+
+def statement_threads(engine: Any) -> List[int]:
+    """The threads the engine's statements run in, recorded from now on."""
+    threads: List[int] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def record(*args: Any) -> None:
+        threads.append(threading.get_ident())
+
+    return threads
+
+
+async def test_threaded_facade_answers_as_the_sync_one(threaded_url: str) -> None:
+    embedder = AsyncKeywordEmbedder(VOCABULARY)
+    async with AsyncVectorRAG(threaded_url, embedder=embedder) as rag:
+        assert isinstance(rag.engine, sqlalchemy.engine.Engine)
+        threads = statement_threads(rag.engine)
+        assert await rag.load_documents(CORPUS, show_progress=False, batch_size=4) == [d["document_id"] for d in CORPUS]
+        assert embedder.calls == []  # the coroutine was awaited; the sync embed never ran
+        assert embedder.async_calls == [[d["content"] for d in CORPUS[:4]], [d["content"] for d in CORPUS[4:]]]
+        for function in FUNCTIONS:
+            results = await rag.query_with_embedding(Q, top_k=6, similarity_function=function)
+            expected = ranking(function)
+            assert [r["document_id"] for r in results] == [doc_id for doc_id, _ in expected]
+            for result, (_, distance) in zip(results, expected):
+                assert result["distance"] == pytest.approx(distance, rel=1e-5, abs=1e-6)
+        assert [r["document_id"] for r in await rag.query("apple banana", top_k=2)] == ["d1", "d2"]
+        assert embedder.async_calls[-1] == ["apple banana"]
+        assert [r["document_id"] for r in await rag.query_with_filters({"kind": "fruit"}, query_text="fig", top_k=1)] == [
+            "d4"
+        ]
+        assert (await rag.get_document("d5"))["content"] == "honey"  # type: ignore[index]
+        sync = VectorRAG(threaded_url, embedder=KeywordEmbedder(VOCABULARY))
+        try:
+            assert await rag.find_similar_documents("d1", top_k=3) == sync.find_similar_documents("d1", top_k=3)
+            assert await rag.query_batch(["apple", "honey"], top_k=2) == sync.query_batch(["apple", "honey"], top_k=2)
+            assert await rag.get_statistics() == sync.get_statistics()
+        finally:
+            sync.close()
+        assert await rag.delete_documents(filters={"kind": "fruit"}) == 3
+        assert (await rag.get_statistics())["document_count"] == 3
+    # Every statement ran in one thread, not the event loop's.
+    assert len(set(threads)) == 1 and threading.get_ident() not in threads
+
+
+async def test_threaded_facade_keeps_the_event_loop_free(threaded_url: str) -> None:
+    async with AsyncVectorRAG(threaded_url, embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
+        await rag.load_documents(CORPUS, show_progress=False)
+        texts = ["apple", "banana", "cherry", "fig", "honey", "grape"] * 3
+        ticks = 0
+        running = True
+
+        async def tick() -> None:
+            nonlocal ticks
+            while running:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            results = await asyncio.gather(*(rag.query(t, top_k=2) for t in texts))
+        finally:
+            running = False
+            await ticker
+        # The loop ran the ticker while the queries ran in the worker; they ran one at a time, in order.
+        assert ticks > 10 * len(texts)
+        assert results == [await rag.query(t, top_k=2) for t in texts]
+
+
+async def test_threaded_call_cancelled_midway_runs_to_its_end(threaded_url: str) -> None:
+    started = asyncio.Event()
+
+    class SignallingEmbedder(AsyncKeywordEmbedder):
+        async def aembed(self, texts: Any) -> np.ndarray:
+            started.set()  # awaited on the loop, from the worker's call
+            return await super().aembed(texts)
+
+    async with AsyncVectorRAG(threaded_url, embedder=SignallingEmbedder(VOCABULARY)) as rag:
+        documents = [{"content": f"{VOCABULARY[i % 8]} {VOCABULARY[i % 5]}"} for i in range(600)]
+        load = asyncio.ensure_future(rag.load_documents(documents, show_progress=False, batch_size=50))
+        await started.wait()
+        load.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await load
+        # The next call waits for the cancelled one, which had started and so wrote all its documents.
+        stats = await rag.get_statistics()
+        assert (stats["document_count"], stats["embedding_count"]) == (600, 600)
+
+
+async def test_threaded_facade_over_an_engine(tmp_path: Path) -> None:
+    embedded_in: List[int] = []
+
+    class ThreadRecordingEmbedder(KeywordEmbedder):  # no aembed
+        def embed(self, texts: Any) -> np.ndarray:
+            embedded_in.append(threading.get_ident())
+            return super().embed(texts)
+
+    engine = sv.create_engine(f"duckdb:///{tmp_path / 'given.duckdb'}")
+    try:
+        rag = AsyncVectorRAG(engine, embedder=ThreadRecordingEmbedder(VOCABULARY))
+        threads = statement_threads(engine)
+        await rag.load_documents(CORPUS, show_progress=False)
+        # A plain embedder runs in the worker thread, beside the statements, off the event loop.
+        assert len(embedded_in) == 1 and set(embedded_in) == set(threads) != {threading.get_ident()}
+        await rag.close()
+        await rag.close()  # twice is harmless
+        # The engine was given, so it is not the facade's to dispose; the facade works on after close().
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM documents")) == 6
+        assert [r["document_id"] for r in await rag.query("honey", top_k=1)] == ["d5"]
+        await rag.close()
+    finally:
+        engine.dispose()
+
+
+async def test_threaded_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
+    # DuckDB has transactions (ClickHouse's guarantees are in tests/test_clickhouse.py).
+    async with AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
+        await rag.load_documents(CORPUS, show_progress=False)
+        good = [{"content": f"apple {i}"} for i in range(5)]
+        with pytest.raises(DimensionMismatchError, match=r"documents\[4\] embedding expects 8 dimensions, got 1"):
+            await rag.load_documents([*good[:4], {"content": "bad", "embedding": [1.0]}], batch_size=2, show_progress=False)
+        stats = await rag.get_statistics()
+        assert (stats["document_count"], stats["embedding_count"]) == (6, 6)

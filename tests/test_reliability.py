@@ -28,7 +28,8 @@ from sqlalchemy_vector.orm import make_models
 from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
 
 SYNC = ("sqlite", "duckdb", "postgresql")
-ASYNC = ("sqlite", "postgresql")  # DuckDB has no asyncio driver
+# DuckDB and ClickHouse have no asyncio driver: their async facade runs the sync driver in a worker thread.
+ASYNC = ("sqlite", "postgresql", "duckdb", "clickhouse")
 ROOT = Path(__file__).resolve().parent.parent
 
 

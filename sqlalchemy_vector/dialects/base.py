@@ -96,7 +96,8 @@ class Capabilities:
     index_is_table: bool = False
     #: Largest ``k`` the index search accepts, if bounded.
     index_max_k: Optional[int] = None
-    #: SQLAlchemy driver names with an asyncio interface.
+    #: SQLAlchemy driver names with an asyncio interface (without one, ``AsyncVectorRAG`` runs the
+    #: synchronous driver in a worker thread).
     async_drivers: Tuple[str, ...] = ()
     #: Whether DDL runs inside a transaction and rolls back with it.
     transactional_ddl: bool = True
