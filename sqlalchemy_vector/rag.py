@@ -31,6 +31,7 @@ then reads the ``top_k`` winning documents by key.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -38,7 +39,6 @@ import math
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -1639,7 +1639,7 @@ class AsyncVectorRAG:
         self._owns_engine = _owned(bind)
         #: Whether the backend has no asyncio driver, so its synchronous driver runs in ``_worker``.
         self._threaded = False
-        self._worker: Optional[ThreadPoolExecutor] = None
+        self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._worker_loop: Optional[asyncio.AbstractEventLoop] = None
         threaded: Union[Engine, URL, None] = None
         engine: Optional[AsyncEngine] = None
@@ -1701,8 +1701,24 @@ class AsyncVectorRAG:
 
         if getattr(self.sync_rag.embedder, "aembed", None) is None:
             return self.sync_rag.embedder.embed(texts)
-        assert self._worker_loop is not None
-        return asyncio.run_coroutine_threadsafe(aembed(self.sync_rag.embedder, texts), self._worker_loop).result()
+        loop = self._worker_loop
+        assert loop is not None
+        coroutine = aembed(self.sync_rag.embedder, texts)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:  # the loop is closed already
+            coroutine.close()
+            raise
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except concurrent.futures.TimeoutError:
+                # A loop closed before it ran the coroutine would leave this thread waiting
+                # for ever (and the interpreter's exit waiting for this thread).
+                if loop.is_closed():
+                    future.cancel()
+                    coroutine.close()
+                    raise RuntimeError("the event loop closed before the embedder's aembed ran") from None
 
     async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         if self._threaded:
@@ -1715,7 +1731,7 @@ class AsyncVectorRAG:
                 return fn(*args, **kwargs)
 
             if self._worker is None:  # one thread, made on first use (again after close())
-                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlalchemy_vector")
+                self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlalchemy_vector")
             return await loop.run_in_executor(self._worker, call)
         if not self.sync_rag._tables_ready:
             if self._ready_lock is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, List
 
@@ -344,6 +345,29 @@ async def test_threaded_call_cancelled_midway_runs_to_its_end(threaded_url: str)
         # The next call waits for the cancelled one, which had started and so wrote all its documents.
         stats = await rag.get_statistics()
         assert (stats["document_count"], stats["embedding_count"]) == (600, 600)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3])  # the loop closes before, or after, the worker hands it the embedder
+def test_worker_stops_waiting_for_an_embedder_whose_loop_closed(tmp_path: Path, delay: float) -> None:
+    # The loop a call came from closes before it ran the embedder: the worker must not wait for ever.
+    rag = AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=AsyncKeywordEmbedder(VOCABULARY))
+    loop = asyncio.new_event_loop()
+    rag._worker_loop = loop
+    errors: List[str] = []
+
+    def embed() -> None:
+        try:
+            rag._embedding_from_worker(["apple"])
+        except RuntimeError as error:
+            errors.append(str(error))
+
+    worker = threading.Thread(target=embed)
+    worker.start()
+    time.sleep(delay)
+    loop.close()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and len(errors) == 1 and "closed" in errors[0]
+    rag.sync_rag.close()
 
 
 async def test_threaded_facade_over_an_engine(tmp_path: Path) -> None:
