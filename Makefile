@@ -43,6 +43,10 @@ bench-index: $(VENV)/.installed-all
 bench-topk: $(VENV)/.installed-all
 	$(PY) bench/topk_path.py --backends sqlite,duckdb,postgresql,clickhouse --shared-buffers 1GB
 
+.PHONY: bench-async
+bench-async: $(VENV)/.installed-all
+	$(PY) bench/async_facade.py
+
 .PHONY: bench-storage
 bench-storage: $(VENV)/.installed-all
 	$(PY) bench/storage_defaults.py
