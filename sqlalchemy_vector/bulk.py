@@ -30,7 +30,7 @@ import numpy.typing as npt
 from sqlalchemy import Column, Table, insert
 from sqlalchemy.engine import Connection
 
-from .dialects import find_backend
+from .dialects.base import find_backend
 from .exc import InvalidRowError
 from .types import Vector, has_booleans, to_float32
 

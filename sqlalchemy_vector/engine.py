@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, TypeVar, Union
 import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
-from .dialects import backend_for, engine_state
-from .dialects.base import enable_vector_reflection
+from .dialects.base import backend_for, enable_vector_reflection, engine_state
 
 if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
     from sqlalchemy.ext.asyncio import AsyncEngine

@@ -39,7 +39,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from .dialects import Backend, backend_for
+from .dialects.base import Backend, backend_for
 from .exc import InvalidFilterError
 
 __all__ = ["Filter", "OPERATORS", "metadata_filter", "json_value", "JSONValue"]

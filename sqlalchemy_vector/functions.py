@@ -209,7 +209,7 @@ def distance(metric: str, a: Any, b: Any) -> VectorDistance:
 
 @compiles(VectorDistance)
 def _compile_distance(element: VectorDistance, compiler: SQLCompiler, **kw: Any) -> str:
-    from .dialects import find_backend, supported_dialects
+    from .dialects.base import find_backend, supported_dialects
 
     backend = find_backend(compiler.dialect)
     if backend is not None:

@@ -314,7 +314,7 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
         raise NotImplementedError
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        from .dialects import backend_for
+        from .dialects.base import backend_for
 
         return dialect.type_descriptor(backend_for(dialect).kind_storage_type(self.kind, self.dim))
 
@@ -607,7 +607,7 @@ _QUANTIZED: Dict[Tuple[str, str], type] = {
 
 
 def _backend(compiler: SQLCompiler, what: str) -> Any:
-    from .dialects import find_backend, supported_dialects
+    from .dialects.base import find_backend, supported_dialects
 
     backend = find_backend(compiler.dialect)
     if backend is None:

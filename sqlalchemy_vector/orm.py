@@ -79,7 +79,7 @@ from sqlalchemy.sql.compiler import TypeCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import TypeDecorator
 
-from .dialects import find_backend
+from .dialects.base import find_backend
 from .exc import InvalidArgumentError, ModelConfigurationError
 from .kinds import precision_type
 

@@ -67,7 +67,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
-from .dialects import backend_for
+from .dialects.base import backend_for
 from .engine import attach, create_async_engine, create_engine
 from .exc import (
     DimensionLimitError,
@@ -839,7 +839,7 @@ class _Facade:
         backend = backend_for(dialect)
         if kind in backend.capabilities.vector_kinds:
             return
-        from .dialects import backends
+        from .dialects.base import backends
 
         reason = backend.capabilities.missing_kinds.get(kind, "no native form")
         able = [b.name for b in backends() if kind in b.capabilities.vector_kinds]

@@ -29,7 +29,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Select
 
-from .dialects import backend_for, find_backend
+from .dialects.base import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
 from .kinds import QuantizedDistance

@@ -187,7 +187,7 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     # -- SQLAlchemy hooks ------------------------------------------------------
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        from .dialects import backend_for
+        from .dialects.base import backend_for
 
         backend = backend_for(dialect)
         limit = backend.capabilities.max_dimension

@@ -11,6 +11,7 @@ arguments (``postgresql_using``, ``duckdb_experimental_persistence``).
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -82,6 +83,43 @@ def test_generic_module_names_no_database(module: str) -> None:
     assert not found, "dialect knowledge outside sqlalchemy_vector/dialects/ (move it into a backend):\n" + "\n".join(
         f"sqlalchemy_vector/{module}:{line}" for line in found
     )
+
+
+#: The modules that may import the backends themselves: the package (importing it registers
+#: them) and the command-line tool above everything (which also reads the default URL there).
+IMPORT_THE_BACKENDS = {"__init__.py", "cli.py"}
+
+
+def dialect_imports(module: str) -> List[str]:
+    """``line: module`` for every import of ``sqlalchemy_vector.dialects`` or below in a generic module."""
+    parts = ("sqlalchemy_vector", *Path(module).with_suffix("").parts)
+    package = parts[:-1]  # the package a relative import starts from
+    found = []
+    for node in ast.walk(ast.parse((PACKAGE / module).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            target = ".".join((*base, node.module or "") if node.level else (node.module or "",)).rstrip(".")
+            names = [f"{target}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names if name.startswith("sqlalchemy_vector.dialects.")]
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(set(GENERIC_MODULES) - IMPORT_THE_BACKENDS))
+def test_generic_modules_import_the_backend_interface_not_the_backends(module: str) -> None:
+    # Generic code asks the registry in dialects/base.py; only the package imports the backend
+    # packages, so no generic module pulls them in (nor sits in an import loop with them).
+    found = [line for line in dialect_imports(module) if not line.split(": ")[1].startswith("sqlalchemy_vector.dialects.base.")]
+    assert not found, f"sqlalchemy_vector/{module} imports past dialects/base.py:\n" + "\n".join(found)
+
+
+def test_the_import_scan_resolves_relative_imports() -> None:
+    assert dialect_imports("bulk.py") == ["33: sqlalchemy_vector.dialects.base.find_backend"]
+    assert "19: sqlalchemy_vector.dialects.DEFAULT_URL" in dialect_imports("cli.py")
+    assert any(line.endswith("sqlalchemy_vector.dialects.base.find_backend") for line in dialect_imports("alembic/compare.py"))
 
 
 # -- a backend is one package and one registry line ------------------------------------------

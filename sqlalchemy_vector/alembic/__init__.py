@@ -32,8 +32,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Set, Union
 from alembic.runtime.plugins import Plugin
 from sqlalchemy.engine import URL, Connection, make_url
 
-from ..dialects import backends, find_backend
-from ..dialects.base import enable_vector_reflection
+from ..dialects.base import backends, enable_vector_reflection, find_backend
 from ..fulltext import FullTextIndex
 from ..index import VectorIndex
 from ..kinds import CompactVector
