@@ -295,6 +295,13 @@ async def test_threaded_facade_answers_as_the_sync_one(threaded_url: str) -> Non
             assert await rag.find_similar_documents("d1", top_k=3) == sync.find_similar_documents("d1", top_k=3)
             assert await rag.query_batch(["apple", "honey"], top_k=2) == sync.query_batch(["apple", "honey"], top_k=2)
             assert await rag.get_statistics() == sync.get_statistics()
+            assert await rag.mmr_query("apple honey", top_k=3) == sync.mmr_query("apple honey", top_k=3)
+            if threaded_url.startswith("duckdb"):  # ClickHouse has no full-text index here
+                await rag.create_fulltext_index()
+                hybrid = await rag.hybrid_query("apple honey", top_k=3)
+                # The three documents holding either word, and nothing else.
+                assert {r["document_id"] for r in hybrid} == {"d1", "d5", "d6"}
+                assert hybrid == sync.hybrid_query("apple honey", top_k=3)
         finally:
             sync.close()
         assert await rag.delete_documents(filters={"kind": "fruit"}) == 3
