@@ -3,7 +3,8 @@
 :class:`VectorRAG` (synchronous) and :class:`AsyncVectorRAG` (asyncio) share
 one implementation: the SQL is built from the ORM models and the public
 distance functions, and runs through ORM sessions (the async facade runs the
-same code with :meth:`AsyncSession.run_sync`, so its database I/O is awaited).
+same methods in a greenlet, so its database I/O is awaited through the asyncio
+driver; on a backend without one, in a worker thread of its own).
 Embedding happens outside the database code, through the ``embedder``.
 
 Results are dicts with ``document_id``, ``content``, ``metadata``, ``distance``
