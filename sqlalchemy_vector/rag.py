@@ -1638,8 +1638,6 @@ class AsyncVectorRAG:
         precision: Optional[str] = None,
     ) -> None:
         self._owns_engine = _owned(bind)
-        #: Whether the backend has no asyncio driver, so its synchronous driver runs in ``_worker``.
-        self._threaded = False
         self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._worker_loop: Optional[asyncio.AbstractEventLoop] = None
         threaded: Union[Engine, URL, None] = None
@@ -1681,7 +1679,6 @@ class AsyncVectorRAG:
         else:
             sync._setup(threaded, *options)  # creates (and will dispose) the engine of a URL
             sync._embed_texts = self._embedding_from_worker
-            self._threaded = True
         #: The engine: an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, or the synchronous
         #: :class:`~sqlalchemy.engine.Engine` of a backend without an asyncio driver.
         self.engine: Union[AsyncEngine, Engine] = sync.engine if engine is None else engine
@@ -1695,16 +1692,20 @@ class AsyncVectorRAG:
 
         return await_only(aembed(self.sync_rag.embedder, texts))
 
+    @property
+    def _threaded(self) -> bool:
+        """Whether the backend has no asyncio driver, so its synchronous driver runs in ``_worker``."""
+        return not isinstance(self.engine, AsyncEngine)
+
     def _embedding_from_worker(self, texts: List[str]) -> Any:
         # Called by the synchronous facade in the worker thread: a coroutine embedder is
         # awaited on the event loop waiting for this call, a plain one runs right here.
-        from .embedding import aembed
-
-        if getattr(self.sync_rag.embedder, "aembed", None) is None:
-            return self.sync_rag.embedder.embed(texts)
+        embedder = self.sync_rag.embedder
+        if getattr(embedder, "aembed", None) is None:
+            return embedder.embed(texts)
         loop = self._worker_loop
         assert loop is not None
-        coroutine = aembed(self.sync_rag.embedder, texts)
+        coroutine = embedder.aembed(texts)
         try:
             future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         except RuntimeError:  # the loop is closed already
