@@ -10,7 +10,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Sequence
 
 import numpy as np
 import pytest
@@ -179,22 +179,28 @@ async def test_async_and_sync_facades_agree(async_engine: AsyncEngine, database:
         engine.dispose()
 
 
+class ThreadRecordingEmbedder(KeywordEmbedder):
+    """A plain embedder (no ``aembed``) that records the threads it embeds in."""
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        super().__init__(vocabulary)
+        self.threads: List[int] = []
+
+    def embed(self, texts: Any) -> np.ndarray:
+        self.threads.append(threading.get_ident())
+        return super().embed(texts)
+
+
 async def test_sync_embedder_runs_in_a_worker_thread(async_engine: AsyncEngine) -> None:
-    threads: List[int] = []
-
-    class ThreadRecordingEmbedder(KeywordEmbedder):
-        def embed(self, texts: Any) -> np.ndarray:
-            threads.append(threading.get_ident())
-            return super().embed(texts)
-
-    rag = AsyncVectorRAG(async_engine, embedder=ThreadRecordingEmbedder(VOCABULARY))
+    embedder = ThreadRecordingEmbedder(VOCABULARY)
+    rag = AsyncVectorRAG(async_engine, embedder=embedder)
     await rag.load_documents(CORPUS[:3], show_progress=False)
     await rag.query("apple")
-    assert len(threads) == 2 and threading.get_ident() not in threads
+    assert len(embedder.threads) == 2 and threading.get_ident() not in embedder.threads
 
 
-async def test_failed_batch_leaves_nothing_behind(async_engine: AsyncEngine) -> None:
-    rag = AsyncVectorRAG(async_engine, embedder=AsyncKeywordEmbedder(VOCABULARY))
+async def assert_failed_batches_leave_nothing(rag: AsyncVectorRAG) -> None:
+    """A load that fails in its third batch, on bad input or a duplicate key, leaves the corpus as it was."""
     await rag.load_documents(CORPUS, show_progress=False)
     good = [{"content": f"apple {i}"} for i in range(5)]
     with pytest.raises(DimensionMismatchError, match=r"documents\[4\] embedding expects 8 dimensions, got 1"):
@@ -203,6 +209,10 @@ async def test_failed_batch_leaves_nothing_behind(async_engine: AsyncEngine) -> 
         await rag.load_documents([*good, {"content": "dup", "document_id": "d1"}], batch_size=2, show_progress=False)
     stats = await rag.get_statistics()
     assert (stats["document_count"], stats["embedding_count"]) == (6, 6)
+
+
+async def test_failed_batch_leaves_nothing_behind(async_engine: AsyncEngine) -> None:
+    await assert_failed_batches_leave_nothing(AsyncVectorRAG(async_engine, embedder=AsyncKeywordEmbedder(VOCABULARY)))
 
 
 async def test_concurrent_queries(async_engine: AsyncEngine) -> None:
@@ -378,20 +388,14 @@ def test_worker_stops_waiting_for_an_embedder_whose_loop_closed(tmp_path: Path, 
 
 
 async def test_threaded_facade_over_an_engine(tmp_path: Path) -> None:
-    embedded_in: List[int] = []
-
-    class ThreadRecordingEmbedder(KeywordEmbedder):  # no aembed
-        def embed(self, texts: Any) -> np.ndarray:
-            embedded_in.append(threading.get_ident())
-            return super().embed(texts)
-
+    embedder = ThreadRecordingEmbedder(VOCABULARY)
     engine = sv.create_engine(f"duckdb:///{tmp_path / 'given.duckdb'}")
     try:
-        rag = AsyncVectorRAG(engine, embedder=ThreadRecordingEmbedder(VOCABULARY))
+        rag = AsyncVectorRAG(engine, embedder=embedder)
         threads = statement_threads(engine)
         await rag.load_documents(CORPUS, show_progress=False)
         # A plain embedder runs in the worker thread, beside the statements, off the event loop.
-        assert len(embedded_in) == 1 and set(embedded_in) == set(threads) != {threading.get_ident()}
+        assert len(embedder.threads) == 1 and set(embedder.threads) == set(threads) != {threading.get_ident()}
         await rag.close()
         await rag.close()  # twice is harmless
         # The engine was given, so it is not the facade's to dispose; the facade works on after close().
@@ -406,9 +410,4 @@ async def test_threaded_facade_over_an_engine(tmp_path: Path) -> None:
 async def test_threaded_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     # DuckDB has transactions (ClickHouse's guarantees are in tests/test_clickhouse.py).
     async with AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
-        await rag.load_documents(CORPUS, show_progress=False)
-        good = [{"content": f"apple {i}"} for i in range(5)]
-        with pytest.raises(DimensionMismatchError, match=r"documents\[4\] embedding expects 8 dimensions, got 1"):
-            await rag.load_documents([*good[:4], {"content": "bad", "embedding": [1.0]}], batch_size=2, show_progress=False)
-        stats = await rag.get_statistics()
-        assert (stats["document_count"], stats["embedding_count"]) == (6, 6)
+        await assert_failed_batches_leave_nothing(rag)
