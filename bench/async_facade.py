@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from topk_path import log, start_postgresql  # noqa: E402  (the benchmarks' shared PostgreSQL start)
+from topk_path import BACKENDS, backend_list, log, start_postgresql  # noqa: E402  (the benchmarks' shared PostgreSQL start)
 
 from sqlalchemy_vector import AsyncVectorRAG, VectorRAG  # noqa: E402
 
@@ -134,12 +134,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=31, help="measured queries (after --warmup)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--backends", default="sqlite,duckdb,postgresql,clickhouse")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
     args = parser.parse_args()
-    backends = args.backends.split(",")
-    unknown = set(backends) - {"sqlite", "duckdb", "postgresql", "clickhouse"}
-    if unknown:
-        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}; choose from sqlite, duckdb, postgresql, clickhouse")
+    backends = backend_list(parser, args.backends)
     if args.rows <= TOP_K or args.queries < 1 or args.warmup < 0:
         parser.error(f"--rows must exceed {TOP_K}, --queries be at least 1 and --warmup not negative")
 

@@ -524,6 +524,21 @@ def render(results: List[Dict[str, Any]], queries: int) -> str:
     return "\n".join(lines)
 
 
+#: The backends a benchmark can run on, in the order its tables list them.
+BACKENDS = ("sqlite", "duckdb", "postgresql", "clickhouse")
+
+
+def backend_list(parser: argparse.ArgumentParser, value: str, allow_none: bool = False) -> List[str]:
+    """The backends named in a comma-separated ``value``; an unknown name (or none, unless allowed) is a usage error."""
+    backends = [b for b in value.split(",") if b]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}; choose from {', '.join(BACKENDS)}")
+    if not backends and not allow_none:
+        parser.error(f"name at least one backend, from {', '.join(BACKENDS)}")
+    return backends
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -532,7 +547,7 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=8)
     parser.add_argument("--spread", type=float, default=0.6, help="cluster standard deviation (centres are N(0, 1))")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--backends", default="sqlite,duckdb,postgresql,clickhouse")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--explain", action="store_true", help="print the plan of every statement each variant sends")
     parser.add_argument("--shared-buffers", default=None, help="PostgreSQL's shared_buffers (default: its 128MB)")
     parser.add_argument(
@@ -547,13 +562,8 @@ def main() -> None:
         help="backends (of --backends) also measured on one table of documents holding their own vectors; '' for none",
     )
     args = parser.parse_args()
-    backends = args.backends.split(",")
-    one_table = [b for b in args.one_table.split(",") if b]
-    unknown = set(backends + one_table) - {"sqlite", "duckdb", "postgresql", "clickhouse"}
-    if unknown:
-        parser.error(
-            f"unknown backend(s) {', '.join(sorted(unknown))}; choose from sqlite, duckdb, postgresql, clickhouse"
-        )
+    backends = backend_list(parser, args.backends)
+    one_table = backend_list(parser, args.one_table, allow_none=True)
     if args.rows <= TOP_K or args.queries < 1 or args.warmup < 1:
         parser.error(f"--rows must exceed {TOP_K}; --queries and --warmup must be at least 1")
 
