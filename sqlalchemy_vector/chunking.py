@@ -43,6 +43,12 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: 
     passage and is recorded as the passage's ``heading`` (fenced code blocks
     are not scanned for headings).
     """
+    if not isinstance(text, str):
+        hint = "; decode it first (text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        raise InvalidArgumentError(f"chunk_text() expects the text as a str, got {type(text).__name__}{hint}")
+    for name, value in (("max_words", max_words), ("overlap", overlap)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
     if max_words < 1:
         raise InvalidArgumentError(f"max_words must be at least 1, got {max_words}")
     if not 0 <= overlap < max_words:

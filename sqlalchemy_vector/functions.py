@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Dict, Optional
 
-import numpy as np
 from sqlalchemy import Float, literal
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
@@ -84,7 +83,12 @@ class VectorDistance(GenericFunction[float]):
         a, b = _unwrap(a), _unwrap(b)
         vtype = _vector_type(a) or _vector_type(b)
         if vtype is None and not _is_sql(a) and not _is_sql(b):
-            vtype = Vector(len(np.asarray(a)))
+            # Two Python vectors: the first one's length types both (the second must match it).
+            where = f"the first argument of {self.name}()"
+            first = to_float32(a, None, where)
+            if not first.shape[0]:
+                raise InvalidVectorError(f"{where} is an empty vector; a distance needs vectors of one dimension or more")
+            vtype = Vector(first.shape[0])
         a_type, b_type = _vector_type(a), _vector_type(b)
         if a_type is not None and b_type is not None and a_type.dim != b_type.dim:
             raise DimensionMismatchError(
@@ -191,13 +195,19 @@ def distance(metric: str, a: Any, b: Any) -> VectorDistance:
     from .exc import UnsupportedMetricError
     from .kinds import CompactVector, KindDistance
 
+    compact = any(isinstance(getattr(_unwrap(x), "type", None), CompactVector) for x in (a, b))
+    if metric in ("hamming", "jaccard") and not compact:
+        raise UnsupportedMetricError(
+            f"{metric} is a distance between bit vectors (BitVector columns), not float vectors; "
+            f"rank a Vector by one of {', '.join(METRICS)}"
+        )
     try:
         cls = _BY_METRIC[metric]
     except (KeyError, TypeError):
         raise UnsupportedMetricError(
             f"unknown vector metric {metric!r}; expected one of {', '.join(METRICS)}"
         ) from None
-    if any(isinstance(getattr(_unwrap(x), "type", None), CompactVector) for x in (a, b)):
+    if compact:
         if metric == "inner_product":
             raise UnsupportedMetricError(
                 "compact vectors have no inner_product (larger is closer); use max_inner_product, the negative "

@@ -27,6 +27,7 @@ best first.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from sqlalchemy import Double, cast, false, func, literal, select
@@ -255,13 +256,24 @@ def reciprocal_rank_fusion(
     broken by key.  Useful to fuse results from different sources, and as the
     reference the SQL is tested against.
     """
+    if isinstance(rankings, (str, bytes)):
+        raise InvalidArgumentError(f"rankings must be a list of ranked lists of keys, got {type(rankings).__name__}")
     lists = [list(r) for r in rankings]
-    weights = [1.0] * len(lists) if weights is None else [float(w) for w in weights]
+    try:
+        weights = [1.0] * len(lists) if weights is None else [float(w) for w in weights]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"weights must be numbers, one per ranking, got {weights!r}") from None
     if len(weights) != len(lists):
         raise InvalidArgumentError(f"weights has {len(weights)} values for {len(lists)} rankings")
-    constants = [rrf_k] * len(lists) if isinstance(rrf_k, int) else list(rrf_k)
+    if not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise InvalidArgumentError(f"weights must be finite and non-negative, got {weights!r}")
+    constants: List[Any] = list(rrf_k) if isinstance(rrf_k, (list, tuple)) else [rrf_k] * len(lists)
     if len(constants) != len(lists):
         raise InvalidArgumentError(f"rrf_k has {len(constants)} values for {len(lists)} rankings")
+    if any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in constants):
+        raise InvalidArgumentError(f"rrf_k must be integers >= 0 (60 is usual), got {rrf_k!r}")
+    if top_k is not None:
+        _positive("top_k", top_k)
     ranks: Dict[Any, List[Optional[int]]] = {}
     for position, ranking in enumerate(lists):
         for rank, found in enumerate(ranking, 1):

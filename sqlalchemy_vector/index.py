@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from sqlalchemy import Table, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import Column, ExecutableDDLElement, Index
@@ -35,7 +35,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.expression import Executable
 
 from .dialects.base import Backend, backend_for, backends, find_backend, supported_dialects
-from .exc import UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
+from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
 from .kinds import QUANTIZATIONS, CompactVector
 from .types import Vector
 
@@ -70,6 +70,11 @@ _METHOD_NAMES = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}
 
 def normalize_metric(metric: str, where: str) -> str:
     """The canonical index metric for ``metric`` (``"ip"`` is ``"max_inner_product"``)."""
+    if not isinstance(metric, str):
+        raise UnsupportedMetricError(
+            f"{where}: the metric is named by a string, got {type(metric).__name__} {metric!r}; "
+            f"pass one of {', '.join(INDEX_METRICS)} (or 'ip')"
+        )
     metric = _METRIC_ALIASES.get(metric, metric)
     if metric == "inner_product":
         raise UnsupportedMetricError(
@@ -266,7 +271,10 @@ def _validate_options(options: Dict[str, Any], method: str, where: str) -> Dict[
 def _built_by_create_index(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
     # A quantized index covers an expression: the backend's own statement builds it.
     backend = find_backend(kw["dialect"])
-    return backend is not None and backend.capabilities.index_by_create_index and target.quantization is None
+    if backend is None or not backend.capabilities.index_by_create_index or target.quantization is not None:
+        return False
+    check_buildable(target, backend)  # what the backend's own statement checks, before the database sees it
+    return True
 
 
 def _after_index_create(target: VectorIndex, connection: Connection, **kw: Any) -> None:
@@ -318,7 +326,28 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
             f"VectorIndex {index.name!r}: {backend.name} has no {method} index for metric {index.metric!r}; "
             f"supported there: {', '.join(served)}"
         )
+    _check_option_ranges(index, backend)
     return method
+
+
+def _check_option_ranges(index: VectorIndex, backend: Backend) -> None:
+    capabilities = backend.capabilities
+    provider = capabilities.index_provider or backend.name
+    for option, value in index.options.items():
+        bounds = capabilities.index_option_ranges.get(option)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise VectorIndexError(
+                f"VectorIndex {index.name!r}: {provider} takes {option} from {bounds[0]} to {bounds[1]}, "
+                f"got {value}; choose a value in that range"
+            )
+    built = {**capabilities.index_option_defaults, **index.options}
+    m, ef_construction = built.get("m"), built.get("ef_construction")
+    per_m = capabilities.ef_construction_per_m
+    if per_m and index.method == "hnsw" and m is not None and ef_construction is not None and ef_construction < per_m * m:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: {provider} needs ef_construction >= {per_m} * m = {per_m * m}, "
+            f"got ef_construction={ef_construction} with m={m}; raise ef_construction or lower m"
+        )
 
 
 # -- DDL constructs ---------------------------------------------------------------
@@ -405,7 +434,8 @@ def _connection(bind: Any) -> Connection:
     connection = getattr(bind, "connection", None)
     if callable(connection):  # an ORM Session
         return connection()  # type: ignore[no-any-return]
-    raise TypeError(f"expected a Connection or Session, got {type(bind).__name__}")
+    hint = " (open one: `with engine.connect() as conn:`)" if isinstance(bind, Engine) else ""
+    raise InvalidArgumentError(f"expected a Connection or Session, got {type(bind).__name__}{hint}")
 
 
 def create_vector_index(bind: Bind, index: VectorIndex, *, if_not_exists: bool = False) -> None:

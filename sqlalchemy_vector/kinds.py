@@ -41,7 +41,7 @@ from .exc import (
     UnsupportedMetricError,
 )
 from .functions import CosineDistanceType
-from .types import Vector, _name, _preview, to_float32
+from .types import Vector, _name, _preview, check_storable_before_create, to_float32
 
 __all__ = [
     "KINDS",
@@ -155,10 +155,12 @@ def to_half(value: Any, dim: Optional[int], where: Where = "half vector value") 
 def to_int8(value: Any, dim: Optional[int], where: Where = "int8 vector value") -> npt.NDArray[np.int8]:
     """Validate ``value`` as whole numbers from -128 to 127 (floats with a fraction are refused, not rounded)."""
     array = to_float32(value, dim, where)
-    bad = np.flatnonzero((array != np.round(array)) | (array < -128) | (array > 127))
+    # Judged on the numbers as given: float32 would round 1.00000001 to 1.0.
+    given = np.asarray(value, dtype=np.float64) if np.asarray(value).dtype.kind == "f" else array
+    bad = np.flatnonzero((given != np.round(given)) | (given < -128) | (given > 127))
     if bad.size:
         raise InvalidVectorError(
-            f"{_name(where)} expects whole numbers from -128 to 127, got {array[bad[0]]!r} at index {int(bad[0])}; "
+            f"{_name(where)} expects whole numbers from -128 to 127, got {given[bad[0]]!r} at index {int(bad[0])}; "
             "quantize the embedding first (e.g. np.clip(np.round(x * 127), -128, 127))"
         )
     return array.astype(np.int8)
@@ -213,6 +215,11 @@ def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> Spa
         sparse = SparseValue(value.dimensions(), value.indices(), value.values())
     else:
         sparse = SparseValue.from_dense(to_float32(value, dim, where))
+    if sparse.indices.ndim != 1 or sparse.indices.shape != sparse.values.shape:
+        raise InvalidVectorError(
+            f"{_name(where)} has {sparse.indices.size} indices and {sparse.values.size} values; "
+            "give one value per index, both as flat sequences"
+        )
     if sparse.dim != dim:
         raise DimensionMismatchError(
             f"{_name(where)} expects {dim} dimensions, got {sparse.dim}; declare SparseVector({sparse.dim}) "
@@ -295,6 +302,7 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
     def _set_parent(self, parent: Any, outer: bool = False, **kw: Any) -> None:
         super()._set_parent(parent, outer=outer, **kw)
         self._column = parent
+        check_storable_before_create(parent)
 
     @property
     def described_as(self) -> str:

@@ -12,7 +12,8 @@ from typing import Any, List
 
 import numpy as np
 
-from .exc import InvalidArgumentError
+from .exc import DimensionMismatchError, InvalidArgumentError
+from .types import to_float32
 
 __all__ = ["maximal_marginal_relevance"]
 
@@ -29,10 +30,18 @@ def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult:
         raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
         raise InvalidArgumentError(f"lambda_mult must be a number from 0 to 1, got {lambda_mult!r}")
-    vectors = _unit(np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1))
-    if len(vectors) == 0:
+    rows = [to_float32(row, None, f"candidates[{i}]") for i, row in enumerate(candidates)]
+    if not rows:
         return []
-    relevance = vectors @ _unit(np.asarray(query, dtype=np.float64).reshape(-1))
+    target = to_float32(query, None, "the query vector")
+    for name, vector in [("the query vector", target)] + [(f"candidates[{i}]", row) for i, row in enumerate(rows)]:
+        if vector.shape != rows[0].shape:
+            raise DimensionMismatchError(
+                f"{name} has {vector.shape[0]} dimensions where candidates[0] has {rows[0].shape[0]}; "
+                "compare vectors of one embedding model"
+            )
+    vectors = _unit(np.stack(rows).astype(np.float64))
+    relevance = vectors @ _unit(target.astype(np.float64))
     chosen: List[int] = []
     redundancy = np.full(len(vectors), -np.inf)
     for _ in range(min(k, len(vectors))):

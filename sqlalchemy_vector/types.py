@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import event
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
@@ -56,6 +57,11 @@ def to_float32(
         raise InvalidVectorError(
             f"{_name(where)} expects a flat sequence of numbers, got {_preview(value)} ({err})"
         ) from None
+    if array.ndim == 0:
+        raise InvalidVectorError(
+            f"{_name(where)} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "
+            "pass a list, tuple or numpy array of floats"
+        )
     if array.ndim != 1:
         raise InvalidVectorError(
             f"{_name(where)} expects a 1-D vector, got an array of shape {array.shape}; "
@@ -68,10 +74,19 @@ def to_float32(
             + ("booleans" if booleans else f"dtype {array.dtype}")
             + f" in {_preview(value)}; convert the elements to float first (booleans are not read as 0/1)"
         )
+    if np.ma.is_masked(value):
+        raise InvalidVectorError(
+            f"{_name(where)} expects every element present, got a masked array with masked elements "
+            f"{_preview(value)}; fill them first (array.filled(value)) or leave the row's vector out"
+        )
     if dim is not None and array.shape[0] != dim:
         raise DimensionMismatchError(
             f"{_name(where)} expects {dim} dimensions, got {array.shape[0]}; "
-            f"use vectors from the embedding model the column was declared for, or declare Vector({array.shape[0]})"
+            + (
+                f"use vectors from the embedding model the column was declared for, or declare Vector({array.shape[0]})"
+                if array.shape[0]
+                else "an empty vector has none: give the vector, or leave the row's vector out"
+            )
         )
     with np.errstate(over="ignore"):
         result = array.astype(np.float32, copy=False)
@@ -82,6 +97,25 @@ def to_float32(
             "(NaN, infinity, or beyond the float32 range); clean the vector before storing or querying it"
         )
     return result
+
+
+def check_storable_before_create(column: Any) -> None:
+    """Once ``column`` is in a table, check before the table's ``CREATE`` that the database stores its type.
+
+    Its DDL would fail anyway, but inside the compiler, which reports every error
+    as a plain ``CompileError``; raised here, the library's own class
+    (:class:`~sqlalchemy_vector.exc.UnsupportedDialectError`,
+    :class:`~sqlalchemy_vector.exc.UnsupportedKindError`) reaches the caller.
+    """
+
+    def attached(target: Any, table: Any) -> None:
+        def before_create(created: Any, connection: Any, **kw: Any) -> None:
+            target.type.dialect_impl(connection.dialect)
+
+        event.listen(table, "before_create", before_create)
+
+    if hasattr(column, "dispatch") and hasattr(column.dispatch, "after_parent_attach"):
+        event.listen(column, "after_parent_attach", attached)
 
 
 def _name(where: Union[str, Callable[[], str]]) -> str:
@@ -170,6 +204,7 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
         # hook Enum uses).  Column copies copy the type, so this is per column.
         super()._set_parent(parent, outer=outer, **kw)
         self._column = parent
+        check_storable_before_create(parent)
 
     @property
     def described_as(self) -> str:

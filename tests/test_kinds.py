@@ -99,10 +99,10 @@ def test_round_trip_and_distances(conn: Connection, backend: str, kind: str) -> 
     table = _table(kind)
     claimed = CLAIMED[backend].get(kind)
     if claimed is None:
-        # SQLAlchemy reports the column's DDL error with the table and column, our error as its cause.
-        with pytest.raises(sa.exc.CompileError, match=f"cannot store {kind} vectors") as info:
+        # Raised before the CREATE TABLE, as the library's own class (the compiler would make it a CompileError).
+        with pytest.raises(UnsupportedKindError, match=f"cannot store {kind} vectors"):
             table.metadata.create_all(conn)
-        assert isinstance(info.value, UnsupportedKindError) or isinstance(info.value.__cause__, UnsupportedKindError)
+        assert not sa.inspect(conn).has_table(table.name)
         return
     table.metadata.create_all(conn)
     values = sample(kind, 5)

@@ -113,6 +113,13 @@ class Capabilities:
     index_method_override: Optional[str] = None
     #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
     index_options_reported: bool = False
+    #: The range (lowest, highest) the backend accepts for each build option it bounds, checked when an
+    #: index is built; an option not listed takes any positive integer.
+    index_option_ranges: Mapping[str, Tuple[int, int]] = field(default_factory=dict)
+    #: The value the backend builds with for a build option the index leaves out.
+    index_option_defaults: Mapping[str, int] = field(default_factory=dict)
+    #: HNSW's ``ef_construction`` must be at least this many times ``m`` (pgvector: 2); 0 for no such rule.
+    ef_construction_per_m: int = 0
     #: Most rows of a top-k subquery for which joining it to another table reads only those rows of the
     #: other table.  ``None``: any number (a nested loop over its primary key: SQLite, PostgreSQL).
     #: DuckDB's hash join pushes up to 50 keys into the scan as a filter (its ``dynamic_or_filter_threshold``)

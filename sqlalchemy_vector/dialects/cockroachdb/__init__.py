@@ -69,6 +69,9 @@ class CockroachDBBackend(PostgreSQLBackend):
         index_method_override=_index.METHOD,
         index_provider="CockroachDB's vector index",
         index_options_reported=False,
+        index_option_ranges={},  # m / ef_construction are not rendered (its own options differ)
+        index_option_defaults={},
+        ef_construction_per_m=0,
         index_by_create_index=False,
         max_index_dimension=None,
         fulltext_search=False,

@@ -38,6 +38,11 @@ INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {
 }
 
 
+#: pgvector's bounds on the build options (hnsw.c and ivfflat.h), and the values it builds with by default.
+OPTION_RANGES: Mapping[str, Tuple[int, int]] = {"m": (2, 100), "ef_construction": (4, 1000), "lists": (1, 32768)}
+OPTION_DEFAULTS: Mapping[str, int] = {"m": 16, "ef_construction": 64, "lists": 100}
+
+
 def opclass(index: VectorIndex, column: Column[Any]) -> str:
     """The operator class of ``index``: ``<type>_<metric>_ops`` for the column's kind (``vector`` by default)."""
     prefix = _kinds.OPCLASS_PREFIX.get(getattr(column.type, "kind", None), "vector")

@@ -42,6 +42,9 @@ class YugabyteDBBackend(PostgreSQLBackend):
         PostgreSQLBackend.capabilities,
         index_metrics=_index.INDEX_METRICS,
         index_provider="YugabyteDB's ybhnsw",
+        index_option_ranges={},  # ybhnsw's bounds are not documented as pgvector's are
+        index_option_defaults={},
+        ef_construction_per_m=0,
         index_by_create_index=False,
         fulltext_search=False,
         vector_kinds={},
