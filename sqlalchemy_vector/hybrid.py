@@ -96,6 +96,8 @@ def _check_weights(weights: Any) -> Tuple[float, float]:
         vector_weight, text_weight = (float(w) for w in weights)
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"weights must be two numbers (vector, text), got {weights!r}") from None
+    if not (math.isfinite(vector_weight) and math.isfinite(text_weight)):
+        raise InvalidArgumentError(f"weights must be finite numbers, got {weights!r}")
     if min(vector_weight, text_weight) < 0 or vector_weight + text_weight <= 0:
         raise InvalidArgumentError(f"weights must be non-negative and not both zero, got {weights!r}")
     return vector_weight, text_weight
@@ -107,12 +109,18 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
+#: The largest per-arm integer (a candidate count or an RRF constant): what every backend binds as an integer.
+_MAX_PER_ARM = 2**31 - 1
+
+
 def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
-    """``value`` as a (vector, text) pair of integers >= ``minimum``: one integer for both, or a pair."""
+    """``value`` as a (vector, text) pair of integers from ``minimum`` to 2**31 - 1: one integer for both, or a pair."""
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in pair):
+    if len(pair) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= _MAX_PER_ARM for v in pair
+    ):
         raise InvalidArgumentError(
-            f"{name} must be an integer >= {minimum} or a pair (vector, text) of them, got {value!r}"
+            f"{name} must be an integer from {minimum} to {_MAX_PER_ARM} or a pair (vector, text) of them, got {value!r}"
         )
     return pair[0], pair[1]
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, inspect
+from sqlalchemy import Column, Integer, MetaData, Table, Text, inspect
 from sqlalchemy.engine import Engine
 
 import sqlalchemy_vector as sv
@@ -182,3 +182,23 @@ def test_index_options_in_range_build_on_postgresql(engine_for: Callable[[str], 
             ("docs_emb", {"m": 100, "ef_construction": 200})
         ]
         conn.rollback()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"weights": (1.0, float("nan"))}, "weights must be finite numbers"),
+        ({"weights": (float("inf"), 1.0)}, "weights must be finite numbers"),
+        ({"rrf_k": 2**31}, "rrf_k must be an integer from 0 to 2147483647"),
+        ({"fetch_k": (10, 2**40)}, "fetch_k must be an integer from 1 to 2147483647"),
+    ],
+)
+def test_hybrid_select_checks_weights_and_per_arm_integers(
+    kwargs: Any, message: str, engine_for: Callable[[str], Engine]
+) -> None:
+    notes = Table(
+        "notes", MetaData(), Column("id", Integer, primary_key=True), Column("body", Text()), Column("emb", sv.Vector(3))
+    )
+    sv.FullTextIndex("notes_fts", notes.c.body)
+    with pytest.raises(x.InvalidArgumentError, match=message):
+        sv.hybrid_select(notes.c.body, notes.c.emb, "query", [1, 0, 0], bind=engine_for("sqlite"), **kwargs)
