@@ -23,12 +23,13 @@ need the statement's execution context) falls back to
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Table, insert
+from sqlalchemy import JSON, Column, Table, insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DontWrapMixin
 
 from .dialects.base import find_backend
 from .exc import InvalidRowError
@@ -36,17 +37,26 @@ from .types import Vector, has_booleans, to_float32
 
 __all__ = ["BulkLoad", "bulk_insert"]
 
+_T = TypeVar("_T")
 
-def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+
+def bulk_insert(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert ``rows`` (dicts keyed by column key) into ``table`` with the backend's bulk path.
 
-    Every row is checked (same keys as the first row, known columns) and every
-    vector validated before anything is written; a bad vector raises
-    :class:`~sqlalchemy_vector.exc.InvalidVectorError` naming the column and the
-    row index.  Rows are written in the caller's transaction, which is never
-    committed here: after a database error (e.g. a duplicate key), rolling back
-    leaves nothing behind.  Returns the number of rows inserted.
+    ``rows`` is a list, or any iterable (a tuple, a generator), of mappings;
+    it is read once, before anything is written.  Every row is checked (at
+    least one key, the same keys as the first row, known columns), every
+    vector validated and every other value converted as a plain insert would
+    convert it before anything is written: a bad row raises
+    :class:`~sqlalchemy_vector.exc.InvalidRowError`, a bad vector
+    :class:`~sqlalchemy_vector.exc.InvalidVectorError`, naming the column and
+    the row index.  Rows are written in the caller's transaction, which is
+    never committed here: after a database error (e.g. a duplicate key),
+    raised as SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError` subclass that a
+    plain insert would raise, rolling back leaves nothing behind.  Returns the
+    number of rows inserted.
     """
+    rows = _row_list(table, rows)
     if not rows:
         return 0
     load = BulkLoad.prepare(connection, table, rows)
@@ -56,6 +66,38 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str
     if backend is None or not backend.bulk_write(connection, load):
         connection.execute(insert(table), load.as_dicts())
     return load.count
+
+
+def driver_call(connection: Connection, statement: str, call: Callable[[], _T]) -> _T:
+    """Run ``call`` on the driver's connection; what it raises reaches the caller as from ``connection.execute``.
+
+    A bulk path that calls the driver itself (Arrow registration, a native
+    insert) goes around SQLAlchemy's execution, which is where driver errors
+    become :class:`~sqlalchemy.exc.DBAPIError` subclasses (and a lost
+    connection is invalidated): this gives them the same treatment, with
+    ``statement`` as the SQL the error reports.
+    """
+    try:
+        return call()
+    except BaseException as err:
+        connection._handle_dbapi_exception(err, statement, None, None, None)
+
+
+def _row_list(table: Table, rows: Any) -> List[Mapping[str, Any]]:
+    if isinstance(rows, list):
+        return rows
+    if isinstance(rows, Mapping):
+        raise InvalidRowError(
+            f"rows for table {table.name!r} must be a list of mappings, got one mapping (a {type(rows).__name__}); "
+            "wrap it in a list to insert one row: bulk_insert(connection, table, [row])"
+        )
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Iterable):
+        raise InvalidRowError(
+            f"rows for table {table.name!r} must be an iterable of mappings, got {type(rows).__name__} "
+            f"{_preview(rows)}; give a list of dicts keyed by column key, e.g. "
+            f"[{{{', '.join(f'{k!r}: ...' for k in table.c.keys()[:2])}}}]"
+        )
+    return list(rows)
 
 
 # -- preparing the rows ------------------------------------------------------------
@@ -81,6 +123,7 @@ class BulkLoad:
         self.given: List[str] = []  # keys present in the rows
         self.sql_defaults: List[Column[Any]] = []  # absent columns whose default is SQL
         self.defaults_computed = True  # False: a default needs SQLAlchemy's execution context
+        self._processed: Dict[str, List[Any]] = {}  # column key -> values after the column type's bind processing
 
     @classmethod
     def prepare(cls, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> "BulkLoad":
@@ -94,6 +137,11 @@ class BulkLoad:
                     f"{table.c.keys()[:3]!r}"
                 )
         keys = list(rows[0].keys())
+        if not keys:
+            raise InvalidRowError(
+                f"rows for table {table.name!r} have no keys: row 0 has no keys, so no column would be written; "
+                f"give each row the columns to write, keyed by column key (the table's are {', '.join(table.c.keys())})"
+            )
         unknown = [k for k in keys if k not in table.c]
         if unknown:
             raise InvalidRowError(
@@ -118,7 +166,17 @@ class BulkLoad:
         for column in load.columns:
             if isinstance(column.type, Vector):
                 load.vectors[column.key] = _vector_matrix(load.values[column.key], column.type)
+        # Other values through the column types' bind processing now, as the plain insert
+        # would (which raises StatementError): a value it rejects names its row and column.
+        for column in load.bound_columns:
+            if column.key not in load.vectors:
+                load.processed(column, connection)
         return load
+
+    @property
+    def bound_columns(self) -> List[Column[Any]]:
+        """The columns whose values an insert of this load binds: the given ones, and computed defaults if complete."""
+        return self.columns if self.defaults_computed else [self.table.c[k] for k in self.given]
 
     def _compute_defaults(self, connection: Connection) -> None:
         for column in self.table.columns:
@@ -157,10 +215,45 @@ class BulkLoad:
 
     def processed(self, column: Column[Any], connection: Connection) -> List[Any]:
         """The column's values as the DBAPI would receive them from a plain insert."""
+        done = self._processed.get(column.key)
+        if done is not None:
+            return done
         values = self.values[column.key]
         dialect = connection.dialect
         process = column.type.dialect_impl(dialect).bind_processor(dialect)
-        return values if process is None else [process(v) for v in values]
+        if process is None:
+            done = values
+        else:
+            done = []
+            for index, value in enumerate(values):
+                try:
+                    done.append(process(value))
+                except Exception as err:
+                    if isinstance(err, DontWrapMixin):
+                        raise
+                    raise self.unstorable(column, index, err) from err
+        self._processed[column.key] = done
+        return done
+
+    def unstorable(self, column: Column[Any], index: int, error: Exception) -> InvalidRowError:
+        """The error for a value of ``column`` in row ``index`` that its type cannot bind (``error`` says why)."""
+        value = self.values[column.key][index]
+        type_ = column.type
+        if isinstance(type_, JSON) or isinstance(getattr(type_, "impl_instance", None), JSON):
+            fix = (
+                "give JSON values only (dict, list, str, int, float, bool, None): convert numpy scalars and arrays "
+                "with .item() or .tolist(), other objects to str"
+            )
+        else:
+            try:
+                expected = f"a {type_.python_type.__name__}"
+            except NotImplementedError:
+                expected = f"a value a {type_!r} column takes"
+            fix = f"give {expected}, or None for NULL"
+        return InvalidRowError(
+            f"{self.table.name}.{column.name} in row {index} is a {type(value).__name__} ({_preview(value)}) that its "
+            f"{type_!r} column cannot store ({error}); {fix}"
+        )
 
     def vector_values(self, key: str) -> List[Optional[npt.NDArray[np.float32]]]:
         matrix, nulls = self.vectors[key]
@@ -175,6 +268,11 @@ class BulkLoad:
         keys = [c.key for c in self.columns] if self.defaults_computed else self.given
         columns = [self.vector_values(k) if k in self.vectors else self.values[k] for k in keys]
         return [dict(zip(keys, values)) for values in zip(*columns)]
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _NeedsExecutionContext(Exception):

@@ -413,3 +413,171 @@ async def test_other_postgresql_drivers_take_the_plain_insert(postgresql_url: st
             await connection.rollback()
     finally:
         await engine.dispose()
+
+
+def count(conn: Connection, table: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_rows_without_keys_rejected_before_anything_is_sent(conn: Connection) -> None:
+    table = vectors_table(MetaData())
+    table.create(conn)
+    bulk_insert(conn, table, [{"id": 0, "embedding": [1, 2, 3]}])
+    for rows in ([{}], [{}, {}], [{}, {"id": 1, "embedding": [1, 2, 3]}]):
+        with pytest.raises(InvalidRowError) as caught:
+            bulk_insert(conn, table, rows)
+        message = str(caught.value)
+        assert "table 'vecs'" in message and "row 0 has no keys" in message, message
+        assert "id, embedding" in message and "give each row" in message, message
+    assert conn.execute(select(table.c.id)).scalars().all() == [0]
+
+
+def test_omitted_vector_column_stored_as_null_or_refused_by_name(conn: Connection) -> None:
+    """An omitted vector column without a default is NULL: stored as a plain insert would, or refused like None."""
+    metadata = MetaData()
+    table = vectors_table(metadata)
+    defaulted = Table(
+        "vecs_defaulted",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(3), default=lambda: [0.0, 0.0, 1.0]),
+    )
+    metadata.create_all(conn)
+    rows = [{"id": 1}, {"id": 2}]
+    # A vector column with a default takes it on every backend.
+    assert bulk_insert(conn, defaulted, rows) == 2
+    assert [v.tolist() for v in conn.execute(select(defaulted.c.embedding)).scalars()] == [[0.0, 0.0, 1.0]] * 2
+    if backend_for(conn.dialect).capabilities.null_vectors:
+        assert bulk_insert(conn, table, rows) == 2
+        assert conn.execute(select(table.c.embedding).order_by(table.c.id)).scalars().all() == [None, None]
+        return
+    with pytest.raises(InvalidVectorError) as caught:
+        bulk_insert(conn, table, rows)
+    message = str(caught.value)
+    assert "vecs.embedding" in message and "ClickHouse stores no NULL vector" in message, message
+    assert "missing from the rows" in message and "'id'" in message and "give every row a vector" in message, message
+    assert count(conn, table) == 0
+
+
+def _error_class(call: Any) -> type:
+    try:
+        call()
+    except Exception as err:
+        return type(err)
+    raise AssertionError("no error raised")
+
+
+@pytest.mark.parametrize("error", ["missing table", "duplicate key"])
+def test_database_errors_reach_the_caller_as_a_plain_insert_s(engine: Engine, backend: str, error: str) -> None:
+    """A database error from a bulk path has the class the plain insert's has: SQLAlchemy's, not the driver's."""
+    transactions = backend_for(engine.dialect).capabilities.transactions
+    if error == "duplicate key" and not transactions:
+        error = "missing table"  # ClickHouse has no unique keys
+    table = vectors_table(MetaData(), f"errors_{uuid.uuid4().hex[:8]}")
+    if error == "duplicate key":
+        with engine.begin() as connection:
+            table.create(connection)
+            connection.execute(insert(table), [{"id": 7, "embedding": [7, 0, 1]}])
+    rows = [{"id": i, "embedding": [i, 0, 1]} for i in range(10)]
+
+    def attempt(how: str) -> None:
+        with engine.begin() as connection:
+            if how == "plain":
+                connection.execute(insert(table), rows)
+            else:
+                bulk_insert(connection, table, rows)
+
+    try:
+        plain, fast = _error_class(lambda: attempt("plain")), _error_class(lambda: attempt("bulk"))
+        assert issubclass(plain, DBAPIError), plain
+        assert fast is plain, (fast, plain)
+        if error == "duplicate key":
+            assert issubclass(fast, IntegrityError)
+            with engine.connect() as connection:
+                assert connection.execute(select(table.c.id)).scalars().all() == [7]
+    finally:
+        with engine.begin() as connection:
+            table.drop(connection, checkfirst=True)
+
+
+def scalar_table(metadata: MetaData, name: str, fallback: bool = False) -> Table:
+    columns: List[Any] = [
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("score", Float),
+        Column("meta", JSON),
+        Column("embedding", sv.Vector(3)),
+    ]
+    if fallback:
+        # A default that asks for more than the row's values: only the plain insert computes it.
+        columns.append(Column("compiled", Boolean, default=lambda context: context.compiled is not None))
+    return Table(name, metadata, *columns)
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["bulk-path", "plain-insert-path"])
+def test_value_a_json_column_cannot_store_rejected_by_name(conn: Connection, fallback: bool) -> None:
+    table = scalar_table(MetaData(), "scalars", fallback)
+    table.create(conn)
+    rows = [{"id": i, "score": 0.5, "meta": {"a": i}, "embedding": [i, 0, 1]} for i in range(5)]
+    rows[3]["meta"] = {"a": np.float32(1.5)}
+    with pytest.raises(InvalidRowError) as caught:
+        bulk_insert(conn, table, rows)
+    message = str(caught.value)
+    assert "scalars.meta in row 3" in message and "is a dict" in message and "JSON()" in message, message
+    assert "float32 is not JSON serializable" in message and ".item()" in message, message
+    assert count(conn, table) == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "sqlite-python", "duckdb"])
+@pytest.mark.parametrize("fallback", [False, True], ids=["bulk-path", "plain-insert-path"])
+def test_value_a_float_column_cannot_convert_rejected_by_name(conn: Connection, fallback: bool) -> None:
+    # The SQLite and DuckDB dialects convert Float values client-side (float(value)); the
+    # other backends' servers read the value (PostgreSQL raises DataError, as a plain insert does).
+    table = scalar_table(MetaData(), "scalars", fallback)
+    table.create(conn)
+    rows = [{"id": i, "score": 0.5, "meta": {}, "embedding": [i, 0, 1]} for i in range(5)]
+    rows[2]["score"] = "x"
+    with pytest.raises(InvalidRowError) as caught:
+        bulk_insert(conn, table, rows)
+    message = str(caught.value)
+    assert "scalars.score in row 2" in message and "is a str ('x')" in message and "Float()" in message, message
+    assert "could not convert string to float" in message and "give a float" in message, message
+    assert count(conn, table) == 0
+
+
+def test_rows_given_as_one_mapping_rejected(conn: Connection) -> None:
+    table = vectors_table(MetaData())
+    table.create(conn)
+    one_row: Any = {"id": 1, "embedding": [1, 2, 3]}
+    with pytest.raises(InvalidRowError) as caught:
+        bulk_insert(conn, table, one_row)
+    message = str(caught.value)
+    assert "table 'vecs'" in message and "got one mapping (a dict)" in message and "wrap it in a list" in message, message
+    for rows in (None, 5):
+        with pytest.raises(InvalidRowError, match=r"rows for table 'vecs' must be an iterable of mappings, got (NoneType|int)"):
+            bulk_insert(conn, table, rows)  # type: ignore[arg-type]
+    assert count(conn, table) == 0
+
+
+def test_rows_from_any_iterable(conn: Connection) -> None:
+    table = vectors_table(MetaData())
+    table.create(conn)
+    assert bulk_insert(conn, table, ({"id": i, "embedding": [i, 1, 2]} for i in range(3))) == 3
+    assert bulk_insert(conn, table, tuple({"id": i, "embedding": [i, 1, 2]} for i in range(3, 5))) == 2
+    assert bulk_insert(conn, table, iter([])) == 0
+    back = conn.execute(select(table.c.id, table.c.embedding).order_by(table.c.id)).all()
+    assert [(i, v.tolist()) for i, v in back] == [(i, [float(i), 1.0, 2.0]) for i in range(5)]
+
+
+def test_driver_calls_of_bulk_paths_raise_what_execute_raises(engine: Engine, backend: str) -> None:
+    """A bulk path's own driver call (Arrow registration, native insert) fails with execute()'s exception class."""
+    from sqlalchemy_vector.bulk import driver_call
+
+    statement = "SELECT * FROM no_such_table_for_bulk"
+    with engine.connect() as connection:
+        expected = _error_class(lambda: connection.exec_driver_sql(statement))
+    with engine.connect() as connection:
+        raw: Any = connection.connection.driver_connection
+        call = (lambda: raw.client.command(statement)) if backend == "clickhouse" else (lambda: raw.execute(statement))
+        got = _error_class(lambda: driver_call(connection, statement, call))
+        assert not connection.invalidated
+    assert issubclass(expected, DBAPIError) and got is expected, (got, expected)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from ...exc import InvalidVectorError
+from ...types import Vector
 
 if TYPE_CHECKING:
     from ...bulk import BulkLoad
@@ -26,6 +27,21 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
                 f"{load.table.name}.{load.table.c[key].name} in row {row} is None, and ClickHouse stores no NULL "
                 "vector (an Array column cannot be Nullable); leave the row out, or keep vectors in a separate "
                 "table keyed by the row's id"
+            )
+    given = {c.key for c in load.columns}
+    for column in load.table.columns:
+        # Absent with no default: NULL in every row, refused like an explicit None.
+        if (
+            isinstance(column.type, Vector)
+            and column.key not in given
+            and column.default is None
+            and column.server_default is None
+        ):
+            raise InvalidVectorError(
+                f"{load.table.name}.{column.name} is missing from the rows (row 0 has keys "
+                f"{', '.join(map(repr, load.given))}) and has no default, so every row's vector would be NULL, "
+                "and ClickHouse stores no NULL vector (an Array column cannot be Nullable); give every row a vector "
+                f"for it under the key {column.key!r}, or give the column a default"
             )
     if not load.defaults_computed or load.sql_defaults:
         return False
@@ -51,5 +67,13 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             return False
     source = pa.Table.from_arrays(arrays, names=[c.name for c in load.columns])
-    client.insert_arrow(load.table.name, source, database=load.table.schema)
+    # The native insert goes around SQLAlchemy's execution: driver_call gives its errors SQLAlchemy's classes.
+    from ...bulk import driver_call
+
+    preparer = connection.dialect.identifier_preparer
+    sql = (
+        f"INSERT INTO {preparer.format_table(load.table)} "
+        f"({', '.join(preparer.format_column(c) for c in load.columns)}) FORMAT Arrow"
+    )
+    driver_call(connection, sql, lambda: client.insert_arrow(load.table.name, source, database=load.table.schema))
     return True

@@ -50,12 +50,17 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     # Columns left to SQL defaults are rendered into the SELECT by from_select.
     statement = insert(load.table).from_select(load.columns, select(*view.c))
     # Both dialects' cursors run on the connection's one DuckDBPyConnection, where the view is visible.
-    driver = connection.connection.driver_connection
-    driver.register(view.name, source)  # type: ignore[union-attr]
+    # Registering goes around SQLAlchemy's execution: driver_call gives its errors SQLAlchemy's classes.
+    from ...bulk import driver_call
+
+    driver: Any = connection.connection.driver_connection
+    sql = str(statement.compile(dialect=connection.dialect))
+    driver_call(connection, sql, lambda: driver.register(view.name, source))
     try:
         connection.execute(statement)
     finally:
-        driver.unregister(view.name)  # type: ignore[union-attr]
+        if not connection.invalidated:  # a lost connection took the view with it
+            driver_call(connection, sql, lambda: driver.unregister(view.name))
     return True
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DontWrapMixin
 
 if TYPE_CHECKING:
     from ...bulk import BulkLoad
@@ -31,9 +32,7 @@ _PG_BYTEA_OID = 17
 
 def write(connection: Connection, load: "BulkLoad") -> bool:
     """COPY ``load`` in binary; ``False`` when only the plain insert is exact (other drivers, types, defaults)."""
-    if connection.dialect.driver not in ("psycopg", "psycopg_async") or not load.defaults_computed or load.sql_defaults:
-        return False
-    if connection.get_execution_options().get("schema_translate_map"):
+    if connection.dialect.driver not in ("psycopg", "psycopg_async"):
         return False
     raw = connection.connection.driver_connection
     try:
@@ -41,6 +40,12 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     except ImportError:
         return False
     if not isinstance(raw, (psycopg.Connection, psycopg.AsyncConnection)):
+        return False
+    # Before any other way out: the plain insert would raise a bare TypeError for these.
+    json_texts = _serialized_json(raw, load, connection)
+    if not load.defaults_computed or load.sql_defaults:
+        return False
+    if connection.get_execution_options().get("schema_translate_map"):
         return False
     preparer = connection.dialect.identifier_preparer
     qualified = preparer.format_table(load.table)
@@ -58,7 +63,7 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
             fields.append(_pgvector_binary(*load.vectors[column.key]))
             oids.append(_PG_BYTEA_OID)  # the bytes are already pgvector's binary form
         elif typname in _PG_COPY_TYPES:
-            values = load.processed(column, connection)
+            values = json_texts.get(column.key) or load.processed(column, connection)
             if typname == "uuid":
                 # SQLAlchemy sends UUID strings with a cast; psycopg's binary dumper wants uuid.UUID.
                 try:
@@ -106,6 +111,48 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     if savepoint is not None:
         savepoint.commit()
     return True
+
+
+def _serialized_json(raw: Any, load: "BulkLoad", connection: Connection) -> Dict[str, List[Any]]:
+    """JSON values serialised now, as psycopg would when sending them, for the columns whose values it serialises.
+
+    psycopg's dialect binds JSON as ``Json(value)`` wrappers, serialised by the
+    driver while sending: a value ``json.dumps`` rejects would stop the COPY
+    (and the plain insert) with a bare ``TypeError``.  Serialising first names
+    the row and column instead; the texts go to the COPY as they are.
+    """
+    from psycopg.adapt import PyFormat
+    from psycopg.types.json import Json, Jsonb
+
+    found: Dict[str, List[Any]] = {}
+    dumps_of: Dict[type, Any] = {}
+    for column in load.bound_columns:
+        if column.key in load.vectors:
+            continue
+        values = load.processed(column, connection)
+        if not any(isinstance(value, (Json, Jsonb)) for value in values):
+            continue
+        texts: List[Any] = []
+        for index, value in enumerate(values):
+            if not isinstance(value, (Json, Jsonb)):
+                texts.append(value)
+                continue
+            wrapper = type(value)
+            if wrapper not in dumps_of:
+                dumps_of[wrapper] = raw.adapters.get_dumper(wrapper, PyFormat.BINARY)(wrapper, raw).dumps
+            try:
+                text = (value.dumps or dumps_of[wrapper])(value.obj)
+            except Exception as err:
+                if isinstance(err, DontWrapMixin):
+                    raise
+                raise load.unstorable(column, index, err) from err
+            texts.append(wrapper(text, _as_is))
+        found[column.key] = texts
+    return found
+
+
+def _as_is(text: Any) -> Any:
+    return text
 
 
 async def _copy_async(raw: Any, statement: str, oids: List[int], fields: List[List[Any]]) -> None:
