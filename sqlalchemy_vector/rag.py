@@ -35,11 +35,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime
 import functools
 import math
+import numbers
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -159,6 +162,21 @@ class _Models:
         """Document ids come from the database (integer keys) when not given."""
         column = _column(self.document, "id")
         return isinstance(column.type, Integer) and (column.default is None or _is_sequence(column.default))
+
+    @property
+    def id_type(self) -> Optional[type]:
+        """The Python type of document ids: ``int`` for integer keys, else ``str`` or ``uuid.UUID`` as the key reads.
+
+        None for a key of any other type: its ids go to the database unchecked.
+        """
+        column_type = _column(self.document, "id").type
+        if isinstance(column_type, Integer):
+            return int
+        try:
+            python_type = column_type.python_type
+        except NotImplementedError:
+            return None
+        return python_type if python_type is str or python_type is uuid.UUID else None
 
     @property
     def embedding_ids(self) -> bool:
@@ -821,6 +839,7 @@ class _Facade:
             )
         self.embedder = embedder
         self._store = _Store(self._models, str(embedder.model_name))
+        self._id_type = self._models.id_type
 
     @property
     def dimension(self) -> int:
@@ -874,7 +893,7 @@ class _Facade:
                 f"filters {filters!r} need a metadata column, but {self._models.document.__name__} has none "
                 "(declared absent in __column_names__); map the table's JSON column as metadata_ to filter"
             )
-        _check_json(filters, "filters", InvalidFilterError)
+        _check_json(filters, "filters", InvalidFilterError, only_json=False)
         return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
 
     @staticmethod
@@ -897,8 +916,60 @@ class _Facade:
     def _prepare_one(self, content: Any, metadata: Any, document_id: Any) -> _Prepared:
         return self._prepare({"content": content, "metadata": metadata, "document_id": document_id}, None)
 
-    @staticmethod
-    def _prepare(document: Any, index: Optional[int]) -> _Prepared:
+    def _id_problem(self, value: Any) -> Optional[str]:
+        """Why ``value`` cannot be a document id of the models (its type, or its range), or None."""
+        id_type = self._id_type
+        if id_type is None:
+            return None
+        if id_type is int and isinstance(value, int) and not isinstance(value, bool):
+            if not _INT64[0] <= value <= _INT64[1]:
+                return f"{value!r:.40} is outside the 64-bit range of integer keys (-2**63 to 2**63 - 1)"
+            return None
+        if id_type is not int and isinstance(value, id_type):
+            return None
+        column = _column(self._models.document, "id")
+        kind = _ID_KINDS.get(id_type, (f"a {id_type.__name__}", f"{id_type.__name__}(x)"))[0]
+        return (
+            f"must be {kind} ({column.table.name}.{column.name} holds {id_type.__name__} ids), "
+            f"got {_type_name(value)} {value!r:.60}"
+        )
+
+    def _check_id(self, value: Any, where: str, error: type, fix: str) -> None:
+        """Refuse a document id the documents table's key cannot hold, before any database compares it."""
+        problem = self._id_problem(value)
+        if problem is not None:
+            id_type = self._id_type
+            assert id_type is not None
+            kind, conversion = _ID_KINDS.get(id_type, (f"a {id_type.__name__}", f"{id_type.__name__}(x)"))
+            if isinstance(value, bool) and id_type is int:
+                conversion += "; True and False are not ids"
+            raise error(f"{where} {problem}; {fix.format(kind=kind, conversion=conversion)}")
+        if isinstance(value, str):
+            _check_text(value, where, error)
+
+    def _check_lookup(self, value: Any, where: str) -> None:
+        """A document id given to look a document up (get, update, delete, find similar)."""
+        if isinstance(value, (list, tuple, set, frozenset)) and self._id_problem(value) is not None:
+            method = where.split("(", 1)[0]
+            several = next((f"{verb}documents()" for verb in ("get_", "delete_") if method.startswith(verb)), None)
+            fix = "pass one id" + ("" if several is None else f", or use {several} for several")
+        else:
+            fix = "pass the id as {kind} (e.g. {conversion}), as load_documents() returned it"
+        self._check_id(value, where, InvalidArgumentError, fix)
+
+    def _id_list(self, ids: Any, method: str, single: str) -> List[DocumentId]:
+        """The ids given to a method taking several (one id, a string or a dict is refused), each checked."""
+        if isinstance(ids, (str, bytes, bytearray, memoryview, Mapping)) or not isinstance(ids, Iterable):
+            raise InvalidArgumentError(
+                f"{method}(): ids must be a list of document ids, got {_type_name(ids)} {ids!r:.60}; "
+                f"wrap it in a list (ids=[document_id]) or use {single}() for one document"
+            )
+        listed = list(ids)
+        for position, value in enumerate(listed):
+            self._check_lookup(value, f"{method}(): ids[{position}]")
+        return listed
+
+    def _prepare(self, document: Any, index: Optional[int]) -> _Prepared:
         """Check one document; its ``embedding`` (if any) is validated with its batch."""
         where = "document" if index is None else f"documents[{index}]"
         if not isinstance(document, dict) and not isinstance(document, Mapping):
@@ -921,11 +992,15 @@ class _Facade:
             metadata = {}
         elif not isinstance(metadata, dict) and not isinstance(metadata, Mapping):
             raise InvalidDocumentError(f"{where} metadata must be a dict or None, got {type(metadata).__name__}")
+        metadata = dict(metadata)
         _check_json(metadata, f"{where} metadata", InvalidDocumentError)
         document_id = document.get("document_id")
-        if isinstance(document_id, str):
-            _check_text(document_id, f"{where} document_id", InvalidDocumentError)
-        prepared = _Prepared(document_id, content, dict(metadata), None)
+        if document_id is not None:
+            self._check_id(
+                document_id, f"{where} document_id", InvalidDocumentError,
+                "give it as {kind} (e.g. {conversion}), or leave document_id out for a generated one",
+            )
+        prepared = _Prepared(document_id, content, metadata, None)
         prepared.raw_vector = document.get("embedding")
         return prepared
 
@@ -960,15 +1035,28 @@ class _Facade:
         """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if isinstance(documents, (str, bytes, Mapping)):
+        if isinstance(documents, (str, bytes, bytearray, Mapping)) or not isinstance(documents, Iterable):
             raise InvalidDocumentError(
-                f"documents must be an iterable of dicts, got a {type(documents).__name__}; "
+                f"documents must be an iterable of dicts, got {_type_name(documents)}; "
                 "use load_document() for one document"
             )
+        seen: Dict[Any, int] = {}  # each id given, and the position of its first document
+        if isinstance(documents, Sequence):
+            # Known in advance: a repeated id is found before the first batch is written (which
+            # matters where nothing rolls back). The scan stops where the documents' own checks will.
+            for position, document in enumerate(documents):
+                if not isinstance(document, Mapping):
+                    break
+                value = document.get("document_id")
+                if value is not None and (self._id_type is None or self._id_problem(value) is not None):
+                    break
+                self._check_repeat(seen, value, position)
         batch: List[_Prepared] = []
         offset = 0
         for document in documents:
-            batch.append(self._prepare(document, offset + len(batch)))
+            prepared = self._prepare(document, offset + len(batch))
+            self._check_repeat(seen, prepared.id, offset + len(batch))
+            batch.append(prepared)
             if len(batch) == batch_size:
                 self._vectors(batch, offset)
                 yield batch, [i for i, d in enumerate(batch) if d.vector is None] if generate else []
@@ -977,6 +1065,19 @@ class _Facade:
         if batch:
             self._vectors(batch, offset)
             yield batch, [i for i, d in enumerate(batch) if d.vector is None] if generate else []
+
+    def _check_repeat(self, seen: Dict[Any, int], value: Any, position: int) -> None:
+        """Refuse an id given to an earlier document of the same load."""
+        if value is None or self._id_type is None:
+            return
+        first = seen.setdefault(value, position)
+        if first != position:
+            column = _column(self._models.document, "id")
+            raise InvalidDocumentError(
+                f"documents[{position}] document_id {value!r:.60} repeats the id of documents[{first}]; "
+                f"{column.table.name}.{column.name} is the documents' key: give each document its own id, or "
+                "leave document_id out for generated ones"
+            )
 
     @staticmethod
     def _progress(documents: Iterable[Any], show: bool) -> Any:
@@ -1012,8 +1113,14 @@ def _check_text(value: str, where: str, error: type) -> None:
         )
 
 
-def _check_json(value: Any, where: str, error: type) -> None:
-    """Metadata and filters: string keys, finite numbers, 64-bit integers and clean strings, at any depth."""
+def _check_json(value: Any, where: str, error: type, only_json: bool = True) -> None:
+    """Metadata and filters: string keys, finite numbers, 64-bit integers and clean strings, at any depth.
+
+    Metadata (``only_json``) holds JSON values only: str, int, float, bool,
+    None, lists (or tuples) and dicts; anything else is refused with the
+    conversion to make, never converted here.  Filters may hold more (a set
+    for ``$in``, a SQLAlchemy expression), which :func:`metadata_filter` checks.
+    """
     if isinstance(value, str):
         _check_text(value, where, error)
     elif isinstance(value, bool) or value is None:
@@ -1030,6 +1137,8 @@ def _check_json(value: Any, where: str, error: type) -> None:
                 f"{where} holds {value!r}, which JSON cannot represent; use None or a finite number"
             )
     elif isinstance(value, Mapping):
+        if only_json and not isinstance(value, dict):
+            _not_json(value, where, error)
         for key, item in value.items():
             if not isinstance(key, str):
                 raise error(
@@ -1037,10 +1146,55 @@ def _check_json(value: Any, where: str, error: type) -> None:
                     f"(it would be read back as {str(key)!r}): use string keys"
                 )
             _check_text(key, f"{where} key {key!r:.40}", error)
-            _check_json(item, f"{where}[{key!r:.40}]", error)
+            _check_json(item, f"{where}[{key!r:.40}]", error, only_json)
     elif isinstance(value, (list, tuple)):
         for position, item in enumerate(value):
-            _check_json(item, f"{where}[{position}]", error)
+            _check_json(item, f"{where}[{position}]", error, only_json)
+    elif only_json:
+        _not_json(value, where, error)
+
+
+def _not_json(value: Any, where: str, error: type) -> None:
+    if isinstance(value, np.ndarray):
+        fix = "x.tolist()"
+    elif isinstance(value, np.bool_):
+        fix = "bool(x)"
+    elif isinstance(value, np.integer):
+        fix = "int(x)"
+    elif isinstance(value, np.floating):
+        fix = "float(x)"
+    elif isinstance(value, np.generic):
+        fix = "x.item()"
+    elif isinstance(value, (datetime.date, datetime.time)):
+        fix = "x.isoformat()"
+    elif isinstance(value, (set, frozenset)):
+        fix = "list(x), or sorted(x) for a stable order"
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        fix = "x.decode() for text, or base64 for binary data"
+    elif isinstance(value, Mapping):
+        fix = "dict(x)"
+    elif isinstance(value, numbers.Number):
+        fix = "float(x), or str(x) to keep every digit"
+    else:
+        fix = "str(x)"
+    raise error(
+        f"{where} holds {_type_name(value)} {value!r:.40}, which is not a JSON value (str, int, float, bool, None, "
+        f"list or dict); convert it before storing it, e.g. {fix}"
+    )
+
+
+def _type_name(value: Any) -> str:
+    """The type of ``value`` as its users import it: ``int``, ``numpy.float32``, ``decimal.Decimal``."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+# How a document id of each key type is named in messages, and made from another value.
+_ID_KINDS: Dict[type, Tuple[str, str]] = {
+    str: ("a str", "str(x)"),
+    int: ("an int", "int(x)"),
+    uuid.UUID: ("a uuid.UUID", "uuid.UUID(x)"),
+}
 
 
 _DDL_ATTEMPTS = 5
@@ -1343,27 +1497,29 @@ class VectorRAG(_Facade):
         Returns False if there is no such document.  New content replaces the
         document's embeddings (of every model) with one from this embedder.
         """
+        self._check_lookup(document_id, "update_document(): document_id")
         if content is not None and not isinstance(content, str):
             raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+        where = f"update_document({document_id!r:.40})"
         if content is not None:
-            _check_text(content, "content", InvalidDocumentError)
+            _check_text(content, f"{where} content", InvalidDocumentError)
         if metadata is not None:
-            _check_json(metadata, "metadata", InvalidDocumentError)
+            metadata = dict(metadata)
+            _check_json(metadata, f"{where} metadata", InvalidDocumentError)
         with self._session() as session, session.begin():
             current = self._store.current_content(session, document_id)
             if current is None:
                 return False
             changed = content is not None and content != current
             vector = self._embed([content])[0] if changed else None  # type: ignore[list-item]
-            self._store.update(
-                session, document_id, content if changed else None, None if metadata is None else dict(metadata), vector
-            )
+            self._store.update(session, document_id, content if changed else None, metadata, vector)
         return True
 
     def delete_document(self, document_id: DocumentId) -> bool:
         """Delete a document and its embeddings; False if there was no such document."""
+        self._check_lookup(document_id, "delete_document(): document_id")
         return self.delete_documents(ids=[document_id]) > 0
 
     def delete_documents(self, ids: Optional[Sequence[DocumentId]] = None, filters: Optional[Filter] = None) -> int:
@@ -1373,20 +1529,22 @@ class VectorRAG(_Facade):
         """
         if ids is None and filters is None:
             raise InvalidFilterError("delete_documents() needs ids=, filters= or both; pass filters={} to delete every document")
-        if ids is not None and not ids:
+        listed = None if ids is None else self._id_list(ids, "delete_documents", "delete_document")
+        if listed is not None and not listed:
             return 0
-        return self._write(self._store.delete, None if ids is None else list(ids), self._where(filters))
+        return self._write(self._store.delete, listed, self._where(filters))
 
     # -- reading
 
     def get_document(self, document_id: DocumentId) -> Optional[Result]:
         """The document as a dict (``document_id``, ``content``, ``metadata``, ``created_at``), or None."""
+        self._check_lookup(document_id, "get_document(): document_id")
         found = self._read(self._store.get, [document_id])
         return found[0] if found else None
 
     def get_documents(self, ids: Sequence[DocumentId]) -> List[Result]:
         """The documents that exist among ``ids``, in the order given."""
-        return self._read(self._store.get, list(ids))
+        return self._read(self._store.get, self._id_list(ids, "get_documents", "get_document"))
 
     def query(
         self,
@@ -1461,6 +1619,7 @@ class VectorRAG(_Facade):
         Raises :class:`~sqlalchemy_vector.exc.DocumentNotFoundError` for an
         unknown id; a document without an embedding has no similar documents.
         """
+        self._check_lookup(document_id, "find_similar_documents(): document_id")
         self._check_search(top_k, similarity_threshold, similarity_function)
         where = self._where(filters)
         with self._session() as session:
@@ -1970,8 +2129,11 @@ def _text(value: Any) -> str:
 
 
 def _texts(values: Any) -> List[Any]:
-    if isinstance(values, str):
-        raise InvalidArgumentError("query_texts must be a list of strings, got one str; wrap it in a list or use query()")
+    if isinstance(values, (str, bytes, bytearray, memoryview, Mapping)) or not isinstance(values, Iterable):
+        raise InvalidArgumentError(
+            f"query_texts must be a list of strings, got {_type_name(values)} {values!r:.60}; "
+            "wrap it in a list or use query()"
+        )
     return list(values)
 
 

@@ -1,0 +1,295 @@
+"""Facade arguments of the wrong shape or type: one clear error, the same on every backend, nothing written.
+
+One id (or text) where a list of them belongs, metadata values that are not
+JSON, document ids of another type than the documents table's key, and an id
+given twice in one load.  Each is refused before anything reaches the
+database, with the sqlalchemy_vector exception that names the argument, what
+was expected, what was given and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import re
+import types
+import uuid
+from typing import Any, Callable, Iterator, List, Tuple
+
+import numpy as np
+import pytest
+from sqlalchemy.engine import Engine
+
+from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
+from sqlalchemy_vector import exc as x
+from sqlalchemy_vector.orm import make_models
+from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
+from tests.conftest import BACKENDS, CLICKHOUSE, WITH_CLICKHOUSE
+
+DIM = 4
+# DuckDB and ClickHouse have no asyncio driver: their async facade runs the sync driver in a worker thread.
+ASYNC = ("sqlite", "postgresql", "duckdb", CLICKHOUSE)
+STORED: List[dict] = [
+    {"document_id": "doc-1", "content": "apple", "metadata": {"n": 1}},
+    {"document_id": "d", "content": "banana", "metadata": {"n": 2}},
+    {"document_id": "o", "content": "cherry"},
+]
+
+
+@pytest.fixture(params=WITH_CLICKHOUSE)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def rag(fresh_engine: Engine) -> VectorRAG:  # noqa: F811
+    facade = VectorRAG(fresh_engine, dimension=DIM)
+    assert facade.load_documents(STORED, show_progress=False) == ["doc-1", "d", "o"]
+    return facade
+
+
+def stored(rag: VectorRAG) -> Tuple[Any, ...]:
+    """Every document (id, content, metadata) and the counts: what a refused call leaves as it was."""
+    documents = sorted(
+        (repr(r["document_id"]), r["content"], json.dumps(r["metadata"], sort_keys=True))
+        for r in rag.query_with_filters({}, top_k=1000)
+    )
+    stats = rag.get_statistics()
+    return documents, stats["document_count"], stats["embedding_count"]
+
+
+def refused(error: type, pattern: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    with pytest.raises(error, match=pattern):
+        call(*args, **kwargs)
+
+
+# -- one id where a list of ids belongs --------------------------------------------------------------
+
+
+def test_one_id_where_a_list_belongs(rag: VectorRAG) -> None:
+    # list("doc-1") would be the ids 'd', 'o', 'c', '-', '1': the documents 'd' and 'o' would go.
+    before = stored(rag)
+    for value, shown in [("doc-1", "str 'doc-1'"), (b"doc-1", "bytes b'doc-1'"), (7, "int 7"), ({"doc-1": 1}, "dict")]:
+        refused(
+            x.InvalidArgumentError,
+            re.escape(f"delete_documents(): ids must be a list of document ids, got {shown}")
+            + r".*wrap it in a list .*or use delete_document\(\) for one document",
+            rag.delete_documents,
+            ids=value,
+        )
+        refused(
+            x.InvalidArgumentError,
+            re.escape(f"get_documents(): ids must be a list of document ids, got {shown}")
+            + r".*or use get_document\(\) for one document",
+            rag.get_documents,
+            value,
+        )
+    for value, shown in [(b"apple", "bytes"), (7, "int"), ({"apple": 1}, "dict")]:
+        refused(
+            x.InvalidArgumentError,
+            rf"query_texts must be a list of strings, got {shown}.*wrap it in a list or use query\(\)",
+            rag.query_batch,
+            value,
+        )
+    refused(x.InvalidDocumentError, "documents must be an iterable of dicts, got int", rag.load_documents, 7)
+    assert stored(rag) == before
+    # Lists, tuples and generators of ids are what these take.
+    assert [r["document_id"] for r in rag.get_documents(("o", "doc-1"))] == ["o", "doc-1"]
+    assert rag.delete_documents(ids=(i for i in ["d"])) == 1
+    assert [r["document_id"] for r in rag.get_documents(["doc-1", "d", "o"])] == ["doc-1", "o"]
+
+
+# -- metadata values that are not JSON ----------------------------------------------------------------
+
+NOT_JSON = [
+    (np.float32(0.5), "numpy.float32", "float(x)"),
+    (np.int64(3), "numpy.int64", "int(x)"),
+    (np.bool_(True), "numpy.bool", "bool(x)"),
+    (np.array([1.0, 2.0]), "numpy.ndarray", "x.tolist()"),
+    (decimal.Decimal("1.5"), "decimal.Decimal", "float(x)"),
+    (datetime.datetime(2024, 1, 1), "datetime.datetime", "x.isoformat()"),
+    (datetime.date(2024, 1, 1), "datetime.date", "x.isoformat()"),
+    ({1, 2}, "set", "list(x)"),
+    (b"ab", "bytes", "x.decode()"),
+    (uuid.UUID(int=7), "uuid.UUID", "str(x)"),
+    (types.MappingProxyType({"a": 1}), "mappingproxy", "dict(x)"),
+    (object(), "object", "str(x)"),
+]
+
+
+def test_metadata_that_is_not_json(rag: VectorRAG) -> None:
+    before = stored(rag)
+    for value, name, fix in NOT_JSON:
+        documents = [{"content": "fine"}, {"content": "x", "metadata": {"outer": {"k": [1, value]}}}]
+        refused(
+            x.InvalidDocumentError,
+            re.escape(f"documents[1] metadata['outer']['k'][1] holds {name} ") + r".*not a JSON value.*" + re.escape(fix),
+            rag.load_documents,
+            documents,
+            show_progress=False,
+        )
+        refused(
+            x.InvalidDocumentError,
+            re.escape(f"update_document('doc-1') metadata['score'] holds {name} ") + r".*" + re.escape(fix),
+            rag.update_document,
+            "doc-1",
+            content="changed",
+            metadata={"score": value},
+        )
+    refused(x.InvalidDocumentError, r"document metadata\['k'\] holds numpy.float32", rag.load_document, "x", {"k": np.float32(1)})
+    assert stored(rag) == before
+    # Subclasses of JSON types are JSON: numpy's float64 is a float, its str_ a str; a tuple is a list.
+    assert rag.update_document("doc-1", metadata={"f": np.float64(0.25), "s": np.str_("a"), "t": (1, 2)})
+    assert rag.get_document("doc-1")["metadata"] == {"f": 0.25, "s": "a", "t": [1, 2]}  # type: ignore[index]
+
+
+# -- document ids of another type than the table's key ---------------------------------------------------
+
+
+def lookups(rag: VectorRAG, stored_id: Any) -> List[Tuple[str, Callable[[Any], Any]]]:
+    """Every method taking a document id, with how its error names the id (lists start with a good id)."""
+    return [
+        ("get_document(): document_id", lambda v: rag.get_document(v)),
+        ("get_documents(): ids[1]", lambda v: rag.get_documents([stored_id, v])),
+        ("update_document(): document_id", lambda v: rag.update_document(v, content="z", metadata={"z": 1})),
+        ("delete_document(): document_id", lambda v: rag.delete_document(v)),
+        ("delete_documents(): ids[1]", lambda v: rag.delete_documents(ids=[stored_id, v])),
+        ("find_similar_documents(): document_id", lambda v: rag.find_similar_documents(v)),
+    ]
+
+
+def test_string_ids_are_strings(rag: VectorRAG) -> None:
+    # Stored as str(value) before, differently per backend (['a'] became '[a]', '{a}' or "['a']"), or refused by the driver.
+    before = stored(rag)
+    for value, shown in [(12345, "int 12345"), (["a"], "list ['a']"), (uuid.UUID(int=7), "uuid.UUID"), (True, "bool True"),
+                         (b"a", "bytes b'a'"), (1.5, "float 1.5")]:
+        refused(
+            x.InvalidDocumentError,
+            re.escape(f"documents[1] document_id must be a str (documents.id holds str ids), got {shown}")
+            + r".*str\(x\).*leave document_id out",
+            rag.load_documents,
+            [{"content": "fine", "document_id": "new"}, {"content": "x", "document_id": value}],
+        )
+    refused(x.InvalidDocumentError, r"^document document_id must be a str .*got int 5", rag.load_document, "x", document_id=5)
+    for where, call in lookups(rag, "d"):
+        for value, shown in [(5, "int 5"), (None, "NoneType None"), (b"doc-1", "bytes b'doc-1'")]:
+            refused(
+                x.InvalidArgumentError,
+                re.escape(f"{where} must be a str (documents.id holds str ids), got {shown}") + r".*as load_documents\(\) returned it",
+                call,
+                value,
+            )
+        refused(x.InvalidArgumentError, re.escape(f"{where} must be a str") + ".*got list", call, ["doc-1"])
+        refused(x.InvalidArgumentError, re.escape(where) + ".*NUL", call, "doc\x00-1")
+    refused(x.InvalidArgumentError, r"got list \['doc-1'\]; pass one id, or use get_documents\(\)", rag.get_document, ["doc-1"])
+    refused(x.InvalidArgumentError, r"got list \['doc-1'\]; pass one id, or use delete_documents\(\)", rag.delete_document, ["doc-1"])
+    assert stored(rag) == before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys
+def test_integer_ids_are_integers(fresh_engine: Engine) -> None:  # noqa: F811
+    Document, Embedding = make_models(DIM, document_table="int_docs", embedding_table="int_embs", id_type=int)
+    Document.metadata.create_all(fresh_engine)
+    rag = VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding)
+    ids = rag.load_documents([{"content": "apple"}, {"content": "banana", "document_id": 100}], show_progress=False)
+    assert isinstance(ids[0], int) and ids[1] == 100
+    before = stored(rag)
+    for value, shown in [("7", "str '7'"), (True, "bool True"), (np.int64(7), "numpy.int64"), (7.0, "float 7.0")]:
+        refused(
+            x.InvalidDocumentError,
+            re.escape(f"documents[0] document_id must be an int (int_docs.id holds int ids), got {shown}") + r".*int\(x\)",
+            rag.load_documents,
+            [{"content": "x", "document_id": value}],
+            show_progress=False,
+        )
+    refused(
+        x.InvalidDocumentError,
+        r"documents\[0\] document_id 9223372036854775808 is outside the 64-bit range",
+        rag.load_documents,
+        [{"content": "x", "document_id": 2**63}],
+        show_progress=False,
+    )
+    for where, call in lookups(rag, ids[1]):
+        for value, shown in [(str(ids[0]), f"str '{ids[0]}'"), (False, "bool False")]:
+            refused(x.InvalidArgumentError, re.escape(f"{where} must be an int (int_docs.id holds int ids), got {shown}"), call, value)
+        refused(x.InvalidArgumentError, re.escape(f"{where} -9223372036854775809 is outside the 64-bit range"), call, -(2**63) - 1)
+    assert stored(rag) == before
+    assert rag.get_document(ids[0])["content"] == "apple"  # type: ignore[index]
+
+
+# -- one id twice in one load -----------------------------------------------------------------------------
+
+
+def test_an_id_twice_in_one_load(rag: VectorRAG, backend: str) -> None:
+    before = stored(rag)
+    twice = [{"content": "a", "document_id": "new"}, {"content": "b"}, {"content": "c", "document_id": "new"}]
+    refused(
+        x.InvalidDocumentError,
+        r"documents\[2\] document_id 'new' repeats the id of documents\[0\].*give each document its own id",
+        rag.load_documents,
+        twice,
+        show_progress=False,
+    )
+    assert stored(rag) == before
+    # A list is checked whole before its first batch is written, on every backend.
+    batches = [{"content": "a", "document_id": "p"}, {"content": "b", "document_id": "q"}, {"content": "c"},
+               {"content": "d", "document_id": "q"}]
+    pattern = r"documents\[3\] document_id 'q' repeats the id of documents\[1\]"
+    refused(x.InvalidDocumentError, pattern, rag.load_documents, batches, batch_size=2, show_progress=False)
+    assert stored(rag) == before
+
+    # A generator is checked as it is read: a batch written before the repeat stays where nothing rolls back.
+    def generated() -> Iterator[dict]:
+        yield from batches
+
+    refused(x.InvalidDocumentError, pattern, rag.load_documents, generated(), batch_size=2, show_progress=False)
+    if backend == CLICKHOUSE:
+        assert rag.get_statistics()["document_count"] == len(STORED) + 2
+    else:
+        assert stored(rag) == before
+    # An id stored before is the database's to refuse (ClickHouse stores both); a new id goes in.
+    assert rag.load_documents([{"content": "e", "document_id": "r"}], show_progress=False) == ["r"]
+
+
+# -- the async facade: the same errors through its proxies --------------------------------------------------
+
+
+def async_url(url: str) -> str:
+    return url.replace("sqlite:", "sqlite+aiosqlite:", 1).replace("postgresql+psycopg:", "postgresql+psycopg_async:", 1)
+
+
+@pytest.mark.parametrize("backend", ASYNC)
+async def test_async_facade(backend: str, fresh_database_url: Callable[[str], str]) -> None:
+    rag = AsyncVectorRAG(async_url(fresh_database_url(backend)), dimension=DIM)
+    try:
+        await rag.load_documents(STORED, show_progress=False)
+        with pytest.raises(x.InvalidArgumentError, match=r"delete_documents\(\): ids must be a list of document ids, got str"):
+            await rag.delete_documents(ids="doc-1")
+        with pytest.raises(x.InvalidArgumentError, match=r"get_documents\(\): ids must be a list of document ids, got str"):
+            await rag.get_documents("doc-1")
+        with pytest.raises(x.InvalidArgumentError, match="query_texts must be a list of strings, got bytes"):
+            await rag.query_batch(b"apple")
+        with pytest.raises(x.InvalidArgumentError, match=r"get_document\(\): document_id must be a str"):
+            await rag.get_document(5)
+        with pytest.raises(x.InvalidArgumentError, match=r"update_document\(\): document_id must be a str"):
+            await rag.update_document(5, content="z")
+        with pytest.raises(x.InvalidArgumentError, match=r"delete_document\(\): document_id must be a str"):
+            await rag.delete_document(5)
+        with pytest.raises(x.InvalidArgumentError, match=r"find_similar_documents\(\): document_id must be a str"):
+            await rag.find_similar_documents(5)
+        with pytest.raises(x.InvalidDocumentError, match=r"update_document\('doc-1'\) metadata\['k'\] holds numpy.float32"):
+            await rag.update_document("doc-1", metadata={"k": np.float32(1)})
+        with pytest.raises(x.InvalidDocumentError, match=r"documents\[0\] metadata\['k'\] holds decimal.Decimal"):
+            await rag.load_documents([{"content": "x", "metadata": {"k": decimal.Decimal(1)}}], show_progress=False)
+        with pytest.raises(x.InvalidDocumentError, match=r"documents\[1\] document_id must be a str"):
+            await rag.load_documents([{"content": "x"}, {"content": "y", "document_id": 5}], show_progress=False)
+        with pytest.raises(x.InvalidDocumentError, match=r"documents\[1\] document_id 'n' repeats the id of documents\[0\]"):
+            await rag.load_documents([{"content": "x", "document_id": "n"}, {"content": "y", "document_id": "n"}], show_progress=False)
+        found = await rag.get_documents(["doc-1", "d", "o"])
+        assert [(r["document_id"], r["content"], r["metadata"]) for r in found] == [
+            ("doc-1", "apple", {"n": 1}), ("d", "banana", {"n": 2}), ("o", "cherry", {})
+        ]
+        assert (await rag.get_statistics())["document_count"] == len(STORED)
+    finally:
+        await rag.close()
