@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
 import datetime
 import functools
@@ -43,6 +44,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -1760,6 +1762,53 @@ class VectorRAG(_Facade):
 # -- the asyncio facade ----------------------------------------------------------------------------------
 
 
+#: How often a worker thread waiting for an embedder on the event loop checks that the loop still runs.
+_WORKER_POLL_S = 0.25
+
+#: Inside an embedder's ``aembed`` run for a worker-thread facade: that facade's id.
+_EMBEDDING_FOR: "contextvars.ContextVar[Optional[int]]" = contextvars.ContextVar("_EMBEDDING_FOR", default=None)
+
+
+@dataclass
+class _WorkerCall:
+    """A call of a worker-thread facade: the loop awaiting it, and whether that caller stopped waiting."""
+
+    loop: asyncio.AbstractEventLoop
+    abandoned: threading.Event
+
+
+async def _embed_on_loop(facade: int, embedder: Any, texts: List[str]) -> Any:
+    from .embedding import aembed
+
+    token = _EMBEDDING_FOR.set(facade)
+    try:
+        return await aembed(embedder, texts)
+    finally:
+        _EMBEDDING_FOR.reset(token)
+
+
+def _await_embedding(sync: "VectorRAG", texts: List[str]) -> Any:
+    # Called by the synchronous facade inside the greenlet: await the embedder there.
+    from .embedding import aembed
+
+    return await_only(aembed(sync.embedder, texts))
+
+
+def _weakly(method: Callable[[List[str]], Any]) -> Callable[[List[str]], Any]:
+    """``method`` of an object, called through a weak reference to that object."""
+    reference = weakref.WeakMethod(method)
+
+    def call(texts: List[str]) -> Any:
+        bound = reference()
+        if bound is None:
+            raise InvalidArgumentError(
+                "the AsyncVectorRAG this sync_rag belongs to is gone; keep the facade while using it"
+            )
+        return bound(texts)
+
+    return call
+
+
 class AsyncVectorRAG:
     """The asyncio version of :class:`VectorRAG`: the same methods, as coroutines.
 
@@ -1782,7 +1831,11 @@ class AsyncVectorRAG:
     one at a time in that thread, in the order they were made, and the event
     loop stays free meanwhile; embedding is awaited on the loop as above.
     Cancelling a call that has started stops the waiting, not the call: it
-    runs to its end (a call still queued does not run).
+    runs to its end (a call still queued does not run), and :meth:`close`,
+    which runs after it, waits for that end.  A call made while :meth:`close`
+    is under way runs after it, on a new worker thread.  An embedder must not
+    call the facade it embeds for (the call would wait for itself): that raises
+    :class:`~sqlalchemy_vector.exc.InvalidArgumentError`.
     """
 
     def __init__(
@@ -1798,7 +1851,8 @@ class AsyncVectorRAG:
     ) -> None:
         self._owns_engine = _owned(bind)
         self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = None
-        self._worker_loop: Optional[asyncio.AbstractEventLoop] = None
+        self._closing: Optional["concurrent.futures.Future[None]"] = None  # close() of the last worker
+        self._calls = threading.local()  # in the worker: the call it runs (a _WorkerCall)
         threaded: Union[Engine, URL, None] = None
         engine: Optional[AsyncEngine] = None
         if isinstance(bind, async_sessionmaker):
@@ -1833,23 +1887,19 @@ class AsyncVectorRAG:
         if threaded is None:
             assert engine is not None
             sync._setup(sessionmaker(engine.sync_engine, expire_on_commit=False), *options)
-            sync._embed_texts = self._await_embedding
+            sync._embed_texts = functools.partial(_await_embedding, sync)
             sync._serialize_setup = False
         else:
             sync._setup(threaded, *options)  # creates (and will dispose) the engine of a URL
-            sync._embed_texts = self._embedding_from_worker
+            # Through a weak reference: the facade is not kept alive by its own sync_rag, so one
+            # dropped without close() ends its worker thread at once (the executor goes with it).
+            sync._embed_texts = _weakly(self._embedding_from_worker)
         #: The engine: an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, or the synchronous
         #: :class:`~sqlalchemy.engine.Engine` of a backend without an asyncio driver.
         self.engine: Union[AsyncEngine, Engine] = sync.engine if engine is None else engine
         #: The synchronous facade every method runs, in a greenlet (or the worker thread).
         self.sync_rag: VectorRAG = sync
         self._ready_lock: Optional[asyncio.Lock] = None
-
-    def _await_embedding(self, texts: List[str]) -> Any:
-        # Called by the synchronous facade inside the greenlet: await the embedder there.
-        from .embedding import aembed
-
-        return await_only(aembed(self.sync_rag.embedder, texts))
 
     @property
     def _threaded(self) -> bool:
@@ -1862,9 +1912,15 @@ class AsyncVectorRAG:
         embedder = self.sync_rag.embedder
         if getattr(embedder, "aembed", None) is None:
             return embedder.embed(texts)
-        loop = self._worker_loop
-        assert loop is not None
-        coroutine = embedder.aembed(texts)
+        call: Optional[_WorkerCall] = getattr(self._calls, "current", None)
+        if call is None:
+            raise InvalidArgumentError(
+                "this sync_rag belongs to an AsyncVectorRAG whose embedder is a coroutine one, which only the "
+                "facade's own awaited methods can run: await the AsyncVectorRAG method, or make a VectorRAG "
+                "for synchronous use"
+            )
+        loop = call.loop
+        coroutine = _embed_on_loop(id(self), embedder, texts)
         try:
             future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         except RuntimeError:  # the loop is closed already
@@ -1872,28 +1928,47 @@ class AsyncVectorRAG:
             raise
         while True:
             try:
-                return future.result(timeout=1.0)
+                return future.result(timeout=_WORKER_POLL_S)
             except concurrent.futures.TimeoutError:
-                # A loop closed before it ran the coroutine would leave this thread waiting
-                # for ever (and the interpreter's exit waiting for this thread).
-                if loop.is_closed():
+                # A loop that closed, or stopped after its caller gave up waiting, will not run the
+                # coroutine: waiting on would hold this thread (and the interpreter's exit) for ever.
+                if loop.is_closed() or (call.abandoned.is_set() and not loop.is_running()):
                     future.cancel()
                     coroutine.close()
-                    raise RuntimeError("the event loop closed before the embedder's aembed ran") from None
+                    raise RuntimeError(
+                        "the event loop " + ("closed" if loop.is_closed() else "stopped")
+                        + " before the embedder's aembed ran"
+                    ) from None
 
     async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         if self._threaded:
+            if _EMBEDDING_FOR.get() == id(self):
+                raise InvalidArgumentError(
+                    "the embedder called the AsyncVectorRAG it embeds for: the facade runs one call at a time, "
+                    "so this call would wait for the one waiting for the embedder; give the embedder a facade "
+                    "(or a cache) of its own"
+                )
+            closing = self._closing
+            if closing is not None and not closing.done():  # calls made during close() run after it
+                await asyncio.shield(asyncio.wrap_future(closing))
             loop = asyncio.get_running_loop()
+            current = _WorkerCall(loop, threading.Event())
 
             def call() -> _T:
-                # The worker runs one call at a time, so the loop recorded here is this call's.
-                self._worker_loop = loop
-                self.sync_rag._ensure_tables()
-                return fn(*args, **kwargs)
+                self._calls.current = current
+                try:
+                    self.sync_rag._ensure_tables()
+                    return fn(*args, **kwargs)
+                finally:
+                    del self._calls.current
 
             if self._worker is None:  # one thread, made on first use (again after close())
                 self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlalchemy_vector")
-            return await loop.run_in_executor(self._worker, call)
+            try:
+                return await loop.run_in_executor(self._worker, call)
+            except asyncio.CancelledError:
+                current.abandoned.set()
+                raise
         if not self.sync_rag._tables_ready:
             if self._ready_lock is None:
                 self._ready_lock = asyncio.Lock()
@@ -1926,12 +2001,22 @@ class AsyncVectorRAG:
         if self._threaded:
             worker, self._worker = self._worker, None
             if worker is None:
-                self.sync_rag.close()
+                closing = self._closing
+                if closing is not None and not closing.done():  # a close() under way
+                    await asyncio.shield(asyncio.wrap_future(closing))
+                else:
+                    self.sync_rag.close()
                 return
-            try:  # after any call still running there
-                await asyncio.get_running_loop().run_in_executor(worker, self.sync_rag.close)
+            # After the calls queued there; the thread ends once it has run it.  Cancelling
+            # this close() stops the waiting only: the queued close still runs, and never
+            # blocks the loop, whose embedder the running call may be waiting for.
+            closing = self._closing = worker.submit(self.sync_rag.close)
+            worker.shutdown(wait=False)
+            try:
+                await asyncio.shield(asyncio.wrap_future(closing))
             finally:
-                worker.shutdown()
+                if closing.done():
+                    worker.shutdown(wait=True)  # the thread is ending: joined at once
         elif self._owns_engine:
             assert isinstance(self.engine, AsyncEngine)
             await self.engine.dispose()

@@ -7,6 +7,7 @@ synchronous driver in one worker thread (the tests at the end).
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from pathlib import Path
@@ -32,9 +33,14 @@ from rag_fixtures import (  # noqa: F401  (pg_database is a fixture)
     similarity,
 )
 from sqlalchemy_vector.dialects import engine_state
-from sqlalchemy_vector.exc import DimensionMismatchError, DocumentNotFoundError, ModelConfigurationError
+from sqlalchemy_vector.exc import (
+    DimensionMismatchError,
+    DocumentNotFoundError,
+    InvalidArgumentError,
+    ModelConfigurationError,
+)
 from sqlalchemy_vector.orm import make_models
-from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
+from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG, _WorkerCall
 
 ASYNC_BACKENDS = ("aiosqlite", "aiosqlite-python", "psycopg_async")
 FUNCTIONS = ("cosine", "euclidean", "inner_product")
@@ -369,10 +375,10 @@ def test_worker_stops_waiting_for_an_embedder_whose_loop_closed(tmp_path: Path, 
     # The loop a call came from closes before it ran the embedder: the worker must not wait for ever.
     rag = AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=AsyncKeywordEmbedder(VOCABULARY))
     loop = asyncio.new_event_loop()
-    rag._worker_loop = loop
     errors: List[str] = []
 
     def embed() -> None:
+        rag._calls.current = _WorkerCall(loop, threading.Event())  # as the worker records the call it runs
         try:
             rag._embedding_from_worker(["apple"])
         except RuntimeError as error:
@@ -411,3 +417,161 @@ async def test_threaded_failed_batch_leaves_nothing_behind(tmp_path: Path) -> No
     # DuckDB has transactions (ClickHouse's guarantees are in tests/test_clickhouse.py).
     async with AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
         await assert_failed_batches_leave_nothing(rag)
+
+
+def worker_threads() -> List[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sqlalchemy_vector")]
+
+
+def wait_for_no_worker_threads(seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while worker_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not worker_threads()
+
+
+class GatedEmbedder(KeywordEmbedder):
+    """Embeds (in the worker thread) once the test opens the gate; says when it started."""
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        super().__init__(vocabulary)
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.started.set()
+        assert self.gate.wait(30)
+        return super().embed(texts)
+
+
+class AsyncGatedEmbedder(AsyncKeywordEmbedder):
+    """Embeds on the event loop once the test opens the gate: the worker's call waits on the loop meanwhile."""
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        super().__init__(vocabulary)
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    async def aembed(self, texts: Any) -> np.ndarray:
+        self.started.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
+        return await super().aembed(texts)
+
+
+async def started(embedder: Any) -> None:
+    while not embedder.started.is_set():
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("gated", [GatedEmbedder, AsyncGatedEmbedder])
+async def test_cancelled_close_neither_blocks_the_loop_nor_drops_the_close(tmp_path: Path, gated: type) -> None:
+    embedder = gated(VOCABULARY)
+    rag = AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=embedder)
+    load = asyncio.ensure_future(rag.load_document("apple", document_id="a"))
+    await started(embedder)
+    # close() waits behind the running load; giving up on it returns at once, with the load still held
+    # (the coroutine embedder needs this very loop to finish: blocking it would never end).
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(rag.close(), 0.1)
+    assert not load.done()
+    embedder.gate.set()
+    assert await load == "a"
+    # The close queued behind the load still ran: the worker thread ended, and the file is free.
+    assert await asyncio.get_running_loop().run_in_executor(None, wait_for_no_worker_threads)
+    with sv.create_engine(f"duckdb:///{tmp_path / 'rag.duckdb'}").connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM documents")) == 1
+
+
+async def test_a_call_made_during_close_runs_after_it(tmp_path: Path) -> None:
+    embedder = GatedEmbedder(VOCABULARY)
+    rag = AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=embedder)
+    load = asyncio.ensure_future(rag.load_document("apple", document_id="a"))
+    await started(embedder)
+    closing = asyncio.ensure_future(rag.close())
+    await asyncio.sleep(0.05)
+    read = asyncio.ensure_future(rag.get_document("a"))  # made after the load and the close
+    await asyncio.sleep(0.05)
+    assert not read.done() and len(worker_threads()) == 1  # queued behind the close, not on a second thread
+    embedder.gate.set()
+    assert (await read)["content"] == "apple"  # type: ignore[index]
+    await load
+    await closing
+    await rag.close()
+    assert await asyncio.get_running_loop().run_in_executor(None, wait_for_no_worker_threads)
+
+
+class FutureEmbedder(KeywordEmbedder):
+    """An ``aembed`` that is a plain method returning a future, not a coroutine function."""
+
+    def aembed(self, texts: Any) -> "asyncio.Future[np.ndarray]":
+        return asyncio.get_running_loop().run_in_executor(None, self.embed, list(texts))
+
+
+async def test_threaded_facade_awaits_any_awaitable_aembed(threaded_url: str) -> None:
+    async with AsyncVectorRAG(threaded_url, embedder=FutureEmbedder(VOCABULARY)) as rag:
+        await rag.load_documents(CORPUS, show_progress=False)
+        assert [r["document_id"] for r in await rag.query("apple banana", top_k=2)] == ["d1", "d2"]
+
+
+def test_worker_gives_up_on_an_embedder_whose_loop_stopped_after_its_caller(tmp_path: Path) -> None:
+    class SlowEmbedder(AsyncKeywordEmbedder):
+        async def aembed(self, texts: Any) -> np.ndarray:
+            await asyncio.sleep(0.5)
+            return await super().aembed(texts)
+
+    rag = AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=SlowEmbedder(VOCABULARY))
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(asyncio.TimeoutError):  # the caller gives up; then the loop stops, not closed
+            loop.run_until_complete(asyncio.wait_for(rag.query("apple"), timeout=0.2))
+
+        async def next_job() -> Any:
+            result = await asyncio.wait_for(rag.get_statistics(), timeout=20)
+            await rag.close()
+            return result
+
+        # The abandoned call gave up its embedder, so the next call (another loop) runs.
+        assert asyncio.run(next_job())["document_count"] == 0
+    finally:
+        loop.close()
+    assert wait_for_no_worker_threads()
+
+
+async def test_sync_rag_of_a_threaded_facade_refuses_a_coroutine_embedder(tmp_path: Path) -> None:
+    async with AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
+        await rag.load_documents(CORPUS, show_progress=False)
+        with pytest.raises(InvalidArgumentError, match="await the AsyncVectorRAG method, or make a VectorRAG"):
+            rag.sync_rag.query("apple")
+        assert [r["document_id"] for r in await rag.query("apple", top_k=1)] == ["d1"]
+
+
+async def test_an_embedder_calling_its_own_threaded_facade_is_refused(tmp_path: Path) -> None:
+    class CachingEmbedder(AsyncKeywordEmbedder):
+        rag: Any = None
+
+        async def aembed(self, texts: Any) -> np.ndarray:
+            await self.rag.get_documents(["cached"])  # would wait for the call waiting for this embedder
+            return await super().aembed(texts)
+
+    embedder = CachingEmbedder(VOCABULARY)
+    async with AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=embedder) as rag:
+        embedder.rag = rag
+        with pytest.raises(InvalidArgumentError, match="the embedder called the AsyncVectorRAG it embeds for"):
+            await asyncio.wait_for(rag.query("apple"), timeout=20)
+        assert (await rag.get_statistics())["document_count"] == 0
+
+
+async def test_a_dropped_threaded_facade_ends_its_worker(tmp_path: Path) -> None:
+    async def use() -> None:
+        rag = AsyncVectorRAG(f"duckdb:///{tmp_path / 'rag.duckdb'}", embedder=KeywordEmbedder(VOCABULARY))
+        await rag.load_documents(CORPUS, show_progress=False)
+        assert len(worker_threads()) == 1
+        rag.sync_rag.close()  # the file; the thread is what this test is about
+
+    gc.disable()  # reference counting alone must free the facade, and with it the thread
+    try:
+        await use()
+        assert await asyncio.get_running_loop().run_in_executor(None, wait_for_no_worker_threads)
+    finally:
+        gc.enable()
