@@ -544,6 +544,19 @@ def test_value_a_float_column_cannot_convert_rejected_by_name(conn: Connection, 
     assert count(conn, table) == 0
 
 
+@pytest.mark.parametrize("backend", ["clickhouse"])
+@pytest.mark.parametrize("value", ["x", "1.5", b"1"])
+def test_a_string_for_a_number_refused_on_clickhouse(conn: Connection, value: Any) -> None:
+    # clickhouse-connect would store it as NULL (or 0) without an error, by the plain insert too.
+    table = scalar_table(MetaData(), "scalars")
+    table.create(conn)
+    rows = [{"id": i, "score": 0.5, "meta": {}, "embedding": [i, 0, 1]} for i in range(5)]
+    rows[4]["score"] = value
+    with pytest.raises(InvalidRowError, match=r"scalars.score in row 4 is a (str|bytes) .* ClickHouse would store as NULL"):
+        bulk_insert(conn, table, rows)
+    assert count(conn, table) == 0
+
+
 def test_rows_given_as_one_mapping_rejected(conn: Connection) -> None:
     table = vectors_table(MetaData())
     table.create(conn)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Integer, Numeric
 from sqlalchemy.engine import Connection
 
-from ...exc import InvalidVectorError
+from ...exc import InvalidRowError, InvalidVectorError
 from ...types import Vector
 
 if TYPE_CHECKING:
@@ -43,6 +44,16 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
                 "and ClickHouse stores no NULL vector (an Array column cannot be Nullable); give every row a vector "
                 f"for it under the key {column.key!r}, or give the column a default"
             )
+    for column in load.columns:
+        # clickhouse-connect stores a string given for a number as NULL (or 0), without an error.
+        if isinstance(column.type, (Integer, Numeric)) and column.key in load.values:
+            for row, value in enumerate(load.values[column.key]):
+                if isinstance(value, (str, bytes)):
+                    raise InvalidRowError(
+                        f"{load.table.name}.{column.name} in row {row} is a {type(value).__name__} ({value!r:.40}) "
+                        f"for a {column.type!r} column, which ClickHouse would store as NULL without an error; "
+                        "give a number (e.g. float(x)), or None for NULL"
+                    )
     if not load.defaults_computed or load.sql_defaults:
         return False
     try:
