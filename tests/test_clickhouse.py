@@ -92,6 +92,34 @@ def test_vector_index_is_used_per_explain(conn: Connection, metric: str, functio
     assert f"ix_{metric}" not in [i["name"] for i in sv.list_vector_indexes(conn)]
 
 
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_index_search_reports_the_exact_distances(conn: Connection, metric: str) -> None:
+    # A ranking that does not read the vector column gets its distances from the index: they must be
+    # the float32 vectors' own (a bf16 index rounds them, and reorders close neighbours).
+    items = table(f"exact_{metric}", dim=16)
+    items.create(conn)
+    vectors = np.random.default_rng(11).standard_normal((400, 16)).astype(np.float32)
+    sv.bulk_insert(conn, items, [{"id": i, "embedding": v} for i, v in enumerate(vectors)])
+    sv.create_vector_index(conn, sv.VectorIndex(f"ix_exact_{metric}", items.c.embedding, metric=metric))
+    ddl = conn.execute(text(f"SELECT type_full FROM system.data_skipping_indices WHERE name = 'ix_exact_{metric}'")).scalar()
+    assert "'f32'" in ddl, ddl
+    query = np.random.default_rng(12).standard_normal(16).astype(np.float32)
+    distance = sv.distance(metric, items.c.embedding, query).label("distance")
+    statement = select(items.c.id, distance).order_by(distance).limit(10)
+    sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN indexes = 1 " + sql))
+    assert f"Name: ix_exact_{metric}" in plan
+    data, q = vectors.astype(np.float64), query.astype(np.float64)
+    if metric == "cosine":
+        reference = 1 - data @ q / (np.linalg.norm(data, axis=1) * np.linalg.norm(q))
+    else:
+        reference = np.linalg.norm(data - q, axis=1)
+    with backend_for(conn.dialect).search_settings(conn, ef_search=400, iterative_scan=None, probes=None):
+        found = conn.execute(statement).all()
+    assert [row.id for row in found] == list(np.argsort(reference, kind="stable")[:10])
+    np.testing.assert_allclose([row.distance for row in found], np.sort(reference)[:10], rtol=1e-5, atol=1e-6)
+
+
 def test_no_transactions_is_capability_data(conn: Connection) -> None:
     """ClickHouse applies each statement alone: a rollback undoes nothing, and the backend says so."""
     capabilities = backend_for(conn.dialect).capabilities
