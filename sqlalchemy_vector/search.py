@@ -447,6 +447,11 @@ def run_top_k(
     if mode == "relaxed_order":
         # Relaxed order may return rows slightly out of order: sort by distance (last column).
         rows.sort(key=lambda row: (row[-1] is None, row[-1]))
-    if len(rows) < k and exact is not None and backend.capabilities.approximate_index:
+    if exact is not None and (
+        (len(rows) < k and backend.capabilities.approximate_index)
+        # A row the index gave no distance: sqlite-vec's vec0 has no cosine distance for a zero vector
+        # and counts it among its k nearest; the exact statement ranks it last, at 2.0, as elsewhere.
+        or any(row[-1] is None for row in rows)
+    ):
         rows = list(bind.execute(exact(), parameters).all())
     return rows

@@ -211,6 +211,28 @@ def test_create_all_and_drop_all(conn: Connection, backend: str) -> None:
         assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'idx_docs%'")).scalar() == 0
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+@pytest.mark.parametrize("k", [1, 3, 12])
+def test_a_stored_zero_vector_ranks_last_through_a_cosine_index(conn: Connection, backend: str, k: int) -> None:
+    # sqlite-vec's vec0 gives a zero vector no distance (NULL) and counts it among its k nearest;
+    # through the index as without it, it is last, at 2.0. (ClickHouse's index: see README.)
+    table = Table(
+        "zero_docs",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(3)),
+        VectorIndex("zero_docs_cosine", "embedding", metric="cosine", duckdb_experimental_persistence=True),
+    )
+    table.metadata.create_all(conn)
+    vectors = np.random.default_rng(3).standard_normal((10, 3)).astype(np.float32)
+    conn.execute(insert(table), [{"id": 0, "embedding": [0, 0, 0]}] + [{"id": i + 1, "embedding": v} for i, v in enumerate(vectors)])
+    query = [1.0, 0.0, 0.0]
+    found = [(row.id, row.distance) for row in knn(conn, table.c.embedding, query, k)]
+    exact = [(row[0], row[-1]) for row in conn.execute(knn_select(table.c.embedding, query, k, exact=True, dialect=conn.dialect))]
+    assert [i for i, _ in found] == [i for i, _ in exact] and None not in [d for _, d in found]
+    assert ([i for i, _ in found][-1] == 0 and found[-1][1] == 2.0) if k > 10 else 0 not in [i for i, _ in found]
+
+
 @pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
 def test_create_and_drop_from_a_connection(conn: Connection, backend: str) -> None:
     table = docs_table(dim=3)
