@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
@@ -96,7 +97,23 @@ def to_float32(
             f"{_name(where)} expects finite numbers, got {array[bad]!r} at index {bad} "
             "(NaN, infinity, or beyond the float32 range); clean the vector before storing or querying it"
         )
+    # The databases compute norms (cosine) and squared differences (L2) in float32: a squared norm
+    # beyond its range becomes inf, and a non-zero one below its smallest normal number becomes 0,
+    # which no backend ranks correctly (a cosine of +-inf or 0, an L2 distance of inf).
+    with np.errstate(over="ignore", under="ignore"):
+        squared = float(np.dot(result, result))
+    if not math.isfinite(squared) or (squared < _FLOAT32_TINY and result.any()):
+        norm = float(np.linalg.norm(result.astype(np.float64)))
+        raise InvalidVectorError(
+            f"{_name(where)} has a norm of {norm:.3g}, outside what float32 distances handle "
+            f"({_NORM_RANGE[0]:.1e} to {_NORM_RANGE[1]:.1e}); scale the vector (e.g. normalize it to norm 1)"
+        )
     return result
+
+
+# Squared norms within float32's normal range: the norms float32 distances compute correctly.
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+_NORM_RANGE = (math.sqrt(_FLOAT32_TINY), math.sqrt(float(np.finfo(np.float32).max)))
 
 
 def check_storable_before_create(column: Any) -> None:
