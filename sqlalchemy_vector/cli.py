@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
+import math
 import os
+import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, Set, Tuple, Union
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
-from .exc import VectorError
+from .dialects.base import find_backend, supported_dialects
+from .exc import InvalidVectorError, ModelConfigurationError, VectorError
 from .functions import SIMILARITY_FUNCTIONS
 from .kinds import PRECISIONS
 
@@ -29,6 +33,12 @@ TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 #: Ranking modes of ``query``: fused, vector similarity only, full-text match only.
 MODES = ("hybrid", "vector", "text")
+#: The largest whole number an option takes: what every backend binds as an integer.
+MAX_INT = 2**31 - 1
+#: URL forms of the databases the command works with, as an unknown one is answered.
+URL_FORMS = ("postgresql+psycopg://", "sqlite:///", "duckdb:///", "clickhousedb://")
+#: The extra that installs the driver of each backend that has one.
+DRIVER_EXTRAS = {"postgresql": "postgresql", "sqlite": "sqlite", "duckdb": "duckdb", "clickhousedb": "clickhouse"}
 
 DESCRIPTION = """\
 Ingest text and Markdown files into a vector database and search them.
@@ -54,12 +64,55 @@ The database URL comes from --db, else $SQLALCHEMY_VECTOR_DB, else
 """
 
 
+class _UsageError(Exception):
+    """A mistake on the command line, found by argparse."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes end like every other one: one line, exit status 1 (see :func:`main`)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message}; see {self.prog} --help")
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    """An option's type: a whole number from ``minimum`` to :data:`MAX_INT`."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects a whole number, got {text!r}") from None
+        if not minimum <= value <= MAX_INT:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to {MAX_INT}, got {value}")
+        return value
+
+    return whole
+
+
+def _number(low: float = -math.inf, high: float = math.inf) -> Callable[[str], float]:
+    """An option's type: a finite number from ``low`` to ``high``."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number from {low:g} to {high:g}, got {text}")
+        return value
+
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     db_help = "database URL (default: $SQLALCHEMY_VECTOR_DB or %s)" % DEFAULT_DB
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS, metavar="URL", help=db_help)
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sqlalchemy-vector",
         description=DESCRIPTION,
         epilog=EPILOG % {"default_db": DEFAULT_DB},
@@ -76,8 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
         "if not; --prune removes the passages of files that are gone.",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    ingest.add_argument("--max-words", type=int, default=120, help="words per passage (default: 120)")
-    ingest.add_argument("--overlap", type=int, default=20, help="words shared by consecutive windows of a long paragraph (default: 20)")
+    ingest.add_argument("--max-words", type=_whole(1), default=120, help="words per passage (default: 120)")
+    ingest.add_argument(
+        "--overlap", type=_whole(0), default=None,
+        help="words shared by consecutive windows of a long paragraph (default: 20, at most --max-words - 1)",
+    )
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument(
         "--model", default=None, metavar="NAME_OR_PATH",
@@ -92,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true",
         help="remove the passages of files that were ingested from under PATH before and are gone now",
     )
-    ingest.add_argument("--batch-size", type=int, default=1000, help="files read and compared, and passages embedded and written, at a time (default: 1000)")
+    ingest.add_argument(
+        "--batch-size", type=_whole(1), default=1000,
+        help="files read and compared, and passages embedded and written, at a time (default: 1000)",
+    )
     ingest.add_argument(
         "--precision", default=None, choices=PRECISION_CHOICES,
         help="how a new database stores the vectors: float32 (the default) or half (float16, half the size; "
@@ -106,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rank stored passages by similarity to TEXT and print them with their scores and sources.",
     )
     query.add_argument("text", metavar="TEXT", help="what to search for")
-    query.add_argument("-k", "--top-k", type=int, default=5, help="number of results (default: 5)")
+    query.add_argument("-k", "--top-k", type=_whole(1), default=5, help="number of results (default: 5)")
     query.add_argument(
         "--where", action="append", default=[], metavar="KEY=VALUE",
         help="only passages whose metadata KEY equals VALUE (repeatable; VALUE is read as JSON if it parses, "
@@ -122,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default=None, metavar="NAME_OR_PATH",
         help="embedding model (default: the one stored with the database); must be the one the passages were embedded with",
     )
-    query.add_argument("--threshold", type=float, default=None, help="minimum similarity (vector mode)")
+    query.add_argument("--threshold", type=_number(), default=None, help="minimum similarity (--mode vector only)")
     query.add_argument(
         "--mode", choices=MODES, default=None,
         help="hybrid: full-text and vector rank fused (the default when the database has a full-text index, "
@@ -141,9 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--mmr", action="store_true",
         help="re-rank by maximal marginal relevance: relevant passages that are not all alike",
     )
-    query.add_argument("--fetch-k", type=int, default=20, help="with --mmr: candidates to choose from (default: 20)")
     query.add_argument(
-        "--lambda", dest="lambda_mult", type=float, default=0.5,
+        "--fetch-k", type=_whole(1), default=20, help="with --mmr: candidates to choose from (default: 20)"
+    )
+    query.add_argument(
+        "--lambda", dest="lambda_mult", type=_number(0, 1), default=0.5,
         help="with --mmr: 1 ranks by relevance only, 0 by diversity only (default: 0.5)",
     )
     query.add_argument("--json", action="store_true", help="print results as JSON")
@@ -187,8 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except _UsageError as err:
+        print(f"sqlalchemy-vector: error: {err}", file=sys.stderr)
+        return 1
+    try:
+        if args.func is not cmd_alembic_init:
+            _check_url(_db(args))
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into e.g. head
         sys.stderr.close()
@@ -198,7 +265,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("sqlalchemy-vector: interrupted", file=sys.stderr)
         return 130
     except (ImportError, NoSuchModuleError) as err:
-        print(f"sqlalchemy-vector: error: {_missing_driver(args, err)}", file=sys.stderr)
+        message = str(err) if isinstance(err, VectorError) else _missing_driver(args, err)
+        print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
     except DBAPIError as err:
         # The driver's own message, first line: never the SQL statement and its parameters.
@@ -217,6 +285,35 @@ def main_exit() -> None:
 
 def _db(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SQLALCHEMY_VECTOR_DB") or DEFAULT_DB
+
+
+def _check_url(url: str) -> None:
+    """Refuse, before anything is loaded or created, a URL the command cannot use.
+
+    An async driver (the command runs synchronously), and a SQLite or DuckDB
+    file in a directory that does not exist.  A URL of an unknown database
+    raises :class:`NoSuchModuleError` here, which :func:`_missing_driver` explains.
+    """
+    parsed = make_url(url)
+    dialect = parsed.get_dialect()
+    name = parsed.get_backend_name()
+    if getattr(dialect, "is_async", False):
+        synchronous = parsed.set(drivername="postgresql+psycopg" if name == "postgresql" else name)
+        raise ValueError(
+            f"the command-line tool needs a synchronous driver, not {parsed.drivername}: "
+            f"use {synchronous.render_as_string(hide_password=True)}"
+        )
+    if name not in ("sqlite", "duckdb") or find_backend(dialect) is None:
+        return
+    path = backend_for(dialect).database_file(parsed)
+    if path is None or path.startswith("file:") or Path(path).exists():
+        return
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise OSError(
+            f"directory {directory} does not exist, so {path} cannot be created there; "
+            f"create it (mkdir -p {directory}) or pass another --db"
+        )
 
 
 def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Optional[str] = None) -> Any:
@@ -266,10 +363,15 @@ def _missing_driver(args: argparse.Namespace, err: BaseException) -> str:
         name = make_url(_db(args)).get_backend_name()
     except Exception:  # noqa: BLE001 - an unparsable URL reports the import error alone
         return _first_line(err)
-    return (
-        f"{_first_line(err)}: the {name} driver is not installed; "
-        f"pip install 'sqlalchemy-vector[{name}]' (or the driver the URL names)"
+    if name not in supported_dialects():
+        if not isinstance(err, NoSuchModuleError):
+            return _first_line(err)
+        return f"unknown database {name!r} in the URL; use one of: {', '.join(URL_FORMS)}"
+    extra = DRIVER_EXTRAS.get(name)
+    install = f"pip install 'sqlalchemy-vector[{extra}]' (or the driver the URL names)" if extra else (
+        "install the driver the URL names"
     )
+    return f"{_first_line(err)}: the {name} driver is not installed; {install}"
 
 
 def _first_line(err: Any) -> str:
@@ -288,7 +390,16 @@ def _files(paths: Sequence[str]) -> Iterator[Path]:
         elif path.is_file():
             yield path
         else:
-            raise OSError(f"no such file or directory: {name}")
+            _check_path(name)
+
+
+def _check_path(name: str) -> None:
+    """Refuse a command-line path that is neither a file nor a directory (missing, or a device such as /dev/null)."""
+    path = Path(name)
+    if not path.exists():
+        raise OSError(f"no such file or directory: {name}")
+    if not (path.is_file() or path.is_dir()):
+        raise OSError(f"not a regular file or directory: {name}")
 
 
 def _source(resolved: Path) -> str:
@@ -301,14 +412,16 @@ def _source(resolved: Path) -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    if isinstance(args.batch_size, bool) or args.batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    overlap = min(20, args.max_words - 1) if args.overlap is None else args.overlap
+    if overlap >= args.max_words:
+        raise ValueError(f"--overlap must be less than --max-words ({args.max_words}), got {overlap}")
     root = Path(args.root).resolve() if args.root else None
     if root is not None and not root.is_dir():
         raise OSError(f"--root {args.root}: not a directory")
     for name in args.paths:
-        if not Path(name).exists():
-            raise OSError(f"no such file or directory: {name}")
+        _check_path(name)
+        if root is not None and not Path(name).resolve().is_relative_to(root):
+            raise OSError(f"{name} is not under --root {root}")
     files = _files(args.paths)  # a generator: the corpus is never held in memory, only a batch of files
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
@@ -317,33 +430,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     try:
         _check_collection(rag, spec)
         report = ingest_files(
-            rag, files, root=root, max_words=args.max_words, overlap=args.overlap, batch_size=args.batch_size,
+            rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
             progress=not args.quiet,
         )
         if not report.files:
             raise OSError("no text files found in " + ", ".join(args.paths))
         if args.prune:
-            report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root))
+            report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root), root=root)
         _ensure_fulltext(rag)
         _write_settings(rag.engine, _settings(rag, spec))
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
+    empty = f", {report.empty} empty" if report.empty else ""
     print(
-        f"ingested {report.passages} passages from {report.files} files into {_shown(url)} in {elapsed:.2f} s "
-        f"({report.unchanged} unchanged, {report.replaced} replaced, {report.pruned} pruned)"
+        f"ingested {report.passages} passages from {report.files} file{'' if report.files == 1 else 's'} "
+        f"into {_shown(url)} in {elapsed:.2f} s "
+        f"({report.unchanged} unchanged, {report.replaced} replaced{empty}, {report.pruned} pruned)"
     )
     return 0
 
 
 @dataclasses.dataclass
 class IngestReport:
-    """What :func:`ingest_files` did: files seen, passages written, files skipped, replaced and pruned."""
+    """What :func:`ingest_files` did: files read, passages written, files unchanged, replaced, empty and pruned.
+
+    ``empty`` files have no text (nothing to store; passages stored before are removed).
+    """
 
     files: int = 0
     passages: int = 0
     unchanged: int = 0
     replaced: int = 0
+    empty: int = 0
     pruned: int = 0
     seen: Set[str] = dataclasses.field(default_factory=set)
 
@@ -386,14 +505,16 @@ def ingest_files(
         for path in files:
             batch.append(path)
             if len(batch) >= batch_size:
+                read = report.files
                 _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
                 if bar is not None:
-                    bar.update(len(batch))
+                    bar.update(report.files - read)  # files read, as the summary counts them
                 batch = []
         if batch:
+            read = report.files
             _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
             if bar is not None:
-                bar.update(len(batch))
+                bar.update(report.files - read)
     finally:
         if bar is not None:
             bar.close()
@@ -419,28 +540,25 @@ def _ingest_batch(
     batch_size: int,
     report: IngestReport,
 ) -> None:
-    read: List[Tuple[str, str, str, Path]] = []
+    read: List[Tuple[str, str, str, str, Path]] = []
     for path in paths:
-        try:
-            data = path.read_bytes()
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            print(f"skipped {path}: not UTF-8 text", file=sys.stderr)
-            continue
         identity, source = _identity(path, root)
         if identity in report.seen:
             continue  # named twice on the command line
+        text, digest = _read_file(path)
+        if text is None:
+            print(f"skipped {path}: {digest}", file=sys.stderr)
+            continue
         report.seen.add(identity)
-        read.append((identity, source, hashlib.sha256(data).hexdigest(), path))
+        read.append((identity, source, digest, text, path))
         report.files += 1
-    stored = _stored_hashes(rag, [identity for identity, _, _, _ in read])
+    stored = _stored_hashes(rag, [identity for identity, _, _, _, _ in read])
     pending = _PendingWrite(rag, batch_size)
-    for identity, source, digest, path in read:
+    for identity, source, digest, text, path in read:
         hashes = stored.get(identity, set())
         if hashes == {digest}:
             report.unchanged += 1
             continue
-        text = path.read_text(encoding="utf-8")
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
         documents: List[Dict[str, Any]] = []
         embedded: List[str] = []  # what is embedded per passage: its heading path and its text
@@ -452,8 +570,35 @@ def _ingest_batch(
             embedded.append(chunk.embedding_text)
         pending.add(identity if hashes else None, documents, embedded)
         report.passages += len(documents)
-        report.replaced += 1 if hashes else 0
+        if not documents:
+            report.empty += 1
+        elif hashes:
+            report.replaced += 1
     pending.flush()
+
+
+def _read_file(path: Path) -> Tuple[Optional[str], str]:
+    """A file's text and the SHA-256 of the bytes it was decoded from (one read); or None and why it is skipped.
+
+    A UTF-8 byte-order mark is not part of the text.  A file that vanished or
+    cannot be read since the directory walk found it is skipped, as are files
+    that are not UTF-8 text, or hold NUL bytes (binary files that happen to decode).
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, "no longer exists"
+    except IsADirectoryError:
+        return None, "is a directory now"
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or _first_line(err)})"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    if "\x00" in text:
+        return None, "contains NUL bytes (binary?)"
+    return text, hashlib.sha256(data).hexdigest()
 
 
 class _PendingWrite:
@@ -543,18 +688,41 @@ def _under(identity: str, scope: str) -> bool:
     return scope == "" or identity == scope or identity.startswith(scope.rstrip("/") + "/")
 
 
-def prune_vanished(rag: Any, seen: Set[str], scopes: Sequence[str]) -> int:
-    """Delete the passages of files under ``scopes`` that this ingest did not see; return how many files."""
+def _gone(identity: str, root: Optional[Path]) -> bool:
+    """Whether the file a stored identity names is no longer on disk as a file.
+
+    An identity is a resolved absolute path, or, ingested with ``--root``, a
+    path under the root (``root / identity`` is then the file; an absolute
+    identity stays itself).  A file that cannot be looked at is not known to
+    be gone, and is kept.
+    """
+    path = root / identity if root is not None else Path(identity)
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+
+
+def prune_vanished(rag: Any, seen: Set[str], scopes: Sequence[str], *, root: Optional[Path] = None) -> int:
+    """Delete the passages of files under ``scopes`` that are gone from disk; return how many files.
+
+    Files this ingest read (``seen``) are there; any other stored file under
+    ``scopes`` is looked up on disk (see :func:`_gone`), so a file the walk
+    passes over (hidden, another suffix, not UTF-8) keeps its passages.
+    """
     from sqlalchemy import select
 
     D = rag.document_model
-    gone: Dict[str, List[Any]] = {}
+    candidates: Dict[str, List[Any]] = {}
     with rag.engine.connect() as connection:
         rows = connection.execution_options(yield_per=1000).execute(select(D.id, D.metadata_))
         for document_id, metadata in rows:
             identity = (metadata or {}).get("path")
             if isinstance(identity, str) and identity not in seen and any(_under(identity, s) for s in scopes):
-                gone.setdefault(identity, []).append(document_id)
+                candidates.setdefault(identity, []).append(document_id)
+    gone = {identity: found for identity, found in candidates.items() if _gone(identity, root)}
     ids = [document_id for found in gone.values() for document_id in found]
     if ids:
         rag.delete_documents(ids=ids)
@@ -568,21 +736,40 @@ def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
         if not sep or not key:
             raise ValueError(f"--where expects KEY=VALUE, got {pair!r}")
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
+            value = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+        except ValueError:  # not JSON, or NaN / Infinity / 1e999: the text itself
             value = raw
         filters[key] = value
     return filters or None
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
 def cmd_query(args: argparse.Namespace) -> int:
+    if not args.text.strip():
+        raise ValueError("the query text is empty")
     url = _db(args)
     _open(url, must_exist=True).close()  # a missing database fails before a model is loaded
     embedder, spec = _embedder_for(url, args.model)
     rag = _open(url, must_exist=True, embedder=embedder)
     try:
         _check_collection(rag, spec)
-        results = _ranked(rag, args)
+        try:
+            results = _ranked(rag, args)
+        except InvalidVectorError:
+            # Cosine has no direction for a query vector of zeros: a query of no words the model knows.
+            if SIMILARITY_FUNCTIONS[args.metric] == "cosine" and not rag._embed([args.text]).any():
+                raise ValueError("the query has no words the model knows; try other words or --metric l2") from None
+            raise
     finally:
         rag.close()
     if args.json:
@@ -618,6 +805,9 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
                     "`sqlalchemy-vector ingest PATH...` (it builds one) or use --mode vector"
                 )
             mode = "vector"
+    mode = mode or "hybrid"
+    if args.threshold is not None and (mode != "vector" or args.mmr):
+        raise ValueError("--threshold applies to --mode vector only (without --mmr)")
     if args.mmr:
         if mode == "text":
             raise ValueError("--mmr compares embeddings: use it with --mode hybrid or --mode vector")
@@ -647,6 +837,8 @@ def _rrf_k(text: Optional[str]) -> Union[None, int, Tuple[int, int]]:
         parts = [int(part) for part in text.split(",")]
     except ValueError:
         parts = []
+    if len(parts) in (1, 2) and max(parts) > MAX_INT:
+        raise ValueError(f"--rrf-k must be at most {MAX_INT}, got {text}")
     if len(parts) == 1 and parts[0] >= 0:
         return parts[0]
     if len(parts) == 2 and min(parts) >= 0:
@@ -659,6 +851,10 @@ def _weights(text: str) -> Tuple[float, float]:
         vector, fulltext = (float(part) for part in text.split(","))
     except ValueError:
         raise ValueError(f"--weights expects two numbers VECTOR,TEXT such as 1,2; got {text!r}") from None
+    if not (math.isfinite(vector) and math.isfinite(fulltext)):
+        raise ValueError(f"--weights must be finite numbers, got {text!r}")
+    if min(vector, fulltext) < 0 or vector + fulltext <= 0:
+        raise ValueError(f"--weights must be non-negative and not both zero, got {text!r}")
     return vector, fulltext
 
 
@@ -705,10 +901,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
     precision = _precision_for(url, args.precision)
+    _check_parquet(args.file, embedder)  # before the database is created
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
-        count = import_parquet(rag, args.file)
+        try:
+            count = import_parquet(rag, args.file)
+        except IntegrityError:
+            raise ValueError(
+                f"passages of {args.file} are already in {_shown(url)} (their ids are taken), so nothing was "
+                "imported; import it into an empty database (another --db)"
+            ) from None
         _ensure_fulltext(rag)
         _write_settings(rag.engine, _settings(rag, spec))
     finally:
@@ -717,24 +920,57 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_parquet(path: str, embedder: Any) -> None:
+    """Refuse a file that is not one ``export`` wrote, or holds another model's vectors (as import_parquet would)."""
+    from .transfer import _DIMENSION_KEY, _MODEL_KEY, _pyarrow
+
+    _pyarrow()
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet
+        raise ValueError(f"{path} is not a Parquet file written by export ({_first_line(err)})") from None
+    missing = sorted({"document_id", "content", "metadata", "embedding"} - set(schema.names))
+    if missing:
+        raise ValueError(f"{path} is not a file written by export: it has no {', '.join(missing)} column")
+    meta = schema.metadata or {}
+    model = meta.get(_MODEL_KEY, b"").decode() or None
+    dimension = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
+    if (model, dimension) != (str(embedder.model_name), int(embedder.dimension)):
+        raise ModelConfigurationError(
+            f"{path} holds embeddings of {model!r} ({dimension} dimensions), but this database embeds with "
+            f"{embedder.model_name!r} ({embedder.dimension}); import it into a database of that model "
+            "(pass the --model it was made with), or re-embed the documents"
+        )
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
-    rag = _open(_db(args), must_exist=True)
+    from .fulltext import list_fulltext_indexes
+
+    url = _db(args)
+    _open(url, must_exist=True).close()
+    embedder, _ = _embedder_for(url, None)  # the stored model, by its recorded name (nothing is loaded)
+    rag = _open(url, must_exist=True, embedder=embedder)
     try:
         stats = rag.get_statistics()
         precision = rag.precision
+        with rag.engine.connect() as connection:
+            fulltext = list_fulltext_indexes(connection, rag.document_model.__table__)
     finally:
         rag.close()
+    stats["fulltext_indexes"] = fulltext
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
-    print(f"database:   {_shown(_db(args))} ({stats['backend']})")
+    print(f"database:   {_shown(url)} ({stats['backend']})")
     print(f"documents:  {stats['document_count']}")
     stored = "" if precision == "float32" else f", {precision} precision"
     print(f"embeddings: {stats['embedding_count']} x {stats['dimension']} ({stats['embedding_model']}{stored})")
     for model, count in stats["models"].items():
         print(f"  {model}: {count}")
-    indexes = stats["indexes"]
-    print(f"indexes:    {', '.join(i['name'] for i in indexes) if indexes else 'none'}")
+    names = [i["name"] for i in stats["indexes"]] + [f"{i['name']} (full-text)" for i in fulltext]
+    print(f"indexes:    {', '.join(names) if names else 'none'}")
     return 0
 
 
@@ -749,10 +985,37 @@ def cmd_alembic_init(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from alembic.util import CommandError
 
-    init(args.directory)
-    print(f"created an Alembic environment in {args.directory}; set sqlalchemy.url in alembic.ini, then run alembic revision --autogenerate")
+    ini = Path("alembic.ini")
+    existing = ini.exists()
+    if existing:
+        # Alembic keeps an existing alembic.ini: the new environment is only used if the ini points to it.
+        location = _script_location(ini)
+        if location is None or Path(location).resolve() != Path(args.directory).resolve():
+            raise OSError(
+                f"alembic.ini already exists here and its script_location is {location or 'not set'}, not "
+                f"{args.directory}; run this in another directory, or edit alembic.ini"
+            )
+    try:
+        init(args.directory)
+    except CommandError as err:
+        raise OSError(f"{_first_line(err)}; pass a new or empty DIR") from None
+    ini_note = "the existing alembic.ini (kept) points to it" if existing else "set sqlalchemy.url in alembic.ini"
+    print(
+        f"created an Alembic environment in {args.directory}; {ini_note}, then run alembic revision --autogenerate"
+    )
     return 0
+
+
+def _script_location(ini: Path) -> Optional[str]:
+    """The script_location an alembic.ini names (``%(here)s`` filled in), or None if it names none or is unreadable."""
+    from alembic.config import Config
+
+    try:
+        return Config(str(ini)).get_main_option("script_location")
+    except Exception:  # noqa: BLE001 - configparser's errors: not a usable alembic.ini
+        return None
 
 
 def _snippet(text: str, width: int = 160) -> str:
@@ -859,6 +1122,14 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
     stored = _read_settings(url)
     spec = requested or stored.get("model") or LEXICAL_MODEL
     if stored and requested and requested != stored.get("model"):
+        recorded, identity = stored.get("model_identity"), _local_identity(spec)
+        if recorded and identity is not None and identity != recorded:
+            # Another model directory, whatever its folder is called (the name alone cannot tell): not loaded.
+            raise VectorError(
+                f"{_shown(url)} holds passages embedded with {stored.get('model_name')!r} from {stored.get('model')} "
+                f"({stored.get('dimension')} dimensions), not with the model in {spec} (other model files); "
+                f"use --model {stored.get('model')!r} (or leave --model out), or another --db"
+            )
         embedder = load_embedder(spec)
         if (embedder.model_name, str(embedder.dimension)) != (stored.get("model_name"), stored.get("dimension")):
             raise VectorError(
@@ -873,8 +1144,52 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
         and stored.get("model_name")
         and str(stored.get("dimension", "")).isdigit()
     ):
-        return _StoredModel(spec, str(stored.get("model_name")), int(stored["dimension"])), spec
+        stored_model = _StoredModel(spec, str(stored.get("model_name")), int(stored["dimension"]))
+        stored_model.identity = stored.get("model_identity")
+        return stored_model, spec
     return load_embedder(spec), spec
+
+
+#: Suffixes of the files in a local model directory that make its vectors: configuration, tokenizer, weights.
+MODEL_FILE_SUFFIXES = (".json", ".txt", ".model", ".safetensors", ".bin", ".pt", ".pth")
+#: Sub-directories of a model directory with variants for other runtimes (loaded only on request).
+MODEL_VARIANT_DIRECTORIES = ("onnx", "openvino")
+
+
+def _local_identity(spec: str) -> Optional[str]:
+    """A stable identity of the local model directory ``spec`` names: a hash of the files that make its vectors.
+
+    None for the lexical model and model names (those are identified by
+    name).  Two directories of one folder name are told apart; a copy of a
+    model directory elsewhere is the same model.  Documentation, hidden files
+    and variants for other runtimes are not part of it.
+    """
+    root = Path(spec).expanduser()
+    if spec == LEXICAL_MODEL or not root.is_dir():
+        return None
+    root = root.resolve()
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or relative.parts[0] in MODEL_VARIANT_DIRECTORIES:
+            continue
+        if path.suffix.lower() in MODEL_FILE_SUFFIXES and path.is_file():
+            found = path.stat()
+            files.append((relative.as_posix(), found.st_size, found.st_mtime_ns))
+    return _fingerprint(str(root), tuple(files))
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(root: str, files: Tuple[Tuple[str, int, int], ...]) -> str:
+    """The hash of the files' names and contents; ``files`` (name, size, mtime) keys it, so it is read once."""
+    digest = hashlib.sha256()
+    for name, _, _ in files:
+        content = hashlib.sha256()
+        with Path(root, name).open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                content.update(block)
+        digest.update(f"{name}\0{content.hexdigest()}\n".encode())
+    return "sha256:" + digest.hexdigest()
 
 
 class _StoredModel:
@@ -882,18 +1197,27 @@ class _StoredModel:
 
     Its name and dimension are the collection's settings, so a command that
     embeds nothing (a re-ingest that finds every file unchanged, ``stats``)
-    does not spend the seconds a neural model takes to load.  Once loaded, a
-    model that no longer makes what the collection records is refused.
+    does not spend the seconds a neural model takes to load.  When it is
+    loaded, a model directory whose files changed since the collection
+    recorded them, or a model that no longer makes what the collection
+    records, is refused.
     """
 
     def __init__(self, spec: str, model_name: str, dimension: int) -> None:
         self.spec = spec
         self.model_name = model_name
         self.dimension = dimension
+        self.identity: Optional[str] = None  # of a local model directory: the recorded one, else the loaded one's
         self._model: Any = None
 
     def loaded(self) -> Any:
         if self._model is None:
+            identity = _local_identity(self.spec)
+            if None not in (identity, self.identity) and identity != self.identity:
+                raise VectorError(
+                    f"--model {self.spec!r} is not the model this database was built with: its model files "
+                    "changed since; restore that model, or use another --db"
+                )
             model = load_embedder(self.spec)
             if (model.model_name, int(model.dimension)) != (self.model_name, self.dimension):
                 raise VectorError(
@@ -901,25 +1225,32 @@ class _StoredModel:
                     f"database holds {self.model_name!r} ({self.dimension}); restore that model, or use another --db"
                 )
             self._model = model
+            self.identity = identity
         return self._model
 
     def embed(self, texts: Sequence[str]) -> Any:
         return self.loaded().embed(texts)
 
     def __getattr__(self, name: str) -> Any:  # the model's other attributes (hybrid_rrf_k, ...)
-        if name.startswith("__") or name == "_model":
+        if name.startswith("__") or name in ("_model", "identity"):
             raise AttributeError(name)
         return getattr(self.loaded(), name)
 
 
 def _settings(rag: Any, spec: str) -> Dict[str, str]:
-    """What the collection records: the model, and how its vectors are stored."""
-    return {
+    """What the collection records: the model (and the identity of a local model directory), how vectors are stored."""
+    values = {
         "model": spec,
         "model_name": rag.embedder.model_name,
         "dimension": str(rag.dimension),
         "precision": rag.precision,
     }
+    # A stored model not loaded this time keeps the identity it has (none, for a database recorded by name).
+    embedder = rag.embedder
+    identity = embedder.identity if isinstance(embedder, _StoredModel) else _local_identity(spec)
+    if identity is not None:
+        values["model_identity"] = identity
+    return values
 
 
 def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:

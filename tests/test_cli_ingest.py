@@ -210,5 +210,5 @@ def test_a_file_larger_than_a_batch_is_replaced_whole_or_not_at_all(
     # Run again: the file is still old (its stored hash differs), so it is replaced now.
     assert main(["ingest", str(big), "--batch-size", "5", "--db", db_url, "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "ingested 14 passages from 1 files" in out and "(0 unchanged, 1 replaced, 0 pruned)" in out
+    assert "ingested 14 passages from 1 file" in out and "(0 unchanged, 1 replaced, 0 pruned)" in out
     assert stats(db_url, capsys)["document_count"] == 14
