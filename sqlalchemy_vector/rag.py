@@ -472,7 +472,29 @@ class _Store:
         row = session.execute(statement.limit(1)).first()
         return None if row is None else row[0]
 
-    def search(
+    def search(self, session: Session, *args: Any, **kwargs: Any) -> List[Result]:
+        """:meth:`_search`, run again without an index another connection dropped since this store read the catalog.
+
+        Where the index is a table the ranking names (sqlite-vec's ``vec0``), a
+        drop by another facade, the CLI, a migration or another process made every
+        later search of this store fail; elsewhere the name is only a hint.
+        """
+        try:
+            return self._search(session, *args, **kwargs)
+        except DBAPIError:
+            if not self._index_went_away(session):
+                raise
+        return self._search(session, *args, **kwargs)
+
+    def _index_went_away(self, session: Session) -> bool:
+        known = self.known_indexes
+        if not known or not backend_for(session.connection().dialect).capabilities.index_is_table:
+            return False
+        self.known_indexes = None
+        self.ranking_statements.clear()
+        return bool({found["name"] for found in known} - {found["name"] for found in self.indexes(session)})
+
+    def _search(
         self,
         session: Session,
         vector: FloatArray,
@@ -631,6 +653,10 @@ class _Store:
             index_name=index_name,
             dialect=dialect,
             max_distance=bound,
+            # Equal distances in key order, as on every backend; in the index's shape only where no index
+            # serves the ranking (a second sort key would keep one from it).
+            tiebreak=[key],
+            tiebreak_indexed=index_name is None,
         )
         statement = self._ranking(backend.top_k_select(request), path, model_after)
         if index_name is None:
@@ -675,7 +701,7 @@ class _Store:
             select(document_id, _column(D, "content"), _column(D, "metadata_"), *model, distance)
             .select_from(hits)
             .join(D.__table__, document_id == key)
-            .order_by(distance)
+            .order_by(distance, document_id)
         )
 
     def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
@@ -1628,6 +1654,12 @@ class VectorRAG(_Facade):
             anchor = self._store.anchor(session, document_id)
             if anchor is None:
                 return []
+            if SIMILARITY_FUNCTIONS[similarity_function] == "cosine" and not np.asarray(anchor).any():
+                raise InvalidVectorError(
+                    f"find_similar_documents({document_id!r:.40}): the document's stored embedding is all zeros, "
+                    "which has no direction under cosine; re-embed the document, or use "
+                    "similarity_function='euclidean' or 'inner_product'"
+                )
             return self._store.search(
                 session, anchor, top_k, similarity_threshold, similarity_function, where, exclude=document_id
             )

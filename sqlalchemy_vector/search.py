@@ -76,6 +76,11 @@ class TopK:
     #: The query as a SQL expression in place of ``vector``: a named ``bindparam`` makes the
     #: statement reusable for every query vector (the value is given when it is executed).
     query: Optional[ColumnElement[Any]] = None
+    #: Columns that order rows at equal distances (the key), so ties come back alike everywhere.  An
+    #: exact statement orders by them; one in the index's shape only with ``tiebreak_indexed``, since
+    #: a second sort key keeps an index from serving it (set it where no index serves the column).
+    tiebreak: List[ColumnElement[Any]] = field(default_factory=list)
+    tiebreak_indexed: bool = False
 
     def query_vector(self) -> ColumnElement[Any]:
         """The query vector in SQL: ``query`` if given, else ``vector`` bound with the column's type."""
@@ -98,8 +103,8 @@ class TopK:
             statement = statement.where(self.distance() <= self.max_distance)
         if self.exact:
             # No index matches "distance + 0": the planner scans and sorts exactly.
-            return statement.order_by(self.distance() + 0).limit(self.k)
-        return statement.order_by(labelled).limit(self.k)
+            return statement.order_by(self.distance() + 0, *self.tiebreak).limit(self.k)
+        return statement.order_by(labelled, *(self.tiebreak if self.tiebreak_indexed else ())).limit(self.k)
 
     def reranked_select(self) -> Select[Any]:
         """``rerank`` candidates ordered by the quantized distance (what the compact index serves), re-ranked
@@ -291,6 +296,7 @@ def knn_select(
         dialect=dialect,
         rerank=rerank,
         quantization=quantization,
+        tiebreak=list(col.table.primary_key.columns),
     )
     return top_k_select(request)
 

@@ -234,6 +234,17 @@ def test_a_stored_zero_vector_ranks_last_through_a_cosine_index(conn: Connection
 
 
 @pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_exact_knn_returns_equal_distances_in_key_order(conn: Connection, backend: str) -> None:
+    table = Table(
+        "tied_docs", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("embedding", sv.Vector(4))
+    )
+    table.create(conn)
+    conn.execute(insert(table), [{"id": i, "embedding": np.eye(4)[i % 2]} for i in reversed(range(12))])
+    exact = knn_select(table.c.embedding, [1, 0, 0, 0], 8, exact=True, dialect=conn.dialect)
+    assert [row.id for row in conn.execute(exact)] == [0, 2, 4, 6, 8, 10, 1, 3]
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
 def test_create_and_drop_from_a_connection(conn: Connection, backend: str) -> None:
     table = docs_table(dim=3)
     table.create(conn)

@@ -546,3 +546,55 @@ def test_same_results_on_every_backend(tmp_path: Path, request: pytest.FixtureRe
                 assert set(a) == set(b)
                 assert a["distance"] == pytest.approx(b["distance"], abs=2e-6), backend
                 assert a["similarity"] == pytest.approx(b["similarity"], abs=2e-6), backend
+
+
+def test_an_index_dropped_elsewhere_is_searched_without(tmp_path: Path) -> None:
+    # On SQLite the ranking names the vec0 table: a facade that searched through it before another
+    # one dropped it must not fail from then on (elsewhere the index name is only a hint).
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    vectors = [np.eye(4)[i % 4] + i * 0.01 for i in range(8)]
+    admin = VectorRAG(url, dimension=4)
+    admin.load_documents([{"content": f"c{i}", "document_id": f"d{i}", "embedding": v} for i, v in enumerate(vectors)], show_progress=False)
+    admin.create_index("ix", "cosine")
+    app = VectorRAG(url, dimension=4)
+    try:
+        before = [r["document_id"] for r in app.query_with_embedding([1, 0, 0, 0], top_k=3)]
+        assert app.get_statistics()["indexes"][0]["name"] == "ix"
+        assert admin.delete_index("ix") is True
+        assert [r["document_id"] for r in app.query_with_embedding([1, 0, 0, 0], top_k=3)] == before
+        assert [r["document_id"] for r in app.query_with_embedding([1, 0, 0, 0], top_k=3, filters={})] == before
+    finally:
+        app.close()
+        admin.close()
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_similar_documents_of_a_zero_embedding_under_cosine(backend: str, fresh_database_url: Any) -> None:
+    rag = VectorRAG(fresh_database_url(backend), dimension=3)
+    try:
+        rag.load_documents(
+            [{"content": "zero", "document_id": "z", "embedding": [0, 0, 0]}, {"content": "one", "document_id": "o", "embedding": [1, 0, 0]}],
+            show_progress=False,
+        )
+        with pytest.raises(sv.exc.InvalidVectorError, match=r"find_similar_documents\('z'\): the document's stored embedding is all zeros"):
+            rag.find_similar_documents("z")
+        assert [r["document_id"] for r in rag.find_similar_documents("z", similarity_function="euclidean")] == ["o"]
+    finally:
+        rag.close()
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_equal_distances_come_back_in_key_order(backend: str, fresh_database_url: Any) -> None:
+    # Six documents at each of two points: which of the tied ones make a top 3, and their order, is
+    # the key order on every backend (the database's own order of ties differs from one to the next).
+    rag = VectorRAG(fresh_database_url(backend), dimension=4)
+    try:
+        documents = [{"content": f"c{i}", "document_id": f"d{i:02}", "embedding": np.eye(4)[i % 2]} for i in range(12)]
+        rag.load_documents(documents[::-1], show_progress=False)
+        found = [r["document_id"] for r in rag.query_with_embedding([1, 0, 0, 0], top_k=3)]
+        assert found == ["d00", "d02", "d04"]
+        found = [r["document_id"] for r in rag.query_with_embedding([1, 0, 0, 0], top_k=8)]
+        assert found == ["d00", "d02", "d04", "d06", "d08", "d10", "d01", "d03"]
+        assert [r["document_id"] for r in rag.find_similar_documents("d00", top_k=3)] == ["d02", "d04", "d06"]
+    finally:
+        rag.close()
