@@ -32,6 +32,7 @@ then reads the ``top_k`` winning documents by key.
 from __future__ import annotations
 
 import asyncio
+import collections.abc as abc
 import concurrent.futures
 import contextlib
 import contextvars
@@ -987,7 +988,7 @@ class _Facade:
 
     def _id_list(self, ids: Any, method: str, single: str) -> List[DocumentId]:
         """The ids given to a method taking several (one id, a string or a dict is refused), each checked."""
-        if isinstance(ids, (str, bytes, bytearray, memoryview, Mapping)) or not isinstance(ids, Iterable):
+        if isinstance(ids, (str, bytes, bytearray, memoryview, abc.Mapping)) or not isinstance(ids, abc.Iterable):
             raise InvalidArgumentError(
                 f"{method}(): ids must be a list of document ids, got {_type_name(ids)} {ids!r:.60}; "
                 f"wrap it in a list (ids=[document_id]) or use {single}() for one document"
@@ -1000,7 +1001,7 @@ class _Facade:
     def _prepare(self, document: Any, index: Optional[int]) -> _Prepared:
         """Check one document; its ``embedding`` (if any) is validated with its batch."""
         where = "document" if index is None else f"documents[{index}]"
-        if not isinstance(document, dict) and not isinstance(document, Mapping):
+        if not isinstance(document, dict) and not isinstance(document, abc.Mapping):
             raise InvalidDocumentError(
                 f"{where} must be a dict with 'content' and optional 'metadata', 'document_id', 'embedding'; "
                 f"got {type(document).__name__}"
@@ -1018,7 +1019,7 @@ class _Facade:
         metadata = document.get("metadata")
         if metadata is None:
             metadata = {}
-        elif not isinstance(metadata, dict) and not isinstance(metadata, Mapping):
+        elif not isinstance(metadata, dict) and not isinstance(metadata, abc.Mapping):
             raise InvalidDocumentError(f"{where} metadata must be a dict or None, got {type(metadata).__name__}")
         metadata = dict(metadata)
         _check_json(metadata, f"{where} metadata", InvalidDocumentError)
@@ -1063,17 +1064,17 @@ class _Facade:
         """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if isinstance(documents, (str, bytes, bytearray, Mapping)) or not isinstance(documents, Iterable):
+        if isinstance(documents, (str, bytes, bytearray, abc.Mapping)) or not isinstance(documents, abc.Iterable):
             raise InvalidDocumentError(
                 f"documents must be an iterable of dicts, got {_type_name(documents)}; "
                 "use load_document() for one document"
             )
         seen: Dict[Any, int] = {}  # each id given, and the position of its first document
-        if isinstance(documents, Sequence):
+        if isinstance(documents, abc.Sequence):
             # Known in advance: a repeated id is found before the first batch is written (which
             # matters where nothing rolls back). The scan stops where the documents' own checks will.
             for position, document in enumerate(documents):
-                if not isinstance(document, Mapping):
+                if not isinstance(document, abc.Mapping):
                     break
                 value = document.get("document_id")
                 if value is not None and (self._id_type is None or self._id_problem(value) is not None):
@@ -1164,7 +1165,7 @@ def _check_json(value: Any, where: str, error: type, only_json: bool = True) -> 
             raise error(
                 f"{where} holds {value!r}, which JSON cannot represent; use None or a finite number"
             )
-    elif isinstance(value, Mapping):
+    elif isinstance(value, abc.Mapping):
         if only_json and not isinstance(value, dict):
             _not_json(value, where, error)
         for key, item in value.items():
@@ -1199,7 +1200,7 @@ def _not_json(value: Any, where: str, error: type) -> None:
         fix = "list(x), or sorted(x) for a stable order"
     elif isinstance(value, (bytes, bytearray, memoryview)):
         fix = "x.decode() for text, or base64 for binary data"
-    elif isinstance(value, Mapping):
+    elif isinstance(value, abc.Mapping):
         fix = "dict(x)"
     elif isinstance(value, numbers.Number):
         fix = "float(x), or str(x) to keep every digit"
@@ -1528,7 +1529,7 @@ class VectorRAG(_Facade):
         self._check_lookup(document_id, "update_document(): document_id")
         if content is not None and not isinstance(content, str):
             raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
-        if metadata is not None and not isinstance(metadata, Mapping):
+        if metadata is not None and not isinstance(metadata, abc.Mapping):
             raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
         where = f"update_document({document_id!r:.40})"
         if content is not None:
@@ -2246,7 +2247,7 @@ def _text(value: Any) -> str:
 
 
 def _texts(values: Any) -> List[Any]:
-    if isinstance(values, (str, bytes, bytearray, memoryview, Mapping)) or not isinstance(values, Iterable):
+    if isinstance(values, (str, bytes, bytearray, memoryview, abc.Mapping)) or not isinstance(values, abc.Iterable):
         raise InvalidArgumentError(
             f"query_texts must be a list of strings, got {_type_name(values)} {values!r:.60}; "
             "wrap it in a list or use query()"
