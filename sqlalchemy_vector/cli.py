@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlc
 
 from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
-from .dialects.base import find_backend, supported_dialects
+from .dialects.base import backends, find_backend, supported_dialects
 from .exc import InvalidVectorError, ModelConfigurationError, VectorError
 from .functions import SIMILARITY_FUNCTIONS
 from .kinds import PRECISIONS
@@ -35,10 +35,6 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 MODES = ("hybrid", "vector", "text")
 #: The largest whole number an option takes: what every backend binds as an integer.
 MAX_INT = 2**31 - 1
-#: URL forms of the databases the command works with, as an unknown one is answered.
-URL_FORMS = ("postgresql+psycopg://", "sqlite:///", "duckdb:///", "clickhousedb://")
-#: The extra that installs the driver of each backend that has one.
-DRIVER_EXTRAS = {"postgresql": "postgresql", "sqlite": "sqlite", "duckdb": "duckdb", "clickhousedb": "clickhouse"}
 
 DESCRIPTION = """\
 Ingest text and Markdown files into a vector database and search them.
@@ -297,15 +293,17 @@ def _check_url(url: str) -> None:
     parsed = make_url(url)
     dialect = parsed.get_dialect()
     name = parsed.get_backend_name()
+    backend = find_backend(dialect)
     if getattr(dialect, "is_async", False):
-        synchronous = parsed.set(drivername="postgresql+psycopg" if name == "postgresql" else name)
+        drivername = backend.capabilities.sync_drivername if backend is not None else ""
+        synchronous = parsed.set(drivername=drivername or name)
         raise ValueError(
             f"the command-line tool needs a synchronous driver, not {parsed.drivername}: "
             f"use {synchronous.render_as_string(hide_password=True)}"
         )
-    if name not in ("sqlite", "duckdb") or find_backend(dialect) is None:
+    if backend is None or not backend.capabilities.file_database:
         return
-    path = backend_for(dialect).database_file(parsed)
+    path = backend.database_file(parsed)
     if path is None or path.startswith("file:") or Path(path).exists():
         return
     directory = Path(path).parent
@@ -366,8 +364,10 @@ def _missing_driver(args: argparse.Namespace, err: BaseException) -> str:
     if name not in supported_dialects():
         if not isinstance(err, NoSuchModuleError):
             return _first_line(err)
-        return f"unknown database {name!r} in the URL; use one of: {', '.join(URL_FORMS)}"
-    extra = DRIVER_EXTRAS.get(name)
+        forms = [backend.capabilities.url_form for backend in backends() if backend.capabilities.url_form]
+        return f"unknown database {name!r} in the URL; use one of: {', '.join(forms)}"
+    found = find_backend(name)
+    extra = found.capabilities.install_extra if found is not None else ""
     install = f"pip install 'sqlalchemy-vector[{extra}]' (or the driver the URL names)" if extra else (
         "install the driver the URL names"
     )

@@ -117,8 +117,8 @@ def test_generic_modules_import_the_backend_interface_not_the_backends(module: s
 
 
 def test_the_import_scan_resolves_relative_imports() -> None:
-    assert dialect_imports("bulk.py") == ["33: sqlalchemy_vector.dialects.base.find_backend"]
-    assert "19: sqlalchemy_vector.dialects.DEFAULT_URL" in dialect_imports("cli.py")
+    assert [line.split(": ", 1)[1] for line in dialect_imports("bulk.py")] == ["sqlalchemy_vector.dialects.base.find_backend"]
+    assert any(line.endswith(": sqlalchemy_vector.dialects.DEFAULT_URL") for line in dialect_imports("cli.py"))
     assert any(line.endswith("sqlalchemy_vector.dialects.base.find_backend") for line in dialect_imports("alembic/compare.py"))
 
 

@@ -139,6 +139,16 @@ class Capabilities:
     #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.
     index_ddl_needs_table: bool = False
 
+    # -- connecting ------------------------------------------------------------------
+    #: The package extra that installs the backend's driver (``pip install 'sqlalchemy-vector[EXTRA]'``), if any.
+    install_extra: str = ""
+    #: A URL of the backend as help and error messages show it (``postgresql+psycopg://USER@HOST/DB``).
+    url_form: str = ""
+    #: The driver name of a synchronous URL, for someone who gave an asyncio one (the backend's name if empty).
+    sync_drivername: str = ""
+    #: Whether the database is a file whose directory must exist before it is opened.
+    file_database: bool = False
+
     # -- limits and reliability ------------------------------------------------------
     #: Who stores the vectors, as error messages name it (``pgvector's vector type``).
     storage_provider: str = "this database"

@@ -91,6 +91,8 @@ class ClickHouseBackend(Backend):
 
     name = "clickhousedb"
     capabilities = Capabilities(
+        install_extra="clickhouse",
+        url_form="clickhousedb://HOST/DB",
         join_reads_by_key_up_to=0,
         late_columns_up_to=10_000,
         index_metrics=_index.INDEX_METRICS,

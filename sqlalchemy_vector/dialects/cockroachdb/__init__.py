@@ -65,6 +65,9 @@ class CockroachDBBackend(PostgreSQLBackend):
     name = "cockroachdb"
     capabilities = dataclasses.replace(
         PostgreSQLBackend.capabilities,
+        install_extra="",  # sqlalchemy-cockroachdb is installed by hand
+        url_form="cockroachdb://USER@HOST:26257/DB",
+        sync_drivername="",
         index_metrics=_index.INDEX_METRICS,
         index_method_override=_index.METHOD,
         index_provider="CockroachDB's vector index",

@@ -90,6 +90,9 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
     capabilities = Capabilities(
+        install_extra="duckdb",
+        url_form="duckdb:///FILE",
+        file_database=True,
         join_reads_by_key_up_to=50,
         late_columns_up_to=50,
         fulltext_search=True,

@@ -138,6 +138,9 @@ class PostgreSQLBackend(Backend):
 
     name = "postgresql"
     capabilities = Capabilities(
+        install_extra="postgresql",
+        url_form="postgresql+psycopg://USER@HOST/DB",
+        sync_drivername="postgresql+psycopg",
         fulltext_search=True,
         storage_provider="pgvector's vector type",
         max_dimension=16000,

@@ -305,6 +305,9 @@ class SQLiteBackend(Backend):
     name = "sqlite"
     # ALTER TABLE changes little but names and added columns: Alembic copies the table.
     capabilities = Capabilities(
+        install_extra="sqlite",
+        url_form="sqlite:///FILE",
+        file_database=True,
         fulltext_search=True,
         storage_provider="SQLite",
         max_index_dimension=8192,

@@ -40,6 +40,9 @@ class YugabyteDBBackend(PostgreSQLBackend):
     name = "yugabytedb"
     capabilities = dataclasses.replace(
         PostgreSQLBackend.capabilities,
+        install_extra="",  # its dialect is installed by hand
+        url_form="",
+        sync_drivername="",
         index_metrics=_index.INDEX_METRICS,
         index_provider="YugabyteDB's ybhnsw",
         index_option_ranges={},  # ybhnsw's bounds are not documented as pgvector's are
