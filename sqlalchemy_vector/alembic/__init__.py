@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Set, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 
 from alembic.runtime.plugins import Plugin
 from sqlalchemy.engine import URL, Connection, make_url
@@ -78,6 +78,7 @@ _ALEMBIC_PLUGINS = "alembic.autogenerate.*"
 IncludeObject = Callable[[Any, Optional[str], str, bool, Any], bool]
 IncludeName = Callable[[Optional[str], str, Dict[str, Any]], bool]
 RenderItem = Callable[[str, Any, Any], Any]
+RevisionDirectives = Callable[[Any, Any, List[Any]], None]
 
 
 def _prepare_migrations() -> None:
@@ -119,8 +120,16 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
     and :class:`~sqlalchemy_vector.orm.IntegerId` as
     ``sqlalchemy_vector.orm.MetadataJSON()`` / ``IntegerId()``; the compact
     kinds as ``sqlalchemy_vector.HalfVector(dim)`` (``Int8Vector``,
-    ``BitVector``, ``SparseVector``).
+    ``BitVector``, ``SparseVector``).  A NOT NULL column whose nullability
+    was not given explicitly (the ORM's ``Mapped[str]``) is marked as given,
+    so that renderers writing only explicit ones (clickhouse-connect's) keep it.
     """
+    explicit = getattr(obj, "_user_defined_nullable", None) if type_ == "column" else None
+    if type_ == "column" and obj.nullable is False and not isinstance(explicit, bool):
+        # A NOT NULL the ORM derived from the annotation (Mapped[str]) is rendered like one given explicitly:
+        # renderers that write only the latter (clickhouse-connect's) would create the column nullable.
+        obj._user_defined_nullable = False
+        return False
     if type_ == "type":
         if isinstance(obj, CompactVector):
             add_imports(autogen_context)
@@ -223,6 +232,19 @@ def _chain_render(user: Optional[RenderItem]) -> RenderItem:
     return hook
 
 
+def _chain_directives(ours: RevisionDirectives, user: Optional[RevisionDirectives]) -> RevisionDirectives:
+    def hook(context: Any, revision: Any, directives: List[Any]) -> None:
+        ours(context, revision, directives)
+        if user is not None:
+            user(context, revision, directives)
+
+    return hook
+
+
+def _no_directives(context: Any, revision: Any, directives: List[Any]) -> None:
+    pass
+
+
 def context_options(
     connection: Optional[Connection] = None,
     *,
@@ -231,13 +253,17 @@ def context_options(
     include_name: Optional[IncludeName] = None,
     render_item: Optional[RenderItem] = None,
     autogenerate_plugins: Optional[Sequence[str]] = None,
+    process_revision_directives: Optional[RevisionDirectives] = None,
 ) -> Dict[str, Any]:
     """Keyword arguments for ``context.configure()`` that make Alembic handle vectors.
 
-    Your own ``include_object`` / ``include_name`` / ``render_item`` hooks and
-    ``autogenerate_plugins`` are passed here and chained after ours.  Where the
-    backend alters columns by copying tables (SQLite) it also turns on
-    ``render_as_batch``.  ``connection`` is ``None`` in offline mode.
+    Your own ``include_object`` / ``include_name`` / ``render_item`` /
+    ``process_revision_directives`` hooks and ``autogenerate_plugins`` are
+    passed here and chained after ours.  Where the backend alters columns by
+    copying tables (SQLite) it also turns on ``render_as_batch``; where the
+    dialect's Alembic support needs a ``process_revision_directives`` hook
+    (clickhouse-connect's imports), it is installed, and a hook of your own
+    must then be passed here.  ``connection`` is ``None`` in offline mode.
     """
     register_plugin()
     if connection is not None:
@@ -257,6 +283,10 @@ def context_options(
         backend = None if url is None else find_backend(make_url(url).get_backend_name())
     if backend is not None and backend.capabilities.alter_by_table_copy:
         options["render_as_batch"] = True
+    # Only where there is one: an env.py passing its own to context.configure() beside these keeps working.
+    ours = backend.revision_directives_hook() if backend is not None else None
+    if ours is not None or process_revision_directives is not None:
+        options["process_revision_directives"] = _chain_directives(ours or _no_directives, process_revision_directives)
     return options
 
 

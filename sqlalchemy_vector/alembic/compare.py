@@ -6,12 +6,17 @@ does.  It
 
 - compares vector dimensions from the database catalog (not from reflected
   types, which DuckDB cannot provide), and renders a dimension change as
-  ``op.alter_vector_dimension``;
+  ``op.alter_vector_dimension`` (with the ``kind`` of a compact column); a
+  change no migration can make is refused here, before any file is written:
+  on a backend that stores no NULL vector (the change resets the column to
+  NULL), and on a column the model keeps NOT NULL;
 - compares :class:`~sqlalchemy_vector.VectorIndex` objects with the indexes
   :func:`~sqlalchemy_vector.list_vector_indexes` reads, rendering
   ``op.create_vector_index`` / ``op.drop_vector_index`` outside any batch
   block: drops first, creates last, and a drop-and-create around table
   rebuilds that would lose them (SQLite batch copies, DuckDB alterations);
+  full-text indexes likewise, where a rebuild loses what keeps them in step
+  with their table (SQLite's FTS5 triggers);
 - prepends ``op.create_vector_extension()`` to the migration that brings the
   first vector column to a PostgreSQL database.
 
@@ -32,16 +37,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import Column, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
+from ..exc import SchemaMismatchError, UnsupportedDialectError
+from ..fulltext import FullTextIndex, list_fulltext_indexes
 from ..index import VectorIndex, list_vector_indexes, vector_columns
-from ..kinds import CompactVector, same_kind_type, stored_kind
+from ..kinds import CompactVector, kind_type, same_kind_type, stored_kind
 from ..types import Vector
+from .fulltext import CreateFullTextIndexOp, DropFullTextIndexOp
+from .fulltext import drop_op as fulltext_drop_op
 from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
-from .operations import IdSequenceOp
+from .operations import AFTER, ALTER, BEFORE, IdSequenceOp, not_null_refusal, place
 
 __all__ = ["setup"]
-
-# Where an operation goes around its table's other changes.
-_BEFORE, _ALTER, _AFTER = "before", "alter", "after"
 
 
 class _State:
@@ -52,7 +58,7 @@ class _State:
         self.backend = backend
         self._dims: Dict[Tuple[Optional[str], str], Dict[str, int]] = {}
         self._indexes: Dict[Optional[str], List[Dict[str, Any]]] = {}
-        self.dimension_changes: Dict[Tuple[Optional[str], str], Dict[str, Tuple[int, int]]] = {}
+        self.dimension_changes: Dict[Tuple[Optional[str], str], Dict[str, Tuple[int, int, Optional[str]]]] = {}
 
     def dims(self, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         key = (schema, table_name)
@@ -64,6 +70,11 @@ class _State:
         if schema not in self._indexes:
             self._indexes[schema] = list_vector_indexes(self.connection, schema=schema)
         return [found for found in self._indexes[schema] if found["table"] == table_name]
+
+    def fulltext_indexes(self, table_name: str, schema: Optional[str]) -> List[Dict[str, Any]]:
+        if not self.backend.capabilities.fulltext_search:
+            return []
+        return list_fulltext_indexes(self.connection, table_name, schema=schema)
 
 
 _STATES: "weakref.WeakKeyDictionary[AutogenContext, _State]" = weakref.WeakKeyDictionary()
@@ -80,11 +91,6 @@ def _state(autogen_context: AutogenContext) -> Optional[_State]:
     return state
 
 
-def _place(operation: Any, position: str) -> Any:
-    operation._vector_position = position
-    return operation
-
-
 def _compare_type(
     autogen_context: AutogenContext,
     alter_column_op: ops.AlterColumnOp,
@@ -99,9 +105,15 @@ def _compare_type(
     if state is None:
         return PriorityDispatchResult.CONTINUE
     if isinstance(metadata_col.type, CompactVector):
-        if same_kind_type(conn_col.type, metadata_col.type, state.connection.dialect):
+        declared = metadata_col.type
+        if same_kind_type(conn_col.type, declared, state.connection.dialect):
             return PriorityDispatchResult.STOP
-        return PriorityDispatchResult.CONTINUE
+        stored = stored_kind(conn_col.type, state.connection.dialect)
+        if stored is None or stored[0] != declared.kind:  # not this kind in the database: Alembic renders the change
+            return PriorityDispatchResult.CONTINUE
+        alter_column_op.existing_type = kind_type(declared.kind, stored[1])
+        _dimension_change(state, schema, tname, metadata_col, stored[1], declared.dim, declared.kind)
+        return PriorityDispatchResult.STOP
     if not isinstance(metadata_col.type, Vector):
         if state.backend.same_reflected_type(conn_col.type, metadata_col.type, state.connection.dialect):
             return PriorityDispatchResult.STOP
@@ -110,9 +122,28 @@ def _compare_type(
     if db_dim is None:  # not a vector in the database: a real type change, Alembic renders it
         return PriorityDispatchResult.CONTINUE
     alter_column_op.existing_type = Vector(db_dim)
-    if db_dim != metadata_col.type.dim:
-        state.dimension_changes.setdefault((schema, tname), {})[cname] = (db_dim, metadata_col.type.dim)
+    _dimension_change(state, schema, tname, metadata_col, db_dim, metadata_col.type.dim, None)
     return PriorityDispatchResult.STOP
+
+
+def _dimension_change(
+    state: _State, schema: Optional[str], tname: str, column: Column[Any], old: int, new: int, kind: Optional[str]
+) -> None:
+    """Record a change of ``column`` from ``old`` to ``new`` dimensions, or refuse one no migration can make.
+
+    Refused here, before any migration is written: a backend that stores no
+    NULL vector (the change resets the column to NULL), and a column the model
+    keeps NOT NULL (the reset would break it; Alembic would make it NOT NULL
+    before the reset, too).
+    """
+    if old == new:
+        return
+    refusal = state.backend.dimension_change_refusal(tname, column.name, new, old)
+    if refusal is not None:
+        raise UnsupportedDialectError(refusal)
+    if column.nullable is False:
+        raise SchemaMismatchError(not_null_refusal(tname, column.name, new, old))
+    state.dimension_changes.setdefault((schema, tname), {})[column.name] = (old, new, kind)
 
 
 def _same_index(found: Dict[str, Any], index: VectorIndex, state: _State) -> bool:
@@ -144,11 +175,16 @@ def _compare_table(
         for col in conn_table.columns:
             if col.name in dims and not isinstance(col.type, Vector):
                 col.type = Vector(dims[col.name])
+            elif not isinstance(col.type, CompactVector) and (metadata_table is None or col.name not in metadata_table.c):
+                # A dropped column of a compact kind the catalog cannot name (DuckDB's BIT).
+                stored = state.backend.reflected_kind(state.connection, tname, col.name, schema, col.type)
+                if stored is not None:
+                    col.type = kind_type(*stored)
 
     changes = state.dimension_changes.get((schema, tname), {})
-    for cname, (old, new) in sorted(changes.items()):
+    for cname, (old, new, kind) in sorted(changes.items()):
         modify_table_ops.ops.append(
-            _place(AlterVectorDimensionOp(tname, cname, new, existing_dim=old, schema=schema), _ALTER)
+            place(AlterVectorDimensionOp(tname, cname, new, existing_dim=old, schema=schema, kind=kind), ALTER)
         )
 
     existing = state.indexes(tname, schema) if conn_table is not None else []
@@ -165,14 +201,19 @@ def _compare_table(
             continue
         keep = index if index is not None and _same_index(found, index, state) else None
         drop = DropVectorIndexOp.from_reflected(
-            found, schema, dialect=dialect, index=keep, kind=_column_kind(conn_table, found["column"], dialect)
+            found,
+            schema,
+            dialect=dialect,
+            index=keep,
+            kind=_column_kind(conn_table, found["column"], dialect),
+            dim=state.dims(tname, schema).get(found["column"]),
         )
-        modify_table_ops.ops.append(_place(drop, _BEFORE))
+        modify_table_ops.ops.append(place(drop, BEFORE))
         dropped.add(found["name"])
     present = {found["name"] for found in existing}
     for name, index in wanted.items():
         if name not in present or name in dropped:
-            modify_table_ops.ops.append(_place(CreateVectorIndexOp.from_index(index), _AFTER))
+            modify_table_ops.ops.append(place(CreateVectorIndexOp.from_index(index), AFTER))
     return PriorityDispatchResult.CONTINUE
 
 
@@ -207,15 +248,13 @@ def _finish(
             continue
         ours: List[Any] = [op for op in operation.ops if getattr(op, "_vector_position", None)]
         remaining = [op for op in operation.ops if not getattr(op, "_vector_position", None)]
-        before = [op for op in ours if op._vector_position == _BEFORE]
-        alter = [op for op in ours if op._vector_position == _ALTER]
-        after = [op for op in ours if op._vector_position == _AFTER]
+        before = [op for op in ours if op._vector_position == BEFORE]
+        alter = [op for op in ours if op._vector_position == ALTER]
+        after = [op for op in ours if op._vector_position == AFTER]
+        table_name, schema = operation.table_name, operation.schema
+        metadata_table = autogen_context.table_key_to_table.get(f"{schema}.{table_name}" if schema else table_name)
         if _rebuilds_table(state.backend, remaining + alter):
-            table_name, schema = operation.table_name, operation.schema
-            dropping = {op.index_name for op in before}
-            metadata_table = autogen_context.table_key_to_table.get(
-                f"{schema}.{table_name}" if schema else table_name
-            )
+            dropping = {op.index_name for op in before if isinstance(op, DropVectorIndexOp)}
             indexes = {
                 index.name: index
                 for index in (metadata_table.indexes if metadata_table is not None else ())
@@ -225,9 +264,12 @@ def _finish(
                 if found["name"] in dropping:
                     continue
                 index = indexes.get(found["name"])
-                before.append(DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=index))
+                dim = state.dims(table_name, schema).get(found["column"])
+                before.append(DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=index, dim=dim))
                 if index is not None:
                     after.append(CreateVectorIndexOp.from_index(index))
+        if any(not state.backend.migration_keeps_fulltext_indexes(op) for op in remaining + alter):
+            _rebuild_fulltext_indexes(state, table_name, schema, metadata_table, before, after)
         operation.ops = remaining
         arranged += before + ([operation] if remaining else []) + alter + after
     upgrade_ops.ops = arranged
@@ -243,6 +285,36 @@ def _finish(
     ):
         upgrade_ops.ops.insert(0, CreateVectorExtensionOp())
     return PriorityDispatchResult.CONTINUE
+
+
+def _rebuild_fulltext_indexes(
+    state: _State,
+    table_name: str,
+    schema: Optional[str],
+    metadata_table: Optional[Table],
+    before: List[Any],
+    after: List[Any],
+) -> None:
+    """Drop the table's full-text indexes before a change that would lose them, and build them again after it.
+
+    (SQLite's batch copy drops the FTS5 sync triggers with the old table: the
+    index would stop following writes, silently.)  An index the model no
+    longer declares is dropped, and not built again.
+    """
+    dropping = {op.index_name for op in before if isinstance(op, DropFullTextIndexOp)}
+    creating = {op.index_name for op in after if isinstance(op, CreateFullTextIndexOp)}
+    declared = {
+        str(index.name): index
+        for index in (metadata_table.indexes if metadata_table is not None else ())
+        if isinstance(index, FullTextIndex)
+    }
+    for found in state.fulltext_indexes(table_name, schema):
+        if found["name"] in dropping:
+            continue
+        before.append(fulltext_drop_op(found, schema))
+        index = declared.get(found["name"])
+        if index is not None and found["name"] not in creating:
+            after.append(CreateFullTextIndexOp.from_index(index))
 
 
 def _with_id_sequences(operation: Any) -> List[Any]:

@@ -9,6 +9,10 @@ Autogenerate adds a ``create_fulltext_index`` for a declared
 :class:`~sqlalchemy_vector.FullTextIndex` the database lacks, and a
 ``drop_fulltext_index`` for one the database has on a table of the metadata
 that no longer declares it; Alembic's own index comparison does not see them.
+Both are rendered outside any batch block (drops before the table's other
+changes, creates after them), and :mod:`.compare` drops and builds again an
+index whose table a migration copies (SQLite's batch mode loses the FTS5
+triggers with the old table).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from sqlalchemy import Column, MetaData, Table, Text
 
 from ..dialects.base import find_backend
 from ..fulltext import FullTextIndex, FullTextSpec, create_statements, drop_statements, list_fulltext_indexes
+from .operations import AFTER, BEFORE, place
 
-__all__ = ["CreateFullTextIndexOp", "DropFullTextIndexOp", "setup"]
+__all__ = ["CreateFullTextIndexOp", "DropFullTextIndexOp", "drop_op", "setup"]
 
 
 @Operations.register_operation("create_fulltext_index")
@@ -169,18 +174,26 @@ def _compare_table(
     if conn_table is not None:
         existing = {found["name"]: found for found in list_fulltext_indexes(connection, tname, schema=schema)}
     wanted = {str(i.name): i for i in metadata_table.indexes if isinstance(i, FullTextIndex)}
+    # Outside any batch block, as vector indexes: drops before the table's other changes, creates after
+    # them (a create inside a batch block would run before the table copy that loses its triggers).
     operations: List[MigrateOperation] = []
     for name, found in existing.items():
         index = wanted.get(name)
         if index is None or (found["column"], found["language"]) != (index.text_column.name, index.language):
-            reverse = CreateFullTextIndexOp(name, tname, found["column"], language=found["language"], schema=schema)
-            operations.append(DropFullTextIndexOp(name, tname, schema=schema, reverse=reverse))
+            operations.append(place(drop_op(found, schema), BEFORE))
             existing[name] = {}
     for name, index in wanted.items():
         if not existing.get(name):
-            operations.append(CreateFullTextIndexOp.from_index(index))
+            operations.append(place(CreateFullTextIndexOp.from_index(index), AFTER))
     modify_table_ops.ops.extend(operations)  # type: ignore[arg-type]
     return PriorityDispatchResult.CONTINUE
+
+
+def drop_op(found: Dict[str, Any], schema: Optional[str]) -> DropFullTextIndexOp:
+    """A drop of an index :func:`~sqlalchemy_vector.list_fulltext_indexes` reported; its reverse builds it again."""
+    name, table_name = found["name"], found["table"]
+    reverse = CreateFullTextIndexOp(name, table_name, found["column"], language=found["language"], schema=schema)
+    return DropFullTextIndexOp(name, table_name, schema=schema, reverse=reverse)
 
 
 def setup(plugin: Plugin) -> None:

@@ -3,8 +3,9 @@
 Importing this module registers, on Alembic's ``op``:
 
 - ``op.create_vector_index(name, table, column, metric=..., method=..., **options)``
+  (``dim=`` for a quantized index in offline SQL)
 - ``op.drop_vector_index(name, table_name=...)``
-- ``op.alter_vector_dimension(table, column, dim, existing_dim=...)``
+- ``op.alter_vector_dimension(table, column, dim, existing_dim=..., kind=None)``
 - ``op.create_vector_extension()`` / ``op.drop_vector_extension()``
 
 and how autogenerate renders each of them.  Registration only adds these
@@ -25,7 +26,8 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column
 
 from ..dialects.base import backend_for, find_backend
-from ..exc import VectorIndexError
+from ..exc import SchemaMismatchError, UnsupportedDialectError, VectorIndexError
+from ..fulltext import list_fulltext_indexes
 from ..index import INDEX_METHODS, VectorIndex, create_statements, create_vector_index, drop_statements
 from ..index import drop_vector_index, list_vector_indexes, vector_columns
 from ..kinds import KINDS, kind_type, stored_kind
@@ -40,6 +42,16 @@ __all__ = [
 ]
 
 IMPORTS = ("import sqlalchemy_vector", "import sqlalchemy_vector.alembic")
+
+# Where autogenerate puts an operation around its table's other changes (outside any batch block):
+# drops first, then the table's own changes, then dimension changes, then creates.
+BEFORE, ALTER, AFTER = "before", "alter", "after"
+
+
+def place(operation: Any, position: str) -> Any:
+    """Mark ``operation`` to be rendered at ``position`` (:data:`BEFORE`, :data:`ALTER`, :data:`AFTER`)."""
+    operation._vector_position = position
+    return operation
 
 
 @Operations.register_operation("create_vector_index")
@@ -58,6 +70,7 @@ class CreateVectorIndexOp(MigrateOperation):
         duckdb_experimental_persistence: bool = False,
         quantization: Optional[str] = None,
         kind: Optional[str] = None,
+        dim: Optional[int] = None,
         **options: int,
     ) -> None:
         if kind is not None and kind not in KINDS:
@@ -75,6 +88,8 @@ class CreateVectorIndexOp(MigrateOperation):
         self.quantization = quantization
         #: The compact kind of the indexed column (``half``, ``bit``, ``sparse``...), None for ``Vector``.
         self.kind = kind
+        #: The column's dimension, which a quantized index's DDL declares (offline SQL cannot read it).
+        self.dim = dim
         self.options: Dict[str, int] = dict(options)
 
     @classmethod
@@ -91,12 +106,15 @@ class CreateVectorIndexOp(MigrateOperation):
         duckdb_experimental_persistence: bool = False,
         quantization: Optional[str] = None,
         kind: Optional[str] = None,
+        dim: Optional[int] = None,
         **options: int,
     ) -> None:
         """Build vector index ``index_name`` on ``table_name.column_name`` (see :class:`~sqlalchemy_vector.VectorIndex`).
 
         ``kind`` names the column's compact kind (``"half"``, ``"bit"``,
         ``"sparse"``), which picks the operator class; None is a ``Vector`` column.
+        ``dim`` is the column's dimension, which a quantized index declares:
+        online it is read from the database, offline (``--sql``) it is needed.
         """
         operations.invoke(
             cls(
@@ -109,6 +127,7 @@ class CreateVectorIndexOp(MigrateOperation):
                 duckdb_experimental_persistence=duckdb_experimental_persistence,
                 quantization=quantization,
                 kind=kind,
+                dim=dim,
                 **options,
             )
         )
@@ -125,6 +144,7 @@ class CreateVectorIndexOp(MigrateOperation):
             duckdb_experimental_persistence=index.duckdb_experimental_persistence,
             quantization=index.quantization,
             kind=getattr(index.vector_column.type, "kind", None),
+            dim=index.vector_column.type.dim if index.quantization is not None else None,  # type: ignore[attr-defined]
             **index.options,
         )
 
@@ -202,12 +222,14 @@ class DropVectorIndexOp(MigrateOperation):
         dialect: Union[Dialect, str],
         index: Optional[VectorIndex] = None,
         kind: Optional[str] = None,
+        dim: Optional[int] = None,
     ) -> "DropVectorIndexOp":
         """A drop of an index as :func:`~sqlalchemy_vector.list_vector_indexes` reported it on ``dialect``.
 
         Its reverse builds the same index again: from ``index`` (the model's
         declaration) when given, otherwise from what the database reports
-        (``kind``: the indexed column's compact kind, read from its type).
+        (``kind``: the indexed column's compact kind, read from its type;
+        ``dim``: its dimension, which a quantized index declares).
         """
         if index is not None:
             create = CreateVectorIndexOp.from_index(index)
@@ -222,6 +244,7 @@ class DropVectorIndexOp(MigrateOperation):
                 schema=schema,
                 quantization=found.get("quantization"),
                 kind=kind,
+                dim=dim if found.get("quantization") is not None else None,
                 **found["options"],
                 **backend_for(dialect, feature="vector indexes").reflected_index_kwargs(found),
             )
@@ -245,17 +268,33 @@ class AlterVectorDimensionOp(MigrateOperation):
 
     Vectors of one embedding model cannot be converted to another's size, so
     the column is reset and must be re-embedded.  Drop vector indexes on the
-    table first (autogenerate does this, and builds them again after).
+    table first (autogenerate does this, and builds them again after).  A NOT
+    NULL column is refused: make it nullable first.  ``kind`` is the column's
+    compact kind (``"half"``, ``"int8"``, ``"bit"``, ``"sparse"``), None for a
+    ``Vector`` column.
     """
 
     def __init__(
-        self, table_name: str, column_name: str, dim: int, *, existing_dim: int, schema: Optional[str] = None
+        self,
+        table_name: str,
+        column_name: str,
+        dim: int,
+        *,
+        existing_dim: int,
+        schema: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> None:
+        if kind is not None and kind not in KINDS:
+            raise VectorIndexError(
+                f"alter_vector_dimension({table_name + '.' + column_name!r}): unknown kind {kind!r}; expected one of "
+                f"{', '.join(KINDS)} (or None for a Vector column)"
+            )
         self.table_name = table_name
         self.column_name = column_name
         self.dim = dim
         self.existing_dim = existing_dim
         self.schema = schema
+        self.kind = kind
 
     @classmethod
     def alter_vector_dimension(
@@ -267,17 +306,28 @@ class AlterVectorDimensionOp(MigrateOperation):
         *,
         existing_dim: int,
         schema: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> None:
-        """Make ``table_name.column_name`` a ``Vector(dim)`` column, setting its vectors to NULL."""
-        operations.invoke(cls(table_name, column_name, dim, existing_dim=existing_dim, schema=schema))
+        """Make ``table_name.column_name`` a ``Vector(dim)`` column (or ``kind``'s type), setting its vectors to NULL."""
+        operations.invoke(cls(table_name, column_name, dim, existing_dim=existing_dim, schema=schema, kind=kind))
 
     def reverse(self) -> "AlterVectorDimensionOp":
         return AlterVectorDimensionOp(
-            self.table_name, self.column_name, self.existing_dim, existing_dim=self.dim, schema=self.schema
+            self.table_name, self.column_name, self.existing_dim, existing_dim=self.dim, schema=self.schema, kind=self.kind
         )
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
         return ("modify_vector_dimension", self.table_name, self.column_name, self.existing_dim, self.dim)
+
+
+def not_null_refusal(table_name: str, column_name: str, dim: int, existing_dim: int) -> str:
+    """Why the dimension of a NOT NULL vector column cannot change as it is (the change resets it to NULL)."""
+    return (
+        f"{table_name}.{column_name} is NOT NULL, and changing its dimension from {existing_dim} to {dim} resets "
+        f"its vectors to NULL; make it nullable in this migration first (declare it nullable=True in the model, "
+        f"or call op.alter_column({table_name!r}, {column_name!r}, nullable=True) before this operation), "
+        "re-embed its rows after the migration, then make it NOT NULL again in a later migration"
+    )
 
 
 @Operations.register_operation("create_vector_extension")
@@ -331,8 +381,16 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
                 f"{dialect.name} (the index declares the column's dimension and the table's primary key, "
                 "read from the database); run the migration online"
             )
-        # The index DDL needs names only; the dimension is a placeholder.
-        for statement in create_statements(operation.to_index(1), dialect):
+        if operation.quantization is not None and operation.dim is None:
+            raise VectorIndexError(
+                f"create_vector_index({operation.index_name!r}) builds a {operation.quantization} quantized index, "
+                f"whose DDL declares the dimension of {operation.table_name}.{operation.column_name}; pass "
+                "dim=<the column's dimension> to op.create_vector_index (autogenerate renders it), or run the "
+                "migration online"
+            )
+        # The DDL needs names only, and the dimension where it declares one (a quantized index's cast).
+        index = operation.to_index(operation.dim or 1)
+        for statement in backend.offline_index_create_statements(index, create_statements(index, dialect)):
             operations.execute(statement)
         return
     connection = operations.get_bind()
@@ -380,6 +438,9 @@ def _drop_vector_index(operations: Operations, operation: DropVectorIndexOp) -> 
         )
         for statement in statements:
             operations.execute(statement)
+        if operations.migration_context.impl.transactional_ddl:
+            for sql in backend_for(dialect, feature="vector indexes").offline_after_index_drop_statements():
+                operations.execute(sql)
         return
     connection = operations.get_bind()
     drop_vector_index(connection, operation.index_name, schema=operation.schema, if_exists=operation.if_exists)
@@ -389,29 +450,57 @@ def _drop_vector_index(operations: Operations, operation: DropVectorIndexOp) -> 
 @Operations.implementation_for(AlterVectorDimensionOp)
 def _alter_vector_dimension(operations: Operations, operation: AlterVectorDimensionOp) -> None:
     backend = backend_for(operations.migration_context.dialect, feature="vector columns")
+    table_name, column_name = operation.table_name, operation.column_name
+    # Everything is checked before any statement runs: DDL does not roll back everywhere.
+    refusal = backend.dimension_change_refusal(table_name, column_name, operation.dim, operation.existing_dim)
+    if refusal is not None:
+        raise UnsupportedDialectError(refusal)
     if not _offline(operations):
         connection = operations.get_bind()
+        if _column_nullable(connection, table_name, column_name, operation.schema) is False:
+            raise SchemaMismatchError(not_null_refusal(table_name, column_name, operation.dim, operation.existing_dim))
         # An index on the column cannot survive; on some backends neither can the table's others.
         keeps_others = backend.migration_keeps_vector_indexes(operation)
         blocking = [
             found["name"]
-            for found in list_vector_indexes(connection, operation.table_name, schema=operation.schema)
-            if found["column"] == operation.column_name or not keeps_others
+            for found in list_vector_indexes(connection, table_name, schema=operation.schema)
+            if found["column"] == column_name or not keeps_others
         ]
         if blocking:
             raise VectorIndexError(
-                f"alter_vector_dimension({operation.table_name + '.' + operation.column_name!r}): drop the vector "
-                f"index(es) {', '.join(blocking)} on {operation.table_name!r} first and create them again "
+                f"alter_vector_dimension({table_name + '.' + column_name!r}): drop the vector "
+                f"index(es) {', '.join(blocking)} on {table_name!r} first and create them again "
                 "afterwards (autogenerate renders this)"
             )
+        if not backend.migration_keeps_fulltext_indexes(operation) and backend.capabilities.fulltext_search:
+            found = list_fulltext_indexes(connection, table_name, schema=operation.schema)
+            fulltext = [index["name"] for index in found]
+            if fulltext:
+                raise VectorIndexError(
+                    f"alter_vector_dimension({table_name + '.' + column_name!r}) copies the table, which would leave "
+                    f"its full-text index(es) {', '.join(fulltext)} no longer following writes; call "
+                    "op.drop_fulltext_index first and op.create_fulltext_index afterwards (autogenerate renders this)"
+                )
     backend.alter_vector_dimension(
         operations,
-        operation.table_name,
-        operation.column_name,
+        table_name,
+        column_name,
         operation.dim,
         existing_dim=operation.existing_dim,
         schema=operation.schema,
+        kind=operation.kind,
     )
+
+
+def _column_nullable(connection: Any, table_name: str, column_name: str, schema: Optional[str]) -> Optional[bool]:
+    """Whether the database declares the column nullable (None: no such column found)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sa_exc.SAWarning)  # other columns' types the dialect does not know
+        columns = inspect(connection).get_columns(table_name, schema=schema)
+    for found in columns:
+        if found["name"] == column_name:
+            return bool(found.get("nullable", True))
+    return None
 
 
 def _extension_statements(operations: Operations, create: bool) -> tuple[str, ...]:
@@ -455,6 +544,8 @@ def _render_create_vector_index(autogen_context: AutogenContext, operation: Crea
         extra["quantization"] = operation.quantization
     if operation.kind is not None:
         extra["kind"] = operation.kind
+    if operation.dim is not None:
+        extra["dim"] = operation.dim
     return (
         f"op.create_vector_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}"
         f"{_keywords(metric=operation.metric, method=operation.method, **extra)})"
@@ -477,7 +568,9 @@ def _render_drop_vector_index(autogen_context: AutogenContext, operation: DropVe
 @renderers.dispatch_for(AlterVectorDimensionOp)
 def _render_alter_vector_dimension(autogen_context: AutogenContext, operation: AlterVectorDimensionOp) -> str:
     add_imports(autogen_context)
-    extra = {"schema": operation.schema} if operation.schema is not None else {}
+    extra: Dict[str, Any] = {"schema": operation.schema} if operation.schema is not None else {}
+    if operation.kind is not None:
+        extra["kind"] = operation.kind
     return (
         f"# {operation.table_name}.{operation.column_name}: vectors of {operation.existing_dim} dimensions cannot "
         f"become {operation.dim}; the column is reset to NULL, re-embed after this migration.\n"

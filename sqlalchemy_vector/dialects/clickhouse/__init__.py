@@ -238,10 +238,16 @@ class ClickHouseBackend(Backend):
         *,
         existing_dim: int,
         schema: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> None:
         from .migration import refuse_dimension_change
 
         refuse_dimension_change(operations, table_name, column_name, dim, existing_dim, schema)
+
+    def dimension_change_refusal(self, table_name: str, column_name: str, dim: int, existing_dim: int) -> Optional[str]:
+        from .migration import dimension_change_refusal
+
+        return dimension_change_refusal(table_name, column_name, dim, existing_dim)
 
     def database_has_vectors(self, connection: Connection) -> bool:
         from .migration import database_has_vectors
@@ -255,6 +261,14 @@ class ClickHouseBackend(Backend):
             return
         # Its subclass that keeps vector columns' length constraints in add_column / drop_column.
         from . import alembic_impl  # noqa: F401
+
+    def revision_directives_hook(self) -> Optional[Callable[[Any, Any, List[Any]], None]]:
+        # clickhouse-connect's hook: the migration imports the ClickHouse types and engines it renders.
+        try:
+            from clickhouse_connect.cc_sqlalchemy.alembic import clickhouse_writer
+        except ImportError:
+            return None
+        return clickhouse_writer  # type: ignore[no-any-return]
 
 
 def _float32_operand(operand: Any, compiler: SQLCompiler, **kw: Any) -> str:

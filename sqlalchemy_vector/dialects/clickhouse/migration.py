@@ -26,14 +26,19 @@ def keeps_vector_indexes(operation: Any) -> bool:
     return True
 
 
-def refuse_dimension_change(
-    operations: "Operations", table_name: str, column_name: str, dim: int, existing_dim: int, schema: Optional[str]
-) -> None:
-    raise UnsupportedDialectError(
+def dimension_change_refusal(table_name: str, column_name: str, dim: int, existing_dim: int) -> str:
+    """Why the dimension cannot change (autogenerate raises it instead of rendering the change)."""
+    return (
         f"{table_name}.{column_name}: changing a vector column from {existing_dim} to {dim} dimensions resets its "
         "vectors to NULL, and ClickHouse stores no NULL vector (an Array column cannot be Nullable); add a new "
         f"Vector({dim}) column, fill it with new embeddings, then drop the old one"
     )
+
+
+def refuse_dimension_change(
+    operations: "Operations", table_name: str, column_name: str, dim: int, existing_dim: int, schema: Optional[str]
+) -> None:
+    raise UnsupportedDialectError(dimension_change_refusal(table_name, column_name, dim, existing_dim))
 
 
 def reflected_column_type(connection: Connection, table: Any, column: Mapping[str, Any]) -> Optional["TypeEngine[Any]"]:

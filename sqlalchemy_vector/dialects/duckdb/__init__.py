@@ -10,7 +10,7 @@ HNSW index (vss extension) recognises.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 from sqlalchemy import JSON, cast, event
@@ -198,6 +198,12 @@ class DuckDBBackend(Backend):
     def after_migration_index_drop(self, connection: Connection) -> None:
         _migration.commit_index_drop(connection)
 
+    def offline_index_create_statements(self, index: "VectorIndex", statements: List[Any]) -> List[Any]:
+        return _migration.offline_create_statements(index, statements)
+
+    def offline_after_index_drop_statements(self) -> List[str]:
+        return list(_migration.OFFLINE_AFTER_INDEX_DROP)
+
     def alter_vector_dimension(
         self,
         operations: "Operations",
@@ -207,8 +213,9 @@ class DuckDBBackend(Backend):
         *,
         existing_dim: int,
         schema: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> None:
-        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema, kind)
 
     # -- bulk loading ----------------------------------------------------------------
 
@@ -232,6 +239,10 @@ class DuckDBBackend(Backend):
 
     def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
         return _reflection.type_names()
+
+    def enable_reflection(self, dialect: Dialect) -> None:
+        # The default schema's tables alone, not those of a FullTextIndex's fts_main_<table> schema.
+        _reflection.scope_to_default_schema(dialect)
 
     def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
         if isinstance(type_, FLOAT_ARRAY):
@@ -289,6 +300,11 @@ class DuckDBBackend(Backend):
         from .reflection import column_type
 
         return column_type(connection, table, column)
+
+    def reflected_kind(
+        self, connection: Connection, table_name: str, column_name: str, schema: Optional[str], type_: TypeEngine[Any]
+    ) -> Optional[Tuple[str, int]]:
+        return _reflection.bit_kind(connection, table_name, column_name, schema, type_)
 
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
 
+from ...kinds import kind_type
 from ...types import Vector
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
+    from sqlalchemy.sql.type_api import TypeEngine
+
+    from ...index import VectorIndex
 
 
 def keeps_vector_indexes(operation: Any) -> bool:
@@ -28,8 +33,30 @@ def commit_index_drop(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN TRANSACTION")
 
 
+def offline_create_statements(index: "VectorIndex", statements: List[Executable]) -> List[Executable]:
+    # Online, create_index turns on vss's persistence for an index that opted in; an offline script says so itself.
+    if not index.duckdb_experimental_persistence:
+        return statements
+    return [text("SET hnsw_enable_experimental_persistence = true"), *statements]
+
+
+#: What an offline script runs after DROP INDEX, as commit_index_drop does online.
+OFFLINE_AFTER_INDEX_DROP = ["COMMIT", "BEGIN TRANSACTION"]
+
+
+def column_type(kind: Optional[str], dim: int) -> "TypeEngine[Any]":
+    """The declared type of a vector column of compact ``kind`` (None: a ``Vector``) with ``dim`` dimensions."""
+    return Vector(dim) if kind is None else kind_type(kind, dim)
+
+
 def alter_vector_dimension(
-    operations: "Operations", table_name: str, column_name: str, dim: int, existing_dim: int, schema: Optional[str]
+    operations: "Operations",
+    table_name: str,
+    column_name: str,
+    dim: int,
+    existing_dim: int,
+    schema: Optional[str],
+    kind: Optional[str] = None,
 ) -> None:
     # DuckDB 1.5 casts every stored array, NULLed or not, unless told USING NULL.
     dialect = operations.migration_context.dialect
@@ -40,6 +67,6 @@ def alter_vector_dimension(
     operations.execute(
         text(
             f"ALTER TABLE {target} ALTER COLUMN {preparer.quote(column_name)} "
-            f"TYPE {Vector(dim).compile(dialect=dialect)} USING NULL"
+            f"TYPE {column_type(kind, dim).compile(dialect=dialect)} USING NULL"
         )
     )

@@ -1,10 +1,11 @@
-"""What reflection and Alembic see of DuckDB's ``FLOAT[n]`` columns."""
+"""What reflection and Alembic see of DuckDB's ``FLOAT[n]`` columns, and of the default schema alone."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional
+import weakref
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import Dialect
 
@@ -56,3 +57,58 @@ def column_type(connection: Connection, table: Any, column: Mapping[str, Any]) -
     from ...types import Vector
 
     return Vector(dim)
+
+
+# Dialect instances (engines) whose reflection is scoped to the default schema.
+_SCOPED: "weakref.WeakSet[Dialect]" = weakref.WeakSet()
+
+
+def scope_to_default_schema(dialect: Dialect) -> None:
+    """Make this dialect instance (one engine) reflect the default schema alone when no schema is named.
+
+    duckdb_engine 0.17 answers ``get_table_names()`` with the tables of every
+    schema, and ``get_columns("docs")`` with the columns of every table named
+    ``docs``, whatever its schema.  A :class:`~sqlalchemy_vector.FullTextIndex`
+    keeps its index in schema ``fts_main_<table>``, which holds a table named
+    like the indexed one: Alembic saw its tables as tables of the application,
+    and their columns as columns of the indexed table.  Both are asked for
+    the default schema by name instead; nothing changes where a schema is
+    named, or where the dialect already scoped them.
+    """
+    if dialect in _SCOPED:
+        return
+    _SCOPED.add(dialect)
+    table_names = dialect.get_table_names
+    multi_columns = dialect.get_multi_columns
+
+    def get_table_names(connection: Any, schema: Optional[str] = None, **kw: Any) -> List[str]:
+        return table_names(connection, schema if schema is not None else dialect.default_schema_name, **kw)
+
+    def get_multi_columns(connection: Any, schema: Optional[str] = None, **kw: Any) -> List[Tuple[Any, Any]]:
+        default = dialect.default_schema_name
+        if schema is not None or default is None:
+            return list(multi_columns(connection, schema=schema, **kw))
+        # Keyed as asked: (None, table) for the default schema.
+        return [((None, key[1]), columns) for key, columns in multi_columns(connection, schema=default, **kw)]
+
+    dialect.get_table_names = get_table_names  # type: ignore[method-assign]
+    dialect.get_multi_columns = get_multi_columns  # type: ignore[method-assign]
+
+
+def bit_kind(
+    connection: Connection, table_name: str, column_name: str, schema: Optional[str], type_: TypeEngine[Any]
+) -> Optional[Tuple[str, int]]:
+    """``("bit", n)`` for a ``BIT`` column: how ``BitVector(n)`` is stored here.
+
+    ``BIT`` declares no length: ``n`` is read from a stored value, 1 when the
+    table holds none (DuckDB declares ``BIT`` whatever the length).
+    """
+    if str(getattr(type_, "__visit_name__", "")).upper() != "BIT":
+        return None
+    preparer = connection.dialect.identifier_preparer
+    source = preparer.quote(table_name)
+    if schema is not None:
+        source = f"{preparer.quote_schema(schema)}.{source}"
+    column = preparer.quote(column_name)
+    found = connection.execute(text(f"SELECT bit_length({column}) FROM {source} WHERE {column} IS NOT NULL LIMIT 1")).scalar()
+    return "bit", int(found or 1)

@@ -238,8 +238,9 @@ class PostgreSQLBackend(Backend):
         *,
         existing_dim: int,
         schema: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> None:
-        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema, kind)
 
     def vector_extension_statements(self, create: bool) -> Tuple[str, ...]:
         return _migration.CREATE_EXTENSION if create else _migration.DROP_EXTENSION

@@ -434,6 +434,9 @@ class SQLiteBackend(Backend):
     def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
         return _migration.keeps_vector_indexes(operation)
 
+    def migration_keeps_fulltext_indexes(self, operation: "MigrateOperation") -> bool:
+        return _migration.keeps_vector_indexes(operation)  # the FTS5 triggers go with the copied table too
+
     def alter_vector_dimension(
         self,
         operations: "Operations",
@@ -443,8 +446,9 @@ class SQLiteBackend(Backend):
         *,
         existing_dim: int,
         schema: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> None:
-        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema)
+        _migration.alter_vector_dimension(operations, table_name, column_name, dim, existing_dim, schema, kind)
 
     # -- bulk loading ----------------------------------------------------------------
 

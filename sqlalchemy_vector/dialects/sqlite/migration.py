@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any, Optional
 from sqlalchemy import column, table, update
 
 from ...exc import VectorIndexError
+from ...kinds import kind_type
 from ...types import Vector
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
+    from sqlalchemy.sql.type_api import TypeEngine
 
 
 def keeps_vector_indexes(operation: Any) -> bool:
@@ -21,8 +23,19 @@ def keeps_vector_indexes(operation: Any) -> bool:
     return isinstance(operation, (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp))
 
 
+def column_type(kind: Optional[str], dim: int) -> "TypeEngine[Any]":
+    """The declared type of a vector column of compact ``kind`` (None: a ``Vector``) with ``dim`` dimensions."""
+    return Vector(dim) if kind is None else kind_type(kind, dim)
+
+
 def alter_vector_dimension(
-    operations: "Operations", table_name: str, column_name: str, dim: int, existing_dim: int, schema: Optional[str]
+    operations: "Operations",
+    table_name: str,
+    column_name: str,
+    dim: int,
+    existing_dim: int,
+    schema: Optional[str],
+    kind: Optional[str] = None,
 ) -> None:
     if operations.migration_context.as_sql:
         raise VectorIndexError(
@@ -32,4 +45,4 @@ def alter_vector_dimension(
     # No ALTER COLUMN in SQLite: reset the vectors, then copy the table with the new declared type.
     operations.execute(update(table(table_name, column(column_name), schema=schema)).values({column_name: None}))
     with operations.batch_alter_table(table_name, schema=schema, recreate="always") as batch:
-        batch.alter_column(column_name, type_=Vector(dim), existing_type=Vector(existing_dim))
+        batch.alter_column(column_name, type_=column_type(kind, dim), existing_type=column_type(kind, existing_dim))
