@@ -134,12 +134,20 @@ def test_json_round_trip_is_exact() -> None:
     rng = np.random.default_rng(7)
     bits = rng.integers(0, 2**32, size=200_000, dtype=np.uint64).astype(np.uint32)
     values = bits.view(np.float32)
-    values = np.concatenate([values[np.isfinite(values)], np.array([0.0, -0.0, 1e-45, 3.4028235e38, -1.1754944e-38], np.float32)])
-    adapter = TypeAdapter(PydanticVector)
-    back = adapter.validate_json(adapter.dump_json(values))
-    assert back.dtype == np.float32
-    assert np.array_equal(back.view(np.uint32), values.view(np.uint32))  # bit for bit, -0.0 and subnormals too
-    assert np.array_equal(np.array(adapter.dump_python(values, mode="json"), np.float32).view(np.uint32), values.view(np.uint32))
+    # Every float32 within the norms vectors may have (up to 1.8e19: beyond, float32 distances overflow),
+    # in rows of 16 that start with 1.0 so that no row's norm is below the range either.
+    values = values[np.isfinite(values) & (np.abs(values) <= 1e18)]
+    values = np.concatenate([values, np.array([0.0, -0.0, 1e-45, 1e18, -1.1754944e-38], np.float32)])
+    count = len(values) // 15 * 15
+    rows = np.hstack([np.ones((count // 15, 1), np.float32), values[-count:].reshape(-1, 15)])
+    adapter = TypeAdapter(List[PydanticVector])
+    back = adapter.validate_json(adapter.dump_json(list(rows)))
+    assert all(row.dtype == np.float32 for row in back)
+    assert np.array_equal(np.stack(back).view(np.uint32), rows.view(np.uint32))  # bit for bit, -0.0 and subnormals too
+    dumped = adapter.dump_python(list(rows), mode="json")
+    assert np.array_equal(np.array(dumped, np.float32).view(np.uint32), rows.view(np.uint32))
+    with pytest.raises(ValidationError, match="outside what float32 distances handle"):
+        TypeAdapter(PydanticVector).validate_python([3.4028235e38, 0.0])
 
 
 def test_vector_schema_checks_its_dimension() -> None:
