@@ -483,6 +483,11 @@ def kind_type(kind: str, dim: int) -> "CompactVector":
     return _BY_KIND[kind](dim)  # type: ignore[no-any-return]
 
 
+def vector_column_type(kind: Optional[str], dim: int) -> "TypeEngine[Any]":
+    """The declared type of a vector column of compact ``kind`` (None: a :class:`Vector`) with ``dim`` dimensions."""
+    return Vector(dim) if kind is None else kind_type(kind, dim)
+
+
 # -- distances ---------------------------------------------------------------------------------
 
 

@@ -8,12 +8,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
-from ...kinds import kind_type
-from ...types import Vector
+from ...kinds import vector_column_type
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
-    from sqlalchemy.sql.type_api import TypeEngine
 
     from ...index import VectorIndex
 
@@ -44,10 +42,6 @@ def offline_create_statements(index: "VectorIndex", statements: List[Executable]
 OFFLINE_AFTER_INDEX_DROP = ["COMMIT", "BEGIN TRANSACTION"]
 
 
-def column_type(kind: Optional[str], dim: int) -> "TypeEngine[Any]":
-    """The declared type of a vector column of compact ``kind`` (None: a ``Vector``) with ``dim`` dimensions."""
-    return Vector(dim) if kind is None else kind_type(kind, dim)
-
 
 def alter_vector_dimension(
     operations: "Operations",
@@ -67,6 +61,6 @@ def alter_vector_dimension(
     operations.execute(
         text(
             f"ALTER TABLE {target} ALTER COLUMN {preparer.quote(column_name)} "
-            f"TYPE {column_type(kind, dim).compile(dialect=dialect)} USING NULL"
+            f"TYPE {vector_column_type(kind, dim).compile(dialect=dialect)} USING NULL"
         )
     )

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from ...kinds import kind_type
-from ...types import Vector
+from ...kinds import vector_column_type
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
-    from sqlalchemy.sql.type_api import TypeEngine
 
 CREATE_EXTENSION = ("CREATE EXTENSION IF NOT EXISTS vector",)
 DROP_EXTENSION = ("DROP EXTENSION IF EXISTS vector",)
 
-
-def column_type(kind: Optional[str], dim: int) -> "TypeEngine[Any]":
-    """The declared type of a vector column of compact ``kind`` (None: a ``Vector``) with ``dim`` dimensions."""
-    return Vector(dim) if kind is None else kind_type(kind, dim)
 
 
 def alter_vector_dimension(
@@ -36,8 +30,8 @@ def alter_vector_dimension(
     operations.alter_column(
         table_name,
         column_name,
-        type_=column_type(kind, dim),
-        existing_type=column_type(kind, existing_dim),
+        type_=vector_column_type(kind, dim),
+        existing_type=vector_column_type(kind, existing_dim),
         postgresql_using="NULL",
         schema=schema,
     )

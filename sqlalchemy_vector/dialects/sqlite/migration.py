@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING, Any, Optional
 from sqlalchemy import column, table, update
 
 from ...exc import VectorIndexError
-from ...kinds import kind_type
-from ...types import Vector
+from ...kinds import vector_column_type
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
-    from sqlalchemy.sql.type_api import TypeEngine
 
 
 def keeps_vector_indexes(operation: Any) -> bool:
@@ -22,10 +20,6 @@ def keeps_vector_indexes(operation: Any) -> bool:
 
     return isinstance(operation, (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp))
 
-
-def column_type(kind: Optional[str], dim: int) -> "TypeEngine[Any]":
-    """The declared type of a vector column of compact ``kind`` (None: a ``Vector``) with ``dim`` dimensions."""
-    return Vector(dim) if kind is None else kind_type(kind, dim)
 
 
 def alter_vector_dimension(
@@ -45,4 +39,4 @@ def alter_vector_dimension(
     # No ALTER COLUMN in SQLite: reset the vectors, then copy the table with the new declared type.
     operations.execute(update(table(table_name, column(column_name), schema=schema)).values({column_name: None}))
     with operations.batch_alter_table(table_name, schema=schema, recreate="always") as batch:
-        batch.alter_column(column_name, type_=column_type(kind, dim), existing_type=column_type(kind, existing_dim))
+        batch.alter_column(column_name, type_=vector_column_type(kind, dim), existing_type=vector_column_type(kind, existing_dim))
