@@ -14,16 +14,7 @@ import pytest
 
 from sqlalchemy_vector.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "examples" / "corpus"
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(CORPUS, tmp_path / "corpus")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SQLALCHEMY_VECTOR_DB", raising=False)
-    return tmp_path
+from cli_fixtures import CORPUS, REPO, workspace  # noqa: F401  (workspace is a fixture)
 
 
 @pytest.fixture(params=["sqlite", "duckdb", "postgresql", "clickhouse"])

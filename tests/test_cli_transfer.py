@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Callable, List
 
@@ -12,16 +11,7 @@ import pytest
 from sqlalchemy_vector.cli import main
 from sqlalchemy_vector.embedding import HashingEmbedder
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "examples" / "corpus"
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(CORPUS, tmp_path / "corpus")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SQLALCHEMY_VECTOR_DB", raising=False)
-    return tmp_path
+from cli_fixtures import CORPUS, REPO, workspace  # noqa: F401  (workspace is a fixture)
 
 
 @pytest.fixture(params=["duckdb", "postgresql", "sqlite"])
