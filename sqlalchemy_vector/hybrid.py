@@ -244,10 +244,20 @@ def hybrid_select(
             vector_arm.c.distance.label("distance"),
             text_arm.c.text_score.label("text_score"),
         )
-        .select_from(vector_arm.join(text_arm, vector_arm.c.key == text_arm.c.key, full=True))
+        .select_from(_fused_arms(vector_arm, text_arm, vector_weight, text_weight))
         .order_by(score.desc(), fused_key)
         .limit(top_k)
     )
+
+
+def _fused_arms(vector_arm: Any, text_arm: Any, vector_weight: float, text_weight: float) -> Any:
+    """Both arms' rows, or only those of the arm that weighs when the other's weight is 0 (it adds nothing)."""
+    on = vector_arm.c.key == text_arm.c.key
+    if vector_weight == 0:
+        return text_arm.join(vector_arm, on, isouter=True)
+    if text_weight == 0:
+        return vector_arm.join(text_arm, on, isouter=True)
+    return vector_arm.join(text_arm, on, full=True)
 
 
 def reciprocal_rank_fusion(

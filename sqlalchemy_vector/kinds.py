@@ -535,7 +535,19 @@ class KindDistance(GenericFunction[float]):
             )
         self.kind = vtype.kind
         self.dim = vtype.dim
-        arguments = [x if isinstance(x, ColumnElement) else literal(vtype.validate(x), vtype) for x in (a, b)]
+        arguments = []
+        for x in (a, b):
+            if isinstance(x, ColumnElement):
+                arguments.append(x)
+                continue
+            value = vtype.validate(x)
+            nonzero = value.values if isinstance(value, SparseValue) else value
+            if metric == "cosine" and not np.asarray(nonzero).any():
+                raise InvalidVectorError(
+                    f"cosine distance on {vtype.described_as}: the query vector is all zeros, which has no direction "
+                    "under cosine; use l2 or max_inner_product, or check the embedding input"
+                )
+            arguments.append(literal(value, vtype))
         super().__init__(*arguments, **kwargs)
 
     @property

@@ -158,6 +158,24 @@ def test_filters_apply_to_both_arms(conn: Connection) -> None:
     assert [g["key"] for g in got] == [e["key"] for e in expected]
 
 
+def test_an_arm_weighted_zero_adds_no_rows(conn: Connection) -> None:
+    rows = corpus()
+    table = make_table(conn, rows)
+    text_only = hybrid_rows(conn.execute(hybrid_select(
+        table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, top_k=40, fetch_k=10, weights=(0, 1)
+    )))
+    assert text_only and all(g["text_rank"] is not None for g in text_only)
+    assert [g["key"] for g in text_only] == [k for k in text_ranking(conn, table, "zebra")[:10]]
+    vector_only = hybrid_rows(conn.execute(hybrid_select(
+        table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, top_k=40, fetch_k=10, weights=(1, 0)
+    )))
+    assert [g["key"] for g in vector_only] == vector_ranking(rows, QUERY_VECTOR)[:10]
+    nothing = hybrid_select(
+        table.c.content, table.c.embedding, "qqqzzz", QUERY_VECTOR, bind=conn, top_k=40, weights=(0, 1)
+    )
+    assert conn.execute(nothing).all() == []  # full text alone finds nothing: no vector rows at score 0
+
+
 def test_k_rows_when_k_match(conn: Connection) -> None:
     rows = corpus()
     table = make_table(conn, rows)

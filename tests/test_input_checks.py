@@ -202,3 +202,11 @@ def test_hybrid_select_checks_weights_and_per_arm_integers(
     sv.FullTextIndex("notes_fts", notes.c.body)
     with pytest.raises(x.InvalidArgumentError, match=message):
         sv.hybrid_select(notes.c.body, notes.c.emb, "query", [1, 0, 0], bind=engine_for("sqlite"), **kwargs)
+
+
+@pytest.mark.parametrize("kind", [sv.HalfVector, sv.Int8Vector, sv.SparseVector])
+def test_a_zero_cosine_query_is_refused_on_compact_kinds(kind: Any) -> None:
+    column = Table("kinds", MetaData(), Column("id", Integer, primary_key=True), Column("v", kind(4))).c.v
+    with pytest.raises(x.InvalidVectorError, match=r"cosine distance on column 'kinds.v' .*the query vector is all zeros"):
+        sv.distance("cosine", column, [0, 0, 0, 0])
+    assert sv.distance("l2", column, [0, 0, 0, 0]) is not None  # a zero vector has an L2 distance
