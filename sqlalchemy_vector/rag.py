@@ -727,7 +727,13 @@ class _Store:
         # facade using the same models) does not gain an Index.
         table = self.vector_table.to_metadata(MetaData())
         column = table.c[_column(self.D if self.E is None else self.E, "embedding").key]
-        create_vector_index(session, VectorIndex(name, column, metric=metric, **options))
+        index = VectorIndex(name, column, metric=metric, **options)
+        if any(found["name"] == name for found in self.indexes(session)):
+            raise VectorIndexError(
+                f"create_index({name!r}): {table.name} has a vector index named {name!r} already; "
+                f"drop it first (delete_index({name!r})) or choose another name"
+            )
+        create_vector_index(session, index)
         self.known_indexes = None
 
     def drop_index(self, session: Session, name: str) -> bool:
@@ -2273,9 +2279,17 @@ def _fusion_constant(embedder: Any, rrf_k: Any) -> Any:
 def _create_fulltext(session: Session, store: _Store, index_name: Optional[str], language: str) -> None:
     from .fulltext import FullTextSpec, create_fulltext_index
 
+    from .fulltext import list_fulltext_indexes
+
     table = store.D.__table__
     name = index_name or f"{table.name}_content_fts"
-    create_fulltext_index(session, FullTextSpec(name, table, table.c[_content_column(store).name], language))
+    spec = FullTextSpec(name, table, table.c[_content_column(store).name], language)
+    if any(found["name"] == name for found in list_fulltext_indexes(session, table)):
+        raise VectorIndexError(
+            f"create_fulltext_index({name!r}): {table.name} has a full-text index named {name!r} already; "
+            "drop it first (sqlalchemy_vector.drop_fulltext_index) or choose another name"
+        )
+    create_fulltext_index(session, spec)
 
 
 def _fresh_fulltext(session: Session, store: _Store) -> Any:

@@ -43,6 +43,9 @@ from sqlalchemy_vector.orm import EmbeddedDocumentMixin, make_models
 from sqlalchemy_vector.rag import VectorRAG
 from tests.conftest import BACKENDS, WITH_CLICKHOUSE
 
+# The backends fresh_database_url makes a database of (its SQLite URL is the sqlite-vec one).
+FRESH_BACKENDS = ("sqlite", "duckdb", "postgresql", "clickhouse")
+
 FUNCTIONS = ("cosine", "euclidean", "inner_product")
 # A query vector whose distances to CORPUS have no ties under any function.
 Q = [0.8, 0.45, 0.3, 0.1, 0.05, 0.2, 0.15, 0.37]
@@ -568,7 +571,7 @@ def test_an_index_dropped_elsewhere_is_searched_without(tmp_path: Path) -> None:
         admin.close()
 
 
-@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
 def test_similar_documents_of_a_zero_embedding_under_cosine(backend: str, fresh_database_url: Any) -> None:
     rag = VectorRAG(fresh_database_url(backend), dimension=3)
     try:
@@ -583,7 +586,7 @@ def test_similar_documents_of_a_zero_embedding_under_cosine(backend: str, fresh_
         rag.close()
 
 
-@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
 def test_equal_distances_come_back_in_key_order(backend: str, fresh_database_url: Any) -> None:
     # Six documents at each of two points: which of the tied ones make a top 3, and their order, is
     # the key order on every backend (the database's own order of ties differs from one to the next).
@@ -596,5 +599,22 @@ def test_equal_distances_come_back_in_key_order(backend: str, fresh_database_url
         found = [r["document_id"] for r in rag.query_with_embedding([1, 0, 0, 0], top_k=8)]
         assert found == ["d00", "d02", "d04", "d06", "d08", "d10", "d01", "d03"]
         assert [r["document_id"] for r in rag.find_similar_documents("d00", top_k=3)] == ["d02", "d04", "d06"]
+    finally:
+        rag.close()
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_an_index_created_twice_is_refused_by_name(backend: str, fresh_database_url: Any) -> None:
+    rag = VectorRAG(fresh_database_url(backend), dimension=4)
+    try:
+        rag.load_documents([{"content": f"c{i}", "embedding": np.eye(4)[i % 4] + 0.1} for i in range(8)], show_progress=False)
+        rag.create_index("ix", "cosine", duckdb_experimental_persistence=True)
+        with pytest.raises(sv.exc.VectorIndexError, match=r"create_index\('ix'\): embeddings has a vector index named 'ix' already"):
+            rag.create_index("ix", "cosine", duckdb_experimental_persistence=True)
+        assert [i["name"] for i in rag.get_statistics()["indexes"]] == ["ix"]
+        if backend != "clickhouse":  # no full-text index there
+            rag.create_fulltext_index()
+            with pytest.raises(sv.exc.VectorIndexError, match="has a full-text index named 'documents_content_fts' already"):
+                rag.create_fulltext_index()
     finally:
         rag.close()
