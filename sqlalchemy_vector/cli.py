@@ -883,10 +883,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     rag = _open(url, must_exist=True, embedder=embedder)
     try:
         _check_collection(rag, spec)
-        count = export_parquet(rag, args.file)
-    except BaseException:
-        Path(args.file).unlink(missing_ok=True)  # never a half-written file
-        raise
+        count = export_parquet(rag, args.file)  # complete, or nothing changed at args.file
     finally:
         rag.close()
     print(f"exported {count} passages ({rag.embedder.model_name}, {rag.dimension} dimensions) to {args.file}")

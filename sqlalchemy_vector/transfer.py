@@ -13,6 +13,7 @@ Needs ``pyarrow`` (part of the ``duckdb`` extra, or ``pip install pyarrow``).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Union
 
@@ -78,17 +79,25 @@ def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
         ],
         metadata={_MODEL_KEY: str(rag.embedder.model_name).encode(), _DIMENSION_KEY: str(dim).encode()},
     )
+    # Written beside ``path`` and renamed over it once complete: an interrupted export leaves no file
+    # that reads as a smaller, valid one, and a file already at ``path`` stays until then.
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     written = 0
-    with pq.ParquetWriter(str(path), schema) as writer:
-        for page in _pages(rag, batch_size):
-            columns = {
-                "document_id": [str(d["document_id"]) for d in page],
-                "content": [d["content"] for d in page],
-                "metadata": [json.dumps(d["metadata"], sort_keys=True) for d in page],
-                "embedding": [None if d["embedding"] is None else d["embedding"].tolist() for d in page],
-            }
-            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
-            written += len(page)
+    try:
+        with pq.ParquetWriter(str(partial), schema) as writer:
+            for page in _pages(rag, batch_size):
+                columns = {
+                    "document_id": [str(d["document_id"]) for d in page],
+                    "content": [d["content"] for d in page],
+                    "metadata": [json.dumps(d["metadata"], sort_keys=True) for d in page],
+                    "embedding": [None if d["embedding"] is None else d["embedding"].tolist() for d in page],
+                }
+                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+                written += len(page)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return written
 
 

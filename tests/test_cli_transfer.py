@@ -69,3 +69,30 @@ def test_import_refuses_another_model(workspace: Path, capsys: pytest.CaptureFix
     assert err.count("\n") == 1 and "'other-model'" in err and "hashing-v2-384" in err
     assert main(["import", "missing.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
     assert "no such file: missing.parquet" in capsys.readouterr().err
+
+
+def test_an_interrupted_export_leaves_the_previous_file(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    from sqlalchemy_vector import transfer
+
+    assert main(["ingest", "corpus", "--quiet"]) == 0
+    assert main(["export", "backup.parquet"]) == 0
+    complete = pq.read_metadata("backup.parquet").num_rows
+    pages = transfer._pages
+
+    def interrupted(rag: Any, batch_size: int) -> Any:
+        for number, page in enumerate(pages(rag, 5)):
+            if number == 1:
+                raise KeyboardInterrupt  # Ctrl-C during the second page
+            yield page
+
+    monkeypatch.setattr(transfer, "_pages", interrupted)
+    assert main(["export", "backup.parquet"]) == 130
+    # The backup is the complete one, and no partial file is left beside it.
+    assert pq.read_metadata("backup.parquet").num_rows == complete > 5
+    assert sorted(p.name for p in workspace.iterdir() if "backup" in p.name) == ["backup.parquet"]
+    monkeypatch.setattr(transfer, "_pages", pages)
+    assert main(["export", "fresh.parquet"]) == 0 and pq.read_metadata("fresh.parquet").num_rows == complete
