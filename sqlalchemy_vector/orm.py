@@ -114,6 +114,24 @@ class MetadataJSON(TypeDecorator[Any]):
         backend = find_backend(dialect)
         return dialect.type_descriptor(self.impl_instance if backend is None else backend.json_type())
 
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        # Metadata integers are within 64 bits (larger ones are refused when stored), so a larger
+        # one read back was a float: PostgreSQL's jsonb writes 1e20 as 100000000000000000000.
+        return _floats_beyond_int64(value)
+
+
+_INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _floats_beyond_int64(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _floats_beyond_int64(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_floats_beyond_int64(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_RANGE[0] <= value <= _INT64_RANGE[1]:
+        return float(value)
+    return value
+
 
 class IntegerId(BigInteger):
     """A database-generated integer key, in the backend's type for it (SQLite's rowid ``INTEGER``), else BIGINT.

@@ -618,3 +618,19 @@ def test_an_index_created_twice_is_refused_by_name(backend: str, fresh_database_
                 rag.create_fulltext_index()
     finally:
         rag.close()
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_large_float_metadata_reads_back_as_a_float(backend: str, fresh_database_url: Any) -> None:
+    # PostgreSQL's jsonb writes 1e20 as 100000000000000000000; read as an int, it was refused by every
+    # other backend when the documents were exported and imported there.
+    rag = VectorRAG(fresh_database_url(backend), dimension=4)
+    try:
+        metadata = {"big": 1e20, "huge": 1.5e300, "nested": {"list": [-1e19, 2.5]}, "int": 2**63 - 1}
+        document_id = rag.load_document("text", metadata=metadata)
+        got = rag.get_document(document_id)["metadata"]  # type: ignore[index]
+        assert got == metadata
+        assert type(got["big"]) is float and type(got["huge"]) is float and type(got["nested"]["list"][0]) is float
+        assert type(got["int"]) is int
+    finally:
+        rag.close()
