@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Union
 
 from sqlalchemy import select
 
-from .exc import MissingDependencyError, ModelConfigurationError
+from .exc import InvalidDocumentError, MissingDependencyError, ModelConfigurationError
 
 __all__ = ["export_parquet", "import_parquet"]
 
@@ -111,10 +111,25 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     _pyarrow()
     import pyarrow.parquet as pq
 
-    source = pq.ParquetFile(str(path))
+    import pyarrow as pa
+
+    try:
+        source = pq.ParquetFile(str(path))
+    except (pa.ArrowException, OSError) as err:
+        raise InvalidDocumentError(f"{path} is not a Parquet file export_parquet wrote ({err})") from err
+    missing = sorted({"document_id", "content", "metadata", "embedding"} - set(source.schema_arrow.names))
+    if missing:
+        raise InvalidDocumentError(
+            f"{path} lacks the column(s) {', '.join(missing)} of a file export_parquet writes; export it again"
+        )
     meta = source.schema_arrow.metadata or {}
     model = meta.get(_MODEL_KEY, b"").decode() or None
-    dimension = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
+    try:
+        dimension = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
+    except ValueError:
+        raise InvalidDocumentError(
+            f"{path} records the dimension {meta.get(_DIMENSION_KEY)!r}, not a whole number; export it again"
+        ) from None
     if (model, dimension) != (str(rag.embedder.model_name), rag.dimension):
         raise ModelConfigurationError(
             f"{path} holds embeddings of {model!r} ({dimension} dimensions), but this database embeds with "
@@ -124,9 +139,18 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     keep = keep_ids and not rag._models.generated_ids
 
     def documents() -> Iterator[Dict[str, Any]]:
+        number = 0
         for batch in source.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
-                document: Dict[str, Any] = {"content": row["content"], "metadata": json.loads(row["metadata"])}
+                try:
+                    metadata = json.loads(row["metadata"])
+                except (TypeError, ValueError) as err:
+                    raise InvalidDocumentError(
+                        f"{path}, row {number}: its metadata is not a JSON document ({row['metadata']!r:.60}: {err}); "
+                        "export the database again"
+                    ) from None
+                number += 1
+                document: Dict[str, Any] = {"content": row["content"], "metadata": metadata}
                 if row["embedding"] is not None:
                     document["embedding"] = row["embedding"]
                 if keep:

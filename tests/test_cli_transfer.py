@@ -96,3 +96,30 @@ def test_an_interrupted_export_leaves_the_previous_file(
     assert sorted(p.name for p in workspace.iterdir() if "backup" in p.name) == ["backup.parquet"]
     monkeypatch.setattr(transfer, "_pages", pages)
     assert main(["export", "fresh.parquet"]) == 0 and pq.read_metadata("fresh.parquet").num_rows == complete
+
+
+def test_an_import_file_that_is_not_an_export_is_refused_by_the_library(workspace: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sqlalchemy_vector import VectorRAG, exc
+    from sqlalchemy_vector.transfer import import_parquet
+
+    rag = VectorRAG(f"sqlite:///{workspace / 'target.db'}")
+    try:
+        meta = {b"sqlalchemy_vector.model_name": str(rag.embedder.model_name).encode(), b"sqlalchemy_vector.dimension": str(rag.dimension).encode()}
+        columns = [("document_id", pa.string()), ("content", pa.string()), ("metadata", pa.string()), ("embedding", pa.list_(pa.float32(), rag.dimension))]
+        rows = {"document_id": ["a", "b"], "content": ["one", "two"], "metadata": ["{}", "{bad"], "embedding": [[0.5] * rag.dimension] * 2}
+        pq.write_table(pa.Table.from_pydict(rows, schema=pa.schema(columns, metadata=meta)), workspace / "bad_json.parquet")
+        with pytest.raises(exc.InvalidDocumentError, match=r"bad_json.parquet, row 1: its metadata is not a JSON document"):
+            import_parquet(rag, workspace / "bad_json.parquet")
+        no_metadata = pa.schema([c for c in columns if c[0] != "metadata"], metadata=meta)
+        pq.write_table(pa.Table.from_pydict({k: v for k, v in rows.items() if k != "metadata"}, schema=no_metadata), workspace / "short.parquet")
+        with pytest.raises(exc.InvalidDocumentError, match=r"lacks the column\(s\) metadata"):
+            import_parquet(rag, workspace / "short.parquet")
+        (workspace / "text.parquet").write_text("not parquet")
+        with pytest.raises(exc.InvalidDocumentError, match=r"text.parquet is not a Parquet file export_parquet wrote"):
+            import_parquet(rag, workspace / "text.parquet")
+        assert rag.get_statistics()["document_count"] == 0
+    finally:
+        rag.close()
