@@ -108,8 +108,10 @@ def create_app(url: Optional[str] = None) -> Flask:
         if not query.any():
             abort(422, description="q has no searchable words")
         distance = Note.embedding.cosine(query).label("distance")
-        k = request.args.get("k", 5, type=int)
-        rows = db.session.execute(select(Note.id, Note.content, distance).order_by(distance, Note.id).limit(k))
+        k = request.args.get("k", "5")
+        if not k.isdigit() or not 1 <= int(k) <= 100:
+            abort(422, description=f"k must be a whole number from 1 to 100, got {k!r}")
+        rows = db.session.execute(select(Note.id, Note.content, distance).order_by(distance, Note.id).limit(int(k)))
         return jsonify([{"id": i, "content": c, "distance": d} for i, c, d in rows])
 
     return app

@@ -316,6 +316,9 @@ def test_flask_service(database_url: str) -> None:
         expected = numpy_ranking("kittens pounce", ids)[:3]
         assert [h["id"] for h in hits] == [i for i, _ in expected]
         assert [h["distance"] for h in hits] == pytest.approx([d for _, d in expected], abs=1e-5)
+        for k in ("-1", "0", "x", "101"):
+            refused = client.get(f"/search?q=kittens&k={k}")
+            assert refused.status_code == 422 and "k must be a whole number from 1 to 100" in refused.get_data(as_text=True)
 
         given = client.post("/notes", json={"content": "given", "embedding": [0.6] * 384})
         assert given.status_code == 201
