@@ -149,7 +149,14 @@ def to_half(value: Any, dim: Optional[int], where: Where = "half vector value") 
             f"{_name(where)} expects values within the float16 range (|x| <= 65504), got {array[bad]!r} at index "
             f"{bad}; scale the vector (e.g. normalise it) or store it in a Vector column"
         )
-    return array.astype(np.float16)
+    half = array.astype(np.float16)
+    if array.any() and not half.any():
+        raise InvalidVectorError(
+            f"{_name(where)} has no element float16 can hold apart from 0 (the largest is "
+            f"{float(np.abs(array).max()):.3g}; float16 keeps magnitudes from 6e-8): it would be stored as a zero "
+            "vector; scale the vector (e.g. normalise it) or store it in a Vector column"
+        )
+    return half
 
 
 def to_int8(value: Any, dim: Optional[int], where: Where = "int8 vector value") -> npt.NDArray[np.int8]:

@@ -210,3 +210,12 @@ def test_a_zero_cosine_query_is_refused_on_compact_kinds(kind: Any) -> None:
     with pytest.raises(x.InvalidVectorError, match=r"cosine distance on column 'kinds.v' .*the query vector is all zeros"):
         sv.distance("cosine", column, [0, 0, 0, 0])
     assert sv.distance("l2", column, [0, 0, 0, 0]) is not None  # a zero vector has an L2 distance
+
+
+def test_a_half_vector_that_float16_would_make_zero_is_refused() -> None:
+    from sqlalchemy_vector.kinds import to_half
+
+    with pytest.raises(x.InvalidVectorError, match="has no element float16 can hold apart from 0"):
+        to_half([1e-8, -2e-8, 0.0], 3)
+    assert to_half([1e-8, 0.5, 0.0], 3).tolist() == [0.0, 0.5, 0.0]  # one small element among others rounds, as float16 does
+    assert not to_half([0.0, 0.0, 0.0], 3).any()  # a zero vector stays one
