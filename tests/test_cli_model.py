@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,17 +13,13 @@ import pytest
 
 from sqlalchemy_vector.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "examples" / "corpus"
+from cli_fixtures import CORPUS, REPO, workspace  # noqa: F401  (workspace is a fixture)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(CORPUS, tmp_path / "corpus")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SQLALCHEMY_VECTOR_DB", raising=False)
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model hub: these machines (and air-gapped servers) have none."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path
 
 
 def test_model_is_stored_and_enforced(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
