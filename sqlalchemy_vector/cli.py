@@ -899,22 +899,41 @@ def cmd_import(args: argparse.Namespace) -> int:
     embedder, spec = _embedder_for(url, args.model)
     precision = _precision_for(url, args.precision)
     _check_parquet(args.file, embedder)  # before the database is created
+    created = _new_database_file(url)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
-        _check_collection(rag, spec)
         try:
-            count = import_parquet(rag, args.file)
-        except IntegrityError:
-            raise ValueError(
-                f"passages of {args.file} are already in {_shown(url)} (their ids are taken), so nothing was "
-                "imported; import it into an empty database (another --db)"
-            ) from None
-        _ensure_fulltext(rag)
-        _write_settings(rag.engine, _settings(rag, spec))
-    finally:
-        rag.close()
+            _check_collection(rag, spec)
+            try:
+                count = import_parquet(rag, args.file)
+            except IntegrityError:
+                raise ValueError(
+                    f"passages of {args.file} are already in {_shown(url)} (their ids are taken), so nothing was "
+                    "imported; import it into an empty database (another --db)"
+                ) from None
+            _ensure_fulltext(rag)
+            _write_settings(rag.engine, _settings(rag, spec))
+        finally:
+            rag.close()
+    except BaseException:
+        if created is not None:  # a database this import made holds nothing: leave none behind
+            for leftover in (created, *(created.with_name(created.name + end) for end in ("-wal", "-shm", "-journal", ".wal"))):
+                leftover.unlink(missing_ok=True)
+        raise
     print(f"imported {count} passages into {_shown(url)}")
     return 0
+
+
+def _new_database_file(url: str) -> Optional[Path]:
+    """The file of a file database (SQLite, DuckDB) at ``url`` that does not exist yet, else None."""
+    parsed = make_url(url)
+    backend = find_backend(parsed.get_dialect())
+    if backend is None or not backend.capabilities.file_database:
+        return None
+    path = backend.database_file(parsed)
+    if path is None or path.startswith("file:") or path == ":memory:" or Path(path).exists():
+        return None
+    return Path(path)
 
 
 def _check_parquet(path: str, embedder: Any) -> None:

@@ -142,7 +142,7 @@ Where = Union[str, Any]
 
 def to_half(value: Any, dim: Optional[int], where: Where = "half vector value") -> npt.NDArray[np.float16]:
     """Validate ``value`` like a ``Vector`` value, and check it fits float16 (at most 65504 in magnitude)."""
-    array = to_float32(value, dim, where)
+    array = to_float32(value, dim, where, "HalfVector")
     if array.size and float(np.abs(array).max()) > _FLOAT16_MAX:
         bad = int(np.flatnonzero(np.abs(array) > _FLOAT16_MAX)[0])
         raise InvalidVectorError(
@@ -161,7 +161,7 @@ def to_half(value: Any, dim: Optional[int], where: Where = "half vector value") 
 
 def to_int8(value: Any, dim: Optional[int], where: Where = "int8 vector value") -> npt.NDArray[np.int8]:
     """Validate ``value`` as whole numbers from -128 to 127 (floats with a fraction are refused, not rounded)."""
-    array = to_float32(value, dim, where)
+    array = to_float32(value, dim, where, "Int8Vector")
     # Judged on the numbers as given: float32 would round 1.00000001 to 1.0.
     given = np.asarray(value, dtype=np.float64) if np.asarray(value).dtype.kind == "f" else array
     bad = np.flatnonzero((given != np.round(given)) | (given < -128) | (given > 127))
@@ -221,7 +221,7 @@ def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> Spa
         # pgvector-python's SparseVector (0-based indices too)
         sparse = SparseValue(value.dimensions(), value.indices(), value.values())
     else:
-        sparse = SparseValue.from_dense(to_float32(value, dim, where))
+        sparse = SparseValue.from_dense(to_float32(value, dim, where, "SparseVector"))
     if sparse.indices.ndim != 1 or sparse.indices.shape != sparse.values.shape:
         raise InvalidVectorError(
             f"{_name(where)} has {sparse.indices.size} indices and {sparse.values.size} values; "

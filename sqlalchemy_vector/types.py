@@ -39,13 +39,14 @@ def has_booleans(rows: Any) -> bool:
 
 
 def to_float32(
-    value: Any, dim: Optional[int], where: Union[str, Callable[[], str]] = "vector value"
+    value: Any, dim: Optional[int], where: Union[str, Callable[[], str]] = "vector value", declared: str = "Vector"
 ) -> npt.NDArray[np.float32]:
     """Validate ``value`` as a finite 1-D numeric vector and return it as float32.
 
     ``where`` names the column (or other place) in error messages; it may be a
     function returning the name, called only when there is an error to report.
-    ``dim`` of ``None`` accepts any length.
+    ``dim`` of ``None`` accepts any length; ``declared`` is the column type a
+    dimension error suggests declaring (a compact kind's name for its values).
     """
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         raise InvalidVectorError(
@@ -84,7 +85,7 @@ def to_float32(
         raise DimensionMismatchError(
             f"{_name(where)} expects {dim} dimensions, got {array.shape[0]}; "
             + (
-                f"use vectors from the embedding model the column was declared for, or declare Vector({array.shape[0]})"
+                f"use vectors from the embedding model the column was declared for, or declare {declared}({array.shape[0]})"
                 if array.shape[0]
                 else "an empty vector has none: give the vector, or leave the row's vector out"
             )

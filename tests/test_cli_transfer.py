@@ -123,3 +123,23 @@ def test_an_import_file_that_is_not_an_export_is_refused_by_the_library(workspac
         assert rag.get_statistics()["document_count"] == 0
     finally:
         rag.close()
+
+
+@pytest.mark.parametrize("database", ["new.db", "new.duckdb"])
+def test_a_failed_import_leaves_no_new_database(
+    workspace: Path, database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert main(["ingest", "corpus", "--quiet"]) == 0
+    assert main(["export", "good.parquet"]) == 0
+    table = pq.read_table("good.parquet")
+    metadata = table.column("metadata").to_pylist()
+    metadata[-1] = "{bad"  # the header is right; a row is not
+    pq.write_table(table.set_column(table.schema.get_field_index("metadata"), "metadata", pa.array(metadata)), "bad.parquet")
+    capsys.readouterr()
+    url = ("sqlite:///" if database.endswith(".db") else "duckdb:///") + database
+    assert main(["--db", url, "import", "bad.parquet"]) == 1
+    assert "its metadata is not a JSON document" in capsys.readouterr().err
+    assert not any(p.name.startswith("new.") for p in workspace.iterdir())

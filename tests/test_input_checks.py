@@ -219,3 +219,10 @@ def test_a_half_vector_that_float16_would_make_zero_is_refused() -> None:
         to_half([1e-8, -2e-8, 0.0], 3)
     assert to_half([1e-8, 0.5, 0.0], 3).tolist() == [0.0, 0.5, 0.0]  # one small element among others rounds, as float16 does
     assert not to_half([0.0, 0.0, 0.0], 3).any()  # a zero vector stays one
+
+
+@pytest.mark.parametrize(("kind", "name"), [(sv.HalfVector, "HalfVector"), (sv.Int8Vector, "Int8Vector"), (sv.SparseVector, "SparseVector")])
+def test_a_compact_kinds_dimension_error_suggests_its_own_type(kind: Any, name: str) -> None:
+    column = Table("kinds", MetaData(), Column("id", Integer, primary_key=True), Column("v", kind(3))).c.v
+    with pytest.raises(x.DimensionMismatchError, match=rf"expects 3 dimensions, got 2; .* declare {name}\(2\)"):
+        sv.distance("l2", column, [1, 2])
