@@ -33,7 +33,7 @@ from sqlalchemy.exc import DontWrapMixin
 
 from .dialects.base import find_backend
 from .exc import InvalidRowError
-from .types import Vector, has_booleans, to_float32
+from .types import Vector, _preview, has_booleans, to_float32
 
 __all__ = ["BulkLoad", "bulk_insert"]
 
@@ -268,11 +268,6 @@ class BulkLoad:
         keys = [c.key for c in self.columns] if self.defaults_computed else self.given
         columns = [self.vector_values(k) if k in self.vectors else self.values[k] for k in keys]
         return [dict(zip(keys, values)) for values in zip(*columns)]
-
-
-def _preview(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _NeedsExecutionContext(Exception):

@@ -21,9 +21,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlc
 from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
 from .dialects.base import backends, find_backend, supported_dialects
-from .exc import InvalidVectorError, ModelConfigurationError, VectorError
+from .exc import InvalidVectorError, VectorError
 from .functions import SIMILARITY_FUNCTIONS
 from .kinds import PRECISIONS
+from .search import MAX_LIMIT
 
 __all__ = ["main", "main_exit", "DEFAULT_DB"]
 
@@ -33,8 +34,6 @@ TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 #: Ranking modes of ``query``: fused, vector similarity only, full-text match only.
 MODES = ("hybrid", "vector", "text")
-#: The largest whole number an option takes: what every backend binds as an integer.
-MAX_INT = 2**31 - 1
 
 DESCRIPTION = """\
 Ingest text and Markdown files into a vector database and search them.
@@ -72,15 +71,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _whole(minimum: int) -> Callable[[str], int]:
-    """An option's type: a whole number from ``minimum`` to :data:`MAX_INT`."""
+    """An option's type: a whole number from ``minimum`` to :data:`MAX_LIMIT`."""
 
     def whole(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expects a whole number, got {text!r}") from None
-        if not minimum <= value <= MAX_INT:
-            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to {MAX_INT}, got {value}")
+        if not minimum <= value <= MAX_LIMIT:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to {MAX_LIMIT}, got {value}")
         return value
 
     return whole
@@ -301,16 +300,11 @@ def _check_url(url: str) -> None:
             f"the command-line tool needs a synchronous driver, not {parsed.drivername}: "
             f"use {synchronous.render_as_string(hide_password=True)}"
         )
-    if backend is None or not backend.capabilities.file_database:
-        return
-    path = backend.database_file(parsed)
-    if path is None or path.startswith("file:") or Path(path).exists():
-        return
-    directory = Path(path).parent
-    if not directory.is_dir():
+    path = _new_database_file(url)
+    if path is not None and not path.parent.is_dir():
         raise OSError(
-            f"directory {directory} does not exist, so {path} cannot be created there; "
-            f"create it (mkdir -p {directory}) or pass another --db"
+            f"directory {path.parent} does not exist, so {path} cannot be created there; "
+            f"create it (mkdir -p {path.parent}) or pass another --db"
         )
 
 
@@ -837,8 +831,8 @@ def _rrf_k(text: Optional[str]) -> Union[None, int, Tuple[int, int]]:
         parts = [int(part) for part in text.split(",")]
     except ValueError:
         parts = []
-    if len(parts) in (1, 2) and max(parts) > MAX_INT:
-        raise ValueError(f"--rrf-k must be at most {MAX_INT}, got {text}")
+    if len(parts) in (1, 2) and max(parts) > MAX_LIMIT:
+        raise ValueError(f"--rrf-k must be at most {MAX_LIMIT}, got {text}")
     if len(parts) == 1 and parts[0] >= 0:
         return parts[0]
     if len(parts) == 2 and min(parts) >= 0:
@@ -938,27 +932,9 @@ def _new_database_file(url: str) -> Optional[Path]:
 
 def _check_parquet(path: str, embedder: Any) -> None:
     """Refuse a file that is not one ``export`` wrote, or holds another model's vectors (as import_parquet would)."""
-    from .transfer import _DIMENSION_KEY, _MODEL_KEY, _pyarrow
+    from .transfer import open_export
 
-    _pyarrow()
-    import pyarrow.parquet as pq
-
-    try:
-        schema = pq.read_schema(path)
-    except Exception as err:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet
-        raise ValueError(f"{path} is not a Parquet file written by export ({_first_line(err)})") from None
-    missing = sorted({"document_id", "content", "metadata", "embedding"} - set(schema.names))
-    if missing:
-        raise ValueError(f"{path} is not a file written by export: it has no {', '.join(missing)} column")
-    meta = schema.metadata or {}
-    model = meta.get(_MODEL_KEY, b"").decode() or None
-    dimension = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
-    if (model, dimension) != (str(embedder.model_name), int(embedder.dimension)):
-        raise ModelConfigurationError(
-            f"{path} holds embeddings of {model!r} ({dimension} dimensions), but this database embeds with "
-            f"{embedder.model_name!r} ({embedder.dimension}); import it into a database of that model "
-            "(pass the --model it was made with), or re-embed the documents"
-        )
+    open_export(path, str(embedder.model_name), int(embedder.dimension))
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

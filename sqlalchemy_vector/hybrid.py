@@ -39,6 +39,7 @@ from .dialects.base import backend_for
 from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
+from .search import MAX_LIMIT
 from .types import to_float32
 
 __all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
@@ -109,18 +110,14 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
-#: The largest per-arm integer (a candidate count or an RRF constant): what every backend binds as an integer.
-_MAX_PER_ARM = 2**31 - 1
-
-
 def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
     """``value`` as a (vector, text) pair of integers from ``minimum`` to 2**31 - 1: one integer for both, or a pair."""
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
     if len(pair) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= _MAX_PER_ARM for v in pair
+        isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= MAX_LIMIT for v in pair
     ):
         raise InvalidArgumentError(
-            f"{name} must be an integer from {minimum} to {_MAX_PER_ARM} or a pair (vector, text) of them, got {value!r}"
+            f"{name} must be an integer from {minimum} to {MAX_LIMIT} or a pair (vector, text) of them, got {value!r}"
         )
     return pair[0], pair[1]
 

@@ -120,7 +120,8 @@ class MetadataJSON(TypeDecorator[Any]):
         return _floats_beyond_int64(value)
 
 
-_INT64_RANGE = (-(2**63), 2**63 - 1)
+#: The integers every backend's JSON keeps exactly: metadata integers and integer keys stay within it.
+INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
 def _floats_beyond_int64(value: Any) -> Any:
@@ -128,7 +129,7 @@ def _floats_beyond_int64(value: Any) -> Any:
         return {key: _floats_beyond_int64(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_floats_beyond_int64(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_RANGE[0] <= value <= _INT64_RANGE[1]:
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
         return float(value)
     return value
 

@@ -91,8 +91,8 @@ from .exc import (
 )
 from .filters import Filter, metadata_filter
 from .functions import SIMILARITY_FUNCTIONS
-from .orm import check_identifier, make_models, new_ids, utcnow
-from .search import TopK, run_top_k
+from .orm import INT64_RANGE, check_identifier, make_models, new_ids, utcnow
+from .search import MAX_LIMIT, TopK, run_top_k
 from .kinds import PRECISIONS, precision_of, precision_type
 from .types import has_booleans, to_float32
 
@@ -102,7 +102,6 @@ __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMEN
 DEFAULT_DIMENSION = 384
 
 _DOCUMENT_KEYS = frozenset({"content", "metadata", "document_id", "embedding"})
-_MAX_TOP_K = 2**31 - 1  # no database takes a larger LIMIT
 _ID_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 _STATEMENT_CACHE_SIZE = 64  # search statements kept per store (one per dialect, metric, limit, index)
 _QUERY_VECTOR = "query_vector"  # the bound parameter of a search's query vector
@@ -933,8 +932,8 @@ class _Facade:
 
     @staticmethod
     def _check_search(top_k: int, similarity_threshold: Optional[float], similarity_function: str) -> None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= _MAX_TOP_K:
-            raise InvalidArgumentError(f"top_k must be a positive integer (at most {_MAX_TOP_K}), got {top_k!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_LIMIT:
+            raise InvalidArgumentError(f"top_k must be a positive integer (at most {MAX_LIMIT}), got {top_k!r}")
         if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
             raise UnsupportedMetricError(
                 f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
@@ -957,13 +956,13 @@ class _Facade:
         if id_type is None:
             return None
         if id_type is int and isinstance(value, int) and not isinstance(value, bool):
-            if not _INT64[0] <= value <= _INT64[1]:
+            if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
                 return f"{value!r:.40} is outside the 64-bit range of integer keys (-2**63 to 2**63 - 1)"
             return None
         if id_type is not int and isinstance(value, id_type):
             return None
         column = _column(self._models.document, "id")
-        kind = _ID_KINDS.get(id_type, (f"a {id_type.__name__}", f"{id_type.__name__}(x)"))[0]
+        kind = _id_kind(id_type)[0]
         return (
             f"must be {kind} ({column.table.name}.{column.name} holds {id_type.__name__} ids), "
             f"got {_type_name(value)} {value!r:.60}"
@@ -975,7 +974,7 @@ class _Facade:
         if problem is not None:
             id_type = self._id_type
             assert id_type is not None
-            kind, conversion = _ID_KINDS.get(id_type, (f"a {id_type.__name__}", f"{id_type.__name__}(x)"))
+            kind, conversion = _id_kind(id_type)
             if isinstance(value, bool) and id_type is int:
                 conversion += "; True and False are not ids"
             raise error(f"{where} {problem}; {fix.format(kind=kind, conversion=conversion)}")
@@ -1076,21 +1075,25 @@ class _Facade:
                 "use load_document() for one document"
             )
         seen: Dict[Any, int] = {}  # each id given, and the position of its first document
+        scanned = 0  # documents whose ids the scan below checked already
         if isinstance(documents, abc.Sequence):
             # Known in advance: a repeated id is found before the first batch is written (which
             # matters where nothing rolls back). The scan stops where the documents' own checks will.
-            for position, document in enumerate(documents):
+            for document in documents:
                 if not isinstance(document, abc.Mapping):
                     break
                 value = document.get("document_id")
                 if value is not None and (self._id_type is None or self._id_problem(value) is not None):
                     break
-                self._check_repeat(seen, value, position)
+                self._check_repeat(seen, value, scanned)
+                scanned += 1
         batch: List[_Prepared] = []
         offset = 0
         for document in documents:
-            prepared = self._prepare(document, offset + len(batch))
-            self._check_repeat(seen, prepared.id, offset + len(batch))
+            position = offset + len(batch)
+            prepared = self._prepare(document, position)
+            if position >= scanned:
+                self._check_repeat(seen, prepared.id, position)
             batch.append(prepared)
             if len(batch) == batch_size:
                 self._vectors(batch, offset)
@@ -1129,7 +1132,6 @@ class _Facade:
 # -- the rule for text and JSON values, the same on every backend ------------------------------------------
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _check_text(value: str, where: str, error: type) -> None:
@@ -1161,7 +1163,7 @@ def _check_json(value: Any, where: str, error: type, only_json: bool = True) -> 
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
+        if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
             raise error(
                 f"{where} holds the integer {value!r:.40}, outside the 64-bit range every backend's JSON keeps "
                 "exactly; store it as a string"
@@ -1230,6 +1232,11 @@ _ID_KINDS: Dict[type, Tuple[str, str]] = {
     int: ("an int", "int(x)"),
     uuid.UUID: ("a uuid.UUID", "uuid.UUID(x)"),
 }
+
+
+def _id_kind(id_type: type) -> Tuple[str, str]:
+    """How messages name an id of ``id_type``, and the conversion that makes one."""
+    return _ID_KINDS.get(id_type, (f"a {id_type.__name__}", f"{id_type.__name__}(x)"))
 
 
 _DDL_ATTEMPTS = 5
@@ -2277,9 +2284,7 @@ def _fusion_constant(embedder: Any, rrf_k: Any) -> Any:
 
 
 def _create_fulltext(session: Session, store: _Store, index_name: Optional[str], language: str) -> None:
-    from .fulltext import FullTextSpec, create_fulltext_index
-
-    from .fulltext import list_fulltext_indexes
+    from .fulltext import FullTextSpec, create_fulltext_index, list_fulltext_indexes
 
     table = store.D.__table__
     name = index_name or f"{table.name}_content_fts"

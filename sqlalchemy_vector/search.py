@@ -327,9 +327,13 @@ def _vector_attribute(column: Any) -> Any:
     return getattr(column, found[0])
 
 
+#: The largest row count a statement takes (a LIMIT, a per-arm depth, an RRF constant): above 2**31 no
+#: database takes it as a LIMIT, and nobody asks for that many neighbours.
+MAX_LIMIT = 2**31 - 1
+
+
 def _check_k(k: Any) -> None:
-    # Above 2**31 no database takes it as a LIMIT; nobody asks for that many neighbours.
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 2**31 - 1:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_LIMIT:
         raise InvalidArgumentError(f"knn() expects k to be a positive integer (at most 2**31 - 1), got {k!r}")
 
 

@@ -101,6 +101,39 @@ def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     return written
 
 
+def open_export(path: Union[str, Path], model_name: str, dimension: int) -> Any:
+    """``path`` opened (a ``pyarrow.parquet.ParquetFile``) as a file :func:`export_parquet` wrote with embeddings of
+    ``model_name`` in ``dimension`` dimensions, or the error saying why it is not one."""
+    pa = _pyarrow()
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(str(path))
+    except (pa.ArrowException, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidDocumentError(f"{path} is not a Parquet file written by export ({first})") from err
+    missing = sorted({"document_id", "content", "metadata", "embedding"} - set(source.schema_arrow.names))
+    if missing:
+        raise InvalidDocumentError(
+            f"{path} is not a file written by export: it has no {', '.join(missing)} column; export it again"
+        )
+    meta = source.schema_arrow.metadata or {}
+    model = meta.get(_MODEL_KEY, b"").decode() or None
+    try:
+        found = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
+    except ValueError:
+        raise InvalidDocumentError(
+            f"{path} records the dimension {meta.get(_DIMENSION_KEY)!r}, not a whole number; export it again"
+        ) from None
+    if (model, found) != (model_name, dimension):
+        raise ModelConfigurationError(
+            f"{path} holds embeddings of {model!r} ({found} dimensions), but this database embeds with "
+            f"{model_name!r} ({dimension}); import it into a database of that model (the CLI: pass the --model "
+            "it was made with), or re-embed the documents"
+        )
+    return source
+
+
 def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000, keep_ids: bool = True) -> int:
     """Load a file written by :func:`export_parquet` into ``rag`` without re-embedding; return how many documents.
 
@@ -108,34 +141,7 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     models are never mixed).  ``keep_ids`` keeps the exported document ids
     (where the document table takes them; integer keys are generated again).
     """
-    _pyarrow()
-    import pyarrow.parquet as pq
-
-    import pyarrow as pa
-
-    try:
-        source = pq.ParquetFile(str(path))
-    except (pa.ArrowException, OSError) as err:
-        raise InvalidDocumentError(f"{path} is not a Parquet file export_parquet wrote ({err})") from err
-    missing = sorted({"document_id", "content", "metadata", "embedding"} - set(source.schema_arrow.names))
-    if missing:
-        raise InvalidDocumentError(
-            f"{path} lacks the column(s) {', '.join(missing)} of a file export_parquet writes; export it again"
-        )
-    meta = source.schema_arrow.metadata or {}
-    model = meta.get(_MODEL_KEY, b"").decode() or None
-    try:
-        dimension = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
-    except ValueError:
-        raise InvalidDocumentError(
-            f"{path} records the dimension {meta.get(_DIMENSION_KEY)!r}, not a whole number; export it again"
-        ) from None
-    if (model, dimension) != (str(rag.embedder.model_name), rag.dimension):
-        raise ModelConfigurationError(
-            f"{path} holds embeddings of {model!r} ({dimension} dimensions), but this database embeds with "
-            f"{rag.embedder.model_name!r} ({rag.dimension}); import it into a database of that model "
-            "(e.g. the CLI's --model), or re-embed the documents"
-        )
+    source = open_export(path, str(rag.embedder.model_name), rag.dimension)
     keep = keep_ids and not rag._models.generated_ids
 
     def documents() -> Iterator[Dict[str, Any]]:

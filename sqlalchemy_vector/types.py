@@ -48,18 +48,15 @@ def to_float32(
     ``dim`` of ``None`` accepts any length; ``declared`` is the column type a
     dimension error suggests declaring (a compact kind's name for its values).
     """
-    if isinstance(value, (str, bytes, bytearray, memoryview)):
-        raise InvalidVectorError(
-            f"{_name(where)} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "
-            "pass a list, tuple or numpy array of floats"
-        )
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as err:  # ragged nested sequences
-        raise InvalidVectorError(
-            f"{_name(where)} expects a flat sequence of numbers, got {_preview(value)} ({err})"
-        ) from None
-    if array.ndim == 0:
+    array = None
+    if not isinstance(value, (str, bytes, bytearray, memoryview)):  # text, and buffers numpy would read as bytes
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as err:  # ragged nested sequences
+            raise InvalidVectorError(
+                f"{_name(where)} expects a flat sequence of numbers, got {_preview(value)} ({err})"
+            ) from None
+    if array is None or array.ndim == 0:  # also None, a number, a dict, a generator
         raise InvalidVectorError(
             f"{_name(where)} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "
             "pass a list, tuple or numpy array of floats"

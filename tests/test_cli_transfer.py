@@ -115,10 +115,10 @@ def test_an_import_file_that_is_not_an_export_is_refused_by_the_library(workspac
             import_parquet(rag, workspace / "bad_json.parquet")
         no_metadata = pa.schema([c for c in columns if c[0] != "metadata"], metadata=meta)
         pq.write_table(pa.Table.from_pydict({k: v for k, v in rows.items() if k != "metadata"}, schema=no_metadata), workspace / "short.parquet")
-        with pytest.raises(exc.InvalidDocumentError, match=r"lacks the column\(s\) metadata"):
+        with pytest.raises(exc.InvalidDocumentError, match=r"is not a file written by export: it has no metadata column"):
             import_parquet(rag, workspace / "short.parquet")
         (workspace / "text.parquet").write_text("not parquet")
-        with pytest.raises(exc.InvalidDocumentError, match=r"text.parquet is not a Parquet file export_parquet wrote"):
+        with pytest.raises(exc.InvalidDocumentError, match=r"text.parquet is not a Parquet file written by export"):
             import_parquet(rag, workspace / "text.parquet")
         assert rag.get_statistics()["document_count"] == 0
     finally:

@@ -42,7 +42,6 @@ def offline_create_statements(index: "VectorIndex", statements: List[Executable]
 OFFLINE_AFTER_INDEX_DROP = ["COMMIT", "BEGIN TRANSACTION"]
 
 
-
 def alter_vector_dimension(
     operations: "Operations",
     table_name: str,

@@ -16,7 +16,6 @@ CREATE_EXTENSION = ("CREATE EXTENSION IF NOT EXISTS vector",)
 DROP_EXTENSION = ("DROP EXTENSION IF EXISTS vector",)
 
 
-
 def alter_vector_dimension(
     operations: "Operations",
     table_name: str,

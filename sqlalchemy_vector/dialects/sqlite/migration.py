@@ -21,7 +21,6 @@ def keeps_vector_indexes(operation: Any) -> bool:
     return isinstance(operation, (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp))
 
 
-
 def alter_vector_dimension(
     operations: "Operations",
     table_name: str,
