@@ -547,7 +547,7 @@ class _Store:
                         self.ranking_statements.clear()
                     self.ranking_statements[shape] = statements
             statement, exact = statements
-            return run_top_k(
+            rows = run_top_k(
                 connection,
                 backend,
                 statement,
@@ -556,6 +556,7 @@ class _Store:
                 exact=exact,
                 parameters=parameters,
             )
+            return _in_order(rows)
 
         def normalized(rows: List[Any], limit: int, model_after: bool) -> List[Tuple[Any, ...]]:
             # (id, content, metadata, distance, model): documents ranked or joined in, or read below by key.
@@ -697,11 +698,12 @@ class _Store:
         key, distance = hits.c[0], hits.c[len(hits.c) - 1]
         model = [hits.c[1]] if model_after else []
         document_id = _column(D, "id")
+        # No ORDER BY: the k rows are sorted in Python (_in_order), as rankings of the other paths
+        # are, which spares DuckDB's planner a sort operator on every search.
         return (
             select(document_id, _column(D, "content"), _column(D, "metadata_"), *model, distance)
             .select_from(hits)
             .join(D.__table__, document_id == key)
-            .order_by(distance, document_id)
         )
 
     def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
@@ -820,6 +822,16 @@ def _similarity(function: str, distance: float) -> float:
     if metric in ("l2", "l1"):
         return 1.0 / (1.0 + distance)
     return -distance
+
+
+def _in_order(rows: List[Any]) -> List[Any]:
+    """Ranking rows ``(key, ..., distance)`` nearest first, equal distances in key order.
+
+    Whichever rows an index chose, those it returned come back in the same
+    order on every backend: Python's key order (code point order for
+    strings, as SQLite, DuckDB and ClickHouse sort them).
+    """
+    return sorted(rows, key=lambda row: (row[-1] is None, row[-1] if row[-1] is not None else 0.0, row[0]))
 
 
 def _result(row: Any, function: str) -> Result:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterator, List, Mapping, Optional, Sequen
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import literal, select
+from sqlalchemy import Column, literal, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import aliased
@@ -92,13 +92,23 @@ class TopK:
         """The distance expression between ``column`` and the query vector (of the column's kind if compact)."""
         return distance(self.metric, self.column, self.query if self.query is not None else self.vector)
 
+    def present(self) -> List[ColumnElement[bool]]:
+        """``column IS NOT NULL``, or nothing where the column is declared NOT NULL.
+
+        NULL vectors are never neighbours (SQLite would sort them first); a
+        condition that cannot filter anything still costs some planners time.
+        """
+        declared = getattr(self.column, "expression", self.column)  # an ORM attribute: its column
+        if isinstance(declared, Column) and not declared.nullable:
+            return []
+        return [self.column.is_not(None)]
+
     def ordered_select(self) -> Select[Any]:
         """``SELECT ..., distance ... ORDER BY distance LIMIT k``; with ``exact``, an order no index serves."""
         if self.rerank is not None and not self.exact:
             return self.reranked_select()
         labelled = self.distance().label("distance")
-        # NULL vectors are never neighbours (SQLite would sort them first).
-        statement = select(*self.selected, labelled).where(self.column.is_not(None), *self.filters)
+        statement = select(*self.selected, labelled).where(*self.present(), *self.filters)
         if self.max_distance is not None:
             statement = statement.where(self.distance() <= self.max_distance)
         if self.exact:
@@ -113,7 +123,7 @@ class TopK:
         rough = QuantizedDistance(self.column, self.vector, quantization=str(self.quantization), metric=self.metric)
         candidates = (
             select(*table.columns)
-            .where(self.column.is_not(None), *self.filters)
+            .where(*self.present(), *self.filters)
             .order_by(rough)
             .limit(self.rerank)
             .subquery("candidates")

@@ -599,6 +599,10 @@ def test_equal_distances_come_back_in_key_order(backend: str, fresh_database_url
         found = [r["document_id"] for r in rag.query_with_embedding([1, 0, 0, 0], top_k=8)]
         assert found == ["d00", "d02", "d04", "d06", "d08", "d10", "d01", "d03"]
         assert [r["document_id"] for r in rag.find_similar_documents("d00", top_k=3)] == ["d02", "d04", "d06"]
+        # Through an index, which decides the rows it returns: those come back in key order too.
+        rag.create_index("ix", "cosine", duckdb_experimental_persistence=True)
+        found = [r["document_id"] for r in rag.query_with_embedding([1, 0, 0, 0], top_k=12)]
+        assert found == [f"d{i:02}" for i in range(0, 12, 2)] + [f"d{i:02}" for i in range(1, 12, 2)]
     finally:
         rag.close()
 
