@@ -293,6 +293,37 @@ def test_duckdb_fulltext_index_leaves_nothing_to_generate(database: str, tmp_pat
     assert body(source, "upgrade") == ["op.drop_table('terms')"], source
 
 
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
+@pytest.mark.parametrize("database", ["duckdb"], indirect=True)
+def test_duckdb_include_schemas_compares_the_application_schemas_only(database: str) -> None:
+    # The dialects list schemas as database.schema: Alembic took "<db>.main" for a schema other than the
+    # default and proposed to drop every table in it, and the full-text index's schemas with them.
+    from alembic.autogenerate import compare_metadata
+
+    from sqlalchemy_vector.alembic import context_options
+
+    metadata = duckdb_fulltext_models()
+    Table("notes", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("embedding", sv.Vector(3)), schema="app")
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE SCHEMA app")
+            metadata.create_all(connection)
+            connection.execute(insert(metadata.tables["docs"]), [{"id": 1, "body": "okapi herds", "embedding": [1, 2, 3]}])
+        with engine.connect() as connection:
+            assert {"app", "main", "fts_main_docs"} <= set(sa.inspect(connection).get_schema_names())
+
+            def changes(target: MetaData) -> List[Any]:
+                options = {**context_options(connection), "include_schemas": True, "target_metadata": target}
+                return list(compare_metadata(MigrationContext.configure(connection, opts=options), target))
+
+            assert changes(metadata) == []
+            without_notes = duckdb_fulltext_models()
+            assert [(op[0], op[1].schema, op[1].name) for op in changes(without_notes)] == [("remove_table", "app", "notes")]
+    finally:
+        engine.dispose()
+
+
 # -- PostgreSQL offline SQL: quantized indexes declare the column's dimension -----------------------
 
 

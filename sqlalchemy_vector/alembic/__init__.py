@@ -172,16 +172,24 @@ def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, c
 
 
 def include_name_for(connection: Optional[Connection]) -> IncludeName:
-    """An ``include_name`` hook that hides the tables making up vector indexes (sqlite-vec's vec0 tables).
+    """An ``include_name`` hook that hides the tables making up vector indexes (sqlite-vec's vec0 tables),
+    and, with ``include_schemas``, the schemas of indexes (DuckDB's full-text indexes).
 
-    The backend lists them from ``connection`` once, when the hook first sees a table.
+    The backend lists them from ``connection`` once, when the hook first sees a table or schema.
     """
     backend = None if connection is None else find_backend(connection.dialect)
     hidden: Optional[Set[str]] = None
+    hidden_schemas: Optional[Set[str]] = None
 
     def hook(name: Optional[str], type_: str, parent_names: Dict[str, Any]) -> bool:
-        nonlocal hidden
-        if type_ != "table" or name is None or connection is None or backend is None:
+        nonlocal hidden, hidden_schemas
+        if name is None or connection is None or backend is None:
+            return True
+        if type_ == "schema":
+            if hidden_schemas is None:
+                hidden_schemas = backend.hidden_schemas(connection)
+            return name not in hidden_schemas
+        if type_ != "table":
             return True
         if hidden is None:
             hidden = backend.hidden_tables(connection) | backend.fulltext_hidden_tables(connection)

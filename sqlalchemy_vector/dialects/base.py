@@ -447,6 +447,10 @@ class Backend:
         """Tables that are part of vector indexes, hidden from schema comparison and migrations."""
         return set()
 
+    def hidden_schemas(self, connection: Connection) -> Set[str]:
+        """Schemas that hold indexes (not application tables), hidden from Alembic's ``include_schemas``."""
+        return set()
+
     def prepare_migrations(self) -> None:
         """Make Alembic able to migrate this backend (run once, when the Alembic integration is imported)."""
 

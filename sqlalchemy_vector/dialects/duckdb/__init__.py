@@ -10,7 +10,7 @@ HNSW index (vss extension) recognises.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 from sqlalchemy import JSON, cast, event
@@ -239,6 +239,9 @@ class DuckDBBackend(Backend):
 
     def reflected_type_names(self) -> Mapping[str, Callable[..., TypeEngine[Any]]]:
         return _reflection.type_names()
+
+    def hidden_schemas(self, connection: Connection) -> Set[str]:
+        return _reflection.fulltext_schemas(connection)
 
     def enable_reflection(self, dialect: Dialect) -> None:
         # The default schema's tables alone, not those of a FullTextIndex's fts_main_<table> schema.

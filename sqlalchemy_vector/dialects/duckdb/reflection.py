@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from sqlalchemy import JSON, String, text
 from sqlalchemy.engine import Connection
@@ -73,13 +74,27 @@ def scope_to_default_schema(dialect: Dialect) -> None:
     like the indexed one: Alembic saw its tables as tables of the application,
     and their columns as columns of the indexed table.  Both are asked for
     the default schema by name instead; nothing changes where a schema is
-    named, or where the dialect already scoped them.
+    named, or where the dialect already scoped them.  ``get_schema_names()``
+    lists this database's schemas by their own names (the dialects list
+    ``database.schema``, which Alembic's ``include_schemas`` took for schemas
+    other than the default and proposed to drop every table of).
     """
     if dialect in _SCOPED:
         return
     _SCOPED.add(dialect)
     table_names = dialect.get_table_names
     multi_columns = dialect.get_multi_columns
+    schema_names = dialect.get_schema_names
+
+    def get_schema_names(connection: Any, **kw: Any) -> List[str]:
+        # Listed as database.schema; those of this database by their own name, which is how tables
+        # name them (Table(..., schema="app")) and how Alembic's include_schemas compares them.
+        current = connection.exec_driver_sql("SELECT current_database()").scalar()
+        names = []
+        for name in schema_names(connection, **kw):
+            parts = _split_qualified(name)
+            names.append(parts[1] if len(parts) == 2 and parts[0] == current else name)
+        return names
 
     def get_table_names(connection: Any, schema: Optional[str] = None, **kw: Any) -> List[str]:
         return table_names(connection, schema if schema is not None else dialect.default_schema_name, **kw)
@@ -93,6 +108,31 @@ def scope_to_default_schema(dialect: Dialect) -> None:
 
     dialect.get_table_names = get_table_names  # type: ignore[method-assign]
     dialect.get_multi_columns = get_multi_columns  # type: ignore[method-assign]
+    dialect.get_schema_names = get_schema_names  # type: ignore[method-assign]
+
+
+_NAME_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+
+
+def _split_qualified(name: str) -> List[str]:
+    """``'db."my schema"'`` -> ``['db', 'my schema']``: the parts of a dotted name, unquoted."""
+    parts = []
+    for match in _NAME_PART.finditer(name):
+        quoted, plain = match.groups()
+        parts.append(quoted.replace('""', '"') if quoted is not None else plain)
+    return parts
+
+
+def fulltext_schemas(connection: Connection) -> Set[str]:
+    """The schemas of this database's full-text indexes (``fts_<schema>_<table>``) and of their write logs."""
+    found = connection.execute(
+        text(
+            "SELECT DISTINCT schema_name FROM duckdb_functions() "
+            "WHERE function_name = 'match_bm25' AND database_name = current_database()"
+        )
+    ).scalars()
+    schemas = {str(name) for name in found}
+    return schemas | {name + "#writes" for name in schemas}
 
 
 def bit_kind(
