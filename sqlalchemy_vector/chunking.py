@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
 from .exc import InvalidArgumentError
+from .types import whole_number
 
 __all__ = ["Chunk", "chunk_text"]
 
@@ -46,9 +47,13 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: 
     if not isinstance(text, str):
         hint = "; decode it first (text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
         raise InvalidArgumentError(f"chunk_text() expects the text as a str, got {type(text).__name__}{hint}")
+    numbers: List[int] = []
     for name, value in (("max_words", max_words), ("overlap", overlap)):
-        if isinstance(value, bool) or not isinstance(value, int):
+        number = whole_number(value)
+        if number is None:
             raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+        numbers.append(number)
+    max_words, overlap = numbers
     if max_words < 1:
         raise InvalidArgumentError(f"max_words must be at least 1, got {max_words}")
     if not 0 <= overlap < max_words:

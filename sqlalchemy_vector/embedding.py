@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
+from .types import whole_number
 
 __all__ = [
     "Embedder",
@@ -201,10 +202,13 @@ class HashingEmbedder:
         stem: bool = True,
         length_weight: bool = True,
     ) -> None:
-        if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+        checked = whole_number(dimension)
+        if checked is None or checked < 1:
             raise InvalidArgumentError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
-        low, high = ngram_range
-        if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
+        dimension = checked
+        given_low, given_high = ngram_range
+        low, high = whole_number(given_low), whole_number(given_high)
+        if low is None or high is None or not 1 <= low <= high:
             raise InvalidArgumentError(
                 f"HashingEmbedder(ngram_range) expects (min, max) with 1 <= min <= max, got {ngram_range!r}; "
                 "to turn character n-grams off, set char_weight=0"
@@ -418,12 +422,13 @@ class CallableEmbedder:
     def __init__(self, fn: EmbedFunction, dimension: int, model_name: str) -> None:
         if not callable(fn):
             raise InvalidArgumentError(f"CallableEmbedder expects a callable, got {type(fn).__name__}")
-        if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+        checked = whole_number(dimension)
+        if checked is None or checked < 1:
             raise InvalidArgumentError(f"CallableEmbedder(dimension) expects a positive integer, got {dimension!r}")
         if not isinstance(model_name, str) or not model_name:
             raise InvalidArgumentError(f"CallableEmbedder(model_name) expects a non-empty string, got {model_name!r}")
         self.fn = fn
-        self.dimension = dimension
+        self.dimension = checked
         self.model_name = model_name
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004 - the method itself
 

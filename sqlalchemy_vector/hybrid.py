@@ -40,7 +40,7 @@ from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
 from .search import MAX_LIMIT
-from .types import to_float32
+from .types import to_float32, whole_number
 
 __all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
 
@@ -105,21 +105,21 @@ def _check_weights(weights: Any) -> Tuple[float, float]:
 
 
 def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    checked = whole_number(value)
+    if checked is None or checked < 1:
         raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return checked
 
 
 def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
     """``value`` as a (vector, text) pair of integers from ``minimum`` to 2**31 - 1: one integer for both, or a pair."""
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(pair) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= MAX_LIMIT for v in pair
-    ):
+    checked = [n for n in map(whole_number, pair) if n is not None and minimum <= n <= MAX_LIMIT]
+    if len(pair) != 2 or len(checked) != 2:
         raise InvalidArgumentError(
             f"{name} must be an integer from {minimum} to {MAX_LIMIT} or a pair (vector, text) of them, got {value!r}"
         )
-    return pair[0], pair[1]
+    return checked[0], checked[1]
 
 
 def hybrid_select(
@@ -282,13 +282,14 @@ def reciprocal_rank_fusion(
         raise InvalidArgumentError(f"weights has {len(weights)} values for {len(lists)} rankings")
     if not all(math.isfinite(w) and w >= 0 for w in weights):
         raise InvalidArgumentError(f"weights must be finite and non-negative, got {weights!r}")
-    constants: List[Any] = list(rrf_k) if isinstance(rrf_k, (list, tuple)) else [rrf_k] * len(lists)
-    if len(constants) != len(lists):
-        raise InvalidArgumentError(f"rrf_k has {len(constants)} values for {len(lists)} rankings")
-    if any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in constants):
+    given: List[Any] = list(rrf_k) if isinstance(rrf_k, (list, tuple)) else [rrf_k] * len(lists)
+    if len(given) != len(lists):
+        raise InvalidArgumentError(f"rrf_k has {len(given)} values for {len(lists)} rankings")
+    constants = [k for k in map(whole_number, given) if k is not None and k >= 0]
+    if len(constants) != len(given):
         raise InvalidArgumentError(f"rrf_k must be integers >= 0 (60 is usual), got {rrf_k!r}")
     if top_k is not None:
-        _positive("top_k", top_k)
+        top_k = _positive("top_k", top_k)
     ranks: Dict[Any, List[Optional[int]]] = {}
     for position, ranking in enumerate(lists):
         for rank, found in enumerate(ranking, 1):

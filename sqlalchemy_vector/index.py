@@ -37,7 +37,7 @@ from sqlalchemy.sql.expression import Executable
 from .dialects.base import Backend, backend_for, backends, find_backend, supported_dialects
 from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
 from .kinds import QUANTIZATIONS, CompactVector
-from .types import Vector
+from .types import Vector, whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -262,9 +262,10 @@ def _validate_options(options: Dict[str, Any], method: str, where: str) -> Dict[
         if key not in options:
             continue
         value = options[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        checked = whole_number(value)
+        if checked is None or checked < 1:
             raise VectorIndexError(f"{where}: option {key} expects a positive integer, got {value!r}")
-        result[key] = value
+        result[key] = checked
     return result
 
 

@@ -41,7 +41,7 @@ from .exc import (
     UnsupportedMetricError,
 )
 from .functions import CosineDistanceType
-from .types import Vector, _name, _preview, check_storable_before_create, to_float32
+from .types import Vector, _name, _preview, check_storable_before_create, to_float32, whole_number
 
 __all__ = [
     "KINDS",
@@ -295,12 +295,13 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
     metrics: ClassVar[Tuple[str, ...]] = NUMERIC_METRICS
 
     def __init__(self, dim: int) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        checked = whole_number(dim)
+        if checked is None or checked < 1:
             raise InvalidVectorError(
                 f"{type(self).__name__}(dim) expects a positive integer number of dimensions, got {dim!r}"
             )
         super().__init__()
-        self.dim = dim
+        self.dim = checked
         self._column: Any = None
 
     def __repr__(self) -> str:

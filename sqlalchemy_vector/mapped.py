@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from .kinds import CompactVector
-from .types import Vector
+from .types import Vector, whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -122,7 +122,8 @@ def vector_column(type_: Union[int, Vector, CompactVector], *args: Any, **kwargs
     vector type instance (``vector_column(sv.HalfVector(3072))``); the other
     arguments are ``mapped_column``'s (``nullable=False``, ``name="vec"``, ...).
     """
-    column_type = Vector(type_) if isinstance(type_, int) and not isinstance(type_, bool) else type_
+    dimension = whole_number(type_)
+    column_type = Vector(dimension) if dimension is not None else type_
     if not isinstance(column_type, (Vector, CompactVector)):
         from .exc import InvalidArgumentError
 

@@ -82,6 +82,7 @@ from sqlalchemy.types import TypeDecorator
 from .dialects.base import find_backend
 from .exc import InvalidArgumentError, ModelConfigurationError
 from .kinds import precision_type
+from .types import whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -266,11 +267,12 @@ class _Configured:
     @classmethod
     def _dimension(cls) -> int:
         dim = getattr(cls, "__dimension__", None)
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        checked = whole_number(dim)
+        if checked is None or checked < 1:
             raise ModelConfigurationError(
                 f"{cls.__name__} needs __dimension__ = <positive int>, the size of its embeddings; got {dim!r}"
             )
-        return dim
+        return checked
 
     @classmethod
     def _vector_type(cls) -> Any:
@@ -436,6 +438,7 @@ def make_models(
         precision_type(precision, dimension, "make_models(precision=...)")
     except InvalidArgumentError as err:
         raise ModelConfigurationError(str(err)) from None
+    dimension = whole_number(dimension) or dimension  # a plain int: precision_type refused anything else
     check_identifier(document_table, "document_table")
     check_identifier(embedding_table, "embedding_table")
     if base is None:

@@ -94,7 +94,7 @@ from .functions import SIMILARITY_FUNCTIONS
 from .orm import INT64_RANGE, check_identifier, make_models, new_ids, utcnow
 from .search import MAX_LIMIT, TopK, run_top_k
 from .kinds import PRECISIONS, precision_of, precision_type
-from .types import has_booleans, to_float32
+from .types import has_booleans, to_float32, whole_number
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -862,8 +862,11 @@ class _Facade:
         distributed: bool = False,
         precision: Optional[str] = None,
     ) -> None:
-        if dimension is not None and (isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1):
-            raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
+        if dimension is not None:
+            checked = whole_number(dimension)
+            if checked is None or checked < 1:
+                raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
+            dimension = checked
         if dimension is None and embedder is not None and document_model is None:
             dimension = int(embedder.dimension)
         self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed), precision)
@@ -943,8 +946,10 @@ class _Facade:
         return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
 
     @staticmethod
-    def _check_search(top_k: int, similarity_threshold: Optional[float], similarity_function: str) -> None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_LIMIT:
+    def _check_search(top_k: int, similarity_threshold: Optional[float], similarity_function: str) -> int:
+        """Check the search arguments; return ``top_k`` as a plain int."""
+        checked = whole_number(top_k)
+        if checked is None or not 1 <= checked <= MAX_LIMIT:
             raise InvalidArgumentError(f"top_k must be a positive integer (at most {MAX_LIMIT}), got {top_k!r}")
         if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
             raise UnsupportedMetricError(
@@ -958,6 +963,7 @@ class _Facade:
             raise InvalidArgumentError(
                 f"similarity_threshold must be a finite number or None, got {similarity_threshold!r}"
             )
+        return checked
 
     def _prepare_one(self, content: Any, metadata: Any, document_id: Any) -> _Prepared:
         return self._prepare({"content": content, "metadata": metadata, "document_id": document_id}, None)
@@ -1079,8 +1085,10 @@ class _Facade:
 
     def _batches(self, documents: Iterable[Any], batch_size: int, generate: bool) -> Iterator[Tuple[List[_Prepared], List[int]]]:
         """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        checked = whole_number(batch_size)
+        if checked is None or checked < 1:
             raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = checked
         if isinstance(documents, (str, bytes, bytearray, abc.Mapping)) or not isinstance(documents, abc.Iterable):
             raise InvalidDocumentError(
                 f"documents must be an iterable of dicts, got {_type_name(documents)}; "
@@ -1609,7 +1617,7 @@ class VectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[Result]:
         """The ``top_k`` documents most similar to ``query_text``."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         vector = self._embed([_text(query_text)])[0]
         return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
 
@@ -1622,7 +1630,7 @@ class VectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[Result]:
         """The ``top_k`` documents most similar to a query vector you computed."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         vector = self._query_vector(embedding)
         return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
 
@@ -1635,7 +1643,7 @@ class VectorRAG(_Facade):
         filters: Optional[Filter] = None,
     ) -> List[List[Result]]:
         """:meth:`query` for several texts, embedded in one call; one result list per text."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         texts = [_text(t) for t in _texts(query_texts)]
         vectors = self._embed(texts)
         where = self._where(filters)
@@ -1653,7 +1661,7 @@ class VectorRAG(_Facade):
         similarity_function: str = "cosine",
     ) -> List[Result]:
         """Documents matching ``filters``: ranked by ``query_text`` if given, else oldest first (no scores)."""
-        self._check_search(top_k, similarity_threshold, similarity_function)
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         where = self._where(filters)
         if query_text is None:
             return self._read(self._store.filtered, where, top_k)
@@ -1674,7 +1682,7 @@ class VectorRAG(_Facade):
         unknown id; a document without an embedding has no similar documents.
         """
         self._check_lookup(document_id, "find_similar_documents(): document_id")
-        self._check_search(top_k, similarity_threshold, similarity_function)
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         where = self._where(filters)
         with self._session() as session:
             anchor = self._store.anchor(session, document_id)
@@ -1771,7 +1779,7 @@ class VectorRAG(_Facade):
         else 60 for both.  ``fetch_k`` is how deep each arm ranks (one depth
         or a pair; default ``max(top_k, 50)``).
         """
-        self._check_search(top_k, None, similarity_function)
+        top_k = self._check_search(top_k, None, similarity_function)
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         spec = self._write(_fresh_fulltext, self._store)
@@ -1798,11 +1806,13 @@ class VectorRAG(_Facade):
         (``lambda_mult`` 1: relevance only, 0: diversity only), by cosine
         similarity of the stored embeddings.
         """
-        if isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1:
+        checked = whole_number(fetch_k)
+        if checked is None or checked < 1:
             raise InvalidArgumentError(f"fetch_k must be a positive integer, got {fetch_k!r}")
+        fetch_k = checked
         if mode not in ("vector", "hybrid"):
             raise InvalidArgumentError(f"mode must be 'vector' or 'hybrid', got {mode!r}")
-        self._check_search(top_k, None, similarity_function)
+        top_k = self._check_search(top_k, None, similarity_function)
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         depth = max(fetch_k, top_k)

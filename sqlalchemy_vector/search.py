@@ -34,7 +34,7 @@ from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
 from .kinds import QuantizedDistance
 from .index import VectorIndex, _connection, normalize_metric
-from .types import Vector, to_float32
+from .types import Vector, to_float32, whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -171,8 +171,8 @@ def search_settings(
     SQLite's vec0 search is exact and has nothing to tune: the block is a no-op.
     """
     connection = _connection(bind)
-    _check_positive("ef_search", ef_search, maximum=1000)
-    _check_positive("probes", probes)
+    ef_search = _check_positive("ef_search", ef_search, maximum=1000)
+    probes = _check_positive("probes", probes)
     mode = _iterative_mode(iterative_scan)
     backend = find_backend(connection.dialect)
     if backend is None:
@@ -182,12 +182,14 @@ def search_settings(
         yield
 
 
-def _check_positive(name: str, value: Any, maximum: Optional[int] = None) -> None:
+def _check_positive(name: str, value: Any, maximum: Optional[int] = None) -> Optional[int]:
     if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
+        return None
+    checked = whole_number(value)
+    if checked is None or checked < 1 or (maximum is not None and checked > maximum):
         expected = f"an integer from 1 to {maximum}" if maximum is not None else "a positive integer"
         raise InvalidArgumentError(f"search_settings({name}=...) expects {expected}, got {value!r}")
+    return checked
 
 
 def _iterative_mode(value: Union[str, bool, None]) -> Optional[str]:
@@ -271,7 +273,7 @@ def knn_select(
     """
     col, entity = _resolve(column)
     metric = normalize_metric(metric, f"knn() on {col.table.name}.{col.name}")
-    _check_k(k)
+    k = _check_k(k)
     vtype: Vector = col.type  # type: ignore[assignment]
     vector = to_float32(query, vtype.dim, vtype.described_as)
     if metric == "cosine" and not vector.any():
@@ -284,7 +286,7 @@ def knn_select(
     found = _find_index(col, metric, index, quantized=rerank is not None)
     quantization = None
     if rerank is not None:
-        _check_k(rerank)
+        rerank = _check_k(rerank)
         if rerank < k:
             raise InvalidArgumentError(f"knn(rerank={rerank}) fetches fewer candidates than k={k}; use rerank >= k")
         if found is None or found.quantization is None:
@@ -342,9 +344,11 @@ def _vector_attribute(column: Any) -> Any:
 MAX_LIMIT = 2**31 - 1
 
 
-def _check_k(k: Any) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_LIMIT:
+def _check_k(k: Any) -> int:
+    checked = whole_number(k)
+    if checked is None or not 1 <= checked <= MAX_LIMIT:
         raise InvalidArgumentError(f"knn() expects k to be a positive integer (at most 2**31 - 1), got {k!r}")
+    return checked
 
 
 @overload
@@ -421,9 +425,10 @@ def knn(
     statement = knn_select(
         column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, rerank=rerank
     )
+    k = _check_k(k)  # knn_select accepted it: a plain int from here on
     if rerank is not None:
         # An HNSW search returns at most ef_search rows; never below the usual default of 40.
-        ef_search = min(1000, max(ef_search or 40, rerank))
+        ef_search = min(1000, max(ef_search or 40, _check_k(rerank)))
     return run_top_k(
         bind,
         backend,

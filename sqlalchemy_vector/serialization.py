@@ -29,7 +29,7 @@ import numpy.typing as npt
 import orjson
 
 from .exc import DimensionMismatchError, InvalidVectorError
-from .types import to_float32
+from .types import to_float32, whole_number
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -50,11 +50,12 @@ class VectorSchema:
     __slots__ = ("dim",)
 
     def __init__(self, dim: Optional[int] = None) -> None:
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+        checked = None if dim is None else whole_number(dim)
+        if dim is not None and (checked is None or checked < 1):
             raise InvalidVectorError(
                 f"VectorSchema(dim) expects a positive integer number of dimensions or None, got {dim!r}"
             )
-        self.dim = dim
+        self.dim = checked
 
     def __repr__(self) -> str:
         return f"VectorSchema({'' if self.dim is None else self.dim})"

@@ -19,7 +19,8 @@ from typing import Any, Dict, Iterator, List, Union
 
 from sqlalchemy import select
 
-from .exc import InvalidDocumentError, MissingDependencyError, ModelConfigurationError
+from .exc import InvalidArgumentError, InvalidDocumentError, MissingDependencyError, ModelConfigurationError
+from .types import whole_number
 
 __all__ = ["export_parquet", "import_parquet"]
 
@@ -34,6 +35,14 @@ def _pyarrow() -> Any:
     except ImportError as err:
         raise MissingDependencyError(f"Parquet export and import need pyarrow ({err}); pip install pyarrow") from err
     return pyarrow
+
+
+def _batch_size(value: Any, where: str) -> int:
+    """``batch_size`` as a positive int (0 would export nothing, and say nothing)."""
+    checked = whole_number(value)
+    if checked is None or checked < 1:
+        raise InvalidArgumentError(f"{where}(batch_size=...) expects a positive integer, got {value!r}")
+    return checked
 
 
 def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
@@ -66,6 +75,7 @@ def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
 
 def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000) -> int:
     """Write every document of ``rag`` (a :class:`~sqlalchemy_vector.VectorRAG`) to ``path``; return how many."""
+    batch_size = _batch_size(batch_size, "export_parquet")
     pa = _pyarrow()
     import pyarrow.parquet as pq
 
@@ -141,6 +151,7 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     models are never mixed).  ``keep_ids`` keeps the exported document ids
     (where the document table takes them; integer keys are generated again).
     """
+    batch_size = _batch_size(batch_size, "import_parquet")
     source = open_export(path, str(rag.embedder.model_name), rag.dimension)
     keep = keep_ids and not rag._models.generated_ids
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+import operator
+from typing import TYPE_CHECKING, Any, Callable, Optional, SupportsIndex, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,20 @@ def has_booleans(rows: Any) -> bool:
     if flat and all(isinstance(r, (list, tuple)) for r in flat):
         flat = list(itertools.chain.from_iterable(flat))
     return any(t in _BOOLEAN_TYPES for t in set(map(type, flat)))
+
+
+def whole_number(value: object) -> Optional[int]:
+    """``value`` as a plain ``int`` if it is a whole number, else ``None``.
+
+    Python and numpy integers and anything else with ``__index__`` count;
+    booleans (``True``, ``np.bool_``) and floats (even ``5.0``) do not.
+    """
+    if isinstance(value, _BOOLEAN_TYPES) or not isinstance(value, SupportsIndex):
+        return None
+    try:
+        return int(operator.index(value))
+    except TypeError:  # e.g. a 0-d float array, which has __index__ but refuses it
+        return None
 
 
 def to_float32(
@@ -197,12 +212,13 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     comparator_factory = Comparator
 
     def __init__(self, dim: int) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        checked = whole_number(dim)
+        if checked is None or checked < 1:
             raise InvalidVectorError(
                 f"Vector(dim) expects a positive integer number of dimensions, got {dim!r}"
             )
         super().__init__()
-        self.dim = dim
+        self.dim = checked
         self._column: Any = None
 
     def __repr__(self) -> str:

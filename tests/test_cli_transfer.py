@@ -143,3 +143,31 @@ def test_a_failed_import_leaves_no_new_database(
     assert main(["--db", url, "import", "bad.parquet"]) == 1
     assert "its metadata is not a JSON document" in capsys.readouterr().err
     assert not any(p.name.startswith("new.") for p in workspace.iterdir())
+
+
+def test_export_and_import_take_a_positive_batch_size(workspace: Path) -> None:
+    # batch_size=0 exported an empty file without a word (LIMIT 0), and a negative one failed in the driver.
+    import numpy as np
+
+    import sqlalchemy_vector as sv
+    from sqlalchemy_vector.exc import InvalidArgumentError
+
+    rag = sv.VectorRAG(f"sqlite:///{workspace / 'source.db'}", dimension=4)
+    try:
+        rag.load_documents([{"content": f"c{i}", "embedding": np.eye(4)[i % 4] + 0.1} for i in range(5)], show_progress=False)
+        target = workspace / "out.parquet"
+        for bad in (0, -1, 2.0, True, "10"):
+            with pytest.raises(InvalidArgumentError, match=r"export_parquet\(batch_size=...\) expects a positive integer"):
+                sv.export_parquet(rag, target, batch_size=bad)
+            assert not target.exists()
+        assert sv.export_parquet(rag, target, batch_size=np.int64(2)) == 5
+        copy = sv.VectorRAG(f"sqlite:///{workspace / 'copy.db'}", dimension=4)
+        try:
+            with pytest.raises(InvalidArgumentError, match=r"import_parquet\(batch_size=...\) expects a positive integer"):
+                sv.import_parquet(copy, target, batch_size=0)
+            assert sv.import_parquet(copy, target, batch_size=np.int32(3)) == 5
+            assert copy.get_statistics()["document_count"] == 5
+        finally:
+            copy.close()
+    finally:
+        rag.close()
