@@ -539,6 +539,19 @@ def backend_list(parser: argparse.ArgumentParser, value: str, allow_none: bool =
     return backends
 
 
+def installed_versions() -> str:
+    """The versions of SQLAlchemy and of the drivers and dialects a run used (the DuckDB dialect is either package)."""
+    from importlib import metadata
+
+    found = []
+    for name in ("sqlalchemy", "duckdb", "duckdb-sqlalchemy", "duckdb-engine", "psycopg", "pgvector", "sqlite-vec", "chdb", "clickhouse-connect"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -604,6 +617,7 @@ def main() -> None:
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
         f"run {time.perf_counter() - started:.0f} s"
     )
+    print(f"# {installed_versions()}")
     print()
     print(render(results, args.queries))
     for r in results:
