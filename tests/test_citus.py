@@ -73,6 +73,8 @@ def test_rendered_and_reversed() -> None:
     assert "op.undistribute_table('old', schema='kb')" in code
     back = create.reverse().reverse()
     assert (back.table_name, back.distribution_column, back.colocate_with) == ("embeddings", "document_id", "documents")
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"undistribute_table\('old'\) cannot be reversed"):
+        UndistributeTableOp("old", schema="kb").reverse()
 
 
 # -- the facade's distributed=True --------------------------------------------------------------

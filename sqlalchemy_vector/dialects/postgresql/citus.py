@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import Column, Table
 from sqlalchemy.sql import Select
 
-from ...exc import MissingExtensionError, ModelConfigurationError
+from ...exc import InvalidArgumentError, MissingExtensionError, ModelConfigurationError
 
 __all__ = [
     "CreateDistributedTableOp",
@@ -188,7 +188,8 @@ class UndistributeTableOp(MigrateOperation):
 
     def reverse(self) -> CreateDistributedTableOp:
         if self.distribution_column is None:
-            raise ValueError(
+            # A ValueError as well, as Alembic's own irreversible operations raise.
+            raise InvalidArgumentError(
                 f"undistribute_table({self.table_name!r}) cannot be reversed without the distribution column; "
                 "write op.create_distributed_table(...) in the downgrade"
             )
