@@ -973,10 +973,11 @@ def cmd_alembic_init(args: argparse.Namespace) -> int:
         if (error.name or "").partition(".")[0] != "alembic":
             raise
         print(
-            "sqlalchemy-vector alembic needs Alembic 1.18 or later: pip install 'sqlalchemy-vector[alembic]'",
+            "sqlalchemy-vector: error: the alembic command needs Alembic 1.18 or later: "
+            "pip install 'sqlalchemy-vector[alembic]'",
             file=sys.stderr,
         )
-        return 2
+        return 1
     from alembic.util import CommandError
 
     ini = Path("alembic.ini")

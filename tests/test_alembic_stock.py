@@ -216,9 +216,10 @@ def test_alembic_init_without_alembic_says_what_to_install(tmp_path: Path) -> No
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr  # a missing package, like every other CLI error: one line, exit 1
     assert result.stdout == ""
     assert result.stderr == (
-        "sqlalchemy-vector alembic needs Alembic 1.18 or later: pip install 'sqlalchemy-vector[alembic]'\n"
+        "sqlalchemy-vector: error: the alembic command needs Alembic 1.18 or later: "
+        "pip install 'sqlalchemy-vector[alembic]'\n"
     )
     assert not (tmp_path / "migrations").exists()
