@@ -214,8 +214,9 @@ def _bind(value: Any, kind: str) -> BindParameter[Any]:
 
 
 def _as_compared(value: Any, kind: str) -> Any:
-    # Numbers compare as double precision on every backend.
-    return float(value) if kind == "number" else value
+    # Numbers compare as double precision on every backend.  ``+ 0.0`` turns -0.0 into 0.0: they
+    # are equal, but ClickHouse's IN looks values up by their bits, where -0.0 is not 0.0.
+    return float(value) + 0.0 if kind == "number" else value
 
 
 def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> ColumnElement[bool]:

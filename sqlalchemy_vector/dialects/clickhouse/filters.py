@@ -20,11 +20,14 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from ...filters import CaseSensitiveLike, JSONValue
 
+# ``+ 0`` makes a stored -0.0 the 0.0 it equals: IN looks values up by their bits, so
+# ``-0.0 IN (0.0, 5.0)`` is false (``-0.0 = 0.0`` is true).  ``ifNull``: a NULL document
+# (a nullable column of an existing table, read as ``{}``) has no key, as on the other backends.
 _TEMPLATES = {
-    "number": "if(JSONType({doc}, {key}) IN ('Int64', 'UInt64', 'Double'), JSONExtractFloat({doc}, {key}), NULL)",
+    "number": "if(JSONType({doc}, {key}) IN ('Int64', 'UInt64', 'Double'), JSONExtractFloat({doc}, {key}) + 0, NULL)",
     "string": "if(JSONType({doc}, {key}) = 'String', JSONExtractString({doc}, {key}), NULL)",
     "boolean": "if(JSONType({doc}, {key}) = 'Bool', JSONExtractBool({doc}, {key}) = 1, NULL)",
-    "present": "JSONHas({doc}, {key})",
+    "present": "ifNull(JSONHas({doc}, {key}), 0)",
     "null": "(JSONHas({doc}, {key}) AND JSONType({doc}, {key}) = 'Null')",
 }
 
