@@ -1855,11 +1855,58 @@ async def _embed_on_loop(facade: int, embedder: Any, texts: List[str]) -> Any:
         _EMBEDDING_FOR.reset(token)
 
 
-def _await_embedding(sync: "VectorRAG", texts: List[str]) -> Any:
-    # Called by the synchronous facade inside the greenlet: await the embedder there.
-    from .embedding import aembed
+#: asyncio drivers whose connections run only on the event loop that opened them.
+_LOOP_BOUND_DRIVERS = frozenset({"asyncpg"})
 
-    return await_only(aembed(sync.embedder, texts))
+#: Inside a call of a facade over an asyncio driver (its task, and the greenlets that task runs): that call.
+_GREENLET_CALL: "contextvars.ContextVar[Optional[_GreenletCall]]" = contextvars.ContextVar("_GREENLET_CALL", default=None)
+
+
+class _GreenletCall:
+    """A call of a facade over an asyncio driver, which runs in a task of its own.
+
+    The caller awaits that task through :func:`asyncio.shield`, so cancelling
+    the caller never interrupts a statement, a ``COPY`` or the return of a
+    connection to the pool, which an interruption leaves half done (psycopg
+    stuck mid-``COPY`` raises its own error in place of the cancellation; a
+    connection interrupted while the pool resets it is never checked back
+    in).  The call stops at its next embedding instead, which raises
+    :class:`asyncio.CancelledError` in it (its transaction rolls back), or
+    runs to its end if it has no embedding left to do.
+    """
+
+    __slots__ = ("cancelled", "embedding")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.embedding: Optional["asyncio.Future[Any]"] = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.embedding is not None:
+            self.embedding.cancel()
+
+    async def embed(self, embedder: Any, texts: List[str]) -> Any:
+        from .embedding import aembed
+
+        if self.cancelled:
+            raise asyncio.CancelledError
+        self.embedding = asyncio.ensure_future(aembed(embedder, texts))
+        try:
+            return await self.embedding
+        finally:
+            self.embedding = None
+
+
+def _await_embedding(sync: "VectorRAG", texts: List[str]) -> Any:
+    # Called by the synchronous facade inside the greenlet: await the embedder there, through the call
+    # (whose caller may stop waiting), or directly when sync_rag runs in a greenlet of someone else's.
+    call = _GREENLET_CALL.get()
+    if call is None:
+        from .embedding import aembed
+
+        return await_only(aembed(sync.embedder, texts))
+    return await_only(call.embed(sync.embedder, texts))
 
 
 def _weakly(method: Callable[[List[str]], Any]) -> Callable[[List[str]], Any]:
@@ -1890,7 +1937,15 @@ class AsyncVectorRAG:
     :attr:`sync_rag`) in a greenlet over the engine's ``sync_engine``, so
     database I/O is awaited through the async driver.  Embedding awaits the
     embedder's ``aembed`` when it has one, else runs ``embed`` in a worker
-    thread.
+    thread.  Each call runs in a task of its own: cancelling its coroutine
+    stops the waiting at once and never interrupts a statement or the return
+    of a connection to the pool; the call itself stops at its next embedding,
+    rolling its transaction back, or, with none left, runs to its end.
+    :meth:`close` waits for such calls, and a call made while it is under way
+    runs after it.  The engine's pool serves one event loop at a time: a call
+    from a second loop while the first still runs (in another thread) raises
+    :class:`~sqlalchemy_vector.exc.InvalidArgumentError`; once the first loop
+    has ended (a second ``asyncio.run``), calls go on.
 
     A backend without an asyncio driver (capability data ``async_drivers``
     empty: DuckDB, ClickHouse) is reached through its synchronous driver in
@@ -1968,6 +2023,12 @@ class AsyncVectorRAG:
         #: The synchronous facade every method runs, in a greenlet (or the worker thread).
         self.sync_rag: VectorRAG = sync
         self._ready_lock: Optional[asyncio.Lock] = None
+        # Over an asyncio driver: the event loop of the last call, the calls not ended (their callers may
+        # have stopped waiting), and the close() under way.
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop_lock = threading.Lock()
+        self._running: "set[asyncio.Task[Any]]" = set()
+        self._ending: Optional["asyncio.Task[None]"] = None
 
     @property
     def _threaded(self) -> bool:
@@ -2037,12 +2098,69 @@ class AsyncVectorRAG:
             except asyncio.CancelledError:
                 current.abandoned.set()
                 raise
+        loop = asyncio.get_running_loop()
+        self._enter_loop(loop)
+        ending = self._ending
+        if ending is not None and not ending.done():  # calls made during close() run after it
+            await asyncio.shield(ending)
+        work = _GreenletCall()
+        task = loop.create_task(self._in_greenlet(work, fn, args, kwargs))
+        self._running.add(task)
+        task.add_done_callback(self._ended)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            work.cancel()  # it stops at its next embedding, or ends; close() waits for it
+            raise
+
+    async def _in_greenlet(
+        self, call: _GreenletCall, fn: Callable[..., _T], args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    ) -> _T:
+        _GREENLET_CALL.set(call)  # in this task's own context, which its greenlets run in
         if not self.sync_rag._tables_ready:
             if self._ready_lock is None:
                 self._ready_lock = asyncio.Lock()
             async with self._ready_lock:
                 await greenlet_spawn(self.sync_rag._ensure_tables)
         return await greenlet_spawn(fn, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def _ended(self, task: "asyncio.Task[Any]") -> None:
+        self._running.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here: a caller that stopped waiting never will
+
+    def _enter_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Note the event loop of a call over an asyncio driver; refuse one while another loop runs.
+
+        SQLAlchemy's asyncio pool serves one event loop at a time: two loops
+        opening a pool's first connections at once wait for each other for
+        ever (aiosqlite, asyncpg), and asyncpg runs a connection only on the
+        loop that opened it.  So a call from a second loop while the first
+        still runs (in another thread) raises.  One after the first loop
+        stopped (``asyncio.run`` returned) goes on; under asyncpg, on an
+        engine the facade created, with a new pool, the old one's connections
+        dropped without closing (closing them needs their loop).
+        """
+        with self._loop_lock:
+            previous = self._loop
+            if previous is loop:
+                return
+            if previous is not None and previous.is_running():
+                raise InvalidArgumentError(
+                    "this AsyncVectorRAG is in use by an event loop running in another thread: SQLAlchemy's asyncio "
+                    "pool serves one event loop at a time; give each thread's event loop an AsyncVectorRAG (and "
+                    "engine) of its own"
+                )
+            self._loop = loop
+            if previous is None:
+                return
+            self._running = {task for task in self._running if task.get_loop() is loop}
+            self._ending = None
+            self._ready_lock = None
+            assert isinstance(self.engine, AsyncEngine)
+            # Only an engine this facade created: one you passed is yours to dispose of (engine.dispose()).
+            if self._owns_engine and self.engine.dialect.driver in _LOOP_BOUND_DRIVERS:
+                self.engine.sync_engine.dispose(close=False)
 
     @property
     def embedder(self) -> Any:
@@ -2085,7 +2203,22 @@ class AsyncVectorRAG:
             finally:
                 if closing.done():
                     worker.shutdown(wait=True)  # the thread is ending: joined at once
-        elif self._owns_engine:
+        else:
+            # After the calls made before it, cancelled ones included (disposing of the engine under them
+            # would leave their connections to a pool no one closes).  Cancelling this close() stops the
+            # waiting only: the close still runs once those calls end.
+            loop = asyncio.get_running_loop()
+            self._enter_loop(loop)
+            ending = self._ending
+            if ending is None or ending.done():
+                calls = [task for task in self._running if task.get_loop() is loop]
+                ending = self._ending = loop.create_task(self._end(calls))
+            await asyncio.shield(ending)
+
+    async def _end(self, calls: List["asyncio.Task[Any]"]) -> None:
+        if calls:
+            await asyncio.wait(calls)
+        if self._owns_engine:
             assert isinstance(self.engine, AsyncEngine)
             await self.engine.dispose()
 
