@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 import sqlalchemy_vector as sv
 from index_helpers import fresh_database
+from test_filters import operators_used
 from rag_fixtures import KeywordEmbedder, existing_models, vector_ddl, vector_param, vector_placeholder
 from sqlalchemy_vector.exc import InvalidFilterError
 from sqlalchemy_vector.filters import OPERATORS
@@ -341,20 +342,7 @@ def _mismatches(run: Callable[[Dict[str, Any]], List[str]], specs: Sequence[Dict
 
 
 def test_the_matrix_uses_every_operator() -> None:
-    used = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.startswith("$"):
-                    used.add(key)
-                walk(value)
-        elif isinstance(node, (list, tuple)):
-            for item in node:
-                walk(item)
-
-    walk(list(MATRIX.values()))
-    assert used == set(OPERATORS)
+    assert operators_used(list(MATRIX.values())) == set(OPERATORS)
     assert len(CORPUS) == 40 and sum(map(len, MATRIX.values())) > 800
 
 

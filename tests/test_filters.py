@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
@@ -80,22 +80,17 @@ CASES: List[tuple[Dict[str, Any], List[int]]] = [
 ]
 
 
+def operators_used(node: Any) -> Set[str]:
+    """The ``$`` operators a filter (or a list or tuple of filters) uses, at any depth."""
+    if isinstance(node, dict):
+        return {key for key in node if key.startswith("$")}.union(*map(operators_used, node.values()))
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(operators_used, node))
+    return set()
+
+
 def test_every_operator_has_a_case() -> None:
-    used = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.startswith("$"):
-                    used.add(key)
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    for spec, _ in CASES:
-        walk(spec)
-    assert used == set(OPERATORS)
+    assert operators_used([spec for spec, _ in CASES]) == set(OPERATORS)
 
 
 @pytest.fixture(params=WITH_CLICKHOUSE)
