@@ -172,6 +172,8 @@ def _backend(dialect: Union[Dialect, str]) -> Backend:
 
 def checked_spec(spec: FullTextSpec, backend: Backend) -> FullTextSpec:
     """``spec`` if ``backend`` knows its language, else the error naming the ones it knows."""
+    # Checked here too, not only by FullTextIndex: a spec (the facade's) reaches the DDL with its language.
+    _check_language(spec.language, f"FullTextIndex {spec.name!r}")
     known = backend.fulltext_languages
     if known and spec.language not in known:
         raise VectorIndexError(
@@ -207,7 +209,15 @@ def _spec(index: Union[FullTextIndex, FullTextSpec]) -> FullTextSpec:
 def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec]) -> None:
     """Build ``index`` (attached to its table) and fill it from the rows already there."""
     connection = _connection(bind)
-    for statement in create_statements(_spec(index), connection.dialect):
+    spec = _spec(index)
+    statements = create_statements(spec, connection.dialect)
+    known = _backend(connection.dialect).database_fulltext_languages(connection)
+    if known is not None and spec.language not in known:  # refused here, not by the DDL
+        raise VectorIndexError(
+            f"FullTextIndex {spec.name!r}: the database has no text search language {spec.language!r}; "
+            f"use one of {', '.join(known)}"
+        )
+    for statement in statements:
         connection.execute(statement)
 
 

@@ -1779,7 +1779,10 @@ class VectorRAG(_Facade):
         else 60 for both.  ``fetch_k`` is how deep each arm ranks (one depth
         or a pair; default ``max(top_k, 50)``).
         """
+        from .hybrid import _check_weights
+
         top_k = self._check_search(top_k, None, similarity_function)
+        weights = _check_weights(weights)  # before anything is embedded
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         spec = self._write(_fresh_fulltext, self._store)
@@ -2496,7 +2499,7 @@ def _hybrid_search(
 
     D, E, models = store.D, store.E, store.models
     vector_where = E.model_name == store.model_name if models.has_model_name else None
-    text_only = float(weights[1]) > 0 and float(weights[0]) == 0
+    text_only = weights[1] > 0 and weights[0] == 0
     statement = hybrid_select(
         spec.column,
         models.vector,

@@ -522,6 +522,14 @@ class Backend:
     #: Languages a FullTextIndex may declare here (stemming rules); empty means any the database knows.
     fulltext_languages: ClassVar[Tuple[str, ...]] = ()
 
+    def database_fulltext_languages(self, connection: Connection) -> Optional[List[str]]:
+        """The languages this database has, where they are the database's (``fulltext_languages`` is empty).
+
+        Asked before an index is built, so an unknown one is refused naming
+        these rather than failing in the DDL; None where there is nothing to ask.
+        """
+        return None
+
     def fulltext_create_statements(self, index: "FullTextSpec", dialect: Dialect) -> List[Executable]:
         """Every statement that builds the full-text index ``index`` (and fills it), in order."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")

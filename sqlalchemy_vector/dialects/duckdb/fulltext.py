@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, literal_column, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import BindParameter, Executable
 from sqlalchemy.sql.functions import Function
 from sqlalchemy.types import String
 
@@ -186,14 +186,36 @@ def refresh(connection: Connection, spec: FullTextSpec, key: str, scan: bool = T
     return True
 
 
+def _indexed_words(spec: FullTextSpec, words: BindParameter[Any], dialect: Dialect) -> ColumnElement[Any]:
+    """``words`` without those the index never holds: its stop words, and what its tokenizer drops (digits).
+
+    ``match_bm25(..., conjunctive := 1)`` requires a document to hold every
+    word of the query, stop words included, which no document does: "the
+    json" would match nothing, where PostgreSQL (which drops stop words from
+    the query too) finds "json".  So the query keeps only the words that can
+    be in the index, as the index's own tokenizer splits them.
+    """
+    schema = dialect.identifier_preparer.quote(fts_schema(spec.table.name, spec.schema))
+    return (
+        text(
+            f"SELECT coalesce(string_agg(word, ' '), '') FROM (SELECT unnest({schema}.tokenize(:fulltext_query)) AS word) "
+            f"AS words WHERE word <> '' AND word NOT IN (SELECT sw FROM {schema}.stopwords)"
+        )
+        .bindparams(words)
+        .columns(word=String())
+        .scalar_subquery()
+    )
+
+
 def arm(
     spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
-    words = " ".join(query_terms(query))
+    given = bindparam("fulltext_query", " ".join(query_terms(query)), type_=String())
+    words: ColumnElement[Any] = _indexed_words(spec, given, dialect) if match_all else given
     score: ColumnElement[Any] = Function(
         "match_bm25",
         key,
-        bindparam("fulltext_query", words, type_=String()),
+        words,
         literal_column(f"conjunctive := {1 if match_all else 0}"),
         packagenames=(fts_schema(spec.table.name, spec.schema),),
     )

@@ -315,6 +315,11 @@ class PostgreSQLBackend(Backend):
 
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
 
+    def database_fulltext_languages(self, connection: Connection) -> Optional[List[str]]:
+        from . import fulltext
+
+        return fulltext.text_search_configurations(connection)
+
     def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
         from . import fulltext
 

@@ -48,6 +48,12 @@ def drop_statements(name: str, schema: Optional[str], dialect: Dialect, if_exist
     return [text(f"DROP INDEX {'IF EXISTS ' if if_exists else ''}{target}")]
 
 
+def text_search_configurations(connection: Connection) -> List[str]:
+    """The names of the database's text search configurations (the languages an index can use)."""
+    rows = connection.execute(text("SELECT DISTINCT cfgname FROM pg_catalog.pg_ts_config ORDER BY cfgname"))
+    return [str(name) for name in rows.scalars()]
+
+
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
     import re
 
@@ -71,7 +77,9 @@ def arm(
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
     language: ColumnElement[Any] = literal_column(f"'{spec.language}'::regconfig")
     if match_all:
-        tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", query, type_=String()))
+        # PostgreSQL's text cannot hold NUL, which the other backends read as a separator: so do we.
+        text_query = query.replace("\x00", " ")
+        tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", text_query, type_=String()))
     else:
         words = " | ".join(query_terms(query))
         tsquery = func.to_tsquery(language, bindparam("fulltext_query", words, type_=String()))
