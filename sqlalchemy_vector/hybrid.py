@@ -40,7 +40,7 @@ from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
 from .search import MAX_LIMIT
-from .types import to_float32, whole_number
+from .types import positive_integer, to_float32, whole_number
 
 __all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
 
@@ -104,13 +104,6 @@ def _check_weights(weights: Any) -> Tuple[float, float]:
     return vector_weight, text_weight
 
 
-def _positive(name: str, value: Any) -> int:
-    checked = whole_number(value)
-    if checked is None or checked < 1:
-        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
-    return checked
-
-
 def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
     """``value`` as a (vector, text) pair of integers from ``minimum`` to 2**31 - 1: one integer for both, or a pair."""
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
@@ -166,7 +159,7 @@ def hybrid_select(
         )
     if not isinstance(query_text, str):
         raise InvalidArgumentError(f"query_text must be a string, got {type(query_text).__name__}")
-    top_k = _positive("top_k", top_k)
+    top_k = positive_integer("top_k", top_k)
     vector_depth, text_depth = _per_arm("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50), 1)
     vector_k, text_k = _per_arm("rrf_k", rrf_k, 0)
     vector_weight, text_weight = _check_weights(weights)
@@ -289,7 +282,7 @@ def reciprocal_rank_fusion(
     if len(constants) != len(given):
         raise InvalidArgumentError(f"rrf_k must be integers >= 0 (60 is usual), got {rrf_k!r}")
     if top_k is not None:
-        top_k = _positive("top_k", top_k)
+        top_k = positive_integer("top_k", top_k)
     ranks: Dict[Any, List[Optional[int]]] = {}
     for position, ranking in enumerate(lists):
         for rank, found in enumerate(ranking, 1):

@@ -13,7 +13,7 @@ from typing import Any, List
 import numpy as np
 
 from .exc import DimensionMismatchError, InvalidArgumentError
-from .types import to_float32, whole_number
+from .types import positive_integer, to_float32
 
 __all__ = ["maximal_marginal_relevance"]
 
@@ -26,10 +26,7 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
 
 def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult: float = 0.5) -> List[int]:
     """Positions (into ``candidates``) of the ``k`` picks, in the order chosen; ties go to the earlier candidate."""
-    checked = whole_number(k)
-    if checked is None or checked < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
-    k = checked
+    k = positive_integer("k", k)
     if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
         raise InvalidArgumentError(f"lambda_mult must be a number from 0 to 1, got {lambda_mult!r}")
     rows = [to_float32(row, None, f"candidates[{i}]") for i, row in enumerate(candidates)]

@@ -94,7 +94,7 @@ from .functions import SIMILARITY_FUNCTIONS
 from .orm import INT64_RANGE, check_identifier, make_models, new_ids, utcnow
 from .search import MAX_LIMIT, TopK, run_top_k
 from .kinds import PRECISIONS, precision_of, precision_type
-from .types import has_booleans, to_float32, whole_number
+from .types import has_booleans, positive_integer, to_float32, whole_number
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -1085,10 +1085,7 @@ class _Facade:
 
     def _batches(self, documents: Iterable[Any], batch_size: int, generate: bool) -> Iterator[Tuple[List[_Prepared], List[int]]]:
         """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
-        checked = whole_number(batch_size)
-        if checked is None or checked < 1:
-            raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-        batch_size = checked
+        batch_size = positive_integer("batch_size", batch_size)
         if isinstance(documents, (str, bytes, bytearray, abc.Mapping)) or not isinstance(documents, abc.Iterable):
             raise InvalidDocumentError(
                 f"documents must be an iterable of dicts, got {_type_name(documents)}; "
@@ -1809,10 +1806,7 @@ class VectorRAG(_Facade):
         (``lambda_mult`` 1: relevance only, 0: diversity only), by cosine
         similarity of the stored embeddings.
         """
-        checked = whole_number(fetch_k)
-        if checked is None or checked < 1:
-            raise InvalidArgumentError(f"fetch_k must be a positive integer, got {fetch_k!r}")
-        fetch_k = checked
+        fetch_k = positive_integer("fetch_k", fetch_k)
         if mode not in ("vector", "hybrid"):
             raise InvalidArgumentError(f"mode must be 'vector' or 'hybrid', got {mode!r}")
         top_k = self._check_search(top_k, None, similarity_function)

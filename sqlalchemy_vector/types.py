@@ -14,7 +14,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
-from .exc import DimensionLimitError, DimensionMismatchError, InvalidVectorError
+from .exc import DimensionLimitError, DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -51,6 +51,14 @@ def whole_number(value: object) -> Optional[int]:
         return int(operator.index(value))
     except TypeError:  # e.g. a 0-d float array, which has __index__ but refuses it
         return None
+
+
+def positive_integer(name: str, value: object) -> int:
+    """``value`` (the argument ``name``) as a plain ``int`` of at least 1, else :class:`InvalidArgumentError`."""
+    checked = whole_number(value)
+    if checked is None or checked < 1:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+    return checked
 
 
 def to_float32(
