@@ -2493,7 +2493,6 @@ def _hybrid_search(
 
     D, E, models = store.D, store.E, store.models
     vector_where = E.model_name == store.model_name if models.has_model_name else None
-    text_only = weights[1] > 0 and weights[0] == 0
     statement = hybrid_select(
         spec.column,
         models.vector,
@@ -2512,7 +2511,8 @@ def _hybrid_search(
         vector_where=vector_where,
         match_all=match_all,
     )
-    ranked = [row for row in hybrid_rows(session.execute(statement)) if not text_only or row["text_rank"] is not None]
+    # An arm weighted 0 adds no rows (hybrid_select): with weights (0, w) every row is a text match.
+    ranked = list(hybrid_rows(session.execute(statement)))
     documents: Dict[Any, Any] = {}
     keys = [row["key"] for row in ranked]
     for chunk in _chunks(keys):
