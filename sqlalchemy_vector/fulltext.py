@@ -206,17 +206,22 @@ def _spec(index: Union[FullTextIndex, FullTextSpec]) -> FullTextSpec:
     raise VectorIndexError(f"expected a FullTextIndex, got {type(index).__name__}")
 
 
+def check_database_language(connection: Connection, spec: FullTextSpec) -> None:
+    """Refuse ``spec`` before any DDL if the database lacks its language (where it can be asked)."""
+    known = _backend(connection.dialect).database_fulltext_languages(connection)
+    if known is not None and spec.language not in known:
+        raise VectorIndexError(
+            f"FullTextIndex {spec.name!r}: the database has no text search language {spec.language!r}; "
+            f"use one of {', '.join(known)}"
+        )
+
+
 def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec]) -> None:
     """Build ``index`` (attached to its table) and fill it from the rows already there."""
     connection = _connection(bind)
     spec = _spec(index)
     statements = create_statements(spec, connection.dialect)
-    known = _backend(connection.dialect).database_fulltext_languages(connection)
-    if known is not None and spec.language not in known:  # refused here, not by the DDL
-        raise VectorIndexError(
-            f"FullTextIndex {spec.name!r}: the database has no text search language {spec.language!r}; "
-            f"use one of {', '.join(known)}"
-        )
+    check_database_language(connection, spec)
     for statement in statements:
         connection.execute(statement)
 

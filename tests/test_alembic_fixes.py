@@ -632,3 +632,35 @@ def test_duckdb_dropped_bit_vector_column_is_recreated_as_one(database: str, tmp
             assert list(connection.execute(select(docs.c.bits).where(docs.c.id == 2)).scalar_one()) == [False, True] * 8
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_online_fulltext_index_refuses_a_language_the_database_lacks(database: str) -> None:
+    # op.create_fulltext_index sent a well-formed unknown name to PostgreSQL, which failed in CREATE INDEX
+    # (UndefinedObject); create_fulltext_index() refused it by name before any DDL.
+    import sqlalchemy_vector.alembic  # noqa: F401  (registers the operation)
+
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE notes (id text PRIMARY KEY, body text)")
+            operations = Operations(MigrationContext.configure(connection))
+            with pytest.raises(VectorIndexError, match="no text search language 'klingon'; use one of .*english"):
+                operations.create_fulltext_index("ft_notes_body", "notes", "body", language="klingon")
+            assert list_fulltext_indexes(connection, "notes") == []
+            operations.create_fulltext_index("ft_notes_body", "notes", "body", language="simple")
+            assert [(r["name"], r["language"]) for r in list_fulltext_indexes(connection, "notes")] == [
+                ("ft_notes_body", "simple")
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_drops_without_their_definition_cannot_be_reversed_and_say_so() -> None:
+    from sqlalchemy_vector.alembic.fulltext import DropFullTextIndexOp
+    from sqlalchemy_vector.alembic.operations import DropVectorIndexOp
+
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"drop_fulltext_index\('ft'\) cannot be reversed.*by hand"):
+        DropFullTextIndexOp("ft", "docs").reverse()
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"drop_vector_index\('ix'\) cannot be reversed.*by hand"):
+        DropVectorIndexOp("ix", "docs").reverse()

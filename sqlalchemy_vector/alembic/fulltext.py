@@ -27,7 +27,9 @@ from alembic.util import PriorityDispatchResult
 from sqlalchemy import Column, MetaData, Table, Text
 
 from ..dialects.base import find_backend
-from ..fulltext import FullTextIndex, FullTextSpec, create_statements, drop_statements, list_fulltext_indexes
+from ..exc import InvalidArgumentError
+from ..fulltext import FullTextIndex, FullTextSpec, check_database_language, create_statements, drop_statements
+from ..fulltext import list_fulltext_indexes
 from .operations import AFTER, BEFORE, place
 
 __all__ = ["CreateFullTextIndexOp", "DropFullTextIndexOp", "drop_op", "setup"]
@@ -106,7 +108,10 @@ class DropFullTextIndexOp(MigrateOperation):
 
     def reverse(self) -> CreateFullTextIndexOp:
         if self._reverse is None:
-            raise ValueError(f"drop_fulltext_index({self.index_name!r}) cannot be reversed: its column is unknown")
+            raise InvalidArgumentError(
+                f"drop_fulltext_index({self.index_name!r}) cannot be reversed: its column is unknown; "
+                "write the create_fulltext_index of the downgrade by hand"
+            )
         return self._reverse
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
@@ -126,7 +131,11 @@ def _primary_key(operations: Operations, operation: CreateFullTextIndexOp) -> st
 @Operations.implementation_for(CreateFullTextIndexOp)
 def _create(operations: Operations, operation: CreateFullTextIndexOp) -> None:
     dialect = operations.migration_context.dialect
-    for statement in create_statements(operation.spec(_primary_key(operations, operation)), dialect):
+    spec = operation.spec(_primary_key(operations, operation))
+    statements = create_statements(spec, dialect)
+    if not operations.migration_context.as_sql:  # online: the database says which languages it has
+        check_database_language(operations.get_bind(), spec)
+    for statement in statements:
         operations.execute(statement)
 
 

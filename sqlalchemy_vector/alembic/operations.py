@@ -26,7 +26,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column
 
 from ..dialects.base import backend_for, find_backend
-from ..exc import SchemaMismatchError, UnsupportedDialectError, VectorIndexError
+from ..exc import InvalidArgumentError, SchemaMismatchError, UnsupportedDialectError, VectorIndexError
 from ..fulltext import list_fulltext_indexes
 from ..index import INDEX_METHODS, VectorIndex, create_statements, create_vector_index, drop_statements
 from ..index import drop_vector_index, list_vector_indexes, vector_columns
@@ -252,9 +252,10 @@ class DropVectorIndexOp(MigrateOperation):
 
     def reverse(self) -> CreateVectorIndexOp:
         if self._reverse is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"drop_vector_index({self.index_name!r}) cannot be reversed: "
-                "its column and metric are unknown to this operation"
+                "its column and metric are unknown to this operation; write the create_vector_index "
+                "of the downgrade by hand"
             )
         return self._reverse
 
