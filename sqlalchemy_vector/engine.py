@@ -40,7 +40,7 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
 
     url = make_url(url)
     backend = backend_for(url.get_dialect())
-    engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
+    engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True))
     return attach(engine, sqlite_vec=sqlite_vec)
 
 
@@ -76,7 +76,11 @@ class VectorEnginePlugin(CreateEnginePlugin):
         self.sqlite_vec = str(raw[-1] if isinstance(raw, tuple) else raw).lower() not in ("false", "0", "no", "off")
         cleaned = self.update_url(url)
         self.backend = backend_for(cleaned.get_dialect())
-        kwargs.update(self.backend.engine_kwargs(cleaned, dict(kwargs), sqlite_vec=self.sqlite_vec))
+        # create_async_engine marks its keyword arguments so; create_engine takes the mark off after the plugins.
+        asynchronous = bool(kwargs.get("_is_async"))
+        kwargs.update(
+            self.backend.engine_kwargs(cleaned, dict(kwargs), sqlite_vec=self.sqlite_vec, asynchronous=asynchronous)
+        )
 
     def update_url(self, url: URL) -> URL:
         return url.difference_update_query(["sqlite_vec"])

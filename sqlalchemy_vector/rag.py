@@ -1312,6 +1312,7 @@ class VectorRAG(_Facade):
         distributed: bool = False,
         precision: Optional[str] = None,
     ) -> None:
+        _refuse_asyncio_driver(bind)
         self._setup(bind, document_model, embedding_model, embedder, dimension, distributed, precision)
         self._ensure_tables()
 
@@ -1719,6 +1720,7 @@ class VectorRAG(_Facade):
         """
         metric = _index_metric(similarity_function)
         check_identifier(index_name, "index_name", VectorIndexError)
+        _check_index_options(index_name, kwargs)
         self._check_index_dimension(index_name)
         self._write(self._store.create_index, index_name, metric, kwargs)
 
@@ -1986,7 +1988,14 @@ class AsyncVectorRAG:
             engine = attach(bind)
         elif isinstance(bind, (str, URL)):
             url = make_url(bind)
-            if backend_for(url.get_dialect()).capabilities.async_drivers:
+            drivers = backend_for(url.get_dialect()).capabilities.async_drivers
+            if drivers and url.get_driver_name() not in drivers:
+                raise ModelConfigurationError(
+                    f"AsyncVectorRAG got the synchronous driver {url.drivername!r}; use an asyncio driver of "
+                    f"{url.get_backend_name()}: "
+                    + " or ".join(repr(str(url.set(drivername=f"{url.get_backend_name()}+{d}"))) for d in drivers)
+                )
+            if drivers:
                 engine = create_async_engine(url)
             else:
                 threaded = url
@@ -2066,7 +2075,7 @@ class AsyncVectorRAG:
                         + " before the embedder's aembed ran"
                     ) from None
 
-    async def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    async def _run(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         if self._threaded:
             if _EMBEDDING_FOR.get() == id(self):
                 raise InvalidArgumentError(
@@ -2119,7 +2128,8 @@ class AsyncVectorRAG:
                 self._ready_lock = asyncio.Lock()
             async with self._ready_lock:
                 await greenlet_spawn(self.sync_rag._ensure_tables)
-        return await greenlet_spawn(fn, *args, **kwargs)  # type: ignore[no-any-return]
+        # Bound first: greenlet_spawn's own parameters (fn, _require_await) would take options so named.
+        return await greenlet_spawn(functools.partial(fn, *args, **kwargs))  # type: ignore[no-any-return]
 
     def _ended(self, task: "asyncio.Task[Any]") -> None:
         self._running.discard(task)
@@ -2168,6 +2178,11 @@ class AsyncVectorRAG:
     def dimension(self) -> int:
         """Dimensions of the stored vectors."""
         return self.sync_rag.dimension
+
+    @property
+    def precision(self) -> str:
+        """How the embeddings are stored (see :attr:`VectorRAG.precision`)."""
+        return self.sync_rag.precision
 
     @property
     def document_model(self) -> type:
@@ -2394,6 +2409,42 @@ class AsyncVectorRAG:
         """See :meth:`VectorRAG.mmr_query`."""
         return await self._run(
             self.sync_rag.mmr_query, query_text, top_k, fetch_k, lambda_mult, filters, similarity_function, mode
+        )
+
+
+#: ``VectorIndex`` arguments that ``create_index`` sets itself, and what to do instead.
+_FACADE_INDEX_ARGUMENTS = {
+    "name": "give the name as index_name, the first argument",
+    "column": "leave column out: the index is on the embeddings column",
+    "metric": "give the metric as similarity_function (e.g. similarity_function='l2')",
+}
+
+
+def _check_index_options(index_name: str, options: Dict[str, Any]) -> None:
+    """Refuse options ``create_index`` sets itself, which ``VectorIndex`` would get twice."""
+    taken = [name for name in _FACADE_INDEX_ARGUMENTS if name in options]
+    if taken:
+        raise InvalidArgumentError(
+            f"create_index({index_name!r}) sets {', '.join(taken)} itself, but got "
+            f"{', '.join(f'{name}={options[name]!r}' for name in taken)}: "
+            + "; ".join(_FACADE_INDEX_ARGUMENTS[name] for name in taken)
+        )
+
+
+def _refuse_asyncio_driver(bind: Any) -> None:
+    """``VectorRAG`` runs synchronously: an asyncio driver's URL or engine belongs to ``AsyncVectorRAG``."""
+    engine = bind.kw.get("bind") if isinstance(bind, sessionmaker) else bind
+    if isinstance(engine, (str, URL)):
+        url = make_url(engine)
+        asynchronous = url.get_driver_name() in backend_for(url.get_dialect()).capabilities.async_drivers
+    elif isinstance(engine, Engine):
+        url, asynchronous = engine.url, engine.dialect.is_async
+    else:
+        return
+    if asynchronous:
+        raise ModelConfigurationError(
+            f"VectorRAG got the asyncio driver {url.drivername!r}: use AsyncVectorRAG with it, or "
+            f"VectorRAG with a synchronous driver ({url.get_backend_name()}://...)"
         )
 
 

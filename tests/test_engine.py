@@ -252,3 +252,47 @@ def test_postgresql_keeps_vectors_in_the_row(postgresql_url: str) -> None:
             engine.dispose()
     # Offline, the server's version is unknown: pgvector's default, as before.
     assert "STORAGE" not in str(CreateTable(table).compile(dialect=postgresql.dialect()))
+
+
+# -- SQLite through aiosqlite ----------------------------------------------------------------------------
+
+
+async def _busy_timeout_and_vec(engine: Any) -> tuple:
+    try:
+        async with engine.connect() as conn:
+            timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+            version = (await conn.exec_driver_sql("SELECT vec_version()")).scalar()
+        return timeout, version
+    finally:
+        await engine.dispose()
+
+
+async def test_aiosqlite_engines_keep_connect_args_and_load_sqlite_vec(tmp_path: Path) -> None:
+    # connect_args were dropped: the creator that loads sqlite-vec read its arguments from the URL alone.
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/a.db"
+    timeout, version = await _busy_timeout_and_vec(sv.create_async_engine(url, connect_args={"timeout": 0.2}))
+    assert (timeout, version.startswith("v")) == (200, True)
+    # Through the plugin as well, which failed with "Invalid argument(s) 'async_creator'".
+    timeout, version = await _busy_timeout_and_vec(create_async_engine(url + "?plugin=vector", connect_args={"timeout": 0.3}))
+    assert (timeout, version.startswith("v")) == (300, True)
+
+
+def test_a_synchronous_engine_of_the_aiosqlite_dialect_is_created_as_sqlalchemy_creates_it() -> None:
+    # It raised TypeError: Invalid argument(s) 'async_creator' sent to create_engine().
+    for engine in (sv.create_engine("sqlite+aiosqlite://"), sqlalchemy.create_engine("sqlite+aiosqlite://?plugin=vector")):
+        assert engine.dialect.is_async
+        engine.dispose()
+
+
+def test_the_facades_name_the_driver_they_need(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/a.db"
+    for bind in (url, sv.create_engine(url)):
+        with pytest.raises(sv.exc.ModelConfigurationError, match="VectorRAG got the asyncio driver 'sqlite\\+aiosqlite': use AsyncVectorRAG"):
+            sv.VectorRAG(bind, dimension=3)
+    with pytest.raises(sv.exc.ModelConfigurationError, match="synchronous driver 'postgresql'.*'postgresql\\+psycopg_async://u:\\*\\*\\*@127.0.0.1:1/x'"):
+        sv.AsyncVectorRAG("postgresql://u:secret@127.0.0.1:1/x", dimension=3)
+    with pytest.raises(sv.exc.ModelConfigurationError, match=f"'sqlite\\+aiosqlite:///{tmp_path}/b.db'"):
+        sv.AsyncVectorRAG(f"sqlite:///{tmp_path}/b.db", dimension=3)
+    assert not (tmp_path / "b.db").exists()

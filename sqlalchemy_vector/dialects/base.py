@@ -218,7 +218,11 @@ class Backend:
     # -- engines -----------------------------------------------------------------
 
     def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], **options: Any) -> Dict[str, Any]:
-        """Adjust ``create_engine`` keyword arguments before the engine exists."""
+        """Adjust ``create_engine`` keyword arguments before the engine exists.
+
+        ``options`` holds ``sqlite_vec`` and ``asynchronous`` (true for
+        ``create_async_engine``).
+        """
         return kwargs
 
     def prepare(self, engine: Engine, **options: Any) -> None:

@@ -220,12 +220,14 @@ def _load_sqlite_vec_aiosqlite(raw: Any, path: str) -> bool:
     return True
 
 
-def _aiosqlite_around(url: URL, module: types.ModuleType) -> Dict[str, Any]:
+def _aiosqlite_around(url: URL, module: types.ModuleType, connect_args: Dict[str, Any]) -> Dict[str, Any]:
     """``create_async_engine`` arguments for aiosqlite connections wrapping ``module`` (one that can load extensions).
 
     The DB-API object is SQLAlchemy's aiosqlite adapter with ``module``'s
     exception classes and version, so errors raised inside (e.g.
     ``sqlean.IntegrityError``) are recognised and wrapped as usual.
+    ``connect_args`` reach ``module.connect`` as ``create_engine`` passes
+    them (SQLAlchemy gives none to a ``creator``).
     """
     import threading
 
@@ -237,6 +239,7 @@ def _aiosqlite_around(url: URL, module: types.ModuleType) -> Dict[str, Any]:
                  "ProgrammingError", "sqlite_version", "sqlite_version_info"):
         setattr(dbapi, name, getattr(module, name))
     args, params = SQLiteDialect_aiosqlite().create_connect_args(url)
+    params.update(connect_args)
     chunk_size = params.pop("iter_chunk_size", 64)
 
     async def creator() -> Any:
@@ -248,7 +251,9 @@ def _aiosqlite_around(url: URL, module: types.ModuleType) -> Dict[str, Any]:
             thread.daemon = True
         return await connection
 
-    return {"module": dbapi, "async_creator": creator}
+    # The form create_async_engine gives an async_creator, made here so that the plugin (which
+    # sees the arguments only after create_async_engine has read async_creator) can pass it too.
+    return {"module": dbapi, "creator": lambda: dbapi.connect(async_creator_fn=creator)}
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -354,17 +359,24 @@ class SQLiteBackend(Backend):
     def compile_quantized_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
         return _kinds.compile_quantized_distance(element, compiler, **kw)
 
-    def engine_kwargs(self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, **options: Any) -> Dict[str, Any]:
+    def engine_kwargs(
+        self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, asynchronous: bool = False, **options: Any
+    ) -> Dict[str, Any]:
         if sqlite_vec and "module" not in kwargs and url.get_driver_name() == "pysqlite":
             module = loadable_sqlite_module()
             if module is not None:
                 kwargs = {**kwargs, "module": module}
-        if sqlite_vec and url.get_driver_name() == "aiosqlite" and not {"module", "creator", "async_creator"} & kwargs.keys():
+        if (
+            sqlite_vec
+            and asynchronous  # only create_async_engine connects through the creator made here
+            and url.get_driver_name() == "aiosqlite"
+            and not {"module", "creator", "async_creator"} & kwargs.keys()
+        ):
             # aiosqlite wraps the standard sqlite3; where that cannot load
             # extensions, wrap a module that can.
             module = loadable_sqlite_module()
             if module is not None and module.__name__ != "sqlite3":
-                kwargs = {**kwargs, **_aiosqlite_around(url, module)}
+                kwargs = {**kwargs, **_aiosqlite_around(url, module, kwargs.get("connect_args") or {})}
         return kwargs
 
     def prepare(self, engine: Engine, sqlite_vec: bool = True, **options: Any) -> None:
