@@ -252,6 +252,20 @@ def test_an_id_twice_in_one_load(rag: VectorRAG, backend: str) -> None:
     assert rag.load_documents([{"content": "e", "document_id": "r"}], show_progress=False) == ["r"]
 
 
+# -- create_index's own arguments --------------------------------------------------------------------------
+
+
+def test_create_index_options_it_sets_itself(rag: VectorRAG) -> None:
+    # VectorIndex got them twice: TypeError "got multiple values for keyword argument 'metric'".
+    before = stored(rag)
+    refused(x.InvalidArgumentError, r"create_index\('ix'\) sets metric itself, but got metric='l2': give the metric "
+            r"as similarity_function", rag.create_index, "ix", metric="l2")
+    refused(x.InvalidArgumentError, r"sets name, column itself.*index_name, the first argument; leave column out",
+            rag.create_index, "ix", name="other", column="embedding")
+    assert rag.get_statistics()["indexes"] == []
+    assert stored(rag) == before
+
+
 # -- the async facade: the same errors through its proxies --------------------------------------------------
 
 
@@ -286,6 +300,12 @@ async def test_async_facade(backend: str, fresh_database_url: Callable[[str], st
             await rag.load_documents([{"content": "x"}, {"content": "y", "document_id": 5}], show_progress=False)
         with pytest.raises(x.InvalidDocumentError, match=r"documents\[1\] document_id 'n' repeats the id of documents\[0\]"):
             await rag.load_documents([{"content": "x", "document_id": "n"}, {"content": "y", "document_id": "n"}], show_progress=False)
+        with pytest.raises(x.InvalidArgumentError, match=r"create_index\('ix'\) sets metric itself"):
+            await rag.create_index("ix", metric="l2")
+        # An option named like the proxy's own parameter: TypeError "_run() got multiple values for argument 'fn'".
+        with pytest.raises(x.VectorIndexError, match="unknown option.* fn"):
+            await rag.create_index("ix", fn=1)
+        assert rag.precision == "float32"
         found = await rag.get_documents(["doc-1", "d", "o"])
         assert [(r["document_id"], r["content"], r["metadata"]) for r in found] == [
             ("doc-1", "apple", {"n": 1}), ("d", "banana", {"n": 2}), ("o", "cherry", {})
