@@ -479,20 +479,24 @@ class _Store:
         drop by another facade, the CLI, a migration or another process made every
         later search of this store fail; elsewhere the name is only a hint.
         """
+        # The catalog this search ranks by: another thread's create_index or delete_index on this
+        # store replaces the shared one meanwhile, and the check below must compare this one.
+        known = self.catalog(session)
         try:
-            return self._search(session, *args, **kwargs)
+            return self._search(session, *args, catalog=known, **kwargs)
         except DBAPIError:
-            if not self._index_went_away(session):
+            if not self._index_went_away(session, known):
                 raise
-        return self._search(session, *args, **kwargs)
+        return self._search(session, *args, catalog=self.catalog(session), **kwargs)
 
-    def _index_went_away(self, session: Session) -> bool:
-        known = self.known_indexes
+    def _index_went_away(self, session: Session, known: List[Dict[str, Any]]) -> bool:
+        """Whether an index of ``known`` is gone from the database (the catalog is read again)."""
         if not known or not backend_for(session.connection().dialect).capabilities.index_is_table:
             return False
-        self.known_indexes = None
+        current = self.indexes(session)
+        self.known_indexes = current
         self.ranking_statements.clear()
-        return bool({found["name"] for found in known} - {found["name"] for found in self.indexes(session)})
+        return bool({found["name"] for found in known} - {found["name"] for found in current})
 
     def _search(
         self,
@@ -503,6 +507,8 @@ class _Store:
         function: str,
         where: Optional[ColumnElement[bool]],
         exclude: Optional[DocumentId] = None,
+        *,
+        catalog: List[Dict[str, Any]],
     ) -> List[Result]:
         """The ``top_k`` documents nearest to ``vector``, one result per document.
 
@@ -530,7 +536,7 @@ class _Store:
             filters.append(where if models.single_table else self.E.document_id.in_(select(self.D.id).where(where)))
         if exclude is not None:
             filters.append(key != exclude)
-        index_name = self.index_for(session, metric, _column(owner, "embedding").name)
+        index_name = _index_serving(catalog, metric, _column(owner, "embedding").name)
         bound = _distance_bound(function, threshold)
         reusable = not filters and bound is None
         parameters = {_QUERY_VECTOR: vector}
@@ -706,14 +712,12 @@ class _Store:
             .join(D.__table__, document_id == key)
         )
 
-    def index_for(self, session: Session, metric: str, column_name: str) -> Optional[str]:
-        """The name of a vector index on the vector column serving ``metric``, if one exists (cached)."""
-        if self.known_indexes is None:
-            self.known_indexes = self.indexes(session)
-        for found in self.known_indexes:
-            if found["metric"] == metric and found["column"] == column_name:
-                return str(found["name"])
-        return None
+    def catalog(self, session: Session) -> List[Dict[str, Any]]:
+        """The vector indexes of the vector table (cached until this store changes them or finds one gone)."""
+        known = self.known_indexes
+        if known is None:
+            known = self.known_indexes = self.indexes(session)
+        return known
 
     def indexes(self, session: Session) -> List[Dict[str, Any]]:
         from .index import list_vector_indexes
@@ -759,18 +763,22 @@ class _Store:
         ]
 
     def statistics(self, session: Session) -> Dict[str, Any]:
+        # Every count in one statement: counts read by two would disagree when a write commits between them.
         D, models = self.D, self.models
-        documents = session.execute(select(func.count()).select_from(D)).scalar_one()
+        document_count = select(func.count()).select_from(D).scalar_subquery()
         if models.single_table:
-            count = session.execute(select(func.count(models.vector))).scalar_one()
+            documents, count = session.execute(select(func.count(), func.count(models.vector)).select_from(D)).one()
             by_model = {self.model_name: count} if count else {}
         elif models.has_model_name:
-            by_model = dict(
-                session.execute(select(self.E.model_name, func.count()).group_by(self.E.model_name)).tuples().all()
-            )
+            rows = session.execute(
+                select(self.E.model_name, func.count(), document_count).group_by(self.E.model_name)
+            ).all()
+            by_model = {row[0]: row[1] for row in rows}
             count = sum(by_model.values())
+            # No embeddings, no row: the documents are counted alone.
+            documents = rows[0][2] if rows else session.execute(select(func.count()).select_from(D)).scalar_one()
         else:
-            count = session.execute(select(func.count()).select_from(self.E)).scalar_one()
+            documents, count = session.execute(select(document_count, func.count()).select_from(self.E)).one()
             by_model = {self.model_name: count} if count else {}
         return {
             "backend": session.get_bind().dialect.name,
@@ -2429,6 +2437,14 @@ def _check_index_options(index_name: str, options: Dict[str, Any]) -> None:
             f"{', '.join(f'{name}={options[name]!r}' for name in taken)}: "
             + "; ".join(_FACADE_INDEX_ARGUMENTS[name] for name in taken)
         )
+
+
+def _index_serving(catalog: List[Dict[str, Any]], metric: str, column_name: str) -> Optional[str]:
+    """The name of an index of ``catalog`` on ``column_name`` serving ``metric``, if there is one."""
+    for found in catalog:
+        if found["metric"] == metric and found["column"] == column_name:
+            return str(found["name"])
+    return None
 
 
 def _refuse_asyncio_driver(bind: Any) -> None:

@@ -1,0 +1,95 @@
+"""One facade shared by threads, as a web application's worker threads share it.
+
+Each test makes another thread's call land at the one point where it did
+harm, with an engine event (``before_cursor_execute``) that runs the call to
+its end before the statement it precedes: the same interleaving every run.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, List
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
+from sqlalchemy_vector.rag import VectorRAG
+from tests.conftest import WITH_CLICKHOUSE
+
+DIM = 4
+
+
+def vectors(count: int, seed: int) -> List[np.ndarray]:
+    return list(np.random.default_rng(seed).standard_normal((count, DIM)).astype(np.float32))
+
+
+def in_another_thread(call: Callable[[], Any]) -> None:
+    """Run ``call`` to its end in a thread of its own, raising what it raised."""
+    failures: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:  # noqa: BLE001  (re-raised below)
+            failures.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the other thread's call did not end"
+    if failures:
+        raise failures[0]
+
+
+def before_first(engine: Engine, marker: str, call: Callable[[], Any]) -> List[str]:
+    """Run ``call`` in another thread just before the first statement containing ``marker``; returns those seen."""
+    seen: List[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def interleave(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if marker in statement and not seen and threading.current_thread() is threading.main_thread():
+            seen.append(statement)
+            in_another_thread(call)
+
+    return seen
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_search_outlives_its_facade_dropping_the_index_under_it(fresh_engine: Engine) -> None:  # noqa: F811
+    # The search read the catalog (index present), another thread's delete_index on the same facade dropped
+    # the vec0 table and cleared the shared catalog, and the search's "is my index gone?" check found no
+    # catalog to compare: OperationalError "no such table" reached the caller.
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    rag.load_documents([{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors(40, 1))], show_progress=False)
+    rag.create_index("shared_ix")
+    query = vectors(1, 2)[0]
+    expected = [r["document_id"] for r in rag.query_with_embedding(query, top_k=5)]
+    seen = before_first(rag.engine, "shared_ix", lambda: rag.delete_index("shared_ix"))
+    found = [r["document_id"] for r in rag.query_with_embedding(query, top_k=5)]
+    assert seen, "the search did not read the index"
+    assert found == expected
+    assert rag.get_statistics()["indexes"] == []
+    rag.close()
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_statistics_count_one_state_of_the_tables(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    # Documents and embeddings were counted by two statements: a load committed between them gave
+    # document_count 10 with embedding_count 11.
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    rag.load_documents([{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors(10, 3))], show_progress=False)
+    writer = VectorRAG(fresh_engine, dimension=DIM)
+    seen = before_first(
+        rag.engine, "GROUP BY", lambda: writer.load_documents([{"content": "late", "embedding": vectors(1, 4)[0]}], show_progress=False)
+    )
+    stats = rag.get_statistics()
+    assert seen
+    assert stats["document_count"] == stats["embedding_count"] in (10, 11)
+    assert sum(stats["models"].values()) == stats["embedding_count"]
+    after = rag.get_statistics()
+    assert (after["document_count"], after["embedding_count"]) == (11, 11)
+    rag.close()
+    writer.close()
