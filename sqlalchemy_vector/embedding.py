@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
-from .types import whole_number
+from .types import real_number, whole_number
 
 __all__ = [
     "Embedder",
@@ -166,6 +166,35 @@ def _stem(word: str) -> str:
 _Features = Tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
 
 
+def _weight(name: str, value: object) -> float:
+    """The ``HashingEmbedder`` option ``name`` as a finite float, else :class:`InvalidArgumentError`."""
+    checked = real_number(value)
+    if checked is None:
+        raise InvalidArgumentError(
+            f"HashingEmbedder({name}) expects a finite number, got {type(value).__name__} {value!r}; "
+            "pass a float such as 1.0 (0 turns the feature off)"
+        )
+    return checked
+
+
+def _stop_words(words: Optional[Iterable[str]]) -> FrozenSet[str]:
+    """The ``HashingEmbedder(stop_words)`` option as a set of words, else :class:`InvalidArgumentError`."""
+    if words is None:
+        return frozenset()
+    if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
+        raise InvalidArgumentError(
+            f"HashingEmbedder(stop_words) expects a list of words or None, got {type(words).__name__} {words!r}; "
+            + (f"pass a list of words, e.g. [{words!r}]" if isinstance(words, (str, bytes)) else "pass a list of words")
+        )
+    given = list(words)
+    for word in given:
+        if not isinstance(word, str):
+            raise InvalidArgumentError(
+                f"HashingEmbedder(stop_words) expects words (strings), got {type(word).__name__} {word!r} among them"
+            )
+    return frozenset(given)
+
+
 class HashingEmbedder:
     """A deterministic, dependency-free *lexical* embedder.
 
@@ -206,8 +235,8 @@ class HashingEmbedder:
         if checked is None or checked < 1:
             raise InvalidArgumentError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
         dimension = checked
-        given_low, given_high = ngram_range
-        low, high = whole_number(given_low), whole_number(given_high)
+        pair = tuple(ngram_range) if isinstance(ngram_range, (tuple, list)) else ()
+        low, high = (whole_number(pair[0]), whole_number(pair[1])) if len(pair) == 2 else (None, None)
         if low is None or high is None or not 1 <= low <= high:
             raise InvalidArgumentError(
                 f"HashingEmbedder(ngram_range) expects (min, max) with 1 <= min <= max, got {ngram_range!r}; "
@@ -215,16 +244,17 @@ class HashingEmbedder:
             )
         self.dimension = dimension
         self.ngram_range = (low, high)
-        self.word_weight = float(word_weight)
-        self.bigram_weight = float(bigram_weight)
-        self.char_weight = float(char_weight)
-        self.stop_words: FrozenSet[str] = frozenset(stop_words or ())
+        self.word_weight = _weight("word_weight", word_weight)
+        self.bigram_weight = _weight("bigram_weight", bigram_weight)
+        self.char_weight = _weight("char_weight", char_weight)
+        self.stop_words: FrozenSet[str] = _stop_words(stop_words)
         self.lowercase = lowercase
         self.stem = bool(stem)
         self.length_weight = bool(length_weight)
+        weights = (self.word_weight, self.bigram_weight, self.char_weight)
         defaults = (
             ngram_range == (3, 5)
-            and (word_weight, bigram_weight, char_weight) == (1.0, 0.5, 1.0)
+            and weights == (1.0, 0.5, 1.0)
             and self.stop_words == ENGLISH_STOP_WORDS
             and lowercase
             and self.stem
@@ -234,7 +264,7 @@ class HashingEmbedder:
         # (stemming, length weights, heavier n-grams) replaced version 1: a database embedded with
         # "hashing-v1-384" is refused by name rather than searched with incompatible vectors.
         self.model_name = f"hashing-v2-{dimension}" if defaults else (
-            f"hashing-v2-{dimension}-n{low}{high}-w{word_weight:g}-b{bigram_weight:g}-c{char_weight:g}"
+            f"hashing-v2-{dimension}-n{low}{high}-w{weights[0]:g}-b{weights[1]:g}-c{weights[2]:g}"
             f"-s{_digest(' '.join(sorted(self.stop_words))) % 10**6:06d}{'' if lowercase else '-cased'}"
             f"{'' if self.stem else '-nostem'}{'' if self.length_weight else '-flat'}"
         )

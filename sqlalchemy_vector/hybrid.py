@@ -27,20 +27,21 @@ best first.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from sqlalchemy import Double, cast, false, func, literal, select
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Table
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.expression import ColumnClause
 
 from .dialects.base import backend_for
 from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
-from .search import MAX_LIMIT
-from .types import positive_integer, to_float32, whole_number
+from .search import MAX_LIMIT, where_conditions
+from .types import positive_integer, real_number, to_float32, whole_number
 
 __all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
 
@@ -74,6 +75,16 @@ def _dialect(bind: Any) -> Dialect:
 
 def _find_index(text_column: Column[Any], index: Union[FullTextIndex, FullTextSpec, str, None], language: Optional[str]) -> FullTextSpec:
     table = text_column.table
+    if index is not None and not isinstance(index, (FullTextIndex, FullTextSpec, str)):
+        raise InvalidArgumentError(
+            f"hybrid_select(index=...) expects a FullTextIndex, the name of one built in the database, or None "
+            f"(the one declared on {table.name}.{text_column.name}), got {type(index).__name__} {index!r}"
+        )
+    if language is not None and not isinstance(language, str):
+        raise InvalidArgumentError(
+            f"hybrid_select(language=...) expects the name of a text search language such as 'english', "
+            f"got {type(language).__name__} {language!r}"
+        )
     if isinstance(index, FullTextIndex):
         return index.spec
     if isinstance(index, FullTextSpec):
@@ -92,12 +103,27 @@ def _find_index(text_column: Column[Any], index: Union[FullTextIndex, FullTextSp
     )
 
 
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (finite or not): a Python or numpy int or float, not a boolean."""
+    return real_number(value) is not None or isinstance(value, (float, np.floating))
+
+
+def _numbers(values: Any) -> Optional[List[Any]]:
+    """``values`` as a list when it is a collection of numbers (not a string or a mapping), else ``None``."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        return None
+    given = list(values)
+    return given if all(map(_is_number, given)) else None
+
+
 def _check_weights(weights: Any) -> Tuple[float, float]:
-    try:
-        vector_weight, text_weight = (float(w) for w in weights)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"weights must be two numbers (vector, text), got {weights!r}") from None
-    if not (math.isfinite(vector_weight) and math.isfinite(text_weight)):
+    given = _numbers(weights)
+    if given is None or len(given) != 2:
+        raise InvalidArgumentError(
+            f"weights must be two numbers (vector, text), got {weights!r}; pass a pair such as (1.0, 1.0)"
+        )
+    vector_weight, text_weight = real_number(given[0]), real_number(given[1])
+    if vector_weight is None or text_weight is None:
         raise InvalidArgumentError(f"weights must be finite numbers, got {weights!r}")
     if min(vector_weight, text_weight) < 0 or vector_weight + text_weight <= 0:
         raise InvalidArgumentError(f"weights must be non-negative and not both zero, got {weights!r}")
@@ -113,6 +139,34 @@ def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
             f"{name} must be an integer from {minimum} to {MAX_LIMIT} or a pair (vector, text) of them, got {value!r}"
         )
     return checked[0], checked[1]
+
+
+def _table_column(name: str, value: Any) -> Any:
+    """The argument ``name`` of :func:`hybrid_select` as a table's column: a Column or a mapped attribute."""
+    column = value.__clause_element__() if hasattr(value, "__clause_element__") else value
+    if isinstance(column, ColumnClause) and getattr(column, "table", None) is not None:
+        return column
+    raise InvalidArgumentError(
+        f"hybrid_select({name}=...) expects a table's Column or a mapped attribute, "
+        f"got {type(value).__name__} {value!r}"
+        + (f"; pass the column itself, e.g. table.c[{value!r}], not its name" if isinstance(value, str) else "")
+    )
+
+
+def _key_column(table: Table, key: Any) -> Any:
+    """``hybrid_select(key=...)``: the column named ``key`` of ``table`` (its primary key if ``None``), or a column."""
+    expected = f"hybrid_select(key=...) must be a column name of {table.name} or a Column"
+    if key is None or isinstance(key, str):
+        name = key_name(table, key)
+        if name not in table.c:
+            raise InvalidArgumentError(
+                f"{expected}, got {key!r}; the columns of {table.name} are {', '.join(table.c.keys())}"
+            )
+        return table.c[name]
+    column = key.__clause_element__() if hasattr(key, "__clause_element__") else key
+    if not isinstance(column, ColumnElement):
+        raise InvalidArgumentError(f"{expected}, got {type(key).__name__} {key!r}")
+    return column
 
 
 def hybrid_select(
@@ -131,8 +185,8 @@ def hybrid_select(
     metric: str = "cosine",
     rrf_k: RRFConstant = DEFAULT_RRF_K,
     weights: Sequence[float] = (1.0, 1.0),
-    where: Optional[ColumnElement[bool]] = None,
-    vector_where: Optional[ColumnElement[bool]] = None,
+    where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
+    vector_where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
     match_all: bool = False,
 ) -> Select[Any]:
     """One statement ranking rows of ``text_column``'s table by full-text and vector rank fused (RRF).
@@ -147,7 +201,8 @@ def hybrid_select(
     is how deep each arm ranks, or a (vector, text) pair.  ``weights`` are the
     (vector, text) weights of the fusion, and ``rrf_k`` its constant, or a
     (vector, text) pair of constants.  ``where`` filters the text table in both arms;
-    ``vector_where`` filters the vector table (e.g. one model's vectors).
+    ``vector_where`` filters the vector table (e.g. one model's vectors); each is
+    one SQL condition or a list of them, as in :func:`~sqlalchemy_vector.knn`.
     ``match_all`` makes the text arm require every word (default: any word).
     """
     dialect = _dialect(bind)
@@ -165,12 +220,13 @@ def hybrid_select(
     vector_weight, text_weight = _check_weights(weights)
     if metric not in METRICS:
         raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-    text_column = getattr(text_column, "__clause_element__", lambda: text_column)()
-    vector_column = getattr(vector_column, "__clause_element__", lambda: vector_column)()
+    text_column = _table_column("text_column", text_column)
+    vector_column = _table_column("vector_column", vector_column)
+    conditions = where_conditions(where, "hybrid_select(where=...)")
+    vector_conditions = where_conditions(vector_where, "hybrid_select(vector_where=...)")
     spec = checked_spec(_find_index(text_column, index, language), backend)
     text_table: Table = spec.table
-    key_column = text_table.c[key_name(text_table, key)] if key is None or isinstance(key, str) else key
-    key_column = getattr(key_column, "__clause_element__", lambda: key_column)()
+    key_column = _key_column(text_table, key)
     vector_table = vector_column.table
     dim = getattr(vector_column.type, "dim", None)
     vector = to_float32(query_vector, dim, "query vector") if dim else query_vector
@@ -188,17 +244,17 @@ def hybrid_select(
                 f"(the column of {vector_table.name!r} holding {text_table.name}.{key_column.name})"
             )
         vector_key = getattr(vector_key, "__clause_element__", lambda: vector_key)()
-        source = vector_table.join(text_table, vector_key == key_column) if where is not None else vector_table
+        source = vector_table.join(text_table, vector_key == key_column) if conditions else vector_table
         nearest = (
             select(vector_key.label("key"), func.min(measured).label("distance"))
             .select_from(source)
             .where(vector_column.is_not(None))
             .group_by(vector_key)
         )
-    if where is not None:
-        nearest = nearest.where(where)
-    if vector_where is not None:
-        nearest = nearest.where(vector_where)
+    if conditions:
+        nearest = nearest.where(*conditions)
+    if vector_conditions:
+        nearest = nearest.where(*vector_conditions)
     if no_direction:
         nearest = nearest.where(false())
     near = nearest.subquery("nearest")
@@ -210,8 +266,8 @@ def hybrid_select(
     # -- the text arm: most relevant first
     matching, relevance = backend.fulltext_arm(spec, key_column, query_text, match_all, dialect)
     matching = matching.add_columns(key_column.label("key"), relevance.label("text_score"))
-    if where is not None:
-        matching = matching.where(where)
+    if conditions:
+        matching = matching.where(*conditions)
     found = matching.subquery("matching")
     text_rank = func.row_number().over(order_by=(found.c.text_score.desc(), found.c.key)).label("rank")
     text_arm = (
@@ -259,22 +315,38 @@ def reciprocal_rank_fusion(
 ) -> List[Dict[str, Any]]:
     """Fuse ranked lists of keys in Python, as :func:`hybrid_select` does in SQL (ranks from 1).
 
-    ``rrf_k`` is one constant, or one per list.  Returns dicts with ``key``,
-    ``score`` and ``ranks`` (one rank or None per list), best first, ties
-    broken by key.  Useful to fuse results from different sources, and as the
-    reference the SQL is tested against.
+    ``rankings`` is a list of rankings, each a list of hashable keys (ids),
+    best first.  ``rrf_k`` is one constant, or one per list; ``weights`` one
+    non-negative number per list.  Returns dicts with ``key``, ``score`` and
+    ``ranks`` (one rank or None per list), best first, ties broken by key;
+    where tied keys cannot be compared (e.g. ``1`` and ``"a"``), by the key's
+    type name, then the key, then first appearance.  Useful to fuse results
+    from different sources, and as the reference the SQL is tested against.
     """
-    if isinstance(rankings, (str, bytes)):
-        raise InvalidArgumentError(f"rankings must be a list of ranked lists of keys, got {type(rankings).__name__}")
-    lists = [list(r) for r in rankings]
-    try:
-        weights = [1.0] * len(lists) if weights is None else [float(w) for w in weights]
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"weights must be numbers, one per ranking, got {weights!r}") from None
-    if len(weights) != len(lists):
-        raise InvalidArgumentError(f"weights has {len(weights)} values for {len(lists)} rankings")
-    if not all(math.isfinite(w) and w >= 0 for w in weights):
-        raise InvalidArgumentError(f"weights must be finite and non-negative, got {weights!r}")
+    if isinstance(rankings, (str, bytes, Mapping)) or not isinstance(rankings, Iterable):
+        raise InvalidArgumentError(
+            f"rankings must be a list of ranked lists of keys, got {type(rankings).__name__}"
+            + ("; pass the rankings as a list, e.g. list(rankings.values())" if isinstance(rankings, Mapping) else "")
+        )
+    lists: List[List[Any]] = []
+    for position, ranking in enumerate(rankings):
+        if isinstance(ranking, (str, bytes)) or not isinstance(ranking, Iterable):
+            raise InvalidArgumentError(
+                f"rankings[{position}] must be a list of keys, best first, got {type(ranking).__name__} {ranking!r}"
+                + ("; wrap a single key in a list" if isinstance(ranking, (str, bytes)) else "")
+            )
+        lists.append(list(ranking))
+    if weights is None:
+        factors = [1.0] * len(lists)
+    else:
+        given_weights = _numbers(weights)
+        if given_weights is None:
+            raise InvalidArgumentError(f"weights must be numbers, one per ranking, got {weights!r}")
+        if len(given_weights) != len(lists):
+            raise InvalidArgumentError(f"weights has {len(given_weights)} values for {len(lists)} rankings")
+        factors = [w for w in map(real_number, given_weights) if w is not None and w >= 0]
+        if len(factors) != len(given_weights):
+            raise InvalidArgumentError(f"weights must be finite and non-negative, got {weights!r}")
     given: List[Any] = list(rrf_k) if isinstance(rrf_k, (list, tuple)) else [rrf_k] * len(lists)
     if len(given) != len(lists):
         raise InvalidArgumentError(f"rrf_k has {len(given)} values for {len(lists)} rankings")
@@ -286,15 +358,43 @@ def reciprocal_rank_fusion(
     ranks: Dict[Any, List[Optional[int]]] = {}
     for position, ranking in enumerate(lists):
         for rank, found in enumerate(ranking, 1):
-            ranks.setdefault(found, [None] * len(lists))
-            if ranks[found][position] is None:
-                ranks[found][position] = rank
+            try:
+                got = ranks.setdefault(found, [None] * len(lists))
+            except TypeError:
+                raise InvalidArgumentError(
+                    f"rankings[{position}][{rank - 1}] is a {type(found).__name__}, which cannot be a key: keys must be "
+                    "hashable (ids, strings, tuples)"
+                    + ("; pass the document ids, e.g. [r['document_id'] for r in results]" if isinstance(found, Mapping) else "")
+                ) from None
+            if got[position] is None:
+                got[position] = rank
     fused = [
-        {"key": found, "score": sum(w / (k + r) for w, k, r in zip(weights, constants, got) if r is not None), "ranks": got}
+        {"key": found, "score": sum(w / (k + r) for w, k, r in zip(factors, constants, got) if r is not None), "ranks": got}
         for found, got in ranks.items()
     ]
-    fused.sort(key=lambda item: (-item["score"], item["key"]))
+    try:
+        fused = sorted(fused, key=lambda item: (-item["score"], item["key"]))
+    except TypeError:  # tied keys Python cannot order (e.g. 1 and "a")
+        fused = sorted(fused, key=lambda item: (-item["score"], _TieKey(item["key"])))
     return fused if top_k is None else fused[:top_k]
+
+
+class _TieKey:
+    """A key in a tie of keys of mixed types: by type name, then by key where keys of one type compare."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _TieKey) -> bool:
+        mine, theirs = type(self.key).__name__, type(other.key).__name__
+        if mine != theirs:
+            return mine < theirs
+        try:
+            return bool(self.key < other.key)
+        except TypeError:  # keys of one type that do not compare, e.g. (1,) and ("a",): first appearance
+            return False
 
 
 def hybrid_rows(rows: Iterable[Any]) -> List[Mapping[str, Any]]:

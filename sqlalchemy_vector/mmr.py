@@ -13,7 +13,7 @@ from typing import Any, List
 import numpy as np
 
 from .exc import DimensionMismatchError, InvalidArgumentError
-from .types import positive_integer, to_float32
+from .types import positive_integer, real_number, to_float32
 
 __all__ = ["maximal_marginal_relevance"]
 
@@ -27,7 +27,8 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
 def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult: float = 0.5) -> List[int]:
     """Positions (into ``candidates``) of the ``k`` picks, in the order chosen; ties go to the earlier candidate."""
     k = positive_integer("k", k)
-    if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
+    weight = real_number(lambda_mult)
+    if weight is None or not 0.0 <= weight <= 1.0:
         raise InvalidArgumentError(f"lambda_mult must be a number from 0 to 1, got {lambda_mult!r}")
     rows = [to_float32(row, None, f"candidates[{i}]") for i, row in enumerate(candidates)]
     if not rows:
@@ -45,7 +46,7 @@ def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult:
     redundancy = np.full(len(vectors), -np.inf)
     for _ in range(min(k, len(vectors))):
         penalty = np.where(np.isinf(redundancy), 0.0, redundancy)
-        score = lambda_mult * relevance - (1.0 - lambda_mult) * penalty
+        score = weight * relevance - (1.0 - weight) * penalty
         score[chosen] = -np.inf
         best = int(np.argmax(score))
         chosen.append(best)

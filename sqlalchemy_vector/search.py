@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,7 @@ from sqlalchemy import Column, literal, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ClauseElement, ColumnElement, Select
 
 from .dialects.base import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
@@ -221,11 +221,80 @@ def _resolve(column: Any) -> tuple[ColumnElement[Any], Any]:
     return expr, entity
 
 
+def _is_sql(value: Any) -> bool:
+    """Whether ``value`` is a SQL expression (a column, a condition, ``text()``) or an ORM attribute."""
+    return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
+
+
+def where_conditions(where: Any, call: str) -> List[Any]:
+    """``where`` as a list of SQL conditions: ``None`` (none), one SQL expression, or a list of them.
+
+    ``call`` names the argument in errors, e.g. ``"knn(where=...)"``.  A dict is
+    refused with a pointer to :func:`~sqlalchemy_vector.metadata_filter`, a
+    string with a pointer to column expressions.
+    """
+    if where is None:
+        return []
+    if _is_sql(where):
+        return [where]
+    expected = f"{call} expects a SQL condition or a list of them (e.g. table.c.id > 3)"
+    if isinstance(where, Mapping):
+        raise InvalidArgumentError(
+            f"{expected}, got the dict {where!r}; for metadata conditions, build the condition with "
+            "sqlalchemy_vector.metadata_filter(table.c.metadata, {...})"
+        )
+    if isinstance(where, (str, bytes)):
+        raise InvalidArgumentError(
+            f"{expected}, got the string {where!r}; write the condition with columns, "
+            "or wrap SQL text in sqlalchemy.text(...)"
+        )
+    if not isinstance(where, Iterable):
+        raise InvalidArgumentError(f"{expected}, got {type(where).__name__} {where!r}")
+    conditions = list(where)
+    for position, condition in enumerate(conditions):
+        if not _is_sql(condition):
+            raise InvalidArgumentError(
+                f"{expected}, got {type(condition).__name__} {condition!r} at position {position} of the list; "
+                "give SQL conditions only"
+            )
+    return conditions
+
+
+def _is_selectable(value: Any) -> bool:
+    """Whether ``select()`` takes ``value``: a column or other SQL expression, an ORM attribute or a mapped class."""
+    return _is_sql(value) or hasattr(value, "__mapper__")
+
+
+def _selected_columns(columns: Any) -> List[Any]:
+    """``knn(columns=...)`` as a list: one column or mapped class, or a list of them."""
+    if _is_selectable(columns):
+        return [columns]
+    expected = "knn(columns=...) expects a list of columns, ORM attributes or mapped classes (e.g. [table.c.id])"
+    if isinstance(columns, (str, bytes, Mapping)) or not isinstance(columns, Iterable):
+        raise InvalidArgumentError(
+            f"{expected}, got {type(columns).__name__} {columns!r}"
+            + ("; pass the Column, e.g. table.c[name], not its name" if isinstance(columns, str) else "")
+        )
+    selected = list(columns)
+    for position, item in enumerate(selected):
+        if not _is_selectable(item):
+            raise InvalidArgumentError(
+                f"{expected}, got {type(item).__name__} {item!r} at position {position} of the list"
+                + ("; pass the Column, e.g. table.c[name], not its name" if isinstance(item, str) else "")
+            )
+    return selected
+
+
 def _find_index(
     col: ColumnElement[Any], metric: str, index: Union[VectorIndex, str, None], quantized: bool = False
 ) -> Optional[VectorIndex]:
     if isinstance(index, VectorIndex):
         return index
+    if index is not None and not isinstance(index, str):
+        raise InvalidArgumentError(
+            f"knn(index=...) expects a VectorIndex, the name of one, or None (the column's index for the metric), "
+            f"got {type(index).__name__} {index!r}"
+        )
     candidates = [
         ix
         for ix in getattr(getattr(col, "table", None), "indexes", ())
@@ -250,7 +319,7 @@ def knn_select(
     *,
     metric: str = "cosine",
     where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
-    columns: Optional[Sequence[Any]] = None,
+    columns: Union[ColumnElement[Any], Sequence[Any], None] = None,
     dialect: Optional[Dialect] = None,
     index: Union[VectorIndex, str, None] = None,
     exact: bool = False,
@@ -258,8 +327,9 @@ def knn_select(
 ) -> Select[Any]:
     """The top-``k`` statement :func:`knn` runs, with a ``distance`` column last.
 
-    ``columns`` default to the ORM entity when ``column`` is a mapped
-    attribute, otherwise to the table's columns.  ``where`` filters rows.  On
+    ``columns`` (a list, or one column) default to the ORM entity when
+    ``column`` is a mapped attribute, otherwise to the table's columns.
+    ``where`` filters rows: one SQL condition or a list of them.  On
     PostgreSQL and DuckDB the statement is ``ORDER BY <distance> LIMIT k``, the
     shape an index on ``metric`` serves; ``exact=True`` orders by an
     expression no index matches, forcing an exact scan.  With a SQLite
@@ -281,8 +351,11 @@ def knn_select(
             f"knn() on {vtype.described_as}: the query vector is all zeros, which has no direction under cosine; "
             "use l2 or max_inner_product, or check the embedding input"
         )
-    filters = [] if where is None else ([where] if isinstance(where, ColumnElement) else list(where))
-    selected = list(columns) if columns is not None else ([entity] if entity is not None else list(col.table.columns))
+    filters = where_conditions(where, "knn(where=...)")
+    if columns is not None:
+        selected = _selected_columns(columns)
+    else:
+        selected = [entity] if entity is not None else list(col.table.columns)
     found = _find_index(col, metric, index, quantized=rerank is not None)
     quantization = None
     if rerank is not None:
@@ -377,7 +450,7 @@ def knn(
     *,
     metric: str = "cosine",
     where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
-    columns: Optional[Sequence[Any]] = None,
+    columns: Union[ColumnElement[Any], Sequence[Any], None] = None,
     ef_search: Optional[int] = None,
     iterative_scan: Union[str, bool, None] = None,
     index: Union[VectorIndex, str, None] = None,
@@ -393,7 +466,7 @@ def knn(
     *,
     metric: str = "cosine",
     where: Union[ColumnElement[bool], Sequence[ColumnElement[bool]], None] = None,
-    columns: Optional[Sequence[Any]] = None,
+    columns: Union[ColumnElement[Any], Sequence[Any], None] = None,
     ef_search: Optional[int] = None,
     iterative_scan: Union[str, bool, None] = None,
     index: Union[VectorIndex, str, None] = None,
@@ -422,6 +495,8 @@ def knn(
     connection = _connection(bind)
     dialect = connection.dialect
     backend = backend_for(dialect)
+    where = where_conditions(where, "knn(where=...)")
+    ef_search = _check_positive("ef_search", ef_search, maximum=1000)
     statement = knn_select(
         column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, rerank=rerank
     )
@@ -434,7 +509,7 @@ def knn(
         backend,
         statement,
         k,
-        filtered=where is not None,
+        filtered=bool(where),
         ef_search=ef_search,
         iterative_scan=iterative_scan,
         exact=lambda: knn_select(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import math
+import numbers
 import operator
 from typing import TYPE_CHECKING, Any, Callable, Optional, SupportsIndex, Union
 
@@ -51,6 +53,19 @@ def whole_number(value: object) -> Optional[int]:
         return int(operator.index(value))
     except TypeError:  # e.g. a 0-d float array, which has __index__ but refuses it
         return None
+
+
+def real_number(value: object) -> Optional[float]:
+    """``value`` as a plain ``float`` if it is a finite real number, else ``None``.
+
+    Python and numpy integers and floats count (``np.float32(0.5)``, what a
+    score computed from float32 embeddings is), as do ``Fraction`` and
+    ``Decimal``; booleans, strings, NaN and infinities do not.
+    """
+    if isinstance(value, _BOOLEAN_TYPES) or not isinstance(value, (numbers.Real, decimal.Decimal)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def positive_integer(name: str, value: object) -> int:
