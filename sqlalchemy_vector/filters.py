@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
+import numpy as np
 from sqlalchemy import Boolean, Float, String, and_, false, func, literal, not_, or_, true
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
@@ -143,6 +144,7 @@ def _operator(column: ColumnElement[Any], key: str, op: str, value: Any, where: 
     if op == "$ne":
         return _negate(_equals(column, key, value, where))
     if op in _ORDERING:
+        value = _plain(value)
         kind = _kind(value, where, op, ordered=True)
         return _ORDERING[op](JSONValue(column, key, kind), _bind(value, kind))
     if op in ("$in", "$nin"):
@@ -219,7 +221,19 @@ def _as_compared(value: Any, kind: str) -> Any:
     return float(value) + 0.0 if kind == "number" else value
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``np.int64(1)`` is ``1``, as pandas and numpy code give it)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> ColumnElement[bool]:
+    value = _plain(value)
     kind = _kind(value, where, "$eq")
     if kind == "null":
         return JSONValue(column, key, "null")
@@ -228,7 +242,7 @@ def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> Col
 
 def _one_of(column: ColumnElement[Any], key: str, values: List[Any], where: str, op: str) -> ColumnElement[bool]:
     by_kind: Dict[str, List[Any]] = {}
-    for value in values:
+    for value in map(_plain, values):
         by_kind.setdefault(_kind(value, where, op), []).append(value)
     clauses: List[ColumnElement[bool]] = []
     for kind, group in by_kind.items():

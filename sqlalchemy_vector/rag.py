@@ -94,7 +94,7 @@ from .functions import SIMILARITY_FUNCTIONS
 from .orm import INT64_RANGE, check_identifier, make_models, new_ids, utcnow
 from .search import MAX_LIMIT, TopK, run_top_k
 from .kinds import PRECISIONS, precision_of, precision_type
-from .types import has_booleans, positive_integer, to_float32, whole_number
+from .types import has_booleans, positive_integer, real_number, to_float32, whole_number
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -244,6 +244,8 @@ class _Models:
 
 
 def _require(model: type, attribute: str, argument: str) -> Any:
+    if not isinstance(model, type):
+        raise ModelConfigurationError(f"{argument} must be a mapped class, got {model!r}")
     try:
         return _column(model, attribute)
     except (AttributeError, IndexError, TypeError):
@@ -815,6 +817,7 @@ def _distance_bound(function: str, threshold: Optional[float]) -> Optional[float
     """
     if threshold is None:
         return None
+    threshold = float(threshold)  # a numpy scalar would reach the driver as one
     metric = SIMILARITY_FUNCTIONS[function]
     if metric == "cosine":
         return None if threshold <= -1.0 else 1.0 - threshold
@@ -875,6 +878,8 @@ class _Facade:
             if checked is None or checked < 1:
                 raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
             dimension = checked
+        if embedder is not None:
+            _check_embedder(embedder)
         if dimension is None and embedder is not None and document_model is None:
             dimension = int(embedder.dimension)
         self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed), precision)
@@ -882,12 +887,6 @@ class _Facade:
             from .embedding import HashingEmbedder
 
             embedder = HashingEmbedder(self._models.dimension)
-        for attribute in ("dimension", "model_name", "embed"):
-            if not hasattr(embedder, attribute):
-                raise ModelConfigurationError(
-                    f"embedder {embedder!r} has no {attribute!r}; an embedder needs dimension, model_name and "
-                    "embed(texts) (see sqlalchemy_vector.embedding)"
-                )
         if int(embedder.dimension) != self._models.dimension:
             raise ModelConfigurationError(
                 f"embedder {embedder.model_name!r} makes {embedder.dimension}-dimensional vectors but the "
@@ -963,11 +962,7 @@ class _Facade:
             raise UnsupportedMetricError(
                 f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
             )
-        if similarity_threshold is not None and (
-            isinstance(similarity_threshold, bool)
-            or not isinstance(similarity_threshold, (int, float))
-            or not math.isfinite(similarity_threshold)
-        ):
+        if similarity_threshold is not None and real_number(similarity_threshold) is None:
             raise InvalidArgumentError(
                 f"similarity_threshold must be a finite number or None, got {similarity_threshold!r}"
             )
@@ -1756,6 +1751,8 @@ class VectorRAG(_Facade):
         for none; PostgreSQL and DuckDB know more).  The name defaults to
         ``<documents table>_content_fts``.
         """
+        if index_name is not None:
+            check_identifier(index_name, "index_name", VectorIndexError)
         self._write(_create_fulltext, self._store, index_name, language)
 
     def hybrid_query(
@@ -2420,11 +2417,13 @@ class AsyncVectorRAG:
         )
 
 
-#: ``VectorIndex`` arguments that ``create_index`` sets itself, and what to do instead.
+#: ``VectorIndex`` arguments that ``create_index`` sets itself or cannot use, and what to do instead.
 _FACADE_INDEX_ARGUMENTS = {
     "name": "give the name as index_name, the first argument",
     "column": "leave column out: the index is on the embeddings column",
     "metric": "give the metric as similarity_function (e.g. similarity_function='l2')",
+    "quantization": "the facade's searches read full-precision indexes only; build a quantized one with "
+    "VectorIndex(..., quantization=...) and search it with knn(..., rerank=...)",
 }
 
 
@@ -2433,9 +2432,31 @@ def _check_index_options(index_name: str, options: Dict[str, Any]) -> None:
     taken = [name for name in _FACADE_INDEX_ARGUMENTS if name in options]
     if taken:
         raise InvalidArgumentError(
-            f"create_index({index_name!r}) sets {', '.join(taken)} itself, but got "
+            f"create_index({index_name!r}) does not take {', '.join(taken)}, but got "
             f"{', '.join(f'{name}={options[name]!r}' for name in taken)}: "
             + "; ".join(_FACADE_INDEX_ARGUMENTS[name] for name in taken)
+        )
+
+
+def _check_embedder(embedder: Any) -> None:
+    """Refuse what cannot embed: a class instead of an instance, a function, a name; a dimension that is not
+    a positive integer, a model name that is not a string."""
+    missing = [name for name in ("dimension", "model_name", "embed") if isinstance(embedder, type) or not hasattr(embedder, name)]
+    if missing:
+        hint = f"; pass an instance, e.g. {embedder.__name__}(...)" if isinstance(embedder, type) else ""
+        raise ModelConfigurationError(
+            f"embedder {embedder!r} has no {', '.join(map(repr, missing))}: an embedder is an object with "
+            f"dimension, model_name and embed(texts) (see sqlalchemy_vector.embedding){hint}"
+        )
+    dimension = whole_number(embedder.dimension)
+    if dimension is None or dimension < 1:
+        raise ModelConfigurationError(
+            f"embedder {embedder!r} has dimension {embedder.dimension!r}; it must be a positive integer"
+        )
+    if not isinstance(embedder.model_name, str) or not embedder.model_name:
+        raise ModelConfigurationError(
+            f"embedder {embedder!r} has model_name {embedder.model_name!r}; it must be a non-empty string "
+            "(stored with each embedding)"
         )
 
 

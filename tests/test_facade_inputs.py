@@ -258,12 +258,21 @@ def test_an_id_twice_in_one_load(rag: VectorRAG, backend: str) -> None:
 def test_create_index_options_it_sets_itself(rag: VectorRAG) -> None:
     # VectorIndex got them twice: TypeError "got multiple values for keyword argument 'metric'".
     before = stored(rag)
-    refused(x.InvalidArgumentError, r"create_index\('ix'\) sets metric itself, but got metric='l2': give the metric "
+    refused(x.InvalidArgumentError, r"create_index\('ix'\) does not take metric, but got metric='l2': give the metric "
             r"as similarity_function", rag.create_index, "ix", metric="l2")
-    refused(x.InvalidArgumentError, r"sets name, column itself.*index_name, the first argument; leave column out",
+    refused(x.InvalidArgumentError, r"does not take name, column.*index_name, the first argument; leave column out",
             rag.create_index, "ix", name="other", column="embedding")
+    # A quantized index was built, and never read by the facade's searches.
+    refused(x.InvalidArgumentError, r"does not take quantization.*knn\(\.\.\., rerank=",
+            rag.create_index, "ix", quantization="binary")
     assert rag.get_statistics()["indexes"] == []
     assert stored(rag) == before
+
+
+def test_index_names_are_checked_alike(rag: VectorRAG) -> None:
+    # create_fulltext_index(123) raised AttributeError from inside the backend's DDL builder.
+    refused(x.VectorIndexError, "index_name must be a non-empty string, got 123", rag.create_index, 123)
+    refused(x.VectorIndexError, "index_name must be a non-empty string, got 123", rag.create_fulltext_index, 123)
 
 
 # -- the async facade: the same errors through its proxies --------------------------------------------------
@@ -300,7 +309,7 @@ async def test_async_facade(backend: str, fresh_database_url: Callable[[str], st
             await rag.load_documents([{"content": "x"}, {"content": "y", "document_id": 5}], show_progress=False)
         with pytest.raises(x.InvalidDocumentError, match=r"documents\[1\] document_id 'n' repeats the id of documents\[0\]"):
             await rag.load_documents([{"content": "x", "document_id": "n"}, {"content": "y", "document_id": "n"}], show_progress=False)
-        with pytest.raises(x.InvalidArgumentError, match=r"create_index\('ix'\) sets metric itself"):
+        with pytest.raises(x.InvalidArgumentError, match=r"create_index\('ix'\) does not take metric"):
             await rag.create_index("ix", metric="l2")
         # An option named like the proxy's own parameter: TypeError "_run() got multiple values for argument 'fn'".
         with pytest.raises(x.VectorIndexError, match="unknown option.* fn"):
@@ -313,3 +322,40 @@ async def test_async_facade(backend: str, fresh_database_url: Callable[[str], st
         assert (await rag.get_statistics())["document_count"] == len(STORED)
     finally:
         await rag.close()
+
+
+# -- numpy scalars where Python numbers belong ----------------------------------------------------------
+
+
+def test_numpy_scalars_count_as_the_numbers_they_hold(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    # similarity_threshold=np.float32(...) (a score computed from float32 embeddings), mmr_query's lambda_mult
+    # and filter values such as np.int64(1) (what pandas and numpy give) were refused as not numbers.
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    rag.load_documents(
+        [{"content": f"doc {i}", "metadata": {"n": i, "x": i / 4, "odd": bool(i % 2)}, "embedding": [1.0, i, 0.5, -i]}
+         for i in range(6)],
+        show_progress=False,
+    )
+    query = np.array([1.0, 2.0, 0.5, -2.0], dtype=np.float32)
+
+    def ids(results: List[dict]) -> List[Any]:
+        return [r["document_id"] for r in results]
+
+    plain = ids(rag.query_with_embedding(query, top_k=6, similarity_threshold=0.9))
+    assert 0 < len(plain) < 6  # the threshold keeps some, not all
+    assert ids(rag.query_with_embedding(query, top_k=6, similarity_threshold=np.float32(0.9))) == plain
+    assert ids(rag.mmr_query("doc", top_k=3, lambda_mult=np.float32(0.25))) == ids(rag.mmr_query("doc", top_k=3, lambda_mult=0.25))
+    pairs = [
+        ({"n": np.int64(2)}, {"n": 2}),
+        ({"x": {"$gt": np.float32(0.5)}}, {"x": {"$gt": 0.5}}),
+        ({"n": {"$in": [np.int32(1), np.uint8(4)]}}, {"n": {"$in": [1, 4]}}),
+        ({"odd": np.bool_(True)}, {"odd": True}),
+    ]
+    for numpy_filter, python_filter in pairs:
+        expected = ids(rag.query_with_filters(python_filter, top_k=10))
+        assert expected, python_filter
+        assert ids(rag.query_with_filters(numpy_filter, top_k=10)) == expected, numpy_filter
+        assert ids(rag.query_with_embedding(query, top_k=6, filters=numpy_filter)) == ids(
+            rag.query_with_embedding(query, top_k=6, filters=python_filter)
+        )
+    rag.close()
