@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
 from sqlalchemy_vector import exc as x
+from sqlalchemy_vector.embedding import HashingEmbedder
 from sqlalchemy_vector.orm import make_models
 from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
 from tests.conftest import BACKENDS, CLICKHOUSE, WITH_CLICKHOUSE
@@ -359,3 +360,36 @@ def test_numpy_scalars_count_as_the_numbers_they_hold(fresh_engine: Engine, back
             rag.query_with_embedding(query, top_k=6, filters=python_filter)
         )
     rag.close()
+
+
+class _Described:
+    """An embedder-shaped object with the given dimension and model name."""
+
+    def __init__(self, dimension: Any, model_name: Any = "m") -> None:
+        self.dimension, self.model_name = dimension, model_name
+
+    def embed(self, texts: List[str]) -> List[List[float]]:
+        return [[1.0] * DIM for _ in texts]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "pattern"),
+    [
+        ({"embedder": HashingEmbedder}, r"has no 'dimension', 'model_name', 'embed'.*pass an instance, e.g. HashingEmbedder\(\.\.\.\)"),
+        ({"embedder": lambda texts: texts}, "has no 'dimension', 'model_name', 'embed'"),
+        ({"embedder": "hashing"}, "has no 'dimension', 'model_name', 'embed'"),
+        ({"embedder": _Described(None)}, "has dimension None; it must be a positive integer"),
+        ({"embedder": _Described("x"), "dimension": DIM}, "has dimension 'x'"),
+        ({"embedder": _Described(3.7)}, "has dimension 3.7"),
+        ({"embedder": _Described(True)}, "has dimension True"),
+        ({"embedder": _Described(DIM, None)}, "has model_name None; it must be a non-empty string"),
+        ({"document_model": "Doc"}, "document_model must be a mapped class, got 'Doc'"),
+    ],
+    ids=lambda value: str(value)[:30],
+)
+def test_what_cannot_embed_is_refused_before_use(arguments: dict, pattern: str, tmp_path: Any) -> None:
+    # Each raised AttributeError, TypeError or ValueError from inside the constructor, or (3.7, True) was
+    # taken as another dimension.
+    with pytest.raises(x.ModelConfigurationError, match=pattern):
+        VectorRAG(f"sqlite:///{tmp_path}/e.db", **arguments)
+    assert not (tmp_path / "e.db").exists()
