@@ -2189,6 +2189,15 @@ class AsyncVectorRAG:
         """How the embeddings are stored (see :attr:`VectorRAG.precision`)."""
         return self.sync_rag.precision
 
+    async def run_sync(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """``fn(sync_rag, *args, **kwargs)``, run where this facade runs its own calls; its result.
+
+        For functions written against :class:`VectorRAG`, as
+        :meth:`sqlalchemy.ext.asyncio.AsyncSession.run_sync` is for those
+        written against ``Session``: ``await rag.run_sync(export_parquet, path)``.
+        """
+        return await self._run(fn, self.sync_rag, *args, **kwargs)
+
     @property
     def document_model(self) -> type:
         """The mapped document class."""

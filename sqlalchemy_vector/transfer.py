@@ -45,6 +45,25 @@ def _batch_size(value: Any, where: str) -> int:
     return checked
 
 
+def _facade(rag: Any, path: Any, call: str) -> Any:
+    """``rag`` if it is a :class:`~sqlalchemy_vector.VectorRAG` and ``path`` a path, else :class:`InvalidArgumentError`."""
+    from .rag import AsyncVectorRAG, VectorRAG
+
+    if isinstance(rag, AsyncVectorRAG):
+        raise InvalidArgumentError(
+            f"{call}() takes a VectorRAG, got an AsyncVectorRAG; run it where that facade runs its calls: "
+            f"await rag.run_sync({call}, path)"
+        )
+    if not isinstance(rag, VectorRAG):
+        raise InvalidArgumentError(
+            f"{call}() takes a VectorRAG first, got {type(rag).__name__} {rag!r}"
+            + (f"; the path comes second: {call}(rag, path)" if isinstance(rag, (str, os.PathLike)) else "")
+        )
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"{call}() takes a file path (str or Path), got {type(path).__name__} {path!r}")
+    return rag
+
+
 def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
     store = rag._store
     D, E, models = store.D, store.E, store.models
@@ -74,7 +93,12 @@ def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
 
 
 def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000) -> int:
-    """Write every document of ``rag`` (a :class:`~sqlalchemy_vector.VectorRAG`) to ``path``; return how many."""
+    """Write every document of ``rag`` (a :class:`~sqlalchemy_vector.VectorRAG`) to ``path``; return how many.
+
+    With an :class:`~sqlalchemy_vector.AsyncVectorRAG`:
+    ``await rag.run_sync(export_parquet, path)``.
+    """
+    rag = _facade(rag, path, "export_parquet")
     batch_size = _batch_size(batch_size, "export_parquet")
     pa = _pyarrow()
     import pyarrow.parquet as pq
@@ -150,7 +174,12 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     The file's model and dimension must be the facade's (embeddings of two
     models are never mixed).  ``keep_ids`` keeps the exported document ids
     (where the document table takes them; integer keys are generated again).
+    With an :class:`~sqlalchemy_vector.AsyncVectorRAG`:
+    ``await rag.run_sync(import_parquet, path)``.
     """
+    rag = _facade(rag, path, "import_parquet")
+    if not isinstance(keep_ids, bool):
+        raise InvalidArgumentError(f"import_parquet(keep_ids=...) takes True or False, got {keep_ids!r}")
     batch_size = _batch_size(batch_size, "import_parquet")
     source = open_export(path, str(rag.embedder.model_name), rag.dimension)
     keep = keep_ids and not rag._models.generated_ids
