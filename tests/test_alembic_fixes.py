@@ -664,3 +664,16 @@ def test_drops_without_their_definition_cannot_be_reversed_and_say_so() -> None:
         DropFullTextIndexOp("ft", "docs").reverse()
     with pytest.raises(sv.exc.InvalidArgumentError, match=r"drop_vector_index\('ix'\) cannot be reversed.*by hand"):
         DropVectorIndexOp("ix", "docs").reverse()
+
+
+def test_create_vector_index_arguments_are_checked_when_the_operation_is_made() -> None:
+    # name= or column= reached VectorIndex twice (TypeError "got multiple values for argument 'name'") and a
+    # list of columns, as op.create_index takes, gave "unhashable type: 'list'", both when the migration ran.
+    from sqlalchemy_vector.alembic.operations import CreateVectorIndexOp
+
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"create_vector_index\('ix'\) got column='emb', name='other': "):
+        CreateVectorIndexOp("ix", "items", "emb", name="other", column="emb")
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"column_name must be a name \(a string\), got list \['emb'\]; "
+                       "a vector index is on one column"):
+        CreateVectorIndexOp("ix", "items", ["emb"])  # type: ignore[arg-type]
+    assert CreateVectorIndexOp("ix", "items", "emb", m=16).options == {"m": 16}

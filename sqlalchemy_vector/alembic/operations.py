@@ -78,6 +78,19 @@ class CreateVectorIndexOp(MigrateOperation):
                 f"create_vector_index({index_name!r}): unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
                 "(or None for a Vector column)"
             )
+        for argument, value in (("index_name", index_name), ("table_name", table_name), ("column_name", column_name)):
+            if not isinstance(value, str):
+                raise InvalidArgumentError(
+                    f"create_vector_index({index_name!r}): {argument} must be a name (a string), got "
+                    f"{type(value).__name__} {value!r}"
+                    + ("; a vector index is on one column: give its name" if argument == "column_name" else "")
+                )
+        taken = sorted({"name", "column"} & options.keys())
+        if taken:
+            raise InvalidArgumentError(
+                f"create_vector_index({index_name!r}) got {', '.join(f'{k}={options[k]!r}' for k in taken)}: the "
+                "index is named by index_name and its column by column_name, the first and third arguments"
+            )
         self.index_name = index_name
         self.table_name = table_name
         self.column_name = column_name
