@@ -37,6 +37,7 @@ from sqlalchemy.sql.expression import Executable
 from .dialects.base import Backend, backend_for, backends, find_backend, supported_dialects
 from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
 from .kinds import QUANTIZATIONS, CompactVector
+from .orm import check_identifier
 from .types import Vector, whole_number
 
 if TYPE_CHECKING:
@@ -462,7 +463,7 @@ def drop_vector_index(
         name = index.index_name
         schema = schema if schema is not None else (index.table.schema if index.table is not None else None)
     else:
-        name = index
+        name = check_identifier(index, "drop_vector_index(index)", VectorIndexError)
     _index_backend(connection.dialect).drop_index(connection, name, schema, if_exists=if_exists)
 
 

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -260,6 +260,21 @@ def test_create_and_drop_from_a_connection(conn: Connection, backend: str) -> No
     drop_vector_index(conn, "ix_later")
     assert list_vector_indexes(conn, "docs") == []
     drop_vector_index(conn, "ix_later", if_exists=True)
+    # A name that is no vector index is refused alike everywhere (DuckDB and PostgreSQL raised their own
+    # errors, a name of another type AttributeError), and an index of another kind is not dropped.
+    with pytest.raises(VectorIndexError, match="no vector index (named )?'ix_later'"):
+        drop_vector_index(conn, "ix_later")
+    with pytest.raises(VectorIndexError, match="must be a non-empty string, got 123"):
+        drop_vector_index(conn, 123)  # type: ignore[arg-type]
+    if backend != CLICKHOUSE:
+        Index("ix_plain", table.c.id).create(conn)
+        with pytest.raises(VectorIndexError, match="no vector index named 'ix_plain'"):
+            drop_vector_index(conn, "ix_plain")
+        if backend == "duckdb":  # whose SQLAlchemy dialect does not reflect indexes
+            names = set(conn.exec_driver_sql("SELECT index_name FROM duckdb_indexes()").scalars())
+        else:
+            names = {found["name"] for found in sa.inspect(conn).get_indexes("docs")}
+        assert "ix_plain" in names
     if backend == "sqlite":
         with pytest.raises(VectorIndexError, match="no vector index named 'docs'"):
             drop_vector_index(conn, "docs")

@@ -50,7 +50,7 @@ from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 
-from ..exc import UnsupportedDialectError
+from ..exc import UnsupportedDialectError, VectorIndexError
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
@@ -293,7 +293,21 @@ class Backend:
             connection.execute(statement)
 
     def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
-        """Drop the vector index ``name`` from the database of ``connection``."""
+        """Drop the vector index ``name`` from the database of ``connection``.
+
+        Without ``if_exists``, a name that is not one of :meth:`list_indexes` is
+        refused before anything runs (the database's own error would differ per
+        backend, and could drop an index that is not a vector index).
+        """
+        if not if_exists:
+            existing = sorted(found["name"] for found in self.list_indexes(connection, schema))
+            if name not in existing:
+                raise VectorIndexError(
+                    f"no vector index named {name!r} in "
+                    + (f"schema {schema!r}" if schema is not None else "this database's default schema")
+                    + f"; existing ones: {', '.join(existing) or 'none'} (drop_vector_index(..., if_exists=True) "
+                    "accepts a missing one)"
+                )
         for statement in self.drop_index_statements(name, schema, if_exists=if_exists):
             connection.execute(statement)
 
