@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
-from .types import real_number, whole_number
+from .types import flag, real_number, whole_number
 
 __all__ = [
     "Embedder",
@@ -248,9 +248,9 @@ class HashingEmbedder:
         self.bigram_weight = _weight("bigram_weight", bigram_weight)
         self.char_weight = _weight("char_weight", char_weight)
         self.stop_words: FrozenSet[str] = _stop_words(stop_words)
-        self.lowercase = lowercase
-        self.stem = bool(stem)
-        self.length_weight = bool(length_weight)
+        self.lowercase = flag("HashingEmbedder(lowercase)", lowercase)
+        self.stem = flag("HashingEmbedder(stem)", stem)
+        self.length_weight = flag("HashingEmbedder(length_weight)", length_weight)
         weights = (self.word_weight, self.bigram_weight, self.char_weight)
         defaults = (
             ngram_range == (3, 5)

@@ -8,6 +8,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
 from .dialects.base import backend_for, enable_vector_reflection, engine_state
+from .types import flag
 
 if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +30,7 @@ def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: An
       the installed DuckDB.
     """
     url = make_url(url)
+    sqlite_vec = flag("sqlite_vec", sqlite_vec)
     backend = backend_for(url.get_dialect())
     engine = sqlalchemy.create_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
     return attach(engine, sqlite_vec=sqlite_vec)
@@ -39,6 +41,7 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
     url = make_url(url)
+    sqlite_vec = flag("sqlite_vec", sqlite_vec)
     backend = backend_for(url.get_dialect())
     engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True))
     return attach(engine, sqlite_vec=sqlite_vec)
@@ -50,6 +53,7 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     Call it before the engine's first connection: the set-up runs as each new
     connection opens.  Calling it again on the same engine does nothing.
     """
+    sqlite_vec = flag("sqlite_vec", sqlite_vec)
     sync_engine: Engine = engine if isinstance(engine, Engine) else engine.sync_engine
     backend = backend_for(sync_engine.dialect)
     if engine_state(sync_engine.dialect) is None:

@@ -41,7 +41,7 @@ from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
 from .search import MAX_LIMIT, where_conditions
-from .types import positive_integer, real_number, to_float32, whole_number
+from .types import flag, positive_integer, real_number, to_float32, whole_number
 
 __all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
 
@@ -218,6 +218,7 @@ def hybrid_select(
     vector_depth, text_depth = _per_arm("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50), 1)
     vector_k, text_k = _per_arm("rrf_k", rrf_k, 0)
     vector_weight, text_weight = _check_weights(weights)
+    match_all = flag("hybrid_select(match_all=...)", match_all)
     if metric not in METRICS:
         raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     text_column = _table_column("text_column", text_column)

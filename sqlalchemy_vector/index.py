@@ -38,7 +38,7 @@ from .dialects.base import Backend, backend_for, backends, find_backend, support
 from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
 from .kinds import QUANTIZATIONS, CompactVector
 from .orm import check_identifier
-from .types import Vector, whole_number
+from .types import Vector, flag, whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -150,7 +150,7 @@ class VectorIndex(Index):
                 f"(it serves {', '.join(served) or 'no metric'})"
                 + (f"; use method={alternatives[0]!r}" if alternatives else "")
             )
-        self.duckdb_experimental_persistence = bool(duckdb_experimental_persistence)
+        self.duckdb_experimental_persistence = flag(f"{where}: duckdb_experimental_persistence", duckdb_experimental_persistence)
         if quantization is not None and quantization not in QUANTIZATIONS:
             raise VectorIndexError(
                 f"{where}: unknown quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)} (or None)"

@@ -94,7 +94,7 @@ from .functions import SIMILARITY_FUNCTIONS
 from .orm import INT64_RANGE, check_identifier, make_models, new_ids, utcnow
 from .search import MAX_LIMIT, TopK, run_top_k
 from .kinds import PRECISIONS, precision_of, precision_type
-from .types import has_booleans, positive_integer, real_number, to_float32, whole_number
+from .types import flag, has_booleans, positive_integer, real_number, to_float32, whole_number
 
 __all__ = ["VectorRAG", "AsyncVectorRAG", "SIMILARITY_FUNCTIONS", "DEFAULT_DIMENSION"]
 
@@ -882,7 +882,8 @@ class _Facade:
             _check_embedder(embedder)
         if dimension is None and embedder is not None and document_model is None:
             dimension = int(embedder.dimension)
-        self._models = _Models.resolve(document_model, embedding_model, dimension, bool(distributed), precision)
+        distributed = flag("distributed", distributed)
+        self._models = _Models.resolve(document_model, embedding_model, dimension, distributed, precision)
         if embedder is None:
             from .embedding import HashingEmbedder
 
@@ -1532,7 +1533,8 @@ class VectorRAG(_Facade):
         Rows go through the backend's bulk path.  If anything fails, nothing
         is stored.
         """
-        progress = self._progress(documents, show_progress)
+        generate_embeddings = flag("load_documents(generate_embeddings=...)", generate_embeddings)
+        progress = self._progress(documents, flag("load_documents(show_progress=...)", show_progress))
         ids: List[DocumentId] = []
         try:
             with self._session() as session, session.begin():
@@ -1787,6 +1789,7 @@ class VectorRAG(_Facade):
 
         top_k = self._check_search(top_k, None, similarity_function)
         weights = _check_weights(weights)  # before anything is embedded
+        match_all = flag("hybrid_query(match_all=...)", match_all)
         vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
         spec = self._write(_fresh_fulltext, self._store)

@@ -34,7 +34,7 @@ from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
 from .kinds import QuantizedDistance
 from .index import VectorIndex, _connection, normalize_metric
-from .types import Vector, to_float32, whole_number
+from .types import Vector, flag, to_float32, whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -352,6 +352,7 @@ def knn_select(
             "use l2 or max_inner_product, or check the embedding input"
         )
     filters = where_conditions(where, "knn(where=...)")
+    exact = flag("knn(exact=...)", exact)
     if columns is not None:
         selected = _selected_columns(columns)
     else:

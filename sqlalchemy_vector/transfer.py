@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Union
 from sqlalchemy import select
 
 from .exc import InvalidArgumentError, InvalidDocumentError, MissingDependencyError, ModelConfigurationError
-from .types import whole_number
+from .types import flag, whole_number
 
 __all__ = ["export_parquet", "import_parquet"]
 
@@ -178,8 +178,7 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     ``await rag.run_sync(import_parquet, path)``.
     """
     rag = _facade(rag, path, "import_parquet")
-    if not isinstance(keep_ids, bool):
-        raise InvalidArgumentError(f"import_parquet(keep_ids=...) takes True or False, got {keep_ids!r}")
+    keep_ids = flag("import_parquet(keep_ids=...)", keep_ids)
     batch_size = _batch_size(batch_size, "import_parquet")
     source = open_export(path, str(rag.embedder.model_name), rag.dimension)
     keep = keep_ids and not rag._models.generated_ids

@@ -68,6 +68,17 @@ def real_number(value: object) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
+def flag(name: str, value: object) -> bool:
+    """``value`` (the argument ``name``) as a ``bool`` if it is one (``np.bool_`` too), else :class:`InvalidArgumentError`.
+
+    Strings are refused, not read as truthy: ``"false"`` or ``"no"`` would
+    otherwise turn an option on.
+    """
+    if isinstance(value, _BOOLEAN_TYPES):
+        return bool(value)
+    raise InvalidArgumentError(f"{name} takes True or False, got {type(value).__name__} {value!r}")
+
+
 def positive_integer(name: str, value: object) -> int:
     """``value`` (the argument ``name``) as a plain ``int`` of at least 1, else :class:`InvalidArgumentError`."""
     checked = whole_number(value)

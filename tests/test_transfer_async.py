@@ -62,7 +62,7 @@ def test_arguments_in_the_wrong_place(tmp_path: Path) -> None:
     rag.load_documents(DOCUMENTS[:2], show_progress=False)
     export_parquet(rag, path)
     # "no" was taken as True: the ids were kept, and a second import failed on the duplicate keys.
-    with pytest.raises(x.InvalidArgumentError, match=r"keep_ids=...\) takes True or False, got 'no'"):
+    with pytest.raises(x.InvalidArgumentError, match=r"keep_ids=...\) takes True or False, got str 'no'"):
         import_parquet(rag, path, keep_ids="no")  # type: ignore[arg-type]
     assert rag.get_statistics()["document_count"] == 2
     rag.close()
