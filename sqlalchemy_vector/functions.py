@@ -19,7 +19,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
-from .exc import DimensionMismatchError, InvalidVectorError, UnsupportedDialectError
+from .exc import DimensionMismatchError, InvalidArgumentError, InvalidVectorError, UnsupportedDialectError
 from .types import Vector, to_float32
 
 __all__ = [
@@ -80,6 +80,11 @@ class VectorDistance(GenericFunction[float]):
     metric: ClassVar[str]
 
     def __init__(self, a: Any, b: Any, **kwargs: Any) -> None:
+        if not hasattr(type(self), "metric"):
+            raise InvalidArgumentError(
+                f"{type(self).__name__} is the base of the distance functions and has no metric; use "
+                "cosine_distance(a, b), l2_distance, inner_product or l1_distance, or distance(metric, a, b)"
+            )
         a, b = _unwrap(a), _unwrap(b)
         vtype = _vector_type(a) or _vector_type(b)
         if vtype is None and not _is_sql(a) and not _is_sql(b):

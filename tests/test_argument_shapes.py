@@ -279,3 +279,11 @@ def test_mmr_takes_a_numpy_lambda_mult() -> None:
     for bad in (np.float32(1.5), np.float32("nan"), np.bool_(True)):
         with pytest.raises(InvalidArgumentError, match=r"lambda_mult must be a number from 0 to 1, got "):
             sv.maximal_marginal_relevance(query, candidates, 3, lambda_mult=bad)
+
+
+def test_the_base_distance_function_names_the_functions_to_use() -> None:
+    # VectorDistance (exported for isinstance checks) raised AttributeError "... has no attribute 'metric'".
+    column = Column("e", sv.Vector(3))
+    with pytest.raises(InvalidArgumentError, match=r"VectorDistance is the base of the distance functions.*cosine_distance\(a, b\)"):
+        sv.VectorDistance(column, [1.0, 2.0, 3.0])
+    assert isinstance(sv.cosine_distance(column, [1.0, 2.0, 3.0]), sv.VectorDistance)
