@@ -677,3 +677,19 @@ def test_create_vector_index_arguments_are_checked_when_the_operation_is_made() 
                        "a vector index is on one column"):
         CreateVectorIndexOp("ix", "items", ["emb"])  # type: ignore[arg-type]
     assert CreateVectorIndexOp("ix", "items", "emb", m=16).options == {"m": 16}
+
+
+def test_alter_vector_dimension_takes_whole_numbers() -> None:
+    # existing_dim="8" was accepted on DuckDB and went into reverse(); SQLite refused it only while running.
+    import numpy as np
+
+    from sqlalchemy_vector.alembic.operations import AlterVectorDimensionOp
+
+    for arguments, bad in (({"dim": 4, "existing_dim": "8"}, "existing_dim must be a positive integer, got '8'"),
+                           ({"dim": 0, "existing_dim": 8}, "dim must be a positive integer, got 0"),
+                           ({"dim": 4.0, "existing_dim": 8}, "dim must be a positive integer, got 4.0")):
+        with pytest.raises(sv.exc.InvalidArgumentError, match=rf"alter_vector_dimension\('docs.embedding'\): {bad}"):
+            AlterVectorDimensionOp("docs", "embedding", **arguments)
+    op = AlterVectorDimensionOp("docs", "embedding", np.int64(4), existing_dim=np.int32(8))
+    assert (type(op.dim), op.dim, type(op.existing_dim), op.existing_dim) == (int, 4, int, 8)
+    assert (op.reverse().dim, op.reverse().existing_dim) == (8, 4)

@@ -31,7 +31,7 @@ from ..fulltext import list_fulltext_indexes
 from ..index import INDEX_METHODS, VectorIndex, create_statements, create_vector_index, drop_statements
 from ..index import drop_vector_index, list_vector_indexes, vector_columns
 from ..kinds import KINDS, kind_type, stored_kind
-from ..types import Vector
+from ..types import Vector, whole_number
 
 __all__ = [
     "CreateVectorIndexOp",
@@ -303,10 +303,17 @@ class AlterVectorDimensionOp(MigrateOperation):
                 f"alter_vector_dimension({table_name + '.' + column_name!r}): unknown kind {kind!r}; expected one of "
                 f"{', '.join(KINDS)} (or None for a Vector column)"
             )
+        where = f"alter_vector_dimension({table_name + '.' + column_name!r})"
+        checked = {}
+        for argument, value in (("dim", dim), ("existing_dim", existing_dim)):
+            number = whole_number(value)
+            if number is None or number < 1:
+                raise InvalidArgumentError(f"{where}: {argument} must be a positive integer, got {value!r}")
+            checked[argument] = number
         self.table_name = table_name
         self.column_name = column_name
-        self.dim = dim
-        self.existing_dim = existing_dim
+        self.dim = checked["dim"]
+        self.existing_dim = checked["existing_dim"]
         self.schema = schema
         self.kind = kind
 
