@@ -330,8 +330,10 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
         raise NotImplementedError
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        from .dialects.base import backend_for
+        from .dialects.base import backend_for, only_printing
 
+        if only_printing(dialect):
+            return self.impl_instance
         return dialect.type_descriptor(backend_for(dialect).kind_storage_type(self.kind, self.dim))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:

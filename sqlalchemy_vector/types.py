@@ -287,8 +287,10 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
     # -- SQLAlchemy hooks ------------------------------------------------------
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        from .dialects.base import backend_for
+        from .dialects.base import backend_for, only_printing
 
+        if only_printing(dialect):
+            return self.impl_instance
         backend = backend_for(dialect)
         limit = backend.capabilities.max_dimension
         if limit is not None and self.dim > limit:

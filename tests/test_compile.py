@@ -173,3 +173,20 @@ def test_import_registers_nothing_global() -> None:
     assert "l2_distance" not in _registry["_default"]
     # func.l2_distance stays a plain SQL function for other code
     assert str(func.l2_distance(1, 2).compile(dialect=DIALECTS["sqlite"])) == "l2_distance(?, ?)"
+
+
+def test_statements_print_without_a_database() -> None:
+    # print(select(table)) raised UnsupportedDialectError: the vector column's type asked the 'default'
+    # dialect (what str() compiles with) for a backend. The README promises a readable rendering.
+    kinds = Table(
+        "kinds", MetaData(), Column("id", Integer, primary_key=True), Column("h", sv.HalfVector(3)),
+        Column("b", sv.BitVector(8)), Column("s", sv.SparseVector(5)),
+    )
+    assert str(select(table).order_by(table.c.embedding.cosine(Q)).limit(2)) == (
+        "SELECT docs.id, docs.embedding \nFROM docs ORDER BY cosine_distance(docs.embedding, :param_1)\n LIMIT :param_2"
+    )
+    assert str(table.insert().values(id=1, embedding=Q)) == "INSERT INTO docs (id, embedding) VALUES (:id, :embedding)"
+    assert str(select(kinds)) == "SELECT kinds.id, kinds.h, kinds.b, kinds.s \nFROM kinds"
+    # A dialect without vectors still refuses, by name.
+    with pytest.raises(CompileError, match="the 'mysql' dialect has no vector support"):
+        select(table).compile(dialect=mysql.dialect())

@@ -654,6 +654,16 @@ def find_backend(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backen
     return _lookup(dialect_class)
 
 
+def only_printing(dialect: Dialect) -> bool:
+    """Whether ``dialect`` is the one ``str(statement)`` and ``print(statement)`` compile with: no database.
+
+    Types render there as their generic form instead of asking for a backend.
+    """
+    from sqlalchemy.engine.default import StrCompileDialect
+
+    return isinstance(dialect, StrCompileDialect)
+
+
 def backend_for(dialect: Union[Dialect, Type[Dialect], str], *, feature: str = "vector support") -> Backend:
     """The backend for a dialect (instance, class or name), or :class:`UnsupportedDialectError`."""
     found = find_backend(dialect)
