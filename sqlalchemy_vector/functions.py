@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Dict, Optional
 
-from sqlalchemy import Float, literal
+from sqlalchemy import Float, literal, type_coerce
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -105,6 +106,9 @@ class VectorDistance(GenericFunction[float]):
         super().__init__(*args, **kwargs)
 
     def _bind(self, value: Any, vtype: Optional[Vector]) -> Any:
+        if isinstance(value, BindParameter) and value.type._isnull and vtype is not None:
+            # bindparam("q") without a type: bound as the other side's vector, as a comparison with == binds it.
+            return type_coerce(value, vtype)
         if _is_sql(value):
             return value
         if vtype is None:

@@ -41,7 +41,7 @@ from .exc import (
     UnsupportedMetricError,
 )
 from .functions import CosineDistanceType
-from .types import Vector, _name, _preview, check_storable_before_create, to_float32, whole_number
+from .types import Vector, _name, _preview, check_storable_before_create, empty_in, to_float32, whole_number
 
 __all__ = [
     "KINDS",
@@ -259,6 +259,10 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
 
     class Comparator(sqltypes.TypeDecorator.Comparator[Any]):
         """Distances of a compact vector expression (each backend has some of them)."""
+
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> "ColumnElement[Any]":
+            empty = empty_in(self.expr, op, other)
+            return empty if empty is not None else super().operate(op, *other, **kwargs)
 
         def cosine(self, other: Any) -> "ColumnElement[float]":
             """Cosine distance, ``1 - cosine similarity``."""

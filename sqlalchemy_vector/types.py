@@ -7,13 +7,14 @@ import itertools
 import math
 import numbers
 import operator
-from typing import TYPE_CHECKING, Any, Callable, Optional, SupportsIndex, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, SupportsIndex, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import event
+from sqlalchemy import event, type_coerce
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.type_api import TypeEngine
 
 from .exc import DimensionLimitError, DimensionMismatchError, InvalidArgumentError, InvalidVectorError
@@ -39,6 +40,21 @@ def has_booleans(rows: Any) -> bool:
     if flat and all(isinstance(r, (list, tuple)) for r in flat):
         flat = list(itertools.chain.from_iterable(flat))
     return any(t in _BOOLEAN_TYPES for t in set(map(type, flat)))
+
+
+def empty_in(expr: Any, op: Any, other: Tuple[Any, ...]) -> Optional[Any]:
+    """``expr IN ()`` / ``NOT IN ()`` for a vector type that wraps its binds in SQL (a ``CAST``), or None.
+
+    SQLAlchemy writes the empty set inside that wrapper, which is a syntax
+    error (``CAST(NULL) AND (1 != 1 AS ...)``); the empty set is the same
+    for any type, so it is built on the column without its type's binds.
+    """
+    if op in (operators.in_op, operators.not_in_op) and len(other) == 1:
+        values = other[0]
+        if isinstance(values, (list, tuple)) and not values:
+            plain = type_coerce(expr, sqltypes.NullType())
+            return plain.in_([]) if op is operators.in_op else plain.not_in([])
+    return None
 
 
 def whole_number(value: object) -> Optional[int]:
@@ -208,6 +224,10 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
 
     class Comparator(sqltypes.TypeDecorator.Comparator[npt.NDArray[np.float32]]):
         """Distance methods available on every :class:`Vector` expression."""
+
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> "ColumnElement[Any]":
+            empty = empty_in(self.expr, op, other)
+            return empty if empty is not None else super().operate(op, *other, **kwargs)
 
         def cosine(self, other: Any) -> "ColumnElement[float]":
             """Cosine distance, ``1 - cosine similarity`` (0 = same direction)."""
