@@ -1718,10 +1718,14 @@ class VectorRAG(_Facade):
 
         PostgreSQL: HNSW (default) or ``method="ivfflat"``; DuckDB: HNSW (on a
         file database pass ``duckdb_experimental_persistence=True``); SQLite: a
-        sqlite-vec ``vec0`` table (needs integer embedding ids).  ``kwargs`` are
+        sqlite-vec ``vec0`` table; ClickHouse: its vector-similarity (HNSW)
+        index.  ``kwargs`` are
         :class:`~sqlalchemy_vector.index.VectorIndex` options (``method``, ``m``,
-        ``ef_construction``, ``lists``).  Queries keep the ``ORDER BY distance
-        LIMIT k`` shape the PostgreSQL and DuckDB indexes serve.
+        ``ef_construction``, ``lists``, ``duckdb_experimental_persistence``);
+        the name, column and metric are this method's own, and a quantized
+        index is refused (the facade's searches read full-precision ones).
+        Queries keep the ``ORDER BY distance LIMIT k`` shape the PostgreSQL
+        and DuckDB indexes serve.
         """
         metric = _index_metric(similarity_function)
         check_identifier(index_name, "index_name", VectorIndexError)
