@@ -58,6 +58,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Set,
     Tuple,
     TypeVar,
     Union,
@@ -342,6 +343,8 @@ class _Store:
         ids: List[DocumentId] = [doc.id for doc in documents]
         generated = [i for i, doc in enumerate(documents) if doc.id is None]
         given = [i for i, doc in enumerate(documents) if doc.id is not None]
+        if given and not backend_for(connection.dialect).capabilities.unique_keys:
+            self._refuse_stored(connection, [ids[i] for i in given])
         if given:
             _bulk_insert(connection, D.__table__, [row(documents[i], True) for i in given])
         if generated:
@@ -354,6 +357,22 @@ class _Store:
             self._insert_vectors(session, [(ids[i], doc.vector) for i, doc in enumerate(documents) if doc.vector is not None])
         _note_write(session, self)
         return ids
+
+    def _refuse_stored(self, connection: Connection, ids: List[DocumentId]) -> None:
+        """Refuse ids already stored, where the database keeps no unique key that would (before any write)."""
+        column = _column(self.D, "id")
+        stored: Set[Any] = set()
+        for chunk in _chunks(ids):
+            stored.update(connection.execute(select(column).where(column.in_(list(chunk)))).scalars())
+        if stored:
+            first = next(value for value in ids if value in stored)
+            raise InvalidDocumentError(
+                f"document_id {first!r:.60} is stored already"
+                + (f" (and {len(stored) - 1} more of the ids given)" if len(stored) > 1 else "")
+                + f"; {connection.dialect.name} keeps no unique key on {column.table.name}.{column.name}, so the "
+                "facade refuses it before writing: change the stored one with update_document(), delete it first, "
+                "or leave document_id out for a generated id"
+            )
 
     def _insert_vectors(self, session: Session, pairs: Sequence[Tuple[DocumentId, FloatArray]]) -> None:
         if not pairs:

@@ -161,7 +161,8 @@ def test_facade_loads_queries_and_filters(clickhouse_database: Engine) -> None:
 
 
 def test_facade_guarantees_without_transactions(clickhouse_database: Engine) -> None:
-    """What the README promises on ClickHouse: validation before writing, no rollback of earlier batches, no unique keys."""
+    """What the README promises on ClickHouse: validation before writing, no rollback of earlier batches, stored ids
+    refused by the facade (the database keeps no unique key)."""
     rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
     good = [{"content": f"apple {i}", "document_id": f"g{i}"} for i in range(4)]
     with pytest.raises(sv.exc.DimensionMismatchError):  # one batch: checked before anything is written
@@ -170,8 +171,13 @@ def test_facade_guarantees_without_transactions(clickhouse_database: Engine) -> 
     with pytest.raises(sv.exc.DimensionMismatchError):  # batches of 2: the first was written and stays
         rag.load_documents([*good, {"content": "bad", "embedding": [1.0, 2.0]}], batch_size=2, show_progress=False)
     assert rag.get_statistics()["document_count"] == 4
-    rag.load_document("apple again", document_id="g0")  # no unique keys: the database does not refuse it
-    assert rag.get_statistics()["document_count"] == 5
+    # No unique keys: the database stored a second "g0" beside the first. The facade looks the ids up first.
+    with pytest.raises(sv.exc.InvalidDocumentError, match="document_id 'g0' is stored already; clickhousedb keeps no unique key"):
+        rag.load_document("apple again", document_id="g0")
+    with pytest.raises(sv.exc.InvalidDocumentError, match=r"'g1' is stored already \(and 1 more of the ids given\)"):
+        rag.load_documents([{"content": "new", "document_id": "n1"}, *good[1:3]], show_progress=False)
+    assert rag.get_statistics()["document_count"] == 4
+    assert [d["content"] for d in rag.get_documents(["g0"])] == ["apple 0"]
     assert rag.delete_document("g1") and rag.get_document("g1") is None
     rag.update_document("g2", "cherry", metadata={"v": 2})
     assert (rag.get_document("g2") or {})["metadata"] == {"v": 2}

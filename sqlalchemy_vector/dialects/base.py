@@ -163,6 +163,9 @@ class Capabilities:
     null_vectors: bool = True
     #: Whether DELETE ... RETURNING reports the deleted rows (else they are counted before deleting).
     delete_returning: bool = True
+    #: Whether the database refuses a row whose primary key is stored already; where it does not, the
+    #: facade looks up the document ids it is given before writing them.
+    unique_keys: bool = True
 
     # -- compact vector kinds and quantized indexes ----------------------------------
     #: Compact kinds stored natively (``half``, ``int8``, ``bit``, ``sparse``), each with the distances it has.

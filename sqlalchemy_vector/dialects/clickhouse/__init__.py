@@ -104,6 +104,7 @@ class ClickHouseBackend(Backend):
         transactions=False,
         null_vectors=False,
         delete_returning=False,
+        unique_keys=False,
     )
 
     def dialect_classes(self) -> tuple[type, ...]:
