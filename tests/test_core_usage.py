@@ -6,7 +6,7 @@ from typing import Any, List
 
 import numpy as np
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select
+from sqlalchemy import Integer, Table, bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
