@@ -1370,6 +1370,8 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
+        #: Held shared by every call, exclusively by an index change, where the backend needs it.
+        self._index_lock = _index_lock(engine)
         #: The statements that distribute the tables (distributed=True).
         self._distribution: List[Executable] = []
         try:  # what the backend cannot do is refused now, before any table exists
@@ -1491,10 +1493,13 @@ class VectorRAG(_Facade):
                 f"precision={stored!r}, or use another table or database"
             )
 
-    def _session(self) -> Session:
+    @contextlib.contextmanager
+    def _session(self, exclusive: bool = False) -> Iterator[Session]:
+        """A session of this facade, in use while the block runs (see :meth:`_changing_indexes`)."""
         self._ensure_tables()
-        session: Session = self._sessions()
-        return session
+        lock = self._index_lock
+        with contextlib.nullcontext() if lock is None else lock.hold(exclusive), self._sessions() as session:
+            yield session
 
     def close(self) -> None:
         """Dispose of the engine if this facade created it from a URL."""
@@ -1521,6 +1526,17 @@ class VectorRAG(_Facade):
 
     def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
         with self._session() as session, session.begin():
+            return fn(session, *args)
+
+    def _changing_indexes(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """:meth:`_write` for a vector index change: alone on the database where the backend needs it so.
+
+        DuckDB 1.5's vss extension can crash the process when an HNSW index is
+        built or dropped while another connection queries the table; there the
+        facades of this process hold their calls on that database back until the
+        change is committed (capability data ``index_changes_exclusive``).
+        """
+        with self._session(exclusive=True) as session, session.begin():
             return fn(session, *args)
 
     # -- writing
@@ -1750,12 +1766,12 @@ class VectorRAG(_Facade):
         check_identifier(index_name, "index_name", VectorIndexError)
         _check_index_options(index_name, kwargs)
         self._check_index_dimension(index_name)
-        self._write(self._store.create_index, index_name, metric, kwargs)
+        self._changing_indexes(self._store.create_index, index_name, metric, kwargs)
 
     def delete_index(self, index_name: str) -> bool:
         """Drop a vector index on the embeddings; False if there is none of that name."""
         check_identifier(index_name, "index_name", VectorIndexError)
-        return self._write(self._store.drop_index, index_name)
+        return self._changing_indexes(self._store.drop_index, index_name)
 
     def _check_index_dimension(self, index_name: str) -> None:
         capabilities = backend_for(self.engine.dialect).capabilities
@@ -2493,6 +2509,67 @@ def _check_embedder(embedder: Any) -> None:
             f"embedder {embedder!r} has model_name {embedder.model_name!r}; it must be a non-empty string "
             "(stored with each embedding)"
         )
+
+
+class _SharedLock:
+    """Held by many calls at once, or by one alone; a call waiting to hold it alone holds new ones back.
+
+    A thread already holding it shared may take it shared again (a facade
+    call made from inside another, such as an embedder's).
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._shared = 0
+        self._alone = False
+        self._waiting = 0
+        self._depth = threading.local()
+
+    @contextlib.contextmanager
+    def hold(self, alone: bool = False) -> Iterator[None]:
+        depth = getattr(self._depth, "value", 0)
+        if not alone and depth:
+            self._depth.value = depth + 1
+            try:
+                yield
+            finally:
+                self._depth.value = depth
+            return
+        with self._condition:
+            if alone:
+                self._waiting += 1
+                try:
+                    self._condition.wait_for(lambda: not self._alone and not self._shared)
+                finally:
+                    self._waiting -= 1
+                self._alone = True
+            else:
+                self._condition.wait_for(lambda: not self._alone and not self._waiting)
+                self._shared += 1
+                self._depth.value = 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                if alone:
+                    self._alone = False
+                else:
+                    self._shared -= 1
+                    self._depth.value = 0
+                self._condition.notify_all()
+
+
+_INDEX_LOCKS: Dict[str, _SharedLock] = {}
+_INDEX_LOCKS_GUARD = threading.Lock()
+
+
+def _index_lock(engine: Engine) -> Optional[_SharedLock]:
+    """The lock the facades of this process share for one database, where index changes must be alone."""
+    if not backend_for(engine.dialect).capabilities.index_changes_exclusive:
+        return None
+    key = engine.url.render_as_string(hide_password=False)
+    with _INDEX_LOCKS_GUARD:
+        return _INDEX_LOCKS.setdefault(key, _SharedLock())
 
 
 def _index_serving(catalog: List[Dict[str, Any]], metric: str, column_name: str) -> Optional[str]:

@@ -93,3 +93,36 @@ def test_statistics_count_one_state_of_the_tables(fresh_engine: Engine, backend:
     assert (after["document_count"], after["embedding_count"]) == (11, 11)
     rag.close()
     writer.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_an_index_change_waits_for_the_searches_under_way(fresh_engine: Engine) -> None:  # noqa: F811
+    # DuckDB's vss crashed the process (segfault, or "database has been invalidated") when an HNSW index was
+    # built or dropped while other threads queried; the facades of a process now hold an index change back
+    # until the calls under way end, and hold new calls back until it is committed.
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    rag.load_documents([{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors(40, 5))], show_progress=False)
+    query = vectors(1, 6)[0]
+    expected = [r["document_id"] for r in rag.query_with_embedding(query, top_k=5)]
+    changed = threading.Event()
+    workers: List[threading.Thread] = []
+
+    def change() -> None:
+        rag.create_index("waiting_ix", duckdb_experimental_persistence=True)
+        changed.set()
+
+    @event.listens_for(rag.engine, "before_cursor_execute")
+    def during_the_search(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "array_cosine_distance" in statement and not workers and threading.current_thread() is threading.main_thread():
+            workers.append(threading.Thread(target=change))
+            workers[0].start()
+            assert not changed.wait(0.5), "the index was built while a search of the same database ran"
+
+    found = [r["document_id"] for r in rag.query_with_embedding(query, top_k=5)]
+    event.remove(rag.engine, "before_cursor_execute", during_the_search)
+    assert workers, "the search did not run its ranking"
+    workers[0].join(60)
+    assert changed.is_set()
+    assert found == expected
+    assert [found["name"] for found in rag.get_statistics()["indexes"]] == ["waiting_ix"]
+    rag.close()

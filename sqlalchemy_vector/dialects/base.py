@@ -166,6 +166,9 @@ class Capabilities:
     #: Whether the database refuses a row whose primary key is stored already; where it does not, the
     #: facade looks up the document ids it is given before writing them.
     unique_keys: bool = True
+    #: Whether building or dropping a vector index must not overlap other statements on the database (the
+    #: process can crash): the facades of one process then hold their other calls back while one changes an index.
+    index_changes_exclusive: bool = False
 
     # -- compact vector kinds and quantized indexes ----------------------------------
     #: Compact kinds stored natively (``half``, ``int8``, ``bit``, ``sparse``), each with the distances it has.

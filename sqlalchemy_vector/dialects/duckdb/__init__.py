@@ -102,6 +102,8 @@ class DuckDBBackend(Backend):
         index_provider="DuckDB's vss extension",
         approximate_index=True,
         foreign_keys=False,
+        # vss 1.5 crashed the process building or dropping an HNSW index while other connections queried.
+        index_changes_exclusive=True,
         vector_kinds=_kinds.VECTOR_KINDS,
         missing_kinds=_kinds.MISSING_KINDS,
         missing_quantization=_kinds.MISSING_QUANTIZATION,
