@@ -2542,6 +2542,7 @@ class _SharedLock:
                     self._condition.wait_for(lambda: not self._alone and not self._shared)
                 finally:
                     self._waiting -= 1
+                    self._condition.notify_all()  # calls held back for this one go on if it gave up
                 self._alone = True
             else:
                 self._condition.wait_for(lambda: not self._alone and not self._waiting)
