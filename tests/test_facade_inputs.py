@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import math
 import re
 import types
 import uuid
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterator, List, Tuple
 
 import numpy as np
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
@@ -393,3 +395,48 @@ def test_what_cannot_embed_is_refused_before_use(arguments: dict, pattern: str, 
     with pytest.raises(x.ModelConfigurationError, match=pattern):
         VectorRAG(f"sqlite:///{tmp_path}/e.db", **arguments)
     assert not (tmp_path / "e.db").exists()
+
+
+# -- what the README's input table says the databases do with ids and numbers ------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys
+def test_generated_integer_ids_after_given_ones(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    Document, Embedding = make_models(DIM, document_table="seq_docs", embedding_table="seq_embs", id_type=int)
+    Document.metadata.create_all(fresh_engine)
+    rag = VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding)
+    assert rag.load_documents([{"content": "a", "document_id": 1}], show_progress=False) == [1]
+    if backend.startswith("sqlite"):  # the rowid goes on after the largest key
+        assert rag.load_documents([{"content": "b"}], show_progress=False) == [2]
+    else:  # the sequence did not move past the given id: its first value collides with it
+        with pytest.raises(sa_exc.IntegrityError):
+            rag.load_documents([{"content": "b"}], show_progress=False)
+        assert rag.get_statistics()["document_count"] == 1
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_numbers_in_metadata_read_back_as_the_readme_says(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    metadata = {"big": 1e16, "beyond": 1e20, "negative_zero": -0.0, "b": 1, "aa": 2}
+    rag.load_documents([{"content": "x", "document_id": "m", "metadata": metadata}], show_progress=False)
+    back = rag.get_document("m")["metadata"]  # type: ignore[index]
+    assert back == metadata
+    kinds = {key: type(value).__name__ for key, value in back.items()}
+    if backend == "postgresql":  # its JSON keeps numbers, not their Python type
+        assert kinds["big"] == "int" and kinds["beyond"] == "float"
+        assert math.copysign(1.0, back["negative_zero"]) == 1.0
+        assert list(back) != list(metadata)  # jsonb orders keys its own way
+    else:
+        assert kinds["big"] == kinds["beyond"] == "float"
+        assert math.copysign(1.0, back["negative_zero"]) == -1.0
+    assert [r["document_id"] for r in rag.query_with_filters({"big": 1e16})] == ["m"]
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_a_repeated_id_in_a_generator_is_found_as_it_is_read(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    documents = ({"content": f"g{i}", "document_id": "same" if i in (0, 3) else f"g{i}"} for i in range(4))
+    with pytest.raises(x.InvalidDocumentError, match=r"documents\[3\] document_id 'same' repeats the id of documents\[0\]"):
+        rag.load_documents(documents, batch_size=2, show_progress=False)
+    # One transaction elsewhere; on ClickHouse, which has none, the first batch stays written.
+    assert rag.get_statistics()["document_count"] == (2 if backend == CLICKHOUSE else 0)
