@@ -767,7 +767,8 @@ class _Store:
 
         if not any(index["name"] == name for index in self.indexes(session)):
             return False
-        drop_vector_index(session, name, schema=self.vector_table.schema)
+        # Found just now: if_exists spares drop_vector_index reading the catalog again to refuse a missing one.
+        drop_vector_index(session, name, schema=self.vector_table.schema, if_exists=True)
         self.known_indexes = None
         return True
 
@@ -797,7 +798,7 @@ class _Store:
             by_model = {row[0]: row[1] for row in rows}
             count = sum(by_model.values())
             # No embeddings, no row: the documents are counted alone.
-            documents = rows[0][2] if rows else session.execute(select(func.count()).select_from(D)).scalar_one()
+            documents = rows[0][2] if rows else session.execute(select(document_count)).scalar_one()
         else:
             documents, count = session.execute(select(document_count, func.count()).select_from(self.E)).one()
             by_model = {self.model_name: count} if count else {}
