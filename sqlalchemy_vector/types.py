@@ -323,6 +323,14 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[npt.NDArray[np.float32]]:
         if value is None:
+            from .dialects.base import find_backend
+
+            backend = find_backend(dialect)
+            if backend is not None and not backend.capabilities.null_vectors:
+                raise InvalidVectorError(
+                    f"{self._describe()} got None, and {backend.capabilities.storage_provider} stores no NULL "
+                    "vector; give the row a vector, or keep vectors in a separate table keyed by the row's id"
+                )
             return None
         # The column's description is built only if the value is rejected: this runs per bound value.
         return to_float32(value, self.dim, self._describe)

@@ -169,7 +169,7 @@ def test_single_table_mixin(conn: Connection) -> None:
             session.add(Page(content="no vector yet"))
             session.flush()
         else:  # ClickHouse: an Array column is never NULL
-            with pytest.raises(InvalidVectorError, match="ClickHouse stores no NULL vector"):
+            with pytest.raises(InvalidVectorError, match=r"column 'pages\.vec' \(Vector\(4\)\) got None, and ClickHouse stores no NULL vector"):
                 conn.execute(Page.__table__.insert().values(id="x", content="no vector yet", vec=None))
         nearest = session.scalars(
             select(Page).where(Page.embedding.is_not(None)).order_by(Page.embedding.cosine([0.0, 1.0, 0.1, 0.0])).limit(1)

@@ -92,6 +92,7 @@ class ClickHouseBackend(Backend):
     name = "clickhousedb"
     capabilities = Capabilities(
         install_extra="clickhouse",
+        storage_provider="ClickHouse",
         url_form="clickhousedb://HOST/DB",
         join_reads_by_key_up_to=0,
         late_columns_up_to=10_000,
