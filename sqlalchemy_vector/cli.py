@@ -863,7 +863,7 @@ def _ensure_fulltext(rag: Any) -> None:
         found = list_fulltext_indexes(connection, rag.document_model.__table__)
     if not found:
         rag.create_fulltext_index()
-    from .rag import _fresh_fulltext
+    from .rag.store import _fresh_fulltext
 
     rag._write(_fresh_fulltext, rag._store)
 

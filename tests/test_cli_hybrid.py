@@ -116,7 +116,7 @@ def test_database_error_is_one_line_without_sql(workspace: Path, capsys: pytest.
 
 
 def test_ctrl_c_writes_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from sqlalchemy_vector import rag as rag_module
+    from sqlalchemy_vector.rag import store as rag_module
 
     insert = rag_module._Store.insert
 

@@ -40,7 +40,8 @@ from sqlalchemy_vector.exc import (
     ModelConfigurationError,
 )
 from sqlalchemy_vector.orm import make_models
-from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG, _WorkerCall
+from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
+from sqlalchemy_vector.rag.async_facade import _WorkerCall
 
 ASYNC_BACKENDS = ("aiosqlite", "aiosqlite-python", "psycopg_async")
 FUNCTIONS = ("cosine", "euclidean", "inner_product")

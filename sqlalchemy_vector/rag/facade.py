@@ -1,0 +1,958 @@
+"""The synchronous facade, :class:`VectorRAG`."""
+
+from __future__ import annotations
+
+import collections.abc as abc
+import contextlib
+import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+import numpy as np
+from sqlalchemy import Table, inspect, select, text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import Executable
+
+from ..dialects.base import backend_for
+from ..engine import attach, create_engine
+from ..exc import (
+    DimensionLimitError,
+    InvalidDocumentError,
+    InvalidArgumentError,
+    InvalidFilterError,
+    InvalidVectorError,
+    ModelConfigurationError,
+    SchemaMismatchError,
+    UnsupportedKindError,
+    UnsupportedMetricError,
+    VectorIndexError,
+)
+from ..filters import Filter, metadata_filter
+from ..functions import SIMILARITY_FUNCTIONS
+from ..orm import INT64_RANGE, check_identifier
+from ..search import MAX_LIMIT
+from ..kinds import PRECISIONS, precision_of
+from ..types import flag, has_booleans, positive_integer, real_number, to_float32, whole_number
+from .inputs import (
+    _check_embedder,
+    _check_index_options,
+    _check_json,
+    _check_text,
+    _fusion_constant,
+    _id_kind,
+    _index_metric,
+    _refuse_asyncio_driver,
+    _text,
+    _texts,
+    _type_name,
+)
+from .locks import _index_lock, _setup_lock
+from .store import (
+    DocumentId,
+    FloatArray,
+    Result,
+    _Models,
+    _Prepared,
+    _Store,
+    _T,
+    _column,
+    _create_fulltext,
+    _fresh_fulltext,
+    _hybrid_search,
+    _mmr_pick,
+)
+
+
+_DOCUMENT_KEYS = frozenset({"content", "metadata", "document_id", "embedding"})
+
+
+# -- what both facades hold --------------------------------------------------------------------------
+
+
+class _Facade:
+    """What both facades hold: the models, the embedder and the argument checks."""
+
+    def __init__(
+        self,
+        document_model: Optional[type],
+        embedding_model: Optional[type],
+        embedder: Any,
+        dimension: Optional[int],
+        distributed: bool = False,
+        precision: Optional[str] = None,
+    ) -> None:
+        if dimension is not None:
+            checked = whole_number(dimension)
+            if checked is None or checked < 1:
+                raise ModelConfigurationError(f"dimension must be a positive integer, got {dimension!r}")
+            dimension = checked
+        if embedder is not None:
+            _check_embedder(embedder)
+        if dimension is None and embedder is not None and document_model is None:
+            dimension = int(embedder.dimension)
+        distributed = flag("distributed", distributed)
+        self._models = _Models.resolve(document_model, embedding_model, dimension, distributed, precision)
+        if embedder is None:
+            from ..embedding import HashingEmbedder
+
+            embedder = HashingEmbedder(self._models.dimension)
+        if int(embedder.dimension) != self._models.dimension:
+            raise ModelConfigurationError(
+                f"embedder {embedder.model_name!r} makes {embedder.dimension}-dimensional vectors but the "
+                f"embeddings are stored in {self._models.vector.type.described_as}; use an embedder of that "
+                "dimension, or models (or dimension=) matching the embedder"
+            )
+        self.embedder = embedder
+        self._store = _Store(self._models, str(embedder.model_name))
+        self._id_type = self._models.id_type
+
+    @property
+    def dimension(self) -> int:
+        """The size of the stored embeddings."""
+        return self._models.dimension
+
+    @property
+    def precision(self) -> str:
+        """How the embeddings are stored: ``"float32"`` (``Vector``) or ``"half"`` (``HalfVector``, float16)."""
+        return self._models.precision
+
+    def _check_precision(self, dialect: Any) -> None:
+        """Refuse, before any table is made, a precision the backend cannot store."""
+        kind = PRECISIONS.get(self.precision)
+        if kind is None:
+            return
+        backend = backend_for(dialect)
+        if kind in backend.capabilities.vector_kinds:
+            return
+        from ..dialects.base import backends
+
+        reason = backend.capabilities.missing_kinds.get(kind, "no native form")
+        able = [b.name for b in backends() if kind in b.capabilities.vector_kinds]
+        raise UnsupportedKindError(
+            f"precision={self.precision!r}: {backend.name} cannot store {kind} vectors ({reason}); use "
+            "precision='float32' (the default) there"
+            + (f", or a database that stores them ({', '.join(able)})" if able else "")
+        )
+
+    @property
+    def document_model(self) -> type:
+        return self._models.document
+
+    @property
+    def embedding_model(self) -> Optional[type]:
+        return self._models.embedding
+
+    def _checked(self, vectors: Any, count: int) -> FloatArray:
+        from ..embedding import check_embeddings
+
+        return check_embeddings(vectors, count, self.dimension, f"embedder {self.embedder.model_name!r}")
+
+    def _query_vector(self, embedding: Any) -> FloatArray:
+        return to_float32(embedding, self.dimension, "query embedding")
+
+    def _where(self, filters: Optional[Filter]) -> Optional[ColumnElement[bool]]:
+        if filters is None:
+            return None
+        if not self._models.has_metadata:
+            raise InvalidFilterError(
+                f"filters {filters!r} need a metadata column, but {self._models.document.__name__} has none "
+                "(declared absent in __column_names__); map the table's JSON column as metadata_ to filter"
+            )
+        _check_json(filters, "filters", InvalidFilterError, only_json=False)
+        return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _check_search(top_k: int, similarity_threshold: Optional[float], similarity_function: str) -> int:
+        """Check the search arguments; return ``top_k`` as a plain int."""
+        checked = whole_number(top_k)
+        if checked is None or not 1 <= checked <= MAX_LIMIT:
+            raise InvalidArgumentError(f"top_k must be a positive integer (at most {MAX_LIMIT}), got {top_k!r}")
+        if not isinstance(similarity_function, str) or similarity_function not in SIMILARITY_FUNCTIONS:
+            raise UnsupportedMetricError(
+                f"unknown similarity_function {similarity_function!r}; expected one of {', '.join(SIMILARITY_FUNCTIONS)}"
+            )
+        if similarity_threshold is not None and real_number(similarity_threshold) is None:
+            raise InvalidArgumentError(
+                f"similarity_threshold must be a finite number or None, got {similarity_threshold!r}"
+            )
+        return checked
+
+    def _prepare_one(self, content: Any, metadata: Any, document_id: Any) -> _Prepared:
+        return self._prepare({"content": content, "metadata": metadata, "document_id": document_id}, None)
+
+    def _id_problem(self, value: Any) -> Optional[str]:
+        """Why ``value`` cannot be a document id of the models (its type, or its range), or None."""
+        id_type = self._id_type
+        if id_type is None:
+            return None
+        if id_type is int and isinstance(value, int) and not isinstance(value, bool):
+            if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+                return f"{value!r:.40} is outside the 64-bit range of integer keys (-2**63 to 2**63 - 1)"
+            return None
+        if id_type is not int and isinstance(value, id_type):
+            return None
+        column = _column(self._models.document, "id")
+        kind = _id_kind(id_type)[0]
+        return (
+            f"must be {kind} ({column.table.name}.{column.name} holds {id_type.__name__} ids), "
+            f"got {_type_name(value)} {value!r:.60}"
+        )
+
+    def _check_id(self, value: Any, where: str, error: type, fix: str) -> None:
+        """Refuse a document id the documents table's key cannot hold, before any database compares it."""
+        problem = self._id_problem(value)
+        if problem is not None:
+            id_type = self._id_type
+            assert id_type is not None
+            kind, conversion = _id_kind(id_type)
+            if isinstance(value, bool) and id_type is int:
+                conversion += "; True and False are not ids"
+            raise error(f"{where} {problem}; {fix.format(kind=kind, conversion=conversion)}")
+        if isinstance(value, str):
+            _check_text(value, where, error)
+
+    def _check_lookup(self, value: Any, where: str) -> None:
+        """A document id given to look a document up (get, update, delete, find similar)."""
+        if isinstance(value, (list, tuple, set, frozenset)) and self._id_problem(value) is not None:
+            method = where.split("(", 1)[0]
+            several = next((f"{verb}documents()" for verb in ("get_", "delete_") if method.startswith(verb)), None)
+            fix = "pass one id" + ("" if several is None else f", or use {several} for several")
+        else:
+            fix = "pass the id as {kind} (e.g. {conversion}), as load_documents() returned it"
+        self._check_id(value, where, InvalidArgumentError, fix)
+
+    def _id_list(self, ids: Any, method: str, single: str) -> List[DocumentId]:
+        """The ids given to a method taking several (one id, a string or a dict is refused), each checked."""
+        if isinstance(ids, (str, bytes, bytearray, memoryview, abc.Mapping)) or not isinstance(ids, abc.Iterable):
+            raise InvalidArgumentError(
+                f"{method}(): ids must be a list of document ids, got {_type_name(ids)} {ids!r:.60}; "
+                f"wrap it in a list (ids=[document_id]) or use {single}() for one document"
+            )
+        listed = list(ids)
+        for position, value in enumerate(listed):
+            self._check_lookup(value, f"{method}(): ids[{position}]")
+        return listed
+
+    def _prepare(self, document: Any, index: Optional[int]) -> _Prepared:
+        """Check one document; its ``embedding`` (if any) is validated with its batch."""
+        where = "document" if index is None else f"documents[{index}]"
+        if not isinstance(document, dict) and not isinstance(document, abc.Mapping):
+            raise InvalidDocumentError(
+                f"{where} must be a dict with 'content' and optional 'metadata', 'document_id', 'embedding'; "
+                f"got {type(document).__name__}"
+            )
+        if not document.keys() <= _DOCUMENT_KEYS:
+            unknown = sorted(map(repr, set(document) - _DOCUMENT_KEYS))
+            raise InvalidDocumentError(
+                f"{where} has unknown keys {', '.join(unknown)}; expected 'content' and optional "
+                "'metadata', 'document_id', 'embedding'"
+            )
+        content = document.get("content")
+        if type(content) is not str and not isinstance(content, str):
+            raise InvalidDocumentError(f"{where} content must be a string, got {type(content).__name__} {content!r:.60}")
+        _check_text(content, f"{where} content", InvalidDocumentError)
+        metadata = document.get("metadata")
+        if metadata is None:
+            metadata = {}
+        elif not isinstance(metadata, dict) and not isinstance(metadata, abc.Mapping):
+            raise InvalidDocumentError(f"{where} metadata must be a dict or None, got {type(metadata).__name__}")
+        metadata = dict(metadata)
+        _check_json(metadata, f"{where} metadata", InvalidDocumentError)
+        document_id = document.get("document_id")
+        if document_id is not None:
+            self._check_id(
+                document_id, f"{where} document_id", InvalidDocumentError,
+                "give it as {kind} (e.g. {conversion}), or leave document_id out for a generated one",
+            )
+        prepared = _Prepared(document_id, content, metadata, None)
+        prepared.raw_vector = document.get("embedding")
+        return prepared
+
+    def _vectors(self, batch: List[_Prepared], offset: int) -> None:
+        """Validate a batch's precomputed embeddings at once (one by one only to report the bad one)."""
+        given = [i for i, d in enumerate(batch) if d.raw_vector is not None]
+        if not given:
+            return
+        try:
+            matrix = np.asarray([batch[i].raw_vector for i in given])
+        except (TypeError, ValueError):  # ragged
+            matrix = None
+        if (
+            matrix is not None
+            and matrix.ndim == 2
+            and matrix.shape[1] == self.dimension
+            and matrix.dtype.kind in "iuf"
+            and not any(has_booleans(batch[i].raw_vector) for i in given)
+        ):
+            with np.errstate(over="ignore"):
+                matrix = matrix.astype(np.float32, copy=False)
+            if np.isfinite(matrix).all():
+                for row, i in enumerate(given):
+                    batch[i].vector = matrix[row]
+                    batch[i].raw_vector = None
+                return
+        for i in given:
+            batch[i].vector = to_float32(batch[i].raw_vector, self.dimension, f"documents[{offset + i}] embedding")
+            batch[i].raw_vector = None
+
+    def _batches(self, documents: Iterable[Any], batch_size: int, generate: bool) -> Iterator[Tuple[List[_Prepared], List[int]]]:
+        """Validated batches, with the positions (in each batch) whose vectors the embedder must make."""
+        batch_size = positive_integer("batch_size", batch_size)
+        if isinstance(documents, (str, bytes, bytearray, abc.Mapping)) or not isinstance(documents, abc.Iterable):
+            raise InvalidDocumentError(
+                f"documents must be an iterable of dicts, got {_type_name(documents)}; "
+                "use load_document() for one document"
+            )
+        seen: Dict[Any, int] = {}  # each id given, and the position of its first document
+        scanned = 0  # documents whose ids the scan below checked already
+        if isinstance(documents, abc.Sequence):
+            # Known in advance: a repeated id is found before the first batch is written (which
+            # matters where nothing rolls back). The scan stops where the documents' own checks will.
+            for document in documents:
+                if not isinstance(document, abc.Mapping):
+                    break
+                value = document.get("document_id")
+                if value is not None and (self._id_type is None or self._id_problem(value) is not None):
+                    break
+                self._check_repeat(seen, value, scanned)
+                scanned += 1
+        batch: List[_Prepared] = []
+        offset = 0
+        for document in documents:
+            position = offset + len(batch)
+            prepared = self._prepare(document, position)
+            if position >= scanned:
+                self._check_repeat(seen, prepared.id, position)
+            batch.append(prepared)
+            if len(batch) == batch_size:
+                self._vectors(batch, offset)
+                yield batch, [i for i, d in enumerate(batch) if d.vector is None] if generate else []
+                offset += len(batch)
+                batch = []
+        if batch:
+            self._vectors(batch, offset)
+            yield batch, [i for i, d in enumerate(batch) if d.vector is None] if generate else []
+
+    def _check_repeat(self, seen: Dict[Any, int], value: Any, position: int) -> None:
+        """Refuse an id given to an earlier document of the same load."""
+        if value is None or self._id_type is None:
+            return
+        first = seen.setdefault(value, position)
+        if first != position:
+            column = _column(self._models.document, "id")
+            raise InvalidDocumentError(
+                f"documents[{position}] document_id {value!r:.60} repeats the id of documents[{first}]; "
+                f"{column.table.name}.{column.name} is the documents' key: give each document its own id, or "
+                "leave document_id out for generated ones"
+            )
+
+    @staticmethod
+    def _progress(documents: Iterable[Any], show: bool) -> Any:
+        if not show:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        total = len(documents) if hasattr(documents, "__len__") else None  # type: ignore[arg-type]
+        return tqdm(total=total, unit="doc", desc="loading")
+
+
+_DDL_ATTEMPTS = 5
+
+
+def _owned(bind: Any) -> bool:
+    return isinstance(bind, (str, URL))
+
+
+# -- the synchronous facade --------------------------------------------------------------------------------
+
+
+class VectorRAG(_Facade):
+    """Load documents with embeddings and search them, on PostgreSQL, SQLite, DuckDB or ClickHouse.
+
+    ``bind`` is an :class:`~sqlalchemy.engine.Engine`, a database URL (an engine
+    is created with :func:`sqlalchemy_vector.create_engine` and disposed by
+    :meth:`close`), or a :class:`~sqlalchemy.orm.sessionmaker`.  Without models
+    the facade uses tables ``documents`` and ``embeddings``, created if missing;
+    your own models (from :mod:`sqlalchemy_vector.orm`) are used as they are.
+    ``embedder`` defaults to the lexical
+    :class:`~sqlalchemy_vector.embedding.HashingEmbedder`.
+
+    ``distributed=True`` shards the tables with Citus (on PostgreSQL with the
+    Citus extension): documents by their key, embeddings by ``document_id``
+    co-located with them, so a document and its vectors live on one worker.
+    The default models then key embeddings by ``(id, document_id)``, as Citus
+    requires; your own embedding model needs ``__distributed_by_document__ = True``.
+    Other backends refuse it with :class:`~sqlalchemy_vector.exc.UnsupportedDialectError`.
+
+    ``precision="half"`` stores the default models' embeddings as float16
+    (:class:`~sqlalchemy_vector.HalfVector`, half the bytes, and indexes
+    half the size) where the backend has half vectors (capability data
+    ``vector_kinds``); elsewhere it raises
+    :class:`~sqlalchemy_vector.exc.UnsupportedKindError`.  With your own
+    models the precision is read from their embedding column.
+    """
+
+    def __init__(
+        self,
+        bind: Union[Engine, str, URL, "sessionmaker[Session]"],
+        *,
+        document_model: Optional[type] = None,
+        embedding_model: Optional[type] = None,
+        embedder: Any = None,
+        dimension: Optional[int] = None,
+        distributed: bool = False,
+        precision: Optional[str] = None,
+    ) -> None:
+        _refuse_asyncio_driver(bind)
+        self._setup(bind, document_model, embedding_model, embedder, dimension, distributed, precision)
+        self._ensure_tables()
+
+    def _setup(
+        self,
+        bind: Any,
+        document_model: Optional[type],
+        embedding_model: Optional[type],
+        embedder: Any,
+        dimension: Optional[int],
+        distributed: bool = False,
+        precision: Optional[str] = None,
+    ) -> None:
+        super().__init__(document_model, embedding_model, embedder, dimension, distributed, precision)
+        self._owns_engine = _owned(bind)
+        if isinstance(bind, sessionmaker):
+            engine = bind.kw.get("bind")
+            if not isinstance(engine, Engine):
+                raise ModelConfigurationError(
+                    "the sessionmaker given to VectorRAG has no Engine bind; create it as sessionmaker(engine)"
+                )
+            self._sessions = bind
+        elif isinstance(bind, Engine):
+            engine = attach(bind)
+            self._sessions = sessionmaker(engine, expire_on_commit=False)
+        elif isinstance(bind, (str, URL)):
+            engine = create_engine(bind)
+            self._sessions = sessionmaker(engine, expire_on_commit=False)
+        else:
+            raise ModelConfigurationError(
+                f"VectorRAG needs an Engine, a database URL or a sessionmaker, got {type(bind).__name__}"
+                + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
+            )
+        self.engine: Engine = engine
+        #: Held shared by every call, exclusively by an index change, where the backend needs it.
+        self._index_lock = _index_lock(engine)
+        #: The statements that distribute the tables (distributed=True).
+        self._distribution: List[Executable] = []
+        try:  # what the backend cannot do is refused now, before any table exists
+            self._check_precision(engine.dialect)
+            if distributed:
+                embeddings = self._models.embedding
+                self._distribution = backend_for(engine.dialect).distribute_statements(
+                    _column(self._models.document, "id"),
+                    None if embeddings is None else _column(embeddings, "document_id"),
+                )
+        except BaseException:
+            if self._owns_engine:
+                engine.dispose()
+            raise
+        self._embed_texts: Callable[[List[str]], Any] = self.embedder.embed
+        self._tables_ready = False
+        self._serialize_setup = True  # False under asyncio: a thread lock must not be held across awaits
+
+    def _ensure_tables(self) -> None:
+        """Create the default tables if missing, and check the tables found (once per facade).
+
+        Facades opening one new database at once (threads, processes) may race
+        to create its tables: creation is serialised within the process and an
+        ``already exists`` from another connection is met by looking again.
+        """
+        if self._tables_ready:
+            return
+        lock = _setup_lock(self.engine) if self._serialize_setup else contextlib.nullcontext()
+        with lock:
+            try:
+                if self._distribution:  # before creating anything: no Citus, no tables
+                    with self.engine.connect() as connection:
+                        backend_for(connection.dialect).ensure_distribution_support(connection)
+                if self._models.create_tables:
+                    self._create_tables()
+                if self._distribution:
+                    self._distribute_tables()
+                with self.engine.connect() as connection:
+                    self._check_tables(connection)
+            except DBAPIError as err:
+                explained = backend_for(self.engine.dialect).explain_error(err, self.engine.url)
+                if explained is None:
+                    raise
+                raise explained from err
+            self._tables_ready = True
+
+    def _create_tables(self) -> None:
+        metadata = self._models.document.metadata  # type: ignore[attr-defined]
+        backend = backend_for(self.engine.dialect)
+        for attempt in range(_DDL_ATTEMPTS):
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+                return
+            except DBAPIError as err:
+                if attempt == _DDL_ATTEMPTS - 1 or not backend.is_concurrent_ddl_error(err):
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # another connection is creating them: look again
+
+    def _distribute_tables(self) -> None:
+        """Shard the tables (distributed=True); each statement skips a table already distributed."""
+        with self.engine.begin() as connection:
+            for statement in self._distribution:
+                connection.execute(statement)
+
+    def _check_tables(self, connection: Connection) -> None:
+        """The tables found must have the columns the models use, and the vector column their dimension."""
+        backend = backend_for(connection.dialect)
+        inspector = inspect(connection)
+        vector_column = self._models.vector.property.columns[0]
+        for model in (self._models.document, self._models.embedding):
+            if model is None:
+                continue
+            table: Table = model.__table__  # type: ignore[attr-defined]
+            if not inspector.has_table(table.name, schema=table.schema):
+                continue  # your models, tables not created yet
+            found = set(connection.execute(select(text("*")).select_from(table).limit(0)).keys())
+            missing = [c.name for c in table.columns if c.name not in found]
+            if missing:
+                raise SchemaMismatchError(
+                    f"table {table.name!r} exists without the column(s) {', '.join(map(repr, missing))} that "
+                    f"{model.__name__} maps (it has {', '.join(map(repr, sorted(found)))}); migrate the table, "
+                    "or open it with models that match it"
+                )
+            if vector_column.table is not table:
+                continue
+            declared = backend.vector_columns(connection, table.name, table.schema).get(vector_column.name)
+            if declared is not None and self.precision != "float32":
+                raise SchemaMismatchError(
+                    f"column {table.name}.{vector_column.name} in the database stores float32 vectors "
+                    f"({declared} dimensions), but this facade stores {self.precision} precision "
+                    f"({vector_column.type!r}); open it with precision='float32', or use another table or database"
+                )
+            if declared is None:
+                self._check_compact_column(inspector, table, vector_column)
+            # No declared dimension (a plain BLOB made outside the models, say): nothing to compare.
+            if declared is not None and declared != self.dimension:
+                raise SchemaMismatchError(
+                    f"column {table.name}.{vector_column.name} in the database stores {declared}-dimensional "
+                    f"vectors, but this facade expects {self.dimension} ({vector_column.type!r}); open it with "
+                    f"dimension={declared} and an embedder of that size, use another table or database, "
+                    "or migrate the column (Alembic with op.alter_vector_dimension)"
+                )
+
+    def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
+        """A column of a compact kind in the database must be the precision this facade stores."""
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+            columns = inspector.get_columns(table.name, schema=table.schema)
+        found = next((c["type"] for c in columns if c["name"] == vector_column.name), None)
+        stored = precision_of(found)
+        if stored is not None and stored != self.precision:
+            raise SchemaMismatchError(
+                f"column {table.name}.{vector_column.name} in the database stores {stored} precision ({found!r}), "
+                f"but this facade stores {self.precision} ({vector_column.type!r}); open it with "
+                f"precision={stored!r}, or use another table or database"
+            )
+
+    @contextlib.contextmanager
+    def _session(self, exclusive: bool = False) -> Iterator[Session]:
+        """A session of this facade, in use while the block runs (see :meth:`_changing_indexes`)."""
+        self._ensure_tables()
+        lock = self._index_lock
+        with contextlib.nullcontext() if lock is None else lock.hold(exclusive), self._sessions() as session:
+            yield session
+
+    def close(self) -> None:
+        """Dispose of the engine if this facade created it from a URL."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> "VectorRAG":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VectorRAG({self.engine.url.render_as_string(hide_password=True)!r}, embedder={self.embedder!r})"
+
+    def _embed(self, texts: Sequence[str]) -> FloatArray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._checked(self._embed_texts(list(texts)), len(texts))
+
+    def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._session() as session:
+            return fn(session, *args)
+
+    def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._session() as session, session.begin():
+            return fn(session, *args)
+
+    def _changing_indexes(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """:meth:`_write` for a vector index change: alone on the database where the backend needs it so.
+
+        DuckDB 1.5's vss extension can crash the process when an HNSW index is
+        built or dropped while another connection queries the table; there the
+        facades of this process hold their calls on that database back until the
+        change is committed (capability data ``index_changes_exclusive``).
+        """
+        with self._session(exclusive=True) as session, session.begin():
+            return fn(session, *args)
+
+    # -- writing
+
+    def load_document(
+        self,
+        content: str,
+        metadata: Optional[Mapping[str, Any]] = None,
+        document_id: Optional[DocumentId] = None,
+        generate_embedding: bool = True,
+    ) -> DocumentId:
+        """Store one document (and its embedding, in the same transaction); return its id."""
+        document = self._prepare_one(content, metadata, document_id)
+        if generate_embedding:
+            document.vector = self._embed([document.content])[0]
+        return self._write(self._store.insert, [document])[0]
+
+    def load_documents(
+        self,
+        documents: Iterable[Mapping[str, Any]],
+        generate_embeddings: bool = True,
+        show_progress: bool = True,
+        batch_size: int = 1000,
+    ) -> List[DocumentId]:
+        """Store many documents in one transaction, embedding ``batch_size`` at a time; return their ids.
+
+        Each document is a dict with ``content`` and optional ``metadata``,
+        ``document_id`` and ``embedding`` (a precomputed vector, used as is).
+        Rows go through the backend's bulk path.  If anything fails, nothing
+        is stored.
+        """
+        generate_embeddings = flag("load_documents(generate_embeddings=...)", generate_embeddings)
+        progress = self._progress(documents, flag("load_documents(show_progress=...)", show_progress))
+        ids: List[DocumentId] = []
+        try:
+            with self._session() as session, session.begin():
+                for batch, missing in self._batches(documents, batch_size, generate_embeddings):
+                    if missing:
+                        vectors = self._embed([batch[i].content for i in missing])
+                        for i, vector in zip(missing, vectors):
+                            batch[i].vector = vector
+                    ids.extend(self._store.insert(session, batch))
+                    if progress is not None:
+                        progress.update(len(batch))
+        finally:
+            if progress is not None:
+                progress.close()
+        return ids
+
+    def update_document(
+        self,
+        document_id: DocumentId,
+        content: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> bool:
+        """Replace a document's content and/or metadata; re-embed only if the content changed.
+
+        Returns False if there is no such document.  New content replaces the
+        document's embeddings (of every model) with one from this embedder.
+        """
+        self._check_lookup(document_id, "update_document(): document_id")
+        if content is not None and not isinstance(content, str):
+            raise InvalidDocumentError(f"content must be a string or None, got {type(content).__name__}")
+        if metadata is not None and not isinstance(metadata, abc.Mapping):
+            raise InvalidDocumentError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+        where = f"update_document({document_id!r:.40})"
+        if content is not None:
+            _check_text(content, f"{where} content", InvalidDocumentError)
+        if metadata is not None:
+            metadata = dict(metadata)
+            _check_json(metadata, f"{where} metadata", InvalidDocumentError)
+        with self._session() as session, session.begin():
+            current = self._store.current_content(session, document_id)
+            if current is None:
+                return False
+            changed = content is not None and content != current
+            vector = self._embed([content])[0] if changed else None  # type: ignore[list-item]
+            self._store.update(session, document_id, content if changed else None, metadata, vector)
+        return True
+
+    def delete_document(self, document_id: DocumentId) -> bool:
+        """Delete a document and its embeddings; False if there was no such document."""
+        self._check_lookup(document_id, "delete_document(): document_id")
+        return self.delete_documents(ids=[document_id]) > 0
+
+    def delete_documents(self, ids: Optional[Sequence[DocumentId]] = None, filters: Optional[Filter] = None) -> int:
+        """Delete documents by id and/or filter, with their embeddings; return how many.
+
+        Pass ``filters={}`` to delete every document.
+        """
+        if ids is None and filters is None:
+            raise InvalidFilterError("delete_documents() needs ids=, filters= or both; pass filters={} to delete every document")
+        listed = None if ids is None else self._id_list(ids, "delete_documents", "delete_document")
+        if listed is not None and not listed:
+            return 0
+        return self._write(self._store.delete, listed, self._where(filters))
+
+    # -- reading
+
+    def get_document(self, document_id: DocumentId) -> Optional[Result]:
+        """The document as a dict (``document_id``, ``content``, ``metadata``, ``created_at``), or None."""
+        self._check_lookup(document_id, "get_document(): document_id")
+        found = self._read(self._store.get, [document_id])
+        return found[0] if found else None
+
+    def get_documents(self, ids: Sequence[DocumentId]) -> List[Result]:
+        """The documents that exist among ``ids``, in the order given."""
+        return self._read(self._store.get, self._id_list(ids, "get_documents", "get_document"))
+
+    def query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """The ``top_k`` documents most similar to ``query_text``."""
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
+        vector = self._embed([_text(query_text)])[0]
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+
+    def query_with_embedding(
+        self,
+        embedding: Any,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """The ``top_k`` documents most similar to a query vector you computed."""
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
+        vector = self._query_vector(embedding)
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+
+    def query_batch(
+        self,
+        query_texts: Sequence[str],
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[List[Result]]:
+        """:meth:`query` for several texts, embedded in one call; one result list per text."""
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
+        texts = [_text(t) for t in _texts(query_texts)]
+        vectors = self._embed(texts)
+        where = self._where(filters)
+        with self._session() as session:
+            return [
+                self._store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors
+            ]
+
+    def query_with_filters(
+        self,
+        filters: Filter,
+        query_text: Optional[str] = None,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+    ) -> List[Result]:
+        """Documents matching ``filters``: ranked by ``query_text`` if given, else oldest first (no scores)."""
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)
+        if query_text is None:
+            return self._read(self._store.filtered, where, top_k)
+        vector = self._embed([_text(query_text)])[0]
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
+
+    def find_similar_documents(
+        self,
+        document_id: DocumentId,
+        top_k: int = 5,
+        similarity_threshold: Optional[float] = None,
+        similarity_function: str = "cosine",
+        filters: Optional[Filter] = None,
+    ) -> List[Result]:
+        """Documents most similar to a stored one (by its stored embedding), excluding itself.
+
+        Raises :class:`~sqlalchemy_vector.exc.DocumentNotFoundError` for an
+        unknown id; a document without an embedding has no similar documents.
+        """
+        self._check_lookup(document_id, "find_similar_documents(): document_id")
+        top_k = self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)
+        with self._session() as session:
+            anchor = self._store.anchor(session, document_id)
+            if anchor is None:
+                return []
+            if SIMILARITY_FUNCTIONS[similarity_function] == "cosine" and not np.asarray(anchor).any():
+                raise InvalidVectorError(
+                    f"find_similar_documents({document_id!r:.40}): the document's stored embedding is all zeros, "
+                    "which has no direction under cosine; re-embed the document, or use "
+                    "similarity_function='euclidean' or 'inner_product'"
+                )
+            return self._store.search(
+                session, anchor, top_k, similarity_threshold, similarity_function, where, exclude=document_id
+            )
+
+    def get_statistics(self) -> Dict[str, Any]:
+        """Counts, dimension, models, backend and vector indexes; the same keys on every backend.
+
+        Keys: ``backend``, ``document_count``, ``embedding_count``, ``dimension``,
+        ``embedding_model`` (this facade's), ``models`` (embedding count per
+        model name), ``tables`` and ``indexes`` (as
+        :func:`~sqlalchemy_vector.index.list_vector_indexes` reports them).
+        """
+        return self._read(self._store.statistics)
+
+    # -- indexes
+
+    def create_index(self, index_name: str, similarity_function: str = "cosine", **kwargs: Any) -> None:
+        """Build a vector index on the stored embeddings for ``similarity_function``.
+
+        PostgreSQL: HNSW (default) or ``method="ivfflat"``; DuckDB: HNSW (on a
+        file database pass ``duckdb_experimental_persistence=True``); SQLite: a
+        sqlite-vec ``vec0`` table; ClickHouse: its vector-similarity (HNSW)
+        index.  ``kwargs`` are
+        :class:`~sqlalchemy_vector.index.VectorIndex` options (``method``, ``m``,
+        ``ef_construction``, ``lists``, ``duckdb_experimental_persistence``);
+        the name, column and metric are this method's own, and a quantized
+        index is refused (the facade's searches read full-precision ones).
+        Queries keep the ``ORDER BY distance LIMIT k`` shape the PostgreSQL
+        and DuckDB indexes serve.
+        """
+        metric = _index_metric(similarity_function)
+        check_identifier(index_name, "index_name", VectorIndexError)
+        _check_index_options(index_name, kwargs)
+        self._check_index_dimension(index_name)
+        self._changing_indexes(self._store.create_index, index_name, metric, kwargs)
+
+    def delete_index(self, index_name: str) -> bool:
+        """Drop a vector index on the embeddings; False if there is none of that name."""
+        check_identifier(index_name, "index_name", VectorIndexError)
+        return self._changing_indexes(self._store.drop_index, index_name)
+
+    def _check_index_dimension(self, index_name: str) -> None:
+        capabilities = backend_for(self.engine.dialect).capabilities
+        limit = capabilities.max_index_dimension
+        if limit is not None and self.dimension > limit:
+            raise DimensionLimitError(
+                f"index {index_name!r}: {capabilities.index_provider} indexes vectors of at most {limit} dimensions, "
+                f"but {self._models.vector.type.described_as} has {self.dimension}; search without an index "
+                "(exact), or store fewer dimensions"
+            )
+
+    # -- full-text and hybrid search
+
+    def create_fulltext_index(self, index_name: Optional[str] = None, language: str = "english") -> None:
+        """Build a full-text index on the documents' content, which :meth:`hybrid_query` needs.
+
+        ``language`` chooses the stemming rules (``"english"``, ``"simple"``
+        for none; PostgreSQL and DuckDB know more).  The name defaults to
+        ``<documents table>_content_fts``.
+        """
+        if index_name is not None:
+            check_identifier(index_name, "index_name", VectorIndexError)
+        self._write(_create_fulltext, self._store, index_name, language)
+
+    def hybrid_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        filters: Optional[Filter] = None,
+        weights: Sequence[float] = (1.0, 1.0),
+        rrf_k: Optional[Union[int, Tuple[int, int]]] = None,
+        fetch_k: Optional[Union[int, Tuple[int, int]]] = None,
+        similarity_function: str = "cosine",
+        match_all: bool = False,
+    ) -> List[Result]:
+        """Documents ranked by full-text and vector rank fused (reciprocal rank fusion), in one statement.
+
+        ``weights`` are the (vector, text) weights; ``(1, 0)`` ranks by vector
+        alone and ``(0, 1)`` by text alone (rows the text arm did not match
+        are then left out).  ``filters`` apply to both arms before they are
+        ranked, so ``top_k`` results come back when ``top_k`` documents match.
+        Each result also has ``score`` (the fused score), ``vector_rank`` and
+        ``text_rank`` (from 1; None where that arm did not rank it) and
+        ``text_score``.  Needs a full-text index (:meth:`create_fulltext_index`);
+        on DuckDB an index older than the last write is rebuilt first.
+
+        ``rrf_k`` is the fusion constant, one for both arms or ``(vector,
+        text)``; by default the embedder's ``hybrid_rrf_k`` (which arm leads:
+        the lexical embedder lets full text lead, a neural model leads itself),
+        else 60 for both.  ``fetch_k`` is how deep each arm ranks (one depth
+        or a pair; default ``max(top_k, 50)``).
+        """
+        from ..hybrid import _check_weights
+
+        top_k = self._check_search(top_k, None, similarity_function)
+        weights = _check_weights(weights)  # before anything is embedded
+        match_all = flag("hybrid_query(match_all=...)", match_all)
+        vector = self._embed([_text(query_text)])[0]
+        where = self._where(filters)
+        spec = self._write(_fresh_fulltext, self._store)
+        return self._read(
+            _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights,
+            _fusion_constant(self.embedder, rrf_k), fetch_k, similarity_function, match_all,
+        )
+
+    def mmr_query(
+        self,
+        query_text: str,
+        top_k: int = 5,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filters: Optional[Filter] = None,
+        similarity_function: str = "cosine",
+        mode: str = "vector",
+    ) -> List[Result]:
+        """``top_k`` of the ``fetch_k`` best documents, chosen by maximal marginal relevance (diverse, relevant).
+
+        Candidates come from :meth:`query` (``mode="vector"``) or
+        :meth:`hybrid_query` (``mode="hybrid"``); each is then picked to be
+        similar to the query and unlike those picked before it
+        (``lambda_mult`` 1: relevance only, 0: diversity only), by cosine
+        similarity of the stored embeddings.
+        """
+        fetch_k = positive_integer("fetch_k", fetch_k)
+        if mode not in ("vector", "hybrid"):
+            raise InvalidArgumentError(f"mode must be 'vector' or 'hybrid', got {mode!r}")
+        top_k = self._check_search(top_k, None, similarity_function)
+        vector = self._embed([_text(query_text)])[0]
+        where = self._where(filters)
+        depth = max(fetch_k, top_k)
+        if mode == "hybrid":
+            spec = self._write(_fresh_fulltext, self._store)
+            candidates = self._read(
+                _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0),
+                _fusion_constant(self.embedder, None), None, similarity_function, False,
+            )
+        else:
+            candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
+        return self._read(_mmr_pick, self._store, vector, candidates, top_k, lambda_mult)

@@ -1,0 +1,88 @@
+"""Process-wide locks of the facades: first-use table creation, and index changes where they must not overlap."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import (
+    Dict,
+    Iterator,
+    Optional,
+)
+
+from sqlalchemy.engine import Engine
+
+from ..dialects.base import backend_for
+
+
+_SETUP_LOCKS: Dict[str, threading.Lock] = {}
+_SETUP_LOCKS_GUARD = threading.Lock()
+
+
+def _setup_lock(engine: Engine) -> threading.Lock:
+    """One lock per database URL in this process: facades create and check tables one at a time."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _SETUP_LOCKS_GUARD:
+        return _SETUP_LOCKS.setdefault(key, threading.Lock())
+
+
+class _SharedLock:
+    """Held by many calls at once, or by one alone; a call waiting to hold it alone holds new ones back.
+
+    A thread already holding it shared may take it shared again (a facade
+    call made from inside another, such as an embedder's).
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._shared = 0
+        self._alone = False
+        self._waiting = 0
+        self._depth = threading.local()
+
+    @contextlib.contextmanager
+    def hold(self, alone: bool = False) -> Iterator[None]:
+        depth = getattr(self._depth, "value", 0)
+        if not alone and depth:
+            self._depth.value = depth + 1
+            try:
+                yield
+            finally:
+                self._depth.value = depth
+            return
+        with self._condition:
+            if alone:
+                self._waiting += 1
+                try:
+                    self._condition.wait_for(lambda: not self._alone and not self._shared)
+                finally:
+                    self._waiting -= 1
+                    self._condition.notify_all()  # calls held back for this one go on if it gave up
+                self._alone = True
+            else:
+                self._condition.wait_for(lambda: not self._alone and not self._waiting)
+                self._shared += 1
+                self._depth.value = 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                if alone:
+                    self._alone = False
+                else:
+                    self._shared -= 1
+                    self._depth.value = 0
+                self._condition.notify_all()
+
+
+_INDEX_LOCKS: Dict[str, _SharedLock] = {}
+_INDEX_LOCKS_GUARD = threading.Lock()
+
+
+def _index_lock(engine: Engine) -> Optional[_SharedLock]:
+    """The lock the facades of this process share for one database, where index changes must be alone."""
+    if not backend_for(engine.dialect).capabilities.index_changes_exclusive:
+        return None
+    key = engine.url.render_as_string(hide_password=False)
+    with _INDEX_LOCKS_GUARD:
+        return _INDEX_LOCKS.setdefault(key, _SharedLock())
