@@ -64,6 +64,10 @@ def test_the_sdist_carries_license_readme_template_typing_and_tests(dist: Dict[s
         "tests/rag_fixtures.py",
         "tests/derived_dialect.py",
         "examples/quickstart.py",
+        "docs/rag.md",
+        "docs/indexes.md",
+        "docs/frameworks.md",
+        "bench/README.md",
     }
     assert expected <= files, sorted(expected - files)
     assert not [name for name in files if name.endswith((".pyc", ".db", ".duckdb"))]
