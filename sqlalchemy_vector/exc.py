@@ -28,6 +28,7 @@ __all__ = [
     "ModelConfigurationError",
     "VectorIndexError",
     "FallbackWarning",
+    "BackendPluginWarning",
     "DimensionLimitError",
     "SchemaMismatchError",
     "DatabaseLockedError",
@@ -123,3 +124,7 @@ class DatabaseLockedError(VectorError, sa_exc.OperationalError):
 
 class FallbackWarning(UserWarning):
     """A slower path is in use because something faster could not be loaded (e.g. sqlite-vec)."""
+
+
+class BackendPluginWarning(UserWarning):
+    """An installed package's ``sqlalchemy_vector.backends`` entry point could not be used; the others still are."""

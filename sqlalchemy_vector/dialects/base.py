@@ -11,12 +11,20 @@ Generic modules never test a dialect's name: they call
 Backends are found through the dialect's class hierarchy: a dialect class that
 subclasses a supported one (a PostgreSQL-derived engine, a user's own
 subclass) gets that backend unless a more specific one is registered.
+
+Installed packages can provide backends too, through the entry point group
+``sqlalchemy_vector.backends`` (as third-party dialects reach SQLAlchemy
+through ``sqlalchemy.dialects``); they are loaded at the first lookup.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
+import threading
+import types
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import (
@@ -50,7 +58,7 @@ from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 
-from ..exc import UnsupportedDialectError, VectorIndexError
+from ..exc import BackendPluginWarning, UnsupportedDialectError, VectorIndexError
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
@@ -652,8 +660,77 @@ def _lookup(dialect_class: type) -> Optional[Backend]:
     return None
 
 
+#: The entry point group through which an installed package provides a backend: each entry names a
+#: :class:`Backend` subclass, an instance, or a module that registers its backend when imported.
+ENTRY_POINT_GROUP = "sqlalchemy_vector.backends"
+
+# Re-entrant: a plug-in's module may look a backend up while it is imported.
+_ENTRY_POINTS_LOCK = threading.RLock()
+_entry_points_loaded = False
+_entry_points_loading = False
+
+
+def _load_entry_points() -> None:
+    """Register the backends of the ``sqlalchemy_vector.backends`` entry points, once per process.
+
+    Other threads wait until they are registered; a lookup made while they load
+    (from a plug-in's own import) sees the backends registered so far.
+    """
+    global _entry_points_loaded, _entry_points_loading
+    if _entry_points_loaded:
+        return
+    with _ENTRY_POINTS_LOCK:
+        if _entry_points_loaded or _entry_points_loading:
+            return
+        _entry_points_loading = True
+        try:
+            for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                _load_entry_point(entry_point)
+        finally:
+            _entry_points_loaded, _entry_points_loading = True, False
+
+
+def _load_entry_point(entry_point: importlib.metadata.EntryPoint) -> None:
+    where = f"the {ENTRY_POINT_GROUP} entry point {entry_point.name} = {entry_point.value!r}"
+    try:
+        loaded = entry_point.load()
+        if isinstance(loaded, types.ModuleType):
+            return  # importing it registered its backend
+        backend = loaded() if isinstance(loaded, type) and issubclass(loaded, Backend) else loaded
+    except Exception as err:  # a broken plug-in must not take the other backends down
+        warnings.warn(f"{where} failed to load ({type(err).__name__}: {err}); it is left out", BackendPluginWarning, 2)
+        return
+    if not isinstance(backend, Backend):
+        warnings.warn(
+            f"{where} gives {loaded!r}, not a sqlalchemy_vector Backend (a subclass, an instance, or a module "
+            "that registers one); it is left out",
+            BackendPluginWarning,
+            2,
+        )
+        return
+    present = _BY_NAME.get(backend.name)
+    if present is not None and type(present) is not type(backend):
+        warnings.warn(
+            f"{where} gives a backend named {backend.name!r}, which {type(present).__module__} registered already; "
+            "it is left out (give the plug-in's backend a name of its own)",
+            BackendPluginWarning,
+            2,
+        )
+        return
+    if present is None:
+        register(backend)
+
+
 def find_backend(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backend]:
     """The backend for a dialect (instance, class or name), or ``None``."""
+    if not _entry_points_loaded:
+        # Before the first lookup: a plug-in's backend for a dialect derived from a supported one is
+        # more specific than the parent's, which the lookup would find otherwise.
+        _load_entry_points()
+    return _registered(dialect)
+
+
+def _registered(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backend]:
     if isinstance(dialect, str):
         return _BY_NAME.get(dialect)
     dialect_class: type = dialect if isinstance(dialect, type) else type(dialect)
@@ -683,7 +760,8 @@ def backend_for(dialect: Union[Dialect, Type[Dialect], str], *, feature: str = "
 
 
 def supported_dialects() -> Tuple[str, ...]:
-    """Names of the dialects with a registered backend."""
+    """Names of the dialects with a registered backend (those installed packages provide included)."""
+    _load_entry_points()
     return tuple(sorted(_BY_NAME))
 
 
