@@ -257,7 +257,7 @@ async def test_an_embedder_failing_midway_leaves_nothing(backend: str, embedder_
         with pytest.raises(ConnectionError, match="embedding service unreachable"):
             await bounded(rag.load_documents(NEW, show_progress=False, batch_size=2))
         await settled(rag)
-        # ClickHouse has no transactions: the batches written before stay, as the README says.
+        # ClickHouse has no transactions: the batches written before stay, as docs/backends.md says.
         assert await counts(rag) == ((4, 4) if backend == "clickhouse" else (0, 0))
         assert len(await bounded(rag.load_documents(CORPUS, show_progress=False))) == 6  # the embedder is fine again
 

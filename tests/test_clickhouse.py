@@ -161,7 +161,7 @@ def test_facade_loads_queries_and_filters(clickhouse_database: Engine) -> None:
 
 
 def test_facade_guarantees_without_transactions(clickhouse_database: Engine) -> None:
-    """What the README promises on ClickHouse: validation before writing, no rollback of earlier batches, stored ids
+    """What docs/backends.md promises on ClickHouse: validation before writing, no rollback of earlier batches, stored ids
     refused by the facade (the database keeps no unique key)."""
     rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
     good = [{"content": f"apple {i}", "document_id": f"g{i}"} for i in range(4)]

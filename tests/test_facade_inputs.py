@@ -397,7 +397,7 @@ def test_what_cannot_embed_is_refused_before_use(arguments: dict, pattern: str, 
     assert not (tmp_path / "e.db").exists()
 
 
-# -- what the README's input table says the databases do with ids and numbers ------------------------------
+# -- what the input table (docs/inputs-and-errors.md) says the databases do with ids and numbers ------------------------------
 
 
 @pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys

@@ -1,4 +1,4 @@
-"""Hybrid search answers alike on SQLite, DuckDB and PostgreSQL where the README says it does, and refuses bad input clearly."""
+"""Hybrid search answers alike on SQLite, DuckDB and PostgreSQL where docs/rag.md says it does, and refuses bad input clearly."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_unknown_language_names_the_known_ones(fresh_engine: Any, backend: str) 
 @pytest.mark.parametrize("backend", FULLTEXT)
 def test_numbers_and_accents_as_the_readme_says(fresh_engine: Any, backend: str) -> None:
     # DuckDB indexes letters only (numbers never found, left out of an every-word query); PostgreSQL does not fold
-    # accents. Measured, then written down: this keeps the README's table of differences true.
+    # accents. Measured, then written down: this keeps docs/rag.md's table of differences true.
     rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
     rag.load_documents(
         [{"content": "Café reviews in 2024", "document_id": "cafe"}, {"content": "json in 2023", "document_id": "json"}],

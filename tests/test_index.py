@@ -215,7 +215,7 @@ def test_create_all_and_drop_all(conn: Connection, backend: str) -> None:
 @pytest.mark.parametrize("k", [1, 3, 12])
 def test_a_stored_zero_vector_ranks_last_through_a_cosine_index(conn: Connection, backend: str, k: int) -> None:
     # sqlite-vec's vec0 gives a zero vector no distance (NULL) and counts it among its k nearest;
-    # through the index as without it, it is last, at 2.0. (ClickHouse's index: see README.)
+    # through the index as without it, it is last, at 2.0. (ClickHouse's index: see docs/backends.md.)
     table = Table(
         "zero_docs",
         MetaData(),

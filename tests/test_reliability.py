@@ -1,6 +1,6 @@
 """Nothing silent, nothing half-written: hostile input, schema drift, hostile names and first-use races.
 
-Every rule here is the same on every backend (README, "Errors"): rejected
+Every rule here is the same on every backend (docs/inputs-and-errors.md): rejected
 input raises a sqlalchemy_vector exception naming the value and the fix, and
 leaves no row behind.  Crashes mid-write are in test_reliability_crash.py,
 property-based tests in test_reliability_properties.py.

@@ -119,7 +119,7 @@ def test_backends_agree_with_numpy(engine_for: Callable[[str], Engine]) -> None:
                     connections["sqlite"].execute(statement)
                 return
             if metric == "cosine" and min(np.linalg.norm(a), np.linalg.norm(b)) < 1e-3:
-                return  # no direction: each backend has its own answer (documented in the README)
+                return  # no direction: each backend has its own answer (documented in docs/backends.md)
             expected = _numpy(metric, a, b)
             scale = 1 + float(np.abs(a).sum() * np.abs(b).sum() if metric == "max_inner_product" else np.abs(a).sum() + np.abs(b).sum())
             vector = sv.Vector(a.shape[0])
