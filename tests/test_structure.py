@@ -226,6 +226,39 @@ def test_duckdb_gets_its_own_backend_although_its_dialect_derives_from_postgresq
     assert backend_for(dialect_class()) is duckdb
 
 
+#: Drivers and third-party dialects that a backend uses only once an engine of it exists.
+OPTIONAL_IMPORTS = (
+    "alembic", "asyncpg", "chdb", "clickhouse_connect", "duckdb", "duckdb_engine", "duckdb_sqlalchemy", "pgvector",
+    "psycopg", "psycopg2", "pysqlite3", "sentence_transformers", "sqlalchemy_cockroachdb", "sqlean", "sqlite_vec",
+    "torch",
+)
+
+
+def test_importing_the_package_imports_no_driver_and_no_third_party_dialect() -> None:
+    """Backends of third-party dialects register them by path (``"module:Class"``), so ``import sqlalchemy_vector``
+    neither pays for those packages nor runs their import-time registrations; an engine of the dialect imports it."""
+    import subprocess
+    import sys
+
+    script = f"import sys, sqlalchemy_vector; print(sorted(set({OPTIONAL_IMPORTS!r}) & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_third_party_dialect_registered_by_path_is_found_by_class() -> None:
+    from clickhouse_connect.cc_sqlalchemy.dialect import ClickHouseDialect
+    from sqlalchemy_cockroachdb.base import CockroachDBDialect
+
+    assert backend_for(ClickHouseDialect) is backend_for("clickhousedb")
+    assert backend_for(CockroachDBDialect) is backend_for("cockroachdb")
+
+    class Derived(CockroachDBDialect):  # a subclass of it, by the class hierarchy
+        name = "derived_crdb"
+
+    assert backend_for(Derived) is backend_for("cockroachdb")
+
+
 def test_a_derived_dialect_reflects_vectors_as_its_base() -> None:
     import sqlalchemy_vector.alembic as sva
 

@@ -213,8 +213,13 @@ class Backend:
     #: What the backend can do.
     capabilities: ClassVar[Capabilities] = Capabilities()
 
-    def dialect_classes(self) -> Tuple[type, ...]:
-        """Dialect classes this backend serves, with their subclasses (those that import)."""
+    def dialect_classes(self) -> Tuple[Union[type, str], ...]:
+        """Dialect classes this backend serves, with their subclasses.
+
+        Each is a class, or the path ``"module:Class"`` of one in a package
+        that need not be imported to register the backend (a third-party
+        dialect): an engine of that dialect imports it, and is then found by it.
+        """
         return ()
 
     # -- storage -----------------------------------------------------------------
@@ -630,6 +635,7 @@ class Backend:
 
 _BY_NAME: Dict[str, Backend] = {}
 _BY_CLASS: Dict[type, Backend] = {}
+_BY_PATH: Dict[str, Backend] = {}  # "module:Class" of dialect classes not imported to register them
 
 # Per-dialect-instance facts learned while preparing an engine, e.g. whether
 # sqlite-vec was loaded.  Keyed weakly so disposed engines leave nothing behind.
@@ -640,7 +646,10 @@ def register(backend: Backend) -> Backend:
     """Make ``backend`` the one for its dialect name and dialect classes (and their subclasses)."""
     _BY_NAME[backend.name] = backend
     for cls in backend.dialect_classes():
-        _BY_CLASS[cls] = backend
+        if isinstance(cls, str):
+            _BY_PATH[cls] = backend
+        else:
+            _BY_CLASS[cls] = backend
     _lookup.cache_clear()
     return backend
 
@@ -651,7 +660,7 @@ def _lookup(dialect_class: type) -> Optional[Backend]:
     # the name it declares itself (duckdb_engine's dialect subclasses
     # PostgreSQL's but declares the name "duckdb").
     for cls in dialect_class.__mro__:
-        found = _BY_CLASS.get(cls)
+        found = _BY_CLASS.get(cls) or _BY_PATH.get(f"{cls.__module__}:{cls.__qualname__}")
         if found is not None:
             return found
         declared = cls.__dict__.get("name")
@@ -874,21 +883,6 @@ def reflected_vector(*args: Any, **kw: Any) -> TypeEngine[Any]:
     if len(args) == 1 and int(args[0]) > 0:
         return Vector(int(args[0]))
     return NullType()
-
-
-def import_dialect_classes(*paths: str) -> Tuple[type, ...]:
-    """Dialect classes named ``module:Class`` that import here (optional drivers may be missing)."""
-    found: List[type] = []
-    for path in paths:
-        module_name, _, attribute = path.partition(":")
-        try:
-            module = __import__(module_name, fromlist=[attribute])
-        except ImportError:
-            continue
-        cls = getattr(module, attribute, None)
-        if isinstance(cls, type):
-            found.append(cls)
-    return tuple(found)
 
 
 # -- shared catalog and DDL helpers ---------------------------------------------------------

@@ -27,7 +27,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import InvalidVectorError
 from ...functions import VectorDistance
-from ..base import Backend, Capabilities, Processor, import_dialect_classes, register, set_engine_state, vector_to_text
+from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
 from . import ddl as _ddl  # noqa: F401  - the CREATE TABLE rule (default engine, vector length constraints)
 from . import index as _index
 
@@ -108,8 +108,9 @@ class ClickHouseBackend(Backend):
         unique_keys=False,
     )
 
-    def dialect_classes(self) -> tuple[type, ...]:
-        return import_dialect_classes("clickhouse_connect.cc_sqlalchemy.dialect:ClickHouseDialect")
+    def dialect_classes(self) -> tuple[type | str, ...]:
+        # By path: registering the backend does not import clickhouse-connect.
+        return ("clickhouse_connect.cc_sqlalchemy.dialect:ClickHouseDialect",)
 
     # -- storage and distance SQL --------------------------------------------------
 

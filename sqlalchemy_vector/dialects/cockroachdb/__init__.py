@@ -25,14 +25,14 @@ DDL and statements are compile-tested, the catalog queries are not.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ...exc import UnsupportedDialectError
-from ..base import Processor, import_dialect_classes, register, set_engine_state, vector_to_text
+from ..base import Processor, register, set_engine_state, vector_to_text
 from ..postgresql import PGVECTOR, PostgreSQLBackend
 from . import index as _index
 from . import search as _search
@@ -86,8 +86,9 @@ class CockroachDBBackend(PostgreSQLBackend):
         missing_quantization="CockroachDB's vector index quantizes internally and takes no quantization option",
     )
 
-    def dialect_classes(self) -> Tuple[type, ...]:
-        return import_dialect_classes("sqlalchemy_cockroachdb.base:CockroachDBDialect")
+    def dialect_classes(self) -> Tuple[Union[type, str], ...]:
+        # By path: registering the backend does not import sqlalchemy-cockroachdb (nor Alembic, which it imports).
+        return ("sqlalchemy_cockroachdb.base:CockroachDBDialect",)
 
     def storage_type(self, dim: int) -> CRDBVECTOR:
         return CRDBVECTOR(dim)

@@ -160,7 +160,7 @@ class PostgreSQLBackend(Backend):
         index_quantizations=("half", "binary"),
     )
 
-    def dialect_classes(self) -> tuple[type, ...]:
+    def dialect_classes(self) -> tuple[type | str, ...]:
         from sqlalchemy.dialects.postgresql.base import PGDialect
 
         return (PGDialect,)

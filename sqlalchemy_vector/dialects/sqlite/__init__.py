@@ -331,7 +331,7 @@ class SQLiteBackend(Backend):
         missing_quantization=_kinds.MISSING_QUANTIZATION,
     )
 
-    def dialect_classes(self) -> tuple[type, ...]:
+    def dialect_classes(self) -> tuple[type | str, ...]:
         from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
         return (SQLiteDialect,)

@@ -20,7 +20,7 @@ statements are compile-tested, the catalog query is not.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
@@ -57,7 +57,7 @@ class YugabyteDBBackend(PostgreSQLBackend):
         missing_quantization="ybhnsw indexes full-precision vector columns only",
     )
 
-    def dialect_classes(self) -> Tuple[type, ...]:
+    def dialect_classes(self) -> Tuple[Union[type, str], ...]:
         return (_dialect.YugabyteDBDialect,)
 
     def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
