@@ -280,3 +280,46 @@ def test_executemany_insert_is_one_native_insert(conn: Connection) -> None:
     assert conn.execute(select(items.c.embedding).where(items.c.id == 19)).scalar_one().tolist() == [19.0] * 8
     distance = sv.distance("cosine", items.c.embedding, [1.0] * 8)
     assert "cosineDistance(`native_insert`.`embedding`, CAST(" in str(select(distance).compile(conn))
+
+
+def test_filtered_search_through_the_index_returns_the_exact_rows(clickhouse_database: Engine) -> None:
+    """ClickHouse's index filters after its search: without rescoring, when too few of its candidates passed the
+    filter, other rows that pass filled the LIMIT with the placeholder distance 1,000,000, in place of the nearest
+    ones (here d07 and d11 for d00, d11 and d10).  The facade's and knn()'s filtered statements turn rescoring
+    on, and a short result is re-run exactly, so the answers are those of the exact search."""
+    data = {  # document: (metadata "f", vector); duplicates and zero vectors, as a seeded random corpus drew them
+        "d00": (0.5, [0, -1]), "d01": (0.5, [1, 0.5]), "d02": (-1.0, [0, 0]), "d03": (-1.0, [1, -1]),
+        "d04": (0.5, [2, -1]), "d05": (-1.0, [2, 2]), "d06": (1.5, [2, 1]), "d07": (-1.0, [-1, 0]),
+        "d08": (1.5, [0, 2]), "d09": (0.5, [0, 1]), "d10": (0.5, [-1, 0.5]), "d11": (0.5, [0, -1]),
+        "d12": (1.5, [-1, 0.5]), "d13": (0.5, [0, 0.5]), "d14": (0.5, [0, 0]), "d15": (-1.0, [0, 0]),
+        "d16": (0.5, [0.5, 2]), "d17": (-1.0, [0, 1]), "d18": (-1.0, [2, 1]),
+    }
+    rag = sv.VectorRAG(clickhouse_database, dimension=2)
+    rag.load_documents(
+        [{"document_id": key, "content": key, "metadata": {"f": f}, "embedding": v} for key, (f, v) in data.items()],
+        show_progress=False,
+    )
+    query = np.array([2.0, 0.5], np.float32)
+
+    def answers() -> list:
+        return [
+            [(r["document_id"], round(r["distance"], 4))
+             for r in rag.query_with_embedding(query, top_k=12, filters={"f": {"$lt": 1}})],
+            [(r["document_id"], round(r["distance"], 4)) for r in rag.find_similar_documents("d18", top_k=12)],
+        ]
+
+    exact = answers()
+    assert [d for d, _ in exact[0]][-3:] == ["d00", "d11", "d10"]
+    rag.create_index("ix", "cosine")
+    assert answers() == exact
+    # The index declared on a copy of the table, as the facade does: a VectorIndex joins the table it is
+    # declared on, and the default models' tables are shared by every facade of this dimension.
+    embeddings = rag.embedding_model.__table__.to_metadata(MetaData())
+    with clickhouse_database.connect() as conn:
+        rows = sv.knn(
+            conn, embeddings.c.embedding, query, 12, metric="cosine", columns=[embeddings.c.document_id],
+            where=embeddings.c.document_id.in_([key for key, (f, _) in data.items() if f < 1]),
+            index=sv.VectorIndex("ix", embeddings.c.embedding, metric="cosine"),
+        )
+    # knn() leaves equal distances in the index's order; the facade sorts them by key.
+    assert sorted((round(row[-1], 4), row[0]) for row in rows) == sorted((d, key) for key, d in exact[0])

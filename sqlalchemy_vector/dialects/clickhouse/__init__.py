@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from ...bulk import BulkLoad
     from ...filters import CaseSensitiveLike, JSONValue
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
+    from ...search import TopK
+    from sqlalchemy.sql.selectable import Select
 
 __all__ = ["FLOAT32_ARRAY", "ClickHouseBackend"]
 
@@ -139,6 +141,17 @@ class ClickHouseBackend(Backend):
         return url.query.get("path") if _is_chdb(url) else None  # type: ignore[return-value]
 
     # -- top-k search -----------------------------------------------------------
+
+    def top_k_select(self, request: "TopK") -> "Select[Any]":
+        statement = super().top_k_select(request)
+        if request.filters or request.max_distance is not None:
+            # The vector-similarity index filters after its search. Without rescoring (ClickHouse's default),
+            # rows that pass the filter but were not among its candidates fill the LIMIT with the placeholder
+            # distance 1,000,000, in place of the nearest rows that pass (ClickHouse 26.9).  With rescoring
+            # every row returned has its real distance; too few candidates passing returns fewer than k rows,
+            # which the exact re-run of a short result then completes.
+            statement = statement.with_statement_hint("SETTINGS vector_search_with_rescoring = 1")
+        return statement
 
     def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
         from . import search
