@@ -151,10 +151,19 @@ class _Facade:
 
     @property
     def document_model(self) -> type:
+        """The mapped class of the documents (the default models unless you gave your own)."""
         return self._models.document
 
     @property
     def embedding_model(self) -> Optional[type]:
+        """The mapped class of the embeddings (``None`` for documents that hold their own vectors).
+
+        The default models are shared by every facade of the same dimension in
+        the process: an index declared on their table (``VectorIndex(..., E.__table__.c.embedding)``)
+        joins it and is created with it wherever a facade creates its tables.
+        Build indexes with :meth:`create_index`, or declare one for ``knn()`` on a copy of the table
+        (``E.__table__.to_metadata(MetaData())``).
+        """
         return self._models.embedding
 
     def _checked(self, vectors: Any, count: int) -> FloatArray:
