@@ -5,25 +5,37 @@ from __future__ import annotations
 import contextlib
 import threading
 from typing import (
+    Callable,
     Dict,
     Iterator,
     Optional,
+    TypeVar,
 )
 
 from sqlalchemy.engine import Engine
 
 from ..dialects.base import backend_for
 
+_L = TypeVar("_L")
+_REGISTRIES_GUARD = threading.Lock()
+
+
+def _per_database(registry: Dict[str, _L], engine: Engine, make: Callable[[], _L]) -> _L:
+    """The one object of ``registry`` for ``engine``'s database URL in this process, made on first use."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _REGISTRIES_GUARD:
+        found = registry.get(key)
+        if found is None:
+            found = registry[key] = make()
+        return found
+
 
 _SETUP_LOCKS: Dict[str, threading.Lock] = {}
-_SETUP_LOCKS_GUARD = threading.Lock()
 
 
 def _setup_lock(engine: Engine) -> threading.Lock:
     """One lock per database URL in this process: facades create and check tables one at a time."""
-    key = engine.url.render_as_string(hide_password=False)
-    with _SETUP_LOCKS_GUARD:
-        return _SETUP_LOCKS.setdefault(key, threading.Lock())
+    return _per_database(_SETUP_LOCKS, engine, threading.Lock)
 
 
 class _SharedLock:
@@ -76,13 +88,10 @@ class _SharedLock:
 
 
 _INDEX_LOCKS: Dict[str, _SharedLock] = {}
-_INDEX_LOCKS_GUARD = threading.Lock()
 
 
 def _index_lock(engine: Engine) -> Optional[_SharedLock]:
     """The lock the facades of this process share for one database, where index changes must be alone."""
     if not backend_for(engine.dialect).capabilities.index_changes_exclusive:
         return None
-    key = engine.url.render_as_string(hide_password=False)
-    with _INDEX_LOCKS_GUARD:
-        return _INDEX_LOCKS.setdefault(key, _SharedLock())
+    return _per_database(_INDEX_LOCKS, engine, _SharedLock)
