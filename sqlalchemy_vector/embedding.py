@@ -253,10 +253,10 @@ class HashingEmbedder:
         self.length_weight = flag("HashingEmbedder(length_weight)", length_weight)
         weights = (self.word_weight, self.bigram_weight, self.char_weight)
         defaults = (
-            ngram_range == (3, 5)
+            self.ngram_range == (3, 5)
             and weights == (1.0, 0.5, 1.0)
             and self.stop_words == ENGLISH_STOP_WORDS
-            and lowercase
+            and self.lowercase
             and self.stem
             and self.length_weight
         )

@@ -152,6 +152,19 @@ def test_hashing_settings_are_part_of_the_model_name() -> None:
     assert "hashing-v1-384" not in names
 
 
+def test_hashing_model_name_follows_the_settings_not_how_they_were_given() -> None:
+    # The same features under the same name: a list, numpy integers or floats equal to the defaults
+    # name the default model, so a database embedded with it is not refused.
+    for same in (
+        HashingEmbedder(ngram_range=[3, 5]),
+        HashingEmbedder(ngram_range=(np.int64(3), 5)),
+        HashingEmbedder(word_weight=1, bigram_weight=np.float32(0.5)),
+    ):
+        assert same.model_name == "hashing-v2-384"
+        np.testing.assert_array_equal(same.embed(["matching names"]), HashingEmbedder().embed(["matching names"]))
+    assert HashingEmbedder(ngram_range=[2, 4]).model_name == HashingEmbedder(ngram_range=(2, 4)).model_name != "hashing-v2-384"
+
+
 def test_hashing_stemming_merges_inflections() -> None:
     from sqlalchemy_vector.embedding import _stem
 
