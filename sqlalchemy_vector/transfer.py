@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Union
 from sqlalchemy import select
 
 from .exc import InvalidArgumentError, InvalidDocumentError, MissingDependencyError, ModelConfigurationError
-from .types import flag, whole_number
+from .types import flag, positive_integer
 
 __all__ = ["export_parquet", "import_parquet"]
 
@@ -35,14 +35,6 @@ def _pyarrow() -> Any:
     except ImportError as err:
         raise MissingDependencyError(f"Parquet export and import need pyarrow ({err}); pip install pyarrow") from err
     return pyarrow
-
-
-def _batch_size(value: Any, where: str) -> int:
-    """``batch_size`` as a positive int (0 would export nothing, and say nothing)."""
-    checked = whole_number(value)
-    if checked is None or checked < 1:
-        raise InvalidArgumentError(f"{where}(batch_size=...) expects a positive integer, got {value!r}")
-    return checked
 
 
 def _facade(rag: Any, path: Any, call: str) -> Any:
@@ -99,7 +91,7 @@ def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     ``await rag.run_sync(export_parquet, path)``.
     """
     rag = _facade(rag, path, "export_parquet")
-    batch_size = _batch_size(batch_size, "export_parquet")
+    batch_size = positive_integer("export_parquet(batch_size)", batch_size)
     pa = _pyarrow()
     import pyarrow.parquet as pq
 
@@ -179,7 +171,7 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     """
     rag = _facade(rag, path, "import_parquet")
     keep_ids = flag("import_parquet(keep_ids=...)", keep_ids)
-    batch_size = _batch_size(batch_size, "import_parquet")
+    batch_size = positive_integer("import_parquet(batch_size)", batch_size)
     source = open_export(path, str(rag.embedder.model_name), rag.dimension)
     keep = keep_ids and not rag._models.generated_ids
 

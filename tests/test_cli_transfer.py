@@ -157,13 +157,13 @@ def test_export_and_import_take_a_positive_batch_size(workspace: Path) -> None:
         rag.load_documents([{"content": f"c{i}", "embedding": np.eye(4)[i % 4] + 0.1} for i in range(5)], show_progress=False)
         target = workspace / "out.parquet"
         for bad in (0, -1, 2.0, True, "10"):
-            with pytest.raises(InvalidArgumentError, match=r"export_parquet\(batch_size=...\) expects a positive integer"):
+            with pytest.raises(InvalidArgumentError, match=r"export_parquet\(batch_size\) must be a positive integer"):
                 sv.export_parquet(rag, target, batch_size=bad)
             assert not target.exists()
         assert sv.export_parquet(rag, target, batch_size=np.int64(2)) == 5
         copy = sv.VectorRAG(f"sqlite:///{workspace / 'copy.db'}", dimension=4)
         try:
-            with pytest.raises(InvalidArgumentError, match=r"import_parquet\(batch_size=...\) expects a positive integer"):
+            with pytest.raises(InvalidArgumentError, match=r"import_parquet\(batch_size\) must be a positive integer"):
                 sv.import_parquet(copy, target, batch_size=0)
             assert sv.import_parquet(copy, target, batch_size=np.int32(3)) == 5
             assert copy.get_statistics()["document_count"] == 5
