@@ -41,7 +41,7 @@ from .exc import (
     UnsupportedMetricError,
 )
 from .functions import CosineDistanceType
-from .types import Vector, _name, _preview, check_storable_before_create, empty_in, to_float32, whole_number
+from .types import Vector, _name, _preview, check_storable_before_create, empty_in, read_only, to_float32, whole_number
 
 __all__ = [
     "KINDS",
@@ -342,6 +342,14 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self.validate(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        # Read-only, as Vector's (types.read_only): a value changed in place would never be written.
+        if isinstance(value, SparseValue):
+            read_only(value.indices)
+            read_only(value.values)
+            return value
+        return read_only(value)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self

@@ -179,6 +179,21 @@ _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 _NORM_RANGE = (math.sqrt(_FLOAT32_TINY), math.sqrt(float(np.finfo(np.float32).max)))
 
 
+def read_only(value: Any) -> Any:
+    """A loaded vector, made read-only (numpy arrays; ``None`` and other values unchanged).
+
+    The ORM keeps the array it loaded as the row's committed state and finds a
+    change by comparing the attribute with it: an array changed in place would
+    compare equal to itself, and the change would never be written.  A
+    read-only array turns that silent loss into numpy's ``ValueError:
+    assignment destination is read-only``; assign a new array instead
+    (``doc.embedding = doc.embedding / norm``, or change ``doc.embedding.copy()``).
+    """
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    return value
+
+
 def check_storable_before_create(column: Any) -> None:
     """Once ``column`` is in a table, check before the table's ``CREATE`` that the database stores its type.
 
@@ -212,8 +227,11 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
 
     Stored as ``vector(dim)`` on PostgreSQL (pgvector), a little-endian float32
     BLOB on SQLite (the format sqlite-vec reads) and ``FLOAT[dim]`` on DuckDB.
-    Accepts any 1-D array-like of numbers and returns ``numpy.ndarray`` of
-    float32; SQL NULL maps to ``None``.
+    Accepts any 1-D array-like of numbers and returns read-only
+    ``numpy.ndarray`` of float32; SQL NULL maps to ``None``.  To change a
+    loaded vector, assign a new array (``doc.embedding = doc.embedding * 2``):
+    the ORM compares the attribute with the array it loaded, so a change made
+    in place would never be written; a read-only array refuses it instead.
 
     Columns of this type gain distance methods, e.g.
     ``select(Doc).order_by(Doc.embedding.cosine(q)).limit(5)``.
@@ -334,6 +352,9 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
             return None
         # The column's description is built only if the value is rejected: this runs per bound value.
         return to_float32(value, self.dim, self._describe)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return read_only(value)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self

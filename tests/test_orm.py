@@ -65,6 +65,42 @@ def test_default_models_round_trip(conn: Connection) -> None:
         assert sorted(d.metadata_["key"] for d in found) == ["b", "c"]
 
 
+def test_loaded_vectors_are_read_only_so_no_change_is_lost(conn: Connection) -> None:
+    # The ORM finds a change by comparing with the array it loaded: an array changed in place compared
+    # equal to itself, and the commit silently kept the old vector.  Loaded arrays are read-only, so the
+    # change fails loudly, and a new array is written.
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "mutable_items"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+        embedding: Mapped[np.ndarray] = mapped_column(sv.Vector(3))
+
+    Base.metadata.create_all(conn)
+    with session_on(conn) as session:
+        session.add_all([Item(id=1, embedding=[3.0, 4.0, 0.0]), Item(id=2, embedding=[1.0, 0.0, 0.0])])
+        session.flush()
+        session.expire_all()
+        first, second = session.get(Item, 1), session.get(Item, 2)
+        assert not first.embedding.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            first.embedding /= np.linalg.norm(first.embedding)
+        with pytest.raises(ValueError, match="read-only"):
+            second.embedding[0] = 9.0
+        first.embedding = first.embedding / np.linalg.norm(first.embedding)
+        changed = second.embedding.copy()
+        changed[0] = 9.0
+        second.embedding = changed
+        assert session.is_modified(first) and session.is_modified(second)
+        session.flush()
+        stored = dict(session.execute(select(Item.id, Item.embedding)).tuples().all())
+        np.testing.assert_allclose(stored[1], [0.6, 0.8, 0.0], rtol=1e-6)
+        np.testing.assert_array_equal(stored[2], [9.0, 0.0, 0.0])
+        # Core rows too: the same read-only arrays.
+        assert not conn.execute(select(Item.embedding).where(Item.id == 2)).scalar_one().flags.writeable
+
+
 def test_integer_ids_on_every_backend(conn: Connection) -> None:
     Document, Embedding = make_models(4, document_table="int_docs", embedding_table="int_embs", id_type=int)
     if conn.dialect.name == "clickhousedb":  # no sequence, no autoincrement: refused when the table is created

@@ -24,6 +24,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import MissingExtensionError
 from ...functions import VectorDistance
+from ...types import read_only
 from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, vector_to_text
 from . import bulk as _bulk
 from . import codecs as _codecs
@@ -97,8 +98,10 @@ class PGVECTOR(UserDefinedType[Any]):
     def result_processor(self, dialect: Dialect, coltype: Any) -> Processor:
         vector_result = _codecs.vector_result
 
+        # Read-only, as Vector.process_result_value makes them: the column expression above has this
+        # storage type, so the Vector's own result hook does not run for selected columns.
         def process(value: Any) -> Any:
-            return None if value is None else vector_result(value)
+            return None if value is None else read_only(vector_result(value))
 
         return process
 
