@@ -433,6 +433,15 @@ Bind = Union[Connection, "Session"]
 def _connection(bind: Any) -> Connection:
     if isinstance(bind, Connection):
         return bind
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+    if isinstance(bind, (AsyncSession, AsyncConnection)):
+        name = type(bind).__name__
+        raise InvalidArgumentError(
+            f"expected a Connection or Session, got an {name}; run the call where the {name} runs synchronous "
+            "code, e.g. `await session.run_sync(lambda s: sqlalchemy_vector.knn(s, Doc.embedding, q, 5))` "
+            "(AsyncConnection.run_sync works alike)"
+        )
     connection = getattr(bind, "connection", None)
     if callable(connection):  # an ORM Session
         return connection()  # type: ignore[no-any-return]

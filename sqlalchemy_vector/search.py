@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Mapping, Option
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, literal, select
+from sqlalchemy import Column, inspect, literal, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ClauseElement, ColumnElement, Select
+from sqlalchemy.sql.util import ClauseAdapter
 
 from .dialects.base import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
@@ -51,11 +52,14 @@ ITERATIVE_SCAN_MODES = ("off", "strict_order", "relaxed_order")
 class TopK:
     """One top-k request, as the backend receives it to build its statement.
 
-    ``filters`` may refer to the vector column's table only (a backend whose
-    index is a table of its own applies them as a key subquery).  ``selected``
-    are the columns returned before ``distance``; ``target`` is the entity or
-    table they come from.  ``index_name`` names a vector index on ``column``
-    that serves ``metric``, when one is known.
+    ``filters`` may name other tables than the vector column's (a join
+    condition, a filter on a joined table): a backend that applies them in a
+    subquery (a key list, a list of candidates) applies
+    :meth:`outside_filters` again in the statement around it, where ``selected``
+    may read those tables.  ``selected`` are the columns returned before
+    ``distance``; ``target`` is the entity or table they come from.
+    ``index_name`` names a vector index on ``column`` that serves ``metric``,
+    when one is known.
     """
 
     column: ColumnElement[Any]
@@ -103,6 +107,11 @@ class TopK:
             return []
         return [self.column.is_not(None)]
 
+    def outside_filters(self) -> List[ColumnElement[bool]]:
+        """The filters that read a table other than the vector column's in their own FROM (not in a subquery)."""
+        table = getattr(self.column, "table", None)
+        return [f for f in self.filters if any(source is not table for source in getattr(f, "_from_objects", ()))]
+
     def ordered_select(self) -> Select[Any]:
         """``SELECT ..., distance ... ORDER BY distance LIMIT k``; with ``exact``, an order no index serves."""
         if self.rerank is not None and not self.exact:
@@ -130,14 +139,19 @@ class TopK:
         )
         column_key = str(self.column.key)  # type: ignore[attr-defined]
         exact = distance(self.metric, candidates.c[column_key], self.vector).label("distance")
+        # What read the table now reads the candidates: a mapped entity through aliased(), any column
+        # expression (an ORM attribute, a labelled function of columns) adapted; other tables stay, joined
+        # again by the filters that name them.
+        adapter = ClauseAdapter(candidates)
         selected: List[Any] = []
         for item in self.selected:
-            if isinstance(item, ColumnElement) and getattr(item, "table", None) is table:
-                item_key = str(item.key)
-                selected.append(candidates.c[item_key])
-            else:  # the mapped entity, read from the candidates
+            described = inspect(item, raiseerr=False)
+            if getattr(described, "is_mapper", False) or getattr(described, "is_aliased_class", False):
                 selected.append(aliased(item, candidates))
-        statement = select(*selected, exact)
+            else:
+                selected.append(adapter.traverse(item.__clause_element__() if hasattr(item, "__clause_element__") else item))
+        outside = [adapter.traverse(f) for f in self.outside_filters()]
+        statement = select(*selected, exact).select_from(candidates).where(*outside)
         if self.max_distance is not None:
             statement = statement.where(exact <= self.max_distance)
         return statement.order_by(exact).limit(self.k)
@@ -382,7 +396,8 @@ def knn_select(
         dialect=dialect,
         rerank=rerank,
         quantization=quantization,
-        tiebreak=list(col.table.primary_key.columns),
+        # A table's key is a constraint; an alias's or a subquery's, the columns themselves.
+        tiebreak=list(getattr(col.table.primary_key, "columns", col.table.primary_key)),
     )
     return top_k_select(request)
 
@@ -505,6 +520,8 @@ def knn(
     if rerank is not None:
         # An HNSW search returns at most ef_search rows; never below the usual default of 40.
         ef_search = min(1000, max(ef_search or 40, _check_k(rerank)))
+    col = _resolve(column)[0]
+    declared = _find_index(col, normalize_metric(metric, "knn()"), index, quantized=rerank is not None)
     return run_top_k(
         bind,
         backend,
@@ -516,6 +533,9 @@ def knn(
         exact=lambda: knn_select(
             column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, exact=True
         ),
+        # Even an exact index (vec0) picks its k before criteria the ORM adds outside it (a subclass's
+        # discriminator, with_loader_criteria): a short result from any index is searched again exactly.
+        refill_short=declared is not None,
     )
 
 
@@ -530,11 +550,14 @@ def run_top_k(
     iterative_scan: Union[str, bool, None] = None,
     exact: Any = None,
     parameters: Optional[Mapping[str, Any]] = None,
+    refill_short: bool = False,
 ) -> List[Row[Any]]:
     """Run a top-k statement with the backend's settings; re-run ``exact()`` if an approximate index came up short.
 
     ``parameters`` are the values of the statements' named bind parameters
     (e.g. the query vector of a statement built once with a ``bindparam``).
+    ``refill_short``: re-run ``exact()`` after a short result from any index,
+    the exact ones included.
     """
     connection = _connection(bind)
     mode = _iterative_mode(iterative_scan)
@@ -549,7 +572,7 @@ def run_top_k(
         # Relaxed order may return rows slightly out of order: sort by distance (last column).
         rows.sort(key=lambda row: (row[-1] is None, row[-1]))
     if exact is not None and (
-        (len(rows) < k and backend.capabilities.approximate_index)
+        (len(rows) < k and (backend.capabilities.approximate_index or refill_short))
         # A row the index gave no distance: sqlite-vec's vec0 has no cosine distance for a zero vector
         # and counts it among its k nearest; the exact statement ranks it last, at 2.0, as elsewhere.
         or any(row[-1] is None for row in rows)

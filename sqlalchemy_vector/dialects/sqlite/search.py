@@ -56,6 +56,10 @@ def top_k_select(request: "TopK") -> Select[Any]:
     if request.rerank is not None:
         query = func.vec_quantize_binary(func.vec_f32(query))
     conditions = [vec.c[name].match(query), vec.c.k == (request.k if request.rerank is None else request.rerank)]
+    # Conditions that name another table (a join condition, a filter on it) are applied again outside,
+    # where that table is selected too: inside the key subquery alone, the outer statement would pair
+    # every row of the other table with every hit.
+    outside = request.outside_filters()
     if request.filters:
         # Only keys vec0 holds: with a text key, sqlite-vec 0.1.9 returns no rows at all
         # when the IN list names a key it does not have (a row whose vector is NULL).
@@ -68,6 +72,7 @@ def top_k_select(request: "TopK") -> Select[Any]:
             select(*request.selected, exact)
             .select_from(candidates)
             .join(request.target, key_column == candidates.c[key_name])
+            .where(*outside)
             .order_by(exact)
             .limit(request.k)
         )
@@ -79,8 +84,12 @@ def top_k_select(request: "TopK") -> Select[Any]:
         select(*request.selected, hits.c.distance)
         .select_from(hits)
         .join(request.target, key_column == hits.c[key_name])
+        .where(*outside)
         .order_by(hits.c.distance)
     )
+    if outside:
+        statement = statement.limit(request.k)  # a join to several rows of another table gives k rows, as elsewhere
     if request.max_distance is not None:
         statement = statement.where(hits.c.distance <= request.max_distance)
     return statement
+
