@@ -210,6 +210,8 @@ def distance(metric: str, a: Any, b: Any) -> VectorDistance:
             f"{metric} is a distance between bit vectors (BitVector columns), not float vectors; "
             f"rank a Vector by one of {', '.join(METRICS)}"
         )
+    if metric in ("hamming", "jaccard"):
+        return KindDistance(metric, a, b)  # type: ignore[return-value]  # a compact column's, checked above
     try:
         cls = _BY_METRIC[metric]
     except (KeyError, TypeError):

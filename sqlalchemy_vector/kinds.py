@@ -276,7 +276,7 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
             """Negative dot product, so ascending order puts the most similar first."""
             return KindDistance("max_inner_product", self.expr, other)
 
-        def l1_distance(self, other: Any) -> "ColumnElement[float]":
+        def l1(self, other: Any) -> "ColumnElement[float]":
             """Manhattan (L1) distance."""
             return KindDistance("l1", self.expr, other)
 
@@ -290,6 +290,7 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
 
         cosine_distance = cosine
         l2_distance = l2
+        l1_distance = l1
         hamming_distance = hamming
         jaccard_distance = jaccard
 

@@ -271,7 +271,7 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
 
             return max_inner_product(self.expr, other)
 
-        def l1_distance(self, other: Any) -> "ColumnElement[float]":
+        def l1(self, other: Any) -> "ColumnElement[float]":
             """Manhattan (L1) distance."""
             from .functions import l1_distance
 
@@ -280,6 +280,7 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
         # pgvector-python spellings, same expressions.
         cosine_distance = cosine
         l2_distance = l2
+        l1_distance = l1
 
     comparator_factory = Comparator
 

@@ -172,3 +172,33 @@ def test_an_async_session_is_pointed_to_run_sync(tmp_path: Any) -> None:
             await engine.dispose()
 
     assert asyncio.run(main()) == [1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_distance_by_name_on_bit_vectors(conn: Connection, backend: str) -> None:
+    # distance("hamming", ...) raised "unknown vector metric" even on a BitVector column.
+    table = sa.Table(
+        "knn_codes",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("bits", sv.BitVector(8)),
+    )
+    table.create(conn)
+    codes = {1: [1, 1, 1, 1, 0, 0, 0, 0], 2: [1, 1, 1, 0, 0, 0, 0, 1], 3: [0, 0, 0, 0, 1, 1, 1, 1]}
+    conn.execute(insert(table), [{"id": i, "bits": np.array(bits, dtype=bool)} for i, bits in codes.items()])
+    query = np.array(codes[1], dtype=bool)
+    by_name = conn.execute(select(table.c.id, sv.distance("hamming", table.c.bits, query)).order_by(sa.literal_column("2"), table.c.id)).all()
+    assert [(row[0], float(row[1])) for row in by_name] == [(1, 0.0), (2, 2.0), (3, 8.0)]
+    ordered = conn.execute(select(table.c.id).order_by(table.c.bits.hamming(query), table.c.id)).scalars().all()
+    assert ordered == [1, 2, 3]
+
+
+@pytest.mark.parametrize("backend", INDEXED)
+def test_l1_comparator(conn: Connection, backend: str) -> None:
+    table = sa.Table(
+        "knn_l1", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True, autoincrement=False), sa.Column("v", sv.Vector(2))
+    )
+    table.create(conn)
+    conn.execute(insert(table), [{"id": 1, "v": [1, 1]}, {"id": 2, "v": [0, 3]}])
+    got = conn.execute(select(table.c.id, table.c.v.l1([0, 0]), table.c.v.l1_distance([0, 0])).order_by(table.c.id)).all()
+    assert [tuple(row) for row in got] == [(1, 2.0, 2.0), (2, 3.0, 3.0)]
