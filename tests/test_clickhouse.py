@@ -48,6 +48,26 @@ def test_create_table_gets_an_engine_and_a_length_constraint(conn: Connection) -
         conn.execute(text("INSERT INTO ddl_items (id, embedding) VALUES (1, [1.0, 2.0])"))
 
 
+def test_returning_is_refused_before_the_server_sees_it(conn: Connection) -> None:
+    # clickhouse-connect renders RETURNING, which ClickHouse then fails to parse (a raw DatabaseError).
+    from sqlalchemy import delete, update
+
+    from sqlalchemy_vector.exc import UnsupportedDialectError
+
+    items = table("returning_items", dim=2)
+    items.create(conn)
+    for statement, verb in (
+        (insert(items).values(id=1, embedding=[1, 0]).returning(items.c.embedding.l2([0, 0])), "INSERT"),
+        (update(items).where(items.c.id == 1).values(label="x").returning(items.c.id), "UPDATE"),
+        (delete(items).where(items.c.id == 1).returning(items.c.id), "DELETE"),
+    ):
+        with pytest.raises(UnsupportedDialectError, match=rf"ClickHouse has no RETURNING \({verb} \.\.\. RETURNING on returning_items\)"):
+            conn.execute(statement)
+    assert conn.execute(select(items.c.id)).all() == []
+    conn.execute(insert(items).values(id=1, embedding=[1, 0]))  # without it, as before
+    assert conn.execute(select(items.c.id)).scalars().all() == [1]
+
+
 def test_bulk_path_matches_plain_insert(conn: Connection) -> None:
     rng = np.random.default_rng(3)
     rows = [

@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import Column, CreateTable, Sequence, Table
 from sqlalchemy.sql import sqltypes
-from sqlalchemy.sql.dml import Delete, Update
+from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ..base import column_head, engine_state
@@ -198,11 +198,24 @@ COLSPECS: Dict[type, type] = {sqltypes.DateTime: DateTimeMicroseconds}
 # (AttributeError: from_statement_ctx).  On prepared engines these rules record it first.
 
 
+@compiles(Insert, "clickhousedb")
 @compiles(Update, "clickhousedb")
 @compiles(Delete, "clickhousedb")
 def _dml_with_compile_state(element: Any, compiler: Any, **kw: Any) -> str:
     state = engine_state(compiler.dialect)
-    if state is not None and state.get("clickhouse") and compiler.compile_state is None and not compiler.stack:
+    prepared = state is not None and state.get("clickhouse")
+    if prepared and element._returning:
+        # clickhouse-connect renders RETURNING, which the server then fails to parse.
+        from ...exc import UnsupportedDialectError
+
+        verb = "INSERT" if isinstance(element, Insert) else "UPDATE" if isinstance(element, Update) else "DELETE"
+        raise UnsupportedDialectError(
+            f"ClickHouse has no RETURNING ({verb} ... RETURNING on {element.table.name}); run the {verb} without "
+            ".returning() and read the rows back with a SELECT by key"
+        )
+    if isinstance(element, Insert):
+        return str(compiler.visit_insert(element, **kw))
+    if prepared and compiler.compile_state is None and not compiler.stack:
         compiler.compile_state = element._compile_state_factory(element, compiler, **kw)
         if isinstance(element, Delete):
             compiler.isdelete = True
