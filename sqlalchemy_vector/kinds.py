@@ -344,6 +344,15 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self.validate(value)
 
+    def process_literal_param(self, value: Any, dialect: Dialect) -> Any:
+        from .dialects.base import only_printing
+
+        checked = self.process_bind_param(value, dialect)
+        if only_printing(dialect) and checked is not None:
+            shown = checked.to_dict() if isinstance(checked, SparseValue) else np.asarray(checked).tolist()
+            return str(shown).encode()  # str() with literal_binds: readable, quoted by the generic binary type
+        return checked
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         # Read-only, as Vector's (types.read_only): a value changed in place would never be written.
         if isinstance(value, SparseValue):

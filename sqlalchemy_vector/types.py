@@ -354,6 +354,16 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
         # The column's description is built only if the value is rejected: this runs per bound value.
         return to_float32(value, self.dim, self._describe)
 
+    def process_literal_param(self, value: Any, dialect: Dialect) -> Any:
+        from .dialects.base import only_printing, vector_to_text
+
+        checked = self.process_bind_param(value, dialect)
+        if only_printing(dialect) and checked is not None:
+            # str(statement.compile(compile_kwargs={"literal_binds": True})): the backends' text form, which the
+            # generic binary type (the type printed without a database) quotes.
+            return vector_to_text(checked).encode()
+        return checked  # the backend's own literal form is written from the checked array
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return read_only(value)
 

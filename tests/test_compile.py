@@ -187,6 +187,13 @@ def test_statements_print_without_a_database() -> None:
     )
     assert str(table.insert().values(id=1, embedding=Q)) == "INSERT INTO docs (id, embedding) VALUES (:id, :embedding)"
     assert str(select(kinds)) == "SELECT kinds.id, kinds.h, kinds.b, kinds.s \nFROM kinds"
+    # With literal binds too (it raised CompileError: could not render the array as a BLOB).
+    literal = select(table.c.id).where(table.c.embedding.l2([1, 2, 3]) < 1).compile(compile_kwargs={"literal_binds": True})
+    assert str(literal) == "SELECT docs.id \nFROM docs \nWHERE l2_distance(docs.embedding, '[1.0,2.0,3.0]') < 1"
+    shown = select(kinds.c.id).order_by(kinds.c.h.cosine([1, 2, 3]), kinds.c.s.l2({0: 1.0}))
+    assert str(shown.compile(compile_kwargs={"literal_binds": True})).endswith(
+        "ORDER BY cosine_distance(kinds.h, '[1.0, 2.0, 3.0]'), l2_distance(kinds.s, '{0: 1.0}')"
+    )
     # A dialect without vectors still refuses, by name.
     with pytest.raises(CompileError, match="the 'mysql' dialect has no vector support"):
         select(table).compile(dialect=mysql.dialect())
