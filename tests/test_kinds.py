@@ -14,7 +14,7 @@ from sqlalchemy_vector.dialects import backend_for
 from sqlalchemy_vector.exc import DimensionMismatchError, InvalidVectorError, UnsupportedKindError, UnsupportedMetricError
 from sqlalchemy_vector.kinds import KINDS, BitVector, HalfVector, Int8Vector, SparseValue, SparseVector
 
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, CLICKHOUSE
 
 TYPES = {"half": HalfVector, "int8": Int8Vector, "bit": BitVector, "sparse": SparseVector}
 
@@ -25,6 +25,7 @@ CLAIMED = {
     "sqlite": {"int8": ("cosine", "l2", "l1"), "bit": ("hamming",)},
     "sqlite-python": {"int8": ("cosine", "l2", "l1"), "bit": ("hamming",)},
     "duckdb": {"bit": ("hamming", "jaccard")},
+    "clickhouse": {},
 }
 
 DIM = 16
@@ -73,6 +74,7 @@ def test_capability_data_matches_the_claims() -> None:
         "postgresql": backend_for(postgresql.dialect()).capabilities,
         "sqlite": backend_for(sqlite_dialects.dialect()).capabilities,
         "duckdb": DuckDBBackend.capabilities,
+        "clickhouse": backend_for("clickhousedb").capabilities,
     }
     for name, capabilities in caps.items():
         assert dict(capabilities.vector_kinds) == CLAIMED[name]
@@ -91,7 +93,7 @@ def _table(kind: str) -> sa.Table:
     )
 
 
-CASES = [(b, k) for b in BACKENDS for k in KINDS]
+CASES = [(b, k) for b in (*BACKENDS, CLICKHOUSE) for k in KINDS]
 
 
 @pytest.mark.parametrize(("backend", "kind"), CASES, indirect=["backend"])

@@ -108,6 +108,11 @@ class ClickHouseBackend(Backend):
         null_vectors=False,
         delete_returning=False,
         unique_keys=False,
+        missing_kinds={
+            kind: "the ClickHouse backend stores vectors as Array(Float32) only; use a Vector column "
+            "(or another backend for compact kinds: see the kinds table in docs/indexes.md)"
+            for kind in ("half", "int8", "bit", "sparse")
+        },
     )
 
     def dialect_classes(self) -> tuple[type | str, ...]:
