@@ -348,7 +348,8 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
             if backend is not None and not backend.capabilities.null_vectors:
                 raise InvalidVectorError(
                     f"{self._describe()} got None, and {backend.capabilities.storage_provider} stores no NULL "
-                    "vector; give the row a vector, or keep vectors in a separate table keyed by the row's id"
+                    "vector; give a vector (to a row, or as a query), or keep vectors in a separate table keyed by the "
+                    "row's id"
                 )
             return None
         # The column's description is built only if the value is rejected: this runs per bound value.
