@@ -33,7 +33,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from .dialects.base import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
-from .kinds import QuantizedDistance
+from .kinds import CompactVector, QuantizedDistance
 from .index import VectorIndex, _connection, normalize_metric
 from .types import Vector, flag, to_float32, whole_number
 
@@ -230,8 +230,15 @@ def _resolve(column: Any) -> tuple[ColumnElement[Any], Any]:
     if hasattr(column, "__clause_element__") and parent is not None and hasattr(parent, "entity"):
         entity = parent.entity
     expr = column.__clause_element__() if hasattr(column, "__clause_element__") else column
-    if not isinstance(getattr(expr, "type", None), Vector):
-        raise InvalidVectorError(f"knn() expects a Vector column, got {expr!r} of type {getattr(expr, 'type', None)!r}")
+    declared = getattr(expr, "type", None)
+    if isinstance(declared, CompactVector):
+        metric = declared.metrics[0]
+        raise InvalidVectorError(
+            f"knn() ranks Vector columns, not {declared.described_as}; rank it in a statement of your own, "
+            f"e.g. select(...).order_by(column.{metric}(q)).limit(k) (its distances: {', '.join(declared.metrics)})"
+        )
+    if not isinstance(declared, Vector):
+        raise InvalidVectorError(f"knn() expects a Vector column, got {expr!r} of type {declared!r}")
     return expr, entity
 
 

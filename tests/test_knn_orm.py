@@ -202,3 +202,9 @@ def test_l1_comparator(conn: Connection, backend: str) -> None:
     conn.execute(insert(table), [{"id": 1, "v": [1, 1]}, {"id": 2, "v": [0, 3]}])
     got = conn.execute(select(table.c.id, table.c.v.l1([0, 0]), table.c.v.l1_distance([0, 0])).order_by(table.c.id)).all()
     assert [tuple(row) for row in got] == [(1, 2.0, 2.0), (2, 3.0, 3.0)]
+
+
+def test_a_compact_column_is_pointed_to_its_own_distances() -> None:
+    table = sa.Table("knn_kinds", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("b", sv.BitVector(4)))
+    with pytest.raises(sv.exc.InvalidVectorError, match=r"not column 'knn_kinds.b' \(BitVector\(4\)\).*order_by\(column.hamming\(q\)\)"):
+        sv.knn_select(table.c.b, [1, 0, 1, 0], 3)
