@@ -101,12 +101,86 @@ def test_a_package_adds_a_backend_for_its_own_dialect_through_the_entry_point(tm
     assert result.stdout.splitlines() == ["MyVecDialect MyVecBackend", "['b', 'a']"]
 
 
+BROKEN = """
+    from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+    from sqlalchemy_vector.dialects.base import Backend
+    from sqlalchemy_vector.dialects.sqlite import SQLiteBackend
+
+    NOT_A_BACKEND = 42
+
+
+    class Impostor(SQLiteBackend):
+        pass
+
+
+    class Takeover(SQLiteBackend):
+        name = "sqlite_turbo"
+
+        def dialect_classes(self):
+            return (SQLiteDialect,)
+
+        def compile_distance(self, element, compiler, **kw):
+            return "42.0"
+
+
+    class TakeoverByPath(Takeover):
+        def dialect_classes(self):
+            return ("sqlalchemy.dialects.sqlite.pysqlite:SQLiteDialect_pysqlite",)
+
+
+    class TakeoverByDriverClass(Takeover):
+        def dialect_classes(self):
+            from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+
+            return (SQLiteDialect_aiosqlite,)
+
+
+    class NoName(Backend):
+        pass
+
+
+    class NameNone(Backend):
+        name = None
+
+
+    class NeedsArgument(SQLiteBackend):
+        name = "needs_argument"
+
+        def __init__(self, argument):
+            self.argument = argument
+
+
+    class NoDriver(Backend):
+        name = "nodriverdb"
+
+        def dialect_classes(self):
+            from nodriverdb_sqlalchemy import NoDriverDialect  # the driver is not installed
+
+            return (NoDriverDialect,)
+"""
+
+
 @pytest.mark.parametrize(
     "target, expected",
     [
         ("broken_backend:Missing", r"myvec = 'broken_backend:Missing' failed to load \(AttributeError"),
         ("broken_backend:NOT_A_BACKEND", r"gives 42, not a sqlalchemy_vector Backend"),
         ("broken_backend:Impostor", r"gives a backend named 'sqlite', which sqlalchemy_vector.dialects.sqlite registered"),
+        # A module whose import registers a backend under a built-in's name.
+        ("impostor_module", r"gives a backend named 'sqlite', which sqlalchemy_vector.dialects.sqlite registered"),
+        # A new name claiming SQLite's own dialect class, as a class or as its "module:Class" path.
+        ("broken_backend:Takeover", r"the dialect class sqlalchemy.dialects.sqlite.base:SQLiteDialect, which the "
+         r"'sqlite' backend serves already"),
+        # SQLAlchemy's own driver dialects beside the registered one, as a path or as a class.
+        ("broken_backend:TakeoverByPath", r"the dialect class sqlalchemy.dialects.sqlite.pysqlite:SQLiteDialect_pysqlite, "
+         r"which the 'sqlite' backend serves already"),
+        ("broken_backend:TakeoverByDriverClass", r"the dialect class sqlalchemy.dialects.sqlite.aiosqlite:"
+         r"SQLiteDialect_aiosqlite, which the 'sqlite' backend serves already"),
+        ("broken_backend:NoName", r"gives a backend whose name is None"),
+        ("broken_backend:NameNone", r"gives a backend whose name is None"),
+        ("broken_backend:NeedsArgument", r"failed to load \(TypeError: .*missing 1 required positional argument"),
+        ("broken_backend:NoDriver", r"failed to load \(ModuleNotFoundError: No module named 'nodriverdb_sqlalchemy'"),
     ],
 )
 def test_an_unusable_entry_point_is_left_out_with_a_warning_naming_it(tmp_path: Path, target: str, expected: str) -> None:
@@ -114,15 +188,19 @@ def test_an_unusable_entry_point_is_left_out_with_a_warning_naming_it(tmp_path: 
         tmp_path,
         "broken_backend",
         {
-            "broken_backend.py": """
+            "broken_backend.py": BROKEN,
+            "impostor_module.py": """
+                from sqlalchemy_vector.dialects import register
                 from sqlalchemy_vector.dialects.sqlite import SQLiteBackend
-
-                NOT_A_BACKEND = 42
 
 
                 class Impostor(SQLiteBackend):
-                    pass
-            """
+                    def compile_distance(self, element, compiler, **kw):
+                        return "42.0"
+
+
+                register(Impostor())
+            """,
         },
         {ENTRY_POINT_GROUP: {"myvec": target}},
     )
@@ -139,14 +217,65 @@ def test_an_unusable_entry_point_is_left_out_with_a_warning_naming_it(tmp_path: 
             names = supported_dialects()
             supported_dialects()  # the entry points are read once
         assert [w.category for w in caught] == [BackendPluginWarning], caught
+        assert caught[0].filename == "<string>", caught[0].filename  # the caller's line, not the library's
         print(caught[0].message)
         print(",".join(names), type(backend_for("sqlite")).__name__)
+        import sqlalchemy as sa
+        import sqlalchemy_vector as sv
+        engine = sv.create_engine(f"sqlite:///{sys.argv[1]}/x.db")
+        with engine.connect() as connection:
+            query = sa.select(sv.cosine_distance(sa.literal([1.0, 0.0], sv.Vector(2)), [0.0, 1.0]))
+            print(type(backend_for(engine.dialect)).__name__, connection.execute(query).scalar())
         """,
     )
     assert result.returncode == 0, result.stderr
-    message, listed = result.stdout.splitlines()
+    message, listed, used = result.stdout.splitlines()
     assert re.search(expected, message), message
-    assert listed.endswith(" SQLiteBackend") and "myvec" not in listed and "sqlite" in listed
+    assert message.endswith("; it is left out"), message
+    assert listed.endswith(" SQLiteBackend") and "sqlite" in listed.split(" ")[0].split(",")
+    assert set(listed.split(" ")[0].split(",")) == {"clickhousedb", "cockroachdb", "duckdb", "postgresql", "sqlite", "yugabytedb"}
+    assert used == "SQLiteBackend 1.0", used
+
+
+def test_a_broken_entry_point_leaves_the_ones_after_it_loading(tmp_path: Path) -> None:
+    """The first lookup of any backend works, and the good plug-in listed after a broken one is registered."""
+    install(tmp_path, "broken_backend", {"broken_backend.py": BROKEN}, {ENTRY_POINT_GROUP: {"nodriverdb": "broken_backend:NoDriver"}})
+    second = tmp_path / "second"
+    second.mkdir()
+    install(
+        second,
+        "myvec_backend",
+        {"myvec_backend.py": MYVEC},
+        {
+            "sqlalchemy.dialects": {"myvec": "myvec_backend:MyVecDialect"},
+            ENTRY_POINT_GROUP: {"myvec": "myvec_backend:MyVecBackend"},
+        },
+    )
+    result = run(
+        tmp_path,
+        """
+        import sys, warnings
+        sys.path[:0] = [sys.argv[1], sys.argv[1] + "/second"]
+        import importlib.metadata
+        import sqlalchemy_vector as sv
+        from sqlalchemy_vector.dialects import backend_for, supported_dialects
+        from sqlalchemy_vector.exc import BackendPluginWarning
+
+        order = [e.name for e in importlib.metadata.entry_points(group="sqlalchemy_vector.backends")]
+        assert order == ["nodriverdb", "myvec"], order
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sqlite = sv.create_engine(f"sqlite:///{sys.argv[1]}/a.db")
+        assert [w.category for w in caught] == [BackendPluginWarning], caught
+        myvec = sv.create_engine(f"myvec:///{sys.argv[1]}/b.db")
+        print(type(backend_for(sqlite.dialect)).__name__, type(backend_for(myvec.dialect)).__name__)
+        print(",".join(supported_dialects()))
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    found, listed = result.stdout.splitlines()
+    assert found == "SQLiteBackend MyVecBackend", found
+    assert "myvec" in listed.split(",") and "nodriverdb" not in listed.split(","), listed
 
 
 _CLICKHOUSE_LIVE = """

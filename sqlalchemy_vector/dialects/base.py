@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import sys
 import threading
 import types
 import warnings
@@ -643,15 +644,28 @@ _ENGINE_STATE: "weakref.WeakKeyDictionary[Dialect, Dict[str, Any]]" = weakref.We
 
 
 def register(backend: Backend) -> Backend:
-    """Make ``backend`` the one for its dialect name and dialect classes (and their subclasses)."""
+    """Make ``backend`` the one for its dialect name and dialect classes (and their subclasses).
+
+    Called while an installed package's entry point loads (a module that
+    registers its backend when imported), the backend is held back and checked
+    with the entry point's others before any of them is registered.
+    """
+    pending: Optional[List[Backend]] = getattr(_loading, "pending", None)
+    if pending is not None:
+        pending.append(backend)
+        return backend
+    _register(backend, tuple(backend.dialect_classes()))
+    return backend
+
+
+def _register(backend: Backend, dialect_classes: Tuple[Union[type, str], ...]) -> None:
     _BY_NAME[backend.name] = backend
-    for cls in backend.dialect_classes():
+    for cls in dialect_classes:
         if isinstance(cls, str):
             _BY_PATH[cls] = backend
         else:
             _BY_CLASS[cls] = backend
     _lookup.cache_clear()
-    return backend
 
 
 @functools.lru_cache(maxsize=None)
@@ -660,13 +674,17 @@ def _lookup(dialect_class: type) -> Optional[Backend]:
     # the name it declares itself (duckdb_engine's dialect subclasses
     # PostgreSQL's but declares the name "duckdb").
     for cls in dialect_class.__mro__:
-        found = _BY_CLASS.get(cls) or _BY_PATH.get(f"{cls.__module__}:{cls.__qualname__}")
+        found = _BY_CLASS.get(cls) or _BY_PATH.get(_class_path(cls))
         if found is not None:
             return found
         declared = cls.__dict__.get("name")
         if isinstance(declared, str) and declared in _BY_NAME:
             return _BY_NAME[declared]
     return None
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 #: The entry point group through which an installed package provides a backend: each entry names a
@@ -677,6 +695,9 @@ ENTRY_POINT_GROUP = "sqlalchemy_vector.backends"
 _ENTRY_POINTS_LOCK = threading.RLock()
 _entry_points_loaded = False
 _entry_points_loading = False
+# While an entry point loads, in the thread loading it: ``pending``, the backends its module registers,
+# held back until they are checked.
+_loading = threading.local()
 
 
 def _load_entry_points() -> None:
@@ -699,35 +720,136 @@ def _load_entry_points() -> None:
             _entry_points_loaded, _entry_points_loading = True, False
 
 
+class _LeftOut(Exception):
+    """Why an entry point's backend cannot be registered."""
+
+
 def _load_entry_point(entry_point: importlib.metadata.EntryPoint) -> None:
+    """Register the backends of one entry point, all of them or, with a warning naming it, none."""
     where = f"the {ENTRY_POINT_GROUP} entry point {entry_point.name} = {entry_point.value!r}"
+    pending: List[Backend] = []
+    _loading.pending = pending
     try:
-        loaded = entry_point.load()
-        if isinstance(loaded, types.ModuleType):
-            return  # importing it registered its backend
-        backend = loaded() if isinstance(loaded, type) and issubclass(loaded, Backend) else loaded
+        try:
+            loaded = entry_point.load()
+            found = list(pending)
+            if not isinstance(loaded, types.ModuleType):
+                backend = loaded() if isinstance(loaded, type) and issubclass(loaded, Backend) else loaded
+                if not isinstance(backend, Backend):
+                    raise _LeftOut(
+                        f"gives {loaded!r}, not a sqlalchemy_vector Backend (a subclass, an instance, or a module "
+                        "that registers one)"
+                    )
+                if not any(type(other) is type(backend) for other in found):
+                    found.append(backend)
+            checked = _checked_plugin_backends(found)
+        finally:
+            _loading.pending = None
     except Exception as err:  # a broken plug-in must not take the other backends down
-        warnings.warn(f"{where} failed to load ({type(err).__name__}: {err}); it is left out", BackendPluginWarning, 2)
+        reason = str(err) if isinstance(err, _LeftOut) else f"failed to load ({type(err).__name__}: {err})"
+        warnings.warn(f"{where} {reason}; it is left out", BackendPluginWarning, stacklevel=user_stacklevel())
         return
-    if not isinstance(backend, Backend):
-        warnings.warn(
-            f"{where} gives {loaded!r}, not a sqlalchemy_vector Backend (a subclass, an instance, or a module "
-            "that registers one); it is left out",
-            BackendPluginWarning,
-            2,
-        )
-        return
-    present = _BY_NAME.get(backend.name)
-    if present is not None and type(present) is not type(backend):
-        warnings.warn(
-            f"{where} gives a backend named {backend.name!r}, which {type(present).__module__} registered already; "
-            "it is left out (give the plug-in's backend a name of its own)",
-            BackendPluginWarning,
-            2,
-        )
-        return
-    if present is None:
-        register(backend)
+    for backend, dialect_classes in checked:
+        _register(backend, dialect_classes)
+
+
+def _checked_plugin_backends(
+    found: List[Backend],
+) -> List[Tuple[Backend, Tuple[Union[type, str], ...]]]:
+    """The backends an entry point gives, each with its dialect classes, if none takes what another has.
+
+    A plug-in adds backends: it may not take a registered backend's name, nor a
+    dialect class another backend serves by that class, its ``"module:Class"``
+    path or its declared name, nor another class of that dialect's package
+    (SQLAlchemy's own ``pysqlite`` beside the ``SQLiteDialect`` SQLite's
+    backend registers).  Its own dialect may derive from a supported one: the
+    lookup then finds it as the more specific backend.  The same backend
+    registered again (its module imported by another entry point) is skipped.
+    """
+    checked: List[Tuple[Backend, Tuple[Union[type, str], ...]]] = []
+    names: Dict[str, Backend] = {}
+    claimed: Set[str] = set()
+    for backend in found:
+        name = getattr(backend, "name", None)
+        if not isinstance(name, str) or not name:
+            raise _LeftOut(f"gives a backend whose name is {name!r}, not the dialect name it serves")
+        present = _BY_NAME.get(name) or names.get(name)
+        if present is not None:
+            if type(present) is type(backend):
+                continue
+            raise _LeftOut(
+                f"gives a backend named {name!r}, which {type(present).__module__} registered already "
+                "(give the plug-in's backend a name of its own)"
+            )
+        dialect_classes = tuple(backend.dialect_classes())
+        for cls in dialect_classes:
+            if not isinstance(cls, (str, type)):
+                raise _LeftOut(f"gives the backend {name!r} the dialect class {cls!r}, not a class or 'module:Class'")
+            path = cls if isinstance(cls, str) else _class_path(cls)
+            owner = None if path in claimed else _served_by(cls)
+            if path in claimed or owner is not None:
+                taken_by = f"the {owner.name!r} backend" if owner is not None else "another of its backends"
+                raise _LeftOut(
+                    f"gives the backend {name!r} the dialect class {path}, which {taken_by} serves already "
+                    "(a plug-in serves a dialect of its own, which may derive from that one)"
+                )
+            claimed.add(path)
+        names[name] = backend
+        checked.append((backend, dialect_classes))
+    return checked
+
+
+def _served_by(cls: Union[type, str]) -> Optional[Backend]:
+    """The registered backend that owns the dialect class ``cls`` (or its ``"module:Class"`` path), if any.
+
+    It owns the classes it registered, by class, path or declared name, and the
+    other classes of their package; a class of another package that derives
+    from one of them is a dialect of its own.
+    """
+    if isinstance(cls, str):
+        module_name, _, qualname = cls.partition(":")
+        imported: Any = sys.modules.get(module_name)  # not imported to find out: a class is looked at if it is
+        for part in qualname.split(".") if imported is not None else ():
+            imported = getattr(imported, part, None)
+        if isinstance(imported, type):
+            return _served_by(imported)
+        anchors: List[Tuple[str, Backend]] = [(path, owner) for path, owner in _BY_PATH.items()]
+        anchors += [(_class_path(registered), owner) for registered, owner in _BY_CLASS.items()]
+        for path, owner in anchors:
+            if path == cls or _same_package(module_name, path.partition(":")[0]):
+                return owner
+        return None
+    for ancestor in cls.__mro__:
+        found: Optional[Backend] = _BY_CLASS.get(ancestor) or _BY_PATH.get(_class_path(ancestor))
+        declared = ancestor.__dict__.get("name")
+        if found is None and isinstance(declared, str):
+            found = _BY_NAME.get(declared)
+        if found is not None:
+            return found if ancestor is cls or _same_package(cls.__module__, ancestor.__module__) else None
+    return None
+
+
+def _same_package(module: str, registered_module: str) -> bool:
+    """Whether ``module`` is in the package of ``registered_module`` (the module itself if it is top-level)."""
+    package = registered_module.rpartition(".")[0] or registered_module
+    return module == package or module.startswith(package + ".")
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning its caller issues point at the user's code.
+
+    Frames of this library, of SQLAlchemy (whose events run the engine set-up)
+    and of the import machinery are passed over.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] in _PASSED_OVER:
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+_PASSED_OVER = frozenset({"sqlalchemy_vector", "sqlalchemy", "importlib", "_frozen_importlib", "_frozen_importlib_external"})
 
 
 def find_backend(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backend]:
