@@ -50,8 +50,12 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
 def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     """Prepare an engine created elsewhere, in place, and return it.
 
-    Call it before the engine's first connection: the set-up runs as each new
-    connection opens.  Calling it again on the same engine does nothing.
+    The set-up runs as each new connection opens.  A connection the engine
+    opened before (a health check at start-up) is set up when it is next
+    checked out of the pool, or, on SQLite, replaced by a connection of the
+    driver module that loads sqlite-vec (an in-memory database's connection is
+    kept, with its data, and gets the Python functions).  Calling it again on
+    the same engine does nothing.
     """
     sqlite_vec = flag("sqlite_vec", sqlite_vec)
     sync_engine: Engine = engine if isinstance(engine, Engine) else engine.sync_engine

@@ -296,3 +296,72 @@ def test_the_facades_name_the_driver_they_need(tmp_path: Path) -> None:
     with pytest.raises(sv.exc.ModelConfigurationError, match=f"'sqlite\\+aiosqlite:///{tmp_path}/b.db'"):
         sv.AsyncVectorRAG(f"sqlite:///{tmp_path}/b.db", dimension=3)
     assert not (tmp_path / "b.db").exists()
+
+
+# -- attach() on an engine that has connected already ----------------------------------------------------
+
+
+def _vector_functions_loaded(conn: Any, backend: str) -> bool:
+    """Whether the connection has what a prepared engine's connections get: sqlite-vec, vss, pgvector's codec."""
+    if backend == "sqlite":
+        return bool(conn.exec_driver_sql("SELECT vec_version()").scalar())
+    if backend == "duckdb":
+        loaded = conn.exec_driver_sql("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'vss'").scalar()
+        progress = conn.exec_driver_sql("SELECT current_setting('enable_progress_bar')").scalar()
+        return bool(loaded) and progress is False
+    return engine_state(conn.dialect)["pgvector"] is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_attach_after_the_engine_has_connected_prepares_the_connections_it_holds(
+    backend: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    # The pooled connection was opened before attach (a health check at start-up): it is prepared (on
+    # SQLite, replaced by one of the driver that loads sqlite-vec) when next checked out.  It kept its
+    # old set-up: PostgreSQL could not send a vector, SQLite had no vec_distance_*, DuckDB no vss.
+    engine = sqlalchemy.create_engine(fresh_database_url(backend))
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        sv.attach(engine)
+        with engine.begin() as conn:
+            assert l2_of_a_stored_vector(conn) == pytest.approx(5.0)
+            assert _vector_functions_loaded(conn, backend)
+        if backend == "sqlite":
+            assert engine_state(engine.dialect)["sqlite_vec"] == "extension"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("driver", ["psycopg_async", "asyncpg"])
+async def test_attach_after_an_async_engine_has_connected_prepares_its_pooled_connection(
+    driver: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = make_url(fresh_database_url("postgresql")).set(drivername=f"postgresql+{driver}")
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        sv.attach(engine)
+        async with engine.begin() as conn:
+            assert await conn.run_sync(l2_of_a_stored_vector) == pytest.approx(5.0)
+    finally:
+        await engine.dispose()
+
+
+def test_attach_after_connecting_keeps_an_in_memory_sqlite_database(recwarn: Any) -> None:
+    # Its database lives in the connection the pool holds: replacing it would lose the data, so the
+    # connection is kept and gets the Python functions where its driver cannot load sqlite-vec.
+    from sqlalchemy.pool import StaticPool
+
+    engine = sqlalchemy.create_engine("sqlite://", poolclass=StaticPool)
+    table = vectors_table()
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table).values(id=1, e=[3.0, 4.0]))
+    sv.attach(engine)
+    with engine.connect() as conn:
+        assert float(conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one()) == pytest.approx(5.0)
+    engine.dispose()

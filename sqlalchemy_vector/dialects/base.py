@@ -83,6 +83,7 @@ __all__ = [
     "register",
     "supported_dialects",
     "engine_state",
+    "on_each_connection",
     "vector_to_text",
 ]
 
@@ -910,6 +911,35 @@ def set_engine_state(dialect: Dialect, **facts: Any) -> Dict[str, Any]:
     state = _ENGINE_STATE.setdefault(dialect, {})
     state.update(facts)
     return state
+
+
+#: The key in a pool's ``connection_record.info`` marking a connection set up by :func:`on_each_connection`.
+_PREPARED = "sqlalchemy_vector.prepared"
+ConnectionHook = Callable[[Any, Any], None]
+
+
+def on_each_connection(engine: Engine, prepare: ConnectionHook, existing: Optional[ConnectionHook] = None) -> None:
+    """Run ``prepare(dbapi_connection, connection_record)`` once on every connection of ``engine``.
+
+    A new connection is prepared as it opens.  One the engine opened before it
+    was prepared (:func:`~sqlalchemy_vector.attach` after a health check) is
+    prepared when it is next checked out of the pool, by ``existing`` if given,
+    which may raise :class:`sqlalchemy.exc.DisconnectionError` to have the pool
+    replace it with a new connection.
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        prepare(dbapi_connection, connection_record)
+        connection_record.info[_PREPARED] = True
+
+    def on_checkout(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+        if not connection_record.info.get(_PREPARED):
+            (existing or prepare)(dbapi_connection, connection_record)
+            connection_record.info[_PREPARED] = True
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "checkout", on_checkout)
 
 
 # -- reflection of vector columns ------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
-from sqlalchemy import JSON, cast, event
+from sqlalchemy import JSON, cast
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
@@ -21,7 +21,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
 from ...functions import VectorDistance
-from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
+from ..base import Backend, Capabilities, Processor, on_each_connection, register, set_engine_state, vector_to_text
 from . import bulk as _bulk
 from . import filters as _filters
 from . import fulltext as _fulltext
@@ -158,7 +158,7 @@ class DuckDBBackend(Backend):
             finally:
                 cursor.close()
 
-        event.listen(engine, "connect", load_vss)
+        on_each_connection(engine, load_vss)
 
     # -- top-k search -----------------------------------------------------------
 

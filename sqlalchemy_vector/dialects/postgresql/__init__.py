@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
-from sqlalchemy import cast, event, func
+from sqlalchemy import cast, func
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Index
@@ -25,7 +25,16 @@ from sqlalchemy.types import UserDefinedType
 from ...exc import MissingExtensionError
 from ...functions import VectorDistance
 from ...types import read_only
-from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state, vector_to_text
+from ..base import (
+    Backend,
+    Capabilities,
+    Processor,
+    engine_state,
+    on_each_connection,
+    register,
+    set_engine_state,
+    vector_to_text,
+)
 from . import bulk as _bulk
 from . import codecs as _codecs
 from . import filters as _filters
@@ -200,7 +209,7 @@ class PostgreSQLBackend(Backend):
             if asyncpg_codecs:
                 _codecs.register_asyncpg(engine.dialect, dbapi_connection)
 
-        event.listen(engine, "connect", on_connect)
+        on_each_connection(engine, on_connect)
 
     # -- top-k search -----------------------------------------------------------
 

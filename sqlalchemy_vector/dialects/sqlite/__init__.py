@@ -20,7 +20,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set
 
 import numpy as np
-from sqlalchemy import JSON, Integer, event
+from sqlalchemy import JSON, Integer
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
@@ -30,7 +31,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import FallbackWarning, MissingExtensionError, UnsupportedDialectError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
-from ..base import Backend, Capabilities, Processor, engine_state, register, set_engine_state
+from ..base import Backend, Capabilities, Processor, engine_state, on_each_connection, register, set_engine_state
 from . import bulk as _bulk
 from . import filters as _filters
 from . import index as _index
@@ -141,7 +142,7 @@ def _check_prepared(element: VectorDistance, compiler: SQLCompiler) -> None:
         raise MissingExtensionError(
             f"{element.name}() needs the vec_distance_* functions, which this SQLite engine does not load; "
             "create it with sqlalchemy_vector.create_engine(url), add ?plugin=vector to its URL, or call "
-            "sqlalchemy_vector.attach(engine) before its first connection"
+            "sqlalchemy_vector.attach(engine)"
         )
 
 
@@ -168,21 +169,35 @@ def loadable_sqlite_module() -> Optional[types.ModuleType]:
 
 
 def _use_loadable_module(engine: Engine) -> None:
-    """Give an engine made elsewhere a driver module that can load sqlite-vec, before its first connection.
+    """Give an engine made elsewhere a driver module that can load sqlite-vec.
 
     Only this engine's dialect instance changes; ``sqlite3`` itself and other
-    engines are untouched.  An engine that has connected already keeps its
-    module (its connections exist), and falls back to the Python functions.
+    engines are untouched.  Connections the engine opened before with the old
+    module are replaced as they are next checked out (see ``prepare``), except
+    that an in-memory database lives in those connections: such an engine that
+    has connected keeps its module, and falls back to the Python functions.
     """
     dialect = engine.dialect
-    if dialect.driver != "pysqlite" or getattr(dialect, "server_version_info", None) is not None:
+    if dialect.driver != "pysqlite" or _loads_extensions(dialect.dbapi):
         return
-    current = dialect.dbapi
-    if current is None or hasattr(getattr(current, "Connection", None), "enable_load_extension"):
+    if getattr(dialect, "server_version_info", None) is not None and _in_memory(engine.url):
         return
     module = loadable_sqlite_module()
     if module is not None:
         dialect.dbapi = module
+        if "loaded_dbapi" in vars(dialect):  # SQLAlchemy's memo of the module, made at the first connection
+            vars(dialect)["loaded_dbapi"] = module
+
+
+def _loads_extensions(module: Any) -> bool:
+    """Whether the connections of the DB-API ``module`` can load extensions."""
+    return module is not None and hasattr(getattr(module, "Connection", None), "enable_load_extension")
+
+
+def _in_memory(url: URL) -> bool:
+    """Whether the database of a SQLite URL lives in its connections' memory (not in a file)."""
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or database.startswith("file::memory:")
 
 
 def _load_sqlite_vec(dbapi_connection: Any) -> bool:
@@ -385,6 +400,14 @@ class SQLiteBackend(Backend):
             _use_loadable_module(engine)
         warned = False
 
+        def on_existing(dbapi_connection: Any, connection_record: Any) -> None:
+            # A connection opened before attach(), by a module that cannot load sqlite-vec, when the
+            # engine's module now can: the pool replaces it with a new connection (a file database).
+            raw = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+            if sqlite_vec and not hasattr(raw, "enable_load_extension") and _loads_extensions(engine.dialect.dbapi):
+                raise sa_exc.DisconnectionError("opened before attach(), by a driver that cannot load sqlite-vec")
+            on_connect(dbapi_connection, connection_record)
+
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
             nonlocal warned
             _storage.set_page_size(dbapi_connection)  # new files: 16 kB pages (storage.py)
@@ -403,7 +426,7 @@ class SQLiteBackend(Backend):
                     )
             set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
 
-        event.listen(engine, "connect", on_connect)
+        on_each_connection(engine, on_connect, on_existing)
 
     # -- top-k search -----------------------------------------------------------
 
