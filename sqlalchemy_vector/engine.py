@@ -8,6 +8,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
 from .dialects.base import backend_for, enable_vector_reflection, engine_state
+from .exc import InvalidArgumentError
 from .types import flag
 
 if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
@@ -43,6 +44,12 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
     url = make_url(url)
     sqlite_vec = flag("sqlite_vec", sqlite_vec)
     backend = backend_for(url.get_dialect())
+    if not backend.capabilities.async_drivers:
+        raise InvalidArgumentError(
+            f"create_async_engine got {url.render_as_string(hide_password=True)!r}, and {url.get_backend_name()} has "
+            "no asyncio driver; use sqlalchemy_vector.create_engine(url) for a synchronous engine, or "
+            "AsyncVectorRAG(url), which runs a synchronous engine in a worker thread"
+        )
     engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True))
     return attach(engine, sqlite_vec=sqlite_vec)
 

@@ -365,3 +365,12 @@ def test_attach_after_connecting_keeps_an_in_memory_sqlite_database(recwarn: Any
     with engine.connect() as conn:
         assert float(conn.execute(select(table.c.e.l2([0.0, 0.0]))).scalar_one()) == pytest.approx(5.0)
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "clickhouse"])
+def test_an_async_engine_of_a_backend_without_an_asyncio_driver_names_the_fix(backend: str, tmp_path: Path) -> None:
+    # It raised SQLAlchemy's "The loaded 'duckdb_engine' is not async".
+    url = f"duckdb:///{tmp_path}/a.duckdb" if backend == "duckdb" else f"clickhousedb://localhost/default?interface=chdb&path={tmp_path}/ch"
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"create_async_engine got '(duckdb|clickhousedb)://.*', and (duckdb|clickhousedb) has no asyncio driver; use sqlalchemy_vector.create_engine\(url\) for a synchronous engine, or AsyncVectorRAG\(url\), which runs a synchronous engine in a worker thread"):
+        sv.create_async_engine(url)
+    assert not list(tmp_path.iterdir())
