@@ -23,7 +23,8 @@ def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: An
     """Drop-in for :func:`sqlalchemy.create_engine` that prepares the backend for vectors.
 
     - SQLite: loads sqlite-vec on every connection, choosing a driver module that
-      can load extensions when the standard ``sqlite3`` cannot; with
+      can load extensions when the standard ``sqlite3`` cannot (a ``module=`` or
+      ``creator=`` given here is kept, and loads it if it can); with
       ``sqlite_vec=False``, or where nothing can load it, registers equivalent
       pure-Python functions instead.
     - PostgreSQL: creates the pgvector extension on first connect if missing.

@@ -374,3 +374,48 @@ def test_an_async_engine_of_a_backend_without_an_asyncio_driver_names_the_fix(ba
     with pytest.raises(sv.exc.InvalidArgumentError, match=r"create_async_engine got '(duckdb|clickhousedb)://.*', and (duckdb|clickhousedb) has no asyncio driver; use sqlalchemy_vector.create_engine\(url\) for a synchronous engine, or AsyncVectorRAG\(url\), which runs a synchronous engine in a worker thread"):
         sv.create_async_engine(url)
     assert not list(tmp_path.iterdir())
+
+
+class _TracingSQLite:
+    """A user's DB-API module around the standard sqlite3 (for tracing), which cannot load extensions here."""
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self.sqlite3 = sqlite3
+        self.connections = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqlite3, name)
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        self.connections += 1
+        return self.sqlite3.connect(*args, **kwargs)
+
+
+@pytest.mark.parametrize("how", ["create_engine", "attach", "plugin"])
+def test_a_sqlite_driver_module_the_user_gives_is_kept(how: str, tmp_path: Path) -> None:
+    # It was replaced by sqlean without a word, so a tracing wrapper saw no connection.
+    import sqlite3
+
+    module = _TracingSQLite()
+    url = f"sqlite:///{tmp_path}/m.db"
+    with pytest.warns(sv.exc.FallbackWarning) if not hasattr(sqlite3.Connection, "enable_load_extension") else _no_warning():
+        if how == "create_engine":
+            engine = sv.create_engine(url, module=module)
+        elif how == "attach":
+            engine = sv.attach(sqlalchemy.create_engine(url, module=module))
+        else:
+            engine = sqlalchemy.create_engine(url + "?plugin=vector", module=module)
+        with engine.begin() as conn:
+            assert l2_of_a_stored_vector(conn) == pytest.approx(5.0)
+    assert module.connections == 1 and engine.dialect.dbapi is module
+    expected = "extension" if hasattr(sqlite3.Connection, "enable_load_extension") else "python"
+    assert engine_state(engine.dialect)["sqlite_vec"] == expected
+    engine.dispose()
+
+
+def _no_warning() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()

@@ -178,7 +178,7 @@ def _use_loadable_module(engine: Engine) -> None:
     has connected keeps its module, and falls back to the Python functions.
     """
     dialect = engine.dialect
-    if dialect.driver != "pysqlite" or _loads_extensions(dialect.dbapi):
+    if dialect.driver != "pysqlite" or _loads_extensions(dialect.dbapi) or _module_given(dialect):
         return
     if getattr(dialect, "server_version_info", None) is not None and _in_memory(engine.url):
         return
@@ -187,6 +187,15 @@ def _use_loadable_module(engine: Engine) -> None:
         dialect.dbapi = module
         if "loaded_dbapi" in vars(dialect):  # SQLAlchemy's memo of the module, made at the first connection
             vars(dialect)["loaded_dbapi"] = module
+
+
+def _module_given(dialect: Dialect) -> bool:
+    """Whether the engine's driver module is one its creator chose (``module=``), not the dialect's default."""
+    try:
+        default = type(dialect).import_dbapi()  # type: ignore[attr-defined]
+    except ImportError:
+        return True
+    return dialect.dbapi is not default
 
 
 def _loads_extensions(module: Any) -> bool:
@@ -377,7 +386,7 @@ class SQLiteBackend(Backend):
     def engine_kwargs(
         self, url: URL, kwargs: Dict[str, Any], sqlite_vec: bool = True, asynchronous: bool = False, **options: Any
     ) -> Dict[str, Any]:
-        if sqlite_vec and "module" not in kwargs and url.get_driver_name() == "pysqlite":
+        if sqlite_vec and not {"module", "creator"} & kwargs.keys() and url.get_driver_name() == "pysqlite":
             module = loadable_sqlite_module()
             if module is not None:
                 kwargs = {**kwargs, "module": module}
