@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Dict, Tuple, TypeVar, Union
 
 import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
@@ -31,8 +31,7 @@ def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: An
     - DuckDB: loads the vss extension offline when ``duckdb-extension-vss`` matches
       the installed DuckDB.
     """
-    url = make_url(url)
-    sqlite_vec = flag("sqlite_vec", sqlite_vec)
+    url, sqlite_vec = _extension_flag(make_url(url), flag("sqlite_vec", sqlite_vec))
     backend = backend_for(url.get_dialect())
     engine = sqlalchemy.create_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
     return attach(engine, sqlite_vec=sqlite_vec)
@@ -42,8 +41,7 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
     """The asyncio counterpart of :func:`create_engine`."""
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
-    url = make_url(url)
-    sqlite_vec = flag("sqlite_vec", sqlite_vec)
+    url, sqlite_vec = _extension_flag(make_url(url), flag("sqlite_vec", sqlite_vec))
     backend = backend_for(url.get_dialect())
     if not backend.capabilities.async_drivers:
         raise InvalidArgumentError(
@@ -53,6 +51,30 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
         )
     engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True))
     return attach(engine, sqlite_vec=sqlite_vec)
+
+
+_URL_TRUE = ("true", "1", "yes", "on")
+_URL_FALSE = ("false", "0", "no", "off")
+
+
+def _extension_flag(url: URL, sqlite_vec: bool) -> Tuple[URL, bool]:
+    """The URL without its ``sqlite_vec`` query parameter, and whether sqlite-vec is wanted.
+
+    ``?sqlite_vec=false`` in the URL turns it off as ``sqlite_vec=False`` does;
+    a value that is not one of true/false, 1/0, yes/no, on/off is an error.
+    """
+    raw = url.query.get("sqlite_vec")
+    if raw is None:
+        return url, sqlite_vec
+    values = raw if isinstance(raw, tuple) else (raw,)
+    for value in values:
+        if value.lower() not in _URL_TRUE + _URL_FALSE:
+            raise InvalidArgumentError(
+                f"the URL's sqlite_vec parameter takes true or false, got {value!r}; "
+                f"write ?sqlite_vec=false for the Python functions, or leave it out"
+            )
+    wanted = values[-1].lower() in _URL_TRUE
+    return url.difference_update_query(["sqlite_vec"]), sqlite_vec and wanted
 
 
 def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
@@ -83,14 +105,13 @@ class VectorEnginePlugin(CreateEnginePlugin):
     :func:`sqlalchemy_vector.create_engine` gives: the backend's engine
     arguments (on SQLite, a driver module that can load sqlite-vec) and its
     connection set-up.  ``sqlite_vec=false`` in the URL's query selects the
-    pure-Python functions on SQLite.
+    pure-Python functions on SQLite (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``; any other
+    value is an error), as it does in a URL given to :func:`sqlalchemy_vector.create_engine`.
     """
 
     def __init__(self, url: URL, kwargs: Dict[str, Any]) -> None:
         super().__init__(url, kwargs)
-        raw = url.query.get("sqlite_vec", "true")
-        self.sqlite_vec = str(raw[-1] if isinstance(raw, tuple) else raw).lower() not in ("false", "0", "no", "off")
-        cleaned = self.update_url(url)
+        cleaned, self.sqlite_vec = _extension_flag(url, True)
         self.backend = backend_for(cleaned.get_dialect())
         # create_async_engine marks its keyword arguments so; create_engine takes the mark off after the plugins.
         asynchronous = bool(kwargs.get("_is_async"))

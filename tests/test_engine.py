@@ -419,3 +419,23 @@ def _no_warning() -> Any:
     import contextlib
 
     return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("how", ["create_engine", "plugin"])
+def test_the_url_sqlite_vec_flag_is_read_strictly_and_alike_by_every_entry_point(how: str, tmp_path: Path) -> None:
+    # The plugin read "flase" as true; sv.create_engine ignored ?sqlite_vec=false and loaded the extension.
+    def make(flag: str) -> Engine:
+        if how == "create_engine":
+            return sv.create_engine(f"sqlite:///{tmp_path}/{flag}.db?sqlite_vec={flag}")
+        return sqlalchemy.create_engine(f"sqlite:///{tmp_path}/{flag}.db?plugin=vector&sqlite_vec={flag}")
+
+    for typo in ("flase", "ture", "2"):
+        with pytest.raises(sv.exc.InvalidArgumentError, match=f"the URL's sqlite_vec parameter takes true or false, got '{typo}'; write \\?sqlite_vec=false"):
+            make(typo)
+    for flag, expected in (("false", "python"), ("OFF", "python"), ("0", "python")):
+        engine = make(flag)
+        assert "sqlite_vec" not in engine.url.query
+        with engine.connect() as conn:
+            assert l2_of_a_stored_vector(conn) == pytest.approx(5.0)
+        assert engine_state(engine.dialect)["sqlite_vec"] == expected, flag
+        engine.dispose()
