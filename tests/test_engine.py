@@ -439,3 +439,37 @@ def test_the_url_sqlite_vec_flag_is_read_strictly_and_alike_by_every_entry_point
             assert l2_of_a_stored_vector(conn) == pytest.approx(5.0)
         assert engine_state(engine.dialect)["sqlite_vec"] == expected, flag
         engine.dispose()
+
+
+def test_the_sqlite_fallback_warning_names_the_cause_at_the_callers_line(tmp_path: Path) -> None:
+    # It always said pip install 'sqlalchemy-vector[sqlite]', and pointed at sqlalchemy/event/attr.py.
+    import sqlite3
+
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        pytest.skip("this Python's sqlite3 loads extensions: no fallback to explain")
+    engine = sv.create_engine("sqlite://", creator=lambda: sqlite3.connect(str(tmp_path / "c.db")))
+    with pytest.warns(sv.exc.FallbackWarning) as caught:
+        with engine.connect():
+            pass
+    (warning,) = caught
+    assert warning.filename == __file__
+    message = str(warning.message)
+    assert "the engine's connections come from sqlite3, which cannot load extensions" in message
+    assert "make them with sqlean.connect(...)" in message and "pip install" in message.split("; ")[-1]
+    engine.dispose()
+
+
+async def test_the_sqlite_fallback_warning_of_an_attached_aiosqlite_engine_names_create_async_engine(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        pytest.skip("this Python's sqlite3 loads extensions: no fallback to explain")
+    engine = sv.attach(create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/a.db"))
+    try:
+        with pytest.warns(sv.exc.FallbackWarning, match=r"this aiosqlite engine opens connections of the standard sqlite3.*attach\(\) cannot change an asyncio engine's driver: create it with sqlalchemy_vector.create_async_engine\(url\) or add \?plugin=vector"):
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()

@@ -31,7 +31,16 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import FallbackWarning, MissingExtensionError, UnsupportedDialectError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
-from ..base import Backend, Capabilities, Processor, engine_state, on_each_connection, register, set_engine_state
+from ..base import (
+    Backend,
+    Capabilities,
+    Processor,
+    engine_state,
+    on_each_connection,
+    register,
+    set_engine_state,
+    user_stacklevel,
+)
 from . import bulk as _bulk
 from . import filters as _filters
 from . import index as _index
@@ -189,6 +198,10 @@ def _use_loadable_module(engine: Engine) -> None:
             vars(dialect)["loaded_dbapi"] = module
 
 
+# In a pool's connection_record.info: the connection was opened after the engine was prepared.
+_NEW_CONNECTION = "sqlalchemy_vector.sqlite.new"
+
+
 def _module_given(dialect: Dialect) -> bool:
     """Whether the engine's driver module is one its creator chose (``module=``), not the dialect's default."""
     try:
@@ -207,6 +220,45 @@ def _in_memory(url: URL) -> bool:
     """Whether the database of a SQLite URL lives in its connections' memory (not in a file)."""
     database = url.database or ""
     return database in ("", ":memory:") or "mode=memory" in database or database.startswith("file::memory:")
+
+
+def _fallback_cause(engine: Engine, dbapi_connection: Any, connection_record: Any) -> str:
+    """Why a connection of ``engine`` could not load sqlite-vec, and the fix, as the fallback warning says it."""
+    try:
+        import sqlite_vec  # noqa: F401
+    except ImportError:
+        return "the sqlite-vec package is not installed: pip install 'sqlalchemy-vector[sqlite]'"
+    dialect = engine.dialect
+    raw = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    driver = type(raw).__module__.partition(".")[0]
+    if dialect.driver == "aiosqlite":
+        return (
+            "this aiosqlite engine opens connections of the standard sqlite3, which cannot load extensions in this "
+            "Python, and attach() cannot change an asyncio engine's driver: create it with "
+            "sqlalchemy_vector.create_async_engine(url) or add ?plugin=vector to its URL"
+        )
+    if not connection_record.info.get(_NEW_CONNECTION) and _in_memory(engine.url):
+        return (
+            f"this in-memory database's connection was opened by {driver} before sqlalchemy_vector.attach(), and "
+            "replacing it would lose the data: attach before the engine's first connection, or create the engine "
+            "with sqlalchemy_vector.create_engine(url)"
+        )
+    if _loads_extensions(dialect.dbapi):
+        return (
+            f"the engine's connections come from {driver}, which cannot load extensions, not from its driver module "
+            f"{getattr(dialect.dbapi, '__name__', dialect.dbapi)!r} (a creator= of its own?): make them with "
+            "sqlean.connect(...) (pip install 'sqlalchemy-vector[sqlite]')"
+        )
+    if _module_given(dialect):
+        return (
+            f"the driver module given to the engine (module={getattr(dialect.dbapi, '__name__', dialect.dbapi)}) "
+            "cannot load extensions in this Python: pass module=sqlean (pip install 'sqlalchemy-vector[sqlite]'), "
+            "or leave module= out"
+        )
+    return (
+        "this Python's sqlite3 cannot load extensions and no module that can is installed: pip install "
+        "'sqlalchemy-vector[sqlite]' (sqlite-vec and sqlean.py, an SQLite that loads extensions)"
+    )
 
 
 def _load_sqlite_vec(dbapi_connection: Any) -> bool:
@@ -409,6 +461,10 @@ class SQLiteBackend(Backend):
             _use_loadable_module(engine)
         warned = False
 
+        def on_new(dbapi_connection: Any, connection_record: Any) -> None:
+            connection_record.info[_NEW_CONNECTION] = True
+            on_connect(dbapi_connection, connection_record)
+
         def on_existing(dbapi_connection: Any, connection_record: Any) -> None:
             # A connection opened before attach(), by a module that cannot load sqlite-vec, when the
             # engine's module now can: the pool replaces it with a new connection (a file database).
@@ -428,14 +484,14 @@ class SQLiteBackend(Backend):
                     warnings.warn(
                         f"sqlite-vec could not be loaded into {engine.url.render_as_string(hide_password=True)!r}: "
                         "distances run as Python functions (about 4x slower) and vector indexes are unavailable; "
-                        "pip install 'sqlalchemy-vector[sqlite]' (sqlite-vec and sqlean.py, an SQLite that loads "
-                        "extensions), or pass sqlite_vec=False to choose the Python functions knowingly",
+                        f"{_fallback_cause(engine, dbapi_connection, connection_record)}, or pass sqlite_vec=False to "
+                        "choose the Python functions knowingly",
                         FallbackWarning,
-                        stacklevel=2,
+                        stacklevel=user_stacklevel(),
                     )
             set_engine_state(engine.dialect, sqlite_vec="extension" if loaded else "python")
 
-        on_each_connection(engine, on_connect, on_existing)
+        on_each_connection(engine, on_new, on_existing)
 
     # -- top-k search -----------------------------------------------------------
 
