@@ -262,7 +262,7 @@ def test_clickhouse_migrations_and_their_limits(database: str, tmp_path: Path) -
     assert "sa.Column('embedding', sqlalchemy_vector.Vector(3), )," in up and "extension" not in first
     create = (
         "op.create_vector_index('ix_docs_embedding', 'docs', 'embedding', metric='cosine', method='hnsw', m=16, "
-        "duckdb_experimental_persistence=True)"
+        "duckdb_experimental_persistence=True, dim=3)"  # the index DDL declares it: offline SQL needs it
     )
     assert up.index(create) > position(up, "op.create_table('docs'")
     assert position(down, "op.drop_vector_index('ix_docs_embedding', table_name='docs')") < position(down, "op.drop_table('docs')")

@@ -385,6 +385,42 @@ def test_postgresql_offline_quantized_index_has_the_real_dimension(
     assert "CAST(embedding AS halfvec(8))" in printed, printed
 
 
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_offline_script_runs(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # Offline, Alembic's own dialect was never prepared: CREATE TABLE had no table engine (clickhouse-connect
+    # refused it), and the index declared a dimension of 1.
+    from test_alembic import models
+
+    project = Project(tmp_path, database)
+    source = project.autogenerate(models(1), "vectors")
+    assert "op.create_vector_index('ix_docs_embedding', 'docs', 'embedding', metric='cosine', method='hnsw', m=16, duckdb_experimental_persistence=True, dim=3)" in body(source, "upgrade"), source
+    sql = offline_sql(project, "head")
+    assert "Engine MergeTree ORDER BY id" in sql and "CHECK length(`embedding`) = 3" in sql, sql
+    assert "vector_similarity('hnsw', 'cosineDistance', 3, " in sql, sql
+    with fresh_database("clickhouse", tmp_path / "fresh", request) as url:
+        engine = sv.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                lines = [line for line in sql.splitlines() if not line.startswith("--")]
+                for statement in filter(None, (part.strip() for part in "\n".join(lines).split(";"))):
+                    connection.exec_driver_sql(statement)
+                assert [row["name"] for row in list_vector_indexes(connection)] == ["ix_docs_embedding"]
+                assert vector_columns(connection, "docs") == {"embedding": 3}
+        finally:
+            engine.dispose()
+    # Written by hand without the dimension: refused offline, naming what to pass.
+    with pytest.raises(VectorIndexError, match=r"'ix_x'.*index on ClickHouse.*docs\.embedding.*dim=.*online"):
+        offline_clickhouse(lambda op: op.create_vector_index("ix_x", "docs", "embedding"))
+    assert "'cosineDistance', 8," in offline_clickhouse(lambda op: op.create_vector_index("ix_x", "docs", "embedding", dim=8))
+
+
+def offline_clickhouse(run: Any) -> str:
+    buffer = io.StringIO()
+    context = MigrationContext.configure(dialect_name="clickhousedb", opts={"as_sql": True, "output_buffer": buffer})
+    run(Operations(context))
+    return buffer.getvalue()
+
+
 def offline_postgresql_sql(run: Any) -> str:
     buffer = io.StringIO()
     context = MigrationContext.configure(dialect_name="postgresql", opts={"as_sql": True, "output_buffer": buffer})

@@ -213,7 +213,7 @@ def _compare_table(
     present = {found["name"] for found in existing}
     for name, index in wanted.items():
         if name not in present or name in dropped:
-            modify_table_ops.ops.append(place(CreateVectorIndexOp.from_index(index), AFTER))
+            modify_table_ops.ops.append(place(CreateVectorIndexOp.from_index(index, dialect), AFTER))
     return PriorityDispatchResult.CONTINUE
 
 
@@ -267,7 +267,7 @@ def _finish(
                 dim = state.dims(table_name, schema).get(found["column"])
                 before.append(DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=index, dim=dim))
                 if index is not None:
-                    after.append(CreateVectorIndexOp.from_index(index))
+                    after.append(CreateVectorIndexOp.from_index(index, dialect))
         if any(not state.backend.migration_keeps_fulltext_indexes(op) for op in remaining + alter):
             _rebuild_fulltext_indexes(state, table_name, schema, metadata_table, before, after)
         operation.ops = remaining

@@ -146,7 +146,9 @@ class CreateVectorIndexOp(MigrateOperation):
         )
 
     @classmethod
-    def from_index(cls, index: VectorIndex) -> "CreateVectorIndexOp":
+    def from_index(cls, index: VectorIndex, dialect: Union[Dialect, str, None] = None) -> "CreateVectorIndexOp":
+        """The operation building ``index``; with the migration's ``dialect``, the dimension where its DDL declares one."""
+        declared = index.quantization is not None or _declares_dimension(dialect)
         return cls(
             index.index_name,
             index.bound_table.name,
@@ -157,7 +159,7 @@ class CreateVectorIndexOp(MigrateOperation):
             duckdb_experimental_persistence=index.duckdb_experimental_persistence,
             quantization=index.quantization,
             kind=getattr(index.vector_column.type, "kind", None),
-            dim=index.vector_column.type.dim if index.quantization is not None else None,  # type: ignore[attr-defined]
+            dim=index.vector_column.type.dim if declared else None,  # type: ignore[attr-defined]
             **index.options,
         )
 
@@ -245,7 +247,7 @@ class DropVectorIndexOp(MigrateOperation):
         ``dim``: its dimension, which a quantized index declares).
         """
         if index is not None:
-            create = CreateVectorIndexOp.from_index(index)
+            create = CreateVectorIndexOp.from_index(index, dialect)
         else:
             create = CreateVectorIndexOp(
                 found["name"],
@@ -257,7 +259,7 @@ class DropVectorIndexOp(MigrateOperation):
                 schema=schema,
                 quantization=found.get("quantization"),
                 kind=kind,
-                dim=dim if found.get("quantization") is not None else None,
+                dim=dim if found.get("quantization") is not None or _declares_dimension(dialect) else None,
                 **found["options"],
                 **backend_for(dialect, feature="vector indexes").reflected_index_kwargs(found),
             )
@@ -402,9 +404,14 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
                 f"{dialect.name} (the index declares the column's dimension and the table's primary key, "
                 "read from the database); run the migration online"
             )
-        if operation.quantization is not None and operation.dim is None:
+        if operation.dim is None and (operation.quantization is not None or backend.capabilities.index_ddl_declares_dimension):
+            what = (
+                f"a {operation.quantization} quantized index"
+                if operation.quantization is not None
+                else f"an index on {backend.capabilities.storage_provider or dialect.name}"
+            )
             raise VectorIndexError(
-                f"create_vector_index({operation.index_name!r}) builds a {operation.quantization} quantized index, "
+                f"create_vector_index({operation.index_name!r}) builds {what}, "
                 f"whose DDL declares the dimension of {operation.table_name}.{operation.column_name}; pass "
                 "dim=<the column's dimension> to op.create_vector_index (autogenerate renders it), or run the "
                 "migration online"
@@ -635,3 +642,9 @@ def _render_id_sequence(autogen_context: AutogenContext, operation: IdSequenceOp
     extra = _keywords(schema=operation.schema) if operation.schema is not None else ""
     construct = "CreateSequence" if operation.create else "DropSequence"
     return f"op.execute(sa.schema.{construct}(sa.Sequence({operation.sequence_name!r}{extra})))"
+
+
+def _declares_dimension(dialect: Union[Dialect, str, None]) -> bool:
+    """Whether the index DDL of ``dialect``'s backend declares the column's dimension."""
+    backend = find_backend(dialect) if dialect is not None else None
+    return backend is not None and backend.capabilities.index_ddl_declares_dimension

@@ -101,6 +101,7 @@ class ClickHouseBackend(Backend):
         index_metrics=_index.INDEX_METRICS,
         index_provider="ClickHouse's vector_similarity index",
         index_options_reported=True,
+        index_ddl_declares_dimension=True,
         approximate_index=True,
         transactional_ddl=False,
         foreign_keys=False,

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from ...exc import UnsupportedDialectError
 from ...types import Vector
+from ..base import engine_state, set_engine_state
 from .ddl import VECTOR_CODEC, length_constraint, length_constraint_name
 from .index import length_checks
 
@@ -40,6 +41,13 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
     """clickhouse-connect's Alembic implementation, with vector columns' length constraints."""
 
     __dialect__ = "clickhousedb"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.as_sql and engine_state(self.dialect) is None:
+            # Offline (--sql) Alembic makes a dialect of its own from the URL, which no engine prepared:
+            # prepared, its CREATE TABLE gets the default MergeTree and the length constraints as online.
+            set_engine_state(self.dialect, clickhouse=True, chdb=False)
 
     def add_column(
         self,
