@@ -57,12 +57,12 @@ def _require_prepared(connection: Connection) -> None:
         return
     url = connection.engine.url
     shown = url.render_as_string(hide_password=True)
-    plugged = shown + ("&" if url.query else "?") + "plugin=vector"
+    # Only the part to append: a URL shown here would carry '***' for its password.
+    suffix = ("&" if url.query else "?") + "plugin=vector"
     raise MissingExtensionError(
         f"the Alembic connection to {shown!r} comes from an engine not prepared for vectors (no vector index "
-        "extension loaded, no vector reflection); add ?plugin=vector to sqlalchemy.url in alembic.ini "
-        f"(sqlalchemy.url = {plugged}, with any % written %%), or create the engine in env.py with "
-        "sqlalchemy_vector.create_engine(url)"
+        f"extension loaded, no vector reflection); append {suffix} to sqlalchemy.url in alembic.ini "
+        "(with any % written %%), or create the engine in env.py with sqlalchemy_vector.create_engine(url)"
     )
 
 
