@@ -475,7 +475,7 @@ def test_duckdb_offline_script_runs(database: str, tmp_path: Path, request: pyte
     script = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
     statements = [" ".join(part.split()) for part in script.split(";") if part.strip()]
     create = statements.index("CREATE INDEX ix_docs_embedding ON docs USING HNSW (embedding) WITH (metric = 'cosine')")
-    assert statements[create - 1] == "SET hnsw_enable_experimental_persistence = true", sql
+    assert statements[create - 2 : create] == ["LOAD vss", "SET hnsw_enable_experimental_persistence = true"], sql
     drop = statements.index("DROP INDEX ix_docs_embedding")
     assert statements[drop + 1 : drop + 3] == ["COMMIT", "BEGIN TRANSACTION"], sql
     assert statements[drop + 3].startswith("ALTER TABLE docs ALTER COLUMN embedding TYPE FLOAT[8] USING NULL"), sql

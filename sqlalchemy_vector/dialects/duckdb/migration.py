@@ -32,10 +32,12 @@ def commit_index_drop(connection: Connection) -> None:
 
 
 def offline_create_statements(index: "VectorIndex", statements: List[Executable]) -> List[Executable]:
-    # Online, create_index turns on vss's persistence for an index that opted in; an offline script says so itself.
+    # Online, the engine loads vss and create_index turns on its persistence for an index that opted in; an
+    # offline script does both itself (a new DuckDB session has neither, and autoloading vss downloads it).
+    loaded = [text("LOAD vss")]
     if not index.duckdb_experimental_persistence:
-        return statements
-    return [text("SET hnsw_enable_experimental_persistence = true"), *statements]
+        return [*loaded, *statements]
+    return [*loaded, text("SET hnsw_enable_experimental_persistence = true"), *statements]
 
 
 #: What an offline script runs after DROP INDEX, as commit_index_drop does online.
