@@ -2,8 +2,11 @@
 
 :func:`export_parquet` writes one row per document (``document_id``,
 ``content``, ``metadata`` as JSON text, ``embedding`` as a fixed-size list of
-float32) and records the embedding model's name and dimension in the file's
-schema metadata.  :func:`import_parquet` loads such a file into a facade
+float32, and ``created_at`` where the documents have it) and records the
+embedding model's name and dimension in the file's schema metadata.  A file
+holds one vector per document, of one model: a database holding more (several
+embeddings of a document, vectors of other models) is refused rather than
+written incompletely.  :func:`import_parquet` loads such a file into a facade
 without re-embedding, refusing a file made with another model or dimension.
 Both stream ``batch_size`` rows at a time (keyset pagination on export,
 Parquet row batches on import), so memory follows the batch, not the table.
@@ -14,18 +17,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Union
+from collections import deque
+from datetime import datetime
+from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple, Union
 
 from sqlalchemy import select
 
-from .exc import InvalidArgumentError, InvalidDocumentError, MissingDependencyError, ModelConfigurationError
+from .exc import (
+    InvalidArgumentError,
+    InvalidDocumentError,
+    InvalidVectorError,
+    MissingDependencyError,
+    ModelConfigurationError,
+)
 from .types import flag, positive_integer
 
 __all__ = ["export_parquet", "import_parquet"]
 
 _MODEL_KEY = b"sqlalchemy_vector.model_name"
 _DIMENSION_KEY = b"sqlalchemy_vector.dimension"
+#: The identity of a local model directory (a hash of its files), where the command-line tool knows it.
+_IDENTITY_KEY = b"sqlalchemy_vector.model_identity"
+_COLUMNS = ("document_id", "content", "metadata", "embedding")
 
 
 def _pyarrow() -> Any:
@@ -56,58 +71,136 @@ def _facade(rag: Any, path: Any, call: str) -> Any:
     return rag
 
 
+def _check_complete(rag: Any) -> None:
+    """Refuse a database whose vectors one file cannot hold: it would be written without them, silently.
+
+    A file holds one vector per document, of the facade's model; several embeddings of the model for one
+    document (chunks) or vectors of other models would be left out.
+    """
+    from sqlalchemy import func
+
+    store = rag._store
+    models, E = store.models, store.E
+    if models.single_table:
+        return
+    mine = str(store.model_name)
+    with rag._session() as session:
+        counts: Dict[str, int] = {}
+        if models.has_model_name:
+            statement = select(E.model_name, func.count()).group_by(E.model_name)
+            counts = {str(name): int(count) for name, count in session.execute(statement)}
+        else:
+            counts = {mine: int(session.execute(select(func.count()).select_from(E)).scalar_one())}
+        others = {name: count for name, count in counts.items() if name != mine and count}
+        if others and not counts.get(mine):
+            found = ", ".join(f"{name!r} ({count} vectors)" for name, count in sorted(others.items()))
+            raise ModelConfigurationError(
+                f"the facade embeds with {mine!r}, which holds no vectors in {E.__table__.name}, but the documents "
+                f"have vectors of {found}: the file would hold the documents without them; open the facade with the "
+                "embedder those vectors were made with (VectorRAG(..., embedder=...)) and export again"
+            )
+        if others:
+            found = ", ".join(f"{name!r} ({count} vectors)" for name, count in sorted(others.items()))
+            raise ModelConfigurationError(
+                f"{E.__table__.name} holds vectors of {found} besides the facade's {mine!r}, and a file holds the "
+                "vectors of one model: they would be left out; delete the other models' embeddings first (and "
+                "re-embed the documents with those models after the import), or keep this database"
+            )
+        several = select(E.document_id).group_by(E.document_id).having(func.count() > 1)
+        if models.has_model_name:
+            several = several.where(E.model_name == mine)
+        count = int(session.execute(select(func.count()).select_from(several.subquery())).scalar_one())
+        if count:
+            raise ModelConfigurationError(
+                f"{count} document(s) have several embeddings of {mine!r} in {E.__table__.name} (chunks), and a file "
+                "holds one vector per document: all but one would be left out; store each chunk as a document of "
+                "its own (with its own embedding), or keep one embedding per document, then export again"
+            )
+
+
 def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
+    from .rag.store import _chunks
+
     store = rag._store
     D, E, models = store.D, store.E, store.models
+    created = [D.created_at] if models.has_created_at else []
     last = None
     with rag._session() as session:
         while True:
-            statement = select(D.id, D.content, D.metadata_).order_by(D.id).limit(batch_size)
+            statement = select(D.id, D.content, D.metadata_, *created).order_by(D.id).limit(batch_size)
             if last is not None:
                 statement = statement.where(D.id > last)
             rows = session.execute(statement).all()
             if not rows:
                 return
             last = rows[-1][0]
-            ids = [row[0] for row in rows]
-            if models.single_table:
-                vectors = dict(session.execute(select(D.id, D.embedding).where(D.id.in_(ids))).tuples().all())
-            else:
-                statement = select(E.document_id, E.embedding).where(E.document_id.in_(ids))
-                if models.has_model_name:
-                    statement = statement.where(E.model_name == store.model_name)
-                vectors = {}
-                for document_id, vector in session.execute(statement):
-                    vectors.setdefault(document_id, vector)
+            vectors: Dict[Any, Any] = {}
+            for ids in _chunks([row[0] for row in rows]):  # IN lists the database's parameter limit allows
+                if models.single_table:
+                    statement = select(D.id, D.embedding).where(D.id.in_(list(ids)))
+                else:
+                    statement = select(E.document_id, E.embedding).where(E.document_id.in_(list(ids)))
+                    if models.has_model_name:
+                        statement = statement.where(E.model_name == store.model_name)
+                vectors.update(session.execute(statement).tuples().all())
             yield [
-                {"document_id": i, "content": c, "metadata": m or {}, "embedding": vectors.get(i)} for i, c, m in rows
+                {
+                    "document_id": row[0],
+                    "content": row[1],
+                    "metadata": row[2] or {},
+                    "embedding": vectors.get(row[0]),
+                    "created_at": row[3] if created else None,
+                }
+                for row in rows
             ]
 
 
 def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000) -> int:
     """Write every document of ``rag`` (a :class:`~sqlalchemy_vector.VectorRAG`) to ``path``; return how many.
 
+    Each document goes with its vector of the facade's model and its
+    ``created_at``.  A database holding vectors the file cannot (several
+    embeddings of one document, vectors of other models, or none of the
+    facade's model while the documents have others) raises
+    :class:`~sqlalchemy_vector.exc.ModelConfigurationError` before anything is written.
     With an :class:`~sqlalchemy_vector.AsyncVectorRAG`:
     ``await rag.run_sync(export_parquet, path)``.
     """
+    return _export(rag, path, batch_size, None)
+
+
+def _export(rag: Any, path: Union[str, Path], batch_size: Any, identity: Optional[str]) -> int:
+    """:func:`export_parquet`, recording ``identity`` (of a local model directory) if given."""
     rag = _facade(rag, path, "export_parquet")
     batch_size = positive_integer("export_parquet(batch_size)", batch_size)
     pa = _pyarrow()
     import pyarrow.parquet as pq
 
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidArgumentError(
+            f"export_parquet(): directory {target.parent} does not exist, so {target} cannot be written; "
+            "create it first, or pass another path"
+        )
+    if target.is_dir():
+        raise InvalidArgumentError(f"export_parquet(): {target} is a directory; pass the path of a file in it")
+    _check_complete(rag)
     dim = rag.dimension
-    schema = pa.schema(
-        [
-            ("document_id", pa.string()),
-            ("content", pa.string()),
-            ("metadata", pa.string()),
-            ("embedding", pa.list_(pa.float32(), dim)),
-        ],
-        metadata={_MODEL_KEY: str(rag.embedder.model_name).encode(), _DIMENSION_KEY: str(dim).encode()},
-    )
+    fields = [
+        ("document_id", pa.string()),
+        ("content", pa.string()),
+        ("metadata", pa.string()),
+        ("embedding", pa.list_(pa.float32(), dim)),
+    ]
+    with_created = rag._models.has_created_at
+    if with_created:
+        fields.append(("created_at", pa.timestamp("us")))  # naive UTC, as the documents store it
+    metadata = {_MODEL_KEY: str(rag.embedder.model_name).encode(), _DIMENSION_KEY: str(dim).encode()}
+    if identity is not None:
+        metadata[_IDENTITY_KEY] = identity.encode()
+    schema = pa.schema(fields, metadata=metadata)
     # Written beside ``path`` and renamed over it once complete: an interrupted export leaves no file
     # that reads as a smaller, valid one, and a file already at ``path`` stays until then.
-    target = Path(path)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     written = 0
     try:
@@ -119,6 +212,8 @@ def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
                     "metadata": [json.dumps(d["metadata"], sort_keys=True) for d in page],
                     "embedding": [None if d["embedding"] is None else d["embedding"].tolist() for d in page],
                 }
+                if with_created:
+                    columns["created_at"] = [d["created_at"] for d in page]
                 writer.write_table(pa.Table.from_pydict(columns, schema=schema))
                 written += len(page)
         os.replace(partial, target)
@@ -127,9 +222,28 @@ def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     return written
 
 
-def open_export(path: Union[str, Path], model_name: str, dimension: int) -> Any:
+def file_model(source: Any) -> Tuple[Optional[str], Optional[int], Optional[str]]:
+    """The model name, dimension and model identity a file opened by :func:`open_export` records (None: not recorded)."""
+    meta = source.schema_arrow.metadata or {}
+    model = meta.get(_MODEL_KEY, b"").decode() or None
+    identity = meta.get(_IDENTITY_KEY, b"").decode() or None
+    try:
+        found = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
+    except ValueError:
+        found = None
+    return model, found, identity
+
+
+def open_export(
+    path: Union[str, Path], model_name: str, dimension: int, identity: Optional[str] = None
+) -> Any:
     """``path`` opened (a ``pyarrow.parquet.ParquetFile``) as a file :func:`export_parquet` wrote with embeddings of
-    ``model_name`` in ``dimension`` dimensions, or the error saying why it is not one."""
+    ``model_name`` in ``dimension`` dimensions, or the error saying why it is not one.
+
+    Where both the file and the caller know the model's ``identity`` (a hash
+    of a local model directory's files), it decides instead of the name: the
+    same files however the directory was named, other files whatever its name.
+    """
     pa = _pyarrow()
     import pyarrow.parquet as pq
 
@@ -138,19 +252,30 @@ def open_export(path: Union[str, Path], model_name: str, dimension: int) -> Any:
     except (pa.ArrowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InvalidDocumentError(f"{path} is not a Parquet file written by export ({first})") from err
-    missing = sorted({"document_id", "content", "metadata", "embedding"} - set(source.schema_arrow.names))
+    missing = sorted(set(_COLUMNS) - set(source.schema_arrow.names))
     if missing:
         raise InvalidDocumentError(
             f"{path} is not a file written by export: it has no {', '.join(missing)} column; export it again"
         )
     meta = source.schema_arrow.metadata or {}
-    model = meta.get(_MODEL_KEY, b"").decode() or None
-    try:
-        found = int(meta.get(_DIMENSION_KEY, b"0") or 0) or None
-    except ValueError:
+    if _MODEL_KEY not in meta or _DIMENSION_KEY not in meta:
         raise InvalidDocumentError(
-            f"{path} records the dimension {meta.get(_DIMENSION_KEY)!r}, not a whole number; export it again"
-        ) from None
+            f"{path} is not a file written by export: its schema does not record the embedding model and dimension "
+            f"(metadata keys {_MODEL_KEY.decode()} and {_DIMENSION_KEY.decode()}); export the database again with "
+            "export_parquet() or `sqlalchemy-vector export`"
+        )
+    model, found, recorded = file_model(source)
+    if found is None:
+        raise InvalidDocumentError(
+            f"{path} records the dimension {meta.get(_DIMENSION_KEY)!r}, not a positive whole number; export it again"
+        )
+    if recorded is not None and identity is not None and found == dimension:
+        if recorded == identity:
+            return source
+        raise ModelConfigurationError(
+            f"{path} holds embeddings of {model!r} made by other model files than {model_name!r} (the model "
+            "directories differ, whatever their names); import it with the model directory it was exported with"
+        )
     if (model, found) != (model_name, dimension):
         raise ModelConfigurationError(
             f"{path} holds embeddings of {model!r} ({found} dimensions), but this database embeds with "
@@ -164,8 +289,10 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     """Load a file written by :func:`export_parquet` into ``rag`` without re-embedding; return how many documents.
 
     The file's model and dimension must be the facade's (embeddings of two
-    models are never mixed).  ``keep_ids`` keeps the exported document ids
-    (where the document table takes them; integer keys are generated again).
+    models are never mixed).  ``keep_ids`` keeps the exported document ids,
+    converted to the type of the documents' key (where the document table
+    takes them; integer keys are generated again), and ``created_at`` where
+    the file and the documents have it (else the time of the import).
     With an :class:`~sqlalchemy_vector.AsyncVectorRAG`:
     ``await rag.run_sync(import_parquet, path)``.
     """
@@ -173,25 +300,83 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000
     keep_ids = flag("import_parquet(keep_ids=...)", keep_ids)
     batch_size = positive_integer("import_parquet(batch_size)", batch_size)
     source = open_export(path, str(rag.embedder.model_name), rag.dimension)
-    keep = keep_ids and not rag._models.generated_ids
+    return _load(rag, source, path, batch_size, keep_ids)
+
+
+def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> int:
+    """Write the documents of ``source`` (opened by :func:`open_export`) into ``rag``, in one transaction."""
+    pa = _pyarrow()
+    from .dialects.base import backend_for
+
+    models = rag._models
+    keep = keep_ids and not models.generated_ids
+    with_created = "created_at" in source.schema_arrow.names and models.has_created_at
+    id_type = models.id_type
+    created: Deque[Optional[datetime]] = deque()
+    group = -1
+
+    def file_id(value: Any, number: int) -> Any:
+        if id_type is None or id_type is str or value is None:
+            return value
+        try:
+            return id_type(value)
+        except (TypeError, ValueError):
+            raise InvalidDocumentError(
+                f"{path}, row {number}: document_id {value!r:.60} is not {id_type.__name__} "
+                f"({models.document.__table__.name}'s key); import it with keep_ids=False for new ids"
+            ) from None
 
     def documents() -> Iterator[Dict[str, Any]]:
+        nonlocal group
         number = 0
-        for batch in source.iter_batches(batch_size=batch_size):
-            for row in batch.to_pylist():
+        for group in range(source.num_row_groups):
+            batches = source.iter_batches(batch_size=batch_size, row_groups=[group])
+            while True:
                 try:
-                    metadata = json.loads(row["metadata"])
-                except (TypeError, ValueError) as err:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError) as err:
+                    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                     raise InvalidDocumentError(
-                        f"{path}, row {number}: its metadata is not a JSON document ({row['metadata']!r:.60}: {err}); "
-                        "export the database again"
+                        f"{path}: row group {group} of {source.num_row_groups} cannot be read ({first}); the file "
+                        "is damaged: export the database again"
                     ) from None
-                number += 1
-                document: Dict[str, Any] = {"content": row["content"], "metadata": metadata}
-                if row["embedding"] is not None:
-                    document["embedding"] = row["embedding"]
-                if keep:
-                    document["document_id"] = row["document_id"]
-                yield document
+                for row in batch.to_pylist():
+                    try:
+                        metadata = json.loads(row["metadata"])
+                    except (TypeError, ValueError) as err:
+                        raise InvalidDocumentError(
+                            f"{path}, row {number}: its metadata is not a JSON document ({row['metadata']!r:.60}: "
+                            f"{err}); export the database again"
+                        ) from None
+                    document: Dict[str, Any] = {"content": row["content"], "metadata": metadata}
+                    if row["embedding"] is not None:
+                        document["embedding"] = row["embedding"]
+                    if keep:
+                        document["document_id"] = file_id(row["document_id"], number)
+                    created.append(row["created_at"] if with_created else None)
+                    number += 1
+                    yield document
 
-    return len(rag.load_documents(documents(), generate_embeddings=False, show_progress=False, batch_size=batch_size))
+    written = 0
+    try:
+        with rag._session() as session, session.begin():
+            for batch, _ in rag._batches(documents(), batch_size, False):
+                for document in batch:
+                    document.created_at = created.popleft()
+                rag._store.insert(session, batch)
+                written += len(batch)
+    except (InvalidDocumentError, InvalidVectorError) as err:
+        message = str(err)
+        if message.startswith("documents["):  # the facade's check of a row: name the file and its row
+            message = f"{path}: " + re.sub(r"documents\[(\d+)\]", r"row \1", message)
+        if written and not backend_for(rag.engine.dialect).capabilities.transactions:
+            message += (
+                f"; {written} documents were written before this ({rag.engine.dialect.name} has no transactions to "
+                "roll them back): delete them, or import the file into an empty database again"
+            )
+        if message == str(err):
+            raise
+        raise type(err)(message) from err
+    return written

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import (
     Any,
     Dict,
@@ -122,6 +123,17 @@ class _Models:
             return None
         return python_type if python_type is str or python_type is uuid.UUID else None
 
+    def new_ids(self, count: int) -> List[Any]:
+        """``count`` new document ids of the key's type: ``uuid.UUID`` values for a UUID key (from the key's own
+        Python default if it has one), UUID strings for any other key."""
+        if self.id_type is not uuid.UUID:
+            return list(new_ids(count))
+        default = _column(self.document, "id").default
+        if default is not None and getattr(default, "is_callable", False):
+            # SQLAlchemy wraps a default taking no argument in one taking the execution context.
+            return [default.arg(None) for _ in range(count)]
+        return [uuid.uuid4() for _ in range(count)]
+
     @property
     def embedding_ids(self) -> bool:
         """Embedding ids are made here (UUID strings); otherwise the database makes them."""
@@ -226,6 +238,7 @@ class _Prepared:
     metadata: Dict[str, Any]
     vector: Optional[FloatArray]
     raw_vector: Any = None  # a precomputed embedding, until its batch is validated
+    created_at: Optional[datetime] = None  # kept from elsewhere (an import); None: the time of the write
 
 
 class _Store:
@@ -272,14 +285,14 @@ class _Store:
             if with_id:
                 values[key["id"]] = doc.id
             if created is not None:
-                values[created] = now
+                values[created] = now if doc.created_at is None else doc.created_at
             if vector is not None:
                 values[vector] = doc.vector
             return values
 
         if not self.models.generated_ids:
             missing = [doc for doc in documents if doc.id is None]
-            for doc, value in zip(missing, new_ids(len(missing))):
+            for doc, value in zip(missing, self.models.new_ids(len(missing))):
                 doc.id = value
         ids: List[DocumentId] = [doc.id for doc in documents]
         generated = [i for i, doc in enumerate(documents) if doc.id is None]
