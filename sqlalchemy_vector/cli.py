@@ -963,15 +963,20 @@ def _refuse_stored_sources(rag: Any, source: Any, name: str, url: str) -> None:
     Ingest gives passages new ids, so the keys would not stop the same files'
     passages from being stored twice; as ingest does, a file is stored once.
     """
+    from .transfer import _pyarrow
+
     paths: Set[str] = set()
-    for batch in source.iter_batches(columns=["metadata"], batch_size=10_000):
-        for text in batch.column(0).to_pylist():
-            try:
-                path = json.loads(text).get("path") if text else None
-            except (ValueError, AttributeError):
-                continue  # import reports the row
-            if isinstance(path, str):
-                paths.add(path)
+    try:
+        for batch in source.iter_batches(columns=["metadata"], batch_size=10_000):
+            for text in batch.column(0).to_pylist():
+                try:
+                    path = json.loads(text).get("path") if text else None
+                except (TypeError, ValueError, AttributeError):
+                    continue  # import reports the row
+                if isinstance(path, str):
+                    paths.add(path)
+    except (_pyarrow().ArrowException, OSError):
+        pass  # a damaged file: the import says where
     stored = sorted(_stored_hashes(rag, sorted(paths))) if paths else []
     if stored:
         raise ValueError(

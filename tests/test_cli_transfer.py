@@ -262,3 +262,27 @@ def test_import_refuses_passages_of_files_already_there(
     assert "1 of its source files (" in err and "indexes.md) are stored there" in err and "nothing was imported" in err
     assert main(["stats", "--json", "--db", target]) == 0
     assert json.loads(capsys.readouterr().out)["document_count"] == 5
+
+
+def test_import_of_a_damaged_file_names_it(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    from sqlalchemy_vector import VectorRAG, export_parquet
+
+    rag = VectorRAG(f"sqlite:///{workspace / 'source.db'}")
+    rag.load_documents(
+        [{"content": f"passage {i} " * 20, "metadata": {"path": f"/p/{i}.md"}} for i in range(300)], show_progress=False
+    )
+    export_parquet(rag, workspace / "good.parquet", batch_size=100)
+    rag.close()
+    column = pq.ParquetFile(workspace / "good.parquet").metadata.row_group(2).column(1)
+    raw = bytearray((workspace / "good.parquet").read_bytes())
+    start = column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset
+    for i in range(start + 40, start + column.total_compressed_size - 8, 3):
+        raw[i] ^= 0x5A
+    (workspace / "bad.parquet").write_bytes(bytes(raw))
+    capsys.readouterr()
+    assert main(["import", "bad.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
+    err = capsys.readouterr().err
+    assert "error: bad.parquet: row group 2 of 3 cannot be read (" in err and "export the database again" in err
+    assert not (workspace / "copy.db").exists()
