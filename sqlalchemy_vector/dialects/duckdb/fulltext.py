@@ -210,7 +210,7 @@ def _indexed_words(spec: FullTextSpec, words: BindParameter[Any], dialect: Diale
 def arm(
     spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
-    given = bindparam("fulltext_query", " ".join(query_terms(query)), type_=String())
+    given = bindparam("fulltext_query", " ".join(query_terms(query)), type_=String(), unique=True)
     words: ColumnElement[Any] = _indexed_words(spec, given, dialect) if match_all else given
     score: ColumnElement[Any] = Function(
         "match_bm25",

@@ -79,10 +79,10 @@ def arm(
     if match_all:
         # PostgreSQL's text cannot hold NUL, which the other backends read as a separator: so do we.
         text_query = query.replace("\x00", " ")
-        tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", text_query, type_=String()))
+        tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", text_query, type_=String(), unique=True))
     else:
         words = " | ".join(query_terms(query))
-        tsquery = func.to_tsquery(language, bindparam("fulltext_query", words, type_=String()))
+        tsquery = func.to_tsquery(language, bindparam("fulltext_query", words, type_=String(), unique=True))
     vector = _tsvector(spec)
     statement = select().select_from(spec.table).where(vector.op("@@")(tsquery))
     return statement, func.ts_rank_cd(vector, tsquery)

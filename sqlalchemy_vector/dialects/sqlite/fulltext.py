@@ -94,7 +94,7 @@ def arm(
     base_rowid: ColumnClause[Any] = ColumnClause("rowid", _selectable=spec.table)
     words = query_string(query, match_all)
     # No words (only punctuation): a query that matches nothing, as the other backends do.
-    condition = literal_column(quoted).op("MATCH")(bindparam("fulltext_query", words or '""', type_=String()))
+    condition = literal_column(quoted).op("MATCH")(bindparam("fulltext_query", words or '""', type_=String(), unique=True))
     statement = select().select_from(spec.table.join(fts, fts.c.rowid == base_rowid)).where(condition)
     return statement, -func.bm25(literal_column(quoted))
 
