@@ -3,22 +3,26 @@
 The query repeats the index expression exactly, with the language as a
 ``regconfig`` literal (validated as a plain name), so the planner uses the
 index.  ``match_all`` parses the user's text with ``websearch_to_tsquery``
-(quoted phrases, ``-word``, every word required); otherwise any word matches,
-through ``to_tsquery`` over the words alone (no operator of the user's reaches it).
+(quoted phrases, ``-word``, every word required); otherwise any word matches:
+the lexemes ``to_tsvector`` makes of the user's text, as of a document (an
+e-mail address, host name, version number or path stays one lexeme, stop
+words go), each quoted and OR-ed into a ``tsquery``, so no operator of the
+user's reaches it.  A text with no lexemes left matches nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from sqlalchemy import bindparam, func, literal_column, select, text
+from sqlalchemy import bindparam, cast, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import BindParameter, Executable
 from sqlalchemy.types import String
 
-from ...fulltext import FullTextSpec, query_terms
+from ...fulltext import FullTextSpec
 
 _INDEXDEF = r"to_tsvector\('([a-z_]+)'::regconfig, \(?\"?([^\")]+)\"?"
 
@@ -72,17 +76,32 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
     return found
 
 
+def _any_lexeme(language: str, query: BindParameter[Any]) -> ColumnElement[Any]:
+    """A ``tsquery`` matching any lexeme of ``to_tsvector(language, query)``: the query parsed as a document is.
+
+    Each lexeme is written in the ``tsquery`` input syntax (in single quotes,
+    its quotes doubled and its backslashes, ``chr(92)``, escaped) and the
+    lexemes are joined with ``|``.  No lexeme (only stop words or punctuation)
+    gives the empty query, which matches nothing.
+    """
+    lexemes = (
+        text(
+            "SELECT coalesce(string_agg('''' || replace(replace(lexeme, chr(92), chr(92) || chr(92)), '''', '''''') "
+            f"|| '''', ' | '), '') FROM unnest(to_tsvector('{language}'::regconfig, :fulltext_query))"
+        )
+        .bindparams(query)
+        .columns(lexemes=String())
+    )
+    return cast(lexemes.scalar_subquery(), TSQUERY)
+
+
 def arm(
     spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
     language: ColumnElement[Any] = literal_column(f"'{spec.language}'::regconfig")
-    if match_all:
-        # PostgreSQL's text cannot hold NUL, which the other backends read as a separator: so do we.
-        text_query = query.replace("\x00", " ")
-        tsquery = func.websearch_to_tsquery(language, bindparam("fulltext_query", text_query, type_=String(), unique=True))
-    else:
-        words = " | ".join(query_terms(query))
-        tsquery = func.to_tsquery(language, bindparam("fulltext_query", words, type_=String(), unique=True))
+    # PostgreSQL's text cannot hold NUL, which the other backends read as a separator: so do we.
+    given = bindparam("fulltext_query", query.replace("\x00", " "), type_=String(), unique=True)
+    tsquery = func.websearch_to_tsquery(language, given) if match_all else _any_lexeme(spec.language, given)
     vector = _tsvector(spec)
     statement = select().select_from(spec.table).where(vector.op("@@")(tsquery))
     return statement, func.ts_rank_cd(vector, tsquery)
