@@ -133,12 +133,41 @@ class FullTextIndex(Index):
                 f"{where} indexes {table.name}.{column.name} of type {column.type!r}; expected a Text or String column"
             )
         event.listen(table, "before_drop", self._before_table_drop)
+        event.listen(table, "before_create", self._before_table_create)
+        event.listen(table.metadata, "before_create", self._before_metadata_create)
 
     def _before_table_drop(self, target: Table, connection: Connection, **kw: Any) -> None:
         # PostgreSQL drops the index with its table; an FTS5 table and a DuckDB
-        # fts schema stay behind unless dropped.
-        if find_backend(connection.dialect) is not None and self.table is target:
+        # fts schema stay behind unless dropped.  A backend without full-text
+        # indexes never built one: nothing to drop.
+        backend = find_backend(connection.dialect)
+        if backend is not None and backend.capabilities.fulltext_search and self.table is target:
             drop_fulltext_index(connection, self, if_exists=True)
+
+    def _before_metadata_create(self, target: Any, connection: Connection, tables: Any = (), **kw: Any) -> None:
+        # create_all asks before it creates any table, so a refusal leaves nothing half made.
+        if self.table is not None and self.table in list(tables):
+            self._check_buildable(connection.dialect)
+
+    def _before_table_create(self, target: Table, connection: Connection, **kw: Any) -> None:
+        if self.table is target:
+            self._check_buildable(connection.dialect)
+
+    def _check_buildable(self, dialect: Dialect) -> None:
+        """Refuse, before its table is created, an index this database cannot build beside the table's others."""
+        spec = self.spec
+        if find_backend(dialect) is None:
+            return
+        backend = _backend(dialect, f"FullTextIndex {self.name!r} on table {spec.table.name!r}")
+        checked_spec(spec, backend)
+        if backend.one_fulltext_index_per_table:
+            others = [
+                index
+                for index in spec.table.indexes
+                if isinstance(index, FullTextIndex) and index.index_name != self.index_name
+            ]
+            if others:
+                _refuse_second_index(backend, spec, others[0].index_name, others[0].text_column.name)
 
 
 def _never(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
@@ -160,14 +189,24 @@ def require_fulltext(dialect: Union[Dialect, str]) -> Backend:
     return _backend(dialect)
 
 
-def _backend(dialect: Union[Dialect, str]) -> Backend:
+def _backend(dialect: Union[Dialect, str], what: Optional[str] = None) -> Backend:
     backend = backend_for(dialect, feature="full-text indexes")
     if not backend.capabilities.fulltext_search:
         raise UnsupportedDialectError(
-            f"the {backend.name!r} backend has no full-text indexes in sqlalchemy_vector, so no hybrid or text "
+            (f"{what}: " if what else "")
+            + f"the {backend.name!r} backend has no full-text indexes in sqlalchemy_vector, so no hybrid or text "
             "search; search by vector (VectorRAG.query, knn)"
+            + (f", and leave the FullTextIndex out of the table on {backend.name}" if what else "")
         )
     return backend
+
+
+def _refuse_second_index(backend: Backend, spec: FullTextSpec, other: str, other_column: str) -> None:
+    raise VectorIndexError(
+        f"FullTextIndex {spec.name!r} on {spec.table.name}.{spec.column.name}: {backend.name} keeps one full-text "
+        f"index per table, and {spec.table.name} has {other!r} on {other_column} (building a second would replace "
+        f"it); index one column holding both texts, or drop {other!r} first (drop_fulltext_index)"
+    )
 
 
 def checked_spec(spec: FullTextSpec, backend: Backend) -> FullTextSpec:
@@ -222,6 +261,11 @@ def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec])
     spec = _spec(index)
     statements = create_statements(spec, connection.dialect)
     check_database_language(connection, spec)
+    backend = _backend(connection.dialect)
+    if backend.one_fulltext_index_per_table:
+        for built in backend.list_fulltext_indexes(connection, spec.schema):
+            if built["table"] == spec.table.name and built["name"] != spec.name:
+                _refuse_second_index(backend, spec, built["name"], built["column"])
     for statement in statements:
         connection.execute(statement)
 
@@ -234,7 +278,10 @@ def drop_fulltext_index(
     schema: Optional[str] = None,
     if_exists: bool = False,
 ) -> None:
-    """Drop a full-text index by object, or by name and ``table_name``."""
+    """Drop a full-text index by object, or by name and ``table_name``.
+
+    With ``if_exists``, an index that is not there is no error.
+    """
     connection = _connection(bind)
     if isinstance(index, FullTextIndex):
         spec = index.spec
@@ -243,6 +290,17 @@ def drop_fulltext_index(
         name = index
         if table_name is None:
             raise VectorIndexError(f"drop_fulltext_index({name!r}) needs table_name= (the indexed table)")
+    backend = _backend(connection.dialect)
+    if backend.one_fulltext_index_per_table:
+        # The index is the table's, whatever its name: the name is checked here, or another would go.
+        for built in backend.list_fulltext_indexes(connection, schema):
+            if built["table"] == table_name and built["name"] != name:
+                if if_exists:
+                    return
+                raise VectorIndexError(
+                    f"drop_fulltext_index({name!r}): table {table_name!r} has no full-text index named {name!r}; "
+                    f"its full-text index is {built['name']!r} (on {built['column']}): drop that name"
+                )
     for statement in drop_statements(name, table_name, schema, connection.dialect, if_exists=if_exists):
         connection.execute(statement)
 

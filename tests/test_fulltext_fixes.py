@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, List
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, literal, select, union_all
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, inspect, literal, select, union_all
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.fulltext import FullTextIndex, refresh_fulltext_index
@@ -40,9 +41,11 @@ def make_docs(conn: Connection, docs: List[str] = DOCS, language: str = "english
     return table
 
 
-def text_keys(conn: Connection, table: Table, query: str, match_all: bool = False, **kw: Any) -> List[Any]:
+def text_keys(
+    conn: Connection, table: Table, query: str, match_all: bool = False, column: str = "content", **kw: Any
+) -> List[Any]:
     statement = hybrid_select(
-        table.c.content, table.c.embedding, query, [1.0, 0.0], bind=conn, weights=(0, 1), match_all=match_all, **kw
+        table.c[column], table.c.embedding, query, [1.0, 0.0], bind=conn, weights=(0, 1), match_all=match_all, **kw
     )
     return [row[0] for row in conn.execute(statement)]
 
@@ -93,3 +96,105 @@ def test_any_word_without_words_matches_nothing(conn: Connection, backend: str, 
         assert sorted(found) == [1, 2, len(DOCS) + 1]  # SQLite's porter tokenizer keeps stop words
     else:
         assert found == []
+
+
+def two_index_table(metadata: MetaData, name: str = "ftfix_two") -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("title", Text),
+        Column("body", Text),
+        Column("embedding", sv.Vector(2)),
+        FullTextIndex(f"{name}_title_fts", "title"),
+        FullTextIndex(f"{name}_body_fts", "body"),
+    )
+
+
+def test_two_fulltext_indexes_on_one_table(conn: Connection, backend: str) -> None:
+    metadata = MetaData()
+    table = two_index_table(metadata)
+    if backend == "duckdb":  # one fts index per table: the second would replace the first
+        with pytest.raises(sv.exc.VectorIndexError, match="keeps one full-text index per table.*drop"):
+            metadata.create_all(conn)
+        assert not inspect(conn).has_table(table.name)  # refused before anything was created
+        return
+    metadata.create_all(conn)
+    conn.execute(
+        insert(table),
+        [{"id": 1, "title": "apple", "body": "banana", "embedding": [1, 0]},
+         {"id": 2, "title": "banana", "body": "cherry", "embedding": [0, 1]}],
+    )
+    title, body = (next(i for i in table.indexes if i.name.endswith(part)) for part in ("title_fts", "body_fts"))
+    for found, column, index in ((2, table.c.title, title), (1, table.c.body, body)):
+        statement = hybrid_select(column, table.c.embedding, "banana", [1, 0], bind=conn, index=index, weights=(0, 1))
+        assert [row[0] for row in conn.execute(statement)] == [found]
+
+
+def test_duckdb_refuses_a_second_fulltext_index_and_a_wrong_name(engine_for: Any) -> None:
+    metadata = MetaData()
+    table = Table(
+        "ftfix_second",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("title", Text),
+        Column("body", Text),
+        Column("embedding", sv.Vector(2)),
+        FullTextIndex("ftfix_second_title_fts", "title"),
+    )
+    with engine_for("duckdb").connect() as conn, conn.begin() as transaction:
+        metadata.create_all(conn)
+        conn.execute(insert(table), [{"id": 1, "title": "apple", "body": "banana", "embedding": [1, 0]}])
+        refresh_fulltext_index(conn, next(iter(table.indexes)))
+        body = FullTextIndex("ftfix_second_body_fts", table.c.body)
+        with pytest.raises(sv.exc.VectorIndexError, match="'ftfix_second_title_fts' on title.*drop 'ftfix_second_title_fts'"):
+            sv.create_fulltext_index(conn, body)
+        assert [i["name"] for i in sv.list_fulltext_indexes(conn, table)] == ["ftfix_second_title_fts"]
+        assert text_keys(conn, table, "apple", column="title", index="ftfix_second_title_fts") == [1]
+        with pytest.raises(sv.exc.VectorIndexError, match="its full-text index is 'ftfix_second_title_fts'"):
+            sv.drop_fulltext_index(conn, "ftfix_second_body_fts", table_name=table.name)
+        sv.drop_fulltext_index(conn, "ftfix_second_body_fts", table_name=table.name, if_exists=True)
+        assert [i["name"] for i in sv.list_fulltext_indexes(conn, table)] == ["ftfix_second_title_fts"]
+        with pytest.raises(DBAPIError, match="no full-text index 'nope' on 'title'.*its index is 'ftfix_second_title_fts'"):
+            text_keys(conn, table, "apple", column="title", index="nope")
+        transaction.rollback()
+
+
+def test_drop_if_exists_of_an_index_not_built(conn: Connection) -> None:
+    metadata = MetaData()
+    table = Table(
+        "ftfix_drop",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("content", Text),
+        FullTextIndex("ftfix_drop_fts", "content"),
+    )
+    metadata.create_all(conn)
+    index = next(iter(table.indexes))
+    sv.drop_fulltext_index(conn, index)
+    sv.drop_fulltext_index(conn, index, if_exists=True)
+    sv.drop_fulltext_index(conn, "ftfix_drop_fts", table_name=table.name, if_exists=True)
+    metadata.drop_all(conn)
+    assert not inspect(conn).has_table(table.name)
+
+
+@pytest.mark.parametrize("backend", ["clickhouse"])
+def test_clickhouse_refuses_a_fulltext_index_before_creating_and_drops_without_one(conn: Connection) -> None:
+    metadata = MetaData()
+    Table(
+        "ftfix_ch",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("content", Text),
+        Column("embedding", sv.Vector(2)),
+        FullTextIndex("ftfix_ch_fts", "content"),
+    )
+    with pytest.raises(sv.exc.UnsupportedDialectError, match="'ftfix_ch_fts' on table 'ftfix_ch'.*leave the FullTextIndex out"):
+        metadata.create_all(conn)
+    assert not inspect(conn).has_table("ftfix_ch")
+    plain = MetaData()  # the same table without the index, as ClickHouse holds it
+    Table("ftfix_ch", plain, Column("id", Integer, primary_key=True, autoincrement=False), Column("content", Text),
+          Column("embedding", sv.Vector(2)))
+    plain.create_all(conn)
+    metadata.drop_all(conn)
+    assert not inspect(conn).has_table("ftfix_ch")

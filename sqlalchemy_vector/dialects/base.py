@@ -564,6 +564,9 @@ class Backend:
     #: Languages a FullTextIndex may declare here (stemming rules); empty means any the database knows.
     fulltext_languages: ClassVar[Tuple[str, ...]] = ()
 
+    #: Whether a table holds one full-text index at most (a second would replace the first), whatever its name.
+    one_fulltext_index_per_table: ClassVar[bool] = False
+
     def database_fulltext_languages(self, connection: Connection) -> Optional[List[str]]:
         """The languages this database has, where they are the database's (``fulltext_languages`` is empty).
 

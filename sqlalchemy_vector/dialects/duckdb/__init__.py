@@ -260,6 +260,7 @@ class DuckDBBackend(Backend):
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
 
     fulltext_languages = tuple(_fulltext.STEMMERS)
+    one_fulltext_index_per_table = True  # the fts extension keeps its index in a schema named after the table
 
     def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
         return _fulltext.create_statements(index, dialect)

@@ -27,7 +27,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import BindParameter, Executable
 from sqlalchemy.sql.functions import Function
-from sqlalchemy.types import String
+from sqlalchemy.types import Boolean, String
 
 from ...exc import MissingExtensionError
 from ...fulltext import FullTextSpec, key_name, query_terms
@@ -108,13 +108,20 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
     return build_statements(spec, key_name(spec.table), dialect)
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def drop_statements(table_name: str, schema: Optional[str], if_exists: bool) -> List[Executable]:
-    # drop_fts_index raises when there is none; if_exists checks the catalog first (see drop).
-    log_schema = '"' + _log_schema(table_name, schema).replace('"', '""') + '"'
-    return [
-        text(f"PRAGMA drop_fts_index({_string(_qualified(table_name, schema))})"),
-        text(f"DROP SCHEMA IF EXISTS {log_schema} CASCADE"),
-    ]
+    # drop_fts_index raises when there is no index; all it does is drop the fts schema, which
+    # DROP SCHEMA IF EXISTS does without raising.
+    fts = _quoted(fts_schema(table_name, schema))
+    drop_index = (
+        f"DROP SCHEMA IF EXISTS {fts} CASCADE"
+        if if_exists
+        else f"PRAGMA drop_fts_index({_string(_qualified(table_name, schema))})"
+    )
+    return [text(drop_index), text(f"DROP SCHEMA IF EXISTS {_quoted(_log_schema(table_name, schema))} CASCADE")]
 
 
 def has_index(connection: Connection, table_name: str, schema: Optional[str]) -> bool:
@@ -207,6 +214,34 @@ def _indexed_words(spec: FullTextSpec, words: BindParameter[Any], dialect: Diale
     )
 
 
+def _is_named(spec: FullTextSpec, dialect: Dialect) -> ColumnElement[Any]:
+    """True when the table's index is ``spec`` (its name and column); else the statement fails naming the one it has.
+
+    The table has one index whatever its name (``match_bm25`` is found by the
+    table's name alone): without this, a wrong ``index=`` would search it silently.
+    """
+    schema = dialect.identifier_preparer.quote(fts_schema(spec.table.name, spec.schema))
+    table = spec.table.name
+    refusal = _string(
+        f"hybrid_select: table {table!r} has no full-text index {spec.name!r} on {spec.column.name!r}; DuckDB keeps "
+        "one per table, and its index is "
+    )
+    found = "'''' || name || ''' on ''' || column_name || ''''"
+    return (
+        text(
+            "SELECT CASE WHEN name = :fulltext_index AND column_name = :fulltext_column THEN true "
+            f"ELSE error({refusal} || {found} || '; pass that index and its column, or build the index you meant') "
+            f"END FROM {schema}.{_STATE}"
+        )
+        .bindparams(
+            bindparam("fulltext_index", spec.name, type_=String(), unique=True),
+            bindparam("fulltext_column", spec.column.name, type_=String(), unique=True),
+        )
+        .columns(named=Boolean())
+        .scalar_subquery()
+    )
+
+
 def arm(
     spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
@@ -219,4 +254,4 @@ def arm(
         literal_column(f"conjunctive := {1 if match_all else 0}"),
         packagenames=(fts_schema(spec.table.name, spec.schema),),
     )
-    return select().select_from(spec.table).where(score.is_not(None)), score
+    return select().select_from(spec.table).where(_is_named(spec, dialect), score.is_not(None)), score
