@@ -42,6 +42,15 @@ STEMMERS = {
 }
 STEMMERS["simple"] = "none"
 
+
+def stopwords(language: str) -> str:
+    """The fts stop-word list for ``language``: the built-in English one for ``english`` alone, else none.
+
+    PostgreSQL's ``simple`` keeps every word, and the English list (571 words,
+    larger than PostgreSQL's 127) does not fit another language's texts.
+    """
+    return "english" if language == "english" else "none"
+
 _STATE = "index_state"
 
 
@@ -89,7 +98,8 @@ def build_statements(spec: FullTextSpec, key: str, dialect: Dialect) -> List[Exe
     return [
         text(
             f"PRAGMA create_fts_index({_string(_qualified(spec.table.name, spec.schema))}, {_string(key)}, "
-            f"{_string(spec.column.name)}, stemmer={_string(STEMMERS[spec.language])}, overwrite=1)"
+            f"{_string(spec.column.name)}, stemmer={_string(STEMMERS[spec.language])}, "
+            f"stopwords={_string(stopwords(spec.language))}, overwrite=1)"
         ),
         text(f"CREATE SCHEMA IF NOT EXISTS {q(_log_schema(spec.table.name, spec.schema))}"),
         text(f"CREATE TABLE IF NOT EXISTS {log} (written BOOLEAN)"),
