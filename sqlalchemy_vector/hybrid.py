@@ -156,17 +156,38 @@ def _table_column(name: str, value: Any) -> Any:
 def _key_column(table: Table, key: Any) -> Any:
     """``hybrid_select(key=...)``: the column named ``key`` of ``table`` (its primary key if ``None``), or a column."""
     expected = f"hybrid_select(key=...) must be a column name of {table.name} or a Column"
-    if key is None or isinstance(key, str):
-        name = key_name(table, key)
-        if name not in table.c:
+    if key is None:
+        key_name(table)  # the one primary-key column, or the error asking for key=
+        return next(iter(table.primary_key.columns))  # itself: its key (table.c) may differ from its name
+    if isinstance(key, str):
+        # The column's key (table.c[...]) or its name in the database, which differ for Column(name, key=...).
+        named = [column for column in table.c if column.name == key]
+        if key not in table.c and len(named) != 1:
             raise InvalidArgumentError(
                 f"{expected}, got {key!r}; the columns of {table.name} are {', '.join(table.c.keys())}"
             )
-        return table.c[name]
+        return table.c[key] if key in table.c else named[0]
     column = key.__clause_element__() if hasattr(key, "__clause_element__") else key
     if not isinstance(column, ColumnElement):
         raise InvalidArgumentError(f"{expected}, got {type(key).__name__} {key!r}")
     return column
+
+
+def _check_text_conditions(conditions: Sequence[ColumnElement[bool]], text_table: Table, vector_table: Any) -> None:
+    """Refuse a ``where`` condition on a table other than the text table: the text arm would join it row by row."""
+    for condition in conditions:
+        for named in condition._from_objects:
+            if named is not text_table:
+                name = getattr(named, "name", None) or type(named).__name__
+                fix = (
+                    f"pass conditions on {name!r} as vector_where= (they filter the vector arm)"
+                    if named is vector_table
+                    else f"filter {text_table.name!r} itself, e.g. {text_table.name}.c.<key>.in_(select(...))"
+                )
+                raise InvalidArgumentError(
+                    f"hybrid_select(where=...) filters table {text_table.name!r} in both arms, but {condition} names "
+                    f"table {name!r}, which would multiply the text arm's rows; {fix}"
+                )
 
 
 def hybrid_select(
@@ -202,7 +223,8 @@ def hybrid_select(
     (vector, text) weights of the fusion, and ``rrf_k`` its constant, or a
     (vector, text) pair of constants.  ``where`` filters the text table in both arms;
     ``vector_where`` filters the vector table (e.g. one model's vectors); each is
-    one SQL condition or a list of them, as in :func:`~sqlalchemy_vector.knn`.
+    one SQL condition or a list of them, as in :func:`~sqlalchemy_vector.knn`
+    (a ``where`` condition naming another table is refused).
     ``match_all`` makes the text arm require every word (default: any word).
     """
     dialect = _dialect(bind)
@@ -229,6 +251,7 @@ def hybrid_select(
     text_table: Table = spec.table
     key_column = _key_column(text_table, key)
     vector_table = vector_column.table
+    _check_text_conditions(conditions, text_table, vector_table)
     dim = getattr(vector_column.type, "dim", None)
     vector = to_float32(query_vector, dim, "query vector") if dim else query_vector
     # A zero vector has no direction under cosine: no row is near it, and the text arm ranks alone.

@@ -216,3 +216,56 @@ def test_english_stop_words_differ_as_documented(conn: Connection, backend: str)
     table = make_docs(conn, STOP_DOCS)
     found = sorted(text_keys(conn, table, "example nothing"))
     assert found == ([] if backend == "duckdb" else [1, 2])  # DuckDB's English list (571 words) holds both
+
+
+def test_where_on_the_vector_table_is_refused_pointing_to_vector_where(conn: Connection) -> None:
+    metadata = MetaData()
+    docs = Table(
+        "ftfix_d",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("content", Text),
+        FullTextIndex("ftfix_d_fts", "content"),
+    )
+    vectors = Table(
+        "ftfix_e",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("doc", Integer),
+        Column("model", Text),
+        Column("vec", sv.Vector(2)),
+    )
+    metadata.create_all(conn)
+    conn.execute(insert(docs), [{"id": 1, "content": "apple"}, {"id": 2, "content": "apple pie"}])
+    conn.execute(insert(vectors), [{"id": i, "doc": 1 + i % 2, "model": f"m{i % 3}", "vec": [1, i]} for i in range(6)])
+    refresh_fulltext_index(conn, next(iter(docs.indexes)))
+    common: Any = dict(bind=conn, vector_key=vectors.c.doc)
+    with pytest.raises(sv.exc.InvalidArgumentError, match="names table 'ftfix_e'.*as vector_where="):
+        hybrid_select(docs.c.content, vectors.c.vec, "apple", [1, 0], where=vectors.c.model == "m1", **common)
+    with pytest.raises(sv.exc.InvalidArgumentError, match="names table 'other'"):
+        hybrid_select(docs.c.content, vectors.c.vec, "apple", [1, 0], where=[docs.alias("other").c.id == 1], **common)
+    statement = hybrid_select(docs.c.content, vectors.c.vec, "apple", [1, 0], vector_where=vectors.c.model == "m1", **common)
+    keys = [row[0] for row in conn.execute(statement)]
+    assert sorted(keys) == [1, 2]  # each key once
+    statement = hybrid_select(
+        docs.c.content, vectors.c.vec, "apple", [1, 0], where=docs.c.id.in_(select(vectors.c.doc)), **common
+    )
+    assert sorted(row[0] for row in conn.execute(statement)) == [1, 2]
+
+
+def test_default_key_when_the_primary_key_column_has_another_key(conn: Connection) -> None:
+    metadata = MetaData()
+    table = Table(
+        "ftfix_keys",
+        metadata,
+        Column("doc_id", Integer, primary_key=True, autoincrement=False, key="id"),
+        Column("body", Text, key="content"),
+        Column("vec", sv.Vector(2), key="embedding"),
+        FullTextIndex("ftfix_keys_fts", "content"),
+    )
+    metadata.create_all(conn)
+    conn.execute(insert(table), [{"id": 1, "content": "apple pie", "embedding": [1, 0]},
+                                 {"id": 2, "content": "banana", "embedding": [0, 1]}])
+    refresh_fulltext_index(conn, next(iter(table.indexes)))
+    for key in (None, "id", "doc_id", table.c.id):
+        assert text_keys(conn, table, "apple", key=key) == [1], key
