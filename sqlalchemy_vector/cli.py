@@ -785,19 +785,29 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
     """Results of ``query`` in the chosen mode (hybrid when a full-text index exists and none was chosen)."""
+    from .dialects.base import backend_for
     from .fulltext import list_fulltext_indexes
 
     filters = _where(args.where)
     mode = args.mode
+    weights: Tuple[float, float] = (1.0, 1.0)
+    rrf_k: Union[None, int, Tuple[int, int]] = None
     if mode != "vector":
-        with rag.engine.connect() as connection:
-            has_index = bool(list_fulltext_indexes(connection, rag.document_model.__table__))
+        # Checked whatever the database has, so a wrong value is never passed over by the fall-back to vector mode.
+        weights, rrf_k = _weights(args.weights), _rrf_k(args.rrf_k)
+        backend = backend_for(rag.engine.dialect)
+        if not backend.capabilities.fulltext_search:
+            has_index = False
+            missing = f"the {backend.name} backend has no full-text search in sqlalchemy_vector; use --mode vector"
+        else:
+            with rag.engine.connect() as connection:
+                has_index = bool(list_fulltext_indexes(connection, rag.document_model.__table__))
+            missing = (
+                "this database has none; run `sqlalchemy-vector ingest PATH...` (it builds one) or use --mode vector"
+            )
         if not has_index:
             if mode is not None:
-                raise ValueError(
-                    f"--mode {mode} needs a full-text index, which this database has not; run "
-                    "`sqlalchemy-vector ingest PATH...` (it builds one) or use --mode vector"
-                )
+                raise ValueError(f"--mode {mode} needs a full-text index: {missing}")
             mode = "vector"
     mode = mode or "hybrid"
     if args.threshold is not None and (mode != "vector" or args.mmr):
@@ -817,9 +827,8 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
             similarity_function=args.metric,
             filters=filters,
         )
-    weights = (0.0, 1.0) if mode == "text" else _weights(args.weights)
     return rag.hybrid_query(  # type: ignore[no-any-return]
-        args.text, top_k=args.top_k, filters=filters, weights=weights, rrf_k=_rrf_k(args.rrf_k),
+        args.text, top_k=args.top_k, filters=filters, weights=(0.0, 1.0) if mode == "text" else weights, rrf_k=rrf_k,
         similarity_function=args.metric,
     )
 

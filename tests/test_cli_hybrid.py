@@ -146,3 +146,36 @@ def test_query_mmr(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert by_relevance == [r["document_id"] for r in _json(capsys)]
     assert main(["query", "HNSW", "--mmr", "--mode", "text", "--db", url]) == 1
     assert "--mmr compares embeddings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "clickhouse"])
+def test_query_without_fulltext_index_checks_options_and_names_the_cause(
+    backend: str, workspace: Path, fresh_database_url: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_url = fresh_database_url(backend)
+    assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
+    if backend == "sqlite":  # a database whose index is not built
+        rag = sv.VectorRAG(db_url)
+        table = rag.document_model.__table__.name
+        with rag.engine.begin() as connection:
+            sv.drop_fulltext_index(connection, f"{table}_content_fts", table_name=table)
+        rag.engine.dispose()
+    capsys.readouterr()
+    # The options are checked before the fall-back to vector mode.
+    for option, value, message in [
+        ("--weights", "0,0", "--weights must be non-negative and not both zero"),
+        ("--weights", "nan,1", "--weights must be finite numbers"),
+        ("--weights", "1e400,1", "--weights must be finite numbers"),
+        ("--rrf-k", "-1", "--rrf-k expects a whole number K or two"),
+        ("--rrf-k", "1,2,3", "--rrf-k expects a whole number K or two"),
+    ]:
+        assert main(["query", "HNSW", option, value, "--db", db_url]) == 1, (option, value)
+        assert message in capsys.readouterr().err
+    assert main(["query", "HNSW", "--json", "--db", db_url]) == 0
+    assert "score" not in _json(capsys)[0]  # vector mode
+    assert main(["query", "HNSW", "--mode", "text", "--db", db_url]) == 1
+    err = capsys.readouterr().err
+    if backend == "clickhouse":
+        assert "has no full-text search" in err and "--mode vector" in err and "ingest" not in err
+    else:
+        assert "run `sqlalchemy-vector ingest" in err
