@@ -269,3 +269,21 @@ def test_default_key_when_the_primary_key_column_has_another_key(conn: Connectio
     refresh_fulltext_index(conn, next(iter(table.indexes)))
     for key in (None, "id", "doc_id", table.c.id):
         assert text_keys(conn, table, "apple", key=key) == [1], key
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "sqlite-python"])
+def test_sqlite_index_follows_a_changed_integer_key_and_replace_with_recursive_triggers(conn: Connection) -> None:
+    table = make_docs(conn, ["apple banana", "cherry"])
+    conn.execute(table.update().where(table.c.id == 2).values(id=7))  # the rowid itself
+    assert text_keys(conn, table, "cherry") == [7]
+    conn.execute(table.update().where(table.c.id == 7).values(embedding=[0.0, 1.0]))  # another column: no change
+    assert text_keys(conn, table, "cherry") == [7]
+    # REPLACE deletes the old row without delete triggers unless recursive_triggers is on (as documented).
+    conn.exec_driver_sql("PRAGMA recursive_triggers = ON")
+    try:
+        conn.execute(insert(table).prefix_with("OR REPLACE"), {"id": 1, "content": "durian", "embedding": [1, 0]})
+        assert text_keys(conn, table, "apple") == []
+        assert text_keys(conn, table, "durian") == [1]
+        conn.exec_driver_sql("INSERT INTO ftfix_fts(ftfix_fts, rank) VALUES ('integrity-check', 1)")
+    finally:
+        conn.exec_driver_sql("PRAGMA recursive_triggers = OFF")

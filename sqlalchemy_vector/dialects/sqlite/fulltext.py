@@ -2,7 +2,10 @@
 
 The FTS5 table is an *external content* table: it stores only the index and
 reads the text from the indexed table by ``rowid``; three triggers keep it in
-step with inserts, deletes and updates of the column.  FTS5's ``bm25()`` is
+step with inserts, deletes and updates of the column or the rowid.  ``INSERT OR
+REPLACE`` deletes the replaced row without delete triggers unless the
+connection sets ``PRAGMA recursive_triggers = ON``: its old text then stays in
+the index (docs/rag.md says so).  FTS5's ``bm25()`` is
 smaller for better matches, so the relevance is its negation.  The query is
 built from the words of the user's text, each quoted (``"word"``), joined with
 ``OR`` (any word) or ``AND`` (every word): FTS5's query syntax (``-``, ``:``,
@@ -47,8 +50,11 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
         text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"),
         text(f"CREATE TRIGGER {q(spec.name + '_ai')} AFTER INSERT ON {base} BEGIN {insert_new} END"),
         text(f"CREATE TRIGGER {q(spec.name + '_ad')} AFTER DELETE ON {base} BEGIN {delete_old} END"),
+        # Any UPDATE that changes the text or the rowid (an INTEGER PRIMARY KEY is the rowid): not only UPDATE OF
+        # the column, which misses a changed key and leaves the entry under the old rowid.
         text(
-            f"CREATE TRIGGER {q(spec.name + '_au')} AFTER UPDATE OF {column} ON {base} "
+            f"CREATE TRIGGER {q(spec.name + '_au')} AFTER UPDATE ON {base} "
+            f"WHEN old.rowid IS NOT new.rowid OR old.{column} IS NOT new.{column} "
             f"BEGIN {delete_old} {insert_new} END"
         ),
     ]
