@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+import re
+from pathlib import Path
+from typing import Any, Callable, List
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, inspect, literal, select, union_all
@@ -287,3 +289,36 @@ def test_sqlite_index_follows_a_changed_integer_key_and_replace_with_recursive_t
         conn.exec_driver_sql("INSERT INTO ftfix_fts(ftfix_fts, rank) VALUES ('integrity-check', 1)")
     finally:
         conn.exec_driver_sql("PRAGMA recursive_triggers = OFF")
+
+
+def hybrid_example() -> str:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "rag.md").read_text(encoding="utf-8")
+    return next(block for block in re.findall(r"```python\n(.*?)```", page, flags=re.S) if "hybrid_select(" in block)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_docs_hybrid_example_runs_on_every_backend(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = hybrid_example()
+    assert '"sqlite:///hybrid.db"' in source
+    monkeypatch.chdir(tmp_path)
+    exec(compile(source.replace('"sqlite:///hybrid.db"', repr(fresh_database_url(backend))), "rag.md", "exec"), {})  # noqa: S102
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["1", "2"]
+
+
+MATCH_ALL_DOCS = ["json release notes", "the json parser and the xml parser", "quick brown fox", "quick red fox"]
+# docs/rag.md's table: what match_all=True finds on each backend.
+MATCH_ALL = {
+    "the json": {"sqlite": [2], "duckdb": [1, 2], "postgresql": [1, 2]},
+    "json of the": {"sqlite": [], "duckdb": [1, 2], "postgresql": [1, 2]},
+    "quick -brown": {"sqlite": [3], "duckdb": [3], "postgresql": [4]},
+    "brown OR red": {"sqlite": [], "duckdb": [], "postgresql": [3, 4]},
+}
+
+
+def test_match_all_differs_by_backend_as_documented(conn: Connection, backend: str) -> None:
+    table = make_docs(conn, MATCH_ALL_DOCS)
+    found = {query: sorted(text_keys(conn, table, query, match_all=True)) for query in MATCH_ALL}
+    assert found == {query: answers[backend.split("-")[0]] for query, answers in MATCH_ALL.items()}
