@@ -10,7 +10,7 @@ How it is built is each backend's business (``dialects/<backend>/fulltext.py``):
 - SQLite: an FTS5 table named after the index, reading the column from its
   table (external content), kept in sync by triggers, ranked by ``bm25()``.
 - DuckDB: the ``fts`` extension's index (``PRAGMA create_fts_index``), ranked
-  by ``match_bm25``.  It does not follow writes: :func:`refresh_fulltext_index`
+  by ``match_bm25``; one per table (a second is refused).  It does not follow writes: :func:`refresh_fulltext_index`
   rebuilds it when the table changed since it was built (one scan of the
   table).  The RAG facade logs its own writes beside the index instead, so
   its ``hybrid_query`` knows without a scan (``scan=False``).
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, NoReturn, Optional, Union
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection
@@ -201,7 +201,7 @@ def _backend(dialect: Union[Dialect, str], what: Optional[str] = None) -> Backen
     return backend
 
 
-def _refuse_second_index(backend: Backend, spec: FullTextSpec, other: str, other_column: str) -> None:
+def _refuse_second_index(backend: Backend, spec: FullTextSpec, other: str, other_column: str) -> NoReturn:
     raise VectorIndexError(
         f"FullTextIndex {spec.name!r} on {spec.table.name}.{spec.column.name}: {backend.name} keeps one full-text "
         f"index per table, and {spec.table.name} has {other!r} on {other_column} (building a second would replace "

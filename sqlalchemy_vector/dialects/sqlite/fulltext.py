@@ -5,8 +5,8 @@ reads the text from the indexed table by ``rowid``; three triggers keep it in
 step with inserts, deletes and updates of the column or the rowid.  ``INSERT OR
 REPLACE`` deletes the replaced row without delete triggers unless the
 connection sets ``PRAGMA recursive_triggers = ON``: its old text then stays in
-the index (docs/rag.md says so).  FTS5's ``bm25()`` is
-smaller for better matches, so the relevance is its negation.  The query is
+the index (docs/rag.md says so).  FTS5's ``bm25()`` is smaller for better
+matches, so the relevance is its negation.  The query is
 built from the words of the user's text, each quoted (``"word"``), joined with
 ``OR`` (any word) or ``AND`` (every word): FTS5's query syntax (``-``, ``:``,
 ``*``, ``NEAR``, unbalanced quotes) never sees the user's punctuation.
