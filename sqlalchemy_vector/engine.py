@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple, TypeVar, Union
 import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
-from .dialects.base import backend_for, enable_vector_reflection, engine_state
+from .dialects.base import backend_for, enable_vector_reflection, engine_state, find_backend
 from .exc import InvalidArgumentError
 from .types import flag
 
 if TYPE_CHECKING:  # sqlalchemy.ext.asyncio needs greenlet: imported only when used
+    from sqlalchemy.engine import ExceptionContext
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["create_engine", "create_async_engine", "attach", "VectorEnginePlugin"]
@@ -93,7 +94,19 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     if engine_state(sync_engine.dialect) is None:
         backend.prepare(sync_engine, sqlite_vec=sqlite_vec)
         enable_vector_reflection(sync_engine.dialect)
+        sqlalchemy.event.listen(sync_engine, "handle_error", _explain_statement_error)
     return engine
+
+
+def _explain_statement_error(context: "ExceptionContext") -> None:
+    """Raise a clear error in place of a driver's for a search of a full-text index that is not built."""
+    backend = find_backend(context.dialect)
+    error = context.original_exception
+    if backend is None or context.statement is None or error is None:
+        return
+    explained = backend.explain_fulltext_error(context.statement, error)
+    if explained is not None:
+        raise explained from context.sqlalchemy_exception
 
 
 class VectorEnginePlugin(CreateEnginePlugin):

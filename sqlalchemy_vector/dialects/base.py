@@ -607,6 +607,14 @@ class Backend:
         """Tables that make up full-text indexes, hidden from schema comparison and migrations."""
         return set()
 
+    def explain_fulltext_error(self, statement: str, error: BaseException) -> Optional[Exception]:
+        """What to raise in place of the driver's ``error`` when ``statement`` searched a full-text index that is
+        not built (SQLite: no such table; DuckDB: no ``match_bm25``); None for any other error.
+
+        Asked on engines this library prepared, for statements that failed.
+        """
+        return None
+
     def fulltext_arm(
         self, index: "FullTextSpec", key: "ColumnElement[Any]", query: str, match_all: bool, dialect: Dialect
     ) -> Tuple["Select[Any]", "ColumnElement[Any]"]:

@@ -283,6 +283,9 @@ class DuckDBBackend(Backend):
     def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
         return _fulltext.arm(index, key, query, match_all, dialect)
 
+    def explain_fulltext_error(self, statement: str, error: BaseException) -> Optional[Exception]:
+        return _fulltext.explain_missing_index(statement, error)
+
     # -- limits and reliability ------------------------------------------------------
 
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:

@@ -18,6 +18,8 @@ the build; with ``scan=True`` it also compares the fingerprint with the table
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -265,3 +267,24 @@ def arm(
         packagenames=(fts_schema(spec.table.name, spec.schema),),
     )
     return select().select_from(spec.table).where(_is_named(spec, dialect), score.is_not(None)), score
+
+
+_FTS_SCHEMA = re.compile(r'"?(fts_[^".\s]+)"?\.match_bm25')
+
+
+def explain_missing_index(statement: str, error: BaseException) -> Optional[Exception]:
+    """The error for a search through ``match_bm25`` of a table whose fts index does not exist."""
+    from ...exc import VectorIndexError
+
+    message = str(error)
+    found = _FTS_SCHEMA.search(statement)
+    if found is None or "does not exist" not in message:
+        return None
+    schema = found.group(1)
+    # Which the binder reaches first: the index's schema (its state table) or its match_bm25 function.
+    if "match_bm25" not in message and f'schema "{schema}"' not in message:
+        return None
+    return VectorIndexError(
+        f"the table's full-text index is not built in this database (no schema {schema}, where DuckDB keeps it); "
+        "build it with create_fulltext_index(connection, index) or metadata.create_all(engine)"
+    )

@@ -627,5 +627,10 @@ class SQLiteBackend(Backend):
 
         return fulltext.arm(index, key, query, match_all, dialect)
 
+    def explain_fulltext_error(self, statement: str, error: BaseException) -> Optional[Exception]:
+        from . import fulltext
+
+        return fulltext.explain_missing_index(statement, error)
+
 
 register(SQLiteBackend())

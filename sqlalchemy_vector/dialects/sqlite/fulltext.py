@@ -18,6 +18,7 @@ which may renumber them: rebuild the index after one (drop and create it).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import bindparam, func, literal_column, select, table, text
@@ -112,3 +113,22 @@ def hidden_tables(connection: Connection) -> set[str]:
         hidden.add(found["name"])
         hidden.update(found["name"] + suffix for suffix in ("_data", "_idx", "_docsize", "_config", "_content"))
     return hidden
+
+
+_NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)")
+
+
+def explain_missing_index(statement: str, error: BaseException) -> Optional[Exception]:
+    """The error for a search of an FTS5 table that does not exist (the index was never built, or was dropped)."""
+    from ...exc import VectorIndexError
+
+    found = _NO_SUCH_TABLE.search(str(error))
+    if found is None:
+        return None
+    name = found.group(1).strip('"')
+    if f"{name} MATCH" not in statement and f'"{name}" MATCH' not in statement:
+        return None
+    return VectorIndexError(
+        f"the full-text index {name!r} is not built in this database (the statement searches it); build it with "
+        "create_fulltext_index(connection, index) or metadata.create_all(engine), or name a built one in index="
+    )
