@@ -9,7 +9,6 @@ from typing import Any, Callable, List
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, inspect, literal, select, union_all
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.fulltext import FullTextIndex, refresh_fulltext_index
@@ -157,7 +156,7 @@ def test_duckdb_refuses_a_second_fulltext_index_and_a_wrong_name(engine_for: Any
             sv.drop_fulltext_index(conn, "ftfix_second_body_fts", table_name=table.name)
         sv.drop_fulltext_index(conn, "ftfix_second_body_fts", table_name=table.name, if_exists=True)
         assert [i["name"] for i in sv.list_fulltext_indexes(conn, table)] == ["ftfix_second_title_fts"]
-        with pytest.raises(DBAPIError, match="no full-text index 'nope' on 'title'.*its index is 'ftfix_second_title_fts'"):
+        with pytest.raises(sv.exc.VectorIndexError, match="no full-text index 'nope' on 'title'.*its index is 'ftfix_second_title_fts'"):
             text_keys(conn, table, "apple", column="title", index="nope")
         transaction.rollback()
 

@@ -269,6 +269,7 @@ def arm(
     return select().select_from(spec.table).where(_is_named(spec, dialect), score.is_not(None)), score
 
 
+_REFUSAL = re.compile(r"hybrid_select: table .* has no full-text index .*")
 _FTS_SCHEMA = re.compile(r'"?(fts_[^".\s]+)"?\.match_bm25')
 
 
@@ -277,6 +278,9 @@ def explain_missing_index(statement: str, error: BaseException) -> Optional[Exce
     from ...exc import VectorIndexError
 
     message = str(error)
+    refused = _REFUSAL.search(message)
+    if refused is not None:  # the statement's own check of index= (see _is_named), raised by DuckDB's error()
+        return VectorIndexError(refused.group(0))
     found = _FTS_SCHEMA.search(statement)
     if found is None or "does not exist" not in message:
         return None
