@@ -40,7 +40,7 @@ from .dialects.base import backend_for
 from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
-from .search import MAX_LIMIT, where_conditions
+from .search import MAX_LIMIT, other_tables, where_conditions
 from .types import flag, positive_integer, real_number, to_float32, whole_number
 
 __all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
@@ -176,18 +176,17 @@ def _key_column(table: Table, key: Any) -> Any:
 def _check_text_conditions(conditions: Sequence[ColumnElement[bool]], text_table: Table, vector_table: Any) -> None:
     """Refuse a ``where`` condition on a table other than the text table: the text arm would join it row by row."""
     for condition in conditions:
-        for named in condition._from_objects:
-            if named is not text_table:
-                name = getattr(named, "name", None) or type(named).__name__
-                fix = (
-                    f"pass conditions on {name!r} as vector_where= (they filter the vector arm)"
-                    if named is vector_table
-                    else f"filter {text_table.name!r} itself, e.g. {text_table.name}.c.<key>.in_(select(...))"
-                )
-                raise InvalidArgumentError(
-                    f"hybrid_select(where=...) filters table {text_table.name!r} in both arms, but {condition} names "
-                    f"table {name!r}, which would multiply the text arm's rows; {fix}"
-                )
+        for named in other_tables(condition, text_table):
+            name = getattr(named, "name", None) or type(named).__name__
+            fix = (
+                f"pass conditions on {name!r} as vector_where= (they filter the vector arm)"
+                if named is vector_table
+                else f"filter {text_table.name!r} itself, e.g. {text_table.name}.c.<key>.in_(select(...))"
+            )
+            raise InvalidArgumentError(
+                f"hybrid_select(where=...) filters table {text_table.name!r} in both arms, but {condition} names "
+                f"table {name!r}, which would multiply the text arm's rows; {fix}"
+            )
 
 
 def hybrid_select(

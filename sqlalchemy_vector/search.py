@@ -108,9 +108,9 @@ class TopK:
         return [self.column.is_not(None)]
 
     def outside_filters(self) -> List[ColumnElement[bool]]:
-        """The filters that read a table other than the vector column's in their own FROM (not in a subquery)."""
+        """The filters that read a table other than the vector column's (see :func:`other_tables`)."""
         table = getattr(self.column, "table", None)
-        return [f for f in self.filters if any(source is not table for source in getattr(f, "_from_objects", ()))]
+        return [f for f in self.filters if other_tables(f, table)]
 
     def ordered_select(self) -> Select[Any]:
         """``SELECT ..., distance ... ORDER BY distance LIMIT k``; with ``exact``, an order no index serves."""
@@ -221,6 +221,11 @@ def _iterative_mode(value: Union[str, bool, None]) -> Optional[str]:
 
 
 # -- top-k ------------------------------------------------------------------------------
+
+
+def other_tables(condition: Any, table: Any) -> List[Any]:
+    """The tables ``condition`` reads in its own FROM (not inside a subquery of it), ``table`` left out."""
+    return [source for source in getattr(condition, "_from_objects", ()) if source is not table]
 
 
 def _resolve(column: Any) -> tuple[ColumnElement[Any], Any]:
@@ -362,6 +367,25 @@ def knn_select(
     (``VectorIndex(..., quantization=...)``) for ``n`` candidates and re-ranks
     them on the full vectors, in one statement; ``n`` is at least ``k``.
     """
+    return top_k_select(
+        _knn_request(column, query, k, metric, where, columns, dialect, index, exact=exact, rerank=rerank)
+    )
+
+
+def _knn_request(
+    column: Any,
+    query: Any,
+    k: Any,
+    metric: str,
+    where: Any,
+    columns: Any,
+    dialect: Optional[Dialect],
+    index: Union[VectorIndex, str, None],
+    *,
+    exact: Any = False,
+    rerank: Any = None,
+) -> TopK:
+    """The request :func:`knn_select` builds its statement from, every argument checked."""
     col, entity = _resolve(column)
     metric = normalize_metric(metric, f"knn() on {col.table.name}.{col.name}")
     k = _check_k(k)
@@ -390,7 +414,7 @@ def knn_select(
                 f"{metric!r} (VectorIndex(..., quantization='binary' or 'half'))"
             )
         quantization = found.quantization
-    request = TopK(
+    return TopK(
         column=col,
         vector=vector,
         k=k,
@@ -406,7 +430,6 @@ def knn_select(
         # A table's key is a constraint; an alias's or a subquery's, the columns themselves.
         tiebreak=list(getattr(col.table.primary_key, "columns", col.table.primary_key)),
     )
-    return top_k_select(request)
 
 
 def top_k_select(request: TopK) -> Select[Any]:
@@ -520,20 +543,15 @@ def knn(
     backend = backend_for(dialect)
     where = where_conditions(where, "knn(where=...)")
     ef_search = _check_positive("ef_search", ef_search, maximum=1000)
-    statement = knn_select(
-        column, query, k, metric=metric, where=where, columns=columns, dialect=dialect, index=index, rerank=rerank
-    )
-    k = _check_k(k)  # knn_select accepted it: a plain int from here on
-    if rerank is not None:
+    request = _knn_request(column, query, k, metric, where, columns, dialect, index, rerank=rerank)
+    if request.rerank is not None:
         # An HNSW search returns at most ef_search rows; never below the usual default of 40.
-        ef_search = min(1000, max(ef_search or 40, _check_k(rerank)))
-    col = _resolve(column)[0]
-    declared = _find_index(col, normalize_metric(metric, "knn()"), index, quantized=rerank is not None)
+        ef_search = min(1000, max(ef_search or 40, request.rerank))
     return run_top_k(
         bind,
         backend,
-        statement,
-        k,
+        top_k_select(request),
+        request.k,
         filtered=bool(where),
         ef_search=ef_search,
         iterative_scan=iterative_scan,
@@ -542,7 +560,7 @@ def knn(
         ),
         # Even an exact index (vec0) picks its k before criteria the ORM adds outside it (a subclass's
         # discriminator, with_loader_criteria): a short result from any index is searched again exactly.
-        refill_short=declared is not None,
+        refill_short=request.index_name is not None,
     )
 
 
