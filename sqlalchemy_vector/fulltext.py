@@ -201,6 +201,18 @@ def _backend(dialect: Union[Dialect, str], what: Optional[str] = None) -> Backen
     return backend
 
 
+def _table_index_named_otherwise(
+    backend: Backend, connection: Connection, table_name: str, schema: Optional[str], name: str
+) -> Optional[Dict[str, Any]]:
+    """Where a table holds one full-text index at most: the one ``table_name`` has under a name other than ``name``."""
+    if not backend.one_fulltext_index_per_table:
+        return None
+    for built in backend.list_fulltext_indexes(connection, schema):
+        if built["table"] == table_name and built["name"] != name:
+            return built
+    return None
+
+
 def _refuse_second_index(backend: Backend, spec: FullTextSpec, other: str, other_column: str) -> NoReturn:
     raise VectorIndexError(
         f"FullTextIndex {spec.name!r} on {spec.table.name}.{spec.column.name}: {backend.name} keeps one full-text "
@@ -262,10 +274,9 @@ def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec])
     statements = create_statements(spec, connection.dialect)
     check_database_language(connection, spec)
     backend = _backend(connection.dialect)
-    if backend.one_fulltext_index_per_table:
-        for built in backend.list_fulltext_indexes(connection, spec.schema):
-            if built["table"] == spec.table.name and built["name"] != spec.name:
-                _refuse_second_index(backend, spec, built["name"], built["column"])
+    built = _table_index_named_otherwise(backend, connection, spec.table.name, spec.schema, spec.name)
+    if built is not None:
+        _refuse_second_index(backend, spec, built["name"], built["column"])
     for statement in statements:
         connection.execute(statement)
 
@@ -290,17 +301,15 @@ def drop_fulltext_index(
         name = index
         if table_name is None:
             raise VectorIndexError(f"drop_fulltext_index({name!r}) needs table_name= (the indexed table)")
-    backend = _backend(connection.dialect)
-    if backend.one_fulltext_index_per_table:
-        # The index is the table's, whatever its name: the name is checked here, or another would go.
-        for built in backend.list_fulltext_indexes(connection, schema):
-            if built["table"] == table_name and built["name"] != name:
-                if if_exists:
-                    return
-                raise VectorIndexError(
-                    f"drop_fulltext_index({name!r}): table {table_name!r} has no full-text index named {name!r}; "
-                    f"its full-text index is {built['name']!r} (on {built['column']}): drop that name"
-                )
+    # Where the index is the table's whatever its name, the name is checked here, or another would go.
+    built = _table_index_named_otherwise(_backend(connection.dialect), connection, table_name, schema, name)
+    if built is not None:
+        if if_exists:
+            return
+        raise VectorIndexError(
+            f"drop_fulltext_index({name!r}): table {table_name!r} has no full-text index named {name!r}; "
+            f"its full-text index is {built['name']!r} (on {built['column']}): drop that name"
+        )
     for statement in drop_statements(name, table_name, schema, connection.dialect, if_exists=if_exists):
         connection.execute(statement)
 
