@@ -52,6 +52,12 @@ def _pyarrow() -> Any:
     return pyarrow
 
 
+def _first_line(err: BaseException) -> str:
+    """The first line of a pyarrow error (its name if it says nothing), for a message of ours."""
+    said = str(err).strip()
+    return said.splitlines()[0] if said else type(err).__name__
+
+
 def _facade(rag: Any, path: Any, call: str) -> Any:
     """``rag`` if it is a :class:`~sqlalchemy_vector.VectorRAG` and ``path`` a path, else :class:`InvalidArgumentError`."""
     from .rag import AsyncVectorRAG, VectorRAG
@@ -92,15 +98,14 @@ def _check_complete(rag: Any) -> None:
         else:
             counts = {mine: int(session.execute(select(func.count()).select_from(E)).scalar_one())}
         others = {name: count for name, count in counts.items() if name != mine and count}
+        found = ", ".join(f"{name!r} ({count} vectors)" for name, count in sorted(others.items()))
         if others and not counts.get(mine):
-            found = ", ".join(f"{name!r} ({count} vectors)" for name, count in sorted(others.items()))
             raise ModelConfigurationError(
                 f"the facade embeds with {mine!r}, which holds no vectors in {E.__table__.name}, but the documents "
                 f"have vectors of {found}: the file would hold the documents without them; open the facade with the "
                 "embedder those vectors were made with (VectorRAG(..., embedder=...)) and export again"
             )
         if others:
-            found = ", ".join(f"{name!r} ({count} vectors)" for name, count in sorted(others.items()))
             raise ModelConfigurationError(
                 f"{E.__table__.name} holds vectors of {found} besides the facade's {mine!r}, and a file holds the "
                 "vectors of one model: they would be left out; delete the other models' embeddings first (and "
@@ -250,8 +255,7 @@ def open_export(
     try:
         source = pq.ParquetFile(str(path))
     except (pa.ArrowException, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InvalidDocumentError(f"{path} is not a Parquet file written by export ({first})") from err
+        raise InvalidDocumentError(f"{path} is not a Parquet file written by export ({_first_line(err)})") from err
     missing = sorted(set(_COLUMNS) - set(source.schema_arrow.names))
     if missing:
         raise InvalidDocumentError(
@@ -337,10 +341,9 @@ def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> 
                 except StopIteration:
                     break
                 except (pa.ArrowException, OSError) as err:
-                    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                     raise InvalidDocumentError(
-                        f"{path}: row group {group} of {source.num_row_groups} cannot be read ({first}); the file "
-                        "is damaged: export the database again"
+                        f"{path}: row group {group} of {source.num_row_groups} cannot be read ({_first_line(err)}); "
+                        "the file is damaged: export the database again"
                     ) from None
                 for row in batch.to_pylist():
                     try:
