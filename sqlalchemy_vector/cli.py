@@ -878,7 +878,7 @@ def _ensure_fulltext(rag: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .transfer import _export
+    from .transfer import BATCH_SIZE, _export
 
     url = _db(args)
     _open(url, must_exist=True).close()
@@ -890,7 +890,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         _check_collection(rag, spec, fix=_ONE_MODEL_FIX)
         # complete, or nothing changed at args.file
-        count = _export(rag, args.file, 10_000, _model_identity(embedder, spec))
+        count = _export(rag, args.file, BATCH_SIZE, _model_identity(embedder, spec))
     finally:
         rag.close()
     print(f"exported {count} passages ({rag.embedder.model_name}, {rag.dimension} dimensions) to {args.file}")
@@ -932,7 +932,7 @@ def _model_identity(embedder: Any, spec: str) -> Optional[str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .transfer import _load
+    from .transfer import BATCH_SIZE, _load
 
     if not Path(args.file).is_file():
         raise OSError(f"no such file: {args.file}")
@@ -947,7 +947,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             _check_collection(rag, spec)
             _refuse_stored_sources(rag, source, args.file, url)
             try:
-                count = _load(rag, source, args.file, 10_000, True)
+                count = _load(rag, source, args.file, BATCH_SIZE, True)
             except IntegrityError:
                 raise ValueError(
                     f"passages of {args.file} are already in {_shown(url)} (their ids are taken), so nothing was "
@@ -972,11 +972,11 @@ def _refuse_stored_sources(rag: Any, source: Any, name: str, url: str) -> None:
     Ingest gives passages new ids, so the keys would not stop the same files'
     passages from being stored twice; as ingest does, a file is stored once.
     """
-    from .transfer import _pyarrow
+    from .transfer import BATCH_SIZE, _pyarrow
 
     paths: Set[str] = set()
     try:
-        for batch in source.iter_batches(columns=["metadata"], batch_size=10_000):
+        for batch in source.iter_batches(columns=["metadata"], batch_size=BATCH_SIZE):
             for text in batch.column(0).to_pylist():
                 try:
                     path = json.loads(text).get("path") if text else None

@@ -41,6 +41,8 @@ _DIMENSION_KEY = b"sqlalchemy_vector.dimension"
 #: The identity of a local model directory (a hash of its files), where the command-line tool knows it.
 _IDENTITY_KEY = b"sqlalchemy_vector.model_identity"
 _COLUMNS = ("document_id", "content", "metadata", "embedding")
+#: Rows per batch, both ways, unless the caller says otherwise (the command-line tool's export and import).
+BATCH_SIZE = 10_000
 
 
 def _pyarrow() -> Any:
@@ -160,7 +162,7 @@ def _pages(rag: Any, batch_size: int) -> Iterator[List[Dict[str, Any]]]:
             ]
 
 
-def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000) -> int:
+def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = BATCH_SIZE) -> int:
     """Write every document of ``rag`` (a :class:`~sqlalchemy_vector.VectorRAG`) to ``path``; return how many.
 
     Each document goes with its vector of the facade's model and its
@@ -289,7 +291,7 @@ def open_export(
     return source
 
 
-def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = 10_000, keep_ids: bool = True) -> int:
+def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = BATCH_SIZE, keep_ids: bool = True) -> int:
     """Load a file written by :func:`export_parquet` into ``rag`` without re-embedding; return how many documents.
 
     The file's model and dimension must be the facade's (embeddings of two
