@@ -133,7 +133,7 @@ class VectorEnginePlugin(CreateEnginePlugin):
         )
 
     def update_url(self, url: URL) -> URL:
-        return url.difference_update_query(["sqlite_vec"])
+        return _extension_flag(url, True)[0]  # without the parameter the plugin read (checked in __init__)
 
     def engine_created(self, engine: Engine) -> None:
         attach(engine, sqlite_vec=self.sqlite_vec)
