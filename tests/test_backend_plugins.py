@@ -69,9 +69,10 @@ MYVEC = '''
 '''
 
 
-def test_a_package_adds_a_backend_for_its_own_dialect_through_the_entry_point(tmp_path: Path) -> None:
+def install_myvec(directory: Path) -> None:
+    """The distribution of MYVEC: its dialect for myvec:// URLs and its backend, each by entry point."""
     install(
-        tmp_path,
+        directory,
         "myvec_backend",
         {"myvec_backend.py": MYVEC},
         {
@@ -79,6 +80,10 @@ def test_a_package_adds_a_backend_for_its_own_dialect_through_the_entry_point(tm
             ENTRY_POINT_GROUP: {"myvec": "myvec_backend:MyVecBackend"},
         },
     )
+
+
+def test_a_package_adds_a_backend_for_its_own_dialect_through_the_entry_point(tmp_path: Path) -> None:
+    install_myvec(tmp_path)
     result = run(
         tmp_path,
         """
@@ -242,15 +247,7 @@ def test_a_broken_entry_point_leaves_the_ones_after_it_loading(tmp_path: Path) -
     install(tmp_path, "broken_backend", {"broken_backend.py": BROKEN}, {ENTRY_POINT_GROUP: {"nodriverdb": "broken_backend:NoDriver"}})
     second = tmp_path / "second"
     second.mkdir()
-    install(
-        second,
-        "myvec_backend",
-        {"myvec_backend.py": MYVEC},
-        {
-            "sqlalchemy.dialects": {"myvec": "myvec_backend:MyVecDialect"},
-            ENTRY_POINT_GROUP: {"myvec": "myvec_backend:MyVecBackend"},
-        },
-    )
+    install_myvec(second)
     result = run(
         tmp_path,
         """
