@@ -87,6 +87,7 @@ class VectorDistance(GenericFunction[float]):
                 "cosine_distance(a, b), l2_distance, inner_product or l1_distance, or distance(metric, a, b)"
             )
         a, b = _unwrap(a), _unwrap(b)
+        self._refuse_compact(a, b)
         vtype = _vector_type(a) or _vector_type(b)
         if vtype is None and not _is_sql(a) and not _is_sql(b):
             # Two Python vectors: the first one's length types both (the second must match it).
@@ -104,6 +105,23 @@ class VectorDistance(GenericFunction[float]):
         args = [self._bind(value, vtype) for value in (a, b)]
         self.dim: Optional[int] = vtype.dim if vtype is not None else None
         super().__init__(*args, **kwargs)
+
+    def _refuse_compact(self, a: Any, b: Any) -> None:
+        """A compact kind on either side (a ``HalfVector`` column) is the kind's own distance, never this one."""
+        from .kinds import CompactVector, mixed_kinds
+
+        compact = next((t for t in (getattr(x, "type", None) for x in (a, b)) if isinstance(t, CompactVector)), None)
+        if compact is None:
+            return
+        other = next((x.type for x in (a, b) if _is_sql(x) and x.type is not compact), None)
+        if isinstance(other, Vector):
+            raise mixed_kinds(self.metric, compact, other)
+        metric = {"inner_product": "max_inner_product"}.get(self.metric, self.metric)
+        metric = metric if metric in compact.metrics else compact.metrics[0]
+        raise InvalidVectorError(
+            f"{self.name}() ranks Vector expressions, not {compact.described_as}; use the kind's own distances "
+            f"({', '.join(compact.metrics)}), e.g. column.{metric}(q) or distance({metric!r}, column, q)"
+        )
 
     def _bind(self, value: Any, vtype: Optional[Vector]) -> Any:
         if isinstance(value, BindParameter) and value.type._isnull and vtype is not None:

@@ -23,11 +23,12 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Float, literal
+from sqlalchemy import Float, literal, type_coerce
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.type_api import TypeEngine
@@ -527,6 +528,33 @@ def _unwrap(value: Any) -> Any:
     return value.__clause_element__() if hasattr(value, "__clause_element__") else value
 
 
+def mixed_kinds(metric: str, compact: "CompactVector", other: TypeEngine[Any]) -> DimensionMismatchError:
+    """The error for a distance between a compact kind and a vector of another kind (a ``Vector`` among them)."""
+    described = getattr(other, "described_as", repr(other))
+    return DimensionMismatchError(
+        f"{metric} distance compares {compact.described_as} with {described}, a vector of another kind; "
+        f"both sides must be {type(compact).__name__} vectors: pass the query as a Python value (it is "
+        f"validated as {compact!r}), or compare with a column of the same kind"
+    )
+
+
+def _same_kind(expr: ColumnElement[Any], vtype: "CompactVector", metric: str) -> ColumnElement[Any]:
+    """``expr`` as an argument of a distance on ``vtype``: refused if it is a vector of another kind.
+
+    Checked here, when the expression is built, so every backend refuses it
+    alike (SQLite would otherwise read the other kind's bytes as this one's).
+    An untyped ``bindparam("q")`` is bound as ``vtype``, as with ``Vector``.
+    """
+    if isinstance(expr, BindParameter) and expr.type._isnull:
+        return type_coerce(expr, vtype)
+    other = expr.type
+    if isinstance(other, Vector) or (
+        isinstance(other, CompactVector) and (type(other) is not type(vtype) or other.dim != vtype.dim)
+    ):
+        raise mixed_kinds(metric, vtype, other)
+    return expr
+
+
 class KindDistance(GenericFunction[float]):
     """A distance between two compact vectors of one kind; one side may be a Python value."""
 
@@ -556,10 +584,12 @@ class KindDistance(GenericFunction[float]):
                 "BitVector or SparseVector)"
             )
         vtype = kinds[0]
-        if len(kinds) == 2 and (type(kinds[1]) is not type(vtype) or kinds[1].dim != vtype.dim):
+        if len(kinds) == 2 and type(kinds[1]) is not type(vtype):
+            raise mixed_kinds(metric, vtype, kinds[1])
+        if len(kinds) == 2 and kinds[1].dim != vtype.dim:
             raise DimensionMismatchError(
                 f"{metric} distance compares {vtype.described_as} with {kinds[1].described_as}; "
-                "expected the same kind and dimension"
+                "expected the same dimension"
             )
         if metric not in vtype.metrics:
             raise UnsupportedMetricError(
@@ -570,7 +600,7 @@ class KindDistance(GenericFunction[float]):
         arguments = []
         for x in (a, b):
             if isinstance(x, ColumnElement):
-                arguments.append(x)
+                arguments.append(_same_kind(x, vtype, metric))
                 continue
             value = vtype.validate(x)
             nonzero = value.values if isinstance(value, SparseValue) else value

@@ -168,3 +168,40 @@ def test_pgvector_python_sparse_values_are_accepted() -> None:
     import pgvector
     value = pgvector.SparseVector({0: 1.0, 2: 3.0}, 4)
     assert SparseVector(4).validate(value) == SparseValue(4, [0, 2], [1.0, 3.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_a_distance_between_kinds_is_refused_before_the_database(conn: Connection, backend: str) -> None:
+    kinds = CLAIMED[backend]
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "kind_mix",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("f", sv.Vector(DIM)),
+        *(sa.Column(kind, TYPES[kind](DIM)) for kind in kinds),
+    )
+    metadata.create_all(conn)
+    row = {"id": 1, "f": np.ones(DIM, np.float32), **{kind: sample(kind, 1)[0] for kind in kinds}}
+    conn.execute(table.insert(), [row])
+    for kind, metrics in kinds.items():
+        column, metric = table.c[kind], metrics[0]
+        others = [table.c.f, sa.literal(np.ones(DIM, np.float32), sv.Vector(DIM))]
+        others += [table.c[k] for k in kinds if k != kind]
+        for other in others:
+            for a, b in ((column, other), (other, column)):
+                with pytest.raises(DimensionMismatchError, match=f"{kind}.*another kind.*pass the query as a Python value"):
+                    conn.execute(sa.select(sv.kinds.KindDistance(metric, a, b)))
+        # Vector's own distances refuse a compact side too, naming the kind's distances.
+        with pytest.raises(DimensionMismatchError, match="another kind"):
+            conn.execute(sa.select(table.c.f.l2(column)))
+        with pytest.raises(DimensionMismatchError, match="another kind"):
+            conn.execute(sa.select(sv.distance("l2" if kind != "bit" else "hamming", table.c.f, column)))
+        with pytest.raises(InvalidVectorError, match=f"{kind}.*own distances.*{metric}"):
+            sv.l2_distance(column, np.ones(DIM))
+        # An untyped bind parameter is bound as the column's kind, as with Vector.
+        method = getattr(column.comparator, metric)
+        found = conn.execute(sa.select(method(sa.bindparam("q"))), {"q": row[kind]}).scalar()
+        assert found == pytest.approx(reference(metric, row[kind], row[kind]), abs=1e-4)
+    # Nothing reached the database: the transaction is still usable (PostgreSQL aborts it on an error).
+    assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1
