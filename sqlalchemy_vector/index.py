@@ -35,8 +35,14 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.expression import Executable
 
 from .dialects.base import Backend, backend_for, backends, find_backend, supported_dialects
-from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
-from .kinds import QUANTIZATIONS, CompactVector
+from .exc import (
+    DimensionLimitError,
+    InvalidArgumentError,
+    UnsupportedDialectError,
+    UnsupportedMetricError,
+    VectorIndexError,
+)
+from .kinds import QUANTIZATIONS, QUANTIZED_KINDS, CompactVector
 from .orm import check_identifier
 from .types import Vector, flag, whole_number
 
@@ -318,11 +324,19 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
             f"VectorIndex {index.name!r}: {capabilities.index_provider or backend.name} does not index {kind} vectors"
             + (f" (it indexes {', '.join(capabilities.indexed_kinds)} besides Vector)" if capabilities.indexed_kinds else "")
         )
+    kind_methods = capabilities.kind_index_methods.get(kind or "", ())
+    if kind_methods and method not in kind_methods:
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: {capabilities.index_provider or backend.name} builds "
+            f"{' and '.join(_METHOD_NAMES.get(m, m) for m in kind_methods)} indexes only on {kind} vectors, not "
+            f"{index.method!r}; use method={kind_methods[0]!r}"
+        )
     if index.quantization is not None and index.quantization not in capabilities.index_quantizations:
         raise VectorIndexError(
             f"VectorIndex {index.name!r}: no {index.quantization} quantized index on {backend.name}: "
             f"{capabilities.missing_quantization or 'not supported'}; drop quantization= or use a full-precision index"
         )
+    _check_dimension(index, backend)
     if index.metric not in served:
         raise UnsupportedMetricError(
             f"VectorIndex {index.name!r}: {backend.name} has no {method} index for metric {index.metric!r}; "
@@ -330,6 +344,33 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
         )
     _check_option_ranges(index, backend)
     return method
+
+
+def index_dimension_limit(backend: Backend, kind: Optional[str]) -> Optional[int]:
+    """Most dimensions ``backend`` indexes of vectors of ``kind`` (None: ``Vector``), or None where unbounded."""
+    capabilities = backend.capabilities
+    return capabilities.max_index_dimension if kind is None else capabilities.kind_max_index_dimension.get(kind)
+
+
+def _check_dimension(index: VectorIndex, backend: Backend) -> None:
+    """An index over more dimensions than the backend indexes (of the kind it stores) fails before ``CREATE INDEX``."""
+    column_type: Any = index.vector_column.type  # Vector or a compact kind, both with dim and described_as
+    kind = getattr(column_type, "kind", None) or QUANTIZED_KINDS.get(index.quantization or "")
+    limit = index_dimension_limit(backend, kind)
+    if limit is None or column_type.dim <= limit:
+        return
+    indexed = f"{index.quantization} quantized vectors" if index.quantization else f"{kind or 'float32'} vectors"
+    larger = []  # the quantized indexes that cover a Vector this long
+    for quantization in backend.capabilities.index_quantizations if kind is None else ():
+        bound = index_dimension_limit(backend, QUANTIZED_KINDS[quantization])
+        if bound is not None and bound >= column_type.dim:
+            larger.append(f"quantization={quantization!r} (up to {bound})")
+    raise DimensionLimitError(
+        f"VectorIndex {index.name!r}: {backend.capabilities.index_provider or backend.name} indexes {indexed} of at "
+        f"most {limit} dimensions, but {column_type.described_as} has {column_type.dim}; "
+        + (f"index a quantized form ({', '.join(larger)}), " if larger else "")
+        + "search without an index (exact), or store fewer dimensions"
+    )
 
 
 def _check_option_ranges(index: VectorIndex, backend: Backend) -> None:

@@ -71,6 +71,9 @@ KINDS: Tuple[str, ...] = ("half", "int8", "bit", "sparse")
 #: Quantizations a :class:`~sqlalchemy_vector.VectorIndex` can build over a ``Vector`` column.
 QUANTIZATIONS: Tuple[str, ...] = ("half", "binary")
 
+#: The compact kind each quantization indexes.
+QUANTIZED_KINDS: Dict[str, str] = {"half": "half", "binary": "bit"}
+
 #: Precisions an embedding column can be stored in (see :func:`precision_type`): ``float32`` is
 #: :class:`~sqlalchemy_vector.Vector`, ``half`` a :class:`HalfVector`, as capability data names its kind.
 PRECISIONS: Dict[str, Optional[str]] = {"float32": None, "half": "half"}

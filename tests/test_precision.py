@@ -212,3 +212,38 @@ def test_float32_table_is_not_opened_as_half(pg_database: Any) -> None:
     finally:
         engine.dispose()
         drop_all_postgresql(pg_database)
+
+
+class _WideEmbedder:
+    """Random embeddings of ``dimension`` dimensions (wider than pgvector indexes as vector)."""
+
+    model_name = "wide"
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+
+    def embed(self, texts: list[str]) -> list[np.ndarray]:
+        rng = np.random.default_rng(len(texts))
+        return [rng.standard_normal(self.dimension).astype(np.float32) for _ in texts]
+
+
+def test_half_index_takes_halfvec_dimensions(pg_database: Any) -> None:
+    # pgvector indexes halfvec up to 4,000 dimensions (vector up to 2,000): a 3,072-dimension half column is indexed.
+    engine = sv.create_engine(pg_database)
+    try:
+        rag = VectorRAG(engine, embedder=_WideEmbedder(3072), precision="half")
+        rag.load_documents([{"content": "one"}, {"content": "two"}], show_progress=False)
+        rag.create_index("emb_half_wide")
+        assert [ix["name"] for ix in rag.get_statistics()["indexes"]] == ["emb_half_wide"]
+        assert len(rag.query("one", top_k=1)) == 1
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE embeddings, documents"))
+        rag = VectorRAG(engine, embedder=_WideEmbedder(4001), precision="half")
+        rag.load_documents([{"content": "one"}], show_progress=False)
+        with pytest.raises(sv.exc.DimensionLimitError, match="half vectors of at most 4000 dimensions.*4001"):
+            rag.create_index("emb_half_too_wide")
+        assert rag.get_statistics()["indexes"] == []
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE embeddings, documents"))
+    finally:
+        engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -155,3 +157,45 @@ def test_index_on_a_compact_column(conn: Connection, backend: str, kind: type, m
     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     assert "kind_ix_idx" in explain(conn, statement)
     assert conn.execute(statement).scalars().first() == 3
+
+
+#: pgvector 0.8's limits per indexed type, and what a column beyond them is refused with before CREATE INDEX.
+PG_INDEX_LIMITS = [
+    (HalfVector(4001), "cosine", {}, "half vectors of at most 4000"),
+    (BitVector(64001), "hamming", {}, "bit vectors of at most 64000"),
+    (sv.Vector(4001), "cosine", {"quantization": "half"}, "half quantized vectors of at most 4000"),
+    (sv.Vector(2001), "cosine", {}, "float32 vectors of at most 2000.*quantization='half' \\(up to 4000\\)"),
+    (HalfVector(4001), "l2", {"method": "ivfflat"}, "half vectors of at most 4000"),
+]
+
+
+@pytest.mark.parametrize(("column_type", "metric", "options", "message"), PG_INDEX_LIMITS)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_index_beyond_the_kinds_dimensions_is_refused(
+    conn: Connection, backend: str, column_type: Any, metric: str, options: Dict[str, Any], message: str
+) -> None:
+    metadata = sa.MetaData()
+    table = sa.Table("wide", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", column_type))
+    index = sv.VectorIndex("wide_ix", table.c.v, metric=metric, **options)
+    with pytest.raises(sv.exc.DimensionLimitError, match=message):
+        metadata.create_all(conn)
+    with pytest.raises(sv.exc.DimensionLimitError, match=message):
+        sv.create_vector_index(conn, index)
+    # Within the limits of the same kinds, the same indexes build.
+    metadata = sa.MetaData()
+    narrower = type(column_type)(column_type.dim - 1)
+    table = sa.Table("narrow", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", narrower))
+    sv.VectorIndex("narrow_ix", table.c.v, metric=metric, **options)
+    metadata.create_all(conn)
+    assert [ix["name"] for ix in sv.list_vector_indexes(conn)] == ["narrow_ix"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_sparse_ivfflat_is_refused_before_create_index(conn: Connection, backend: str) -> None:
+    metadata = sa.MetaData()
+    table = sa.Table("sparse_ivf", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", SparseVector(8)))
+    sv.VectorIndex("sparse_ivf_ix", table.c.v, metric="l2", method="ivfflat")
+    with pytest.raises(sv.exc.VectorIndexError, match="HNSW indexes only on sparse vectors, not 'ivfflat'; use method='hnsw'"):
+        metadata.create_all(conn)
+    # Nothing reached the database: the transaction goes on.
+    assert conn.execute(sa.text("SELECT 1")).scalar() == 1

@@ -190,6 +190,11 @@ class Capabilities:
     missing_kinds: Mapping[str, str] = field(default_factory=dict)
     #: Compact kinds a :class:`~sqlalchemy_vector.VectorIndex` can index directly.
     indexed_kinds: Tuple[str, ...] = ()
+    #: The index methods that index a compact kind, where fewer than all of ``index_metrics``'s.
+    kind_index_methods: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    #: Most dimensions an index covers for a compact kind (a quantized index: the kind it stores), where bounded;
+    #: ``max_index_dimension`` is a ``Vector``'s.
+    kind_max_index_dimension: Mapping[str, int] = field(default_factory=dict)
     #: Quantizations a :class:`~sqlalchemy_vector.VectorIndex` can build over a full-precision column.
     index_quantizations: Tuple[str, ...] = ()
     #: Why there is no quantized index, where there is none.

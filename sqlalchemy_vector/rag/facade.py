@@ -44,6 +44,7 @@ from ..exc import (
 )
 from ..filters import Filter, metadata_filter
 from ..functions import SIMILARITY_FUNCTIONS
+from ..index import index_dimension_limit
 from ..orm import INT64_RANGE, check_identifier
 from ..search import MAX_LIMIT
 from ..kinds import PRECISIONS, precision_of
@@ -868,11 +869,14 @@ class VectorRAG(_Facade):
         return self._changing_indexes(self._store.drop_index, index_name)
 
     def _check_index_dimension(self, index_name: str) -> None:
-        capabilities = backend_for(self.engine.dialect).capabilities
-        limit = capabilities.max_index_dimension
+        backend = backend_for(self.engine.dialect)
+        capabilities = backend.capabilities
+        # The limit of the kind the embeddings are stored in: pgvector indexes halfvec up to 4,000 dimensions.
+        limit = index_dimension_limit(backend, PRECISIONS.get(self.precision))
         if limit is not None and self.dimension > limit:
             raise DimensionLimitError(
-                f"index {index_name!r}: {capabilities.index_provider} indexes vectors of at most {limit} dimensions, "
+                f"index {index_name!r}: {capabilities.index_provider} indexes {self.precision} vectors of at most "
+                f"{limit} dimensions, "
                 f"but {self._models.vector.type.described_as} has {self.dimension}; search without an index "
                 "(exact), or store fewer dimensions"
             )

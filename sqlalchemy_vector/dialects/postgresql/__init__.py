@@ -169,6 +169,8 @@ class PostgreSQLBackend(Backend):
         vector_kinds=_kinds.VECTOR_KINDS,
         missing_kinds=_kinds.MISSING_KINDS,
         indexed_kinds=("half", "bit", "sparse"),
+        kind_index_methods=_index.KIND_METHODS,
+        kind_max_index_dimension=_index.KIND_MAX_DIMENSION,
         index_quantizations=("half", "binary"),
     )
 

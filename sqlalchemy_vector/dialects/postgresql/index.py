@@ -37,6 +37,13 @@ INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {
     "ivfflat": ("cosine", "l2", "max_inner_product", "hamming"),
 }
 
+#: pgvector 0.8 builds IVFFlat over vector, halfvec and bit, not sparsevec (no operator class).
+KIND_METHODS: Mapping[str, Tuple[str, ...]] = {"sparse": ("hnsw",)}
+
+#: Most dimensions pgvector 0.8 indexes per type (halfvec 4,000, bit 64,000; vector's 2,000 is
+#: ``Capabilities.max_index_dimension``); sparsevec's bound is on non-zero elements, not dimensions.
+KIND_MAX_DIMENSION: Mapping[str, int] = {"half": 4000, "bit": 64000}
+
 
 #: pgvector's bounds on the build options (hnsw.c and ivfflat.h), and the values it builds with by default.
 OPTION_RANGES: Mapping[str, Tuple[int, int]] = {"m": (2, 100), "ef_construction": (4, 1000), "lists": (1, 32768)}
