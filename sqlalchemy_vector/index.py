@@ -246,7 +246,15 @@ class VectorIndex(Index):
         # The dialect is not known yet: every backend sets what its DDL reads.
         for backend in backends():
             backend.index_attached(self, column)
+        event.listen(table, "before_create", self._before_table_create)
         event.listen(table, "before_drop", self._before_table_drop)
+
+    def _before_table_create(self, target: Table, connection: Connection, **kw: Any) -> None:
+        # An index the backend cannot build is refused before CREATE TABLE, as a column type it cannot store
+        # is: no table is left behind without its index (ClickHouse, and DDL outside a transaction, keep it).
+        backend = find_backend(connection.dialect)
+        if backend is not None and self.table is target:
+            check_buildable(self, backend)
 
     def _before_table_drop(self, target: Table, connection: Connection, **kw: Any) -> None:
         # DROP TABLE takes an index (and a trigger) with it, but not an index

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.exc import VectorIndexError
 from sqlalchemy_vector.kinds import BitVector, HalfVector, SparseVector
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, CLICKHOUSE, WITH_CLICKHOUSE
 from tests.index_helpers import clustered, exact_ids, explain
 
 DIM = 3072  # beyond the 2,000 dimensions pgvector's vector HNSW indexes
@@ -46,14 +46,15 @@ def test_quantized_index_ddl() -> None:
 
 
 @pytest.mark.parametrize("quantization", ["half", "binary"])
-@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE, indirect=True)
 def test_rerank_through_quantized_index(conn: Connection, backend: str, quantization: str) -> None:
     table = _table(quantization)
     capabilities = sv.dialects.backend_for(conn.dialect).capabilities
     if quantization not in capabilities.index_quantizations:
         with pytest.raises(VectorIndexError, match="quantized index") as info:
             table.metadata.create_all(conn)
-        assert capabilities.missing_quantization in str(info.value)
+        assert capabilities.missing_quantization and capabilities.missing_quantization in str(info.value)
+        assert not sa.inspect(conn).has_table(table.name)
         return
     if backend == "sqlite-python":  # no vec0 without the extension
         with pytest.raises(sv.exc.MissingExtensionError, match="vec0"):
@@ -179,6 +180,7 @@ def test_index_beyond_the_kinds_dimensions_is_refused(
     index = sv.VectorIndex("wide_ix", table.c.v, metric=metric, **options)
     with pytest.raises(sv.exc.DimensionLimitError, match=message):
         metadata.create_all(conn)
+    assert not sa.inspect(conn).has_table("wide")
     with pytest.raises(sv.exc.DimensionLimitError, match=message):
         sv.create_vector_index(conn, index)
     # Within the limits of the same kinds, the same indexes build.
@@ -197,5 +199,25 @@ def test_sparse_ivfflat_is_refused_before_create_index(conn: Connection, backend
     sv.VectorIndex("sparse_ivf_ix", table.c.v, metric="l2", method="ivfflat")
     with pytest.raises(sv.exc.VectorIndexError, match="HNSW indexes only on sparse vectors, not 'ivfflat'; use method='hnsw'"):
         metadata.create_all(conn)
+    assert not sa.inspect(conn).has_table("sparse_ivf")
     # Nothing reached the database: the transaction goes on.
     assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", CLICKHOUSE])
+def test_an_index_the_backend_cannot_build_leaves_no_table(backend: str, fresh_database_url: Any) -> None:
+    # Refused before CREATE TABLE, like a kind the backend cannot store: SQLite's DDL outside a transaction and
+    # ClickHouse (no transactions) would otherwise keep a table without its index.
+    engine = sv.create_engine(fresh_database_url(backend))
+    try:
+        metadata = sa.MetaData()
+        dim = 2001 if backend == "postgresql" else 8  # pgvector has a half index: refuse its dimensions instead
+        table = sa.Table(
+            "unbuilt", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False), sa.Column("v", sv.Vector(dim))
+        )
+        sv.VectorIndex("unbuilt_ix", table.c.v, metric="cosine", **({} if backend == "postgresql" else {"quantization": "half"}))
+        with pytest.raises((VectorIndexError, sv.exc.DimensionLimitError)):
+            metadata.create_all(engine)
+        assert not sa.inspect(engine).has_table("unbuilt")
+    finally:
+        engine.dispose()

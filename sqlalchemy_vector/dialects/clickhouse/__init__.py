@@ -114,6 +114,7 @@ class ClickHouseBackend(Backend):
             "(or another backend for compact kinds: see the kinds table in docs/indexes.md)"
             for kind in ("half", "int8", "bit", "sparse")
         },
+        missing_quantization=_index.MISSING_QUANTIZATION,
     )
 
     def dialect_classes(self) -> tuple[type | str, ...]:

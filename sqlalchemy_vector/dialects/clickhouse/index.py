@@ -31,6 +31,12 @@ INDEX_METRICS: Mapping[str, Tuple[str, ...]] = {"hnsw": tuple(_DISTANCE)}
 #: The index's element type: the vectors' own float32, so its distances are exact.
 QUANTIZATION = "f32"
 
+#: Why a VectorIndex takes no quantization= here.
+MISSING_QUANTIZATION = (
+    "the vector_similarity index is built at full float32 precision here: its quantized graphs (bf16, i8, b1) "
+    "report rounded distances, which a search that does not read the vector column ranks by (docs/backends.md)"
+)
+
 # ClickHouse 26.9's defaults for the long form's M and ef_construction: an option at its default is
 # indistinguishable in the catalog from one not given, so only the others are reported.
 DEFAULT_OPTIONS = {"m": 32, "ef_construction": 128}
