@@ -32,7 +32,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DontWrapMixin
 
 from .dialects.base import find_backend
-from .exc import InvalidRowError
+from .exc import InvalidRowError, InvalidVectorError
+from .kinds import CompactVector
 from .types import Vector, _preview, has_booleans, to_float32
 
 __all__ = ["BulkLoad", "bulk_insert"]
@@ -229,6 +230,9 @@ class BulkLoad:
                 try:
                     done.append(process(value))
                 except Exception as err:
+                    if isinstance(err, InvalidVectorError) and isinstance(column.type, CompactVector):
+                        # The kind's own error, naming the row as a Vector column's does.
+                        column.type.validate(value, f"{column.type.described_as} in row {index}")
                     if isinstance(err, DontWrapMixin):
                         raise
                     raise self.unstorable(column, index, err) from err

@@ -334,8 +334,11 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
     def _describe(self) -> str:
         return self.described_as
 
-    def validate(self, value: Any) -> Any:
-        """The value as this kind stores it, or the error saying why it cannot be stored."""
+    def validate(self, value: Any, where: Optional[Where] = None) -> Any:
+        """The value as this kind stores it, or the error saying why it cannot be stored.
+
+        ``where`` names the value in that error (default: the column, :attr:`described_as`).
+        """
         raise NotImplementedError
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
@@ -391,8 +394,8 @@ class HalfVector(CompactVector):
     kind = "half"
     cache_ok = True
 
-    def validate(self, value: Any) -> npt.NDArray[np.float16]:
-        return to_half(value, self.dim, self._describe)
+    def validate(self, value: Any, where: Optional[Where] = None) -> npt.NDArray[np.float16]:
+        return to_half(value, self.dim, where or self._describe)
 
 
 class Int8Vector(CompactVector):
@@ -401,8 +404,8 @@ class Int8Vector(CompactVector):
     kind = "int8"
     cache_ok = True
 
-    def validate(self, value: Any) -> npt.NDArray[np.int8]:
-        return to_int8(value, self.dim, self._describe)
+    def validate(self, value: Any, where: Optional[Where] = None) -> npt.NDArray[np.int8]:
+        return to_int8(value, self.dim, where or self._describe)
 
 
 class BitVector(CompactVector):
@@ -416,8 +419,8 @@ class BitVector(CompactVector):
     cache_ok = True
     metrics = BIT_METRICS
 
-    def validate(self, value: Any) -> npt.NDArray[np.bool_]:
-        return to_bits(value, self.dim, self._describe)
+    def validate(self, value: Any, where: Optional[Where] = None) -> npt.NDArray[np.bool_]:
+        return to_bits(value, self.dim, where or self._describe)
 
 
 class SparseVector(CompactVector):
@@ -430,8 +433,8 @@ class SparseVector(CompactVector):
     kind = "sparse"
     cache_ok = True
 
-    def validate(self, value: Any) -> SparseValue:
-        return to_sparse(value, self.dim, self._describe)
+    def validate(self, value: Any, where: Optional[Where] = None) -> SparseValue:
+        return to_sparse(value, self.dim, where or self._describe)
 
     @property
     def python_type(self) -> type:

@@ -205,3 +205,18 @@ def test_a_distance_between_kinds_is_refused_before_the_database(conn: Connectio
         assert found == pytest.approx(reference(metric, row[kind], row[kind]), abs=1e-4)
     # Nothing reached the database: the transaction is still usable (PostgreSQL aborts it on an error).
     assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1
+
+
+INVALID = {"half": [1e6] * DIM, "int8": [0.5] * DIM, "bit": [2] * DIM, "sparse": {DIM + 3: 1.0}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_bulk_insert_names_the_row_of_an_invalid_value(conn: Connection, backend: str) -> None:
+    for kind in CLAIMED[backend]:
+        table = _table(kind)
+        table.metadata.create_all(conn)
+        rows = [{"id": i, "v": value} for i, value in enumerate(sample(kind, 3))]
+        rows[2]["v"] = INVALID[kind]
+        with pytest.raises(InvalidVectorError, match=rf"column 'kind_{kind}.v' \(\w+\({DIM}\)\) in row 2 "):
+            sv.bulk_insert(conn, table, rows)
+        assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
