@@ -34,6 +34,7 @@ from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.type_api import TypeEngine
 
 from .exc import (
+    DimensionLimitError,
     DimensionMismatchError,
     InvalidArgumentError,
     InvalidVectorError,
@@ -346,7 +347,16 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
 
         if only_printing(dialect):
             return self.impl_instance
-        return dialect.type_descriptor(backend_for(dialect).kind_storage_type(self.kind, self.dim))
+        backend = backend_for(dialect)
+        stored = backend.kind_storage_type(self.kind, self.dim)  # raises UnsupportedKindError where not stored
+        limit = backend.capabilities.kind_max_dimension.get(self.kind)
+        if limit is not None and self.dim > limit:
+            raise DimensionLimitError(
+                f"{self.described_as.replace(' value', '')} has more dimensions than {backend.name} stores in "
+                f"{self.kind} vectors ({limit} at most); declare at most {limit} (e.g. a model with fewer dimensions, "
+                "or truncated Matryoshka embeddings)"
+            )
+        return dialect.type_descriptor(stored)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self.validate(value)
@@ -435,6 +445,19 @@ class SparseVector(CompactVector):
 
     def validate(self, value: Any, where: Optional[Where] = None) -> SparseValue:
         return to_sparse(value, self.dim, where or self._describe)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        from .dialects.base import find_backend
+
+        checked = super().process_bind_param(value, dialect)
+        backend = find_backend(dialect)
+        limit = backend.capabilities.max_sparse_elements if backend is not None else None
+        if backend is not None and limit is not None and checked is not None and checked.indices.size > limit:
+            raise InvalidVectorError(
+                f"{self.described_as} has {checked.indices.size} non-zero elements; {backend.name} stores at most "
+                f"{limit} in a sparse vector; keep the {limit} largest in magnitude"
+            )
+        return checked
 
     @property
     def python_type(self) -> type:

@@ -220,3 +220,27 @@ def test_bulk_insert_names_the_row_of_an_invalid_value(conn: Connection, backend
         with pytest.raises(InvalidVectorError, match=rf"column 'kind_{kind}.v' \(\w+\({DIM}\)\) in row 2 "):
             sv.bulk_insert(conn, table, rows)
         assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_pgvector_kind_limits_before_the_database(conn: Connection, backend: str) -> None:
+    # halfvec declares up to 16,000 dimensions, sparsevec up to 10**9 with at most 16,000 non-zero elements.
+    for column_type, limit in ((HalfVector(16001), 16000), (SparseVector(10**9 + 1), 10**9)):
+        metadata = sa.MetaData()
+        table = sa.Table("too_wide", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", column_type))
+        with pytest.raises(sv.exc.DimensionLimitError, match=rf"too_wide.v' \({type(column_type).__name__}\({column_type.dim}\)\).*\({limit} at most\)"):
+            metadata.create_all(conn)
+        assert not sa.inspect(conn).has_table("too_wide")
+    metadata = sa.MetaData()
+    table = sa.Table("sparse_wide", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", SparseVector(20000)))
+    metadata.create_all(conn)
+    fits, too_many = ({i: 1.0 for i in range(n)} for n in (16000, 16001))
+    conn.execute(table.insert(), [{"id": 1, "v": fits}])
+    message = r"sparse_wide.v' \(SparseVector\(20000\)\) has 16001 non-zero elements; postgresql stores at most 16000"
+    with pytest.raises(InvalidVectorError, match=message):
+        conn.execute(table.insert(), [{"id": 2, "v": too_many}])
+    with pytest.raises(InvalidVectorError, match=message):
+        sv.bulk_insert(conn, table, [{"id": 2, "v": too_many}])
+    with pytest.raises(InvalidVectorError, match=message):
+        conn.execute(sa.select(table.c.v.l2(too_many)))
+    assert conn.execute(sa.select(table.c.v.l2(fits))).scalar() == 0.0

@@ -188,6 +188,10 @@ class Capabilities:
     vector_kinds: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     #: Why each other kind is refused: no native form that reads back identically.
     missing_kinds: Mapping[str, str] = field(default_factory=dict)
+    #: Most dimensions a column of a compact kind can declare, where bounded (``max_dimension`` is a ``Vector``'s).
+    kind_max_dimension: Mapping[str, int] = field(default_factory=dict)
+    #: Most non-zero elements a sparse vector can hold, where bounded.
+    max_sparse_elements: Optional[int] = None
     #: Compact kinds a :class:`~sqlalchemy_vector.VectorIndex` can index directly.
     indexed_kinds: Tuple[str, ...] = ()
     #: The index methods that index a compact kind, where fewer than all of ``index_metrics``'s.

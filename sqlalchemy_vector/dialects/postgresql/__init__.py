@@ -168,6 +168,8 @@ class PostgreSQLBackend(Backend):
         index_by_create_index=True,
         vector_kinds=_kinds.VECTOR_KINDS,
         missing_kinds=_kinds.MISSING_KINDS,
+        kind_max_dimension=_kinds.MAX_DIMENSIONS,
+        max_sparse_elements=_kinds.MAX_SPARSE_ELEMENTS,
         indexed_kinds=("half", "bit", "sparse"),
         kind_index_methods=_index.KIND_METHODS,
         kind_max_index_dimension=_index.KIND_MAX_DIMENSION,

@@ -30,7 +30,9 @@ VECTOR_KINDS: Mapping[str, Tuple[str, ...]] = {
 MISSING_KINDS: Mapping[str, str] = {
     "int8": "pgvector 0.8 has no int8 vector type; use HalfVector (2 bytes a dimension) or BitVector",
 }
-MAX_DIMENSIONS = {"half": 16000, "bit": 83886080, "sparse": 1000000000}
+#: Most dimensions each pgvector 0.8 type declares (bit: PostgreSQL's bit string), and a sparsevec's non-zero elements.
+MAX_DIMENSIONS: Mapping[str, int] = {"half": 16000, "bit": 83886080, "sparse": 1000000000}
+MAX_SPARSE_ELEMENTS = 16000
 
 OPERATORS = {"cosine": "<=>", "l2": "<->", "max_inner_product": "<#>", "l1": "<+>", "hamming": "<~>", "jaccard": "<%>"}
 
