@@ -224,6 +224,14 @@ def distance(metric: str, a: Any, b: Any) -> VectorDistance:
 
     compact = any(isinstance(getattr(_unwrap(x), "type", None), CompactVector) for x in (a, b))
     if metric in ("hamming", "jaccard") and not compact:
+        typed = next((_unwrap(x) for x in (a, b) if _is_sql(_unwrap(x))), None)
+        if typed is not None and not isinstance(typed.type, Vector):
+            # A reflected bit(n) / BIT column stays a plain bit string: say how to call it a bit vector.
+            raise UnsupportedMetricError(
+                f"{metric} is a distance between BitVector columns, got '{typed}' of type {typed.type!r}; declare "
+                "the column BitVector(n) (reflection keeps PostgreSQL's bit(n) and DuckDB's BIT as plain bit "
+                "strings), or pass type_coerce(column, BitVector(n))"
+            )
         raise UnsupportedMetricError(
             f"{metric} is a distance between bit vectors (BitVector columns), not float vectors; "
             f"rank a Vector by one of {', '.join(METRICS)}"

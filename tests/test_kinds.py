@@ -244,3 +244,18 @@ def test_pgvector_kind_limits_before_the_database(conn: Connection, backend: str
     with pytest.raises(InvalidVectorError, match=message):
         conn.execute(sa.select(table.c.v.l2(too_many)))
     assert conn.execute(sa.select(table.c.v.l2(fits))).scalar() == 0.0
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"], indirect=True)
+def test_a_reflected_bit_string_is_named_with_the_fix(conn: Connection, backend: str) -> None:
+    # Reflection keeps PostgreSQL's bit(n) and DuckDB's BIT plain bit strings (ordinary columns are common).
+    table = _table("bit")
+    table.metadata.create_all(conn)
+    value = sample("bit", 1)[0]
+    conn.execute(table.insert(), [{"id": 1, "v": value}])
+    reflected = sa.Table(table.name, sa.MetaData(), autoload_with=conn)
+    assert not isinstance(reflected.c.v.type, BitVector)
+    with pytest.raises(UnsupportedMetricError, match=r"got 'kind_bit.v' of type BIT.*declare the column BitVector\(n\)"):
+        sv.distance("hamming", reflected.c.v, value)
+    coerced = sa.type_coerce(reflected.c.v, BitVector(DIM))
+    assert conn.execute(sa.select(sv.distance("hamming", coerced, value))).scalar() == 0.0
