@@ -125,6 +125,7 @@ def test_round_trip_and_distances(conn: Connection, backend: str, kind: str) -> 
         found = dict(conn.execute(sa.select(table.c.id, method(query)).where(table.c.id < 99)).all())
         for i, value in enumerate(values):
             assert found[i] == pytest.approx(reference(metric, value, query), rel=2e-3, abs=1e-4), (metric, i)
+            assert type(found[i]) is float, (metric, found[i])  # every backend, every metric: a Python float
     # A distance the backend lacks is a compile-time error naming it.
     missing = [m for m in TYPES[kind].metrics if m not in claimed]
     for metric in missing:

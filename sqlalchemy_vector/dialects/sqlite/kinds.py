@@ -96,6 +96,8 @@ def compile_distance(element: KindDistance, compiler: SQLCompiler, **kw: Any) ->
     body = f"{_FUNCTIONS[element.metric]}({reader}({sides[0][0]}), {reader}({sides[1][0]}))"
     if element.metric == "cosine":
         body = f"coalesce({body}, {ZERO_VECTOR_COSINE_DISTANCE})"
+    elif element.metric == "l1":
+        body = f"CAST({body} AS REAL)"  # sqlite-vec 0.1.9 sums int8 L1 as an integer; a distance reads as a float
     # sqlite-vec raises on NULL arguments: guard the ones that are not parameters.
     guards = [f"{sql} IS NULL" for sql, arg in sides if getattr(arg, "__visit_name__", None) != "bindparam"]
     return f"(CASE WHEN {' OR '.join(guards)} THEN NULL ELSE {body} END)" if guards else body
