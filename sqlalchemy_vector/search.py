@@ -326,9 +326,11 @@ def _find_index(
         for ix in getattr(getattr(col, "table", None), "indexes", ())
         if isinstance(ix, VectorIndex)
         and ix.vector_column.key == col.key
-        and ix.metric == metric
+        # A binary index ranks candidates by Hamming distance over the bits, whatever metric re-ranks them.
+        and (ix.metric == metric or (quantized and ix.quantization == "binary"))
         and (ix.quantization is not None) == quantized
     ]
+    candidates.sort(key=lambda ix: ix.metric != metric)  # the index declared for the metric first
     if isinstance(index, str):
         candidates = [ix for ix in candidates if ix.name == index]
         if not candidates:

@@ -221,3 +221,22 @@ def test_an_index_the_backend_cannot_build_leaves_no_table(backend: str, fresh_d
         assert not sa.inspect(engine).has_table("unbuilt")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "max_inner_product", "l1"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_a_binary_index_serves_the_rerank_of_every_metric(conn: Connection, backend: str, metric: str) -> None:
+    # The bits are ranked by Hamming distance whatever metric re-ranks them (its listed metric is None).
+    dim, rows = 64, 80
+    table = _table("binary", dim)
+    table.metadata.create_all(conn)
+    data = clustered(rows, dim, seed=3)
+    conn.execute(table.insert(), [{"id": i + 1, "v": row} for i, row in enumerate(data)])
+    query = data[11] + 0.01
+    statement = sv.knn_select(table.c.v, query, 5, metric=metric, rerank=rows, dialect=conn.dialect)
+    if backend == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    assert "q_binary_idx" in explain(conn, statement)
+    # Every row a candidate: the re-ranked top 5 is the exact one.
+    found = sv.knn(conn, table.c.v, query, 5, metric=metric, rerank=rows)
+    assert [row.id for row in found] == exact_ids(data, query, metric, 5)
