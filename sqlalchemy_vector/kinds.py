@@ -98,20 +98,40 @@ class SparseValue:
     __slots__ = ("dim", "indices", "values")
 
     def __init__(self, dim: int, indices: Any, values: Any) -> None:
-        self.dim = int(dim)
-        self.indices: npt.NDArray[np.int64] = np.asarray(indices, dtype=np.int64)
-        self.values: npt.NDArray[np.float32] = np.asarray(values, dtype=np.float32)
+        # Checked, not converted: int64 would truncate an index of 1.5 to 1, and store the value elsewhere.
+        checked = whole_number(dim)
+        if checked is None or checked < 0:
+            raise InvalidVectorError(f"SparseValue expects a whole number of dimensions, got {dim!r}")
+        given_indices, given_values = np.asarray(indices), np.asarray(values)
+        if given_indices.size and given_indices.dtype.kind not in "iu":
+            raise InvalidVectorError(
+                f"SparseValue expects integer indices, got {_preview(indices)} (dtype {given_indices.dtype}); "
+                "give 0-based positions as ints"
+            )
+        if given_values.size and given_values.dtype.kind not in "iuf":
+            raise InvalidVectorError(
+                f"SparseValue expects numeric values, got {_preview(values)} (dtype {given_values.dtype}); "
+                "give floats (booleans are not read as 0/1)"
+            )
+        if given_indices.ndim != 1 or given_indices.shape != given_values.shape:
+            raise InvalidVectorError(
+                f"SparseValue has {given_indices.size} indices and {given_values.size} values; give one value per "
+                "index, both as flat sequences"
+            )
+        self.dim = checked
+        self.indices: npt.NDArray[np.int64] = given_indices.astype(np.int64)
+        self.values: npt.NDArray[np.float32] = given_values.astype(np.float32)
 
     @classmethod
     def from_dict(cls, elements: Mapping[int, float], dim: int) -> "SparseValue":
         """From ``{index: value}`` (0-based); zero values are dropped."""
-        items = sorted((int(i), float(v)) for i, v in elements.items() if v != 0)
+        items = sorted((i, v) for i, v in elements.items() if v != 0)
         return cls(dim, [i for i, _ in items], [v for _, v in items])
 
     @classmethod
     def from_dense(cls, array: Any) -> "SparseValue":
         """From a dense 1-D array; its length is the dimension."""
-        dense = np.asarray(array, dtype=np.float32)
+        dense = to_float32(array, None, "SparseValue.from_dense() input")
         indices = np.flatnonzero(dense)
         return cls(dense.shape[0], indices, dense[indices])
 

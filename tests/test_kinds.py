@@ -260,3 +260,23 @@ def test_a_reflected_bit_string_is_named_with_the_fix(conn: Connection, backend:
         sv.distance("hamming", reflected.c.v, value)
     coerced = sa.type_coerce(reflected.c.v, BitVector(DIM))
     assert conn.execute(sa.select(sv.distance("hamming", coerced, value))).scalar() == 0.0
+
+
+def test_sparse_value_refuses_what_it_would_change() -> None:
+    # An index of 1.5 used to become 1 (the value stored at another position), a dimension of 8.7 became 8.
+    for build, message in [
+        (lambda: SparseValue(8, [1.5], [2.0]), "integer indices"),
+        (lambda: SparseValue.from_dict({1.5: 2.0}, 8), "integer indices"),
+        (lambda: SparseValue(8, [True], [2.0]), "integer indices"),
+        (lambda: SparseValue(8, ["a"], [2.0]), "integer indices"),
+        (lambda: SparseValue(8.7, [1], [2.0]), "whole number of dimensions"),
+        (lambda: SparseValue(8, [1], [True]), "numeric values"),
+        (lambda: SparseValue(8, [1], ["x"]), "numeric values"),
+        (lambda: SparseValue(8, [[1]], [[2.0]]), "flat sequences"),
+        (lambda: SparseValue(8, [1, 2], [2.0]), "2 indices and 1 values"),
+        (lambda: SparseValue.from_dense([[1.0, 2.0]]), "1-D"),
+    ]:
+        with pytest.raises(InvalidVectorError, match=message):
+            build()
+    assert SparseValue(8, np.array([1], np.int32), [3]) == SparseValue.from_dict({1: 3.0}, 8)
+    assert SparseValue(8, [], []).to_numpy().tolist() == [0.0] * 8
