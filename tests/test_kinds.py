@@ -247,6 +247,7 @@ def test_pgvector_kind_limits_before_the_database(conn: Connection, backend: str
     assert conn.execute(sa.select(table.c.v.l2(fits))).scalar() == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
 @pytest.mark.parametrize("backend", ["duckdb", "postgresql"], indirect=True)
 def test_a_reflected_bit_string_is_named_with_the_fix(conn: Connection, backend: str) -> None:
     # Reflection keeps PostgreSQL's bit(n) and DuckDB's BIT plain bit strings (ordinary columns are common).
