@@ -8,6 +8,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pytest
+import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -457,6 +458,25 @@ def test_construction(
             rag.query_with_embedding([1, 2, 3])
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_sessionmaker_of_an_engine_made_elsewhere(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, embedder: KeywordEmbedder
+) -> None:
+    # A sessionmaker's engine is prepared as an Engine bind is: without it PostgreSQL had no vector
+    # type, ClickHouse no table engine and SQLite no sqlite-vec.
+    url = fresh_url(backend, tmp_path, request)
+    engine = sqlalchemy.create_engine(url)
+    try:
+        rag = VectorRAG(sessionmaker(engine), embedder=embedder)
+        rag.load_documents(CORPUS, show_progress=False)
+        assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
+        assert rag.engine is engine
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_all_postgresql(url)
 
 
 # -- indexes --------------------------------------------------------------------------------------

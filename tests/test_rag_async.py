@@ -10,6 +10,7 @@ import asyncio
 import gc
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, List, Sequence
 
@@ -19,7 +20,7 @@ import sqlalchemy
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 import sqlalchemy_vector as sv
 from rag_fixtures import (  # noqa: F401  (pg_database is a fixture)
@@ -36,6 +37,7 @@ from sqlalchemy_vector.dialects import engine_state
 from sqlalchemy_vector.exc import (
     DimensionMismatchError,
     DocumentNotFoundError,
+    FallbackWarning,
     InvalidArgumentError,
     ModelConfigurationError,
 )
@@ -263,6 +265,19 @@ async def test_construction(async_engine: AsyncEngine, database: URL, async_back
         AsyncVectorRAG(sv.create_engine("sqlite://"), embedder=embedder)
     with pytest.raises(ModelConfigurationError, match="use AsyncVectorRAG with an AsyncEngine"):
         VectorRAG(async_engine, embedder=embedder)  # type: ignore[arg-type]
+
+
+async def test_async_sessionmaker_of_an_engine_made_elsewhere(database: URL) -> None:
+    # Its engine is prepared as an AsyncEngine bind is (on PostgreSQL the vector type was missing).
+    engine = create_async_engine(database)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FallbackWarning)  # aiosqlite's sqlite3 may not load sqlite-vec
+            rag = AsyncVectorRAG(async_sessionmaker(engine), embedder=AsyncKeywordEmbedder(VOCABULARY))
+            await rag.load_documents(CORPUS, show_progress=False)
+            assert [r["document_id"] for r in await rag.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
+    finally:
+        await engine.dispose()
 
 
 # -- backends without an asyncio driver: the synchronous driver in one worker thread ---------------------

@@ -141,7 +141,9 @@ class AsyncVectorRAG:
     ``bind`` is an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`, a database URL
     with an async driver (``sqlite+aiosqlite``, ``postgresql+psycopg_async``,
     ``postgresql+asyncpg``), or an
-    :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`.
+    :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`; an engine made elsewhere
+    (given, or an async_sessionmaker's) is prepared in place, as
+    :func:`sqlalchemy_vector.attach` does.
 
     Like SQLAlchemy's :class:`~sqlalchemy.ext.asyncio.AsyncSession`, it is a
     proxy: each method runs the synchronous :class:`VectorRAG` method (the
@@ -196,6 +198,7 @@ class AsyncVectorRAG:
                     "the async_sessionmaker given to AsyncVectorRAG has no AsyncEngine bind; "
                     "create it as async_sessionmaker(engine)"
                 )
+            engine = attach(engine)  # prepared as an AsyncEngine bind is: created elsewhere, it may not be yet
         elif isinstance(bind, AsyncEngine):
             engine = attach(bind)
         elif isinstance(bind, (str, URL)):

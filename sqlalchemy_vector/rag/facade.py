@@ -398,7 +398,9 @@ class VectorRAG(_Facade):
 
     ``bind`` is an :class:`~sqlalchemy.engine.Engine`, a database URL (an engine
     is created with :func:`sqlalchemy_vector.create_engine` and disposed by
-    :meth:`close`), or a :class:`~sqlalchemy.orm.sessionmaker`.  Without models
+    :meth:`close`), or a :class:`~sqlalchemy.orm.sessionmaker`; an engine made
+    elsewhere (given, or a sessionmaker's) is prepared in place, as
+    :func:`sqlalchemy_vector.attach` does.  Without models
     the facade uses tables ``documents`` and ``embeddings``, created if missing;
     your own models (from :mod:`sqlalchemy_vector.orm`) are used as they are.
     ``embedder`` defaults to the lexical
@@ -452,6 +454,7 @@ class VectorRAG(_Facade):
                 raise ModelConfigurationError(
                     "the sessionmaker given to VectorRAG has no Engine bind; create it as sessionmaker(engine)"
                 )
+            engine = attach(engine)  # prepared as an Engine bind is: created elsewhere, it may not be yet
             self._sessions = bind
         elif isinstance(bind, Engine):
             engine = attach(bind)
