@@ -24,12 +24,18 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return unit
 
 
-def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult: float = 0.5) -> List[int]:
-    """Positions (into ``candidates``) of the ``k`` picks, in the order chosen; ties go to the earlier candidate."""
-    k = positive_integer("k", k)
+def _check_lambda_mult(lambda_mult: Any) -> float:
+    """``lambda_mult`` as a float from 0 to 1, or :class:`InvalidArgumentError`."""
     weight = real_number(lambda_mult)
     if weight is None or not 0.0 <= weight <= 1.0:
         raise InvalidArgumentError(f"lambda_mult must be a number from 0 to 1, got {lambda_mult!r}")
+    return weight
+
+
+def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult: float = 0.5) -> List[int]:
+    """Positions (into ``candidates``) of the ``k`` picks, in the order chosen; ties go to the earlier candidate."""
+    k = positive_integer("k", k)
+    weight = _check_lambda_mult(lambda_mult)
     rows = [to_float32(row, None, f"candidates[{i}]") for i, row in enumerate(candidates)]
     if not rows:
         return []

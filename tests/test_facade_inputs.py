@@ -440,3 +440,36 @@ def test_a_repeated_id_in_a_generator_is_found_as_it_is_read(fresh_engine: Engin
         rag.load_documents(documents, batch_size=2, show_progress=False)
     # One transaction elsewhere; on ClickHouse, which has none, the first batch stays written.
     assert rag.get_statistics()["document_count"] == (2 if backend == CLICKHOUSE else 0)
+
+
+class _Counting(HashingEmbedder):
+    """The lexical embedder, counting the texts it was asked to embed (a paid model's bill)."""
+
+    def __init__(self) -> None:
+        super().__init__(DIM)
+        self.texts: List[str] = []
+
+    def embed(self, texts: Any) -> Any:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_a_refused_search_embeds_nothing(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    # Filters, lambda_mult and a missing full-text index were found only after the query had been embedded.
+    embedder = _Counting()
+    rag = VectorRAG(fresh_engine, embedder=embedder)
+    rag.load_documents(STORED, show_progress=False)
+    embedder.texts.clear()
+    bad = {"n": {"$near": 1}}
+    refused(x.InvalidFilterError, "unknown operator '\\$near'", rag.query, "apple", filters=bad)
+    refused(x.InvalidFilterError, "unknown operator '\\$near'", rag.query_batch, ["apple", "pear"], filters=bad)
+    refused(x.InvalidFilterError, "unknown operator '\\$near'", rag.mmr_query, "apple", filters=bad)
+    refused(x.InvalidFilterError, "unknown operator '\\$near'", rag.hybrid_query, "apple", filters=bad)
+    refused(x.InvalidArgumentError, "lambda_mult must be a number from 0 to 1, got 2", rag.mmr_query, "apple", lambda_mult=2)
+    refused(x.InvalidArgumentError, r"query_texts\[1\] must be a string, got int 3", rag.query_batch, ["apple", 3])
+    no_index = x.UnsupportedDialectError if backend == CLICKHOUSE else x.ModelConfigurationError
+    refused(no_index, "full-text ind", rag.hybrid_query, "apple")
+    refused(no_index, "full-text ind", rag.mmr_query, "apple", mode="hybrid")
+    assert embedder.texts == []
+    assert [r["document_id"] for r in rag.mmr_query("apple", top_k=1, lambda_mult=1)] == ["doc-1"]
+    assert embedder.texts == ["apple"]

@@ -45,6 +45,7 @@ from ..exc import (
 from ..filters import Filter, metadata_filter
 from ..functions import SIMILARITY_FUNCTIONS
 from ..index import index_dimension_limit
+from ..mmr import _check_lambda_mult
 from ..orm import INT64_RANGE, check_identifier
 from ..search import MAX_LIMIT
 from ..kinds import PRECISIONS, precision_of
@@ -754,8 +755,9 @@ class VectorRAG(_Facade):
     ) -> List[Result]:
         """The ``top_k`` documents most similar to ``query_text``."""
         top_k = self._check_search(top_k, similarity_threshold, similarity_function)
+        where = self._where(filters)  # before anything is embedded
         vector = self._embed([_text(query_text)])[0]
-        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, self._where(filters))
+        return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
 
     def query_with_embedding(
         self,
@@ -780,9 +782,9 @@ class VectorRAG(_Facade):
     ) -> List[List[Result]]:
         """:meth:`query` for several texts, embedded in one call; one result list per text."""
         top_k = self._check_search(top_k, similarity_threshold, similarity_function)
-        texts = [_text(t) for t in _texts(query_texts)]
+        texts = [_text(t, f"query_texts[{i}]") for i, t in enumerate(_texts(query_texts))]
+        where = self._where(filters)  # before anything is embedded
         vectors = self._embed(texts)
-        where = self._where(filters)
         with self._session() as session:
             return [
                 self._store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors
@@ -930,9 +932,10 @@ class VectorRAG(_Facade):
         top_k = self._check_search(top_k, None, similarity_function)
         weights = _check_weights(weights)  # before anything is embedded
         match_all = flag("hybrid_query(match_all=...)", match_all)
-        vector = self._embed([_text(query_text)])[0]
         where = self._where(filters)
-        spec = self._write(_fresh_fulltext, self._store)
+        query_text = _text(query_text)
+        spec = self._write(_fresh_fulltext, self._store)  # no index (or none on this backend): nothing embedded
+        vector = self._embed([query_text])[0]
         return self._read(
             _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights,
             _fusion_constant(self.embedder, rrf_k), fetch_k, similarity_function, match_all,
@@ -960,11 +963,13 @@ class VectorRAG(_Facade):
         if mode not in ("vector", "hybrid"):
             raise InvalidArgumentError(f"mode must be 'vector' or 'hybrid', got {mode!r}")
         top_k = self._check_search(top_k, None, similarity_function)
-        vector = self._embed([_text(query_text)])[0]
+        _check_lambda_mult(lambda_mult)
         where = self._where(filters)
+        query_text = _text(query_text)
+        spec = self._write(_fresh_fulltext, self._store) if mode == "hybrid" else None
+        vector = self._embed([query_text])[0]  # after every check: nothing is embedded for a call refused
         depth = max(fetch_k, top_k)
-        if mode == "hybrid":
-            spec = self._write(_fresh_fulltext, self._store)
+        if spec is not None:
             candidates = self._read(
                 _hybrid_search, self._store, spec, query_text, vector, depth, where, (1.0, 1.0),
                 _fusion_constant(self.embedder, None), None, similarity_function, False,

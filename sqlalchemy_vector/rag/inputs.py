@@ -208,9 +208,9 @@ def _index_metric(similarity_function: str) -> str:
     return SIMILARITY_FUNCTIONS[similarity_function]
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, name: str = "query_text") -> str:
     if not isinstance(value, str):
-        raise InvalidArgumentError(f"query_text must be a string, got {type(value).__name__}")
+        raise InvalidArgumentError(f"{name} must be a string, got {_type_name(value)} {value!r:.60}")
     return value
 
 
