@@ -148,6 +148,22 @@ def test_dimension_drift_is_named_on_open(backend: str, fresh_database_url: Call
         assert rag.get_statistics()["document_count"] == 1
 
 
+@pytest.mark.parametrize("backend", ("sqlite", "duckdb", "postgresql", "clickhouse"))
+def test_dimension_drift_names_a_migration_the_backend_can_run(
+    backend: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    # ClickHouse refuses op.alter_vector_dimension, which the error told users to run there too.
+    url = fresh_database_url(backend)
+    VectorRAG(url, dimension=8).close()
+    with pytest.raises(x.SchemaMismatchError) as raised:
+        VectorRAG(url, dimension=4)
+    if backend == "clickhouse":
+        assert "alter_vector_dimension" not in str(raised.value)
+        assert str(raised.value).endswith("or add a Vector(4) column, fill it with new embeddings and drop the old one")
+    else:
+        assert str(raised.value).endswith("or migrate the column (Alembic with op.alter_vector_dimension)")
+
+
 @pytest.mark.parametrize("backend", ASYNC)
 async def test_dimension_drift_is_named_on_open_async(backend: str, fresh_database_url: Callable[[str], str]) -> None:
     url = fresh_database_url(backend)

@@ -567,11 +567,15 @@ class VectorRAG(_Facade):
                 self._check_compact_column(inspector, table, vector_column)
             # No declared dimension (a plain BLOB made outside the models, say): nothing to compare.
             if declared is not None and declared != self.dimension:
+                migrate = (
+                    "or migrate the column (Alembic with op.alter_vector_dimension)"
+                    if backend.dimension_change_refusal(table.name, vector_column.name, self.dimension, declared) is None
+                    else f"or add a Vector({self.dimension}) column, fill it with new embeddings and drop the old one"
+                )
                 raise SchemaMismatchError(
                     f"column {table.name}.{vector_column.name} in the database stores {declared}-dimensional "
                     f"vectors, but this facade expects {self.dimension} ({vector_column.type!r}); open it with "
-                    f"dimension={declared} and an embedder of that size, use another table or database, "
-                    "or migrate the column (Alembic with op.alter_vector_dimension)"
+                    f"dimension={declared} and an embedder of that size, use another table or database, {migrate}"
                 )
 
     def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
