@@ -68,6 +68,21 @@ def test_returning_is_refused_before_the_server_sees_it(conn: Connection) -> Non
     assert conn.execute(select(items.c.id)).scalars().all() == [1]
 
 
+def test_delete_with_like_patterns(conn: Connection) -> None:
+    # clickhouse-connect quoted the '%' that contains(), startswith() and endswith() add as a name
+    # inside DELETE (`'%'`), which the server refused as an unknown identifier.
+    from sqlalchemy import delete
+
+    items = table("like_items", dim=2)
+    items.create(conn)
+    labels = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    conn.execute(insert(items), [{"id": i, "label": label, "embedding": [1, 0]} for i, label in enumerate(labels)])
+    conn.execute(delete(items).where(items.c.label.contains("mm")))
+    conn.execute(delete(items).where(items.c.label.startswith("bet")))
+    conn.execute(delete(items).where(items.c.label.endswith("lon"), items.c.id.in_(select(items.c.id))))
+    assert conn.execute(select(items.c.label).order_by(items.c.id)).scalars().all() == ["alpha", "delta"]
+
+
 def test_bulk_path_matches_plain_insert(conn: Connection) -> None:
     rng = np.random.default_rng(3)
     rows = [

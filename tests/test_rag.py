@@ -255,6 +255,18 @@ def test_delete(rag: VectorRAG) -> None:
     assert (stats["document_count"], stats["embedding_count"], stats["models"]) == (0, 0, {})
 
 
+def test_delete_by_expressions_with_like_patterns(rag: VectorRAG) -> None:
+    # On ClickHouse the '%' that contains(), startswith() and endswith() add was rendered as a
+    # quoted name inside DELETE, which the server refused.
+    Document = rag.document_model
+    assert rag.delete_documents(filters=Document.content.contains("cherry")) == 2  # type: ignore[attr-defined]
+    assert rag.delete_documents(ids=["d1", "d4"], filters=Document.content.startswith("fig")) == 1  # type: ignore[attr-defined]
+    assert rag.delete_documents(filters=Document.content.endswith("honey")) == 1  # type: ignore[attr-defined]
+    assert sorted(r["document_id"] for r in rag.query_with_filters({}, top_k=10)) == ["d1", "d6"]
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == (2, 2)
+
+
 # -- transactions ---------------------------------------------------------------------------------
 
 

@@ -221,5 +221,19 @@ def _dml_with_compile_state(element: Any, compiler: Any, **kw: Any) -> str:
             compiler.isdelete = True
         else:
             compiler.isupdate = True
-    visit = compiler.visit_delete if isinstance(element, Delete) else compiler.visit_update
-    return str(visit(element, **kw))
+    if isinstance(element, Delete):
+        return _delete(element, compiler, **kw)
+    return str(compiler.visit_update(element, **kw))
+
+
+def _delete(element: Delete, compiler: Any, **kw: Any) -> str:
+    """``DELETE FROM t WHERE ...``, the condition rendered as in any other statement.
+
+    clickhouse-connect 1.12 renders each column of a DELETE's condition as a quoted name, literal
+    columns too: the ``'%'`` of ``contains()``, ``startswith()`` and ``endswith()`` became the
+    identifier `` `'%'` `` and the server refused it.  ClickHouse takes qualified names there.
+    """
+    if element.whereclause is None:
+        return str(compiler.visit_delete(element, **kw))  # its error: ClickHouse deletes need a condition
+    table = compiler.preparer.format_table(element.table)
+    return f"DELETE FROM {table} WHERE {compiler.process(element.whereclause, **kw)}"
