@@ -147,6 +147,24 @@ def test_bulk_matches_plain_insert(conn: Connection, backend: str) -> None:
     np.testing.assert_array_equal(actual[0]["embedding"], rows[0]["embedding"])
 
 
+@pytest.mark.parametrize("name", ["vecs.select", "it's a table"])
+def test_names_that_need_quoting(conn: Connection, name: str) -> None:
+    # ClickHouse's bulk path handed the bare name to insert_arrow, which read "vecs.select" as
+    # database "vecs", table "select".
+    table = Table(
+        name,
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("the text", Text),
+        Column("order", sv.Vector(2)),
+    )
+    table.create(conn)
+    load = bulk.BulkLoad.prepare(conn, table, [{"id": i, "the text": f"t{i}", "order": [i, 1]} for i in range(3)])
+    assert backend_for(conn.dialect).bulk_write(conn, load) is True  # the bulk path itself, not the fallback
+    rows = conn.execute(select(table).order_by(table.c.id)).all()
+    assert [(row[0], row[1], list(row[2])) for row in rows] == [(i, f"t{i}", [i, 1]) for i in range(3)]
+
+
 def test_bulk_insert_returns_count_and_round_trips(conn: Connection) -> None:
     metadata = MetaData()
     table = document_table(metadata, "docs_public")

@@ -82,9 +82,8 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     from ...bulk import driver_call
 
     preparer = connection.dialect.identifier_preparer
-    sql = (
-        f"INSERT INTO {preparer.format_table(load.table)} "
-        f"({', '.join(preparer.format_column(c) for c in load.columns)}) FORMAT Arrow"
-    )
-    driver_call(connection, sql, lambda: client.insert_arrow(load.table.name, source, database=load.table.schema))
+    table = preparer.format_table(load.table)
+    sql = f"INSERT INTO {table} ({', '.join(preparer.format_column(c) for c in load.columns)}) FORMAT Arrow"
+    # The table quoted here: insert_arrow takes a bare name with a dot ("a.b") for database.table.
+    driver_call(connection, sql, lambda: client.insert_arrow(table, source))
     return True
