@@ -513,16 +513,27 @@ def create_vector_index(bind: Bind, index: VectorIndex, *, if_not_exists: bool =
 
 
 def drop_vector_index(
-    bind: Bind, index: Union[VectorIndex, str], *, schema: Optional[str] = None, if_exists: bool = False
+    bind: Bind,
+    index: Union[VectorIndex, str],
+    *,
+    schema: Optional[str] = None,
+    if_exists: bool = False,
+    table_name: Optional[str] = None,
 ) -> None:
-    """Drop a vector index by object or name (on SQLite: its vec0 table and sync triggers)."""
+    """Drop a vector index by object or name (on SQLite: its vec0 table and sync triggers).
+
+    ``table_name`` (or the object's table) is the indexed table, which a name
+    alone does not tell where index names are per table (ClickHouse).
+    """
     connection = _connection(bind)
     if isinstance(index, VectorIndex):
         name = index.index_name
         schema = schema if schema is not None else (index.table.schema if index.table is not None else None)
+        if table_name is None and index.table is not None:
+            table_name = index.table.name
     else:
         name = check_identifier(index, "drop_vector_index(index)", VectorIndexError)
-    _index_backend(connection.dialect).drop_index(connection, name, schema, if_exists=if_exists)
+    _index_backend(connection.dialect).drop_index(connection, name, schema, if_exists=if_exists, table_name=table_name)
 
 
 def list_vector_indexes(

@@ -249,6 +249,39 @@ def test_facade_index_keeps_the_answers(clickhouse_database: Engine) -> None:
     assert rag.delete_index("emb_hnsw") is True and rag.get_statistics()["indexes"] == []
 
 
+def test_dropping_a_vector_index_leaves_other_indexes_of_its_name(clickhouse_database: Engine) -> None:
+    # ClickHouse names indexes per table. The facade's delete_index dropped the first skip index of the
+    # name it found in the database: a minmax index of the documents table, keeping the vector index.
+    from tests.rag_fixtures import CORPUS
+
+    def skip_indexes() -> list:
+        with clickhouse_database.connect() as conn:
+            query = "SELECT table, name, type FROM system.data_skipping_indices WHERE database = currentDatabase() ORDER BY table, name"
+            return [tuple(row) for row in conn.exec_driver_sql(query)]
+
+    rag = sv.VectorRAG(clickhouse_database, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents(CORPUS, show_progress=False)
+    other = table("other_vectors", dim=8)
+    with clickhouse_database.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE documents ADD INDEX taken content TYPE minmax")
+        other.create(conn)
+        sv.create_vector_index(conn, sv.VectorIndex("shared", other.c.embedding, metric="cosine"))
+    rag.create_index("taken")
+    rag.create_index("shared")
+    assert rag.delete_index("taken") is True
+    assert rag.delete_index("shared") is True
+    assert skip_indexes() == [("documents", "taken", "minmax"), ("other_vectors", "shared", "vector_similarity")]
+    assert rag.get_statistics()["indexes"] == []
+    with clickhouse_database.begin() as conn:
+        with pytest.raises(sv.exc.VectorIndexError, match="no vector index 'taken' in this ClickHouse database"):
+            sv.drop_vector_index(conn, "taken")  # the minmax index is no vector index
+        rag.create_index("shared")
+        with pytest.raises(sv.exc.VectorIndexError, match="'shared' exists on the tables 'embeddings', 'other_vectors'"):
+            sv.drop_vector_index(conn, "shared")
+        sv.drop_vector_index(conn, "shared", table_name="other_vectors")
+    assert skip_indexes() == [("documents", "taken", "minmax"), ("embeddings", "shared", "vector_similarity")]
+
+
 def test_alembic_operations(conn: Connection) -> None:
     """Migrations run through clickhouse-connect's Alembic implementation, with the vector operations."""
     import sqlalchemy_vector.alembic  # noqa: F401  - registers the operations and prepares each backend

@@ -325,12 +325,22 @@ class Backend:
         for statement in self.create_index_statements(index, if_not_exists=if_not_exists):
             connection.execute(statement)
 
-    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
+    def drop_index(
+        self,
+        connection: Connection,
+        name: str,
+        schema: Optional[str],
+        if_exists: bool = False,
+        *,
+        table_name: Optional[str] = None,
+    ) -> None:
         """Drop the vector index ``name`` from the database of ``connection``.
 
         Without ``if_exists``, a name that is not one of :meth:`list_indexes` is
         refused before anything runs (the database's own error would differ per
         backend, and could drop an index that is not a vector index).
+        ``table_name``, where known, is the indexed table: where index names are
+        per table (ClickHouse), the index of that table is dropped.
         """
         if not if_exists:
             existing = sorted(found["name"] for found in self.list_indexes(connection, schema))
@@ -341,7 +351,7 @@ class Backend:
                     + f"; existing ones: {', '.join(existing) or 'none'} (drop_vector_index(..., if_exists=True) "
                     "accepts a missing one)"
                 )
-        for statement in self.drop_index_statements(name, schema, if_exists=if_exists):
+        for statement in self.drop_index_statements(name, schema, if_exists=if_exists, table_name=table_name):
             connection.execute(statement)
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:

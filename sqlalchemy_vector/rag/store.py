@@ -722,7 +722,8 @@ class _Store:
         if not any(index["name"] == name for index in self.indexes(session)):
             return False
         # Found just now: if_exists spares drop_vector_index reading the catalog again to refuse a missing one.
-        drop_vector_index(session, name, schema=self.vector_table.schema, if_exists=True)
+        table = self.vector_table
+        drop_vector_index(session, name, schema=table.schema, if_exists=True, table_name=table.name)
         self.known_indexes = None
         return True
 

@@ -179,8 +179,16 @@ class ClickHouseBackend(Backend):
     def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Any]:
         return _index.create_statements(index, if_not_exists)
 
-    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
-        _index.drop(connection, name, schema, if_exists)
+    def drop_index(
+        self,
+        connection: Connection,
+        name: str,
+        schema: Optional[str],
+        if_exists: bool = False,
+        *,
+        table_name: Optional[str] = None,
+    ) -> None:
+        _index.drop(connection, name, schema, if_exists, table_name)
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)

@@ -100,18 +100,32 @@ def create_statements(index: VectorIndex, if_not_exists: bool) -> List[Any]:
     return [CreateVectorIndex(index, if_not_exists=if_not_exists), MaterializeVectorIndex(index)]
 
 
-def drop(connection: Connection, name: str, schema: Optional[str], if_exists: bool) -> None:
-    table = connection.execute(
+def drop(connection: Connection, name: str, schema: Optional[str], if_exists: bool, table_name: Optional[str]) -> None:
+    """Drop the vector index ``name`` (of ``table_name`` if given), looking its table up.
+
+    Index names are per table here: a skip index of another type, or of another
+    table, may have the same name, and is never the one dropped.
+    """
+    tables = connection.execute(
         text(
-            "SELECT table FROM system.data_skipping_indices "
-            "WHERE name = :name AND database = coalesce(:schema, currentDatabase())"
+            "SELECT table FROM system.data_skipping_indices WHERE type = 'vector_similarity' AND name = :name "
+            "AND database = coalesce(:schema, currentDatabase()) AND (:table IS NULL OR table = :table) ORDER BY table"
         ),
-        {"name": name, "schema": schema},
-    ).scalar()
-    if table is None:
+        {"name": name, "schema": schema, "table": table_name},
+    ).scalars().all()
+    if len(tables) > 1:
+        raise VectorIndexError(
+            f"vector index {name!r} exists on the tables {', '.join(map(repr, tables))} (ClickHouse names indexes per "
+            "table); name the table: drop_vector_index(connection, name, table_name=...)"
+        )
+    if not tables:
         if if_exists:
             return
-        raise VectorIndexError(f"no vector index {name!r} in this ClickHouse database; list_vector_indexes() shows them")
+        where = f" on table {table_name!r}" if table_name is not None else ""
+        raise VectorIndexError(
+            f"no vector index {name!r}{where} in this ClickHouse database; list_vector_indexes() shows them"
+        )
+    table = tables[0]
     quote = connection.dialect.identifier_preparer.quote
     target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
     connection.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {quote(name)}")

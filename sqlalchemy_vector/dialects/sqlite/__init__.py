@@ -520,8 +520,16 @@ class SQLiteBackend(Backend):
     def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
         _index.create_index(connection, index, if_not_exists=if_not_exists)
 
-    def drop_index(self, connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
-        _index.drop_index(connection, name, schema, if_exists=if_exists)
+    def drop_index(
+        self,
+        connection: Connection,
+        name: str,
+        schema: Optional[str],
+        if_exists: bool = False,
+        *,
+        table_name: Optional[str] = None,
+    ) -> None:
+        _index.drop_index(connection, name, schema, if_exists=if_exists)  # the vec0 table is the index itself
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection)
