@@ -117,7 +117,9 @@ def _conditions(column: ColumnElement[Any], spec: Mapping[str, Any], where: str)
         elif key.startswith("$"):
             raise InvalidFilterError(
                 f"{where}: unknown operator {key!r} at the top level; use $and, $or or $not there, "
-                f"or one of {', '.join(sorted(_FIELD_OPERATORS))} inside a key's condition"
+                f"or one of {', '.join(sorted(_FIELD_OPERATORS))} inside a key's condition; a metadata key that "
+                f"starts with '$' is read with an expression instead: json_value(Document.metadata_, {key!r}, "
+                "'number') > 3 (kinds: number, string, boolean, present, null)"
             )
         else:
             clauses.append(_field(column, key, condition, f"{where} on key {key!r}"))

@@ -26,7 +26,7 @@ from index_helpers import fresh_database
 from test_filters import operators_used
 from rag_fixtures import KeywordEmbedder, existing_models, vector_ddl, vector_param, vector_placeholder
 from sqlalchemy_vector.exc import InvalidFilterError
-from sqlalchemy_vector.filters import OPERATORS
+from sqlalchemy_vector.filters import OPERATORS, json_value
 from sqlalchemy_vector.rag import VectorRAG
 
 # The backends a fresh database is made of (test_rag.py's FRESH_BACKENDS).
@@ -375,6 +375,8 @@ def test_ranked_search_filters_the_same_way(rag: VectorRAG) -> None:
 MALFORMED: List[Tuple[Any, str]] = [
     ({"v": {"$regex": "a"}}, r"on key 'v': unknown operator '\$regex'; expected one of"),
     ({"$nor": [{"v": 1}]}, r"unknown operator '\$nor' at the top level"),
+    ({"$price": 5}, r"a metadata key that starts with '\$' is read with an expression instead: "
+     r"json_value\(Document.metadata_, '\$price', 'number'\) > 3"),
     ({"v": {"$or": [{"$eq": 1}]}}, r"on key 'v': unknown operator '\$or'"),
     ({"v": {"$in": "abc"}}, r"\$in expects a list of values, got str 'abc'"),
     ({"v": {"$in": 5}}, r"\$in expects a list of values, got int 5"),
@@ -427,6 +429,21 @@ def test_malformed_filters_raise_before_any_sql(rag: VectorRAG, spec: Any, messa
         assert statements  # the recorder sees the statements that do run
     finally:
         event.remove(rag.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keys_starting_with_a_dollar_are_found_as_the_error_says(backend: str, fresh_database_url: Any) -> None:
+    # A filter dict cannot name such a key (it reads as an operator): the error points to json_value.
+    rag = VectorRAG(fresh_database_url(backend), dimension=2)
+    try:
+        rag.load_documents([{"content": "a", "document_id": "a", "metadata": {"$price": 5}},
+                            {"content": "b", "document_id": "b", "metadata": {"$price": 1}}], show_progress=False)
+        with pytest.raises(InvalidFilterError, match=r"json_value\(Document.metadata_, '\$price', 'number'\) > 3"):
+            rag.query_with_filters({"$price": {"$gt": 3}})
+        expression = json_value(rag.document_model.metadata_, "$price", "number") > 3  # type: ignore[attr-defined]
+        assert _ids(rag.query_with_filters(expression)) == ["a"]
+    finally:
+        rag.close()
 
 
 # -- writes and tables of other shapes -----------------------------------------------------------------------
