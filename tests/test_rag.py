@@ -37,6 +37,7 @@ from sqlalchemy_vector.exc import (
     InvalidFilterError,
     MissingExtensionError,
     ModelConfigurationError,
+    SchemaMismatchError,
     UnsupportedMetricError,
     VectorIndexError,
 )
@@ -485,6 +486,42 @@ def test_sessionmaker_of_an_engine_made_elsewhere(
         rag.load_documents(CORPUS, show_progress=False)
         assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
         assert rag.engine is engine
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_all_postgresql(url)
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_your_models_tables_missing_at_first_use(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, embedder: KeywordEmbedder
+) -> None:
+    # The facade creates only its default tables. Yours missing gave the driver's "no such table" at the
+    # first write; the tables are looked for at each call until they exist, then checked as at opening.
+    url = fresh_url(backend, tmp_path, request)
+    engine = sv.create_engine(url)
+    try:
+        Document, Embedding = make_models(8, document_table="late_docs", embedding_table="late_embs")
+        rag = VectorRAG(engine, document_model=Document, embedding_model=Embedding, embedder=embedder)
+        message = (
+            "tables 'late_docs' \\(Document\\) and 'late_embs' \\(Embedding\\) do not exist in the database; the "
+            "facade creates only the tables of its default models: create yours first, e.g. "
+            "Document.metadata.create_all\\(engine\\)"
+        )
+        with pytest.raises(SchemaMismatchError, match=message):
+            rag.load_documents(CORPUS, show_progress=False)
+        with pytest.raises(SchemaMismatchError, match=message):
+            rag.query_with_embedding(Q, top_k=2)
+        Document.metadata.create_all(engine)  # type: ignore[attr-defined]
+        rag.load_documents(CORPUS, show_progress=False)
+        assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
+        # Created with another dimension after the facade opened: refused as at opening.
+        Wide, WideEmbedding = make_models(16, document_table="wide_docs", embedding_table="wide_embs")
+        Narrow, NarrowEmbedding = make_models(8, document_table="wide_docs", embedding_table="wide_embs")
+        narrow = VectorRAG(engine, document_model=Narrow, embedding_model=NarrowEmbedding, embedder=embedder)
+        Wide.metadata.create_all(engine)  # type: ignore[attr-defined]
+        with pytest.raises(SchemaMismatchError, match="stores 16-dimensional vectors, but this facade expects 8"):
+            narrow.get_statistics()
     finally:
         engine.dispose()
         if backend == "postgresql":

@@ -40,6 +40,7 @@ from sqlalchemy_vector.exc import (
     FallbackWarning,
     InvalidArgumentError,
     ModelConfigurationError,
+    SchemaMismatchError,
 )
 from sqlalchemy_vector.orm import make_models
 from sqlalchemy_vector.rag import AsyncVectorRAG, VectorRAG
@@ -278,6 +279,19 @@ async def test_async_sessionmaker_of_an_engine_made_elsewhere(database: URL) -> 
             assert [r["document_id"] for r in await rag.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
     finally:
         await engine.dispose()
+
+
+async def test_your_models_tables_missing_at_first_use(async_engine: AsyncEngine) -> None:
+    Document, Embedding = make_models(8, document_table="late_docs", embedding_table="late_embs")
+    rag = AsyncVectorRAG(
+        async_engine, document_model=Document, embedding_model=Embedding, embedder=AsyncKeywordEmbedder(VOCABULARY)
+    )
+    with pytest.raises(SchemaMismatchError, match="tables 'late_docs' \\(Document\\) and 'late_embs' \\(Embedding\\) do not"):
+        await rag.load_documents(CORPUS, show_progress=False)
+    async with async_engine.begin() as connection:
+        await connection.run_sync(Document.metadata.create_all)  # type: ignore[attr-defined]
+    await rag.load_documents(CORPUS, show_progress=False)
+    assert [r["document_id"] for r in await rag.query_with_embedding(Q, top_k=2)] == ["d1", "d6"]
 
 
 # -- backends without an asyncio driver: the synchronous driver in one worker thread ---------------------

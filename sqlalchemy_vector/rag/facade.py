@@ -435,7 +435,7 @@ class VectorRAG(_Facade):
     ) -> None:
         _refuse_asyncio_driver(bind)
         self._setup(bind, document_model, embedding_model, embedder, dimension, distributed, precision)
-        self._ensure_tables()
+        self._ensure_tables(missing_ok=True)  # your models' tables may be created after the facade
 
     def _setup(
         self,
@@ -489,8 +489,13 @@ class VectorRAG(_Facade):
         self._tables_ready = False
         self._serialize_setup = True  # False under asyncio: a thread lock must not be held across awaits
 
-    def _ensure_tables(self) -> None:
+    def _ensure_tables(self, missing_ok: bool = False) -> None:
         """Create the default tables if missing, and check the tables found (once per facade).
+
+        Your models' tables are never created here: one missing raises
+        :class:`SchemaMismatchError` naming it, unless ``missing_ok`` (the
+        constructor's call: they may be created between it and the first use),
+        and is looked for again at the next call.
 
         Facades opening one new database at once (threads, processes) may race
         to create its tables: creation is serialised within the process and an
@@ -509,12 +514,22 @@ class VectorRAG(_Facade):
                 if self._distribution:
                     self._distribute_tables()
                 with self.engine.connect() as connection:
-                    self._check_tables(connection)
+                    missing = self._check_tables(connection)
             except DBAPIError as err:
                 explained = backend_for(self.engine.dialect).explain_error(err, self.engine.url)
                 if explained is None:
                     raise
                 raise explained from err
+            if missing:
+                if missing_ok:
+                    return
+                names = " and ".join(f"{table.name!r} ({model.__name__})" for model, table in missing)
+                verb = "tables {} do" if len(missing) > 1 else "table {} does"
+                raise SchemaMismatchError(
+                    f"{verb.format(names)} not exist in the database; the facade creates only the tables of its "
+                    "default models: create yours first, e.g. "
+                    f"{missing[0][0].__name__}.metadata.create_all(engine), or with an Alembic migration"
+                )
             self._tables_ready = True
 
     def _create_tables(self) -> None:
@@ -535,17 +550,22 @@ class VectorRAG(_Facade):
             for statement in self._distribution:
                 connection.execute(statement)
 
-    def _check_tables(self, connection: Connection) -> None:
-        """The tables found must have the columns the models use, and the vector column their dimension."""
+    def _check_tables(self, connection: Connection) -> List[Tuple[type, Table]]:
+        """The tables found must have the columns the models use, and the vector column their dimension.
+
+        Returns the models whose tables are not in the database, with their tables.
+        """
         backend = backend_for(connection.dialect)
         inspector = inspect(connection)
         vector_column = self._models.vector.property.columns[0]
+        absent: List[Tuple[type, Table]] = []
         for model in (self._models.document, self._models.embedding):
             if model is None:
                 continue
             table: Table = model.__table__  # type: ignore[attr-defined]
             if not inspector.has_table(table.name, schema=table.schema):
-                continue  # your models, tables not created yet
+                absent.append((model, table))
+                continue
             found = set(connection.execute(select(text("*")).select_from(table).limit(0)).keys())
             missing = [c.name for c in table.columns if c.name not in found]
             if missing:
@@ -577,6 +597,7 @@ class VectorRAG(_Facade):
                     f"vectors, but this facade expects {self.dimension} ({vector_column.type!r}); open it with "
                     f"dimension={declared} and an embedder of that size, use another table or database, {migrate}"
                 )
+        return absent
 
     def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
         """A column of a compact kind in the database must be the precision this facade stores."""
