@@ -225,6 +225,9 @@ def checked_spec(spec: FullTextSpec, backend: Backend) -> FullTextSpec:
     """``spec`` if ``backend`` knows its language, else the error naming the ones it knows."""
     # Checked here too, not only by FullTextIndex: a spec (the facade's) reaches the DDL with its language.
     _check_language(spec.language, f"FullTextIndex {spec.name!r}")
+    refusal = backend.fulltext_table_refusal(spec.table.name, spec.schema)
+    if refusal is not None:
+        raise VectorIndexError(f"FullTextIndex {spec.name!r} on table {spec.table.name!r}: {refusal}")
     known = backend.fulltext_languages
     if known and spec.language not in known:
         raise VectorIndexError(

@@ -586,6 +586,10 @@ class Backend:
     #: Whether a table holds one full-text index at most (a second would replace the first), whatever its name.
     one_fulltext_index_per_table: ClassVar[bool] = False
 
+    def fulltext_table_refusal(self, table_name: str, schema: Optional[str]) -> Optional[str]:
+        """Why a full-text index cannot be built on this table (its name), or None where it can."""
+        return None
+
     def database_fulltext_languages(self, connection: Connection) -> Optional[List[str]]:
         """The languages this database has, where they are the database's (``fulltext_languages`` is empty).
 

@@ -262,6 +262,9 @@ class DuckDBBackend(Backend):
     fulltext_languages = tuple(_fulltext.STEMMERS)
     one_fulltext_index_per_table = True  # the fts extension keeps its index in a schema named after the table
 
+    def fulltext_table_refusal(self, table_name: str, schema: Optional[str]) -> Optional[str]:
+        return _fulltext.table_refusal(table_name, schema)
+
     def fulltext_create_statements(self, index: Any, dialect: Dialect) -> Any:
         return _fulltext.create_statements(index, dialect)
 

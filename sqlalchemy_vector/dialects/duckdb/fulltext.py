@@ -19,7 +19,6 @@ the build; with ``scan=True`` it also compares the fingerprint with the table
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -69,6 +68,22 @@ def fts_extension_path() -> Optional[Path]:
 
 def _string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+#: A name the fts extension can use: it writes the table's name unquoted into the SQL it generates.
+_PLAIN_NAME = re.compile(r"[^\W\d]\w*")
+
+
+def table_refusal(table_name: str, schema: Optional[str]) -> Optional[str]:
+    """Why the fts extension cannot index ``table_name`` (a name it would need quoted), or None."""
+    for kind, name in (("schema", schema), ("table", table_name)):
+        if name is not None and not _PLAIN_NAME.fullmatch(name):
+            return (
+                f"DuckDB's full-text extension writes the {kind} name {name!r} unquoted into its own SQL, and this "
+                "name needs quoting; index a table whose name (and schema) is letters, digits and _ only, not "
+                "starting with a digit (rename it, or keep the text in such a table)"
+            )
+    return None
 
 
 def fts_schema(table_name: str, schema: Optional[str]) -> str:
