@@ -424,6 +424,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
+        _check_identities(rag, root)
         report = ingest_files(
             rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
             progress=not args.quiet,
@@ -444,6 +445,45 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"({report.unchanged} unchanged, {report.replaced} replaced{empty}, {report.pruned} pruned)"
     )
     return 0
+
+
+def _absolute(identity: str) -> bool:
+    """Whether a stored identity is a resolved path (POSIX, or a Windows drive's), not a path under a ``--root``."""
+    return identity.startswith("/") or re.match(r"[A-Za-z]:/", identity) is not None
+
+
+def _check_identities(rag: Any, root: Optional[Path]) -> None:
+    """Refuse to identify files otherwise than the database does: each file would be stored twice.
+
+    Files ingested without ``--root`` are identified by their resolved path,
+    with it by their path under the root; the two never match, so a database
+    keeps one of them (its first stored file tells which).
+    """
+    from sqlalchemy import inspect, select
+
+    from .filters import json_value, metadata_filter
+
+    D = rag.document_model
+    path = json_value(D.metadata_, "path", "string")
+    with rag.engine.connect() as connection:
+        table = D.__table__
+        if not inspect(connection).has_table(table.name, schema=table.schema):
+            return
+        statement = select(path).select_from(D).where(metadata_filter(D.metadata_, {"path": {"$exists": True}})).limit(1)
+        stored = connection.execute(statement).scalar()
+    if not isinstance(stored, str) or not stored or _absolute(stored) == (root is None):
+        return
+    if root is None:
+        raise ValueError(
+            f"this database identifies files by their path under a --root directory (such as {stored}): ingested "
+            "without --root, each file would be stored again under its absolute path; pass the --root it was "
+            "ingested with, or use another --db"
+        )
+    raise ValueError(
+        f"this database identifies files by their resolved path (such as {stored}), as ingest does without --root: "
+        f"with --root {root}, each file would be stored again under its path there; leave --root out, or ingest "
+        "into another --db"
+    )
 
 
 @dataclasses.dataclass

@@ -95,6 +95,28 @@ def test_root_makes_identities_portable(
     assert "is not under --root" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_a_database_identifies_files_one_way(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With --root a file is stored under its path under the root, without under its resolved path: ingesting the
+    # same files the other way stored every passage a second time (and queries returned each one twice).
+    write_corpus(tmp_path / "docs", 3)
+    monkeypatch.chdir(tmp_path)
+    for number, (first, then) in enumerate(((["--root", "."], []), ([], ["--root", "."]))):
+        url = fresh_database_url(backend).replace("/fresh.", f"/fresh{number}.")  # a new file, or database again
+        assert main(["ingest", "docs", *first, "--db", url, "--quiet"]) == 0
+        capsys.readouterr()
+        assert main(["ingest", "docs", *then, "--db", url, "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "this database identifies files by their" in err
+        assert ("pass the --root it was ingested with" if first else "leave --root out") in err
+        assert stats(url, capsys)["document_count"] == 3
+        assert main(["ingest", "docs", *first, "--db", url, "--quiet"]) == 0
+        assert "(3 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+
+
 def test_prune_only_within_the_given_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
