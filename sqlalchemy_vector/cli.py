@@ -945,8 +945,11 @@ _ONE_MODEL_FIX = (
 )
 
 
-def _recorded_model(url: str) -> Tuple[Any, str]:
-    """The model the stored vectors of a database without settings record (by name, never loaded), or the default."""
+def _recorded_model(url: str, several: bool = False) -> Tuple[Any, str]:
+    """The model the stored vectors of a database without settings record (by name, never loaded), or the default.
+
+    Vectors of several models are refused, unless ``several`` (then the default, as for none).
+    """
     from .index import vector_columns
 
     rag = _open(url, must_exist=True)
@@ -958,11 +961,11 @@ def _recorded_model(url: str) -> Tuple[Any, str]:
         dimension = dims.get(table.c[rag._models.vector.key].name) if dims else None
     finally:
         rag.close()
-    if len(models) > 1:
+    if len(models) > 1 and not several:
         raise VectorError(
             f"{_shown(url)} holds vectors of several models ({', '.join(map(repr, models))}); " + _ONE_MODEL_FIX
         )
-    if not models or dimension is None:
+    if len(models) != 1 or dimension is None:
         return load_embedder(LEXICAL_MODEL), LEXICAL_MODEL
     return _StoredModel(models[0], models[0], int(dimension)), models[0]
 
@@ -1080,7 +1083,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     url = _db(args)
     _open(url, must_exist=True).close()
-    embedder, _ = _embedder_for(url, None)  # the stored model, by its recorded name (nothing is loaded)
+    if _read_settings(url):
+        embedder, _ = _embedder_for(url, None)  # the stored model, by its recorded name (nothing is loaded)
+    else:  # built through the API: the model its vectors record, by name
+        embedder, _ = _recorded_model(url, several=True)
     rag = _open(url, must_exist=True, embedder=embedder)
     try:
         stats = rag.get_statistics()

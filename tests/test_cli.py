@@ -56,6 +56,24 @@ def test_ingest_query_stats(db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     assert json.loads(capsys.readouterr().out)["document_count"] == 25
 
 
+def test_stats_of_a_database_built_through_the_api(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # A database that records no model (built through the API) was reported with the lexical default's name and
+    # 384 dimensions, whatever its vectors were.
+    import sqlalchemy_vector as sv
+    from sqlalchemy_vector.embedding import HashingEmbedder
+
+    rag = sv.VectorRAG(db_url, embedder=HashingEmbedder(dimension=96))
+    try:
+        rag.load_documents([{"content": "cosine distance"}, {"content": "an index"}], show_progress=False)
+    finally:
+        rag.close()
+    assert main(["stats", "--db", db_url, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["embedding_count"], stats["dimension"], stats["embedding_model"]) == (2, 96, "hashing-v2-96")
+    assert main(["stats", "--db", db_url]) == 0
+    assert "embeddings: 2 x 96 (hashing-v2-96)" in capsys.readouterr().out
+
+
 def test_default_database_is_a_sqlite_file_here(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "corpus/embeddings.md", "--quiet"]) == 0
     assert (workspace / "sqlalchemy_vector.db").is_file()
