@@ -1397,12 +1397,22 @@ def _settings(rag: Any, spec: str) -> Dict[str, str]:
 
 
 def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
-    """``--precision`` if given (it must be the stored one, if any), else the stored one (None: the default)."""
+    """``--precision`` if given (it must be the stored one, if any, and one the backend stores), else the stored
+    one (None: the default)."""
     stored = _read_settings(url).get("precision")
     if requested is not None and stored is not None and requested != stored:
         raise VectorError(
             f"{_shown(url)} stores its vectors at {stored} precision, not {requested}; leave --precision out "
             "(or pass --precision " + stored + "), or use another --db"
+        )
+    kind = PRECISIONS.get(requested or "")
+    backend = find_backend(make_url(url).get_dialect())
+    if kind is not None and backend is not None and kind not in backend.capabilities.vector_kinds:
+        able = [b.name for b in backends() if kind in b.capabilities.vector_kinds]
+        raise VectorError(
+            f"--precision {requested}: {backend.name} cannot store {kind} vectors "
+            f"({backend.capabilities.missing_kinds.get(kind, 'no native form')}); leave --precision out (float32)"
+            + (f", or use a database that stores them ({', '.join(able)})" if able else "")
         )
     return requested or stored
 
