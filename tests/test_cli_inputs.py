@@ -193,6 +193,24 @@ def test_database_file_in_a_missing_directory(
     assert not missing.exists()
 
 
+def test_a_sqlite_uri_file_name_is_its_file(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # With sqlite:///file:PATH?uri=true, ingest wrote PATH, but query, stats and export said there was no database
+    # (they looked for a file named "file:PATH"), and later commands did not read the model it recorded.
+    url = f"sqlite:///file:{workspace / 'my%20notes.db'}?uri=true"
+    assert main(["ingest", "corpus", "--model", "hashing-v2-64", "--db", url, "--quiet"]) == 0
+    assert (workspace / "my notes.db").is_file()
+    capsys.readouterr()
+    assert main(["stats", "--json", "--db", url]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["document_count"], stats["dimension"], stats["embedding_model"]) == (25, 64, "hashing-v2-64")
+    assert main(["query", "which distance metric", "-k", "3", "--db", url]) == 0
+    assert "corpus/distance-metrics.md" in capsys.readouterr().out
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0  # the recorded model, not the default
+    assert "(5 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+    assert main(["stats", "--db", f"sqlite:///file:{workspace / 'missing.db'}?mode=ro&uri=true"]) == 1
+    assert f"no database at {workspace / 'missing.db'}" in _error(capsys)
+
+
 def test_async_driver_url(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", "--db", "postgresql+asyncpg://me:secret@localhost/rag"]) == 1
     err = _error(capsys)

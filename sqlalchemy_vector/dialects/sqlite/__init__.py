@@ -16,6 +16,7 @@ import inspect
 import json
 import math
 import types
+import urllib.parse
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set
 
@@ -28,6 +29,7 @@ from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
+from sqlalchemy.util import asbool
 
 from ...exc import FallbackWarning, MissingExtensionError, UnsupportedDialectError
 from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
@@ -417,7 +419,13 @@ class SQLiteBackend(Backend):
 
     def database_file(self, url: URL) -> Optional[str]:
         database = url.database
-        return database if database and database != ":memory:" else None
+        if not database or database == ":memory:" or url.query.get("mode") == "memory":
+            return None
+        if database.startswith("file:") and asbool(url.query.get("uri", False)):
+            # A URI file name (sqlite:///file:path?uri=true), which pysqlite opens as such: its percent-decoded path.
+            path = urllib.parse.unquote(urllib.parse.urlsplit(database).path)
+            return path if path and path != ":memory:" else None
+        return database
 
     def storage_type(self, dim: int) -> F32_BLOB:
         return F32_BLOB(dim)
