@@ -286,9 +286,11 @@ def _db(args: argparse.Namespace) -> str:
 def _check_url(url: str) -> None:
     """Refuse, before anything is loaded or created, a URL the command cannot use.
 
-    An async driver (the command runs synchronously), and a SQLite or DuckDB
-    file in a directory that does not exist.  A URL of an unknown database
-    raises :class:`NoSuchModuleError` here, which :func:`_missing_driver` explains.
+    An async driver (the command runs synchronously), a SQLite or DuckDB
+    database in memory (what a command writes there is gone when it ends), and
+    a SQLite or DuckDB file in a directory that does not exist.  A URL of an
+    unknown database raises :class:`NoSuchModuleError` here, which
+    :func:`_missing_driver` explains.
     """
     parsed = make_url(url)
     dialect = parsed.get_dialect()
@@ -300,6 +302,11 @@ def _check_url(url: str) -> None:
         raise ValueError(
             f"the command-line tool needs a synchronous driver, not {parsed.drivername}: "
             f"use {synchronous.render_as_string(hide_password=True)}"
+        )
+    if backend is not None and backend.capabilities.file_database and backend.database_file(parsed) is None:
+        raise ValueError(
+            f"{_shown(url)} is a database in memory, gone when the command ends; pass a file, such as "
+            f"{name}:///FILE"
         )
     path = _new_database_file(url)
     if path is not None and not path.parent.is_dir():

@@ -193,6 +193,21 @@ def test_database_file_in_a_missing_directory(
     assert not missing.exists()
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite://", "sqlite:///:memory:", "sqlite:///file::memory:?uri=true", "sqlite:///file:x?mode=memory&uri=true",
+     "duckdb://", "duckdb:///:memory:"],
+)
+def test_a_database_in_memory_is_refused(url: str, workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Ingest into a database in memory reported its passages stored, and they were gone when the command ended.
+    scheme = url.partition(":")[0]
+    for command in (["ingest", "corpus", "--quiet"], ["stats"]):
+        assert main([*command, "--db", url]) == 1
+        err = _error(capsys)
+        assert f"{url} is a database in memory, gone when the command ends; pass a file, such as {scheme}:///FILE" in err
+    assert sorted(p.name for p in workspace.iterdir()) == ["corpus"]
+
+
 def test_a_sqlite_uri_file_name_is_its_file(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # With sqlite:///file:PATH?uri=true, ingest wrote PATH, but query, stats and export said there was no database
     # (they looked for a file named "file:PATH"), and later commands did not read the model it recorded.
