@@ -251,7 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     try:
         if args.func is not cmd_alembic_init:
-            _check_url(_db(args))
+            _check_url(_db(args), "--db" if getattr(args, "db", None) else "$SQLALCHEMY_VECTOR_DB")
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into e.g. head
         sys.stderr.close()
@@ -283,16 +283,23 @@ def _db(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SQLALCHEMY_VECTOR_DB") or DEFAULT_DB
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str, origin: str = "--db") -> None:
     """Refuse, before anything is loaded or created, a URL the command cannot use.
 
     An async driver (the command runs synchronously), a SQLite or DuckDB
     database in memory (what a command writes there is gone when it ends), and
     a SQLite or DuckDB file in a directory that does not exist.  A URL of an
     unknown database raises :class:`NoSuchModuleError` here, which
-    :func:`_missing_driver` explains.
+    :func:`_missing_driver` explains.  ``origin`` is where the URL came from (the option or the variable).
     """
-    parsed = make_url(url)
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        shown = re.sub(r"(://)[^/@]*@", r"\1***@", url)  # never echo a password
+        forms = [backend.capabilities.url_form for backend in backends() if backend.capabilities.url_form]
+        raise ValueError(f"{origin} {shown!r} is not a database URL; use one of: {', '.join(forms)}") from None
     dialect = parsed.get_dialect()
     name = parsed.get_backend_name()
     backend = find_backend(dialect)

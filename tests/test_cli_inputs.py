@@ -180,6 +180,22 @@ def test_unknown_database_scheme(workspace: Path, capsys: pytest.CaptureFixture[
     assert "unknown database 'foo'" in _error(capsys)
 
 
+def test_a_value_that_is_no_url_is_named(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "Could not parse SQLAlchemy URL from given URL string" named neither the value nor where it came from.
+    assert main(["stats", "--db", "rag.db"]) == 1
+    err = _error(capsys)
+    assert "--db 'rag.db' is not a database URL; use one of: " in err and "sqlite:///FILE" in err
+    assert main(["ingest", "corpus", "--db", "my db://me:secret@host/rag"]) == 1
+    err = _error(capsys)
+    assert "--db 'my db://***@host/rag' is not a database URL" in err and "secret" not in err
+    monkeypatch.setenv("SQLALCHEMY_VECTOR_DB", "notes")
+    assert main(["query", "x"]) == 1
+    assert "$SQLALCHEMY_VECTOR_DB 'notes' is not a database URL" in _error(capsys)
+    assert sorted(p.name for p in workspace.iterdir()) == ["corpus"]
+
+
 @pytest.mark.parametrize("scheme", ["sqlite", "duckdb"])
 def test_database_file_in_a_missing_directory(
     scheme: str, workspace: Path, capsys: pytest.CaptureFixture[str]
