@@ -1004,13 +1004,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             _check_collection(rag, spec)
             _refuse_stored_sources(rag, source, args.file, url)
+            _refuse_stored_ids(rag, source, args.file, url)
             try:
                 count = _load(rag, source, args.file, BATCH_SIZE, True)
             except IntegrityError:
-                raise ValueError(
-                    f"passages of {args.file} are already in {_shown(url)} (their ids are taken), so nothing was "
-                    "imported; import it into an empty database (another --db)"
-                ) from None
+                raise ValueError(_ids_taken(args.file, url)) from None
             _ensure_fulltext(rag)
             _write_settings(rag.engine, _settings(rag, spec))
         finally:
@@ -1022,6 +1020,44 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise
     print(f"imported {count} passages into {_shown(url)}")
     return 0
+
+
+def _ids_taken(name: str, url: str) -> str:
+    return (
+        f"passages of {name} are already in {_shown(url)} (their ids are taken), so nothing was imported; import it "
+        "into an empty database (another --db)"
+    )
+
+
+def _refuse_stored_ids(rag: Any, source: Any, name: str, url: str) -> None:
+    """Refuse a file whose document ids the database holds already, before anything is written.
+
+    A unique key refuses them too, but a database without one would take the
+    first batches of a large file before its facade refused a later one.
+    """
+    from sqlalchemy import select
+
+    from .rag.store import _chunks
+    from .transfer import BATCH_SIZE, _pyarrow
+
+    models = rag._models
+    if models.generated_ids:
+        return  # the file's ids are not kept
+    id_type, key = models.id_type, rag.document_model.id
+    try:
+        for batch in source.iter_batches(columns=["document_id"], batch_size=BATCH_SIZE):
+            ids = []
+            for value in batch.column(0).to_pylist():
+                try:
+                    ids.append(value if id_type in (None, str) or value is None else id_type(value))
+                except (TypeError, ValueError):
+                    continue  # import reports the row
+            with rag.engine.connect() as connection:
+                for chunk in _chunks(ids):
+                    if connection.execute(select(key).where(key.in_(list(chunk))).limit(1)).first() is not None:
+                        raise ValueError(_ids_taken(name, url))
+    except (_pyarrow().ArrowException, OSError):
+        pass  # a damaged file: the import says where
 
 
 def _lexical_model_of(path: str, url: str) -> Optional[str]:

@@ -91,6 +91,35 @@ def test_a_lexical_file_of_any_dimension_imports(
     assert [r["document_id"] for r in _json(capsys)] == [str(r["document_id"]) for r in expected]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_import_of_ids_stored_already_writes_nothing(
+    backend: str, workspace: Path, fresh_database_url: Callable[[str], str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # On ClickHouse, which keeps no unique key, the facade refused a batch holding a stored id only when it came to
+    # it: the batches before it stayed written, and the message spoke of update_document() and document_id.
+    import sqlalchemy_vector as sv
+    from sqlalchemy_vector import transfer
+
+    for name, ids in (("all", range(6)), ("last", [5])):
+        rag = sv.VectorRAG(f"sqlite:///{workspace / name}.db")
+        try:
+            rag.load_documents([{"content": f"passage {i}", "document_id": f"d{i}"} for i in ids], show_progress=False)
+            sv.export_parquet(rag, workspace / f"{name}.parquet")
+        finally:
+            rag.close()
+    target = fresh_database_url(backend)
+    assert main(["import", "last.parquet", "--db", target]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(transfer, "BATCH_SIZE", 2)  # d5 comes in the third batch
+    assert main(["import", "all.parquet", "--db", target]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "passages of all.parquet are already in" in err
+    assert "(their ids are taken), so nothing was imported" in err
+    assert main(["stats", "--json", "--db", target]) == 0
+    assert _json(capsys)["document_count"] == 1
+
+
 def test_import_refuses_another_model(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import pyarrow.parquet as pq
 
