@@ -1449,7 +1449,7 @@ def _settings(rag: Any, spec: str) -> Dict[str, str]:
 def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
     """``--precision`` if given (it must be the stored one, if any, and one the backend stores), else the stored
     one (None: the default)."""
-    stored = _read_settings(url).get("precision")
+    stored = _read_settings(url).get("precision") or _column_precision(url)
     if requested is not None and stored is not None and requested != stored:
         raise VectorError(
             f"{_shown(url)} stores its vectors at {stored} precision, not {requested}; leave --precision out "
@@ -1465,6 +1465,34 @@ def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
             + (f", or use a database that stores them ({', '.join(able)})" if able else "")
         )
     return requested or stored
+
+
+def _column_precision(url: str) -> Optional[str]:
+    """The precision the database's vector column stores, or None (no such column); for a database that records
+    none (built through the API, or by an ingest interrupted before it recorded its settings)."""
+    import warnings
+
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SAWarning
+
+    from .kinds import precision_of
+
+    parsed = make_url(url)
+    path = backend_for(parsed.get_dialect()).database_file(parsed)
+    if path is not None and not Path(path).exists():
+        return None
+    try:
+        rag = _open_existing(url)
+    except OSError:
+        return None  # no tables yet
+    try:
+        column = rag._models.vector.property.columns[0]
+        with rag.engine.connect() as connection, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+            columns = inspect(connection).get_columns(column.table.name, schema=column.table.schema)
+    finally:
+        rag.close()
+    return precision_of(next((c["type"] for c in columns if c["name"] == column.name), None))
 
 
 def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:

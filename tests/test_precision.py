@@ -180,6 +180,33 @@ def test_cli_ingest_precision_half(db_url: str, capsys: pytest.CaptureFixture[st
     assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "corpus/tools.md"
 
 
+def test_cli_on_a_half_database_built_through_the_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_database_url: Callable[[str], str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Such a database records no precision for the command-line tool, which opened it as float32: stats did not
+    # say half, ingest was refused in the API's words (open it with precision='half'), export failed in the
+    # database (function vector_send(halfvec) does not exist).
+    url = fresh_database_url("postgresql")
+    rag = VectorRAG(url, precision="half")
+    try:
+        rag.load_documents([{"content": "a hammer drives nails"}, {"content": "apples grow on trees"}], show_progress=False)
+    finally:
+        rag.close()
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "tools.md").write_text("# Tools\n\nA saw cuts planks.\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["stats", "--db", url]) == 0
+    assert "embeddings: 2 x 384 (hashing-v2-384, half precision)" in capsys.readouterr().out
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    assert main(["export", "half.parquet", "--db", url]) == 0
+    assert "exported 3 passages" in capsys.readouterr().out
+    assert main(["query", "hammer nails", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["content"] == "a hammer drives nails"
+    assert main(["ingest", "corpus", "--db", url, "--quiet", "--precision", "float32"]) == 1
+    assert "stores its vectors at half precision, not float32; leave --precision out" in capsys.readouterr().err
+
+
 def test_async_facade_half_precision(pg_database: Any) -> None:
     import asyncio
 
