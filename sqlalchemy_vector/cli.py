@@ -1146,6 +1146,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     finally:
         rag.close()
     stats["fulltext_indexes"] = fulltext
+    stats["precision"] = precision  # as the text says it
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0

@@ -70,6 +70,7 @@ def test_stats_of_a_database_built_through_the_api(db_url: str, capsys: pytest.C
     assert main(["stats", "--db", db_url, "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert (stats["embedding_count"], stats["dimension"], stats["embedding_model"]) == (2, 96, "hashing-v2-96")
+    assert stats["precision"] == "float32"
     assert main(["stats", "--db", db_url]) == 0
     assert "embeddings: 2 x 96 (hashing-v2-96)" in capsys.readouterr().out
 
