@@ -121,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest", parents=[common], help="split files into passages, embed and store them",
         description="Split text and Markdown files into passages, embed them and store them. "
         "Directories are searched recursively for " + ", ".join(TEXT_SUFFIXES) + " files. "
-        "Ingesting a file again replaces its passages if it changed (compared by content hash) and skips it "
-        "if not; --prune removes the passages of files that are gone.",
+        "Ingesting a file again replaces its passages if it changed (compared by content hash), or if --max-words "
+        "or --overlap differ from the last ingest's, and skips it if not; --prune removes the passages of files "
+        "that are gone.",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     ingest.add_argument("--max-words", type=_whole(1), default=120, help="words per passage (default: 120)")
@@ -435,20 +436,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
     precision = _precision_for(url, args.precision)
+    split = {"max_words": str(args.max_words), "overlap": str(overlap)}
+    recorded = {key: value for key, value in _read_settings(url).items() if key in split}
+    resplit = bool(recorded) and recorded != split
+    if resplit:
+        print(
+            f"splitting the files again: --max-words {args.max_words} --overlap {overlap} differ from the last "
+            f"ingest's (--max-words {recorded.get('max_words')} --overlap {recorded.get('overlap')})",
+            file=sys.stderr,
+        )
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         _check_collection(rag, spec)
         _check_identities(rag, root)
         report = ingest_files(
             rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
-            progress=not args.quiet,
+            progress=not args.quiet, resplit=resplit,
         )
         if not report.files:
             raise OSError("no text files found in " + ", ".join(args.paths))
         if args.prune:
             report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root), root=root)
         _ensure_fulltext(rag)
-        _write_settings(rag.engine, _settings(rag, spec))
+        _write_settings(rag.engine, {**_settings(rag, spec), **split})
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
@@ -537,8 +547,9 @@ def ingest_files(
     overlap: int = 20,
     batch_size: int = 1000,
     progress: bool = False,
+    resplit: bool = False,
 ) -> IngestReport:
-    """Store the passages of new and changed files; skip unchanged ones (same content hash).
+    """Store the passages of new and changed files; skip unchanged ones (same content hash), unless ``resplit``.
 
     Files are read and compared ``batch_size`` at a time (one lookup of their
     stored hashes), and passages are embedded and written ``batch_size`` at a
@@ -555,13 +566,13 @@ def ingest_files(
             batch.append(path)
             if len(batch) >= batch_size:
                 read = report.files
-                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
+                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit)
                 if bar is not None:
                     bar.update(report.files - read)  # files read, as the summary counts them
                 batch = []
         if batch:
             read = report.files
-            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report)
+            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit)
             if bar is not None:
                 bar.update(report.files - read)
     finally:
@@ -588,6 +599,7 @@ def _ingest_batch(
     overlap: int,
     batch_size: int,
     report: IngestReport,
+    resplit: bool = False,
 ) -> None:
     read: List[Tuple[str, str, str, str, Path]] = []
     for path in paths:
@@ -605,7 +617,7 @@ def _ingest_batch(
     pending = _PendingWrite(rag, batch_size)
     for identity, source, digest, text, path in read:
         hashes = stored.get(identity, set())
-        if hashes == {digest}:
+        if hashes == {digest} and not resplit:
             report.unchanged += 1
             continue
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES

@@ -117,6 +117,43 @@ def test_a_database_identifies_files_one_way(
         assert "(3 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_other_passage_sizes_split_unchanged_files_again(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], embedded: List[str],
+) -> None:
+    # Files were compared by content alone: ingesting again with another --max-words skipped every file as
+    # unchanged, and the passages kept their old size, whatever the option said.
+    from cli_fixtures import CORPUS
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    url = fresh_database_url(backend)
+
+    def words() -> List[int]:
+        capsys.readouterr()
+        assert main(["query", "vector", "--mode", "vector", "-k", "1000", "--json", "--db", url]) == 0
+        return [len(r["content"].split()) for r in json.loads(capsys.readouterr().out)]
+
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    before = words()
+    assert max(before) > 40
+    capsys.readouterr()
+    embedded.clear()
+    assert main(["ingest", "corpus", "--max-words", "40", "--db", url, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "(0 unchanged, 5 replaced, 0 pruned)" in out
+    assert "splitting the files again: --max-words 40 --overlap 20 differ from the last ingest's" in err
+    passages = len(embedded)
+    after = words()
+    assert len(after) == passages > len(before) and max(after) <= 40
+    embedded.clear()
+    assert main(["ingest", "corpus", "--max-words", "40", "--db", url, "--quiet"]) == 0
+    assert "(5 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out and embedded == []
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    assert sorted(words()) == sorted(before)
+
+
 def test_prune_only_within_the_given_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
