@@ -445,9 +445,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"ingest's (--max-words {recorded.get('max_words')} --overlap {recorded.get('overlap')})",
             file=sys.stderr,
         )
+    _check_stored(url, spec, embedder)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
-        _check_collection(rag, spec)
         _check_identities(rag, root)
         report = ingest_files(
             rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
@@ -1010,11 +1010,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     embedder, spec = _embedder_for(url, args.model or _lexical_model_of(args.file, url))
     precision = _precision_for(url, args.precision)
     source = _check_parquet(args.file, embedder, _model_identity(embedder, spec))  # before the database is created
+    _check_stored(url, spec, embedder, fix="import the file into a database of its model (another --db)")
     created = _new_database_file(url)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
         try:
-            _check_collection(rag, spec)
             _refuse_stored_sources(rag, source, args.file, url)
             _refuse_stored_ids(rag, source, args.file, url)
             try:
@@ -1506,6 +1506,19 @@ def _column_precision(url: str) -> Optional[str]:
     finally:
         rag.close()
     return precision_of(next((c["type"] for c in columns if c["name"] == column.name), None))
+
+
+def _check_stored(url: str, spec: str, embedder: Any, fix: Optional[str] = None) -> None:
+    """:func:`_check_collection` on the database at ``url`` if it holds the tables, before a facade that writes
+    opens it (which would refuse vectors of another dimension in the API's words); creates nothing."""
+    try:
+        rag = _open(url, must_exist=True, embedder=embedder)
+    except OSError:
+        return  # a new database, or one without the tables yet
+    try:
+        _check_collection(rag, spec, fix)
+    finally:
+        rag.close()
 
 
 def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:

@@ -75,6 +75,34 @@ def test_stats_of_a_database_built_through_the_api(db_url: str, capsys: pytest.C
     assert "embeddings: 2 x 96 (hashing-v2-96)" in capsys.readouterr().out
 
 
+def test_a_database_of_another_dimension_is_refused_in_the_command_words(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ingest and import opened the database with a facade of the default model first, which refused it in the API's
+    # words: "open it with dimension=128 and an embedder of that size, ... or migrate the column".
+    import sqlalchemy_vector as sv
+    from sqlalchemy_vector.embedding import HashingEmbedder
+
+    rag = sv.VectorRAG(db_url, embedder=HashingEmbedder(dimension=128))
+    try:
+        rag.load_documents([{"content": "cosine distance"}], show_progress=False)
+    finally:
+        rag.close()
+    assert main(["ingest", "corpus/indexes.md", "--db", db_url, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "embedded with 'hashing-v2-128' (128 dimensions), not 'hashing-v2-384' (384)" in err
+    assert "pass --model 'hashing-v2-128' (the lexical model at 128 dimensions)" in err and "dimension=" not in err
+    assert main(["ingest", "corpus", "--db", f"sqlite:///{Path.cwd() / 'other.db'}", "--quiet"]) == 0
+    assert main(["export", "lexical384.parquet", "--db", f"sqlite:///{Path.cwd() / 'other.db'}"]) == 0
+    capsys.readouterr()
+    assert main(["import", "lexical384.parquet", "--db", db_url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "import the file into a database of its model (another --db)" in err
+    assert main(["stats", "--json", "--db", db_url]) == 0
+    assert json.loads(capsys.readouterr().out)["document_count"] == 1
+    assert main(["ingest", "corpus/indexes.md", "--model", "hashing-v2-128", "--db", db_url, "--quiet"]) == 0
+
+
 def test_default_database_is_a_sqlite_file_here(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "corpus/embeddings.md", "--quiet"]) == 0
     assert (workspace / "sqlalchemy_vector.db").is_file()
