@@ -14,7 +14,8 @@ does.  It
   :func:`~sqlalchemy_vector.list_vector_indexes` reads, rendering
   ``op.create_vector_index`` / ``op.drop_vector_index`` outside any batch
   block: drops first, creates last, and a drop-and-create around table
-  rebuilds that would lose them (SQLite batch copies, DuckDB alterations);
+  rebuilds that would lose them (SQLite batch copies, DuckDB alterations),
+  in the downgrade alone where only the downgrade rebuilds (an added column);
   full-text indexes likewise, where a rebuild loses what keeps them in step
   with their table (SQLite's FTS5 triggers);
 - prepends ``op.create_vector_extension()`` to the migration that brings the
@@ -44,7 +45,8 @@ from ..kinds import CompactVector, kind_type, same_kind_type, stored_kind
 from ..types import Vector
 from .fulltext import CreateFullTextIndexOp, DropFullTextIndexOp
 from .fulltext import drop_op as fulltext_drop_op
-from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DropVectorIndexOp
+from .operations import AlterVectorDimensionOp, CreateVectorExtensionOp, CreateVectorIndexOp, DowngradeOnlyOp
+from .operations import DropVectorIndexOp
 from .operations import AFTER, ALTER, BEFORE, IdSequenceOp, not_null_refusal, place
 
 __all__ = ["setup"]
@@ -268,8 +270,12 @@ def _finish(
                 before.append(DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=index, dim=dim))
                 if index is not None:
                     after.append(CreateVectorIndexOp.from_index(index, dialect))
+        elif _rebuilds_table(state.backend, _reversed(remaining)):
+            _wrap_downgrade(state, table_name, schema, metadata_table, before, after, fulltext=False)
         if any(not state.backend.migration_keeps_fulltext_indexes(op) for op in remaining + alter):
             _rebuild_fulltext_indexes(state, table_name, schema, metadata_table, before, after)
+        elif any(not state.backend.migration_keeps_fulltext_indexes(op) for op in _reversed(remaining)):
+            _wrap_downgrade(state, table_name, schema, metadata_table, before, after, fulltext=True)
         operation.ops = remaining
         arranged += before + ([operation] if remaining else []) + alter + after
     upgrade_ops.ops = arranged
@@ -285,6 +291,59 @@ def _finish(
     ):
         upgrade_ops.ops.insert(0, CreateVectorExtensionOp())
     return PriorityDispatchResult.CONTINUE
+
+
+def _reversed(operations: List[Any]) -> List[Any]:
+    """What the downgrade runs for ``operations`` (an operation Alembic cannot reverse is left out)."""
+    reverses = []
+    for operation in operations:
+        try:
+            reverses.append(operation.reverse())
+        except (NotImplementedError, ValueError):
+            continue
+    return reverses
+
+
+def _wrap_downgrade(
+    state: _State,
+    table_name: str,
+    schema: Optional[str],
+    metadata_table: Optional[Table],
+    before: List[Any],
+    after: List[Any],
+    *,
+    fulltext: bool,
+) -> None:
+    """Drop the indexes the migration keeps before its downgrade's table change, and build them again after it.
+
+    For a change whose reverse alone copies or alters the table (an added
+    column, dropped by the downgrade: SQLite copies the table, losing the
+    sync triggers; DuckDB refuses to alter an indexed table).  The upgrade
+    leaves the indexes alone: the operations are :class:`DowngradeOnlyOp`.
+    """
+    kind = FullTextIndex if fulltext else VectorIndex
+    declared = {
+        str(index.name): index
+        for index in (metadata_table.indexes if metadata_table is not None else ())
+        if isinstance(index, kind)
+    }
+    drop_kind = DropFullTextIndexOp if fulltext else DropVectorIndexOp
+    dropping = {op.index_name for op in before if isinstance(op, drop_kind)}
+    found_indexes = state.fulltext_indexes(table_name, schema) if fulltext else state.indexes(table_name, schema)
+    for found in found_indexes:
+        index = declared.get(found["name"])
+        if found["name"] in dropping or index is None:
+            continue  # dropped by the upgrade: its downgrade builds it again after the table change
+        create: Any
+        if isinstance(index, FullTextIndex):
+            create = CreateFullTextIndexOp.from_index(index)
+            drop: Any = DropFullTextIndexOp(create.index_name, table_name, schema=schema, reverse=create)
+        else:
+            create = CreateVectorIndexOp.from_index(index, state.connection.dialect)
+            drop = DropVectorIndexOp(create.index_name, table_name, schema=schema, _reverse=create)
+        # Upgrade order before, table change, after; the downgrade runs the reverses backwards.
+        before.append(DowngradeOnlyOp(create))
+        after.append(DowngradeOnlyOp(drop))
 
 
 def _rebuild_fulltext_indexes(

@@ -619,6 +619,30 @@ def _render_drop_vector_extension(autogen_context: AutogenContext, operation: Dr
     return "op.drop_vector_extension()"
 
 
+class DowngradeOnlyOp(MigrateOperation):
+    """``operation`` in the downgrade only: the upgrade renders and runs nothing.
+
+    Autogenerate wraps a table change whose reverse alone would lose or be
+    refused because of the table's indexes (an added column, which the
+    downgrade drops) in these, so the downgrade drops and builds the indexes
+    again around it while the upgrade leaves them alone.
+    """
+
+    def __init__(self, operation: MigrateOperation) -> None:
+        self.operation = operation
+
+    def reverse(self) -> MigrateOperation:
+        return self.operation
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("downgrade_only", *self.operation.to_diff_tuple())
+
+
+@renderers.dispatch_for(DowngradeOnlyOp)
+def _render_downgrade_only(autogen_context: AutogenContext, operation: DowngradeOnlyOp) -> List[str]:
+    return []
+
+
 class IdSequenceOp(MigrateOperation):
     """Create (or drop) the sequence a mixin's integer key draws from (``__id_type__ = int``).
 
