@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, text
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.fulltext import FullTextIndex, list_fulltext_indexes
 from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
 
 from index_helpers import fresh_database
-from test_alembic import Project, body
+from test_alembic import Project, body, position
 from test_alembic_fixes import TRIGGERS, fulltext_follows_writes, sqlite_triggers
 
 
@@ -81,3 +81,53 @@ def test_downgrade_of_an_added_column_keeps_the_indexes(database: str, tmp_path:
     project.last_path.unlink()  # the downgraded revision
     project.assert_no_changes(indexed_models(fulltext))
     project.downgrade("base")
+
+
+def leftovers(url: str) -> set[str]:
+    """What the database holds besides Alembic's table: tables, triggers, schemas."""
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                rows = connection.execute(text("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+            elif engine.dialect.name == "duckdb":
+                rows = connection.execute(
+                    text(
+                        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+                        "AND NOT internal UNION ALL SELECT table_name FROM duckdb_tables() "
+                        "WHERE database_name = current_database()"
+                    )
+                )
+            else:
+                rows = connection.execute(
+                    text("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'i')")
+                )
+            return set(rows.scalars()) - {"alembic_version", "alembic_version_pkc", "public", "main"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql"], indirect=True)
+def test_dropped_table_takes_its_fulltext_index_and_the_downgrade_builds_it(database: str, tmp_path: Path) -> None:
+    project = Project(tmp_path, database)
+    project.autogenerate(indexed_models(fulltext=True), "docs")
+    project.upgrade()
+    built = indexes(database)
+    assert built["fulltext"] == [("ft_docs_body", "body")]
+
+    source = project.autogenerate(MetaData(), "no docs")
+    up, down = body(source, "upgrade"), body(source, "downgrade")
+    assert position(up, "op.drop_fulltext_index('ft_docs_body', 'docs')") < position(up, "op.drop_table('docs'")
+    assert position(down, "op.create_table('docs'") < position(
+        down, "op.create_fulltext_index('ft_docs_body', 'docs', 'body', language='english')"
+    )
+    project.upgrade()
+    assert leftovers(database) == set()  # no FTS5 table, no fts schema outliving the table
+    project.assert_no_changes(MetaData())
+
+    project.downgrade("-1")
+    assert indexes(database) == built
+    if database.startswith("sqlite"):
+        fulltext_follows_writes(database, indexed_models(fulltext=True), 10)
+    project.downgrade("base")
+    assert leftovers(database) == set()

@@ -8,7 +8,8 @@ Importing this module (``sqlalchemy_vector.alembic`` does) registers on ``op``:
 Autogenerate adds a ``create_fulltext_index`` for a declared
 :class:`~sqlalchemy_vector.FullTextIndex` the database lacks, and a
 ``drop_fulltext_index`` for one the database has on a table of the metadata
-that no longer declares it; Alembic's own index comparison does not see them.
+that no longer declares it, or on a table the metadata no longer has (before
+its ``drop_table``); Alembic's own index comparison does not see them.
 Both are rendered outside any batch block (drops before the table's other
 changes, creates after them), and :mod:`.compare` drops and builds again an
 index whose table a migration copies (SQLite's batch mode loses the FTS5
@@ -177,12 +178,15 @@ def _compare_table(
     metadata_table: Optional[Table],
 ) -> PriorityDispatchResult:
     connection = autogen_context.connection
-    if connection is None or find_backend(connection.dialect) is None or metadata_table is None:
+    if connection is None or find_backend(connection.dialect) is None:
         return PriorityDispatchResult.CONTINUE
     existing: Dict[str, Dict[str, Any]] = {}
     if conn_table is not None:
         existing = {found["name"]: found for found in list_fulltext_indexes(connection, tname, schema=schema)}
-    wanted = {str(i.name): i for i in metadata_table.indexes if isinstance(i, FullTextIndex)}
+    # A table the models no longer declare: its indexes are dropped before it (SQLite's FTS5 table and DuckDB's
+    # fts schema would outlive it), and its downgrade builds them again.
+    indexes = metadata_table.indexes if metadata_table is not None else ()
+    wanted = {str(i.name): i for i in indexes if isinstance(i, FullTextIndex)}
     # Outside any batch block, as vector indexes: drops before the table's other changes, creates after
     # them (a create inside a batch block would run before the table copy that loses its triggers).
     operations: List[MigrateOperation] = []
