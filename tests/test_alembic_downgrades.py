@@ -131,3 +131,50 @@ def test_dropped_table_takes_its_fulltext_index_and_the_downgrade_builds_it(data
         fulltext_follows_writes(database, indexed_models(fulltext=True), 10)
     project.downgrade("base")
     assert leftovers(database) == set()
+
+
+def clickhouse_models(with_codes: bool) -> MetaData:
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(3)),
+        Column("packed", sv.Vector(3), clickhousedb_codec="ZSTD(1)"),
+        VectorIndex("ix_docs_embedding", "embedding", metric="l2"),
+    )
+    if with_codes:
+        table.append_column(Column("codes", sv.Vector(4)))
+    return metadata
+
+
+def clickhouse_codecs(url: str) -> dict[str, str]:
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT name, compression_codec FROM system.columns WHERE database = currentDatabase() AND table = 'docs'")
+            )
+            return {name: codec for name, codec in rows if name != "id"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
+def test_clickhouse_downgrades_recreate_vector_columns_with_their_codec(database: str, tmp_path: Path) -> None:
+    # Reflection gives a dropped vector column its codec (clickhousedb_codec='NONE'), which the downgrade
+    # renders; the column's DDL then declared CODEC(NONE) twice, a syntax error.
+    project = Project(tmp_path, database)
+    project.autogenerate(clickhouse_models(with_codes=True), "docs")
+    project.upgrade()
+    created = {"embedding": "CODEC(NONE)", "packed": "CODEC(ZSTD(1))", "codes": "CODEC(NONE)"}
+    assert clickhouse_codecs(database) == created  # a declared codec is kept
+    project.autogenerate(clickhouse_models(with_codes=False), "no codes")
+    project.upgrade()
+    project.autogenerate(MetaData(), "no docs")
+    project.upgrade()
+    project.downgrade("-1")
+    assert indexes(database)["vector"] == [("ix_docs_embedding", "embedding")]
+    project.downgrade("-1")
+    assert clickhouse_codecs(database) == created
+    project.downgrade("base")

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from ...exc import UnsupportedDialectError
 from ...types import Vector
 from ..base import engine_state, set_engine_state
-from .ddl import VECTOR_CODEC, length_constraint, length_constraint_name
+from .ddl import length_constraint, length_constraint_name, with_vector_codec
 from .index import length_checks
 
 __all__ = ["VectorClickHouseImpl"]
@@ -65,7 +65,7 @@ class VectorClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         if not self.as_sql:
             self._refuse_rows(table_name, column.name, dim, schema)
         exists = " IF NOT EXISTS" if if_not_exists else ""
-        spec = f"{column_specification(self.dialect, column)} {VECTOR_CODEC}"
+        spec = with_vector_codec(column_specification(self.dialect, column), column)
         sql = f"ALTER TABLE {full_table(table_name, schema)} ADD COLUMN{exists} {spec}"
         after = kw.get("after") or ClickHouseDDLHelper.get_option(column, "after")
         if after:

@@ -43,6 +43,19 @@ def _vector_dim(column: Column[Any]) -> int | None:
 VECTOR_CODEC = "CODEC(NONE)"
 
 
+def with_vector_codec(spec: str, column: Column[Any]) -> str:
+    """A vector column's ``spec`` with :data:`VECTOR_CODEC`, unless the column declares its own codec.
+
+    (``Column(..., clickhousedb_codec=...)``, which clickhouse-connect puts in
+    ``spec``; reflection gives it too, e.g. to a column a downgrade re-creates.)
+    """
+    from clickhouse_connect.cc_sqlalchemy.sql.ddlcompiler import ClickHouseDDLHelper
+
+    if ClickHouseDDLHelper.get_option(column, "codec") is not None:
+        return spec
+    return f"{spec} {VECTOR_CODEC}"
+
+
 def length_constraint_name(column_name: str) -> str:
     """The name of a vector column's ``CHECK length(col) = dim`` constraint (``CREATE TABLE``, ``add_column``)."""
     return f"{column_name}_dimension"
@@ -58,7 +71,7 @@ def length_constraint(column_name: str, dim: int, quote: Callable[[str], str], i
 def _column_spec(compiler: DDLCompiler, column: Column[Any]) -> str:
     spec = str(compiler.get_column_specification(column))  # type: ignore[no-untyped-call]
     if _vector_dim(column) is not None:
-        return f"{spec} {VECTOR_CODEC}"
+        return with_vector_codec(spec, column)
     if not column.nullable or column.primary_key:
         return spec
     name, type_sql = column_head(compiler, column)
