@@ -86,10 +86,7 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             metrics[(info["table_name"], info["index_name"])] = info["metric"]
     result = []
     for row in hnsw:
-        expressions = row["expressions"]
-        if isinstance(expressions, str):
-            expressions = [part.strip() for part in expressions.strip("[]").split(",")]
-        column = str(expressions[0]).strip('"') if expressions else None
+        column = _indexed_column(row["expressions"])
         raw_metric = metrics.get((row["table_name"], row["index_name"]))
         result.append(
             {
@@ -102,6 +99,25 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             }
         )
     return result
+
+
+def _indexed_column(expressions: Any) -> Optional[str]:
+    """The column name in ``duckdb_indexes().expressions`` of a one-column index.
+
+    DuckDB 1.5 gives a string: ``[emb]`` for a plain name, ``['"Emb Col"']`` for
+    one that needs quoting (a quoted identifier inside a quoted string, ``\\'``
+    escaping a quote), where a comma may be part of the name.
+    """
+    if not isinstance(expressions, str):
+        return str(expressions[0]) if expressions else None
+    item = expressions.strip()
+    if item.startswith("[") and item.endswith("]"):
+        item = item[1:-1].strip()
+    if len(item) >= 2 and item[0] == item[-1] == "'":
+        item = item[1:-1].replace("\\'", "'")
+    if len(item) >= 2 and item[0] == item[-1] == '"':
+        item = item[1:-1].replace('""', '"')
+    return item or None
 
 
 def vector_columns(connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:

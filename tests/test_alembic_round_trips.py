@@ -1,4 +1,4 @@
-"""Alembic downgrades on each backend: what the reverse of a migration does to the table's indexes.
+"""Alembic round trips on each backend: what a downgrade does to the table's indexes, names that need quoting.
 
 Each test runs a real Alembic project (made by sqlalchemy_vector.alembic.init)
 against a database of its own.
@@ -177,4 +177,34 @@ def test_clickhouse_downgrades_recreate_vector_columns_with_their_codec(database
     assert indexes(database)["vector"] == [("ix_docs_embedding", "embedding")]
     project.downgrade("-1")
     assert clickhouse_codecs(database) == created
+    project.downgrade("base")
+
+
+def quoted_models(metric: str) -> MetaData:
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("Emb, Col", sv.Vector(3), key="emb"),
+    )
+    VectorIndex("ix_docs_emb", table.c.emb, metric=metric, duckdb_experimental_persistence=True)
+    return metadata
+
+
+@pytest.mark.parametrize("database", ["duckdb", "postgresql", "clickhouse"], indirect=True)
+def test_index_on_a_column_name_that_needs_quoting(database: str, tmp_path: Path) -> None:
+    # DuckDB reports such a column as '"Emb, Col"' in duckdb_indexes(): every autogenerate proposed to build
+    # the index again, and the downgrade's create_vector_index named a column that does not exist.
+    project = Project(tmp_path, database)
+    project.autogenerate(quoted_models("cosine"), "docs")
+    project.upgrade()
+    assert indexes(database)["vector"] == [("ix_docs_emb", "Emb, Col")]
+    project.assert_no_changes(quoted_models("cosine"))
+    source = project.autogenerate(quoted_models("l2"), "metric")
+    assert "op.create_vector_index('ix_docs_emb', 'docs', 'Emb, Col', metric='cosine'" in source, source  # downgrade
+    project.upgrade()
+    project.assert_no_changes(quoted_models("l2"))
+    project.downgrade("-1")
+    assert indexes(database)["vector"] == [("ix_docs_emb", "Emb, Col")]
     project.downgrade("base")
