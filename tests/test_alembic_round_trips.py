@@ -7,12 +7,13 @@ against a database of its own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, text
 
 import sqlalchemy_vector as sv
+from sqlalchemy_vector.exc import VectorIndexError
 from sqlalchemy_vector.fulltext import FullTextIndex, list_fulltext_indexes
 from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
 
@@ -208,3 +209,70 @@ def test_index_on_a_column_name_that_needs_quoting(database: str, tmp_path: Path
     project.downgrade("-1")
     assert indexes(database)["vector"] == [("ix_docs_emb", "Emb, Col")]
     project.downgrade("base")
+
+
+def kind_models(column_type: Any) -> MetaData:
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", column_type),
+    )
+    VectorIndex("ix_docs_embedding", table.c.embedding, metric="cosine")
+    return metadata
+
+
+def opclass(url: str) -> str:
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(
+                connection.execute(
+                    text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_docs_embedding'")
+                ).scalar_one()
+            ).rsplit("(", 1)[1]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_kind_change_of_an_indexed_column_builds_its_index_again(database: str, tmp_path: Path) -> None:
+    # Vector to HalfVector needs another operator class: ALTER COLUMN ... TYPE halfvec failed on the index's
+    # vector_cosine_ops.
+    project = Project(tmp_path, database)
+    project.autogenerate(kind_models(sv.Vector(3)), "docs")
+    project.upgrade()
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO docs VALUES (1, '[1,2,3]')"))
+    finally:
+        engine.dispose()
+    source = project.autogenerate(kind_models(sv.HalfVector(3)), "half")
+    up, down = body(source, "upgrade"), body(source, "downgrade")
+    assert position(up, "op.drop_vector_index('ix_docs_embedding'") < position(up, "op.alter_column('docs', 'embedding'")
+    assert position(up, "op.alter_column('docs', 'embedding'") < position(up, "op.create_vector_index('ix_docs_embedding'")
+    assert "kind='half'" in up[position(up, "op.create_vector_index")]
+    assert "kind=" not in down[position(down, "op.create_vector_index")]  # the downgrade builds the Vector's index
+    project.upgrade()
+    assert opclass(database) == "embedding halfvec_cosine_ops)"
+    project.assert_no_changes(kind_models(sv.HalfVector(3)))
+    project.downgrade("-1")
+    assert opclass(database) == "embedding vector_cosine_ops)"
+    project.downgrade("base")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_index_the_database_cannot_build_is_refused_by_autogenerate(database: str, tmp_path: Path) -> None:
+    # Refused at upgrade, it failed after the table had been created or copied (SQLite's DDL does not roll back).
+    project = Project(tmp_path, database)
+    with pytest.raises(VectorIndexError, match=r"'ix_docs_embedding'.*does not index int8 vectors"):
+        project.autogenerate(kind_models(sv.Int8Vector(3)), "int8")
+    assert list((project.scripts / "versions").glob("*.py")) == []
+    project.autogenerate(kind_models(sv.Vector(3)), "docs")
+    project.upgrade()
+    with pytest.raises(VectorIndexError, match=r"'ix_docs_embedding'.*does not index int8 vectors"):
+        project.autogenerate(kind_models(sv.Int8Vector(3)), "int8")
+    assert indexes(database)["vector"] == [("ix_docs_embedding", "embedding")]
+    project.assert_no_changes(kind_models(sv.Vector(3)))

@@ -40,7 +40,7 @@ from sqlalchemy.schema import Column, Sequence, Table
 from ..dialects.base import Backend, find_backend
 from ..exc import SchemaMismatchError, UnsupportedDialectError
 from ..fulltext import FullTextIndex, list_fulltext_indexes
-from ..index import VectorIndex, list_vector_indexes, vector_columns
+from ..index import VectorIndex, create_statements, list_vector_indexes, vector_columns
 from ..kinds import CompactVector, kind_type, same_kind_type, stored_kind
 from ..types import Vector
 from .fulltext import CreateFullTextIndexOp, DropFullTextIndexOp
@@ -196,12 +196,18 @@ def _compare_table(
         if isinstance(index, VectorIndex)
         and autogen_context.run_object_filters(index, index.name, "vector_index", False, None)  # type: ignore[arg-type]
     }
+    # A column changing type (Vector to HalfVector) needs another operator class: its index is built again,
+    # and the downgrade's from what the database has now.
+    retyped = {
+        op.column_name for op in modify_table_ops.ops if isinstance(op, ops.AlterColumnOp) and op.modify_type is not None
+    }
     dropped = set()
     for found in existing:
         index = wanted.get(found["name"])
-        if index is not None and _same_index(found, index, state) and found["column"] not in changes:
+        same = index is not None and _same_index(found, index, state) and found["column"] not in retyped
+        if same and found["column"] not in changes:
             continue
-        keep = index if index is not None and _same_index(found, index, state) else None
+        keep = index if same else None
         drop = DropVectorIndexOp.from_reflected(
             found,
             schema,
@@ -215,6 +221,9 @@ def _compare_table(
     present = {found["name"] for found in existing}
     for name, index in wanted.items():
         if name not in present or name in dropped:
+            # An index this database cannot build (a kind or column name its index refuses) is refused here,
+            # before a migration is written that would fail after changing the table.
+            create_statements(index, dialect)
             modify_table_ops.ops.append(place(CreateVectorIndexOp.from_index(index, dialect), AFTER))
     return PriorityDispatchResult.CONTINUE
 
