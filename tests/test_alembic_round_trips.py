@@ -276,3 +276,43 @@ def test_index_the_database_cannot_build_is_refused_by_autogenerate(database: st
         project.autogenerate(kind_models(sv.Int8Vector(3)), "int8")
     assert indexes(database)["vector"] == [("ix_docs_embedding", "embedding")]
     project.assert_no_changes(kind_models(sv.Vector(3)))
+
+
+def fulltext_language_models(language: str) -> MetaData:
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("body", Text),
+    )
+    FullTextIndex("ft_docs_body", table.c.body, language=language)
+    return metadata
+
+
+def fulltext_languages(url: str) -> list[tuple[str, str]]:
+    engine = sv.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [(row["name"], row["language"]) for row in list_fulltext_indexes(connection, "docs")]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql"], indirect=True)
+def test_fulltext_history_runs_in_one_go_both_ways(database: str, tmp_path: Path) -> None:
+    # A full-text index built and dropped in one run (a downgrade to base, a fresh upgrade of a history that
+    # changes its language): DuckDB 1.5.5 failed the COMMIT of such a transaction.
+    project = Project(tmp_path, database)
+    project.autogenerate(fulltext_language_models("english"), "docs")
+    project.upgrade()
+    project.autogenerate(fulltext_language_models("simple"), "simple")
+    project.upgrade()
+    assert fulltext_languages(database) == [("ft_docs_body", "simple")]
+    project.downgrade("base")
+    assert leftovers(database) == set()
+    project.upgrade()
+    assert fulltext_languages(database) == [("ft_docs_body", "simple")]
+    project.assert_no_changes(fulltext_language_models("simple"))
+    project.downgrade("base")
+    assert leftovers(database) == set()

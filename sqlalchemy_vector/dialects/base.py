@@ -612,6 +612,15 @@ class Backend:
         """Full-text indexes read from the catalog: dicts with ``name``, ``table``, ``column``, ``language``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
 
+    def after_migration_fulltext_create(self, connection: Connection) -> None:
+        """Make a full-text index built in a migration safe to drop later in the same run (DuckDB: commit)."""
+
+    def offline_after_fulltext_create_statements(self) -> List[str]:
+        """SQL an offline migration prints after building a full-text index: what
+        :meth:`after_migration_fulltext_create` does online, where the migration runs in a transaction; nothing by default.
+        """
+        return []
+
     def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str, scan: bool = True) -> bool:
         """Bring an index that does not follow writes up to date; True if it was rebuilt.
 
