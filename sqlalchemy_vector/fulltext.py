@@ -147,13 +147,13 @@ class FullTextIndex(Index):
     def _before_metadata_create(self, target: Any, connection: Connection, tables: Any = (), **kw: Any) -> None:
         # create_all asks before it creates any table, so a refusal leaves nothing half made.
         if self.table is not None and self.table in list(tables):
-            self._check_buildable(connection.dialect)
+            self.check_buildable(connection.dialect)
 
     def _before_table_create(self, target: Table, connection: Connection, **kw: Any) -> None:
         if self.table is target:
-            self._check_buildable(connection.dialect)
+            self.check_buildable(connection.dialect)
 
-    def _check_buildable(self, dialect: Dialect) -> None:
+    def check_buildable(self, dialect: Dialect) -> None:
         """Refuse, before its table is created, an index this database cannot build beside the table's others."""
         spec = self.spec
         if find_backend(dialect) is None:

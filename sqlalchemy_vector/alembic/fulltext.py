@@ -203,9 +203,21 @@ def _compare_table(
             existing[name] = {}
     for name, index in wanted.items():
         if not existing.get(name):
+            _check_buildable(connection, index)
             operations.append(place(CreateFullTextIndexOp.from_index(index), AFTER))
     modify_table_ops.ops.extend(operations)  # type: ignore[arg-type]
     return PriorityDispatchResult.CONTINUE
+
+
+def _check_buildable(connection: Any, index: FullTextIndex) -> None:
+    """Refuse, before a migration is written, an index the database cannot build.
+
+    (A language it lacks, a second index on a table where there is one per
+    table.)  At upgrade it would fail after the migration's other changes,
+    which SQLite's DDL does not roll back.
+    """
+    index.check_buildable(connection.dialect)
+    check_database_language(connection, index.spec)
 
 
 def drop_op(found: Dict[str, Any], schema: Optional[str]) -> DropFullTextIndexOp:
