@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, inspect, text
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.exc import VectorIndexError
@@ -341,3 +341,23 @@ def test_fulltext_index_the_database_cannot_build_is_refused_by_autogenerate(dat
     assert len(list((project.scripts / "versions").glob("*.py"))) == 1
     assert fulltext_languages(database) == [("ft_docs_body", "english")]
     project.assert_no_changes(fulltext_language_models("english"))
+
+
+@pytest.mark.parametrize("database", ["duckdb"], indirect=True)
+def test_duckdb_fulltext_index_on_a_table_name_fts_cannot_parse(database: str, tmp_path: Path) -> None:
+    # The fts extension splices the table name into its SQL: 'My Docs' failed with a parser error at upgrade,
+    # after the table had been created; create_all likewise.
+    metadata = MetaData()
+    table = Table("My Docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("body", Text))
+    FullTextIndex("ft_my_docs", table.c.body)
+    expected = r"FullTextIndex 'ft_my_docs': DuckDB's fts extension cannot index a table named 'My Docs'.*rename the table"
+    project = Project(tmp_path, database)
+    with pytest.raises(VectorIndexError, match=expected):
+        project.autogenerate(metadata, "docs")
+    engine = sv.create_engine(database)
+    try:
+        with pytest.raises(VectorIndexError, match=expected):
+            metadata.create_all(engine)
+        assert not inspect(engine).has_table("My Docs")  # refused before the table is created
+    finally:
+        engine.dispose()

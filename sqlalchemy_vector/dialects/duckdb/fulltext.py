@@ -30,7 +30,7 @@ from sqlalchemy.sql.expression import BindParameter, Executable
 from sqlalchemy.sql.functions import Function
 from sqlalchemy.types import Boolean, String
 
-from ...exc import MissingExtensionError
+from ...exc import MissingExtensionError, VectorIndexError
 from ...fulltext import FullTextSpec, key_name, query_terms
 
 #: Stemmers of DuckDB 1.5's fts extension, by language ("simple": none).
@@ -108,7 +108,22 @@ def _log(table_name: str, schema: Optional[str]) -> str:
     return '"' + _log_schema(table_name, schema).replace('"', '""') + '".log'
 
 
+#: Names the fts extension's PRAGMA can take: it splices them into its SQL unquoted (DuckDB 1.5.5, where
+#: 'My Docs' or 'docs-1' fails with a parser error).
+_FTS_NAME = re.compile(r"[^\W\d]\w*")
+
+
+def _check_names(spec: FullTextSpec) -> None:
+    for what, name in (("table", spec.table.name), ("schema", spec.schema)):
+        if name is not None and not _FTS_NAME.fullmatch(name):
+            raise VectorIndexError(
+                f"FullTextIndex {spec.name!r}: DuckDB's fts extension cannot index a {what} named {name!r} (it "
+                f"takes letters, digits and underscores only, not starting with a digit); rename the {what}"
+            )
+
+
 def build_statements(spec: FullTextSpec, key: str, dialect: Dialect) -> List[Executable]:
+    _check_names(spec)
     q = dialect.identifier_preparer.quote
     state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
     log = _log(spec.table.name, spec.schema)
@@ -290,8 +305,6 @@ _FTS_SCHEMA = re.compile(r'"?(fts_[^".\s]+)"?\.match_bm25')
 
 def explain_missing_index(statement: str, error: BaseException) -> Optional[Exception]:
     """The error for a search through ``match_bm25`` of a table whose fts index does not exist."""
-    from ...exc import VectorIndexError
-
     message = str(error)
     refused = _REFUSAL.search(message)
     if refused is not None:  # the statement's own check of index= (see _is_named), raised by DuckDB's error()
