@@ -10,7 +10,8 @@ prepend_sys_path = .
 path_separator = os
 
 # The database; the DATABASE_URL environment variable overrides it.
-# postgresql+psycopg://user:pass@host/db, sqlite:///app.db, duckdb:///app.duckdb
+# postgresql+psycopg://user:pass@host/db, sqlite:///app.db, duckdb:///app.duckdb,
+# clickhousedb://localhost/default?interface=chdb&path=/some/dir (a literal % is written %%)
 sqlalchemy.url = driver://user:pass@localhost/dbname
 
 # Your models' MetaData, as "package.module:attribute", e.g. myapp.models:Base.metadata
