@@ -7,15 +7,16 @@ against a database of its own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+import itertools
+from typing import Any, Iterator, List, Optional
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, inspect, text
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.exc import VectorIndexError
-from sqlalchemy_vector.fulltext import FullTextIndex, list_fulltext_indexes
-from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
+from sqlalchemy_vector.fulltext import FullTextIndex, create_fulltext_index, list_fulltext_indexes
+from sqlalchemy_vector.index import VectorIndex, create_vector_index, list_vector_indexes
 
 from index_helpers import fresh_database
 from test_alembic import Project, body, position
@@ -361,3 +362,100 @@ def test_duckdb_fulltext_index_on_a_table_name_fts_cannot_parse(database: str, t
         assert not inspect(engine).has_table("My Docs")  # refused before the table is created
     finally:
         engine.dispose()
+
+
+def manual_models(body_required: bool = False, extra: bool = False) -> MetaData:
+    metadata = MetaData()
+    table = Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("body", Text, nullable=not body_required),
+        Column("embedding", sv.Vector(3)),
+    )
+    if extra:
+        table.append_column(Column("extra", Integer))
+    return metadata
+
+
+_KEYS = itertools.count(100)
+
+
+def fulltext_follows_writes_in(url: str, index_name: str) -> None:
+    """A row inserted into docs is found through the SQLite full-text index, and no longer once deleted."""
+    key = next(_KEYS)
+    engine = sv.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            def matches() -> List[int]:
+                found = connection.execute(text(f"SELECT rowid FROM {index_name} WHERE {index_name} MATCH :word"), {"word": f"quince{key}"})
+                return list(found.scalars())
+
+            connection.execute(text("INSERT INTO docs (id, body) VALUES (:id, :body)"), {"id": key, "body": f"quince{key} tart"})
+            assert matches() == [key]
+            connection.execute(text("DELETE FROM docs WHERE id = :id"), {"id": key})
+            assert matches() == []
+    finally:
+        engine.dispose()
+
+
+def leave_manual_indexes_alone(project: Project) -> List[tuple[str, str, bool]]:
+    """Give the project's env.py an include_object hook leaving out indexes named *_manual; what it was shown."""
+    seen: List[tuple[str, str, bool]] = []
+    env = project.scripts / "env.py"
+    source = env.read_text()
+    configure = "        **sqlalchemy_vector.alembic.context_options(connection),"
+    assert configure in source
+    env.write_text(
+        source.replace(
+            configure, "        **sqlalchemy_vector.alembic.context_options(connection, include_object=config.attributes['hook']),"
+        )
+    )
+
+    def hook(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ in ("vector_index", "fulltext_index"):
+            assert isinstance(obj, VectorIndex if type_ == "vector_index" else FullTextIndex), obj
+            seen.append((type_, str(name), reflected))
+        return not str(name).endswith("_manual")
+
+    project.config.attributes["hook"] = hook
+    return seen
+
+
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql"], indirect=True)
+def test_include_object_keeps_indexes_made_outside_the_models(database: str, tmp_path: Path) -> None:
+    # The database's vector and full-text indexes never reached include_object: autogenerate dropped an index
+    # the hook leaves out, and a table rebuild lost it.
+    project = Project(tmp_path, database)
+    seen = leave_manual_indexes_alone(project)
+    project.autogenerate(manual_models(), "docs")
+    project.upgrade()
+    table = manual_models().tables["docs"]
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            create_vector_index(connection, VectorIndex("ix_manual", table.c.embedding, duckdb_experimental_persistence=True))
+            create_fulltext_index(connection, FullTextIndex("ft_manual", table.c.body))
+    finally:
+        engine.dispose()
+    built = indexes(database)
+    assert built == {"vector": [("ix_manual", "embedding")], "fulltext": [("ft_manual", "body")]}
+    project.assert_no_changes(manual_models())
+    assert ("vector_index", "ix_manual", True) in seen and ("fulltext_index", "ft_manual", True) in seen
+
+    # Changes that rebuild the table (NOT NULL: SQLite copies it, DuckDB alters it), or whose downgrade does.
+    for step in (manual_models(body_required=True), manual_models(body_required=True, extra=True)):
+        source = project.autogenerate(step, "step")
+        assert "_manual" not in "\n".join(body(source, "upgrade")) or not database.startswith("postgresql"), source
+        project.upgrade()
+        assert indexes(database) == built
+        if database.startswith("sqlite"):
+            fulltext_follows_writes_in(database, "ft_manual")
+        project.assert_no_changes(step)
+    project.downgrade("-1")
+    assert indexes(database) == built
+    project.downgrade("-1")
+    assert indexes(database) == built
+    if database.startswith("sqlite"):
+        fulltext_follows_writes_in(database, "ft_manual")
+        assert len(sqlite_triggers(database)) == 6  # the vector and full-text indexes' sync triggers

@@ -202,7 +202,12 @@ def _chain_object(user: Optional[IncludeObject], connection: Optional[Connection
     def hook(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
         if not include_object(obj, name, type_, reflected, compare_to):
             return False
-        if connection is not None and not reflected and not isinstance(obj, VectorIndex) and not _created_here(obj, connection):
+        if (
+            connection is not None
+            and not reflected
+            and not isinstance(obj, (VectorIndex, FullTextIndex))  # built by their own DDL, not SQLAlchemy's
+            and not _created_here(obj, connection)
+        ):
             return False
         return True if user is None else bool(user(obj, name, type_, reflected, compare_to))
 

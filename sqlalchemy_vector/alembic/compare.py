@@ -35,10 +35,10 @@ from alembic.operations import ops
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import Column, Sequence, Table
+from sqlalchemy.schema import Column, Index, MetaData, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
-from ..exc import SchemaMismatchError, UnsupportedDialectError
+from ..exc import SchemaMismatchError, UnsupportedDialectError, VectorError
 from ..fulltext import FullTextIndex, list_fulltext_indexes
 from ..index import VectorIndex, create_statements, list_vector_indexes, vector_columns
 from ..kinds import CompactVector, kind_type, same_kind_type, stored_kind
@@ -61,6 +61,9 @@ class _State:
         self._dims: Dict[Tuple[Optional[str], str], Dict[str, int]] = {}
         self._indexes: Dict[Optional[str], List[Dict[str, Any]]] = {}
         self.dimension_changes: Dict[Tuple[Optional[str], str], Dict[str, Tuple[int, int, Optional[str]]]] = {}
+        #: Vector indexes of the database that include_object leaves out, as drops whose reverse builds them again
+        #: (what a table rebuild must do to keep them).
+        self.excluded: Dict[Tuple[Optional[str], str], Dict[str, DropVectorIndexOp]] = {}
 
     def dims(self, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         key = (schema, table_name)
@@ -189,13 +192,21 @@ def _compare_table(
             place(AlterVectorDimensionOp(tname, cname, new, existing_dim=old, schema=schema, kind=kind), ALTER)
         )
 
-    existing = state.indexes(tname, schema) if conn_table is not None else []
     wanted = {
         index.name: index
         for index in (metadata_table.indexes if metadata_table is not None else ())
         if isinstance(index, VectorIndex)
         and autogen_context.run_object_filters(index, index.name, "vector_index", False, None)  # type: ignore[arg-type]
     }
+    existing = []
+    for found in state.indexes(tname, schema) if conn_table is not None else []:
+        # include_object sees the database's vector indexes too (reflected=True), as Alembic shows it its indexes.
+        reflected = _reflected_drop(found, schema, state, conn_table)
+        stand_in = _stand_in(reflected, state.dims(tname, schema).get(found["column"]) or 1)
+        if autogen_context.run_object_filters(stand_in, found["name"], "vector_index", True, wanted.get(found["name"])):  # type: ignore[arg-type]
+            existing.append(found)
+        else:
+            state.excluded.setdefault((schema, tname), {})[found["name"]] = reflected
     # A column changing type (Vector to HalfVector) needs another operator class: its index is built again,
     # and the downgrade's from what the database has now.
     retyped = {
@@ -207,15 +218,7 @@ def _compare_table(
         same = index is not None and _same_index(found, index, state) and found["column"] not in retyped
         if same and found["column"] not in changes:
             continue
-        keep = index if same else None
-        drop = DropVectorIndexOp.from_reflected(
-            found,
-            schema,
-            dialect=dialect,
-            index=keep,
-            kind=_column_kind(conn_table, found["column"], dialect),
-            dim=state.dims(tname, schema).get(found["column"]),
-        )
+        drop = _reflected_drop(found, schema, state, conn_table, index=index if same else None)
         modify_table_ops.ops.append(place(drop, BEFORE))
         dropped.add(found["name"])
     present = {found["name"] for found in existing}
@@ -226,6 +229,38 @@ def _compare_table(
             create_statements(index, dialect)
             modify_table_ops.ops.append(place(CreateVectorIndexOp.from_index(index, dialect), AFTER))
     return PriorityDispatchResult.CONTINUE
+
+
+def _stand_in(drop: DropVectorIndexOp, dim: int) -> Index:
+    """The index ``drop``'s reverse builds, for include_object: a VectorIndex on a stand-in table.
+
+    (A plain ``Index`` of the name and column where the database reports an
+    index its column type cannot declare, e.g. of a kind reflection cannot tell.)
+    """
+    create = drop.reverse()
+    try:
+        return create.to_index(dim)
+    except VectorError:
+        table = Table(create.table_name, MetaData(), Column(create.column_name, Vector(dim)), schema=create.schema)
+        return Index(create.index_name, table.c[create.column_name])
+
+
+def _reflected_drop(
+    found: Dict[str, Any],
+    schema: Optional[str],
+    state: _State,
+    conn_table: Optional[Table],
+    index: Optional[VectorIndex] = None,
+) -> DropVectorIndexOp:
+    """The drop of an index the database has; its reverse builds it again (from ``index`` where given)."""
+    return DropVectorIndexOp.from_reflected(
+        found,
+        schema,
+        dialect=state.connection.dialect,
+        index=index,
+        kind=_column_kind(conn_table, found["column"], state.connection.dialect),
+        dim=state.dims(found["table"], schema).get(found["column"]),
+    )
 
 
 def _column_kind(table: Optional[Table], column_name: Optional[str], dialect: Any) -> Optional[str]:
@@ -271,10 +306,15 @@ def _finish(
                 for index in (metadata_table.indexes if metadata_table is not None else ())
                 if isinstance(index, VectorIndex)
             }
+            excluded = state.excluded.get((schema, table_name), {})
             for found in state.indexes(table_name, schema):
                 if found["name"] in dropping:
                     continue
                 index = indexes.get(found["name"])
+                if found["name"] in excluded and index is None:  # left out by include_object: kept as it is
+                    before.append(excluded[found["name"]])
+                    after.append(excluded[found["name"]].reverse())
+                    continue
                 dim = state.dims(table_name, schema).get(found["column"])
                 before.append(DropVectorIndexOp.from_reflected(found, schema, dialect=dialect, index=index, dim=dim))
                 if index is not None:
@@ -339,19 +379,24 @@ def _wrap_downgrade(
     drop_kind = DropFullTextIndexOp if fulltext else DropVectorIndexOp
     dropping = {op.index_name for op in before if isinstance(op, drop_kind)}
     found_indexes = state.fulltext_indexes(table_name, schema) if fulltext else state.indexes(table_name, schema)
+    excluded = state.excluded.get((schema, table_name), {})
     for found in found_indexes:
         index = declared.get(found["name"])
-        if found["name"] in dropping or index is None:
+        if found["name"] in dropping:
             continue  # dropped by the upgrade: its downgrade builds it again after the table change
-        create: Any
-        if isinstance(index, FullTextIndex):
-            create = CreateFullTextIndexOp.from_index(index)
-            drop: Any = DropFullTextIndexOp(create.index_name, table_name, schema=schema, reverse=create)
+        drop: Any
+        if index is None:  # not declared, not dropped: left out by include_object, kept as it is
+            drop = fulltext_drop_op(found, schema) if fulltext else excluded.get(found["name"])
+            if drop is None:
+                continue
+        elif isinstance(index, FullTextIndex):
+            drop = DropFullTextIndexOp(str(index.name), table_name, schema=schema, reverse=CreateFullTextIndexOp.from_index(index))
         else:
-            create = CreateVectorIndexOp.from_index(index, state.connection.dialect)
-            drop = DropVectorIndexOp(create.index_name, table_name, schema=schema, _reverse=create)
+            drop = DropVectorIndexOp(
+                str(index.name), table_name, schema=schema, _reverse=CreateVectorIndexOp.from_index(index, state.connection.dialect)
+            )
         # Upgrade order before, table change, after; the downgrade runs the reverses backwards.
-        before.append(DowngradeOnlyOp(create))
+        before.append(DowngradeOnlyOp(drop.reverse()))
         after.append(DowngradeOnlyOp(drop))
 
 
@@ -366,7 +411,8 @@ def _rebuild_fulltext_indexes(
     """Drop the table's full-text indexes before a change that would lose them, and build them again after it.
 
     (SQLite's batch copy drops the FTS5 sync triggers with the old table: the
-    index would stop following writes, silently.)  An index the model no
+    index would stop following writes, silently.)  One ``include_object``
+    leaves out is built again as the database has it.  An index the model no
     longer declares is dropped, and not built again.
     """
     dropping = {op.index_name for op in before if isinstance(op, DropFullTextIndexOp)}
@@ -379,9 +425,12 @@ def _rebuild_fulltext_indexes(
     for found in state.fulltext_indexes(table_name, schema):
         if found["name"] in dropping:
             continue
-        before.append(fulltext_drop_op(found, schema))
+        drop = fulltext_drop_op(found, schema)
+        before.append(drop)
         index = declared.get(found["name"])
-        if index is not None and found["name"] not in creating:
+        if index is None:  # not declared, not dropped: left out by include_object, built again as it is
+            after.append(drop.reverse())
+        elif found["name"] not in creating:
             after.append(CreateFullTextIndexOp.from_index(index))
 
 

@@ -186,13 +186,20 @@ def _compare_table(
     connection = autogen_context.connection
     if connection is None or find_backend(connection.dialect) is None:
         return PriorityDispatchResult.CONTINUE
-    existing: Dict[str, Dict[str, Any]] = {}
-    if conn_table is not None:
-        existing = {found["name"]: found for found in list_fulltext_indexes(connection, tname, schema=schema)}
     # A table the models no longer declare: its indexes are dropped before it (SQLite's FTS5 table and DuckDB's
     # fts schema would outlive it), and its downgrade builds them again.
     indexes = metadata_table.indexes if metadata_table is not None else ()
-    wanted = {str(i.name): i for i in indexes if isinstance(i, FullTextIndex)}
+    wanted = {
+        str(i.name): i
+        for i in indexes
+        if isinstance(i, FullTextIndex) and autogen_context.run_object_filters(i, i.name, "fulltext_index", False, None)  # type: ignore[arg-type]
+    }
+    existing: Dict[str, Dict[str, Any]] = {}
+    for found in list_fulltext_indexes(connection, tname, schema=schema) if conn_table is not None else []:
+        # include_object sees the database's full-text indexes too (reflected=True), as stand-ins.
+        stand_in = _stand_in(drop_op(found, schema).reverse())
+        if autogen_context.run_object_filters(stand_in, found["name"], "fulltext_index", True, wanted.get(found["name"])):  # type: ignore[arg-type]
+            existing[found["name"]] = found
     # Outside any batch block, as vector indexes: drops before the table's other changes, creates after
     # them (a create inside a batch block would run before the table copy that loses its triggers).
     operations: List[MigrateOperation] = []
@@ -218,6 +225,12 @@ def _check_buildable(connection: Any, index: FullTextIndex) -> None:
     """
     index.check_buildable(connection.dialect)
     check_database_language(connection, index.spec)
+
+
+def _stand_in(operation: CreateFullTextIndexOp) -> FullTextIndex:
+    """The :class:`FullTextIndex` ``operation`` builds, on a stand-in table of its key and text column."""
+    spec = operation.spec()
+    return FullTextIndex(spec.name, spec.column, language=spec.language)
 
 
 def drop_op(found: Dict[str, Any], schema: Optional[str]) -> DropFullTextIndexOp:
