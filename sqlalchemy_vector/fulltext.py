@@ -159,7 +159,7 @@ class FullTextIndex(Index):
         if find_backend(dialect) is None:
             return
         backend = _backend(dialect, f"FullTextIndex {self.name!r} on table {spec.table.name!r}")
-        backend.fulltext_create_statements(checked_spec(spec, backend), dialect)  # what they refuse, before any DDL
+        checked_spec(spec, backend)
         if backend.one_fulltext_index_per_table:
             others = [
                 index

@@ -351,7 +351,10 @@ def test_duckdb_fulltext_index_on_a_table_name_fts_cannot_parse(database: str, t
     metadata = MetaData()
     table = Table("My Docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("body", Text))
     FullTextIndex("ft_my_docs", table.c.body)
-    expected = r"FullTextIndex 'ft_my_docs': DuckDB's fts extension cannot index a table named 'My Docs'.*rename the table"
+    expected = (
+        r"FullTextIndex 'ft_my_docs' on table 'My Docs': DuckDB's full-text extension writes the table name "
+        r"'My Docs' unquoted into its own SQL.*letters, digits and _ only"
+    )
     project = Project(tmp_path, database)
     with pytest.raises(VectorIndexError, match=expected):
         project.autogenerate(metadata, "docs")

@@ -108,22 +108,7 @@ def _log(table_name: str, schema: Optional[str]) -> str:
     return '"' + _log_schema(table_name, schema).replace('"', '""') + '".log'
 
 
-#: Names the fts extension's PRAGMA can take: it splices them into its SQL unquoted (DuckDB 1.5.5, where
-#: 'My Docs' or 'docs-1' fails with a parser error).
-_FTS_NAME = re.compile(r"[^\W\d]\w*")
-
-
-def _check_names(spec: FullTextSpec) -> None:
-    for what, name in (("table", spec.table.name), ("schema", spec.schema)):
-        if name is not None and not _FTS_NAME.fullmatch(name):
-            raise VectorIndexError(
-                f"FullTextIndex {spec.name!r}: DuckDB's fts extension cannot index a {what} named {name!r} (it "
-                f"takes letters, digits and underscores only, not starting with a digit); rename the {what}"
-            )
-
-
 def build_statements(spec: FullTextSpec, key: str, dialect: Dialect) -> List[Executable]:
-    _check_names(spec)
     q = dialect.identifier_preparer.quote
     state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
     log = _log(spec.table.name, spec.schema)
