@@ -458,7 +458,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if args.prune:
             report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root), root=root)
         _ensure_fulltext(rag)
-        _write_settings(rag.engine, {**_settings(rag, spec), **split})
+        _write_settings(rag, {**_settings(rag, spec), **split})
     finally:
         rag.close()
     elapsed = time.perf_counter() - started
@@ -629,7 +629,7 @@ def _ingest_batch(
                 metadata["heading"] = chunk.heading
             documents.append({"content": chunk.text, "metadata": metadata})
             embedded.append(chunk.embedding_text)
-        pending.add(identity if hashes else None, documents, embedded)
+        pending.add(identity, documents, embedded)
         report.passages += len(documents)
         if not documents:
             report.empty += 1
@@ -665,42 +665,50 @@ def _read_file(path: Path) -> Tuple[Optional[str], str]:
 class _PendingWrite:
     """Whole files waiting to be written: flushed, in one transaction, once they hold ``limit`` passages.
 
-    A flush deletes the stored passages of the files it replaces, then embeds
-    and inserts the new ones ``limit`` at a time, so a file of more passages
-    than ``limit`` is still replaced atomically without embedding it whole.
+    A flush takes the database's writer lock (another ingest of the same
+    files waits for it), deletes whatever passages of its files are stored by
+    then, and embeds and inserts the new ones ``limit`` at a time: a file of
+    more passages than ``limit`` is still replaced atomically without
+    embedding it whole, and a file that a concurrent ingest stored since this
+    one looked is replaced, not stored twice.
     """
 
     def __init__(self, rag: Any, limit: int) -> None:
         self.rag = rag
         self.limit = limit
-        self.replaced: List[str] = []  # identities whose stored passages go
+        self.identities: List[str] = []  # files whose stored passages (if any) go
         self.documents: List[Dict[str, Any]] = []
         self.embedded: List[str] = []
 
-    def add(self, replaces: Optional[str], documents: List[Dict[str, Any]], embedded: List[str]) -> None:
+    def add(self, identity: str, documents: List[Dict[str, Any]], embedded: List[str]) -> None:
         if self.documents and len(self.documents) + len(documents) > self.limit:
             self.flush()
-        if replaces is not None:
-            self.replaced.append(replaces)
+        self.identities.append(identity)
         self.documents += documents
         self.embedded += embedded
         if len(self.documents) >= self.limit:
             self.flush()
 
     def flush(self) -> None:
-        if not self.documents and not self.replaced:
+        if not self.identities:
             return
         rag, limit = self.rag, self.limit
         with rag._session() as session, session.begin():
-            for start in range(0, len(self.replaced), _LOOKUP_CHUNK):
-                rag._store.delete(session, None, _path_in(rag, self.replaced[start : start + _LOOKUP_CHUNK]))
+            _lock_writers(rag, session.connection())
+            for start in range(0, len(self.identities), _LOOKUP_CHUNK):
+                rag._store.delete(session, None, _path_in(rag, self.identities[start : start + _LOOKUP_CHUNK]))
             for start in range(0, len(self.documents), limit):
                 documents = self.documents[start : start + limit]
                 prepared = [rag._prepare(document, i) for i, document in enumerate(documents, start)]
                 for doc, vector in zip(prepared, rag._embed(self.embedded[start : start + limit])):
                     doc.vector = vector
                 rag._store.insert(session, prepared)
-        self.replaced, self.documents, self.embedded = [], [], []
+        self.identities, self.documents, self.embedded = [], [], []
+
+
+def _lock_writers(rag: Any, connection: Any) -> None:
+    """Hold the database's writer lock for the rest of the transaction (see ``Backend.lock_writers``)."""
+    backend_for(connection.dialect).lock_writers(connection, rag.document_model.__table__)
 
 
 _LOOKUP_CHUNK = 1000  # identities per IN (...) lookup: one per batch, far below every parameter limit
@@ -935,13 +943,15 @@ def _ensure_fulltext(rag: Any) -> None:
 
     if not backend_for(rag.engine.dialect).capabilities.fulltext_search:
         return  # vector search only on this backend
-    with rag.engine.connect() as connection:
-        found = list_fulltext_indexes(connection, rag.document_model.__table__)
-    if not found:
-        rag.create_fulltext_index()
-    from .rag.store import _fresh_fulltext
+    from .rag.store import _create_fulltext, _fresh_fulltext
 
-    rag._write(_fresh_fulltext, rag._store)
+    def ensure(session: Any) -> None:
+        _lock_writers(rag, session.connection())  # a concurrent ingest builds it first, or finds it built
+        if not list_fulltext_indexes(session, rag.document_model.__table__):
+            _create_fulltext(session, rag._store, None, "english")
+        _fresh_fulltext(session, rag._store)
+
+    rag._write(ensure)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -1022,7 +1032,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             except IntegrityError:
                 raise ValueError(_ids_taken(args.file, url)) from None
             _ensure_fulltext(rag)
-            _write_settings(rag.engine, _settings(rag, spec))
+            _write_settings(rag, _settings(rag, spec))
         finally:
             rag.close()
     except BaseException:
@@ -1272,11 +1282,12 @@ def _read_settings(url: str) -> Dict[str, str]:
         engine.dispose()
 
 
-def _write_settings(engine: Any, values: Dict[str, str]) -> None:
+def _write_settings(rag: Any, values: Dict[str, str]) -> None:
     from sqlalchemy import delete, insert
 
     table = _settings_table()
-    with engine.begin() as connection:
+    with rag.engine.begin() as connection:
+        _lock_writers(rag, connection)  # concurrent ingests create the table and replace the rows one at a time
         table.create(connection, checkfirst=True)
         connection.execute(delete(table).where(table.c.key.in_(list(values))))
         connection.execute(insert(table), [{"key": k, "value": v} for k, v in values.items()])

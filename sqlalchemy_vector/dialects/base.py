@@ -54,7 +54,7 @@ import orjson
 from sqlalchemy import BigInteger
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.schema import Column
+from sqlalchemy.schema import Column, Table
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
@@ -577,6 +577,15 @@ class Backend:
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:
         """Whether ``error`` is another connection's DDL racing ours (``already exists``, a catalog conflict)."""
         return False
+
+    def lock_writers(self, connection: Connection, table: Table) -> None:
+        """Make writers of ``table`` that take this lock wait for each other until this transaction ends.
+
+        A writer that looks at what is stored and then writes what depends on
+        it (the CLI's ingest replacing a file's passages) takes it first in its
+        transaction, so a concurrent one sees its result.  Nothing by default:
+        a database without transactions (ClickHouse) has nothing to hold it in.
+        """
 
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
 

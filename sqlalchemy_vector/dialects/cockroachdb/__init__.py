@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler
@@ -85,6 +86,10 @@ class CockroachDBBackend(PostgreSQLBackend):
         index_quantizations=(),
         missing_quantization="CockroachDB's vector index quantizes internally and takes no quantization option",
     )
+
+    def lock_writers(self, connection: Connection, table: Table) -> None:
+        # No pg_advisory_xact_lock is assumed here (untested without a server): the base's no-op, as before.
+        return None
 
     def dialect_classes(self) -> Tuple[Union[type, str], ...]:
         # By path: registering the backend does not import sqlalchemy-cockroachdb (nor Alembic, which it imports).

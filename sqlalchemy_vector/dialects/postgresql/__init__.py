@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import cast, func
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.schema import Column, Index
+from sqlalchemy.schema import Column, Index, Table
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
@@ -325,6 +325,11 @@ class PostgreSQLBackend(Backend):
         from . import reliability
 
         return reliability.is_concurrent_ddl_error(error)
+
+    def lock_writers(self, connection: Connection, table: Table) -> None:
+        from . import reliability
+
+        reliability.lock_writers(connection, table)
 
     def prepare_migrations(self) -> None:
         from . import citus  # noqa: F401  - registers op.create_distributed_table / op.undistribute_table (Citus)

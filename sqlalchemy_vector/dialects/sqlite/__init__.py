@@ -21,7 +21,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set
 
 import numpy as np
-from sqlalchemy import JSON, Integer
+from sqlalchemy import JSON, Integer, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
@@ -611,6 +611,11 @@ class SQLiteBackend(Backend):
         from . import reliability
 
         return reliability.is_concurrent_ddl_error(error)
+
+    def lock_writers(self, connection: Connection, table: Table) -> None:
+        from . import reliability
+
+        reliability.lock_writers(connection, table)
 
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
 

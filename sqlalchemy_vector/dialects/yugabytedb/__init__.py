@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import DDLCompiler
 
@@ -56,6 +57,10 @@ class YugabyteDBBackend(PostgreSQLBackend):
         index_quantizations=(),
         missing_quantization="ybhnsw indexes full-precision vector columns only",
     )
+
+    def lock_writers(self, connection: Connection, table: Table) -> None:
+        # Advisory locks are a cluster option there (untested without a server): the base's no-op, as before.
+        return None
 
     def dialect_classes(self) -> Tuple[Union[type, str], ...]:
         return (_dialect.YugabyteDBDialect,)
