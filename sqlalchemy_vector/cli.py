@@ -266,6 +266,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
     except DBAPIError as err:
+        explained = _explained(args, err)
+        if explained is not None:  # a database held by another process: what to do
+            print(f"sqlalchemy-vector: error: {explained}", file=sys.stderr)
+            return 1
         # The driver's own message, first line: never the SQL statement and its parameters.
         print(f"sqlalchemy-vector: error: database: {_first_line(err.orig)}", file=sys.stderr)
         return 1
@@ -273,6 +277,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = str(err) if isinstance(err, VectorError) else _first_line(err)
         print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
+
+
+def _explained(args: argparse.Namespace, err: DBAPIError) -> Optional[Exception]:
+    """The backend's clear error for a driver error the user can act on (a database another process holds)."""
+    url = make_url(_db(args))
+    return backend_for(url.get_dialect()).explain_error(err, url)
 
 
 def main_exit() -> None:

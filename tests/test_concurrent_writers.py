@@ -1,4 +1,4 @@
-"""Several processes writing one database: concurrent ingests of the same files, and a database held by another.
+"""Several processes writing one database: concurrent ingests of the same files, and a database another holds.
 
 docs/inputs-and-errors.md describes what holds on each backend.
 """
@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
+import sqlalchemy_vector as sv
+from sqlalchemy_vector import exc as x
 from sqlalchemy_vector.cli import main as cli_main
 from sqlalchemy_vector.rag import VectorRAG
 
@@ -87,3 +90,76 @@ def test_concurrent_ingests_of_the_same_files_store_each_once(
     # The database goes on: an ingest of the same files finds them all unchanged.
     assert cli_main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
     assert f"({FILES} unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+
+
+# Holds a write transaction on the database (SQLite's write lock; the DuckDB file itself) until told to let go.
+_HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from sqlalchemy_vector.rag import VectorRAG
+
+url, ready, go, dimension = sys.argv[1:5]
+with VectorRAG(url, dimension=int(dimension)) as rag:
+    rag.get_statistics()
+    with rag.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        Path(ready).touch()
+        deadline = time.time() + 120
+        while not Path(go).exists() and time.time() < deadline:
+            time.sleep(0.02)
+"""
+
+
+def _holding(url: str, tmp_path: Path, dimension: int) -> "subprocess.Popen[str]":
+    ready = tmp_path / "held"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER.format(root=str(ROOT)), url, str(ready), str(tmp_path / "let-go"), str(dimension)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _wait_for(ready, holder)
+    return holder
+
+
+def _let_go(holder: "subprocess.Popen[str]", tmp_path: Path) -> None:
+    (tmp_path / "let-go").touch()
+    _, err = holder.communicate(timeout=120)
+    assert holder.returncode == 0, err
+
+
+def test_sqlite_write_lock_held_elsewhere_is_named_with_the_fix(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/held.db"
+    with VectorRAG(url, dimension=4) as rag:
+        rag.load_documents([{"content": "before", "embedding": [1.0, 0.0, 0.0, 0.0]}], show_progress=False)
+    holder = _holding(url, tmp_path, 4)
+    try:
+        with VectorRAG(sv.create_engine(url, connect_args={"timeout": 0.2}), dimension=4) as rag:
+            with pytest.raises(x.DatabaseLockedError) as caught:
+                rag.load_documents([{"content": "blocked", "embedding": [0.0, 1.0, 0.0, 0.0]}], show_progress=False)
+            message = str(caught.value)
+            assert "held.db" in message and "is locked" in message and "connect_args={'timeout': 30}" in message
+            assert isinstance(caught.value, OperationalError)  # code catching the driver's error still does
+    finally:
+        _let_go(holder, tmp_path)
+    with VectorRAG(url, dimension=4) as rag:  # nothing half-written, and the next call works
+        assert [d["content"] for d in rag.query_with_filters({}, top_k=10)] == ["before"]
+        rag.load_documents([{"content": "after", "embedding": [0.0, 1.0, 0.0, 0.0]}], show_progress=False)
+        assert rag.get_statistics()["document_count"] == 2
+
+
+def test_cli_on_a_duckdb_file_another_process_holds_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"duckdb:///{tmp_path}/held.duckdb"
+    (tmp_path / "note.txt").write_text("a note about ducks\n")
+    holder = _holding(url, tmp_path, 384)  # the lexical embedder's, as ingest then uses
+    try:
+        capsys.readouterr()
+        assert cli_main(["ingest", str(tmp_path / "note.txt"), "--db", url, "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert "held by process" in err and "one process" in err, err
+        assert "IO Error" not in err
+    finally:
+        _let_go(holder, tmp_path)
+    assert cli_main(["ingest", str(tmp_path / "note.txt"), "--db", url, "--quiet"]) == 0  # once it is free

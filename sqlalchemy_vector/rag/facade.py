@@ -622,8 +622,14 @@ class VectorRAG(_Facade):
         """A session of this facade, in use while the block runs (see :meth:`_changing_indexes`)."""
         self._ensure_tables()
         lock = self._index_lock
-        with contextlib.nullcontext() if lock is None else lock.hold(exclusive), self._sessions() as session:
-            yield session
+        try:
+            with contextlib.nullcontext() if lock is None else lock.hold(exclusive), self._sessions() as session:
+                yield session
+        except DBAPIError as err:
+            explained = backend_for(self.engine.dialect).explain_error(err, self.engine.url)
+            if explained is None:
+                raise
+            raise explained from err
 
     def close(self) -> None:
         """Dispose of the engine if this facade created it from a URL."""

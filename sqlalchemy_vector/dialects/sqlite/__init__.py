@@ -617,6 +617,11 @@ class SQLiteBackend(Backend):
 
         reliability.lock_writers(connection, table)
 
+    def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
+        from . import reliability
+
+        return reliability.explain_error(error, url)
+
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
 
     fulltext_languages = ("english", "simple")
