@@ -623,8 +623,9 @@ def _ingest_batch(
         report.seen.add(identity)
         read.append((identity, source, digest, text, path))
         report.files += 1
+    with rag.engine.connect() as connection:  # read before looking at what is stored
+        pending = _PendingWrite(rag, batch_size, _writes_recorded(connection))
     stored = _stored_hashes(rag, [identity for identity, _, _, _, _ in read])
-    pending = _PendingWrite(rag, batch_size)
     for identity, source, digest, text, path in read:
         hashes = stored.get(identity, set())
         if hashes == {digest} and not resplit:
@@ -639,7 +640,7 @@ def _ingest_batch(
                 metadata["heading"] = chunk.heading
             documents.append({"content": chunk.text, "metadata": metadata})
             embedded.append(chunk.embedding_text)
-        pending.add(identity, documents, embedded)
+        pending.add(identity, bool(hashes), documents, embedded)
         report.passages += len(documents)
         if not documents:
             report.empty += 1
@@ -676,24 +677,31 @@ class _PendingWrite:
     """Whole files waiting to be written: flushed, in one transaction, once they hold ``limit`` passages.
 
     A flush takes the database's writer lock (another ingest of the same
-    files waits for it), deletes whatever passages of its files are stored by
-    then, and embeds and inserts the new ones ``limit`` at a time: a file of
-    more passages than ``limit`` is still replaced atomically without
-    embedding it whole, and a file that a concurrent ingest stored since this
-    one looked is replaced, not stored twice.
+    files waits for it), deletes the stored passages of the files it
+    replaces, and embeds and inserts the new ones ``limit`` at a time: a file
+    of more passages than ``limit`` is still replaced atomically without
+    embedding it whole.  ``writes`` is the count of ingest writes read before
+    the stored files were looked up; if another ingest wrote since (the count
+    moved), a file found new may be stored by now, so the flush deletes the
+    passages of every file it writes: replaced, not stored twice.  (Deleting
+    them always would scan the table once per flush.)
     """
 
-    def __init__(self, rag: Any, limit: int) -> None:
+    def __init__(self, rag: Any, limit: int, writes: int) -> None:
         self.rag = rag
         self.limit = limit
-        self.identities: List[str] = []  # files whose stored passages (if any) go
+        self.writes = writes
+        self.identities: List[str] = []  # the files written
+        self.replaced: List[str] = []  # those found stored: their passages go
         self.documents: List[Dict[str, Any]] = []
         self.embedded: List[str] = []
 
-    def add(self, identity: str, documents: List[Dict[str, Any]], embedded: List[str]) -> None:
+    def add(self, identity: str, stored: bool, documents: List[Dict[str, Any]], embedded: List[str]) -> None:
         if self.documents and len(self.documents) + len(documents) > self.limit:
             self.flush()
         self.identities.append(identity)
+        if stored:
+            self.replaced.append(identity)
         self.documents += documents
         self.embedded += embedded
         if len(self.documents) >= self.limit:
@@ -704,16 +712,21 @@ class _PendingWrite:
             return
         rag, limit = self.rag, self.limit
         with rag._session() as session, session.begin():
-            _lock_writers(rag, session.connection())
-            for start in range(0, len(self.identities), _LOOKUP_CHUNK):
-                rag._store.delete(session, None, _path_in(rag, self.identities[start : start + _LOOKUP_CHUNK]))
+            connection = session.connection()
+            _lock_writers(rag, connection)
+            writes = _writes_recorded(connection)
+            gone = self.identities if writes != self.writes else self.replaced
+            for start in range(0, len(gone), _LOOKUP_CHUNK):
+                rag._store.delete(session, None, _path_in(rag, gone[start : start + _LOOKUP_CHUNK]))
             for start in range(0, len(self.documents), limit):
                 documents = self.documents[start : start + limit]
                 prepared = [rag._prepare(document, i) for i, document in enumerate(documents, start)]
                 for doc, vector in zip(prepared, rag._embed(self.embedded[start : start + limit])):
                     doc.vector = vector
                 rag._store.insert(session, prepared)
-        self.identities, self.documents, self.embedded = [], [], []
+            _record_write(connection, writes)
+        self.writes = writes + 1
+        self.identities, self.replaced, self.documents, self.embedded = [], [], [], []
 
 
 def _lock_writers(rag: Any, connection: Any) -> None:
@@ -1287,9 +1300,35 @@ def _read_settings(url: str) -> Dict[str, str]:
             if not inspect(connection).has_table(SETTINGS_TABLE):
                 return {}
             table = _settings_table()
-            return {str(k): str(v) for k, v in connection.execute(select(table.c.key, table.c.value))}
+            rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
+            return {str(k): str(v) for k, v in rows}
     finally:
         engine.dispose()
+
+
+#: The settings key counting ingest writes (each under the writer lock); not a setting, never read as one.
+_WRITES = "ingest_writes"
+
+
+def _writes_recorded(connection: Any) -> int:
+    """The ingest writes the database records (0 for none, or no settings table yet)."""
+    from sqlalchemy import inspect, select
+
+    if not inspect(connection).has_table(SETTINGS_TABLE):
+        return 0
+    table = _settings_table()
+    value = connection.execute(select(table.c.value).where(table.c.key == _WRITES)).scalar()
+    return 0 if value is None else int(value)
+
+
+def _record_write(connection: Any, writes: int) -> None:
+    """Count one more ingest write (``writes`` recorded before it), in the write's transaction."""
+    from sqlalchemy import delete, insert
+
+    table = _settings_table()
+    table.create(connection, checkfirst=True)
+    connection.execute(delete(table).where(table.c.key == _WRITES))
+    connection.execute(insert(table), {"key": _WRITES, "value": str(writes + 1)})
 
 
 def _write_settings(rag: Any, values: Dict[str, str]) -> None:
