@@ -3,6 +3,7 @@
     python examples/quickstart.py                      # SQLite file ./quickstart.db
     python examples/quickstart.py --db duckdb:///q.duckdb
     python examples/quickstart.py --db postgresql+psycopg://user@host/db
+    python examples/quickstart.py --db "clickhousedb://localhost/default?interface=chdb&path=q.chdb"
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from sqlalchemy import String, delete, select
+from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import sqlalchemy_vector as sv
@@ -42,11 +43,11 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float]]:
     args = parser.parse_args(argv)
 
     engine = sv.create_engine(args.db)  # loads sqlite-vec / checks pgvector / loads DuckDB vss
+    Base.metadata.drop_all(engine)  # a fresh table on every run (ClickHouse deletes need a WHERE clause)
     Base.metadata.create_all(engine)
     query = [0.8, 0.2, 0.0]  # "pets"
 
     with Session(engine) as session:
-        session.execute(delete(Doc))
         session.add_all(Doc(id=i, title=t, embedding=e) for i, t, e in DOCS)
         session.commit()
 
