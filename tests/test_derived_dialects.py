@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import CompileError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy_cockroachdb.asyncpg import CockroachDBDialect_asyncpg
 from sqlalchemy_cockroachdb.psycopg import CockroachDBDialect_psycopg
@@ -109,6 +110,29 @@ def test_cockroachdb_backend_inherits_postgresqls(pair: str) -> None:
 
 
 # -- distances and storage -------------------------------------------------------------------
+
+
+KIND_TYPES = {"half": sv.HalfVector, "bit": sv.BitVector, "sparse": sv.SparseVector, "int8": sv.Int8Vector}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_TYPES))
+@pytest.mark.parametrize("pair", COCKROACH + YUGABYTE)
+def test_kinds_the_database_lacks_are_refused(pair: str, kind: str) -> None:
+    """halfvec, bit and sparsevec are pgvector's, not CockroachDB's or YugabyteDB's: refused as int8 is, not rendered."""
+    derived, parent = _both(pair)
+    table = Table("codes", MetaData(), Column("id", Integer, primary_key=True), Column("v", KIND_TYPES[kind](8)))
+    query = [1, 0, 1, 0, 1, 0, 1, 0]
+    metric = "hamming" if kind == "bit" else "l2"
+    reason = "CockroachDB has VECTOR only" if pair in COCKROACH else "YugabyteDB documents the vector type only"
+    message = rf"{derived.name} cannot store {kind} vectors: {reason}"
+    with pytest.raises(sv.exc.UnsupportedKindError, match=message):
+        table.c.v.type.dialect_impl(derived)
+    with pytest.raises(CompileError, match=message):
+        CreateTable(table).compile(dialect=derived)
+    with pytest.raises(sv.exc.UnsupportedKindError, match=message):
+        select(table.c.id).order_by(sv.distance(metric, table.c.v, query)).limit(3).compile(dialect=derived)
+    if kind != "int8":  # pgvector itself stores the others
+        assert "CREATE TABLE codes" in str(CreateTable(table).compile(dialect=parent))
 
 
 def _distance_shapes() -> List[Tuple[str, Callable[[], Any]]]:

@@ -298,7 +298,8 @@ class PostgreSQLBackend(Backend):
     # -- compact vector kinds and quantized indexes -------------------------------------
 
     def kind_storage_type(self, kind: str, dim: int) -> TypeEngine[Any]:
-        found = _kinds.storage_type(kind, dim)
+        # A derived backend (CockroachDB, YugabyteDB) lists pgvector's kinds its database lacks as missing.
+        found = None if kind in self.capabilities.missing_kinds else _kinds.storage_type(kind, dim)
         return found if found is not None else super().kind_storage_type(kind, dim)
 
     def compile_kind_distance(self, element: Any, compiler: SQLCompiler, **kw: Any) -> str:
