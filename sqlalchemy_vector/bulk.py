@@ -23,16 +23,17 @@ need the statement's execution context) falls back to
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import JSON, Column, Table, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DontWrapMixin
+from sqlalchemy.orm import Session
 
 from .dialects.base import find_backend
-from .exc import InvalidRowError, InvalidVectorError
+from .exc import InvalidArgumentError, InvalidRowError, InvalidVectorError
 from .kinds import CompactVector
 from .types import Vector, _preview, has_booleans, to_float32
 
@@ -41,7 +42,7 @@ __all__ = ["BulkLoad", "bulk_insert"]
 _T = TypeVar("_T")
 
 
-def bulk_insert(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
+def bulk_insert(connection: Union[Connection, Session], table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert ``rows`` (dicts keyed by column key) into ``table`` with the backend's bulk path.
 
     ``rows`` is a list, or any iterable (a tuple, a generator), of mappings;
@@ -56,7 +57,13 @@ def bulk_insert(connection: Connection, table: Table, rows: Iterable[Mapping[str
     raised as SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError` subclass that a
     plain insert would raise, rolling back leaves nothing behind.  Returns the
     number of rows inserted.
+
+    ``connection`` may also be an ORM :class:`~sqlalchemy.orm.Session`: the
+    rows go through its connection for ``table``, in the session's
+    transaction (objects already in the session are not refreshed).
     """
+    table = _table_of(table)
+    connection = _connection_of(connection, table)
     rows = _row_list(table, rows)
     if not rows:
         return 0
@@ -82,6 +89,36 @@ def driver_call(connection: Connection, statement: str, call: Callable[[], _T]) 
         return call()
     except BaseException as err:
         connection._handle_dbapi_exception(err, statement, None, None, None)
+
+
+def _connection_of(target: Any, table: Table) -> Connection:
+    """The Connection to write through: ``target`` itself, or a Session's; anything else is refused, naming the fix."""
+    if isinstance(target, Connection):
+        return target
+    if isinstance(target, Session):
+        return target.connection(bind_arguments={"clause": table})  # the table's bind, as session.execute would
+    if isinstance(target, Engine):
+        fix = "open a transaction and pass its connection: with engine.begin() as conn: bulk_insert(conn, table, rows)"
+    elif type(target).__module__.startswith("sqlalchemy.ext.asyncio"):  # not imported here: it needs greenlet
+        fix = "run it in the async connection's greenlet: await conn.run_sync(lambda c: bulk_insert(c, table, rows))"
+    else:
+        fix = "pass a Connection (with engine.begin() as conn: ...) or an ORM Session"
+    raise InvalidArgumentError(
+        f"bulk_insert's first argument must be a Connection or a Session, got {type(target).__name__} "
+        f"{_preview(target)}; {fix}"
+    )
+
+
+def _table_of(table: Any) -> Table:
+    if isinstance(table, Table):
+        return table
+    mapped = getattr(table, "__table__", None)
+    if isinstance(mapped, Table):
+        fix = f"pass the mapped class's table: bulk_insert(conn, {getattr(table, '__name__', 'Model')}.__table__, rows)"
+    else:
+        fix = "pass a Table (a model's __table__), e.g. bulk_insert(conn, Doc.__table__, rows)"
+    given = f"the class {table.__name__}" if isinstance(table, type) else f"{type(table).__name__} {_preview(table)}"
+    raise InvalidArgumentError(f"bulk_insert's table must be a Table, got {given}; {fix}")
 
 
 def _row_list(table: Table, rows: Any) -> List[Mapping[str, Any]]:

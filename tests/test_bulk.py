@@ -28,12 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Session
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector import bulk
 from sqlalchemy_vector.bulk import bulk_insert
 from sqlalchemy_vector.dialects import backend_for
-from sqlalchemy_vector.exc import DimensionMismatchError, InvalidRowError, InvalidVectorError
+from sqlalchemy_vector.exc import DimensionMismatchError, InvalidArgumentError, InvalidRowError, InvalidVectorError
 from tests.conftest import WITH_CLICKHOUSE
 
 DIM = 8
@@ -607,6 +608,46 @@ def test_rows_from_any_iterable(conn: Connection) -> None:
     assert bulk_insert(conn, table, iter([])) == 0
     back = conn.execute(select(table.c.id, table.c.embedding).order_by(table.c.id)).all()
     assert [(i, v.tolist()) for i, v in back] == [(i, [float(i), 1.0, 2.0]) for i in range(5)]
+
+
+def test_a_session_writes_in_its_transaction(engine: Engine) -> None:
+    """An ORM Session is taken as its connection: the rows are in the session's transaction, committed with it."""
+    table = vectors_table(MetaData(), f"session_{uuid.uuid4().hex[:8]}")
+    with engine.begin() as connection:
+        table.create(connection)
+    try:
+        with Session(engine) as session:
+            assert bulk_insert(session, table, [{"id": 1, "embedding": [1, 2, 3]}]) == 1
+            assert session.execute(select(table.c.id)).scalars().all() == [1]  # the same transaction sees it
+            session.commit()
+        with engine.connect() as connection:
+            back = connection.execute(select(table.c.id, table.c.embedding)).all()
+        assert [(i, v.tolist()) for i, v in back] == [(1, [1.0, 2.0, 3.0])]
+    finally:
+        with engine.begin() as connection:
+            table.drop(connection)
+
+
+def test_wrong_connection_or_table_refused_by_name(conn: Connection, engine: Engine) -> None:
+    """An Engine, a table in the connection's place or a mapped class as the table: InvalidArgumentError with the fix."""
+    table = vectors_table(MetaData())
+    table.create(conn)
+    rows = [{"id": 1, "embedding": [1, 2, 3]}]
+    with pytest.raises(InvalidArgumentError, match=r"first argument must be a Connection or a Session, got Engine .*"
+                       r"with engine\.begin\(\) as conn: bulk_insert\(conn, table, rows\)"):
+        bulk_insert(engine, table, rows)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"table must be a Table, got Connection .*bulk_insert\(conn, Doc\.__table__"):
+        bulk_insert(table, conn, rows)  # type: ignore[arg-type]
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Vec(Base):
+        __table__ = table
+
+    with pytest.raises(InvalidArgumentError, match=r"got the class Vec; .*bulk_insert\(conn, Vec\.__table__, rows\)"):
+        bulk_insert(conn, Vec, rows)  # type: ignore[arg-type]
+    assert count(conn, table) == 0
 
 
 def test_driver_calls_of_bulk_paths_raise_what_execute_raises(engine: Engine, backend: str) -> None:
