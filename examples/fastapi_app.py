@@ -5,7 +5,7 @@
 
     curl -X POST localhost:8000/documents -H 'content-type: application/json' \\
          -d '{"content": "Cats purr when content.", "metadata": {"topic": "pets"}}'
-    curl 'localhost:8000/search?q=purring+cats&k=3&where={"topic":"pets"}'
+    curl -G localhost:8000/search --data-urlencode 'q=purring cats' -d k=3 --data-urlencode 'where={"topic":"pets"}'
     curl localhost:8000/documents/1
 
 Documents without an ``embedding`` are embedded with the built-in lexical

@@ -375,3 +375,96 @@ def test_pandas_read_sql_gives_arrays(database_url: str) -> None:
         assert isinstance(cell, np.ndarray) and cell.dtype == np.float32
         assert np.array_equal(cell, np.array(vectors[doc_id], np.float32))
     assert jsonable(frame.to_dict(orient="records")) == [{"id": 1, "embedding": [0.6, 0.1, 0.2]}, {"id": 2, "embedding": [1.0, -2.0, 3.5]}]
+
+
+# -- the apps' documented curl commands ------------------------------------------------------------
+
+
+def curl_request(command: str) -> Dict[str, Any]:
+    """What curl sends for ``command`` (the options the docstrings use), or an AssertionError where curl would not send it.
+
+    curl reads ``{...}`` and ``[...]`` in a URL as a glob (``{a,b}`` is two requests, ``{"k":"v"}`` loses its braces)
+    unless ``-g``/``--globoff`` is given; ``-G`` puts ``-d``/``--data-urlencode`` data in the query string.
+    """
+    import shlex
+    from urllib.parse import quote_plus, urlsplit
+
+    args = shlex.split(command)
+    assert args[0] == "curl"
+    method, headers, data, get, globoff, url = None, {}, [], False, False, None
+    i = 1
+    while i < len(args):
+        arg = args[i]
+        if arg == "-X":
+            method, i = args[i + 1], i + 1
+        elif arg == "-H":
+            name, _, value = args[i + 1].partition(":")
+            headers[name.strip()], i = value.strip(), i + 1
+        elif arg in ("-d", "--data"):
+            data.append(args[i + 1])
+            i += 1
+        elif arg == "--data-urlencode":
+            name, _, value = args[i + 1].partition("=")
+            data.append(f"{name}={quote_plus(value)}")
+            i += 1
+        elif arg == "-G":
+            get = True
+        elif arg in ("-g", "--globoff"):
+            globoff = True
+        else:
+            assert not arg.startswith("-"), f"option {arg} is not understood here"
+            url = arg
+        i += 1
+    assert url is not None
+    assert globoff or not any(c in url for c in "{}[]"), f"curl globs the braces or brackets in {url!r}; use -g or -G with --data-urlencode"
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    query = "&".join(filter(None, [parts.query, *(data if get else [])]))
+    body = None if get or not data else "&".join(data)
+    return {"method": method or ("POST" if body is not None else "GET"), "path": parts.path + ("?" + query if query else ""),
+            "headers": headers, "body": body}
+
+
+def docstring_curls(name: str) -> List[str]:
+    """The docstring's curl commands, each with its continuation line (after a trailing backslash) joined."""
+    lines = (load_example(name).__doc__ or "").splitlines() + [""]
+    return [
+        line.strip().removesuffix("\\").strip() + (" " + nxt.strip() if line.rstrip().endswith("\\") else "")
+        for line, nxt in zip(lines, lines[1:])
+        if line.strip().startswith("curl ")
+    ]
+
+
+def test_curl_emulation_globs_like_curl() -> None:
+    with pytest.raises(AssertionError, match="curl globs the braces"):
+        curl_request("""curl 'localhost:8000/search?q=a&where={"topic":"pets"}'""")
+    assert curl_request("""curl -G localhost:8000/s --data-urlencode 'w={"a":1}' -d k=3""")["path"] == "/s?w=%7B%22a%22%3A1%7D&k=3"
+
+
+@pytest.mark.parametrize("app_name", ["fastapi_app", "flask_app"])
+def test_docstring_curl_commands_work_as_written(app_name: str, tmp_path: Path) -> None:
+    """Each curl command in the app's docstring, sent as curl sends it, is answered with success."""
+    url = f"sqlite:///{tmp_path}/app.db"
+    commands = docstring_curls(app_name)
+    assert len(commands) == 3
+    if app_name == "fastapi_app":
+        from fastapi.testclient import TestClient
+
+        with TestClient(load_example(app_name).create_app(url)) as client:
+            for command in commands:
+                sent = curl_request(command)
+                response = client.request(sent["method"], sent["path"], headers=sent["headers"], content=sent["body"])
+                assert response.status_code < 300, (command, response.text)
+            hits = client.get(curl_request(commands[1])["path"]).json()
+            assert [hit["content"] for hit in hits] == ["Cats purr when content."]
+        return
+    module = load_example(app_name)
+    app = module.create_app(url)
+    try:
+        client = app.test_client()
+        for command in commands:
+            sent = curl_request(command)
+            response = client.open(sent["path"], method=sent["method"], headers=sent["headers"], data=sent["body"])
+            assert response.status_code < 300, (command, response.get_data(as_text=True))
+    finally:
+        with app.app_context():
+            module.db.engine.dispose()
