@@ -175,6 +175,10 @@ def main() -> None:
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in ("postgresql", "duckdb", "sqlite")]
+    if unknown or not backends:  # before anything runs: a misspelt name would otherwise be skipped
+        parser.error(f"unknown backend(s) {', '.join(unknown) or '(none)'}; choose from postgresql, duckdb, sqlite")
     ef_values = [int(v) for v in args.ef.split(",")]
 
     data, queries = mixture(args.rows, args.queries, args.dim, args.clusters, args.spread, args.seed)
@@ -185,7 +189,7 @@ def main() -> None:
     results: List[Row] = []
     with tempfile.TemporaryDirectory(prefix="sv-index-bench-") as workdir:
         server = None
-        for backend in args.backends.split(","):
+        for backend in backends:
             if backend == "postgresql":
                 url = args.pg_url
                 if url is None:

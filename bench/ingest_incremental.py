@@ -123,6 +123,9 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
     if args.pg_url and "postgresql" not in backends:
         backends.append("postgresql")
+    unknown = [b for b in backends if b not in ("sqlite", "duckdb", "postgresql")]
+    if unknown or not backends:  # before anything runs: a misspelt name would otherwise be skipped
+        parser.error(f"unknown backend(s) {', '.join(unknown) or '(none)'}; choose from sqlite, duckdb, postgresql")
     rows: List[Tuple[str, str, float, float, int, int, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"

@@ -460,6 +460,10 @@ def main() -> None:
         "--measure", default="table,documents", help="table (bulk_insert into one table), documents (load_documents)"
     )
     args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in ("sqlite", "duckdb", "postgresql", "clickhouse")]
+    if unknown or not backends:  # before anything runs: a misspelt name would otherwise be skipped
+        parser.error(f"unknown backend(s) {', '.join(unknown) or '(none)'}; choose from sqlite, duckdb, postgresql, clickhouse")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     measures = args.measure.split(",")
@@ -473,7 +477,7 @@ def main() -> None:
     results: Dict[str, Dict[str, float]] = {}
     documents: Dict[str, Dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:
-        for backend in args.backends.split(","):
+        for backend in backends:
             server = None
             if backend == "sqlite":
                 engine = sv.create_engine(f"sqlite:///{tmp}/load.db")

@@ -352,7 +352,10 @@ def main() -> None:
     parser.add_argument("--maintenance-work-mem", default="1GB",
                         help="PostgreSQL's memory for index builds (an HNSW graph of 1M x 384 needs about 2.5 GB)")
     args = parser.parse_args()
-    backends = args.backends.split(",")
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in ("postgresql", "sqlite", "duckdb")]
+    if unknown or not backends:  # before anything runs: a misspelt name would otherwise be skipped
+        parser.error(f"unknown backend(s) {', '.join(unknown) or '(none)'}; choose from postgresql, sqlite, duckdb")
     chosen = ("ivfflat",) if args.binary_only else tuple(args.pg_variants.split(","))
     unknown = set(chosen) - set(PG_VARIANTS)
     if unknown:

@@ -151,6 +151,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=21)
     parser.add_argument("--backends", default="sqlite,sqlite-python,duckdb,postgresql,clickhouse")
     args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in ("sqlite", "sqlite-python", "duckdb", "postgresql", "clickhouse")]
+    if unknown or not backends:  # before anything runs: a misspelt name would otherwise be skipped
+        parser.error(f"unknown backend(s) {', '.join(unknown) or '(none)'}; choose from sqlite, sqlite-python, duckdb, postgresql, clickhouse")
 
     rng = np.random.default_rng(42)
     data = rng.standard_normal((args.rows, DIM)).astype(np.float32)
@@ -159,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:
         engines: Dict[str, Engine] = {}
         server = None
-        for backend in args.backends.split(","):
+        for backend in backends:
             if backend == "sqlite":
                 engines[backend] = sv.create_engine(f"sqlite:///{tmp}/bench.db")
             elif backend == "sqlite-python":  # no extension: the pure-Python vec_distance_* functions

@@ -210,7 +210,10 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
     parser.add_argument("--postgresql-url", default=None, help="a server to use instead of an embedded one")
     args = parser.parse_args()
-    backends = args.backends.split(",")
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in ("sqlite", "duckdb", "postgresql")]
+    if unknown or not backends:  # before anything runs: a misspelt name would otherwise be skipped
+        parser.error(f"unknown backend(s) {', '.join(unknown) or '(none)'}; choose from sqlite, duckdb, postgresql")
     server = None
     postgresql = args.postgresql_url
     with tempfile.TemporaryDirectory(prefix="sqlalchemy-vector-soak-") as directory:
