@@ -1,11 +1,13 @@
 """The documentation: README.md, docs/*.md and bench/README.md.
 
-Every ```python block runs, in a fresh namespace and an empty directory; every relative link between the pages
+Every ```python block runs, in a fresh namespace and an empty directory, and prints what the page says it prints (an
+output block right after it, a comment after a ``print()``); every relative link between the pages
 points to a file that exists and, with a ``#fragment``, to a heading of that file.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
@@ -31,6 +33,30 @@ BLOCKS: List[Tuple[str, int, str]] = [
 ]
 
 
+def printed_outputs(page: Path) -> Dict[int, List[str]]:
+    """The lines of the output block (```, or ```text) right after a python block, by the block's index."""
+    outputs: Dict[int, List[str]] = {}
+    text = page.read_text(encoding="utf-8")
+    for index, match in enumerate(re.finditer(r"```python\n.*?```", text, flags=re.S)):
+        after = re.match(r"\n\n```(?:text)?\n(.*?)```", text[match.end():], flags=re.S)
+        if after:
+            outputs[index] = after.group(1).splitlines()
+    return outputs
+
+
+OUTPUTS: Dict[Tuple[str, int], List[str]] = {
+    (name_of(page), index): lines for page in PAGES for index, lines in printed_outputs(page).items()
+}
+
+
+def as_data(line: str) -> object:
+    """A printed line as JSON data where it is JSON (the order of an object's keys may differ), else as text."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line.strip()
+
+
 def test_readme_has_examples() -> None:
     assert len(python_blocks(README)) >= 2
     # README.md had 14 python blocks before its reference sections moved to docs/ and bench/.
@@ -54,6 +80,12 @@ def test_readme_block_runs(
         assert "Deep learning is machine learning" in out.splitlines()[0]
     if "bulk_insert(conn, docs, rows)" in source:
         assert out.splitlines()[0] == "Machine learning finds patterns in data."
+    printed = [as_data(line) for line in out.splitlines() if line.strip()]
+    # An output block after the code is what it prints; a comment after a print() is what that call prints.
+    if (page, index) in OUTPUTS:
+        assert printed == [as_data(line) for line in OUTPUTS[page, index]]
+    for expected in re.findall(r"^[ \t]*print\(.*\)[ \t]+#[ \t]*(.+)$", source, flags=re.M):
+        assert as_data(expected) in printed, (expected, out)
 
 
 # ---------------------------------------------------------------------------------------------------- links
