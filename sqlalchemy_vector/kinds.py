@@ -240,6 +240,12 @@ def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> Spa
             raise InvalidVectorError(
                 f"{_name(where)} expects integer indices as dict keys, got {bad_keys[0]!r}; use {{index: value}}"
             )
+        for index, item in value.items():  # named by its index, as below, not by its place in the dict
+            if isinstance(item, (float, np.floating)) and not np.isfinite(item):
+                raise InvalidVectorError(
+                    f"{_name(where)} expects finite numbers, got {float(item)!r} at index {index}; replace NaN and "
+                    "infinite values before storing"
+                )
         values = to_float32(list(value.values()), None, where)
         sparse = SparseValue.from_dict(dict(zip(value.keys(), values.tolist())), dim)
     elif all(hasattr(value, name) for name in ("indices", "values", "dimensions")) and callable(value.indices):
@@ -257,10 +263,19 @@ def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> Spa
             f"{_name(where)} expects {dim} dimensions, got {sparse.dim}; declare SparseVector({sparse.dim}) "
             "or use vectors of the declared dimension"
         )
-    to_float32(sparse.values, None, where)  # finite numbers
+    finite = np.isfinite(sparse.values)
+    if not finite.all():  # named by its index in the vector, not its place among the stored values
+        at = int(np.flatnonzero(~finite)[0])
+        raise InvalidVectorError(
+            f"{_name(where)} expects finite numbers, got {float(sparse.values[at])!r} at index "
+            f"{int(sparse.indices[at])}; replace NaN and infinite values before storing"
+        )
     if sparse.indices.size and (sparse.indices.min() < 0 or sparse.indices.max() >= dim):
         bad = int(sparse.indices[(sparse.indices < 0) | (sparse.indices >= dim)][0])
-        raise InvalidVectorError(f"{_name(where)} has index {bad}, outside 0..{dim - 1}")
+        raise InvalidVectorError(
+            f"{_name(where)} has index {bad}, outside 0..{dim - 1} (indices count from 0); give indices below "
+            f"{dim}, or declare SparseVector(n) with n above {bad}"
+        )
     if np.any(np.diff(sparse.indices) <= 0):
         order = np.argsort(sparse.indices, kind="stable")
         if np.any(np.diff(sparse.indices[order]) == 0):

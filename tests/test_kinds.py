@@ -153,10 +153,15 @@ def test_validation_rules() -> None:
     with pytest.raises(InvalidVectorError):
         BitVector(2).validate("01")
     assert BitVector(3).validate([1, 0, 1]).tolist() == [True, False, True]
-    with pytest.raises(InvalidVectorError, match="outside"):
+    with pytest.raises(InvalidVectorError, match=r"has index 5, outside 0\.\.2 .*declare SparseVector\(n\) with n above 5"):
         SparseVector(3).validate({5: 1.0})
     with pytest.raises(InvalidVectorError, match="finite"):
         SparseVector(3).validate({1: float("inf")})
+    # A value that is not finite is named by its index in the vector, not its place among the stored values.
+    with pytest.raises(InvalidVectorError, match="got -inf at index 6"):
+        SparseVector(8).validate({3: 1.0, 6: float("-inf")})
+    with pytest.raises(InvalidVectorError, match="got nan at index 7"):
+        SparseVector(8).validate(SparseValue(8, [2, 7], [1.0, float("nan")]))
     with pytest.raises(InvalidVectorError, match="integer indices"):
         SparseVector(3).validate({"a": 1.0})
     assert SparseVector(4).validate([0, 2.5, 0, -1]) == SparseValue(4, [1, 3], [2.5, -1])
