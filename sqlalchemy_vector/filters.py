@@ -14,6 +14,9 @@ Values compare by JSON type on every backend: ``1`` matches the number 1 (and
 Strings compare byte-wise (PostgreSQL with ``COLLATE "C"``), and ``$like`` is
 case-sensitive everywhere (``%`` any run, ``_`` one character, ``\\`` escapes).
 ``$ne``, ``$nin`` and ``$not`` also match rows where the key is missing.
+A filter nests dicts and lists at most :data:`MAX_NESTING` (16) levels deep;
+a deeper one is refused (its SQL nests as deep, and SQLite's parser stops
+at about 28 nested ``$not``).
 
 Keys and values are always bound parameters; ``$in`` and ``$nin`` bind their
 list as one expanding ``IN`` parameter, however long.  The SQL that reads a key
@@ -43,13 +46,17 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from .dialects.base import Backend, backend_for
 from .exc import InvalidFilterError
 
-__all__ = ["Filter", "OPERATORS", "metadata_filter", "json_value", "JSONValue"]
+__all__ = ["Filter", "MAX_NESTING", "OPERATORS", "check_nesting", "metadata_filter", "json_value", "JSONValue"]
 
 #: What the facade accepts as ``filters=``: a filter dict or a SQLAlchemy boolean expression.
 Filter = Union[Mapping[str, Any], ColumnElement[bool]]
 
 #: Every operator a filter dict understands.
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$like", "$and", "$or", "$not")
+
+#: How many levels of dicts and lists a filter may nest.  Its SQL nests as deep: SQLite 3.40's parser
+#: overflowed at 28 nested ``$not``, and SQLAlchemy's compiler (which recurses) at 63.
+MAX_NESTING = 16
 
 _FIELD_OPERATORS = frozenset(OPERATORS) - {"$and", "$or"}
 _KINDS: Dict[str, TypeEngine[Any]] = {
@@ -76,8 +83,36 @@ def metadata_filter(column: Any, filters: Filter) -> ColumnElement[bool]:
             f"filters must be a dict of metadata conditions or a SQLAlchemy boolean expression, "
             f"got {type(filters).__name__} {filters!r}"
         )
+    check_nesting(filters)
     column = coercions.expect(roles.ExpressionElementRole, column)
     return _conditions(column, filters, "filters")
+
+
+def check_nesting(filters: Mapping[str, Any]) -> None:
+    """Refuse a filter dict nesting more than :data:`MAX_NESTING` levels (checked without recursing)."""
+    if nesting_exceeds(filters, MAX_NESTING):
+        raise InvalidFilterError(
+            f"filters nest dicts and lists more than {MAX_NESTING} levels deep; a filter may nest at most "
+            f"{MAX_NESTING} ($not is one level, $and and $or two: the list and its dicts): list conditions side by "
+            "side in one $and or $or instead of nesting them, or write the condition as a SQLAlchemy expression"
+        )
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts and lists (or tuples) more than ``limit`` levels deep (without recursing)."""
+    level = [value] if isinstance(value, (Mapping, list, tuple)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, Mapping) else container)
+            if isinstance(child, (Mapping, list, tuple))
+        ]
+    return False
 
 
 def json_value(column: Any, key: str, kind: str) -> "JSONValue":

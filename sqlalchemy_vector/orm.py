@@ -124,6 +124,10 @@ class MetadataJSON(TypeDecorator[Any]):
 #: The integers every backend's JSON keeps exactly: metadata integers and integer keys stay within it.
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
+#: How many levels of dicts and lists a document's metadata may nest.  Reading it back recurses once per
+#: level: 900 levels were stored and then no read could return the document (RecursionError).
+MAX_METADATA_NESTING = 64
+
 
 def _floats_beyond_int64(value: Any) -> Any:
     if isinstance(value, dict):

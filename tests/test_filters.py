@@ -195,6 +195,27 @@ def test_malformed_filters_raise_early(spec: Dict[str, Any], message: str) -> No
         metadata_filter(table.c.meta, spec)
 
 
+def test_filters_nest_at_most_16_levels(conn: Connection, docs: Table) -> None:
+    # 28 nested $not overflowed SQLite 3.40's parser ("parser stack overflow", a raw OperationalError)
+    # and 63 overflowed Python's stack while the statement compiled (a bare RecursionError).
+    def negated(times: int, spec: Dict[str, Any]) -> Dict[str, Any]:
+        for _ in range(times):
+            spec = {"$not": spec}
+        return spec
+
+    # 14 $not, the key's dict and its operators' dict: 16 levels.
+    assert ids(conn, docs, metadata_filter(docs.c.meta, negated(14, {"n": {"$gt": 0}}))) == [1, 2, 7]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, negated(13, {"n": {"$gt": 0}}))) == [3, 4, 5, 6]
+    nested_or: Dict[str, Any] = {"n": 2.5}
+    for _ in range(7):
+        nested_or = {"$or": [nested_or, {"s": "zeta"}]}
+    assert ids(conn, docs, metadata_filter(docs.c.meta, nested_or)) == [2, 6]
+    for spec in (negated(15, {"n": {"$gt": 0}}), negated(30, {"n": 1}), negated(100, {"n": 1}),
+                 negated(100_000, {"n": 1}), {"$or": [nested_or, {"s": "zeta"}]}):
+        with pytest.raises(InvalidFilterError, match="filters nest dicts and lists more than 16 levels deep"):
+            metadata_filter(docs.c.meta, spec)
+
+
 def test_not_a_filter() -> None:
     table = Table("t", MetaData(), Column("meta", MetadataJSON))
     with pytest.raises(InvalidFilterError, match="dict of metadata conditions"):

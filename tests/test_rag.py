@@ -707,3 +707,43 @@ def test_large_float_metadata_reads_back_as_a_float(backend: str, fresh_database
         assert type(got["int"]) is int
     finally:
         rag.close()
+
+
+def _nested(levels: int, leaf: Any = 1) -> Any:
+    """``levels`` dicts inside each other, every other one a list: {"x": [{"x": [... leaf]}]}."""
+    value = leaf
+    for level in range(levels):
+        value = [value] if level % 2 else {"x": value}
+    return value
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_metadata_and_filters_nest_only_so_deep(backend: str, fresh_database_url: Any) -> None:
+    # 900 levels of metadata were stored and then no read could return the document (RecursionError while
+    # reading the JSON back); 1,000 raised RecursionError from the checks; 100 nested $not overflowed while
+    # compiling the filter, 28 in SQLite's parser.  Now each limit is the same everywhere, and is checked
+    # before anything is written or run.
+    rag = VectorRAG(fresh_database_url(backend), dimension=4)
+    try:
+        deepest = {"deep": _nested(63)}
+        rag.load_document("kept", metadata=deepest, document_id="kept")
+        assert rag.get_document("kept")["metadata"] == deepest  # type: ignore[index]
+        for levels in (65, 900, 100_000):
+            with pytest.raises(InvalidDocumentError, match="metadata.*nests dicts and lists more than 64 levels deep"):
+                rag.load_document("refused", metadata={"deep": _nested(levels - 1)}, document_id="refused")
+            with pytest.raises(InvalidDocumentError, match="more than 64 levels deep.*json.dumps"):
+                rag.update_document("kept", metadata={"deep": _nested(levels - 1)})
+        assert [d["document_id"] for d in rag.get_documents(["kept", "refused"])] == ["kept"]
+        assert rag.get_document("kept")["metadata"] == deepest  # type: ignore[index]
+
+        negated: Dict[str, Any] = {"deep": {"$exists": True}}
+        for _ in range(14):
+            negated = {"$not": negated}
+        assert [d["document_id"] for d in rag.query_with_embedding([1, 0, 0, 0], filters=negated)] == ["kept"]
+        for levels in (1, 50, 5_000):
+            for _ in range(levels):
+                negated = {"$not": negated}
+            with pytest.raises(InvalidFilterError, match="filters nest dicts and lists more than 16 levels deep"):
+                rag.query_with_embedding([1, 0, 0, 0], filters=negated)
+    finally:
+        rag.close()

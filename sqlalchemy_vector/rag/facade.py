@@ -42,7 +42,7 @@ from ..exc import (
     UnsupportedMetricError,
     VectorIndexError,
 )
-from ..filters import Filter, metadata_filter
+from ..filters import Filter, check_nesting, metadata_filter
 from ..functions import SIMILARITY_FUNCTIONS
 from ..index import index_dimension_limit
 from ..mmr import _check_lambda_mult
@@ -184,6 +184,8 @@ class _Facade:
                 f"filters {filters!r} need a metadata column, but {self._models.document.__name__} has none "
                 "(declared absent in __column_names__); map the table's JSON column as metadata_ to filter"
             )
+        if isinstance(filters, abc.Mapping):
+            check_nesting(filters)  # before the checks below recurse into it
         _check_json(filters, "filters", InvalidFilterError, only_json=False)
         return metadata_filter(self._models.document.metadata_, filters)  # type: ignore[attr-defined]
 

@@ -26,7 +26,7 @@ from ..exc import (
     UnsupportedMetricError,
 )
 from ..functions import SIMILARITY_FUNCTIONS
-from ..orm import INT64_RANGE
+from ..orm import INT64_RANGE, MAX_METADATA_NESTING
 from ..types import whole_number
 
 
@@ -51,8 +51,12 @@ def _check_text(value: str, where: str, error: type) -> None:
         )
 
 
-def _check_json(value: Any, where: str, error: type, only_json: bool = True) -> None:
+def _check_json(value: Any, where: str, error: type, only_json: bool = True, depth: int = 0) -> None:
     """Metadata and filters: string keys, finite numbers, 64-bit integers and clean strings, at any depth.
+
+    Dicts and lists nest at most :data:`~sqlalchemy_vector.orm.MAX_METADATA_NESTING`
+    levels (``depth`` counts those around ``value``); filters are held to
+    their own, smaller limit before they get here.
 
     Metadata (``only_json``) holds JSON values only: str, int, float, bool,
     None, lists (or tuples) and dicts; anything else is refused with the
@@ -74,6 +78,12 @@ def _check_json(value: Any, where: str, error: type, only_json: bool = True) -> 
             raise error(
                 f"{where} holds {value!r}, which JSON cannot represent; use None or a finite number"
             )
+    elif isinstance(value, (abc.Mapping, list, tuple)) and depth == MAX_METADATA_NESTING:
+        raise error(
+            f"{where} nests dicts and lists more than {MAX_METADATA_NESTING} levels deep; metadata may nest at "
+            f"most {MAX_METADATA_NESTING} (reading a deeper value back overflows Python's stack): flatten it, or "
+            "store the inner part as a string (json.dumps(x))"
+        )
     elif isinstance(value, abc.Mapping):
         if only_json and not isinstance(value, dict):
             _not_json(value, where, error)
@@ -84,10 +94,10 @@ def _check_json(value: Any, where: str, error: type, only_json: bool = True) -> 
                     f"(it would be read back as {str(key)!r}): use string keys"
                 )
             _check_text(key, f"{where} key {key!r:.40}", error)
-            _check_json(item, f"{where}[{key!r:.40}]", error, only_json)
+            _check_json(item, f"{where}[{key!r:.40}]", error, only_json, depth + 1)
     elif isinstance(value, (list, tuple)):
         for position, item in enumerate(value):
-            _check_json(item, f"{where}[{position}]", error, only_json)
+            _check_json(item, f"{where}[{position}]", error, only_json, depth + 1)
     elif only_json:
         _not_json(value, where, error)
 
