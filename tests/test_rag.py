@@ -747,3 +747,24 @@ def test_metadata_and_filters_nest_only_so_deep(backend: str, fresh_database_url
                 rag.query_with_embedding([1, 0, 0, 0], filters=negated)
     finally:
         rag.close()
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_ids_that_look_like_sql_comments(backend: str, fresh_database_url: Any) -> None:
+    # On ClickHouse, clickhouse-connect took "--" in a bound string for a comment when it read the statement,
+    # and an empty result lost its columns: get_document("x' --") raised NoSuchColumnError.
+    rag = VectorRAG(fresh_database_url(backend), dimension=4)
+    try:
+        stored = ["' OR 1=1 --", "a'; DROP TABLE documents; --"]
+        for document_id in stored:
+            rag.load_document("text", metadata={"note": document_id}, document_id=document_id)
+        for missing in ("x' --", "' OR '1'='1' --", "x'\n--", "--'--'--", "50%% --'"):
+            assert rag.get_document(missing) is None
+            assert rag.get_documents([missing]) == []
+            assert rag.delete_document(missing) is False
+        assert [d["document_id"] for d in rag.get_documents(stored)] == stored
+        assert [d["document_id"] for d in rag.query_with_embedding([1, 0, 0, 0], filters={"note": stored[1]})] == [stored[1]]
+        assert rag.query_with_embedding([1, 0, 0, 0], filters={"note": "x' --"}) == []
+        assert rag.get_statistics()["document_count"] == 2
+    finally:
+        rag.close()

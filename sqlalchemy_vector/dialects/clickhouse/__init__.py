@@ -16,9 +16,11 @@ column holds no NULL.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+import re
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
+from sqlalchemy import event
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
@@ -143,6 +145,8 @@ class ClickHouseBackend(Backend):
             if not hasattr(engine.dialect, attribute):
                 setattr(engine.dialect, attribute, None)
         engine.dialect.colspecs = {**engine.dialect.colspecs, **_ddl.COLSPECS}
+        if not event.contains(engine, "before_cursor_execute", _end_line_after_dashes):
+            event.listen(engine, "before_cursor_execute", _end_line_after_dashes, retval=True)
 
     def database_file(self, url: URL) -> Optional[str]:
         return url.query.get("path") if _is_chdb(url) else None  # type: ignore[return-value]
@@ -300,6 +304,36 @@ class ClickHouseBackend(Backend):
         except ImportError:
             return None
         return clickhouse_writer  # type: ignore[no-any-return]
+
+
+# A placeholder (or a doubled %, which is text): pyformat, as clickhouse-connect's DB-API takes it.
+_PLACEHOLDER = re.compile(r"%%|%\(([^()]+)\)s")
+
+
+def _end_line_after_dashes(
+    connection: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> Tuple[str, Any]:
+    """End the line after each string parameter holding ``--``, so that it cannot read as a comment.
+
+    clickhouse-connect 1.12 binds values into the SQL text (a quote as ``\\'``),
+    then finds comments to tell what kind of statement it has with a regular
+    expression that takes ``\\'`` for the end of the string: from a ``--`` in
+    the value to the end of the line looks like a comment.  Whatever followed on
+    that line (``) LIMIT 0`` of the probe it makes for the columns of an empty
+    result) was then missed, and an empty result had no columns: the ORM raised
+    ``NoSuchColumnError`` for ``get_document("x' --")``.  Only its reading of
+    the statement changes: the server gets the same SQL, a newline aside.
+    """
+    if executemany or not isinstance(parameters, dict):
+        return statement, parameters
+    dashed = {name for name, value in parameters.items() if isinstance(value, str) and "--" in value}
+    if not dashed:
+        return statement, parameters
+
+    def end_line(match: "re.Match[str]") -> str:
+        return match.group() + "\n" if match.group(1) in dashed else match.group()
+
+    return _PLACEHOLDER.sub(end_line, statement), parameters
 
 
 def _float32_operand(operand: Any, compiler: SQLCompiler, **kw: Any) -> str:
