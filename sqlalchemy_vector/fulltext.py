@@ -22,6 +22,7 @@ How it is built is each backend's business (``dialects/<backend>/fulltext.py``):
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Dict, List, NoReturn, Optional, Union
 
@@ -52,8 +53,26 @@ _TERM = re.compile(r"[^\W_]+")
 
 
 def query_terms(text: str) -> List[str]:
-    """The words of a free-text query, lower-cased, without punctuation (so no query syntax can leak in)."""
-    return [term.lower() for term in _TERM.findall(text)]
+    """The words of a free-text query, lower-cased, without punctuation (so no query syntax can leak in).
+
+    Combining marks (accents written apart, Hebrew and Arabic vowel points,
+    Indic vowel signs) belong to their word, as in the backends' tokenizers:
+    split at them, "दुनिया" was three pieces that DuckDB's index, which
+    holds the whole word, never matched.
+    """
+    if text.isascii():  # no combining marks
+        return [term.lower() for term in _TERM.findall(text)]
+    terms: List[str] = []
+    word: List[str] = []
+    for char in text:
+        if char.isalnum() or (word and unicodedata.category(char)[0] == "M"):
+            word.append(char)
+        elif word:
+            terms.append("".join(word).lower())
+            word = []
+    if word:
+        terms.append("".join(word).lower())
+    return terms
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, List
 
@@ -360,3 +361,20 @@ def test_a_search_of_an_index_not_built_says_so(conn: Connection, backend: str) 
         return
     with pytest.raises(sv.exc.VectorIndexError, match=r"full-text index .*is not built in this database.*create_fulltext_index"):
         text_keys(conn, table, "pizza")
+
+
+MARKED = ["שָׁלוֹם עולם", "مُحَمَّد كتب", "नमस्ते दुनिया", unicodedata.normalize("NFD", "crème brûlée"), "plain words"]
+
+
+@pytest.mark.parametrize("match_all", [False, True])
+@pytest.mark.parametrize(
+    "query, expected",
+    [("שָׁלוֹם", 1), ("مُحَمَّد", 2), ("दुनिया", 3), ("नमस्ते दुनिया", 3), (unicodedata.normalize("NFD", "brûlée"), 4)],
+)
+def test_words_with_combining_marks_find_the_same_text(
+    conn: Connection, backend: str, query: str, expected: int, match_all: bool
+) -> None:
+    # Vowel points, vowel signs and accents written apart are combining marks: the query split its words at them
+    # ("दुनिया" became three pieces), and DuckDB, whose index holds the whole word, found nothing.
+    table = make_docs(conn, MARKED, language="simple")
+    assert text_keys(conn, table, query, match_all=match_all) == [expected]
