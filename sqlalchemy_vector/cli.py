@@ -165,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("-k", "--top-k", type=_whole(1), default=5, help="number of results (default: 5)")
     query.add_argument(
         "--where", action="append", default=[], metavar="KEY=VALUE",
-        help="only passages whose metadata KEY equals VALUE (repeatable; VALUE is read as JSON if it parses, "
-        "so 3 is a number and true a boolean); keys: source, heading, chunk",
+        help="only passages whose metadata KEY equals VALUE (repeatable; VALUE is read as a JSON number, true, "
+        "false or null if it parses as one, so 3 is a number and true a boolean, else it is text); "
+        "keys: source, heading, chunk",
     )
     query.add_argument(
         "--metric",
@@ -827,9 +828,16 @@ def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--where expects KEY=VALUE, got {pair!r}")
+        if key.startswith("$"):
+            raise ValueError(
+                f"--where compares a metadata key with a value, got the key {key!r}: operators such as $or are "
+                "not taken here (keys: source, heading, chunk); filter through the API for more"
+            )
         try:
             value = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
         except ValueError:  # not JSON, or NaN / Infinity / 1e999: the text itself
+            value = raw
+        if isinstance(value, (dict, list)):  # equality with a value: never operators such as {"$ne": ...}
             value = raw
         filters[key] = value
     return filters or None

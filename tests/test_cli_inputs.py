@@ -112,6 +112,24 @@ def test_where_values_nan_and_infinity_are_text(workspace: Path, capsys: pytest.
     assert [r["metadata"]["heading"] for r in _json(capsys)] == ["NaN"]  # numbers are still numbers
 
 
+def test_where_values_that_parse_as_json_objects_are_text(
+    db_url: str, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A value reading as a JSON object was taken as operators: heading={"$ne": "x"} matched every passage
+    # whose heading is not "x", not the one whose heading is that text; a list raised a filter error.
+    (workspace / "odd.md").write_text(
+        '# {"$ne": "x"}\n\nFirst text.\n\n# [1, 2]\n\nSecond text.\n\n# x\n\nThird text.\n'
+    )
+    assert main(["ingest", "odd.md", "--db", db_url, "--quiet"]) == 0
+    for heading, content in (('{"$ne": "x"}', "First text."), ("[1, 2]", "Second text."), ("x", "Third text.")):
+        (found,) = _stored(db_url, capsys, f"heading={heading}")
+        assert found["content"] == content
+    assert _stored(db_url, capsys, 'heading={"$exists": true}') == []
+    for key in ("$or", "$not", "$ne"):
+        assert main(["query", "text", "--where", f'{key}=[{{"heading": "x"}}]', "--db", db_url]) == 1
+        assert f"--where compares a metadata key with a value, got the key '{key}'" in _error(capsys)
+
+
 # -- argument mistakes: one line, exit status 1, options named as on the command line ---------------------
 
 
