@@ -199,8 +199,31 @@ def include_name_for(connection: Optional[Connection]) -> IncludeName:
 
 
 def _chain_object(user: Optional[IncludeObject], connection: Optional[Connection] = None) -> IncludeObject:
+    vector_indexes: Dict[Optional[str], Set[tuple[str, str]]] = {}  # per schema: (table, index), read once
+
+    def database_vector_index(obj: Any) -> bool:
+        """A reflected index that the database lists as a vector index (the plugin compares those).
+
+        Where reflection cannot tell one from a plain index (duckdb-sqlalchemy
+        reflects an HNSW index as one), Alembic would otherwise drop it with
+        ``op.drop_index`` when its table goes, and build it as a plain index in
+        the downgrade.
+        """
+        table = getattr(obj, "table", None)
+        if connection is None or table is None or find_backend(connection.dialect) is None:
+            return False
+        schema = table.schema
+        if schema not in vector_indexes:
+            from ..index import list_vector_indexes
+
+            found = list_vector_indexes(connection, schema=schema)
+            vector_indexes[schema] = {(str(i["table"]), str(i["name"])) for i in found}
+        return (table.name, str(obj.name)) in vector_indexes[schema]
+
     def hook(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
         if not include_object(obj, name, type_, reflected, compare_to):
+            return False
+        if type_ == "index" and reflected and database_vector_index(obj):
             return False
         if (
             connection is not None
