@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlc
 from .chunking import chunk_text
 from .dialects import DEFAULT_URL, backend_for
 from .dialects.base import backends, find_backend, supported_dialects
-from .exc import InvalidVectorError, VectorError
+from .exc import InvalidVectorError, VectorError, first_line
 from .functions import SIMILARITY_FUNCTIONS
 from .kinds import PRECISIONS
 from .search import MAX_LIMIT
@@ -272,10 +272,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"sqlalchemy-vector: error: {explained}", file=sys.stderr)
             return 1
         # The driver's own message, first line: never the SQL statement and its parameters.
-        print(f"sqlalchemy-vector: error: database: {_first_line(err.orig)}", file=sys.stderr)
+        print(f"sqlalchemy-vector: error: database: {first_line(err.orig)}", file=sys.stderr)
         return 1
     except (VectorError, SQLAlchemyError, OSError, ValueError) as err:
-        message = str(err) if isinstance(err, VectorError) else _first_line(err)
+        message = str(err) if isinstance(err, VectorError) else first_line(err)
         print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
 
@@ -381,10 +381,10 @@ def _missing_driver(args: argparse.Namespace, err: BaseException) -> str:
     try:
         name = make_url(_db(args)).get_backend_name()
     except Exception:  # noqa: BLE001 - an unparsable URL reports the import error alone
-        return _first_line(err)
+        return first_line(err)
     if name not in supported_dialects():
         if not isinstance(err, NoSuchModuleError):
-            return _first_line(err)
+            return first_line(err)
         forms = [backend.capabilities.url_form for backend in backends() if backend.capabilities.url_form]
         return f"unknown database {name!r} in the URL; use one of: {', '.join(forms)}"
     found = find_backend(name)
@@ -392,12 +392,7 @@ def _missing_driver(args: argparse.Namespace, err: BaseException) -> str:
     install = f"pip install 'sqlalchemy-vector[{extra}]' (or the driver the URL names)" if extra else (
         "install the driver the URL names"
     )
-    return f"{_first_line(err)}: the {name} driver is not installed; {install}"
-
-
-def _first_line(err: Any) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return f"{first_line(err)}: the {name} driver is not installed; {install}"
 
 
 def _files(paths: Sequence[str]) -> Iterator[Path]:
@@ -664,7 +659,7 @@ def _read_file(path: Path) -> Tuple[Optional[str], str]:
     except IsADirectoryError:
         return None, "is a directory now"
     except OSError as err:
-        return None, f"cannot be read ({err.strerror or _first_line(err)})"
+        return None, f"cannot be read ({err.strerror or first_line(err)})"
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -1241,7 +1236,7 @@ def cmd_alembic_init(args: argparse.Namespace) -> int:
     try:
         init(args.directory)
     except CommandError as err:
-        raise OSError(f"{_first_line(err)}; pass a new or empty DIR") from None
+        raise OSError(f"{first_line(err)}; pass a new or empty DIR") from None
     ini_note = "the existing alembic.ini (kept) points to it" if existing else "set sqlalchemy.url in alembic.ini"
     print(
         f"created an Alembic environment in {args.directory}; {ini_note}, then run alembic revision --autogenerate"
@@ -1388,7 +1383,7 @@ def load_embedder(spec: str) -> Any:
     except VectorError:
         raise
     except Exception as err:  # noqa: BLE001 - the hub is unreachable or has no such model
-        raise VectorError(f"model {spec!r} could not be loaded ({_first_line(err)}); " + offline_recipe) from err
+        raise VectorError(f"model {spec!r} could not be loaded ({first_line(err)}); " + offline_recipe) from err
 
 
 def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:

@@ -128,3 +128,13 @@ class FallbackWarning(UserWarning):
 
 class BackendPluginWarning(UserWarning):
     """An installed package's ``sqlalchemy_vector.backends`` entry point could not be used; the others still are."""
+
+
+def first_line(error: object) -> str:
+    """The first line of ``error``'s message (its class name if it says nothing), for a message of ours.
+
+    Drivers and pyarrow put the statement, its parameters or a trace after the
+    first line; a message of this library quotes only the first.
+    """
+    said = str(error).strip()
+    return said.splitlines()[0] if said else type(error).__name__

@@ -31,6 +31,7 @@ from .exc import (
     InvalidVectorError,
     MissingDependencyError,
     ModelConfigurationError,
+    first_line,
 )
 from .types import flag, positive_integer
 
@@ -52,12 +53,6 @@ def _pyarrow() -> Any:
     except ImportError as err:
         raise MissingDependencyError(f"Parquet export and import need pyarrow ({err}); pip install pyarrow") from err
     return pyarrow
-
-
-def _first_line(err: BaseException) -> str:
-    """The first line of a pyarrow error (its name if it says nothing), for a message of ours."""
-    said = str(err).strip()
-    return said.splitlines()[0] if said else type(err).__name__
 
 
 def _facade(rag: Any, path: Any, call: str) -> Any:
@@ -257,7 +252,7 @@ def open_export(
     try:
         source = pq.ParquetFile(str(path))
     except (pa.ArrowException, OSError) as err:
-        raise InvalidDocumentError(f"{path} is not a Parquet file written by export ({_first_line(err)})") from err
+        raise InvalidDocumentError(f"{path} is not a Parquet file written by export ({first_line(err)})") from err
     missing = sorted(set(_COLUMNS) - set(source.schema_arrow.names))
     if missing:
         raise InvalidDocumentError(
@@ -344,7 +339,7 @@ def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> 
                     break
                 except (pa.ArrowException, OSError) as err:
                     raise InvalidDocumentError(
-                        f"{path}: row group {group} of {source.num_row_groups} cannot be read ({_first_line(err)}); "
+                        f"{path}: row group {group} of {source.num_row_groups} cannot be read ({first_line(err)}); "
                         "the file is damaged: export the database again"
                     ) from None
                 for row in batch.to_pylist():
