@@ -1086,7 +1086,7 @@ def _refuse_stored_ids(rag: Any, source: Any, name: str, url: str) -> None:
     from sqlalchemy import select
 
     from .rag.store import _chunks
-    from .transfer import BATCH_SIZE, _pyarrow
+    from .transfer import BATCH_SIZE, _pyarrow, _key_value
 
     models = rag._models
     if models.generated_ids:
@@ -1097,7 +1097,7 @@ def _refuse_stored_ids(rag: Any, source: Any, name: str, url: str) -> None:
             ids = []
             for value in batch.column(0).to_pylist():
                 try:
-                    ids.append(value if id_type in (None, str) or value is None else id_type(value))
+                    ids.append(_key_value(id_type, value))
                 except (TypeError, ValueError):
                     continue  # import reports the row
             with rag.engine.connect() as connection:

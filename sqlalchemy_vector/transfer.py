@@ -304,6 +304,14 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = BATCH_
     return _load(rag, source, path, batch_size, keep_ids)
 
 
+def _key_value(id_type: Optional[type], value: Any) -> Any:
+    """A file's ``document_id`` as a key of ``id_type`` takes it (an integer key's from the file's text).
+
+    Raises ``TypeError`` or ``ValueError`` for a value the type cannot take.
+    """
+    return value if id_type is None or id_type is str or value is None else id_type(value)
+
+
 def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> int:
     """Write the documents of ``source`` (opened by :func:`open_export`) into ``rag``, in one transaction."""
     pa = _pyarrow()
@@ -317,10 +325,8 @@ def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> 
     group = -1
 
     def file_id(value: Any, number: int) -> Any:
-        if id_type is None or id_type is str or value is None:
-            return value
         try:
-            return id_type(value)
+            return _key_value(id_type, value)
         except (TypeError, ValueError):
             raise InvalidDocumentError(
                 f"{path}, row {number}: document_id {value!r:.60} is not {id_type.__name__} "
