@@ -507,7 +507,7 @@ class VectorRAG(_Facade):
             return
         lock = _setup_lock(self.engine) if self._serialize_setup else contextlib.nullcontext()
         with lock:
-            try:
+            with self._explained_errors():
                 if self._distribution:  # before creating anything: no Citus, no tables
                     with self.engine.connect() as connection:
                         backend_for(connection.dialect).ensure_distribution_support(connection)
@@ -517,11 +517,6 @@ class VectorRAG(_Facade):
                     self._distribute_tables()
                 with self.engine.connect() as connection:
                     missing = self._check_tables(connection)
-            except DBAPIError as err:
-                explained = backend_for(self.engine.dialect).explain_error(err, self.engine.url)
-                if explained is None:
-                    raise
-                raise explained from err
             if missing:
                 if missing_ok:
                     return
@@ -624,9 +619,15 @@ class VectorRAG(_Facade):
         """A session of this facade, in use while the block runs (see :meth:`_changing_indexes`)."""
         self._ensure_tables()
         lock = self._index_lock
-        try:
+        with self._explained_errors():
             with contextlib.nullcontext() if lock is None else lock.hold(exclusive), self._sessions() as session:
                 yield session
+
+    @contextlib.contextmanager
+    def _explained_errors(self) -> Iterator[None]:
+        """A driver error the backend can say more about (a database another connection holds) raised as its own."""
+        try:
+            yield
         except DBAPIError as err:
             explained = backend_for(self.engine.dialect).explain_error(err, self.engine.url)
             if explained is None:
