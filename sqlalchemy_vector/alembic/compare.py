@@ -301,11 +301,7 @@ def _finish(
         metadata_table = autogen_context.table_key_to_table.get(f"{schema}.{table_name}" if schema else table_name)
         if _rebuilds_table(state.backend, remaining + alter):
             dropping = {op.index_name for op in before if isinstance(op, DropVectorIndexOp)}
-            indexes = {
-                index.name: index
-                for index in (metadata_table.indexes if metadata_table is not None else ())
-                if isinstance(index, VectorIndex)
-            }
+            indexes = _declared(metadata_table, VectorIndex)
             excluded = state.excluded.get((schema, table_name), {})
             for found in state.indexes(table_name, schema):
                 if found["name"] in dropping:
@@ -342,6 +338,13 @@ def _finish(
     return PriorityDispatchResult.CONTINUE
 
 
+def _declared(metadata_table: Optional[Table], kind: type) -> Dict[str, Any]:
+    """The indexes of ``kind`` (VectorIndex, FullTextIndex) the models declare on a table, by name (none if the
+    models do not have the table)."""
+    indexes = metadata_table.indexes if metadata_table is not None else ()
+    return {str(index.name): index for index in indexes if isinstance(index, kind)}
+
+
 def _reversed(operations: List[Any]) -> List[Any]:
     """What the downgrade runs for ``operations`` (an operation Alembic cannot reverse is left out)."""
     reverses = []
@@ -370,12 +373,7 @@ def _wrap_downgrade(
     sync triggers; DuckDB refuses to alter an indexed table).  The upgrade
     leaves the indexes alone: the operations are :class:`DowngradeOnlyOp`.
     """
-    kind = FullTextIndex if fulltext else VectorIndex
-    declared = {
-        str(index.name): index
-        for index in (metadata_table.indexes if metadata_table is not None else ())
-        if isinstance(index, kind)
-    }
+    declared = _declared(metadata_table, FullTextIndex if fulltext else VectorIndex)
     drop_kind = DropFullTextIndexOp if fulltext else DropVectorIndexOp
     dropping = {op.index_name for op in before if isinstance(op, drop_kind)}
     found_indexes = state.fulltext_indexes(table_name, schema) if fulltext else state.indexes(table_name, schema)
@@ -417,11 +415,7 @@ def _rebuild_fulltext_indexes(
     """
     dropping = {op.index_name for op in before if isinstance(op, DropFullTextIndexOp)}
     creating = {op.index_name for op in after if isinstance(op, CreateFullTextIndexOp)}
-    declared = {
-        str(index.name): index
-        for index in (metadata_table.indexes if metadata_table is not None else ())
-        if isinstance(index, FullTextIndex)
-    }
+    declared = _declared(metadata_table, FullTextIndex)
     for found in state.fulltext_indexes(table_name, schema):
         if found["name"] in dropping:
             continue
