@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, Callable, Iterator, List
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, inspect, literal, select, union_all
+from sqlalchemy import Column, Integer, MetaData, Table, Text, event, insert, inspect, literal, select, union_all
 from sqlalchemy.engine import Connection
 
 import sqlalchemy_vector as sv
@@ -378,3 +379,55 @@ def test_words_with_combining_marks_find_the_same_text(
     # ("दुनिया" became three pieces), and DuckDB, whose index holds the whole word, found nothing.
     table = make_docs(conn, MARKED, language="simple")
     assert text_keys(conn, table, query, match_all=match_all) == [expected]
+
+
+COMPOSED = ["crème brûlée au café", unicodedata.normalize("NFD", "déjà vu à Noël"), "plain words"]
+
+
+@pytest.mark.parametrize("match_all", [False, True])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        (unicodedata.normalize("NFD", "brûlée"), 1),  # decomposed query, composed text
+        (unicodedata.normalize("NFD", "crème café"), 1),
+        (unicodedata.normalize("NFC", "déjà"), 2),  # composed query, decomposed text
+        (unicodedata.normalize("NFC", "déjà Noël"), 2),
+    ],
+)
+def test_composed_and_decomposed_accents_find_each_other(
+    conn: Connection, query: str, expected: int, match_all: bool
+) -> None:
+    # "é" is one code point or "e" and a combining accent; text pasted from different systems holds either. Both
+    # forms of a word find each other, on every backend (PostgreSQL's lexemes kept the form they were written in).
+    table = make_docs(conn, COMPOSED, language="simple", name="ftfix_forms")
+    assert text_keys(conn, table, query, match_all=match_all) == [expected]
+
+
+@pytest.mark.parametrize("match_all", [False, True])
+def test_postgresql_searches_both_forms_through_the_gin_index(
+    engine_for: Callable[[str], Any], match_all: bool
+) -> None:
+    with engine_for("postgresql").connect() as conn:
+        table = make_docs(conn, COMPOSED, language="simple", name="ftfix_forms_plan")
+        statement = hybrid_select(
+            table.c.content, table.c.embedding, "déjà", [1.0, 0.0], bind=conn, weights=(0, 1), match_all=match_all
+        )
+        sent: List[Any] = []
+        with _recording(conn, sent):
+            assert [row[0] for row in conn.execute(statement)] == [2]
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a small table: can the index serve it at all?
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sent[0][0], sent[0][1]))
+        conn.rollback()
+    assert "ftfix_forms_plan_fts" in plan
+
+
+@contextlib.contextmanager
+def _recording(conn: Connection, sent: List[Any]) -> Iterator[None]:
+    def record(c: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", record)
+    try:
+        yield
+    finally:
+        event.remove(conn, "before_cursor_execute", record)

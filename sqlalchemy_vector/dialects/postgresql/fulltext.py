@@ -7,11 +7,15 @@ index.  ``match_all`` parses the user's text with ``websearch_to_tsquery``
 the lexemes ``to_tsvector`` makes of the user's text, as of a document (an
 e-mail address, host name, version number or path stays one lexeme, stop
 words go), each quoted and OR-ed into a ``tsquery``, so no operator of the
-user's reaches it.  A text with no lexemes left matches nothing.
+user's reaches it.  A text with no lexemes left matches nothing.  The query
+is searched in its composed and decomposed Unicode forms, since PostgreSQL's
+lexemes keep the form the text was written in.
 """
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import bindparam, cast, func, literal_column, select, text
@@ -100,8 +104,21 @@ def arm(
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
     language: ColumnElement[Any] = literal_column(f"'{spec.language}'::regconfig")
     # PostgreSQL's text cannot hold NUL, which the other backends read as a separator: so do we.
-    given = bindparam("fulltext_query", query.replace("\x00", " "), type_=String(), unique=True)
-    tsquery = func.websearch_to_tsquery(language, given) if match_all else _any_lexeme(spec.language, given)
+    query = query.replace("\x00", " ")
+    # Its lexemes keep the Unicode form they were written in ("é" as one code point, or "e" and a combining
+    # accent), where the other backends' tokenizers fold them: the query is searched in both forms, so either
+    # form of the stored text matches, through the same GIN index on the column as written.
+    forms = list(dict.fromkeys(unicodedata.normalize(form, query) for form in ("NFC", "NFD")))
+    tsquery: ColumnElement[Any]
+    if match_all:
+        queries: List[ColumnElement[Any]] = [
+            func.websearch_to_tsquery(language, bindparam("fulltext_query", form, type_=String(), unique=True))
+            for form in forms
+        ]
+        tsquery = functools.reduce(lambda left, right: left.op("||")(right), queries)
+    else:
+        given = bindparam("fulltext_query", " ".join(forms), type_=String(), unique=True)
+        tsquery = _any_lexeme(spec.language, given)
     vector = _tsvector(spec)
     statement = select().select_from(spec.table).where(vector.op("@@")(tsquery))
     return statement, func.ts_rank_cd(vector, tsquery)
