@@ -41,6 +41,12 @@ Configuration is read from class attributes, like ``__tablename__``::
   :class:`~sqlalchemy_vector.Vector`) or ``"half"`` (a
   :class:`~sqlalchemy_vector.HalfVector`: float16, half the bytes, on the
   backends whose capability data lists the ``half`` kind).
+- ``__embedding_nullable__``: ``True`` declares the embeddings' vector
+  column nullable (default ``False``: ``NOT NULL``).  A dimension change
+  resets the vectors to ``NULL``, so a migration changing it needs the
+  column nullable until the vectors are embedded again (searches skip rows
+  without a vector).  ClickHouse holds no ``NULL`` vector (an ``Array``
+  cannot be ``Nullable``) and changes no dimension: there it stays required.
 
 ``metadata`` is reserved by Declarative (it holds the ``MetaData``), so the
 attribute is ``metadata_``; its column is named ``metadata`` unless remapped.
@@ -342,6 +348,8 @@ class EmbeddingMixin(_Configured):
     #: Make ``document_id`` part of the primary key, ``(id, document_id)``: what a table sharded by
     #: document needs (Citus requires the distribution column in every primary key and unique constraint).
     __distributed_by_document__: ClassVar[bool] = False
+    #: Declare the vector column nullable (a dimension change resets the vectors to ``NULL``).
+    __embedding_nullable__: ClassVar[bool] = False
 
     @declared_attr
     def id(cls) -> Mapped[Any]:
@@ -369,7 +377,13 @@ class EmbeddingMixin(_Configured):
 
     @declared_attr
     def embedding(cls) -> Mapped[npt.NDArray[np.float32]]:
-        return mapped_column(cls._column_name("embedding"), cls._vector_type(), nullable=False)
+        nullable = getattr(cls, "__embedding_nullable__", False)
+        if not isinstance(nullable, bool):
+            raise ModelConfigurationError(
+                f"{getattr(cls, '__name__', 'EmbeddingMixin')}.__embedding_nullable__ must be True or False, "
+                f"got {nullable!r}"
+            )
+        return mapped_column(cls._column_name("embedding"), cls._vector_type(), nullable=nullable)
 
     @classmethod
     def _document_key(cls) -> "Column[Any]":
@@ -430,13 +444,16 @@ def make_models(
     id_type: type = str,
     distributed: bool = False,
     precision: str = "float32",
+    nullable_embedding: bool = False,
 ) -> Tuple[Type[DocumentMixin], Type[EmbeddingMixin]]:
     """Create a ``Document`` and an ``Embedding`` mapped class for ``dimension``-sized vectors.
 
     ``base`` is your declarative base (a new one, with its own ``MetaData``,
     by default); the other arguments set the mixins' configuration attributes
     (``distributed``: ``__distributed_by_document__``, a key sharding can use;
-    ``precision`` is ``__precision__``: ``"float32"`` or ``"half"``).
+    ``precision`` is ``__precision__``: ``"float32"`` or ``"half"``;
+    ``nullable_embedding`` is ``__embedding_nullable__``: the migration
+    step of a dimension change declares the vector column nullable).
     """
     try:
         precision_type(precision, dimension, "make_models(precision=...)")
@@ -473,6 +490,7 @@ def make_models(
             "__precision__": precision,
             "__document_model__": document,
             "__distributed_by_document__": distributed,
+            "__embedding_nullable__": nullable_embedding,
             "__module__": __name__,
         },
     )
