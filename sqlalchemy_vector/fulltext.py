@@ -35,7 +35,7 @@ from sqlalchemy.types import String
 
 from .dialects.base import Backend, backend_for, find_backend
 from .exc import UnsupportedDialectError, VectorIndexError
-from .index import Bind, _connection
+from .index import Bind, _connection, holder_kind, name_taken
 
 __all__ = [
     "FullTextIndex",
@@ -171,6 +171,8 @@ class FullTextIndex(Index):
     def _before_table_create(self, target: Table, connection: Connection, **kw: Any) -> None:
         if self.table is target:
             self.check_buildable(connection.dialect)
+            if isinstance(connection, Connection) and find_backend(connection.dialect) is not None:
+                check_fulltext_name(connection, self.spec)  # online: a catalog to ask
 
     def check_buildable(self, dialect: Dialect) -> None:
         """Refuse, before its table is created, an index this database cannot build beside the table's others."""
@@ -289,12 +291,33 @@ def check_database_language(connection: Connection, spec: FullTextSpec) -> None:
         )
 
 
+def check_fulltext_name(connection: Connection, spec: FullTextSpec) -> None:
+    """Refuse, before any DDL, a name the database holds already: a table, an index (this table's included)."""
+    backend = _backend(connection.dialect)
+    holder = backend.fulltext_name_holder(connection, spec.name, spec.table.name, spec.schema)
+    if holder is None:
+        return
+    where = f"FullTextIndex {spec.name!r} on {spec.table.name}.{spec.column.name}"
+    kind = holder_kind(connection, backend, holder, spec.schema)
+    if kind == "full-text index" and holder.table == spec.table.name and holder.name == spec.name:
+        raise VectorIndexError(
+            f"{where}: table {spec.table.name!r} has a full-text index named {holder.name!r} already; drop it first "
+            "(drop_fulltext_index) to build it anew, or choose another name"
+        )
+    raise VectorIndexError(name_taken(where, kind, holder))
+
+
 def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec]) -> None:
-    """Build ``index`` (attached to its table) and fill it from the rows already there."""
+    """Build ``index`` (attached to its table) and fill it from the rows already there.
+
+    A name the database holds already (a table, an index) is refused with
+    :class:`~sqlalchemy_vector.exc.VectorIndexError` naming it, before any DDL.
+    """
     connection = _connection(bind)
     spec = _spec(index)
     statements = create_statements(spec, connection.dialect)
     check_database_language(connection, spec)
+    check_fulltext_name(connection, spec)
     backend = _backend(connection.dialect)
     built = _table_index_named_otherwise(backend, connection, spec.table.name, spec.schema, spec.name)
     if built is not None:

@@ -30,11 +30,11 @@ from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import Column, ExecutableDDLElement, Index
+from sqlalchemy.schema import Column, CreateIndex, ExecutableDDLElement, Index
 from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.expression import Executable
 
-from .dialects.base import Backend, backend_for, backends, find_backend, supported_dialects
+from .dialects.base import Backend, NameHolder, backend_for, backends, find_backend, supported_dialects
 from .exc import (
     DimensionLimitError,
     InvalidArgumentError,
@@ -255,6 +255,8 @@ class VectorIndex(Index):
         backend = find_backend(connection.dialect)
         if backend is not None and self.table is target:
             check_buildable(self, backend)
+            if isinstance(connection, Connection):  # not an offline migration's: a catalog to ask
+                check_index_name(connection, self, backend)
 
     def _before_table_drop(self, target: Table, connection: Connection, **kw: Any) -> None:
         # DROP TABLE takes an index (and a trigger) with it, but not an index
@@ -290,6 +292,8 @@ def _built_by_create_index(ddl: Any, target: Any, bind: Any, **kw: Any) -> bool:
     if backend is None or not backend.capabilities.index_by_create_index or target.quantization is not None:
         return False
     check_buildable(target, backend)  # what the backend's own statement checks, before the database sees it
+    if isinstance(bind, Connection) and isinstance(ddl, CreateIndex):
+        check_index_name(bind, target, backend, if_not_exists=bool(getattr(ddl, "if_not_exists", False)))
     return True
 
 
@@ -352,6 +356,52 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
         )
     _check_option_ranges(index, backend)
     return method
+
+
+def check_index_name(connection: Connection, index: VectorIndex, backend: Backend, if_not_exists: bool = False) -> None:
+    """Refuse, before any DDL, a name the database holds already: a table, an index of another table.
+
+    A vector index of that name on the same table is what ``IF NOT EXISTS``
+    keeps: accepted with ``if_not_exists``, refused without.  Any other holder
+    is refused either way (``IF NOT EXISTS`` would build nothing and say nothing).
+    """
+    table = index.bound_table
+    holder = backend.index_name_holder(connection, index.index_name, table.name, table.schema)
+    if holder is None:
+        return
+    where = f"VectorIndex {index.name!r} on {table.name}.{index.vector_column.name}"
+    kind = holder_kind(connection, backend, holder, table.schema)
+    if kind == "vector index" and holder.table == table.name and holder.name == index.index_name:
+        if if_not_exists:
+            return
+        raise VectorIndexError(
+            f"{where}: table {table.name!r} has a vector index named {holder.name!r} already; pass "
+            "if_not_exists=True to keep it, drop it first (drop_vector_index) to build it anew, or choose another name"
+        )
+    raise VectorIndexError(name_taken(where, kind, holder))
+
+
+def holder_kind(connection: Connection, backend: Backend, holder: NameHolder, schema: Optional[str]) -> str:
+    """What ``holder`` is, as a message says it: an index the library lists is a vector or full-text index."""
+    if holder.kind != "index" or holder.table is None:
+        return holder.kind
+    if any(found["name"] == holder.name and found["table"] == holder.table for found in backend.list_indexes(connection, schema)):
+        return "vector index"
+    if backend.capabilities.fulltext_search and any(
+        found["name"] == holder.name and found["table"] == holder.table
+        for found in backend.list_fulltext_indexes(connection, schema)
+    ):
+        return "full-text index"
+    return "index"
+
+
+def name_taken(where: str, kind: str, holder: NameHolder) -> str:
+    """The message refusing an index whose name (or one its build needs) ``holder`` of ``kind`` holds."""
+    held_by = f"{kind} {holder.name!r}" + (f" of table {holder.table!r}" if holder.table is not None else "")
+    return (
+        f"{where}: the name is taken in the database by {held_by}; choose another name for the index, "
+        f"or drop {held_by} first"
+    )
 
 
 def index_dimension_limit(backend: Backend, kind: Optional[str]) -> Optional[int]:
@@ -502,13 +552,17 @@ def create_vector_index(bind: Bind, index: VectorIndex, *, if_not_exists: bool =
     """Build ``index`` (attached to its table) in the database of ``bind``.
 
     Raises :class:`~sqlalchemy_vector.exc.MissingExtensionError` where the
-    backend lacks the extension (vss on DuckDB, sqlite-vec on SQLite).
+    backend lacks the extension (vss on DuckDB, sqlite-vec on SQLite), and
+    :class:`~sqlalchemy_vector.exc.VectorIndexError` before any DDL where the
+    name is taken: by a table, an index of another table, or an index of this
+    one (a vector index of that name on this table is kept with ``if_not_exists``).
     """
     connection = _connection(bind)
     if not isinstance(index, VectorIndex):
         raise VectorIndexError(f"create_vector_index() expects a VectorIndex, got {type(index).__name__}")
     backend = _index_backend(connection.dialect)
     check_buildable(index, backend)
+    check_index_name(connection, index, backend, if_not_exists=if_not_exists)
     backend.create_index(connection, index, if_not_exists=if_not_exists)
 
 

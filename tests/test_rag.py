@@ -694,6 +694,41 @@ def test_an_index_created_twice_is_refused_by_name(backend: str, fresh_database_
 
 
 @pytest.mark.parametrize("backend", FRESH_BACKENDS)
+def test_an_index_named_like_a_table_or_another_index_is_refused_naming_it(backend: str, fresh_database_url: Any) -> None:
+    # PostgreSQL and SQLite name tables and indexes alike: their own "relation/table ... already exists" was raised.
+    rag = VectorRAG(fresh_database_url(backend), dimension=4)
+    try:
+        rag.load_documents([{"content": f"c{i}", "embedding": np.eye(4)[i % 4] + 0.1} for i in range(8)], show_progress=False)
+        if backend in ("sqlite", "postgresql"):
+            with pytest.raises(
+                sv.exc.VectorIndexError,
+                match="VectorIndex 'documents' on embeddings.embedding: the name is taken in the database by table "
+                "'documents'; choose another name for the index, or drop table 'documents' first",
+            ):
+                rag.create_index("documents", "cosine")
+            with pytest.raises(
+                sv.exc.VectorIndexError,
+                match="FullTextIndex 'embeddings' on documents.content: the name is taken in the database by table 'embeddings'",
+            ):
+                rag.create_fulltext_index("embeddings")
+        else:  # DuckDB and ClickHouse name indexes apart from tables
+            rag.create_index("documents", "cosine", duckdb_experimental_persistence=True)
+            assert rag.delete_index("documents") is True
+        assert rag.get_statistics()["indexes"] == []
+        rag.create_index("ix", "cosine", duckdb_experimental_persistence=True)
+        if backend in ("sqlite", "postgresql"):
+            with pytest.raises(
+                sv.exc.VectorIndexError,
+                match="FullTextIndex 'ix' on documents.content: the name is taken in the database by vector index 'ix' "
+                "of table 'embeddings'",
+            ):
+                rag.create_fulltext_index("ix")
+        assert [r["document_id"] for r in rag.query_with_embedding([1, 0, 0, 0], top_k=8)]  # still usable
+    finally:
+        rag.close()
+
+
+@pytest.mark.parametrize("backend", FRESH_BACKENDS)
 def test_large_float_metadata_reads_back_as_a_float(backend: str, fresh_database_url: Any) -> None:
     # PostgreSQL's jsonb writes 1e20 as 100000000000000000000; read as an int, it was refused by every
     # other backend when the documents were exported and imported there.

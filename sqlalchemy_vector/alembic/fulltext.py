@@ -29,7 +29,14 @@ from sqlalchemy import Column, MetaData, Table, Text
 
 from ..dialects.base import backend_for, find_backend
 from ..exc import InvalidArgumentError
-from ..fulltext import FullTextIndex, FullTextSpec, check_database_language, create_statements, drop_statements
+from ..fulltext import (
+    FullTextIndex,
+    FullTextSpec,
+    check_database_language,
+    check_fulltext_name,
+    create_statements,
+    drop_statements,
+)
 from ..fulltext import list_fulltext_indexes
 from .operations import AFTER, BEFORE, place
 
@@ -134,8 +141,9 @@ def _create(operations: Operations, operation: CreateFullTextIndexOp) -> None:
     dialect = operations.migration_context.dialect
     spec = operation.spec(_primary_key(operations, operation))
     statements = create_statements(spec, dialect)
-    if not operations.migration_context.as_sql:  # online: the database says which languages it has
+    if not operations.migration_context.as_sql:  # online: the database says which languages and names it has
         check_database_language(operations.get_bind(), spec)
+        check_fulltext_name(operations.get_bind(), spec)
     for statement in statements:
         operations.execute(statement)
     backend = backend_for(dialect, feature="full-text indexes")

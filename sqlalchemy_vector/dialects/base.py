@@ -39,6 +39,7 @@ from typing import (
     Iterator,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Pattern,
     Sequence,
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Backend",
     "Capabilities",
+    "NameHolder",
     "backend_for",
     "find_backend",
     "register",
@@ -211,6 +213,20 @@ class Capabilities:
     def reads_columns_late(self, rows: int) -> bool:
         """Whether a top-k of ``rows`` rows reads its table's other columns for those rows only."""
         return rows <= self.late_columns_up_to
+
+
+class NameHolder(NamedTuple):
+    """What holds, in a database's catalog, the name an index is to take.
+
+    ``kind`` is what the database calls it (``table``, ``view``, ``index``,
+    ``sequence``, ``trigger``, ...), ``name`` its name as stored (which may differ
+    in case where the database compares names without it), and ``table`` the
+    table it belongs to (an index's, a trigger's), else None.
+    """
+
+    kind: str
+    name: str
+    table: Optional[str] = None
 
 
 class Backend:
@@ -357,6 +373,22 @@ class Backend:
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         """The vector indexes of ``schema`` read from the catalog, as :func:`~sqlalchemy_vector.list_vector_indexes` reports them."""
         raise NotImplementedError
+
+    def index_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        """What the database holds already under the name a new vector index ``name`` of ``table_name`` would take.
+
+        Asked before any DDL, so that a name taken by a table, or by an index
+        of another table, is refused naming both instead of failing in the
+        database.  Where names collide is the backend's: with tables and every
+        index of the schema (PostgreSQL), with the schema's indexes only
+        (DuckDB), with the table's own indexes only (ClickHouse).  Everything a
+        build creates under names of its own counts (SQLite's ``vec0`` shadow
+        tables and triggers), except what the build replaces.  None where the
+        name is free, and by default (nothing is asked: the database decides).
+        """
+        return None
 
     def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         """The vector columns of a table as the catalog declares them, with their dimensions."""
@@ -620,6 +652,17 @@ class Backend:
     def list_fulltext_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         """Full-text indexes read from the catalog: dicts with ``name``, ``table``, ``column``, ``language``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
+
+    def fulltext_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        """:meth:`index_name_holder` for a new full-text index ``name`` of ``table_name``.
+
+        By default the same question; a backend whose full-text index takes
+        other names (SQLite's FTS5 shadow tables and triggers) or none at all
+        (DuckDB's, named after its table) answers it itself.
+        """
+        return self.index_name_holder(connection, name, table_name, schema)
 
     def after_migration_fulltext_create(self, connection: Connection) -> None:
         """Make a full-text index built in a migration safe to drop later in the same run (DuckDB: commit)."""

@@ -29,7 +29,7 @@ from sqlalchemy.types import UserDefinedType
 
 from ...exc import InvalidVectorError
 from ...functions import VectorDistance
-from ..base import Backend, Capabilities, Processor, register, set_engine_state, vector_to_text
+from ..base import Backend, Capabilities, NameHolder, Processor, register, set_engine_state, vector_to_text
 from . import ddl as _ddl  # noqa: F401  - the CREATE TABLE rule (default engine, vector length constraints)
 from . import index as _index
 
@@ -196,6 +196,11 @@ class ClickHouseBackend(Backend):
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)
+
+    def index_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        return _index.name_holder(connection, name, table_name, schema)
 
     def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         return _index.vector_columns(connection, table_name, schema)

@@ -20,7 +20,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ...exc import UnsupportedDialectError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-from ..base import qualified_name
+from ..base import NameHolder, qualified_name
 
 _DISTANCE = {"cosine": "cosineDistance", "l2": "L2Distance"}
 _METRIC_NAMES = {value: key for key, value in _DISTANCE.items()}
@@ -129,6 +129,18 @@ def drop(connection: Connection, name: str, schema: Optional[str], if_exists: bo
     quote = connection.dialect.identifier_preparer.quote
     target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
     connection.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {quote(name)}")
+
+
+def name_holder(connection: Connection, name: str, table_name: str, schema: Optional[str]) -> Optional[NameHolder]:
+    """The skip index of ``table_name`` named ``name``: ClickHouse names indexes per table, apart from tables."""
+    row = connection.execute(
+        text(
+            "SELECT name FROM system.data_skipping_indices "
+            "WHERE database = coalesce(:schema, currentDatabase()) AND table = :table AND name = :name"
+        ),
+        {"name": name, "table": table_name, "schema": schema},
+    ).first()
+    return None if row is None else NameHolder("index", row[0], table_name)
 
 
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:

@@ -132,6 +132,11 @@ class CockroachDBBackend(PostgreSQLBackend):
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)
 
+    def index_name_holder(self, connection: Connection, name: str, table_name: str, schema: Optional[str]) -> None:
+        # Index names are per table there, not PostgreSQL's per schema; no catalog query is assumed (untested
+        # without a server): the database's own error, as before.
+        return None
+
     # -- bulk loading ----------------------------------------------------------------
 
     def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:

@@ -21,7 +21,16 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
 from ...functions import VectorDistance
-from ..base import Backend, Capabilities, Processor, on_each_connection, register, set_engine_state, vector_to_text
+from ..base import (
+    Backend,
+    Capabilities,
+    NameHolder,
+    Processor,
+    on_each_connection,
+    register,
+    set_engine_state,
+    vector_to_text,
+)
 from . import bulk as _bulk
 from . import filters as _filters
 from . import fulltext as _fulltext
@@ -185,6 +194,11 @@ class DuckDBBackend(Backend):
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)
 
+    def index_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        return _index.name_holder(connection, name, schema)
+
     def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         return _index.vector_columns(connection, table_name, schema)
 
@@ -275,6 +289,11 @@ class DuckDBBackend(Backend):
 
     def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
         return _fulltext.list_indexes(connection, schema)
+
+    def fulltext_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        return None  # the fts extension's index is named after its table (one per table), not by this name
 
     def after_migration_fulltext_create(self, connection: Connection) -> None:
         _migration.commit_fulltext_build(connection)

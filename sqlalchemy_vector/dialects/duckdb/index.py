@@ -11,7 +11,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ...exc import VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-from ..base import declared_dimensions, qualified_name
+from ..base import NameHolder, declared_dimensions, qualified_name
 from .extensions import loaded
 
 # vss 1.5: l2sq orders like array_distance, ip like array_negative_inner_product.
@@ -59,6 +59,18 @@ def allow_persistence(connection: Connection, index: VectorIndex) -> None:
             "before the index is touched"
         )
     connection.execute(text("SET hnsw_enable_experimental_persistence = true"))
+
+
+def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Optional[NameHolder]:
+    """The index of ``schema`` named ``name``, whatever its case: DuckDB names indexes apart from tables, per schema."""
+    row = connection.execute(
+        text(
+            "SELECT index_name, table_name FROM duckdb_indexes() WHERE database_name = current_database() "
+            "AND schema_name = coalesce(:schema, current_schema()) AND lower(index_name) = lower(:name)"
+        ),
+        {"name": name, "schema": schema},
+    ).first()
+    return None if row is None else NameHolder("index", row[0], row[1])
 
 
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:

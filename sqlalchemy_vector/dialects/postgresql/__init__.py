@@ -28,6 +28,7 @@ from ...types import read_only
 from ..base import (
     Backend,
     Capabilities,
+    NameHolder,
     Processor,
     engine_state,
     on_each_connection,
@@ -236,6 +237,11 @@ class PostgreSQLBackend(Backend):
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)
+
+    def index_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        return _index.name_holder(connection, name, schema)
 
     def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         return _index.vector_columns(connection, table_name, schema)

@@ -20,7 +20,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ...exc import VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-from ..base import declared_dimensions, qualified_name
+from ..base import NameHolder, declared_dimensions, qualified_name
 from . import kinds as _kinds
 
 OPCLASSES = {
@@ -149,6 +149,38 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             }
         )
     return result
+
+
+# pg_class.relkind, as messages name it.
+_RELATION_KINDS = {
+    "r": "table",
+    "p": "table",
+    "v": "view",
+    "m": "materialized view",
+    "f": "foreign table",
+    "S": "sequence",
+    "c": "composite type",
+    "t": "TOAST table",
+    "i": "index",
+    "I": "index",
+}
+
+
+def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Optional[NameHolder]:
+    """The relation of ``schema`` named ``name``: tables, views, sequences and every table's indexes share the names."""
+    row = connection.execute(
+        text(
+            "SELECT c.relkind, c.relname, t.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_index x ON x.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = x.indrelid "
+            "WHERE c.relname = :name AND n.nspname = coalesce(:schema, current_schema())"
+        ),
+        {"name": name, "schema": schema},
+    ).first()
+    if row is None:
+        return None
+    kind, found, table_name = row
+    return NameHolder(_RELATION_KINDS.get(str(kind), "relation"), found, table_name)
 
 
 def index_options(reloptions: Optional[Sequence[str]]) -> Dict[str, Any]:

@@ -36,6 +36,7 @@ from ...functions import ZERO_VECTOR_COSINE_DISTANCE, VectorDistance
 from ..base import (
     Backend,
     Capabilities,
+    NameHolder,
     Processor,
     engine_state,
     on_each_connection,
@@ -542,6 +543,11 @@ class SQLiteBackend(Backend):
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection)
 
+    def index_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        return _index.name_holder(connection, name, schema)
+
     def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         return _index.vector_columns(connection, table_name, schema)
 
@@ -642,6 +648,13 @@ class SQLiteBackend(Backend):
         from . import fulltext
 
         return fulltext.list_indexes(connection, schema)
+
+    def fulltext_name_holder(
+        self, connection: Connection, name: str, table_name: str, schema: Optional[str]
+    ) -> Optional[NameHolder]:
+        from . import fulltext
+
+        return fulltext.name_holder(connection, name, schema)
 
     def fulltext_hidden_tables(self, connection: Any) -> Any:
         from . import fulltext

@@ -29,6 +29,8 @@ from sqlalchemy.sql.expression import ColumnClause, Executable
 from sqlalchemy.types import String
 
 from ...fulltext import FullTextSpec, query_terms
+from ..base import NameHolder
+from .index import catalog_holder
 
 LANGUAGES = ("english", "simple")
 _TOKENIZERS = {"english": "porter unicode61 remove_diacritics 2", "simple": "unicode61 remove_diacritics 2"}
@@ -61,10 +63,15 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
     ]
 
 
+# FTS5's shadow tables of an external-content table, and the triggers create_statements() names after the index.
+_SHADOW_SUFFIXES = ("_data", "_idx", "_docsize", "_config")
+_TRIGGER_SUFFIXES = ("_ai", "_ad", "_au")
+
+
 def drop_statements(name: str, dialect: Dialect, if_exists: bool) -> List[Executable]:
     q = dialect.identifier_preparer.quote
     maybe = "IF EXISTS " if if_exists else ""
-    statements: List[Executable] = [text(f"DROP TRIGGER IF EXISTS {q(name + suffix)}") for suffix in ("_ai", "_ad", "_au")]
+    statements: List[Executable] = [text(f"DROP TRIGGER IF EXISTS {q(name + suffix)}") for suffix in _TRIGGER_SUFFIXES]
     return statements + [text(f"DROP TABLE {maybe}{q(name)}")]
 
 
@@ -86,6 +93,12 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             {"name": name, "table": content.group(1).replace("''", "'"), "column": column.group(1), "language": language}
         )
     return found
+
+
+def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Optional[NameHolder]:
+    """What holds a name the FTS5 index ``name`` needs: its own, its shadow tables' or its triggers'."""
+    tables = [name + suffix for suffix in _SHADOW_SUFFIXES]
+    return catalog_holder(connection, name, tables, [name + suffix for suffix in _TRIGGER_SUFFIXES], schema)
 
 
 def query_string(query: str, match_all: bool) -> str:

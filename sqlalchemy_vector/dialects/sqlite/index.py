@@ -24,9 +24,9 @@ because it reads contiguous float32 chunks.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import Integer, String, func, insert, select, table, text
+from sqlalchemy import Integer, String, bindparam, func, insert, select, table, text
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -36,7 +36,7 @@ from sqlalchemy.sql.expression import Executable
 
 from ...exc import MissingExtensionError, UnsupportedDialectError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
-from ..base import declared_dimensions, engine_state, find_backend, qualified_name
+from ..base import NameHolder, declared_dimensions, engine_state, find_backend, qualified_name
 
 __all__ = [
     "INDEX_METRICS",
@@ -57,6 +57,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Columns every vec0 table has: a declared column of the same name is refused.
 _HIDDEN_COLUMNS = ("distance", "k")
+
+# The shadow tables sqlite-vec 0.1.9 creates beside a vec0 table of one vector column (no metadata columns).
+_SHADOW_SUFFIXES = ("_info", "_chunks", "_rowids", "_vector_chunks00")
 
 _TRIGGER_SUFFIXES = ("insert", "update", "delete")
 # A binary index's update is two triggers: inside a trigger, INSERT ... SELECT drops the bit subtype
@@ -417,6 +420,48 @@ def vec0_tables(connection: Connection) -> Dict[str, str]:
 
 def list_indexes(connection: Connection) -> List[Dict[str, Any]]:
     return list(_catalog(connection).complete.values())
+
+
+def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Optional[NameHolder]:
+    """What holds a name the vec0 index ``name`` needs: its own, its shadow tables' or its triggers'.
+
+    A half-built index of that name is no holder: :func:`create_index` replaces it, shadow tables and triggers too.
+    """
+    if schema not in (None, "main") or name in _catalog(connection).half_built:
+        return None  # create_statements() refuses another schema
+    return catalog_holder(connection, name, [name + suffix for suffix in _SHADOW_SUFFIXES], trigger_names(name), None)
+
+
+def catalog_holder(
+    connection: Connection, name: str, tables: Sequence[str], triggers: Sequence[str], schema: Optional[str]
+) -> Optional[NameHolder]:
+    """What ``schema`` holds under ``name`` or one of the other ``tables`` / ``triggers`` names a build needs.
+
+    Tables, views and indexes share one namespace, triggers another; SQLite
+    compares names without (ASCII) case.  A vec0 or FTS5 table that is an
+    index of this library is reported as an index of its table.
+    """
+    master = f"{connection.dialect.identifier_preparer.quote_schema(schema)}.sqlite_master" if schema else "sqlite_master"
+    wanted = [n.lower() for n in (name, *tables)]
+    rows = connection.execute(
+        text(
+            f"SELECT type, name, tbl_name FROM {master} WHERE (type != 'trigger' AND lower(name) IN :tables) "
+            "OR (type = 'trigger' AND lower(name) IN :triggers)"
+        ).bindparams(bindparam("tables", expanding=True), bindparam("triggers", expanding=True)),
+        {"tables": wanted, "triggers": [n.lower() for n in triggers]},
+    ).all()
+    if not rows:
+        return None
+    # The index's own name first, then what its build names after it.
+    kind, found, table_name = min(rows, key=lambda row: (row[1].lower() != name.lower(), row[0] == "trigger"))
+    if kind == "table":
+        from . import fulltext
+
+        built = _catalog(connection).complete.get(found) if schema in (None, "main") else None
+        if built is None:
+            built = next((i for i in fulltext.list_indexes(connection, schema) if i["name"] == found), None)
+        return NameHolder("index", found, built["table"]) if built is not None else NameHolder("table", found)
+    return NameHolder(kind, found, None if kind == "view" else table_name)
 
 
 _VECTOR_TYPE = re.compile(r"^F32_BLOB\((\d+)\)$", re.IGNORECASE)
