@@ -99,12 +99,18 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
 
 
 def _explain_statement_error(context: "ExceptionContext") -> None:
-    """Raise a clear error in place of a driver's for a search of a full-text index that is not built."""
+    """Raise a clear error in place of a driver's: a search of a full-text index that is not built, a value or an
+    index build beyond a limit the driver's message names no column for."""
     backend = find_backend(context.dialect)
     error = context.original_exception
     if backend is None or context.statement is None or error is None:
         return
     explained = backend.explain_fulltext_error(context.statement, error)
+    execution = context.execution_context
+    compiled = execution.compiled if execution is not None else None
+    if explained is None and compiled is not None:
+        parameters = getattr(execution, "compiled_parameters", None) or []  # DefaultExecutionContext's
+        explained = backend.explain_write_error(error, compiled, parameters)
     if explained is not None:
         raise explained from context.sqlalchemy_exception
 

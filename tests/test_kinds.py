@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.dialects import backend_for
@@ -250,6 +251,64 @@ def test_pgvector_kind_limits_before_the_database(conn: Connection, backend: str
     with pytest.raises(InvalidVectorError, match=message):
         conn.execute(sa.select(table.c.v.l2(too_many)))
     assert conn.execute(sa.select(table.c.v.l2(fits))).scalar() == 0.0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_sparse_value_beyond_the_hnsw_limit_names_the_column(conn: Connection, backend: str) -> None:
+    # pgvector's HNSW index holds sparse vectors of at most 1,000 non-zero elements (the column 16,000); its error
+    # named neither the column nor the count.
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "sparse_hnsw",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("plain", SparseVector(5000)),
+        sa.Column("v", SparseVector(5000)),
+        sv.VectorIndex("sparse_hnsw_v", "v", metric="cosine"),
+    )
+    metadata.create_all(conn)
+    fits, too_many = ({i: 1.0 for i in range(n)} for n in (1000, 1001))
+    conn.execute(table.insert(), [{"id": 1, "plain": too_many, "v": fits}])  # the other column has no index
+    message = (
+        r"sparse_hnsw.v has 1001 non-zero elements{}; pgvector's HNSW index on sparse_hnsw.v takes at most 1000 in a "
+        r"sparse vector \(the column stores up to 16000\); keep the 1000 largest in magnitude, or drop the HNSW index "
+        r"on sparse_hnsw.v and search it exactly"
+    )
+    attempts = [
+        ("", lambda: conn.execute(table.insert(), [{"id": 2, "plain": None, "v": too_many}])),
+        (r" \(row 1 of the statement\)", lambda: conn.execute(table.insert(), [{"id": 2, "plain": too_many, "v": fits}, {"id": 3, "plain": None, "v": too_many}])),
+        (r" \(row 1 of the statement\)", lambda: conn.execute(table.insert().values([{"id": 2, "plain": None, "v": fits}, {"id": 3, "plain": None, "v": too_many}]))),
+        ("", lambda: conn.execute(table.update().where(table.c.id == 1).values(v=too_many))),
+        ("", lambda: sv.bulk_insert(conn, table, [{"id": 2, "plain": None, "v": too_many}])),
+    ]
+    for where, attempt in attempts:
+        with pytest.raises(InvalidVectorError, match=message.format(where)), conn.begin_nested():
+            attempt()
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Row(Base):
+        __table__ = table
+
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        session.add(Row(id=4, plain=None, v=too_many))
+        with pytest.raises(InvalidVectorError, match=message.format("")):
+            session.flush()
+    assert conn.execute(sa.select(table.c.id)).scalars().all() == [1]
+
+    # An index built over a stored value that long.
+    conn.execute(table.insert(), [{"id": 5, "plain": None, "v": fits}])
+    other = sv.VectorIndex("sparse_hnsw_plain", table.c.plain, metric="l2")
+    message = (
+        r"VectorIndex 'sparse_hnsw_plain' on sparse_hnsw.plain: pgvector's HNSW index takes sparse vectors of at most "
+        r"1000 non-zero elements, and a row of sparse_hnsw.plain has more; keep the 1000 largest in magnitude in each "
+        r"value, or leave sparse_hnsw.plain without an HNSW index and search it exactly"
+    )
+    for build in (lambda: sv.create_vector_index(conn, other), lambda: other.create(conn)):
+        with pytest.raises(sv.exc.VectorIndexError, match=message), conn.begin_nested():
+            build()
+    assert [i["name"] for i in sv.list_vector_indexes(conn, table)] == ["sparse_hnsw_v"]
 
 
 @pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from ..kinds import KindDistance, QuantizedDistance
     from ..search import TopK
     from sqlalchemy.sql import ColumnElement
+    from sqlalchemy.sql.compiler import Compiled
 
 __all__ = [
     "Backend",
@@ -604,6 +605,21 @@ class Backend:
 
     def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
         """A clear error for a driver error the user can act on (a locked database file), or ``None``."""
+        return None
+
+    def explain_write_error(
+        self, error: BaseException, compiled: "Compiled", parameters: Sequence[Mapping[str, Any]]
+    ) -> Optional[Exception]:
+        """What to raise in place of the driver's ``error`` when a statement broke a limit of the database whose
+        message names no column (pgvector's non-zero elements of a sparse vector in an HNSW index); None for any
+        other error.
+
+        ``compiled.statement`` is what was executed (an ``Insert``, an
+        ``Update``, a ``CreateIndex``), ``parameters`` its parameter sets as
+        given (before the types' bind processing), keyed by ``compiled.binds``'
+        names.  Asked on engines this library prepared, for statements that
+        failed, with the transaction already failed: no catalog can be read here.
+        """
         return None
 
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:

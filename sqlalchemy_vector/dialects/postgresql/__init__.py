@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from sqlalchemy import cast, func
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Index, Table
-from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
+from sqlalchemy.sql.compiler import Compiled, DDLCompiler, SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
@@ -327,6 +327,11 @@ class PostgreSQLBackend(Backend):
         from .citus import require_citus
 
         require_citus(connection)
+
+    def explain_write_error(
+        self, error: BaseException, compiled: Compiled, parameters: Sequence[Mapping[str, Any]]
+    ) -> Optional[Exception]:
+        return _index.explain_sparse_limit(error, compiled, parameters)
 
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:
         from . import reliability

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import Column, CreateIndex
-from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.compiler import Compiled, DDLCompiler
 
-from ...exc import VectorIndexError
+from ...exc import InvalidVectorError, VectorIndexError
 from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 from ..base import NameHolder, declared_dimensions, qualified_name
 from . import kinds as _kinds
@@ -43,6 +43,66 @@ KIND_METHODS: Mapping[str, Tuple[str, ...]] = {"sparse": ("hnsw",)}
 #: Most dimensions pgvector 0.8 indexes per type (halfvec 4,000, bit 64,000; vector's 2,000 is
 #: ``Capabilities.max_index_dimension``); sparsevec's bound is on non-zero elements, not dimensions.
 KIND_MAX_DIMENSION: Mapping[str, int] = {"half": 4000, "bit": 64000}
+
+
+# pgvector 0.8's HNSW index holds a sparsevec of at most 1,000 non-zero elements (hnsw.h, HNSW_MAX_NNZ), though the
+# column stores up to 16,000: an insert, an update or an index build meeting a longer one fails with this message,
+# which names neither the column nor the index.
+_SPARSE_HNSW_LIMIT = re.compile(r"sparsevec cannot have more than (\d+) non-zero elements for hnsw index")
+_MULTI_VALUES_SUFFIX = re.compile(r"_m(\d+)$")
+
+
+def explain_sparse_limit(
+    error: BaseException, compiled: Compiled, parameters: Sequence[Mapping[str, Any]]
+) -> Optional[Exception]:
+    """The error naming the column, the limit and the count, for pgvector's refusal of a long sparse vector."""
+    found = _SPARSE_HNSW_LIMIT.search(str(getattr(error, "orig", None) or error))
+    if found is None:
+        return None
+    limit = int(found.group(1))
+    statement: Any = compiled.statement
+    index = getattr(statement, "element", None)
+    if isinstance(index, VectorIndex) and index.table is not None:  # CREATE INDEX over the rows already there
+        indexed = f"{index.bound_table.name}.{index.vector_column.name}"
+        return VectorIndexError(
+            f"VectorIndex {index.name!r} on {indexed}: pgvector's HNSW index takes sparse vectors of at most {limit} "
+            f"non-zero elements, and a row of {indexed} has more; keep the {limit} largest in magnitude in each "
+            f"value, or leave {indexed} without an HNSW index and search it exactly"
+        )
+    table = getattr(statement, "table", None)
+    if not isinstance(table, Table):
+        return None
+    sparse = [c for c in table.c if getattr(c.type, "kind", None) == "sparse"]
+    # The columns the table declares an HNSW index on, where it declares any (else one may be built elsewhere).
+    declared = {i.vector_column.key for i in table.indexes if isinstance(i, VectorIndex) and i.method == "hnsw"}
+    sparse = [c for c in sparse if c.key in declared] or sparse
+    binds = getattr(compiled, "binds", {})
+    for position, values in enumerate(parameters):
+        for key, value in values.items():
+            # Bound under the column's key (``<key>_m<row>`` in a multi-row VALUES), else known by its type.
+            multi = _MULTI_VALUES_SUFFIX.search(key)
+            base = key[: multi.start()] if multi is not None else key
+            column = next((c for c in sparse if c.key == base), None)
+            bind = binds.get(key)
+            if column is None and bind is not None:
+                column = next((c for c in sparse if c.type is bind.type), None)
+            if column is None or value is None:
+                continue
+            column_type: Any = column.type
+            try:
+                count = int(column_type.validate(value).indices.size)
+            except Exception:  # noqa: BLE001 - not a value this column took: not the one refused
+                continue
+            if count > limit:
+                row = int(multi.group(1)) if multi is not None else position
+                where = f" (row {row} of the statement)" if len(parameters) > 1 or multi is not None else ""
+                name = f"{table.name}.{column.name}"
+                return InvalidVectorError(
+                    f"{name} has {count} non-zero elements{where}; pgvector's HNSW index on {name} takes at most "
+                    f"{limit} in a sparse vector (the column stores up to {_kinds.MAX_SPARSE_ELEMENTS}); keep the "
+                    f"{limit} largest in magnitude, or drop the HNSW index on {name} and search it exactly"
+                )
+    return None
 
 
 #: pgvector's bounds on the build options (hnsw.c and ivfflat.h), and the values it builds with by default.
