@@ -8,16 +8,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 import sqlalchemy_vector as sv
+from sqlalchemy_vector import cli
 from sqlalchemy_vector import exc as x
 from sqlalchemy_vector.cli import main as cli_main
+from sqlalchemy_vector.dialects import backend_for
 from sqlalchemy_vector.rag import VectorRAG
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +96,193 @@ def test_concurrent_ingests_of_the_same_files_store_each_once(
     assert cli_main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
     assert f"({FILES} unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
 
+
+
+@pytest.mark.parametrize("backend", ("sqlite", "duckdb", "postgresql"))
+@pytest.mark.parametrize("stored_before", (False, True), ids=("new-database", "one-file-stored-before"))
+def test_concurrent_ingests_in_one_process_store_each_once(
+    backend: str, stored_before: bool, fresh_database_url: Callable[[str], str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Two threads of one process (DuckDB lets only one process write a file): each has looked up what is stored
+    # and read its files, then both write at once.
+    url = fresh_database_url(backend)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(FILES):
+        (corpus / f"note{i:02d}.txt").write_text(f"note {i} is about topic number {i}\n")
+    if stored_before:  # an older version of one file: both ingests replace it
+        (corpus / "note00.txt").write_text("an older note 0\n")
+        assert cli_main(["ingest", str(corpus / "note00.txt"), "--db", url, "--quiet"]) == 0
+        (corpus / "note00.txt").write_text("note 0 is about topic number 0\n")
+    arrived, together = threading.Event(), threading.Barrier(2, timeout=60)
+    flush = cli._PendingWrite.flush
+
+    def flush_together(self: Any) -> None:
+        if self.identities and not getattr(self, "met", False):  # each ingest's first write
+            self.met = True
+            arrived.set()
+            together.wait()
+        flush(self)
+
+    monkeypatch.setattr(cli._PendingWrite, "flush", flush_together)
+    codes: List[Any] = []
+
+    def ingest() -> None:
+        try:
+            codes.append(cli_main(["ingest", str(corpus), "--db", url, "--quiet"]))
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            codes.append(err)
+
+    first, second = threading.Thread(target=ingest), threading.Thread(target=ingest)
+    first.start()
+    assert arrived.wait(60)  # the second opens the database once the first has it open (DuckDB 1.5.5 opens and
+    second.start()  # closes of one file in two threads at the same moment can fail: "Unique file handle conflict")
+    first.join(120)
+    second.join(120)
+    monkeypatch.undo()
+    assert codes == [0, 0], capsys.readouterr().err
+    capsys.readouterr()
+    assert cli_main(["stats", "--json", "--db", url]) == 0
+    assert json.loads(capsys.readouterr().out)["document_count"] == FILES
+    with VectorRAG(url) as rag:
+        passages: Dict[str, Any] = {}
+        for found in rag.query_with_filters({}, top_k=1000):
+            passages.setdefault(Path(found["metadata"]["path"]).name, []).append(found["content"])
+    assert passages == {f"note{i:02d}.txt": [f"note {i} is about topic number {i}"] for i in range(FILES)}
+    assert cli_main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
+    assert f"({FILES} unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+
+
+# -- DuckDB: the writers' lock of a process -------------------------------------------------------------------------
+
+_COUNTER = Table("counter", MetaData(), Column("key", String(8), primary_key=True), Column("value", Integer))
+
+
+def _counting_engine(tmp_path: Path) -> Engine:
+    engine = sv.create_engine(f"duckdb:///{tmp_path}/writers.duckdb")
+    with engine.begin() as connection:
+        _COUNTER.create(connection)
+        connection.execute(insert(_COUNTER), {"key": "n", "value": 0})
+    return engine
+
+
+def _lock(connection: Connection) -> None:
+    backend_for(connection.dialect).lock_writers(connection, _COUNTER)
+
+
+def _count(connection: Connection) -> int:
+    return int(connection.execute(select(_COUNTER.c.value)).scalar_one())
+
+
+def test_duckdb_writers_of_one_process_wait_for_each_other(tmp_path: Path) -> None:
+    # Each transaction reads the counter and writes it again (delete, insert): without the lock, or with a lock let go
+    # before the driver's commit (SQLAlchemy's commit event), more than half of them failed with "Conflict on tuple
+    # deletion" at 4 threads.  Every fifth one raises after its write, and is rolled back.
+    engine = _counting_engine(tmp_path)
+    errors: List[str] = []
+    committed = []
+
+    def count_up(thread: int) -> None:
+        for i in range(40):
+            try:
+                with engine.begin() as connection:
+                    _lock(connection)
+                    value = _count(connection)
+                    connection.execute(delete(_COUNTER))
+                    connection.execute(insert(_COUNTER), {"key": "n", "value": value + 1})
+                    if i % 5 == thread:
+                        raise KeyError("rolled back")
+                committed.append(1)
+            except KeyError:
+                pass
+            except Exception as err:  # noqa: BLE001 - collected for the assertion
+                errors.append(x.first_line(err))
+
+    threads = [threading.Thread(target=count_up, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    try:
+        assert errors == []
+        assert len(committed) == 4 * 32
+        with engine.connect() as connection:
+            assert _count(connection) == 4 * 32
+    finally:
+        engine.dispose()
+
+
+def _taken_by_another_thread(engine: Engine) -> "threading.Thread":
+    """A thread that takes the writers' lock in a transaction of its own, and lets it go at once."""
+
+    def take() -> None:
+        with engine.begin() as connection:
+            _lock(connection)
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
+
+
+def _waits(thread: "threading.Thread") -> bool:
+    thread.join(0.5)
+    return thread.is_alive()
+
+
+def test_duckdb_writers_lock_is_taken_once_per_transaction_and_let_go_when_it_ends(tmp_path: Path) -> None:
+    engine = _counting_engine(tmp_path)
+    try:
+        with engine.begin() as connection:
+            _lock(connection)
+            _lock(connection)  # taken once: the transaction does not wait for itself
+            other = _taken_by_another_thread(engine)
+            assert _waits(other)
+        other.join(30)
+        assert not other.is_alive()  # let go at commit
+
+        with pytest.raises(KeyError), engine.begin() as connection:
+            _lock(connection)
+            raise KeyError("rolled back")
+        assert not _waits(_taken_by_another_thread(engine))  # and at rollback
+
+        with engine.connect() as connection:
+            connection.begin()
+            _lock(connection)
+            connection.invalidate()  # the driver connection closed: its transaction is gone
+            assert not _waits(_taken_by_another_thread(engine))
+
+        def commit_then_write_elsewhere() -> None:
+            with engine.connect() as kept:
+                with kept.begin():
+                    _lock(kept)
+                with engine.begin() as connection:  # this thread committed that transaction: it has ended
+                    _lock(connection)
+
+        alone = threading.Thread(target=commit_then_write_elsewhere, daemon=True)
+        alone.start()
+        assert not _waits(alone)
+
+        with engine.connect() as kept:
+            with kept.begin():
+                _lock(kept)
+            other = _taken_by_another_thread(engine)
+            assert _waits(other)  # a connection still checked out after its commit: let go at its next begin
+            with kept.begin():
+                other.join(30)
+                assert not other.is_alive()
+                _lock(kept)  # the new transaction takes it anew
+                assert _waits(_taken_by_another_thread(engine))
+
+            with kept.begin():
+                _lock(kept)
+                with engine.connect() as connection:
+                    with pytest.raises(x.DatabaseLockedError) as caught:
+                        _lock(connection)  # would wait for this thread's own transaction forever
+        message = str(caught.value)
+        assert "writers.duckdb" in message and "same thread" in message and "commit or roll back" in message
+    finally:
+        engine.dispose()
 
 
 def test_an_ingest_alone_deletes_only_the_files_it_replaces(tmp_path: Path) -> None:

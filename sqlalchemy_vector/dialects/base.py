@@ -631,8 +631,11 @@ class Backend:
 
         A writer that looks at what is stored and then writes what depends on
         it (the CLI's ingest replacing a file's passages) takes it first in its
-        transaction, so a concurrent one sees its result.  Nothing by default:
-        a database without transactions (ClickHouse) has nothing to hold it in.
+        transaction, before any statement (a snapshot taken earlier would not
+        see the previous holder's writes), so a concurrent one sees its result.
+        Taking it again in the same transaction does nothing.  Nothing by
+        default: a database without transactions (ClickHouse) has nothing to
+        hold it in.
         """
 
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------

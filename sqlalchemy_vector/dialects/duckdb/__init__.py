@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
-from sqlalchemy import JSON, cast
+from sqlalchemy import JSON, Table, cast
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
@@ -168,6 +168,9 @@ class DuckDBBackend(Backend):
                 cursor.close()
 
         on_each_connection(engine, load_vss)
+        from . import reliability
+
+        reliability.watch_writers(engine)  # lock_writers: the lock is let go once the transaction has ended
 
     # -- top-k search -----------------------------------------------------------
 
@@ -325,6 +328,11 @@ class DuckDBBackend(Backend):
         from . import reliability
 
         return reliability.explain_error(error, url)
+
+    def lock_writers(self, connection: Connection, table: Table) -> None:
+        from . import reliability
+
+        reliability.lock_writers(connection, table)
 
     # -- existing tables: reflection and autogenerate comparison ----------------------
 

@@ -1,11 +1,14 @@
-"""Races on first use, and the one-writer-process rule of DuckDB files."""
+"""Races on first use, the one-writer-process rule of DuckDB files, and writers of a database in one process."""
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Optional
+import threading
+from typing import Any, Dict, Optional
 
-from sqlalchemy.engine import URL
+from sqlalchemy import Table, event
+from sqlalchemy.engine import URL, Connection, Engine
 
 from ...exc import DatabaseLockedError
 
@@ -29,3 +32,128 @@ def explain_error(error: BaseException, url: URL) -> Optional[Exception]:
         "and serve the others, or use PostgreSQL for several writing processes",
         error,
     )
+
+
+# -- writers of one database in this process -------------------------------------------------------
+
+# DuckDB has no lock a writer waits for (its optimistic concurrency fails the second of two transactions that write
+# the same rows, at commit), and lets one process write a file: writers of a database wait for each other on a lock
+# of this process, held by a transaction until it has ended.  SQLAlchemy's commit and rollback events come before
+# the driver's call, so the lock is let go after it: when the connection goes back to the pool (or is closed) or
+# begins its next transaction.
+
+#: The key, in a pooled connection's ``info``, of the claim its transaction holds.
+_HELD = "sqlalchemy_vector.duckdb.writers"
+_GUARD = threading.Lock()
+
+
+class _Writers:
+    """The writers' lock of one database, and the claim that holds it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.claim: Optional[_Claim] = None
+
+
+_WRITERS: Dict[str, _Writers] = {}
+
+
+class _Claim:
+    """One transaction's hold on a database's writers' lock."""
+
+    def __init__(self, writers: _Writers) -> None:
+        self.writers = writers
+        self.thread = threading.get_ident()
+        self.ended = False  # committed or rolled back (the driver's call may still be under way)
+        self.released = False
+
+    def release(self) -> None:
+        with _GUARD:
+            if self.released:
+                return
+            self.released = True
+            if self.writers.claim is self:
+                self.writers.claim = None
+        self.writers.lock.release()
+
+
+def database_key(url: URL) -> Optional[str]:
+    """What names ``url``'s database in this process, or ``None`` for a private in-memory one."""
+    database = url.database
+    if not database or database == ":memory:":
+        return None  # each connection has its own: no other writes it
+    if database.startswith(":memory:"):
+        return database  # a named in-memory database, shared by the connections of this process that name it
+    return os.path.realpath(database)
+
+
+def lock_writers(connection: Connection, table: Table) -> None:
+    key = database_key(connection.engine.url)
+    if key is None:
+        return
+    watch_writers(connection.engine)
+    if not connection.in_transaction():
+        connection.begin()  # as the first statement would: the lock belongs to a transaction
+    held = connection.info.get(_HELD)
+    if held is not None and not held.released:
+        return  # this transaction holds it
+    with _GUARD:
+        writers = _WRITERS.setdefault(key, _Writers())
+        current = writers.claim
+    if current is not None and current.thread == threading.get_ident():
+        if not current.ended:
+            raise DatabaseLockedError(_waits_for_itself(key), RuntimeError("writers' lock held by this thread"))
+        current.release()  # this thread ended that transaction: the driver's commit or rollback has returned
+    claim = _Claim(writers)
+    writers.lock.acquire()
+    try:
+        with _GUARD:
+            writers.claim = claim
+        connection.info[_HELD] = claim
+    except BaseException:  # interrupted before the connection recorded it: nothing else would let it go
+        claim.release()
+        raise
+
+
+def _waits_for_itself(key: str) -> str:
+    return (
+        f"the DuckDB database {key!r}: a writer of this thread waits for the writers' lock, which a transaction of "
+        "this same thread on another connection holds (expected: no transaction of this thread holding it); it "
+        "would wait for itself forever: commit or roll back that transaction first, or write in it"
+    )
+
+
+def watch_writers(engine: Engine) -> None:
+    """Let go of a transaction's writers' lock once the transaction has ended (idempotent)."""
+    with _GUARD:
+        if event.contains(engine, "checkin", _release_at_checkin):
+            return
+        event.listen(engine, "begin", _release_at_begin)
+        event.listen(engine, "commit", _ended)
+        event.listen(engine, "rollback", _ended)
+        event.listen(engine, "checkin", _release_at_checkin)
+        event.listen(engine, "close", _release_at_checkin)
+
+
+def _ended(connection: Connection) -> None:
+    if connection.invalidated or connection.closed:
+        return  # let go of when the pool closes it
+    held = connection.info.get(_HELD)
+    if held is not None:
+        held.ended = True
+
+
+def _release_at_begin(connection: Connection) -> None:
+    # The connection's previous transaction has ended, and the driver's commit or rollback returned.
+    if connection.invalidated or connection.closed:
+        return
+    held = connection.info.pop(_HELD, None)
+    if held is not None:
+        held.release()
+
+
+def _release_at_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+    # Back in the pool (after the pool's rollback), or closed: the transaction is over.
+    held = connection_record.info.pop(_HELD, None)
+    if held is not None:
+        held.release()
