@@ -431,3 +431,79 @@ def _recording(conn: Connection, sent: List[Any]) -> Iterator[None]:
         yield
     finally:
         event.remove(conn, "before_cursor_execute", record)
+def _create_drop(conn: Connection, table: Table, index: FullTextIndex) -> None:
+    sv.create_fulltext_index(conn, index)
+    sv.drop_fulltext_index(conn, index)
+
+
+def _create_drop_create(conn: Connection, table: Table, index: FullTextIndex) -> None:
+    _create_drop(conn, table, index)
+    sv.create_fulltext_index(conn, index)
+
+
+def _drop_create(conn: Connection, table: Table, index: FullTextIndex) -> None:
+    sv.drop_fulltext_index(conn, index)
+    sv.create_fulltext_index(conn, index)
+
+
+def _create_write_refresh(conn: Connection, table: Table, index: FullTextIndex) -> None:
+    sv.create_fulltext_index(conn, index)
+    conn.execute(insert(table), {"id": 3, "content": "more ducks", "embedding": [1.0, 0.0]})
+    refresh_fulltext_index(conn, index)  # DuckDB rebuilds the index built a moment ago
+
+
+def _all_and_back(conn: Connection, table: Table, index: FullTextIndex) -> None:
+    table.metadata.drop_all(conn)
+    table.metadata.create_all(conn)
+    table.metadata.drop_all(conn)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+@pytest.mark.parametrize(
+    "change, built_before, left",
+    [
+        (_create_drop, False, None),
+        (_create_drop_create, False, [1]),
+        (_create_write_refresh, False, [1, 3]),
+        (_drop_create, True, [1]),
+        (_all_and_back, True, "no table"),
+    ],
+    ids=["create-drop", "create-drop-create", "create-write-refresh", "built-before-drop-create", "drop_all-create_all-drop_all"],
+)
+def test_a_fulltext_index_built_and_dropped_in_one_transaction_commits(
+    backend: str, change: Callable[..., None], built_before: bool, left: Any, fresh_database_url: Callable[[str], str]
+) -> None:
+    # DuckDB 1.5.5 failed the commit ("Attempting to modify table stats but another transaction has dropped this
+    # table"): its fts index's tables, filled by the build, then dropped with their schema (DROP SCHEMA ... CASCADE,
+    # also what a rebuild's overwrite does) in the same transaction.
+    engine = sv.create_engine(fresh_database_url(backend))
+    metadata = MetaData()
+    table = Table(
+        "ducks",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("content", Text),
+        Column("embedding", sv.Vector(2)),
+    )
+    index = FullTextIndex("ducks_fts", table.c.content)
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)  # the table and its index
+            conn.execute(insert(table), [{"id": 1, "content": "ducks swim", "embedding": [1.0, 0.0]},
+                                         {"id": 2, "content": "geese fly", "embedding": [0.0, 1.0]}])
+        if not built_before:
+            with engine.begin() as conn:
+                sv.drop_fulltext_index(conn, index)
+        with engine.begin() as conn:
+            change(conn, table, index)
+        with engine.connect() as conn:
+            if left == "no table":
+                assert not inspect(conn).has_table("ducks")
+                assert sv.list_fulltext_indexes(conn) == []
+            elif left is None:
+                assert sv.list_fulltext_indexes(conn) == []
+            else:
+                assert [found["name"] for found in sv.list_fulltext_indexes(conn, table)] == ["ducks_fts"]
+                assert sorted(text_keys(conn, table, "ducks")) == left
+    finally:
+        engine.dispose()

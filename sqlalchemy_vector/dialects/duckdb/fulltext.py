@@ -108,11 +108,24 @@ def _log(table_name: str, schema: Optional[str]) -> str:
     return '"' + _log_schema(table_name, schema).replace('"', '""') + '".log'
 
 
+#: The tables ``PRAGMA create_fts_index`` of DuckDB 1.5.5's fts extension fills in the index's schema.
+_FTS_TABLES = ("dict", "docs", "fields", "stats", "stopwords", "terms")
+
+
+def _drop_index_tables(table_name: str, schema: Optional[str]) -> List[Executable]:
+    # DuckDB 1.5.5 fails the COMMIT of a transaction that fills a table and then drops it with its schema (DROP
+    # SCHEMA ... CASCADE, what drop_fts_index and create_fts_index's overwrite do): "Attempting to modify table
+    # stats but another transaction has dropped this table".  Dropped one by one first, they commit.
+    fts = _quoted(fts_schema(table_name, schema))
+    return [text(f"DROP TABLE IF EXISTS {fts}.{name}") for name in (*_FTS_TABLES, _STATE)]
+
+
 def build_statements(spec: FullTextSpec, key: str, dialect: Dialect) -> List[Executable]:
     q = dialect.identifier_preparer.quote
     state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
     log = _log(spec.table.name, spec.schema)
     return [
+        *_drop_index_tables(spec.table.name, spec.schema),  # a rebuild's (the write log stays: it counts writes)
         text(
             f"PRAGMA create_fts_index({_string(_qualified(spec.table.name, spec.schema))}, {_string(key)}, "
             f"{_string(spec.column.name)}, stemmer={_string(STEMMERS[spec.language])}, "
@@ -148,7 +161,13 @@ def drop_statements(table_name: str, schema: Optional[str], if_exists: bool) -> 
         if if_exists
         else f"PRAGMA drop_fts_index({_string(_qualified(table_name, schema))})"
     )
-    return [text(drop_index), text(f"DROP SCHEMA IF EXISTS {_quoted(_log_schema(table_name, schema))} CASCADE")]
+    # Without an index, the DROP TABLE IF EXISTS find no schema and do nothing, and drop_fts_index raises.
+    return [
+        *_drop_index_tables(table_name, schema),
+        text(f"DROP TABLE IF EXISTS {_log(table_name, schema)}"),
+        text(drop_index),
+        text(f"DROP SCHEMA IF EXISTS {_quoted(_log_schema(table_name, schema))} CASCADE"),
+    ]
 
 
 def has_index(connection: Connection, table_name: str, schema: Optional[str]) -> bool:
