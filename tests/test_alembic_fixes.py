@@ -729,3 +729,32 @@ def test_alter_vector_dimension_takes_whole_numbers() -> None:
     op = AlterVectorDimensionOp("docs", "embedding", np.int64(4), existing_dim=np.int32(8))
     assert (type(op.dim), op.dim, type(op.existing_dim), op.existing_dim) == (int, 4, int, 8)
     assert (op.reverse().dim, op.reverse().existing_dim) == (8, 4)
+
+
+# SQLite is left out: its DDL is not transactional through pysqlite (Alembic's transactional_ddl is False there).
+@pytest.mark.parametrize("database", ["duckdb", "postgresql"], indirect=True)
+def test_a_failed_migration_that_built_a_fulltext_index_leaves_nothing(database: str) -> None:
+    # DuckDB's migrations committed after building a full-text index, so a later failure in the same run left the
+    # index behind (PostgreSQL's run is one transaction); the build no longer needs that commit.
+    import sqlalchemy_vector.alembic  # noqa: F401  (registers the operation)
+
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE notes (id integer PRIMARY KEY, body text)")
+            connection.exec_driver_sql("INSERT INTO notes VALUES (1, 'a note about pizza')")
+        with pytest.raises(RuntimeError, match="a later step failed"):
+            with engine.begin() as connection:
+                operations = Operations(MigrationContext.configure(connection))
+                operations.create_fulltext_index("ft_notes_body", "notes", "body", language="simple")
+                assert [r["name"] for r in list_fulltext_indexes(connection, "notes")] == ["ft_notes_body"]
+                raise RuntimeError("a later step failed")
+        with engine.connect() as connection:
+            assert list_fulltext_indexes(connection, "notes") == []
+        with engine.begin() as connection:  # and the index can be built again
+            Operations(MigrationContext.configure(connection)).create_fulltext_index(
+                "ft_notes_body", "notes", "body", language="simple"
+            )
+            assert [r["name"] for r in list_fulltext_indexes(connection, "notes")] == ["ft_notes_body"]
+    finally:
+        engine.dispose()

@@ -27,7 +27,7 @@ from alembic.runtime.plugins import Plugin
 from alembic.util import PriorityDispatchResult
 from sqlalchemy import Column, MetaData, Table, Text
 
-from ..dialects.base import backend_for, find_backend
+from ..dialects.base import find_backend
 from ..exc import InvalidArgumentError
 from ..fulltext import (
     FullTextIndex,
@@ -146,12 +146,6 @@ def _create(operations: Operations, operation: CreateFullTextIndexOp) -> None:
         check_fulltext_name(operations.get_bind(), spec)
     for statement in statements:
         operations.execute(statement)
-    backend = backend_for(dialect, feature="full-text indexes")
-    if not operations.migration_context.as_sql:
-        backend.after_migration_fulltext_create(operations.get_bind())
-    elif operations.migration_context.impl.transactional_ddl:
-        for sql in backend.offline_after_fulltext_create_statements():
-            operations.execute(sql)
 
 
 @Operations.implementation_for(DropFullTextIndexOp)

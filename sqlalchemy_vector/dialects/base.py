@@ -683,15 +683,6 @@ class Backend:
         """
         return self.index_name_holder(connection, name, table_name, schema)
 
-    def after_migration_fulltext_create(self, connection: Connection) -> None:
-        """Make a full-text index built in a migration safe to drop later in the same run (DuckDB: commit)."""
-
-    def offline_after_fulltext_create_statements(self) -> List[str]:
-        """SQL an offline migration prints after building a full-text index: what
-        :meth:`after_migration_fulltext_create` does online, where the migration runs in a transaction; nothing by default.
-        """
-        return []
-
     def refresh_fulltext_index(self, connection: Connection, index: "FullTextSpec", key: str, scan: bool = True) -> bool:
         """Bring an index that does not follow writes up to date; True if it was rebuilt.
 

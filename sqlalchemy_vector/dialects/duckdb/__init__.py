@@ -298,12 +298,6 @@ class DuckDBBackend(Backend):
     ) -> Optional[NameHolder]:
         return None  # the fts extension's index is named after its table (one per table), not by this name
 
-    def after_migration_fulltext_create(self, connection: Connection) -> None:
-        _migration.commit_fulltext_build(connection)
-
-    def offline_after_fulltext_create_statements(self) -> List[str]:
-        return list(_migration.OFFLINE_AFTER_INDEX_DROP)
-
     def refresh_fulltext_index(self, connection: Any, index: Any, key: str, scan: bool = True) -> bool:
         _fulltext.ensure_loaded(connection)
         return _fulltext.refresh(connection, index, key, scan)

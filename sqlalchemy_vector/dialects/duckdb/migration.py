@@ -31,14 +31,6 @@ def commit_index_drop(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN TRANSACTION")
 
 
-def commit_fulltext_build(connection: Connection) -> None:
-    # DuckDB 1.5.5 fails the COMMIT of a transaction that fills a new table and drops it ("Attempting to modify
-    # table index_state but another transaction has dropped this table"): the fts index's tables, built then
-    # dropped in one migration run (a fresh upgrade of a history that changes an index's language, a downgrade
-    # to base). Commit after the build.
-    commit_index_drop(connection)
-
-
 def offline_create_statements(index: "VectorIndex", statements: List[Executable]) -> List[Executable]:
     # Online, the engine loads vss and create_index turns on its persistence for an index that opted in; an
     # offline script does both itself (a new DuckDB session has neither, and autoloading vss downloads it).
