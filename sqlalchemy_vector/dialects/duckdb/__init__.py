@@ -171,6 +171,7 @@ class DuckDBBackend(Backend):
         from . import reliability
 
         reliability.watch_writers(engine)  # lock_writers: the lock is let go once the transaction has ended
+        reliability.retry_connects_during_close(engine)
 
     # -- top-k search -----------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""Races on first use, the one-writer-process rule of DuckDB files, and writers of a database in one process."""
+"""Races on first use, the one-writer-process rule of DuckDB files, writers of a database in one process, and
+connections opened while another thread closes the database."""
 
 from __future__ import annotations
 
 import os
 import re
 import threading
+import time
 from typing import Any, Dict, Optional
 
 from sqlalchemy import Table, event
@@ -32,6 +34,44 @@ def explain_error(error: BaseException, url: URL) -> Optional[Exception]:
         "and serve the others, or use PostgreSQL for several writing processes",
         error,
     )
+
+
+# -- opening a database another thread is closing --------------------------------------------------
+
+# DuckDB's Python client shares one database instance between the connections of a process to a file, and shuts
+# it down with the last of them: a connection opened while another thread closes that last one fails with this
+# error (5 of 600 open/close pairs of two threads, DuckDB 1.5.5), where a moment later it succeeds.
+_CLOSING = "Unique file handle conflict"
+#: Attempts at a connection that meets a database being closed, and the pause before the first retry (doubled each time).
+CONNECT_ATTEMPTS = 8
+CONNECT_PAUSE = 0.005
+
+
+def retry_connects_during_close(engine: Engine) -> None:
+    """Open the engine's connections again, briefly, when they meet the database being closed by another thread."""
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, connection_record: Any, cargs: Any, cparams: Dict[str, Any]) -> Any:
+        # The first do_connect listener returning a connection ends SQLAlchemy's loop: the application's own
+        # listeners, registered after this one, are run here (each attempt), as SQLAlchemy would run them.
+        listeners = list(dialect.dispatch.do_connect)
+        later = listeners[listeners.index(connect) + 1 :] if connect in listeners else []
+        pause = CONNECT_PAUSE
+        for attempt in range(CONNECT_ATTEMPTS):
+            # The dialect's connect takes its options out of the dict it is given: each attempt gets a copy.
+            given = {k: dict(v) if isinstance(v, dict) else v for k, v in cparams.items()}
+            try:
+                for listener in later:
+                    made = listener(dialect, connection_record, cargs, given)
+                    if made is not None:
+                        return made
+                return dialect.connect(*cargs, **given)
+            except Exception as error:  # noqa: BLE001 - the driver's error class, re-raised unless it is this race
+                if _CLOSING not in str(error) or attempt == CONNECT_ATTEMPTS - 1:
+                    raise
+            time.sleep(pause)
+            pause *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 # -- writers of one database in this process -------------------------------------------------------
