@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from .dialects.base import find_backend
 from .exc import InvalidArgumentError, InvalidRowError, InvalidVectorError
 from .kinds import CompactVector
-from .types import Vector, _preview, has_booleans, to_float32
+from .types import Vector, _preview, has_booleans, to_float32, unhandled_norm
 
 __all__ = ["BulkLoad", "bulk_insert"]
 
@@ -350,9 +350,9 @@ def _vector_matrix(values: List[Any], vector: Vector) -> Tuple[npt.NDArray[np.fl
         ):
             with np.errstate(over="ignore"):
                 matrix = np.ascontiguousarray(array, dtype=np.float32)
-            if np.isfinite(matrix).all():
+            if np.isfinite(matrix).all() and unhandled_norm(matrix) is None:
                 return matrix, None
-    # Row by row: NULLs, and the first invalid row's exact error.
+    # Row by row: NULLs, and the first invalid row's exact error (the checks of a plain insert).
     matrix = np.zeros((len(values), dim), dtype=np.float32)
     nulls = np.zeros(len(values), dtype=bool)
     for index, value in enumerate(values):

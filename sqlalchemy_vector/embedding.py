@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
-from .types import flag, real_number, whole_number
+from .types import NORM_RANGE_TEXT, flag, norm_of, real_number, unhandled_norm, whole_number
 
 __all__ = [
     "Embedder",
@@ -107,6 +107,12 @@ def check_embeddings(value: Any, count: int, dimension: int, where: str) -> Floa
         raise InvalidEmbeddingError(
             f"{where} returned a non-finite value ({float(array[row, col])!r}) in row {row} at index {col}; "
             "embeddings must be finite float32 numbers"
+        )
+    unhandled = unhandled_norm(result)
+    if unhandled is not None:
+        raise InvalidEmbeddingError(
+            f"{where} returned a vector with a norm of {norm_of(result[unhandled]):.3g} in row {unhandled}, "
+            f"{NORM_RANGE_TEXT}; scale its vectors (e.g. normalize them to norm 1)"
         )
     return result
 

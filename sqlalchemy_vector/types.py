@@ -160,16 +160,13 @@ def to_float32(
             f"{_name(where)} expects finite numbers, got {array[bad]!r} at index {bad} "
             "(NaN, infinity, or beyond the float32 range); clean the vector before storing or querying it"
         )
-    # The databases compute norms (cosine) and squared differences (L2) in float32: a squared norm
-    # beyond its range becomes inf, and a non-zero one below its smallest normal number becomes 0,
-    # which no backend ranks correctly (a cosine of +-inf or 0, an L2 distance of inf).
+    # See unhandled_norm, the same check on a matrix (one vector here, the cheaper way).
     with np.errstate(over="ignore", under="ignore"):
         squared = float(np.dot(result, result))
     if not math.isfinite(squared) or (squared < _FLOAT32_TINY and result.any()):
-        norm = float(np.linalg.norm(result.astype(np.float64)))
         raise InvalidVectorError(
-            f"{_name(where)} has a norm of {norm:.3g}, outside what float32 distances handle "
-            f"({_NORM_RANGE[0]:.1e} to {_NORM_RANGE[1]:.1e}); scale the vector (e.g. normalize it to norm 1)"
+            f"{_name(where)} has a norm of {norm_of(result):.3g}, {NORM_RANGE_TEXT}; "
+            "scale the vector (e.g. normalize it to norm 1)"
         )
     return result
 
@@ -177,6 +174,31 @@ def to_float32(
 # Squared norms within float32's normal range: the norms float32 distances compute correctly.
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 _NORM_RANGE = (math.sqrt(_FLOAT32_TINY), math.sqrt(float(np.finfo(np.float32).max)))
+#: Why a vector :func:`unhandled_norm` finds is refused, for error messages.
+NORM_RANGE_TEXT = f"outside what float32 distances handle ({_NORM_RANGE[0]:.1e} to {_NORM_RANGE[1]:.1e})"
+
+
+def unhandled_norm(matrix: npt.NDArray[np.float32]) -> Optional[int]:
+    """The first row of a finite float32 ``matrix`` whose norm float32 distances cannot handle, or None.
+
+    The databases compute norms (cosine) and squared differences (L2) in
+    float32: a squared norm beyond its range becomes inf, and a non-zero one
+    below its smallest normal number becomes 0, which no backend ranks
+    correctly (a cosine of +-inf or 0, an L2 distance of inf).  A zero row
+    is not refused here (cosine refuses it where it has no direction).
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        squared = np.einsum("ij,ij->i", matrix, matrix)
+    bad = ~np.isfinite(squared)
+    small = np.flatnonzero(squared < _FLOAT32_TINY)  # zero rows, mostly: the rows to look at
+    if small.shape[0]:
+        bad[small[matrix[small].any(axis=1)]] = True
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def norm_of(vector: npt.NDArray[np.float32]) -> float:
+    """The Euclidean norm of a float32 vector, computed in double precision (for error messages)."""
+    return float(np.linalg.norm(vector.astype(np.float64)))
 
 
 def read_only(value: Any) -> Any:

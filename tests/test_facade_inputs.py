@@ -442,6 +442,47 @@ def test_a_repeated_id_in_a_generator_is_found_as_it_is_read(fresh_engine: Engin
     assert rag.get_statistics()["document_count"] == (2 if backend == CLICKHOUSE else 0)
 
 
+@pytest.mark.parametrize("vector", [[3e19, 3e19, 0.0, 0.0], [1e-25, 0.0, 0.0, 1e-25]], ids=["huge", "tiny"])
+def test_a_norm_float32_distances_cannot_handle_is_refused_however_it_comes(
+    rag: VectorRAG, fresh_engine: Engine, vector: List[float]  # noqa: F811
+) -> None:
+    # A plain insert and a query vector refused these, but a precomputed embedding in a load, and an
+    # embedder's output, were stored: [3e19, 3e19, 0, 0] then had cosine distance 1.0 to itself, and
+    # [1e-25, 0, 0, 1e-25] came first under cosine (-inf on SQLite and ClickHouse, 0.0 elsewhere).
+    before = stored(rag)
+    norm = f"{np.linalg.norm(vector):.3g}"
+    refused(
+        x.InvalidVectorError,
+        re.escape(f"documents[1] embedding has a norm of {norm}, outside what float32 distances handle"),
+        rag.load_documents,
+        [{"content": "fine", "embedding": [1.0, 0.0, 0.0, 0.0]}, {"content": "bad", "embedding": vector}],
+        generate_embeddings=False,
+        show_progress=False,
+    )
+    assert stored(rag) == before
+    embedder = _Fixed(vector)
+    other = VectorRAG(fresh_engine, embedder=embedder)
+    message = re.escape(f"embedder 'fixed' returned a vector with a norm of {norm} in row 0, outside what float32")
+    message += r".*normalize them to norm 1"
+    refused(x.InvalidEmbeddingError, message, other.load_document, "bad")
+    refused(x.InvalidEmbeddingError, message, other.update_document, "doc-1", content="changed")
+    refused(x.InvalidEmbeddingError, message, other.query, "bad")
+    assert stored(rag) == before
+
+
+class _Fixed:
+    """An embedder returning one vector for every text."""
+
+    model_name = "fixed"
+    dimension = DIM
+
+    def __init__(self, vector: List[float]) -> None:
+        self.vector = vector
+
+    def embed(self, texts: List[str]) -> Any:
+        return np.array([self.vector] * len(texts))
+
+
 class _Counting(HashingEmbedder):
     """The lexical embedder, counting the texts it was asked to embed (a paid model's bill)."""
 

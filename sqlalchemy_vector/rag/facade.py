@@ -49,7 +49,7 @@ from ..mmr import _check_lambda_mult
 from ..orm import INT64_RANGE, check_identifier
 from ..search import MAX_LIMIT
 from ..kinds import PRECISIONS, precision_of
-from ..types import flag, has_booleans, positive_integer, real_number, to_float32, whole_number
+from ..types import flag, has_booleans, positive_integer, real_number, to_float32, unhandled_norm, whole_number
 from .inputs import (
     _check_embedder,
     _check_index_options,
@@ -314,7 +314,7 @@ class _Facade:
         ):
             with np.errstate(over="ignore"):
                 matrix = matrix.astype(np.float32, copy=False)
-            if np.isfinite(matrix).all():
+            if np.isfinite(matrix).all() and unhandled_norm(matrix) is None:
                 for row, i in enumerate(given):
                     batch[i].vector = matrix[row]
                     batch[i].raw_vector = None
