@@ -418,6 +418,21 @@ def test_several_embeddings_per_document(rag: VectorRAG) -> None:
     assert rag.delete_document("d5") and rag.get_statistics()["models"] == {"another-model": 1, "keywords-v1": 5}
 
 
+def test_mmr_takes_a_document_with_several_embeddings_by_the_one_that_ranked_it(rag: VectorRAG) -> None:
+    # d3 ("cherry durian elder") gains a chunk about apples. The search ranks d3 first by that chunk, but MMR
+    # compared whichever of d3's vectors the database returned first: with lambda_mult=1 (relevance only)
+    # d3 fell behind d1 and d6 on SQLite, DuckDB and PostgreSQL, and stayed first on ClickHouse.
+    Embedding = rag.embedding_model
+    apple = np.eye(len(VOCABULARY), dtype=np.float32)[VOCABULARY.index("apple")]
+    with Session(rag.engine) as session, session.begin():
+        session.add(Embedding(document_id="d3", model_name="keywords-v1", embedding=apple))  # type: ignore[misc]
+    ranked = [r["document_id"] for r in rag.query("apple", top_k=3)]
+    assert ranked == ["d3", "d1", "d6"]
+    assert [r["document_id"] for r in rag.mmr_query("apple", top_k=3, lambda_mult=1.0)] == ranked
+    # With diversity, d3 is compared by its apple chunk too: d1 (mostly apple) is the redundant one.
+    assert [r["document_id"] for r in rag.mmr_query("apple", top_k=2, fetch_k=3, lambda_mult=0.3)] == ["d3", "d6"]
+
+
 def test_default_embedder_is_lexical(fresh_engine: Engine) -> None:
     rag = VectorRAG(fresh_engine, dimension=64)
     assert isinstance(rag.embedder, HashingEmbedder) and rag.dimension == 64

@@ -955,20 +955,40 @@ def _hybrid_search(
 def _mmr_pick(
     session: Session, store: _Store, query: FloatArray, candidates: List[Result], top_k: int, lambda_mult: float
 ) -> List[Result]:
-    """Re-rank ``candidates`` by maximal marginal relevance over their stored vectors."""
+    """Re-rank ``candidates`` by maximal marginal relevance over their stored vectors.
+
+    A document with several vectors of the model (chunks) takes part by the
+    one most similar to the query, the one that ranked it.
+    """
     from ..mmr import maximal_marginal_relevance
 
     models = store.models
     owner = store.D if models.single_table else store.E
     key = store.D.id if models.single_table else store.E.document_id
-    vectors: Dict[Any, FloatArray] = {}
+    vectors: Dict[Any, List[FloatArray]] = {}
     ids = [r["document_id"] for r in candidates]
     for chunk in _chunks(ids):
         statement = select(key, models.vector).where(key.in_(chunk), models.vector.is_not(None))
         if models.has_model_name:
             statement = statement.where(owner.model_name == store.model_name)
         for document_id, vector in session.execute(statement):
-            vectors.setdefault(document_id, vector)
+            vectors.setdefault(document_id, []).append(vector)
     usable = [r for r in candidates if r["document_id"] in vectors]
-    order = maximal_marginal_relevance(query, [vectors[r["document_id"]] for r in usable], top_k, lambda_mult)
+    chosen = [_most_similar(query, vectors[r["document_id"]]) for r in usable]
+    order = maximal_marginal_relevance(query, chosen, top_k, lambda_mult)
     return [usable[i] for i in order]
+
+
+def _most_similar(query: FloatArray, vectors: List[FloatArray]) -> FloatArray:
+    """Of a document's vectors, the one of largest cosine similarity to ``query``.
+
+    Equal ones go to the smallest vector (element by element), so the order the
+    database returned them in does not decide.
+    """
+    if len(vectors) == 1:
+        return vectors[0]
+    ordered = sorted(vectors, key=lambda vector: tuple(vector.tolist()))
+    matrix = np.stack(ordered).astype(np.float64)
+    norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(query.astype(np.float64)))
+    cosine = np.divide(matrix @ query.astype(np.float64), norms, out=np.zeros(len(ordered)), where=norms > 0)
+    return ordered[int(np.argmax(cosine))]
