@@ -35,6 +35,7 @@ from sqlalchemy_vector.exc import (
     DocumentNotFoundError,
     InvalidDocumentError,
     InvalidFilterError,
+    InvalidVectorError,
     MissingExtensionError,
     ModelConfigurationError,
     SchemaMismatchError,
@@ -431,6 +432,28 @@ def test_mmr_takes_a_document_with_several_embeddings_by_the_one_that_ranked_it(
     assert [r["document_id"] for r in rag.mmr_query("apple", top_k=3, lambda_mult=1.0)] == ranked
     # With diversity, d3 is compared by its apple chunk too: d1 (mostly apple) is the redundant one.
     assert [r["document_id"] for r in rag.mmr_query("apple", top_k=2, fetch_k=3, lambda_mult=0.3)] == ["d3", "d6"]
+
+
+def test_similar_documents_of_a_document_with_several_embeddings_are_found_by_their_mean(rag: VectorRAG) -> None:
+    # find_similar_documents searched by whichever of d3's vectors the database returned first: its own on
+    # SQLite, DuckDB and PostgreSQL (d2 first), often the added chunk on ClickHouse (d1, d6 first).
+    Embedding = rag.embedding_model
+    axes = np.eye(len(VOCABULARY), dtype=np.float32)
+    apple, honey = axes[VOCABULARY.index("apple")], axes[VOCABULARY.index("honey")]
+    with Session(rag.engine) as session, session.begin():
+        session.add(Embedding(document_id="d3", model_name="keywords-v1", embedding=apple))  # type: ignore[misc]
+        session.add(Embedding(document_id="d5", model_name="keywords-v1", embedding=-honey))  # type: ignore[misc]
+    embedder = KeywordEmbedder(VOCABULARY)
+    mean = (embedder.vector(CONTENTS["d3"]) + apple) / 2
+    expected = reference(embedder, mean, "cosine", {k: v for k, v in CONTENTS.items() if k != "d3"})
+    expected_top = sorted(expected.items(), key=lambda item: item[1])[:3]
+    results = rag.find_similar_documents("d3", top_k=3)
+    assert [r["document_id"] for r in results] == [doc_id for doc_id, _ in expected_top] == ["d1", "d2", "d6"]
+    assert [r["distance"] for r in results] == pytest.approx([d for _, d in expected_top], abs=1e-6)
+    # honey and -honey: a mean of zeros has no direction under cosine
+    with pytest.raises(InvalidVectorError, match=r"the document's 2 stored embeddings have a mean that is all zeros"):
+        rag.find_similar_documents("d5")
+    assert [r["document_id"] for r in rag.find_similar_documents("d5", top_k=1, similarity_function="l2")] == ["d3"]
 
 
 def test_default_embedder_is_lexical(fresh_engine: Engine) -> None:

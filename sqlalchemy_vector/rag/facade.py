@@ -850,19 +850,22 @@ class VectorRAG(_Facade):
     ) -> List[Result]:
         """Documents most similar to a stored one (by its stored embedding), excluding itself.
 
-        Raises :class:`~sqlalchemy_vector.exc.DocumentNotFoundError` for an
-        unknown id; a document without an embedding has no similar documents.
+        A document with several embeddings of the model (chunks) is searched
+        for by their mean.  Raises
+        :class:`~sqlalchemy_vector.exc.DocumentNotFoundError` for an unknown
+        id; a document without an embedding has no similar documents.
         """
         self._check_lookup(document_id, "find_similar_documents(): document_id")
         top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         where = self._where(filters)
         with self._session() as session:
-            anchor = self._store.anchor(session, document_id)
+            anchor, count = self._store.anchor(session, document_id)
             if anchor is None:
                 return []
             if SIMILARITY_FUNCTIONS[similarity_function] == "cosine" and not np.asarray(anchor).any():
+                stored = "stored embedding is" if count == 1 else f"{count} stored embeddings have a mean that is"
                 raise InvalidVectorError(
-                    f"find_similar_documents({document_id!r:.40}): the document's stored embedding is all zeros, "
+                    f"find_similar_documents({document_id!r:.40}): the document's {stored} all zeros, "
                     "which has no direction under cosine; re-embed the document, or use "
                     "similarity_function='euclidean' or 'inner_product'"
                 )

@@ -429,8 +429,13 @@ class _Store:
                 }
         return [dict(found[i]) for i in ids if i in found]
 
-    def anchor(self, session: Session, document_id: DocumentId) -> Optional[FloatArray]:
-        """The stored vector of a document (this model's), None if it has none; raises if it does not exist."""
+    def anchor(self, session: Session, document_id: DocumentId) -> Tuple[Optional[FloatArray], int]:
+        """The stored vector of a document (this model's) and how many it has; raises if it does not exist.
+
+        The vector is None for a document without one, and the mean of its
+        vectors for a document with several (chunks): any one of them would be
+        whichever the database returns first, which differs by backend.
+        """
         if self.current_content(session, document_id) is None:
             raise DocumentNotFoundError(
                 f"document {document_id!r} is not in table {self.D.__table__.name!r}; "
@@ -444,8 +449,10 @@ class _Store:
             statement = statement.where(self.E.document_id == document_id)
             if self.models.has_model_name:
                 statement = statement.where(self.E.model_name == self.model_name)
-        row = session.execute(statement.limit(1)).first()
-        return None if row is None else row[0]
+        vectors = sorted(session.execute(statement).scalars(), key=lambda vector: tuple(vector.tolist()))
+        if len(vectors) <= 1:
+            return (vectors[0] if vectors else None), len(vectors)
+        return np.stack(vectors).astype(np.float64).mean(axis=0).astype(np.float32), len(vectors)
 
     def search(self, session: Session, *args: Any, **kwargs: Any) -> List[Result]:
         """:meth:`_search`, run again without an index another connection dropped since this store read the catalog.
