@@ -74,3 +74,30 @@ def test_heading_path_is_embedded_with_the_passage() -> None:
     assert chunks[1].embedding_text == "Guide > Install > Offline\n\nCopy the wheel."
     plain = chunk_text("no headings here", markdown=False)[0]
     assert plain.headings == () and plain.embedding_text == "no headings here"
+
+
+def test_text_without_spaces_is_cut_to_max_words() -> None:
+    # Chinese and Japanese put no spaces between words: a paragraph was one "word", so a whole chapter became one
+    # passage, of which an embedding model reads its first few hundred tokens. A character is a word there now.
+    sentence = "机器学习是人工智能的一个分支"  # 14 characters
+    chunks = chunk_text(sentence * 10, max_words=30, overlap=5, markdown=False)
+    assert [len(c.text) for c in chunks] == [30, 30, 30, 30, 30, 15]
+    assert chunks[1].text.startswith((sentence * 10)[25:30])  # windows share 5 characters
+    assert "".join(c.text[5 if i else 0:] for i, c in enumerate(chunks)) == sentence * 10
+    mixed = chunk_text("ひらがなとカタカナ SQLite 漢字", max_words=4, overlap=0, markdown=False)
+    assert [c.text for c in mixed] == ["ひらがな", "とカタカ", "ナ SQLite 漢字"]
+    # Any other run without spaces counts as a word per LONGEST_WORD (24) characters: a passage stays bounded.
+    blob = "x" * 100
+    assert [c.text for c in chunk_text(f"see {blob} here", max_words=3, overlap=0, markdown=False)] == [
+        "see " + "x" * 48, "x" * 52, "here",
+    ]
+
+
+def test_a_cut_keeps_what_reads_as_one_character_whole() -> None:
+    # A combining mark, a dakuten written apart, a skin tone and a zero-width-joined emoji stay with what they mark.
+    decomposed = "か\u3099" * 3 + "e\u0301" * 30 + "👩\u200d💻" * 2
+    chunks = chunk_text(decomposed, max_words=1, overlap=0, markdown=False)
+    assert "".join(c.text for c in chunks) == decomposed
+    assert [c.text for c in chunks][:3] == ["か\u3099"] * 3
+    assert all(c.text[0] not in "\u3099\u0301\u200d" for c in chunks)
+    assert chunks[3].text == "e\u0301" * 12  # 24 characters: 12 letters and their accents
