@@ -46,13 +46,14 @@ class Chunk:
         return " > ".join(self.headings) + "\n\n" + self.text
 
 
-def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: bool = True) -> List[Chunk]:
+def chunk_text(text: str, *, max_words: int = 120, overlap: Optional[int] = None, markdown: bool = True) -> List[Chunk]:
     """Split ``text`` into passages of at most ``max_words`` words.
 
     Paragraphs are kept whole when they fit; longer ones are cut into windows
-    that share ``overlap`` words.  With ``markdown``, a heading starts a new
-    passage and is recorded as the passage's ``heading`` (fenced code blocks
-    are not scanned for headings).  Words are what spaces separate, except
+    that share ``overlap`` words (by default 20, or ``max_words - 1`` when
+    that is fewer, as the CLI's ``--overlap``).  With ``markdown``, a heading
+    starts a new passage and is recorded as the passage's ``heading`` (fenced
+    code blocks are not scanned for headings).  Words are what spaces separate, except
     that each Chinese or Japanese character counts as a word (those scripts
     put no spaces between words), and a run of more than :data:`LONGEST_WORD`
     characters without a space counts as a word per ``LONGEST_WORD`` characters;
@@ -61,15 +62,10 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: 
     if not isinstance(text, str):
         hint = "; decode it first (text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
         raise InvalidArgumentError(f"chunk_text() expects the text as a str, got {type(text).__name__}{hint}")
-    numbers: List[int] = []
-    for name, value in (("max_words", max_words), ("overlap", overlap)):
-        number = whole_number(value)
-        if number is None:
-            raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
-        numbers.append(number)
-    max_words, overlap = numbers
+    max_words = _integer("max_words", max_words)
     if max_words < 1:
         raise InvalidArgumentError(f"max_words must be at least 1, got {max_words}")
+    overlap = min(20, max_words - 1) if overlap is None else _integer("overlap", overlap)
     if not 0 <= overlap < max_words:
         raise InvalidArgumentError(f"overlap must be between 0 and max_words - 1 ({max_words - 1}), got {overlap}")
     chunks: List[Chunk] = []
@@ -89,6 +85,13 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20, markdown: 
         if buffer:
             chunks.append(Chunk(_join(buffer), heading, len(chunks), headings))
     return chunks
+
+
+def _integer(name: str, value: object) -> int:
+    number = whole_number(value)
+    if number is None:
+        raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+    return number
 
 
 def _words(paragraph: str) -> List[str]:

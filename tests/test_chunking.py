@@ -65,6 +65,16 @@ def test_empty_and_bad_arguments() -> None:
         chunk_text("x", max_words=0)
 
 
+def test_the_default_overlap_fits_a_small_max_words() -> None:
+    # The default overlap of 20 was refused for any max_words up to 20, naming an argument never given.
+    words = " ".join(f"w{i}" for i in range(12))
+    assert [c.text for c in chunk_text(words, max_words=5)] == [
+        "w0 w1 w2 w3 w4", "w1 w2 w3 w4 w5", "w2 w3 w4 w5 w6", "w3 w4 w5 w6 w7", "w4 w5 w6 w7 w8",
+        "w5 w6 w7 w8 w9", "w6 w7 w8 w9 w10", "w7 w8 w9 w10 w11",
+    ]  # windows share max_words - 1 words, as the CLI's --overlap does
+    assert len(chunk_text(" ".join(f"w{i}" for i in range(300)))) == 3  # 120 words, 20 shared: 0-119, 100-219, 200-299
+
+
 def test_heading_path_is_embedded_with_the_passage() -> None:
     text = "# Guide\n\nIntro.\n\n## Install\n\n### Offline\n\nCopy the wheel.\n\n## Usage\n\nCall it.\n"
     chunks = chunk_text(text)
