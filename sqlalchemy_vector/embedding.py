@@ -16,10 +16,13 @@ dtype float32 (the :class:`Embedder` protocol); ``aembed`` is optional.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import itertools
 import math
 import re
 import threading
+import unicodedata
 from hashlib import blake2b
 from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
@@ -139,7 +142,28 @@ ENGLISH_STOP_WORDS: FrozenSet[str] = frozenset(
 )
 """Words the :class:`HashingEmbedder` ignores by default: frequent, and carrying no topic."""
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+_ASCII_TOKEN = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=None)
+def _token_pattern() -> "re.Pattern[str]":
+    """A word: a run of letters, digits and combining marks.
+
+    ``\\w`` alone ends a word at a combining mark: Hindi's vowel signs and
+    viramas cut "हिन्दी" into the letters "ह", "न", "द", and an accent written
+    apart (NFD, as macOS file names and some PDFs have it) cut "résumé" into
+    "re" and "sume".  Built once, from the planes that hold combining marks.
+    """
+    marks: List[str] = []
+    start = None
+    for point in itertools.chain(range(0x20000), range(0xE0000, 0xE1000), [-1]):
+        mark = point >= 0 and unicodedata.category(chr(point)).startswith("M")
+        if mark and start is None:
+            start = point
+        elif not mark and start is not None:
+            marks.append(f"\\U{start:08x}-\\U{point - 1:08x}")
+            start = None
+    return re.compile(rf"[\w{''.join(marks)}]+")
 
 #: (suffix, replacement) tried in order; the first that leaves a stem of 3+ letters applies.
 _SUFFIXES: Tuple[Tuple[str, str], ...] = tuple(
@@ -316,7 +340,12 @@ class HashingEmbedder:
         for text in texts:
             if self.lowercase:
                 text = text.lower()
-            tokens = [t for t in _TOKEN.findall(text) if t not in stop]
+            if text.isascii():
+                words = _ASCII_TOKEN.findall(text)
+            else:
+                # One form of each accented letter: a text and a query written in different forms (NFC, NFD) match.
+                words = _token_pattern().findall(unicodedata.normalize("NFC", text))
+            tokens = [t for t in words if t not in stop]
             ids = [vocab.get(t, -1) for t in tokens]
             if -1 in ids:
                 ids = [i if i >= 0 else self._add_to_vocabulary(t) for i, t in zip(ids, tokens)]

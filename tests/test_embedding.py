@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, List
 
@@ -109,6 +110,24 @@ def test_hashing_features_are_stable_across_versions() -> None:
         (185, -0.2246),
         (370, -0.48),
         (379, 0.5072),
+    ]
+
+
+def test_hashing_words_keep_their_combining_marks() -> None:
+    # \w ended a word at a combining mark: an accent written apart (NFD: macOS file names, some PDFs) cut
+    # "résumé" into "re" and "sume" (similarity 0.0 to the same word typed as NFC), and Hindi's vowel signs
+    # and viramas cut every word into bare consonants ("हिन्दी भाषा" was "ह न द भ ष").
+    embedder = HashingEmbedder()
+    for text in ("résumé", "café crème", "naïve approach"):
+        composed, decomposed = embedder.embed([unicodedata.normalize("NFC", text), unicodedata.normalize("NFD", text)])
+        assert float(composed @ decomposed) == pytest.approx(1.0)
+    word, letters, other = embedder.embed(["हिन्दी भाषा", "ह न द भ ष", "हिन्दी"])
+    assert float(word @ letters) < 0.05 < float(word @ other)
+    # Text without combining marks embeds as before (stored vectors stay valid): pinned from the earlier release.
+    vector = embedder.embed(["Grüße aus München"])[0]
+    top = np.argsort(-np.abs(vector), kind="stable")[:4]
+    assert [(int(i), round(float(vector[i]), 4)) for i in sorted(top)] == [
+        (35, -0.237), (144, 0.3921), (212, -0.455), (227, -0.3034)
     ]
 
 
