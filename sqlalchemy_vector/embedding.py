@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, List, Op
 import numpy as np
 import numpy.typing as npt
 
+from .chunking import _CJK, _IS_CJK
 from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
 from .types import NORM_RANGE_TEXT, flag, norm_of, real_number, unhandled_norm, whole_number
 
@@ -143,6 +144,29 @@ ENGLISH_STOP_WORDS: FrozenSet[str] = frozenset(
 """Words the :class:`HashingEmbedder` ignores by default: frequent, and carrying no topic."""
 
 _ASCII_TOKEN = re.compile(r"\w+")
+_CJK_RUN = re.compile(f"[{_CJK}]+|[^{_CJK}]+")
+
+
+def _cjk_bigrams(words: List[str]) -> List[str]:
+    """Chinese and Japanese runs as their overlapping character pairs (a lone character as itself).
+
+    Those scripts put no spaces between words, so a sentence was one word,
+    and a query word shared nothing with it but a few character n-grams
+    ("天气" scored 0.0 against "今天天气很好"). Pairs are what full-text
+    engines index for them (Lucene's CJK analyzer): a two-character word is
+    one, and a longer one shares its pairs with the text that holds it.
+    """
+    out: List[str] = []
+    for word in words:
+        if not _IS_CJK.search(word):
+            out.append(word)
+            continue
+        for run in _CJK_RUN.findall(word):
+            if _IS_CJK.match(run):
+                out.extend(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+            else:
+                out.append(run)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -345,6 +369,8 @@ class HashingEmbedder:
             else:
                 # One form of each accented letter: a text and a query written in different forms (NFC, NFD) match.
                 words = _token_pattern().findall(unicodedata.normalize("NFC", text))
+                if _IS_CJK.search(text):
+                    words = _cjk_bigrams(words)
             tokens = [t for t in words if t not in stop]
             ids = [vocab.get(t, -1) for t in tokens]
             if -1 in ids:

@@ -133,6 +133,20 @@ def test_hashing_words_keep_their_combining_marks() -> None:
     ]
 
 
+def test_hashing_finds_chinese_and_japanese_words_in_sentences() -> None:
+    # Without spaces a sentence was one word: "天气" (weather) scored 0.0 against the sentence about the
+    # weather and the query "首都" (capital) 0.0 against the one holding it. Character pairs are the words now.
+    embedder = HashingEmbedder()
+    documents = [
+        "机器学习是人工智能的一个分支。", "今天天气很好，我们去公园吧。", "向量数据库存储嵌入向量并支持相似度搜索。",
+        "東京は日本の首都です。", "データベースに保存します。",
+    ]
+    vectors = embedder.embed(documents)
+    for query, expected in [("天气", 1), ("首都", 3), ("机器学习", 0), ("数据库", 2), ("データベース", 4)]:
+        scores = vectors @ embedder.embed([query])[0]
+        assert int(np.argmax(scores)) == expected and scores[expected] > 0.2, (query, scores)
+
+
 def test_hashing_empty_and_stop_word_texts_are_zero_vectors() -> None:
     embedder = HashingEmbedder(dimension=32)
     vectors = embedder.embed(["", "the of and", "data"])
