@@ -5,8 +5,9 @@
     {"year": {"$gte": 2020}, "lang": "en", "$or": [{"draft": False}, {"reviewed": True}]}
 
 into a SQLAlchemy boolean expression on a JSON column.  Operators: ``$eq $ne
-$gt $gte $lt $lte $in $nin $exists $like`` on a key, ``$and $or $not`` to
-combine; a bare value means ``$eq``.
+$gt $gte $lt $lte $in $nin $exists $like`` on a top-level key (``"a.b"`` is
+the key ``a.b``, not ``b`` inside ``a``), ``$and $or $not`` to combine; a
+bare value means ``$eq``.
 
 Values compare by JSON type on every backend: ``1`` matches the number 1 (and
 1.0) but not the string ``"1"`` or ``true``; ``True`` matches only JSON
