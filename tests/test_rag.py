@@ -138,9 +138,17 @@ def test_query_text(rag: VectorRAG, embedder: KeywordEmbedder) -> None:
     assert_matches(results, ranking("cosine", embedder.vector("apple banana"))[:3], "cosine")
     assert rag.query("apple banana", top_k=1, similarity_function="euclidean")[0]["document_id"] == "d1"
     assert rag.query("banana", top_k=2, filters={"fresh": False})[0]["document_id"] == "d2"
-    # a query with no features has no direction under cosine: a clear error, as for knn()
-    with pytest.raises(sv.exc.InvalidVectorError, match="all zeros"):
+    # a query with no features has no direction under cosine: a clear error, as for knn(), naming the text
+    # (it named "the query vector", so of a batch's texts the caller could not tell which)
+    no_words = r"embeds as all zeros with embedder 'keywords-v1' \(a text with no word it knows.*similarity_function="
+    with pytest.raises(sv.exc.InvalidVectorError, match="query_text 'unknown words' " + no_words):
         rag.query("unknown words", top_k=3)
+    with pytest.raises(sv.exc.InvalidVectorError, match=r"query_texts\[1\] 'no such words' " + no_words):
+        rag.query_batch(["apple", "no such words", "fig"], top_k=3)
+    with pytest.raises(sv.exc.InvalidVectorError, match="query_text 'unknown' " + no_words):
+        rag.query_with_filters({"kind": "fruit"}, query_text="unknown")
+    with pytest.raises(sv.exc.InvalidVectorError, match="query_text 'unknown' " + no_words):
+        rag.mmr_query("unknown")
     assert len(rag.query("unknown words", top_k=3, similarity_function="euclidean")) == 3
 
 

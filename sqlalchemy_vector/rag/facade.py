@@ -173,6 +173,19 @@ class _Facade:
 
         return check_embeddings(vectors, count, self.dimension, f"embedder {self.embedder.model_name!r}")
 
+    def _directed(self, vectors: FloatArray, texts: Sequence[str], names: Sequence[str], function: str) -> FloatArray:
+        """``vectors``, or, under cosine, the error naming a query text the embedder made a vector of zeros of."""
+        if SIMILARITY_FUNCTIONS[function] == "cosine":
+            for vector, text, name in zip(vectors, texts, names):
+                if not vector.any():
+                    raise InvalidVectorError(
+                        f"{name} {text!r:.60} embeds as all zeros with embedder {self.embedder.model_name!r} "
+                        "(a text with no word it knows: for the lexical embedder, empty or only stop words), which "
+                        "has no direction under cosine; search with other words, or with "
+                        "similarity_function='euclidean' or 'inner_product'"
+                    )
+        return vectors
+
     def _query_vector(self, embedding: Any) -> FloatArray:
         return to_float32(embedding, self.dimension, "query embedding")
 
@@ -790,7 +803,8 @@ class VectorRAG(_Facade):
         """The ``top_k`` documents most similar to ``query_text``."""
         top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         where = self._where(filters)  # before anything is embedded
-        vector = self._embed([_text(query_text)])[0]
+        query_text = _text(query_text)
+        vector = self._directed(self._embed([query_text]), [query_text], ["query_text"], similarity_function)[0]
         return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
 
     def query_with_embedding(
@@ -818,7 +832,8 @@ class VectorRAG(_Facade):
         top_k = self._check_search(top_k, similarity_threshold, similarity_function)
         texts = [_text(t, f"query_texts[{i}]") for i, t in enumerate(_texts(query_texts))]
         where = self._where(filters)  # before anything is embedded
-        vectors = self._embed(texts)
+        names = [f"query_texts[{i}]" for i in range(len(texts))]
+        vectors = self._directed(self._embed(texts), texts, names, similarity_function)
         with self._session() as session:
             return [
                 self._store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors
@@ -837,7 +852,8 @@ class VectorRAG(_Facade):
         where = self._where(filters)
         if query_text is None:
             return self._read(self._store.filtered, where, top_k)
-        vector = self._embed([_text(query_text)])[0]
+        query_text = _text(query_text)
+        vector = self._directed(self._embed([query_text]), [query_text], ["query_text"], similarity_function)[0]
         return self._read(self._store.search, vector, top_k, similarity_threshold, similarity_function, where)
 
     def find_similar_documents(
@@ -1005,6 +1021,8 @@ class VectorRAG(_Facade):
         query_text = _text(query_text)
         spec = self._write(_fresh_fulltext, self._store) if mode == "hybrid" else None
         vector = self._embed([query_text])[0]  # after every check: nothing is embedded for a call refused
+        if spec is None:  # hybrid search ranks by text alone where the vector has no direction
+            self._directed(vector[np.newaxis], [query_text], ["query_text"], similarity_function)
         depth = max(fetch_k, top_k)
         if spec is not None:
             candidates = self._read(
