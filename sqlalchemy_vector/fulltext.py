@@ -387,7 +387,10 @@ def refresh_fulltext_index(
     column).  With ``scan`` (the default) the table is read to find changes
     made by any writer; ``scan=False`` trusts the write log that the RAG
     facade keeps (no scan, but blind to writes made outside the facade).
-    Indexes that follow every write (PostgreSQL, SQLite) need nothing.
+    Indexes that follow every write (PostgreSQL, SQLite) need nothing, except
+    one an earlier version built whose upkeep misses writes today's does not:
+    it is brought up to date and rebuilt once (SQLite's, whose update trigger
+    missed a changed key; see the README's Upgrading section).
     """
     connection = _connection(bind)
     spec = _spec(index)

@@ -661,6 +661,11 @@ class SQLiteBackend(Backend):
 
         return fulltext.hidden_tables(connection)
 
+    def refresh_fulltext_index(self, connection: Any, index: Any, key: str, scan: bool = True) -> bool:
+        from . import fulltext
+
+        return fulltext.refresh(connection, index)  # FTS5 follows writes: only an index of an earlier version
+
     def fulltext_arm(self, index: Any, key: Any, query: str, match_all: bool, dialect: Dialect) -> Any:
         from . import fulltext
 

@@ -2,7 +2,9 @@
 
 The FTS5 table is an *external content* table: it stores only the index and
 reads the text from the indexed table by ``rowid``; three triggers keep it in
-step with inserts, deletes and updates of the column or the rowid.  ``INSERT OR
+step with inserts, deletes and updates of the column or the rowid (an index
+built by an earlier version, whose trigger missed rowid changes, is brought up
+to date by :func:`refresh`).  ``INSERT OR
 REPLACE`` deletes the replaced row without delete triggers unless the
 connection sets ``PRAGMA recursive_triggers = ON``: its old text then stays in
 the index (docs/rag.md says so).  FTS5's ``bm25()`` is smaller for better
@@ -40,11 +42,35 @@ def _string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _sync_statements(spec: FullTextSpec, dialect: Dialect) -> Tuple[str, str]:
+    """The trigger bodies that add a row's entry (``new``) and remove it (``old``)."""
+    q = dialect.identifier_preparer.quote
+    fts, column = q(spec.name), q(spec.column.name)
+    insert_new = f"INSERT INTO {fts}(rowid, {column}) VALUES (new.rowid, new.{column});"
+    delete_old = f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.rowid, old.{column});"
+    return insert_new, delete_old
+
+
+#: What the update trigger's WHEN says since it follows rowid changes (earlier versions fired on UPDATE OF the column).
+_UPDATE_CONDITION = "WHEN old.rowid IS NOT new.rowid OR old.{column} IS NOT new.{column}"
+
+
+def _update_trigger(spec: FullTextSpec, dialect: Dialect) -> Executable:
+    # Any UPDATE that changes the text or the rowid (an INTEGER PRIMARY KEY is the rowid): not only UPDATE OF
+    # the column, which misses a changed key and leaves the entry under the old rowid.
+    q = dialect.identifier_preparer.quote
+    column = q(spec.column.name)
+    insert_new, delete_old = _sync_statements(spec, dialect)
+    return text(
+        f"CREATE TRIGGER {q(spec.name + '_au')} AFTER UPDATE ON {q(spec.table.name)} "
+        f"{_UPDATE_CONDITION.format(column=column)} BEGIN {delete_old} {insert_new} END"
+    )
+
+
 def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
     q = dialect.identifier_preparer.quote
     fts, base, column = q(spec.name), q(spec.table.name), q(spec.column.name)
-    insert_new = f"INSERT INTO {fts}(rowid, {column}) VALUES (new.rowid, new.{column});"
-    delete_old = f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.rowid, old.{column});"
+    insert_new, delete_old = _sync_statements(spec, dialect)
     return [
         text(
             f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content={_string(spec.table.name)}, "
@@ -53,19 +79,37 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
         text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"),
         text(f"CREATE TRIGGER {q(spec.name + '_ai')} AFTER INSERT ON {base} BEGIN {insert_new} END"),
         text(f"CREATE TRIGGER {q(spec.name + '_ad')} AFTER DELETE ON {base} BEGIN {delete_old} END"),
-        # Any UPDATE that changes the text or the rowid (an INTEGER PRIMARY KEY is the rowid): not only UPDATE OF
-        # the column, which misses a changed key and leaves the entry under the old rowid.
-        text(
-            f"CREATE TRIGGER {q(spec.name + '_au')} AFTER UPDATE ON {base} "
-            f"WHEN old.rowid IS NOT new.rowid OR old.{column} IS NOT new.{column} "
-            f"BEGIN {delete_old} {insert_new} END"
-        ),
+        _update_trigger(spec, dialect),
     ]
 
 
 # FTS5's shadow tables of an external-content table, and the triggers create_statements() names after the index.
 _SHADOW_SUFFIXES = ("_data", "_idx", "_docsize", "_config")
 _TRIGGER_SUFFIXES = ("_ai", "_ad", "_au")
+
+
+def refresh(connection: Connection, spec: FullTextSpec) -> bool:
+    """Bring an index built by an earlier version up to date; True if it was rebuilt.
+
+    Its update trigger fired on ``UPDATE OF`` the column only, so a changed
+    ``INTEGER PRIMARY KEY`` (the rowid) left the row's entry under the old
+    rowid, where a search found another row or none.  The trigger is replaced
+    by today's and the index rebuilt from the table, once; an index built
+    since costs one catalog lookup.
+    """
+    q = connection.dialect.identifier_preparer.quote
+    trigger = spec.name + "_au"
+    found = connection.execute(
+        text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"), {"name": trigger}
+    ).scalar()
+    current = _UPDATE_CONDITION.format(column=q(spec.column.name))
+    if found is None or current in found:
+        return False
+    fts = q(spec.name)
+    connection.execute(text(f"DROP TRIGGER {q(trigger)}"))
+    connection.execute(_update_trigger(spec, connection.dialect))
+    connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"))
+    return True
 
 
 def drop_statements(name: str, dialect: Dialect, if_exists: bool) -> List[Executable]:

@@ -1,0 +1,91 @@
+"""Databases made by earlier versions keep working.
+
+Each test builds the on-disk shape an earlier version left (its DDL, its
+settings rows) with today's code and plain SQL, then uses it as today's code does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
+from sqlalchemy.engine import Connection
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.fulltext import FullTextIndex, refresh_fulltext_index
+from sqlalchemy_vector.hybrid import hybrid_select
+
+
+def notes_table(conn: Connection, name: str, language: str = "english") -> Table:
+    metadata = MetaData()
+    table = Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("content", Text),
+        Column("embedding", sv.Vector(2)),
+        FullTextIndex(f"{name}_fts", "content", language=language),
+    )
+    metadata.create_all(conn)
+    return table
+
+
+def text_keys(conn: Connection, table: Table, query: str) -> List[Any]:
+    statement = hybrid_select(table.c.content, table.c.embedding, query, [1.0, 0.0], bind=conn, weights=(0, 1))
+    return [row[0] for row in conn.execute(statement)]
+
+
+# -- SQLite: the full-text update trigger of an earlier version -------------------------------------
+
+
+def old_sqlite_update_trigger(conn: Connection, name: str, table: str) -> None:
+    """The update trigger versions before the rowid fix built: it fired on UPDATE OF the column only."""
+    conn.exec_driver_sql(f"DROP TRIGGER {name}_au")
+    conn.exec_driver_sql(
+        f"CREATE TRIGGER {name}_au AFTER UPDATE OF content ON {table} BEGIN "
+        f"INSERT INTO {name}({name}, rowid, content) VALUES ('delete', old.rowid, old.content); "
+        f"INSERT INTO {name}(rowid, content) VALUES (new.rowid, new.content); END"
+    )
+
+
+def update_trigger_sql(conn: Connection, name: str) -> str:
+    return str(conn.exec_driver_sql(f"SELECT sql FROM sqlite_master WHERE name = '{name}_au'").scalar())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "sqlite-python"])
+def test_sqlite_fulltext_index_of_an_earlier_version_is_brought_up_to_date_by_refresh(conn: Connection) -> None:
+    table = notes_table(conn, "upg_notes")
+    index = next(iter(table.indexes))
+    conn.execute(insert(table), [{"id": 1, "content": "unique identifiers", "embedding": [1, 0]},
+                                 {"id": 2, "content": "random numbers", "embedding": [0, 1]}])
+    old_sqlite_update_trigger(conn, "upg_notes_fts", "upg_notes")
+    # Used under the earlier version: a changed key left its entry under the old rowid, which a new row took.
+    conn.execute(table.update().where(table.c.id == 1).values(id=10))
+    conn.execute(insert(table), {"id": 1, "content": "parse dates", "embedding": [1, 0]})
+
+    assert refresh_fulltext_index(conn, index) is True  # the trigger replaced, the index rebuilt
+    assert "old.rowid IS NOT new.rowid" in update_trigger_sql(conn, "upg_notes_fts")
+    assert text_keys(conn, table, "unique") == [10]
+    assert text_keys(conn, table, "parse") == [1]
+    conn.exec_driver_sql("INSERT INTO upg_notes_fts(upg_notes_fts, rank) VALUES ('integrity-check', 1)")
+    assert refresh_fulltext_index(conn, index) is False  # once
+    conn.execute(table.update().where(table.c.id == 2).values(id=20))  # followed from now on
+    assert text_keys(conn, table, "random") == [20]
+
+
+def test_facade_brings_an_earlier_sqlite_fulltext_index_up_to_date(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    rag = sv.VectorRAG(url, dimension=16)
+    try:
+        rag.load_documents([{"content": "unique identifiers"}, {"content": "random numbers"}], show_progress=False)
+        rag.create_fulltext_index()
+        name = "documents_content_fts"  # the facade's default index name
+        with rag.engine.begin() as conn:
+            old_sqlite_update_trigger(conn, name, "documents")
+        assert [r["content"] for r in rag.hybrid_query("unique", top_k=1)] == ["unique identifiers"]
+        with rag.engine.connect() as conn:
+            assert "old.rowid IS NOT new.rowid" in update_trigger_sql(conn, name)
+    finally:
+        rag.close()
