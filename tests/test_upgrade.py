@@ -89,3 +89,34 @@ def test_facade_brings_an_earlier_sqlite_fulltext_index_up_to_date(tmp_path: Pat
             assert "old.rowid IS NOT new.rowid" in update_trigger_sql(conn, name)
     finally:
         rag.close()
+
+
+# -- DuckDB: a full-text index of an earlier version kept the English stop words in every language --
+
+
+def old_duckdb_stop_words(conn: Connection, table: str) -> None:
+    """Rebuild ``table``'s index as versions before the stop-word fix did: fts's default (English) stop words."""
+    schema = f"fts_main_{table}"
+    state = dict(conn.exec_driver_sql(f"SELECT * FROM {schema}.index_state").mappings().one())
+    conn.exec_driver_sql(f"PRAGMA create_fts_index('{table}', 'id', 'content', stemmer='none', overwrite=1)")
+    conn.exec_driver_sql(
+        f"CREATE TABLE {schema}.index_state (name VARCHAR, column_name VARCHAR, language VARCHAR, rows BIGINT, "
+        "fingerprint UBIGINT, built_writes BIGINT NOT NULL)"
+    )
+    conn.exec_driver_sql(f"INSERT INTO {schema}.index_state VALUES (?, ?, ?, ?, ?, ?)", tuple(state.values()))
+
+
+@pytest.mark.parametrize("backend", ["duckdb"])
+def test_duckdb_fulltext_index_of_an_earlier_version_keeps_stop_words_after_refresh(conn: Connection) -> None:
+    table = notes_table(conn, "upg_simple", language="simple")
+    index = next(iter(table.indexes))
+    conn.execute(insert(table), [{"id": 1, "content": "the who", "embedding": [1, 0]},
+                                 {"id": 2, "content": "notes about nothing", "embedding": [0, 1]}])
+    refresh_fulltext_index(conn, index)
+    old_duckdb_stop_words(conn, "upg_simple")
+    assert text_keys(conn, table, "the") == []  # what the earlier version's index answers
+
+    assert refresh_fulltext_index(conn, index) is True
+    assert text_keys(conn, table, "the") == [1]  # as an index built today, and as PostgreSQL and SQLite answer
+    assert text_keys(conn, table, "about nothing") == [2]
+    assert refresh_fulltext_index(conn, index) is False  # once

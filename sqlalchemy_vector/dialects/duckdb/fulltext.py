@@ -222,10 +222,13 @@ def note_write(connection: Connection, table_name: str, schema: Optional[str]) -
 def refresh(connection: Connection, spec: FullTextSpec, key: str, scan: bool = True) -> bool:
     dialect = connection.dialect
     q = dialect.identifier_preparer.quote
-    state = f"{q(fts_schema(spec.table.name, spec.schema))}.{_STATE}"
-    stored = connection.execute(text(f"SELECT * FROM {state}")).mappings().first()
+    schema = q(fts_schema(spec.table.name, spec.schema))
+    stored = connection.execute(text(f"SELECT * FROM {schema}.{_STATE}")).mappings().first()
     # A state without the write log (an index built by an older version) is rebuilt once.
     stale = stored is None or stored.get("built_writes") is None or not _has_log(connection, spec.table.name, spec.schema)
+    if not stale and stopwords(spec.language) == "none":
+        # Older versions built every language's index with the English stop words: rebuilt once, without them.
+        stale = connection.execute(text(f"SELECT count(*) FROM {schema}.stopwords")).scalar() != 0
     if not stale:
         logged = connection.execute(text(f"SELECT count(*) FROM {_log(spec.table.name, spec.schema)}")).scalar()
         stale = logged != stored["built_writes"]  # type: ignore[index]
