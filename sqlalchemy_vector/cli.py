@@ -454,10 +454,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _check_stored(url, spec, embedder)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
-        _check_identities(rag, root)
+        both_kinds = _check_identities(rag, root)
         report = ingest_files(
             rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
-            progress=not args.quiet, resplit=resplit,
+            progress=not args.quiet, resplit=resplit, both_kinds=both_kinds,
         )
         if not report.files:
             raise OSError("no text files found in " + ", ".join(args.paths))
@@ -482,27 +482,43 @@ def _absolute(identity: str) -> bool:
     return identity.startswith("/") or re.match(r"[A-Za-z]:/", identity) is not None
 
 
-def _check_identities(rag: Any, root: Optional[Path]) -> None:
+def _check_identities(rag: Any, root: Optional[Path]) -> bool:
     """Refuse to identify files otherwise than the database does: each file would be stored twice.
 
     Files ingested without ``--root`` are identified by their resolved path,
     with it by their path under the root; the two never match, so a database
-    keeps one of them (its first stored file tells which).
+    keeps one of them.  Earlier releases let a database hold both: there a run
+    goes on either way, and True says so (its new files are then looked up
+    under their other identity too, see :func:`_refuse_stored_elsewhere`).
     """
-    from sqlalchemy import inspect, select
+    from sqlalchemy import inspect, not_, or_, select
 
     from .filters import json_value, metadata_filter
 
     D = rag.document_model
     path = json_value(D.metadata_, "path", "string")
+    absolute = or_(path.like("/%"), path.like("_:/%"))  # what _absolute tells, in SQL
     with rag.engine.connect() as connection:
         table = D.__table__
         if not inspect(connection).has_table(table.name, schema=table.schema):
-            return
-        statement = select(path).select_from(D).where(metadata_filter(D.metadata_, {"path": {"$exists": True}})).limit(1)
-        stored = connection.execute(statement).scalar()
-    if not isinstance(stored, str) or not stored or _absolute(stored) == (root is None):
-        return
+            return False
+
+        def example(resolved: bool) -> Optional[str]:
+            """A stored identity of one kind: a resolved path, or a path under a root."""
+            statement = (
+                select(path)
+                .select_from(D)
+                .where(metadata_filter(D.metadata_, {"path": {"$exists": True}}), absolute if resolved else not_(absolute))
+                .limit(1)
+            )
+            found = connection.execute(statement).scalar()
+            return found if isinstance(found, str) and found else None
+
+        stored = example(resolved=root is not None)  # identified the other way
+        if stored is None:
+            return False
+        if example(resolved=root is None) is not None:
+            return True
     if root is None:
         raise ValueError(
             f"this database identifies files by their path under a --root directory (such as {stored}): ingested "
@@ -513,6 +529,39 @@ def _check_identities(rag: Any, root: Optional[Path]) -> None:
         f"this database identifies files by their resolved path (such as {stored}), as ingest does without --root: "
         f"with --root {root}, each file would be stored again under its path there; leave --root out, or ingest "
         "into another --db"
+    )
+
+
+def _refuse_stored_elsewhere(rag: Any, new: Sequence[Tuple[str, Path]], root: Optional[Path]) -> None:
+    """Refuse a file found new that a database of both kinds of identity holds under its other one.
+
+    With ``--root``, that is the file's resolved path; without, its path under
+    some root: a tail of its resolved path, which tells the root it was ingested with.
+    """
+    others: Dict[str, Tuple[str, str]] = {}  # other identity -> (the file's resolved path, this run's identity)
+    for identity, path in new:
+        resolved = path.resolve().as_posix()
+        if root is not None:
+            others[resolved] = (resolved, identity)
+            continue
+        parts = resolved.split("/")
+        for start in range(1, len(parts)):  # every tail but the whole path
+            others["/".join(parts[start:])] = (resolved, identity)
+    found = sorted(_stored_hashes(rag, list(others))) if others else []
+    if not found:
+        return
+    resolved, identity = others[found[0]]
+    if root is not None:
+        raise ValueError(
+            f"{identity} is stored under its resolved path {resolved} (ingested without --root, in a database an "
+            "earlier release let hold both kinds of path): with --root it would be stored twice; ingest it without "
+            "--root, as before, or use another --db"
+        )
+    ingested_root = resolved[: -len(found[0])].rstrip("/") or "/"
+    raise ValueError(
+        f"{_source(Path(resolved))} is stored under its path under --root {ingested_root} ({found[0]}, in a database "
+        "an earlier release let hold both kinds of path): without --root it would be stored twice; ingest it with "
+        f"--root {ingested_root}, as before, or use another --db"
     )
 
 
@@ -554,6 +603,7 @@ def ingest_files(
     batch_size: int = 1000,
     progress: bool = False,
     resplit: bool = False,
+    both_kinds: bool = False,
 ) -> IngestReport:
     """Store the passages of new and changed files; skip unchanged ones (same content hash), unless ``resplit``.
 
@@ -562,7 +612,9 @@ def ingest_files(
     time, so memory follows the batch, not the corpus.  The files written
     together are replaced in one transaction (old passages deleted, new ones
     written): an interruption leaves every file either old or new.  Only new
-    or changed files are embedded.
+    or changed files are embedded.  ``both_kinds``: the database holds files
+    identified with and without a ``--root`` (as earlier releases allowed); a
+    file found new that it holds under its other identity is refused.
     """
     report = IngestReport()
     bar = _bar(progress)
@@ -572,13 +624,13 @@ def ingest_files(
             batch.append(path)
             if len(batch) >= batch_size:
                 read = report.files
-                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit)
+                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit, both_kinds)
                 if bar is not None:
                     bar.update(report.files - read)  # files read, as the summary counts them
                 batch = []
         if batch:
             read = report.files
-            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit)
+            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit, both_kinds)
             if bar is not None:
                 bar.update(report.files - read)
     finally:
@@ -606,6 +658,7 @@ def _ingest_batch(
     batch_size: int,
     report: IngestReport,
     resplit: bool = False,
+    both_kinds: bool = False,
 ) -> None:
     read: List[Tuple[str, str, str, str, Path]] = []
     for path in paths:
@@ -622,6 +675,8 @@ def _ingest_batch(
     with rag.engine.connect() as connection:  # read before looking at what is stored
         pending = _PendingWrite(rag, batch_size, _writes_recorded(connection))
     stored = _stored_hashes(rag, [identity for identity, _, _, _, _ in read])
+    if both_kinds:
+        _refuse_stored_elsewhere(rag, [(identity, path) for identity, _, _, _, path in read if identity not in stored], root)
     for identity, source, digest, text, path in read:
         hashes = stored.get(identity, set())
         if hashes == {digest} and not resplit:

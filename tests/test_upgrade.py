@@ -6,14 +6,16 @@ settings rows) with today's code and plain SQL, then uses it as today's code doe
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Callable, List
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
 from sqlalchemy.engine import Connection
 
 import sqlalchemy_vector as sv
+from sqlalchemy_vector.cli import LEXICAL_MODEL, ingest_files, load_embedder, main
 from sqlalchemy_vector.fulltext import FullTextIndex, refresh_fulltext_index
 from sqlalchemy_vector.hybrid import hybrid_select
 
@@ -120,3 +122,51 @@ def test_duckdb_fulltext_index_of_an_earlier_version_keeps_stop_words_after_refr
     assert text_keys(conn, table, "the") == [1]  # as an index built today, and as PostgreSQL and SQLite answer
     assert text_keys(conn, table, "about nothing") == [2]
     assert refresh_fulltext_index(conn, index) is False  # once
+
+
+# -- The command-line tool: a database holding files identified both with and without --root ------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_ingest_into_a_database_of_both_kinds_of_identity(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Earlier releases stored files ingested with --root under their path there and the others under their
+    # resolved path, in one database. Today's refusal read one stored file, whichever came first: ingesting the
+    # other files as before was refused, and the way out it named stored them a second time.
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            (tmp_path / folder / f"{folder}{i}.md").write_text(f"# Note {folder}{i}\n\nAbout topic {folder}{i}.\n")
+    monkeypatch.chdir(tmp_path)
+    url = fresh_database_url(backend)
+    assert main(["ingest", "a", "--root", ".", "--db", url, "--quiet"]) == 0
+    rag = sv.VectorRAG(url, embedder=load_embedder(LEXICAL_MODEL))
+    try:
+        ingest_files(rag, sorted((tmp_path / "b").glob("*.md")))  # as an earlier release's ingest without --root
+    finally:
+        rag.close()
+
+    def count() -> int:
+        capsys.readouterr()
+        assert main(["stats", "--json", "--db", url]) == 0
+        return int(json.loads(capsys.readouterr().out)["document_count"])
+
+    assert count() == 4
+    for paths in (["a", "--root", "."], ["b"]):  # each file the way it is stored: unchanged
+        capsys.readouterr()
+        assert main(["ingest", *paths, "--db", url, "--quiet"]) == 0, capsys.readouterr().err
+        assert "(2 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+    (tmp_path / "b" / "b0.md").write_text("# Note b0\n\nChanged.\n")
+    assert main(["ingest", "b", "--db", url, "--quiet"]) == 0
+    assert "(1 unchanged, 1 replaced, 0 pruned)" in capsys.readouterr().out
+    # The other way would store them twice: refused, naming how each was ingested.
+    assert main(["ingest", "b", "--root", ".", "--db", url, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is stored under its resolved path {tmp_path.resolve()}/b/b0.md" in err
+    assert "ingest it without --root, as before" in err
+    assert main(["ingest", "a", "--db", url, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"ingest it with --root {tmp_path.resolve()}, as before" in err
+    assert count() == 4
