@@ -457,7 +457,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         both_kinds = _check_identities(rag, root)
         report = ingest_files(
             rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
-            progress=not args.quiet, resplit=resplit, both_kinds=both_kinds,
+            progress=not args.quiet, resplit=resplit, both_kinds=both_kinds, split_unrecorded=not recorded,
         )
         if not report.files:
             raise OSError("no text files found in " + ", ".join(args.paths))
@@ -467,6 +467,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _write_settings(rag, {**_settings(rag, spec), **split})
     finally:
         rag.close()
+    if report.split_again:
+        print(
+            f"split {report.split_again} unchanged file{'' if report.split_again == 1 else 's'} again: "
+            f"{'its' if report.split_again == 1 else 'their'} stored passages were split otherwise than --max-words "
+            f"{args.max_words} --overlap {overlap} (this database, from an earlier release, recorded no passage size)",
+            file=sys.stderr,
+        )
     elapsed = time.perf_counter() - started
     empty = f", {report.empty} empty" if report.empty else ""
     print(
@@ -570,6 +577,8 @@ class IngestReport:
     """What :func:`ingest_files` did: files read, passages written, files unchanged, replaced, empty and pruned.
 
     ``empty`` files have no text (nothing to store; passages stored before are removed).
+    ``split_again``: unchanged files whose stored passages were split otherwise
+    (in a database that records no passage size), replaced.
     """
 
     files: int = 0
@@ -578,6 +587,7 @@ class IngestReport:
     replaced: int = 0
     empty: int = 0
     pruned: int = 0
+    split_again: int = 0
     seen: Set[str] = dataclasses.field(default_factory=set)
 
 
@@ -604,6 +614,7 @@ def ingest_files(
     progress: bool = False,
     resplit: bool = False,
     both_kinds: bool = False,
+    split_unrecorded: bool = False,
 ) -> IngestReport:
     """Store the passages of new and changed files; skip unchanged ones (same content hash), unless ``resplit``.
 
@@ -615,6 +626,9 @@ def ingest_files(
     or changed files are embedded.  ``both_kinds``: the database holds files
     identified with and without a ``--root`` (as earlier releases allowed); a
     file found new that it holds under its other identity is refused.
+    ``split_unrecorded``: the database records no passage size (an earlier
+    release's, or one built through the API); an unchanged file is then split
+    again when its stored passages differ from its passages at this size.
     """
     report = IngestReport()
     bar = _bar(progress)
@@ -624,13 +638,13 @@ def ingest_files(
             batch.append(path)
             if len(batch) >= batch_size:
                 read = report.files
-                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit, both_kinds)
+                _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit, both_kinds, split_unrecorded)
                 if bar is not None:
                     bar.update(report.files - read)  # files read, as the summary counts them
                 batch = []
         if batch:
             read = report.files
-            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit, both_kinds)
+            _ingest_batch(rag, batch, root, max_words, overlap, batch_size, report, resplit, both_kinds, split_unrecorded)
             if bar is not None:
                 bar.update(report.files - read)
     finally:
@@ -659,6 +673,7 @@ def _ingest_batch(
     report: IngestReport,
     resplit: bool = False,
     both_kinds: bool = False,
+    split_unrecorded: bool = False,
 ) -> None:
     read: List[Tuple[str, str, str, str, Path]] = []
     for path in paths:
@@ -677,15 +692,26 @@ def _ingest_batch(
     stored = _stored_hashes(rag, [identity for identity, _, _, _, _ in read])
     if both_kinds:
         _refuse_stored_elsewhere(rag, [(identity, path) for identity, _, _, _, path in read if identity not in stored], root)
+    kept = [identity for identity, _, digest, _, _ in read if stored.get(identity) == {digest}]
+    # No passage size recorded: an unchanged file keeps its passages if they are what this size makes.
+    passages = _stored_passages(rag, kept) if split_unrecorded and kept and not resplit else None
     for identity, source, digest, text, path in read:
         hashes = stored.get(identity, set())
-        if hashes == {digest} and not resplit:
-            report.unchanged += 1
-            continue
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+        split = functools.partial(chunk_text, text, max_words=max_words, overlap=overlap, markdown=markdown)
+        chunks = None
+        if hashes == {digest} and not resplit:
+            if passages is None:
+                report.unchanged += 1
+                continue
+            chunks = split()
+            if passages.get(identity) == [chunk.text for chunk in chunks]:
+                report.unchanged += 1
+                continue
+            report.split_again += 1
         documents: List[Dict[str, Any]] = []
         embedded: List[str] = []  # what is embedded per passage: its heading path and its text
-        for chunk in chunk_text(text, max_words=max_words, overlap=overlap, markdown=markdown):
+        for chunk in split() if chunks is None else chunks:
             metadata: Dict[str, Any] = {"source": source, "path": identity, "sha256": digest, "chunk": chunk.index}
             if chunk.heading:
                 metadata["heading"] = chunk.heading
@@ -809,6 +835,23 @@ def _stored_hashes(rag: Any, identities: Sequence[str]) -> Dict[str, Set[str]]:
             for identity, stored in connection.execute(select(path, digest).select_from(D).where(where).distinct()):
                 found.setdefault(identity, set()).add(stored)
     return found
+
+
+def _stored_passages(rag: Any, identities: Sequence[str]) -> Dict[str, List[str]]:
+    """The stored passages of each identity, in order (chunked lookups, as :func:`_stored_hashes`)."""
+    from sqlalchemy import select
+
+    from .filters import json_value
+
+    D = rag.document_model
+    path, number = json_value(D.metadata_, "path", "string"), json_value(D.metadata_, "chunk", "number")
+    found: Dict[str, List[Tuple[float, str]]] = {}
+    with rag.engine.connect() as connection:
+        for start in range(0, len(identities), _LOOKUP_CHUNK):
+            where = _path_in(rag, identities[start : start + _LOOKUP_CHUNK])
+            for identity, chunk, content in connection.execute(select(path, number, D.content).where(where)):
+                found.setdefault(identity, []).append((-1.0 if chunk is None else float(chunk), content))
+    return {identity: [content for _, content in sorted(rows)] for identity, rows in found.items()}
 
 
 def _prune_scopes(paths: Sequence[str], root: Optional[Path]) -> List[str]:

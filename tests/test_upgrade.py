@@ -7,15 +7,17 @@ settings rows) with today's code and plain SQL, then uses it as today's code doe
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, text
 from sqlalchemy.engine import Connection
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.cli import LEXICAL_MODEL, ingest_files, load_embedder, main
+from sqlalchemy_vector.embedding import HashingEmbedder
 from sqlalchemy_vector.fulltext import FullTextIndex, refresh_fulltext_index
 from sqlalchemy_vector.hybrid import hybrid_select
 
@@ -170,3 +172,67 @@ def test_ingest_into_a_database_of_both_kinds_of_identity(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"ingest it with --root {tmp_path.resolve()}, as before" in err
     assert count() == 4
+
+
+# -- The command-line tool: a database that records no passage size --------------------------------------
+
+
+def forget_passage_size(url: str) -> None:
+    """Leave the settings as releases before the passage size was recorded did: the model alone."""
+    engine = sv.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM vector_collection WHERE key IN ('max_words', 'overlap')"))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_ingest_into_a_database_recording_no_passage_size(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Earlier releases recorded the model but not --max-words and --overlap. The first ingest after the upgrade
+    # took its own sizes for the stored passages' without looking: other sizes kept every unchanged file's old
+    # passages while recording the new sizes, and the original sizes then split every file again.
+    from cli_fixtures import CORPUS
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    url = fresh_database_url(backend)
+    embedded: List[str] = []
+    embed = HashingEmbedder.embed
+
+    def counting(self: Any, batch: Any) -> Any:
+        embedded.extend(batch)
+        return embed(self, batch)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", counting)
+
+    def ingest(*options: str) -> Tuple[str, str]:
+        capsys.readouterr()
+        embedded.clear()
+        assert main(["ingest", "corpus", *options, "--db", url, "--quiet"]) == 0
+        return capsys.readouterr()
+
+    def sizes() -> List[int]:
+        capsys.readouterr()
+        assert main(["query", "vector", "--mode", "vector", "-k", "1000", "--json", "--db", url]) == 0
+        return sorted(len(r["content"].split()) for r in json.loads(capsys.readouterr().out))
+
+    for first, then in ((["--max-words", "40"], []), ([], ["--max-words", "40"])):
+        ingest(*first)
+        made = sizes()
+        forget_passage_size(url)  # the settings an earlier release left
+        out, err = ingest(*first)  # the sizes it was built with: nothing to do, and they are recorded
+        assert "(5 unchanged, 0 replaced, 0 pruned)" in out and err == "" and embedded == []
+        out, err = ingest(*then)
+        assert "(0 unchanged, 5 replaced, 0 pruned)" in out and embedded
+        assert "splitting the files again" in err and sizes() != made
+        forget_passage_size(url)
+        out, err = ingest(*first)  # other sizes than the stored passages': those files split again
+        assert "(0 unchanged, 5 replaced, 0 pruned)" in out and embedded
+        assert "split 5 unchanged files again: their stored passages were split otherwise than" in err
+        assert sizes() == made
+        out, err = ingest(*first)
+        assert "(5 unchanged, 0 replaced, 0 pruned)" in out and embedded == []
