@@ -1570,6 +1570,9 @@ class _StoredModel:
     records, is refused.
     """
 
+    #: The database records the name its vectors are stored under: no other to look for (and nothing loaded to ask).
+    former_model_names: Tuple[str, ...] = ()
+
     def __init__(self, spec: str, model_name: str, dimension: int) -> None:
         self.spec = spec
         self.model_name = model_name

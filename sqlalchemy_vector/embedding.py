@@ -317,11 +317,15 @@ class HashingEmbedder:
         # The name identifies the feature set: vectors from different settings do not mix.  Version 2
         # (stemming, length weights, heavier n-grams) replaced version 1: a database embedded with
         # "hashing-v1-384" is refused by name rather than searched with incompatible vectors.
-        self.model_name = f"hashing-v2-{dimension}" if defaults else (
+        settings_name = (
             f"hashing-v2-{dimension}-n{low}{high}-w{weights[0]:g}-b{weights[1]:g}-c{weights[2]:g}"
             f"-s{_digest(' '.join(sorted(self.stop_words))) % 10**6:06d}{'' if lowercase else '-cased'}"
             f"{'' if self.stem else '-nostem'}{'' if self.length_weight else '-flat'}"
         )
+        self.model_name = f"hashing-v2-{dimension}" if defaults else settings_name
+        # Earlier releases named the default settings by their long form when ngram_range came as a list
+        # ([3, 5]): a database of theirs holds these same vectors under that name (the facade reads it there).
+        self.former_model_names: Tuple[str, ...] = (settings_name,) if defaults else ()
         self._lock = threading.Lock()
         self._reset_vocabulary()
 

@@ -236,3 +236,32 @@ def test_ingest_into_a_database_recording_no_passage_size(
         assert sizes() == made
         out, err = ingest(*first)
         assert "(5 unchanged, 0 replaced, 0 pruned)" in out and embedded == []
+
+
+# -- The facade: vectors an earlier release recorded under another name for the same embedder -------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_facade_finds_vectors_recorded_under_the_embedders_former_name(
+    backend: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    # Earlier releases named HashingEmbedder(ngram_range=[3, 5]) (the defaults, given as a list) by its settings;
+    # today it is the default model. Its stored vectors were no longer searched: every query found nothing.
+    url = fresh_database_url(backend)
+    earlier = HashingEmbedder(dimension=16)
+    earlier.model_name = "hashing-v2-16-n35-w1-b0.5-c1-s042313"  # what such a release recorded
+    rag = sv.VectorRAG(url, embedder=earlier)
+    try:
+        rag.load_documents([{"content": f"notes about {word}"} for word in ("apples", "pears", "plums")], show_progress=False)
+    finally:
+        rag.close()
+
+    rag = sv.VectorRAG(url, embedder=HashingEmbedder(dimension=16, ngram_range=[3, 5]))
+    try:
+        assert rag.embedder.model_name == "hashing-v2-16"
+        assert [r["content"] for r in rag.query("pears", top_k=1)] == ["notes about pears"]
+        rag.load_documents([{"content": "notes about figs"}], show_progress=False)  # joins them
+        assert rag.get_statistics()["models"] == {earlier.model_name: 4}
+        assert [r["content"] for r in rag.query("figs", top_k=1)] == ["notes about figs"]
+    finally:
+        rag.close()

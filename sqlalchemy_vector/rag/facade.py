@@ -530,6 +530,8 @@ class VectorRAG(_Facade):
                     self._distribute_tables()
                 with self.engine.connect() as connection:
                     missing = self._check_tables(connection)
+                    if not missing:
+                        self._adopt_former_model_name(connection)
             if missing:
                 if missing_ok:
                     return
@@ -559,6 +561,26 @@ class VectorRAG(_Facade):
         with self.engine.begin() as connection:
             for statement in self._distribution:
                 connection.execute(statement)
+
+    def _adopt_former_model_name(self, connection: Connection) -> None:
+        """Keep the name an earlier release recorded for this embedder's vectors, where the database holds them so.
+
+        An embedder may list ``former_model_names``, names its vectors were
+        stored under before (``HashingEmbedder``'s long name for its defaults).
+        A database holding vectors under one of them and none under
+        ``model_name`` is searched and written under that name: else searches
+        would find none of its vectors, and new ones would be a second model.
+        """
+        store = self._store
+        former = [name for name in getattr(self.embedder, "former_model_names", ()) if isinstance(name, str)]
+        if not former or not self._models.has_model_name:
+            return
+        column = store.E.model_name
+        if connection.execute(select(column).where(column == store.model_name).limit(1)).first() is not None:
+            return
+        found = connection.execute(select(column).where(column.in_(former)).limit(1)).scalar()
+        if found is not None:
+            store.model_name = str(found)
 
     def _check_tables(self, connection: Connection) -> List[Tuple[type, Table]]:
         """The tables found must have the columns the models use, and the vector column their dimension.
