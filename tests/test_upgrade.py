@@ -95,6 +95,24 @@ def test_facade_brings_an_earlier_sqlite_fulltext_index_up_to_date(tmp_path: Pat
         rag.close()
 
 
+def test_sqlite_fulltext_index_of_an_earlier_version_opened_read_only_is_searched_as_it_is(tmp_path: Path) -> None:
+    engine = sv.create_engine(f"sqlite:///{tmp_path}/old.db")
+    with engine.begin() as conn:
+        table = notes_table(conn, "upg_ro")
+        conn.execute(insert(table), [{"id": 1, "content": "unique identifiers", "embedding": [1, 0]}])
+        old_sqlite_update_trigger(conn, "upg_ro_fts", "upg_ro")
+    engine.dispose()
+    index = next(iter(table.indexes))
+    read_only = sv.create_engine(f"sqlite:///file:{tmp_path}/old.db?mode=ro&uri=true")
+    try:
+        with read_only.connect() as conn:
+            assert refresh_fulltext_index(conn, index) is False  # cannot write: no error, nothing changed
+            assert text_keys(conn, table, "unique") == [1]
+            assert "old.rowid IS NOT new.rowid" not in update_trigger_sql(conn, "upg_ro_fts")
+    finally:
+        read_only.dispose()
+
+
 # -- DuckDB: a full-text index of an earlier version kept the English stop words in every language --
 
 

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from sqlalchemy import bindparam, func, literal_column, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import ColumnClause, Executable
 from sqlalchemy.types import String
@@ -95,7 +96,7 @@ def refresh(connection: Connection, spec: FullTextSpec) -> bool:
     ``INTEGER PRIMARY KEY`` (the rowid) left the row's entry under the old
     rowid, where a search found another row or none.  The trigger is replaced
     by today's and the index rebuilt from the table, once; an index built
-    since costs one catalog lookup.
+    since costs one catalog lookup.  A database opened read-only is left as it is.
     """
     q = connection.dialect.identifier_preparer.quote
     trigger = spec.name + "_au"
@@ -106,7 +107,12 @@ def refresh(connection: Connection, spec: FullTextSpec) -> bool:
     if found is None or current in found:
         return False
     fts = q(spec.name)
-    connection.execute(text(f"DROP TRIGGER {q(trigger)}"))
+    try:
+        connection.execute(text(f"DROP TRIGGER {q(trigger)}"))
+    except OperationalError as err:
+        if "readonly" not in str(err.orig):
+            raise
+        return False  # opened read-only: nothing can change its rows either, so it is searched as it is
     connection.execute(_update_trigger(spec, connection.dialect))
     connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"))
     return True
