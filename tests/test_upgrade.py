@@ -144,6 +144,27 @@ def test_duckdb_fulltext_index_of_an_earlier_version_keeps_stop_words_after_refr
     assert refresh_fulltext_index(conn, index) is False  # once
 
 
+def test_duckdb_fulltext_index_of_an_earlier_version_opened_read_only_is_searched_as_it_is(tmp_path: Path) -> None:
+    engine = sv.create_engine(f"duckdb:///{tmp_path}/old.duckdb")
+    with engine.begin() as conn:
+        table = notes_table(conn, "upg_ro", language="simple")
+        conn.execute(insert(table), [{"id": 1, "content": "the band sings", "embedding": [1, 0]}])
+    # One transaction each: DuckDB 1.5.5 fails the commit of a transaction that builds an index and drops it.
+    with engine.begin() as conn:
+        refresh_fulltext_index(conn, next(iter(table.indexes)))
+    with engine.begin() as conn:
+        old_duckdb_stop_words(conn, "upg_ro")
+    engine.dispose()
+    read_only = sv.create_engine(f"duckdb:///{tmp_path}/old.duckdb?access_mode=read_only")
+    try:
+        with read_only.connect() as conn:
+            assert refresh_fulltext_index(conn, next(iter(table.indexes))) is False  # cannot rebuild: no error
+            assert text_keys(conn, table, "band") == [1]
+            assert text_keys(conn, table, "the") == []  # its stop words kept, until opened for writing
+    finally:
+        read_only.dispose()
+
+
 # -- The command-line tool: a database holding files identified both with and without --root ------------
 
 

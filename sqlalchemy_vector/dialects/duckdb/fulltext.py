@@ -227,8 +227,11 @@ def refresh(connection: Connection, spec: FullTextSpec, key: str, scan: bool = T
     # A state without the write log (an index built by an older version) is rebuilt once.
     stale = stored is None or stored.get("built_writes") is None or not _has_log(connection, spec.table.name, spec.schema)
     if not stale and stopwords(spec.language) == "none":
-        # Older versions built every language's index with the English stop words: rebuilt once, without them.
-        stale = connection.execute(text(f"SELECT count(*) FROM {schema}.stopwords")).scalar() != 0
+        # Older versions built every language's index with the English stop words: rebuilt once, without them
+        # (a database opened read-only is searched as it is).
+        stale = connection.execute(text(f"SELECT count(*) FROM {schema}.stopwords")).scalar() != 0 and (
+            connection.execute(text("SELECT current_setting('access_mode')")).scalar() != "read_only"
+        )
     if not stale:
         logged = connection.execute(text(f"SELECT count(*) FROM {_log(spec.table.name, spec.schema)}")).scalar()
         stale = logged != stored["built_writes"]  # type: ignore[index]
