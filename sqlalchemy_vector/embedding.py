@@ -249,6 +249,11 @@ def _stop_words(words: Optional[Iterable[str]]) -> FrozenSet[str]:
     return frozenset(given)
 
 
+#: The version of :class:`HashingEmbedder` new vectors are made with, and the versions it can make again.
+HASHING_VERSION = 3
+HASHING_VERSIONS = (2, 3)
+
+
 class HashingEmbedder:
     """A deterministic, dependency-free *lexical* embedder.
 
@@ -284,7 +289,14 @@ class HashingEmbedder:
         lowercase: bool = True,
         stem: bool = True,
         length_weight: bool = True,
+        version: int = HASHING_VERSION,
     ) -> None:
+        if whole_number(version) not in HASHING_VERSIONS:
+            raise InvalidArgumentError(
+                f"HashingEmbedder(version) expects one of {', '.join(map(str, HASHING_VERSIONS))}, got {version!r}; "
+                f"{HASHING_VERSION} (the default) for new vectors, 2 for those a database stored as hashing-v2-..."
+            )
+        self.version = int(version)
         checked = whole_number(dimension)
         if checked is None or checked < 1:
             raise InvalidArgumentError(f"HashingEmbedder(dimension) expects a positive integer, got {dimension!r}")
@@ -316,21 +328,48 @@ class HashingEmbedder:
         )
         # The name identifies the feature set: vectors from different settings do not mix.  Version 2
         # (stemming, length weights, heavier n-grams) replaced version 1: a database embedded with
-        # "hashing-v1-384" is refused by name rather than searched with incompatible vectors.
-        settings_name = (
-            f"hashing-v2-{dimension}-n{low}{high}-w{weights[0]:g}-b{weights[1]:g}-c{weights[2]:g}"
+        # "hashing-v1-384" is refused by name rather than searched with incompatible vectors.  Version 3
+        # reads words of every script (combining marks kept, one Unicode form, Chinese and Japanese as
+        # character pairs); its vectors of other text are version 2's.
+        settings = (
+            f"{dimension}-n{low}{high}-w{weights[0]:g}-b{weights[1]:g}-c{weights[2]:g}"
             f"-s{_digest(' '.join(sorted(self.stop_words))) % 10**6:06d}{'' if lowercase else '-cased'}"
             f"{'' if self.stem else '-nostem'}{'' if self.length_weight else '-flat'}"
         )
-        self.model_name = f"hashing-v2-{dimension}" if defaults else settings_name
-        # Earlier releases named the default settings by their long form when ngram_range came as a list
-        # ([3, 5]): a database of theirs holds these same vectors under that name (the facade reads it there).
-        self.former_model_names: Tuple[str, ...] = (settings_name,) if defaults else ()
+        self.model_name = f"hashing-v{self.version}-{dimension if defaults else settings}"
+        # Names a database may hold vectors of these settings under, which for_model_name() makes again:
+        # version 2's (before version 3), and the long form of the defaults that earlier releases gave
+        # them when ngram_range came as a list ([3, 5]).
+        former = [f"hashing-v2-{dimension}"] if defaults and self.version > 2 else []
+        former += [f"hashing-v2-{settings}"] if defaults or self.version > 2 else []
+        self.former_model_names: Tuple[str, ...] = tuple(former)
+        self._settings = dict(
+            dimension=dimension, ngram_range=(low, high), word_weight=self.word_weight,
+            bigram_weight=self.bigram_weight, char_weight=self.char_weight, stop_words=self.stop_words,
+            lowercase=self.lowercase, stem=self.stem, length_weight=self.length_weight,
+        )
         self._lock = threading.Lock()
         self._reset_vocabulary()
 
     def __repr__(self) -> str:
         return f"HashingEmbedder(dimension={self.dimension}, model_name={self.model_name!r})"
+
+    def for_model_name(self, model_name: str) -> "HashingEmbedder":
+        """This embedder as it made the vectors stored under ``model_name``, one of :attr:`former_model_names`.
+
+        The same settings at the version the name records (``hashing-v2-384``:
+        version 2), so a database holding an earlier version's vectors is
+        searched, and added to, with vectors that match them.
+        """
+        if model_name == self.model_name:
+            return self
+        if model_name not in self.former_model_names:
+            raise InvalidArgumentError(
+                f"{self!r} does not make the vectors stored as {model_name!r}; "
+                f"it makes {', '.join(map(repr, (self.model_name, *self.former_model_names)))}"
+            )
+        version = int(model_name.split("-")[1][1:])
+        return HashingEmbedder(version=version, **self._settings)  # type: ignore[arg-type]
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed ``texts`` as L2-normalised float32 rows, shape ``(len(texts), dimension)``."""
@@ -368,7 +407,7 @@ class HashingEmbedder:
         for text in texts:
             if self.lowercase:
                 text = text.lower()
-            if text.isascii():
+            if text.isascii() or self.version == 2:
                 words = _ASCII_TOKEN.findall(text)
             else:
                 # One form of each accented letter: a text and a query written in different forms (NFC, NFD) match.

@@ -69,10 +69,10 @@ def test_stats_of_a_database_built_through_the_api(db_url: str, capsys: pytest.C
         rag.close()
     assert main(["stats", "--db", db_url, "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert (stats["embedding_count"], stats["dimension"], stats["embedding_model"]) == (2, 96, "hashing-v2-96")
+    assert (stats["embedding_count"], stats["dimension"], stats["embedding_model"]) == (2, 96, "hashing-v3-96")
     assert stats["precision"] == "float32"
     assert main(["stats", "--db", db_url]) == 0
-    assert "embeddings: 2 x 96 (hashing-v2-96)" in capsys.readouterr().out
+    assert "embeddings: 2 x 96 (hashing-v3-96)" in capsys.readouterr().out
 
 
 def test_a_database_of_another_dimension_is_refused_in_the_command_words(
@@ -90,8 +90,8 @@ def test_a_database_of_another_dimension_is_refused_in_the_command_words(
         rag.close()
     assert main(["ingest", "corpus/indexes.md", "--db", db_url, "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "embedded with 'hashing-v2-128' (128 dimensions), not 'hashing-v2-384' (384)" in err
-    assert "pass --model 'hashing-v2-128' (the lexical model at 128 dimensions)" in err and "dimension=" not in err
+    assert err.count("\n") == 1 and "embedded with 'hashing-v3-128' (128 dimensions), not 'hashing-v3-384' (384)" in err
+    assert "pass --model 'hashing-v3-128' (the lexical model at 128 dimensions)" in err and "dimension=" not in err
     assert main(["ingest", "corpus", "--db", f"sqlite:///{Path.cwd() / 'other.db'}", "--quiet"]) == 0
     assert main(["export", "lexical384.parquet", "--db", f"sqlite:///{Path.cwd() / 'other.db'}"]) == 0
     capsys.readouterr()
@@ -100,7 +100,7 @@ def test_a_database_of_another_dimension_is_refused_in_the_command_words(
     assert err.count("\n") == 1 and "import the file into a database of its model (another --db)" in err
     assert main(["stats", "--json", "--db", db_url]) == 0
     assert json.loads(capsys.readouterr().out)["document_count"] == 1
-    assert main(["ingest", "corpus/indexes.md", "--model", "hashing-v2-128", "--db", db_url, "--quiet"]) == 0
+    assert main(["ingest", "corpus/indexes.md", "--model", "hashing-v3-128", "--db", db_url, "--quiet"]) == 0
 
 
 def test_default_database_is_a_sqlite_file_here(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:

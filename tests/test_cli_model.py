@@ -31,7 +31,7 @@ def test_model_is_stored_and_enforced(workspace: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert main(["stats", "--json", "--db", url]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["dimension"] == 384 and list(stats["models"]) != ["hashing-v2-384"]
+    assert stats["dimension"] == 384 and list(stats["models"]) != ["hashing-v3-384"]
     neural = list(stats["models"])[0]
     # query and re-ingest use the stored model without being told.
     assert main(["query", "how far apart are two embeddings", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
@@ -42,12 +42,12 @@ def test_model_is_stored_and_enforced(workspace: Path, capsys: pytest.CaptureFix
     for command in (["query", "x"], ["ingest", "corpus"]):
         assert main([*command, "--model", "lexical", "--db", url]) == 1
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and neural in err and "hashing-v2-384" in err
+        assert err.count("\n") == 1 and neural in err and "hashing-v3-384" in err
     # A database of lexical embeddings refuses the neural model.
     lexical = f"sqlite:///{workspace / 'lexical.db'}"
     assert main(["ingest", "corpus/indexes.md", "--db", lexical, "--quiet"]) == 0
     assert main(["query", "x", "--model", model, "--db", lexical]) == 1
-    assert "hashing-v2-384" in capsys.readouterr().err
+    assert "hashing-v3-384" in capsys.readouterr().err
 
 
 def test_offline_miss_fails_fast(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,7 +31,7 @@ def test_export_then_import_elsewhere(
     source = f"sqlite:///{workspace / 'source.db'}"
     assert main(["ingest", "corpus", "--db", source, "--quiet"]) == 0
     assert main(["export", "passages.parquet", "--db", source]) == 0
-    assert "exported 25 passages (hashing-v2-384, 384 dimensions)" in capsys.readouterr().out
+    assert "exported 25 passages (hashing-v3-384, 384 dimensions)" in capsys.readouterr().out
     embedded: List[str] = []
     embed = HashingEmbedder.embed
     monkeypatch.setattr(HashingEmbedder, "embed", lambda self, texts: embedded.extend(texts) or embed(self, texts))
@@ -57,7 +57,7 @@ def test_a_lexical_file_of_any_dimension_imports(
     workspace: Path, target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A file the API exported with HashingEmbedder(dimension=128) was refused by import (the CLI only knew the
-    # 384-dimension lexical model), and no --model could name it: --model hashing-v2-128 went to the model hub.
+    # 384-dimension lexical model), and no --model could name it: --model hashing-v3-128 went to the model hub.
     import sqlalchemy_vector as sv
 
     source = f"sqlite:///{workspace / 'source.db'}"
@@ -79,15 +79,15 @@ def test_a_lexical_file_of_any_dimension_imports(
     assert [r["distance"] for r in found] == pytest.approx([r["distance"] for r in expected], abs=1e-6)
     assert main(["stats", "--json", "--db", target]) == 0
     stats = _json(capsys)
-    assert (stats["dimension"], stats["embedding_model"]) == (128, "hashing-v2-128")
+    assert (stats["dimension"], stats["embedding_model"]) == (128, "hashing-v3-128")
     # Later commands use the recorded model: ingest embeds at 128 dimensions, export writes it.
     assert main(["ingest", "corpus/indexes.md", "--db", target, "--quiet"]) == 0
     assert main(["export", "again.parquet", "--db", target]) == 0
-    assert "(hashing-v2-128, 128 dimensions)" in capsys.readouterr().out
+    assert "(hashing-v3-128, 128 dimensions)" in capsys.readouterr().out
     # The database built through the API records no model: --model names the lexical model at 128 dimensions.
     assert main([*question, "--db", source]) == 1
-    assert "pass --model 'hashing-v2-128' (the lexical model at 128 dimensions)" in capsys.readouterr().err
-    assert main([*question, "--db", source, "--model", "hashing-v2-128"]) == 0
+    assert "pass --model 'hashing-v3-128' (the lexical model at 128 dimensions)" in capsys.readouterr().err
+    assert main([*question, "--db", source, "--model", "hashing-v3-128"]) == 0
     assert [r["document_id"] for r in _json(capsys)] == [str(r["document_id"]) for r in expected]
 
 
@@ -133,7 +133,7 @@ def test_import_refuses_another_model(workspace: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert main(["import", "other.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'other-model'" in err and "hashing-v2-384" in err
+    assert err.count("\n") == 1 and "'other-model'" in err and "hashing-v3-384" in err
     assert main(["import", "missing.parquet", "--db", f"sqlite:///{workspace / 'copy.db'}"]) == 1
     assert "no such file: missing.parquet" in capsys.readouterr().err
 

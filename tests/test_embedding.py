@@ -57,7 +57,7 @@ def test_hashing_shape_dtype_and_unit_norm() -> None:
     vectors = embedder.embed(CORPUS)
     assert vectors.shape == (len(CORPUS), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
-    assert embedder.dimension == 384 and embedder.model_name == "hashing-v2-384"
+    assert embedder.dimension == 384 and embedder.model_name == "hashing-v3-384"
     assert isinstance(embedder, Embedder)
 
 
@@ -102,7 +102,7 @@ def test_hashing_is_deterministic_across_processes_and_batches() -> None:
 
 
 def test_hashing_features_are_stable_across_versions() -> None:
-    # Stored vectors stay valid only if the feature function of "hashing-v2" never
+    # Stored vectors stay valid only if the feature function of "hashing-v2" and "-v3" never
     # changes: this pins where a known text's strongest features land (the
     # values were computed once from the BLAKE2b-based implementation).
     vector = HashingEmbedder().embed(["machine learning"])[0]
@@ -183,7 +183,7 @@ def test_hashing_settings_are_part_of_the_model_name() -> None:
     }
     assert len(names) == 7
     # Version 1 (no stemming, no length weights) is retired: its vectors are not these.
-    assert HashingEmbedder(128).model_name == "hashing-v2-128"
+    assert HashingEmbedder(128).model_name == "hashing-v3-128"
     assert "hashing-v1-384" not in names
 
 
@@ -195,9 +195,9 @@ def test_hashing_model_name_follows_the_settings_not_how_they_were_given() -> No
         HashingEmbedder(ngram_range=(np.int64(3), 5)),
         HashingEmbedder(word_weight=1, bigram_weight=np.float32(0.5)),
     ):
-        assert same.model_name == "hashing-v2-384"
+        assert same.model_name == "hashing-v3-384"
         np.testing.assert_array_equal(same.embed(["matching names"]), HashingEmbedder().embed(["matching names"]))
-    assert HashingEmbedder(ngram_range=[2, 4]).model_name == HashingEmbedder(ngram_range=(2, 4)).model_name != "hashing-v2-384"
+    assert HashingEmbedder(ngram_range=[2, 4]).model_name == HashingEmbedder(ngram_range=(2, 4)).model_name != "hashing-v3-384"
 
 
 def test_hashing_stemming_merges_inflections() -> None:
@@ -394,3 +394,49 @@ def test_missing_sentence_transformers_names_the_install_command() -> None:
     assert result.stdout.startswith("MissingDependencyError True")
     assert "pip install 'sqlalchemy-vector[sentence-transformers]'" in result.stdout
     assert issubclass(MissingDependencyError, ImportError)
+
+
+# The vectors version 2 made (the release before version 3) of these texts, at 16 dimensions: a database holding
+# them is searched with vectors that match them only if version 2 still makes exactly these.
+_V2_TEXTS = [
+    "Indexes speed up queries",
+    unicodedata.normalize("NFD", "résumé café"),
+    "नमस्ते दुनिया",
+    "今天天气很好",
+    "שָׁלוֹם עולם",
+]
+_V2_VECTORS = [
+    [0.176347, -0.144717, 0.0, 0.0, 0.0, -0.089844, -0.144717, 0.321064, -0.811237, 0.144717, 0.0, 0.0, -0.176347, -0.289434, 0.144717, -0.03163],
+    [0.0, -0.741249, 0.153991, 0.153991, -0.153991, 0.461972, 0.0, 0.0, 0.307982, 0.0, 0.0, 0.0, 0.0, 0.153991, 0.153991, -0.153991],
+    [-0.248329, 0.248329, 0.045569, 0.0, 0.451089, 0.0, -0.045569, 0.20276, -0.045569, 0.293899, -0.348574, 0.0, 0.0, 0.596904, 0.0, -0.248329],
+    [0.0, 0.0, 0.0, -0.392232, 0.196116, 0.0, -0.196116, 0.196116, -0.196116, -0.759555, 0.196116, 0.0, 0.0, 0.196116, -0.196116, 0.0],
+    [0.0, -0.196144, -0.562053, 0.0, 0.05728, -0.506848, 0.196144, 0.102302, 0.159581, 0.355726, 0.231903, -0.231903, 0.0, -0.196144, 0.196144, 0.0],
+]
+
+
+def test_hashing_version_2_makes_the_vectors_it_made() -> None:
+    earlier = HashingEmbedder(16, version=2)
+    assert earlier.model_name == "hashing-v2-16"
+    np.testing.assert_allclose(earlier.embed(_V2_TEXTS), np.array(_V2_VECTORS, dtype=np.float32), atol=1e-6)
+    # Version 3 reads the same English text the same way, and the others otherwise (their words, not pieces).
+    current = HashingEmbedder(16).embed(_V2_TEXTS)
+    np.testing.assert_allclose(current[0], _V2_VECTORS[0], atol=1e-6)
+    assert all(not np.allclose(current[i], _V2_VECTORS[i], atol=1e-3) for i in range(1, 5))
+
+
+def test_hashing_makes_again_what_a_former_name_holds() -> None:
+    embedder = HashingEmbedder(16)
+    assert embedder.model_name == "hashing-v3-16"
+    assert embedder.former_model_names == ("hashing-v2-16", "hashing-v2-16-n35-w1-b0.5-c1-s042313")
+    for name in embedder.former_model_names:
+        again = embedder.for_model_name(name)
+        assert again.version == 2
+        np.testing.assert_array_equal(again.embed(_V2_TEXTS), HashingEmbedder(16, version=2).embed(_V2_TEXTS))
+    assert embedder.for_model_name("hashing-v3-16") is embedder
+    tuned = HashingEmbedder(16, ngram_range=(2, 4), stem=False)
+    assert tuned.former_model_names == (tuned.model_name.replace("hashing-v3-", "hashing-v2-"),)
+    assert tuned.for_model_name(tuned.former_model_names[0]).stem is False
+    with pytest.raises(InvalidArgumentError, match=r"does not make the vectors stored as 'hashing-v2-384'"):
+        embedder.for_model_name("hashing-v2-384")
+    with pytest.raises(InvalidArgumentError, match=r"HashingEmbedder\(version\) expects one of 2, 3, got 1"):
+        HashingEmbedder(version=1)

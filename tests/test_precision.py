@@ -197,7 +197,7 @@ def test_cli_on_a_half_database_built_through_the_api(
     (tmp_path / "corpus" / "tools.md").write_text("# Tools\n\nA saw cuts planks.\n")
     monkeypatch.chdir(tmp_path)
     assert main(["stats", "--db", url]) == 0
-    assert "embeddings: 2 x 384 (hashing-v2-384, half precision)" in capsys.readouterr().out
+    assert "embeddings: 2 x 384 (hashing-v3-384, half precision)" in capsys.readouterr().out
     assert main(["stats", "--json", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out)["precision"] == "half"  # JSON says what the text says
     assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0

@@ -106,7 +106,7 @@ def test_export_refuses_vectors_a_file_would_leave_out(
             for vector in ([0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]):  # two more chunks of d1
                 session.add(E(id=new_ids(1)[0], document_id="d1", model_name=rag.embedder.model_name, embedding=vector))
             session.commit()
-        with pytest.raises(x.ModelConfigurationError, match=r"1 document\(s\) have several embeddings of 'hashing-v2-4'.*"
+        with pytest.raises(x.ModelConfigurationError, match=r"1 document\(s\) have several embeddings of 'hashing-v3-4'.*"
                            r"all but one would be left out; store each chunk as a document of its own"):
             export_parquet(rag, path)
         assert not path.exists()
@@ -115,7 +115,7 @@ def test_export_refuses_vectors_a_file_would_leave_out(
             session.add(E(id=new_ids(1)[0], document_id="d1", model_name="other-model", embedding=[1.0, 2.0, 3.0, 4.0]))
             session.commit()
         with pytest.raises(x.ModelConfigurationError, match=r"holds vectors of 'other-model' \(1 vectors\) besides the "
-                           r"facade's 'hashing-v2-4'.*they would be left out; delete the other models' embeddings"):
+                           r"facade's 'hashing-v3-4'.*they would be left out; delete the other models' embeddings"):
             export_parquet(rag, path)
         assert not path.exists()
         with Session(rag.engine) as session:
@@ -125,7 +125,7 @@ def test_export_refuses_vectors_a_file_would_leave_out(
         built = VectorRAG(url, embedder=other)
         built.load_documents([{"content": "with the other model", "document_id": "n1"}], show_progress=False)
         built.close()
-        with pytest.raises(x.ModelConfigurationError, match=r"embeds with 'hashing-v2-4', which holds no vectors in "
+        with pytest.raises(x.ModelConfigurationError, match=r"embeds with 'hashing-v3-4', which holds no vectors in "
                            r"embeddings, but the documents have vectors of 'neural-model' \(1 vectors\).*"
                            r"open the facade with the embedder those vectors were made with"):
             export_parquet(rag, path)

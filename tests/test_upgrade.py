@@ -287,7 +287,7 @@ def test_facade_finds_vectors_recorded_under_the_embedders_former_name(
     # Earlier releases named HashingEmbedder(ngram_range=[3, 5]) (the defaults, given as a list) by its settings;
     # today it is the default model. Its stored vectors were no longer searched: every query found nothing.
     url = fresh_database_url(backend)
-    earlier = HashingEmbedder(dimension=16)
+    earlier = HashingEmbedder(dimension=16, version=2)
     earlier.model_name = "hashing-v2-16-n35-w1-b0.5-c1-s042313"  # what such a release recorded
     rag = sv.VectorRAG(url, embedder=earlier)
     try:
@@ -304,3 +304,56 @@ def test_facade_finds_vectors_recorded_under_the_embedders_former_name(
         assert [r["content"] for r in rag.query("figs", top_k=1)] == ["notes about figs"]
     finally:
         rag.close()
+
+
+# -- HashingEmbedder's version 2: a database holding its vectors keeps being searched with them ------------
+
+# Version 3 reads these as words (combining marks kept, one Unicode form, character pairs for Chinese); version 2
+# cut them into pieces, so a version 3 query vector shares little with the version 2 vector of the same text.
+MARKED = ["नमस्ते दुनिया", "今天天气很好", "résumé café", "plain english notes"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_facade_searches_version_2_vectors_with_version_2(backend: str, fresh_database_url: Callable[[str], str]) -> None:
+    url = fresh_database_url(backend)
+    rag = sv.VectorRAG(url, embedder=HashingEmbedder(dimension=16, version=2))  # what an earlier release made
+    try:
+        rag.load_documents([{"content": text} for text in MARKED], show_progress=False)
+    finally:
+        rag.close()
+    rag = sv.VectorRAG(url, dimension=16)  # today's default embedder is version 3
+    try:
+        for text in MARKED:
+            found = rag.query(text, top_k=1)
+            assert [r["content"] for r in found] == [text] and found[0]["similarity"] == pytest.approx(1.0, abs=1e-5)
+        assert rag.embedder.model_name == "hashing-v2-16"
+        rag.load_documents([{"content": "दुनिया नमस्ते"}], show_progress=False)  # joins them, as version 2
+        assert rag.get_statistics()["models"] == {"hashing-v2-16": 5}
+    finally:
+        rag.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
+def test_cli_database_of_the_lexical_model_at_version_2(backend: str, tmp_path: Path, capsys: Any) -> None:
+    # An earlier release recorded its default model as 'lexical', which made hashing-v2-384 vectors; 'lexical' is
+    # version 3 today. The database's queries and ingests keep using version 2, the version of its vectors.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hindi.md").write_text("नमस्ते दुनिया, यह एक छोटा नोट है।\n", encoding="utf-8")
+    (corpus / "english.md").write_text("Notes about vector indexes and queries.\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path}/cli.db" if backend == "sqlite" else f"duckdb:///{tmp_path}/cli.duckdb"
+    assert main(["ingest", str(corpus), "--model", "hashing-v2-384", "--db", url, "--quiet"]) == 0
+    engine = sv.create_engine(url)
+    with engine.begin() as conn:  # what an earlier release recorded for its default model
+        conn.execute(text("UPDATE vector_collection SET value = :v WHERE key = 'model'"), {"v": LEXICAL_MODEL})
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["query", "नमस्ते दुनिया", "-k", "1", "--db", url, "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert "नमस्ते" in hits[0]["content"] and hits[0]["similarity"] > 0.5
+    (corpus / "more.md").write_text("दुनिया के बारे में और नोट्स।\n", encoding="utf-8")
+    assert main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
+    assert "ingested 1 passages from 3 files" in capsys.readouterr().out
+    assert main(["stats", "--db", url, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["embedding_model"] == "hashing-v2-384" and list(stats["models"]) == ["hashing-v2-384"]

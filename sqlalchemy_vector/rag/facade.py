@@ -566,10 +566,13 @@ class VectorRAG(_Facade):
         """Keep the name an earlier release recorded for this embedder's vectors, where the database holds them so.
 
         An embedder may list ``former_model_names``, names its vectors were
-        stored under before (``HashingEmbedder``'s long name for its defaults).
-        A database holding vectors under one of them and none under
-        ``model_name`` is searched and written under that name: else searches
-        would find none of its vectors, and new ones would be a second model.
+        stored under before (``HashingEmbedder``'s version 2, and the long name
+        of its defaults).  A database holding vectors under one of them and
+        none under ``model_name`` is searched and written under that name: else
+        searches would find none of its vectors, and new ones would be a second
+        model.  An embedder with ``for_model_name(name)`` is replaced by the
+        one it returns, which makes the vectors stored under that name
+        (``HashingEmbedder`` at version 2).
         """
         store = self._store
         former = [name for name in getattr(self.embedder, "former_model_names", ()) if isinstance(name, str)]
@@ -579,8 +582,15 @@ class VectorRAG(_Facade):
         if connection.execute(select(column).where(column == store.model_name).limit(1)).first() is not None:
             return
         found = connection.execute(select(column).where(column.in_(former)).limit(1)).scalar()
-        if found is not None:
-            store.model_name = str(found)
+        if found is None:
+            return
+        store.model_name = str(found)
+        remake = getattr(self.embedder, "for_model_name", None)
+        if callable(remake):
+            embedder = remake(store.model_name)
+            if self._embed_texts == self.embedder.embed:  # the async facade calls the embedder it finds here
+                self._embed_texts = embedder.embed
+            self.embedder = embedder
 
     def _check_tables(self, connection: Connection) -> List[Tuple[type, Table]]:
         """The tables found must have the columns the models use, and the vector column their dimension.
