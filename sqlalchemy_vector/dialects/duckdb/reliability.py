@@ -56,22 +56,26 @@ def retry_connects_during_close(engine: Engine) -> None:
         # listeners, registered after this one, are run here (each attempt), as SQLAlchemy would run them.
         listeners = list(dialect.dispatch.do_connect)
         later = listeners[listeners.index(connect) + 1 :] if connect in listeners else []
-        pause = CONNECT_PAUSE
-        for attempt in range(CONNECT_ATTEMPTS):
+
+        def attempt() -> Any:
             # The dialect's connect takes its options out of the dict it is given: each attempt gets a copy.
             given = {k: dict(v) if isinstance(v, dict) else v for k, v in cparams.items()}
+            for listener in later:
+                made = listener(dialect, connection_record, cargs, given)
+                if made is not None:
+                    return made
+            return dialect.connect(*cargs, **given)
+
+        pause = CONNECT_PAUSE
+        for _ in range(CONNECT_ATTEMPTS - 1):
             try:
-                for listener in later:
-                    made = listener(dialect, connection_record, cargs, given)
-                    if made is not None:
-                        return made
-                return dialect.connect(*cargs, **given)
+                return attempt()
             except Exception as error:  # noqa: BLE001 - the driver's error class, re-raised unless it is this race
-                if _CLOSING not in str(error) or attempt == CONNECT_ATTEMPTS - 1:
+                if _CLOSING not in str(error):
                     raise
             time.sleep(pause)
             pause *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        return attempt()  # the last: its error, whatever it is, is the caller's
 
 
 # -- writers of one database in this process -------------------------------------------------------
