@@ -84,18 +84,7 @@ def test_concurrent_ingests_of_the_same_files_store_each_once(
         out, err = paused.communicate(timeout=120)
     assert paused.returncode == 0, err
     assert f"ingested {FILES} passages from {FILES} files" in out  # it stored the files it had found new
-    capsys.readouterr()
-    assert cli_main(["stats", "--json", "--db", url]) == 0
-    assert json.loads(capsys.readouterr().out)["document_count"] == FILES
-    with VectorRAG(url) as rag:
-        passages: Dict[str, Any] = {}
-        for found in rag.query_with_filters({}, top_k=1000):
-            passages.setdefault(Path(found["metadata"]["path"]).name, []).append(found["content"])
-    assert passages == {f"note{i:02d}.txt": [f"note {i} is about topic number {i}"] for i in range(FILES)}
-    # The database goes on: an ingest of the same files finds them all unchanged.
-    assert cli_main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
-    assert f"({FILES} unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
-
+    _assert_each_file_stored_once(url, corpus, capsys)
 
 
 @pytest.mark.parametrize("backend", ("sqlite", "duckdb", "postgresql"))
@@ -142,6 +131,11 @@ def test_concurrent_ingests_in_one_process_store_each_once(
     second.join(120)
     monkeypatch.undo()
     assert codes == [0, 0], capsys.readouterr().err
+    _assert_each_file_stored_once(url, corpus, capsys)
+
+
+def _assert_each_file_stored_once(url: str, corpus: Path, capsys: Any) -> None:
+    """Each note is stored once, as one passage, and an ingest of the same files after finds them all unchanged."""
     capsys.readouterr()
     assert cli_main(["stats", "--json", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out)["document_count"] == FILES
@@ -150,6 +144,7 @@ def test_concurrent_ingests_in_one_process_store_each_once(
         for found in rag.query_with_filters({}, top_k=1000):
             passages.setdefault(Path(found["metadata"]["path"]).name, []).append(found["content"])
     assert passages == {f"note{i:02d}.txt": [f"note {i} is about topic number {i}"] for i in range(FILES)}
+    # The database goes on: an ingest of the same files finds them all unchanged.
     assert cli_main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
     assert f"({FILES} unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
 
