@@ -541,7 +541,7 @@ class SQLiteBackend(Backend):
         _index.drop_index(connection, name, schema, if_exists=if_exists)  # the vec0 table is the index itself
 
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
-        return _index.list_indexes(connection)
+        return _index.list_indexes(connection, schema)
 
     def index_name_holder(
         self, connection: Connection, name: str, table_name: str, schema: Optional[str]
@@ -642,7 +642,7 @@ class SQLiteBackend(Backend):
     ) -> Any:
         from . import fulltext
 
-        return fulltext.drop_statements(name, dialect, if_exists)
+        return fulltext.drop_statements(name, dialect, if_exists, schema)
 
     def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
         from . import fulltext

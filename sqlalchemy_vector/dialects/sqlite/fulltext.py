@@ -33,7 +33,7 @@ from sqlalchemy.types import String
 
 from ...fulltext import FullTextSpec, query_terms
 from ..base import NameHolder
-from .index import catalog_holder
+from .index import catalog_holder, master_table
 
 LANGUAGES = ("english", "simple")
 _TOKENIZERS = {"english": "porter unicode61 remove_diacritics 2", "simple": "unicode61 remove_diacritics 2"}
@@ -56,6 +56,16 @@ def _sync_statements(spec: FullTextSpec, dialect: Dialect) -> Tuple[str, str]:
 _UPDATE_CONDITION = "WHEN old.rowid IS NOT new.rowid OR old.{column} IS NOT new.{column}"
 
 
+def _qualified(name: str, schema: Optional[str], dialect: Dialect) -> str:
+    """``name`` in ``schema`` (an attached database), where the FTS5 table and triggers of a table there live.
+
+    The FTS5 table reads its content table, and a trigger's body names its tables, in their own schema
+    (SQLite refuses qualified names in a trigger's body): only the created objects are qualified.
+    """
+    preparer = dialect.identifier_preparer
+    return f"{preparer.quote_schema(schema)}.{preparer.quote(name)}" if schema else preparer.quote(name)
+
+
 def _update_trigger(spec: FullTextSpec, dialect: Dialect) -> Executable:
     # Any UPDATE that changes the text or the rowid (an INTEGER PRIMARY KEY is the rowid): not only UPDATE OF
     # the column, which misses a changed key and leaves the entry under the old rowid.
@@ -63,7 +73,7 @@ def _update_trigger(spec: FullTextSpec, dialect: Dialect) -> Executable:
     column = q(spec.column.name)
     insert_new, delete_old = _sync_statements(spec, dialect)
     return text(
-        f"CREATE TRIGGER {q(spec.name + '_au')} AFTER UPDATE ON {q(spec.table.name)} "
+        f"CREATE TRIGGER {_qualified(spec.name + '_au', spec.schema, dialect)} AFTER UPDATE ON {q(spec.table.name)} "
         f"{_UPDATE_CONDITION.format(column=column)} BEGIN {delete_old} {insert_new} END"
     )
 
@@ -71,15 +81,16 @@ def _update_trigger(spec: FullTextSpec, dialect: Dialect) -> Executable:
 def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
     q = dialect.identifier_preparer.quote
     fts, base, column = q(spec.name), q(spec.table.name), q(spec.column.name)
+    created = _qualified(spec.name, spec.schema, dialect)
     insert_new, delete_old = _sync_statements(spec, dialect)
     return [
         text(
-            f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content={_string(spec.table.name)}, "
+            f"CREATE VIRTUAL TABLE {created} USING fts5({column}, content={_string(spec.table.name)}, "
             f"content_rowid='rowid', tokenize={_string(_TOKENIZERS[spec.language])})"
         ),
-        text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"),
-        text(f"CREATE TRIGGER {q(spec.name + '_ai')} AFTER INSERT ON {base} BEGIN {insert_new} END"),
-        text(f"CREATE TRIGGER {q(spec.name + '_ad')} AFTER DELETE ON {base} BEGIN {delete_old} END"),
+        text(f"INSERT INTO {created}({fts}) VALUES ('rebuild')"),
+        text(f"CREATE TRIGGER {_qualified(spec.name + '_ai', spec.schema, dialect)} AFTER INSERT ON {base} BEGIN {insert_new} END"),
+        text(f"CREATE TRIGGER {_qualified(spec.name + '_ad', spec.schema, dialect)} AFTER DELETE ON {base} BEGIN {delete_old} END"),
         _update_trigger(spec, dialect),
     ]
 
@@ -101,36 +112,37 @@ def refresh(connection: Connection, spec: FullTextSpec) -> bool:
     q = connection.dialect.identifier_preparer.quote
     trigger = spec.name + "_au"
     found = connection.execute(
-        text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"), {"name": trigger}
+        text(f"SELECT sql FROM {master_table(connection, spec.schema)} WHERE type = 'trigger' AND name = :name"),
+        {"name": trigger},
     ).scalar()
     current = _UPDATE_CONDITION.format(column=q(spec.column.name))
     if found is None or current in found:
         return False
     fts = q(spec.name)
     try:
-        connection.execute(text(f"DROP TRIGGER {q(trigger)}"))
+        connection.execute(text(f"DROP TRIGGER {_qualified(trigger, spec.schema, connection.dialect)}"))
     except OperationalError as err:
         if "readonly" not in str(err.orig):
             raise
         return False  # opened read-only: nothing can change its rows either, so it is searched as it is
     connection.execute(_update_trigger(spec, connection.dialect))
-    connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"))
+    connection.execute(text(f"INSERT INTO {_qualified(spec.name, spec.schema, connection.dialect)}({fts}) VALUES ('rebuild')"))
     return True
 
 
-def drop_statements(name: str, dialect: Dialect, if_exists: bool) -> List[Executable]:
-    q = dialect.identifier_preparer.quote
+def drop_statements(name: str, dialect: Dialect, if_exists: bool, schema: Optional[str] = None) -> List[Executable]:
     maybe = "IF EXISTS " if if_exists else ""
-    statements: List[Executable] = [text(f"DROP TRIGGER IF EXISTS {q(name + suffix)}") for suffix in _TRIGGER_SUFFIXES]
-    return statements + [text(f"DROP TABLE {maybe}{q(name)}")]
+    statements: List[Executable] = [
+        text(f"DROP TRIGGER IF EXISTS {_qualified(name + suffix, schema, dialect)}") for suffix in _TRIGGER_SUFFIXES
+    ]
+    return statements + [text(f"DROP TABLE {maybe}{_qualified(name, schema, dialect)}")]
 
 
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
     import re
 
-    master = f"{connection.dialect.identifier_preparer.quote_schema(schema)}.sqlite_master" if schema else "sqlite_master"
     rows = connection.execute(
-        text(f"SELECT name, sql FROM {master} WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5(%'")
+        text(f"SELECT name, sql FROM {master_table(connection, schema)} WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5(%'")
     )
     found = []
     for name, sql in rows:
@@ -160,7 +172,7 @@ def arm(
     spec: FullTextSpec, key: ColumnElement[Any], query: str, match_all: bool, dialect: Dialect
 ) -> Tuple[Select[Any], ColumnElement[Any]]:
     quoted = dialect.identifier_preparer.quote(spec.name)
-    fts = table(spec.name, ColumnClause("rowid"))
+    fts = table(spec.name, ColumnClause("rowid"), schema=spec.schema)
     base_rowid: ColumnClause[Any] = ColumnClause("rowid", _selectable=spec.table)
     words = query_string(query, match_all)
     # No words (only punctuation): a query that matches nothing, as the other backends do.
@@ -178,7 +190,7 @@ def hidden_tables(connection: Connection) -> set[str]:
     return hidden
 
 
-_NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)")
+_NO_SUCH_TABLE = re.compile(r"no such table: (?:[^.\s]+\.)?(\S+)")
 
 
 def explain_missing_index(statement: str, error: BaseException) -> Optional[Exception]:

@@ -168,7 +168,7 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
         declarations.insert(0, f"{key} text primary key")
     return (
         f"CREATE VIRTUAL TABLE {'IF NOT EXISTS ' if element.if_not_exists else ''}"
-        f"{compiler.preparer.quote(index.index_name)} USING vec0({', '.join(declarations)})"
+        f"{qualified_name(compiler, index.index_name, index.bound_table.schema)} USING vec0({', '.join(declarations)})"
     )
 
 
@@ -192,8 +192,9 @@ class DropTrigger(ExecutableDDLElement):
 
     inherit_cache = False
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, schema: Optional[str] = None) -> None:
         self.name = name
+        self.schema = schema
 
 
 def _require_this_backend(compiler: DDLCompiler, what: str) -> None:
@@ -214,7 +215,8 @@ def _compile_trigger(element: SyncTrigger, compiler: DDLCompiler, **kw: Any) -> 
     key = vec0_key_name(index)
     key = key if key == "rowid" else quote(key)
     target = f"{vec}({key}, {quote(vec0_column_name(index))})"
-    name = quote(f"{index.name}_sync_{element.kind}")
+    # A trigger lives in its table's schema, and its body's names are that schema's (qualified ones are refused).
+    name = qualified_name(compiler, f"{index.name}_sync_{element.kind}", index.bound_table.schema)
     value = stored_value(index, f"NEW.{column}")
     if element.kind == "insert":
         return (
@@ -249,19 +251,15 @@ def stored_value(index: VectorIndex, expression: str) -> str:
 @compiles(DropTrigger)
 def _compile_drop_trigger(element: DropTrigger, compiler: DDLCompiler, **kw: Any) -> str:
     _require_this_backend(compiler, "a vec0 sync trigger")
-    return f"DROP TRIGGER IF EXISTS {compiler.preparer.quote(element.name)}"
+    return f"DROP TRIGGER IF EXISTS {qualified_name(compiler, element.name, element.schema)}"
 
 
 def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[Executable]:
     """The vec0 table, the copy of the existing vectors, and the three triggers."""
     schema = index.bound_table.schema
-    if schema is not None:
-        raise VectorIndexError(
-            f"VectorIndex {index.name!r}: vec0 tables are supported in SQLite's main schema only, not {schema!r}"
-        )
     column, key_column = index.vector_column, vec0_key_column(index)
     key, name = vec0_key_name(index), vec0_column_name(index)
-    vec = table(index.index_name, sql_column(key), sql_column(name))
+    vec = table(index.index_name, sql_column(key), sql_column(name), schema=schema)
     value: Any = column
     if index.quantization == "binary":
         value = func.vec_quantize_binary(func.vec_f32(column))
@@ -273,7 +271,7 @@ def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[E
 
 def drop_statements(name: str, schema: Optional[str], if_exists: bool = False) -> List[Executable]:
     """The triggers, then the vec0 table (which takes its shadow tables with it)."""
-    statements: List[Executable] = [DropTrigger(trigger) for trigger in trigger_names(name)]
+    statements: List[Executable] = [DropTrigger(trigger, schema) for trigger in trigger_names(name)]
     statements.append(DropVectorIndex(name, schema=schema, if_exists=if_exists))
     return statements
 
@@ -303,12 +301,13 @@ def create_index(connection: Connection, index: VectorIndex, if_not_exists: bool
     """Build ``index`` atomically, replacing a half-built vec0 table of the same name."""
     ensure_index_support(connection, index.index_name)
     statements = create_statements(index)
-    catalog = _catalog(connection)
+    schema = index.bound_table.schema
+    catalog = _catalog(connection, schema)
     if if_not_exists and index.index_name in catalog.complete:
         return
     with connection.begin_nested():
         if index.index_name in catalog.half_built:
-            for statement in drop_statements(index.index_name, None, if_exists=True):
+            for statement in drop_statements(index.index_name, schema, if_exists=True):
                 connection.execute(statement)
         for statement in statements:
             connection.execute(statement)
@@ -316,16 +315,12 @@ def create_index(connection: Connection, index: VectorIndex, if_not_exists: bool
 
 def drop_index(connection: Connection, name: str, schema: Optional[str], if_exists: bool = False) -> None:
     """Drop a vec0 index, complete or half-built; never a table that is not one."""
-    if schema not in (None, "main"):  # create_statements() builds none elsewhere
-        if if_exists:
-            return
-        raise VectorIndexError(f"no vector index named {name!r} in SQLite schema {schema!r}; vec0 indexes live in 'main'")
-    catalog = _catalog(connection)
+    catalog = _catalog(connection, schema)
     if name not in catalog.complete and name not in catalog.half_built:
         if if_exists:
             return
         raise VectorIndexError(
-            f"no vector index named {name!r} in this SQLite database; "
+            f"no vector index named {name!r} in SQLite schema {schema or 'main'!r}; "
             f"existing ones: {', '.join(sorted(catalog.complete)) or 'none'}"
         )
     with connection.begin_nested():
@@ -376,9 +371,14 @@ class _Catalog(NamedTuple):
     half_built: Set[str]
 
 
-def _catalog(connection: Connection) -> _Catalog:
-    """The vec0 tables of the database that are indexes: complete ones (as listed) and half-built ones."""
-    tables = vec0_tables(connection)
+def master_table(connection: Connection, schema: Optional[str]) -> str:
+    """The catalog table of ``schema`` (an attached database's own), or of ``main``."""
+    return f"{connection.dialect.identifier_preparer.quote_schema(schema)}.sqlite_master" if schema else "sqlite_master"
+
+
+def _catalog(connection: Connection, schema: Optional[str] = None) -> _Catalog:
+    """The vec0 tables of ``schema`` that are indexes: complete ones (as listed) and half-built ones."""
+    tables = vec0_tables(connection, schema)
     complete: Dict[str, Dict[str, Any]] = {}
     half_built: Set[str] = set()
     if not tables:
@@ -386,7 +386,7 @@ def _catalog(connection: Connection) -> _Catalog:
     triggers: Dict[str, str] = {
         name: table_name
         for name, table_name in connection.execute(
-            text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+            text(f"SELECT name, tbl_name FROM {master_table(connection, schema)} WHERE type = 'trigger'")
         ).all()
     }
     for name, sql in tables.items():
@@ -410,16 +410,19 @@ def _catalog(connection: Connection) -> _Catalog:
     return _Catalog(complete, half_built)
 
 
-def vec0_tables(connection: Connection) -> Dict[str, str]:
-    """Every vec0 virtual table in a SQLite database, with its CREATE statement."""
+def vec0_tables(connection: Connection, schema: Optional[str] = None) -> Dict[str, str]:
+    """Every vec0 virtual table of ``schema`` (``main`` by default), with its CREATE statement."""
     rows = connection.execute(
-        text("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
+        text(
+            f"SELECT name, sql FROM {master_table(connection, schema)} "
+            "WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+        )
     ).all()
     return {name: sql for name, sql in rows if re.search(r"\bUSING\s+vec0\b", sql, re.IGNORECASE)}
 
 
-def list_indexes(connection: Connection) -> List[Dict[str, Any]]:
-    return list(_catalog(connection).complete.values())
+def list_indexes(connection: Connection, schema: Optional[str] = None) -> List[Dict[str, Any]]:
+    return list(_catalog(connection, schema).complete.values())
 
 
 def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Optional[NameHolder]:
@@ -427,9 +430,9 @@ def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Opt
 
     A half-built index of that name is no holder: :func:`create_index` replaces it, shadow tables and triggers too.
     """
-    if schema not in (None, "main") or name in _catalog(connection).half_built:
-        return None  # create_statements() refuses another schema
-    return catalog_holder(connection, name, [name + suffix for suffix in _SHADOW_SUFFIXES], trigger_names(name), None)
+    if name in _catalog(connection, schema).half_built:
+        return None
+    return catalog_holder(connection, name, [name + suffix for suffix in _SHADOW_SUFFIXES], trigger_names(name), schema)
 
 
 def catalog_holder(
@@ -441,7 +444,7 @@ def catalog_holder(
     compares names without (ASCII) case.  A vec0 or FTS5 table that is an
     index of this library is reported as an index of its table.
     """
-    master = f"{connection.dialect.identifier_preparer.quote_schema(schema)}.sqlite_master" if schema else "sqlite_master"
+    master = master_table(connection, schema)
     wanted = [n.lower() for n in (name, *tables)]
     rows = connection.execute(
         text(
@@ -457,7 +460,7 @@ def catalog_holder(
     if kind == "table":
         from . import fulltext
 
-        built = _catalog(connection).complete.get(found) if schema in (None, "main") else None
+        built = _catalog(connection, schema).complete.get(found)
         if built is None:
             built = next((i for i in fulltext.list_indexes(connection, schema) if i["name"] == found), None)
         return NameHolder("index", found, built["table"]) if built is not None else NameHolder("table", found)

@@ -51,6 +51,7 @@ def top_k_select(request: "TopK") -> Select[Any]:
         sql_column("distance", Float),
         sql_column("k", Integer),
         sql_column(name, vtype),
+        schema=getattr(key_column.table, "schema", None),  # the vec0 table is in its base table's schema
     )
     query: Any = request.query_vector()
     if request.rerank is not None:
