@@ -379,6 +379,14 @@ class PostgreSQLBackend(Backend):
         return fulltext.arm(index, key, query, match_all, dialect)
 
 
+# The extension's version and whether its schema is on this session's search_path: pgvector's
+# type, operators and functions are named unqualified in every statement, so they resolve through it.
+_PGVECTOR = (
+    "SELECT e.extversion, n.nspname, n.nspname = ANY (current_schemas(true)) FROM pg_extension e "
+    "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+)
+
+
 def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     # Connections opening a new database at once all run CREATE EXTENSION; the
     # losers fail with a unique violation (or wait, then see it exists).  Any
@@ -388,15 +396,20 @@ def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     for _attempt in range(2):
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            cursor.execute(_PGVECTOR)
             row = cursor.fetchone()
             if row is None:
                 cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                cursor.execute(_PGVECTOR)
                 row = cursor.fetchone()
             dbapi_connection.commit()
             if row is not None:
-                return str(row[0])
+                version, schema, visible = row
+                if not visible:
+                    raise MissingExtensionError(_off_search_path(database, str(schema)))
+                return str(version)
+        except MissingExtensionError:
+            raise
         except Exception as err:
             dbapi_connection.rollback()
             failure = err
@@ -407,6 +420,17 @@ def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
         f"the pgvector extension is not available in database {database!r} ({reason}); "
         "install pgvector on the server, or have a superuser run CREATE EXTENSION vector in this database"
     ) from failure
+
+
+def _off_search_path(database: Optional[str], schema: str) -> str:
+    """The message for pgvector installed in a schema this session's ``search_path`` leaves out."""
+    quoted = '"' + schema.replace('"', '""') + '"'
+    return (
+        f"the pgvector extension of database {database!r} is installed in schema {schema!r}, which is not on this "
+        f"connection's search_path, so its type vector and operators such as <=> are not found; add the schema "
+        f"to the search_path: ALTER ROLE <role> SET search_path = \"$user\", public, {quoted} (or ALTER DATABASE), "
+        f"or in the URL ?options=-csearch_path%3D%22%24user%22,public,{schema}"
+    )
 
 
 register(PostgreSQLBackend())

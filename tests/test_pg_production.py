@@ -1,0 +1,78 @@
+"""PostgreSQL set up the way hosted services run it: pgvector in its own schema, interrupted index builds.
+
+Each test makes a fresh database of the embedded server and drops it at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+import sqlalchemy
+from sqlalchemy import Column, Integer, MetaData, Table, select
+from sqlalchemy.engine import URL, Engine
+
+import sqlalchemy_vector as sv
+from sqlalchemy_vector.exc import MissingExtensionError, VectorIndexError
+
+WAYS = ("create_engine", "plugin", "attach")
+
+
+def prepared(url: URL, way: str) -> Engine:
+    """An engine for ``url`` prepared for vectors ``way``."""
+    if way == "create_engine":
+        return sv.create_engine(url)
+    if way == "plugin":
+        return sqlalchemy.create_engine(url.update_query_dict({"plugin": "vector"}))
+    return sv.attach(sqlalchemy.create_engine(url))
+
+
+def docs_table() -> Table:
+    return Table("docs", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("emb", sv.Vector(3)))
+
+
+@pytest.fixture
+def database(fresh_database_url: Callable[[str], str], postgresql_url: str) -> Iterator[URL]:
+    url = sqlalchemy.make_url(fresh_database_url("postgresql"))
+    yield url
+    admin = sqlalchemy.create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {conn.dialect.identifier_preparer.quote(str(url.database))} WITH (FORCE)")
+    admin.dispose()
+
+
+def run_as_owner(url: URL, *statements: str) -> None:
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_extension_schema_off_the_search_path_is_named(database: URL, way: str) -> None:
+    # Hosted services install pgvector in a schema of its own; its type and operators resolve through search_path.
+    run_as_owner(database, "CREATE SCHEMA extensions", "CREATE EXTENSION vector SCHEMA extensions")
+    engine = prepared(database, way)
+    try:
+        with pytest.raises(MissingExtensionError) as caught:
+            docs_table().create(engine)
+        message = str(caught.value)
+        assert "schema 'extensions'" in message and "search_path" in message
+        assert "ALTER ROLE" in message and str(database.database) in message
+    finally:
+        engine.dispose()
+
+    # With the schema on the search path (as the message says), everything works.
+    engine = prepared(database.update_query_dict({"options": "-csearch_path=public,extensions"}), way)
+    try:
+        table = docs_table()
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": 1, "emb": [1, 0, 0]}, {"id": 2, "emb": [0, 1, 0]}])
+            sv.create_vector_index(conn, sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine"))
+            found = conn.execute(select(table.c.id, table.c.emb).order_by(table.c.emb.cosine([0.9, 0.1, 0])).limit(1)).one()
+        assert found.id == 1 and np.array_equal(found.emb, [1, 0, 0])
+    finally:
+        engine.dispose()
