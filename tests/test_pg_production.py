@@ -76,3 +76,42 @@ def test_extension_schema_off_the_search_path_is_named(database: URL, way: str) 
         assert found.id == 1 and np.array_equal(found.emb, [1, 0, 0])
     finally:
         engine.dispose()
+
+
+def test_index_an_interrupted_build_left_invalid_is_not_taken_as_built(database: URL) -> None:
+    engine = sv.create_engine(database)
+    table = docs_table()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "emb": [1, i, 0]} for i in range(1, 50)])
+    # CREATE INDEX CONCURRENTLY commits the index's catalog entry first, then waits for writers: a writer
+    # holding its transaction open past lock_timeout interrupts it, and PostgreSQL keeps the index INVALID.
+    writer = engine.connect()
+    writer.begin()
+    writer.execute(table.insert(), [{"id": 100, "emb": [0, 0, 1]}])
+    owner = sqlalchemy.create_engine(database, isolation_level="AUTOCOMMIT")
+    try:
+        with owner.connect() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '200ms'")
+            with pytest.raises(sqlalchemy.exc.OperationalError, match="lock timeout"):
+                conn.exec_driver_sql("CREATE INDEX CONCURRENTLY docs_emb_idx ON docs USING hnsw (emb vector_cosine_ops)")
+            assert conn.exec_driver_sql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'docs_emb_idx'::regclass").scalar() is False
+        writer.rollback()
+
+        index = sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine")
+        with engine.begin() as conn:
+            # Not listed as an index the planner would use ...
+            assert sv.list_vector_indexes(conn, "docs") == []
+            # ... nor kept by if_not_exists as if it were built: the message names it and the fix.
+            with pytest.raises(VectorIndexError, match="invalid index 'docs_emb_idx' of table 'docs'.*drop"):
+                sv.create_vector_index(conn, index, if_not_exists=True)
+            # Dropped by name, then built.
+            sv.drop_vector_index(conn, "docs_emb_idx")
+            sv.create_vector_index(conn, index)
+            assert [found["name"] for found in sv.list_vector_indexes(conn, "docs")] == ["docs_emb_idx"]
+            valid = conn.exec_driver_sql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'docs_emb_idx'::regclass")
+            assert valid.scalar() is True
+    finally:
+        writer.close()
+        owner.dispose()
+        engine.dispose()

@@ -238,6 +238,20 @@ class PostgreSQLBackend(Backend):
     def list_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         return _index.list_indexes(connection, schema)
 
+    def drop_index(
+        self,
+        connection: Connection,
+        name: str,
+        schema: Optional[str],
+        if_exists: bool = False,
+        *,
+        table_name: Optional[str] = None,
+    ) -> None:
+        # An index an interrupted build left INVALID is not listed, yet is dropped when named.
+        holder = _index.name_holder(connection, name, schema)
+        invalid = holder is not None and holder.kind == _index.INVALID_INDEX
+        super().drop_index(connection, name, schema, if_exists or invalid, table_name=table_name)
+
     def index_name_holder(
         self, connection: Connection, name: str, table_name: str, schema: Optional[str]
     ) -> Optional[NameHolder]:

@@ -184,7 +184,8 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
             "LEFT JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = CASE WHEN x.indkey[0] <> 0 "
             "THEN x.indkey[0] ELSE (SELECT min(d.refobjsubid) FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
             "AND d.objid = x.indexrelid AND d.refobjid = tc.oid AND d.refobjsubid > 0) END "
-            "WHERE am.amname IN ('hnsw', 'ivfflat') AND n.nspname = coalesce(:schema, current_schema())"
+            # An index an interrupted CREATE INDEX CONCURRENTLY left INVALID serves no query: not listed (name_holder names it).
+            "WHERE am.amname IN ('hnsw', 'ivfflat') AND x.indisvalid AND n.nspname = coalesce(:schema, current_schema())"
         ),
         {"schema": schema},
     ).mappings()
@@ -226,21 +227,28 @@ _RELATION_KINDS = {
 }
 
 
+#: The kind :func:`name_holder` gives a vector index left INVALID by an interrupted ``CREATE INDEX CONCURRENTLY``:
+#: PostgreSQL keeps it (and updates it on writes) but plans no query with it, until it is dropped or reindexed.
+INVALID_INDEX = "invalid index"
+
+
 def name_holder(connection: Connection, name: str, schema: Optional[str]) -> Optional[NameHolder]:
     """The relation of ``schema`` named ``name``: tables, views, sequences and every table's indexes share the names."""
     row = connection.execute(
         text(
-            "SELECT c.relkind, c.relname, t.relname FROM pg_class c "
+            "SELECT CASE WHEN NOT x.indisvalid AND am.amname IN ('hnsw', 'ivfflat') THEN :invalid "
+            "ELSE c.relkind::text END, c.relname, t.relname FROM pg_class c "
+            "LEFT JOIN pg_am am ON am.oid = c.relam "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "LEFT JOIN pg_index x ON x.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = x.indrelid "
             "WHERE c.relname = :name AND n.nspname = coalesce(:schema, current_schema())"
         ),
-        {"name": name, "schema": schema},
+        {"name": name, "schema": schema, "invalid": INVALID_INDEX},
     ).first()
     if row is None:
         return None
     kind, found, table_name = row
-    return NameHolder(_RELATION_KINDS.get(str(kind), "relation"), found, table_name)
+    return NameHolder(INVALID_INDEX if kind == INVALID_INDEX else _RELATION_KINDS.get(str(kind), "relation"), found, table_name)
 
 
 def index_options(reloptions: Optional[Sequence[str]]) -> Dict[str, Any]:
