@@ -5,7 +5,7 @@ Each test makes a fresh database of the embedded server and drops it at the end.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
