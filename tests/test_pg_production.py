@@ -78,6 +78,30 @@ def test_extension_schema_off_the_search_path_is_named(database: URL, way: str) 
         engine.dispose()
 
 
+
+@pytest.mark.parametrize("way", WAYS)
+def test_extension_schema_put_on_the_search_path_by_a_connect_listener(database: URL, way: str) -> None:
+    # An application's own listener, added after the engine was prepared, sets the path on each connection.
+    run_as_owner(database, "CREATE SCHEMA extensions", "CREATE EXTENSION vector SCHEMA extensions")
+    engine = prepared(database, way)
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def set_search_path(dbapi_connection: object, connection_record: object) -> None:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("SET search_path = public, extensions")
+        cursor.close()
+        dbapi_connection.commit()  # type: ignore[attr-defined]
+
+    try:
+        table = docs_table()
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": 1, "emb": [1, 0, 0]}, {"id": 2, "emb": [0, 1, 0]}])
+            nearest = conn.execute(select(table.c.id).order_by(table.c.emb.cosine([0.1, 0.9, 0])).limit(1)).scalar_one()
+        assert nearest == 2
+    finally:
+        engine.dispose()
+
 def test_index_an_interrupted_build_left_invalid_is_not_taken_as_built(database: URL) -> None:
     engine = sv.create_engine(database)
     table = docs_table()

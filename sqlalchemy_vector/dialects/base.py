@@ -611,8 +611,9 @@ class Backend:
         self, error: BaseException, compiled: "Compiled", parameters: Sequence[Mapping[str, Any]]
     ) -> Optional[Exception]:
         """What to raise in place of the driver's ``error`` when a statement broke a limit of the database whose
-        message names no column (pgvector's non-zero elements of a sparse vector in an HNSW index); None for any
-        other error.
+        message names no column (pgvector's non-zero elements of a sparse vector in an HNSW index), or found no
+        type of the extension where the library knows why (pgvector's schema left off the search_path); None for
+        any other error.
 
         ``compiled.statement`` is what was executed (an ``Insert``, an
         ``Update``, a ``CreateIndex``), ``parameters`` its parameter sets as

@@ -10,6 +10,7 @@ IVFFlat indexes recognise in ``ORDER BY ... LIMIT``.
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -208,8 +209,8 @@ class PostgreSQLBackend(Backend):
                 driver_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
                 driver_connection.adapters.register_dumper(_BinaryVector, _psycopg_dumper())
             if not ready:
-                version = _ensure_pgvector(dbapi_connection, engine.url.database)
-                set_engine_state(engine.dialect, pgvector=version)
+                version, schema = _ensure_pgvector(dbapi_connection, engine.url.database)
+                set_engine_state(engine.dialect, pgvector=version, **{_PGVECTOR_SCHEMA: (schema, engine.url.database)})
                 ready = True
             if asyncpg_codecs:
                 _codecs.register_asyncpg(engine.dialect, dbapi_connection)
@@ -345,7 +346,8 @@ class PostgreSQLBackend(Backend):
     def explain_write_error(
         self, error: BaseException, compiled: Compiled, parameters: Sequence[Mapping[str, Any]]
     ) -> Optional[Exception]:
-        return _index.explain_sparse_limit(error, compiled, parameters)
+        off_path = _explain_off_search_path(error, compiled.dialect)
+        return off_path if off_path is not None else _index.explain_sparse_limit(error, compiled, parameters)
 
     def is_concurrent_ddl_error(self, error: BaseException) -> bool:
         from . import reliability
@@ -393,15 +395,24 @@ class PostgreSQLBackend(Backend):
         return fulltext.arm(index, key, query, match_all, dialect)
 
 
-# The extension's version and whether its schema is on this session's search_path: pgvector's
-# type, operators and functions are named unqualified in every statement, so they resolve through it.
+# The extension's version and schema.  pgvector's type, operators and functions are named unqualified in
+# every statement, so they resolve through the search_path: a schema it leaves out is named when a statement
+# fails for it (an application's own connect listener may still set the path, after this one ran).
 _PGVECTOR = (
-    "SELECT e.extversion, n.nspname, n.nspname = ANY (current_schemas(true)) FROM pg_extension e "
+    "SELECT e.extversion, n.nspname FROM pg_extension e "
     "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+)
+_PGVECTOR_SCHEMA = "pgvector_schema"
+#: What PostgreSQL says when pgvector's type, an operator on it or a function of it is not on the search_path.
+_NOT_FOUND = re.compile(
+    r'type "(?:vector|halfvec|sparsevec)" does not exist'
+    r"|operator does not exist: \S*\b(?:vector|halfvec|sparsevec|bit) (?:<=>|<->|<#>|<\+>|<~>|<%>)"
+    r"|function \w+\([^)]*\b(?:vector|halfvec|sparsevec)\b[^)]*\) does not exist"
 )
 
 
-def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
+def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> Tuple[str, str]:
+    """pgvector's version and schema in ``database``, the extension created if it is missing."""
     # Connections opening a new database at once all run CREATE EXTENSION; the
     # losers fail with a unique violation (or wait, then see it exists).  Any
     # failure is met by looking again: only an extension still missing after a
@@ -418,12 +429,7 @@ def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
                 row = cursor.fetchone()
             dbapi_connection.commit()
             if row is not None:
-                version, schema, visible = row
-                if not visible:
-                    raise MissingExtensionError(_off_search_path(database, str(schema)))
-                return str(version)
-        except MissingExtensionError:
-            raise
+                return str(row[0]), str(row[1])
         except Exception as err:
             dbapi_connection.rollback()
             failure = err
@@ -436,14 +442,20 @@ def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> str:
     ) from failure
 
 
-def _off_search_path(database: Optional[str], schema: str) -> str:
-    """The message for pgvector installed in a schema this session's ``search_path`` leaves out."""
+def _explain_off_search_path(error: BaseException, dialect: Dialect) -> Optional[Exception]:
+    """The error naming pgvector's schema, for a statement that found no type, operator or function of it."""
+    if _NOT_FOUND.search(str(getattr(error, "orig", None) or error)) is None:
+        return None
+    state = engine_state(dialect) or {}
+    if state.get(_PGVECTOR_SCHEMA) is None:
+        return None
+    schema, database = state[_PGVECTOR_SCHEMA]
     quoted = '"' + schema.replace('"', '""') + '"'
-    return (
-        f"the pgvector extension of database {database!r} is installed in schema {schema!r}, which is not on this "
-        f"connection's search_path, so its type vector and operators such as <=> are not found; add the schema "
-        f"to the search_path: ALTER ROLE <role> SET search_path = \"$user\", public, {quoted} (or ALTER DATABASE), "
-        f"or in the URL ?options=-csearch_path%3D%22%24user%22,public,{schema}"
+    return MissingExtensionError(
+        f"pgvector's type vector or an operator of it was not found: the extension is installed in schema "
+        f"{schema!r} of database {database!r}, which the search_path this statement ran with leaves "
+        f"out; add the schema to the search_path: ALTER ROLE <role> SET search_path = \"$user\", public, {quoted} "
+        f"(or ALTER DATABASE), or in the URL ?options=-csearch_path%3D%22%24user%22,public,{schema}"
     )
 
 
