@@ -210,7 +210,8 @@ class PostgreSQLBackend(Backend):
                 driver_connection.adapters.register_dumper(_BinaryVector, _psycopg_dumper())
             if not ready:
                 version, schema = _ensure_pgvector(dbapi_connection, engine.url.database)
-                set_engine_state(engine.dialect, pgvector=version, **{_PGVECTOR_SCHEMA: (schema, engine.url.database)})
+                # The schema asyncpg's codecs are registered from, too.
+                set_engine_state(engine.dialect, pgvector=version, pgvector_schema=schema, pgvector_database=engine.url.database)
                 ready = True
             if asyncpg_codecs:
                 _codecs.register_asyncpg(engine.dialect, dbapi_connection)
@@ -402,7 +403,6 @@ _PGVECTOR = (
     "SELECT e.extversion, n.nspname FROM pg_extension e "
     "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
 )
-_PGVECTOR_SCHEMA = "pgvector_schema"
 #: What PostgreSQL says when pgvector's type, an operator on it or a function of it is not on the search_path.
 _NOT_FOUND = re.compile(
     r'type "(?:vector|halfvec|sparsevec)" does not exist'
@@ -447,9 +447,9 @@ def _explain_off_search_path(error: BaseException, dialect: Dialect) -> Optional
     if _NOT_FOUND.search(str(getattr(error, "orig", None) or error)) is None:
         return None
     state = engine_state(dialect) or {}
-    if state.get(_PGVECTOR_SCHEMA) is None:
+    schema, database = state.get("pgvector_schema"), state.get("pgvector_database")
+    if schema is None:
         return None
-    schema, database = state[_PGVECTOR_SCHEMA]
     quoted = '"' + schema.replace('"', '""') + '"'
     return MissingExtensionError(
         f"pgvector's type vector or an operator of it was not found: the extension is installed in schema "
