@@ -8,6 +8,8 @@ so they reach the caller as themselves rather than wrapped in a
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exc as sa_exc
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "DimensionLimitError",
     "SchemaMismatchError",
     "DatabaseLockedError",
+    "SharedConnectionError",
 ]
 
 
@@ -120,6 +123,27 @@ class DatabaseLockedError(VectorError, sa_exc.OperationalError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class SharedConnectionError(VectorError, sa_exc.InvalidRequestError):
+    """A facade's call would run in a transaction of yours, on the one connection the engine's pool shares.
+
+    An in-memory database lives in one connection, which its pool gives every
+    caller of a thread: the facade's commit would commit your pending writes,
+    its rollback discard them.
+    """
+
+    @classmethod
+    def of(cls, url: Any, pool: str) -> "SharedConnectionError":
+        """The error for the engine of ``url``, whose pool (of class ``pool``) shares its connection."""
+        shown = url.render_as_string(hide_password=True) if hasattr(url, "render_as_string") else str(url)
+        return cls(
+            f"the engine {shown!r} shares one connection among its callers ({pool}: an in-memory database lives in "
+            "one connection), and a transaction of yours is open on it (a Session with flushed writes, a "
+            "Connection after begin()): the facade's commit would commit that work, and its rollback discard it; "
+            "commit or roll back your transaction before calling the facade, or use a database file, whose pool "
+            "gives the facade a connection of its own"
+        )
 
 
 class FallbackWarning(UserWarning):

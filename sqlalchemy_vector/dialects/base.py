@@ -607,6 +607,16 @@ class Backend:
         """A clear error for a driver error the user can act on (a locked database file), or ``None``."""
         return None
 
+    def transaction_open(self, driver_connection: Any) -> bool:
+        """Whether the driver's connection, not begun by the caller, is inside a transaction already.
+
+        Asked where the engine's pool shares one connection among its callers
+        (an in-memory database's), before the facade begins its own: open,
+        it is the application's.  False where the driver cannot tell without
+        a statement; :meth:`explain_error` then names the driver's refusal.
+        """
+        return False
+
     def explain_write_error(
         self, error: BaseException, compiled: "Compiled", parameters: Sequence[Mapping[str, Any]]
     ) -> Optional[Exception]:

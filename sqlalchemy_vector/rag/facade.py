@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
@@ -38,6 +39,7 @@ from ..exc import (
     InvalidVectorError,
     ModelConfigurationError,
     SchemaMismatchError,
+    SharedConnectionError,
     UnsupportedKindError,
     UnsupportedMetricError,
     VectorIndexError,
@@ -484,6 +486,8 @@ class VectorRAG(_Facade):
                 + ("; use AsyncVectorRAG with an AsyncEngine" if isinstance(bind, AsyncEngine) else "")
             )
         self.engine: Engine = engine
+        #: The pool gives every caller (of a thread) one connection: an in-memory database's.
+        self._shared_pool = isinstance(engine.pool, (SingletonThreadPool, StaticPool))
         #: Held shared by every call, exclusively by an index change, where the backend needs it.
         self._index_lock = _index_lock(engine)
         #: The statements that distribute the tables (distributed=True).
@@ -518,6 +522,7 @@ class VectorRAG(_Facade):
         """
         if self._tables_ready:
             return
+        self._refuse_open_transaction()  # create_all() would commit it
         lock = _setup_lock(self.engine) if self._serialize_setup else contextlib.nullcontext()
         with lock:
             with self._explained_errors():
@@ -662,11 +667,34 @@ class VectorRAG(_Facade):
     @contextlib.contextmanager
     def _session(self, exclusive: bool = False) -> Iterator[Session]:
         """A session of this facade, in use while the block runs (see :meth:`_changing_indexes`)."""
+        self._refuse_open_transaction()
         self._ensure_tables()
         lock = self._index_lock
         with self._explained_errors():
             with contextlib.nullcontext() if lock is None else lock.hold(exclusive), self._sessions() as session:
                 yield session
+
+    def _refuse_open_transaction(self) -> None:
+        """Refuse to run in a transaction of the application's, on a connection the engine's pool shares with it.
+
+        Such a pool (an in-memory database's) gives the facade's session the
+        connection a ``Session`` of yours may have writes pending on: the
+        facade's commit would commit them, its rollback (a read's end too)
+        discard them.  Other pools give the facade a connection of its own.
+        """
+        if not self._shared_pool:
+            return
+        pool = self.engine.pool
+        backend = backend_for(self.engine.dialect)
+        if isinstance(pool, StaticPool):
+            # Looked at in place: a checkout of it would roll it back when returned.
+            driver = pool.connection.driver_connection
+            found = driver is not None and backend.transaction_open(driver)
+        else:
+            with self.engine.connect() as probe:  # the thread's connection, shared with its holder: not reset
+                found = backend.transaction_open(probe.connection.driver_connection)
+        if found:
+            raise SharedConnectionError.of(self.engine.url, type(pool).__name__)
 
     @contextlib.contextmanager
     def _explained_errors(self) -> Iterator[None]:

@@ -324,6 +324,11 @@ class DuckDBBackend(Backend):
 
         return reliability.explain_error(error, url)
 
+    def transaction_open(self, driver_connection: Any) -> bool:
+        from . import reliability
+
+        return reliability.transaction_open(driver_connection)
+
     def lock_writers(self, connection: Connection, table: Table) -> None:
         from . import reliability
 

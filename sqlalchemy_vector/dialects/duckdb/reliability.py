@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 from sqlalchemy import Table, event
 from sqlalchemy.engine import URL, Connection, Engine
 
-from ...exc import DatabaseLockedError
+from ...exc import DatabaseLockedError, SharedConnectionError
 
 
 def is_concurrent_ddl_error(error: BaseException) -> bool:
@@ -24,6 +24,9 @@ def is_concurrent_ddl_error(error: BaseException) -> bool:
 
 def explain_error(error: BaseException, url: URL) -> Optional[Exception]:
     message = str(getattr(error, "orig", error))
+    if "cannot start a transaction within a transaction" in message:
+        # Begun on a connection another caller has in a transaction: only where the pool shares one (in memory).
+        return SharedConnectionError.of(url, "one connection per thread")
     if "Could not set lock on file" not in message:
         return None
     holder = re.search(r"\(PID (\d+)\)", message)
@@ -34,6 +37,16 @@ def explain_error(error: BaseException, url: URL) -> Optional[Exception]:
         "and serve the others, or use PostgreSQL for several writing processes",
         error,
     )
+
+
+def transaction_open(driver_connection: Any) -> bool:
+    """Whether the connection is in a transaction its wrapper began.
+
+    DuckDB's client does not say, and a BEGIN inside a transaction aborts it: duckdb-sqlalchemy's connection
+    wrapper counts the statements of the transaction it began (None outside one).  duckdb_engine's says
+    nothing; there the facade's own BEGIN is refused, which :func:`explain_error` names.
+    """
+    return getattr(driver_connection, "_transaction_statements", None) is not None
 
 
 # -- opening a database another thread is closing --------------------------------------------------

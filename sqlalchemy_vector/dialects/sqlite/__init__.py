@@ -628,6 +628,12 @@ class SQLiteBackend(Backend):
 
         return reliability.explain_error(error, url)
 
+    def transaction_open(self, driver_connection: Any) -> bool:
+        # sqlite3 (and sqlean, and aiosqlite's proxy of it) says so; autocommit=False (3.12) is always in one.
+        return bool(getattr(driver_connection, "in_transaction", False)) and getattr(
+            driver_connection, "autocommit", None
+        ) is not False
+
     # -- full-text search (FullTextIndex, hybrid search) -----------------------------------
 
     fulltext_languages = ("english", "simple")
