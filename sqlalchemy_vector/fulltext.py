@@ -322,8 +322,7 @@ def create_fulltext_index(bind: Bind, index: Union[FullTextIndex, FullTextSpec])
     built = _table_index_named_otherwise(backend, connection, spec.table.name, spec.schema, spec.name)
     if built is not None:
         _refuse_second_index(backend, spec, built["name"], built["column"])
-    for statement in statements:
-        connection.execute(statement)
+    backend.run_ddl_atomically(connection, statements)
 
 
 def drop_fulltext_index(

@@ -125,3 +125,33 @@ def test_a_file_database_keeps_its_own_connection(tmp_path: Any) -> None:
         assert rag.get_statistics()["document_count"] == 1
     finally:
         engine.dispose()
+
+
+def test_a_sqlite_fulltext_build_failing_midway_leaves_no_index(tmp_path: Any) -> None:
+    # pysqlite begins no transaction before DDL: the FTS5 table was committed on its own, and a build failing at
+    # a trigger left an index without triggers, which the next build refused as existing and hybrid search used.
+    from sqlalchemy import event
+
+    from sqlalchemy_vector.fulltext import list_fulltext_indexes
+
+    engine = sv.create_engine(f"sqlite:///{tmp_path}/fts.db")
+    try:
+        rag = VectorRAG(engine, dimension=8)
+        rag.load_documents([{"content": "apple pie"}, {"content": "banana bread"}], show_progress=False)
+
+        def fail(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "CREATE TRIGGER" in statement:
+                raise OSError("disk full")
+
+        event.listen(engine, "before_cursor_execute", fail)
+        with pytest.raises(OSError, match="disk full"):
+            rag.create_fulltext_index()
+        event.remove(engine, "before_cursor_execute", fail)
+        with engine.connect() as connection:
+            assert list_fulltext_indexes(connection) == []
+        rag.create_fulltext_index()
+        rag.load_documents([{"content": "apple tart"}], show_progress=False)
+        found = rag.hybrid_query("apple", weights=(0, 1))
+        assert sorted(r["content"] for r in found) == ["apple pie", "apple tart"]
+    finally:
+        engine.dispose()

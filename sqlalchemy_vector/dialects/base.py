@@ -673,6 +673,15 @@ class Backend:
         """Every statement that builds the full-text index ``index`` (and fills it), in order."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
 
+    def run_ddl_atomically(self, connection: Connection, statements: Sequence[Executable]) -> None:
+        """Run ``statements`` (an index build) so that a failure midway leaves none of them applied.
+
+        Within the caller's transaction where the backend's DDL is transactional;
+        a backend whose driver commits DDL on its own wraps them.
+        """
+        for statement in statements:
+            connection.execute(statement)
+
     def fulltext_drop_statements(
         self, name: str, table_name: str, schema: Optional[str], dialect: Dialect, if_exists: bool = False
     ) -> List[Executable]:

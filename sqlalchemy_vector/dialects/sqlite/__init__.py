@@ -18,7 +18,7 @@ import math
 import types
 import urllib.parse
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 from sqlalchemy import JSON, Integer, Table
@@ -627,6 +627,13 @@ class SQLiteBackend(Backend):
         from . import reliability
 
         return reliability.explain_error(error, url)
+
+    def run_ddl_atomically(self, connection: Connection, statements: Sequence[Executable]) -> None:
+        # pysqlite begins a transaction before DML only: a CREATE VIRTUAL TABLE ahead of the fill would be
+        # committed on its own.  A savepoint is a real transaction, begun before the first statement.
+        with connection.begin_nested():
+            for statement in statements:
+                connection.execute(statement)
 
     def transaction_open(self, driver_connection: Any) -> bool:
         # sqlite3 (and sqlean, and aiosqlite's proxy of it) says so; autocommit=False (3.12) is always in one.
