@@ -592,7 +592,9 @@ class _Store:
                     document_id.in_(bindparam(_DOCUMENT_IDS, expanding=True))
                 )
             unread = [row[0] for row in winners if row[1] is _UNREAD]
-            documents = {row[0]: row for row in connection.execute(self.read_by_key, {_DOCUMENT_IDS: unread})}
+            documents: Dict[Any, Any] = {}
+            for chunk in _chunks(unread):  # a large top_k: IN lists the statement-size limits allow
+                documents.update((row[0], row) for row in connection.execute(self.read_by_key, {_DOCUMENT_IDS: list(chunk)}))
             winners = [
                 row if row[1] is not _UNREAD else (row[0], documents[row[0]][1], documents[row[0]][2], row[3])
                 for row in winners

@@ -1,0 +1,57 @@
+"""Large inputs: more ids, filter values and results than one statement may carry on some backend.
+
+The sizes are just over each limit: ClickHouse parses at most ``max_query_size``
+(256 KiB) of query text, where clickhouse-connect renders every value inline;
+psycopg sends at most 65,535 parameters per statement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
+from sqlalchemy.engine import Engine
+
+import sqlalchemy_vector as sv
+from tests.conftest import WITH_CLICKHOUSE
+
+
+class _Plain:
+    """A fixed embedder: every text the same direction (the tests give documents their own vectors)."""
+
+    dimension = 3
+    model_name = "plain-v1"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 3), dtype=np.float32)
+
+
+def _documents(count: int) -> list[dict]:
+    # Ids of 40 characters: 8,000 of them inline are 360 KB of query text.
+    return [
+        {
+            "document_id": f"document-{i:06d}-" + "x" * 24,
+            "content": f"text {i}",
+            "metadata": {"n": i},
+            "embedding": [1.0, float(i % 7) / 10.0, float(i % 11) / 10.0],
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_search_with_top_k_over_the_statement_size_limit(backend: str, fresh_engine: Engine) -> None:  # noqa: F811
+    # More results than one IN list of their ids may hold: a top_k larger than the table, the documents
+    # similar to one, and MMR over a deep candidate list all read the winners by key.
+    count = 8_000
+    rag = sv.VectorRAG(fresh_engine, embedder=_Plain())
+    try:
+        rag.load_documents(_documents(count), show_progress=False, batch_size=4_000)
+        hits = rag.query_with_embedding([1.0, 0.3, 0.5], top_k=count + 10)
+        assert len(hits) == count and len({h["document_id"] for h in hits}) == count
+        assert all(h["content"] == f"text {h['metadata']['n']}" for h in hits)
+        similar = rag.find_similar_documents(_documents(1)[0]["document_id"], top_k=count)
+        assert len(similar) == count - 1
+        assert len(rag.mmr_query("text", top_k=5, fetch_k=count)) == 5
+    finally:
+        rag.close()
