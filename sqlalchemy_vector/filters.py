@@ -20,7 +20,9 @@ a deeper one is refused (its SQL nests as deep, and SQLite's parser stops
 at about 28 nested ``$not``).
 
 Keys and values are always bound parameters; ``$in`` and ``$nin`` bind their
-list as one expanding ``IN`` parameter, however long.  The SQL that reads a key
+list as one expanding ``IN`` parameter, or where the backend takes a list as one
+array parameter (PostgreSQL: ``= ANY(...)``, under psycopg's 65,535 parameters a
+statement), as that, however long.  The SQL that reads a key
 differs per backend (PostgreSQL ``->``/``->>``/``jsonb_typeof``, SQLite and
 DuckDB ``json_extract``/``json_type``, a case-sensitive LIKE): each backend
 provides it (``Backend.compile_json_value``, ``json_key_path``,
@@ -34,7 +36,7 @@ import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 import numpy as np
-from sqlalchemy import Boolean, Float, String, and_, false, func, literal, not_, or_, true
+from sqlalchemy import Boolean, Float, String, and_, bindparam, false, func, literal, not_, or_, true
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -289,9 +291,9 @@ def _one_of(column: ColumnElement[Any], key: str, values: List[Any], where: str,
         elif len(group) == 1:
             clauses.append(JSONValue(column, key, kind) == _bind(group[0], kind))
         else:
-            # One expanding parameter: a comparison per value would nest one OR
+            # One parameter for the list: a comparison per value would nest one OR
             # per value, and SQLite rejects expressions deeper than 1,000.
-            clauses.append(JSONValue(column, key, kind).in_([_as_compared(v, kind) for v in group]))
+            clauses.append(OneOf(JSONValue(column, key, kind), [_as_compared(v, kind) for v in group]))
     if not clauses:
         return false()
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
@@ -348,6 +350,29 @@ class JSONValue(ColumnElement[Any]):
         self.type = _KINDS[kind]
 
 
+class OneOf(ColumnElement[bool]):
+    """``value IN (values)``, in the form the backend takes a list of any length in (``Backend.compile_one_of``).
+
+    Holds both forms' parameters: ``listed``, the expanding ``IN`` parameter
+    (one bound value per list item), and ``array``, the whole list as one
+    array parameter.  The backend renders one of them.
+    """
+
+    __visit_name__ = "json_one_of"
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("value", InternalTraversal.dp_clauseelement),
+        ("listed", InternalTraversal.dp_clauseelement),
+        ("array", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, value: ColumnElement[Any], values: List[Any]) -> None:
+        self.value = value
+        self.listed = value.in_(values)
+        self.array = bindparam(None, values, type_=sqltypes.ARRAY(value.type))
+
+
 class _LikePattern(sqltypes.TypeDecorator[str]):
     """A ``$like`` pattern, bound in the form the backend's case-sensitive match takes."""
 
@@ -389,6 +414,11 @@ def _backend(dialect: Dialect) -> Backend:
 @compiles(JSONValue)
 def _compile_json_value(element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
     return _backend(compiler.dialect).compile_json_value(element, compiler, **kw)
+
+
+@compiles(OneOf)
+def _compile_one_of(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return _backend(compiler.dialect).compile_one_of(element, compiler, **kw)
 
 
 @compiles(CaseSensitiveLike)

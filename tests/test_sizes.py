@@ -55,3 +55,29 @@ def test_search_with_top_k_over_the_statement_size_limit(backend: str, fresh_eng
         assert len(rag.mmr_query("text", top_k=5, fetch_k=count)) == 5
     finally:
         rag.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])  # DuckDB takes seconds per 70,000-value list
+def test_in_and_nin_filters_over_the_parameter_limit(backend: str, fresh_engine: Engine) -> None:  # noqa: F811
+    # 70,000 values: more than the 65,535 parameters psycopg sends with one statement.
+    rag = sv.VectorRAG(fresh_engine, embedder=_Plain())
+    try:
+        rag.load_documents(_documents(20), show_progress=False)
+        numbers = list(range(5, 70_005))
+        words = [f"w{i}" for i in range(70_000)]
+
+        def found(filters: dict) -> list[int]:
+            hits = rag.query_with_filters(filters, top_k=50)
+            return sorted(h["metadata"]["n"] for h in hits)
+
+        assert found({"n": {"$in": numbers}}) == list(range(5, 20))
+        assert found({"n": {"$nin": numbers}}) == list(range(5))
+        assert found({"n": {"$in": words}}) == []
+        # The same statement shape with other values (a cached compilation) gets them, not the first list's.
+        assert found({"n": {"$in": list(range(10, 70_010))}}) == list(range(10, 20))
+        ranked = rag.query_with_filters({"n": {"$in": numbers}}, "text", top_k=3)
+        assert len(ranked) == 3 and all(h["metadata"]["n"] >= 5 for h in ranked)
+        assert rag.delete_documents([d["document_id"] for d in _documents(20)], filters={"n": {"$in": numbers}}) == 15
+        assert found({}) == list(range(5))
+    finally:
+        rag.close()

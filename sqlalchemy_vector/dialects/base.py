@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from sqlalchemy.schema import Index
 
     from ..bulk import BulkLoad
-    from ..filters import CaseSensitiveLike, JSONValue
+    from ..filters import CaseSensitiveLike, JSONValue, OneOf
     from ..functions import VectorDistance
     from ..index import CreateVectorIndex, DropVectorIndex, VectorIndex
     from ..fulltext import FullTextSpec
@@ -493,6 +493,14 @@ class Backend:
     def compile_json_value(self, element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
         """SQL reading one key as one JSON kind; NULL when the key is missing or holds another type."""
         raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (compile_json_value)")
+
+    def compile_one_of(self, element: "OneOf", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for a value in a list of filter values (``$in``, ``$nin``): an expanding ``IN``, one parameter per value.
+
+        Backends that bind a whole list as one array parameter (no limit on its
+        length) override it with ``element.array``.
+        """
+        return compiler.process(element.listed, **kw)
 
     def compile_case_sensitive_like(self, element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
         """SQL for a case-sensitive match of a pattern bound through :meth:`like_pattern`.

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
     from ...bulk import BulkLoad
-    from ...filters import JSONValue
+    from ...filters import JSONValue, OneOf
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 
 _OPERATORS = {
@@ -298,6 +298,9 @@ class PostgreSQLBackend(Backend):
 
     def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
         return _filters.compile_json_value(element, compiler, **kw)
+
+    def compile_one_of(self, element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+        return _filters.compile_one_of(element, compiler, **kw)
 
     # -- column types of the ORM mixins ---------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.sql.compiler import SQLCompiler
 
 if TYPE_CHECKING:
-    from ...filters import JSONValue
+    from ...filters import JSONValue, OneOf
 
 _TEMPLATES = {
     "number": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN CAST({doc} ->> {key} AS DOUBLE PRECISION) END",
@@ -31,3 +31,9 @@ def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -
     key = f"CAST({compiler.process(element.json_key, **kw)} AS TEXT)"
     return _TEMPLATES[element.kind].format(doc=doc, key=key)
 
+
+
+def compile_one_of(element: "OneOf", compiler: SQLCompiler, **kw: Any) -> str:
+    """``value = ANY(array)``: the list as one parameter, where an ``IN`` list of 65,536 or more values would exceed
+    the 65,535 parameters psycopg sends with a statement."""
+    return f"({compiler.process(element.value, **kw)} = ANY({compiler.process(element.array, **kw)}))"
