@@ -7,9 +7,12 @@ psycopg sends at most 65,535 parameters per statement.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import sqlalchemy_vector as sv
@@ -79,5 +82,27 @@ def test_in_and_nin_filters_over_the_parameter_limit(backend: str, fresh_engine:
         assert len(ranked) == 3 and all(h["metadata"]["n"] >= 5 for h in ranked)
         assert rag.delete_documents([d["document_id"] for d in _documents(20)], filters={"n": {"$in": numbers}}) == 15
         assert found({}) == list(range(5))
+    finally:
+        rag.close()
+
+
+@pytest.mark.parametrize("backend", ["clickhouse"])
+def test_a_longer_clickhouse_filter_list_once_max_query_size_is_raised(backend: str, fresh_engine: Engine) -> None:  # noqa: F811
+    """docs/backends.md: an $in list past ClickHouse's max_query_size, with the limit raised by a connect listener."""
+    values = list(range(100_000))
+    rag = sv.VectorRAG(fresh_engine, embedder=_Plain())
+    try:
+        rag.load_documents(_documents(3), show_progress=False)
+        with pytest.raises(Exception, match="Max query size exceeded"):
+            rag.query_with_filters({"n": {"$in": values}})
+
+        @event.listens_for(fresh_engine, "connect")
+        def _larger_queries(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET max_query_size = 16777216")
+            cursor.close()
+
+        fresh_engine.dispose()  # connections open from now on run the listener
+        assert len(rag.query_with_filters({"n": {"$in": values}})) == 3
     finally:
         rag.close()

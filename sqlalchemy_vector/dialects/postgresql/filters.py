@@ -32,7 +32,6 @@ def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -
     return _TEMPLATES[element.kind].format(doc=doc, key=key)
 
 
-
 def compile_one_of(element: "OneOf", compiler: SQLCompiler, **kw: Any) -> str:
     """``value = ANY(array)``: the list as one parameter, where an ``IN`` list of 65,536 or more values would exceed
     the 65,535 parameters psycopg sends with a statement."""
