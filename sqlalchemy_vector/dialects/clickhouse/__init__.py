@@ -17,7 +17,7 @@ column holds no NULL.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 from sqlalchemy import event
@@ -293,6 +293,11 @@ class ClickHouseBackend(Backend):
         from .migration import database_has_vectors
 
         return database_has_vectors(connection)
+
+    def hidden_schemas(self, connection: Connection) -> Set[str]:
+        from .migration import SYSTEM_DATABASES
+
+        return set(SYSTEM_DATABASES)
 
     def prepare_migrations(self) -> None:
         try:  # clickhouse-connect's Alembic implementation for "clickhousedb" (its version table, its DDL)

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.type_api import TypeEngine
 
 
+# The server's own databases: SHOW DATABASES (what Alembic's include_schemas compares) lists them beside the
+# application's, and autogenerate would propose to drop their tables.
+SYSTEM_DATABASES = ("system", "INFORMATION_SCHEMA", "information_schema")
+
+
 def keeps_vector_indexes(operation: Any) -> bool:
     """ClickHouse alters columns in place: skip indexes on the other columns stay."""
     return True
