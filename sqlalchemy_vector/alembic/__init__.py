@@ -175,14 +175,15 @@ def include_name_for(connection: Optional[Connection]) -> IncludeName:
     """An ``include_name`` hook that hides the tables making up vector indexes (sqlite-vec's vec0 tables),
     and, with ``include_schemas``, the schemas of indexes (DuckDB's full-text indexes).
 
-    The backend lists them from ``connection`` once, when the hook first sees a table or schema.
+    The backend lists them from ``connection`` once per schema (the table's, from ``parent_names``), when the
+    hook first sees a table of it or a schema.
     """
     backend = None if connection is None else find_backend(connection.dialect)
-    hidden: Optional[Set[str]] = None
+    hidden: Dict[Optional[str], Set[str]] = {}
     hidden_schemas: Optional[Set[str]] = None
 
     def hook(name: Optional[str], type_: str, parent_names: Dict[str, Any]) -> bool:
-        nonlocal hidden, hidden_schemas
+        nonlocal hidden_schemas
         if name is None or connection is None or backend is None:
             return True
         if type_ == "schema":
@@ -191,9 +192,10 @@ def include_name_for(connection: Optional[Connection]) -> IncludeName:
             return name not in hidden_schemas
         if type_ != "table":
             return True
-        if hidden is None:
-            hidden = backend.hidden_tables(connection) | backend.fulltext_hidden_tables(connection)
-        return name not in hidden
+        schema = parent_names.get("schema_name")
+        if schema not in hidden:
+            hidden[schema] = backend.hidden_tables(connection, schema) | backend.fulltext_hidden_tables(connection, schema)
+        return name not in hidden[schema]
 
     return hook
 

@@ -545,8 +545,9 @@ class Backend:
         """Whether a reflected index is a vector index, which the Alembic plugin compares instead of Alembic."""
         return False
 
-    def hidden_tables(self, connection: Connection) -> Set[str]:
-        """Tables that are part of vector indexes, hidden from schema comparison and migrations."""
+    def hidden_tables(self, connection: Connection, schema: Optional[str] = None) -> Set[str]:
+        """Tables of ``schema`` (None: the default one) that are part of vector indexes, hidden from schema
+        comparison and migrations."""
         return set()
 
     def hidden_schemas(self, connection: Connection) -> Set[str]:
@@ -725,8 +726,9 @@ class Backend:
         """Whether a reflected index is a full-text index (compared by the Alembic plugin, not by Alembic)."""
         return False
 
-    def fulltext_hidden_tables(self, connection: Connection) -> Set[str]:
-        """Tables that make up full-text indexes, hidden from schema comparison and migrations."""
+    def fulltext_hidden_tables(self, connection: Connection, schema: Optional[str] = None) -> Set[str]:
+        """Tables of ``schema`` (None: the default one) that make up full-text indexes, hidden from schema
+        comparison and migrations."""
         return set()
 
     def explain_fulltext_error(self, statement: str, error: BaseException) -> Optional[Exception]:

@@ -608,8 +608,8 @@ class SQLiteBackend(Backend):
     def storage_dim(self, type_: TypeEngine[Any]) -> Optional[int]:
         return type_.dim if isinstance(type_, F32_BLOB) else None
 
-    def hidden_tables(self, connection: Connection) -> Set[str]:
-        return _reflection.index_tables(connection)
+    def hidden_tables(self, connection: Connection, schema: Optional[str] = None) -> Set[str]:
+        return _reflection.index_tables(connection, schema)
 
     # -- limits and reliability ------------------------------------------------------
 
@@ -669,10 +669,10 @@ class SQLiteBackend(Backend):
 
         return fulltext.name_holder(connection, name, schema)
 
-    def fulltext_hidden_tables(self, connection: Any) -> Any:
+    def fulltext_hidden_tables(self, connection: Any, schema: Optional[str] = None) -> Any:
         from . import fulltext
 
-        return fulltext.hidden_tables(connection)
+        return fulltext.hidden_tables(connection, schema)
 
     def refresh_fulltext_index(self, connection: Any, index: Any, key: str, scan: bool = True) -> bool:
         from . import fulltext

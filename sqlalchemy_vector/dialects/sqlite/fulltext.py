@@ -181,10 +181,11 @@ def arm(
     return statement, -func.bm25(literal_column(quoted))
 
 
-def hidden_tables(connection: Connection) -> set[str]:
-    """The FTS5 tables of full-text indexes and their shadow tables."""
+def hidden_tables(connection: Connection, schema: Optional[str] = None) -> set[str]:
+    """The FTS5 tables of full-text indexes of ``schema`` (an attached database's name; None: main) and their
+    shadow tables."""
     hidden: set[str] = set()
-    for found in list_indexes(connection, None):
+    for found in list_indexes(connection, schema):
         hidden.add(found["name"])
         hidden.update(found["name"] + suffix for suffix in ("_data", "_idx", "_docsize", "_config", "_content"))
     return hidden

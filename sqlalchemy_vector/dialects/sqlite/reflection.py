@@ -9,14 +9,14 @@ them as tables of their own.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, Set
+from typing import Any, Callable, Dict, Optional, Set
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.type_api import TypeEngine
 
 from ..base import reflected_vector
-from .index import vec0_tables
+from .index import master_table, vec0_tables
 
 _SHADOW_SUFFIX = r"_(?:info|chunks|rowids|auxiliary|vector_chunks\d+|metadatachunks\d+|metadatatext\d+)"
 
@@ -32,11 +32,13 @@ def type_names() -> Dict[str, Callable[..., TypeEngine[Any]]]:
     return {"F32_BLOB": reflected_vector, "INT8_BLOB": reflected_kind("int8"), "BIT_BLOB": reflected_kind("bit")}
 
 
-def index_tables(connection: Connection) -> Set[str]:
-    """Every vec0 table of the database and the shadow tables sqlite-vec keeps for each."""
-    names = set(vec0_tables(connection))
+def index_tables(connection: Connection, schema: Optional[str] = None) -> Set[str]:
+    """Every vec0 table of ``schema`` (an attached database's name; None: main) and the shadow tables sqlite-vec
+    keeps for each, in the same file."""
+    names = set(vec0_tables(connection, schema))
     if not names:
         return names
-    rows = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars().all()
+    master = master_table(connection, schema)
+    rows = connection.execute(text(f"SELECT name FROM {master} WHERE type = 'table'")).scalars().all()
     shadow = re.compile("^(?:" + "|".join(re.escape(name) for name in names) + ")" + _SHADOW_SUFFIX + "$")
     return names | {row for row in rows if shadow.match(row)}
