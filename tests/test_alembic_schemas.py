@@ -220,3 +220,77 @@ def test_same_table_and_index_names_in_the_default_schema_and_another(
     project.assert_no_changes(models(("app",), fulltext))
     project.downgrade("base")
     assert objects(engine, "app")["objects"] == set()
+
+
+def kinds_models(dim: int) -> MetaData:
+    metadata = MetaData()
+    Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(dim)),
+        Column("half", sv.HalfVector(dim)),
+        VectorIndex("ix_docs_embedding", "embedding", metric="cosine"),
+        VectorIndex("ix_docs_half", "half", metric="l2"),
+    )
+    return metadata
+
+
+def extension_schema(url: str) -> Optional[str]:
+    engine = sa.create_engine(url)  # a plain engine: a prepared one would create the extension
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'vector'")
+            ).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_pgvector_in_a_schema_of_its_own(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """``CREATE EXTENSION vector SCHEMA extensions``, that schema on the search_path (as Supabase has it).
+
+    Types and indexes compare as in ``public``; the migrations leave the extension, installed apart, alone:
+    a downgrade to base dropped it, and the next upgrade created it again in ``public``.
+    """
+    with fresh_database("postgresql", tmp_path, request) as base:
+        admin = sa.create_engine(base)
+        with admin.begin() as connection:
+            connection.execute(text("CREATE SCHEMA extensions"))
+            connection.execute(text("CREATE EXTENSION vector SCHEMA extensions"))
+        admin.dispose()
+        url = sa.make_url(base).update_query_dict({"options": "-csearch_path=public,extensions"})
+        rendered = url.render_as_string(hide_password=False)
+        project = Project(tmp_path, rendered)
+        source = project.autogenerate(kinds_models(3), "docs")
+        up = body(source, "upgrade")
+        assert sorted(operations(up)) == [
+            "op.create_table('docs'",
+            "op.create_vector_index('ix_docs_embedding'",
+            "op.create_vector_index('ix_docs_half'",
+        ], source  # no create_vector_extension
+        assert "sqlalchemy_vector.Vector(3)" in source and "sqlalchemy_vector.HalfVector(3)" in source
+        project.upgrade()
+        project.assert_no_changes(kinds_models(3))
+
+        source = project.autogenerate(kinds_models(4), "dim")
+        assert sorted(line for line in body(source, "upgrade") if line.startswith("op.alter")) == [
+            "op.alter_vector_dimension('docs', 'embedding', 4, existing_dim=3)",
+            "op.alter_vector_dimension('docs', 'half', 4, existing_dim=3, kind='half')",
+        ], source
+        project.upgrade()
+        project.assert_no_changes(kinds_models(4))
+        engine = sv.create_engine(rendered)
+        try:
+            with engine.begin() as connection:
+                docs = kinds_models(4).tables["docs"]
+                connection.execute(sa.insert(docs), [{"id": 1, "embedding": [1, 0, 0, 0], "half": [0, 1, 0, 0]}])
+                assert connection.execute(sa.select(docs.c.embedding)).scalar_one().tolist() == [1, 0, 0, 0]
+                assert [row["name"] for row in list_vector_indexes(connection, "docs")] == ["ix_docs_embedding", "ix_docs_half"]
+        finally:
+            engine.dispose()
+
+        project.downgrade("base")
+        assert extension_schema(base) == "extensions"
+        project.upgrade()
+        assert extension_schema(base) == "extensions"

@@ -328,11 +328,13 @@ def _finish(
     if state.connection.dialect.supports_sequences:
         upgrade_ops.ops = [new for operation in upgrade_ops.ops for new in _with_id_sequences(operation)]
 
-    # The migration that adds the first vector column also creates the extension.
+    # The migration that adds the first vector column also creates the extension (one installed apart, in a
+    # schema of its own, is left alone: its downgrade would drop it from there).
     if (
         state.backend.vector_extension_statements(create=True)
         and _metadata_has_vectors(autogen_context)
         and not state.backend.database_has_vectors(state.connection)
+        and not state.backend.extension_installed_apart(state.connection)
     ):
         upgrade_ops.ops.insert(0, CreateVectorExtensionOp())
     return PriorityDispatchResult.CONTINUE

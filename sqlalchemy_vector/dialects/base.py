@@ -478,6 +478,14 @@ class Backend:
         """Whether a table of the database already has a vector column (so its extension is in use)."""
         raise NotImplementedError
 
+    def extension_installed_apart(self, connection: Connection) -> bool:
+        """Whether the vector extension is installed where the migrations' create would not put it.
+
+        (pgvector in a schema of its own, an administrator's.)  Autogenerate
+        then neither creates nor, in the downgrade, drops it.  False by default.
+        """
+        return False
+
     # -- bulk loading ------------------------------------------------------------
 
     def bulk_write(self, connection: Connection, load: "BulkLoad") -> bool:

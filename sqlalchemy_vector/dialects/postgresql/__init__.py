@@ -286,6 +286,9 @@ class PostgreSQLBackend(Backend):
     def database_has_vectors(self, connection: Connection) -> bool:
         return _migration.database_has_vectors(connection)
 
+    def extension_installed_apart(self, connection: Connection) -> bool:
+        return _migration.extension_installed_apart(connection)
+
     # -- bulk loading ----------------------------------------------------------------
 
     def bulk_write(self, connection: Connection, load: BulkLoad) -> bool:

@@ -47,3 +47,20 @@ def database_has_vectors(connection: Connection) -> bool:
             )
         ).scalar()
     )
+
+
+def extension_installed_apart(connection: Connection) -> bool:
+    """pgvector installed in a schema other than the one ``CREATE EXTENSION vector`` would use (the current one).
+
+    ``CREATE EXTENSION vector SCHEMA extensions``, as Supabase has it: the
+    migrations' ``DROP EXTENSION`` would remove it from there, and their next
+    ``CREATE EXTENSION`` build it again in the current schema.
+    """
+    return bool(
+        connection.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE e.extname = 'vector' AND n.nspname IS DISTINCT FROM current_schema())"
+            )
+        ).scalar()
+    )
