@@ -21,8 +21,10 @@ at about 28 nested ``$not``).
 
 Keys and values are always bound parameters; ``$in`` and ``$nin`` bind their
 list as one expanding ``IN`` parameter, or where the backend takes a list as one
-array parameter (PostgreSQL: ``= ANY(...)``, under psycopg's 65,535 parameters a
-statement), as that, however long.  The SQL that reads a key
+parameter however long, as that: an array (PostgreSQL: ``= ANY(...)``, under
+psycopg's 65,535 parameters a statement) or a JSON array text (SQLite:
+``IN (SELECT value FROM json_each(...))``, under SQLite's 32,766 variables a
+statement).  The SQL that reads a key
 differs per backend (PostgreSQL ``->``/``->>``/``jsonb_typeof``, SQLite and
 DuckDB ``json_extract``/``json_type``, a case-sensitive LIKE): each backend
 provides it (``Backend.compile_json_value``, ``json_key_path``,
@@ -32,6 +34,7 @@ rule per element here asks the dialect's backend.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
@@ -241,6 +244,13 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
                 ) from None
         return "number"
     if isinstance(value, str):
+        if "\x00" in value:
+            # PostgreSQL text cannot hold it, and SQLite before 3.45 ends a JSON string at it (a list value
+            # "a\x00b" would match a stored "a").
+            raise InvalidFilterError(
+                f"{where}: {op} got a string with a NUL character (U+0000) at position {value.index(chr(0))}, "
+                f"{value!r:.60}, which no backend stores in a JSON string as given: remove it from the value"
+            )
         return "string"
     if value is None and not ordered:
         return "null"
@@ -353,9 +363,10 @@ class JSONValue(ColumnElement[Any]):
 class OneOf(ColumnElement[bool]):
     """``value IN (values)``, in the form the backend takes a list of any length in (``Backend.compile_one_of``).
 
-    Holds both forms' parameters: ``listed``, the expanding ``IN`` parameter
-    (one bound value per list item), and ``array``, the whole list as one
-    array parameter.  The backend renders one of them.
+    Holds every form's parameter: ``listed``, the expanding ``IN`` parameter
+    (one bound value per list item), ``array``, the whole list as one array
+    parameter, and ``json_array``, the whole list as one JSON array text.  The
+    backend renders one of them.
     """
 
     __visit_name__ = "json_one_of"
@@ -365,12 +376,30 @@ class OneOf(ColumnElement[bool]):
         ("value", InternalTraversal.dp_clauseelement),
         ("listed", InternalTraversal.dp_clauseelement),
         ("array", InternalTraversal.dp_clauseelement),
+        ("json_array", InternalTraversal.dp_clauseelement),
     ]
 
     def __init__(self, value: ColumnElement[Any], values: List[Any]) -> None:
         self.value = value
         self.listed = value.in_(values)
         self.array = bindparam(None, values, type_=sqltypes.ARRAY(value.type))
+        self.json_array = bindparam(None, values, type_=_JSONArray())
+
+
+class _JSONArray(sqltypes.TypeDecorator[List[Any]]):
+    """A list of filter values (numbers as floats, strings, booleans) bound as one JSON array text."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[List[Any]], dialect: Dialect) -> Optional[str]:
+        # Non-ASCII characters as themselves, not \u escapes: the text compares byte-wise as it is bound.
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def process_literal_param(self, value: Optional[List[Any]], dialect: Dialect) -> str:
+        # The compiler renders a None literal as NULL without calling this.
+        assert value is not None
+        return json.dumps(value, ensure_ascii=False)
 
 
 class _LikePattern(sqltypes.TypeDecorator[str]):

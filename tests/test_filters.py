@@ -183,6 +183,8 @@ def test_sqlalchemy_expression_passes_through(conn: Connection, docs: Table) -> 
         ({"n": {"$gt": 1, "m": 2}}, "mixes operators and plain keys"),
         ({"n": [1, 2]}, "scalar JSON values"),
         ({"n": {"$eq": float("nan")}}, "finite number"),
+        ({"n": "a\x00b"}, "NUL character \\(U\\+0000\\) at position 1"),
+        ({"n": {"$nin": ["a", "b", "a\x00b"]}}, "\\$nin got a string with a NUL character"),
         ({"$or": []}, "non-empty list"),
         ({"$and": [1]}, "must be a filter dict"),
         ({"$not": [{"a": 1}]}, "expects a filter dict"),
@@ -250,11 +252,13 @@ def test_in_and_nin_with_ten_thousand_values(
     conn: Connection, docs: Table, key: str, values: List[Any], matched: List[int]
 ) -> None:
     assert len(values) == 10_000
-    # One list parameter per JSON kind (an expanding IN, or PostgreSQL's = ANY(array)): no OR
-    # (or comparison) per value, which SQLite rejects past a depth of 1,000.
+    # One list parameter per JSON kind (an expanding IN, PostgreSQL's = ANY(array), SQLite's json_each
+    # of a JSON array): no OR (or comparison) per value, which SQLite rejects past a depth of 1,000.
     kinds = len({type(v) for v in values})
     sql = str(select(docs.c.id).where(metadata_filter(docs.c.meta, {key: {"$in": values}})).compile(conn))
-    listed = " = ANY(" if conn.dialect.name == "postgresql" else "IN (__[POSTCOMPILE_"
+    listed = {"postgresql": " = ANY(", "sqlite": " IN (SELECT value FROM json_each("}.get(
+        conn.dialect.name, "IN (__[POSTCOMPILE_"
+    )
     assert sql.count(listed) == kinds - (None in values)
     assert sql.count(" OR ") == kinds - 1
     assert ids(conn, docs, metadata_filter(docs.c.meta, {key: {"$in": values}})) == matched

@@ -7,6 +7,7 @@ psycopg sends at most 65,535 parameters per statement.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import numpy as np
@@ -104,5 +105,47 @@ def test_a_longer_clickhouse_filter_list_once_max_query_size_is_raised(backend: 
 
         fresh_engine.dispose()  # connections open from now on run the listener
         assert len(rag.query_with_filters({"n": {"$in": values}})) == 3
+    finally:
+        rag.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "sqlite-python"])
+def test_in_and_nin_filters_over_the_sqlite_variable_limit(backend: str, fresh_engine: Engine) -> None:  # noqa: F811
+    # SQLite allows 32,766 variables a statement by default (999 before 3.32); the builds here allow 250,000.
+    # Where the driver module can lower the limit (Python 3.11's sqlite3), lower it to an old SQLite's.
+    @event.listens_for(fresh_engine, "connect")
+    def _old_limit(dbapi_connection: Any, record: Any) -> None:
+        if hasattr(dbapi_connection, "setlimit"):
+            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+    parameters: list[int] = []
+
+    @event.listens_for(fresh_engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if not executemany:
+            parameters.append(len(params))
+
+    rag = sv.VectorRAG(fresh_engine, embedder=_Plain())
+    try:
+        rag.load_documents(_documents(20), show_progress=False)
+        numbers = list(range(5, 40_005))
+        words = [f"w{i}" for i in range(40_000)]
+
+        def found(filters: dict) -> list[int]:
+            hits = rag.query_with_filters(filters, top_k=50)
+            return sorted(h["metadata"]["n"] for h in hits)
+
+        parameters.clear()
+        assert found({"n": {"$in": numbers}}) == list(range(5, 20))
+        assert found({"n": {"$nin": numbers}}) == list(range(5))
+        assert found({"n": {"$in": words}}) == []
+        assert found({"n": {"$nin": [*words, *numbers]}}) == list(range(5))
+        # The same statement shape with other values (a cached compilation) gets them, not the first list's.
+        assert found({"n": {"$in": list(range(10, 40_010))}}) == list(range(10, 20))
+        ranked = rag.query_with_filters({"n": {"$in": numbers}}, "text", top_k=3)
+        assert len(ranked) == 3 and all(h["metadata"]["n"] >= 5 for h in ranked)
+        assert max(parameters) < 50  # each list is one parameter
+        assert rag.delete_documents([d["document_id"] for d in _documents(20)], filters={"n": {"$in": numbers}}) == 15
+        assert found({}) == list(range(5))
     finally:
         rag.close()

@@ -505,8 +505,9 @@ class Backend:
     def compile_one_of(self, element: "OneOf", compiler: SQLCompiler, **kw: Any) -> str:
         """SQL for a value in a list of filter values (``$in``, ``$nin``): an expanding ``IN``, one parameter per value.
 
-        Backends that bind a whole list as one array parameter (no limit on its
-        length) override it with ``element.array``.
+        Backends that bind a whole list as one parameter (no limit on its length)
+        override it with ``element.array`` (an array) or ``element.json_array``
+        (JSON array text).
         """
         return compiler.process(element.listed, **kw)
 

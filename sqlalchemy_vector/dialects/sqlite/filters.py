@@ -15,7 +15,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from ...exc import InvalidFilterError
 
 if TYPE_CHECKING:
-    from ...filters import CaseSensitiveLike, JSONValue
+    from ...filters import CaseSensitiveLike, JSONValue, OneOf
 
 _TEMPLATES = {
     "number": "CASE WHEN json_type({doc}, {key}) IN ('integer', 'real') THEN CAST(json_extract({doc}, {key}) AS REAL) END",
@@ -43,6 +43,13 @@ def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -
     doc = compiler.process(element.column, **kw)
     key = compiler.process(element.json_key, **kw)
     return _TEMPLATES[element.kind].format(doc=doc, key=key)
+
+
+def compile_one_of(element: "OneOf", compiler: SQLCompiler, **kw: Any) -> str:
+    """``value IN (SELECT value FROM json_each(list))``: the list as one JSON text parameter, where an ``IN`` list of
+    one variable per value fails past SQLite's limit of variables a statement (32,766 by default; 999 before 3.32)."""
+    values = compiler.process(element.json_array, **kw)
+    return f"({compiler.process(element.value, **kw)} IN (SELECT value FROM json_each({values})))"
 
 
 def compile_like(element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
