@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
@@ -437,4 +438,48 @@ def test_two_event_loops_opening_connections_at_once_never_hang(backend: str, ur
     assert ["d1", "d2"] in outcomes and all(o in (["d1", "d2"], "refused") for o in outcomes), outcomes
     if backend in THREADED:
         assert outcomes == [["d1", "d2"]] * 2
+    asyncio.run(bounded(rag.close()))
+
+
+@pytest.mark.parametrize("backend", GREENLET)
+def test_asyncio_run_ending_at_any_statement_of_a_pending_write(
+    backend: str, url_of: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The application's main() returns while a load it started still runs: asyncio.run() then cancels every
+    # task left, the call's own task included, not only its caller.  That cancellation used to land inside
+    # the statement under way (psycopg mid-COPY: "another command is already in progress", logged as an
+    # exception during the pool's reset and as an unhandled exception of asyncio.run's shutdown).  Now it
+    # stops the call as cancelling its caller does: whole or absent, and the facade goes on in the next loop.
+    rag = AsyncVectorRAG(url_of(backend), embedder=AsyncKeywordEmbedder(VOCABULARY))
+    asyncio.run(bounded(rag.load_documents(CORPUS, show_progress=False)))
+    write = Op(rag, backend, "load")
+
+    async def main(k: int) -> int:
+        hook = CancelAt(rag)
+        reached = asyncio.Event()
+        hook.arm(k, asyncio.get_running_loop().create_future()).add_done_callback(lambda _: reached.set())
+        pending = asyncio.ensure_future(write.run())
+        if k:
+            await bounded(reached.wait())  # the k-th statement has run: leave, the next one under way
+        else:
+            await bounded(pending)
+        return hook.seen
+
+    points = asyncio.run(main(0))
+    assert asyncio.run(write.applied())
+    asyncio.run(write.undo())
+    caplog.clear()
+    for k in range(1, points + 1):
+        with caplog.at_level(logging.WARNING):
+            asyncio.run(main(k))
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert not errors, f"statement {k}: {errors}"
+
+        async def check() -> None:
+            await settled(rag)
+            if await write.applied():
+                await write.undo()
+            assert await counts(rag) == (6, 6)
+
+        asyncio.run(check())
     asyncio.run(bounded(rag.close()))

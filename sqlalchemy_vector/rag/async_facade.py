@@ -109,6 +109,29 @@ class _GreenletCall:
             self.embedding = None
 
 
+class _CallTask(asyncio.Task[Any]):
+    """The task a :class:`_GreenletCall` runs in.
+
+    When its event loop is ending (``asyncio.run`` returning with calls
+    still pending cancels every task left, with the loop stopped), a cancel
+    stops the call as cancelling its caller does, at its next embedding,
+    instead of inside the statement under way (psycopg mid-``COPY`` then
+    fails the rollback and the pool's reset with "another command is
+    already in progress").  A cancel while the loop runs (a driver's own
+    timeout) interrupts the task as usual.
+    """
+
+    def __init__(self, coro: Any, *, loop: asyncio.AbstractEventLoop, call: _GreenletCall) -> None:
+        super().__init__(coro, loop=loop)
+        self._call = call
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.get_loop().is_running():
+            return super().cancel(msg)
+        self._call.cancel()
+        return False
+
+
 def _await_embedding(sync: "VectorRAG", texts: List[str]) -> Any:
     # Called by the synchronous facade inside the greenlet: await the embedder there, through the call
     # (whose caller may stop waiting), or directly when sync_rag runs in a greenlet of someone else's.
@@ -153,8 +176,9 @@ class AsyncVectorRAG:
     thread.  Each call runs in a task of its own: cancelling its coroutine
     stops the waiting at once and never interrupts a statement or the return
     of a connection to the pool; the call itself stops at its next embedding,
-    rolling its transaction back, or, with none left, runs to its end.
-    :meth:`close` waits for such calls, and a call made while it is under way
+    rolling its transaction back, or, with none left, runs to its end; so
+    does a call still pending when ``asyncio.run`` returns, whose shutdown
+    cancels every task left.  :meth:`close` waits for such calls, and a call made while it is under way
     runs after it.  The engine's pool serves one event loop at a time: a call
     from a second loop while the first still runs (in another thread) raises
     :class:`~sqlalchemy_vector.exc.InvalidArgumentError`; once the first loop
@@ -325,7 +349,7 @@ class AsyncVectorRAG:
         if ending is not None and not ending.done():  # calls made during close() run after it
             await asyncio.shield(ending)
         work = _GreenletCall()
-        task = loop.create_task(self._in_greenlet(work, fn, args, kwargs))
+        task = _CallTask(self._in_greenlet(work, fn, args, kwargs), loop=loop, call=work)
         self._running.add(task)
         task.add_done_callback(self._ended)
         try:
