@@ -483,3 +483,23 @@ def test_asyncio_run_ending_at_any_statement_of_a_pending_write(
 
         asyncio.run(check())
     asyncio.run(bounded(rag.close()))
+
+
+@pytest.mark.parametrize("backend", GREENLET)
+async def test_a_call_cancelled_before_it_began_does_nothing(backend: str, url_of: Any) -> None:
+    # A new facade's first calls wait for one of them to check the tables; a delete given up on while it
+    # waited there used to run all the same once the check ended (it has no embedding to stop at).
+    url = url_of(backend)
+    async with AsyncVectorRAG(url, embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
+        await bounded(rag.load_documents(CORPUS, show_progress=False))
+    async with AsyncVectorRAG(url, embedder=AsyncKeywordEmbedder(VOCABULARY)) as rag:
+        hook = CancelAt(rag)
+        first = asyncio.ensure_future(rag.get_statistics())
+        await asyncio.sleep(0)  # the first call has the tables' check
+        delete = hook.arm(1, asyncio.ensure_future(rag.delete_documents(ids=["d1", "d2"])))
+        with pytest.raises(asyncio.CancelledError):
+            await bounded(delete)  # cancelled at the check's first statement, before the delete began
+        assert (await bounded(first))["document_count"] == 6
+        await settled(rag)
+        assert await counts(rag) == (6, 6)
+        assert await bounded(rag.delete_documents(ids=["d1", "d2"])) == 2  # the facade goes on

@@ -175,7 +175,8 @@ class AsyncVectorRAG:
     embedder's ``aembed`` when it has one, else runs ``embed`` in a worker
     thread.  Each call runs in a task of its own: cancelling its coroutine
     stops the waiting at once and never interrupts a statement or the return
-    of a connection to the pool; the call itself stops at its next embedding,
+    of a connection to the pool; a call that has not begun does not run, and
+    one that has stops at its next embedding,
     rolling its transaction back, or, with none left, runs to its end; so
     does a call still pending when ``asyncio.run`` returns, whose shutdown
     cancels every task left.  :meth:`close` waits for such calls, and a call made while it is under way
@@ -367,6 +368,8 @@ class AsyncVectorRAG:
                 self._ready_lock = asyncio.Lock()
             async with self._ready_lock:
                 await greenlet_spawn(self.sync_rag._ensure_tables)
+        if call.cancelled:  # its caller gave up before it began (while it waited for the tables' check)
+            raise asyncio.CancelledError
         # Bound first: greenlet_spawn's own parameters (fn, _require_await) would take options so named.
         return await greenlet_spawn(functools.partial(fn, *args, **kwargs))  # type: ignore[no-any-return]
 
