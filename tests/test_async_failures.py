@@ -503,3 +503,23 @@ async def test_a_call_cancelled_before_it_began_does_nothing(backend: str, url_o
         await settled(rag)
         assert await counts(rag) == (6, 6)
         assert await bounded(rag.delete_documents(ids=["d1", "d2"])) == 2  # the facade goes on
+
+
+@pytest.mark.parametrize("backend", THREADED)
+def test_a_worker_call_left_by_asyncio_run_stops_at_its_async_embedder(backend: str, url_of: Any) -> None:
+    # What docs/rag.md says of the worker thread: a call still running when asyncio.run() returns cannot
+    # await its async embedder any more, so it stops there (rolled back where there are transactions), and
+    # the facade serves the next loop.
+    embedder = GatedSecondBatch()
+    rag = AsyncVectorRAG(url_of(backend), embedder=embedder)
+
+    async def main() -> None:
+        asyncio.ensure_future(rag.load_documents(NEW, show_progress=False, batch_size=2))
+        await wait_for_event(embedder.second)  # the worker waits on this loop for the second batch
+
+    asyncio.run(main())
+    embedder.gate.set()
+    found = asyncio.run(counts(rag))
+    assert found == ((2, 2) if backend == "clickhouse" else (0, 0))
+    assert asyncio.run(bounded(rag.load_documents(CORPUS, show_progress=False))) == [d["document_id"] for d in CORPUS]
+    asyncio.run(bounded(rag.close()))

@@ -191,9 +191,11 @@ class AsyncVectorRAG:
     synchronous :class:`~sqlalchemy.engine.Engine`.  The facade's calls run
     one at a time in that thread, in the order they were made, and the event
     loop stays free meanwhile; embedding is awaited on the loop as above.
-    Cancelling a call that has started stops the waiting, not the call: it
-    runs to its end (a call still queued does not run), and :meth:`close`,
-    which runs after it, waits for that end.  A call made while :meth:`close`
+    Cancelling a call that has started stops the waiting, not the call (a
+    thread cannot be interrupted): it runs to its end, its result or error
+    dropped, unless it needs an async embedder after its event loop ended,
+    where it stops with its transaction rolled back (a call still queued
+    does not run); the next call, and :meth:`close`, wait for that end.  A call made while :meth:`close`
     is under way runs after it, on a new worker thread.  An embedder must not
     call the facade it embeds for (the call would wait for itself): that raises
     :class:`~sqlalchemy_vector.exc.InvalidArgumentError`.
