@@ -121,6 +121,11 @@ def to_float32(
             raise InvalidVectorError(
                 f"{_name(where)} expects a flat sequence of numbers, got {_preview(value)} ({err})"
             ) from None
+        except Exception as err:  # an object's own __array__ refused (a tensor on a GPU, or needing gradients)
+            raise InvalidVectorError(
+                f"{_name(where)} could not read {type(value).__name__} {_preview(value)} as an array "
+                f"({type(err).__name__}: {err}); convert it to a list or a numpy array of floats first"
+            ) from err
     if array is None or array.ndim == 0:  # also None, a number, a dict, a generator
         raise InvalidVectorError(
             f"{_name(where)} expects a sequence of numbers, got {type(value).__name__} {_preview(value)}; "

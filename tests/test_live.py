@@ -255,6 +255,16 @@ def test_zero_vector_cosine_is_two(conn: Connection, items: Table) -> None:
         items.c.embedding.cosine([0, 0, 0])
 
 
+class _NeedsGradients:
+    """An array-like whose own conversion refuses, as a tensor that needs gradients (or lives on a GPU) does."""
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+
+    def __repr__(self) -> str:
+        return "tensor([0.1, 0.2, 0.3], requires_grad=True)"
+
+
 def test_bad_values_raise_before_anything_is_written(conn: Connection, items: Table) -> None:
     before = conn.execute(select(func.count()).select_from(items)).scalar_one()
     bad_rows = [
@@ -266,6 +276,7 @@ def test_bad_values_raise_before_anything_is_written(conn: Connection, items: Ta
         ("1,2,3", InvalidVectorError, "sequence of numbers, got str"),
         (["a", "b", "c"], InvalidVectorError, "numeric elements"),
         ([1, [2], 3], InvalidVectorError, "flat sequence"),
+        (_NeedsGradients(), InvalidVectorError, r"could not read _NeedsGradients .* \(RuntimeError: Can't call numpy"),
     ]
     for bad, error, message in bad_rows:
         rows = [{"id": 100 + k, "embedding": [0.1, 0.2, 0.3]} for k in range(3)]
@@ -282,6 +293,8 @@ def test_query_vector_errors_are_early(items: Table) -> None:
         items.c.embedding.l2([1, 2, 3, 4])
     with pytest.raises(InvalidVectorError, match="finite"):
         items.c.embedding.cosine([1, float("nan"), 3])
+    with pytest.raises(InvalidVectorError, match="items.embedding.*could not read _NeedsGradients"):
+        items.c.embedding.cosine(_NeedsGradients())
     other = make_table(MetaData(), dim=4, name="other")
     with pytest.raises(DimensionMismatchError, match="same dimensions, got 3 and 4"):
         items.c.embedding.l2(other.c.embedding)
