@@ -194,7 +194,10 @@ def include_name_for(connection: Optional[Connection]) -> IncludeName:
             return True
         schema = parent_names.get("schema_name")
         if schema not in hidden:
-            hidden[schema] = backend.hidden_tables(connection, schema) | backend.fulltext_hidden_tables(connection, schema)
+            # The default schema's asked as before the schema argument was added, which a backend of another
+            # package may not take yet.
+            args = (connection,) if schema is None else (connection, schema)
+            hidden[schema] = backend.hidden_tables(*args) | backend.fulltext_hidden_tables(*args)
         return name not in hidden[schema]
 
     return hook
