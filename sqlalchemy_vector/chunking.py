@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 from .exc import InvalidArgumentError
 from .types import whole_number
 
-__all__ = ["Chunk", "chunk_text"]
+__all__ = ["Chunk", "chunk_lines", "chunk_text"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -62,29 +62,106 @@ def chunk_text(text: str, *, max_words: int = 120, overlap: Optional[int] = None
     if not isinstance(text, str):
         hint = "; decode it first (text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
         raise InvalidArgumentError(f"chunk_text() expects the text as a str, got {type(text).__name__}{hint}")
+    return list(chunk_lines(text.splitlines(), max_words=max_words, overlap=overlap, markdown=markdown))
+
+
+def chunk_lines(
+    lines: Iterable[str], *, max_words: int = 120, overlap: Optional[int] = None, markdown: bool = True
+) -> Iterator[Chunk]:
+    """The passages of the text of ``lines`` (without their line ends), as they are found.
+
+    What :func:`chunk_text` gives for ``"\n".join(lines)``, but lazily: only the
+    current paragraph's words past the last full passage are held, so a file
+    read line by line is split in memory bounded by ``max_words``, not by its size.
+    """
     max_words = _integer("max_words", max_words)
     if max_words < 1:
         raise InvalidArgumentError(f"max_words must be at least 1, got {max_words}")
     overlap = min(20, max_words - 1) if overlap is None else _integer("overlap", overlap)
     if not 0 <= overlap < max_words:
         raise InvalidArgumentError(f"overlap must be between 0 and max_words - 1 ({max_words - 1}), got {overlap}")
-    chunks: List[Chunk] = []
-    for headings, paragraphs in _sections(text, markdown):
-        heading = headings[-1] if headings else None
-        buffer: List[str] = []
-        for paragraph in paragraphs:
-            words = _words(paragraph)
-            if buffer and len(buffer) + len(words) > max_words:
-                chunks.append(Chunk(_join(buffer), heading, len(chunks), headings))
-                buffer = []
-            if len(words) <= max_words:
-                buffer.extend(words)
-                continue
-            for window in _windows(words, max_words, overlap):
-                chunks.append(Chunk(_join(window), heading, len(chunks), headings))
-        if buffer:
-            chunks.append(Chunk(_join(buffer), heading, len(chunks), headings))
-    return chunks
+    return _Splitter(max_words, overlap).chunks(lines, markdown)
+
+
+class _Splitter:
+    """Paragraphs are kept whole when they fit a passage (several joined while they fit); a longer one is cut
+    into windows of ``size`` words that share ``overlap``, each given as soon as its words are known."""
+
+    def __init__(self, size: int, overlap: int) -> None:
+        self.size, self.step = size, size - overlap
+        self.count = 0  # passages given so far: the next one's index
+        self.headings: Tuple[str, ...] = ()
+        self.buffer: List[str] = []  # paragraphs that fit, joined into one passage
+        self.words: List[str] = []  # the current paragraph's words from ``start`` on
+        self.start = 0  # the paragraph's index of words[0]
+        self.seen = 0  # the paragraph's words so far
+        self.windowed = False  # the paragraph is longer than a passage: cut into windows
+        self.next = 0  # the paragraph's index of the next window's first word
+
+    def chunk(self, words: List[str]) -> Chunk:
+        heading = self.headings[-1] if self.headings else None
+        self.count += 1
+        return Chunk(_join(words), heading, self.count - 1, self.headings)
+
+    def add(self, words: List[str]) -> Iterator[Chunk]:
+        """Words of the current paragraph."""
+        self.words += words
+        self.seen += len(words)
+        if self.buffer and len(self.buffer) + self.seen > self.size:
+            yield self.chunk(self.buffer)
+            self.buffer = []
+        if self.seen <= self.size:
+            return
+        self.windowed = True
+        while self.next + self.size <= self.seen:  # a full window, and more words after it (or its last one)
+            yield self.chunk(self.words[self.next - self.start : self.next - self.start + self.size])
+            self.next += self.step
+        del self.words[: self.next - self.start]
+        self.start = self.next
+
+    def end_paragraph(self) -> Iterator[Chunk]:
+        if self.windowed:
+            # The window at ``next`` holds the last words, unless the window before it already reached the end.
+            if self.next - self.step + self.size < self.seen:
+                yield self.chunk(self.words[self.next - self.start :])
+        else:
+            self.buffer += self.words
+        self.words, self.start, self.seen, self.windowed, self.next = [], 0, 0, False, 0
+
+    def end_section(self) -> Iterator[Chunk]:
+        if self.buffer:
+            yield self.chunk(self.buffer)
+            self.buffer = []
+
+    def chunks(self, lines: Iterable[str], markdown: bool) -> Iterator[Chunk]:
+        """Sections end at a heading (unless in a fenced code block); paragraphs at a blank line (likewise)."""
+        path: List[Tuple[int, str]] = []  # (level, title) of the headings above, outermost first
+        in_paragraph = False
+        in_fence = False
+        for line in lines:
+            if markdown and _FENCE.match(line):
+                in_fence = not in_fence
+            match = _HEADING.match(line) if markdown and not in_fence else None
+            if match:
+                if in_paragraph:
+                    yield from self.end_paragraph()
+                    in_paragraph = False
+                yield from self.end_section()
+                level = len(match.group(1))
+                while path and path[-1][0] >= level:
+                    path.pop()
+                path.append((level, match.group(2)))
+                self.headings = tuple(title for _, title in path)
+            elif not line.strip() and not in_fence:
+                if in_paragraph:
+                    yield from self.end_paragraph()
+                    in_paragraph = False
+            else:
+                in_paragraph = True
+                yield from self.add(_words(line))
+        if in_paragraph:
+            yield from self.end_paragraph()
+        yield from self.end_section()
 
 
 def _integer(name: str, value: object) -> int:
@@ -145,46 +222,3 @@ def _attaches(char: str, before: List[str]) -> bool:
 def _join(words: List[str]) -> str:
     text = " ".join(words)
     return text.replace(" " + _GLUED, "").lstrip(_GLUED) if _GLUED in text else text
-
-
-def _windows(words: List[str], size: int, overlap: int) -> Iterator[List[str]]:
-    step = size - overlap
-    for start in range(0, len(words), step):
-        yield words[start : start + size]
-        if start + size >= len(words):
-            return
-
-
-def _sections(text: str, markdown: bool) -> Iterator[Tuple[Tuple[str, ...], List[str]]]:
-    """Yield (heading path, paragraphs) per section; paragraphs are blank-line separated."""
-    path: List[Tuple[int, str]] = []  # (level, title) of the headings above, outermost first
-    heading: Tuple[str, ...] = ()
-    paragraphs: List[str] = []
-    current: List[str] = []
-    in_fence = False
-
-    def close_paragraph() -> None:
-        if current:
-            paragraphs.append("\n".join(current))
-            current.clear()
-
-    for line in text.splitlines():
-        if markdown and _FENCE.match(line):
-            in_fence = not in_fence
-        match = _HEADING.match(line) if markdown and not in_fence else None
-        if match:
-            close_paragraph()
-            if paragraphs:
-                yield heading, paragraphs
-            level = len(match.group(1))
-            while path and path[-1][0] >= level:
-                path.pop()
-            path.append((level, match.group(2)))
-            heading, paragraphs = tuple(title for _, title in path), []
-        elif not line.strip() and not in_fence:
-            close_paragraph()
-        else:
-            current.append(line)
-    close_paragraph()
-    if paragraphs:
-        yield heading, paragraphs
