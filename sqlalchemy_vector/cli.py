@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -19,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Opti
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
-from .chunking import chunk_text
+from .chunking import Chunk, chunk_lines
 from .dialects import DEFAULT_URL, backend_for
 from .dialects.base import backends, find_backend, supported_dialects
 from .exc import InvalidVectorError, VectorError, first_line
@@ -675,15 +677,18 @@ def _ingest_batch(
     both_kinds: bool = False,
     split_unrecorded: bool = False,
 ) -> None:
-    read: List[Tuple[str, str, str, str, Path]] = []
+    read: List[Tuple[str, str, str, Optional[str], Path]] = []  # identity, source, hash, text if held, path
+    held = 0  # characters of text held for the batch: past _HELD_TEXT, files are read again to be split
     for path in paths:
         identity, source = _identity(path, root)
         if identity in report.seen:
             continue  # named twice on the command line
-        text, digest = _read_file(path)
-        if text is None:
-            print(f"skipped {path}: {digest}", file=sys.stderr)
+        try:
+            digest, text = _read_file(path, _HELD_TEXT - held)
+        except _Skipped as why:
+            print(f"skipped {path}: {why}", file=sys.stderr)
             continue
+        held += len(text or "")
         report.seen.add(identity)
         read.append((identity, source, digest, text, path))
         report.files += 1
@@ -695,59 +700,126 @@ def _ingest_batch(
     kept = [identity for identity, _, digest, _, _ in read if stored.get(identity) == {digest}]
     # No passage size recorded: an unchanged file keeps its passages if they are what this size makes.
     passages = _stored_passages(rag, kept) if split_unrecorded and kept and not resplit else None
-    for identity, source, digest, text, path in read:
+    read.reverse()
+    while read:
+        identity, source, digest, text, path = read.pop()  # the text held goes once written
         hashes = stored.get(identity, set())
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
-        split = functools.partial(chunk_text, text, max_words=max_words, overlap=overlap, markdown=markdown)
-        chunks = None
-        if hashes == {digest} and not resplit:
-            if passages is None:
+        chunks = functools.partial(_chunks, path, digest, text, max_words=max_words, overlap=overlap, markdown=markdown)
+        unchanged = hashes == {digest} and not resplit
+        try:
+            if unchanged and (passages is None or _same(passages.pop(identity, None), (c.text for c in chunks()))):
                 report.unchanged += 1
                 continue
-            chunks = split()
-            if passages.get(identity) == [chunk.text for chunk in chunks]:
-                report.unchanged += 1
-                continue
-            report.split_again += 1
-        documents: List[Dict[str, Any]] = []
-        embedded: List[str] = []  # what is embedded per passage: its heading path and its text
-        for chunk in split() if chunks is None else chunks:
-            metadata: Dict[str, Any] = {"source": source, "path": identity, "sha256": digest, "chunk": chunk.index}
-            if chunk.heading:
-                metadata["heading"] = chunk.heading
-            documents.append({"content": chunk.text, "metadata": metadata})
-            embedded.append(chunk.embedding_text)
-        pending.add(identity, bool(hashes), documents, embedded)
-        report.passages += len(documents)
-        if not documents:
+            count = pending.add(identity, bool(hashes), _documents(chunks(), source, identity, digest))
+        except _Skipped as why:
+            print(f"skipped {path}: {why}", file=sys.stderr)
+            report.files -= 1
+            continue
+        report.split_again += unchanged
+        report.passages += count
+        if not count:
             report.empty += 1
         elif hashes:
             report.replaced += 1
     pending.flush()
 
 
-def _read_file(path: Path) -> Tuple[Optional[str], str]:
-    """A file's text and the SHA-256 of the bytes it was decoded from (one read); or None and why it is skipped.
+#: Text of a batch's files held from the read that hashes them to the write (UTF-8 characters); the files read
+#: after it is spent are read again to be split, a piece at a time.
+_HELD_TEXT = 16 << 20
+#: Bytes read at a time.
+_PIECE = 1 << 20
+
+
+class _Skipped(Exception):
+    """A file is not ingested: why."""
+
+
+def _pieces(path: Path, digest: Any) -> Iterator[str]:
+    """A file's text a piece at a time, its bytes fed to ``digest``; raises :class:`_Skipped` at the end for a
+    file that is not UTF-8 text or holds NUL bytes, and at once for one that cannot be read."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a byte-order mark is not part of the text
+    nul = False
+    try:
+        with path.open("rb") as file:
+            while True:
+                data = file.read(_PIECE)
+                digest.update(data)
+                text = decoder.decode(data, final=not data)
+                nul = nul or "\x00" in text
+                if text:
+                    yield text
+                if not data:
+                    break
+    except FileNotFoundError:
+        raise _Skipped("no longer exists") from None
+    except IsADirectoryError:
+        raise _Skipped("is a directory now") from None
+    except UnicodeDecodeError:
+        raise _Skipped("not UTF-8 text") from None
+    except OSError as err:
+        raise _Skipped(f"cannot be read ({err.strerror or first_line(err)})") from None
+    if nul:
+        raise _Skipped("contains NUL bytes (binary?)")
+
+
+def _read_file(path: Path, keep: int) -> Tuple[str, Optional[str]]:
+    """The SHA-256 of a file's bytes, and its text if it is at most ``keep`` characters (else None: it is read
+    again to be split, see :func:`_chunks`); raises :class:`_Skipped` saying why a file is skipped.
 
     A UTF-8 byte-order mark is not part of the text.  A file that vanished or
     cannot be read since the directory walk found it is skipped, as are files
     that are not UTF-8 text, or hold NUL bytes (binary files that happen to decode).
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, "no longer exists"
-    except IsADirectoryError:
-        return None, "is a directory now"
-    except OSError as err:
-        return None, f"cannot be read ({err.strerror or first_line(err)})"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    if "\x00" in text:
-        return None, "contains NUL bytes (binary?)"
-    return text, hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    text: List[str] = []
+    size = 0
+    for piece in _pieces(path, digest):
+        size += len(piece)
+        if size <= keep:
+            text.append(piece)
+        else:
+            text.clear()
+    return digest.hexdigest(), "".join(text) if size <= keep else None
+
+
+def _lines(pieces: Iterable[str]) -> Iterator[str]:
+    """The lines of the text of ``pieces`` without their ends: ``"".join(pieces).splitlines()``, lazily."""
+    rest = ""
+    for piece in pieces:
+        lines = (rest + piece).splitlines(keepends=True)
+        rest = lines.pop() if lines else ""  # it may go on in the next piece (even after a CR: CR LF is one end)
+        yield from "".join(lines).splitlines()
+    yield from rest.splitlines()
+
+
+def _chunks(
+    path: Path, digest: str, text: Optional[str], *, max_words: int, overlap: Optional[int], markdown: bool
+) -> Iterator[Chunk]:
+    """A file's passages, from its text held, or from reading it again: raises :class:`_Skipped` at the end if
+    the bytes read now are not those hashed before (the file changed meanwhile)."""
+    if text is not None:
+        yield from chunk_lines(text.splitlines(), max_words=max_words, overlap=overlap, markdown=markdown)
+        return
+    again = hashlib.sha256()
+    yield from chunk_lines(_lines(_pieces(path, again)), max_words=max_words, overlap=overlap, markdown=markdown)
+    if again.hexdigest() != digest:
+        raise _Skipped("changed while it was ingested (its stored passages are kept; ingest it again)")
+
+
+def _documents(chunks: Iterable[Chunk], source: str, identity: str, digest: str) -> Iterator[Tuple[Dict[str, Any], str]]:
+    """Each passage as a document to store, and what is embedded for it: its heading path and its text."""
+    for chunk in chunks:
+        metadata: Dict[str, Any] = {"source": source, "path": identity, "sha256": digest, "chunk": chunk.index}
+        if chunk.heading:
+            metadata["heading"] = chunk.heading
+        yield {"content": chunk.text, "metadata": metadata}, chunk.embedding_text
+
+
+def _same(stored: Optional[List[str]], passages: Iterable[str]) -> bool:
+    missing = object()
+    return stored is not None and all(a == b for a, b in itertools.zip_longest(stored, passages, fillvalue=missing))
 
 
 class _PendingWrite:
@@ -756,8 +828,9 @@ class _PendingWrite:
     A flush takes the database's writer lock (another ingest of the same
     files waits for it), deletes the stored passages of the files it
     replaces, and embeds and inserts the new ones ``limit`` at a time: a file
-    of more passages than ``limit`` is still replaced atomically without
-    embedding it whole.  ``writes`` is the count of ingest writes read before
+    of more passages than ``limit`` is flushed alone, its passages split
+    from the file as they are written, so it is replaced atomically without
+    holding it whole.  ``writes`` is the count of ingest writes read before
     the stored files were looked up; if another ingest wrote since (the count
     moved), a file found new may be stored by now, so the flush deletes the
     passages of every file it writes: replaced, not stored twice.  (Deleting
@@ -772,38 +845,57 @@ class _PendingWrite:
         self.replaced: List[str] = []  # those found stored: their passages go
         self.documents: List[Dict[str, Any]] = []
         self.embedded: List[str] = []
+        self.more: Iterator[Tuple[Dict[str, Any], str]] = iter(())  # the rest of a file of more than ``limit``
+        self.written = 0  # passages the last flush wrote
 
-    def add(self, identity: str, stored: bool, documents: List[Dict[str, Any]], embedded: List[str]) -> None:
-        if self.documents and len(self.documents) + len(documents) > self.limit:
+    def add(self, identity: str, stored: bool, passages: Iterator[Tuple[Dict[str, Any], str]]) -> int:
+        """Queue (or write) a file's passages; how many it has.  A :class:`_Skipped` raised by ``passages``
+        leaves the file unwritten, and the files queued before it queued."""
+        head = list(itertools.islice(passages, self.limit + 1))
+        if self.documents and len(self.documents) + len(head) > self.limit:
             self.flush()
         self.identities.append(identity)
         if stored:
             self.replaced.append(identity)
-        self.documents += documents
-        self.embedded += embedded
+        self.documents += [document for document, _ in head]
+        self.embedded += [text for _, text in head]
+        if len(head) > self.limit:  # alone in its flush, which reads the rest of it as it writes
+            self.more = passages
+            self.flush()
+            return self.written
         if len(self.documents) >= self.limit:
             self.flush()
+        return len(head)
 
     def flush(self) -> None:
         if not self.identities:
             return
         rag, limit = self.rag, self.limit
+        documents, embedded, more = self.documents, self.embedded, self.more
+        gone = self.identities, self.replaced
+        self.identities, self.replaced, self.documents, self.embedded, self.more = [], [], [], [], iter(())
+        written = 0
         with rag._session() as session, session.begin():
             connection = session.connection()
             _lock_writers(rag, connection)
             writes = _writes_recorded(connection)
-            gone = self.identities if writes != self.writes else self.replaced
-            for start in range(0, len(gone), _LOOKUP_CHUNK):
-                rag._store.delete(session, None, _path_in(rag, gone[start : start + _LOOKUP_CHUNK]))
-            for start in range(0, len(self.documents), limit):
-                documents = self.documents[start : start + limit]
-                prepared = [rag._prepare(document, i) for i, document in enumerate(documents, start)]
-                for doc, vector in zip(prepared, rag._embed(self.embedded[start : start + limit])):
+            deleted = gone[0] if writes != self.writes else gone[1]
+            for start in range(0, len(deleted), _LOOKUP_CHUNK):
+                rag._store.delete(session, None, _path_in(rag, deleted[start : start + _LOOKUP_CHUNK]))
+            rows = itertools.chain(zip(documents, embedded), more)
+            del documents, embedded
+            while True:
+                batch = list(itertools.islice(rows, limit))
+                if not batch:
+                    break
+                prepared = [rag._prepare(document, i) for i, (document, _) in enumerate(batch, written)]
+                for doc, vector in zip(prepared, rag._embed([text for _, text in batch])):
                     doc.vector = vector
                 rag._store.insert(session, prepared)
+                written += len(batch)
             _record_write(connection, writes)
         self.writes = writes + 1
-        self.identities, self.replaced, self.documents, self.embedded = [], [], [], []
+        self.written = written
 
 
 def _lock_writers(rag: Any, connection: Any) -> None:
