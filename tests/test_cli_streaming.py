@@ -53,7 +53,7 @@ def test_a_large_file_is_split_as_it_is_read(
     finally:
         tracemalloc.stop()
     size = big.stat().st_size
-    assert peak < size / 2, f"the ingest of a {size:,}-byte file peaked at {peak:,} bytes"  # before: 8 times its size
+    assert peak < size / 2, f"the ingest of a {size:,}-byte file peaked at {peak:,} bytes"  # before: 6 times its size
     out = capsys.readouterr().out
     chunks = chunk_text(big.read_bytes().decode("utf-8-sig"))
     assert f"ingested {len(chunks)} passages from 1 file" in out
