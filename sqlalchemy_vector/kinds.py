@@ -43,7 +43,7 @@ from .exc import (
     UnsupportedMetricError,
 )
 from .functions import CosineDistanceType
-from .types import Vector, _name, _preview, check_storable_before_create, empty_in, read_only, to_float32, whole_number
+from .types import Vector, _name, _preview, check_storable_before_create, empty_in, read_only, same_stored, to_float32, whole_number
 
 __all__ = [
     "KINDS",
@@ -421,12 +421,8 @@ class CompactVector(sqltypes.TypeDecorator[Any]):
         return np.ndarray  # SparseVector: SparseValue
 
     def compare_values(self, x: Any, y: Any) -> bool:
-        if x is None or y is None:
-            return x is y
-        if isinstance(x, SparseValue) or isinstance(y, SparseValue):
-            return bool(x == y)
-        a, b = np.asarray(x), np.asarray(y)
-        return a.shape == b.shape and bool(np.array_equal(a, b))
+        """Whether two values store the same vector, compared as this kind stores them (see ``Vector``'s)."""
+        return same_stored(x, y, self.validate)
 
 
 class HalfVector(CompactVector):

@@ -399,8 +399,26 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
         return self
 
     def compare_values(self, x: Any, y: Any) -> bool:
-        """Whether two values are the same vector (the ORM's change detection; arrays have no plain ``==``)."""
-        if x is None or y is None:
-            return x is y
-        a, b = np.asarray(x), np.asarray(y)
+        """Whether two values store the same vector (the ORM's change detection; arrays have no plain ``==``).
+
+        Compared as float32, as stored: the list ``[0.1, 0.2]`` a row was saved
+        from equals the float32 array loaded back, so assigning it again (or
+        ``Session.merge`` of an object built from it) writes nothing.
+        """
+        return same_stored(x, y, lambda value: to_float32(value, None))
+
+
+def same_stored(x: Any, y: Any, stored: Callable[[Any], Any]) -> bool:
+    """Whether ``x`` and ``y`` are the same value once converted by ``stored`` (what the column would store).
+
+    A value ``stored`` refuses is a change: the flush then writes it and reports the error.
+    """
+    if x is None or y is None:
+        return x is y
+    try:
+        a, b = stored(x), stored(y)
+    except InvalidVectorError:
+        return False
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.shape == b.shape and bool(np.array_equal(a, b))
+    return bool(a == b)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import Integer, String, delete, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -99,6 +101,84 @@ def test_loaded_vectors_are_read_only_so_no_change_is_lost(conn: Connection) -> 
         np.testing.assert_array_equal(stored[2], [9.0, 0.0, 0.0])
         # Core rows too: the same read-only arrays.
         assert not conn.execute(select(Item.embedding).where(Item.id == 2)).scalar_one().flags.writeable
+
+
+def updates_on(conn: Connection) -> list:
+    """The UPDATE statements ``conn`` runs from now on."""
+    seen: list = []
+
+    @sa_event.listens_for(conn, "before_cursor_execute")
+    def record(_conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            seen.append(statement)
+
+    return seen
+
+
+def test_the_same_vector_again_is_not_a_change(conn: Connection, backend: str) -> None:
+    # The ORM compared the float32 array it loaded with the list the row was saved from: 0.1 is not
+    # float32(0.1), so assigning the same list again, or merging an object built from it, wrote the row again.
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "same_items"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+        embedding: Mapped[np.ndarray] = mapped_column(sv.Vector(3))
+
+    Base.metadata.create_all(conn)
+    saved = [0.1, 0.2, 0.3]
+    with session_on(conn) as session:
+        session.add(Item(id=1, embedding=saved))
+        session.flush()
+        session.expire_all()
+        item = session.get(Item, 1)
+        updates = updates_on(conn)
+        item.embedding = list(saved)
+        assert not session.is_modified(item)
+        session.flush()
+        session.merge(Item(id=1, embedding=np.array(saved)))
+        session.flush()
+        assert updates == []
+        item.embedding = [0.1, 0.2, 0.31]  # a real change is still written
+        assert session.is_modified(item)
+        session.flush()
+        assert len(updates) == 1
+        session.expire_all()
+        np.testing.assert_allclose(session.get(Item, 1).embedding, [0.1, 0.2, 0.31], rtol=1e-6)
+        item = session.get(Item, 1)
+        item.embedding = [0.1, float("nan"), 0.3]  # a value the column refuses is a change: the flush reports it
+        assert session.is_modified(item)
+        session.expunge(item)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_same_compact_vector_again_is_not_a_change(conn: Connection, backend: str) -> None:
+    # Compared as stored too: float16 for HalfVector, float32 values for SparseVector.
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "same_compact_items"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+        half: Mapped[np.ndarray] = mapped_column(sv.HalfVector(3))
+        sparse: Mapped[Any] = mapped_column(sv.SparseVector(3))
+
+    Base.metadata.create_all(conn)
+    with session_on(conn) as session:
+        session.add(Item(id=1, half=[0.1, 0.2, 0.3], sparse={0: 0.1, 2: 0.3}))
+        session.flush()
+        session.expire_all()
+        item = session.get(Item, 1)
+        updates = updates_on(conn)
+        item.half, item.sparse = [0.1, 0.2, 0.3], {0: 0.1, 2: 0.3}
+        assert not session.is_modified(item)
+        session.merge(Item(id=1, half=[0.1, 0.2, 0.3], sparse={0: 0.1, 2: 0.3}))
+        session.flush()
+        assert updates == []
+        item.sparse = {0: 0.1, 1: 0.3}
+        session.flush()
+        assert len(updates) == 1
 
 
 def test_integer_ids_on_every_backend(conn: Connection) -> None:
