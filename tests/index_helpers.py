@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Tuple
 
 import numpy as np
 import pytest
@@ -81,6 +81,43 @@ def fresh_database(backend: str, directory: Path, request: pytest.FixtureRequest
     else:
         raise ValueError(backend)
 
+
+
+@contextlib.contextmanager
+def database_with_schema(
+    backend: str, directory: Path, request: pytest.FixtureRequest, schema: str = "app"
+) -> Iterator[Tuple[str, sa.Engine]]:
+    """A new database (:func:`fresh_database`) with a second schema ``schema``, its URL and a prepared engine.
+
+    PostgreSQL and DuckDB ``CREATE SCHEMA``; SQLite a file attached as
+    ``schema`` on each connection; ClickHouse a database (one chDB process
+    holds them all: dropped at the end).
+    """
+    import sqlalchemy_vector as sv
+
+    with fresh_database(backend, directory, request) as url:
+        engine = sv.create_engine(url)
+        if backend in ("sqlite", "sqlite-python"):
+            attached = str(directory / f"{schema}.db")
+
+            @sa.event.listens_for(engine, "connect")
+            def _attach(dbapi_connection: Any, record: Any) -> None:
+                dbapi_connection.execute(f"ATTACH DATABASE ? AS {schema}", (attached,))
+
+        elif backend == "clickhouse":
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {schema}")
+                connection.exec_driver_sql(f"CREATE DATABASE {schema}")
+        else:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        try:
+            yield url, engine
+        finally:
+            if backend == "clickhouse":
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {schema}")
+            engine.dispose()
 
 def clustered(rows: int, dim: int, clusters: int = 8, seed: int = 3) -> np.ndarray:
     """Points around a few random centres (a Gaussian mixture), float32."""

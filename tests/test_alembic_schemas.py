@@ -13,13 +13,13 @@ from typing import Any, Iterator, Optional, Tuple
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Column, Integer, MetaData, Table, Text, event, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, text
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.fulltext import FullTextIndex, list_fulltext_indexes
 from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
 
-from index_helpers import fresh_database
+from index_helpers import database_with_schema, fresh_database
 from test_alembic import Project, body
 
 
@@ -81,28 +81,8 @@ class SchemaProject(Project):
 
 @pytest.fixture(params=["sqlite", "duckdb", "postgresql", "clickhouse"])
 def schema_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tuple[str, sa.Engine]]:
-    backend = request.param
-    with fresh_database(backend, tmp_path, request) as url:
-        engine = sv.create_engine(url)
-        if backend == "sqlite":
-            attached = str(tmp_path / "app.db")
-
-            @event.listens_for(engine, "connect")
-            def _attach(dbapi_connection: Any, record: Any) -> None:
-                dbapi_connection.execute("ATTACH DATABASE ? AS app", (attached,))
-
-        elif backend == "clickhouse":
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP DATABASE IF EXISTS app")
-                connection.exec_driver_sql("CREATE DATABASE app")
-        else:
-            with engine.begin() as connection:
-                connection.execute(text("CREATE SCHEMA app"))
+    with database_with_schema(request.param, tmp_path, request) as (url, engine):
         yield url, engine
-        if backend == "clickhouse":
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP DATABASE IF EXISTS app")
-        engine.dispose()
 
 
 def models(schemas: Tuple[Optional[str], ...], fulltext: bool) -> MetaData:

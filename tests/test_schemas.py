@@ -13,33 +13,20 @@ from typing import Any, Iterator, Optional, Tuple
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector.orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, IntegerId
 
-from index_helpers import fresh_database
+from index_helpers import database_with_schema, fresh_database
 
 
 @pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
 def schema_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     """An engine whose database has a schema ``app`` beside the default one."""
-    backend = request.param
-    with fresh_database(backend, tmp_path, request) as url:
-        engine = sv.create_engine(url)
-        if backend == "sqlite":
-            attached = str(tmp_path / "app.db")
-
-            @event.listens_for(engine, "connect")
-            def _attach(dbapi_connection: Any, record: Any) -> None:
-                dbapi_connection.execute("ATTACH DATABASE ? AS app", (attached,))
-
-        else:
-            with engine.begin() as connection:
-                connection.execute(text("CREATE SCHEMA app"))
+    with database_with_schema(request.param, tmp_path, request) as (_url, engine):
         yield engine
-        engine.dispose()
 
 
 class Words:
