@@ -145,6 +145,10 @@ class Capabilities:
     #: (10,000).  0 where a sort carries them for every row it compares (SQLite's sorter, PostgreSQL's
     #: exact top-N): there a ranking reads only keys and distances.
     late_columns_up_to: int = 0
+    #: Whether the vector index serves a top-k that reads its table joined to another (a joined-table
+    #: subclass's, through the base table).  Where it does not (DuckDB's vss 1.5.5, ClickHouse 26.9 serve only
+    #: the table read directly), such a top-k ranks on the table alone in a subquery and reads the rows by key.
+    index_serves_joined_reads: bool = True
     #: Whether the backend has full-text indexes, and so hybrid search.
     fulltext_search: bool = False
     #: Whether ``create_all`` builds the index with SQLAlchemy's own ``CREATE INDEX`` and the dialect's options.

@@ -100,6 +100,7 @@ class ClickHouseBackend(Backend):
         url_form="clickhousedb://HOST/DB",
         join_reads_by_key_up_to=0,
         late_columns_up_to=10_000,
+        index_serves_joined_reads=False,
         index_metrics=_index.INDEX_METRICS,
         index_provider="ClickHouse's vector_similarity index",
         index_options_reported=True,

@@ -104,6 +104,7 @@ class DuckDBBackend(Backend):
         file_database=True,
         join_reads_by_key_up_to=50,
         late_columns_up_to=50,
+        index_serves_joined_reads=False,
         fulltext_search=True,
         storage_provider="DuckDB's FLOAT[n] arrays",
         max_dimension=100000,
