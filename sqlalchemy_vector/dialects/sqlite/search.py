@@ -64,7 +64,9 @@ def top_k_select(request: "TopK") -> Select[Any]:
     if request.filters:
         # Only keys vec0 holds: with a text key, sqlite-vec 0.1.9 returns no rows at all
         # when the IN list names a key it does not have (a row whose vector is NULL).
-        keys = select(key_column).where(request.column.is_not(None), *request.filters)
+        # Read from the target: a joined-table subclass's rows are its base table's joined to its own, and a
+        # filter on the base table would otherwise pair every key with every base row.
+        keys = select(key_column).select_from(request.target).where(request.column.is_not(None), *request.filters)
         conditions.append(vec.c[key_name].in_(keys))
     if request.rerank is not None:
         candidates = select(vec.c[key_name]).where(and_(*conditions)).subquery("candidates")
