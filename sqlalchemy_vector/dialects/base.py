@@ -56,7 +56,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Table
-from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
+from sqlalchemy.sql.compiler import DDLCompiler, IdentifierPreparer, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 
@@ -1210,7 +1210,7 @@ def column_head(compiler: DDLCompiler, column: Column[Any]) -> Tuple[str, str]:
     return compiler.preparer.format_column(column), type_sql
 
 
-def qualified_name(compiler: DDLCompiler, name: str, schema: Optional[str]) -> str:
-    """``name``, quoted and qualified by ``schema`` when there is one."""
-    quote = compiler.preparer.quote
+def qualified_name(preparer: IdentifierPreparer, name: str, schema: Optional[str]) -> str:
+    """``name``, quoted by ``preparer`` (a compiler's, a dialect's) and qualified by ``schema`` when there is one."""
+    quote = preparer.quote
     return f"{quote(schema)}.{quote(name)}" if schema else quote(name)

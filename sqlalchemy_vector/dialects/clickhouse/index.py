@@ -86,7 +86,7 @@ def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> 
             "give table_name (op.drop_vector_index(name, table_name=...)), or use "
             "sqlalchemy_vector.drop_vector_index(connection, name), which looks the table up"
         )
-    table = qualified_name(compiler, element.table_name, element.schema)
+    table = qualified_name(compiler.preparer, element.table_name, element.schema)
     if_exists = "IF EXISTS " if element.if_exists else ""
     return f"ALTER TABLE {table} DROP INDEX {if_exists}{compiler.preparer.quote(element.name)}"
 

@@ -44,13 +44,13 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
     preparer = compiler.preparer
     return (
         f"CREATE VECTOR INDEX {'IF NOT EXISTS ' if element.if_not_exists else ''}{preparer.quote(index.index_name)} "
-        f"ON {qualified_name(compiler, table.name, table.schema)} "
+        f"ON {qualified_name(compiler.preparer, table.name, table.schema)} "
         f"({preparer.format_column(index.vector_column)} {OPCLASSES[index.metric]})"
     )
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{qualified_name(compiler, element.name, element.schema)}"
+    return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{qualified_name(compiler.preparer, element.name, element.schema)}"
 
 
 def parse_create_statement(table: str, statement: str) -> List[Dict[str, Any]]:

@@ -37,7 +37,7 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    name = qualified_name(compiler, element.name, element.schema)
+    name = qualified_name(compiler.preparer, element.name, element.schema)
     return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 

@@ -157,14 +157,14 @@ def _compile_quantized(element: CreateVectorIndex, compiler: DDLCompiler) -> str
     options = ", ".join(f"{name} = {int(value)}" for name, value in index.options.items())
     return (
         f"CREATE INDEX {'IF NOT EXISTS ' if element.if_not_exists else ''}{compiler.preparer.quote(index.index_name)} "
-        f"ON {qualified_name(compiler, table.name, table.schema)} USING {index.method} "
+        f"ON {qualified_name(compiler.preparer, table.name, table.schema)} USING {index.method} "
         f"(({key}) {_kinds.quantized_opclass(quantization, index.metric)})"
         + (f" WITH ({options})" if options else "")
     )
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    name = qualified_name(compiler, element.name, element.schema)
+    name = qualified_name(compiler.preparer, element.name, element.schema)
     return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 

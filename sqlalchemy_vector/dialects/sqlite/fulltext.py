@@ -32,7 +32,7 @@ from sqlalchemy.sql.expression import ColumnClause, Executable
 from sqlalchemy.types import String
 
 from ...fulltext import FullTextSpec, query_terms
-from ..base import NameHolder
+from ..base import NameHolder, qualified_name
 from .index import catalog_holder, master_table
 
 LANGUAGES = ("english", "simple")
@@ -56,32 +56,27 @@ def _sync_statements(spec: FullTextSpec, dialect: Dialect) -> Tuple[str, str]:
 _UPDATE_CONDITION = "WHEN old.rowid IS NOT new.rowid OR old.{column} IS NOT new.{column}"
 
 
-def _qualified(name: str, schema: Optional[str], dialect: Dialect) -> str:
-    """``name`` in ``schema`` (an attached database), where the FTS5 table and triggers of a table there live.
-
-    The FTS5 table reads its content table, and a trigger's body names its tables, in their own schema
-    (SQLite refuses qualified names in a trigger's body): only the created objects are qualified.
-    """
-    preparer = dialect.identifier_preparer
-    return f"{preparer.quote_schema(schema)}.{preparer.quote(name)}" if schema else preparer.quote(name)
-
-
 def _update_trigger(spec: FullTextSpec, dialect: Dialect) -> Executable:
     # Any UPDATE that changes the text or the rowid (an INTEGER PRIMARY KEY is the rowid): not only UPDATE OF
     # the column, which misses a changed key and leaves the entry under the old rowid.
-    q = dialect.identifier_preparer.quote
+    preparer = dialect.identifier_preparer
+    q = preparer.quote
     column = q(spec.column.name)
     insert_new, delete_old = _sync_statements(spec, dialect)
     return text(
-        f"CREATE TRIGGER {_qualified(spec.name + '_au', spec.schema, dialect)} AFTER UPDATE ON {q(spec.table.name)} "
+        f"CREATE TRIGGER {qualified_name(preparer, spec.name + '_au', spec.schema)} AFTER UPDATE ON {q(spec.table.name)} "
         f"{_UPDATE_CONDITION.format(column=column)} BEGIN {delete_old} {insert_new} END"
     )
 
 
 def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
-    q = dialect.identifier_preparer.quote
+    # The FTS5 table and its triggers live in their table's schema (an attached database). Only the created
+    # objects are qualified: the FTS5 table reads its content table, and a trigger's body names its tables, in
+    # their own schema (SQLite refuses qualified names in a trigger's body).
+    preparer = dialect.identifier_preparer
+    q = preparer.quote
     fts, base, column = q(spec.name), q(spec.table.name), q(spec.column.name)
-    created = _qualified(spec.name, spec.schema, dialect)
+    created = qualified_name(preparer, spec.name, spec.schema)
     insert_new, delete_old = _sync_statements(spec, dialect)
     return [
         text(
@@ -89,8 +84,8 @@ def create_statements(spec: FullTextSpec, dialect: Dialect) -> List[Executable]:
             f"content_rowid='rowid', tokenize={_string(_TOKENIZERS[spec.language])})"
         ),
         text(f"INSERT INTO {created}({fts}) VALUES ('rebuild')"),
-        text(f"CREATE TRIGGER {_qualified(spec.name + '_ai', spec.schema, dialect)} AFTER INSERT ON {base} BEGIN {insert_new} END"),
-        text(f"CREATE TRIGGER {_qualified(spec.name + '_ad', spec.schema, dialect)} AFTER DELETE ON {base} BEGIN {delete_old} END"),
+        text(f"CREATE TRIGGER {qualified_name(preparer, spec.name + '_ai', spec.schema)} AFTER INSERT ON {base} BEGIN {insert_new} END"),
+        text(f"CREATE TRIGGER {qualified_name(preparer, spec.name + '_ad', spec.schema)} AFTER DELETE ON {base} BEGIN {delete_old} END"),
         _update_trigger(spec, dialect),
     ]
 
@@ -109,7 +104,8 @@ def refresh(connection: Connection, spec: FullTextSpec) -> bool:
     by today's and the index rebuilt from the table, once; an index built
     since costs one catalog lookup.  A database opened read-only is left as it is.
     """
-    q = connection.dialect.identifier_preparer.quote
+    preparer = connection.dialect.identifier_preparer
+    q = preparer.quote
     trigger = spec.name + "_au"
     found = connection.execute(
         text(f"SELECT sql FROM {master_table(connection, spec.schema)} WHERE type = 'trigger' AND name = :name"),
@@ -120,22 +116,23 @@ def refresh(connection: Connection, spec: FullTextSpec) -> bool:
         return False
     fts = q(spec.name)
     try:
-        connection.execute(text(f"DROP TRIGGER {_qualified(trigger, spec.schema, connection.dialect)}"))
+        connection.execute(text(f"DROP TRIGGER {qualified_name(preparer, trigger, spec.schema)}"))
     except OperationalError as err:
         if "readonly" not in str(err.orig):
             raise
         return False  # opened read-only: nothing can change its rows either, so it is searched as it is
     connection.execute(_update_trigger(spec, connection.dialect))
-    connection.execute(text(f"INSERT INTO {_qualified(spec.name, spec.schema, connection.dialect)}({fts}) VALUES ('rebuild')"))
+    connection.execute(text(f"INSERT INTO {qualified_name(preparer, spec.name, spec.schema)}({fts}) VALUES ('rebuild')"))
     return True
 
 
 def drop_statements(name: str, dialect: Dialect, if_exists: bool, schema: Optional[str] = None) -> List[Executable]:
+    preparer = dialect.identifier_preparer
     maybe = "IF EXISTS " if if_exists else ""
     statements: List[Executable] = [
-        text(f"DROP TRIGGER IF EXISTS {_qualified(name + suffix, schema, dialect)}") for suffix in _TRIGGER_SUFFIXES
+        text(f"DROP TRIGGER IF EXISTS {qualified_name(preparer, name + suffix, schema)}") for suffix in _TRIGGER_SUFFIXES
     ]
-    return statements + [text(f"DROP TABLE {maybe}{_qualified(name, schema, dialect)}")]
+    return statements + [text(f"DROP TABLE {maybe}{qualified_name(preparer, name, schema)}")]
 
 
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:

@@ -168,12 +168,12 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
         declarations.insert(0, f"{key} text primary key")
     return (
         f"CREATE VIRTUAL TABLE {'IF NOT EXISTS ' if element.if_not_exists else ''}"
-        f"{qualified_name(compiler, index.index_name, index.bound_table.schema)} USING vec0({', '.join(declarations)})"
+        f"{qualified_name(compiler.preparer, index.index_name, index.bound_table.schema)} USING vec0({', '.join(declarations)})"
     )
 
 
 def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> str:
-    name = qualified_name(compiler, element.name, element.schema)
+    name = qualified_name(compiler.preparer, element.name, element.schema)
     return f"DROP TABLE {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 
@@ -216,7 +216,7 @@ def _compile_trigger(element: SyncTrigger, compiler: DDLCompiler, **kw: Any) -> 
     key = key if key == "rowid" else quote(key)
     target = f"{vec}({key}, {quote(vec0_column_name(index))})"
     # A trigger lives in its table's schema, and its body's names are that schema's (qualified ones are refused).
-    name = qualified_name(compiler, f"{index.name}_sync_{element.kind}", index.bound_table.schema)
+    name = qualified_name(compiler.preparer, f"{index.name}_sync_{element.kind}", index.bound_table.schema)
     value = stored_value(index, f"NEW.{column}")
     if element.kind == "insert":
         return (
@@ -251,7 +251,7 @@ def stored_value(index: VectorIndex, expression: str) -> str:
 @compiles(DropTrigger)
 def _compile_drop_trigger(element: DropTrigger, compiler: DDLCompiler, **kw: Any) -> str:
     _require_this_backend(compiler, "a vec0 sync trigger")
-    return f"DROP TRIGGER IF EXISTS {qualified_name(compiler, element.name, element.schema)}"
+    return f"DROP TRIGGER IF EXISTS {qualified_name(compiler.preparer, element.name, element.schema)}"
 
 
 def create_statements(index: VectorIndex, if_not_exists: bool = False) -> List[Executable]:
@@ -373,7 +373,7 @@ class _Catalog(NamedTuple):
 
 def master_table(connection: Connection, schema: Optional[str]) -> str:
     """The catalog table of ``schema`` (an attached database's own), or of ``main``."""
-    return f"{connection.dialect.identifier_preparer.quote_schema(schema)}.sqlite_master" if schema else "sqlite_master"
+    return qualified_name(connection.dialect.identifier_preparer, "sqlite_master", schema)
 
 
 def _catalog(connection: Connection, schema: Optional[str] = None) -> _Catalog:

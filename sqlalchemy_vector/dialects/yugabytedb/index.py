@@ -28,7 +28,7 @@ def compile_create(element: CreateVectorIndex, compiler: DDLCompiler, **kw: Any)
     options = ", ".join(f"{name} = {int(value)}" for name, value in index.options.items())
     return (
         f"CREATE INDEX NONCONCURRENTLY {'IF NOT EXISTS ' if element.if_not_exists else ''}"
-        f"{preparer.quote(index.index_name)} ON {qualified_name(compiler, table.name, table.schema)} "
+        f"{preparer.quote(index.index_name)} ON {qualified_name(compiler.preparer, table.name, table.schema)} "
         f"USING ybhnsw ({preparer.format_column(index.vector_column)} {OPCLASSES[index.metric]})"
         + (f" WITH ({options})" if options else "")
     )
