@@ -201,20 +201,18 @@ class PostgreSQLBackend(Backend):
         binary = engine.dialect.driver == "psycopg"
         asyncpg_codecs = engine.dialect.driver == "asyncpg"
         set_engine_state(engine.dialect, pgvector=None, binary=binary, **{_codecs.ASYNCPG_CODECS: asyncpg_codecs})
-        ready = False
+        schema: Optional[str] = None  # the extension's, once the first connection found (or created) it
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-            nonlocal ready
+            nonlocal schema
             if binary:
                 driver_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
                 driver_connection.adapters.register_dumper(_BinaryVector, _psycopg_dumper())
-            if not ready:
+            if schema is None:
                 version, schema = _ensure_pgvector(dbapi_connection, engine.url.database)
-                # The schema asyncpg's codecs are registered from, too.
                 set_engine_state(engine.dialect, pgvector=version, pgvector_schema=schema, pgvector_database=engine.url.database)
-                ready = True
             if asyncpg_codecs:
-                _codecs.register_asyncpg(engine.dialect, dbapi_connection)
+                _codecs.register_asyncpg(dbapi_connection, schema)
 
         on_each_connection(engine, on_connect)
 

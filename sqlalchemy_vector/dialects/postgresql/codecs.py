@@ -19,27 +19,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..base import engine_state, set_engine_state, text_to_vector
+from ..base import engine_state, text_to_vector
 
 #: Engine-state key: the engine's connections have pgvector-python's asyncpg codecs.
 ASYNCPG_CODECS = "asyncpg_codecs"
-
-_SCHEMA = (
-    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
-)
-
 
 def uses_asyncpg_codecs(dialect: Any) -> bool:
     state = engine_state(dialect)
     return bool(state and state.get(ASYNCPG_CODECS))
 
 
-def register_asyncpg(dialect: Any, dbapi_connection: Any) -> None:
-    """Give one asyncpg connection pgvector-python's binary codecs (vector, halfvec, sparsevec).
+def register_asyncpg(dbapi_connection: Any, schema: str) -> None:
+    """Give one asyncpg connection pgvector-python's binary codecs (vector, halfvec, sparsevec) of ``schema``.
 
     Runs in the ``connect`` event, inside SQLAlchemy's greenlet, where
-    ``await_only`` awaits the coroutine.  The extension's schema is looked up
-    once per engine.
+    ``await_only`` awaits the coroutine; ``schema`` is the extension's, found
+    once per engine when it was prepared.
     """
     try:
         from pgvector.asyncpg import register_vector
@@ -53,11 +48,6 @@ def register_asyncpg(dialect: Any, dbapi_connection: Any) -> None:
     from sqlalchemy.util import await_only
 
     raw = dbapi_connection.driver_connection
-    state = engine_state(dialect) or {}
-    schema = state.get("pgvector_schema")
-    if schema is None:
-        schema = await_only(raw.fetchval(_SCHEMA)) or "public"
-        set_engine_state(dialect, pgvector_schema=schema)
     await_only(register_vector(raw, schema=schema))
 
 
