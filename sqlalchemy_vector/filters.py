@@ -396,11 +396,6 @@ class _JSONArray(sqltypes.TypeDecorator[List[Any]]):
         # Non-ASCII characters as themselves, not \u escapes: the text compares byte-wise as it is bound.
         return None if value is None else json.dumps(value, ensure_ascii=False)
 
-    def process_literal_param(self, value: Optional[List[Any]], dialect: Dialect) -> str:
-        # The compiler renders a None literal as NULL without calling this.
-        assert value is not None
-        return json.dumps(value, ensure_ascii=False)
-
 
 class _LikePattern(sqltypes.TypeDecorator[str]):
     """A ``$like`` pattern, bound in the form the backend's case-sensitive match takes."""
