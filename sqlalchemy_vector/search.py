@@ -155,15 +155,16 @@ class TopK:
         """
         table = getattr(self.column, "table", None)
         inside = [f for f in self.filters if not other_tables(f, table)]
+        outside = self.outside_filters()
         ranked = select(key).where(*self.present(), *inside).order_by(self.distance()).limit(self.k)
         if self.max_distance is not None:
             ranked = ranked.where(self.distance() <= self.max_distance)
         labelled = self.distance().label("distance")
         # An IN list of keys rather than a join: ClickHouse then reads both tables by primary key, where a
         # join to the ranking would read every vector again (26.9); the distance is computed for k rows only.
-        statement = select(*self.selected, labelled).where(key.in_(ranked), *self.outside_filters())
+        statement = select(*self.selected, labelled).where(key.in_(ranked), *outside)
         statement = statement.order_by(labelled, key)
-        return statement.limit(self.k) if self.outside_filters() else statement
+        return statement.limit(self.k) if outside else statement
 
     def reranked_select(self) -> Select[Any]:
         """``rerank`` candidates ordered by the quantized distance (what the compact index serves), re-ranked
