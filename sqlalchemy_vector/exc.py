@@ -124,6 +124,11 @@ class DatabaseLockedError(VectorError, sa_exc.OperationalError):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> Any:
+        # OperationalError's own reduction passes the arguments of its constructor, not of this one: without this,
+        # the error could not cross a process boundary (multiprocessing, concurrent.futures' process pools).
+        return type(self), (self.message, self.orig)
+
 
 class SharedConnectionError(VectorError, sa_exc.InvalidRequestError):
     """A facade's call would run in a transaction of yours, on the one connection the engine's pool shares.
