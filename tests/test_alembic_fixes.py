@@ -385,6 +385,55 @@ def test_postgresql_offline_quantized_index_has_the_real_dimension(
     assert "CAST(embedding AS halfvec(8))" in printed, printed
 
 
+def half_quantized_models(dim: int) -> MetaData:
+    metadata = MetaData()
+    Table(
+        "docs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("embedding", sv.Vector(dim)),
+        VectorIndex("ix_docs_half", "embedding", metric="cosine", quantization="half"),
+    )
+    return metadata
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_postgresql_offline_downgrade_of_a_dimension_change_builds_the_old_dimension(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # The downgrade's quantized index declared the model's new dimension: offline, the script built it with
+    # CAST(embedding AS halfvec(8)) over the vector(4) column restored before it, which then refused every vector.
+    project = Project(tmp_path, database)
+    project.autogenerate(half_quantized_models(4), "docs")
+    project.upgrade()
+    source = project.autogenerate(half_quantized_models(8), "dimension")
+    down = body(source, "downgrade")
+    assert down[-1] == "op.create_vector_index('ix_docs_half', 'docs', 'embedding', metric='cosine', method='hnsw', quantization='half', dim=4)", source
+    up = body(source, "upgrade")
+    assert up[-1] == "op.create_vector_index('ix_docs_half', 'docs', 'embedding', metric='cosine', method='hnsw', quantization='half', dim=8)", source
+    upgrade_sql = offline_sql(project, "head")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        command.downgrade(project.config, "head:-1", sql=True)
+    assert "CAST(embedding AS halfvec(4))" in printed.getvalue(), printed.getvalue()
+    # Both scripts, on a new database: the downgraded table takes vectors of its dimension again.
+    with fresh_database("postgresql", tmp_path, request) as url:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(upgrade_sql)
+                connection.exec_driver_sql(printed.getvalue())
+        finally:
+            admin.dispose()
+        engine = sv.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(insert(half_quantized_models(4).tables["docs"]), [{"id": 1, "embedding": [1.0, 0.0, 0.0, 0.0]}])
+                assert vector_columns(connection, "docs") == {"embedding": 4}
+        finally:
+            engine.dispose()
+
+
 @pytest.mark.parametrize("database", ["clickhouse"], indirect=True)
 def test_clickhouse_offline_script_runs(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     # Offline, Alembic's own dialect was never prepared: CREATE TABLE had no table engine (clickhouse-connect

@@ -244,10 +244,15 @@ class DropVectorIndexOp(MigrateOperation):
         Its reverse builds the same index again: from ``index`` (the model's
         declaration) when given, otherwise from what the database reports
         (``kind``: the indexed column's compact kind, read from its type;
-        ``dim``: its dimension, which a quantized index declares).
+        ``dim``: its dimension in the database, which a quantized index
+        declares, and which the reverse declares even from ``index``).
         """
         if index is not None:
             create = CreateVectorIndexOp.from_index(index, dialect)
+            if create.dim is not None and dim is not None:
+                # The reverse runs on the column as the database has it now: a migration that also changes the
+                # column's dimension has restored it by then, and the model declares the new one.
+                create.dim = dim
         else:
             create = CreateVectorIndexOp(
                 found["name"],
