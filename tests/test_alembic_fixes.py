@@ -548,6 +548,64 @@ def test_duckdb_offline_script_runs(database: str, tmp_path: Path, request: pyte
         project.assert_no_changes(persistent_models(8))
 
 
+def run_duckdb_script(path: Path, sql: str, home: Path) -> None:
+    """``sql`` (an offline migration) on the DuckDB file ``path``, as the DuckDB command line runs it: a new session
+    with vss and fts installed (here from their wheels) and nothing loaded."""
+    import duckdb
+
+    from sqlalchemy_vector.dialects.duckdb.extensions import wheel_path
+    from sqlalchemy_vector.dialects.duckdb.fulltext import fts_extension_path
+
+    extensions = [wheel_path(), fts_extension_path()]
+    if None in extensions:
+        pytest.skip("the vss and fts wheels matching this DuckDB are not installed")
+    connection = duckdb.connect(str(path))
+    try:
+        connection.execute(f"SET home_directory = '{home}'")
+        for extension in extensions:
+            connection.execute(f"INSTALL '{extension}'")
+        script = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        for statement in filter(None, (part.strip() for part in script.split(";"))):
+            connection.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
+@pytest.mark.parametrize("database", ["duckdb"], indirect=True)
+def test_duckdb_offline_script_with_a_fulltext_index_runs(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # The script ran PRAGMA create_fts_index / drop_fts_index without LOAD fts: DuckDB 1.5.5 then tries to
+    # download fts, installed or not, and the script failed where there is no network.
+    project = Project(tmp_path, database)
+    project.autogenerate(duckdb_fulltext_models(), "docs")
+    upgrade_sql = offline_sql(project, "head")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        command.downgrade(project.config, "head:base", sql=True)
+    (tmp_path / "home").mkdir()
+    with fresh_database("duckdb", tmp_path, request) as url:
+        path = Path(sa.make_url(url).database or "")
+        run_duckdb_script(path, upgrade_sql, tmp_path / "home")
+        engine = sv.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert [(row["name"], row["column"]) for row in list_fulltext_indexes(connection)] == [("ft_docs_body", "body")]
+        finally:
+            engine.dispose()
+        project.config.set_main_option("sqlalchemy.url", url)
+        project.assert_no_changes(duckdb_fulltext_models())
+        run_duckdb_script(path, printed.getvalue(), tmp_path / "home")
+        engine = sv.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert list_fulltext_indexes(connection) == [] and list_vector_indexes(connection) == []
+                assert sa.inspect(connection).get_table_names() == ["alembic_version"]
+                schemas = connection.exec_driver_sql("SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE 'fts%'")
+                assert schemas.scalars().all() == []
+        finally:
+            engine.dispose()
+
+
 # -- ClickHouse: the model's NOT NULL, and migrations that import what they render ---------------
 
 

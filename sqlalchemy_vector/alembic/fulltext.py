@@ -144,15 +144,24 @@ def _create(operations: Operations, operation: CreateFullTextIndexOp) -> None:
     if not operations.migration_context.as_sql:  # online: the database says which languages and names it has
         check_database_language(operations.get_bind(), spec)
         check_fulltext_name(operations.get_bind(), spec)
-    for statement in statements:
+    for statement in _offline(operations, statements):
         operations.execute(statement)
 
 
 @Operations.implementation_for(DropFullTextIndexOp)
 def _drop(operations: Operations, operation: DropFullTextIndexOp) -> None:
     dialect = operations.migration_context.dialect
-    for statement in drop_statements(operation.index_name, operation.table_name, operation.schema, dialect):
+    statements = drop_statements(operation.index_name, operation.table_name, operation.schema, dialect)
+    for statement in _offline(operations, statements):
         operations.execute(statement)
+
+
+def _offline(operations: Operations, statements: List[Any]) -> List[Any]:
+    """``statements`` as a migration runs them: offline, with what the engine would have set up first."""
+    backend = find_backend(operations.migration_context.dialect)
+    if not operations.migration_context.as_sql or backend is None:
+        return statements
+    return backend.offline_fulltext_statements(statements)
 
 
 def _schema_keyword(schema: Optional[str]) -> str:

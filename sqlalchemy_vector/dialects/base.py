@@ -710,6 +710,15 @@ class Backend:
         """Every statement that drops the full-text index ``name`` of ``table_name``, in order."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")
 
+    def offline_fulltext_statements(self, statements: List[Executable]) -> List[Executable]:
+        """What an offline migration (``alembic upgrade --sql``) prints to build or drop a full-text index.
+
+        Online, the engine has loaded what the index needs (DuckDB's fts
+        extension); offline the script must carry that itself.  By default
+        the statements as they are.
+        """
+        return statements
+
     def list_fulltext_indexes(self, connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
         """Full-text indexes read from the catalog: dicts with ``name``, ``table``, ``column``, ``language``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement full-text indexes")

@@ -292,6 +292,9 @@ class DuckDBBackend(Backend):
     ) -> Any:
         return _fulltext.drop_statements(table_name, schema, if_exists)
 
+    def offline_fulltext_statements(self, statements: List[Any]) -> List[Any]:
+        return _migration.offline_fulltext_statements(statements)
+
     def list_fulltext_indexes(self, connection: Any, schema: Any) -> Any:
         return _fulltext.list_indexes(connection, schema)
 

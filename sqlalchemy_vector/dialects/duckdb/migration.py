@@ -40,6 +40,12 @@ def offline_create_statements(index: "VectorIndex", statements: List[Executable]
     return [*loaded, text("SET hnsw_enable_experimental_persistence = true"), *statements]
 
 
+def offline_fulltext_statements(statements: List[Executable]) -> List[Executable]:
+    # Online, the engine loads fts; a new DuckDB session (1.5.5) has not, and autoloading it for PRAGMA
+    # create_fts_index / drop_fts_index tries a download even where it is installed, which fails offline.
+    return [text("LOAD fts"), *statements]
+
+
 #: What an offline script runs after DROP INDEX, as commit_index_drop does online.
 OFFLINE_AFTER_INDEX_DROP = ["COMMIT", "BEGIN TRANSACTION"]
 
