@@ -606,6 +606,43 @@ def test_duckdb_offline_script_with_a_fulltext_index_runs(database: str, tmp_pat
             engine.dispose()
 
 
+def keyed_notes(with_index: bool) -> MetaData:
+    metadata = MetaData()
+    notes = Table(
+        "notes", metadata, Column("note_id", Integer, primary_key=True, autoincrement=False), Column("body", Text)
+    )
+    if with_index:
+        FullTextIndex("ft_notes_body", notes.c.body)
+    return metadata
+
+
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
+@pytest.mark.parametrize("database", ["duckdb"], indirect=True)
+def test_duckdb_offline_fulltext_index_on_a_key_not_named_id(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # Offline, the index was keyed by a column "id" the table does not have: the script's PRAGMA create_fts_index
+    # failed. The key is rendered where it is not "id", and the downgrade of a dropped index keeps it.
+    project = Project(tmp_path, database)
+    source = project.autogenerate(keyed_notes(True), "notes")
+    create = "op.create_fulltext_index('ft_notes_body', 'notes', 'body', language='english', key='note_id')"
+    assert create in body(source, "upgrade"), source
+    upgrade_sql = offline_sql(project, "head")
+    assert "PRAGMA create_fts_index('notes', 'note_id', 'body'" in upgrade_sql, upgrade_sql
+    (tmp_path / "home").mkdir()
+    with fresh_database("duckdb", tmp_path, request) as url:
+        run_duckdb_script(Path(sa.make_url(url).database or ""), upgrade_sql, tmp_path / "home")
+        project.config.set_main_option("sqlalchemy.url", url)
+        engine = sv.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(insert(keyed_notes(True).tables["notes"]), [{"note_id": 7, "body": "okapi herds"}])
+                assert [(row["name"], row["column"]) for row in list_fulltext_indexes(connection)] == [("ft_notes_body", "body")]
+        finally:
+            engine.dispose()
+        project.assert_no_changes(keyed_notes(True))
+        source = project.autogenerate(keyed_notes(False), "no index")
+        assert body(source, "downgrade") == [create], source
+
+
 # -- ClickHouse: the model's NOT NULL, and migrations that import what they render ---------------
 
 

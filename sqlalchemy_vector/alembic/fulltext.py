@@ -2,7 +2,7 @@
 
 Importing this module (``sqlalchemy_vector.alembic`` does) registers on ``op``:
 
-- ``op.create_fulltext_index(name, table_name, column_name, language="english", schema=None)``
+- ``op.create_fulltext_index(name, table_name, column_name, language="english", schema=None, key=None)``
 - ``op.drop_fulltext_index(name, table_name, schema=None)``
 
 Autogenerate adds a ``create_fulltext_index`` for a declared
@@ -48,13 +48,22 @@ class CreateFullTextIndexOp(MigrateOperation):
     """Build a :class:`~sqlalchemy_vector.FullTextIndex` on an existing text column (and fill it)."""
 
     def __init__(
-        self, index_name: str, table_name: str, column_name: str, *, language: str = "english", schema: Optional[str] = None
+        self,
+        index_name: str,
+        table_name: str,
+        column_name: str,
+        *,
+        language: str = "english",
+        schema: Optional[str] = None,
+        key: Optional[str] = None,
     ) -> None:
         self.index_name = index_name
         self.table_name = table_name
         self.column_name = column_name
         self.language = language
         self.schema = schema
+        #: The table's key column, where it is not ``id``: offline SQL cannot read it (DuckDB's index names it).
+        self.key = key
 
     @classmethod
     def create_fulltext_index(
@@ -66,14 +75,20 @@ class CreateFullTextIndexOp(MigrateOperation):
         *,
         language: str = "english",
         schema: Optional[str] = None,
+        key: Optional[str] = None,
     ) -> None:
-        """Build a full-text index ``index_name`` on ``table_name.column_name``."""
-        operations.invoke(cls(index_name, table_name, column_name, language=language, schema=schema))
+        """Build a full-text index ``index_name`` on ``table_name.column_name``.
+
+        ``key`` is the table's primary-key column: online it is read from the
+        database, offline (``--sql``) it is ``id`` unless given.
+        """
+        operations.invoke(cls(index_name, table_name, column_name, language=language, schema=schema, key=key))
 
     @classmethod
     def from_index(cls, index: FullTextIndex) -> "CreateFullTextIndexOp":
         spec = index.spec
-        return cls(spec.name, spec.table.name, spec.column.name, language=spec.language, schema=spec.schema)
+        key = _key_of(spec.table)
+        return cls(spec.name, spec.table.name, spec.column.name, language=spec.language, schema=spec.schema, key=key)
 
     def spec(self, key_name: str = "id") -> FullTextSpec:
         # The statements need names only: a stand-in table with the key and the column.
@@ -126,7 +141,15 @@ class DropFullTextIndexOp(MigrateOperation):
         return ("remove_fulltext_index", self.index_name, self.table_name)
 
 
+def _key_of(table: Optional[Table]) -> Optional[str]:
+    """The name of ``table``'s one primary-key column where it is not ``id`` (the offline default), else None."""
+    columns = list(table.primary_key.columns) if table is not None else []
+    return str(columns[0].name) if len(columns) == 1 and columns[0].name != "id" else None
+
+
 def _primary_key(operations: Operations, operation: CreateFullTextIndexOp) -> str:
+    if operation.key is not None:
+        return operation.key
     if operations.migration_context.as_sql:
         return "id"
     from sqlalchemy import inspect
@@ -171,9 +194,10 @@ def _schema_keyword(schema: Optional[str]) -> str:
 @renderers.dispatch_for(CreateFullTextIndexOp)
 def _render_create(autogen_context: AutogenContext, operation: CreateFullTextIndexOp) -> str:
     autogen_context.imports.add("import sqlalchemy_vector.alembic")
+    key = "" if operation.key is None else f", key={operation.key!r}"
     return (
         f"op.create_fulltext_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}, "
-        f"language={operation.language!r}{_schema_keyword(operation.schema)})"
+        f"language={operation.language!r}{_schema_keyword(operation.schema)}{key})"
     )
 
 
@@ -217,7 +241,7 @@ def _compare_table(
     for name, found in existing.items():
         index = wanted.get(name)
         if index is None or (found["column"], found["language"]) != (index.text_column.name, index.language):
-            operations.append(place(drop_op(found, schema), BEFORE))
+            operations.append(place(drop_op(found, schema, key=_key_of(conn_table)), BEFORE))
             existing[name] = {}
     for name, index in wanted.items():
         if not existing.get(name):
@@ -244,10 +268,11 @@ def _stand_in(operation: CreateFullTextIndexOp) -> FullTextIndex:
     return FullTextIndex(spec.name, spec.column, language=spec.language)
 
 
-def drop_op(found: Dict[str, Any], schema: Optional[str]) -> DropFullTextIndexOp:
-    """A drop of an index :func:`~sqlalchemy_vector.list_fulltext_indexes` reported; its reverse builds it again."""
+def drop_op(found: Dict[str, Any], schema: Optional[str], key: Optional[str] = None) -> DropFullTextIndexOp:
+    """A drop of an index :func:`~sqlalchemy_vector.list_fulltext_indexes` reported; its reverse builds it again
+    (``key``: the table's key column, where it is not ``id``)."""
     name, table_name = found["name"], found["table"]
-    reverse = CreateFullTextIndexOp(name, table_name, found["column"], language=found["language"], schema=schema)
+    reverse = CreateFullTextIndexOp(name, table_name, found["column"], language=found["language"], schema=schema, key=key)
     return DropFullTextIndexOp(name, table_name, schema=schema, reverse=reverse)
 
 
