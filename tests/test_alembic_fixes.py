@@ -144,6 +144,53 @@ def test_sqlite_rebuilds_keep_the_fulltext_index_following_writes(tmp_path: Path
         assert sqlite_triggers(url) == TRIGGERS
 
 
+def indexed_models(embedding_nullable: bool) -> MetaData:
+    metadata = fulltext_models(3)
+    docs = metadata.tables["docs"]
+    docs.c.embedding.nullable = embedding_nullable
+    VectorIndex("ix_docs_embedding", docs.c.embedding, metric="cosine")
+    return metadata
+
+
+def test_sqlite_migration_failing_midway_changes_nothing(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # Alembic ran SQLite migrations without a transaction: one failing in its table copy (a row breaking the new
+    # NOT NULL) kept the drops that ran before it, leaving the table without its vector and full-text indexes and a
+    # stray _alembic_tmp_docs, and could not run again ("no vector index named 'ix_docs_embedding'").
+    with fresh_database("sqlite", tmp_path, request) as url:
+        project = Project(tmp_path, url)
+        project.autogenerate(indexed_models(True), "docs")
+        project.upgrade()
+        first = project.last_path.name.split("_")[0]
+        project.autogenerate(indexed_models(False), "not null")
+        docs = indexed_models(True).tables["docs"]
+        engine = sv.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(insert(docs), [{"id": 1, "body": "quince tart", "embedding": None}])
+            with pytest.raises(sa.exc.IntegrityError, match="NOT NULL"):
+                project.upgrade()
+            with engine.connect() as connection:
+                assert [row["name"] for row in list_vector_indexes(connection)] == ["ix_docs_embedding"]
+                assert [row["name"] for row in list_fulltext_indexes(connection)] == ["ft_docs_body"]
+                assert "_alembic_tmp_docs" not in sa.inspect(connection).get_table_names()
+                assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == first
+            assert sqlite_triggers(url) == sorted(TRIGGERS + [f"ix_docs_embedding_sync_{kind}" for kind in ("delete", "insert", "update")])
+            with engine.begin() as connection:  # the row fixed, the same migration runs
+                connection.execute(sa.update(docs).values(embedding=[1.0, 0.0, 0.0]))
+        finally:
+            engine.dispose()
+        project.upgrade()
+        project.assert_no_changes(indexed_models(False))
+        engine = sv.create_engine(url)
+        try:
+            with engine.begin() as connection:  # both indexes, built again after the copy, follow writes
+                connection.execute(insert(docs), [{"id": 2, "body": "plum jam", "embedding": [0.0, 1.0, 0.0]}])
+                assert connection.exec_driver_sql("SELECT rowid FROM ix_docs_embedding ORDER BY rowid").scalars().all() == [1, 2]
+                assert connection.exec_driver_sql("SELECT rowid FROM ft_docs_body WHERE ft_docs_body MATCH 'plum'").scalars().all() == [2]
+        finally:
+            engine.dispose()
+
+
 # -- a dimension change of a NOT NULL vector column -------------------------------------------
 
 
@@ -875,7 +922,8 @@ def test_alter_vector_dimension_takes_whole_numbers() -> None:
     assert (op.reverse().dim, op.reverse().existing_dim) == (8, 4)
 
 
-# SQLite is left out: its DDL is not transactional through pysqlite (Alembic's transactional_ddl is False there).
+# SQLite is left out: a bare MigrationContext runs its DDL outside any transaction (pysqlite begins one before DML
+# only); migrations through context_options are one transaction (test_sqlite_migration_failing_midway_changes_nothing).
 @pytest.mark.parametrize("database", ["duckdb", "postgresql"], indirect=True)
 def test_a_failed_migration_that_built_a_fulltext_index_leaves_nothing(database: str) -> None:
     # DuckDB's migrations committed after building a full-text index, so a later failure in the same run left the

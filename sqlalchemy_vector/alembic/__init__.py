@@ -324,6 +324,8 @@ def context_options(
         backend = None if url is None else find_backend(make_url(url).get_backend_name())
     if backend is not None and backend.capabilities.alter_by_table_copy:
         options["render_as_batch"] = True
+    if connection is not None and backend is not None:
+        options.update(backend.migration_options(connection))
     # Only where there is one: an env.py passing its own to context.configure() beside these keeps working.
     ours = backend.revision_directives_hook() if backend is not None else None
     if ours is not None or process_revision_directives is not None:

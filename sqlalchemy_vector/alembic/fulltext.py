@@ -256,7 +256,8 @@ def _check_buildable(connection: Any, index: FullTextIndex) -> None:
 
     (A language it lacks, a second index on a table where there is one per
     table.)  At upgrade it would fail after the migration's other changes,
-    which SQLite's DDL does not roll back.
+    which a migration run outside a transaction (a bare ``MigrationContext``
+    on SQLite) keeps.
     """
     index.check_buildable(connection.dialect)
     check_database_language(connection, index.spec)

@@ -559,6 +559,9 @@ class SQLiteBackend(Backend):
     def migration_keeps_fulltext_indexes(self, operation: "MigrateOperation") -> bool:
         return _migration.keeps_vector_indexes(operation)  # the FTS5 triggers go with the copied table too
 
+    def migration_options(self, connection: Connection) -> Dict[str, Any]:
+        return _migration.transactional_migrations(connection)
+
     def alter_vector_dimension(
         self,
         operations: "Operations",

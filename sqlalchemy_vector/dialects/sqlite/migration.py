@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from sqlalchemy import column, table, update
+from sqlalchemy import column, event, table, update
+from sqlalchemy.engine import Connection
 
 from ...exc import VectorIndexError
 from ...kinds import vector_column_type
@@ -19,6 +20,26 @@ def keeps_vector_indexes(operation: Any) -> bool:
     from alembic.operations import ops
 
     return isinstance(operation, (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp))
+
+
+def _begin(connection: Connection) -> None:
+    if not getattr(connection.connection.driver_connection, "in_transaction", False):
+        connection.exec_driver_sql("BEGIN")
+
+
+def transactional_migrations(connection: Connection) -> Dict[str, Any]:
+    """Run each Alembic migration over ``connection`` in one transaction: a failure leaves none of its changes.
+
+    Alembic takes SQLite's DDL as non-transactional, since pysqlite begins a
+    transaction before DML only: a migration failing midway (a NOT NULL its
+    rows break, in a table copy) kept what ran before, its tables' vector and
+    full-text indexes dropped and a half-made ``_alembic_tmp_`` table, and
+    could not run again.  SQLite's DDL is transactional once a transaction is
+    begun: SQLAlchemy's recipe, on this connection only.
+    """
+    if not event.contains(connection, "begin", _begin):
+        event.listen(connection, "begin", _begin)
+    return {"transactional_ddl": True}
 
 
 def alter_vector_dimension(
