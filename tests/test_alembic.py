@@ -149,10 +149,16 @@ def test_models_to_migrations_and_back(database: str, tmp_path: Path) -> None:
     assert "import sqlalchemy_vector\n" in first and "import sqlalchemy_vector.alembic" in first
     up, down = body(first, "upgrade"), body(first, "downgrade")
     assert "sa.Column('embedding', sqlalchemy_vector.Vector(3), nullable=True)," in up
-    create = (
-        "op.create_vector_index('ix_docs_embedding', 'docs', 'embedding', metric='cosine', method='hnsw', m=16, "
-        "duckdb_experimental_persistence=True)"
-    )
+
+    def create_for(dim: int) -> str:
+        # vec0 declares the dimension and the table's key: rendered for offline SQL.
+        offline = f", dim={dim}, key='id'" if dialect == "sqlite" else ""
+        return (
+            "op.create_vector_index('ix_docs_embedding', 'docs', 'embedding', metric='cosine', method='hnsw', m=16, "
+            f"duckdb_experimental_persistence=True{offline})"
+        )
+
+    create = create_for(3)
     assert up.index(create) > position(up, "op.create_table('docs'")
     assert position(down, "op.drop_vector_index('ix_docs_embedding', table_name='docs')") < position(down, "op.drop_table('docs')")
     if dialect == "postgresql":
@@ -200,7 +206,7 @@ def test_models_to_migrations_and_back(database: str, tmp_path: Path) -> None:
     up, down = body(second, "upgrade"), body(second, "downgrade")
     drop_old = position(up, "op.drop_vector_index('ix_docs_embedding', table_name='docs')")
     alter = position(up, "op.alter_vector_dimension('docs', 'embedding', 4, existing_dim=3)")
-    create_old = up.index(create)
+    create_old = up.index(create_for(4))
     create_new = position(up, "op.create_vector_index('ix_docs_summary', 'docs', 'summary', metric='l2', method='hnsw'")
     column = "sa.Column('summary', sqlalchemy_vector.Vector(2), nullable=True))"
     add = position(up, f"op.add_column('docs', {column}" if dialect != "sqlite" else f"batch_op.add_column({column}")
@@ -486,7 +492,8 @@ def test_sqlite_index_on_uuid_keys_migrates(tmp_path: Path, request: pytest.Fixt
     with fresh_database("sqlite", tmp_path, request) as url:
         project = Project(tmp_path, url)
         source = project.autogenerate(metadata, "uuid keys")
-        assert "op.create_vector_index('ix_uuid_docs', 'uuid_docs', 'embedding', metric='l2', method='hnsw')" in source
+        create = "op.create_vector_index('ix_uuid_docs', 'uuid_docs', 'embedding', metric='l2', method='hnsw', dim=3, key='id', text_key=True)"
+        assert create in source, source
         project.upgrade()
         assert state(url)["indexes"] == [("ix_uuid_docs", "embedding", "l2")]
         project.assert_no_changes(metadata)

@@ -690,6 +690,61 @@ def test_duckdb_offline_fulltext_index_on_a_key_not_named_id(database: str, tmp_
         assert body(source, "downgrade") == [create], source
 
 
+def sqlite_offline_models() -> MetaData:
+    metadata = fulltext_models(3)
+    VectorIndex("ix_docs_embedding", metadata.tables["docs"].c.embedding, metric="cosine")
+    Table(
+        "tags",
+        metadata,
+        Column("slug", String(40), primary_key=True),
+        Column("embedding", sv.Vector(2)),
+        VectorIndex("ix_tags_embedding", "embedding", metric="l2"),
+    )
+    return metadata
+
+
+def test_sqlite_offline_script_runs(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # Offline, every op.create_vector_index on SQLite was refused (vec0 declares the dimension and the table's key,
+    # which were read from the database): a first migration could not be printed at all.
+    with fresh_database("sqlite", tmp_path, request) as url:
+        project = Project(tmp_path, url)
+        source = project.autogenerate(sqlite_offline_models(), "docs")
+    up = body(source, "upgrade")
+    assert "op.create_vector_index('ix_docs_embedding', 'docs', 'embedding', metric='cosine', method='hnsw', dim=3, key='id')" in up, source
+    assert "op.create_vector_index('ix_tags_embedding', 'tags', 'embedding', metric='l2', method='hnsw', dim=2, key='slug', text_key=True)" in up, source
+    sql = offline_sql(project, "head")
+    assert "USING vec0(slug text primary key, embedding float[2] distance_metric=l2)" in sql, sql
+    with fresh_database("sqlite", tmp_path, request) as url:
+        engine = sv.create_engine(url)
+        try:
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.executescript(sql)  # type: ignore[union-attr]
+            finally:
+                raw.close()
+            models = sqlite_offline_models()
+            with engine.begin() as connection:
+                connection.execute(insert(models.tables["docs"]), [{"id": 5, "body": "plum jam", "embedding": [1, 0, 0]}])
+                connection.execute(insert(models.tables["tags"]), [{"slug": "fruit", "embedding": [0, 1]}])
+                assert sorted((row["name"], row["column"], row["metric"]) for row in list_vector_indexes(connection)) == [
+                    ("ix_docs_embedding", "embedding", "cosine"),
+                    ("ix_tags_embedding", "embedding", "l2"),
+                ]
+                assert connection.exec_driver_sql("SELECT rowid FROM ix_docs_embedding").scalars().all() == [5]
+                assert connection.exec_driver_sql("SELECT slug FROM ix_tags_embedding").scalars().all() == ["fruit"]
+                assert connection.exec_driver_sql("SELECT rowid FROM ft_docs_body WHERE ft_docs_body MATCH 'plum'").scalars().all() == [5]
+        finally:
+            engine.dispose()
+        project.config.set_main_option("sqlalchemy.url", url)
+        project.assert_no_changes(sqlite_offline_models())
+
+    # Written by hand without them: refused offline, naming what to pass.
+    buffer = io.StringIO()
+    context = MigrationContext.configure(dialect_name="sqlite", opts={"as_sql": True, "output_buffer": buffer})
+    with pytest.raises(VectorIndexError, match=r"'ix_x'.*docs\.embedding.*dim=.*key=.*text_key=True.*online"):
+        Operations(context).create_vector_index("ix_x", "docs", "embedding", dim=3)
+
+
 # -- ClickHouse: the model's NOT NULL, and migrations that import what they render ---------------
 
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrateOperation, Operations
-from sqlalchemy import MetaData, Table, inspect
+from sqlalchemy import Integer, MetaData, String, Table, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column
@@ -71,6 +71,8 @@ class CreateVectorIndexOp(MigrateOperation):
         quantization: Optional[str] = None,
         kind: Optional[str] = None,
         dim: Optional[int] = None,
+        key: Optional[str] = None,
+        text_key: bool = False,
         **options: int,
     ) -> None:
         if kind is not None and kind not in KINDS:
@@ -103,6 +105,10 @@ class CreateVectorIndexOp(MigrateOperation):
         self.kind = kind
         #: The column's dimension, which a quantized index's DDL declares (offline SQL cannot read it).
         self.dim = dim
+        #: The table's primary-key column, and whether it is text, where the index DDL declares it (offline SQL
+        #: cannot read it either).
+        self.key = key
+        self.text_key = text_key
         self.options: Dict[str, int] = dict(options)
 
     @classmethod
@@ -120,6 +126,8 @@ class CreateVectorIndexOp(MigrateOperation):
         quantization: Optional[str] = None,
         kind: Optional[str] = None,
         dim: Optional[int] = None,
+        key: Optional[str] = None,
+        text_key: bool = False,
         **options: int,
     ) -> None:
         """Build vector index ``index_name`` on ``table_name.column_name`` (see :class:`~sqlalchemy_vector.VectorIndex`).
@@ -128,6 +136,8 @@ class CreateVectorIndexOp(MigrateOperation):
         ``"sparse"``), which picks the operator class; None is a ``Vector`` column.
         ``dim`` is the column's dimension, which a quantized index declares:
         online it is read from the database, offline (``--sql``) it is needed.
+        So are, where the index DDL declares the table's key, ``key`` (its
+        primary-key column) and ``text_key`` (True for a text key).
         """
         operations.invoke(
             cls(
@@ -141,6 +151,8 @@ class CreateVectorIndexOp(MigrateOperation):
                 quantization=quantization,
                 kind=kind,
                 dim=dim,
+                key=key,
+                text_key=text_key,
                 **options,
             )
         )
@@ -160,7 +172,8 @@ class CreateVectorIndexOp(MigrateOperation):
             quantization=index.quantization,
             kind=getattr(index.vector_column.type, "kind", None),
             dim=index.vector_column.type.dim if declared else None,  # type: ignore[attr-defined]
-            **index.options,
+            **_table_key(index.bound_table, dialect),
+            **index.options,  # type: ignore[arg-type]  # build options (ints), checked by VectorIndex
         )
 
     def to_index(self, dim: int, primary_key: Sequence[Column[Any]] = ()) -> VectorIndex:
@@ -403,11 +416,13 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
     backend = backend_for(dialect, feature="vector indexes")
     needs_table = backend.capabilities.index_ddl_needs_table
     if _offline(operations):
-        if needs_table:
+        if needs_table and (operation.key is None or operation.dim is None):
             raise VectorIndexError(
-                f"create_vector_index({operation.index_name!r}) cannot be rendered as offline SQL on "
-                f"{dialect.name} (the index declares the column's dimension and the table's primary key, "
-                "read from the database); run the migration online"
+                f"create_vector_index({operation.index_name!r}) on {dialect.name} declares the dimension of "
+                f"{operation.table_name}.{operation.column_name} and the table's primary key, which offline SQL "
+                "cannot read from the database; pass dim=<the column's dimension> and key=<the primary-key column> "
+                "(with text_key=True for a text key) to op.create_vector_index (autogenerate renders them), or run "
+                "the migration online"
             )
         if operation.dim is None and (operation.quantization is not None or backend.capabilities.index_ddl_declares_dimension):
             what = (
@@ -421,8 +436,10 @@ def _create_vector_index(operations: Operations, operation: CreateVectorIndexOp)
                 "dim=<the column's dimension> to op.create_vector_index (autogenerate renders it), or run the "
                 "migration online"
             )
-        # The DDL needs names only, and the dimension where it declares one (a quantized index's cast).
-        index = operation.to_index(operation.dim or 1)
+        # The DDL needs names only, and the dimension and key where it declares them (a quantized index's cast).
+        key_type: Any = String() if operation.text_key else Integer()
+        key: List[Column[Any]] = [] if operation.key is None else [Column(operation.key, key_type)]
+        index = operation.to_index(operation.dim or 1, key)
         for statement in backend.offline_index_create_statements(index, create_statements(index, dialect)):
             operations.execute(statement)
         return
@@ -579,6 +596,10 @@ def _render_create_vector_index(autogen_context: AutogenContext, operation: Crea
         extra["kind"] = operation.kind
     if operation.dim is not None:
         extra["dim"] = operation.dim
+    if operation.key is not None:
+        extra["key"] = operation.key
+    if operation.text_key:
+        extra["text_key"] = True
     return (
         f"op.create_vector_index({operation.index_name!r}, {operation.table_name!r}, {operation.column_name!r}"
         f"{_keywords(metric=operation.metric, method=operation.method, **extra)})"
@@ -671,6 +692,18 @@ def _render_id_sequence(autogen_context: AutogenContext, operation: IdSequenceOp
     extra = _keywords(schema=operation.schema) if operation.schema is not None else ""
     construct = "CreateSequence" if operation.create else "DropSequence"
     return f"op.execute(sa.schema.{construct}(sa.Sequence({operation.sequence_name!r}{extra})))"
+
+
+def _table_key(table: Table, dialect: Union[Dialect, str, None]) -> Dict[str, Any]:
+    """``key`` (and ``text_key``) of ``table``'s one Integer or String primary-key column, where the index DDL of
+    ``dialect``'s backend declares it; nothing elsewhere (or for another key, which such an index refuses)."""
+    backend = find_backend(dialect) if dialect is not None else None
+    columns = list(table.primary_key.columns)
+    if backend is None or not backend.capabilities.index_ddl_needs_table or len(columns) != 1:
+        return {}
+    if isinstance(columns[0].type, String):
+        return {"key": columns[0].name, "text_key": True}
+    return {"key": columns[0].name} if isinstance(columns[0].type, Integer) else {}
 
 
 def _declares_dimension(dialect: Union[Dialect, str, None]) -> bool:

@@ -155,7 +155,7 @@ class Capabilities:
     index_by_create_index: bool = False
     #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.
     index_ddl_needs_table: bool = False
-    #: Whether the index DDL declares the column's dimension (ClickHouse's ``vector_similarity``): offline
+    #: Whether the index DDL declares the column's dimension (ClickHouse's ``vector_similarity``, vec0): offline
     #: (``alembic upgrade --sql``) the migration must then give it, as autogenerate does.
     index_ddl_declares_dimension: bool = False
 

@@ -403,6 +403,7 @@ class SQLiteBackend(Backend):
         index_provider="sqlite-vec",
         index_method_override="vec0",
         index_ddl_needs_table=True,
+        index_ddl_declares_dimension=True,
         alter_by_table_copy=True,
         vector_kinds=_kinds.VECTOR_KINDS,
         missing_kinds=_kinds.MISSING_KINDS,
