@@ -737,6 +737,17 @@ def test_sqlite_offline_script_runs(tmp_path: Path, request: pytest.FixtureReque
             engine.dispose()
         project.config.set_main_option("sqlalchemy.url", url)
         project.assert_no_changes(sqlite_offline_models())
+        # The downgrade of a dropped index gives them too, read from the database.
+        without = sqlite_offline_models()
+        without.tables["tags"].indexes.clear()
+        source = project.autogenerate(without, "no tags index")
+        assert body(source, "downgrade") == [
+            "op.create_vector_index('ix_tags_embedding', 'tags', 'embedding', metric='l2', method='hnsw', dim=2, key='slug', text_key=True)"
+        ], source
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            command.downgrade(project.config, "head:-1", sql=True)
+        assert "USING vec0(slug text primary key, embedding float[2] distance_metric=l2)" in printed.getvalue()
 
     # Written by hand without them: refused offline, naming what to pass.
     buffer = io.StringIO()

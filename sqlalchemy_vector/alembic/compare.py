@@ -260,6 +260,7 @@ def _reflected_drop(
         index=index,
         kind=_column_kind(conn_table, found["column"], state.connection.dialect),
         dim=state.dims(found["table"], schema).get(found["column"]),
+        table=conn_table,
     )
 
 

@@ -251,6 +251,7 @@ class DropVectorIndexOp(MigrateOperation):
         index: Optional[VectorIndex] = None,
         kind: Optional[str] = None,
         dim: Optional[int] = None,
+        table: Optional[Table] = None,
     ) -> "DropVectorIndexOp":
         """A drop of an index as :func:`~sqlalchemy_vector.list_vector_indexes` reported it on ``dialect``.
 
@@ -258,7 +259,8 @@ class DropVectorIndexOp(MigrateOperation):
         declaration) when given, otherwise from what the database reports
         (``kind``: the indexed column's compact kind, read from its type;
         ``dim``: its dimension in the database, which a quantized index
-        declares, and which the reverse declares even from ``index``).
+        declares, and which the reverse declares even from ``index``;
+        ``table``: the reflected table, whose key the index DDL may declare).
         """
         if index is not None:
             create = CreateVectorIndexOp.from_index(index, dialect)
@@ -278,6 +280,7 @@ class DropVectorIndexOp(MigrateOperation):
                 quantization=found.get("quantization"),
                 kind=kind,
                 dim=dim if found.get("quantization") is not None or _declares_dimension(dialect) else None,
+                **(_table_key(table, dialect) if table is not None else {}),
                 **found["options"],
                 **backend_for(dialect, feature="vector indexes").reflected_index_kwargs(found),
             )
