@@ -348,6 +348,16 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
             f"VectorIndex {index.name!r}: no {index.quantization} quantized index on {backend.name}: "
             f"{capabilities.missing_quantization or 'not supported'}; drop quantization= or use a full-precision index"
         )
+    multiple = capabilities.quantization_dimension_multiple.get(index.quantization or "")
+    if multiple is not None and index.dim % multiple:
+        column_type: Any = index.vector_column.type  # a quantized index's column is a Vector
+        raise VectorIndexError(
+            f"VectorIndex {index.name!r}: {capabilities.index_provider or backend.name} builds {index.quantization} "
+            f"quantized indexes over a dimension that is a multiple of {multiple}, but "
+            f"{column_type.described_as} has {index.dim}; use a full-precision index (drop "
+            f"quantization=), or store {index.dim + multiple - index.dim % multiple} dimensions (e.g. pad the "
+            "vectors with zeros)"
+        )
     _check_dimension(index, backend)
     if index.metric not in served:
         raise UnsupportedMetricError(

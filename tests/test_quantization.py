@@ -240,3 +240,23 @@ def test_a_binary_index_serves_the_rerank_of_every_metric(conn: Connection, back
     # Every row a candidate: the re-ranked top 5 is the exact one.
     found = sv.knn(conn, table.c.v, query, 5, metric=metric, rerank=rows)
     assert [row.id for row in found] == exact_ids(data, query, metric, 5)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_a_binary_index_over_a_dimension_not_a_multiple_of_8(conn: Connection, backend: str) -> None:
+    # sqlite-vec packs the bits in whole bytes and refuses other lengths at every insert (the vec0 table built):
+    # refused with the index, before CREATE TABLE. pgvector's bit(n) takes any length.
+    dim, rows = 12, 60
+    table = _table("binary", dim)
+    if backend == "sqlite":
+        with pytest.raises(VectorIndexError, match=r"'q_binary\.v' \(Vector\(12\)\) has 12.*store 16 dimensions"):
+            table.metadata.create_all(conn)
+        assert not sa.inspect(conn).has_table(table.name)
+        assert sv.dialects.backend_for(conn.dialect).capabilities.quantization_dimension_multiple == {"binary": 8}
+        return
+    table.metadata.create_all(conn)
+    data = clustered(rows, dim, seed=4)
+    conn.execute(table.insert(), [{"id": i + 1, "v": row} for i, row in enumerate(data)])
+    query = data[8] + 0.01
+    found = sv.knn(conn, table.c.v, query, 5, rerank=rows)
+    assert [row.id for row in found] == exact_ids(data, query, "cosine", 5)

@@ -210,6 +210,9 @@ class Capabilities:
     index_quantizations: Tuple[str, ...] = ()
     #: Why there is no quantized index, where there is none.
     missing_quantization: str = ""
+    #: Quantizations whose index needs the column's dimension to be a multiple of a number (packed bits),
+    #: with that number.
+    quantization_dimension_multiple: Mapping[str, int] = field(default_factory=dict)
 
     def join_reads_by_key(self, rows: int) -> bool:
         """Whether joining a top-k subquery of ``rows`` rows to another table reads that table by key."""

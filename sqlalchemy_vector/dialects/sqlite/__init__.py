@@ -409,6 +409,7 @@ class SQLiteBackend(Backend):
         missing_kinds=_kinds.MISSING_KINDS,
         index_quantizations=_index.QUANTIZATIONS,
         missing_quantization=_kinds.MISSING_QUANTIZATION,
+        quantization_dimension_multiple=_index.QUANTIZATION_DIMENSION_MULTIPLE,
     )
 
     def dialect_classes(self) -> tuple[type | str, ...]:

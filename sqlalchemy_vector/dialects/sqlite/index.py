@@ -76,6 +76,9 @@ _VECTOR_DECLARATION = re.compile(
 
 #: Quantizations a vec0 table stores: sqlite-vec's ``bit[n]`` element type, Hamming distance.
 QUANTIZATIONS = ("binary",)
+#: sqlite-vec 0.1.9's ``vec_quantize_binary`` refuses a vector whose length is not a multiple of 8 ("Binary
+#: quantization requires vectors with a length divisible by 8"): the vec0 table builds, and every insert fails.
+QUANTIZATION_DIMENSION_MULTIPLE = {"binary": 8}
 _KEY_DECLARATION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s+text\s+primary\s+key", re.IGNORECASE)
 
 
