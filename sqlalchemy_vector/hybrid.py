@@ -27,6 +27,7 @@ best first.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -128,6 +129,27 @@ def _check_weights(weights: Any) -> Tuple[float, float]:
     if min(vector_weight, text_weight) < 0 or vector_weight + text_weight <= 0:
         raise InvalidArgumentError(f"weights must be non-negative and not both zero, got {weights!r}")
     return vector_weight, text_weight
+
+
+def _check_weight_range(vector_weight: float, text_weight: float, largest: Tuple[int, int]) -> None:
+    """Refuse weights whose fused score leaves double precision: an overflow or an arm's share rounded to 0.
+
+    The score is computed in SQL doubles, where PostgreSQL raises on both ("value out of range") and the
+    other backends give infinity (tied at the top) or silently drop the arm.  ``largest`` is each arm's
+    largest ``rrf_k + rank``.
+    """
+    if math.isinf(vector_weight + text_weight):
+        raise InvalidArgumentError(
+            f"weights {vector_weight!r} and {text_weight!r} add up beyond double precision, so the fused score "
+            "would overflow; only their ratio orders the results: scale both down (e.g. (1.0, 1.0))"
+        )
+    for arm, weight, denominator in (("vector", vector_weight, largest[0]), ("text", text_weight, largest[1])):
+        if weight and weight / denominator == 0.0:
+            raise InvalidArgumentError(
+                f"the {arm} weight {weight!r} is too small: its share of the score, weight / (rrf_k + rank), "
+                f"rounds to 0 in double precision (at rank {denominator} with these rrf_k and fetch_k); only the "
+                f"weights' ratio orders the results: scale both up, or pass 0 to leave the {arm} arm out"
+            )
 
 
 def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
@@ -239,6 +261,7 @@ def hybrid_select(
     vector_depth, text_depth = _per_arm("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50), 1)
     vector_k, text_k = _per_arm("rrf_k", rrf_k, 0)
     vector_weight, text_weight = _check_weights(weights)
+    _check_weight_range(vector_weight, text_weight, (vector_k + vector_depth, text_k + text_depth))
     match_all = flag("hybrid_select(match_all=...)", match_all)
     if metric not in METRICS:
         raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")

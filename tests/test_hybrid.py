@@ -137,6 +137,26 @@ def test_per_arm_settings_are_checked(value: Any) -> None:
         reciprocal_rank_fusion([["a"], ["b"]], rrf_k=[60])
 
 
+@pytest.mark.parametrize(
+    "weights, message",
+    [((5e-324, 1.0), "vector weight 5e-324 is too small"), ((1.0, 1e-323), "text weight 1e-323 is too small"),
+     ((1.7e308, 1.7e308), "beyond double precision")],
+)
+def test_weights_whose_score_leaves_double_precision_are_refused(conn: Connection, weights: Any, message: str) -> None:
+    # PostgreSQL raised "value out of range" (underflow, overflow); SQLite and DuckDB scored an infinity, or an arm as 0.
+    table = make_table(conn, corpus())
+
+    def keys(weights: Any) -> List[str]:
+        statement = hybrid_select(table.c.content, table.c.embedding, "zebra quartz", QUERY_VECTOR, bind=conn,
+                                  top_k=15, weights=weights, rrf_k=0)
+        return [row.key for row in conn.execute(statement)]
+
+    with pytest.raises(sv.exc.InvalidArgumentError, match=message):
+        keys(weights)
+    # Weights as small or as large as still fit order the rows as (1, 1) does.
+    assert keys((1e-300, 1e-300)) == keys((1e300, 1e300)) == keys((1.0, 1.0))
+
+
 def test_filters_apply_to_both_arms(conn: Connection) -> None:
     rows = corpus()
     table = make_table(conn, rows)
