@@ -41,6 +41,7 @@ from .dialects.base import backend_for
 from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
+from .kinds import BIT_METRICS, CompactVector, SparseValue
 from .search import MAX_LIMIT, other_tables, where_conditions
 from .types import flag, positive_integer, real_number, to_float32, whole_number
 
@@ -247,6 +248,8 @@ def hybrid_select(
     one SQL condition or a list of them, as in :func:`~sqlalchemy_vector.knn`
     (a ``where`` condition naming another table is refused).
     ``match_all`` makes the text arm require every word (default: any word).
+    On a compact vector column (``SparseVector``, ``BitVector``, ...) the
+    query is a value of that kind and ``metric`` one of its distances.
     """
     dialect = _dialect(bind)
     backend = backend_for(dialect, feature="hybrid search")
@@ -263,10 +266,14 @@ def hybrid_select(
     vector_weight, text_weight = _check_weights(weights)
     _check_weight_range(vector_weight, text_weight, (vector_k + vector_depth, text_k + text_depth))
     match_all = flag("hybrid_select(match_all=...)", match_all)
-    if metric not in METRICS:
-        raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     text_column = _table_column("text_column", text_column)
     vector_column = _table_column("vector_column", vector_column)
+    column_type = vector_column.type
+    compact = isinstance(column_type, CompactVector)
+    # A compact column ranks by its own distances (a BitVector's hamming, ...), which distance() checks.
+    known = METRICS + (BIT_METRICS if compact else ())
+    if metric not in known:
+        raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(known)}")
     conditions = where_conditions(where, "hybrid_select(where=...)")
     vector_conditions = where_conditions(vector_where, "hybrid_select(vector_where=...)")
     spec = checked_spec(_find_index(text_column, index, language), backend)
@@ -274,10 +281,14 @@ def hybrid_select(
     key_column = _key_column(text_table, key)
     vector_table = vector_column.table
     _check_text_conditions(conditions, text_table, vector_table)
-    dim = getattr(vector_column.type, "dim", None)
-    vector = to_float32(query_vector, dim, "query vector") if dim else query_vector
+    dim = getattr(column_type, "dim", None)
+    if compact:  # the query as the column's kind takes it: a SparseValue or {index: value}, bits, ...
+        vector = column_type.validate(query_vector, "query vector")
+    else:
+        vector = to_float32(query_vector, dim, "query vector") if dim else query_vector
     # A zero vector has no direction under cosine: no row is near it, and the text arm ranks alone.
-    no_direction = metric == "cosine" and hasattr(vector, "any") and not vector.any()
+    elements = vector.values if isinstance(vector, SparseValue) else vector
+    no_direction = metric == "cosine" and hasattr(elements, "any") and not elements.any()
 
     # -- the vector arm: nearest first, one row per key
     measured = distance("l2" if no_direction else metric, vector_column, vector)  # (an empty arm then)

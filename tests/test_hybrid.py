@@ -157,6 +157,37 @@ def test_weights_whose_score_leaves_double_precision_are_refused(conn: Connectio
     assert keys((1e-300, 1e-300)) == keys((1e300, 1e300)) == keys((1.0, 1.0))
 
 
+#: A compact kind's column, its rows (key 1 nearest the query) and a query in the kind's own form, by kind.
+COMPACT_CASES = {
+    "bit": (sv.BitVector(4), [[1, 0, 0, 0], [0, 1, 1, 0]], np.array([True, False, False, False]), "hamming", 3.0),
+    "sparse": (sv.SparseVector(4), [{0: 1.0}, {1: 1.0}], sv.SparseValue(4, [0], [1.0]), "l2", 2**0.5),
+    "int8": (sv.Int8Vector(4), [[100, 0, 0, 0], [0, 100, 0, 0]], np.array([100, 0, 0, 0], np.int8), "l1", 200.0),
+    "half": (sv.HalfVector(4), [[1, 0, 0, 0], [0, 1, 0, 0]], np.array([1, 0, 0, 0], np.float16), "cosine", 1.0),
+}
+
+
+def test_a_compact_column_ranks_by_its_own_query_values_and_distances(conn: Connection) -> None:
+    # Only dense float lists were taken as the query (a SparseValue, a dict of a sparse vector refused), and
+    # only the float metrics (a BitVector's hamming refused as unknown).
+    kinds = [kind for kind in COMPACT_CASES if kind in sv.dialects.backend_for(conn.dialect).capabilities.vector_kinds]
+    assert kinds  # every backend here stores some compact kind
+    for kind in kinds:
+        column_type, stored, query, metric, far = COMPACT_CASES[kind]
+        table = Table(f"hybrid_{kind}", MetaData(), Column("id", String(8), primary_key=True), Column("content", Text),
+                      Column("v", column_type))
+        FullTextIndex(f"hybrid_{kind}_fts", table.c.content)
+        table.metadata.create_all(conn)
+        conn.execute(insert(table), [{"id": "k1", "content": "apple", "v": stored[0]}, {"id": "k2", "content": "pear", "v": stored[1]}])
+        refresh_fulltext_index(conn, table.indexes.copy().pop())
+        statement = hybrid_select(table.c.content, table.c.v, "pear", query, bind=conn, metric=metric)
+        got = hybrid_rows(conn.execute(statement))
+        assert [(row["key"], row["vector_rank"], row["text_rank"]) for row in got] == [("k2", 2, 1), ("k1", 1, None)], kind
+        assert [row["distance"] for row in got] == [pytest.approx(far, rel=1e-5), pytest.approx(0.0, abs=1e-6)], kind
+        if kind == "sparse":  # an empty sparse query has no direction under cosine: the text arm ranks alone
+            alone = hybrid_select(table.c.content, table.c.v, "pear", {}, bind=conn, metric="cosine")
+            assert [(row["key"], row["vector_rank"]) for row in hybrid_rows(conn.execute(alone))] == [("k2", None)]
+
+
 def test_filters_apply_to_both_arms(conn: Connection) -> None:
     rows = corpus()
     table = make_table(conn, rows)
