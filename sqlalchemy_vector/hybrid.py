@@ -38,7 +38,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import ColumnClause
 
 from .dialects.base import backend_for
-from .exc import InvalidArgumentError, UnsupportedDialectError, VectorIndexError
+from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
 from .functions import METRICS, distance
 from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
 from .kinds import BIT_METRICS, CompactVector, SparseValue
@@ -274,6 +274,12 @@ def hybrid_select(
     known = METRICS + (BIT_METRICS if compact else ())
     if metric not in known:
         raise InvalidArgumentError(f"unknown metric {metric!r}; expected one of {', '.join(known)}")
+    if metric == "inner_product":  # a similarity: ranked by ascending value, the farthest rows came first
+        raise UnsupportedMetricError(
+            "hybrid_select(metric='inner_product'): the vector arm ranks by ascending distance, and the inner "
+            "product is larger for closer vectors; use 'max_inner_product', the negative dot product, which ranks "
+            "the same"
+        )
     conditions = where_conditions(where, "hybrid_select(where=...)")
     vector_conditions = where_conditions(vector_where, "hybrid_select(vector_where=...)")
     spec = checked_spec(_find_index(text_column, index, language), backend)

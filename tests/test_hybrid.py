@@ -188,6 +188,18 @@ def test_a_compact_column_ranks_by_its_own_query_values_and_distances(conn: Conn
             assert [(row["key"], row["vector_rank"]) for row in hybrid_rows(conn.execute(alone))] == [("k2", None)]
 
 
+def test_inner_product_is_refused_as_knn_refuses_it(conn: Connection) -> None:
+    # A similarity ranked by ascending value: the vector arm's first rank went to the farthest row.
+    rows = corpus()
+    table = make_table(conn, rows)
+    nearest = max(rows, key=lambda row: float(np.dot(row["embedding"], QUERY_VECTOR)))["id"]
+    statement = hybrid_select(table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn,
+                              metric="max_inner_product", weights=(1, 0))
+    assert conn.execute(statement).first().key == nearest
+    with pytest.raises(sv.exc.UnsupportedMetricError, match="use 'max_inner_product'"):
+        hybrid_select(table.c.content, table.c.embedding, "zebra", QUERY_VECTOR, bind=conn, metric="inner_product")
+
+
 def test_filters_apply_to_both_arms(conn: Connection) -> None:
     rows = corpus()
     table = make_table(conn, rows)
