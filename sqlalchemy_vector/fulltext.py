@@ -53,25 +53,28 @@ _TERM = re.compile(r"[^\W_]+")
 
 
 def query_terms(text: str) -> List[str]:
-    """The words of a free-text query, lower-cased, without punctuation (so no query syntax can leak in).
+    """The words of a free-text query, without punctuation (so no query syntax can leak in).
 
+    The words keep their case: each backend folds it as its index folded the
+    documents' (Python's ``lower()`` wrote the final sigma of "ΟΔΟΣ" as "ς",
+    where DuckDB's index holds "οδοσ", so the text of a document missed it).
     Combining marks (accents written apart, Hebrew and Arabic vowel points,
     Indic vowel signs) belong to their word, as in the backends' tokenizers:
     split at them, "दुनिया" was three pieces that DuckDB's index, which
     holds the whole word, never matched.
     """
     if text.isascii():  # no combining marks
-        return [term.lower() for term in _TERM.findall(text)]
+        return _TERM.findall(text)
     terms: List[str] = []
     word: List[str] = []
     for char in text:
         if char.isalnum() or (word and unicodedata.category(char)[0] == "M"):
             word.append(char)
         elif word:
-            terms.append("".join(word).lower())
+            terms.append("".join(word))
             word = []
     if word:
-        terms.append("".join(word).lower())
+        terms.append("".join(word))
     return terms
 
 

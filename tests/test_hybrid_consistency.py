@@ -133,3 +133,21 @@ def test_hybrid_query_refuses_bad_weights_before_embedding(weights: Any, tmp_pat
         rag.hybrid_query("json", weights=weights)
     assert len(embedder.calls) == embedded  # refused before the query was embedded
     rag.close()
+
+
+@pytest.mark.parametrize("backend", FULLTEXT)
+def test_the_text_of_a_document_finds_it_whatever_its_case(fresh_engine: Any, backend: str) -> None:
+    # The query was lower-cased in Python, which writes a final capital sigma as "ς"; DuckDB's index folds "ΟΔΟΣ"
+    # to "οδοσ", so the document's own words missed it there. Each backend now folds the query as its index does.
+    rag = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY))
+    rag.load_documents(
+        [{"content": "ΟΔΟΣ ΑΘΗΝΑΣ", "document_id": "upper"}, {"content": "İstanbul JSON", "document_id": "dotted"}],
+        show_progress=False,
+    )
+    rag.create_fulltext_index()
+    for match_all in (False, True):
+        for query, expected in (("ΟΔΟΣ ΑΘΗΝΑΣ", ["upper"]), ("ΑΘΗΝΑΣ", ["upper"]), ("İstanbul", ["dotted"]),
+                                ("ISTANBUL json", ["dotted"])):
+            found = [r["document_id"] for r in rag.hybrid_query(query, top_k=5, weights=(0, 1), match_all=match_all)]
+            assert found == expected, (query, match_all)
+    rag.close()
