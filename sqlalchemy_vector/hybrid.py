@@ -40,12 +40,14 @@ from sqlalchemy.sql.expression import ColumnClause
 from .dialects.base import backend_for
 from .exc import InvalidArgumentError, UnsupportedDialectError, UnsupportedMetricError, VectorIndexError
 from .functions import METRICS, distance
-from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name
+from .fulltext import FullTextIndex, FullTextSpec, checked_spec, key_name, query_terms
 from .kinds import BIT_METRICS, CompactVector, SparseValue
 from .search import MAX_LIMIT, other_tables, where_conditions
 from .types import flag, positive_integer, real_number, to_float32, whole_number
 
-__all__ = ["hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "RRFConstant", "FetchDepth"]
+__all__ = [
+    "hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "MAX_QUERY_WORDS", "RRFConstant", "FetchDepth"
+]
 
 #: The RRF constant of Cormack et al. (2009): ranks below ~60 matter little more than rank 60.
 DEFAULT_RRF_K = 60
@@ -151,6 +153,23 @@ def _check_weight_range(vector_weight: float, text_weight: float, largest: Tuple
                 f"rounds to 0 in double precision (at rank {denominator} with these rrf_k and fetch_k); only the "
                 f"weights' ratio orders the results: scale both up, or pass 0 to leave the {arm} arm out"
             )
+
+
+#: The most distinct words a text query may hold.  Each database's relevance function costs more than in proportion
+#: to them (PostgreSQL's ``ts_rank_cd``: 75 ms a matching row at 1,000 words), and PostgreSQL fails a query of about
+#: 20,000 with its own errors; search engines cap a query's terms alike (Elasticsearch: 1,024 clauses).
+MAX_QUERY_WORDS = 1024
+
+
+def _check_query_length(query_text: str) -> None:
+    """Refuse a text query of more than :data:`MAX_QUERY_WORDS` distinct words, the same on every backend."""
+    words = {term.casefold() for term in query_terms(query_text)}
+    if len(words) > MAX_QUERY_WORDS:
+        raise InvalidArgumentError(
+            f"query_text holds {len(words):,} distinct words, more than the {MAX_QUERY_WORDS:,} a text query may "
+            "hold (the relevance of each matching row costs more with each word); pass the telling words, not a "
+            "whole document, or search by its vector alone"
+        )
 
 
 def _per_arm(name: str, value: Any, minimum: int) -> Tuple[int, int]:
@@ -260,6 +279,7 @@ def hybrid_select(
         )
     if not isinstance(query_text, str):
         raise InvalidArgumentError(f"query_text must be a string, got {type(query_text).__name__}")
+    _check_query_length(query_text)
     top_k = positive_integer("top_k", top_k)
     vector_depth, text_depth = _per_arm("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50), 1)
     vector_k, text_k = _per_arm("rrf_k", rrf_k, 0)

@@ -51,6 +51,9 @@ def test_query_modes(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--rrf-k expects a whole number K or two" in capsys.readouterr().err
     assert main(["query", question, "--weights", "heavy", "--db", db_url]) == 1
     assert "--weights expects two numbers" in capsys.readouterr().err
+    long_question = " ".join(f"word{i}" for i in range(1100))
+    assert main(["query", long_question, "--db", db_url]) == 1
+    assert "1,100 distinct words, more than the 1,024" in capsys.readouterr().err
     # Filters reach both arms.
     assert main(["query", "index", "--where", "source=corpus/backends.md", "--json", "--db", db_url]) == 0
     assert {r["metadata"]["source"] for r in _json(capsys)} == {"corpus/backends.md"}

@@ -157,6 +157,25 @@ def test_weights_whose_score_leaves_double_precision_are_refused(conn: Connectio
     assert keys((1e-300, 1e-300)) == keys((1e300, 1e300)) == keys((1.0, 1.0))
 
 
+def test_a_query_of_more_distinct_words_than_the_limit_is_refused(conn: Connection) -> None:
+    # PostgreSQL failed such a query with its own errors ("invalid memory alloc request size") from about 20,000
+    # words; every backend ran slower with each word.  Repeated words, in any case, count once.
+    from sqlalchemy_vector.hybrid import MAX_QUERY_WORDS
+
+    table = make_table(conn, corpus())
+    fillers = [f"filler{i}" for i in range(MAX_QUERY_WORDS - 1)]
+
+    def keys(query: str) -> List[str]:
+        statement = hybrid_select(table.c.content, table.c.embedding, query, QUERY_VECTOR, bind=conn, top_k=50,
+                                  weights=(0, 1))
+        return [row.key for row in conn.execute(statement)]
+
+    at_limit = " ".join(["zebra", "ZEBRA", "Zebra."] + fillers + fillers[:10])
+    assert keys(at_limit) == keys("zebra") != []
+    with pytest.raises(sv.exc.InvalidArgumentError, match=f"{MAX_QUERY_WORDS + 1:,} distinct words, more than the"):
+        keys(at_limit + " quartz")
+
+
 #: A compact kind's column, its rows (key 1 nearest the query) and a query in the kind's own form, by kind.
 COMPACT_CASES = {
     "bit": (sv.BitVector(4), [[1, 0, 0, 0], [0, 1, 1, 0]], np.array([True, False, False, False]), "hamming", 3.0),
