@@ -126,3 +126,50 @@ def test_an_index_change_waits_for_the_searches_under_way(fresh_engine: Engine) 
     assert found == expected
     assert [found["name"] for found in rag.get_statistics()["indexes"]] == ["waiting_ix"]
     rag.close()
+
+
+def during_first(engine: Engine, marker: str, call: Callable[[], Any]) -> List[Any]:
+    """Start ``call`` in another thread just before the first statement containing ``marker``, and give it 0.5 s.
+
+    Returns ``[thread, failures]`` once started: the caller joins the thread.
+    """
+    started: List[Any] = []
+    failures: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:  # noqa: BLE001  (asserted by the caller)
+            failures.append(error)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def interleave(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if marker in statement and not started and threading.current_thread() is threading.main_thread():
+            worker = threading.Thread(target=run)
+            started.extend([worker, failures])
+            worker.start()
+            worker.join(0.5)
+
+    return started
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_a_delete_during_an_update_of_the_same_document(fresh_engine: Engine) -> None:  # noqa: F811
+    # The update had changed the document's row when another thread deleted the document: PostgreSQL
+    # detected a deadlock (the update waited for the embeddings the delete had taken, the delete for
+    # the document's row), DuckDB failed the delete ("Conflict on tuple deletion").  Facade writes that
+    # read what they change now take the database's writers' lock first: the delete waits its turn.
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    kept, doomed = rag.load_documents(
+        [{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors(2, 7))], show_progress=False
+    )
+    other = during_first(rag.engine, "DELETE FROM embeddings", lambda: rag.delete_document(doomed))
+    assert rag.update_document(doomed, content="new") is True
+    assert other, "the update did not replace the embeddings"
+    other[0].join(60)
+    assert not other[0].is_alive() and other[1] == []
+    assert rag.get_document(doomed) is None
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == (1, 1)
+    assert rag.get_document(kept) is not None
+    rag.close()

@@ -815,6 +815,7 @@ class VectorRAG(_Facade):
             metadata = dict(metadata)
             _check_json(metadata, f"{where} metadata", InvalidDocumentError)
         with self._session() as session, session.begin():
+            self._store.lock_writers(session)
             current = self._store.current_content(session, document_id)
             if current is None:
                 return False

@@ -345,6 +345,17 @@ class _Store:
                 values[id_key] = value
         _bulk_insert(session.connection(), E.__table__, rows)
 
+    def lock_writers(self, session: Session) -> None:
+        """Wait for the other writers of the documents that take this lock, and hold it until the transaction ends.
+
+        Taken first by writes that read what they change (an update, a
+        delete), as the command line's ingest does: two of them at once on the
+        same document deadlocked (PostgreSQL), failed on a conflict (DuckDB) or,
+        with a delete and load of the same id between, left two embeddings.
+        """
+        connection = session.connection()
+        backend_for(connection.dialect).lock_writers(connection, self.D.__table__)
+
     def current_content(self, session: Session, document_id: DocumentId) -> Optional[str]:
         """The stored content, or None when the document does not exist."""
         row = session.execute(select(self.D.content).where(self.D.id == document_id)).first()
@@ -387,6 +398,7 @@ class _Store:
 
     def delete(self, session: Session, ids: Optional[Sequence[DocumentId]], where: Optional[ColumnElement[bool]]) -> int:
         """Delete matching documents and their embeddings; return how many documents."""
+        self.lock_writers(session)
         D = self.D
         conditions: List[Optional[ColumnElement[bool]]] = (
             [where] if ids is None else [and_(D.id.in_(chunk), *([where] if where is not None else [])) for chunk in _chunks(ids)]
