@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from rag_fixtures import fresh_engine, pg_database  # noqa: F401  (fixtures)
+from sqlalchemy_vector.exc import VectorIndexError
 from sqlalchemy_vector.rag import VectorRAG
 from tests.conftest import WITH_CLICKHOUSE
 
@@ -172,4 +173,21 @@ def test_a_delete_during_an_update_of_the_same_document(fresh_engine: Engine) ->
     stats = rag.get_statistics()
     assert (stats["document_count"], stats["embedding_count"]) == (1, 1)
     assert rag.get_document(kept) is not None
+    rag.close()
+
+
+_CREATES = {"sqlite": "CREATE VIRTUAL TABLE shared_ix", "postgresql": "CREATE INDEX shared_ix", "clickhouse": "ADD INDEX `shared_ix`"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "clickhouse"])  # DuckDB's index changes wait for each other
+def test_two_create_index_of_one_name_at_once(fresh_engine: Engine, backend: str) -> None:  # noqa: F811
+    # Both looked the name up and found none; the later one's DDL then failed with the driver's error
+    # ("table shared_ix already exists", "relation ... already exists", "index with this name already exists").
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    rag.load_documents([{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors(20, 8))], show_progress=False)
+    seen = before_first(rag.engine, _CREATES[backend], lambda: rag.create_index("shared_ix"))
+    with pytest.raises(VectorIndexError, match=r"create_index\('shared_ix'\): embeddings has a vector index named 'shared_ix' already"):
+        rag.create_index("shared_ix")
+    assert seen
+    assert [found["name"] for found in rag.get_statistics()["indexes"]] == ["shared_ix"]
     rag.close()

@@ -980,7 +980,13 @@ class VectorRAG(_Facade):
         check_identifier(index_name, "index_name", VectorIndexError)
         _check_index_options(index_name, kwargs)
         self._check_index_dimension(index_name)
-        self._changing_indexes(self._store.create_index, index_name, metric, kwargs)
+        try:
+            self._changing_indexes(self._store.create_index, index_name, metric, kwargs)
+        except DBAPIError as err:
+            # Another connection created one of that name after this one looked: the same error as had it been first.
+            if not any(found["name"] == index_name for found in self._read(self._store.indexes)):
+                raise
+            raise self._store.index_exists(index_name) from err
 
     def delete_index(self, index_name: str) -> bool:
         """Drop a vector index on the embeddings; False if there is none of that name."""

@@ -730,12 +730,15 @@ class _Store:
         column = table.c[_column(self.D if self.E is None else self.E, "embedding").key]
         index = VectorIndex(name, column, metric=metric, **options)
         if any(found["name"] == name for found in self.indexes(session)):
-            raise VectorIndexError(
-                f"create_index({name!r}): {table.name} has a vector index named {name!r} already; "
-                f"drop it first (delete_index({name!r})) or choose another name"
-            )
+            raise self.index_exists(name)
         create_vector_index(session, index)
         self.known_indexes = None
+
+    def index_exists(self, name: str) -> VectorIndexError:
+        return VectorIndexError(
+            f"create_index({name!r}): {self.vector_table.name} has a vector index named {name!r} already; "
+            f"drop it first (delete_index({name!r})) or choose another name"
+        )
 
     def drop_index(self, session: Session, name: str) -> bool:
         from ..index import drop_vector_index
