@@ -734,6 +734,24 @@ class VectorRAG(_Facade):
         with self._session() as session, session.begin():
             return fn(session, *args)
 
+    def _fulltext(self) -> Any:
+        """The documents' full-text index, up to date (see :func:`_fresh_fulltext`).
+
+        DuckDB's is rebuilt by the first hybrid query after a write; of two
+        rebuilding it at once, the later one fails on the other's ("Catalog
+        write-write conflict"): it then looks again after the writers' lock,
+        which a rebuild after a failed one takes first (none is taken when the
+        index is up to date).
+        """
+        backend = backend_for(self.engine.dialect)
+        for attempt in range(_DDL_ATTEMPTS - 1):
+            try:
+                return self._write(_fresh_fulltext, self._store, attempt > 0)
+            except DBAPIError as err:
+                if not backend.is_concurrent_ddl_error(err):
+                    raise
+        return self._write(_fresh_fulltext, self._store, True)
+
     def _changing_indexes(self, fn: Callable[..., _T], *args: Any) -> _T:
         """:meth:`_write` for a vector index change: alone on the database where the backend needs it so.
 
@@ -1054,7 +1072,7 @@ class VectorRAG(_Facade):
         match_all = flag("hybrid_query(match_all=...)", match_all)
         where = self._where(filters)
         query_text = _text(query_text)
-        spec = self._write(_fresh_fulltext, self._store)  # no index (or none on this backend): nothing embedded
+        spec = self._fulltext()  # no index (or none on this backend): nothing embedded
         vector = self._embed([query_text])[0]
         return self._read(
             _hybrid_search, self._store, spec, query_text, vector, top_k, where, weights,
@@ -1086,7 +1104,7 @@ class VectorRAG(_Facade):
         _check_lambda_mult(lambda_mult)
         where = self._where(filters)
         query_text = _text(query_text)
-        spec = self._write(_fresh_fulltext, self._store) if mode == "hybrid" else None
+        spec = self._fulltext() if mode == "hybrid" else None
         vector = self._embed([query_text])[0]  # after every check: nothing is embedded for a call refused
         if spec is None:  # hybrid search ranks by text alone where the vector has no direction
             self._directed(vector[np.newaxis], [query_text], ["query_text"], similarity_function)

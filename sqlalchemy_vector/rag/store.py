@@ -886,10 +886,15 @@ def _create_fulltext(session: Session, store: _Store, index_name: Optional[str],
     create_fulltext_index(session, spec)
 
 
-def _fresh_fulltext(session: Session, store: _Store) -> Any:
-    """The documents' full-text index, rebuilt first where it does not follow writes and is stale."""
+def _fresh_fulltext(session: Session, store: _Store, alone: bool = False) -> Any:
+    """The documents' full-text index, rebuilt first where it does not follow writes and is stale.
+
+    ``alone``: after the writers' lock (a rebuild another connection made at the same time failed this one).
+    """
     from ..fulltext import FullTextSpec, list_fulltext_indexes, refresh_fulltext_index, require_fulltext
 
+    if alone:
+        store.lock_writers(session)
     require_fulltext(session.connection().dialect)
     table = store.D.__table__
     column = _content_column(store).name
