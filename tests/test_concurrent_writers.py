@@ -365,6 +365,44 @@ def test_sqlite_write_lock_held_elsewhere_is_named_with_the_fix(tmp_path: Path) 
         assert rag.get_statistics()["document_count"] == 2
 
 
+_WRITES: Dict[str, Callable[[VectorRAG, Any], Any]] = {
+    "load": lambda rag, doc: rag.load_documents([{"content": "more", "embedding": [0.0, 1.0, 0.0, 0.0]}], show_progress=False),
+    "update": lambda rag, doc: rag.update_document(doc, content="changed"),
+    "delete": lambda rag, doc: rag.delete_documents(ids=[doc]),
+}
+
+
+@pytest.mark.parametrize("write", sorted(_WRITES))
+def test_sqlite_write_after_ddl_waits_for_the_write_lock(tmp_path: Path, write: str) -> None:
+    # Another connection's DDL, then this one's (create_index), make SQLite prepare its statements again at their
+    # next use; a write of the documents then reads the full-text index's configuration first.  Begun deferred, the
+    # write had to upgrade that read lock, which SQLite refuses at once, without the busy timeout, while another
+    # connection holds the write lock: DatabaseLockedError after 0 s, from 8 threads sharing a facade that created
+    # and dropped indexes.  The facade's writes now take the write lock as they begin.
+    path = tmp_path / "fts.db"
+    rag = VectorRAG(sv.create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0), dimension=4)
+    docs = rag.load_documents(
+        [{"content": f"note {i}", "embedding": [1.0, float(i), 0.0, 0.0]} for i in range(3)], show_progress=False
+    )
+    rag.create_fulltext_index()
+    _WRITES[write](rag, docs[0])  # the statements of this write are prepared on the facade's one connection
+    # The engine's own driver: two copies of SQLite in one process do not see each other's locks.
+    other = rag.engine.dialect.dbapi.connect(str(path), isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE elsewhere (n INTEGER)")
+    rag.create_index("late_ix")  # DDL after another connection's: prepared again at their next use
+    other.execute("BEGIN IMMEDIATE")  # another connection's write lock, let go after 0.5 s
+    let_go = threading.Timer(0.5, other.rollback)
+    let_go.start()
+    try:
+        _WRITES[write](rag, docs[1])  # waits for it
+    finally:
+        let_go.join()
+        other.close()
+    stats = rag.get_statistics()
+    assert (stats["document_count"], stats["embedding_count"]) == {"delete": (1, 1), "load": (5, 5)}.get(write, (3, 3))
+    rag.close()
+
+
 def test_cli_on_a_duckdb_file_another_process_holds_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

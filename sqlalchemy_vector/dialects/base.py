@@ -670,6 +670,13 @@ class Backend:
         """Whether ``error`` is another connection's DDL racing ours (``already exists``, a catalog conflict)."""
         return False
 
+    def begin_write(self, connection: Connection) -> None:
+        """Take the database's write lock as a write transaction begins, where a later statement could not wait for it.
+
+        Called by the facade's writes before their first statement (SQLite's
+        ``BEGIN IMMEDIATE``); nothing by default.
+        """
+
     def lock_writers(self, connection: Connection, table: Table) -> None:
         """Make writers of ``table`` that take this lock wait for each other until this transaction ends.
 

@@ -732,6 +732,7 @@ class VectorRAG(_Facade):
 
     def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
         with self._session() as session, session.begin():
+            self._store.begin_write(session)
             return fn(session, *args)
 
     def _fulltext(self) -> Any:
@@ -746,11 +747,16 @@ class VectorRAG(_Facade):
         backend = backend_for(self.engine.dialect)
         for attempt in range(_DDL_ATTEMPTS - 1):
             try:
-                return self._write(_fresh_fulltext, self._store, attempt > 0)
+                return self._read_in_transaction(_fresh_fulltext, self._store, attempt > 0)
             except DBAPIError as err:
                 if not backend.is_concurrent_ddl_error(err):
                     raise
-        return self._write(_fresh_fulltext, self._store, True)
+        return self._read_in_transaction(_fresh_fulltext, self._store, True)
+
+    def _read_in_transaction(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """:meth:`_read` in a transaction committed at the end: a read that may write (not begun as a write)."""
+        with self._session() as session, session.begin():
+            return fn(session, *args)
 
     def _changing_indexes(self, fn: Callable[..., _T], *args: Any) -> _T:
         """:meth:`_write` for a vector index change: alone on the database where the backend needs it so.
@@ -761,6 +767,7 @@ class VectorRAG(_Facade):
         change is committed (capability data ``index_changes_exclusive``).
         """
         with self._session(exclusive=True) as session, session.begin():
+            self._store.begin_write(session)
             return fn(session, *args)
 
     # -- writing

@@ -265,6 +265,7 @@ class _Store:
         """Insert documents and their vectors in the session's transaction; return their ids."""
         if not documents:
             return []
+        self.begin_write(session)
         connection = session.connection()
         D = self.D
         key = {name: _column(D, name).key for name in ("id", "content")}
@@ -344,6 +345,11 @@ class _Store:
             for values, value in zip(rows, new_ids(len(rows))):
                 values[id_key] = value
         _bulk_insert(session.connection(), E.__table__, rows)
+
+    def begin_write(self, session: Session) -> None:
+        """Begin the session's transaction as a write (see ``Backend.begin_write``); nothing once it has begun."""
+        connection = session.connection()
+        backend_for(connection.dialect).begin_write(connection)
 
     def lock_writers(self, session: Session) -> None:
         """Wait for the other writers of the documents that take this lock, and hold it until the transaction ends.

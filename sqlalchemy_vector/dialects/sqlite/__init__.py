@@ -626,10 +626,16 @@ class SQLiteBackend(Backend):
 
         return reliability.is_concurrent_ddl_error(error)
 
+    def begin_write(self, connection: Connection) -> None:
+        from . import reliability
+
+        reliability.begin_write(connection)
+
     def lock_writers(self, connection: Connection, table: Table) -> None:
         from . import reliability
 
-        reliability.lock_writers(connection, table)
+        if not reliability.begin_write(connection):
+            reliability.lock_writers(connection, table)
 
     def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
         from . import reliability

@@ -15,6 +15,23 @@ def is_concurrent_ddl_error(error: BaseException) -> bool:
     return "already exists" in message or "database is locked" in message
 
 
+def begin_write(connection: Connection) -> bool:
+    """``BEGIN IMMEDIATE`` where the driver has not begun a transaction yet; False where it has (nothing done).
+
+    The driver begins deferred (pysqlite's ``BEGIN`` before a write).  A statement SQLite prepares again (after DDL
+    of this connection or another) reads the configuration of a full-text or vec0 table its triggers write, before
+    it writes: the transaction then holds a read lock to upgrade, and SQLite refuses the upgrade at once, without
+    the busy timeout, while another connection holds the write lock ("database is locked" after 0 s).  Begun
+    immediate, the transaction takes the write lock first, waiting for it up to the busy timeout.
+    """
+    driver = connection.connection.driver_connection
+    begun = getattr(driver, "in_transaction", None)  # sqlite3, sqlean, aiosqlite's proxy
+    if begun is None or begun or getattr(driver, "autocommit", None) is False:
+        return False  # in a transaction already (Python 3.12's autocommit=False always is), or no way to tell
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return True
+
+
 def lock_writers(connection: Connection, table: Table) -> None:
     # A write statement takes SQLite's one write lock (RESERVED) until the transaction ends, even one that
     # matches no row; a deferred transaction whose first statement only reads would take it later, or fail
