@@ -32,6 +32,7 @@ from sqlalchemy.types import Boolean, String
 
 from ...exc import MissingExtensionError, VectorIndexError
 from ...fulltext import FullTextSpec, key_name, query_terms
+from .reliability import lock_writers
 
 #: Stemmers of DuckDB 1.5's fts extension, by language ("simple": none).
 STEMMERS = {
@@ -240,6 +241,9 @@ def refresh(connection: Connection, spec: FullTextSpec, key: str, scan: bool = T
         stale = current is None or (stored["rows"], stored["fingerprint"]) != tuple(current)  # type: ignore[index]
     if not stale:
         return False
+    # Rebuilt by one writer of the process at a time: of two at once, DuckDB fails the later one on the other's
+    # tables ("Catalog write-write conflict"), which then looks again in a transaction begun after the lock.
+    lock_writers(connection, spec.table)
     for statement in build_statements(spec, key, dialect):
         connection.execute(statement)
     return True
