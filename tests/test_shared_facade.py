@@ -212,3 +212,19 @@ def test_two_hybrid_queries_rebuild_a_stale_fulltext_index_at_once(fresh_engine:
     assert seen, "the hybrid query did not look at the index's write log"
     assert [r["content"] for r in found] == [r["content"] for r in answers[0]] == ["a late note about geese"]
     rag.close()
+
+
+@pytest.mark.parametrize("backend", ["clickhouse"])  # the others drop with IF EXISTS, or take a lock first
+def test_two_delete_index_of_one_name_at_once(fresh_engine: Engine) -> None:  # noqa: F811
+    # Both found the index; the later one's ALTER TABLE ... DROP INDEX then failed with the driver's
+    # error ("Cannot find index `shared_ix` to drop").
+    rag = VectorRAG(fresh_engine, dimension=DIM)
+    rag.load_documents([{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors(20, 11))], show_progress=False)
+    rag.create_index("shared_ix")
+    dropped: List[bool] = []
+    seen = before_first(rag.engine, "DROP INDEX", lambda: dropped.append(rag.delete_index("shared_ix")))
+    assert rag.delete_index("shared_ix") is True  # it was there when it looked
+    assert seen and dropped == [True]
+    assert rag.get_statistics()["indexes"] == []
+    assert rag.delete_index("shared_ix") is False
+    rag.close()

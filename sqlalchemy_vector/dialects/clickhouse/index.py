@@ -128,7 +128,8 @@ def drop(connection: Connection, name: str, schema: Optional[str], if_exists: bo
     table = tables[0]
     quote = connection.dialect.identifier_preparer.quote
     target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
-    connection.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {quote(name)}")
+    # IF EXISTS: another connection may drop it between the lookup and this statement.
+    connection.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {'IF EXISTS ' if if_exists else ''}{quote(name)}")
 
 
 def name_holder(connection: Connection, name: str, table_name: str, schema: Optional[str]) -> Optional[NameHolder]:
