@@ -738,10 +738,11 @@ class VectorRAG(_Facade):
     def _fulltext(self) -> Any:
         """The documents' full-text index, up to date (see :func:`_fresh_fulltext`).
 
-        DuckDB's is rebuilt by the first hybrid query after a write, under the
-        writers' lock; a rebuild that meets one committed since its transaction
-        began fails on it ("Catalog write-write conflict"), and looks again in a
-        transaction begun after the lock (none is taken when the index is up to date).
+        An index that does not follow writes is rebuilt by the first hybrid
+        query after one, under the writers' lock; a rebuild that meets another
+        committed since its transaction began fails on it (a catalog
+        write-write conflict), and looks again in a transaction begun after
+        the lock (none is taken when the index is up to date).
         """
         backend = backend_for(self.engine.dialect)
         for attempt in range(_DDL_ATTEMPTS - 1):

@@ -356,8 +356,8 @@ class _Store:
 
         Taken first by writes that read what they change (an update, a
         delete), as the command line's ingest does: two of them at once on the
-        same document deadlocked (PostgreSQL), failed on a conflict (DuckDB) or,
-        with a delete and load of the same id between, left two embeddings.
+        same document deadlocked, failed on a write conflict or, with a delete
+        and a load of the same id between, left two embeddings.
         """
         connection = session.connection()
         backend_for(connection.dialect).lock_writers(connection, self.D.__table__)
