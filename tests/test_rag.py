@@ -381,9 +381,10 @@ def test_existing_tables_with_data(fresh_engine: Engine, backend: str) -> None:
     assert [r["document_id"] for r in rag.query_with_filters({"n": {"$gte": 1}}, top_k=10)] == ["doc-b", "doc-c", new]
     stats = rag.get_statistics()
     assert (stats["document_count"], stats["models"]) == (4, {"legacy-model": 4})
-    # other models' vectors are never mixed in
+    # other models' vectors are never mixed in: a model with none here is told so, not answered with nothing
     other = VectorRAG(fresh_engine, document_model=KBDoc, embedding_model=KBVector, embedder=KeywordEmbedder(["w", "x", "y", "z"], "other"))
-    assert other.query_with_embedding([1.0, 0.9, 0.0, 0.0]) == []
+    with pytest.raises(ModelConfigurationError, match="holds no vectors of the embedder's model 'other', only vectors of 'legacy-model'"):
+        other.query_with_embedding([1.0, 0.9, 0.0, 0.0])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)  # a document without a vector is a NULL vector, which ClickHouse cannot store
@@ -409,6 +410,36 @@ def test_single_table_model(fresh_engine: Engine, embedder: KeywordEmbedder) -> 
     stats = rag.get_statistics()
     assert set(stats) == STATISTICS_KEYS
     assert (stats["document_count"], stats["embedding_count"], stats["tables"]["embeddings"]) == (5, 5, None)
+
+
+def test_a_model_without_vectors_among_another_models_is_told_so(fresh_engine: Engine, backend: str) -> None:
+    # Opened with an embedder whose vectors the table does not hold (another model, or the same one under another
+    # model_name), every search answered nothing, as if no document matched.
+    VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY, "model-a")).load_documents(CORPUS, show_progress=False)
+    other = VectorRAG(fresh_engine, embedder=KeywordEmbedder(VOCABULARY, "model-b"))
+    searches = {
+        "query": lambda: other.query("apple"),
+        "query_with_embedding": lambda: other.query_with_embedding(Q),
+        "query_batch": lambda: other.query_batch(["apple", "fig"]),
+        "query_with_filters": lambda: other.query_with_filters({"kind": "fruit"}, "apple"),
+        "mmr_query": lambda: other.mmr_query("apple"),
+        "find_similar_documents": lambda: other.find_similar_documents("d1"),
+    }
+    for search in searches.values():
+        with pytest.raises(ModelConfigurationError, match="embeddings.embedding holds no vectors of the embedder's "
+                           r"model 'model-b', only vectors of 'model-a': .*\(model_name 'model-a'"):
+            search()
+    assert other.query("apple", filters={"kind": "none"}) == []  # no document matches: nothing to say
+    if backend != "clickhouse":  # no full-text search there
+        other.create_fulltext_index()
+        with pytest.raises(ModelConfigurationError, match="only vectors of 'model-a'"):
+            other.hybrid_query("apple")
+        assert len(other.hybrid_query("apple", weights=(0, 1))) == 2  # text alone needs no vectors
+    # Once the model has vectors, a search its filters keep from them finds nothing, as before.
+    other.load_document("apple", {"kind": "new"}, document_id="b1")
+    assert [r["document_id"] for r in other.query("apple")] == ["b1"]
+    assert other.query("apple", filters={"kind": "fruit"}) == []
+    assert other.find_similar_documents("d1") == []  # d1 has no vector of model-b
 
 
 def test_several_embeddings_per_document(rag: VectorRAG) -> None:

@@ -963,6 +963,7 @@ class VectorRAG(_Facade):
         with self._session() as session:
             anchor, count = self._store.anchor(session, document_id)
             if anchor is None:
+                self._store.refuse_other_models(session)  # vectors of another model only: not "no embedding"
                 return []
             if SIMILARITY_FUNCTIONS[similarity_function] == "cosine" and not np.asarray(anchor).any():
                 stored = "stored embedding is" if count == 1 else f"{count} stored embeddings have a mean that is"

@@ -601,6 +601,8 @@ class _Store:
                 if len(ranked) >= top_k or len(rows) < limit or models.single_table:
                     break
                 limit *= 4
+        if not ranked and any(row[4] != self.model_name and row[3] is not None for row in first):
+            self.refuse_other_models(session)  # only other models' vectors ranked: does this one have any?
         winners = list(ranked.values())[:top_k]
         if any(row[1] is _UNREAD for row in winners):
             if self.read_by_key is None:
@@ -622,6 +624,33 @@ class _Store:
         if threshold is not None:
             results = [r for r in results if r["similarity"] >= threshold]
         return results
+
+    def refuse_other_models(self, session: Session) -> None:
+        """Raise where the vector table holds vectors of other models and none of this one.
+
+        Searched with an embedder whose vectors it does not hold (another model,
+        or the same one under another ``model_name``), such a table answered
+        every query with nothing, as if no document matched.  Run only where a
+        search or a lookup found nothing of this model.
+        """
+        if not self.models.has_model_name:
+            return
+        E, vector = self.E, self.models.vector
+        column = E.model_name
+        stored = select(column).where(vector.is_not(None))
+        if session.execute(stored.where(column == self.model_name).limit(1)).first() is not None:
+            return
+        others = sorted(map(str, session.execute(stored.where(column != self.model_name).distinct().limit(4)).scalars()))
+        if not others:
+            return
+        table = E.__table__.name
+        named = ", ".join(map(repr, others[:3])) + (" and others" if len(others) > 3 else "")
+        raise ModelConfigurationError(
+            f"{table}.{_column(E, 'embedding').name} holds no vectors of the embedder's model {self.model_name!r}, "
+            f"only vectors of {named}: searching them with this embedder finds nothing. Open the facade with the "
+            f"embedder that made them (model_name {others[0]!r}; if it is the same model under another name, give "
+            "the embedder that model_name), or store this model's vectors first (load the documents again with it)"
+        )
 
     def _ranking_statements(
         self,
@@ -961,6 +990,8 @@ def _hybrid_search(
     )
     # An arm weighted 0 adds no rows (hybrid_select): with weights (0, w) every row is a text match.
     ranked = list(hybrid_rows(session.execute(statement)))
+    if weights[0] and all(row["vector_rank"] is None for row in ranked):
+        store.refuse_other_models(session)  # the vector arm found nothing: are the vectors another model's?
     documents: Dict[Any, Any] = {}
     keys = [row["key"] for row in ranked]
     for chunk in _chunks(keys):
