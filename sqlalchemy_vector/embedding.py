@@ -16,6 +16,7 @@ dtype float32 (the :class:`Embedder` protocol); ``aembed`` is optional.
 from __future__ import annotations
 
 import asyncio
+import collections.abc as abc
 import functools
 import inspect
 import itertools
@@ -31,7 +32,7 @@ import numpy.typing as npt
 
 from .chunking import _CJK, _IS_CJK
 from .exc import InvalidArgumentError, InvalidEmbeddingError, MissingDependencyError
-from .types import NORM_RANGE_TEXT, flag, norm_of, real_number, unhandled_norm, whole_number
+from .types import NORM_RANGE_TEXT, flag, has_booleans, norm_of, real_number, unhandled_norm, whole_number
 
 __all__ = [
     "Embedder",
@@ -69,12 +70,15 @@ async def aembed(embedder: Embedder, texts: Sequence[str]) -> FloatArray:
     """Embed ``texts`` from async code without blocking the event loop.
 
     Uses the embedder's own ``aembed`` coroutine when it has one, otherwise
-    runs ``embed`` in a worker thread.
+    runs ``embed`` in a worker thread.  An ``aembed`` that is a plain method
+    returning the vectors (no awaitable) is taken at its word.
     """
     method = getattr(embedder, "aembed", None)
     if method is not None:
-        result: FloatArray = await method(texts)
-        return result
+        result = method(texts)
+        if inspect.isawaitable(result):
+            result = await result
+        return result  # type: ignore[no-any-return]
     return await asyncio.to_thread(embedder.embed, texts)
 
 
@@ -83,16 +87,39 @@ def check_embeddings(value: Any, count: int, dimension: int, where: str) -> Floa
 
     ``where`` names the model in error messages.
     """
+    wanted = f"a numpy array of shape ({count}, {dimension}) or a list of {count} lists of floats"
+    if inspect.isawaitable(value):
+        if hasattr(value, "close"):
+            value.close()  # avoid "coroutine was never awaited"
+        raise InvalidEmbeddingError(
+            f"{where} returned an awaitable ({_type_name(value)}), not vectors: its embed() is a coroutine function; "
+            "name it aembed(texts) beside a synchronous embed(texts), or wrap the function in CallableEmbedder, "
+            "which takes either"
+        )
     try:
         array = np.asarray(value)
-    except (TypeError, ValueError) as err:  # ragged rows
+    except ValueError as err:  # ragged rows
         raise InvalidEmbeddingError(
             f"{where} returned rows of different lengths ({err}); it must return {count} rows of {dimension} numbers"
         ) from None
-    if array.dtype.kind not in "iuf":
+    except Exception as err:  # the object's own conversion refused (a tensor needing gradients, on a GPU, bfloat16)
         raise InvalidEmbeddingError(
-            f"{where} returned elements of dtype {array.dtype}; it must return numbers "
-            f"({count} rows of {dimension} floats)"
+            f"{where} returned {_type_name(value)}, which numpy cannot read as an array ({type(err).__name__}: {err}); "
+            f"return {wanted} (a torch tensor: tensor.detach().cpu().float().numpy())"
+        ) from err
+    if array.ndim == 0:  # None, a generator, a dict, one number
+        raise InvalidEmbeddingError(
+            f"{where} returned {'None' if value is None else f'{_type_name(value)} {repr(value)[:60]}'}, not {count} "
+            f"rows of {dimension} numbers; "
+            f"return {wanted}" + (" (e.g. list(rows) of a generator)" if isinstance(value, abc.Iterator) else "")
+        )
+    booleans = array.dtype.kind == "b" or (array.dtype.kind in "iuf" and has_booleans(value))  # [True, 0.5] reads as floats
+    if array.dtype.kind not in "iuf" or booleans:
+        odd = [x for x in array.flat if real_number(x) is None][:1] if array.dtype.kind == "O" else []
+        found = "".join(f" ({_type_name(x)} {repr(x)[:40]} among them)" for x in odd)
+        raise InvalidEmbeddingError(
+            f"{where} returned {'booleans' if booleans else f'elements of dtype {array.dtype}'}{found}; it must "
+            f"return numbers ({count} rows of {dimension} floats), not booleans, strings or None"
         )
     if array.ndim != 2 or array.shape[0] != count:
         raise InvalidEmbeddingError(
@@ -119,6 +146,12 @@ def check_embeddings(value: Any, count: int, dimension: int, where: str) -> Floa
             f"{NORM_RANGE_TEXT}; scale its vectors (e.g. normalize them to norm 1)"
         )
     return result
+
+
+def _type_name(value: Any) -> str:
+    """The type of ``value`` as its users import it: ``NoneType``, ``generator``, ``torch.Tensor``."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _check_texts(texts: Sequence[str], where: str) -> Sequence[str]:

@@ -285,6 +285,13 @@ def test_callable_embedder_wraps_a_function() -> None:
         (lambda texts: [[1.0, float("nan"), 3.0]] * len(texts), "non-finite value (nan) in row 0 at index 1"),
         (lambda texts: [["a", "b", "c"]] * len(texts), "dtype <U1"),
         (lambda texts: [[1.0, 2.0, 3.0], [1.0]], "different lengths"),
+        # Each was refused as "elements of dtype object", naming neither what came nor what to return.
+        (lambda texts: None, "returned None, not 2 rows of 3 numbers; return a numpy array of shape (2, 3)"),
+        (lambda texts: (row for row in np.ones((len(texts), 3))), "returned generator <generator"),
+        (lambda texts: {"data": np.ones((len(texts), 3))}, "returned dict {'data'"),
+        (lambda texts: [[1.0, None, 3.0]] * len(texts), "dtype object (NoneType None among them)"),
+        # Read as 1.0 and 0.0, though booleans are refused whichever way a vector comes.
+        (lambda texts: [[True, 0.5, 0.5]] * len(texts), "returned booleans"),
     ],
 )
 def test_callable_embedder_checks_the_output(output: Any, fragment: str) -> None:
@@ -292,6 +299,75 @@ def test_callable_embedder_checks_the_output(output: Any, fragment: str) -> None
     with pytest.raises(InvalidEmbeddingError) as caught:
         embedder.embed(["one", "two"])
     assert fragment in str(caught.value) and "'broken-model'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        # A forward pass outside torch.no_grad(): numpy's conversion raised a RuntimeError of torch's.
+        ("requires_grad", "Can't call numpy() on Tensor that requires grad"),
+        # bfloat16 has no numpy dtype: reported as "rows of different lengths".
+        ("bfloat16", "unsupported ScalarType BFloat16"),
+    ],
+)
+def test_a_tensor_numpy_cannot_read_is_refused_with_the_conversion(kind: str, fragment: str) -> None:
+    import torch
+
+    def convert(tensor: Any) -> Any:
+        return tensor.requires_grad_() if kind == "requires_grad" else tensor.to(torch.bfloat16)
+
+    embedder = CallableEmbedder(lambda texts: convert(torch.ones(len(texts), 3)), dimension=3, model_name="torch-model")
+    with pytest.raises(InvalidEmbeddingError) as caught:
+        embedder.embed(["one", "two"])
+    message = str(caught.value)
+    assert "embedding function 'torch-model' returned torch.Tensor, which numpy cannot read as an array" in message
+    assert fragment in message and "tensor.detach().cpu().float().numpy()" in message
+    assert CallableEmbedder(lambda texts: torch.ones(len(texts), 3), 3, "m").embed(["a"]).tolist() == [[1.0] * 3]
+
+
+class _AsyncNamedEmbed:
+    """A provider whose ``embed`` is a coroutine function (what ``aembed`` should be)."""
+
+    dimension = 3
+    model_name = "async-embed"
+
+    async def embed(self, texts: List[str]) -> Any:
+        return np.ones((len(texts), 3))
+
+
+class _PlainAembed:
+    """A provider whose ``aembed`` is a plain method returning the vectors."""
+
+    dimension = 3
+    model_name = "plain-aembed"
+
+    def embed(self, texts: List[str]) -> Any:
+        return np.ones((len(texts), 3))
+
+    def aembed(self, texts: List[str]) -> Any:
+        return np.full((len(texts), 3), 2.0)
+
+
+async def test_an_embed_that_is_a_coroutine_function_is_named_and_aembed_need_not_be_one(tmp_path: Path) -> None:
+    # The coroutine was refused as "elements of dtype object" (and warned "never awaited"); a plain aembed raised
+    # TypeError "object numpy.ndarray can't be used in 'await' expression".
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the coroutine is closed, never left unawaited
+        rag = sv.VectorRAG(f"sqlite:///{tmp_path}/a.db", embedder=_AsyncNamedEmbed())
+        with pytest.raises(InvalidEmbeddingError, match=r"returned an awaitable \(coroutine\), not vectors: its embed\(\) "
+                           "is a coroutine function; name it aembed"):
+            rag.load_document("one")
+        rag.close()
+        async with sv.AsyncVectorRAG(f"sqlite+aiosqlite:///{tmp_path}/b.db", embedder=_AsyncNamedEmbed()) as arag:
+            with pytest.raises(InvalidEmbeddingError, match="its embed\\(\\) is a coroutine function"):
+                await arag.load_document("one")
+            assert (await arag.get_statistics())["document_count"] == 0
+    assert (await aembed(_PlainAembed(), ["x"])).tolist() == [[2.0] * 3]
+    async with sv.AsyncVectorRAG(f"sqlite+aiosqlite:///{tmp_path}/c.db", embedder=_PlainAembed()) as arag:
+        await arag.load_document("one", document_id="p1")
+        assert [r["document_id"] for r in await arag.query("one")] == ["p1"]
 
 
 async def test_callable_embedder_async_function() -> None:

@@ -374,9 +374,19 @@ class _Described:
         return [[1.0] * DIM for _ in texts]
 
 
+class _AsyncOnly:
+    """An embedder with only a coroutine ``aembed``, as a hosted API's client often is."""
+
+    dimension, model_name = DIM, "remote"
+
+    async def aembed(self, texts: List[str]) -> List[List[float]]:
+        return [[1.0] * DIM for _ in texts]
+
+
 @pytest.mark.parametrize(
     ("arguments", "pattern"),
     [
+        ({"embedder": _AsyncOnly()}, r"has no 'embed'.*wrapped: CallableEmbedder\(embedder\.aembed, dimension=\.\.\., model_name"),
         ({"embedder": HashingEmbedder}, r"has no 'dimension', 'model_name', 'embed'.*pass an instance, e.g. HashingEmbedder\(\.\.\.\)"),
         ({"embedder": lambda texts: texts}, "has no 'dimension', 'model_name', 'embed'"),
         ({"embedder": "hashing"}, "has no 'dimension', 'model_name', 'embed'"),

@@ -177,6 +177,11 @@ def _check_embedder(embedder: Any) -> None:
     missing = [name for name in ("dimension", "model_name", "embed") if isinstance(embedder, type) or not hasattr(embedder, name)]
     if missing:
         hint = f"; pass an instance, e.g. {embedder.__name__}(...)" if isinstance(embedder, type) else ""
+        if missing == ["embed"] and callable(getattr(embedder, "aembed", None)):
+            hint = (
+                "; one with only aembed(texts) can be wrapped: "
+                "CallableEmbedder(embedder.aembed, dimension=..., model_name=...), for AsyncVectorRAG"
+            )
         raise ModelConfigurationError(
             f"embedder {embedder!r} has no {', '.join(map(repr, missing))}: an embedder is an object with "
             f"dimension, model_name and embed(texts) (see sqlalchemy_vector.embedding){hint}"
