@@ -796,8 +796,9 @@ class VectorRAG(_Facade):
 
         Each document is a dict with ``content`` and optional ``metadata``,
         ``document_id`` and ``embedding`` (a precomputed vector, used as is).
-        Rows go through the backend's bulk path.  If anything fails, nothing
-        is stored.
+        Rows go through the backend's bulk path.  If anything fails (the
+        embedder too, on any batch), nothing is stored; on a backend without
+        transactions (ClickHouse) the batches written before stay.
         """
         generate_embeddings = flag("load_documents(generate_embeddings=...)", generate_embeddings)
         progress = self._progress(documents, flag("load_documents(show_progress=...)", show_progress))
