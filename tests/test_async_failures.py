@@ -120,8 +120,11 @@ class Op:
         if self.name in ("load", "delete"):
             found = await counts(rag)
             before, after = (6, 12) if self.name == "load" else (6, 4)
-            assert found in ((before, before), (after, after)), f"{self.name} left {found} documents/embeddings"
-            return found[0] == after
+            allowed = [(before, before), (after, after)]
+            if self.name == "load" and self.backend == "clickhouse":
+                allowed += [(8, 8), (10, 10)]  # no transactions: the batches written before the cancel stay, whole
+            assert found in allowed, f"{self.name} left {found} documents/embeddings"
+            return found[0] != before
         if self.name == "update":
             doc = await bounded(rag.get_document("d1"))
             assert doc is not None
@@ -145,8 +148,8 @@ class Op:
             await bounded(rag.delete_index("ix_cancel"))
 
 
-# Every write over an asyncio driver; in the worker thread, where a call that has started runs to its end,
-# the load of several batches.
+# Every write over an asyncio driver; in the worker thread, where a call that has started stops only at its next
+# embedding, the load of several batches.
 WRITES = [(backend, op) for backend in GREENLET for op in ("load", "update", "delete", "create_index")]
 
 
@@ -173,7 +176,6 @@ async def test_a_write_cancelled_at_any_statement_is_whole_or_absent(backend: st
             assert caller.cancelled() == (hook.seen >= k)
             await settled(rag)
             applied = await write.applied()  # in the worker thread: after the cancelled call
-            assert applied or backend in GREENLET, f"statement {k}: the worker's call did not run to its end"
             if applied:
                 await write.undo()
         await settled(rag)
@@ -224,14 +226,54 @@ async def test_a_load_timed_out_while_embedding(backend: str, embedder_kind: typ
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(load, 0.05)  # gives up while the second batch is being embedded
         await settled(rag)
-        # Over an asyncio driver the call stops there and rolls back; in the worker thread it runs to its end.
-        expected = (0, 0) if backend in GREENLET else (6, 6)
+        # The call stops at its next embedding (an async one under way is cancelled) and rolls back, over an
+        # asyncio driver and in the worker thread alike; ClickHouse keeps the batches written before.
+        expected = (0, 0)
+        if backend == "clickhouse":
+            expected = (2, 2) if embedder_kind is AsyncSlowSecondBatch else (4, 4)  # a plain embed ends its batch
         deadline = time.monotonic() + 5
         while await counts(rag) != expected and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert await counts(rag) == expected
         assert await bounded(rag.load_documents(CORPUS, show_progress=False)) == [d["document_id"] for d in CORPUS]
         assert [r["document_id"] for r in await bounded(rag.query("apple banana", top_k=2))] == ["d1", "d2"]
+
+
+class HungSecondBatch(AsyncKeywordEmbedder):
+    """An ``aembed`` whose second call never answers (a request sent without a timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__(VOCABULARY)
+        self.second = threading.Event()
+        self.cancelled = threading.Event()
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        if len(self.async_calls) == 1:
+            self.async_calls.append(list(texts))
+            self.second.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        return await super().aembed(texts)
+
+
+@pytest.mark.parametrize("backend", ALL)
+async def test_a_load_given_up_on_while_its_embedder_hangs(backend: str, url_of: Any) -> None:
+    # In the worker thread the call waited for the embedder for ever, holding the thread: every later call of the
+    # facade, and close(), waited behind it.
+    embedder = HungSecondBatch()
+    rag = AsyncVectorRAG(url_of(backend), embedder=embedder)  # not `async with`: its close() would wait for ever
+    load = asyncio.ensure_future(rag.load_documents(NEW, show_progress=False, batch_size=2))
+    await wait_for_event(embedder.second)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(load, 0.05)
+    assert await bounded(counts(rag), 10) == ((2, 2) if backend == "clickhouse" else (0, 0))
+    await wait_for_event(embedder.cancelled)  # the embedding was cancelled, not left pending
+    await bounded(rag.load_documents(CORPUS, show_progress=False), 10)
+    assert [r["document_id"] for r in await bounded(rag.query("apple banana", top_k=2), 10)] == ["d1", "d2"]
+    await bounded(rag.close(), 10)
 
 
 class FailingThirdBatch(AsyncKeywordEmbedder):

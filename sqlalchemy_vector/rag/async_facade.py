@@ -50,10 +50,12 @@ _EMBEDDING_FOR: "contextvars.ContextVar[Optional[int]]" = contextvars.ContextVar
 
 @dataclass
 class _WorkerCall:
-    """A call of a worker-thread facade: the loop awaiting it, and whether that caller stopped waiting."""
+    """A call of a worker-thread facade: the loop awaiting it, whether that caller stopped waiting, and the
+    embedding it awaits on that loop, if any."""
 
     loop: asyncio.AbstractEventLoop
     abandoned: threading.Event
+    embedding: "Optional[concurrent.futures.Future[Any]]" = None
 
 
 async def _embed_on_loop(facade: int, embedder: Any, texts: List[str]) -> Any:
@@ -191,10 +193,10 @@ class AsyncVectorRAG:
     synchronous :class:`~sqlalchemy.engine.Engine`.  The facade's calls run
     one at a time in that thread, in the order they were made, and the event
     loop stays free meanwhile; embedding is awaited on the loop as above.
-    Cancelling a call that has started stops the waiting, not the call (a
-    thread cannot be interrupted): it runs to its end, its result or error
-    dropped, unless it needs an async embedder after its event loop ended,
-    where it stops with its transaction rolled back (a call still queued
+    Cancelling a call that has started stops the waiting at once; the call
+    (a thread cannot be interrupted) stops at its next embedding, an async
+    one under way cancelled, with its transaction rolled back, or with none
+    left runs to its end, its result or error dropped (a call still queued
     does not run); the next call, and :meth:`close`, wait for that end.  A call made while :meth:`close`
     is under way runs after it, on a new worker thread.  An embedder must not
     call the facade it embeds for (the call would wait for itself): that raises
@@ -287,9 +289,12 @@ class AsyncVectorRAG:
         # Called by the synchronous facade in the worker thread: a coroutine embedder is
         # awaited on the event loop waiting for this call, a plain one runs right here.
         embedder = self.sync_rag.embedder
+        call: Optional[_WorkerCall] = getattr(self._calls, "current", None)
+        if call is not None and call.abandoned.is_set():
+            # Its caller stopped waiting: the call stops at its next embedding, rolled back, as over an asyncio driver.
+            raise asyncio.CancelledError
         if getattr(embedder, "aembed", None) is None:
             return embedder.embed(texts)
-        call: Optional[_WorkerCall] = getattr(self._calls, "current", None)
         if call is None:
             raise InvalidArgumentError(
                 "this sync_rag belongs to an AsyncVectorRAG whose embedder is a coroutine one, which only the "
@@ -303,19 +308,31 @@ class AsyncVectorRAG:
         except RuntimeError:  # the loop is closed already
             coroutine.close()
             raise
-        while True:
-            try:
-                return future.result(timeout=_WORKER_POLL_S)
-            except concurrent.futures.TimeoutError:
-                # A loop that closed, or stopped after its caller gave up waiting, will not run the
-                # coroutine: waiting on would hold this thread (and the interpreter's exit) for ever.
-                if loop.is_closed() or (call.abandoned.is_set() and not loop.is_running()):
-                    future.cancel()
-                    coroutine.close()
-                    raise RuntimeError(
-                        "the event loop " + ("closed" if loop.is_closed() else "stopped")
-                        + " before the embedder's aembed ran"
-                    ) from None
+        call.embedding = future  # cancelled by the caller giving up (see _run)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=_WORKER_POLL_S)
+                except concurrent.futures.CancelledError:
+                    raise asyncio.CancelledError from None
+                except concurrent.futures.TimeoutError:
+                    # A loop that closed, or stopped after its caller gave up waiting, will not run the
+                    # coroutine: waiting on would hold this thread (and the interpreter's exit) for ever.
+                    if loop.is_closed() or (call.abandoned.is_set() and not loop.is_running()):
+                        future.cancel()
+                        coroutine.close()
+                        raise RuntimeError(
+                            "the event loop " + ("closed" if loop.is_closed() else "stopped")
+                            + " before the embedder's aembed ran"
+                        ) from None
+                    if call.abandoned.is_set():
+                        # Its caller stopped waiting: the embedding is cancelled on its loop and the call stops here.
+                        # Waited for, an embedder that never answers (a request without a timeout) held this thread,
+                        # and so every later call of the facade and its close(), for ever.
+                        future.cancel()
+                        raise asyncio.CancelledError from None
+        finally:
+            call.embedding = None
 
     async def _run(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         if self._threaded:
@@ -345,6 +362,9 @@ class AsyncVectorRAG:
                 return await loop.run_in_executor(self._worker, call)
             except asyncio.CancelledError:
                 current.abandoned.set()
+                embedding = current.embedding
+                if embedding is not None:  # the call stops there, rolled back, rather than after it
+                    embedding.cancel()
                 raise
         loop = asyncio.get_running_loop()
         self._enter_loop(loop)
