@@ -65,16 +65,23 @@ def text_search_configurations(connection: Connection) -> List[str]:
 def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str, Any]]:
     import re
 
+    # The definition is read of GIN indexes only.  pg_indexes reads every index's, and pg_get_indexdef looks an index
+    # up in the catalog as committed now, not as of the statement: an index another connection dropped since the
+    # statement began ("cache lookup failed for attribute 1 of relation ...") failed the listing.
     rows = connection.execute(
         text(
-            "SELECT indexname, tablename, indexdef FROM pg_indexes "
-            "WHERE schemaname = coalesce(:schema, current_schema()) AND indexdef LIKE '%USING gin (to_tsvector(%'"
+            "SELECT ic.relname, tc.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+            "JOIN pg_class ic ON ic.oid = x.indexrelid "
+            "JOIN pg_class tc ON tc.oid = x.indrelid "
+            "JOIN pg_namespace n ON n.oid = tc.relnamespace "
+            "JOIN pg_am am ON am.oid = ic.relam "
+            "WHERE am.amname = 'gin' AND n.nspname = coalesce(:schema, current_schema())"
         ),
         {"schema": schema},
     )
     found = []
     for name, table, definition in rows:
-        match = re.search(_INDEXDEF, definition)
+        match = re.search(_INDEXDEF, definition) if "USING gin (to_tsvector(" in definition else None
         if match:
             found.append({"name": name, "table": table, "column": match.group(2), "language": match.group(1)})
     return found

@@ -173,7 +173,9 @@ def list_indexes(connection: Connection, schema: Optional[str]) -> List[Dict[str
         text(
             "SELECT ic.relname AS name, tc.relname AS table_name, a.attname AS column_name, "
             "am.amname AS method, opc.opcname AS opclass, ic.reloptions AS options, "
-            "x.indkey[0] = 0 AS on_expression, pg_get_indexdef(x.indexrelid, 1, true) AS key "
+            "x.indkey[0] = 0 AS on_expression, "
+            # Read of an expression index only: see the full-text listing on pg_get_indexdef and concurrent drops.
+            "CASE WHEN x.indkey[0] = 0 THEN pg_get_indexdef(x.indexrelid, 1, true) END AS key "
             "FROM pg_index x "
             "JOIN pg_class ic ON ic.oid = x.indexrelid "
             "JOIN pg_class tc ON tc.oid = x.indrelid "
