@@ -1010,8 +1010,10 @@ class VectorRAG(_Facade):
         try:
             self._changing_indexes(self._store.create_index, index_name, metric, kwargs)
         except DBAPIError as err:
-            # Another connection created one of that name after this one looked: the same error as had it been first.
-            if not any(found["name"] == index_name for found in self._read(self._store.indexes)):
+            # Another connection created one of that name after this one looked: the same error as had it been first
+            # (also when a third has dropped it again since: the database said so, "already exists").
+            raced = backend_for(self.engine.dialect).is_concurrent_ddl_error(err) and index_name in str(err.orig)
+            if not raced and not any(found["name"] == index_name for found in self._read(self._store.indexes)):
                 raise
             raise self._store.index_exists(index_name) from err
 
