@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, event, insert, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector import bulk
@@ -405,3 +406,53 @@ def test_filtered_search_through_the_index_returns_the_exact_rows(clickhouse_dat
         )
     # knn() leaves equal distances in the index's order; the facade sorts them by key.
     assert sorted((round(row[-1], 4), row[0]) for row in rows) == sorted((d, key) for key, d in exact[0])
+
+
+def test_update_and_delete_report_no_row_count(conn: Connection) -> None:
+    """ClickHouse reports no count of the rows a lightweight UPDATE or DELETE changed: rowcount is -1 (unknown).
+
+    chDB answered every UPDATE and DELETE with a row of statistics, so clickhouse-connect 1.12 gave a rowcount
+    of 1 whatever the statement matched (0 rows, or 3) and a result that "returned rows"; the ORM took that 1
+    for a verified match, and a versioned row changed by another writer was overwritten without a warning.
+    """
+    import warnings
+
+    from sqlalchemy import delete, update
+
+    items = table("counted_items", dim=2)
+    items.create(conn)
+    conn.execute(insert(items), [{"id": i, "label": "a", "embedding": [1, 0]} for i in range(5)])
+    for statement in (
+        delete(items).where(items.c.id == 99),
+        delete(items).where(items.c.id.in_([0, 1, 2])),
+        update(items).where(items.c.id == 99).values(label="b"),
+        update(items).where(items.c.id.in_([3, 4])).values(label="b"),
+        insert(items).values(id=7, embedding=[0, 1]),
+    ):
+        result = conn.execute(statement)
+        assert (result.rowcount, result.returns_rows) == (-1, False), statement
+    assert conn.execute(select(items.c.id, items.c.label).order_by(items.c.id)).all() == [(3, "b"), (4, "b"), (7, None)]
+    assert conn.execute(insert(items), [{"id": i, "embedding": [1, 1]} for i in (8, 9)]).rowcount == 2  # counted
+    assert conn.dialect.supports_sane_rowcount is False and conn.dialect.supports_sane_multi_rowcount is False
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Versioned(Base):
+        __tablename__ = "versioned_items"
+        id: Mapped[str] = mapped_column(String(8), primary_key=True)
+        version: Mapped[int] = mapped_column(Integer)
+        embedding = mapped_column(sv.Vector(2))
+        __mapper_args__ = {"version_id_col": version}
+
+    Base.metadata.create_all(conn)
+    with Session(conn) as session:
+        session.add(Versioned(id="v", embedding=[1, 0]))
+        session.flush()
+        row = session.get(Versioned, "v")
+        conn.execute(update(Versioned.__table__).where(Versioned.id == "v").values(version=5))  # another writer
+        row.embedding = [0, 1]
+        with warnings.catch_warnings(record=True) as caught:  # the ORM cannot verify the version: it says so
+            warnings.simplefilter("always")
+            session.flush()
+        assert any("versioning cannot be verified" in str(w.message) for w in caught), [str(w.message) for w in caught]

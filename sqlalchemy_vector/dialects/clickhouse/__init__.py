@@ -16,6 +16,7 @@ column holds no NULL.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
@@ -146,6 +147,11 @@ class ClickHouseBackend(Backend):
             if not hasattr(engine.dialect, attribute):
                 setattr(engine.dialect, attribute, None)
         engine.dialect.colspecs = {**engine.dialect.colspecs, **_ddl.COLSPECS}
+        # No count of the rows an UPDATE or DELETE changed (see _dml_context): the ORM must not verify one.
+        engine.dialect.supports_sane_rowcount = False
+        engine.dialect.supports_sane_multi_rowcount = False
+        context_class: type = type(engine.dialect).execution_ctx_cls
+        engine.dialect.execution_ctx_cls = _dml_context(context_class)
         if not event.contains(engine, "before_cursor_execute", _end_line_after_dashes):
             event.listen(engine, "before_cursor_execute", _end_line_after_dashes, retval=True)
 
@@ -315,6 +321,38 @@ class ClickHouseBackend(Backend):
         except ImportError:
             return None
         return clickhouse_writer  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=None)
+def _dml_context(base: type) -> type:
+    """The subclass of execution context ``base`` whose INSERT, UPDATE and DELETE report no row count.
+
+    ClickHouse reports no count of the rows a lightweight UPDATE or DELETE
+    changed.  chDB answers those statements (and a single INSERT) with a row of
+    statistics, which clickhouse-connect 1.12 gave as the statement's rows: a
+    rowcount of 1 whatever matched (0 for a single INSERT) and a result that
+    returned rows.  Here they return no rows and a rowcount of -1 (DB-API's
+    "unknown"); an executemany INSERT keeps its count, which the native insert
+    reports.
+    """
+
+    class DMLContext(base):  # type: ignore[misc,valid-type]
+        _count_unknown = False
+
+        def post_exec(self) -> None:
+            super().post_exec()
+            if self.isupdate or self.isdelete or (self.isinsert and not self.executemany):
+                from sqlalchemy.engine import cursor
+
+                self._count_unknown = True
+                self.cursor_fetch_strategy = cursor._NO_CURSOR_DML
+
+        @property
+        def rowcount(self) -> int:
+            return -1 if self._count_unknown else int(super().rowcount)
+
+    DMLContext.__name__ = DMLContext.__qualname__ = f"Uncounted{base.__name__}"
+    return DMLContext
 
 
 # A placeholder (or a doubled %, which is text): pyformat, as clickhouse-connect's DB-API takes it.
