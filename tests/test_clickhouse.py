@@ -456,3 +456,20 @@ def test_update_and_delete_report_no_row_count(conn: Connection) -> None:
             warnings.simplefilter("always")
             session.flush()
         assert any("versioning cannot be verified" in str(w.message) for w in caught), [str(w.message) for w in caught]
+
+
+def test_update_and_delete_of_every_row(conn: Connection) -> None:
+    # ClickHouse's UPDATE and DELETE need a WHERE clause: an UPDATE without one was a raw syntax error, a DELETE
+    # clickhouse-connect's CompileError, where the other backends change every row.
+    from sqlalchemy import delete, update
+
+    items = table("every_row_items", dim=2)
+    items.create(conn)
+    conn.execute(insert(items), [{"id": i, "label": "a", "embedding": [1, 0]} for i in range(3)])
+    conn.execute(update(items).values(label="b"))
+    assert conn.execute(select(items.c.label).order_by(items.c.id)).scalars().all() == ["b", "b", "b"]
+    with Session(conn) as session:  # ORM-enabled, as an application writes it
+        session.execute(update(items).values(score=2.5))
+    assert conn.execute(select(items.c.score).distinct()).scalars().all() == [2.5]
+    conn.execute(delete(items))
+    assert conn.execute(select(items.c.id)).all() == []

@@ -235,18 +235,23 @@ def _dml_with_compile_state(element: Any, compiler: Any, **kw: Any) -> str:
         else:
             compiler.isupdate = True
     if isinstance(element, Delete):
-        return _delete(element, compiler, **kw)
-    return str(compiler.visit_update(element, **kw))
+        return _delete(element, compiler, prepared=bool(prepared), **kw)
+    sql = str(compiler.visit_update(element, **kw))
+    # ClickHouse's UPDATE needs a WHERE clause (a syntax error without one); an UPDATE of every row says WHERE 1.
+    return f"{sql} WHERE 1" if prepared and element.whereclause is None else sql
 
 
-def _delete(element: Delete, compiler: Any, **kw: Any) -> str:
+def _delete(element: Delete, compiler: Any, prepared: bool, **kw: Any) -> str:
     """``DELETE FROM t WHERE ...``, the condition rendered as in any other statement.
 
     clickhouse-connect 1.12 renders each column of a DELETE's condition as a quoted name, literal
     columns too: the ``'%'`` of ``contains()``, ``startswith()`` and ``endswith()`` became the
     identifier `` `'%'` `` and the server refused it.  ClickHouse takes qualified names there.
+    ClickHouse's DELETE needs a condition: on prepared engines a DELETE of every row, as the other
+    backends take it, says ``WHERE 1`` (clickhouse-connect refuses it, naming TRUNCATE).
     """
-    if element.whereclause is None:
+    if element.whereclause is None and not prepared:
         return str(compiler.visit_delete(element, **kw))  # its error: ClickHouse deletes need a condition
     table = compiler.preparer.format_table(element.table)
-    return f"DELETE FROM {table} WHERE {compiler.process(element.whereclause, **kw)}"
+    condition = "1" if element.whereclause is None else compiler.process(element.whereclause, **kw)
+    return f"DELETE FROM {table} WHERE {condition}"
