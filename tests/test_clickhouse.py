@@ -473,3 +473,46 @@ def test_update_and_delete_of_every_row(conn: Connection) -> None:
     assert conn.execute(select(items.c.score).distinct()).scalars().all() == [2.5]
     conn.execute(delete(items))
     assert conn.execute(select(items.c.id)).all() == []
+
+
+def test_insert_without_a_primary_key_value_is_refused(conn: Connection) -> None:
+    # ClickHouse generates no keys and its key columns are not Nullable: rows inserted without one were all
+    # stored with id 0 (or ''), where SQLite numbers them and PostgreSQL refuses the NULL. The ORM's insert then
+    # raised a FlushError after the row was written.
+    from sqlalchemy_vector.exc import UnsupportedDialectError
+
+    metadata = MetaData()
+    numbered = Table("numbered_items", metadata, Column("id", Integer, primary_key=True), Column("embedding", sv.Vector(2)))
+    named = Table("named_items", metadata, Column("name", String(8), primary_key=True), Column("embedding", sv.Vector(2)))
+    metadata.create_all(conn)
+    missing = r"INSERT into numbered_items gives no value for its primary key numbered_items.id \(columns given: embedding\)"
+    with pytest.raises(UnsupportedDialectError, match=missing + r".*stored with id = 0; give each row its id"):
+        conn.execute(insert(numbered), [{"embedding": [1, 0]}, {"embedding": [0, 1]}])
+    with pytest.raises(UnsupportedDialectError, match=missing):
+        conn.execute(insert(numbered).values(embedding=[1, 0]))
+    with pytest.raises(UnsupportedDialectError, match=r"named_items.name .*stored with name = ''"):
+        conn.execute(insert(named).from_select(["embedding"], select(numbered.c.embedding)))
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Numbered(Base):
+        __table__ = numbered
+
+    with Session(conn) as session:
+        session.add(Numbered(embedding=[1, 1]))
+        with pytest.raises(UnsupportedDialectError, match=missing):
+            session.flush()
+    assert conn.execute(select(numbered.c.id)).all() == [] and conn.execute(select(named.c.name)).all() == []
+    # Rows with their keys, by name or by position, and keys computed in Python, are written as before.
+    conn.execute(insert(numbered), [{"id": 1, "embedding": [1, 0]}, {"id": 2, "embedding": [0, 1]}])
+    conn.execute(insert(numbered).values([(3, [1, 1])]))
+    conn.execute(insert(named).from_select(["name", "embedding"], select(numbered.c.id, numbered.c.embedding)))
+    counter = iter(range(10, 20))
+    computed = Table("computed_items", metadata, Column("id", Integer, primary_key=True, default=lambda: next(counter)),
+                     Column("embedding", sv.Vector(2)))
+    computed.create(conn)
+    conn.execute(insert(computed), [{"embedding": [1, 0]}, {"embedding": [0, 1]}])
+    assert conn.execute(select(numbered.c.id).order_by(numbered.c.id)).scalars().all() == [1, 2, 3]
+    assert conn.execute(select(named.c.name).order_by(named.c.name)).scalars().all() == ["1", "2", "3"]
+    assert conn.execute(select(computed.c.id).order_by(computed.c.id)).scalars().all() == [10, 11]

@@ -15,7 +15,7 @@ Engines sqlalchemy_vector did not prepare compile exactly as before.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
@@ -227,6 +227,8 @@ def _dml_with_compile_state(element: Any, compiler: Any, **kw: Any) -> str:
             ".returning() and read the rows back with a SELECT by key"
         )
     if isinstance(element, Insert):
+        if prepared:
+            _refuse_missing_keys(element, compiler)
         return str(compiler.visit_insert(element, **kw))
     if prepared and compiler.compile_state is None and not compiler.stack:
         compiler.compile_state = element._compile_state_factory(element, compiler, **kw)
@@ -239,6 +241,51 @@ def _dml_with_compile_state(element: Any, compiler: Any, **kw: Any) -> str:
     sql = str(compiler.visit_update(element, **kw))
     # ClickHouse's UPDATE needs a WHERE clause (a syntax error without one); an UPDATE of every row says WHERE 1.
     return f"{sql} WHERE 1" if prepared and element.whereclause is None else sql
+
+
+def _inserted_keys(element: Insert, compiler: Any) -> Optional[Set[str]]:
+    """The keys of the columns an INSERT gives values for; None when it gives every column (or by position)."""
+    if element._select_names is not None:
+        return set(element._select_names)
+    keys: Set[str] = set(compiler.column_keys or ())
+    values: Mapping[Any, Any] = element._values or {}
+    rows = [row for batch in element._multi_values for row in batch]
+    if compiler.column_keys is None and not values and not rows:
+        return None  # compiled alone: every column is a parameter
+    for row in [values, *rows]:
+        if not isinstance(row, Mapping):
+            return None  # values by position
+        keys.update(key if isinstance(key, str) else str(getattr(key, "key", key)) for key in row)
+    return keys
+
+
+def _refuse_missing_keys(element: Insert, compiler: Any) -> None:
+    """Refuse an INSERT that leaves a primary-key column without a value or a default.
+
+    ClickHouse generates no keys and its key columns are not Nullable: such rows
+    were all stored with the type's default (0, or ``''``), where the other
+    backends generate a key (an integer primary key) or refuse the NULL.
+    """
+    table = element.table
+    key_columns = getattr(getattr(table, "primary_key", None), "columns", ())
+    missing = [c for c in key_columns if c.default is None and c.server_default is None]
+    if not missing:
+        return
+    given = _inserted_keys(element, compiler)
+    if given is None:
+        return
+    for column in missing:
+        if column.key not in given and column.name not in given:
+            from ...exc import UnsupportedDialectError
+
+            raise UnsupportedDialectError(
+                f"INSERT into {table.name} gives no value for its primary key {table.name}.{column.name} (columns "
+                f"given: {', '.join(sorted(given)) or 'none'}), and ClickHouse generates no keys (no autoincrement, "
+                f"no sequence): every such row would be stored with {column.name} = "
+                f"{'0' if isinstance(column.type, sqltypes.Integer) else repr('')}; give each row its "
+                f"{column.name}, or declare the column with a default that computes it in Python "
+                "(Column(..., default=...))"
+            )
 
 
 def _delete(element: Delete, compiler: Any, prepared: bool, **kw: Any) -> str:
