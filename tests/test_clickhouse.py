@@ -516,3 +516,27 @@ def test_insert_without_a_primary_key_value_is_refused(conn: Connection) -> None
     assert conn.execute(select(numbered.c.id).order_by(numbered.c.id)).scalars().all() == [1, 2, 3]
     assert conn.execute(select(named.c.name).order_by(named.c.name)).scalars().all() == ["1", "2", "3"]
     assert conn.execute(select(computed.c.id).order_by(computed.c.id)).scalars().all() == [10, 11]
+
+
+def test_index_over_arrays_of_another_length_is_refused_before_it_blocks_the_table(conn: Connection) -> None:
+    # A table made elsewhere has no length constraint; an empty array is its row without a vector. ClickHouse
+    # added the index, failed to build it, and kept retrying: every later DELETE of the table failed too.
+    from sqlalchemy import delete
+
+    conn.exec_driver_sql("CREATE TABLE legacy_vectors (id String, vec Array(Float32)) ENGINE MergeTree ORDER BY id")
+    conn.exec_driver_sql("INSERT INTO legacy_vectors VALUES ('a', [1, 0, 0]), ('b', [0, 1, 0]), ('e', []), ('f', [1, 2])")
+    legacy = Table("legacy_vectors", MetaData(), Column("id", String, primary_key=True), Column("vec", sv.Vector(3)))
+    index = sv.VectorIndex("ix_legacy", legacy.c.vec, metric="cosine")
+    with pytest.raises(
+        sv.exc.VectorIndexError,
+        match=r"'ix_legacy': legacy_vectors.vec has 2 row\(s\) whose array is not 3 long \(lengths 0 to 2; .*OPTIMIZE TABLE legacy_vectors FINAL",
+    ):
+        sv.create_vector_index(conn, index)
+    assert sv.list_vector_indexes(conn) == []
+    conn.execute(delete(legacy).where(legacy.c.id.in_(["e", "f"])))  # the table takes mutations as before
+    with pytest.raises(sv.exc.VectorIndexError, match="has 2 row"):  # hidden, not yet gone: the build would read them
+        sv.create_vector_index(conn, index)
+    conn.exec_driver_sql("OPTIMIZE TABLE legacy_vectors FINAL")
+    sv.create_vector_index(conn, index)
+    assert [i["name"] for i in sv.list_vector_indexes(conn)] == ["ix_legacy"]
+    assert conn.execute(select(legacy.c.id).order_by(legacy.c.vec.cosine_distance([1, 0, 0])).limit(1)).scalar() == "a"

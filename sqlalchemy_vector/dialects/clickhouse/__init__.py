@@ -187,6 +187,10 @@ class ClickHouseBackend(Backend):
     def reported_index_options(self, options: Mapping[str, Any]) -> Dict[str, Any]:
         return _index.reported_options(options)
 
+    def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
+        _index.check_lengths(connection, index)
+        super().create_index(connection, index, if_not_exists=if_not_exists)
+
     def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Any]:
         return _index.create_statements(index, if_not_exists)
 

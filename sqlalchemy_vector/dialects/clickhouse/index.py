@@ -96,6 +96,38 @@ def reported_options(options: Mapping[str, Any]) -> Dict[str, Any]:
     return {key: value for key, value in options.items() if DEFAULT_OPTIONS.get(key) != value}
 
 
+def check_lengths(connection: Connection, index: VectorIndex) -> None:
+    """Refuse to index a column holding arrays of another length than the index's dimension.
+
+    ClickHouse adds the index, then fails to build it over such rows (``All
+    arrays in column with vector similarity index must have equal length``) and
+    keeps retrying the failed build: every later DELETE or UPDATE of the table
+    failed with the same error until the mutation was killed.  The tables
+    sqlalchemy_vector creates have a length constraint; a table made elsewhere
+    (an empty array is ClickHouse's value for a row without a vector) may not.
+    """
+    from sqlalchemy import func, literal, select
+
+    column = index.vector_column
+    length = func.length(column)
+    # Rows a lightweight DELETE hid count too: they stay in their part until a merge, and the build reads them.
+    statement = (
+        select(func.count(), func.min(length), func.max(length))
+        .select_from(index.bound_table)
+        .where(length != literal(int(index.dim)))
+        .with_statement_hint("SETTINGS apply_deleted_mask = 0")
+    )
+    row = connection.execute(statement).one()
+    if row[0]:
+        raise VectorIndexError(
+            f"VectorIndex {index.index_name!r}: {index.bound_table.name}.{column.name} has {row[0]} row(s) whose array "
+            f"is not {int(index.dim)} long (lengths {row[1]} to {row[2]}; an empty array is a row without a vector, and "
+            "rows a DELETE hid are read until their part is merged), and ClickHouse cannot build the index over them "
+            "(its failed build then blocks every later DELETE and UPDATE of the table); delete those rows or give them "
+            f"vectors of that length, then OPTIMIZE TABLE {index.bound_table.name} FINAL and create the index"
+        )
+
+
 def create_statements(index: VectorIndex, if_not_exists: bool) -> List[Any]:
     return [CreateVectorIndex(index, if_not_exists=if_not_exists), MaterializeVectorIndex(index)]
 
