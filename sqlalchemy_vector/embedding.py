@@ -285,6 +285,15 @@ def _stop_words(words: Optional[Iterable[str]]) -> FrozenSet[str]:
 #: The version of :class:`HashingEmbedder` new vectors are made with, and the versions it can make again.
 HASHING_VERSION = 3
 HASHING_VERSIONS = (2, 3)
+_HASHING_NAME = re.compile(r"hashing-v([0-9]+)-.+")
+
+
+def retired_hashing_version(model_name: str) -> Optional[int]:
+    """The version of :class:`HashingEmbedder` that stored vectors under ``model_name``, where no release makes it
+    any more (1: ``hashing-v1-384``), else None."""
+    found = _HASHING_NAME.fullmatch(model_name)
+    version = int(found.group(1)) if found is not None else None
+    return version if version is not None and version not in HASHING_VERSIONS else None
 
 
 class HashingEmbedder:
@@ -403,6 +412,11 @@ class HashingEmbedder:
             )
         version = int(model_name.split("-")[1][1:])
         return HashingEmbedder(version=version, **self._settings)  # type: ignore[arg-type]
+
+    def retired_model_name(self, model_name: str) -> bool:
+        """Whether vectors stored under ``model_name`` were made by a version of this embedder no release makes
+        any more (version 1, ``hashing-v1-...``): they cannot be searched or added to, only embedded again."""
+        return retired_hashing_version(model_name) is not None
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed ``texts`` as L2-normalised float32 rows, shape ``(len(texts), dimension)``."""

@@ -357,3 +357,52 @@ def test_cli_database_of_the_lexical_model_at_version_2(backend: str, tmp_path: 
     assert main(["stats", "--db", url, "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["embedding_model"] == "hashing-v2-384" and list(stats["models"]) == ["hashing-v2-384"]
+
+
+# -- HashingEmbedder's version 1: no release makes its vectors any more -----------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql", "clickhouse"])
+def test_facade_refuses_version_1_vectors_instead_of_finding_none(
+    backend: str, fresh_database_url: Callable[[str], str]
+) -> None:
+    # The first releases stored HashingEmbedder's vectors as hashing-v1-N. Today's facade searched for its own
+    # name only: every query of such a database found nothing, and new documents became a second model beside them.
+    url = fresh_database_url(backend)
+    earlier = HashingEmbedder(dimension=16, version=2)
+    earlier.model_name = "hashing-v1-16"  # what those releases recorded
+    rag = sv.VectorRAG(url, embedder=earlier)
+    try:
+        rag.load_documents([{"content": f"notes about {word}"} for word in ("apples", "pears")], show_progress=False)
+    finally:
+        rag.close()
+    with pytest.raises(sv.exc.ModelConfigurationError) as caught:
+        sv.VectorRAG(url, dimension=16)
+    message = str(caught.value)
+    assert "'hashing-v1-16'" in message and "'hashing-v3-16'" in message and "new database" in message
+    rag = sv.VectorRAG(url, embedder=earlier)  # nothing was written
+    try:
+        assert rag.get_statistics()["models"] == {"hashing-v1-16": 2}
+    finally:
+        rag.close()
+
+
+def test_cli_names_version_1_as_no_longer_made(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The refusal said "pass the --model they were made with"; --model hashing-v1-384 then went looking for a
+    # sentence-transformers model of that name on the network.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(sv.exc.InvalidArgumentError, match="version 1") as caught:
+        load_embedder("hashing-v1-384")
+    assert "new database" in str(caught.value)
+    url = f"sqlite:///{tmp_path}/cli.db"
+    earlier = HashingEmbedder(version=2)
+    earlier.model_name = "hashing-v1-384"
+    rag = sv.VectorRAG(url, embedder=earlier)
+    try:
+        rag.load_documents([{"content": "notes about pears"}], show_progress=False)
+    finally:
+        rag.close()
+    capsys.readouterr()
+    assert main(["query", "pears", "--db", url]) != 0
+    err = capsys.readouterr().err
+    assert "'hashing-v1-384'" in err and "new database" in err and "pass the --model" not in err

@@ -537,6 +537,7 @@ class VectorRAG(_Facade):
                     missing = self._check_tables(connection)
                     if not missing:
                         self._adopt_former_model_name(connection)
+                        self._refuse_retired_vectors(connection)
             if missing:
                 if missing_ok:
                     return
@@ -596,6 +597,31 @@ class VectorRAG(_Facade):
             if self._embed_texts == self.embedder.embed:  # the async facade calls the embedder it finds here
                 self._embed_texts = embedder.embed
             self.embedder = embedder
+
+    def _refuse_retired_vectors(self, connection: Connection) -> None:
+        """Refuse a database whose vectors an earlier version of the embedder made, which it no longer makes.
+
+        An embedder with ``retired_model_name(name)`` (``HashingEmbedder``: its
+        version 1) says which names those are.  Where the database holds such
+        vectors and none under the name in use, every search would find none
+        of its documents, and new ones would be a second model beside them.
+        """
+        retired = getattr(self.embedder, "retired_model_name", None)
+        if not callable(retired) or not self._models.has_model_name:
+            return
+        store = self._store
+        column = store.E.model_name
+        if connection.execute(select(column).where(column == store.model_name).limit(1)).first() is not None:
+            return
+        names = sorted(str(name) for name in connection.execute(select(column).distinct()).scalars() if retired(str(name)))
+        if names:
+            raise ModelConfigurationError(
+                f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "
+                f"{column.key!r}), made by an earlier version of {type(self.embedder).__name__} that this release no "
+                f"longer makes, and none of {store.model_name!r}: searches would find none of its documents. Embed "
+                "them again into a new database (VectorRAG.load_documents; the command-line tool: ingest the files "
+                "with another --db)"
+            )
 
     def _check_tables(self, connection: Connection) -> List[Tuple[type, Table]]:
         """The tables found must have the columns the models use, and the vector column their dimension.
