@@ -1677,7 +1677,7 @@ class _StoredModel:
     former_model_names: Tuple[str, ...] = ()
 
     def retired_model_name(self, model_name: str) -> bool:
-        """None to refuse here: the collection's check names a retired model (and nothing is loaded to ask)."""
+        """False: the collection's check names a retired model itself (and nothing is loaded to ask)."""
         return False
 
     def __init__(self, spec: str, model_name: str, dimension: int) -> None:
