@@ -26,12 +26,13 @@ def settings(
     if not current:  # vss not loaded: there is no HNSW index to tune
         yield
         return
+    # Never set: NULL on DuckDB 1.5; on 1.3 an empty string, and the text 'NULL' after a RESET.
     previous = current[0][0]
     connection.execute(text("SET hnsw_ef_search = :value"), {"value": ef_search})
     try:
         yield
     finally:
-        if previous is None:
+        if previous in (None, "", "NULL"):
             connection.execute(text("RESET hnsw_ef_search"))
         else:
             connection.execute(text("SET hnsw_ef_search = :value"), {"value": int(previous)})
