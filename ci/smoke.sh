@@ -2,7 +2,8 @@
 # Smoke job: the wheel, built once, installed with [sqlite,duckdb] into a fresh virtualenv per
 # (Python, SQLAlchemy) pair -- the oldest supported Python with SQLAlchemy 2.0, the newest with
 # 2.1 -- then the quickstart on SQLite and a DuckDB top-k, run from outside the source tree so the
-# installed package is the one imported.  Any failure fails the job.
+# installed package is the one imported; then the same on Python 3.10 with every dependency at its
+# declared lower bound.  Any failure fails the job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -55,6 +56,31 @@ smoke() {
     echo "smoke: python $("$venv/bin/python" -c 'import platform; print(platform.python_version())'), $("$venv/bin/python" -m pip list 2>/dev/null | grep -i -E '^(sqlalchemy|duckdb|duckdb-sqlalchemy|sqlite-vec) ' | tr -s ' ' | tr '\n' ' ')ok in $((SECONDS - t0)) s"
 }
 
+# The declared lower bounds (ci/floors.py reads them from pyproject.toml) on the oldest Python: the core's
+# (SQLAlchemy 2.0.30) with [sqlite] for the quickstart, then [duckdb]'s (which raise SQLAlchemy's) for the DuckDB
+# smoke, in one virtualenv.
+floors() {
+    local python venv t0=$SECONDS
+    python=$(newest_python 3.10)
+    [ -n "$python" ] || { echo "smoke: no Python 3.10 under $PYENV_VERSIONS" >&2; return 1; }
+    venv="$work/venv-floors"
+    "$python" -m venv "$venv"
+    # shellcheck disable=SC2046  # one argument per requirement
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wheel}[sqlite]" $("$PYTHON" ci/floors.py sqlite) 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+    "$venv/bin/python" -c "import sqlalchemy_vector"
+    ( cd "$work" && "$venv/bin/python" "$root/examples/quickstart.py" --db "sqlite:///$work/quickstart-floors.db" >"$work/quickstart-floors.log" \
+        && grep -q "cats and kittens" "$work/quickstart-floors.log" )
+    local sqlite_versions
+    sqlite_versions=$("$venv/bin/python" -m pip list 2>/dev/null | grep -i -E '^(sqlalchemy|numpy|sqlite-vec|sqlean.py) ' | tr -s ' ' | tr '\n' ' ')
+    # shellcheck disable=SC2046
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wheel}[sqlite,duckdb]" $("$PYTHON" ci/floors.py sqlite duckdb) 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+    ( cd "$work" && "$venv/bin/python" "$root/ci/smoke_duckdb.py" )
+    echo "smoke: floors on python $("$venv/bin/python" -c 'import platform; print(platform.python_version())'): quickstart with ${sqlite_versions}then $("$venv/bin/python" -m pip list 2>/dev/null | grep -i -E '^(sqlalchemy|duckdb|duckdb-sqlalchemy|pyarrow) ' | tr -s ' ' | tr '\n' ' ')ok in $((SECONDS - t0)) s"
+}
+
 smoke 3.10 ">=2.0,<2.1"
 smoke 3.13 ">=2.1,<2.2"
+floors
 echo "smoke: passed in $((SECONDS - started)) s"
