@@ -1273,29 +1273,10 @@ def _refuse_stored_ids(rag: Any, source: Any, name: str, url: str) -> None:
     A unique key refuses them too, but a database without one would take the
     first batches of a large file before its facade refused a later one.
     """
-    from sqlalchemy import select
+    from .transfer import first_stored_id
 
-    from .rag.store import _chunks
-    from .transfer import BATCH_SIZE, _pyarrow, _key_value
-
-    models = rag._models
-    if models.generated_ids:
-        return  # the file's ids are not kept
-    id_type, key = models.id_type, rag.document_model.id
-    try:
-        for batch in source.iter_batches(columns=["document_id"], batch_size=BATCH_SIZE):
-            ids = []
-            for value in batch.column(0).to_pylist():
-                try:
-                    ids.append(_key_value(id_type, value))
-                except (TypeError, ValueError):
-                    continue  # import reports the row
-            with rag.engine.connect() as connection:
-                for chunk in _chunks(ids):
-                    if connection.execute(select(key).where(key.in_(list(chunk))).limit(1)).first() is not None:
-                        raise ValueError(_ids_taken(name, url))
-    except (_pyarrow().ArrowException, OSError):
-        pass  # a damaged file: the import says where
+    if first_stored_id(rag, source) is not None:
+        raise ValueError(_ids_taken(name, url))
 
 
 def _lexical_model_of(path: str, url: str) -> Optional[str]:

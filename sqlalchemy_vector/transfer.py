@@ -301,7 +301,49 @@ def import_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = BATCH_
     keep_ids = flag("import_parquet(keep_ids=...)", keep_ids)
     batch_size = positive_integer("import_parquet(batch_size)", batch_size)
     source = open_export(path, str(rag.embedder.model_name), rag.dimension)
+    if keep_ids:
+        first = first_stored_id(rag, source, batch_size)
+        if first is not None:
+            table = rag.document_model.__table__.name
+            raise InvalidDocumentError(
+                f"{path}: document_id {first!r:.60} is stored already in {table}, so nothing was imported; import "
+                "the file into an empty database, delete those documents first, or import it with keep_ids=False "
+                "for new ids"
+            )
     return _load(rag, source, path, batch_size, keep_ids)
+
+
+def first_stored_id(rag: Any, source: Any, batch_size: int = BATCH_SIZE) -> Any:
+    """The first of ``source``'s document ids (a file opened by :func:`open_export`) that ``rag`` holds, or None.
+
+    Asked before an import writes anything: a unique key would refuse such an
+    id only when its batch came (with the driver's error), and a database
+    without one (no transactions either) would keep the batches before it.
+    Ids the key's type cannot take are left to the import, which names their row.
+    """
+    from .rag.store import _chunks
+
+    pa = _pyarrow()
+    models = rag._models
+    if models.generated_ids:
+        return None  # the file's ids are not kept
+    id_type, key = models.id_type, rag.document_model.id
+    try:
+        with rag.engine.connect() as connection:
+            for batch in source.iter_batches(columns=["document_id"], batch_size=batch_size):
+                ids = []
+                for value in batch.column(0).to_pylist():
+                    try:
+                        ids.append(_key_value(id_type, value))
+                    except (TypeError, ValueError):
+                        continue
+                for chunk in _chunks(ids):
+                    found = connection.execute(select(key).where(key.in_(list(chunk))).limit(1)).first()
+                    if found is not None:
+                        return found[0]
+    except (pa.ArrowException, OSError):
+        pass  # a damaged file: the import says where
+    return None
 
 
 def _key_value(id_type: Optional[type], value: Any) -> Any:

@@ -308,3 +308,28 @@ def test_files_and_paths_are_named_in_errors(tmp_path: Path) -> None:
         assert rag.get_statistics()["document_count"] == 2
     finally:
         rag.close()
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_import_of_ids_stored_already_writes_nothing(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    # A file holding an id the database held came out as the driver's raw IntegrityError (with the statement and
+    # its rows) where a unique key refused it; on ClickHouse, which keeps none, the batches before it stayed written.
+    source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
+    source.load_documents([dict(d) for d in DOCUMENTS], show_progress=False)
+    path = tmp_path / "all.parquet"
+    export_parquet(source, path)
+    source.close()
+    rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
+    try:
+        rag.load_documents([{**DOCUMENTS[5], "content": "kept"}], show_progress=False)
+        with pytest.raises(x.InvalidDocumentError) as caught:
+            import_parquet(rag, path, batch_size=2)  # d5 comes in the third batch
+        message = str(caught.value)
+        assert message.startswith(f"{path}: document_id 'd5' is stored already in documents, so nothing was imported")
+        assert "keep_ids=False" in message
+        assert rag.get_statistics()["document_count"] == 1 and rag.get_document("d5")["content"] == "kept"
+        assert import_parquet(rag, path, keep_ids=False) == len(DOCUMENTS)  # new ids: all of them
+    finally:
+        rag.close()
