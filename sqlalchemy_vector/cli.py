@@ -1175,19 +1175,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     url = _db(args)
     _open(url, must_exist=True).close()
-    if _read_settings(url):
+    settings = _read_settings(url)
+    if settings:
         embedder, spec = _embedder_for(url, None)
     else:  # built through the API: export the model its vectors record (nothing is embedded)
         embedder, spec = _recorded_model(url)
+    split = {key: settings[key] for key in _SPLIT if key in settings}  # what the next ingest compares
     rag = _open(url, must_exist=True, embedder=embedder)
     try:
         _check_collection(rag, spec, fix=_ONE_MODEL_FIX)
         # complete, or nothing changed at args.file
-        count = _export(rag, args.file, BATCH_SIZE, _model_identity(embedder, spec))
+        count = _export(rag, args.file, BATCH_SIZE, _model_identity(embedder, spec), split)
     finally:
         rag.close()
     print(f"exported {count} passages ({rag.embedder.model_name}, {rag.dimension} dimensions) to {args.file}")
     return 0
+
+
+#: The settings recording how ingest split the files into passages (``--max-words``, ``--overlap``).
+_SPLIT = ("max_words", "overlap")
 
 
 #: What to do about a database holding the vectors of several models, for ``export`` (a file holds one model's).
@@ -1228,7 +1234,7 @@ def _model_identity(embedder: Any, spec: str) -> Optional[str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .transfer import BATCH_SIZE, _load
+    from .transfer import BATCH_SIZE, _load, file_split
 
     if not Path(args.file).is_file():
         raise OSError(f"no such file: {args.file}")
@@ -1237,6 +1243,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     precision = _precision_for(url, args.precision)
     source = _check_parquet(args.file, embedder, _model_identity(embedder, spec))  # before the database is created
     _check_stored(url, spec, embedder, fix="import the file into a database of its model (another --db)")
+    # The file's passage size, for the next ingest to compare, unless the database records one already.
+    split = {} if any(key in _read_settings(url) for key in _SPLIT) else file_split(source)
     created = _new_database_file(url)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
@@ -1248,7 +1256,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             except IntegrityError:
                 raise ValueError(_ids_taken(args.file, url)) from None
             _ensure_fulltext(rag)
-            _write_settings(rag, _settings(rag, spec))
+            _write_settings(rag, {**_settings(rag, spec), **split})
         finally:
             rag.close()
     except BaseException:

@@ -41,6 +41,8 @@ _MODEL_KEY = b"sqlalchemy_vector.model_name"
 _DIMENSION_KEY = b"sqlalchemy_vector.dimension"
 #: The identity of a local model directory (a hash of its files), where the command-line tool knows it.
 _IDENTITY_KEY = b"sqlalchemy_vector.model_identity"
+#: How the command-line tool split the passages (its ``--max-words`` and ``--overlap``), JSON, where it recorded it.
+_SPLIT_KEY = b"sqlalchemy_vector.passage_split"
 _COLUMNS = ("document_id", "content", "metadata", "embedding")
 #: Rows per batch, both ways, unless the caller says otherwise (the command-line tool's export and import).
 BATCH_SIZE = 10_000
@@ -171,8 +173,11 @@ def export_parquet(rag: Any, path: Union[str, Path], *, batch_size: int = BATCH_
     return _export(rag, path, batch_size, None)
 
 
-def _export(rag: Any, path: Union[str, Path], batch_size: Any, identity: Optional[str]) -> int:
-    """:func:`export_parquet`, recording ``identity`` (of a local model directory) if given."""
+def _export(
+    rag: Any, path: Union[str, Path], batch_size: Any, identity: Optional[str], split: Optional[Dict[str, str]] = None
+) -> int:
+    """:func:`export_parquet`, recording ``identity`` (of a local model directory) and ``split`` (how the
+    command-line tool split the passages) if given."""
     rag = _facade(rag, path, "export_parquet")
     batch_size = positive_integer("export_parquet(batch_size)", batch_size)
     pa = _pyarrow()
@@ -200,6 +205,8 @@ def _export(rag: Any, path: Union[str, Path], batch_size: Any, identity: Optiona
     metadata = {_MODEL_KEY: str(rag.embedder.model_name).encode(), _DIMENSION_KEY: str(dim).encode()}
     if identity is not None:
         metadata[_IDENTITY_KEY] = identity.encode()
+    if split:
+        metadata[_SPLIT_KEY] = json.dumps(split, sort_keys=True).encode()
     schema = pa.schema(fields, metadata=metadata)
     # Written beside ``path`` and renamed over it once complete: an interrupted export leaves no file
     # that reads as a smaller, valid one, and a file already at ``path`` stays until then.
@@ -234,6 +241,17 @@ def file_model(source: Any) -> Tuple[Optional[str], Optional[int], Optional[str]
     except ValueError:
         found = None
     return model, found, identity
+
+
+def file_split(source: Any) -> Dict[str, str]:
+    """How the passages of a file opened by :func:`open_export` were split (``max_words``, ``overlap``), or {}."""
+    try:
+        split = json.loads((source.schema_arrow.metadata or {}).get(_SPLIT_KEY, b"{}"))
+    except ValueError:
+        return {}
+    if not isinstance(split, dict):
+        return {}
+    return {str(k): str(v) for k, v in split.items() if k in ("max_words", "overlap") and str(v).isdigit()}
 
 
 def open_export(

@@ -353,3 +353,22 @@ def test_import_of_a_damaged_file_names_it(workspace: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "error: bad.parquet: row group 2 of 3 cannot be read (" in err and "export the database again" in err
     assert not (workspace / "copy.db").exists()
+
+
+def test_import_keeps_the_passage_size(workspace: Path, target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The file did not carry --max-words / --overlap: the copy recorded none, so its next ingest with other sizes
+    # said it split the files again because the database was "from an earlier release", where the source names
+    # the sizes that changed; and one with the same sizes on a copy whose passages were re-split could not tell.
+    source = f"sqlite:///{workspace / 'source.db'}"
+    assert main(["ingest", "corpus", "--db", source, "--max-words", "50", "--overlap", "5", "--quiet"]) == 0
+    assert main(["export", "passages.parquet", "--db", source]) == 0
+    assert main(["import", "passages.parquet", "--db", target]) == 0
+    capsys.readouterr()
+    for url in (source, target):
+        assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+        captured = capsys.readouterr()
+        assert captured.err.startswith(
+            "splitting the files again: --max-words 120 --overlap 20 differ from the last ingest's (--max-words 50 "
+            "--overlap 5)"
+        ), url
+        assert "earlier release" not in captured.err and "(0 unchanged, 5 replaced" in captured.out
