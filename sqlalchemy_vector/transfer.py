@@ -218,7 +218,7 @@ def _export(
                 columns = {
                     "document_id": [str(d["document_id"]) for d in page],
                     "content": [d["content"] for d in page],
-                    "metadata": [json.dumps(d["metadata"], sort_keys=True) for d in page],
+                    "metadata": [json.dumps(d["metadata"]) for d in page],  # keys in their order
                     "embedding": [None if d["embedding"] is None else d["embedding"].tolist() for d in page],
                 }
                 if with_created:

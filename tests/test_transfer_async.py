@@ -333,3 +333,25 @@ def test_import_of_ids_stored_already_writes_nothing(
         assert import_parquet(rag, path, keep_ids=False) == len(DOCUMENTS)  # new ids: all of them
     finally:
         rag.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", CLICKHOUSE])
+def test_metadata_moves_unchanged(backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path) -> None:
+    # The file wrote metadata with its keys sorted, so a copy between backends that keep a dict's key order
+    # (all but PostgreSQL, whose jsonb orders keys its own way) read back the dicts reordered.
+    metadata = {
+        "zeta": 1, "alpha": {"y": [1, {"b": 2, "a": None}], "x": "ü ☃ 𝄞"}, "big": 2**63 - 1, "odd": 2**53 + 1,
+        "tenth": 0.1, "huge": 1e300, "neg_zero": -0.0, "flag": False, "ключ": [],
+    }
+    source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
+    source.load_documents([{**DOCUMENTS[0], "metadata": metadata}], show_progress=False)
+    path = tmp_path / "m.parquet"
+    export_parquet(source, path)
+    source.close()
+    rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
+    try:
+        import_parquet(rag, path)
+        found = rag.get_document("d0")["metadata"]
+        assert found == metadata and repr(found) == repr(metadata)  # the same keys in the same order, -0.0 too
+    finally:
+        rag.close()
