@@ -426,18 +426,26 @@ def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> 
                     yield document
 
     written = 0
+    # Without transactions (ClickHouse) the ids written so far, to delete again if the import stops part-way.
+    undo: Optional[List[Any]] = None if backend_for(rag.engine.dialect).capabilities.transactions else []
     try:
         with rag._session() as session, session.begin():
             for batch, _ in rag._batches(documents(), batch_size, False):
                 for document in batch:
                     document.created_at = created.popleft()
-                rag._store.insert(session, batch)
+                ids = rag._store.insert(session, batch)
+                if undo is not None:
+                    undo.extend(ids)
                 written += len(batch)
-    except (InvalidDocumentError, InvalidVectorError) as err:
+    except BaseException as err:  # also Ctrl-C
+        if undo and _deleted(rag, undo):
+            written = 0  # as a rollback would: nothing of the file stays
+        if not isinstance(err, (InvalidDocumentError, InvalidVectorError)):
+            raise
         message = str(err)
         if message.startswith("documents["):  # the facade's check of a row: name the file and its row
             message = f"{path}: " + re.sub(r"documents\[(\d+)\]", r"row \1", message)
-        if written and not backend_for(rag.engine.dialect).capabilities.transactions:
+        if written and undo is not None:
             message += (
                 f"; {written} documents were written before this ({rag.engine.dialect.name} has no transactions to "
                 "roll them back): delete them, or import the file into an empty database again"
@@ -446,3 +454,15 @@ def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> 
             raise
         raise type(err)(message) from err
     return written
+
+
+def _deleted(rag: Any, ids: List[Any]) -> bool:
+    """Delete again the documents an import wrote before it stopped, where no transaction rolls them back.
+
+    False if that fails too (the import's error then says how many stayed).
+    """
+    try:
+        rag.delete_documents(ids)
+    except Exception:
+        return False
+    return True
