@@ -308,17 +308,25 @@ def test_files_and_paths_are_named_in_errors(tmp_path: Path) -> None:
         rag.close()
 
 
+def exported(tmp_path: Path, documents: List[dict], name: str = "all.parquet") -> Path:
+    """``documents`` loaded into a SQLite database under ``tmp_path``, exported to ``name`` there."""
+    source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
+    try:
+        source.load_documents(documents, show_progress=False)
+        path = tmp_path / name
+        export_parquet(source, path)
+    finally:
+        source.close()
+    return path
+
+
 @pytest.mark.parametrize("backend", ALL_BACKENDS)
 def test_import_of_ids_stored_already_writes_nothing(
     backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path
 ) -> None:
     # A file holding an id the database held came out as the driver's raw IntegrityError (with the statement and
     # its rows) where a unique key refused it; on ClickHouse, which keeps none, the batches before it stayed written.
-    source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
-    source.load_documents([dict(d) for d in DOCUMENTS], show_progress=False)
-    path = tmp_path / "all.parquet"
-    export_parquet(source, path)
-    source.close()
+    path = exported(tmp_path, [dict(d) for d in DOCUMENTS])
     rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
     try:
         rag.load_documents([{**DOCUMENTS[5], "content": "kept"}], show_progress=False)
@@ -341,11 +349,7 @@ def test_metadata_moves_unchanged(backend: str, fresh_database_url: Callable[[st
         "zeta": 1, "alpha": {"y": [1, {"b": 2, "a": None}], "x": "ü ☃ 𝄞"}, "big": 2**63 - 1, "odd": 2**53 + 1,
         "tenth": 0.1, "huge": 1e300, "neg_zero": -0.0, "flag": False, "ключ": [],
     }
-    source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
-    source.load_documents([{**DOCUMENTS[0], "metadata": metadata}], show_progress=False)
-    path = tmp_path / "m.parquet"
-    export_parquet(source, path)
-    source.close()
+    path = exported(tmp_path, [{**DOCUMENTS[0], "metadata": metadata}], "m.parquet")
     rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
     try:
         import_parquet(rag, path)
@@ -363,11 +367,7 @@ def test_an_interrupted_import_leaves_nothing(
     # stayed, unsaid, and the next import of the file was refused for the ids they took.
     from sqlalchemy_vector.rag.store import _Store
 
-    source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
-    source.load_documents([dict(d) for d in DOCUMENTS], show_progress=False)
-    path = tmp_path / "all.parquet"
-    export_parquet(source, path)
-    source.close()
+    path = exported(tmp_path, [dict(d) for d in DOCUMENTS])
     rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
     try:
         rag.load_document("there before", document_id="x")
