@@ -607,13 +607,11 @@ class VectorRAG(_Facade):
         of its documents, and new ones would be a second model beside them.
         """
         retired = getattr(self.embedder, "retired_model_name", None)
-        if not callable(retired) or not self._models.has_model_name:
+        if not callable(retired):
             return
         store = self._store
         column = store.E.model_name
-        if connection.execute(select(column).where(column == store.model_name).limit(1)).first() is not None:
-            return
-        names = sorted(str(name) for name in connection.execute(select(column).distinct()).scalars() if retired(str(name)))
+        names = [name for name in store.models_instead(connection) if retired(name)]
         if names:
             raise ModelConfigurationError(
                 f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "

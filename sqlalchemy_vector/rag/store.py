@@ -18,6 +18,7 @@ from typing import (
     Set,
     Tuple,
     TypeVar,
+    Union,
 )
 
 import numpy as np
@@ -625,6 +626,20 @@ class _Store:
             results = [r for r in results if r["similarity"] >= threshold]
         return results
 
+    def models_instead(self, bind: Union[Session, Connection], limit: Optional[int] = None) -> List[str]:
+        """The models whose vectors the vector table holds where it holds none of this model's, sorted; else [].
+
+        (At most ``limit`` of them; [] too for tables that record no model.)
+        """
+        if not self.models.has_model_name:
+            return []
+        column = self.E.model_name
+        stored = select(column).where(self.models.vector.is_not(None))
+        if bind.execute(stored.where(column == self.model_name).limit(1)).first() is not None:
+            return []
+        others = stored.where(column != self.model_name).distinct()
+        return sorted(map(str, bind.execute(others if limit is None else others.limit(limit)).scalars()))
+
     def refuse_other_models(self, session: Session) -> None:
         """Raise where the vector table holds vectors of other models and none of this one.
 
@@ -633,16 +648,10 @@ class _Store:
         every query with nothing, as if no document matched.  Run only where a
         search or a lookup found nothing of this model.
         """
-        if not self.models.has_model_name:
-            return
-        E, vector = self.E, self.models.vector
-        column = E.model_name
-        stored = select(column).where(vector.is_not(None))
-        if session.execute(stored.where(column == self.model_name).limit(1)).first() is not None:
-            return
-        others = sorted(map(str, session.execute(stored.where(column != self.model_name).distinct().limit(4)).scalars()))
+        others = self.models_instead(session, limit=4)
         if not others:
             return
+        E = self.E
         table = E.__table__.name
         named = ", ".join(map(repr, others[:3])) + (" and others" if len(others) > 3 else "")
         raise ModelConfigurationError(
