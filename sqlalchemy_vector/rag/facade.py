@@ -610,9 +610,9 @@ class VectorRAG(_Facade):
         if not callable(retired):
             return
         store = self._store
-        column = store.E.model_name
         names = [name for name in store.models_instead(connection) if retired(name)]
         if names:
+            column = store.E.model_name
             raise ModelConfigurationError(
                 f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "
                 f"{column.key!r}), made by an earlier version of {type(self.embedder).__name__} that this release no "
