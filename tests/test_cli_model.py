@@ -90,3 +90,20 @@ def test_stored_model_loads_only_to_embed(workspace: Path, capsys: pytest.Captur
     capsys.readouterr()
     assert main(["query", "neighbour links in a graph index", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "corpus/new-note.md"
+
+
+@pytest.mark.parametrize("name", ["hashing-v3-0", "hashing-v3-384d", "hashing-v2-1000000"])
+def test_malformed_lexical_name_is_refused_not_looked_up(
+    name: str, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Such names were taken for sentence-transformers models: looked up in the cache, then on the model hub.
+    from sqlalchemy_vector.cli import load_embedder
+    from sqlalchemy_vector.exc import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="not a name of the lexical model") as caught:
+        load_embedder(name)
+    assert repr(name) in str(caught.value) and "'hashing-v3-384'" in str(caught.value)
+    assert main(["ingest", "corpus", "--model", name, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and repr(name) in err and "hashing-vV-N" in err
+    assert not (workspace / "sqlalchemy_vector.db").exists()
