@@ -1016,3 +1016,43 @@ def test_a_failed_migration_that_built_a_fulltext_index_leaves_nothing(database:
             assert [r["name"] for r in list_fulltext_indexes(connection, "notes")] == ["ft_notes_body"]
     finally:
         engine.dispose()
+
+
+# -- the command-line tool's settings table ------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "postgresql", "clickhouse"], indirect=True)
+def test_autogenerate_keeps_the_command_line_tools_settings_table(database: str) -> None:
+    # A database the command-line tool also writes holds its vector_collection table, which no model declares:
+    # autogenerate against the facade's models proposed dropping it, and with it the tool's record of its model.
+    from alembic.autogenerate import compare_metadata
+
+    from sqlalchemy_vector.alembic import context_options
+    from sqlalchemy_vector.cli import SETTINGS_TABLE, main
+
+    corpus = Path(__file__).resolve().parent.parent / "examples" / "corpus"
+    assert main(["ingest", str(corpus / "indexes.md"), "--db", database, "--quiet"]) == 0
+    rag = sv.VectorRAG(database, dimension=384)
+    try:
+        target = rag.document_model.metadata
+        engine = rag.engine
+        with engine.connect() as connection:
+            assert SETTINGS_TABLE in sa.inspect(connection).get_table_names()
+
+            def tables_changed(metadata: MetaData) -> List[Any]:
+                # (The tool's full-text index, built at run time as the facade's indexes are, is compared as
+                # they are: declared in the models, or left out by an include_object hook.)
+                options = {**context_options(connection), "target_metadata": metadata}
+                changes = compare_metadata(MigrationContext.configure(connection, opts=options), metadata)
+                return [(op[0], op[1].name) for op in changes if op[0].endswith("_table")]
+
+            assert tables_changed(target) == []
+            # A table of the same name that is not the tool's is compared as any other.
+            connection.exec_driver_sql("DROP TABLE vector_collection")
+            other = MetaData()
+            Table(SETTINGS_TABLE, other, Column("id", Integer, primary_key=True, autoincrement=False)).create(connection)
+            if connection.in_transaction():
+                connection.commit()
+            assert tables_changed(target) == [("remove_table", SETTINGS_TABLE)]
+    finally:
+        rag.close()

@@ -160,7 +160,14 @@ def _vector_dim(obj: Any) -> Optional[int]:
 
 
 def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Keep vector indexes out of Alembic's own index comparison (the plugin compares them)."""
+    """Keep vector indexes out of Alembic's own index comparison (the plugin compares them), and the
+    command-line tool's settings table out of the comparison where the models do not declare it.
+
+    (``vector_collection``, which records how a database's passages were
+    embedded: dropping it would leave the tool unable to tell its model.)
+    """
+    if type_ == "table" and reflected and compare_to is None and _is_settings_table(obj):
+        return False
     if type_ == "index":
         if isinstance(obj, (VectorIndex, FullTextIndex)):
             return False
@@ -169,6 +176,13 @@ def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, c
         if reflected and any(backend.reflected_vector_index(obj) for backend in backends()):
             return False
     return True
+
+
+def _is_settings_table(table: Any) -> bool:
+    """Whether a reflected table is the command-line tool's settings table (its name and its two columns)."""
+    from ..cli import SETTINGS_TABLE
+
+    return getattr(table, "name", None) == SETTINGS_TABLE and sorted(getattr(table, "c", {}).keys()) == ["key", "value"]
 
 
 def include_name_for(connection: Optional[Connection]) -> IncludeName:
