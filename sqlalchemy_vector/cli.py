@@ -1539,6 +1539,7 @@ def load_embedder(spec: str) -> Any:
         HASHING_VERSIONS,
         HashingEmbedder,
         SentenceTransformerEmbedder,
+        newer_hashing_version,
         retired_hashing_version,
     )
 
@@ -1552,6 +1553,13 @@ def load_embedder(spec: str) -> Any:
         raise InvalidArgumentError(
             f"--model {spec!r}: the lexical model's version {retired}, which this release no longer makes; its "
             "passages cannot be searched or added to: ingest the files again into a new database (another --db)"
+        )
+    newer = newer_hashing_version(spec)
+    if newer is not None:  # a database a later release wrote
+        raise InvalidArgumentError(
+            f"--model {spec!r}: the lexical model's version {newer}, which a later release of sqlalchemy-vector "
+            f"makes (this one makes {' and '.join(map(str, HASHING_VERSIONS))}): upgrade it (pip install -U "
+            "sqlalchemy-vector)"
         )
     local = Path(spec).expanduser()
     if HASHING_NAME.fullmatch(spec) is not None and not local.exists():  # no model hub has these names
@@ -1682,6 +1690,10 @@ class _StoredModel:
         """False: the collection's check names a retired model itself (and nothing is loaded to ask)."""
         return False
 
+    def newer_model_name(self, model_name: str) -> bool:
+        """False: the collection's check names a later release's model itself (and nothing is loaded to ask)."""
+        return False
+
     def __init__(self, spec: str, model_name: str, dimension: int) -> None:
         self.spec = spec
         self.model_name = model_name
@@ -1796,7 +1808,7 @@ def _check_stored(url: str, spec: str, embedder: Any, fix: Optional[str] = None)
 
 def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
     """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension."""
-    from .embedding import retired_hashing_version
+    from .embedding import newer_hashing_version, retired_hashing_version
     from .index import vector_columns
 
     vector_table = (rag.embedding_model or rag.document_model).__table__
@@ -1816,6 +1828,12 @@ def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
             fix = (
                 f"that is the lexical model's version {retired[0]}, which this release no longer makes, so they cannot be "
                 "searched or added to: ingest the files again into a new database (another --db)"
+            )
+        newer = [newer_hashing_version(m) for m in others]
+        if fix is None and others and all(newer):
+            fix = (
+                f"that is the lexical model's version {newer[0]}, which a later release of sqlalchemy-vector makes: "
+                "upgrade it (pip install -U sqlalchemy-vector)"
             )
         if fix is None:
             lexical = LEXICAL_NAME.fullmatch(others[0]) if len(others) == 1 else None

@@ -289,12 +289,23 @@ HASHING_VERSIONS = (2, 3)
 HASHING_NAME = re.compile(r"hashing-v([0-9]+)-.+")
 
 
+def _hashing_version(model_name: str) -> Optional[int]:
+    found = HASHING_NAME.fullmatch(model_name)
+    return int(found.group(1)) if found is not None else None
+
+
 def retired_hashing_version(model_name: str) -> Optional[int]:
     """The version of :class:`HashingEmbedder` that stored vectors under ``model_name``, where no release makes it
     any more (1: ``hashing-v1-384``), else None."""
-    found = HASHING_NAME.fullmatch(model_name)
-    version = int(found.group(1)) if found is not None else None
-    return version if version is not None and version not in HASHING_VERSIONS else None
+    version = _hashing_version(model_name)
+    return version if version is not None and version < min(HASHING_VERSIONS) else None
+
+
+def newer_hashing_version(model_name: str) -> Optional[int]:
+    """The version of :class:`HashingEmbedder` that stored vectors under ``model_name``, where it is newer than
+    this release knows (a database a later release wrote: ``hashing-v4-384``), else None."""
+    version = _hashing_version(model_name)
+    return version if version is not None and version > max(HASHING_VERSIONS) else None
 
 
 class HashingEmbedder:
@@ -418,6 +429,11 @@ class HashingEmbedder:
         """Whether vectors stored under ``model_name`` were made by a version of this embedder no release makes
         any more (version 1, ``hashing-v1-...``): they cannot be searched or added to, only embedded again."""
         return retired_hashing_version(model_name) is not None
+
+    def newer_model_name(self, model_name: str) -> bool:
+        """Whether vectors stored under ``model_name`` were made by a version of this embedder newer than this
+        release knows (``hashing-v4-...``, from a later release): the fix is to upgrade the package."""
+        return newer_hashing_version(model_name) is not None
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed ``texts`` as L2-normalised float32 rows, shape ``(len(texts), dimension)``."""

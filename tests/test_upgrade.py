@@ -406,3 +406,33 @@ def test_cli_names_version_1_as_no_longer_made(tmp_path: Path, capsys: Any, monk
     assert main(["query", "pears", "--db", url]) != 0
     err = capsys.readouterr().err
     assert "'hashing-v1-384'" in err and "new database" in err and "pass the --model" not in err
+
+
+# -- a version of HashingEmbedder newer than this release: a database a later release wrote ---------------------
+
+
+def test_vectors_of_a_later_release_ask_for_an_upgrade(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Version 4 was taken for a retired version: the advice was to embed everything again into a new database,
+    # where the fix is to upgrade the package that opens it.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(sv.exc.InvalidArgumentError, match="version 4, which a later release") as caught:
+        load_embedder("hashing-v4-384")
+    assert "pip install -U sqlalchemy-vector" in str(caught.value)
+    url = f"sqlite:///{tmp_path}/later.db"
+    later = HashingEmbedder(version=3)
+    later.model_name = "hashing-v4-384"  # what such a release would record
+    rag = sv.VectorRAG(url, embedder=later)
+    try:
+        rag.load_documents([{"content": "notes about pears"}], show_progress=False)
+    finally:
+        rag.close()
+    with pytest.raises(sv.exc.ModelConfigurationError) as raised:
+        sv.VectorRAG(url, dimension=384)
+    message = str(raised.value)
+    assert "'hashing-v4-384'" in message and "pip install -U sqlalchemy-vector" in message
+    assert "new database" not in message
+    capsys.readouterr()
+    assert main(["query", "pears", "--db", url]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'hashing-v4-384'" in err and "pip install -U sqlalchemy-vector" in err
+    assert "new database" not in err

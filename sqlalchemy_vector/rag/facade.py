@@ -602,15 +602,27 @@ class VectorRAG(_Facade):
         """Refuse a database whose vectors an earlier version of the embedder made, which it no longer makes.
 
         An embedder with ``retired_model_name(name)`` (``HashingEmbedder``: its
-        version 1) says which names those are.  Where the database holds such
+        version 1) says which names those are; one with ``newer_model_name(name)``
+        which names a later release made (the fix there is an upgrade).  Where the database holds such
         vectors and none under the name in use, every search would find none
         of its documents, and new ones would be a second model beside them.
         """
         retired = getattr(self.embedder, "retired_model_name", None)
-        if not callable(retired):
+        newer = getattr(self.embedder, "newer_model_name", None)
+        if not callable(retired) and not callable(newer):
             return
         store = self._store
-        names = [name for name in store.models_instead(connection) if retired(name)]
+        instead = store.models_instead(connection)
+        names = [name for name in instead if callable(newer) and newer(name)]
+        if names:
+            column = store.E.model_name
+            raise ModelConfigurationError(
+                f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "
+                f"{column.key!r}), made by a version of {type(self.embedder).__name__} newer than this release "
+                f"knows, and none of {store.model_name!r}: a later release of sqlalchemy-vector wrote them. "
+                "Upgrade it (pip install -U sqlalchemy-vector) to search this database"
+            )
+        names = [name for name in instead if callable(retired) and retired(name)]
         if names:
             column = store.E.model_name
             raise ModelConfigurationError(
