@@ -83,6 +83,9 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
 
     preparer = connection.dialect.identifier_preparer
     table = preparer.format_table(load.table)
+    if getattr(preparer, "_double_percents", False):
+        # The preparer doubles % for the driver's pyformat substitution, which insert_arrow does not run.
+        table = table.replace("%%", "%")
     sql = f"INSERT INTO {table} ({', '.join(preparer.format_column(c) for c in load.columns)}) FORMAT Arrow"
     # The table quoted here: insert_arrow takes a bare name with a dot ("a.b") for database.table.
     driver_call(connection, sql, lambda: client.insert_arrow(table, source))

@@ -6,8 +6,11 @@ listener the other backends use never sees a ClickHouse column.  A prepared
 engine's dialect instance gets a subclass of its inspector class instead
 (SQLAlchemy's ``inspect()`` constructs ``dialect.inspector``): its
 ``get_columns`` reports an ``Array(Float32)`` column with a ``CHECK
-length(col) = n`` constraint as ``Vector(n)``.  The dialect class, and engines
-not prepared, keep clickhouse-connect's inspector.
+length(col) = n`` constraint as ``Vector(n)``.  Its ``has_table`` (which
+``create_all`` and the inspector ask) reads ``system.tables`` with the name as a
+bound value: clickhouse-connect's pastes the name into a ``text()`` statement,
+where ``:x`` in a table name is taken for a bind parameter.  The dialect class,
+and engines not prepared, keep clickhouse-connect's inspector and ``has_table``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.reflection import Inspector
 
 from . import index as _index
@@ -44,7 +48,18 @@ def vector_inspector(base: type) -> type:
     return VectorInspector
 
 
+_HAS_TABLE = text(
+    "SELECT count() FROM system.tables WHERE database = coalesce(:schema, currentDatabase()) AND name = :name"
+)
+
+
+def has_table(connection: Connection, table_name: str, schema: Optional[str] = None, **kw: Any) -> bool:
+    """Whether ``table_name`` exists in ``schema`` (the connection's database by default), the name bound."""
+    return bool(connection.execute(_HAS_TABLE, {"schema": schema, "name": table_name}).scalar())
+
+
 def enable(dialect: Dialect) -> None:
-    """Make this dialect instance (one engine) reflect vector columns as ``Vector(n)``."""
+    """Make this dialect instance (one engine) reflect vector columns as ``Vector(n)``, and find any table name."""
     base = type(dialect).inspector if hasattr(type(dialect), "inspector") else Inspector  # type: ignore[attr-defined]
     dialect.inspector = vector_inspector(base)  # type: ignore[attr-defined]
+    dialect.has_table = has_table  # type: ignore[method-assign]
