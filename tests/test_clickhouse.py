@@ -540,3 +540,33 @@ def test_index_over_arrays_of_another_length_is_refused_before_it_blocks_the_tab
     sv.create_vector_index(conn, index)
     assert [i["name"] for i in sv.list_vector_indexes(conn)] == ["ix_legacy"]
     assert conn.execute(select(legacy.c.id).order_by(legacy.c.vec.cosine_distance([1, 0, 0])).limit(1)).scalar() == "a"
+
+
+def test_a_query_vector_reaches_the_driver_as_one_text_value(conn: Connection) -> None:
+    # clickhouse-connect writes bound values into the query text: a list of floats value by value in Python.
+    # A query vector goes as its text, which the CAST around it parses; inserted vectors stay lists (the
+    # native insert takes those).
+    items = table("query_text")
+    items.create(conn)
+    vectors = np.random.default_rng(3).standard_normal((50, 8)).astype(np.float32)
+    conn.execute(insert(items), [{"id": i, "embedding": v} for i, v in enumerate(vectors)])
+    sent: list = []
+
+    def record(connection: Connection, cursor: object, statement: str, parameters: object, *args: object) -> None:
+        sent.append(parameters)
+
+    event.listen(conn, "before_cursor_execute", record)
+    try:
+        q = np.random.default_rng(4).standard_normal(8).astype(np.float32)
+        distance = sv.cosine_distance(items.c.embedding, q)
+        rows = conn.execute(select(items.c.id, distance).order_by(distance, items.c.id).limit(5)).all()
+        with pytest.raises(sv.exc.InvalidVectorError):
+            conn.execute(select(sv.cosine_distance(items.c.embedding, [1.0] * 7)))
+    finally:
+        event.remove(conn, "before_cursor_execute", record)
+    values = [v for v in sent[0].values() if isinstance(v, str) and v.startswith("[")]
+    assert len(values) == 1 and np.array_equal(np.array(values[0][1:-1].split(","), np.float32), q)
+    normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = 1 - normed @ (q / np.linalg.norm(q))
+    assert [row[0] for row in rows] == list(np.argsort(expected, kind="stable")[:5])
+    np.testing.assert_allclose([row[1] for row in rows], np.sort(expected)[:5], rtol=1e-5, atol=1e-6)

@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
-from sqlalchemy.types import UserDefinedType
+from sqlalchemy.types import String, TypeDecorator, UserDefinedType
 
 from ...exc import InvalidVectorError
 from ...functions import VectorDistance
@@ -389,10 +389,37 @@ def _end_line_after_dashes(
     return _PLACEHOLDER.sub(end_line, statement), parameters
 
 
+class _VectorText(TypeDecorator[Any]):
+    """A bound query vector sent as its text, ``[x1,x2,...]``, which the ``CAST`` around it parses.
+
+    The vector's own type checks the value first (dimension, NaN).  clickhouse-connect writes bound values
+    into the query text, a list as an array literal of ``dim`` numbers that ClickHouse parses and folds
+    one by one; one string literal is parsed as one value.  ClickHouse folds the cast into a constant, so
+    the vector-similarity index serves the search as before.  (A top 5 at 20,000 x 384 on chDB: 0.88x the
+    time indexed, 0.93x exact; ``bench/clickhouse_query_vector.py``.)
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, vector_type: Any) -> None:
+        super().__init__()
+        self.vector_type = vector_type
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[str]:
+        checked = self.vector_type._cached_bind_processor(dialect)
+        if checked is not None:
+            value = checked(value)
+        return None if value is None else vector_to_text(np.asarray(value, dtype=np.float32))
+
+
 def _float32_operand(operand: Any, compiler: SQLCompiler, **kw: Any) -> str:
     """A distance operand; a bound vector is cast to ``Array(Float32)``, a constant the index search takes."""
-    sql = compiler.process(operand, **kw)
-    return f"CAST({sql} AS Array(Float32))" if isinstance(operand, BindParameter) else sql
+    if not isinstance(operand, BindParameter):
+        return str(compiler.process(operand, **kw))
+    if isinstance(operand.type._unwrapped_dialect_impl(compiler.dialect), FLOAT32_ARRAY):
+        operand = operand._with_binary_element_type(_VectorText(operand.type))
+    return f"CAST({compiler.process(operand, **kw)} AS Array(Float32))"
 
 
 def _is_chdb(url: URL) -> bool:
