@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlc
 
 from .chunking import Chunk, chunk_lines
 from .dialects import DEFAULT_URL, backend_for
-from .dialects.base import backends, find_backend, supported_dialects
+from .dialects.base import backends, dialect_class, find_backend, supported_dialects
 from .exc import InvalidArgumentError, InvalidVectorError, VectorError, first_line
 from .functions import SIMILARITY_FUNCTIONS
 from .kinds import PRECISIONS
@@ -314,7 +314,7 @@ def _check_url(url: str, origin: str = "--db") -> None:
         shown = re.sub(r"(://)[^/@]*@", r"\1***@", url)  # never echo a password
         forms = [backend.capabilities.url_form for backend in backends() if backend.capabilities.url_form]
         raise ValueError(f"{origin} {shown!r} is not a database URL; use one of: {', '.join(forms)}") from None
-    dialect = parsed.get_dialect()
+    dialect = dialect_class(parsed)  # a supported backend's missing dialect or driver: MissingDependencyError
     name = parsed.get_backend_name()
     backend = find_backend(dialect)
     if getattr(dialect, "is_async", False):

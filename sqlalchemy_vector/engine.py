@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple, TypeVar, Union
 import sqlalchemy
 from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 
-from .dialects.base import backend_for, enable_vector_reflection, engine_state, find_backend
+from .dialects.base import (
+    backend_for,
+    dialect_class,
+    enable_vector_reflection,
+    engine_state,
+    find_backend,
+    import_driver,
+)
 from .exc import InvalidArgumentError
 from .types import flag
 
@@ -33,8 +40,11 @@ def create_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwargs: An
       the installed DuckDB.
     """
     url, sqlite_vec = _extension_flag(make_url(url), flag("sqlite_vec", sqlite_vec))
-    backend = backend_for(url.get_dialect())
-    engine = sqlalchemy.create_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec))
+    dialect = dialect_class(url)
+    backend = backend_for(dialect)
+    _require_driver(url, dialect, kwargs)
+    kwargs = backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec)
+    engine = sqlalchemy.create_engine(url, **kwargs)
     return attach(engine, sqlite_vec=sqlite_vec)
 
 
@@ -43,15 +53,27 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
     url, sqlite_vec = _extension_flag(make_url(url), flag("sqlite_vec", sqlite_vec))
-    backend = backend_for(url.get_dialect())
+    dialect = dialect_class(url)
+    backend = backend_for(dialect)
     if not backend.capabilities.async_drivers:
         raise InvalidArgumentError(
             f"create_async_engine got {url.render_as_string(hide_password=True)!r}, and {url.get_backend_name()} has "
             "no asyncio driver; use sqlalchemy_vector.create_engine(url) for a synchronous engine, or "
             "AsyncVectorRAG(url), which runs a synchronous engine in a worker thread"
         )
-    engine = sa_create_async_engine(url, **backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True))
+    _require_driver(url, dialect, kwargs)
+    kwargs = backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True)
+    engine = sa_create_async_engine(url, **kwargs)
     return attach(engine, sqlite_vec=sqlite_vec)
+
+
+def _require_driver(url: URL, dialect: type, kwargs: Dict[str, Any]) -> None:
+    """Import the driver ``create_engine`` is about to import, so that a missing one is named with its fix.
+
+    Before the backend's engine arguments, which may import it themselves (SQLite's aiosqlite creator).
+    """
+    if "module" not in kwargs:  # a module given is used as it is
+        import_driver(url, dialect)
 
 
 _URL_TRUE = ("true", "1", "yes", "on")
@@ -131,9 +153,11 @@ class VectorEnginePlugin(CreateEnginePlugin):
     def __init__(self, url: URL, kwargs: Dict[str, Any]) -> None:
         super().__init__(url, kwargs)
         cleaned, self.sqlite_vec = _extension_flag(url, True)
-        self.backend = backend_for(cleaned.get_dialect())
+        dialect = dialect_class(cleaned)
+        self.backend = backend_for(dialect)
         # create_async_engine marks its keyword arguments so; create_engine takes the mark off after the plugins.
         asynchronous = bool(kwargs.get("_is_async"))
+        _require_driver(cleaned, dialect, kwargs)
         kwargs.update(
             self.backend.engine_kwargs(cleaned, dict(kwargs), sqlite_vec=self.sqlite_vec, asynchronous=asynchronous)
         )

@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 from alembic.runtime.plugins import Plugin
 from sqlalchemy.engine import URL, Connection, make_url
 
-from ..dialects.base import backends, enable_vector_reflection, find_backend
+from ..dialects.base import backends, dialect_class, enable_vector_reflection, find_backend
 from ..fulltext import FullTextIndex
 from ..index import VectorIndex
 from ..kinds import CompactVector
@@ -334,8 +334,12 @@ def context_options(
     }
     if connection is not None:
         backend = find_backend(connection.dialect)
+    elif url is not None:
+        # Loaded here as Alembic loads it next: a supported backend's dialect not installed is named with its fix.
+        dialect_class(make_url(url))
+        backend = find_backend(make_url(url).get_backend_name())
     else:
-        backend = None if url is None else find_backend(make_url(url).get_backend_name())
+        backend = None
     if backend is not None and backend.capabilities.alter_by_table_copy:
         options["render_as_batch"] = True
     if connection is not None and backend is not None:

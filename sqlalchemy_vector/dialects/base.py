@@ -60,7 +60,7 @@ from sqlalchemy.sql.compiler import DDLCompiler, IdentifierPreparer, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 
-from ..exc import BackendPluginWarning, UnsupportedDialectError, VectorIndexError
+from ..exc import BackendPluginWarning, MissingDependencyError, UnsupportedDialectError, VectorIndexError
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
@@ -85,6 +85,11 @@ __all__ = [
     "find_backend",
     "register",
     "supported_dialects",
+    "dialect_class",
+    "import_driver",
+    "installed",
+    "missing_dependency",
+    "missing_package",
     "engine_state",
     "on_each_connection",
     "vector_to_text",
@@ -162,6 +167,12 @@ class Capabilities:
     # -- connecting ------------------------------------------------------------------
     #: The package extra that installs the backend's driver (``pip install 'sqlalchemy-vector[EXTRA]'``), if any.
     install_extra: str = ""
+    #: What installs each Python module a URL of the backend may import (its dialect's, its drivers'), by the
+    #: module's name: the distribution, and the extras of this package that declare it ("" where none does).
+    #: A module not listed is named as it is imported.
+    driver_packages: Mapping[str, Tuple[str, str]] = field(default_factory=dict)
+    #: The module that provides the backend's SQLAlchemy dialect, where SQLAlchemy has none of its own.
+    dialect_module: str = ""
     #: A URL of the backend as help and error messages show it (``postgresql+psycopg://USER@HOST/DB``).
     url_form: str = ""
     #: The driver name of a synchronous URL, for someone who gave an asyncio one (the backend's name if empty).
@@ -1067,6 +1078,92 @@ def backend_for(dialect: Union[Dialect, Type[Dialect], str], *, feature: str = "
             f"{', '.join(supported_dialects())} and dialects derived from them"
         )
     return found
+
+
+def dialect_class(url: URL) -> Type[Dialect]:
+    """The dialect class of ``url``, loaded as ``create_engine`` loads it.
+
+    Where the dialect of a supported backend is not installed, or a module it
+    imports is missing, :class:`~sqlalchemy_vector.exc.MissingDependencyError`
+    names the package and the ``pip install`` that adds it.
+    """
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        return url.get_dialect()
+    except (NoSuchModuleError, ImportError) as err:
+        missing = missing_dependency(url, err)
+        if missing is None:
+            raise
+        raise missing from err
+
+
+def import_driver(url: URL, dialect: Type[Dialect]) -> None:
+    """Import the DB-API module of ``dialect``, as ``create_engine`` does next, or raise
+    :class:`~sqlalchemy_vector.exc.MissingDependencyError` naming the package that provides it."""
+    try:
+        dialect.import_dbapi()
+    except ImportError as err:
+        missing = missing_dependency(url, err)
+        if missing is None:
+            raise
+        raise missing from err
+    except (NotImplementedError, TypeError):
+        return  # a dialect of the older dbapi() form, or one taking arguments: create_engine calls it itself
+
+
+def missing_dependency(url: URL, error: BaseException) -> Optional[MissingDependencyError]:
+    """The error to raise for ``error``, a dialect or module of ``url`` that did not load, or None.
+
+    None where the URL is not of a supported backend, or where the error is not
+    a missing package (an unknown driver name of an installed dialect).
+    """
+    from sqlalchemy.exc import NoSuchModuleError
+
+    backend = find_backend(url.get_backend_name())
+    if backend is None:
+        return None
+    if isinstance(error, NoSuchModuleError):
+        module = backend.capabilities.dialect_module
+        if not module or installed(module):
+            return None
+    elif isinstance(error, ImportError) and error.name:
+        module = error.name.partition(".")[0]
+    else:
+        return None
+    return missing_package(url, module, error)
+
+
+def missing_package(url: URL, module: str, error: Optional[BaseException] = None) -> MissingDependencyError:
+    """The error saying that ``url`` needs ``module``, which is not installed, and the ``pip install`` that adds it."""
+    backend = find_backend(url.get_backend_name())
+    capabilities = backend.capabilities if backend is not None else Capabilities()
+    package, extras = capabilities.driver_packages.get(module, (module, ""))
+    if extras:
+        install = f"pip install 'sqlalchemy-vector[{extras}]'"
+    else:  # a driver no extra declares (postgresql+asyncpg://, or postgresql:// meaning psycopg2 on SQLAlchemy 2.0)
+        install = f"pip install {package}"
+        if capabilities.install_extra and capabilities.url_form:
+            install += (
+                f", or use the driver of pip install 'sqlalchemy-vector[{capabilities.install_extra}]': "
+                f"{capabilities.url_form}"
+            )
+    reason = f" ({str(error).splitlines()[0]})" if error is not None and str(error) else ""
+    shown = url.render_as_string(hide_password=True)
+    return MissingDependencyError(
+        f"the database URL {shown!r} needs the Python package {package}, which is not installed{reason}; "
+        f"install it with: {install}"
+    )
+
+
+def installed(module: str) -> bool:
+    """Whether the top-level ``module`` can be imported (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules holds None for it (an import blocked on purpose)
+        return False
 
 
 def supported_dialects() -> Tuple[str, ...]:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
 from sqlalchemy.orm import sessionmaker
 
-from ..dialects.base import backend_for
+from ..dialects.base import backend_for, dialect_class
 from ..engine import attach, create_async_engine
 from ..exc import (
     InvalidArgumentError,
@@ -232,7 +232,7 @@ class AsyncVectorRAG:
             engine = attach(bind)
         elif isinstance(bind, (str, URL)):
             url = make_url(bind)
-            drivers = backend_for(url.get_dialect()).capabilities.async_drivers
+            drivers = backend_for(dialect_class(url)).capabilities.async_drivers
             if drivers and url.get_driver_name() not in drivers:
                 raise ModelConfigurationError(
                     f"AsyncVectorRAG got the synchronous driver {url.drivername!r}; use an asyncio driver of "

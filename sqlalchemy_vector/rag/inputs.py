@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
-from ..dialects.base import backend_for
+from ..dialects.base import backend_for, dialect_class
 from ..exc import (
     InvalidArgumentError,
     ModelConfigurationError,
@@ -203,7 +203,8 @@ def _refuse_asyncio_driver(bind: Any) -> None:
     engine = bind.kw.get("bind") if isinstance(bind, sessionmaker) else bind
     if isinstance(engine, (str, URL)):
         url = make_url(engine)
-        asynchronous = url.get_driver_name() in backend_for(url.get_dialect()).capabilities.async_drivers
+        drivers = backend_for(dialect_class(url)).capabilities.async_drivers  # first: a dialect missing is named
+        asynchronous = url.get_driver_name() in drivers
     elif isinstance(engine, Engine):
         url, asynchronous = engine.url, engine.dialect.is_async
     else:

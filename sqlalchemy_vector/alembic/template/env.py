@@ -49,7 +49,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        **sqlalchemy_vector.alembic.context_options(),
+        **sqlalchemy_vector.alembic.context_options(url=database_url()),
     )
     with context.begin_transaction():
         context.run_migrations()

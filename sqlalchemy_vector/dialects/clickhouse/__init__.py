@@ -30,7 +30,17 @@ from sqlalchemy.types import String, TypeDecorator, UserDefinedType
 
 from ...exc import InvalidVectorError
 from ...functions import VectorDistance
-from ..base import Backend, Capabilities, NameHolder, Processor, register, set_engine_state, vector_to_text
+from ..base import (
+    Backend,
+    Capabilities,
+    NameHolder,
+    Processor,
+    installed,
+    missing_package,
+    register,
+    set_engine_state,
+    vector_to_text,
+)
 from . import ddl as _ddl  # noqa: F401  - the CREATE TABLE rule (default engine, vector length constraints)
 from . import index as _index
 
@@ -97,6 +107,11 @@ class ClickHouseBackend(Backend):
     name = "clickhousedb"
     capabilities = Capabilities(
         install_extra="clickhouse",
+        dialect_module="clickhouse_connect",
+        driver_packages={
+            "clickhouse_connect": ("clickhouse-connect", "clickhouse"),
+            "chdb": ("chdb", "clickhouse"),  # ?interface=chdb: ClickHouse in-process
+        },
         storage_provider="ClickHouse",
         url_form="clickhousedb://HOST/DB",
         join_reads_by_key_up_to=0,
@@ -141,6 +156,9 @@ class ClickHouseBackend(Backend):
     # -- engines -----------------------------------------------------------------
 
     def prepare(self, engine: Engine, **options: Any) -> None:
+        if _is_chdb(engine.url) and not installed("chdb"):
+            # Else clickhouse-connect's ImportError at the first connection names its own extra, not ours.
+            raise missing_package(engine.url, "chdb")
         set_engine_state(engine.dialect, clickhouse=True, chdb=_is_chdb(engine.url))
         # SQLAlchemy's JSON type reads these dialect attributes, which clickhouse-connect 1.12 lacks.
         for attribute in ("_json_serializer", "_json_deserializer"):

@@ -67,6 +67,11 @@ class CockroachDBBackend(PostgreSQLBackend):
     capabilities = dataclasses.replace(
         PostgreSQLBackend.capabilities,
         install_extra="",  # sqlalchemy-cockroachdb is installed by hand
+        dialect_module="sqlalchemy_cockroachdb",
+        driver_packages={
+            **PostgreSQLBackend.capabilities.driver_packages,
+            "sqlalchemy_cockroachdb": ("sqlalchemy-cockroachdb", ""),
+        },
         url_form="cockroachdb://USER@HOST:26257/DB",
         sync_drivername="",
         index_metrics=_index.INDEX_METRICS,

@@ -100,6 +100,13 @@ class DuckDBBackend(Backend):
     name = "duckdb"
     capabilities = Capabilities(
         install_extra="duckdb",
+        dialect_module="duckdb_sqlalchemy",
+        driver_packages={
+            "duckdb_sqlalchemy": ("duckdb-sqlalchemy", "duckdb"),
+            "duckdb": ("duckdb", "duckdb"),
+            "pytz": ("pytz", "duckdb"),
+            "duckdb_engine": ("duckdb-engine", ""),  # the other dialect of the name: never both installed
+        },
         url_form="duckdb:///FILE",
         file_database=True,
         join_reads_by_key_up_to=50,

@@ -153,6 +153,14 @@ class PostgreSQLBackend(Backend):
     name = "postgresql"
     capabilities = Capabilities(
         install_extra="postgresql",
+        driver_packages={
+            "psycopg": ("psycopg", "postgresql"),
+            "pgvector": ("pgvector", "postgresql"),  # asyncpg's codecs for vectors
+            # Drivers no extra installs: postgresql+asyncpg://, postgresql+psycopg2://, postgresql+pg8000://.
+            "asyncpg": ("asyncpg", ""),
+            "psycopg2": ("psycopg2-binary", ""),
+            "pg8000": ("pg8000", ""),
+        },
         url_form="postgresql+psycopg://USER@HOST/DB",
         sync_drivername="postgresql+psycopg",
         fulltext_search=True,

@@ -390,6 +390,11 @@ class SQLiteBackend(Backend):
     # ALTER TABLE changes little but names and added columns: Alembic copies the table.
     capabilities = Capabilities(
         install_extra="sqlite",
+        driver_packages={
+            "sqlite_vec": ("sqlite-vec", "sqlite"),
+            "sqlean": ("sqlean.py", "sqlite"),
+            "aiosqlite": ("aiosqlite", "sqlite,async"),  # sqlite+aiosqlite://, with sqlite-vec
+        },
         url_form="sqlite:///FILE",
         file_database=True,
         fulltext_search=True,
