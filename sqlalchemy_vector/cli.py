@@ -15,6 +15,7 @@ import re
 import stat
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, Set, Tuple, Union
 
@@ -290,7 +291,16 @@ def _explained(args: argparse.Namespace, err: DBAPIError) -> Optional[Exception]
 
 def main_exit() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        sys.exit(main())
+
+
+def _warning_line(
+    message: Union[Warning, str], category: type, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    """A warning as one line on stderr, like the command's errors: not Python's file, line and source."""
+    print(f"sqlalchemy-vector: warning: {message}", file=sys.stderr)
 
 
 def _db(args: argparse.Namespace) -> str:
@@ -1768,7 +1778,6 @@ def _precision_for(url: str, requested: Optional[str]) -> Optional[str]:
 def _column_precision(url: str) -> Optional[str]:
     """The precision the database's vector column stores, or None (no such column); for a database that records
     none (built through the API, or by an ingest interrupted before it recorded its settings)."""
-    import warnings
 
     from sqlalchemy import inspect
     from sqlalchemy.exc import SAWarning

@@ -234,3 +234,28 @@ def test_the_core_alone_imports_quietly_and_loads_no_driver(tmp_path: Path) -> N
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr  # -W error: no warning either
     assert done.stdout == "[]\n"
+
+
+def test_the_command_with_the_core_alone_warns_in_one_line(tmp_path: Path) -> None:
+    # Without the sqlite extra (no sqlite-vec, no sqlean) the command works on the Python functions and says so.
+    (tmp_path / "a.txt").write_text("cats and kittens", encoding="utf-8")
+    program = (
+        "import sys\n"
+        "for name in ('sqlite_vec', 'sqlean', 'pysqlite3'):\n"
+        "    sys.modules[name] = None\n"
+        "from sqlalchemy_vector.cli import main_exit\n"
+        "main_exit()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, "ingest", "a.txt", "--db", "sqlite:///rag.db"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ingested 1 passages" in done.stdout
+    warned = [line for line in done.stderr.splitlines() if line.startswith("sqlalchemy-vector: warning: ")]
+    assert len(warned) == 1 and "pip install 'sqlalchemy-vector[sqlite]'" in warned[0], done.stderr
+    assert "FallbackWarning" not in done.stderr and "return next(self.gen)" not in done.stderr, done.stderr
