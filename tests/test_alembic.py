@@ -619,5 +619,7 @@ def test_init_writes_a_wired_project(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_template_has_one_source() -> None:
     documented = REPO / "alembic_templates" / "sqlalchemy_vector"
+    if not documented.is_dir():
+        pytest.skip("alembic_templates/ is a symlink of the repository, not shipped in the sdist (the package has the template)")
     for name in ("env.py", "script.py.mako", "alembic.ini.mako", "README"):
         assert (documented / name).resolve() == (sva.TEMPLATE_DIR / name).resolve()
