@@ -147,11 +147,16 @@ def test_cli_names_the_missing_package(
         assert f"package {package}, which is not installed" in err and f"[{extra}]'" in err, err
 
 
-def test_an_unknown_driver_of_an_installed_dialect_stays_sqlalchemys_error() -> None:
+def test_what_no_package_installs_keeps_its_own_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Not a missing package: the dialect is installed and has no such driver.
     for url in ("duckdb+nosuchdriver:///x.duckdb", "postgresql+nosuchdriver://me@127.0.0.1:1/rag"):
         with pytest.raises(NoSuchModuleError):
             sv.create_engine(url)
+    # A Python built without sqlite3: no pip install brings it, so no package is named.
+    _block(monkeypatch, "sqlite3", "_sqlite3")
+    with pytest.raises(ImportError) as raised:
+        sv.create_engine(f"sqlite:///{tmp_path / 'rag.db'}")
+    assert not isinstance(raised.value, MissingDependencyError)
 
 
 # -- a Python without a backend's distributions ------------------------------------------------------------

@@ -1116,7 +1116,8 @@ def missing_dependency(url: URL, error: BaseException) -> Optional[MissingDepend
     """The error to raise for ``error``, a dialect or module of ``url`` that did not load, or None.
 
     None where the URL is not of a supported backend, or where the error is not
-    a missing package (an unknown driver name of an installed dialect).
+    a package the backend knows missing (an unknown driver name of an installed
+    dialect, a module of Python's own such as ``_sqlite3``): that error stands.
     """
     from sqlalchemy.exc import NoSuchModuleError
 
@@ -1129,6 +1130,8 @@ def missing_dependency(url: URL, error: BaseException) -> Optional[MissingDepend
             return None
     elif isinstance(error, ImportError) and error.name:
         module = error.name.partition(".")[0]
+        if module not in backend.capabilities.driver_packages:
+            return None
     else:
         return None
     return missing_package(url, module, error)
