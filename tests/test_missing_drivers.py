@@ -102,24 +102,52 @@ def test_sqlite_async_without_aiosqlite(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert not (tmp_path / "rag.db").exists()
 
 
-@pytest.mark.parametrize("module, package", [("duckdb_sqlalchemy", "duckdb-sqlalchemy"), ("duckdb", "duckdb")])
-def test_duckdb_without_its_dialect_or_engine(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str, package: str
-) -> None:
-    _block(monkeypatch, module)
-    url = f"duckdb:///{tmp_path / 'rag.duckdb'}"
-    _raises_missing(_entries(url), package, "pip install 'sqlalchemy-vector[duckdb]'")
+# In a Python of their own: a dialect module this process imported already would load without its package.
+BLOCKED_ENTRIES = """
+import sys
+for name in sys.argv[2].split(","):
+    sys.modules[name] = None
+sys.path.insert(0, sys.argv[3])
+import test_missing_drivers as t
+for number, entry in enumerate(t._entries(sys.argv[1])):
+    try:
+        entry()
+        print(f"entry {number} opened")
+    except t.MissingDependencyError as err:
+        print(err)
+"""
+
+
+@pytest.mark.parametrize(
+    "modules, package, extra",
+    [
+        ("duckdb_sqlalchemy", "duckdb-sqlalchemy", "duckdb"),
+        ("duckdb", "duckdb", "duckdb"),
+        ("clickhouse_connect", "clickhouse-connect", "clickhouse"),
+        ("chdb", "chdb", "clickhouse"),  # found missing before the first connection: chDB's engine is not opened
+    ],
+)
+def test_duckdb_and_clickhouse_without_a_package(tmp_path: Path, modules: str, package: str, extra: str) -> None:
+    url = (
+        f"duckdb:///{tmp_path / 'rag.duckdb'}"
+        if extra == "duckdb"
+        else f"clickhousedb://localhost/default?interface=chdb&path={tmp_path / 'ch'}"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_ENTRIES, url, modules, str(Path(__file__).parent)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4, done.stdout  # create_engine, the plugin URL, VectorRAG, AsyncVectorRAG
+    for line in lines:
+        assert f"needs the Python package {package}, which is not installed" in line, line
+        assert line.endswith(f"install it with: pip install 'sqlalchemy-vector[{extra}]'"), line
     assert not (tmp_path / "rag.duckdb").exists()
-
-
-@pytest.mark.parametrize("module, package", [("clickhouse_connect", "clickhouse-connect"), ("chdb", "chdb")])
-def test_clickhouse_without_clickhouse_connect_or_chdb(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str, package: str
-) -> None:
-    _block(monkeypatch, module)
-    url = f"clickhousedb://localhost/default?interface=chdb&path={tmp_path / 'ch'}"
-    # chDB's engine is not opened: the package is found missing before the first connection.
-    _raises_missing(_entries(url), package, "pip install 'sqlalchemy-vector[clickhouse]'")
 
 
 def test_alembic_offline_names_the_missing_dialect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -264,3 +292,28 @@ def test_the_command_with_the_core_alone_warns_in_one_line(tmp_path: Path) -> No
     warned = [line for line in done.stderr.splitlines() if line.startswith("sqlalchemy-vector: warning: ")]
     assert len(warned) == 1 and "pip install 'sqlalchemy-vector[sqlite]'" in warned[0], done.stderr
     assert "FallbackWarning" not in done.stderr and "return next(self.gen)" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("blocked", ["alembic", "alembic.runtime.plugins"])
+def test_the_alembic_module_without_alembic_names_the_extra(tmp_path: Path, blocked: str) -> None:
+    # alembic.runtime.plugins blocked: an Alembic older than 1.18, which has no autogenerate plugins.
+    program = (
+        "import sys\n"
+        f"sys.modules[{blocked!r}] = None\n"
+        "from sqlalchemy_vector.exc import MissingDependencyError\n"
+        "try:\n"
+        "    import sqlalchemy_vector.alembic\n"
+        "except MissingDependencyError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("sqlalchemy_vector.alembic needs Alembic 1.18 or later"), done.stdout
+    assert done.stdout.rstrip().endswith("install it with: pip install 'sqlalchemy-vector[alembic]'"), done.stdout

@@ -29,8 +29,20 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 
-from alembic.runtime.plugins import Plugin
 from sqlalchemy.engine import URL, Connection, make_url
+
+from ..exc import MissingDependencyError
+
+try:
+    from alembic.runtime.plugins import Plugin
+except ImportError as _error:  # Alembic missing, or older than 1.18 (no autogenerate plugins)
+    if (_error.name or "").partition(".")[0] != "alembic":
+        raise
+    raise MissingDependencyError(
+        f"sqlalchemy_vector.alembic needs Alembic 1.18 or later ({_error}); install it with: "
+        "pip install 'sqlalchemy-vector[alembic]'",
+        name="alembic",
+    ) from _error
 
 from ..dialects.base import backends, dialect_class, enable_vector_reflection, find_backend
 from ..fulltext import FullTextIndex
