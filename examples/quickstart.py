@@ -3,7 +3,7 @@
     python examples/quickstart.py                      # SQLite file ./quickstart.db
     python examples/quickstart.py --db duckdb:///q.duckdb
     python examples/quickstart.py --db postgresql+psycopg://user@host/db
-    python examples/quickstart.py --db "clickhousedb://localhost/default?interface=chdb&path=q.chdb"
+    python examples/quickstart.py --db "clickhousedb:///default?interface=chdb&path=q.chdb"
 """
 
 from __future__ import annotations
