@@ -70,7 +70,7 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
 def _require_driver(url: URL, dialect: type, kwargs: Dict[str, Any]) -> None:
     """Import the driver ``create_engine`` is about to import, so that a missing one is named with its fix.
 
-    Before the backend's engine arguments, which may import it themselves (SQLite's aiosqlite creator).
+    Before the backend's engine arguments, which may import it themselves (a creator wrapping the driver).
     """
     if "module" not in kwargs:  # a module given is used as it is
         import_driver(url, dialect)
