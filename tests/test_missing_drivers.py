@@ -193,13 +193,13 @@ def test_what_no_package_installs_keeps_its_own_error(monkeypatch: pytest.Monkey
 def _site_without(target: Path, left_out: Iterable[str]) -> Path:
     """A copy (by symlinks) of this environment's site-packages without the named distributions' files."""
     names = {name.lower().replace("-", "_") for name in left_out}
-    site = Path(sysconfig.get_paths()["purelib"])
     target.mkdir()
-    for entry in site.iterdir():
-        stem = entry.name.split("-")[0].split(".")[0].lower() if not entry.name.startswith("_") else ""
-        if stem in names:
-            continue
-        (target / entry.name).symlink_to(entry)
+    for site in {Path(sysconfig.get_paths()[kind]) for kind in ("purelib", "platlib")}:
+        for entry in site.iterdir():
+            stem = entry.name.split("-")[0].split(".")[0].lower() if not entry.name.startswith("_") else ""
+            if stem in names or (target / entry.name).exists():
+                continue
+            (target / entry.name).symlink_to(entry)
     return target
 
 
