@@ -52,7 +52,7 @@ def urls(backend: str, workdir: str) -> Tuple[str, str, Any]:
         url = f"duckdb:///{workdir}/bench.duckdb"
         return url, url, None
     if backend == "clickhouse":
-        url = f"clickhousedb://localhost/default?interface=chdb&path={workdir}/chdb"
+        url = f"clickhousedb:///default?interface=chdb&path={workdir}/chdb"
         return url, url, None
     url, server = start_postgresql(workdir)
     return url, url.replace("postgresql+psycopg://", "postgresql+psycopg_async://", 1), server

