@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from typing import (
     Callable,
-    Dict,
     Iterator,
     Optional,
     TypeVar,
@@ -20,8 +20,12 @@ _L = TypeVar("_L")
 _REGISTRIES_GUARD = threading.Lock()
 
 
-def _per_database(registry: Dict[str, _L], engine: Engine, make: Callable[[], _L]) -> _L:
-    """The one object of ``registry`` for ``engine``'s database URL in this process, made on first use."""
+def _per_database(registry: "weakref.WeakValueDictionary[str, _L]", engine: Engine, make: Callable[[], _L]) -> _L:
+    """The one object of ``registry`` for ``engine``'s database URL in this process, made on first use.
+
+    The registry holds it weakly: it lives while a facade (or a call) holds it, so a process opening
+    databases of ever new URLs (one per tenant, per job) keeps none of those it has let go of.
+    """
     key = engine.url.render_as_string(hide_password=False)
     with _REGISTRIES_GUARD:
         found = registry.get(key)
@@ -30,7 +34,7 @@ def _per_database(registry: Dict[str, _L], engine: Engine, make: Callable[[], _L
         return found
 
 
-_SETUP_LOCKS: Dict[str, threading.Lock] = {}
+_SETUP_LOCKS: "weakref.WeakValueDictionary[str, threading.Lock]" = weakref.WeakValueDictionary()
 
 
 def _setup_lock(engine: Engine) -> threading.Lock:
@@ -87,7 +91,7 @@ class _SharedLock:
                 self._condition.notify_all()
 
 
-_INDEX_LOCKS: Dict[str, _SharedLock] = {}
+_INDEX_LOCKS: "weakref.WeakValueDictionary[str, _SharedLock]" = weakref.WeakValueDictionary()
 
 
 def _index_lock(engine: Engine) -> Optional[_SharedLock]:

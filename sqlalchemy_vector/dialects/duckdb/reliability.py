@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from typing import Any, Dict, Optional
 
 from sqlalchemy import Table, event
@@ -112,7 +113,9 @@ class _Writers:
         self.claim: Optional[_Claim] = None
 
 
-_WRITERS: Dict[str, _Writers] = {}
+# Held weakly: a database's lives while a transaction holds or waits for its lock, so a process writing ever new
+# databases (one per tenant, per job) keeps none of those it has stopped writing.
+_WRITERS: "weakref.WeakValueDictionary[str, _Writers]" = weakref.WeakValueDictionary()
 
 
 class _Claim:
