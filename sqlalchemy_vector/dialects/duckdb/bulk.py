@@ -57,7 +57,9 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     sql = str(statement.compile(dialect=connection.dialect))
     driver_call(connection, sql, lambda: driver.register(view.name, source))
     try:
-        connection.execute(statement)
+        # Not kept in the engine's statement cache: the view's name makes each statement new, and 500 of them
+        # (about 13 KB each) would push out the statements that are run again, the application's among them.
+        connection.execute(statement, execution_options={"compiled_cache": None})
     finally:
         if not connection.invalidated:  # a lost connection took the view with it
             driver_call(connection, sql, lambda: driver.unregister(view.name))
