@@ -9,6 +9,7 @@ after many operations (never time).
 from __future__ import annotations
 
 import gc
+import weakref
 from pathlib import Path
 from typing import Dict
 
@@ -79,3 +80,57 @@ def test_writes_leave_the_engines_statement_cache_as_it_was(fresh_engine: Engine
         cycle(step)
     after = len(cache) if cache is not None else 0
     assert after == before, f"{WRITES} write cycles added {after - before} statements to the engine's cache"
+
+
+def listener_counts(engine: Engine) -> Dict[str, int]:
+    """The event listeners on an engine and its pool, per event."""
+    names = ("connect", "first_connect", "checkout", "checkin", "close", "begin", "commit", "rollback",
+             "before_cursor_execute", "after_cursor_execute", "handle_error", "engine_connect")
+    return {
+        f"{owner}.{name}": len(getattr(dispatch, name, ()))
+        for owner, dispatch in (("engine", engine.dispatch), ("pool", engine.pool.dispatch))
+        for name in names
+    }
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_facades_on_a_shared_engine_leave_it_as_they_found_it(fresh_engine: Engine) -> None:  # noqa: F811
+    """A facade per request on the application's engine: no listener, connection or facade stays behind."""
+    VectorRAG(fresh_engine, dimension=DIM).close()  # the engine's own set-up, once
+    before = listener_counts(fresh_engine)
+    for request in range(OPENED):
+        with VectorRAG(fresh_engine, dimension=DIM) as rag:
+            rag.load_documents([{"content": f"request {request}", "embedding": np.ones(DIM, np.float32)}], show_progress=False)
+            rag.query_with_embedding(np.ones(DIM, np.float32), top_k=2)
+        del rag
+    gc.collect()
+    assert listener_counts(fresh_engine) == before
+    assert fresh_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert not [o for o in gc.get_objects() if isinstance(o, VectorRAG)]
+
+
+def test_models_made_per_facade_are_collectable(tmp_path: Path) -> None:
+    """Classes from make_models() used by a facade, then dropped: nothing of the library's keeps them.
+
+    (SQLAlchemy's statement cache keeps the statements compiled for them until it evicts them: bounded.)
+    """
+    from sqlalchemy_vector import create_engine
+    from sqlalchemy_vector.orm import make_models
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'models.db'}")
+    try:
+        gone = []
+        for _ in range(3):
+            document, embedding = make_models(DIM)
+            document.metadata.create_all(engine)
+            with VectorRAG(engine, document_model=document, embedding_model=embedding) as rag:
+                rag.load_documents([{"content": "a", "embedding": np.ones(DIM, np.float32)}], show_progress=False)
+                rag.query_with_embedding(np.ones(DIM, np.float32), top_k=1)
+            gone.append(weakref.ref(document))
+            del rag, document, embedding
+        if engine._compiled_cache is not None:
+            engine._compiled_cache.clear()
+        gc.collect()
+        assert [ref() for ref in gone] == [None, None, None]
+    finally:
+        engine.dispose()
