@@ -22,6 +22,7 @@ WITH_BACKENDS = {
     "index_recall.py": ["--rows", "50", "--dim", "4", "--queries", "1", "--clusters", "2"],
     "ingest_incremental.py": ["--files", "1", "--passages-per-file", "1"],
     "loader.py": ["--rows", "20", "--runs", "1"],
+    "long_running.py": ["--calls", "10", "--facades", "1"],
     "quantized.py": ["--rows", "50", "--dim", "8", "--wide-rows", "0", "--queries", "1"],
     "query_latency.py": ["--rows", "20", "--queries", "1"],
     "soak.py": ["--seconds", "0.1", "--threads", "1", "--crash-trials", "0"],
