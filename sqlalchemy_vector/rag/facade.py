@@ -613,25 +613,27 @@ class VectorRAG(_Facade):
             return
         store = self._store
         instead = store.models_instead(connection)
-        names = [name for name in instead if callable(newer) and newer(name)]
-        if names:
-            column = store.E.model_name
-            raise ModelConfigurationError(
-                f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "
-                f"{column.key!r}), made by a version of {type(self.embedder).__name__} newer than this release "
-                f"knows, and none of {store.model_name!r}: a later release of sqlalchemy-vector wrote them. "
-                "Upgrade it (pip install -U sqlalchemy-vector) to search this database"
-            )
-        names = [name for name in instead if callable(retired) and retired(name)]
-        if names:
-            column = store.E.model_name
-            raise ModelConfigurationError(
-                f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "
-                f"{column.key!r}), made by an earlier version of {type(self.embedder).__name__} that this release no "
-                f"longer makes, and none of {store.model_name!r}: searches would find none of its documents. Embed "
-                "them again into a new database (VectorRAG.load_documents; the command-line tool: ingest the files "
-                "with another --db)"
-            )
+        kind = type(self.embedder).__name__
+        for made_by, made, outcome in (
+            (
+                newer,
+                f"made by a version of {kind} newer than this release knows",
+                "a later release of sqlalchemy-vector wrote them. Upgrade it (pip install -U sqlalchemy-vector) to "
+                "search this database",
+            ),
+            (
+                retired,
+                f"made by an earlier version of {kind} that this release no longer makes",
+                "searches would find none of its documents. Embed them again into a new database "
+                "(VectorRAG.load_documents; the command-line tool: ingest the files with another --db)",
+            ),
+        ):
+            names = [name for name in instead if callable(made_by) and made_by(name)]
+            if names:
+                raise ModelConfigurationError(
+                    f"table {store.vector_table.name!r} holds vectors of {', '.join(map(repr, names))} (column "
+                    f"{store.E.model_name.key!r}), {made}, and none of {store.model_name!r}: {outcome}"
+                )
 
     def _check_tables(self, connection: Connection) -> List[Tuple[type, Table]]:
         """The tables found must have the columns the models use, and the vector column their dimension.
