@@ -1181,7 +1181,7 @@ def _ensure_fulltext(rag: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .transfer import BATCH_SIZE, _export
+    from .transfer import BATCH_SIZE, SPLIT_SETTINGS, _export
 
     url = _db(args)
     _open(url, must_exist=True).close()
@@ -1190,7 +1190,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         embedder, spec = _embedder_for(url, None)
     else:  # built through the API: export the model its vectors record (nothing is embedded)
         embedder, spec = _recorded_model(url)
-    split = {key: settings[key] for key in _SPLIT if key in settings}  # what the next ingest compares
+    split = {key: settings[key] for key in SPLIT_SETTINGS if key in settings}  # what the next ingest compares
     rag = _open(url, must_exist=True, embedder=embedder)
     try:
         _check_collection(rag, spec, fix=_ONE_MODEL_FIX)
@@ -1202,8 +1202,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The settings recording how ingest split the files into passages (``--max-words``, ``--overlap``).
-_SPLIT = ("max_words", "overlap")
 
 
 #: What to do about a database holding the vectors of several models, for ``export`` (a file holds one model's).
@@ -1244,7 +1242,7 @@ def _model_identity(embedder: Any, spec: str) -> Optional[str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .transfer import BATCH_SIZE, _load, file_split
+    from .transfer import BATCH_SIZE, SPLIT_SETTINGS, _load, file_split
 
     if not Path(args.file).is_file():
         raise OSError(f"no such file: {args.file}")
@@ -1254,7 +1252,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     source = _check_parquet(args.file, embedder, _model_identity(embedder, spec))  # before the database is created
     _check_stored(url, spec, embedder, fix="import the file into a database of its model (another --db)")
     # The file's passage size, for the next ingest to compare, unless the database records one already.
-    split = {} if any(key in _read_settings(url) for key in _SPLIT) else file_split(source)
+    split = {} if any(key in _read_settings(url) for key in SPLIT_SETTINGS) else file_split(source)
     created = _new_database_file(url)
     rag = _open(url, must_exist=False, embedder=embedder, precision=precision)
     try:
@@ -1832,18 +1830,17 @@ def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
     others = sorted(models - {rag.embedder.model_name})
     if others or (stored_dim is not None and stored_dim != rag.dimension):
         found = ", ".join(repr(m) for m in others) or "another model"
-        retired = [retired_hashing_version(m) for m in others]
-        if fix is None and others and all(retired):
-            fix = (
-                f"that is the lexical model's version {retired[0]}, which this release no longer makes, so they cannot be "
-                "searched or added to: ingest the files again into a new database (another --db)"
-            )
-        newer = [newer_hashing_version(m) for m in others]
-        if fix is None and others and all(newer):
-            fix = (
-                f"that is the lexical model's version {newer[0]}, which a later release of sqlalchemy-vector makes: "
-                "upgrade it (pip install -U sqlalchemy-vector)"
-            )
+        for version_of, outcome in (
+            (
+                retired_hashing_version,
+                "which this release no longer makes, so they cannot be searched or added to: ingest the files again "
+                "into a new database (another --db)",
+            ),
+            (newer_hashing_version, "which a later release of sqlalchemy-vector makes: upgrade it (pip install -U sqlalchemy-vector)"),
+        ):
+            versions = [version_of(m) for m in others]
+            if fix is None and others and all(versions):
+                fix = f"that is the lexical model's version {versions[0]}, {outcome}"
         if fix is None:
             lexical = LEXICAL_NAME.fullmatch(others[0]) if len(others) == 1 else None
             fix = (

@@ -43,6 +43,8 @@ _DIMENSION_KEY = b"sqlalchemy_vector.dimension"
 _IDENTITY_KEY = b"sqlalchemy_vector.model_identity"
 #: How the command-line tool split the passages (its ``--max-words`` and ``--overlap``), JSON, where it recorded it.
 _SPLIT_KEY = b"sqlalchemy_vector.passage_split"
+#: The command-line tool's settings that say how it split the files into passages (``--max-words``, ``--overlap``).
+SPLIT_SETTINGS = ("max_words", "overlap")
 _COLUMNS = ("document_id", "content", "metadata", "embedding")
 #: Rows per batch, both ways, unless the caller says otherwise (the command-line tool's export and import).
 BATCH_SIZE = 10_000
@@ -251,7 +253,7 @@ def file_split(source: Any) -> Dict[str, str]:
         return {}
     if not isinstance(split, dict):
         return {}
-    return {str(k): str(v) for k, v in split.items() if k in ("max_words", "overlap") and str(v).isdigit()}
+    return {str(k): str(v) for k, v in split.items() if k in SPLIT_SETTINGS and str(v).isdigit()}
 
 
 def open_export(

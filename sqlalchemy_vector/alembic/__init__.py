@@ -348,8 +348,9 @@ def context_options(
         backend = find_backend(connection.dialect)
     elif url is not None:
         # Loaded here as Alembic loads it next: a supported backend's dialect not installed is named with its fix.
-        dialect_class(make_url(url))
-        backend = find_backend(make_url(url).get_backend_name())
+        parsed = make_url(url)
+        dialect_class(parsed)
+        backend = find_backend(parsed.get_backend_name())
     else:
         backend = None
     if backend is not None and backend.capabilities.alter_by_table_copy:
