@@ -27,6 +27,20 @@ import sqlalchemy_vector as sv
 from sqlalchemy_vector.exc import MissingDependencyError
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def run_python(
+    *args: str, cwd: Any = None, path: Iterable[Path] = (), timeout: int = 180
+) -> "subprocess.CompletedProcess[str]":
+    """``python ARGS`` (in ``cwd``), this checkout and ``path`` importable, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *map(str, path)])},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 PG = "postgresql+psycopg://me@127.0.0.1:1/rag"  # a closed port: no server is reached, none is needed
 
 
@@ -133,14 +147,7 @@ def test_duckdb_and_clickhouse_without_a_package(tmp_path: Path, modules: str, p
         if extra == "duckdb"
         else f"clickhousedb://localhost/default?interface=chdb&path={tmp_path / 'ch'}"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", BLOCKED_ENTRIES, url, modules, str(Path(__file__).parent)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = run_python("-c", BLOCKED_ENTRIES, url, modules, str(Path(__file__).parent), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 4, done.stdout  # create_engine, the plugin URL, VectorRAG, AsyncVectorRAG
@@ -205,14 +212,7 @@ def _site_without(target: Path, left_out: Iterable[str]) -> Path:
 
 def _run_without(site: Path, script: str, *args: str) -> "subprocess.CompletedProcess[str]":
     # -S: no site-packages but the copy on PYTHONPATH (and this checkout, for sqlalchemy_vector itself).
-    return subprocess.run(
-        [sys.executable, "-S", "-W", "error", "-c", textwrap.dedent(script), *args],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(site)])},
-        cwd=site.parent,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_python("-S", "-W", "error", "-c", textwrap.dedent(script), *args, cwd=site.parent, path=[site])
 
 
 DRIVERS = ["duckdb", "duckdb_sqlalchemy", "duckdb_engine", "duckdb_extension_vss", "duckdb_extension_fts",
@@ -243,13 +243,7 @@ def test_without_the_duckdb_and_clickhouse_distributions(tmp_path: Path) -> None
     assert len(lines) == 2, done.stdout
     assert "duckdb-sqlalchemy, which is not installed" in lines[0] and "[duckdb]'" in lines[0]
     assert "clickhouse-connect, which is not installed" in lines[1] and "[clickhouse]'" in lines[1]
-    cli = subprocess.run(
-        [sys.executable, "-S", "-m", "sqlalchemy_vector", "stats", "--db", f"duckdb:///{tmp_path / 'rag.duckdb'}"],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(site)])},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    cli = run_python("-S", "-m", "sqlalchemy_vector", "stats", "--db", f"duckdb:///{tmp_path / 'rag.duckdb'}", path=[site])
     assert cli.returncode == 1 and cli.stdout == "", cli
     assert cli.stderr.count("\n") == 1 and "pip install 'sqlalchemy-vector[duckdb]'" in cli.stderr, cli.stderr
 
@@ -279,14 +273,7 @@ def test_the_command_with_the_core_alone_warns_in_one_line(tmp_path: Path) -> No
         "from sqlalchemy_vector.cli import main_exit\n"
         "main_exit()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program, "ingest", "a.txt", "--db", "sqlite:///rag.db"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = run_python("-c", program, "ingest", "a.txt", "--db", "sqlite:///rag.db", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "ingested 1 passages" in done.stdout
     warned = [line for line in done.stderr.splitlines() if line.startswith("sqlalchemy-vector: warning: ")]
@@ -306,14 +293,7 @@ def test_the_alembic_module_without_alembic_names_the_extra(tmp_path: Path, bloc
         "except MissingDependencyError as err:\n"
         "    print(err)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_python("-c", program, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("sqlalchemy_vector.alembic needs Alembic 1.18 or later"), done.stdout
     assert done.stdout.rstrip().endswith("install it with: pip install 'sqlalchemy-vector[alembic]'"), done.stdout
