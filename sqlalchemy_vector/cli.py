@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -16,10 +17,11 @@ import stat
 import sys
 import time
 import warnings
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, Set, Tuple, Union
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from .chunking import Chunk, chunk_lines
@@ -257,7 +259,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.func is not cmd_alembic_init:
             _check_url(_db(args), "--db" if getattr(args, "db", None) else "$SQLALCHEMY_VECTOR_DB")
-        return int(args.func(args) or 0)
+        with _command_engines():
+            return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into e.g. head
         sys.stderr.close()
         return 0
@@ -347,6 +350,41 @@ def _check_url(url: str, origin: str = "--db") -> None:
         )
 
 
+#: The engines of the command running, by URL (see :func:`_command_engines`); None outside a command.
+_COMMAND_ENGINES: "ContextVar[Optional[Dict[str, Engine]]]" = ContextVar("sqlalchemy_vector_cli_engines", default=None)
+
+
+@contextlib.contextmanager
+def _command_engines() -> Iterator[None]:
+    """One engine per database for the whole command, disposed when it ends.
+
+    A command reads the stored settings, checks the collection and opens a
+    facade or two: each through its own engine, that was a connection per step
+    (on DuckDB, the file opened again, about 0.1 s each).
+    """
+    engines: Dict[str, Engine] = {}
+    token = _COMMAND_ENGINES.set(engines)
+    try:
+        yield
+    finally:
+        _COMMAND_ENGINES.reset(token)
+        for engine in engines.values():
+            engine.dispose()
+
+
+def _engine(url: str) -> Tuple[Engine, bool]:
+    """The running command's engine for ``url``, and whether the caller must dispose of it (outside a command:
+    a new engine of its own)."""
+    from .engine import create_engine
+
+    engines = _COMMAND_ENGINES.get()
+    if engines is None:
+        return create_engine(url), True
+    if url not in engines:
+        engines[url] = create_engine(url)
+    return engines[url], False
+
+
 def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Optional[str] = None) -> Any:
     from .rag import VectorRAG
 
@@ -356,17 +394,24 @@ def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Option
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
         return _open_existing(url, embedder, _precision_for(url, None))
-    return VectorRAG(url, embedder=embedder, precision=precision)
+    engine, owned = _engine(url)
+    try:
+        rag = VectorRAG(engine, embedder=embedder, precision=precision)
+    except BaseException:
+        if owned:
+            engine.dispose()
+        raise
+    rag._owns_engine = owned
+    return rag
 
 
 def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = None) -> Any:
     """A facade on a database that already holds the tables: read-only commands create nothing."""
     from sqlalchemy import inspect
 
-    from .engine import create_engine
     from .rag import VectorRAG
 
-    engine = create_engine(url)
+    engine, owned = _engine(url)
     try:
         rag = VectorRAG.__new__(VectorRAG)
         rag._setup(engine, None, None, embedder, None, precision=precision)
@@ -382,10 +427,11 @@ def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = No
                 "or pass --db URL"
             )
     except BaseException:
-        engine.dispose()
+        if owned:
+            engine.dispose()
         raise
     rag._tables_ready = True
-    rag._owns_engine = True
+    rag._owns_engine = owned
     return rag
 
 
@@ -1479,13 +1525,11 @@ def _read_settings(url: str) -> Dict[str, str]:
     """The stored model settings, or {} (a new database, or one built through the API); creates nothing."""
     from sqlalchemy import inspect, select
 
-    from .engine import create_engine
-
     parsed = make_url(url)
     path = backend_for(parsed.get_dialect()).database_file(parsed)
     if path is not None and not Path(path).exists():
         return {}
-    engine = create_engine(url)
+    engine, owned = _engine(url)
     try:
         with engine.connect() as connection:
             if not inspect(connection).has_table(SETTINGS_TABLE):
@@ -1494,7 +1538,8 @@ def _read_settings(url: str) -> Dict[str, str]:
             rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
             return {str(k): str(v) for k, v in rows}
     finally:
-        engine.dispose()
+        if owned:
+            engine.dispose()
 
 
 #: The settings key counting ingest writes (each under the writer lock); not a setting, never read as one.

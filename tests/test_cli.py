@@ -8,9 +8,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, List, Set
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 
 from sqlalchemy_vector.cli import main
 
@@ -136,3 +138,33 @@ def test_console_entry_points(workspace: Path) -> None:
     assert script is not None, "console script not installed"
     done = subprocess.run([script, "query", "chunking passages", "-k", "1"], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.startswith("1. ") and "corpus/retrieval.md" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ingest", "corpus", "--quiet"],
+        ["query", "distance metric", "-k", "3"],
+        ["query", "distance metric", "--mode", "vector", "--json"],
+        ["stats"],
+        ["export", "out.parquet"],
+    ],
+    ids=lambda command: " ".join(command[:1] + command[-1:]),
+)
+def test_a_command_opens_its_database_once(
+    command: List[str], db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One engine for the whole command: on DuckDB each engine opened the file again (about 0.1 s),
+    # elsewhere each was a connection of its own.
+    assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
+    engines: Set[int] = set()
+
+    def opened(connection: Connection) -> None:
+        engines.add(id(connection.engine))
+
+    event.listen(Engine, "engine_connect", opened)
+    try:
+        assert main([*command, "--db", db_url]) == 0, capsys.readouterr().err
+    finally:
+        event.remove(Engine, "engine_connect", opened)
+    assert len(engines) == 1
