@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from .chunking import Chunk, chunk_lines
+from .collection import SETTINGS_TABLE, settings_table
 from .dialects import DEFAULT_URL, backend_for
 from .dialects.base import backends, dialect_class, find_backend, supported_dialects
 from .exc import InvalidArgumentError, InvalidVectorError, VectorError, first_line
@@ -1509,18 +1510,6 @@ LEXICAL_MODEL = "lexical"
 #: The name the lexical embedder records at a version and a dimension (``hashing-v3-384`` is ``lexical``; a
 #: database of an earlier release records ``hashing-v2-384``): also a ``--model``.
 LEXICAL_NAME = re.compile(r"hashing-v([23])-([1-9][0-9]{0,5})")
-#: The table that records, per database, how its passages were embedded (key/value rows).
-SETTINGS_TABLE = "vector_collection"
-
-
-def _settings_table() -> Any:
-    from sqlalchemy import Column, MetaData, String, Table, Text
-
-    return Table(
-        SETTINGS_TABLE, MetaData(), Column("key", String(64), primary_key=True), Column("value", Text, nullable=False)
-    )
-
-
 def _read_settings(url: str) -> Dict[str, str]:
     """The stored model settings, or {} (a new database, or one built through the API); creates nothing."""
     from sqlalchemy import inspect, select
@@ -1534,7 +1523,7 @@ def _read_settings(url: str) -> Dict[str, str]:
         with engine.connect() as connection:
             if not inspect(connection).has_table(SETTINGS_TABLE):
                 return {}
-            table = _settings_table()
+            table = settings_table()
             rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
             return {str(k): str(v) for k, v in rows}
     finally:
@@ -1552,7 +1541,7 @@ def _writes_recorded(connection: Any) -> int:
 
     if not inspect(connection).has_table(SETTINGS_TABLE):
         return 0
-    table = _settings_table()
+    table = settings_table()
     value = connection.execute(select(table.c.value).where(table.c.key == _WRITES)).scalar()
     return 0 if value is None else int(value)
 
@@ -1561,7 +1550,7 @@ def _record_write(connection: Any, writes: int) -> None:
     """Count one more ingest write (``writes`` recorded before it), in the write's transaction."""
     from sqlalchemy import delete, insert
 
-    table = _settings_table()
+    table = settings_table()
     table.create(connection, checkfirst=True)
     connection.execute(delete(table).where(table.c.key == _WRITES))
     connection.execute(insert(table), {"key": _WRITES, "value": str(writes + 1)})
@@ -1570,7 +1559,7 @@ def _record_write(connection: Any, writes: int) -> None:
 def _write_settings(rag: Any, values: Dict[str, str]) -> None:
     from sqlalchemy import delete, insert
 
-    table = _settings_table()
+    table = settings_table()
     with rag.engine.begin() as connection:
         _lock_writers(rag, connection)  # concurrent ingests create the table and replace the rows one at a time
         table.create(connection, checkfirst=True)

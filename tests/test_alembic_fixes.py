@@ -1028,7 +1028,8 @@ def test_autogenerate_keeps_the_command_line_tools_settings_table(database: str)
     from alembic.autogenerate import compare_metadata
 
     from sqlalchemy_vector.alembic import context_options
-    from sqlalchemy_vector.cli import SETTINGS_TABLE, main
+    from sqlalchemy_vector.cli import main
+    from sqlalchemy_vector.collection import SETTINGS_TABLE
 
     corpus = Path(__file__).resolve().parent.parent / "examples" / "corpus"
     assert main(["ingest", str(corpus / "indexes.md"), "--db", database, "--quiet"]) == 0

@@ -44,6 +44,7 @@ except ImportError as _error:  # Alembic missing, or older than 1.18 (no autogen
         name="alembic",
     ) from _error
 
+from ..collection import is_settings_table
 from ..dialects.base import backends, dialect_class, enable_vector_reflection, find_backend
 from ..fulltext import FullTextIndex
 from ..index import VectorIndex
@@ -178,7 +179,7 @@ def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, c
     (``vector_collection``, which records how a database's passages were
     embedded: dropping it would leave the tool unable to tell its model.)
     """
-    if type_ == "table" and reflected and compare_to is None and _is_settings_table(obj):
+    if type_ == "table" and reflected and compare_to is None and is_settings_table(obj):
         return False
     if type_ == "index":
         if isinstance(obj, (VectorIndex, FullTextIndex)):
@@ -188,13 +189,6 @@ def include_object(obj: Any, name: Optional[str], type_: str, reflected: bool, c
         if reflected and any(backend.reflected_vector_index(obj) for backend in backends()):
             return False
     return True
-
-
-def _is_settings_table(table: Any) -> bool:
-    """Whether a reflected table is the command-line tool's settings table (its name and its two columns)."""
-    from ..cli import SETTINGS_TABLE
-
-    return getattr(table, "name", None) == SETTINGS_TABLE and sorted(getattr(table, "c", {}).keys()) == ["key", "value"]
 
 
 def include_name_for(connection: Optional[Connection]) -> IncludeName:
