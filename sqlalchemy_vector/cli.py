@@ -360,8 +360,8 @@ def _command_engines() -> Iterator[None]:
     """One engine per database for the whole command, disposed when it ends.
 
     A command reads the stored settings, checks the collection and opens a
-    facade or two: each through its own engine, that was a connection per step
-    (on DuckDB, the file opened again, about 0.1 s each).
+    facade or two, all through this engine: one connection, where an engine per
+    step would open a new one each time (on DuckDB, the file again, about 0.1 s).
     """
     engines: Dict[str, Engine] = {}
     token = _COMMAND_ENGINES.set(engines)
@@ -373,17 +373,16 @@ def _command_engines() -> Iterator[None]:
             engine.dispose()
 
 
-def _engine(url: str) -> Tuple[Engine, bool]:
-    """The running command's engine for ``url``, and whether the caller must dispose of it (outside a command:
-    a new engine of its own)."""
+def _engine(url: str) -> Engine:
+    """The running command's engine for ``url``, made at first use; :func:`main` disposes of it."""
     from .engine import create_engine
 
     engines = _COMMAND_ENGINES.get()
     if engines is None:
-        return create_engine(url), True
+        raise RuntimeError("the command-line tool's helpers open databases only inside main()")
     if url not in engines:
         engines[url] = create_engine(url)
-    return engines[url], False
+    return engines[url]
 
 
 def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Optional[str] = None) -> Any:
@@ -395,15 +394,7 @@ def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Option
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
         return _open_existing(url, embedder, _precision_for(url, None))
-    engine, owned = _engine(url)
-    try:
-        rag = VectorRAG(engine, embedder=embedder, precision=precision)
-    except BaseException:
-        if owned:
-            engine.dispose()
-        raise
-    rag._owns_engine = owned
-    return rag
+    return VectorRAG(_engine(url), embedder=embedder, precision=precision)
 
 
 def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = None) -> Any:
@@ -412,27 +403,21 @@ def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = No
 
     from .rag import VectorRAG
 
-    engine, owned = _engine(url)
-    try:
-        rag = VectorRAG.__new__(VectorRAG)
-        rag._setup(engine, None, None, embedder, None, precision=precision)
-        tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
-        if rag.embedding_model is not None:
-            tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
-        with engine.connect() as connection:
-            inspector = inspect(connection)
-            missing = [t.name for t in tables if not inspector.has_table(t.name, schema=t.schema)]
-        if missing:
-            raise OSError(
-                f"{_shown(url)} has no {' or '.join(missing)} table; run `sqlalchemy-vector ingest PATH...` first, "
-                "or pass --db URL"
-            )
-    except BaseException:
-        if owned:
-            engine.dispose()
-        raise
+    engine = _engine(url)
+    rag = VectorRAG.__new__(VectorRAG)
+    rag._setup(engine, None, None, embedder, None, precision=precision)
+    tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
+    if rag.embedding_model is not None:
+        tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        missing = [t.name for t in tables if not inspector.has_table(t.name, schema=t.schema)]
+    if missing:
+        raise OSError(
+            f"{_shown(url)} has no {' or '.join(missing)} table; run `sqlalchemy-vector ingest PATH...` first, "
+            "or pass --db URL"
+        )
     rag._tables_ready = True
-    rag._owns_engine = owned
     return rag
 
 
@@ -1510,6 +1495,8 @@ LEXICAL_MODEL = "lexical"
 #: The name the lexical embedder records at a version and a dimension (``hashing-v3-384`` is ``lexical``; a
 #: database of an earlier release records ``hashing-v2-384``): also a ``--model``.
 LEXICAL_NAME = re.compile(r"hashing-v([23])-([1-9][0-9]{0,5})")
+
+
 def _read_settings(url: str) -> Dict[str, str]:
     """The stored model settings, or {} (a new database, or one built through the API); creates nothing."""
     from sqlalchemy import inspect, select
@@ -1518,17 +1505,12 @@ def _read_settings(url: str) -> Dict[str, str]:
     path = backend_for(parsed.get_dialect()).database_file(parsed)
     if path is not None and not Path(path).exists():
         return {}
-    engine, owned = _engine(url)
-    try:
-        with engine.connect() as connection:
-            if not inspect(connection).has_table(SETTINGS_TABLE):
-                return {}
-            table = settings_table()
-            rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
-            return {str(k): str(v) for k, v in rows}
-    finally:
-        if owned:
-            engine.dispose()
+    with _engine(url).connect() as connection:
+        if not inspect(connection).has_table(SETTINGS_TABLE):
+            return {}
+        table = settings_table()
+        rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
+        return {str(k): str(v) for k, v in rows}
 
 
 #: The settings key counting ingest writes (each under the writer lock); not a setting, never read as one.
