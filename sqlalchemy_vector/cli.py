@@ -351,8 +351,17 @@ def _check_url(url: str, origin: str = "--db") -> None:
         )
 
 
-#: The engines of the command running, by URL (see :func:`_command_engines`); None outside a command.
-_COMMAND_ENGINES: "ContextVar[Optional[Dict[str, Engine]]]" = ContextVar("sqlalchemy_vector_cli_engines", default=None)
+@dataclasses.dataclass
+class _Command:
+    """What one command shares between its steps, by database URL: see :func:`_command_engines`."""
+
+    engines: Dict[str, Engine] = dataclasses.field(default_factory=dict)
+    #: The stored settings as the command first read them; dropped when it writes its own.
+    settings: Dict[str, Dict[str, str]] = dataclasses.field(default_factory=dict)
+
+
+#: The command running; None outside one.
+_COMMAND: "ContextVar[Optional[_Command]]" = ContextVar("sqlalchemy_vector_cli_command", default=None)
 
 
 @contextlib.contextmanager
@@ -362,24 +371,31 @@ def _command_engines() -> Iterator[None]:
     A command reads the stored settings, checks the collection and opens a
     facade or two, all through this engine: one connection, where an engine per
     step would open a new one each time (on DuckDB, the file again, about 0.1 s).
+    The settings are read once: every step that asks for them asks before the
+    command writes anything, and a write drops what was read.
     """
-    engines: Dict[str, Engine] = {}
-    token = _COMMAND_ENGINES.set(engines)
+    command = _Command()
+    token = _COMMAND.set(command)
     try:
         yield
     finally:
-        _COMMAND_ENGINES.reset(token)
-        for engine in engines.values():
+        _COMMAND.reset(token)
+        for engine in command.engines.values():
             engine.dispose()
+
+
+def _running() -> _Command:
+    command = _COMMAND.get()
+    if command is None:
+        raise RuntimeError("the command-line tool's helpers open databases only inside main()")
+    return command
 
 
 def _engine(url: str) -> Engine:
     """The running command's engine for ``url``, made at first use; :func:`main` disposes of it."""
     from .engine import create_engine
 
-    engines = _COMMAND_ENGINES.get()
-    if engines is None:
-        raise RuntimeError("the command-line tool's helpers open databases only inside main()")
+    engines = _running().engines
     if url not in engines:
         engines[url] = create_engine(url)
     return engines[url]
@@ -1498,19 +1514,26 @@ LEXICAL_NAME = re.compile(r"hashing-v([23])-([1-9][0-9]{0,5})")
 
 
 def _read_settings(url: str) -> Dict[str, str]:
-    """The stored model settings, or {} (a new database, or one built through the API); creates nothing."""
+    """The stored model settings, or {} (a new database, or one built through the API); creates nothing.
+
+    Read once per command (see :func:`_command_engines`); the caller gets a copy of its own.
+    """
     from sqlalchemy import inspect, select
 
-    parsed = make_url(url)
-    path = backend_for(parsed.get_dialect()).database_file(parsed)
-    if path is not None and not Path(path).exists():
-        return {}
-    with _engine(url).connect() as connection:
-        if not inspect(connection).has_table(SETTINGS_TABLE):
-            return {}
-        table = settings_table()
-        rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
-        return {str(k): str(v) for k, v in rows}
+    read = _running().settings
+    if url not in read:
+        parsed = make_url(url)
+        path = backend_for(parsed.get_dialect()).database_file(parsed)
+        if path is not None and not Path(path).exists():
+            return {}  # not kept: the command may create the file
+        with _engine(url).connect() as connection:
+            if not inspect(connection).has_table(SETTINGS_TABLE):
+                read[url] = {}
+            else:
+                table = settings_table()
+                rows = connection.execute(select(table.c.key, table.c.value).where(table.c.key != _WRITES))
+                read[url] = {str(k): str(v) for k, v in rows}
+    return dict(read[url])
 
 
 #: The settings key counting ingest writes (each under the writer lock); not a setting, never read as one.
@@ -1541,6 +1564,7 @@ def _record_write(connection: Any, writes: int) -> None:
 def _write_settings(rag: Any, values: Dict[str, str]) -> None:
     from sqlalchemy import delete, insert
 
+    _running().settings.clear()  # what the command read is no longer what is stored
     table = settings_table()
     with rag.engine.begin() as connection:
         _lock_writers(rag, connection)  # concurrent ingests create the table and replace the rows one at a time

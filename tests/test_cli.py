@@ -8,13 +8,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, List, Set
+from typing import Any, Callable, List, Set
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from sqlalchemy_vector.cli import main
+from sqlalchemy_vector.collection import SETTINGS_TABLE
 
 from cli_fixtures import CORPUS, REPO, workspace  # noqa: F401  (workspace is a fixture)
 
@@ -155,16 +156,27 @@ def test_a_command_opens_its_database_once(
     command: List[str], db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # One engine for the whole command: on DuckDB each engine opened the file again (about 0.1 s),
-    # elsewhere each was a connection of its own.
+    # elsewhere each was a connection of its own. And one read of the stored settings, which every
+    # step of the command consults.
     assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
     engines: Set[int] = set()
+    settings_reads: List[str] = []
 
     def opened(connection: Connection) -> None:
         engines.add(id(connection.engine))
 
+    def executed(connection: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        # The settings, not the write counter: every key but the counter's (identifiers as any backend quotes them).
+        bare = statement.replace('"', "").replace("`", "")
+        if f"FROM {SETTINGS_TABLE}" in bare and ("!=" in bare or "<>" in bare):
+            settings_reads.append(statement)
+
     event.listen(Engine, "engine_connect", opened)
+    event.listen(Engine, "before_cursor_execute", executed)
     try:
         assert main([*command, "--db", db_url]) == 0, capsys.readouterr().err
     finally:
         event.remove(Engine, "engine_connect", opened)
+        event.remove(Engine, "before_cursor_execute", executed)
     assert len(engines) == 1
+    assert len(settings_reads) == 1, settings_reads
