@@ -260,7 +260,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.func is not cmd_alembic_init:
             _check_url(_db(args), "--db" if getattr(args, "db", None) else "$SQLALCHEMY_VECTOR_DB")
-        with _command_engines():
+        with _command_scope():
             return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into e.g. head
         sys.stderr.close()
@@ -353,7 +353,7 @@ def _check_url(url: str, origin: str = "--db") -> None:
 
 @dataclasses.dataclass
 class _Command:
-    """What one command shares between its steps, by database URL: see :func:`_command_engines`."""
+    """What one command shares between its steps, by database URL: see :func:`_command_scope`."""
 
     engines: Dict[str, Engine] = dataclasses.field(default_factory=dict)
     #: The stored settings as the command first read them; dropped when it writes its own.
@@ -365,8 +365,8 @@ _COMMAND: "ContextVar[Optional[_Command]]" = ContextVar("sqlalchemy_vector_cli_c
 
 
 @contextlib.contextmanager
-def _command_engines() -> Iterator[None]:
-    """One engine per database for the whole command, disposed when it ends.
+def _command_scope() -> Iterator[None]:
+    """What the command's steps share: one engine per database, disposed when it ends, and the stored settings.
 
     A command reads the stored settings, checks the collection and opens a
     facade or two, all through this engine: one connection, where an engine per
@@ -385,6 +385,7 @@ def _command_engines() -> Iterator[None]:
 
 
 def _running() -> _Command:
+    """The command :func:`main` is running (the helpers below it are not for use on their own)."""
     command = _COMMAND.get()
     if command is None:
         raise RuntimeError("the command-line tool's helpers open databases only inside main()")
@@ -1516,7 +1517,7 @@ LEXICAL_NAME = re.compile(r"hashing-v([23])-([1-9][0-9]{0,5})")
 def _read_settings(url: str) -> Dict[str, str]:
     """The stored model settings, or {} (a new database, or one built through the API); creates nothing.
 
-    Read once per command (see :func:`_command_engines`); the caller gets a copy of its own.
+    Read once per command (see :func:`_command_scope`); the caller gets a copy of its own.
     """
     from sqlalchemy import inspect, select
 
