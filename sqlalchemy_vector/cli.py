@@ -358,6 +358,8 @@ class _Command:
     engines: Dict[str, Engine] = dataclasses.field(default_factory=dict)
     #: The stored settings as the command first read them; dropped when it writes its own.
     settings: Dict[str, Dict[str, str]] = dataclasses.field(default_factory=dict)
+    #: The tables the command found, as (URL, schema, name): a read-only command drops none of them.
+    tables_found: Set[Tuple[str, Optional[str], str]] = dataclasses.field(default_factory=set)
 
 
 #: The command running; None outside one.
@@ -426,14 +428,18 @@ def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = No
     tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
     if rag.embedding_model is not None:
         tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]
-    with engine.connect() as connection:
-        inspector = inspect(connection)
-        missing = [t.name for t in tables if not inspector.has_table(t.name, schema=t.schema)]
-    if missing:
-        raise OSError(
-            f"{_shown(url)} has no {' or '.join(missing)} table; run `sqlalchemy-vector ingest PATH...` first, "
-            "or pass --db URL"
-        )
+    found = _running().tables_found
+    wanted = {(url, t.schema, t.name) for t in tables}
+    if not wanted <= found:  # a command that opens a second facade (with its model) looks once
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            missing = [t.name for t in tables if not inspector.has_table(t.name, schema=t.schema)]
+        if missing:
+            raise OSError(
+                f"{_shown(url)} has no {' or '.join(missing)} table; run `sqlalchemy-vector ingest PATH...` first, "
+                "or pass --db URL"
+            )
+        found.update(wanted)
     rag._tables_ready = True
     return rag
 
@@ -1855,16 +1861,15 @@ def _check_stored(url: str, spec: str, embedder: Any, fix: Optional[str] = None)
 
 
 def _check_collection(rag: Any, spec: str, fix: Optional[str] = None) -> None:
-    """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension."""
+    """Refuse to mix models: embeddings already stored must be of the embedder's model and dimension.
+
+    ``rag`` comes from ``_open(url, must_exist=True)``, which found its tables.
+    """
     from .embedding import newer_hashing_version, retired_hashing_version
     from .index import vector_columns
 
     vector_table = (rag.embedding_model or rag.document_model).__table__
     with rag.engine.connect() as connection:
-        from sqlalchemy import inspect
-
-        if not inspect(connection).has_table(vector_table.name, schema=vector_table.schema):
-            return
         dims = vector_columns(connection, vector_table.name, schema=vector_table.schema)
     stored_dim = dims.get(vector_table.c[rag._models.vector.key].name) if dims else None
     models = {m for m, count in rag.get_statistics()["models"].items() if count}

@@ -12,7 +12,7 @@ from typing import Any, Callable, List, Set
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Inspector
 
 from sqlalchemy_vector.cli import main
 from sqlalchemy_vector.collection import SETTINGS_TABLE
@@ -180,3 +180,32 @@ def test_a_command_opens_its_database_once(
         event.remove(Engine, "before_cursor_execute", executed)
     assert len(engines) == 1
     assert len(settings_reads) == 1, settings_reads
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["query", "distance metric", "-k", "3"],
+        ["query", "distance metric", "--mode", "vector", "--json"],
+        ["stats"],
+        ["export", "out.parquet"],
+    ],
+    ids=lambda command: " ".join(command[:1] + command[-1:]),
+)
+def test_a_reading_command_looks_for_each_table_once(
+    command: List[str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # These commands open a facade to fail on a missing table before the model loads, then one with
+    # the model, and check the stored vectors: the tables are looked for by the first only.
+    assert main(["ingest", "corpus", "--db", db_url, "--quiet"]) == 0
+    probed: List[str] = []
+    has_table = Inspector.has_table
+
+    def probe(self: Inspector, table_name: str, *args: Any, **kw: Any) -> bool:
+        probed.append(table_name)
+        return has_table(self, table_name, *args, **kw)
+
+    monkeypatch.setattr(Inspector, "has_table", probe)
+    assert main([*command, "--db", db_url]) == 0, capsys.readouterr().err
+    assert {"documents", "embeddings"} <= set(probed)
+    assert len(probed) == len(set(probed)), probed
