@@ -141,17 +141,20 @@ def test_console_entry_points(workspace: Path) -> None:
     assert done.stdout.startswith("1. ") and "corpus/retrieval.md" in done.stdout
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["ingest", "corpus", "--quiet"],
+#: Commands that read a database the suite ingested, named in test ids by their first and last words.
+READING_COMMANDS = [
         ["query", "distance metric", "-k", "3"],
         ["query", "distance metric", "--mode", "vector", "--json"],
         ["stats"],
         ["export", "out.parquet"],
-    ],
-    ids=lambda command: " ".join(command[:1] + command[-1:]),
-)
+]
+
+
+def _command_id(command: List[str]) -> str:
+    return " ".join(command[:1] + command[-1:])
+
+
+@pytest.mark.parametrize("command", [["ingest", "corpus", "--quiet"], *READING_COMMANDS], ids=_command_id)
 def test_a_command_opens_its_database_once(
     command: List[str], db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,16 +185,7 @@ def test_a_command_opens_its_database_once(
     assert len(settings_reads) == 1, settings_reads
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["query", "distance metric", "-k", "3"],
-        ["query", "distance metric", "--mode", "vector", "--json"],
-        ["stats"],
-        ["export", "out.parquet"],
-    ],
-    ids=lambda command: " ".join(command[:1] + command[-1:]),
-)
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=_command_id)
 def test_a_reading_command_looks_for_each_table_once(
     command: List[str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
