@@ -1740,14 +1740,11 @@ class _StoredModel:
 
     #: The database records the name its vectors are stored under: no other to look for (and nothing loaded to ask).
     former_model_names: Tuple[str, ...] = ()
-
-    def retired_model_name(self, model_name: str) -> bool:
-        """False: the collection's check names a retired model itself (and nothing is loaded to ask)."""
-        return False
-
-    def newer_model_name(self, model_name: str) -> bool:
-        """False: the collection's check names a later release's model itself (and nothing is loaded to ask)."""
-        return False
+    #: None, not methods: the facade's check at open then asks nothing of the database, and, found here, these
+    #: names never reach ``__getattr__`` (which would load the model). The collection's check names a retired
+    #: or a later release's model itself.
+    retired_model_name: None = None
+    newer_model_name: None = None
 
     def __init__(self, spec: str, model_name: str, dimension: int) -> None:
         self.spec = spec

@@ -8,8 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, List
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 
 from sqlalchemy_vector.cli import main
 
@@ -36,8 +39,20 @@ def test_model_is_stored_and_enforced(workspace: Path, capsys: pytest.CaptureFix
     # query and re-ingest use the stored model without being told.
     assert main(["query", "how far apart are two embeddings", "--mode", "vector", "--json", "-k", "1", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out)[0]["metadata"]["source"] == "corpus/distance-metrics.md"
-    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    asked: List[str] = []
+
+    def executed(connection: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if "model_name" in statement and "LIMIT" in statement.upper():
+            asked.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", executed)
+    try:
+        assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    finally:
+        event.remove(Engine, "before_cursor_execute", executed)
     assert "(5 unchanged" in capsys.readouterr().out
+    # The stored model has no earlier versions to look for: opening the database asks for none.
+    assert asked == []
     # Another model (same dimension, too) is refused, naming both.
     for command in (["query", "x"], ["ingest", "corpus"]):
         assert main([*command, "--model", "lexical", "--db", url]) == 1
