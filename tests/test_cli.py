@@ -141,16 +141,17 @@ def test_console_entry_points(workspace: Path) -> None:
     assert done.stdout.startswith("1. ") and "corpus/retrieval.md" in done.stdout
 
 
-#: Commands that read a database the suite ingested, named in test ids by their first and last words.
+#: Commands that read a database the test ingested first.
 READING_COMMANDS = [
-        ["query", "distance metric", "-k", "3"],
-        ["query", "distance metric", "--mode", "vector", "--json"],
-        ["stats"],
-        ["export", "out.parquet"],
+    ["query", "distance metric", "-k", "3"],
+    ["query", "distance metric", "--mode", "vector", "--json"],
+    ["stats"],
+    ["export", "out.parquet"],
 ]
 
 
 def _command_id(command: List[str]) -> str:
+    """A command in a test id: its first and last words."""
     return " ".join(command[:1] + command[-1:])
 
 
