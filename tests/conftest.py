@@ -209,6 +209,14 @@ def conn(engine: Engine, backend: str) -> Iterator[Connection]:
             transaction.rollback()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The strict mypy run of test_typing.py takes a minute or more: started now, it runs beside the tests.
+    for item in session.items:
+        if "mypy_output" in getattr(item, "fixturenames", ()):
+            item.module.start_mypy()
+            return
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped:
         _skipped.append(report.nodeid)

@@ -3,6 +3,7 @@ distance methods on a ``VectorMapped`` attribute; the same declarations map and 
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import subprocess
@@ -35,12 +36,39 @@ def lines_about(output: str, sample: str) -> List[str]:
     return [line for line in output.splitlines() if sample in line and "error" in line]
 
 
+_MYPY: List["subprocess.Popen[str]"] = []
+
+
+def start_mypy() -> "subprocess.Popen[str]":
+    """The strict mypy run over every sample, started once.
+
+    It takes a minute or more (it reads SQLAlchemy and NumPy whole), so the
+    suite starts it as soon as it has collected a test that reads its output
+    (``pytest_collection_finish`` in ``conftest.py``): it then checks on the
+    other core while the tests before this module run.  A run left unread
+    when the suite stops is ended.
+    """
+    if not _MYPY:
+        command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent"]
+        process = subprocess.Popen(
+            command + [str(SAMPLES / s) for s in GOOD + WRONG],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        atexit.register(process.kill)  # a no-op once it has ended
+        _MYPY.append(process)
+    return _MYPY[0]
+
+
 @pytest.fixture(scope="module")
 def mypy_output() -> str:
-    """One strict mypy run over every sample (each checker run costs seconds)."""
-    result = run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent"] + [str(SAMPLES / s) for s in GOOD + WRONG])
-    assert result.returncode == 1, result.stdout + result.stderr  # the wrong samples must fail
-    return result.stdout
+    """The output of the one strict mypy run over every sample (see :func:`start_mypy`)."""
+    process = start_mypy()
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 1, stdout + stderr  # the wrong samples must fail
+    return stdout
 
 
 @pytest.fixture(scope="module")
