@@ -23,8 +23,12 @@ demo: $(VENV)/.installed-sqlite
 	$(PY) -m sqlalchemy_vector ingest examples/corpus
 	$(PY) -m sqlalchemy_vector query "which distance metric should I use for normalized embeddings" -k 3
 
+# Two pytest-xdist workers, one per core, each a test file at a time (each starts its own PostgreSQL and
+# chDB); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-all
-	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql,sqlite-plugin,sqlite-attach,duckdb-plugin,duckdb-attach,postgresql-plugin,postgresql-attach,postgresql-derived,clickhouse $(PY) -m pytest $(PYTEST_ARGS)
+	SQLALCHEMY_VECTOR_REQUIRE_BACKENDS=sqlite,sqlite-python,duckdb,postgresql,sqlite-plugin,sqlite-attach,duckdb-plugin,duckdb-attach,postgresql-plugin,postgresql-attach,postgresql-derived,clickhouse $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-all
 	$(PY) -m ruff check sqlalchemy_vector tests examples bench

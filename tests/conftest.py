@@ -209,8 +209,16 @@ def conn(engine: Engine, backend: str) -> Iterator[Connection]:
             transaction.rollback()
 
 
+def _worker(config: pytest.Config) -> bool:
+    """Whether this process is one of pytest-xdist's workers (``make test`` runs two)."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The strict mypy run of test_typing.py takes a minute or more: started now, it runs beside the tests.
+    # (Under pytest-xdist the other worker runs beside it, and every worker collects every test.)
+    if _worker(session.config):
+        return
     for item in session.items:
         if "mypy_output" in getattr(item, "fixturenames", ()):
             item.module.start_mypy()
@@ -222,7 +230,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _skipped.append(report.nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    # pytest-xdist: the backends a worker reached count for the run (its skips reach this process as reports).
+    _reached.update(node.workeroutput.get("vector_backends_reached", ()))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _worker(session.config):
+        session.config.workeroutput["vector_backends_reached"] = sorted(_reached)  # type: ignore[attr-defined]
+        return  # the run is judged where the workers report
     required = [b for b in os.environ.get("SQLALCHEMY_VECTOR_REQUIRE_BACKENDS", "").split(",") if b]
     if not required or exitstatus != 0:
         return

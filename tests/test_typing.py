@@ -42,11 +42,12 @@ _MYPY: List["subprocess.Popen[str]"] = []
 def start_mypy() -> "subprocess.Popen[str]":
     """The strict mypy run over every sample, started once.
 
-    It takes a minute or more (it reads SQLAlchemy and NumPy whole), so the
-    suite starts it as soon as it has collected a test that reads its output
-    (``pytest_collection_finish`` in ``conftest.py``): it then checks on the
-    other core while the tests before this module run.  A run left unread
-    when the suite stops is ended.
+    It takes a minute or more (it reads SQLAlchemy and NumPy whole), so a
+    run in one process starts it as soon as it has collected a test that
+    reads its output (``pytest_collection_finish`` in ``conftest.py``): it
+    then checks on the other core while the tests before this module run.
+    Under pytest-xdist, the worker given this module starts it, beside the
+    other worker.  A run left unread when the suite stops is ended.
     """
     if not _MYPY:
         command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent"]
