@@ -24,7 +24,7 @@ demo: $(VENV)/.installed-sqlite
 	$(PY) -m sqlalchemy_vector query "which distance metric should I use for normalized embeddings" -k 3
 
 # Two pytest-xdist workers, one per core, each a test file at a time (each starts its own PostgreSQL and
-# chDB); TEST_WORKERS=0 runs the suite in one process.
+# chDB); TEST_WORKERS=0 runs the suite in one process, TEST_WORKERS=auto one worker per core.
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.installed-all
