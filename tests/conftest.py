@@ -214,6 +214,16 @@ def _worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    workers = getattr(session.config.option, "numprocesses", None)  # pytest-xdist's -n, resolved by now
+    if os.environ.get("SQLALCHEMY_VECTOR_TEST_PG_URL") and isinstance(workers, int) and workers > 1:
+        raise pytest.UsageError(
+            f"SQLALCHEMY_VECTOR_TEST_PG_URL names one PostgreSQL, which {workers} pytest-xdist workers would share "
+            "(tests of both create and drop databases of the same names): run the suite in one process, "
+            "make test TEST_WORKERS=0 (pytest -n 0), or unset it to give each worker an embedded server"
+        )
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The strict mypy run of test_typing.py takes a minute or more: started now, it runs beside the tests.
     # (Under pytest-xdist the other worker runs beside it, and every worker collects every test.)
