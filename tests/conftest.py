@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable, Dict, Iterator, Set
+from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
 
 import pytest
 import sqlalchemy
@@ -246,22 +246,26 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     _reached.update(node.workeroutput.get("vector_backends_reached", ()))
 
 
+def _required_backends() -> Tuple[List[str], List[str]]:
+    """The backends ``SQLALCHEMY_VECTOR_REQUIRE_BACKENDS`` lists, and those of them no test reached."""
+    required = [b for b in os.environ.get("SQLALCHEMY_VECTOR_REQUIRE_BACKENDS", "").split(",") if b]
+    return required, [b for b in required if b not in _reached]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _worker(session.config):
         session.config.workeroutput["vector_backends_reached"] = sorted(_reached)  # type: ignore[attr-defined]
         return  # the run is judged where the workers report
-    required = [b for b in os.environ.get("SQLALCHEMY_VECTOR_REQUIRE_BACKENDS", "").split(",") if b]
+    required, missing = _required_backends()
     if not required or exitstatus != 0:
         return
-    missing = [b for b in required if b not in _reached]
     if missing or _skipped:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"vector backends reached: {', '.join(sorted(_reached)) or 'none'}")
-    required = [b for b in os.environ.get("SQLALCHEMY_VECTOR_REQUIRE_BACKENDS", "").split(",") if b]
-    missing = [b for b in required if b not in _reached]
+    required, missing = _required_backends()
     if missing:
         terminalreporter.write_line(f"FAILED: required backends not reached: {', '.join(missing)}", red=True)
     if required and _skipped:

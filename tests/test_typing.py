@@ -4,6 +4,7 @@ distance methods on a ``VectorMapped`` attribute; the same declarations map and 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import shutil
 import subprocess
@@ -36,9 +37,7 @@ def lines_about(output: str, sample: str) -> List[str]:
     return [line for line in output.splitlines() if sample in line and "error" in line]
 
 
-_MYPY: List["subprocess.Popen[str]"] = []
-
-
+@functools.lru_cache(maxsize=None)
 def start_mypy() -> "subprocess.Popen[str]":
     """The strict mypy run over every sample, started once.
 
@@ -49,18 +48,16 @@ def start_mypy() -> "subprocess.Popen[str]":
     Under pytest-xdist, the worker given this module starts it, beside the
     other worker.  A run left unread when the suite stops is ended.
     """
-    if not _MYPY:
-        command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent"]
-        process = subprocess.Popen(
-            command + [str(SAMPLES / s) for s in GOOD + WRONG],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        atexit.register(process.kill)  # a no-op once it has ended
-        _MYPY.append(process)
-    return _MYPY[0]
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent"]
+    process = subprocess.Popen(
+        command + [str(SAMPLES / s) for s in GOOD + WRONG],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    atexit.register(process.kill)  # a no-op once it has ended
+    return process
 
 
 @pytest.fixture(scope="module")
