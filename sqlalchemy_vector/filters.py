@@ -44,7 +44,6 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, coercions, roles
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -261,7 +260,9 @@ def _kind(value: Any, where: str, op: str, ordered: bool = False) -> str:
     )
 
 
-def _bind(value: Any, kind: str) -> BindParameter[Any]:
+def _bind(value: Any, kind: str) -> ColumnElement[Any]:
+    if kind == "number":
+        return FilterNumber(_as_compared(value, kind))
     return literal(_as_compared(value, kind), _KINDS[kind])
 
 
@@ -386,6 +387,42 @@ class OneOf(ColumnElement[bool]):
         self.json_array = bindparam(None, values, type_=_JSONArray())
 
 
+class FilterNumber(ColumnElement[float]):
+    """A number a filter compares with, in the form the backend reads stored numbers (``Backend.compile_filter_number``).
+
+    Holds both forms' parameters: ``number``, the double, and ``json_number``,
+    its JSON text, for a backend whose conversion of JSON text to a double is
+    not exact (it then reads both sides the same way).
+    """
+
+    __visit_name__ = "json_filter_number"
+    inherit_cache = True
+    type = Float()
+    _traverse_internals = [
+        ("number", InternalTraversal.dp_clauseelement),
+        ("json_number", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, value: float) -> None:
+        self.number = literal(value, Float())
+        self.json_number = literal(value, _JSONNumber())
+
+
+class _JSONNumber(sqltypes.TypeDecorator[float]):
+    """A filter's number bound as JSON text (``json.dumps``: the shortest text that reads back as the same double)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[float], dialect: Dialect) -> Optional[str]:
+        return None if value is None else json.dumps(value)
+
+    def process_literal_param(self, value: Optional[float], dialect: Dialect) -> str:
+        # The compiler renders a None literal as NULL without calling this.
+        assert value is not None
+        return json.dumps(value)
+
+
 class _JSONArray(sqltypes.TypeDecorator[List[Any]]):
     """A list of filter values (numbers as floats, strings, booleans) bound as one JSON array text."""
 
@@ -443,6 +480,11 @@ def _compile_json_value(element: JSONValue, compiler: SQLCompiler, **kw: Any) ->
 @compiles(OneOf)
 def _compile_one_of(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
     return _backend(compiler.dialect).compile_one_of(element, compiler, **kw)
+
+
+@compiles(FilterNumber)
+def _compile_filter_number(element: FilterNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    return _backend(compiler.dialect).compile_filter_number(element, compiler, **kw)
 
 
 @compiles(CaseSensitiveLike)

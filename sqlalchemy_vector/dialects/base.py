@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from sqlalchemy.schema import Index
 
     from ..bulk import BulkLoad
-    from ..filters import CaseSensitiveLike, JSONValue, OneOf
+    from ..filters import CaseSensitiveLike, FilterNumber, JSONValue, OneOf
     from ..functions import VectorDistance
     from ..index import CreateVectorIndex, DropVectorIndex, VectorIndex
     from ..fulltext import FullTextSpec
@@ -528,6 +528,15 @@ class Backend:
         (JSON array text).
         """
         return compiler.process(element.listed, **kw)
+
+    def compile_filter_number(self, element: "FilterNumber", compiler: SQLCompiler, **kw: Any) -> str:
+        """SQL for a number a filter compares with (``$eq``, ``$gt``, ...): the bound double, ``element.number``.
+
+        A backend that reads stored JSON numbers with an inexact conversion
+        overrides it to read ``element.json_number`` (the number's JSON text)
+        through the same conversion, so that a number equals its stored self.
+        """
+        return compiler.process(element.number, **kw)
 
     def compile_case_sensitive_like(self, element: "CaseSensitiveLike", compiler: SQLCompiler, **kw: Any) -> str:
         """SQL for a case-sensitive match of a pattern bound through :meth:`like_pattern`.

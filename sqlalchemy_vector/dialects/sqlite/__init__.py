@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
 
     from ...bulk import BulkLoad
-    from ...filters import CaseSensitiveLike, JSONValue, OneOf
+    from ...filters import CaseSensitiveLike, FilterNumber, JSONValue, OneOf
     from ...index import CreateVectorIndex, DropVectorIndex, VectorIndex
 
 __all__ = ["F32_BLOB", "loadable_sqlite_module", "register_python_functions"]
@@ -597,6 +597,9 @@ class SQLiteBackend(Backend):
 
     def compile_one_of(self, element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
         return _filters.compile_one_of(element, compiler, **kw)
+
+    def compile_filter_number(self, element: FilterNumber, compiler: SQLCompiler, **kw: Any) -> str:
+        return _filters.compile_filter_number(element, compiler, **kw)
 
     def compile_case_sensitive_like(self, element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
         return _filters.compile_like(element, compiler, **kw)
