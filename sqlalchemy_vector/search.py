@@ -166,6 +166,19 @@ class TopK:
         statement = statement.order_by(labelled, key)
         return statement.limit(self.k) if outside else statement
 
+    def selected_from(self, subquery: Any) -> List[Any]:
+        """``selected`` as read from ``subquery`` of a statement that selected them: a mapped entity through
+        ``aliased()``, any column expression (an ORM attribute, a labelled function of columns) adapted."""
+        adapter = ClauseAdapter(subquery)
+        selected: List[Any] = []
+        for item in self.selected:
+            described = inspect(item, raiseerr=False)
+            if getattr(described, "is_mapper", False) or getattr(described, "is_aliased_class", False):
+                selected.append(aliased(item, subquery))
+            else:
+                selected.append(adapter.traverse(item.__clause_element__() if hasattr(item, "__clause_element__") else item))
+        return selected
+
     def reranked_select(self) -> Select[Any]:
         """``rerank`` candidates ordered by the quantized distance (what the compact index serves), re-ranked
         exactly on the full vectors: one statement, the candidates a subquery."""
@@ -180,19 +193,9 @@ class TopK:
         )
         column_key = str(self.column.key)  # type: ignore[attr-defined]
         exact = distance(self.metric, candidates.c[column_key], self.vector).label("distance")
-        # What read the table now reads the candidates: a mapped entity through aliased(), any column
-        # expression (an ORM attribute, a labelled function of columns) adapted; other tables stay, joined
-        # again by the filters that name them.
-        adapter = ClauseAdapter(candidates)
-        selected: List[Any] = []
-        for item in self.selected:
-            described = inspect(item, raiseerr=False)
-            if getattr(described, "is_mapper", False) or getattr(described, "is_aliased_class", False):
-                selected.append(aliased(item, candidates))
-            else:
-                selected.append(adapter.traverse(item.__clause_element__() if hasattr(item, "__clause_element__") else item))
-        outside = [adapter.traverse(f) for f in self.outside_filters()]
-        statement = select(*selected, exact).select_from(candidates).where(*outside)
+        # Other tables stay, joined again by the filters that name them.
+        outside = [ClauseAdapter(candidates).traverse(f) for f in self.outside_filters()]
+        statement = select(*self.selected_from(candidates), exact).select_from(candidates).where(*outside)
         if self.max_distance is not None:
             statement = statement.where(exact <= self.max_distance)
         return statement.order_by(exact).limit(self.k)

@@ -7,7 +7,8 @@ four backends exactly and, for one metric per seed, through each backend's vecto
 
 What the backends may answer differently is left out by the draw, as the documentation says why: stored zero
 vectors (each index has its own answer), inner products (SQLite's is computed, its ties differ in the last bits),
-and writes between searches through an index (DuckDB's and ClickHouse's indexes miss rows after deletes).
+and writes between searches through an index (DuckDB's index misses rows after deletes; ClickHouse's answers after
+deletes are compared with numpy's in test_clickhouse.py).
 Distances are compared rounded to 4 decimals, and ids where their distance is below the last one returned (at the
 cut, rows equal in exact arithmetic may differ in their last float bits).
 """

@@ -248,7 +248,7 @@ def test_joined_subclass_searches_through_its_tables_index(conn: Connection, bac
         # Both tables read by primary key, for the keys of a ranking served by the index (EXPLAIN shows the
         # main query's plan, not the plan of the IN list's subquery: that one is explained on its own).
         assert "(id in 5-element set)" in explain(conn, statement)
-        ranking = [e for e in visitors.iterate(statement.whereclause) if isinstance(e, sa.Select)]
+        ranking = [e for e in visitors.iterate(statement) if isinstance(e, sa.Select) and e.columns_clause_froms == [Doc.__table__]]
         assert ranking and "vector_similarity" in explain(conn, ranking[0])
     with session_on(conn) as session:
         wheres: List[Any] = [[], [Doc.score > 1], [Item.name == "a"], [Doc.score > 1, Item.name == "b"]]

@@ -179,15 +179,20 @@ class ClickHouseBackend(Backend):
     # -- top-k search -----------------------------------------------------------
 
     def top_k_select(self, request: "TopK") -> "Select[Any]":
+        from . import search
+
         statement = super().top_k_select(request)
+        settings = []
         if request.filters or request.max_distance is not None:
             # The vector-similarity index filters after its search. Without rescoring (ClickHouse's default),
             # rows that pass the filter but were not among its candidates fill the LIMIT with the placeholder
             # distance 1,000,000, in place of the nearest rows that pass (ClickHouse 26.9).  With rescoring
             # every row returned has its real distance; too few candidates passing returns fewer than k rows,
             # which the exact re-run of a short result then completes.
-            statement = statement.with_statement_hint("SETTINGS vector_search_with_rescoring = 1")
-        return statement
+            settings.append("vector_search_with_rescoring = 1")
+        if request.index_name is not None and not request.exact:
+            return search.live_rows_only(request, statement, settings)
+        return search.with_settings(statement, settings)
 
     def search_settings(self, connection: Any, *, ef_search: Any, iterative_scan: Any, probes: Any) -> Any:
         from . import search
