@@ -611,9 +611,15 @@ def test_index_search_after_a_delete_keeps_the_nearest_rows(conn: Connection) ->
     conn.execute(items.delete().where(items.c.id.in_(order[:2])))
     assert _parts(conn, "deleted_items") == 2  # not merged: the deleted rows are still in their part and graph
     live = order[2:]
+    sent: list = []
+    event.listen(conn, "before_cursor_execute", lambda *args: sent.append(args[2]))
     for k in (1, 2, 3):
+        sent.clear()
         rows = sv.knn(conn, items.c.embedding, query, k, metric="l2", index=index, columns=[items.c.id])
         assert [row.id for row in rows] == live[:k], k
+        # The ranking reads the 2k nearest rows: with k=1 both were deleted and the exact search completed the
+        # answer; from k=2 on, the one statement through the index found k live rows.
+        assert len([s for s in sent if "L2Distance" in s]) == (2 if k == 1 else 1), (k, sent)
         np.testing.assert_allclose(
             [row.distance for row in rows], np.linalg.norm(vectors[live[:k]] - query, axis=1), rtol=1e-5
         )

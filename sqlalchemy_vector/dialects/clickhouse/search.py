@@ -21,25 +21,27 @@ def with_settings(statement: "Select[Any]", settings: Sequence[str]) -> "Select[
 
 
 def live_rows_only(request: "TopK", statement: "Select[Any]", settings: List[str]) -> "Select[Any]":
-    """The top-k ``statement`` ranked over every row, deleted ones included, keeping the live ones.
+    """The top-k ``statement`` ranked over every row, deleted ones included, keeping the ``k`` first live ones.
 
     A lightweight DELETE hides rows but leaves them in their part's index
     until a merge.  ClickHouse 26.9 takes each part's ``k`` nearest from its
     index, then drops the hidden ones: a part whose nearest rows were deleted
     gives fewer, and the other parts' rows fill the ``LIMIT`` in place of its
     nearest live ones (ClickHouse/ClickHouse#117286).  Ranked with
-    ``apply_deleted_mask = 0``, the ``k`` rows are the nearest of all rows;
-    the deleted ones among them are left out after the ``LIMIT``.  The
-    result is then short, and the caller's exact search (which reads live
-    rows only) completes it.
+    ``apply_deleted_mask = 0``, the ``2k`` rows ranked are the nearest of all
+    rows, and the first ``k`` live ones among them are the nearest live rows.
+    Where more than ``k`` of the ``2k`` were deleted, the result is short,
+    and the caller's exact search (which reads live rows only) completes it.
     """
     table = request.column.table  # type: ignore[attr-defined]
     exists = column("_row_exists", Integer)
     exists.table = table
-    hits = _masked_elsewhere(statement, table).add_columns(exists.label("row_exists")).subquery("ranked")
+    ranked = _masked_elsewhere(statement, table).add_columns(exists.label("row_exists")).limit(2 * request.k)
+    hits = ranked.subquery("ranked")
     distance, alive = list(hits.c)[-2:]
     # The settings apply to the whole query: ClickHouse reads the index's ones where it plans the outer query.
-    live = select(*request.selected_from(hits), distance).select_from(hits).where(alive == 1).order_by(distance)
+    live = select(*request.selected_from(hits), distance).select_from(hits).where(alive == 1)
+    live = live.order_by(distance).limit(request.k)
     return with_settings(live, [*settings, "apply_deleted_mask = 0"])
 
 
