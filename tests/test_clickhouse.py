@@ -572,7 +572,6 @@ def test_a_query_vector_reaches_the_driver_as_one_text_value(conn: Connection) -
     np.testing.assert_allclose([row[1] for row in rows], np.sort(expected)[:5], rtol=1e-5, atol=1e-6)
 
 
-
 def _parts(conn: Connection, name: str) -> int:
     return int(conn.execute(
         text("SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = :t AND active"), {"t": name}

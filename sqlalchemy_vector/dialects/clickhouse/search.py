@@ -32,6 +32,9 @@ def live_rows_only(request: "TopK", statement: "Select[Any]", settings: List[str
     rows, and the first ``k`` live ones among them are the nearest live rows.
     Where more than ``k`` of the ``2k`` were deleted, the result is short,
     and the caller's exact search (which reads live rows only) completes it.
+    A statement that ranks the vector table apart (a subquery of ``k`` keys,
+    :meth:`~sqlalchemy_vector.search.TopK.ranked_apart_select`) keeps that
+    ranking ``k`` deep: any deleted row among its keys makes the result short.
     """
     table = request.column.table  # type: ignore[attr-defined]
     exists = column("_row_exists", Integer)
