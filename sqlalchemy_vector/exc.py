@@ -30,6 +30,7 @@ __all__ = [
     "ModelConfigurationError",
     "VectorIndexError",
     "FallbackWarning",
+    "IndexMaintenanceWarning",
     "BackendPluginWarning",
     "DimensionLimitError",
     "SchemaMismatchError",
@@ -153,6 +154,10 @@ class SharedConnectionError(VectorError, sa_exc.InvalidRequestError):
 
 class FallbackWarning(UserWarning):
     """A slower path is in use because something faster could not be loaded (e.g. sqlite-vec)."""
+
+
+class IndexMaintenanceWarning(UserWarning):
+    """A vector index may no longer find every row after this write; the message says how to build it again."""
 
 
 class BackendPluginWarning(UserWarning):

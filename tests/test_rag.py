@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -33,6 +34,7 @@ from sqlalchemy_vector.embedding import HashingEmbedder
 from sqlalchemy_vector.exc import (
     DimensionMismatchError,
     DocumentNotFoundError,
+    IndexMaintenanceWarning,
     InvalidDocumentError,
     InvalidFilterError,
     InvalidVectorError,
@@ -655,6 +657,42 @@ def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) 
         assert rag.delete_index(index["name"]) is True
     assert rag.get_statistics()["indexes"] == []
 
+
+
+def _index_warnings(action: Any) -> List[str]:
+    """The messages of the IndexMaintenanceWarnings ``action()`` gives."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+    return [str(w.message) for w in caught if issubclass(w.category, IndexMaintenanceWarning)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deleting_vectors_warns_once_where_the_index_may_lose_rows(
+    fresh_engine: Engine, backend: str, embedder: KeywordEmbedder
+) -> None:
+    # DuckDB's vss can lose live rows after deletes and inserts (docs/indexes.md): the facade says so once.
+    rag = VectorRAG(fresh_engine, embedder=embedder)
+    rag.load_documents(CORPUS, show_progress=False)
+    assert _index_warnings(lambda: rag.update_document("d1", content="apple cherry")) == []  # no index: no warning
+    if backend != "sqlite-python":  # no vec0 there
+        rag.create_index("emb_index", **({"duckdb_experimental_persistence": True} if backend == "duckdb" else {}))
+    changes = [
+        lambda: rag.update_document("d2", content="banana fig"),
+        lambda: rag.delete_document("d3"),
+        lambda: rag.update_document("d4", metadata={"kind": "fruit"}),  # no new vector: nothing deleted from the index
+    ]
+    first, *later = [_index_warnings(change) for change in changes]
+    if backend == "duckdb":
+        assert len(first) == 1
+        assert "embeddings: vectors were deleted while the vector index emb_index exists" in first[0]
+        assert "delete_index('emb_index'), then create_index('emb_index', ...)" in first[0]
+    else:
+        assert first == []
+    assert later == [[], []]  # once per facade
+    fresh = VectorRAG(fresh_engine, embedder=embedder)  # another facade warns on its own first delete
+    assert len(_index_warnings(lambda: fresh.delete_document("d5"))) == (1 if backend == "duckdb" else 0)
+    assert [r["content"] for r in rag.query("banana fig", top_k=1)] == ["banana fig"]
 
 # -- the same answers everywhere ------------------------------------------------------------------
 

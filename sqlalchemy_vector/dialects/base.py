@@ -108,6 +108,9 @@ class Capabilities:
     index_metrics: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     #: Whether an index search may miss rows an exact search finds (HNSW, IVFFlat).
     approximate_index: bool = False
+    #: Why the index's answers cannot be trusted after its table's rows are deleted and others inserted (an
+    #: index that loses live rows from its graph), or None.  The facade warns once, when it deletes vectors.
+    index_after_deletes: Optional[str] = None
     #: Whether filters are applied inside the index search (so a filtered top-k still returns k rows).
     filtered_top_k_in_index: bool = False
     #: Whether the index is a separate table that a top-k reads with its own statement (sqlite-vec's vec0).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import (
@@ -32,6 +33,7 @@ from sqlalchemy.sql import ColumnElement
 from ..dialects.base import backend_for
 from ..exc import (
     DocumentNotFoundError,
+    IndexMaintenanceWarning,
     InvalidDocumentError,
     InvalidArgumentError,
     InvalidVectorError,
@@ -255,6 +257,8 @@ class _Store:
         # Statements of unfiltered searches, built once per shape (see search).
         self.ranking_statements: Dict[Tuple[Any, ...], Tuple[Any, Any]] = {}
         self.read_by_key: Any = None
+        # Whether this store warned that its deletes may cost its index rows (see warn_after_deletes).
+        self.warned_after_deletes = False
 
     @property
     def vector_table(self) -> Table:
@@ -402,6 +406,29 @@ class _Store:
                 delete(self.E).where(self.E.document_id == document_id), execution_options={"synchronize_session": False}
             )
             self._insert_vectors(session, [(document_id, vector)])
+        if vector is not None:
+            self.warn_after_deletes(session)
+
+    def warn_after_deletes(self, session: Session) -> None:
+        """Warn, once per store, that vectors were deleted from a table whose index may then lose live rows.
+
+        Only where the backend says its index does (``Capabilities.index_after_deletes``) and the table has one.
+        """
+        reason = backend_for(session.get_bind().dialect).capabilities.index_after_deletes
+        if self.warned_after_deletes or reason is None:
+            return
+        names = [found["name"] for found in self.catalog(session)]
+        if not names:
+            return
+        self.warned_after_deletes = True
+        warnings.warn(
+            IndexMaintenanceWarning(
+                f"{self.vector_table.name}: vectors were deleted while the vector index {', '.join(names)} exists; "
+                f"{reason}. After a batch of updates or deletes, build it again (delete_index({names[0]!r}), then "
+                f"create_index({names[0]!r}, ...)); see 'After deletes and updates' in docs/indexes.md"
+            ),
+            stacklevel=2,
+        )
 
     def delete(self, session: Session, ids: Optional[Sequence[DocumentId]], where: Optional[ColumnElement[bool]]) -> int:
         """Delete matching documents and their embeddings; return how many documents."""
@@ -430,6 +457,7 @@ class _Store:
             )
         if deleted:
             _note_write(session, self)
+            self.warn_after_deletes(session)
         return deleted
 
     # -- reading
