@@ -41,8 +41,8 @@ import sqlalchemy_vector as sv
 from sqlalchemy_vector import VectorRAG
 
 
-def table(dim: int) -> Table:
-    return Table("items", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False),
+def table(dim: int, name: str = "items") -> Table:
+    return Table(name, MetaData(), Column("id", Integer, primary_key=True, autoincrement=False),
                  Column("embedding", sv.Vector(dim)))
 
 
@@ -160,8 +160,7 @@ def small_corpora(count: int, compact: bool) -> None:
     engine = sv.create_engine("duckdb:///:memory:")
     items = table(3)
     index = sv.VectorIndex("ix", items.c.embedding, metric="l2")
-    fresh = Table("fresh_items", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False),
-                  Column("embedding", sv.Vector(3)))
+    fresh = table(3, "fresh_items")
     fresh_index = sv.VectorIndex("fresh_ix", fresh.c.embedding, metric="l2")
     answers = differ = differ_fresh = 0
     for seed in range(count):
