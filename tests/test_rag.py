@@ -35,6 +35,7 @@ from sqlalchemy_vector.exc import (
     DimensionMismatchError,
     DocumentNotFoundError,
     IndexMaintenanceWarning,
+    InvalidArgumentError,
     InvalidDocumentError,
     InvalidFilterError,
     InvalidVectorError,
@@ -686,13 +687,44 @@ def test_deleting_vectors_warns_once_where_the_index_may_lose_rows(
     if backend == "duckdb":
         assert len(first) == 1
         assert "embeddings: vectors were deleted while the vector index emb_index exists" in first[0]
-        assert "delete_index('emb_index'), then create_index('emb_index', ...)" in first[0]
+        assert "build it again: rebuild_index('emb_index')" in first[0]
     else:
         assert first == []
     assert later == [[], []]  # once per facade
     fresh = VectorRAG(fresh_engine, embedder=embedder)  # another facade warns on its own first delete
     assert len(_index_warnings(lambda: fresh.delete_document("d5"))) == (1 if backend == "duckdb" else 0)
     assert [r["content"] for r in rag.query("banana fig", top_k=1)] == ["banana fig"]
+
+def test_rebuild_index_builds_the_same_index_over_the_rows_stored_now(rag: VectorRAG, backend: str) -> None:
+    if backend == "sqlite-python":  # no vec0 there, so no index to build again
+        with pytest.raises(VectorIndexError, match=r"rebuild_index\('ix'\): embeddings has no vector index named 'ix' "
+                           r"\(existing ones: none\); build it with create_index\('ix', \.\.\.\)"):
+            rag.rebuild_index("ix")
+        return
+    options = {"m": 8, "ef_construction": 32} if backend in ("postgresql", "clickhouse") else {}  # DuckDB reports none
+    rag.create_index("ix", "euclidean", **options, **({"duckdb_experimental_persistence": True} if backend == "duckdb" else {}))
+    built = rag.get_statistics()["indexes"]
+    assert [(i["name"], i["metric"], i["options"]) for i in built] == [("ix", "l2", options)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IndexMaintenanceWarning)  # DuckDB's, which this method answers
+        rag.update_document("d2", content="banana fig")
+        rag.delete_document("d3")
+    rag.rebuild_index("ix")
+    assert rag.get_statistics()["indexes"] == built  # the same name, metric, method and options
+    contents = {**{k: v for k, v in CONTENTS.items() if k != "d3"}, "d2": "banana fig"}
+    expected = ranking("euclidean", contents=contents)
+    found = rag.query_with_embedding(Q, top_k=len(contents), similarity_function="euclidean")
+    assert [(r["document_id"], r["content"]) for r in found] == [(k, contents[k]) for k, _ in expected]
+    assert [r["distance"] for r in found] == pytest.approx([d for _, d in expected], rel=1e-5, abs=1e-6)
+    if options:  # options given replace the ones the catalog reports
+        rag.rebuild_index("ix", m=12)
+        assert [i["options"] for i in rag.get_statistics()["indexes"]] == [{"m": 12, "ef_construction": 32}]
+    with pytest.raises(VectorIndexError, match=r"no vector index named 'other' \(existing ones: ix\)"):
+        rag.rebuild_index("other")
+    with pytest.raises(InvalidArgumentError, match="built again for the metric it serves; for another, delete_index"):
+        rag.rebuild_index("ix", metric="cosine")
+    assert [i["name"] for i in rag.get_statistics()["indexes"]] == ["ix"]  # refused before anything was dropped
+
 
 # -- the same answers everywhere ------------------------------------------------------------------
 

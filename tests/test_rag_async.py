@@ -156,11 +156,17 @@ async def test_every_method(async_engine: AsyncEngine, async_backend: str) -> No
         await rag.create_index("async_hnsw")
         assert [i["name"] for i in (await rag.get_statistics())["indexes"]] == ["async_hnsw"]
         assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
+        await rag.rebuild_index("async_hnsw", m=8)
+        assert [i["options"]["m"] for i in (await rag.get_statistics())["indexes"]] == [8]
+        assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
         assert await rag.delete_index("async_hnsw") is True
     elif async_backend == "aiosqlite":
         # vec0 rows are keyed by the UUID strings of the default models
         before = await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"})
         await rag.create_index("async_vec0")
+        assert [i["name"] for i in (await rag.get_statistics())["indexes"]] == ["async_vec0"]
+        assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
+        await rag.rebuild_index("async_vec0")
         assert [i["name"] for i in (await rag.get_statistics())["indexes"]] == ["async_vec0"]
         assert await rag.query_with_embedding(Q, top_k=2, filters={"kind": "fruit"}) == before
         assert await rag.delete_index("async_vec0") is True

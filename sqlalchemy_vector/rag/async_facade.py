@@ -646,6 +646,10 @@ class AsyncVectorRAG:
         """See :meth:`VectorRAG.delete_index`."""
         return await self._run(self.sync_rag.delete_index, index_name)
 
+    async def rebuild_index(self, index_name: str, **kwargs: Any) -> None:
+        """See :meth:`VectorRAG.rebuild_index`."""
+        await self._run(self.sync_rag.rebuild_index, index_name, **kwargs)
+
     # -- full-text and hybrid search
 
     async def create_fulltext_index(self, index_name: Optional[str] = None, language: str = "english") -> None:

@@ -1060,6 +1060,27 @@ class VectorRAG(_Facade):
         check_identifier(index_name, "index_name", VectorIndexError)
         return self._changing_indexes(self._store.drop_index, index_name)
 
+    def rebuild_index(self, index_name: str, **kwargs: Any) -> None:
+        """Build the vector index ``index_name`` again over the rows stored now, under the same name and metric.
+
+        The index is dropped and built in one transaction (ClickHouse has
+        none), from what the catalog reports of it (metric, method, the build
+        options PostgreSQL and ClickHouse report); ``kwargs`` are
+        :class:`~sqlalchemy_vector.index.VectorIndex` options that replace those
+        (DuckDB's catalog keeps no ``m`` or ``ef_construction``: give them again,
+        or the defaults apply).  It takes as long as the first build.  Run it
+        after a batch of updates or deletes where the index needs it: DuckDB's
+        HNSW index can lose live rows after rows are replaced
+        (:class:`~sqlalchemy_vector.exc.IndexMaintenanceWarning`), and an
+        IVFFlat index keeps the lists it was trained on.  A name that is not a
+        vector index of the embeddings raises
+        :class:`~sqlalchemy_vector.exc.VectorIndexError`.
+        """
+        check_identifier(index_name, "index_name", VectorIndexError)
+        _check_index_options(index_name, kwargs, "rebuild_index")
+        self._check_index_dimension(index_name)
+        self._changing_indexes(self._store.rebuild_index, index_name, kwargs)
+
     def _check_index_dimension(self, index_name: str) -> None:
         backend = backend_for(self.engine.dialect)
         capabilities = backend.capabilities

@@ -159,15 +159,21 @@ _FACADE_INDEX_ARGUMENTS = {
     "VectorIndex(..., quantization=...) and search it with knn(..., rerank=...)",
 }
 
+_REBUILD_INDEX_ARGUMENTS = {
+    "metric": "the index is built again for the metric it serves; for another, delete_index it and "
+    "create_index it with that similarity_function",
+}
 
-def _check_index_options(index_name: str, options: Dict[str, Any]) -> None:
-    """Refuse options ``create_index`` sets itself, which ``VectorIndex`` would get twice."""
+
+def _check_index_options(index_name: str, options: Dict[str, Any], method: str = "create_index") -> None:
+    """Refuse options ``create_index`` (or ``method``) sets itself, which ``VectorIndex`` would get twice."""
     taken = [name for name in _FACADE_INDEX_ARGUMENTS if name in options]
     if taken:
+        hints = {**_FACADE_INDEX_ARGUMENTS, **(_REBUILD_INDEX_ARGUMENTS if method == "rebuild_index" else {})}
         raise InvalidArgumentError(
-            f"create_index({index_name!r}) does not take {', '.join(taken)}, but got "
+            f"{method}({index_name!r}) does not take {', '.join(taken)}, but got "
             f"{', '.join(f'{name}={options[name]!r}' for name in taken)}: "
-            + "; ".join(_FACADE_INDEX_ARGUMENTS[name] for name in taken)
+            + "; ".join(hints[name] for name in taken)
         )
 
 

@@ -424,8 +424,8 @@ class _Store:
         warnings.warn(
             IndexMaintenanceWarning(
                 f"{self.vector_table.name}: vectors were deleted while the vector index {', '.join(names)} exists; "
-                f"{reason}. After a batch of updates or deletes, build it again (delete_index({names[0]!r}), then "
-                f"create_index({names[0]!r}, ...)); see 'After deletes and updates' in docs/indexes.md"
+                f"{reason}. After a batch of updates or deletes, build it again: rebuild_index({names[0]!r}); see "
+                "'After deletes and updates' in docs/indexes.md"
             ),
             stacklevel=2,
         )
@@ -822,6 +822,40 @@ class _Store:
         drop_vector_index(session, name, schema=table.schema, if_exists=True, table_name=table.name)
         self.known_indexes = None
         return True
+
+    def rebuild_index(self, session: Session, name: str, options: Dict[str, Any]) -> None:
+        """Drop the vector index ``name`` and build it again as the catalog reports it, ``options`` replacing its own."""
+        from ..index import INDEX_METHODS, VectorIndex, create_vector_index, drop_vector_index
+
+        table = self.vector_table
+        found = self.indexes(session)
+        index = next((entry for entry in found if entry["name"] == name), None)
+        if index is None:
+            existing = ", ".join(entry["name"] for entry in found) or "none"
+            raise VectorIndexError(
+                f"rebuild_index({name!r}): {table.name} has no vector index named {name!r} (existing ones: "
+                f"{existing}); build it with create_index({name!r}, ...)"
+            )
+        if index["quantization"] is not None or index["metric"] is None:
+            raise VectorIndexError(
+                f"rebuild_index({name!r}): the index is over a {index['quantization'] or 'compact'} form of "
+                f"{table.name}.{index['column']}, which the facade neither builds nor searches; drop it and declare "
+                "it again with VectorIndex(..., quantization=...) (drop_vector_index, create_vector_index)"
+            )
+        declared: Dict[str, Any] = {
+            # A method the backend builds whatever is declared (vec0) is declared as the default.
+            "method": index["method"] if index["method"] in INDEX_METHODS else INDEX_METHODS[0],
+            **index["options"],
+            **backend_for(session.get_bind().dialect).reflected_index_kwargs(index),
+            **options,
+        }
+        # Built on a copy of the table, as create_index does: the mapped Table gains no Index.
+        copy = table.to_metadata(MetaData())
+        column = copy.c[_column(self.D if self.E is None else self.E, "embedding").key]
+        rebuilt = VectorIndex(name, column, metric=index["metric"], **declared)
+        self.known_indexes = None
+        drop_vector_index(session, name, schema=table.schema, if_exists=True, table_name=table.name)
+        create_vector_index(session, rebuilt)
 
     def filtered(self, session: Session, where: Optional[ColumnElement[bool]], top_k: int) -> List[Result]:
         """Documents matching ``where`` without ranking (oldest first); distance and similarity are None."""
