@@ -16,7 +16,7 @@ against numpy's exact top 10 of the rows stored then, one line per seed.
 embedder seeded by each text), builds its index, gives a ``share`` of them new
 content with ``update_document()`` (each a DELETE and an INSERT of its
 embedding, in one transaction), and prints the facade's recall@10 as built,
-after the updates and through the index built again, one line per seed.
+after the updates and through the index built again by ``rebuild_index()``, one line per seed.
 
 ``--small-corpora N`` also runs N seeded corpora of 9 rows of 3 dimensions,
 each through 12 random steps (a delete, a replacement, a reload of every row,
@@ -127,7 +127,8 @@ def facade_recall(rag: VectorRAG, embedder: SeededEmbedder, content: Dict[str, s
 
 
 def facade_updates(args: argparse.Namespace) -> None:
-    """Recall@10 of the facade through its index, as built and after ``update_document`` of ``share`` of the rows."""
+    """Recall@10 of the facade through its index, as built, after ``update_document`` of ``share`` of the rows,
+    and after ``rebuild_index``."""
     print()
     print(f"# recall@10 of the facade's query_with_embedding() through its HNSW index, {args.rows:,} documents x "
           f"{args.dim}, {args.queries} queries; {args.share:.0%} of them given new content by update_document()")
@@ -149,8 +150,7 @@ def facade_updates(args: argparse.Namespace) -> None:
             content[ids[j]] = f"{texts[j]} (new)"
             rag.update_document(ids[j], content=content[ids[j]])
         recalls.append(facade_recall(rag, embedder, content, queries))
-        rag.delete_index("ix")
-        rag.create_index("ix", "euclidean")
+        rag.rebuild_index("ix")
         recalls.append(facade_recall(rag, embedder, content, queries))
         rag.close()
         print(f"| {seed} | " + " | ".join(f"{r:.3f}" for r in recalls) + " |", flush=True)
