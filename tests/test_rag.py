@@ -654,6 +654,11 @@ def test_indexes(fresh_engine: Engine, backend: str, embedder: KeywordEmbedder) 
     assert rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean") == exact_l2
     rag.load_document("grape grape", {"kind": "fruit"})  # written while the index exists
     assert rag.query("grape", top_k=1, filters={"kind": "fruit"})[0]["content"] == "grape grape"
+    with_grape = rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean")
+    for index in indexes:  # each built again as it was (IVFFlat with its lists, vec0 keyed by integers)
+        rag.rebuild_index(index["name"])
+    assert rag.get_statistics()["indexes"] == indexes
+    assert rag.query_with_embedding(Q, top_k=6, similarity_function="euclidean") == with_grape
     for index in indexes:
         assert rag.delete_index(index["name"]) is True
     assert rag.get_statistics()["indexes"] == []
