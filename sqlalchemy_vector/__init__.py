@@ -33,7 +33,7 @@ from .hybrid import hybrid_select, reciprocal_rank_fusion
 from .mmr import maximal_marginal_relevance
 from .kinds import BitVector, HalfVector, Int8Vector, SparseValue, SparseVector, hamming_distance, jaccard_distance
 from .mapped import CompactVectorAttribute, CompactVectorMapped, VectorAttribute, VectorMapped, vector_column
-from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes
+from .index import VectorIndex, create_vector_index, drop_vector_index, list_vector_indexes, rebuild_vector_index
 from .orm import DocumentMixin, EmbeddedDocumentMixin, EmbeddingMixin, make_models
 from .rag import SIMILARITY_FUNCTIONS, AsyncVectorRAG, VectorRAG
 from .search import knn, knn_select, search_settings
@@ -101,6 +101,7 @@ __all__ = [
     "max_inner_product",
     "maximal_marginal_relevance",
     "metadata_filter",
+    "rebuild_vector_index",
     "reciprocal_rank_fusion",
     "refresh_fulltext_index",
     "search_settings",

@@ -58,6 +58,7 @@ __all__ = [
     "create_vector_index",
     "drop_vector_index",
     "list_vector_indexes",
+    "rebuild_vector_index",
     "vector_columns",
 ]
 
@@ -574,6 +575,35 @@ def create_vector_index(bind: Bind, index: VectorIndex, *, if_not_exists: bool =
     check_buildable(index, backend)
     check_index_name(connection, index, backend, if_not_exists=if_not_exists)
     backend.create_index(connection, index, if_not_exists=if_not_exists)
+
+
+def rebuild_vector_index(bind: Bind, index: VectorIndex) -> None:
+    """Build ``index`` again over the rows stored now, replacing the vector index of its name on its table.
+
+    For an index whose answers drift as rows change: DuckDB's HNSW after rows
+    are replaced (see :class:`~sqlalchemy_vector.exc.IndexMaintenanceWarning`),
+    an IVFFlat index whose lists were trained on other rows.  On PostgreSQL
+    the new index is built under a temporary name beside the old one, which
+    searches keep reading (the build blocks writes only, as ``CREATE INDEX``
+    does), then takes its name; elsewhere the old one is dropped first.  Run it
+    in a transaction (a ``Session``, ``engine.begin()``) so that a failure
+    leaves the old index in place, where the backend has transactions.
+    Raises :class:`~sqlalchemy_vector.exc.VectorIndexError` before any DDL
+    where the table has no vector index of that name.
+    """
+    connection = _connection(bind)
+    if not isinstance(index, VectorIndex):
+        raise VectorIndexError(f"rebuild_vector_index() expects a VectorIndex, got {type(index).__name__}")
+    backend = _index_backend(connection.dialect)
+    check_buildable(index, backend)
+    table = index.bound_table
+    found = sorted(entry["name"] for entry in backend.list_indexes(connection, table.schema) if entry["table"] == table.name)
+    if index.index_name not in found:
+        raise VectorIndexError(
+            f"rebuild_vector_index({index.index_name!r}): table {table.name!r} has no vector index named "
+            f"{index.index_name!r} (existing ones: {', '.join(found) or 'none'}); build it with create_vector_index"
+        )
+    backend.rebuild_index(connection, index)
 
 
 def drop_vector_index(

@@ -281,6 +281,36 @@ def test_create_and_drop_from_a_connection(conn: Connection, backend: str) -> No
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 2
 
 
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_rebuild_replaces_the_index_of_its_name(conn: Connection, backend: str) -> None:
+    table = docs_table(dim=3)
+    table.create(conn)
+    rows = {1: [1, 0, 0], 2: [0, 1, 0], 3: [0, 0, 1], 4: [1, 1, 0]}
+    conn.execute(insert(table), [{"id": key, "embedding": vector} for key, vector in rows.items()])
+    options = {"m": 8} if backend in ("postgresql", CLICKHOUSE) else {}  # DuckDB's and vec0's catalogs report none
+    declared = VectorIndex("ix_rebuilt", table.c.embedding, metric="l2", duckdb_experimental_persistence=True, **options)
+    missing = r"rebuild_vector_index\('ix_rebuilt'\): table 'docs' has no vector index named 'ix_rebuilt' \(existing ones: none\)"
+    with pytest.raises(VectorIndexError, match=missing + "; build it with create_vector_index"):
+        sv.rebuild_vector_index(conn, declared)
+    if backend == "sqlite-python":
+        return
+    create_vector_index(conn, declared)
+    built = list_vector_indexes(conn, "docs")
+    conn.execute(sa.delete(table).where(table.c.id == 2))
+    conn.execute(insert(table), [{"id": 5, "embedding": [0, 1, 0.1]}])
+    sv.rebuild_vector_index(conn, declared)
+    assert list_vector_indexes(conn, "docs") == built  # the same name, column, metric and options
+    assert [index.name for index in table.indexes] == ["ix_rebuilt"]  # the declaration's table gained no other
+    found = knn(conn, table.c.embedding, [0, 1, 0.2], 4, metric="l2", columns=[table.c.id], index=declared)
+    assert [row[0] for row in found] == [5, 4, 3, 1]  # distances 0.1, 1.02, 1.28, 1.43
+    if options:  # a declaration with other options replaces the index with them
+        wider = docs_table(dim=3)
+        sv.rebuild_vector_index(conn, VectorIndex("ix_rebuilt", wider.c.embedding, metric="l2", m=12))
+        assert [entry["options"]["m"] for entry in list_vector_indexes(conn, "docs")] == [12]
+    with pytest.raises(VectorIndexError, match=r"expects a VectorIndex, got str"):
+        sv.rebuild_vector_index(conn, "ix_rebuilt")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("backend", [CLICKHOUSE])
 @pytest.mark.parametrize("metric", ["max_inner_product", "l1"])
 def test_metric_without_an_index_is_a_clear_error(conn: Connection, metric: str) -> None:

@@ -5,12 +5,12 @@ Each test makes a fresh database of the embedded server and drops it at the end.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
 import sqlalchemy
-from sqlalchemy import Column, Integer, MetaData, Table, select
+from sqlalchemy import Column, Integer, MetaData, Table, event, select
 from sqlalchemy.engine import URL, Engine
 
 import sqlalchemy_vector as sv
@@ -138,4 +138,39 @@ def test_index_an_interrupted_build_left_invalid_is_not_taken_as_built(database:
     finally:
         writer.close()
         owner.dispose()
+        engine.dispose()
+
+
+def test_rebuild_builds_beside_the_old_index_so_reads_go_on(database: URL) -> None:
+    engine = sv.create_engine(database)
+    table = docs_table()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "emb": [1, i, 0]} for i in range(1, 50)])
+        sv.create_vector_index(conn, sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine", m=8))
+    reader = engine.connect()
+    reads = []
+
+    def read_while_building(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # Right after the new index's CREATE INDEX, before the transaction ends: a drop first would hold the
+        # table's ACCESS EXCLUSIVE lock here, and this read would wait past its lock_timeout.
+        if statement.lstrip().upper().startswith("CREATE INDEX") and not reads:
+            reader.exec_driver_sql("SET lock_timeout = '500ms'")
+            reads.append(reader.execute(select(table.c.id).order_by(table.c.emb.cosine([1, 2, 0])).limit(3)).scalars().all())
+            reader.rollback()
+
+    rebuilding = engine.connect()
+    event.listen(rebuilding, "after_cursor_execute", read_while_building)
+    try:
+        with rebuilding.begin():
+            sv.rebuild_vector_index(rebuilding, sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine", m=12))
+        assert len(reads) == 1 and reads[0][0] == 2
+        with engine.connect() as conn:
+            listed = sv.list_vector_indexes(conn, "docs")
+            names = conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'docs'").scalars().all()
+        assert [(found["name"], found["options"]["m"]) for found in listed] == [("docs_emb_idx", 12)]
+        assert sorted(names) == ["docs_emb_idx", "docs_pkey"]  # the temporary name is gone
+    finally:
+        rebuilding.close()
+        reader.close()
         engine.dispose()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import secrets
 import sys
 import threading
 import types
@@ -52,7 +53,7 @@ from typing import (
 import numpy as np
 import numpy.typing as npt
 import orjson
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, MetaData
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Table
@@ -163,6 +164,11 @@ class Capabilities:
     index_by_create_index: bool = False
     #: Whether the index DDL declares the table's dimension and primary key, read from the database in migrations.
     index_ddl_needs_table: bool = False
+    #: Whether :func:`~sqlalchemy_vector.rebuild_vector_index` builds the new index under a temporary name beside
+    #: the old one, which serves searches meanwhile, and then gives it the old one's name (PostgreSQL: its build
+    #: blocks writes only, where a drop first would block reads for the whole build).  Elsewhere the old index is
+    #: dropped first (DuckDB and ClickHouse rename no index; a vec0 table is named with its triggers).
+    index_rebuilt_aside: bool = False
     #: Whether the index DDL declares the column's dimension (ClickHouse's ``vector_similarity``, vec0): offline
     #: (``alembic upgrade --sql``) the migration must then give it, as autogenerate does.
     index_ddl_declares_dimension: bool = False
@@ -362,6 +368,47 @@ class Backend:
         self.ensure_index_support(connection, index.index_name)
         for statement in self.create_index_statements(index, if_not_exists=if_not_exists):
             connection.execute(statement)
+
+    def rebuild_index(self, connection: Connection, index: "VectorIndex") -> None:
+        """Replace the vector index of ``index``'s name on its table by ``index`` built over the rows stored now.
+
+        With ``Capabilities.index_rebuilt_aside``, ``index`` is built under a
+        temporary name first, then the old one is dropped and the new one
+        renamed (:meth:`rename_index_statements`); otherwise the old one is
+        dropped first.  Either way in the connection's transaction, where the
+        backend has one.
+        """
+        from ..index import VectorIndex
+
+        table = index.bound_table
+        if not self.capabilities.index_rebuilt_aside:
+            self.drop_index(connection, index.index_name, table.schema, if_exists=True, table_name=table.name)
+            self.create_index(connection, index)
+            return
+        aside_name = f"{index.index_name[:40]}_rebuilt_{secrets.token_hex(4)}"
+        # Declared on a copy of the table: the table of the declaration gains no index.
+        copy = table.to_metadata(MetaData())
+        aside = VectorIndex(
+            aside_name,
+            copy.c[index.vector_column.name],
+            metric=index.metric,
+            method=index.method,
+            duckdb_experimental_persistence=index.duckdb_experimental_persistence,
+            quantization=index.quantization,
+            **index.options,
+        )
+        self.create_index(connection, aside)
+        self.drop_index(connection, index.index_name, table.schema, if_exists=True, table_name=table.name)
+        preparer = connection.dialect.identifier_preparer
+        for statement in self.rename_index_statements(preparer, aside_name, index.index_name, table.schema):
+            connection.execute(statement)
+
+    def rename_index_statements(
+        self, preparer: IdentifierPreparer, name: str, new_name: str, schema: Optional[str]
+    ) -> List[Executable]:
+        """The statements that rename the vector index ``name`` of ``schema`` to ``new_name``
+        (backends with ``Capabilities.index_rebuilt_aside``)."""
+        raise NotImplementedError(f"the {self.name} backend renames no vector index")
 
     def drop_index(
         self,

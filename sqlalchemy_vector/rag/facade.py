@@ -1063,8 +1063,10 @@ class VectorRAG(_Facade):
     def rebuild_index(self, index_name: str, **kwargs: Any) -> None:
         """Build the vector index ``index_name`` again over the rows stored now, under the same name and metric.
 
-        The index is dropped and built in one transaction (ClickHouse has
-        none), from what the catalog reports of it (metric, method, the build
+        Built by :func:`~sqlalchemy_vector.rebuild_vector_index` in one
+        transaction (ClickHouse has none): on PostgreSQL beside the old index,
+        which searches read meanwhile, elsewhere after dropping it.  Declared
+        from what the catalog reports of it (metric, method, the build
         options PostgreSQL and ClickHouse report); ``kwargs`` are
         :class:`~sqlalchemy_vector.index.VectorIndex` options that replace those
         (DuckDB's catalog keeps no ``m`` or ``ef_construction``: give them again,

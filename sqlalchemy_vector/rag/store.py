@@ -825,7 +825,7 @@ class _Store:
 
     def rebuild_index(self, session: Session, name: str, options: Dict[str, Any]) -> None:
         """Drop the vector index ``name`` and build it again as the catalog reports it, ``options`` replacing its own."""
-        from ..index import INDEX_METHODS, VectorIndex, create_vector_index, drop_vector_index
+        from ..index import INDEX_METHODS, VectorIndex, rebuild_vector_index
 
         table = self.vector_table
         found = self.indexes(session)
@@ -854,8 +854,7 @@ class _Store:
         column = copy.c[_column(self.D if self.E is None else self.E, "embedding").key]
         rebuilt = VectorIndex(name, column, metric=index["metric"], **declared)
         self.known_indexes = None
-        drop_vector_index(session, name, schema=table.schema, if_exists=True, table_name=table.name)
-        create_vector_index(session, rebuilt)
+        rebuild_vector_index(session, rebuilt)
 
     def filtered(self, session: Session, where: Optional[ColumnElement[bool]], top_k: int) -> List[Result]:
         """Documents matching ``where`` without ranking (oldest first); distance and similarity are None."""

@@ -82,6 +82,7 @@ class CockroachDBBackend(PostgreSQLBackend):
         index_option_defaults={},
         ef_construction_per_m=0,
         index_by_create_index=False,
+        index_rebuilt_aside=False,  # untested without a CockroachDB server: the old index is dropped first
         max_index_dimension=None,
         fulltext_search=False,
         storage_provider="CockroachDB's VECTOR type",

@@ -15,11 +15,12 @@ import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from sqlalchemy import cast, func
+from sqlalchemy import cast, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Index, Table
-from sqlalchemy.sql.compiler import Compiled, DDLCompiler, SQLCompiler
+from sqlalchemy.sql.compiler import Compiled, DDLCompiler, IdentifierPreparer, SQLCompiler
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
 
@@ -33,6 +34,7 @@ from ..base import (
     Processor,
     engine_state,
     on_each_connection,
+    qualified_name,
     register,
     set_engine_state,
     vector_to_text,
@@ -172,6 +174,7 @@ class PostgreSQLBackend(Backend):
         index_metrics=_index.INDEX_METRICS,
         index_provider="pgvector",
         index_options_reported=True,
+        index_rebuilt_aside=True,
         index_option_ranges=_index.OPTION_RANGES,
         index_option_defaults=_index.OPTION_DEFAULTS,
         ef_construction_per_m=2,
@@ -264,6 +267,11 @@ class PostgreSQLBackend(Backend):
         self, connection: Connection, name: str, table_name: str, schema: Optional[str]
     ) -> Optional[NameHolder]:
         return _index.name_holder(connection, name, schema)
+
+    def rename_index_statements(
+        self, preparer: IdentifierPreparer, name: str, new_name: str, schema: Optional[str]
+    ) -> List[Executable]:
+        return [text(f"ALTER INDEX {qualified_name(preparer, name, schema)} RENAME TO {preparer.quote(new_name)}")]
 
     def vector_columns(self, connection: Connection, table_name: str, schema: Optional[str]) -> Dict[str, int]:
         return _index.vector_columns(connection, table_name, schema)

@@ -50,6 +50,7 @@ class YugabyteDBBackend(PostgreSQLBackend):
         index_option_defaults={},
         ef_construction_per_m=0,
         index_by_create_index=False,
+        index_rebuilt_aside=False,  # untested without a YugabyteDB server: the old index is dropped first
         fulltext_search=False,
         vector_kinds={},
         missing_kinds={kind: "YugabyteDB documents the vector type only" for kind in ("half", "bit", "sparse", "int8")},
