@@ -5,7 +5,7 @@ Each test makes a fresh database of the embedded server and drops it at the end.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Tuple
 
 import numpy as np
 import pytest
@@ -40,6 +40,16 @@ def database(fresh_database_url: Callable[[str], str], postgresql_url: str) -> I
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {conn.dialect.identifier_preparer.quote(str(url.database))} WITH (FORCE)")
     admin.dispose()
+
+
+def loaded_docs(database: URL) -> Tuple[Engine, Table]:
+    """An engine on ``database`` and its ``docs`` table, created and holding 49 rows."""
+    engine = sv.create_engine(database)
+    table = docs_table()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "emb": [1, i, 0]} for i in range(1, 50)])
+    return engine, table
 
 
 def run_as_owner(url: URL, *statements: str) -> None:
@@ -103,11 +113,7 @@ def test_extension_schema_put_on_the_search_path_by_a_connect_listener(database:
         engine.dispose()
 
 def test_index_an_interrupted_build_left_invalid_is_not_taken_as_built(database: URL) -> None:
-    engine = sv.create_engine(database)
-    table = docs_table()
-    table.create(engine)
-    with engine.begin() as conn:
-        conn.execute(table.insert(), [{"id": i, "emb": [1, i, 0]} for i in range(1, 50)])
+    engine, table = loaded_docs(database)
     # CREATE INDEX CONCURRENTLY commits the index's catalog entry first, then waits for writers: a writer
     # holding its transaction open past lock_timeout interrupts it, and PostgreSQL keeps the index INVALID.
     writer = engine.connect()
@@ -142,11 +148,8 @@ def test_index_an_interrupted_build_left_invalid_is_not_taken_as_built(database:
 
 
 def test_rebuild_builds_beside_the_old_index_so_reads_go_on(database: URL) -> None:
-    engine = sv.create_engine(database)
-    table = docs_table()
-    table.create(engine)
+    engine, table = loaded_docs(database)
     with engine.begin() as conn:
-        conn.execute(table.insert(), [{"id": i, "emb": [1, i, 0]} for i in range(1, 50)])
         sv.create_vector_index(conn, sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine", m=8))
     reader = engine.connect()
     reads = []
