@@ -311,6 +311,23 @@ def test_rebuild_replaces_the_index_of_its_name(conn: Connection, backend: str) 
         sv.rebuild_vector_index(conn, "ix_rebuilt")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])  # the backends with binary quantized indexes
+def test_rebuild_keeps_a_quantized_index_quantized(conn: Connection, backend: str) -> None:
+    table = Table("bits", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("embedding", sv.Vector(16)))
+    table.create(conn)
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((40, 16)).astype(np.float32)
+    conn.execute(insert(table), [{"id": i, "embedding": vector} for i, vector in enumerate(vectors, start=1)])  # 1-based, as exact_ids
+    declared = VectorIndex("ix_bits", table.c.embedding, metric="cosine", quantization="binary")
+    create_vector_index(conn, declared)
+    built = list_vector_indexes(conn, "bits")
+    sv.rebuild_vector_index(conn, declared)
+    assert list_vector_indexes(conn, "bits") == built and built[0]["quantization"] == "binary"
+    query = rng.standard_normal(16)
+    found = knn(conn, table.c.embedding, query, 3, columns=[table.c.id], index=declared, rerank=40)
+    assert [row[0] for row in found] == exact_ids(vectors, query, "cosine", 3)
+
+
 @pytest.mark.parametrize("backend", [CLICKHOUSE])
 @pytest.mark.parametrize("metric", ["max_inner_product", "l1"])
 def test_metric_without_an_index_is_a_clear_error(conn: Connection, metric: str) -> None:
