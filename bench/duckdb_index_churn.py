@@ -1,16 +1,17 @@
 """DuckDB: recall of the vss HNSW index after rows are replaced, against the same index built again.
 
     python bench/duckdb_index_churn.py [--rows 5000] [--dim 32] [--rounds 3] [--share 0.2] [--queries 100]
-                                       [--seeds 1] [--one-at-a-time] [--facade-runs 0] [--small-corpora 150]
+                                       [--seeds 1] [--one-at-a-time] [--in-place] [--facade-runs 0] [--small-corpora 150]
                                        [--compact]
 
 In an in-memory DuckDB, loads ``rows`` random vectors into a table created
 with its L2 HNSW index, then replaces a ``share`` of the rows (a DELETE, then an
 INSERT of the same keys with new vectors, in one transaction, or with
-``--one-at-a-time`` one transaction per row as ``update_document`` writes)
-``rounds`` times.  After the load, after each round, and after dropping and
-building the index again, prints the recall@10 of ``knn()`` through the index
-against numpy's exact top 10 of the rows stored then, one line per seed.
+``--one-at-a-time`` one transaction per row as ``update_document`` writes; with
+``--in-place`` an UPDATE of each row's vector instead) ``rounds`` times.  After
+the load, after each round, and after dropping and building the index again,
+prints the recall@10 of ``knn()`` through the index against numpy's exact top
+10 of the rows stored then, one line per seed.
 
 ``--facade-runs N`` also loads ``rows`` documents through ``VectorRAG`` (an
 embedder seeded by each text), builds its index, gives a ``share`` of them new
@@ -34,7 +35,7 @@ import zlib
 from typing import Dict, List, Sequence
 
 import numpy as np
-from sqlalchemy import Column, Integer, MetaData, Table, insert
+from sqlalchemy import Column, Integer, MetaData, Table, insert, update
 from sqlalchemy.engine import Engine
 
 import sqlalchemy_vector as sv
@@ -62,6 +63,8 @@ def recall(engine: Engine, items: Table, index: sv.VectorIndex, vectors: Dict[in
 
 def churn(args: argparse.Namespace) -> None:
     how = "one row per transaction, as update_document does" if args.one_at_a_time else "in one transaction"
+    if args.in_place:
+        how += ", by UPDATE of the vector"
     print(f"# recall@10 of knn() through vss's HNSW index, {args.rows:,} x {args.dim} random vectors, "
           f"{args.queries} queries per cell; each round replaces {args.share:.0%} of the rows ({how})")
     print()
@@ -90,6 +93,10 @@ def churn_once(args: argparse.Namespace, seed: int) -> List[float]:
         batches = [[k] for k in replaced] if args.one_at_a_time else [replaced]
         for batch in batches:
             with engine.begin() as connection:
+                if args.in_place:
+                    for k in batch:
+                        connection.execute(update(items).where(items.c.id == k).values(embedding=vectors[k]))
+                    continue
                 connection.execute(items.delete().where(items.c.id.in_(batch)))
                 connection.execute(insert(items), [{"id": k, "embedding": vectors[k]} for k in batch])
         recalls.append(recall(engine, items, index, vectors, rng, args.queries))
@@ -222,6 +229,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="corpora (seeds 0 to N-1), one line each")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="replace each row in a transaction of its own (a DELETE, then an INSERT)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="replace a row's vector by UPDATE instead of a DELETE and an INSERT")
     parser.add_argument("--small-corpora", type=int, default=150)
     parser.add_argument("--facade-runs", type=int, default=0,
                         help="also run the facade: N seeded runs of update_document() on --share of the documents")
