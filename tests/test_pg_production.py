@@ -1,10 +1,11 @@
-"""PostgreSQL set up the way hosted services run it: pgvector in its own schema, interrupted index builds.
+"""PostgreSQL set up the way hosted services run it: pgvector in its own schema, interrupted index builds, roles that only read.
 
 Each test makes a fresh database of the embedded server and drops it at the end.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Callable, Iterator, Tuple
 
 import numpy as np
@@ -14,6 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, event, select
 from sqlalchemy.engine import URL, Engine
 
 import sqlalchemy_vector as sv
+from sqlalchemy_vector import VectorRAG
 from sqlalchemy_vector.exc import MissingExtensionError, VectorIndexError
 
 WAYS = ("create_engine", "plugin", "attach")
@@ -177,3 +179,38 @@ def test_rebuild_builds_beside_the_old_index_so_reads_go_on(database: URL) -> No
         rebuilding.close()
         reader.close()
         engine.dispose()
+
+
+def test_a_read_only_role_searches_and_its_writes_are_refused(database: URL) -> None:
+    # A search service often connects as a role that may only read: opening the facade must create nothing.
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((30, 8)).astype(np.float32)
+    owner = VectorRAG(database, dimension=8)
+    owner.load_documents([{"content": f"d{i}", "embedding": v, "metadata": {"n": i}} for i, v in enumerate(vectors)], show_progress=False)
+    owner.create_index("ix", "cosine")
+    owner.close()
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    run_as_owner(
+        database,
+        f"CREATE ROLE {role} LOGIN PASSWORD 'r'",
+        f"GRANT CONNECT ON DATABASE {database.database} TO {role}",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    )
+    reader = VectorRAG(database.set(username=role, password="r"), dimension=8)
+    try:
+        q = rng.standard_normal(8)
+        cosine = 1 - vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q))
+        assert [r["content"] for r in reader.query_with_embedding(q, top_k=3)] == [f"d{i}" for i in np.argsort(cosine)[:3]]
+        assert [r["content"] for r in reader.query_with_embedding(q, top_k=2, filters={"n": {"$in": [4, 7]}})] == sorted(
+            ["d4", "d7"], key=lambda c: cosine[int(c[1:])]
+        )
+        assert reader.get_statistics()["document_count"] == 30
+        assert [i["name"] for i in reader.get_statistics()["indexes"]] == ["ix"]
+        with pytest.raises(sqlalchemy.exc.ProgrammingError, match="permission denied for table documents"):
+            reader.load_documents([{"content": "new", "embedding": vectors[0]}], show_progress=False)
+        assert reader.get_statistics()["document_count"] == 30
+    finally:
+        reader.close()
+        run_as_owner(database, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
