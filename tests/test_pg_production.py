@@ -214,3 +214,17 @@ def test_a_read_only_role_searches_and_its_writes_are_refused(database: URL) -> 
     finally:
         reader.close()
         run_as_owner(database, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+def test_rebuild_of_an_index_named_to_the_byte_limit(database: URL) -> None:
+    # The temporary name fits PostgreSQL's 63 bytes: cut there, it would be the old index's own name.
+    engine, table = loaded_docs(database)
+    name = "€" * 21  # 63 bytes
+    index = sv.VectorIndex(name, table.c.emb, metric="l2")
+    try:
+        with engine.begin() as conn:
+            sv.create_vector_index(conn, index)
+            sv.rebuild_vector_index(conn, index)
+            assert [found["name"] for found in sv.list_vector_indexes(conn, "docs")] == [name]
+    finally:
+        engine.dispose()

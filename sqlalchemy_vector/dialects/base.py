@@ -385,7 +385,10 @@ class Backend:
             self.drop_index(connection, index.index_name, table.schema, if_exists=True, table_name=table.name)
             self.create_index(connection, index)
             return
-        aside_name = f"{index.index_name[:40]}_rebuilt_{secrets.token_hex(4)}"
+        suffix = f"_rebuilt_{secrets.token_hex(4)}"
+        # Within the 63 bytes PostgreSQL keeps of a name, whatever the name's characters.
+        kept = index.index_name.encode()[: 63 - len(suffix)].decode(errors="ignore")
+        aside_name = kept + suffix
         # Declared on a copy of the table: the table of the declaration gains no index.
         copy = table.to_metadata(MetaData())
         aside = VectorIndex(
