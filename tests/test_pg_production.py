@@ -228,3 +228,27 @@ def test_rebuild_of_an_index_named_to_the_byte_limit(database: URL) -> None:
             assert [found["name"] for found in sv.list_vector_indexes(conn, "docs")] == [name]
     finally:
         engine.dispose()
+
+
+def test_rebuild_that_cannot_take_its_lock_leaves_the_old_index(database: URL) -> None:
+    # The swap at the end needs the table alone for a moment: behind a long read it waits, or with lock_timeout gives up.
+    engine, table = loaded_docs(database)
+    declared = sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine", m=8)
+    with engine.begin() as conn:
+        sv.create_vector_index(conn, declared)
+        built = sv.list_vector_indexes(conn, "docs")
+    long_read = engine.connect()
+    long_read.execute(select(table.c.id).limit(1)).all()  # its transaction stays open, holding ACCESS SHARE
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="lock timeout"):
+            with engine.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '300ms'")
+                sv.rebuild_vector_index(conn, sv.VectorIndex("docs_emb_idx", table.c.emb, metric="cosine", m=12))
+        long_read.rollback()
+        with engine.connect() as conn:
+            assert sv.list_vector_indexes(conn, "docs") == built  # the old index, its options unchanged
+            names = conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'docs'").scalars().all()
+        assert sorted(names) == ["docs_emb_idx", "docs_pkey"]  # and no index left under the temporary name
+    finally:
+        long_read.close()
+        engine.dispose()
