@@ -597,7 +597,7 @@ def rebuild_vector_index(bind: Bind, index: VectorIndex) -> None:
     backend = _index_backend(connection.dialect)
     check_buildable(index, backend)
     table = index.bound_table
-    found = sorted(entry["name"] for entry in backend.list_indexes(connection, table.schema) if entry["table"] == table.name)
+    found = [entry["name"] for entry in list_vector_indexes(connection, table)]
     if index.index_name not in found:
         raise VectorIndexError(
             f"rebuild_vector_index({index.index_name!r}): table {table.name!r} has no vector index named "

@@ -796,11 +796,7 @@ class _Store:
     def create_index(self, session: Session, name: str, metric: str, options: Dict[str, Any]) -> None:
         from ..index import VectorIndex, create_vector_index
 
-        # Built on a copy of the table, so the mapped Table (shared by every
-        # facade using the same models) does not gain an Index.
-        table = self.vector_table.to_metadata(MetaData())
-        column = table.c[_column(self.D if self.E is None else self.E, "embedding").key]
-        index = VectorIndex(name, column, metric=metric, **options)
+        index = VectorIndex(name, self.detached_vector_column(), metric=metric, **options)
         if any(found["name"] == name for found in self.indexes(session)):
             raise self.index_exists(name)
         create_vector_index(session, index)
@@ -823,8 +819,18 @@ class _Store:
         self.known_indexes = None
         return True
 
+    def detached_vector_column(self) -> Column[Any]:
+        """The vector column on a copy of its table, for declaring an index on it.
+
+        An index declared on the mapped Table would join it, and that Table is
+        shared by every facade using the same models.
+        """
+        table = self.vector_table.to_metadata(MetaData())
+        return table.c[_column(self.D if self.E is None else self.E, "embedding").key]  # type: ignore[no-any-return]
+
     def rebuild_index(self, session: Session, name: str, options: Dict[str, Any]) -> None:
-        """Drop the vector index ``name`` and build it again as the catalog reports it, ``options`` replacing its own."""
+        """Build the vector index ``name`` again (:func:`~sqlalchemy_vector.rebuild_vector_index`), declared as the
+        catalog reports it, ``options`` replacing its own."""
         from ..index import INDEX_METHODS, VectorIndex, rebuild_vector_index
 
         table = self.vector_table
@@ -849,10 +855,7 @@ class _Store:
             **backend_for(session.get_bind().dialect).reflected_index_kwargs(index),
             **options,
         }
-        # Built on a copy of the table, as create_index does: the mapped Table gains no Index.
-        copy = table.to_metadata(MetaData())
-        column = copy.c[_column(self.D if self.E is None else self.E, "embedding").key]
-        rebuilt = VectorIndex(name, column, metric=index["metric"], **declared)
+        rebuilt = VectorIndex(name, self.detached_vector_column(), metric=index["metric"], **declared)
         self.known_indexes = None
         rebuild_vector_index(session, rebuilt)
 
