@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -396,8 +397,9 @@ def test_derived_dialect_gets_its_base_types() -> None:
 @pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
 @pytest.mark.parametrize(
     "database, id_type",
-    [("sqlite", str), ("sqlite", int), ("postgresql", str), ("postgresql", int), ("duckdb", str), ("duckdb", int), ("clickhouse", str)],
-    ids=["sqlite-str", "sqlite-int", "postgresql-str", "postgresql-int", "duckdb-str", "duckdb-int", "clickhouse-str"],
+    [(database, id_type) for database in ("sqlite", "postgresql", "duckdb") for id_type in (str, int, uuid.UUID)]
+    + [("clickhouse", str), ("clickhouse", uuid.UUID)],
+    ids=lambda value: value if isinstance(value, str) else value.__name__,
 )
 def test_migrations_of_the_models_run_on_every_backend(
     database: str, id_type: type, tmp_path: Path, request: pytest.FixtureRequest
@@ -422,6 +424,8 @@ def test_migrations_of_the_models_run_on_every_backend(
         elif id_type is int:  # the model's sequence, created first; no (BIG)SERIAL
             assert "op.execute(sa.schema.CreateSequence(sa.Sequence('mig_docs_id_seq')))" in source
             assert "sa.Column('id', sqlalchemy_vector.orm.IntegerId(), autoincrement=False, nullable=False)" in source
+        if id_type is uuid.UUID:
+            assert "sa.Column('id', sa.Uuid(), nullable=False)" in source
         assert "postgresql" not in source and "with_variant" not in source
         command.upgrade(config, "head")
         command.check(config)
@@ -431,6 +435,8 @@ def test_migrations_of_the_models_run_on_every_backend(
                 columns = {c["name"]: c["type"] for c in inspect(connection).get_columns("mig_docs")}
                 if database == "postgresql":
                     assert type(columns["metadata"]).__name__ == "JSONB"
+                    if id_type is uuid.UUID:  # the native type, not its text
+                        assert type(columns["id"]).__name__ == "UUID"
                 with Session(bind=connection) as session:
                     doc = Document(content="migrated", metadata_={"lang": "en"})
                     session.add(doc)

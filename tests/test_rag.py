@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List
@@ -367,6 +368,30 @@ def test_remapped_integer_id_models(fresh_engine: Engine, embedder: KeywordEmbed
     assert (stats["document_count"], stats["embedding_count"]) == (4, 4)
     with fresh_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM kb_vectors WHERE vec IS NOT NULL").scalar() == 4
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_uuid_key_models(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    Document, Embedding = make_models(8, document_table="uuid_docs", embedding_table="uuid_vectors", id_type=uuid.UUID)
+    Document.metadata.create_all(fresh_engine)
+    rag = VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder)
+    ids = rag.load_documents([{"content": d["content"], "metadata": d["metadata"]} for d in CORPUS], show_progress=False)
+    assert all(isinstance(i, uuid.UUID) for i in ids) and len(set(ids)) == 6
+    by_content = dict(zip(CONTENTS.values(), ids))
+    given = uuid.UUID(int=7)
+    assert rag.load_document("elder fig", document_id=given) == given
+    with pytest.raises(InvalidDocumentError, match=r"must be a uuid\.UUID \(uuid_docs\.id holds UUID ids\).*uuid\.UUID\(x\)"):
+        rag.load_document("elder fig", document_id=str(uuid.UUID(int=8)))
+    top = rag.query_with_embedding(Q, top_k=2)
+    assert [r["document_id"] for r in top] == [by_content[CONTENTS["d1"]], by_content[CONTENTS["d6"]]]
+    assert rag.find_similar_documents(given, top_k=1)[0]["document_id"] == by_content[CONTENTS["d4"]]
+    assert rag.get_document(given)["content"] == "elder fig"  # type: ignore[index]
+    assert rag.update_document(ids[0], content="honey") and rag.query("honey", top_k=1)[0]["document_id"] in (ids[0], ids[4])
+    assert [r["document_id"] for r in rag.query_with_filters({"kind": "exotic"})] == [ids[2]]
+    assert rag.delete_documents(filters={"kind": "fruit"}) == 3
+    assert (rag.get_statistics()["document_count"], rag.get_statistics()["embedding_count"]) == (4, 4)
+    with Session(fresh_engine) as session:
+        assert {e.document_id for e in session.scalars(sqlalchemy.select(Embedding))} == {ids[2], ids[4], ids[5], given}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)  # raw DDL of the other backends

@@ -117,25 +117,11 @@ class _Models:
 
         None for a key of any other type: its ids go to the database unchecked.
         """
-        column_type = _column(self.document, "id").type
-        if isinstance(column_type, Integer):
-            return int
-        try:
-            python_type = column_type.python_type
-        except NotImplementedError:
-            return None
-        return python_type if python_type is str or python_type is uuid.UUID else None
+        return _key_type(_column(self.document, "id"))
 
     def new_ids(self, count: int) -> List[Any]:
-        """``count`` new document ids of the key's type: ``uuid.UUID`` values for a UUID key (from the key's own
-        Python default if it has one), UUID strings for any other key."""
-        if self.id_type is not uuid.UUID:
-            return list(new_ids(count))
-        default = _column(self.document, "id").default
-        if default is not None and getattr(default, "is_callable", False):
-            # SQLAlchemy wraps a default taking no argument in one taking the execution context.
-            return [default.arg(None) for _ in range(count)]
-        return [uuid.uuid4() for _ in range(count)]
+        """``count`` new document ids of the key's type (see ``_new_keys``)."""
+        return _new_keys(_column(self.document, "id"), count)
 
     @property
     def embedding_ids(self) -> bool:
@@ -227,6 +213,29 @@ def _present(model: type, attribute: str) -> bool:
 
 def _is_sequence(default: Any) -> bool:
     return bool(getattr(default, "is_sequence", False))
+
+
+def _key_type(column: Column[Any]) -> Optional[type]:
+    """The Python type of a key column's values: ``int``, ``str`` or ``uuid.UUID``; None for any other."""
+    if isinstance(column.type, Integer):
+        return int
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return None
+    return python_type if python_type is str or python_type is uuid.UUID else None
+
+
+def _new_keys(column: Column[Any], count: int) -> List[Any]:
+    """``count`` new values of a key made here: ``uuid.UUID`` values for a UUID key (from the key's own Python
+    default if it has one), UUID strings for any other key."""
+    if _key_type(column) is not uuid.UUID:
+        return list(new_ids(count))
+    default: Any = column.default
+    if default is not None and getattr(default, "is_callable", False):
+        # SQLAlchemy wraps a default taking no argument in one taking the execution context.
+        return [default.arg(None) for _ in range(count)]
+    return [uuid.uuid4() for _ in range(count)]
 
 
 # -- the shared implementation ------------------------------------------------------------------------
@@ -347,7 +356,7 @@ class _Store:
             for values in rows:
                 values[model_key] = self.model_name
         if id_key is not None:
-            for values, value in zip(rows, new_ids(len(rows))):
+            for values, value in zip(rows, _new_keys(_column(E, "id"), len(rows))):
                 values[id_key] = value
         _bulk_insert(session.connection(), E.__table__, rows)
 
