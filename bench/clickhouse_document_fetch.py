@@ -26,7 +26,6 @@ medians and each one's ratio to ``ranking``.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import statistics
 import sys
@@ -37,7 +36,7 @@ from typing import Any, Callable, Dict, List
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from topk_path import DIM, mixture  # noqa: E402
+from topk_path import DIM, balanced_orders, mixture  # noqa: E402
 
 from sqlalchemy_vector import VectorRAG  # noqa: E402
 from sqlalchemy_vector.dialects.base import vector_to_text  # noqa: E402
@@ -85,9 +84,10 @@ def measure(runs: Dict[str, Callable[[np.ndarray], Any]], warmup: np.ndarray, qu
         for run in runs.values():
             run(q)
     times: Dict[str, List[float]] = {name: [] for name in runs}
-    orders = list(itertools.permutations(runs))
+    names = list(runs)
+    orders = [[names[i] for i in order] for order in balanced_orders(len(names))]
     for n, q in enumerate(queries):
-        for name in orders[(n * 7919) % len(orders)]:  # a different order of the variants on each query
+        for name in orders[n % len(orders)]:
             start = time.perf_counter()
             runs[name](q)
             times[name].append(time.perf_counter() - start)

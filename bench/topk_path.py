@@ -4,8 +4,8 @@ On every backend, in one run, loads N x 384 float32 vectors (default 100k; a
 seeded Gaussian mixture, the shape of ``tests/index_helpers.clustered``)
 with ``VectorRAG.load_documents`` into the default models (documents +
 embeddings), then times, interleaved on the same query vectors (new draws from
-the mixture; from one query to the next the order of the variants cycles
-through every permutation, so each follows each other equally often), the
+the mixture; from one query to the next the order of the variants changes,
+so each follows each other equally often: ``balanced_orders``), the
 median of a cosine top 5 through:
 
 - ``facade``: ``rag.query_with_embedding(q, top_k=5)``: a ranking on the
@@ -21,6 +21,9 @@ median of a cosine top 5 through:
   tables from ``make_models(384, id_type=int)``, holding the same vectors:
   bigint keys, as in ``items`` below, instead of the default models' UUID
   strings (which widen each embeddings row past four rows per 8 kB page);
+- ``facade-uuid`` (PostgreSQL only): the same on a third pair, from
+  ``make_models(384, id_type=uuid.UUID)``: native ``uuid`` keys, 16 bytes
+  against 37 for the text, which keep five rows to a page;
 - ``pgvector-python`` (PostgreSQL only): pgvector-python's own SQLAlchemy type
   on a table ``items(id bigint primary key, embedding vector(384))`` holding
   the same vectors, queried as its README does,
@@ -63,13 +66,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import os
 import platform
 import re
 import statistics
 import tempfile
 import time
+import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -224,20 +227,39 @@ def load_items(url: str, data: np.ndarray) -> None:
 # -- measuring ---------------------------------------------------------------------------------
 
 
+def balanced_orders(count: int) -> List[List[int]]:
+    """Orders of ``count`` variants (as indexes) in which each runs right after each other equally often.
+
+    A Williams design: ``count`` orders for an even count, twice as many (each
+    one also reversed) for an odd one.  Over each cycle through them every
+    variant runs at every position equally often, and immediately after every
+    other variant equally often.  (Every permutation would balance too, but
+    only over a cycle of ``count!`` queries: 720 for six variants.)
+    """
+    first = [0]
+    for step in range(1, count):  # 0, 1, n-1, 2, n-2, ...
+        first.append((step + 1) // 2 if step % 2 else count - step // 2)
+    orders = [[(v + shift) % count for v in first] for shift in range(count)]
+    if count % 2:
+        orders += [order[::-1] for order in orders]
+    return orders
+
+
 def measure(variants: Sequence[Variant], warmup: np.ndarray, queries: np.ndarray) -> Dict[str, Any]:
     """Median ms of each variant, interleaved per query, and what each found.
 
-    The order of the variants cycles through every permutation: a variant run
-    right after another that searched the same index for the same query finds
-    its pages cached, so each must follow each other equally often (a plain
-    rotation of three puts ``table`` right after ``facade`` on two queries of three).
+    The order of the variants changes from one query to the next
+    (``balanced_orders``): a variant run right after another that searched the
+    same index for the same query finds its pages cached, so each must follow
+    each other equally often (a plain rotation of three puts ``table`` right
+    after ``facade`` on two queries of three).
     """
     for q in warmup:
         for _, run in variants:
             run(q)
     times: Dict[str, List[float]] = {name: [] for name, _ in variants}
     found: Dict[str, List[Ids]] = {name: [] for name, _ in variants}
-    orders = list(itertools.permutations(variants))
+    orders = [[variants[i] for i in order] for order in balanced_orders(len(variants))]
     for n, q in enumerate(queries):
         for name, run in orders[n % len(orders)]:
             start = time.perf_counter()
@@ -367,7 +389,7 @@ def bench_backend(
     comparisons: bool = True,
 ) -> List[Dict[str, Any]]:
     rag = VectorRAG(url, dimension=DIM)
-    rag_int: Optional[VectorRAG] = None
+    keyed: List[VectorRAG] = []  # the facade on models with other keys (PostgreSQL)
     plain: Optional[Engine] = None
     try:
         documents = [{"content": f"document {i}", "embedding": v} for i, v in enumerate(data)]
@@ -376,15 +398,17 @@ def bench_backend(
         log(f"{backend}: load_documents {len(doc_ids):,} in {time.perf_counter() - start:.1f} s")
         variants: List[Variant] = [("facade", facade_variant(rag)), ("table", table_variant(rag))]
         if backend == "postgresql" and comparisons:
-            # The same facade on models with integer keys, the key type of pgvector-python's items table.
-            Document, Embedding = make_models(
-                DIM, document_table="documents_int", embedding_table="embeddings_int", id_type=int
-            )
-            Document.metadata.create_all(rag.engine)  # the facade creates only its default tables
-            rag_int = VectorRAG(rag.engine, document_model=Document, embedding_model=Embedding)
-            int_ids = rag_int.load_documents(documents, show_progress=False)
-            int_of = dict(zip(int_ids, doc_ids))  # report the default models' ids, to share the truth
-            variants.append(("facade-int", translated(facade_variant(rag_int), int_of)))
+            # The same facade on models with integer keys, the key type of pgvector-python's items table,
+            # and with native UUID keys.
+            for suffix, id_type in (("int", int), ("uuid", uuid.UUID)):
+                Document, Embedding = make_models(
+                    DIM, document_table=f"documents_{suffix}", embedding_table=f"embeddings_{suffix}", id_type=id_type
+                )
+                Document.metadata.create_all(rag.engine)  # the facade creates only its default tables
+                keyed.append(VectorRAG(rag.engine, document_model=Document, embedding_model=Embedding))
+                keys = keyed[-1].load_documents(documents, show_progress=False)
+                of = dict(zip(keys, doc_ids))  # report the default models' ids, to share the truth
+                variants.append((f"facade-{suffix}", translated(facade_variant(keyed[-1]), of)))
             Item = pgvector_model()
             plain = sqlalchemy.create_engine(url)
             PGBase.metadata.create_all(plain)
@@ -402,8 +426,8 @@ def bench_backend(
         start = time.perf_counter()
         try:
             rag.create_index(INDEX, "cosine")
-            if rag_int is not None:
-                rag_int.create_index(INDEX + "_int", "cosine")
+            for other in keyed:
+                other.create_index(f"{INDEX}_{other.document_model.__table__.name}", "cosine")
         except VectorIndexError as error:
             log(f"{backend}: create_index failed: {error}")
             rows.append({"backend": backend, "mode": "indexed", "error": f"VectorIndexError: {error}"})
@@ -516,22 +540,23 @@ def render(results: List[Dict[str, Any]], queries: int) -> str:
     lines = [
         (
             "| backend | mode | facade ms | table ms | facade/table | pgvector-python ms | facade/pgvector-python "
-            "| facade, integer keys / pgvector-python | facade / pgvector-python on the embeddings table "
-            f"| facade = table (of {queries}) "
-            f"| recall@{TOP_K} facade / table (/ facade, integer keys / pgvector-python / on the embeddings table) |"
+            "| facade, integer keys / pgvector-python | facade, UUID keys / pgvector-python "
+            f"| facade / pgvector-python on the embeddings table | facade = table (of {queries}) "
+            f"| recall@{TOP_K} facade / table (/ integer keys / UUID keys / pgvector-python / on the embeddings table) |"
         ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['backend']} | {r['mode']} | n/a | n/a | n/a | - | - | - | - | - | - |")
+            lines.append(f"| {r['backend']} | {r['mode']} | n/a | n/a | n/a | - | - | - | - | - | - | - |")
             continue
         pg = (
             f"{r['pgvector-python']:.2f} | {r['facade'] / r['pgvector-python']:.2f}"
             if "pgvector-python" in r
             else "- | -"
         )
-        pg += f" | {r['facade-int'] / r['pgvector-python']:.2f}" if "facade-int" in r else " | -"
+        for keys in ("facade-int", "facade-uuid"):
+            pg += f" | {r[keys] / r['pgvector-python']:.2f}" if keys in r else " | -"
         pg += f" | {r['facade'] / r['pgvector-python-same']:.2f}" if "pgvector-python-same" in r else " | -"
         lines.append(
             f"| {r['backend']} | {r['mode']} | {r['facade']:.2f} | {r['table']:.2f} | {r['facade'] / r['table']:.2f} "
