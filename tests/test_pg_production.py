@@ -252,3 +252,55 @@ def test_rebuild_that_cannot_take_its_lock_leaves_the_old_index(database: URL) -
     finally:
         long_read.close()
         engine.dispose()
+
+
+def test_default_models_moved_to_native_uuid_keys_by_a_migration(database: URL) -> None:
+    # The default models' text keys widen each embeddings row; a migration can move a table holding UUID strings to
+    # native uuid keys in place, and the facade opens the result with make_models(..., id_type=uuid.UUID).
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    engine = sv.create_engine(database)
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((40, 3)).astype(np.float32)
+    before = VectorRAG(engine, dimension=3)
+    ids = before.load_documents([{"content": f"d{i}", "embedding": v} for i, v in enumerate(vectors)], show_progress=False)
+    before.create_index("ix", "cosine")
+    query = rng.standard_normal(3).astype(np.float32)
+    expected = [uuid.UUID(r["document_id"]) for r in before.query_with_embedding(query, top_k=5)]
+
+    Document, Embedding = sv.make_models(3, id_type=uuid.UUID)
+
+    def migrate(conn: Any) -> None:
+        op = Operations(MigrationContext.configure(conn))
+        (foreign_key,) = sqlalchemy.inspect(conn).get_foreign_keys("embeddings")
+        op.drop_constraint(foreign_key["name"], "embeddings", type_="foreignkey")
+        for table, column in (("documents", "id"), ("embeddings", "id"), ("embeddings", "document_id")):
+            op.alter_column(table, column, type_=sqlalchemy.Uuid(), postgresql_using=f"{column}::uuid")
+        op.create_foreign_key(foreign_key["name"], "embeddings", "documents", ["document_id"], ["id"])
+
+    # An id of one's own that is not a UUID string stops the cast, and the whole migration rolls back.
+    before.load_documents([{"content": "named", "embedding": vectors[0], "document_id": "readme.md"}], show_progress=False)
+    with pytest.raises(sqlalchemy.exc.DataError, match="invalid input syntax for type uuid"):
+        with engine.begin() as conn:
+            migrate(conn)
+    assert before.get_document("readme.md")["content"] == "named"  # type: ignore[index]
+    assert len(sqlalchemy.inspect(engine).get_foreign_keys("embeddings")) == 1
+    assert before.delete_document("readme.md")
+
+    with engine.begin() as conn:
+        migrate(conn)
+        # What the migration left is what the models declare: autogenerate finds only the index the facade built,
+        # which the models do not declare.
+        differences = compare_metadata(MigrationContext.configure(conn), Document.metadata)
+        assert [(d[0], d[1].name) for d in differences] == [("remove_index", "ix")]
+        assert conn.exec_driver_sql("SELECT pg_typeof(document_id)::text FROM embeddings LIMIT 1").scalar() == "uuid"
+
+    after = VectorRAG(engine, document_model=Document, embedding_model=Embedding)
+    assert [r["document_id"] for r in after.query_with_embedding(query, top_k=5)] == expected
+    assert after.get_statistics()["indexes"] == before.get_statistics()["indexes"]
+    assert after.get_document(uuid.UUID(ids[0]))["content"] == "d0"  # type: ignore[index]
+    (new,) = after.load_documents([{"content": "new", "embedding": vectors[0]}], show_progress=False)
+    assert isinstance(new, uuid.UUID) and after.get_statistics()["document_count"] == 41
+    engine.dispose()
