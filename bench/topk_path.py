@@ -419,6 +419,13 @@ def bench_backend(
             variants.append(("pgvector-python-same", pgvector_same_table_variant(plain, Row)))
             with rag.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
+                # What an exact scan reads: the heap's pages (rows a page, and bytes a row, by key type).
+                for table in ("embeddings", "embeddings_int", "embeddings_uuid", "items"):
+                    pages, width = conn.exec_driver_sql(
+                        f"SELECT pg_relation_size('{table}') / current_setting('block_size')::int, "
+                        f"avg(pg_column_size(t.*)) FROM {table} t"
+                    ).one()
+                    log(f"{backend}: {table} {pages:,} pages, {len(data) / pages:.2f} rows a page, {width:.0f} bytes a row")
         truth = exact_top(data, queries, doc_ids)
 
         rows = [run_mode(backend, "exact", rag, plain, variants, warmup, queries, truth, show_plans)]
