@@ -11,7 +11,7 @@ from .bulk import bulk_insert
 from .dialects import supported_dialects
 from .embedding import CallableEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from .engine import VectorEnginePlugin, attach, create_async_engine, create_engine
-from .filters import metadata_filter
+from .filters import json_value, metadata_filter
 from .fulltext import (
     FullTextIndex,
     create_fulltext_index,
@@ -92,6 +92,7 @@ __all__ = [
     "json_default",
     "jsonable",
     "l1_distance",
+    "json_value",
     "knn",
     "knn_select",
     "l2_distance",

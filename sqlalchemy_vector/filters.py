@@ -5,9 +5,12 @@
     {"year": {"$gte": 2020}, "lang": "en", "$or": [{"draft": False}, {"reviewed": True}]}
 
 into a SQLAlchemy boolean expression on a JSON column.  Operators: ``$eq $ne
-$gt $gte $lt $lte $in $nin $exists $like`` on a top-level key (``"a.b"`` is
-the key ``a.b``, not ``b`` inside ``a``), ``$and $or $not`` to combine; a
-bare value means ``$eq``.
+$gt $gte $lt $lte $in $nin $exists $like`` on a key, ``$and $or $not`` to
+combine; a bare value means ``$eq``.  A dict of plain keys reads inside an
+object: ``{"source": {"page": {"$gte": 3}, "file": "a.md"}}`` holds for rows
+whose ``source`` is an object with those ``page`` and ``file``.  Keys address
+object members only, never array elements (``"0"`` is the key ``0``), and a
+dotted key is one key (``"a.b"`` is the key ``a.b``, not ``b`` inside ``a``).
 
 Values compare by JSON type on every backend: ``1`` matches the number 1 (and
 1.0) but not the string ``"1"`` or ``true``; ``True`` matches only JSON
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from sqlalchemy import Boolean, Float, String, and_, bindparam, false, func, literal, not_, or_, true
@@ -120,8 +123,11 @@ def nesting_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-def json_value(column: Any, key: str, kind: str) -> "JSONValue":
-    """The value of top-level ``key`` of a JSON column as SQL, when it is of JSON type ``kind``.
+def json_value(column: Any, key: Union[str, Sequence[str]], kind: str) -> "JSONValue":
+    """The value of ``key`` of a JSON column as SQL, when it is of JSON type ``kind``.
+
+    ``key`` is a top-level key, or a list of keys for one inside nested
+    objects (``["source", "page"]``: ``page`` of the object at ``source``).
 
     ``kind`` is ``"number"`` (a float), ``"string"``, ``"boolean"``, ``"present"``
     (true when the key exists, even with a null value) or ``"null"`` (true
@@ -162,25 +168,38 @@ def _conditions(column: ColumnElement[Any], spec: Mapping[str, Any], where: str)
                 "'number') > 3 (kinds: number, string, boolean, present, null)"
             )
         else:
-            clauses.append(_field(column, key, condition, f"{where} on key {key!r}"))
+            clauses.append(_field(column, (key,), condition, where))
     if not clauses:
         return true()
     return clauses[0] if len(clauses) == 1 else and_(*clauses)
 
 
-def _field(column: ColumnElement[Any], key: str, condition: Any, where: str) -> ColumnElement[bool]:
+Path = Tuple[str, ...]
+
+
+def _field(column: ColumnElement[Any], path: Path, condition: Any, base: str) -> ColumnElement[bool]:
+    """The condition on the value at ``path`` (a key, then the keys of the objects inside it)."""
+    where = f"{base} on key {' > '.join(map(repr, path))}"
     if isinstance(condition, Mapping) and condition and all(isinstance(k, str) and k.startswith("$") for k in condition):
-        parts = [_operator(column, key, op, value, where) for op, value in condition.items()]
+        parts = [_operator(column, path, op, value, where) for op, value in condition.items()]
         return parts[0] if len(parts) == 1 else and_(*parts)
     if isinstance(condition, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in condition):
         raise InvalidFilterError(
             f"{where}: mixes operators and plain keys in {condition!r}; use only operators such as "
-            '{"$gt": 1, "$lt": 5}'
+            '{"$gt": 1, "$lt": 5}, or only keys of the object inside, such as {"page": 3}'
         )
-    return _equals(column, key, condition, where)
+    if isinstance(condition, Mapping) and condition:
+        # Plain keys: conditions on the members of the object at ``path``.
+        parts = []
+        for key, inner in condition.items():
+            if not isinstance(key, str):
+                raise InvalidFilterError(f"{where}: keys must be strings, got {type(key).__name__} {key!r}")
+            parts.append(_field(column, path + (key,), inner, base))
+        return parts[0] if len(parts) == 1 else and_(*parts)
+    return _equals(column, path, condition, where)
 
 
-def _operator(column: ColumnElement[Any], key: str, op: str, value: Any, where: str) -> ColumnElement[bool]:
+def _operator(column: ColumnElement[Any], key: Path, op: str, value: Any, where: str) -> ColumnElement[bool]:
     if op == "$eq":
         return _equals(column, key, value, where)
     if op == "$ne":
@@ -213,7 +232,8 @@ def _operator(column: ColumnElement[Any], key: str, op: str, value: Any, where: 
             raise InvalidFilterError(
                 f'{where}: $not on a key expects a dict of operators such as {{"$gt": 3}}, got {value!r}'
             )
-        return _negate(_field(column, key, value, where))
+        parts = [_operator(column, key, inner, operand, where) for inner, operand in value.items()]
+        return _negate(parts[0] if len(parts) == 1 else and_(*parts))
     raise InvalidFilterError(f"{where}: unknown operator {op!r}; expected one of {', '.join(sorted(_FIELD_OPERATORS))}")
 
 
@@ -283,7 +303,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> ColumnElement[bool]:
+def _equals(column: ColumnElement[Any], key: Path, value: Any, where: str) -> ColumnElement[bool]:
     value = _plain(value)
     kind = _kind(value, where, "$eq")
     if kind == "null":
@@ -291,7 +311,7 @@ def _equals(column: ColumnElement[Any], key: str, value: Any, where: str) -> Col
     return JSONValue(column, key, kind) == _bind(value, kind)
 
 
-def _one_of(column: ColumnElement[Any], key: str, values: List[Any], where: str, op: str) -> ColumnElement[bool]:
+def _one_of(column: ColumnElement[Any], key: Path, values: List[Any], where: str, op: str) -> ColumnElement[bool]:
     by_kind: Dict[str, List[Any]] = {}
     for value in map(_plain, values):
         by_kind.setdefault(_kind(value, where, op), []).append(value)
@@ -323,40 +343,59 @@ def _ends_with_escape(pattern: str) -> bool:
 # -- SQL elements ------------------------------------------------------------------------
 
 
-class _JSONKey(sqltypes.TypeDecorator[str]):
-    """A metadata key, bound in the form each backend's JSON functions take."""
+class _JSONKey(sqltypes.TypeDecorator[Any]):
+    """A metadata key (a string) or a path of keys (a tuple), bound in the form each backend's JSON functions take."""
 
     impl = String
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
-        return None if value is None else _backend(dialect).json_key_path(value, dialect)
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Optional[str]:
+        return None if value is None else _key_path(value, dialect)
 
-    def process_literal_param(self, value: Optional[str], dialect: Dialect) -> str:
+    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
         # The compiler renders a None literal as NULL without calling this.
         assert value is not None
-        return _backend(dialect).json_key_path(value, dialect)
+        return _key_path(value, dialect)
+
+
+def _key_path(value: Any, dialect: Dialect) -> str:
+    backend = _backend(dialect)
+    if isinstance(value, tuple):
+        return backend.json_nested_path(value, dialect)
+    return backend.json_key_path(value, dialect)
 
 
 class JSONValue(ColumnElement[Any]):
-    """A top-level key of a JSON column, read as one JSON type (see :func:`json_value`)."""
+    """A key of a JSON column, read as one JSON type (see :func:`json_value`).
+
+    A backend renders the key from one of two forms: ``json_key``, one
+    parameter holding the key (or, for a key inside nested objects, the
+    whole path) in the form ``Backend.json_key_path`` (``json_nested_path``)
+    gives it, or ``json_keys``, one plain string parameter per key of the path.
+    """
 
     __visit_name__ = "json_value"
     inherit_cache = True
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("json_key", InternalTraversal.dp_clauseelement),
+        ("json_keys", InternalTraversal.dp_clauseelement_list),
         ("kind", InternalTraversal.dp_string),
     ]
 
-    def __init__(self, column: Any, key: str, kind: str) -> None:
+    def __init__(self, column: Any, key: Union[str, Sequence[str]], kind: str) -> None:
         if kind not in _KINDS:
             raise InvalidFilterError(f"json_value() kind must be one of {', '.join(_KINDS)}, got {kind!r}")
-        if not isinstance(key, str):
-            raise InvalidFilterError(f"metadata keys are strings, got {type(key).__name__} {key!r}")
+        path = (key,) if isinstance(key, str) else tuple(key) if isinstance(key, (list, tuple)) else ()
+        if not path or not all(isinstance(k, str) for k in path):
+            raise InvalidFilterError(
+                f"metadata keys are strings (or, for a key inside nested objects, a non-empty list of strings), "
+                f"got {type(key).__name__} {key!r}"
+            )
         self.column = coercions.expect(roles.ExpressionElementRole, column)
         # Not ``key``: ColumnElement.key is the name a select gives the column.
-        self.json_key = literal(key, _JSONKey())
+        self.json_key = literal(path[0] if len(path) == 1 else path, _JSONKey())
+        self.json_keys = [literal(k, String()) for k in path]
         self.kind = kind
         self.type = _KINDS[kind]
 

@@ -76,6 +76,11 @@ def _metadata(i: int, value: Any) -> Dict[str, Any]:
         meta["a"] = {"b": i}  # ... is not a path into this one
     if i % 9 == 0:
         meta.update(ODD_KEYS)
+        meta["odd"] = dict(ODD_KEYS)  # the same keys inside an object
+    if i % 10 == 2:
+        meta["list_or_obj"] = {"0": i, "k": {"0": i}}  # a member named "0" ...
+    elif i % 10 == 7:
+        meta["list_or_obj"] = [i, {"k": i}]  # ... is not an array's first element
     return meta
 
 
@@ -148,6 +153,10 @@ def _operator(meta: Mapping[str, Any], key: str, op: str, value: Any) -> bool:
 def _field(meta: Mapping[str, Any], key: str, condition: Any) -> bool:
     if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
         return all(_operator(meta, key, op, value) for op, value in condition.items())
+    if isinstance(condition, dict) and condition:
+        # plain keys: members of the object at key; anything else there (an array included) has none
+        inner = meta[key] if isinstance(meta.get(key), dict) else {}
+        return all(_field(inner, k, c) for k, c in condition.items())
     return _equals(meta, key, condition)
 
 
@@ -214,10 +223,19 @@ def _random_leaf(rnd: random.Random) -> Dict[str, Any]:
     return {key: {op: value}}
 
 
+def _random_nested_leaf(rnd: random.Random) -> Dict[str, Any]:
+    """A leaf on a key inside objects: the condition of a random leaf, moved under a path."""
+    ((_, condition),) = _random_leaf(rnd).items()
+    path = rnd.choice([["nested", "x"], ["nested", "deep", "k"], ["a", "b"], ["list_or_obj", "0"], ["v", "x"], ["tags", "0"]])
+    for key in reversed(path):
+        condition = {key: condition}
+    return condition
+
+
 def _random_filter(rnd: random.Random, depth: int = 0) -> Dict[str, Any]:
     pick = rnd.random()
     if depth > 2 or pick < 0.35:
-        return _random_leaf(rnd)
+        return _random_nested_leaf(rnd) if rnd.random() < 0.25 else _random_leaf(rnd)
     if pick < 0.55:
         return {"$and": [_random_filter(rnd, depth + 1) for _ in range(rnd.randint(1, 3))]}
     if pick < 0.75:
@@ -284,6 +302,43 @@ def _matrix() -> Dict[str, List[Dict[str, Any]]]:
         {"v": {"$exists": True}, "flag": {"$in": [True, 0]}},
         {"$and": [{"v": {"$ne": None}}, {"v": {"$ne": 0}}]},
         {"$not": {"$and": [{"n": {"$exists": True}}, {"flag": {"$exists": True}}]}},
+    ]
+    groups["nested"] = [
+        {"nested": {"x": 0}},
+        {"nested": {"x": {"$gt": 1}}},
+        {"nested": {"x": {"$ne": 0}}},
+        {"nested": {"x": {"$not": {"$in": [0, 1]}}}},
+        {"nested": {"x": 0, "deep": {"k": 12}}},
+        {"nested": {"deep": {"k": 6}}},
+        {"nested": {"deep": {"k": {"$in": [0, 6, 12, "6"]}}}},
+        {"nested": {"deep": {"k": {"$nin": [6]}}}},
+        {"nested": {"deep": {"k": {"$gt": 10, "$lt": 40}}}},
+        {"nested": {"deep": {"$exists": True}}},
+        {"nested": {"deep": {"k": {"$exists": False}}}},
+        {"nested": {"deep": {"k": {"$like": "%"}}}},  # numbers are not strings
+        {"nested": {"deep": None}},
+        {"nested": {"missing": {"k": {"$exists": False}}}},
+        {"a": {"b": 1}},
+        {"a": {"b": {"$gte": 10}}},
+        {"a.b": {"$exists": True}, "a": {"b": {"$exists": False}}},
+        {"v": {"x": 1}},  # the object {"x": 1} among scalar values
+        {"v": {"x": {"$ne": 1}}},
+        {"v": {"x": None}},
+        {"tags": {"0": "red"}},  # arrays have no members
+        {"tags": {"0": {"$exists": True}}},
+        {"list_or_obj": {"0": 2}},
+        {"list_or_obj": {"0": {"$exists": True}}},
+        {"list_or_obj": {"0": {"$exists": False}}},
+        {"list_or_obj": {"0": {"$gte": 0}}},
+        {"list_or_obj": {"1": {"k": {"$exists": True}}}},
+        {"list_or_obj": {"k": {"0": {"$gte": 0}}}},
+        {"$not": {"nested": {"x": 0}}},
+        {"$or": [{"nested": {"x": 1}}, {"a": {"b": 6}}]},
+        {"$and": [{"nested": {"x": {"$exists": True}}}, {"nested": {"deep": {"k": {"$lt": 20}}}}]},
+    ] + [
+        spec
+        for key, value in ODD_KEYS.items()
+        for spec in ({"odd": {key: value}}, {"odd": {key: {"$ne": value}}}, {"odd": {key: {"$exists": True}}})
     ]
     rnd = random.Random(20240601)
     groups["random"] = [_random_filter(rnd) for _ in range(150)]
@@ -386,7 +441,9 @@ MALFORMED: List[Tuple[Any, str]] = [
     ({"v": {"$nin": None}}, r"\$nin expects a list of values, got NoneType None"),
     ({"v": {"$in": {"a": 1}}}, r"\$in expects a list of values, got dict"),
     ({"v": {"$eq": {"x": 1}}}, r"\$eq expects a number, string, boolean or None, got dict \{'x': 1\}"),
-    ({"v": {"x": 1}}, r"\$eq expects a number, string, boolean or None, got dict \{'x': 1\}"),
+    ({"nested": {"deep": {}}}, r"on key 'nested' > 'deep': \$eq expects a number, string, boolean or None, got dict \{\}"),
+    ({"nested": {"x": {"$regex": "a"}}}, r"on key 'nested' > 'x': unknown operator '\$regex'"),
+    ({"nested": {"x": {"$gt": 1}, "$lt": 2}}, r"on key 'nested': mixes operators and plain keys"),
     ({"v": {}}, r"\$eq expects a number, string, boolean or None, got dict \{\}"),
     ({"v": [1]}, r"\$eq expects a number, string, boolean or None, got list \[1\]"),
     ({"v": {"$in": [[1]]}}, r"\$in expects a number, string, boolean or None, got list \[1\]"),

@@ -160,6 +160,41 @@ def test_keys_and_values_are_bound_not_pasted(conn: Connection, docs: Table) -> 
     assert ids(conn, docs, metadata_filter(docs.c.meta, {hostile_key: {"$exists": False}})) == sorted(ROWS)
 
 
+def test_keys_inside_objects(conn: Connection, docs: Table) -> None:
+    odd = ["with/slash", "tilde~0", "with.dot", "0", "it's", "é"]
+    rows = [
+        {"id": 300, "meta": {"o": {"p": 2, "q": "x", "in": {"deep": True}}}},
+        {"id": 301, "meta": {"o": {"p": 1}}},
+        {"id": 302, "meta": {"o": [2, {"p": 2}]}},  # an array has no members, "0" included
+        {"id": 303, "meta": {"o": "p"}},
+        {"id": 304, "meta": {"o": {f"n{i}": {k: i} for i, k in enumerate(odd)} | {k: i for i, k in enumerate(odd)}}},
+    ]
+    conn.execute(insert(docs), rows)
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"o": {"p": 2}})) == [300]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"o": {"p": {"$gte": 1}, "q": {"$exists": False}}})) == [301]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"o": {"in": {"deep": True}}})) == [300]
+    assert ids(conn, docs, metadata_filter(docs.c.meta, {"o": {"0": {"$exists": True}}})) == [304]
+    for i, key in enumerate(odd):
+        assert ids(conn, docs, metadata_filter(docs.c.meta, {"o": {key: i}})) == [304], key
+        assert ids(conn, docs, metadata_filter(docs.c.meta, {"o": {f"n{i}": {key: {"$in": [i, -1]}}}})) == [304], key
+    # json_value takes the path as a list; statements of one shape keep their own keys
+    assert ids(conn, docs, json_value(docs.c.meta, ["o", "p"], "number") > 1) == [300]
+    assert ids(conn, docs, json_value(docs.c.meta, ("o", "q"), "string") == "x") == [300]
+    assert ids(conn, docs, json_value(docs.c.meta, ["o", "in", "deep"], "boolean")) == [300]
+    assert ids(conn, docs, ~json_value(docs.c.meta, ["o", "p"], "present")) == [1, 2, 3, 4, 5, 6, 7, 302, 303, 304]
+    hostile = "p') OR 1=1 --"
+    condition = metadata_filter(docs.c.meta, {"o": {hostile: {"$exists": False}}})
+    assert "OR 1=1" not in str(select(docs.c.id).where(condition).compile(conn))
+    assert len(ids(conn, docs, condition)) == len(ROWS) + len(rows)
+
+
+def test_json_value_refuses_what_is_not_a_key_or_a_path_of_keys() -> None:
+    table = Table("t", MetaData(), Column("meta", MetadataJSON))
+    for key in ([], ["o", 1], 5, None):
+        with pytest.raises(InvalidFilterError, match=r"metadata keys are strings \(or, for a key inside nested objects"):
+            json_value(table.c.meta, key, "number")  # type: ignore[arg-type]
+
+
 def test_sqlalchemy_expression_passes_through(conn: Connection, docs: Table) -> None:
     clause = docs.c.label.in_(["row2", "row3"])
     assert metadata_filter(docs.c.meta, clause) is clause
@@ -236,6 +271,14 @@ def test_compiled_forms() -> None:
         select(table).where(condition).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
     )
     assert "'$.\"year\"'" in literal and "GLOB 'a*'" in literal
+    nested = metadata_filter(table.c.meta, {"source": {"page": {"$gte": 3}}})
+    pg = str(select(table).where(nested).compile(dialect=postgresql.psycopg2.dialect()))
+    # -> with text keys (never #>, whose digits would index arrays)
+    assert "CAST(t.meta AS JSONB) -> CAST(%(param_1)s AS TEXT) -> CAST(%(param_2)s AS TEXT)) = 'number'" in pg
+    literal = str(
+        select(table).where(nested).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    assert "'$.\"source\".\"page\"'" in literal
 
 
 MANY_NUMBERS = [*range(3, 10_002), 1]  # 10,000 values; 1 matches rows 1 and 7

@@ -61,7 +61,13 @@ from sqlalchemy.sql.compiler import DDLCompiler, IdentifierPreparer, SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 
-from ..exc import BackendPluginWarning, MissingDependencyError, UnsupportedDialectError, VectorIndexError
+from ..exc import (
+    BackendPluginWarning,
+    InvalidFilterError,
+    MissingDependencyError,
+    UnsupportedDialectError,
+    VectorIndexError,
+)
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation, Operations
@@ -568,6 +574,18 @@ class Backend:
     def json_key_path(self, key: str, dialect: Dialect) -> str:
         """A top-level metadata key in the bound form this backend's JSON functions take."""
         raise NotImplementedError(f"{type(self).__name__} does not implement metadata filters (json_key_path)")
+
+    def json_nested_path(self, keys: Tuple[str, ...], dialect: Dialect) -> str:
+        """A key inside nested objects (``keys``: the top-level key first) in the bound form of ``json_key_path``.
+
+        Used by a ``compile_json_value`` that renders ``JSONValue.json_key``; one that renders the path from
+        ``JSONValue.json_keys`` (a parameter per key) never calls it.  The path must reach object members only,
+        never array elements.
+        """
+        raise InvalidFilterError(
+            f"metadata filters on {dialect.name} read top-level keys only, got the key {' > '.join(map(repr, keys))} "
+            "inside nested objects; filter on a top-level key, or write the condition as a SQLAlchemy expression"
+        )
 
     def compile_json_value(self, element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
         """SQL reading one key as one JSON kind; NULL when the key is missing or holds another type."""

@@ -54,9 +54,13 @@ def _document(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
-    """One key of the document as one JSON kind; NULL when missing or of another kind."""
-    key = compiler.process(element.json_key, **kw)
-    return _TEMPLATES[element.kind].format(doc=_document(element, compiler, **kw), key=key)
+    """One key of the document as one JSON kind; NULL when missing or of another kind.
+
+    The ``JSON*`` functions take a path as one argument per key; string arguments name object members (an integer
+    one would index an array).
+    """
+    keys = ", ".join(compiler.process(key, **kw) for key in element.json_keys)
+    return _TEMPLATES[element.kind].format(doc=_document(element, compiler, **kw), key=keys)
 
 
 def like_pattern(pattern: str) -> str:

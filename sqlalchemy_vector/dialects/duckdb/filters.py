@@ -31,8 +31,24 @@ def key_path(key: str) -> str:
 
 
 def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
-    """One key of the document as one JSON kind."""
+    """One key of the document as one JSON kind.
+
+    A key inside nested objects is a pointer built in SQL from a parameter per key.  A pointer's digits index an
+    array where one stands in the path, so each object on the way is checked to be one: a path of keys reads
+    object members only.
+    """
     doc = compiler.process(element.column, **kw)
-    key = compiler.process(element.json_key, **kw)
-    return _TEMPLATES[element.kind].format(doc=doc, key=key)
+    if len(element.json_keys) == 1:
+        return _TEMPLATES[element.kind].format(doc=doc, key=compiler.process(element.json_key, **kw))
+    pointers = []
+    pointer = ""
+    for key in element.json_keys:
+        escaped = f"replace(replace(CAST({compiler.process(key, **kw)} AS VARCHAR), '~', '~0'), '/', '~1')"
+        pointer = f"{pointer} || '/' || {escaped}" if pointer else f"'/' || {escaped}"
+        pointers.append(f"({pointer})")
+    objects = " AND ".join(f"json_type({doc}, {parent}) = 'OBJECT'" for parent in pointers[:-1])
+    read = _TEMPLATES[element.kind].format(doc=doc, key=pointers[-1])
+    if element.kind in ("present", "null"):
+        return f"COALESCE(({objects}) AND {read}, FALSE)"
+    return f"CASE WHEN {objects} THEN {read} END"
 

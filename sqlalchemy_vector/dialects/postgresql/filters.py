@@ -16,20 +16,25 @@ if TYPE_CHECKING:
     from ...filters import JSONValue, OneOf
 
 _TEMPLATES = {
-    "number": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN CAST({doc} ->> {key} AS DOUBLE PRECISION) END",
-    "string": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'string' THEN ({doc} ->> {key}) COLLATE \"C\" END",
-    "boolean": "CASE WHEN jsonb_typeof({doc} -> {key}) = 'boolean' THEN CAST({doc} ->> {key} AS BOOLEAN) END",
-    "present": "(({doc} -> {key}) IS NOT NULL)",
-    "null": "(jsonb_typeof({doc} -> {key}) = 'null')",
+    "number": "CASE WHEN jsonb_typeof({value}) = 'number' THEN CAST({text} AS DOUBLE PRECISION) END",
+    "string": "CASE WHEN jsonb_typeof({value}) = 'string' THEN ({text}) COLLATE \"C\" END",
+    "boolean": "CASE WHEN jsonb_typeof({value}) = 'boolean' THEN CAST({text} AS BOOLEAN) END",
+    "present": "(({value}) IS NOT NULL)",
+    "null": "(jsonb_typeof({value}) = 'null')",
 }
 
 
 def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
-    """One key of the document as one JSON kind."""
+    """One key of the document as one JSON kind: ``doc -> k1 -> ... -> kn`` for its value, ``->>`` last for its text.
+
+    ``->`` with a text key reads object members only (on an array or a scalar it is NULL), as a path of keys means.
+    """
     # Cast to jsonb: a no-op for jsonb columns, and json or text columns work too.
-    doc = f"CAST({compiler.process(element.column, **kw)} AS JSONB)"
-    key = f"CAST({compiler.process(element.json_key, **kw)} AS TEXT)"
-    return _TEMPLATES[element.kind].format(doc=doc, key=key)
+    parent = f"CAST({compiler.process(element.column, **kw)} AS JSONB)"
+    keys = [f"CAST({compiler.process(key, **kw)} AS TEXT)" for key in element.json_keys]
+    for key in keys[:-1]:
+        parent = f"{parent} -> {key}"
+    return _TEMPLATES[element.kind].format(value=f"{parent} -> {keys[-1]}", text=f"{parent} ->> {keys[-1]}")
 
 
 def compile_one_of(element: "OneOf", compiler: SQLCompiler, **kw: Any) -> str:

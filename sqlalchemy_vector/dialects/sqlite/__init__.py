@@ -18,7 +18,7 @@ import math
 import types
 import urllib.parse
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from sqlalchemy import JSON, Integer, Table
@@ -591,6 +591,9 @@ class SQLiteBackend(Backend):
 
     def json_key_path(self, key: str, dialect: Dialect) -> str:
         return _filters.key_path(key, dialect)
+
+    def json_nested_path(self, keys: Tuple[str, ...], dialect: Dialect) -> str:
+        return _filters.nested_path(keys, dialect)
 
     def compile_json_value(self, element: JSONValue, compiler: SQLCompiler, **kw: Any) -> str:
         return _filters.compile_json_value(element, compiler, **kw)

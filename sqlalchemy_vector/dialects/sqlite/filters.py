@@ -7,7 +7,7 @@ pattern translated when it is bound.  CASE (not AND) guards the conversions.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, Any, List, Tuple
 
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -28,14 +28,21 @@ _TEMPLATES = {
 
 def key_path(key: str, dialect: Dialect) -> str:
     """``$."key"`` with the key JSON-escaped."""
-    # SQLite before 3.45 stops a quoted label at the first '"' and matches the
-    # stored (escaped) key text, so such a key cannot be addressed there.
-    if '"' in key and (dialect.server_version_info or (0,)) < (3, 45):
-        raise InvalidFilterError(
-            f"metadata key {key!r} contains '\"', which SQLite {'.'.join(map(str, dialect.server_version_info or ()))} "
-            "cannot address in a JSON path (3.45+ can); rename the key or use a newer SQLite (e.g. sqlean.py)"
-        )
-    return "$." + json.dumps(key)
+    return nested_path((key,), dialect)
+
+
+def nested_path(keys: Tuple[str, ...], dialect: Dialect) -> str:
+    """``$."k1"."k2"``: quoted labels, which name object members only (an array's elements are ``[n]``)."""
+    for key in keys:
+        # SQLite before 3.45 stops a quoted label at the first '"' and matches the
+        # stored (escaped) key text, so such a key cannot be addressed there.
+        if '"' in key and (dialect.server_version_info or (0,)) < (3, 45):
+            raise InvalidFilterError(
+                f"metadata key {key!r} contains '\"', which SQLite "
+                f"{'.'.join(map(str, dialect.server_version_info or ()))} cannot address in a JSON path (3.45+ can); "
+                "rename the key or use a newer SQLite (e.g. sqlean.py)"
+            )
+    return "$" + "".join("." + json.dumps(key) for key in keys)
 
 
 def compile_json_value(element: "JSONValue", compiler: SQLCompiler, **kw: Any) -> str:
