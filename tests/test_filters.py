@@ -195,6 +195,18 @@ def test_json_value_refuses_what_is_not_a_key_or_a_path_of_keys() -> None:
             json_value(table.c.meta, key, "number")  # type: ignore[arg-type]
 
 
+def test_a_backend_that_reads_top_level_keys_only_says_so() -> None:
+    # A backend of another package that renders JSONValue.json_key and implements json_key_path only.
+    from sqlalchemy_vector.dialects.base import Backend
+    from sqlalchemy_vector.dialects.sqlite import SQLiteBackend
+
+    class TopLevelOnly(SQLiteBackend):
+        json_nested_path = Backend.json_nested_path
+
+    with pytest.raises(InvalidFilterError, match=r"on sqlite read top-level keys only, got the key 'o' > 'p' inside nested"):
+        TopLevelOnly().json_nested_path(("o", "p"), sqlite.dialect())
+
+
 def test_sqlalchemy_expression_passes_through(conn: Connection, docs: Table) -> None:
     clause = docs.c.label.in_(["row2", "row3"])
     assert metadata_filter(docs.c.meta, clause) is clause
