@@ -394,6 +394,38 @@ def test_uuid_key_models(fresh_engine: Engine, embedder: KeywordEmbedder) -> Non
         assert {e.document_id for e in session.scalars(sqlalchemy.select(Embedding))} == {ids[2], ids[4], ids[5], given}
 
 
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_models_keyed_otherwise_than_the_stored_keys_are_refused(
+    fresh_engine: Engine, embedder: KeywordEmbedder, backend: str
+) -> None:
+    # Looked up in the other form, documents went unfound (DuckDB), failed to compare (PostgreSQL), or new keys
+    # were written in a second form beside the stored ones (SQLite).
+    VectorRAG(fresh_engine, embedder=embedder).load_documents(CORPUS[:2], show_progress=False)  # text keys
+    Document, Embedding = make_models(8, id_type=uuid.UUID)
+    stored = "text keys" if backend in ("postgresql", "duckdb") else "keys such as 'd[12]', not the 32 hexadecimal digits"
+    with pytest.raises(
+        SchemaMismatchError,
+        match=rf"column documents\.id in the database holds {stored}.*Document declares Uuid\(\); open it with models "
+        r"keyed by strings \(the default models; id_type=str\), or migrate the keys",
+    ):
+        VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder)
+    if backend not in ("postgresql", "duckdb"):
+        return  # no UUID type: a text key reads UUID keys' 32 digits as strings
+    Document, Embedding = make_models(8, document_table="uuid_docs", embedding_table="uuid_vectors", id_type=uuid.UUID)
+    Document.metadata.create_all(fresh_engine)
+    Text, TextEmbedding = make_models(8, document_table="uuid_docs", embedding_table="uuid_vectors")
+    for rows in ([], CORPUS[:1]):  # empty (the tables' types are read), then holding a row (its keys are read)
+        VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder).load_documents(
+            [{"content": d["content"]} for d in rows], show_progress=False
+        )
+        with pytest.raises(
+            SchemaMismatchError,
+            match=r"column uuid_docs\.id in the database holds native UUID keys, but Document declares String\(\); "
+            r"open it with models keyed by uuid\.UUID",
+        ):
+            VectorRAG(fresh_engine, document_model=Text, embedding_model=TextEmbedding, embedder=embedder)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)  # raw DDL of the other backends
 def test_existing_tables_with_data(fresh_engine: Engine, backend: str) -> None:
     with fresh_engine.begin() as connection:

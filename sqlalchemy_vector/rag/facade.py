@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import collections.abc as abc
 import contextlib
+import re
 import time
+import uuid
+import warnings
 from typing import (
     Any,
     Callable,
@@ -20,7 +23,7 @@ from typing import (
 )
 
 import numpy as np
-from sqlalchemy import Table, inspect, select, text
+from sqlalchemy import Integer, Table, Uuid, inspect, select, text, type_coerce
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.sqltypes import NullType
 
 from ..dialects.base import backend_for
 from ..engine import attach, create_engine
@@ -659,6 +663,7 @@ class VectorRAG(_Facade):
                     f"{model.__name__} maps (it has {', '.join(map(repr, sorted(found)))}); migrate the table, "
                     "or open it with models that match it"
                 )
+            self._check_keys(connection, inspector, model, table)
             if vector_column.table is not table:
                 continue
             declared = backend.vector_columns(connection, table.name, table.schema).get(vector_column.name)
@@ -684,16 +689,56 @@ class VectorRAG(_Facade):
                 )
         return absent
 
+    def _check_keys(self, connection: Connection, inspector: Any, model: type, table: Table) -> None:
+        """A key column must hold keys in the form the model's key type reads and writes.
+
+        A text key over native UUID keys, or a UUID key over text keys, would
+        look documents up in the other form: PostgreSQL refuses the comparison,
+        DuckDB finds nothing, and SQLite writes new keys in a second form beside
+        the stored ones.  Read from one stored row as the driver gives it (a
+        native UUID comes as ``uuid.UUID``), which costs less than reflecting
+        the table; an empty table is reflected where the database has a UUID type.
+        """
+        keys = [_column(model, name) for name in ("id", "document_id") if name in model.__mapper__.attrs]  # type: ignore[attr-defined]
+        keys = [key for key in keys if key.table is table and not isinstance(key.type, Integer)]
+        native = connection.dialect.supports_native_uuid
+        if not keys or (not native and not any(isinstance(key.type, Uuid) for key in keys)):
+            return  # no UUID type in the database, and no UUID key declared: nothing to misread
+        row = connection.execute(select(*(type_coerce(key, NullType()) for key in keys)).limit(1)).first()
+        reflected = _reflected_types(inspector, table) if row is None and native else {}
+        for index, key in enumerate(keys):
+            value = None if row is None else row[index]
+            if value is None:
+                found = reflected.get(key.name)
+                stored_uuid: Optional[bool] = None if found is None else isinstance(found, Uuid)
+            else:
+                stored_uuid = isinstance(value, uuid.UUID)
+            where = f"column {table.name}.{key.name} in the database"
+            declared = f"{model.__name__} declares {key.type!r}"
+            if not isinstance(key.type, Uuid):
+                if stored_uuid:
+                    raise SchemaMismatchError(
+                        f"{where} holds native UUID keys, but {declared}; open it with models keyed by "
+                        "uuid.UUID (make_models(..., id_type=uuid.UUID), or __id_type__ = uuid.UUID in your mixins)"
+                    )
+                continue
+            fix = (
+                "open it with models keyed by strings (the default models; id_type=str), or migrate the keys "
+                "(see 'From text keys to native UUID keys' in docs/alembic.md)"
+            )
+            if key.type.native_uuid and native:
+                if stored_uuid is False:
+                    raise SchemaMismatchError(f"{where} holds text keys, but {declared}; {fix}")
+            elif value is not None and not _UUID_HEX.fullmatch(str(value)):
+                # Where the database has no UUID type, a UUID key is stored as its 32 hexadecimal digits.
+                raise SchemaMismatchError(
+                    f"{where} holds keys such as {str(value)!r:.60}, not the 32 hexadecimal digits a UUID key is "
+                    f"stored as here, but {declared}; {fix}"
+                )
+
     def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
         """A column of a compact kind in the database must be the precision this facade stores."""
-        import warnings
-
-        from sqlalchemy.exc import SAWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
-            columns = inspector.get_columns(table.name, schema=table.schema)
-        found = next((c["type"] for c in columns if c["name"] == vector_column.name), None)
+        found = _reflected_types(inspector, table).get(vector_column.name)
         stored = precision_of(found)
         if stored is not None and stored != self.precision:
             raise SchemaMismatchError(
@@ -1189,3 +1234,17 @@ class VectorRAG(_Facade):
         else:
             candidates = self._read(self._store.search, vector, depth, None, similarity_function, where)
         return self._read(_mmr_pick, self._store, vector, candidates, top_k, lambda_mult)
+
+
+#: How a UUID key is stored where the database has no UUID type (SQLAlchemy's ``Uuid``: ``CHAR(32)``).
+_UUID_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _reflected_types(inspector: Any, table: Table) -> Dict[str, Any]:
+    """The database's column types of ``table``, by column name."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+        columns = inspector.get_columns(table.name, schema=table.schema)
+    return {c["name"]: c["type"] for c in columns}
