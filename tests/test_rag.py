@@ -395,6 +395,33 @@ def test_uuid_key_models(fresh_engine: Engine, embedder: KeywordEmbedder) -> Non
 
 
 @pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
+def test_default_models_keyed_by_uuid_values(fresh_engine: Engine, embedder: KeywordEmbedder, backend: str) -> None:
+    rag = VectorRAG(fresh_engine, embedder=embedder, id_type=uuid.UUID)
+    ids = rag.load_documents([{"content": d["content"], "metadata": d["metadata"]} for d in CORPUS], show_progress=False)
+    assert all(isinstance(i, uuid.UUID) for i in ids)
+    by_content = dict(zip(CONTENTS.values(), ids))
+    assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=2)] == [by_content[CONTENTS["d1"]], by_content[CONTENTS["d6"]]]
+    assert rag.get_statistics()["tables"] == {"documents": "documents", "embeddings": "embeddings"}
+    with fresh_engine.connect() as connection:
+        stored = connection.execute(sqlalchemy.select(sqlalchemy.text("id")).select_from(sqlalchemy.text("documents"))).scalars().all()
+    # the database's own UUID type where it has one, else the 32 hexadecimal digits
+    assert {type(value) for value in stored} == ({uuid.UUID} if backend in ("postgresql", "duckdb") else {str})
+    # opened again: the key type is part of the default models
+    assert VectorRAG(fresh_engine, embedder=embedder, id_type=uuid.UUID).get_document(ids[0])["content"] == CORPUS[0]["content"]  # type: ignore[index]
+    if backend in ("postgresql", "duckdb"):  # opened with the default text keys: refused
+        with pytest.raises(SchemaMismatchError, match="column documents.id in the database holds native UUID keys"):
+            VectorRAG(fresh_engine, embedder=embedder)
+
+
+def test_id_type_is_for_the_default_models() -> None:
+    Document, Embedding = make_models(8)
+    with pytest.raises(ModelConfigurationError, match=r"id_type=UUID applies to the default models only; leave it out"):
+        VectorRAG("sqlite://", document_model=Document, embedding_model=Embedding, id_type=uuid.UUID)
+    with pytest.raises(ModelConfigurationError, match=r"id_type must be str .*, uuid\.UUID .* or int .*, got <class 'float'>"):
+        VectorRAG("sqlite://", dimension=8, id_type=float)
+
+
+@pytest.mark.parametrize("backend", WITH_CLICKHOUSE)
 def test_models_keyed_otherwise_than_the_stored_keys_are_refused(
     fresh_engine: Engine, embedder: KeywordEmbedder, backend: str
 ) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import threading
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, List, Sequence
@@ -259,6 +260,17 @@ async def test_remapped_integer_id_models(async_engine: AsyncEngine) -> None:
     assert [r["document_id"] for r in top] == [ids[0], ids[5]]
     assert await rag.delete_documents(filters={"kind": "fruit"}) == 3
     assert (await rag.get_statistics())["tables"] == {"documents": "notes", "embeddings": "note_vectors"}
+
+
+async def test_default_models_keyed_by_uuid_values(async_engine: AsyncEngine, threaded_url: str) -> None:
+    for rag in (
+        AsyncVectorRAG(async_engine, embedder=AsyncKeywordEmbedder(VOCABULARY), id_type=uuid.UUID),
+        AsyncVectorRAG(threaded_url, embedder=AsyncKeywordEmbedder(VOCABULARY), id_type=uuid.UUID),  # DuckDB, chDB
+    ):
+        async with rag:
+            ids = await rag.load_documents([{"content": d["content"]} for d in CORPUS], show_progress=False)
+            assert all(isinstance(i, uuid.UUID) for i in ids)
+            assert [r["document_id"] for r in await rag.query_with_embedding(Q, top_k=2)] == [ids[0], ids[5]]
 
 
 async def test_construction(async_engine: AsyncEngine, database: URL, async_backend: str) -> None:

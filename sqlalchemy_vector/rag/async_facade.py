@@ -213,6 +213,7 @@ class AsyncVectorRAG:
         dimension: Optional[int] = None,
         distributed: bool = False,
         precision: Optional[str] = None,
+        id_type: Optional[type] = None,
     ) -> None:
         self._owns_engine = _owned(bind)
         self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = None
@@ -256,7 +257,7 @@ class AsyncVectorRAG:
                 f"AsyncVectorRAG needs an AsyncEngine, a database URL or an async_sessionmaker, got {type(bind).__name__}"
             )
         sync = VectorRAG.__new__(VectorRAG)
-        options = (document_model, embedding_model, embedder, dimension, distributed, precision)
+        options = (document_model, embedding_model, embedder, dimension, distributed, precision, id_type)
         if threaded is None:
             assert engine is not None
             sync._setup(sessionmaker(engine.sync_engine, expire_on_commit=False), *options)

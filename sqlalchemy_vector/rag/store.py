@@ -64,9 +64,11 @@ _T = TypeVar("_T")
 
 
 @functools.lru_cache(maxsize=None)
-def _default_models(dimension: int, distributed: bool = False, precision: str = "float32") -> Tuple[type, type]:
-    # One pair of classes per dimension, layout and precision, in their own registry: mapping is not free.
-    return make_models(dimension, distributed=distributed, precision=precision)
+def _default_models(
+    dimension: int, distributed: bool = False, precision: str = "float32", id_type: type = str
+) -> Tuple[type, type]:
+    # One pair of classes per dimension, layout, precision and key type, in their own registry: mapping is not free.
+    return make_models(dimension, distributed=distributed, precision=precision, id_type=id_type)
 
 
 @dataclass(frozen=True)
@@ -138,16 +140,27 @@ class _Models:
         dimension: Optional[int],
         distributed: bool = False,
         precision: Optional[str] = None,
+        id_type: Optional[type] = None,
     ) -> "_Models":
         if precision is not None:
             try:
                 precision_type(precision, 1, "precision")
             except InvalidArgumentError as err:
                 raise ModelConfigurationError(str(err)) from None
+        if id_type is not None and id_type not in (str, uuid.UUID, int):
+            raise ModelConfigurationError(
+                f"id_type must be str (UUID strings, and any string given), uuid.UUID (UUID values) or int "
+                f"(database-generated), got {id_type!r}"
+            )
         if document_model is None and embedding_model is None:
             dim = DEFAULT_DIMENSION if dimension is None else dimension
-            document, embedding = _default_models(dim, distributed, precision or "float32")
+            document, embedding = _default_models(dim, distributed, precision or "float32", id_type or str)
             return cls(document, embedding, dim, create_tables=True)
+        if id_type is not None:
+            raise ModelConfigurationError(
+                f"id_type={getattr(id_type, '__name__', id_type)} applies to the default models only; leave it out "
+                "when passing models (their key is read from the documents' id column)"
+            )
         if document_model is None:
             raise ModelConfigurationError(
                 f"embedding_model={embedding_model.__name__} needs document_model= too, "  # type: ignore[union-attr]
