@@ -413,6 +413,15 @@ def test_default_models_keyed_by_uuid_values(fresh_engine: Engine, embedder: Key
             VectorRAG(fresh_engine, embedder=embedder)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys
+def test_default_models_keyed_by_database_integers(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    rag = VectorRAG(fresh_engine, embedder=embedder, id_type=int)
+    ids = rag.load_documents([{"content": d["content"]} for d in CORPUS], show_progress=False)
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 6
+    assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=2)] == [ids[0], ids[5]]
+    assert rag.delete_documents(ids=ids[:2]) == 2 and rag.get_statistics()["embedding_count"] == 4
+
+
 def test_id_type_is_for_the_default_models() -> None:
     Document, Embedding = make_models(8)
     with pytest.raises(ModelConfigurationError, match=r"id_type=UUID applies to the default models only; leave it out"):
