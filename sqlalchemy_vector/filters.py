@@ -59,6 +59,9 @@ __all__ = ["Filter", "MAX_NESTING", "OPERATORS", "check_nesting", "metadata_filt
 #: What the facade accepts as ``filters=``: a filter dict or a SQLAlchemy boolean expression.
 Filter = Union[Mapping[str, Any], ColumnElement[bool]]
 
+#: A key of a metadata document: the top-level key, then the keys of the objects inside it.
+KeyPath = Tuple[str, ...]
+
 #: Every operator a filter dict understands.
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$like", "$and", "$or", "$not")
 
@@ -174,10 +177,7 @@ def _conditions(column: ColumnElement[Any], spec: Mapping[str, Any], where: str)
     return clauses[0] if len(clauses) == 1 else and_(*clauses)
 
 
-Path = Tuple[str, ...]
-
-
-def _field(column: ColumnElement[Any], path: Path, condition: Any, base: str) -> ColumnElement[bool]:
+def _field(column: ColumnElement[Any], path: KeyPath, condition: Any, base: str) -> ColumnElement[bool]:
     """The condition on the value at ``path`` (a key, then the keys of the objects inside it)."""
     where = f"{base} on key {' > '.join(map(repr, path))}"
     if isinstance(condition, Mapping) and condition and all(isinstance(k, str) and k.startswith("$") for k in condition):
@@ -199,7 +199,7 @@ def _field(column: ColumnElement[Any], path: Path, condition: Any, base: str) ->
     return _equals(column, path, condition, where)
 
 
-def _operator(column: ColumnElement[Any], key: Path, op: str, value: Any, where: str) -> ColumnElement[bool]:
+def _operator(column: ColumnElement[Any], key: KeyPath, op: str, value: Any, where: str) -> ColumnElement[bool]:
     if op == "$eq":
         return _equals(column, key, value, where)
     if op == "$ne":
@@ -303,7 +303,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _equals(column: ColumnElement[Any], key: Path, value: Any, where: str) -> ColumnElement[bool]:
+def _equals(column: ColumnElement[Any], key: KeyPath, value: Any, where: str) -> ColumnElement[bool]:
     value = _plain(value)
     kind = _kind(value, where, "$eq")
     if kind == "null":
@@ -311,7 +311,7 @@ def _equals(column: ColumnElement[Any], key: Path, value: Any, where: str) -> Co
     return JSONValue(column, key, kind) == _bind(value, kind)
 
 
-def _one_of(column: ColumnElement[Any], key: Path, values: List[Any], where: str, op: str) -> ColumnElement[bool]:
+def _one_of(column: ColumnElement[Any], key: KeyPath, values: List[Any], where: str, op: str) -> ColumnElement[bool]:
     by_kind: Dict[str, List[Any]] = {}
     for value in map(_plain, values):
         by_kind.setdefault(_kind(value, where, op), []).append(value)
