@@ -275,6 +275,7 @@ def test_default_models_moved_to_native_uuid_keys_by_a_migration(database: URL) 
     def migrate(conn: Any) -> None:
         op = Operations(MigrationContext.configure(conn))
         (foreign_key,) = sqlalchemy.inspect(conn).get_foreign_keys("embeddings")
+        assert foreign_key["name"] == "embeddings_document_id_fkey"  # the name docs/alembic.md gives
         op.drop_constraint(foreign_key["name"], "embeddings", type_="foreignkey")
         for table, column in (("documents", "id"), ("embeddings", "id"), ("embeddings", "document_id")):
             op.alter_column(table, column, type_=sqlalchemy.Uuid(), postgresql_using=f"{column}::uuid")
