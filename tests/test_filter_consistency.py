@@ -423,7 +423,7 @@ def test_query_with_filters_matches_the_oracle(rag: VectorRAG, group: str) -> No
 def test_ranked_search_filters_the_same_way(rag: VectorRAG) -> None:
     # query_with_embedding applies the filter inside the ranking (SQLite: inside the KNN; ClickHouse: a
     # second statement reads the documents)
-    specs = MATRIX["logic"] + MATRIX["in"][::4] + MATRIX["equality"][::12] + MATRIX["random"][:25]
+    specs = MATRIX["logic"] + MATRIX["in"][::4] + MATRIX["equality"][::12] + MATRIX["nested"][::2] + MATRIX["random"][:25]
     mismatches = _mismatches(lambda spec: _ids(rag.query_with_embedding([1.0, 0.0], top_k=100, filters=spec)), specs)
     assert not mismatches, "\n".join(mismatches)
 
