@@ -360,6 +360,8 @@ class _Command:
     settings: Dict[str, Dict[str, str]] = dataclasses.field(default_factory=dict)
     #: The tables the command found, as (URL, schema, name): a read-only command drops none of them.
     tables_found: Set[Tuple[str, Optional[str], str]] = dataclasses.field(default_factory=set)
+    #: The key type of each database's documents table, as first read (None: no table, the default keys).
+    id_types: Dict[str, Optional[type]] = dataclasses.field(default_factory=dict)
 
 
 #: The command running; None outside one.
@@ -413,7 +415,51 @@ def _open(url: str, *, must_exist: bool, embedder: Any = None, precision: Option
         if path is not None and not Path(path).exists():
             raise OSError(f"no database at {path}; run `sqlalchemy-vector ingest PATH...` first, or pass --db URL")
         return _open_existing(url, embedder, _precision_for(url, None))
-    return VectorRAG(_engine(url), embedder=embedder, precision=precision)
+    return VectorRAG(_engine(url), embedder=embedder, precision=precision, id_type=_stored_id_type(url))
+
+
+def _stored_id_type(url: str) -> Optional[type]:
+    """The key type of the documents table at ``url`` (``VectorRAG(url, id_type=...)`` makes the tables with UUID or
+    integer keys), read once per command; None where there is no such table or it holds text keys.
+
+    Read from a stored key as the driver gives it: an ``int``, a ``uuid.UUID`` (a native UUID), or where the
+    database has no UUID type the 32 hexadecimal digits that hold one (CHAR(32) on SQLite, a String on
+    ClickHouse).  An empty table's column type is read instead.
+    """
+    import uuid
+
+    from sqlalchemy import CHAR, Integer, Uuid, inspect, text
+    from sqlalchemy.exc import NoSuchTableError, SAWarning
+
+    known = _running().id_types
+    if url not in known:
+        key: Any = None
+        found: Any = None
+        with _engine(url).connect() as connection, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+            try:
+                key = connection.execute(text("SELECT id FROM documents LIMIT 1")).scalar()
+            except DBAPIError:
+                known[url] = None  # no documents table yet: the default keys
+                return None
+            if key is None:
+                try:
+                    columns = inspect(connection).get_columns("documents")
+                except NoSuchTableError:
+                    columns = []
+                found = next((c["type"] for c in columns if c["name"] == "id"), None)
+        if isinstance(key, int) or isinstance(found, Integer):
+            known[url] = int
+        elif (
+            isinstance(key, uuid.UUID)
+            or (isinstance(key, str) and re.fullmatch(r"[0-9a-fA-F]{32}", key) is not None)
+            or isinstance(found, Uuid)
+            or (isinstance(found, CHAR) and found.length == 32)
+        ):
+            known[url] = uuid.UUID
+        else:
+            known[url] = None
+    return known[url]
 
 
 def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = None) -> Any:
@@ -424,7 +470,7 @@ def _open_existing(url: str, embedder: Any = None, precision: Optional[str] = No
 
     engine = _engine(url)
     rag = VectorRAG.__new__(VectorRAG)
-    rag._setup(engine, None, None, embedder, None, precision=precision)
+    rag._setup(engine, None, None, embedder, None, precision=precision, id_type=_stored_id_type(url))
     tables = [rag.document_model.__table__]  # type: ignore[attr-defined]
     if rag.embedding_model is not None:
         tables.append(rag.embedding_model.__table__)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Callable, List, Set
 
@@ -104,6 +105,56 @@ def test_a_database_of_another_dimension_is_refused_in_the_command_words(
     assert main(["stats", "--json", "--db", db_url]) == 0
     assert json.loads(capsys.readouterr().out)["document_count"] == 1
     assert main(["ingest", "corpus/indexes.md", "--model", "hashing-v3-128", "--db", db_url, "--quiet"]) == 0
+
+
+@pytest.mark.parametrize(
+    "backend, id_type",
+    [*((b, uuid.UUID) for b in ("sqlite", "duckdb", "postgresql", "clickhouse")), *((b, int) for b in ("sqlite", "duckdb", "postgresql"))],
+    ids=lambda value: value if isinstance(value, str) else value.__name__,
+)
+def test_a_database_whose_tables_the_api_keyed_otherwise(
+    backend: str, id_type: type, workspace: Path, fresh_database_url: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # VectorRAG(url, id_type=...) makes the same tables with UUID or integer keys: the tool reads the stored key
+    # type as it reads the stored precision.
+    import sqlalchemy_vector as sv
+
+    url = fresh_database_url(backend)
+    rag = sv.VectorRAG(url, id_type=id_type)
+    try:
+        (made,) = rag.load_documents([{"content": "a note on cosine distance", "metadata": {"source": "note"}}], show_progress=False)
+    finally:
+        rag.close()
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["query", "which distance metric should I use for normalized embeddings", "-k", "30", "--json", "--db", url]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == 26 and str(made) in {str(r["document_id"]) for r in results}
+    assert main(["stats", "--db", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["document_count"] == 26
+    assert main(["ingest", "corpus", "--db", url, "--quiet", "--prune"]) == 0  # unchanged files: nothing written
+
+
+@pytest.mark.parametrize(
+    "backend, id_type",
+    [(b, t) for b in ("sqlite", "duckdb", "postgresql") for t in (uuid.UUID, int)],
+    ids=lambda value: value if isinstance(value, str) else value.__name__,
+)
+def test_empty_tables_the_api_keyed_otherwise(
+    backend: str, id_type: type, workspace: Path, fresh_database_url: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No stored key to read: the column's type says it (ClickHouse's String does not: there the tool writes text keys).
+    import sqlalchemy_vector as sv
+
+    url = fresh_database_url(backend)
+    sv.VectorRAG(url, id_type=id_type).close()  # the tables, empty
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0
+    rag = sv.VectorRAG(url, id_type=id_type)
+    try:
+        found = rag.query("distance metric", top_k=3)
+        assert len(found) == 3 and all(isinstance(r["document_id"], id_type) for r in found)
+    finally:
+        rag.close()
 
 
 def test_default_database_is_a_sqlite_file_here(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
