@@ -422,6 +422,32 @@ def test_default_models_keyed_by_database_integers(fresh_engine: Engine, embedde
     assert rag.delete_documents(ids=ids[:2]) == 2 and rag.get_statistics()["embedding_count"] == 4
 
 
+@pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys
+def test_integer_keys_and_text_or_uuid_keys_are_not_mixed(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    # Opened the other way, PostgreSQL refused each lookup (bigint = character varying), DuckDB and SQLite found no
+    # document by id.
+    VectorRAG(fresh_engine, embedder=embedder, id_type=int).load_documents([{"content": "apple"}], show_progress=False)
+    for id_type in (None, uuid.UUID):
+        with pytest.raises(
+            SchemaMismatchError,
+            match=r"column documents\.id in the database holds integer keys, but Document declares (String|Uuid)\(\); "
+            r"open it with models keyed by integers \(VectorRAG\(url, id_type=int\) for the facade's own tables",
+        ):
+            VectorRAG(fresh_engine, embedder=embedder, id_type=id_type)
+    Text, TextEmbedding = make_models(8, document_table="text_docs", embedding_table="text_vectors")
+    Text.metadata.create_all(fresh_engine)
+    VectorRAG(fresh_engine, document_model=Text, embedding_model=TextEmbedding, embedder=embedder).load_documents(
+        CORPUS[:1], show_progress=False
+    )
+    Integer, IntegerEmbedding = make_models(8, document_table="text_docs", embedding_table="text_vectors", id_type=int)
+    with pytest.raises(
+        SchemaMismatchError,
+        match=r"column text_docs\.id in the database holds text keys such as 'd1', but Document declares IntegerId\(\); "
+        r"open it with models keyed by strings \(the default models; id_type=str\)$",
+    ):
+        VectorRAG(fresh_engine, document_model=Integer, embedding_model=IntegerEmbedding, embedder=embedder)
+
+
 def test_id_type_is_for_the_default_models() -> None:
     Document, Embedding = make_models(8)
     with pytest.raises(ModelConfigurationError, match=r"id_type=UUID applies to the default models only; leave it out"):

@@ -701,51 +701,43 @@ class VectorRAG(_Facade):
         return absent
 
     def _check_keys(self, connection: Connection, inspector: Any, model: type, table: Table) -> None:
-        """A key column must hold keys in the form the model's key type reads and writes.
+        """A key column must hold keys of the kind the model's key type reads and writes: text, UUID or integer.
 
-        A text key over native UUID keys, or a UUID key over text keys, would
-        look documents up in the other form: PostgreSQL refuses the comparison,
-        DuckDB finds nothing, and SQLite writes new keys in a second form beside
-        the stored ones.  Read from one stored row as the driver gives it (a
-        native UUID comes as ``uuid.UUID``), which costs less than reflecting
-        the table; an empty table is reflected where the database has a UUID type.
+        Keys of another kind would be looked up in the wrong form: PostgreSQL
+        refuses the comparison, DuckDB and SQLite find nothing, and SQLite
+        writes new keys in a second form beside the stored ones.  Read from one
+        stored row as the driver gives it (an ``int``, a ``uuid.UUID`` for a
+        native UUID, else a ``str``), which costs less than reflecting the
+        table; an empty table is reflected where the database has a UUID type.
         """
         keys = [_column(model, name) for name in ("id", "document_id") if name in model.__mapper__.attrs]  # type: ignore[attr-defined]
-        keys = [key for key in keys if key.table is table and not isinstance(key.type, Integer)]
+        keys = [key for key in keys if key.table is table]
+        if not keys:
+            return
         native = connection.dialect.supports_native_uuid
-        if not keys or (not native and not any(isinstance(key.type, Uuid) for key in keys)):
-            return  # no UUID type in the database, and no UUID key declared: nothing to misread
         row = connection.execute(select(*(type_coerce(key, NullType()) for key in keys)).limit(1)).first()
         reflected = _reflected_types(inspector, table) if row is None and native else {}
         for index, key in enumerate(keys):
             value = None if row is None else row[index]
-            if value is None:
-                found = reflected.get(key.name)
-                stored_uuid: Optional[bool] = None if found is None else isinstance(found, Uuid)
-            else:
-                stored_uuid = isinstance(value, uuid.UUID)
-            where = f"column {table.name}.{key.name} in the database"
-            declared = f"{model.__name__} declares {key.type!r}"
-            if not isinstance(key.type, Uuid):
-                if stored_uuid:
-                    raise SchemaMismatchError(
-                        f"{where} holds native UUID keys, but {declared}; open it with models keyed by "
-                        "uuid.UUID (make_models(..., id_type=uuid.UUID), or __id_type__ = uuid.UUID in your mixins)"
-                    )
+            stored = _key_kind(value, reflected.get(key.name))
+            declared = _declared_key_kind(key.type, native)
+            if stored is None or stored == declared:
                 continue
-            fix = (
-                "open it with models keyed by strings (the default models; id_type=str), or migrate the keys "
-                "(see 'From text keys to native UUID keys' in docs/alembic.md)"
-            )
-            if key.type.native_uuid and native:
-                if stored_uuid is False:
-                    raise SchemaMismatchError(f"{where} holds text keys, but {declared}; {fix}")
-            elif value is not None and not _UUID_HEX.fullmatch(str(value)):
+            if declared == "uuid hex" and stored == "text":
                 # Where the database has no UUID type, a UUID key is stored as its 32 hexadecimal digits.
-                raise SchemaMismatchError(
-                    f"{where} holds keys such as {str(value)!r:.60}, not the 32 hexadecimal digits a UUID key is "
-                    f"stored as here, but {declared}; {fix}"
-                )
+                if _UUID_HEX.fullmatch(str(value)):
+                    continue
+                held = f"keys such as {str(value)!r:.60}, not the 32 hexadecimal digits a UUID key is stored as here"
+            else:
+                held = f"{_KEY_KINDS[stored]} keys" + (f" such as {value!r:.60}" if stored == "text" and value is not None else "")
+            migrate = (
+                ", or migrate the keys (see 'From text keys to native UUID keys' in docs/alembic.md)"
+                if stored == "text" and declared != "int" else ""
+            )
+            raise SchemaMismatchError(
+                f"column {table.name}.{key.name} in the database holds {held}, but {model.__name__} declares "
+                f"{key.type!r}; open it with {_KEY_FIXES[stored]}{migrate}"
+            )
 
     def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
         """A column of a compact kind in the database must be the precision this facade stores."""
@@ -1249,6 +1241,41 @@ class VectorRAG(_Facade):
 
 #: How a UUID key is stored where the database has no UUID type (SQLAlchemy's ``Uuid``: ``CHAR(32)``).
 _UUID_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+#: The kinds of stored keys, as an error names them, and the models that read each.
+_KEY_KINDS = {"text": "text", "uuid": "native UUID", "int": "integer"}
+_KEY_FIXES = {
+    "text": "models keyed by strings (the default models; id_type=str)",
+    "uuid": "models keyed by uuid.UUID (VectorRAG(url, id_type=uuid.UUID) for the facade's own tables, "
+    "make_models(..., id_type=uuid.UUID), or __id_type__ = uuid.UUID in your mixins)",
+    "int": "models keyed by integers (VectorRAG(url, id_type=int) for the facade's own tables, "
+    "make_models(..., id_type=int), or __id_type__ = int in your mixins)",
+}
+
+
+def _declared_key_kind(key_type: Any, native: bool) -> str:
+    """What a model's key type stores: ``int``, ``uuid`` (a native UUID), ``uuid hex`` (a UUID as 32 hexadecimal
+    digits, where the database has no UUID type) or ``text``."""
+    if isinstance(key_type, Integer):
+        return "int"
+    if isinstance(key_type, Uuid):
+        return "uuid" if key_type.native_uuid and native else "uuid hex"
+    return "text"
+
+
+def _key_kind(value: Any, reflected: Any) -> Optional[str]:
+    """What a stored key is, from its value as the driver gives it, else (an empty table) its column's type."""
+    if value is not None:
+        if isinstance(value, uuid.UUID):
+            return "uuid"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return "int"
+        return "text"
+    if isinstance(reflected, Integer):
+        return "int"
+    if isinstance(reflected, Uuid):
+        return "uuid"
+    return None if reflected is None else "text"
 
 
 def _reflected_types(inspector: Any, table: Table) -> Dict[str, Any]:
