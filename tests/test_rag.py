@@ -448,6 +448,32 @@ def test_integer_keys_and_text_or_uuid_keys_are_not_mixed(fresh_engine: Engine, 
         VectorRAG(fresh_engine, document_model=Integer, embedding_model=IntegerEmbedding, embedder=embedder)
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "duckdb"])
+def test_uuid_keys_stored_as_text_on_a_database_with_a_uuid_type(fresh_engine: Engine, embedder: KeywordEmbedder) -> None:
+    # Uuid(native_uuid=False) stores 32 hexadecimal digits in CHAR(32) even where the database has a UUID type: its
+    # tables open empty and loaded, as those of a native key do.
+    class Base(DeclarativeBase):
+        pass
+
+    class Note(sv.DocumentMixin, Base):
+        __tablename__ = "hex_notes"
+        id: sqlalchemy.orm.Mapped[uuid.UUID] = sqlalchemy.orm.mapped_column(
+            sqlalchemy.Uuid(native_uuid=False), primary_key=True, default=uuid.uuid4
+        )
+
+    class NoteVector(sv.EmbeddingMixin, Base):
+        __tablename__ = "hex_note_vectors"
+        __document_model__ = Note
+        __dimension__ = 8
+        __id_type__ = uuid.UUID
+
+    Base.metadata.create_all(fresh_engine)
+    rag = VectorRAG(fresh_engine, document_model=Note, embedding_model=NoteVector, embedder=embedder)
+    ids = rag.load_documents([{"content": d["content"]} for d in CORPUS], show_progress=False)
+    again = VectorRAG(fresh_engine, document_model=Note, embedding_model=NoteVector, embedder=embedder)
+    assert [r["document_id"] for r in again.query_with_embedding(Q, top_k=2)] == [ids[0], ids[5]]
+
+
 def test_id_type_is_for_the_default_models() -> None:
     Document, Embedding = make_models(8)
     with pytest.raises(ModelConfigurationError, match=r"id_type=UUID applies to the default models only; leave it out"):
@@ -464,11 +490,13 @@ def test_models_keyed_otherwise_than_the_stored_keys_are_refused(
     # were written in a second form beside the stored ones (SQLite).
     VectorRAG(fresh_engine, embedder=embedder).load_documents(CORPUS[:2], show_progress=False)  # text keys
     Document, Embedding = make_models(8, id_type=uuid.UUID)
-    stored = "text keys" if backend in ("postgresql", "duckdb") else "keys such as 'd[12]', not the 32 hexadecimal digits"
+    native = backend in ("postgresql", "duckdb")
+    stored = "text keys" if native else "keys such as 'd[12]', not the 32 hexadecimal digits"
     with pytest.raises(
         SchemaMismatchError,
         match=rf"column documents\.id in the database holds {stored}.*Document declares Uuid\(\); open it with models "
-        r"keyed by strings \(the default models; id_type=str\), or migrate the keys",
+        r"keyed by strings \(the default models; id_type=str\)"
+        + (r", or migrate the keys \(see 'From text keys to native UUID keys' in docs/alembic\.md\)$" if native else "$"),
     ):
         VectorRAG(fresh_engine, document_model=Document, embedding_model=Embedding, embedder=embedder)
     if backend not in ("postgresql", "duckdb"):

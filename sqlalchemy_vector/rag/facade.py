@@ -724,15 +724,16 @@ class VectorRAG(_Facade):
             if stored is None or stored == declared:
                 continue
             if declared == "uuid hex" and stored == "text":
-                # Where the database has no UUID type, a UUID key is stored as its 32 hexadecimal digits.
-                if _UUID_HEX.fullmatch(str(value)):
+                # Stored as its 32 hexadecimal digits (where the database has no UUID type, or the key asks so);
+                # an empty table's text column says nothing more.
+                if value is None or _UUID_HEX.fullmatch(str(value)):
                     continue
                 held = f"keys such as {str(value)!r:.60}, not the 32 hexadecimal digits a UUID key is stored as here"
             else:
                 held = f"{_KEY_KINDS[stored]} keys" + (f" such as {value!r:.60}" if stored == "text" and value is not None else "")
             migrate = (
                 ", or migrate the keys (see 'From text keys to native UUID keys' in docs/alembic.md)"
-                if stored == "text" and declared != "int" else ""
+                if stored == "text" and declared == "uuid" else ""
             )
             raise SchemaMismatchError(
                 f"column {table.name}.{key.name} in the database holds {held}, but {model.__name__} declares "
