@@ -23,7 +23,7 @@ from typing import (
 )
 
 import numpy as np
-from sqlalchemy import Integer, Table, Uuid, inspect, select, text, type_coerce
+from sqlalchemy import Integer, Table, Uuid, inspect, select, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
-from sqlalchemy.sql.sqltypes import NullType
 
 from ..dialects.base import backend_for
 from ..engine import attach, create_engine
@@ -666,7 +665,10 @@ class VectorRAG(_Facade):
             if not inspector.has_table(table.name, schema=table.schema):
                 absent.append((model, table))
                 continue
-            found = set(connection.execute(select(text("*")).select_from(table).limit(0)).keys())
+            # One stored row, as the driver gives it (no column types applied): its columns, and its keys' kinds.
+            result = connection.execute(select(text("*")).select_from(table).limit(1))
+            found = set(result.keys())
+            row = result.mappings().first()
             missing = [c.name for c in table.columns if c.name not in found]
             if missing:
                 raise SchemaMismatchError(
@@ -674,7 +676,7 @@ class VectorRAG(_Facade):
                     f"{model.__name__} maps (it has {', '.join(map(repr, sorted(found)))}); migrate the table, "
                     "or open it with models that match it"
                 )
-            self._check_keys(connection, inspector, model, table)
+            self._check_keys(connection, inspector, model, table, row)
             if vector_column.table is not table:
                 continue
             declared = backend.vector_columns(connection, table.name, table.schema).get(vector_column.name)
@@ -700,25 +702,27 @@ class VectorRAG(_Facade):
                 )
         return absent
 
-    def _check_keys(self, connection: Connection, inspector: Any, model: type, table: Table) -> None:
+    def _check_keys(
+        self, connection: Connection, inspector: Any, model: type, table: Table, row: Optional[Mapping[Any, Any]]
+    ) -> None:
         """A key column must hold keys of the kind the model's key type reads and writes: text, UUID or integer.
 
         Keys of another kind would be looked up in the wrong form: PostgreSQL
         refuses the comparison, DuckDB and SQLite find nothing, and SQLite
-        writes new keys in a second form beside the stored ones.  Read from one
-        stored row as the driver gives it (an ``int``, a ``uuid.UUID`` for a
-        native UUID, else a ``str``), which costs less than reflecting the
-        table; an empty table is reflected where the database has a UUID type.
+        writes new keys in a second form beside the stored ones.  Read from
+        ``row``, one stored row as the driver gives it (an ``int``, a
+        ``uuid.UUID`` for a native UUID, else a ``str``), which costs less than
+        reflecting the table; an empty table (no row) is reflected where the
+        database has a UUID type.
         """
         keys = [_column(model, name) for name in ("id", "document_id") if name in model.__mapper__.attrs]  # type: ignore[attr-defined]
         keys = [key for key in keys if key.table is table]
         if not keys:
             return
         native = connection.dialect.supports_native_uuid
-        row = connection.execute(select(*(type_coerce(key, NullType()) for key in keys)).limit(1)).first()
         reflected = _reflected_types(inspector, table) if row is None and native else {}
-        for index, key in enumerate(keys):
-            value = None if row is None else row[index]
+        for key in keys:
+            value = None if row is None else row[key.name]
             stored = _key_kind(value, reflected.get(key.name))
             declared = _declared_key_kind(key.type, native)
             if stored is None or stored == declared:
