@@ -428,33 +428,27 @@ def _stored_id_type(url: str) -> Optional[type]:
     """
     import uuid
 
-    from sqlalchemy import CHAR, Integer, Uuid, inspect, text
-    from sqlalchemy.exc import NoSuchTableError, SAWarning
+    from sqlalchemy import CHAR, inspect, text
+
+    from .rag.store import _UUID_HEX, _key_kind, _reflected_types
 
     known = _running().id_types
     if url not in known:
-        key: Any = None
         found: Any = None
-        with _engine(url).connect() as connection, warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+        with _engine(url).connect() as connection:
             try:
                 key = connection.execute(text("SELECT id FROM documents LIMIT 1")).scalar()
             except DBAPIError:
                 known[url] = None  # no documents table yet: the default keys
                 return None
             if key is None:
-                try:
-                    columns = inspect(connection).get_columns("documents")
-                except NoSuchTableError:
-                    columns = []
-                found = next((c["type"] for c in columns if c["name"] == "id"), None)
-        if isinstance(key, int) or isinstance(found, Integer):
+                found = _reflected_types(inspect(connection), "documents").get("id")
+        kind = _key_kind(key, found)
+        if kind == "int":
             known[url] = int
-        elif (
-            isinstance(key, uuid.UUID)
-            or (isinstance(key, str) and re.fullmatch(r"[0-9a-fA-F]{32}", key) is not None)
-            or isinstance(found, Uuid)
-            or (isinstance(found, CHAR) and found.length == 32)
+        elif kind == "uuid" or (
+            kind == "text"
+            and (_UUID_HEX.fullmatch(key) is not None if key is not None else isinstance(found, CHAR) and found.length == 32)
         ):
             known[url] = uuid.UUID
         else:

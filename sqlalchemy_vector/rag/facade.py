@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import collections.abc as abc
 import contextlib
-import re
 import time
-import uuid
-import warnings
 from typing import (
     Any,
     Callable,
@@ -77,11 +74,14 @@ from .store import (
     _Prepared,
     _Store,
     _T,
+    _UUID_HEX,
     _column,
     _create_fulltext,
     _fresh_fulltext,
     _hybrid_search,
+    _key_kind,
     _mmr_pick,
+    _reflected_types,
 )
 
 
@@ -720,7 +720,7 @@ class VectorRAG(_Facade):
         if not keys:
             return
         native = connection.dialect.supports_native_uuid
-        reflected = _reflected_types(inspector, table) if row is None and native else {}
+        reflected = _reflected_types(inspector, table.name, table.schema) if row is None and native else {}
         for key in keys:
             value = None if row is None else row[key.name]
             stored = _key_kind(value, reflected.get(key.name))
@@ -746,7 +746,7 @@ class VectorRAG(_Facade):
 
     def _check_compact_column(self, inspector: Any, table: Table, vector_column: Any) -> None:
         """A column of a compact kind in the database must be the precision this facade stores."""
-        found = _reflected_types(inspector, table).get(vector_column.name)
+        found = _reflected_types(inspector, table.name, table.schema).get(vector_column.name)
         stored = precision_of(found)
         if stored is not None and stored != self.precision:
             raise SchemaMismatchError(
@@ -1244,9 +1244,6 @@ class VectorRAG(_Facade):
         return self._read(_mmr_pick, self._store, vector, candidates, top_k, lambda_mult)
 
 
-#: How a UUID key is stored where the database has no UUID type (SQLAlchemy's ``Uuid``: ``CHAR(32)``).
-_UUID_HEX = re.compile(r"[0-9a-fA-F]{32}")
-
 #: The kinds of stored keys, as an error names them, and the models that read each.
 _KEY_KINDS = {"text": "text", "uuid": "native UUID", "int": "integer"}
 _KEY_FIXES = {
@@ -1266,28 +1263,3 @@ def _declared_key_kind(key_type: Any, native: bool) -> str:
     if isinstance(key_type, Uuid):
         return "uuid" if key_type.native_uuid and native else "uuid hex"
     return "text"
-
-
-def _key_kind(value: Any, reflected: Any) -> Optional[str]:
-    """What a stored key is, from its value as the driver gives it, else (an empty table) its column's type."""
-    if value is not None:
-        if isinstance(value, uuid.UUID):
-            return "uuid"
-        if isinstance(value, int) and not isinstance(value, bool):
-            return "int"
-        return "text"
-    if isinstance(reflected, Integer):
-        return "int"
-    if isinstance(reflected, Uuid):
-        return "uuid"
-    return None if reflected is None else "text"
-
-
-def _reflected_types(inspector: Any, table: Table) -> Dict[str, Any]:
-    """The database's column types of ``table``, by column name."""
-    from sqlalchemy.exc import SAWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
-        columns = inspector.get_columns(table.name, schema=table.schema)
-    return {c["name"]: c["type"] for c in columns}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import (
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Integer, MetaData, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, Uuid, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -237,6 +238,36 @@ def _key_type(column: Column[Any]) -> Optional[type]:
     except NotImplementedError:
         return None
     return python_type if python_type is str or python_type is uuid.UUID else None
+
+
+#: How a UUID key is stored where the database has no UUID type (SQLAlchemy's ``Uuid``: ``CHAR(32)``).
+_UUID_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _key_kind(value: Any, reflected: Any) -> Optional[str]:
+    """What a stored key is (``int``, ``uuid``: a native UUID, or ``text``), from its value as the driver gives it,
+    else (an empty table) its column's type; None when neither says."""
+    if value is not None:
+        if isinstance(value, uuid.UUID):
+            return "uuid"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return "int"
+        return "text"
+    if isinstance(reflected, Integer):
+        return "int"
+    if isinstance(reflected, Uuid):
+        return "uuid"
+    return None if reflected is None else "text"
+
+
+def _reflected_types(inspector: Any, table_name: str, schema: Optional[str] = None) -> Dict[str, Any]:
+    """The database's column types of a table, by column name."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # other columns' types the dialect cannot name
+        columns = inspector.get_columns(table_name, schema=schema)
+    return {c["name"]: c["type"] for c in columns}
 
 
 def _new_keys(column: Column[Any], count: int) -> List[Any]:
