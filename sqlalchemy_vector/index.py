@@ -606,6 +606,14 @@ def rebuild_vector_index(bind: Bind, index: VectorIndex) -> None:
     backend.rebuild_index(connection, index)
 
 
+def _rebuild_found_index(bind: Bind, index: VectorIndex) -> None:
+    """:func:`rebuild_vector_index` for a caller that has just read ``index``'s name from the catalog."""
+    connection = _connection(bind)
+    backend = _index_backend(connection.dialect)
+    check_buildable(index, backend)
+    backend.rebuild_index(connection, index)
+
+
 def drop_vector_index(
     bind: Bind,
     index: Union[VectorIndex, str],

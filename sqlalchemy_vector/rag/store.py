@@ -884,7 +884,7 @@ class _Store:
     def rebuild_index(self, session: Session, name: str, options: Dict[str, Any]) -> None:
         """Build the vector index ``name`` again (:func:`~sqlalchemy_vector.rebuild_vector_index`), declared as the
         catalog reports it, ``options`` replacing its own."""
-        from ..index import INDEX_METHODS, VectorIndex, rebuild_vector_index
+        from ..index import INDEX_METHODS, VectorIndex, _rebuild_found_index
 
         table = self.vector_table
         found = self.indexes(session)
@@ -910,7 +910,7 @@ class _Store:
         }
         rebuilt = VectorIndex(name, self.detached_vector_column(), metric=index["metric"], **declared)
         self.known_indexes = None
-        rebuild_vector_index(session, rebuilt)
+        _rebuild_found_index(session, rebuilt)  # found above, in the same transaction
 
     def filtered(self, session: Session, where: Optional[ColumnElement[bool]], top_k: int) -> List[Result]:
         """Documents matching ``where`` without ranking (oldest first); distance and similarity are None."""
