@@ -43,7 +43,20 @@ from .exc import (
     UnsupportedMetricError,
 )
 from .functions import CosineDistanceType
-from .types import Vector, _name, _preview, check_storable_before_create, empty_in, read_only, same_stored, to_float32, whole_number
+from .types import (
+    NORM_RANGE_TEXT,
+    Vector,
+    _name,
+    _preview,
+    check_storable_before_create,
+    empty_in,
+    norm_of,
+    read_only,
+    same_stored,
+    to_float32,
+    unhandled_norm,
+    whole_number,
+)
 
 __all__ = [
     "KINDS",
@@ -118,9 +131,18 @@ class SparseValue:
                 f"SparseValue has {given_indices.size} indices and {given_values.size} values; give one value per "
                 "index, both as flat sequences"
             )
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = given_values.astype(np.float32)
+        beyond = np.isinf(values) & np.isfinite(given_values)
+        if beyond.any():
+            at = int(np.flatnonzero(beyond)[0])
+            raise InvalidVectorError(
+                f"SparseValue value {float(given_values[at])!r} (for index {int(given_indices[at])}) is beyond the float32 "
+                "range (|x| <= 3.4e38); scale the vector (e.g. normalize it to norm 1)"
+            )
         self.dim = checked
         self.indices: npt.NDArray[np.int64] = given_indices.astype(np.int64)
-        self.values: npt.NDArray[np.float32] = given_values.astype(np.float32)
+        self.values: npt.NDArray[np.float32] = values
 
     @classmethod
     def from_dict(cls, elements: Mapping[int, float], dim: int) -> "SparseValue":
@@ -269,6 +291,11 @@ def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> Spa
         raise InvalidVectorError(
             f"{_name(where)} expects finite numbers, got {float(sparse.values[at])!r} at index "
             f"{int(sparse.indices[at])}; replace NaN and infinite values before storing"
+        )
+    if unhandled_norm(sparse.values[np.newaxis, :]) is not None:  # however the value came: a dict, a SparseValue
+        raise InvalidVectorError(
+            f"{_name(where)} has a norm of {norm_of(sparse.values):.3g}, {NORM_RANGE_TEXT}; "
+            "scale the vector (e.g. normalize it to norm 1)"
         )
     if sparse.indices.size and (sparse.indices.min() < 0 or sparse.indices.max() >= dim):
         bad = int(sparse.indices[(sparse.indices < 0) | (sparse.indices >= dim)][0])

@@ -168,7 +168,7 @@ def to_float32(
     # See unhandled_norm, the same check on a matrix (one vector here, the cheaper way).
     with np.errstate(over="ignore", under="ignore"):
         squared = float(np.dot(result, result))
-    if not math.isfinite(squared) or (squared < _FLOAT32_TINY and result.any()):
+    if not squared <= _SQUARED_NORM_MAX or (squared < _FLOAT32_TINY and result.any()):
         raise InvalidVectorError(
             f"{_name(where)} has a norm of {norm_of(result):.3g}, {NORM_RANGE_TEXT}; "
             "scale the vector (e.g. normalize it to norm 1)"
@@ -176,9 +176,12 @@ def to_float32(
     return result
 
 
-# Squared norms within float32's normal range: the norms float32 distances compute correctly.
+# Squared norms within float32's normal range: the norms float32 distances compute correctly.  The top is
+# half of sqrt(float32 max), less a margin for rounding: the squared L2 distance of two vectors within it,
+# at most (|a| + |b|)^2, stays finite in float32 too.
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
-_NORM_RANGE = (math.sqrt(_FLOAT32_TINY), math.sqrt(float(np.finfo(np.float32).max)))
+_NORM_RANGE = (math.sqrt(_FLOAT32_TINY), 9e18)
+_SQUARED_NORM_MAX = _NORM_RANGE[1] ** 2
 #: Why a vector :func:`unhandled_norm` finds is refused, for error messages.
 NORM_RANGE_TEXT = f"outside what float32 distances handle ({_NORM_RANGE[0]:.1e} to {_NORM_RANGE[1]:.1e})"
 
@@ -187,14 +190,16 @@ def unhandled_norm(matrix: npt.NDArray[np.float32]) -> Optional[int]:
     """The first row of a finite float32 ``matrix`` whose norm float32 distances cannot handle, or None.
 
     The databases compute norms (cosine) and squared differences (L2) in
-    float32: a squared norm beyond its range becomes inf, and a non-zero one
-    below its smallest normal number becomes 0, which no backend ranks
+    float32: a squared norm beyond its range becomes inf (so does the squared
+    difference of two vectors with norms near its square root: hence the top
+    at half of it), and a non-zero one below its smallest normal number
+    becomes 0, which no backend ranks
     correctly (a cosine of +-inf or 0, an L2 distance of inf).  A zero row
     is not refused here (cosine refuses it where it has no direction).
     """
     with np.errstate(over="ignore", under="ignore"):
         squared = np.einsum("ij,ij->i", matrix, matrix)
-    bad = ~np.isfinite(squared)
+    bad = ~(squared <= _SQUARED_NORM_MAX)  # NaN never: the matrix is finite; inf and beyond the top
     small = np.flatnonzero(squared < _FLOAT32_TINY)  # zero rows, mostly: the rows to look at
     if small.shape[0]:
         bad[small[matrix[small].any(axis=1)]] = True

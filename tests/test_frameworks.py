@@ -134,7 +134,7 @@ def test_json_round_trip_is_exact() -> None:
     rng = np.random.default_rng(7)
     bits = rng.integers(0, 2**32, size=200_000, dtype=np.uint64).astype(np.uint32)
     values = bits.view(np.float32)
-    # Every float32 within the norms vectors may have (up to 1.8e19: beyond, float32 distances overflow),
+    # Every float32 within the norms vectors may have (up to 9e18: beyond, float32 L2 distances overflow),
     # in rows of 16 that start with 1.0 so that no row's norm is below the range either.
     values = values[np.isfinite(values) & (np.abs(values) <= 1e18)]
     values = np.concatenate([values, np.array([0.0, -0.0, 1e-45, 1e18, -1.1754944e-38], np.float32)])

@@ -340,8 +340,20 @@ def test_sparse_value_refuses_what_it_would_change() -> None:
         (lambda: SparseValue(8, [[1]], [[2.0]]), "flat sequences"),
         (lambda: SparseValue(8, [1, 2], [2.0]), "2 indices and 1 values"),
         (lambda: SparseValue.from_dense([[1.0, 2.0]]), "1-D"),
+        # Beyond float32: once cast to inf with numpy's overflow warning, and left to the column's finite check.
+        (lambda: SparseValue(8, [0], [1e39]), r"SparseValue value 1e\+39 \(for index 0\) is beyond the float32 range"),
     ]:
         with pytest.raises(InvalidVectorError, match=message):
             build()
     assert SparseValue(8, np.array([1], np.int32), [3]) == SparseValue.from_dict({1: 3.0}, 8)
     assert SparseValue(8, [], []).to_numpy().tolist() == [0.0] * 8
+
+
+def test_a_sparse_value_has_the_norms_every_vector_has() -> None:
+    # A dict such as {0: 1e-30} was refused for its norm, the same element given as SparseValue stored: its
+    # cosine distances then came out as 0.0 or 2.0 where the true one was 0.4.
+    column = sa.Table("sparse_norms", sa.MetaData(), sa.Column("v", SparseVector(4))).c.v
+    for value in ({0: 1e-30}, SparseValue(4, [0], [1e-30]), {0: 3e38}, SparseValue(4, [0], [3e38])):
+        with pytest.raises(InvalidVectorError, match=r"column 'sparse_norms.v' \(SparseVector\(4\)\) has a norm of .*outside what float32 distances handle"):
+            column.type.validate(value)
+    assert column.type.validate(SparseValue(4, [0, 3], [1.5, -2.0])) == SparseValue.from_dict({0: 1.5, 3: -2.0}, 4)

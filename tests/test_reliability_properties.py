@@ -34,10 +34,11 @@ def vectors(elements: Any, max_dim: int = 64) -> Any:
 
 
 def storable(value: np.ndarray) -> bool:
-    """Whether float32 distances can use ``value``: its squared norm (in float32) is 0 or a normal number."""
+    """Whether float32 distances can use ``value``: its squared norm (in float32) is 0 or a normal number, with
+    the norm at most 9e18 (the squared L2 distance of two such vectors stays finite in float32)."""
     with np.errstate(over="ignore", under="ignore"):
         squared = float(np.dot(value, value))
-    return np.isfinite(squared) and (squared >= np.finfo(np.float32).tiny or not value.any())
+    return squared <= 9e18**2 and (squared >= np.finfo(np.float32).tiny or not value.any())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -146,3 +147,17 @@ def test_a_norm_float32_distances_cannot_handle_is_refused(value: Any, engine_fo
         with engine_for(backend).connect() as connection:
             with pytest.raises(InvalidVectorError, match=r"has a norm of .*outside what float32 distances handle .*normalize"):
                 connection.execute(statement)
+
+
+def test_the_l2_distance_of_any_two_accepted_vectors_is_finite(engine_for: Callable[[str], Engine]) -> None:
+    # Each of [1.5e19, 0] and [-1.5e19, 0] once fitted the accepted norms, and their L2 distance was inf on every
+    # backend: the top is now 9e18, which keeps (|a| + |b|)^2 within float32.
+    vector = sv.Vector(2)
+    top = float(np.float32(8.99e18))
+    statement = select(functions.l2_distance(bindparam("a", [top, 0.0], type_=vector), bindparam("b", [-top, 0.0], type_=vector)))
+    beyond = select(functions.l2_distance(bindparam("a", [9.1e18, 0.0], type_=vector), bindparam("b", [1.0, 0.0], type_=vector)))
+    for backend in BACKENDS:
+        with engine_for(backend).connect() as connection:
+            assert float(connection.execute(statement).scalar_one()) == pytest.approx(2 * top, rel=1e-6), backend
+            with pytest.raises(InvalidVectorError, match=r"has a norm of 9.1e\+18, outside what float32 distances handle"):
+                connection.execute(beyond)
