@@ -19,6 +19,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.sql.sqltypes import NullType
 
 from .exc import DimensionMismatchError, InvalidArgumentError, InvalidVectorError, UnsupportedDialectError
 from .types import Vector, to_float32
@@ -65,6 +66,21 @@ def _is_sql(value: Any) -> bool:
     return isinstance(value, ColumnElement)
 
 
+#: SQL types no backend reads as a vector: a distance refuses an expression of one when it is built.
+_SCALAR_TYPES = (
+    sqltypes.Integer, sqltypes.Numeric, sqltypes.Boolean, sqltypes.DateTime, sqltypes.Date, sqltypes.Time,
+    sqltypes.Interval,
+)
+
+
+def _shown(expr: ColumnElement[Any]) -> str:
+    """A SQL argument as an error message names it: ``table.column``, its name, or its kind."""
+    table, name = getattr(expr, "table", None), getattr(expr, "name", None)
+    if isinstance(name, str) and table is not None and isinstance(getattr(table, "name", None), str):
+        return f"{table.name}.{name}"
+    return name if isinstance(name, str) else f"a {type(expr).__name__}"
+
+
 class VectorDistance(GenericFunction[float]):
     """Base of the distance functions: ``fn(a, b)`` over two vectors.
 
@@ -88,6 +104,12 @@ class VectorDistance(GenericFunction[float]):
             )
         a, b = _unwrap(a), _unwrap(b)
         self._refuse_compact(a, b)
+        for argument in (a, b):
+            if _is_sql(argument) and issubclass(argument.type._type_affinity or NullType, _SCALAR_TYPES):
+                raise InvalidVectorError(
+                    f"{self.name}() compares two vectors, got {_shown(argument)} of type {argument.type}; pass a "
+                    "Vector column or expression, or a Python vector (a list or numpy array)"
+                )
         vtype = _vector_type(a) or _vector_type(b)
         if vtype is None and not _is_sql(a) and not _is_sql(b):
             # Two Python vectors: the first one's length types both (the second must match it).

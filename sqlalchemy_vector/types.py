@@ -276,8 +276,19 @@ class Vector(sqltypes.TypeDecorator[npt.NDArray[np.float32]]):
         """Distance methods available on every :class:`Vector` expression."""
 
         def operate(self, op: Any, *other: Any, **kwargs: Any) -> "ColumnElement[Any]":
-            empty = empty_in(self.expr, op, other)
-            return empty if empty is not None else super().operate(op, *other, **kwargs)
+            empty: Optional[ColumnElement[Any]] = empty_in(self.expr, op, other)
+            if empty is not None:
+                return empty
+            own = self.expr.type
+            for value in other:
+                # Two vector expressions of different sizes are never equal: refused, as a distance refuses them.
+                found = getattr(value, "type", None)
+                if isinstance(found, Vector) and isinstance(own, Vector) and found.dim != own.dim:
+                    raise DimensionMismatchError(
+                        f"{own.described_as} compared with {found.described_as}: expected the same dimensions, "
+                        f"got {own.dim} and {found.dim}"
+                    )
+            return super().operate(op, *other, **kwargs)
 
         def cosine(self, other: Any) -> "ColumnElement[float]":
             """Cosine distance, ``1 - cosine similarity`` (0 = same direction)."""

@@ -15,11 +15,13 @@ import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from sqlalchemy import cast, func, text
+from sqlalchemy import cast, distinct, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column, Index, Table
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import Compiled, DDLCompiler, IdentifierPreparer, SQLCompiler
+from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.types import UserDefinedType
@@ -83,6 +85,9 @@ class PGVECTOR(UserDefinedType[Any]):
     # Select the binary form; the result processor also accepts text, for
     # rows that come back without this wrapper (e.g. textual SQL).
     def column_expression(self, colexpr: Any) -> Any:
+        if isinstance(colexpr, UnaryExpression) and colexpr.operator is operators.distinct_op:
+            # select(distinct(col)): DISTINCT stays outside, where PostgreSQL reads it (not vector_send(DISTINCT col)).
+            return distinct(func.vector_send(colexpr.element, type_=self))
         return func.vector_send(colexpr, type_=self)
 
     def bind_processor(self, dialect: Dialect) -> Optional[Processor]:
@@ -426,7 +431,10 @@ _PGVECTOR = (
 #: What PostgreSQL says when pgvector's type, an operator on it or a function of it is not on the search_path.
 _NOT_FOUND = re.compile(
     r'type "(?:vector|halfvec|sparsevec)" does not exist'
-    r"|operator does not exist: \S*\b(?:vector|halfvec|sparsevec|bit) (?:<=>|<->|<#>|<\+>|<~>|<%>)"
+    # Both operands pgvector's: with another type on one side (vector <=> double precision) the operator is
+    # missing for that type, wherever pgvector is.
+    r"|operator does not exist: \S*\b(?:vector|halfvec|sparsevec|bit) (?:<=>|<->|<#>|<\+>|<~>|<%>) "
+    r"\S*\b(?:vector|halfvec|sparsevec|bit)\b"
     r"|function \w+\([^)]*\b(?:vector|halfvec|sparsevec)\b[^)]*\) does not exist"
 )
 
