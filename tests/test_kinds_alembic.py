@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, Table
 
 import sqlalchemy_vector as sv
+from sqlalchemy_vector.exc import UnsupportedKindError
 from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
 from sqlalchemy_vector.kinds import BitVector, HalfVector, Int8Vector, SparseVector
 
@@ -71,6 +72,21 @@ def test_kind_column_autogenerates_once(database: str, kind: str, tmp_path: Path
         assert "op.alter_vector_dimension(" in upgrade and f"kind='{kind}'" in upgrade, changed
         assert "alter_column" not in upgrade, changed
         project.last_path.unlink()
+
+
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
+@pytest.mark.parametrize("database", ["sqlite", "duckdb", "clickhouse"], indirect=True)
+def test_a_kind_the_database_cannot_store_is_refused_by_autogenerate(database: str, tmp_path: Path) -> None:
+    # On ClickHouse a Vector(4) column declared HalfVector(4) (or HalfVector(8)) gave "No new upgrade
+    # operations detected": the model and the database differed and `alembic check` passed.
+    project = Project(tmp_path, database)
+    metadata = MetaData()
+    Table("items", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("code", sv.Vector(4)))
+    project.autogenerate(metadata, "vectors")
+    project.upgrade()
+    for dim in (4, 8):
+        with pytest.raises(UnsupportedKindError, match=rf"items.code \(HalfVector\({dim}\)\): \w+ cannot store half vectors"):
+            project.autogenerate(kind_models("half", dim), "half")
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

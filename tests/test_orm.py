@@ -427,6 +427,9 @@ def test_migrations_of_the_models_run_on_every_backend(
         if id_type is uuid.UUID:
             assert "sa.Column('id', sa.Uuid(), nullable=False)" in source
         assert "postgresql" not in source and "with_variant" not in source
+        # Left out where create_all leaves it out: with it DuckDB refused to delete a document and its embeddings
+        # in one transaction ("still referenced").
+        assert ("sa.ForeignKeyConstraint(['document_id'], ['mig_docs.id'], )" in source) is (database in ("sqlite", "postgresql"))
         command.upgrade(config, "head")
         command.check(config)
         engine = sv.create_engine(url)
@@ -445,6 +448,9 @@ def test_migrations_of_the_models_run_on_every_backend(
                     session.flush()
                     found = session.scalars(select(Document).where(metadata_filter(Document.metadata_, {"lang": "en"}))).one()
                     assert found.content == "migrated"
+                    session.execute(delete(Embedding).where(Embedding.document_id == doc.id))
+                    session.execute(delete(Document).where(Document.id == doc.id))
+                    assert session.scalar(select(func.count()).select_from(Document)) == 0
         finally:
             engine.dispose()
         command.downgrade(config, "base")

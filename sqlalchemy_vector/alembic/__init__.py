@@ -51,7 +51,7 @@ from ..index import VectorIndex
 from ..kinds import CompactVector
 from ..orm import IntegerId, MetadataJSON
 from ..types import Vector
-from .compare import setup as _setup_comparators
+from .compare import _created_here, setup as _setup_comparators
 from . import fulltext as _fulltext  # registers op.create_fulltext_index / op.drop_fulltext_index
 from .operations import (
     AlterVectorDimensionOp,
@@ -260,18 +260,6 @@ def _chain_object(user: Optional[IncludeObject], connection: Optional[Connection
         return True if user is None else bool(user(obj, name, type_, reflected, compare_to))
 
     return hook
-
-
-def _created_here(obj: Any, connection: Connection) -> bool:
-    """False for a model's index or constraint whose ``ddl_if`` leaves it out on this database.
-
-    (The mixins' ``document_id`` index and foreign key, on a backend without
-    usable foreign keys.)  Alembic would otherwise add it on every autogenerate.
-    """
-    condition = getattr(obj, "_ddl_if", None)  # set by SchemaItem.ddl_if(); no public accessor
-    if condition is None:
-        return True
-    return bool(condition._should_execute(None, obj, connection))
 
 
 def _chain_name(ours: IncludeName, user: Optional[IncludeName]) -> IncludeName:

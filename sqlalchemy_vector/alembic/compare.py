@@ -35,10 +35,10 @@ from alembic.operations import ops
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import Column, Index, MetaData, Sequence, Table
+from sqlalchemy.schema import Column, Constraint, Index, MetaData, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
-from ..exc import SchemaMismatchError, UnsupportedDialectError, VectorError
+from ..exc import SchemaMismatchError, UnsupportedDialectError, UnsupportedKindError, VectorError
 from ..fulltext import FullTextIndex, list_fulltext_indexes
 from ..index import VectorIndex, create_statements, list_vector_indexes, vector_columns
 from ..kinds import CompactVector, kind_type, same_kind_type, stored_kind
@@ -111,6 +111,10 @@ def _compare_type(
         return PriorityDispatchResult.CONTINUE
     if isinstance(metadata_col.type, CompactVector):
         declared = metadata_col.type
+        try:  # a kind the database cannot store: refused before any migration is written, as CREATE TABLE is
+            state.backend.kind_storage_type(declared.kind, declared.dim)
+        except UnsupportedKindError as err:
+            raise UnsupportedKindError(f"{tname}.{cname} ({declared!r}): {err}") from None
         if same_kind_type(conn_col.type, declared, state.connection.dialect):
             return PriorityDispatchResult.STOP
         stored = stored_kind(conn_col.type, state.connection.dialect)
@@ -281,6 +285,19 @@ def _rebuilds_table(backend: Backend, operations: List[Any]) -> bool:
     return any(not backend.migration_keeps_vector_indexes(op) for op in operations)
 
 
+def _created_here(obj: Any, connection: Connection) -> bool:
+    """False for a model's index or constraint whose ``ddl_if`` leaves it out on this database.
+
+    (The mixins' ``document_id`` index and foreign key, on a backend without
+    usable foreign keys.)  Alembic would otherwise add it on every autogenerate,
+    and write it into the ``create_table`` of a new table.
+    """
+    condition = getattr(obj, "_ddl_if", None)  # set by SchemaItem.ddl_if(); no public accessor
+    if condition is None:
+        return True
+    return bool(condition._should_execute(None, obj, connection))
+
+
 def _finish(
     autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Any
 ) -> PriorityDispatchResult:
@@ -290,6 +307,12 @@ def _finish(
     dialect = state.connection.dialect
     arranged: List[Any] = []
     for operation in upgrade_ops.ops:
+        if isinstance(operation, ops.CreateTableOp):
+            # A new table's constraints, as create_all leaves them out here (the foreign key on DuckDB).
+            operation.columns = [
+                item for item in operation.columns
+                if not isinstance(item, Constraint) or _created_here(item, state.connection)
+            ]
         if not isinstance(operation, ops.ModifyTableOps):
             arranged.append(operation)
             continue
