@@ -82,10 +82,13 @@ async def aembed(embedder: Embedder, texts: Sequence[str]) -> FloatArray:
     return await asyncio.to_thread(embedder.embed, texts)
 
 
-def check_embeddings(value: Any, count: int, dimension: int, where: str) -> FloatArray:
+def check_embeddings(
+    value: Any, count: int, dimension: int, where: str, labels: Optional[Sequence[str]] = None
+) -> FloatArray:
     """Validate an embedding model's output as ``count`` finite rows of ``dimension`` and return it as float32.
 
-    ``where`` names the model in error messages.
+    ``where`` names the model in error messages, and ``labels`` (one per row, such as ``documents[13]``) the
+    input a bad row was made from; without them a row is named by its position in ``value``.
     """
     wanted = f"a numpy array of shape ({count}, {dimension}) or a list of {count} lists of floats"
     if inspect.isawaitable(value):
@@ -136,16 +139,20 @@ def check_embeddings(value: Any, count: int, dimension: int, where: str) -> Floa
     if not np.isfinite(result).all():
         row, col = (int(i) for i in np.argwhere(~np.isfinite(result))[0])
         raise InvalidEmbeddingError(
-            f"{where} returned a non-finite value ({float(array[row, col])!r}) in row {row} at index {col}; "
+            f"{where} returned a non-finite value ({float(array[row, col])!r}) {_row(row, labels)} at index {col}; "
             "embeddings must be finite float32 numbers"
         )
     unhandled = unhandled_norm(result)
     if unhandled is not None:
         raise InvalidEmbeddingError(
-            f"{where} returned a vector with a norm of {norm_of(result[unhandled]):.3g} in row {unhandled}, "
+            f"{where} returned a vector with a norm of {norm_of(result[unhandled]):.3g} {_row(unhandled, labels)}, "
             f"{NORM_RANGE_TEXT}; scale its vectors (e.g. normalize them to norm 1)"
         )
     return result
+
+
+def _row(row: int, labels: Optional[Sequence[str]]) -> str:
+    return f"for {labels[row]}" if labels is not None and row < len(labels) else f"in row {row}"
 
 
 def _type_name(value: Any) -> str:

@@ -480,6 +480,29 @@ def test_a_norm_float32_distances_cannot_handle_is_refused_however_it_comes(
     assert stored(rag) == before
 
 
+class _NaNFor(HashingEmbedder):
+    """The lexical embedder, with a NaN in the vector of one text."""
+
+    def __init__(self, bad: str) -> None:
+        super().__init__(dimension=DIM)
+        self.bad = bad
+
+    def embed(self, texts: List[str]) -> Any:
+        vectors = np.array(super().embed(texts))
+        vectors[[i for i, text in enumerate(texts) if text == self.bad], 0] = np.nan
+        return vectors
+
+
+def test_an_embedders_bad_vector_is_named_by_the_input_it_was_made_from(fresh_engine: Engine) -> None:  # noqa: F811
+    # The row was counted within its batch: documents[3], in the second batch of 2, was reported as "row 1".
+    rag = VectorRAG(fresh_engine, embedder=_NaNFor("doc 3"))
+    documents = [{"content": f"doc {i}"} for i in range(5)]
+    nan = r"embedder 'hashing-v3-4' returned a non-finite value \(nan\) {} at index 0"
+    refused(x.InvalidEmbeddingError, nan.format(r"for documents\[3\]"), rag.load_documents, documents, batch_size=2, show_progress=False)
+    refused(x.InvalidEmbeddingError, nan.format(r"for query_texts\[1\]"), rag.query_batch, ["doc 1", "doc 3"])
+    refused(x.InvalidEmbeddingError, nan.format("in row 0"), rag.query, "doc 3")  # one text: its only row
+
+
 class _Fixed:
     """An embedder returning one vector for every text."""
 

@@ -174,10 +174,10 @@ class _Facade:
         """
         return self._models.embedding
 
-    def _checked(self, vectors: Any, count: int) -> FloatArray:
+    def _checked(self, vectors: Any, count: int, labels: Optional[Sequence[str]] = None) -> FloatArray:
         from ..embedding import check_embeddings
 
-        return check_embeddings(vectors, count, self.dimension, f"embedder {self.embedder.model_name!r}")
+        return check_embeddings(vectors, count, self.dimension, f"embedder {self.embedder.model_name!r}", labels)
 
     def _directed(self, vectors: FloatArray, texts: Sequence[str], names: Sequence[str], function: str) -> FloatArray:
         """``vectors``, or, under cosine, the error naming a query text the embedder made a vector of zeros of."""
@@ -812,10 +812,11 @@ class VectorRAG(_Facade):
     def __repr__(self) -> str:
         return f"VectorRAG({self.engine.url.render_as_string(hide_password=True)!r}, embedder={self.embedder!r})"
 
-    def _embed(self, texts: Sequence[str]) -> FloatArray:
+    def _embed(self, texts: Sequence[str], labels: Optional[Sequence[str]] = None) -> FloatArray:
+        """``texts`` embedded and checked; ``labels`` name the input each text came from in an error."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._checked(self._embed_texts(list(texts)), len(texts))
+        return self._checked(self._embed_texts(list(texts)), len(texts), labels)
 
     def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
         with self._session() as session:
@@ -898,7 +899,10 @@ class VectorRAG(_Facade):
             with self._session() as session, session.begin():
                 for batch, missing in self._batches(documents, batch_size, generate_embeddings):
                     if missing:
-                        vectors = self._embed([batch[i].content for i in missing])
+                        offset = len(ids)  # the documents stored before this batch, one id each
+                        vectors = self._embed(
+                            [batch[i].content for i in missing], [f"documents[{offset + i}]" for i in missing]
+                        )
                         for i, vector in zip(missing, vectors):
                             batch[i].vector = vector
                     ids.extend(self._store.insert(session, batch))
@@ -1011,7 +1015,7 @@ class VectorRAG(_Facade):
         texts = [_text(t, f"query_texts[{i}]") for i, t in enumerate(_texts(query_texts))]
         where = self._where(filters)  # before anything is embedded
         names = [f"query_texts[{i}]" for i in range(len(texts))]
-        vectors = self._directed(self._embed(texts), texts, names, similarity_function)
+        vectors = self._directed(self._embed(texts, names), texts, names, similarity_function)
         with self._session() as session:
             return [
                 self._store.search(session, v, top_k, similarity_threshold, similarity_function, where) for v in vectors
