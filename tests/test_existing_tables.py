@@ -192,6 +192,11 @@ def test_sqlite_vec_table_written_with_serialize_float32(tmp_path: Path) -> None
         blob = connection.execute(text("SELECT embedding FROM notes WHERE id = 1")).scalar_one()
         assert blob == sqlite_vec.serialize_float32([1.01, 0.01, 0.01])
     plain.dispose()
+    with sv.VectorRAG(url, document_model=Note, embedder=ThreeWords()) as rag:
+        # An empty filter reads no metadata: every document (refused before, for the missing column).
+        assert [hit["content"] for hit in rag.query_with_filters({}, top_k=5)] == ["red apple"]
+        assert rag.delete_documents(filters={}) == 1
+        assert rag.get_statistics()["document_count"] == 0
 
 
 def test_only_optional_columns_may_be_absent() -> None:

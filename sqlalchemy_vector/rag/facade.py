@@ -20,7 +20,7 @@ from typing import (
 )
 
 import numpy as np
-from sqlalchemy import Integer, Table, Uuid, inspect, select, text
+from sqlalchemy import Integer, Table, Uuid, inspect, select, text, true
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -198,6 +198,8 @@ class _Facade:
     def _where(self, filters: Optional[Filter]) -> Optional[ColumnElement[bool]]:
         if filters is None:
             return None
+        if isinstance(filters, abc.Mapping) and not filters:
+            return true()  # every document: no metadata read, so also where the model has none
         if not self._models.has_metadata:
             raise InvalidFilterError(
                 f"filters {filters!r} need a metadata column, but {self._models.document.__name__} has none "
