@@ -158,11 +158,11 @@ def test_declaration_errors_name_the_index() -> None:
         Column("embedding", sv.Vector(3)),
     )
     index = VectorIndex("ix_u", composite.c.embedding)
-    with pytest.raises(VectorIndexError, match="needs table 'u' to have a single Integer or String primary key"):
+    with pytest.raises(VectorIndexError, match="needs table 'u' to have a single Integer, String or Uuid primary key"):
         create_statements(index, sqlite.dialect())
     float_keyed = Table("f", MetaData(), Column("key", sa.Float, primary_key=True), Column("embedding", sv.Vector(3)))
     index = VectorIndex("ix_f", float_keyed.c.embedding)
-    with pytest.raises(VectorIndexError, match=r"single Integer or String primary key.*found: key Float\(\)"):
+    with pytest.raises(VectorIndexError, match=r"single Integer, String or Uuid primary key.*found: key Float\(\)"):
         create_statements(index, sqlite.dialect())
 
 

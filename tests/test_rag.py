@@ -411,6 +411,15 @@ def test_default_models_keyed_by_uuid_values(fresh_engine: Engine, embedder: Key
     if backend in ("postgresql", "duckdb"):  # opened with the default text keys: refused
         with pytest.raises(SchemaMismatchError, match="column documents.id in the database holds native UUID keys"):
             VectorRAG(fresh_engine, embedder=embedder)
+    # Indexed too (SQLite refused to build its vec0 index over a Uuid key), and searched through the index.
+    if backend == "sqlite-python":  # no vec0 without sqlite-vec
+        return
+    rag.create_index("uuid_index", **({"duckdb_experimental_persistence": True} if backend == "duckdb" else {}))
+    assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=2)] == [by_content[CONTENTS["d1"]], by_content[CONTENTS["d6"]]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IndexMaintenanceWarning)  # DuckDB's, after a delete under its index
+        assert rag.delete_document(by_content[CONTENTS["d1"]])
+    assert [r["document_id"] for r in rag.query_with_embedding(Q, top_k=1)] == [by_content[CONTENTS["d6"]]]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)  # ClickHouse generates no integer keys

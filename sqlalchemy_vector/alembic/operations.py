@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrateOperation, Operations
-from sqlalchemy import Integer, MetaData, String, Table, inspect
+from sqlalchemy import Integer, MetaData, String, Table, Uuid, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.schema import Column
@@ -698,13 +698,13 @@ def _render_id_sequence(autogen_context: AutogenContext, operation: IdSequenceOp
 
 
 def _table_key(table: Table, dialect: Union[Dialect, str, None]) -> Dict[str, Any]:
-    """``key`` (and ``text_key``) of ``table``'s one Integer or String primary-key column, where the index DDL of
+    """``key`` (and ``text_key``) of ``table``'s one Integer, String or Uuid primary-key column, where the index DDL of
     ``dialect``'s backend declares it; nothing elsewhere (or for another key, which such an index refuses)."""
     backend = find_backend(dialect) if dialect is not None else None
     columns = list(table.primary_key.columns)
     if backend is None or not backend.capabilities.index_ddl_needs_table or len(columns) != 1:
         return {}
-    if isinstance(columns[0].type, String):
+    if isinstance(columns[0].type, (String, Uuid)):  # a Uuid is text where such an index is (SQLite)
         return {"key": columns[0].name, "text_key": True}
     return {"key": columns[0].name} if isinstance(columns[0].type, Integer) else {}
 

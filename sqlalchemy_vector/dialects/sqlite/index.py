@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import Integer, String, bindparam, func, insert, select, table, text
+from sqlalchemy import Integer, String, Uuid, bindparam, func, insert, select, table, text
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -108,8 +108,9 @@ def vec0_column_name(index: VectorIndex) -> str:
 def vec0_key(base: Any) -> Optional[Tuple[Column[Any], str]]:
     """The column of ``base`` (a table) that vec0 rows are keyed by, and its name inside vec0; None if none fits.
 
-    A single Integer primary key is vec0's ``rowid``; a single String primary
-    key is a text primary key column of the same name.  A KNN query filtered
+    A single Integer primary key is vec0's ``rowid``; a single String or Uuid
+    primary key (SQLite stores a UUID as its 32 hexadecimal digits) is a text
+    primary key column of the same name.  A KNN query filtered
     with ``<key> IN (...)`` on a text key returns no row at all when one of the
     listed keys is not in vec0 (sqlite-vec 0.1.9; a rowid key is fine): list
     only keys of base rows whose vector is not NULL.
@@ -120,7 +121,7 @@ def vec0_key(base: Any) -> Optional[Tuple[Column[Any], str]]:
     key = primary_key[0]
     if isinstance(key.type, Integer):
         return key, "rowid"
-    if isinstance(key.type, String):
+    if isinstance(key.type, (String, Uuid)):
         return key, key.name
     return None
 
@@ -133,8 +134,8 @@ def _index_key(index: VectorIndex) -> Tuple[Column[Any], str]:
         primary_key = list(base.primary_key.columns)
         listed = ", ".join(f"{c.name} {c.type!r}" for c in primary_key) or "none"
         raise VectorIndexError(
-            f"VectorIndex {index.name!r} on SQLite needs table {base.name!r} to have a single Integer or "
-            f"String primary key (vec0 rows are keyed by it); found: {listed}"
+            f"VectorIndex {index.name!r} on SQLite needs table {base.name!r} to have a single Integer, "
+            f"String or Uuid primary key (vec0 rows are keyed by it); found: {listed}"
         )
     if found[1] != "rowid":
         _plain_name(index, found[1], "primary key column")
