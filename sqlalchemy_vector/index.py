@@ -111,7 +111,9 @@ class VectorIndex(Index):
     ``max_inner_product`` / ``ip``, ``l1``); a query uses the index when it
     orders by that distance ascending with a ``LIMIT``.  ``method`` is
     ``"hnsw"`` (PostgreSQL, DuckDB) or ``"ivfflat"`` (PostgreSQL); SQLite
-    always builds an exact vec0 table.  ``options`` are the method's build
+    always builds an exact vec0 table, whatever the method and its options
+    (checked as for the method declared, so one model serves every backend,
+    but not used: vec0 has no build parameters).  ``options`` are the method's build
     parameters: ``m`` and ``ef_construction`` for HNSW, ``lists`` for IVFFlat.
 
     ``quantization="half"`` or ``"binary"`` indexes a compact form of the
@@ -447,10 +449,13 @@ def _check_option_ranges(index: VectorIndex, backend: Backend) -> None:
     provider = capabilities.index_provider or backend.name
     for option, value in index.options.items():
         bounds = capabilities.index_option_ranges.get(option)
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        if bounds is None:
+            continue
+        low, high = bounds
+        if value < low or (high is not None and value > high):
+            takes = f"from {low} to {high}" if high is not None else f"of at least {low}"
             raise VectorIndexError(
-                f"VectorIndex {index.name!r}: {provider} takes {option} from {bounds[0]} to {bounds[1]}, "
-                f"got {value}; choose a value in that range"
+                f"VectorIndex {index.name!r}: {provider} takes {option} {takes}, got {value}; choose a value in that range"
             )
     built = {**capabilities.index_option_defaults, **index.options}
     m, ef_construction = built.get("m"), built.get("ef_construction")

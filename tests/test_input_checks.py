@@ -173,6 +173,21 @@ def test_index_options_out_of_pgvector_range_are_refused_before_the_database(
         assert "CREATE INDEX" in str(CreateVectorIndex(list(docs.indexes)[0]).compile(dialect=engine_for("duckdb").dialect))
 
 
+@pytest.mark.parametrize("backend, provider", [("duckdb", "DuckDB's vss extension"), ("clickhouse", "ClickHouse's vector_similarity index")])
+def test_an_hnsw_index_with_m_below_2_is_refused_before_the_database(
+    backend: str, provider: str, engine_for: Callable[[str], Engine]
+) -> None:
+    # The database's own error came through (DuckDB's binder error, ClickHouse's code 117) where PostgreSQL's
+    # bounds were checked first. Neither sets an upper bound: m=1000 builds.
+    docs = table()
+    sv.VectorIndex("docs_emb", docs.c.emb, m=1)
+    with pytest.raises(x.VectorIndexError, match=f"VectorIndex 'docs_emb': {provider} takes m of at least 2, got 1; choose"):
+        CreateVectorIndex(list(docs.indexes)[0]).compile(dialect=engine_for(backend).dialect)
+    wide = table()
+    sv.VectorIndex("docs_emb", wide.c.emb, m=1000)
+    assert "1000" in str(CreateVectorIndex(list(wide.indexes)[0]).compile(dialect=engine_for(backend).dialect))
+
+
 def test_index_options_in_range_build_on_postgresql(engine_for: Callable[[str], Engine]) -> None:
     docs = table()
     sv.VectorIndex("docs_emb", docs.c.emb, m=100, ef_construction=200)

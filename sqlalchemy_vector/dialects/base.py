@@ -142,8 +142,8 @@ class Capabilities:
     #: Whether the catalog reports an index's build options (``m``, ``lists``), so they can be compared.
     index_options_reported: bool = False
     #: The range (lowest, highest) the backend accepts for each build option it bounds, checked when an
-    #: index is built; an option not listed takes any positive integer.
-    index_option_ranges: Mapping[str, Tuple[int, int]] = field(default_factory=dict)
+    #: index is built (a highest of None: no upper bound); an option not listed takes any positive integer.
+    index_option_ranges: Mapping[str, Tuple[int, Optional[int]]] = field(default_factory=dict)
     #: The value the backend builds with for a build option the index leaves out.
     index_option_defaults: Mapping[str, int] = field(default_factory=dict)
     #: HNSW's ``ef_construction`` must be at least this many times ``m`` (pgvector: 2); 0 for no such rule.

@@ -118,6 +118,8 @@ class ClickHouseBackend(Backend):
         late_columns_up_to=10_000,
         index_serves_joined_reads=False,
         index_metrics=_index.INDEX_METRICS,
+        # ClickHouse 26.9 refuses a connectivity of 1 ("Invalid parameters"); 0 would be its default.
+        index_option_ranges={"m": (2, None)},
         index_provider="ClickHouse's vector_similarity index",
         index_options_reported=True,
         index_ddl_declares_dimension=True,

@@ -116,6 +116,7 @@ class DuckDBBackend(Backend):
         storage_provider="DuckDB's FLOAT[n] arrays",
         max_dimension=100000,
         index_metrics=_index.INDEX_METRICS,
+        index_option_ranges={"m": (2, None)},  # vss 1.5 refuses M below 2 ("must be at least 2"); no upper bound
         index_provider="DuckDB's vss extension",
         approximate_index=True,
         # duckdb-extension-vss 1.5.5: rows inserted after deletes could leave most live rows unreachable (recall@10
