@@ -6,7 +6,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select
 from sqlalchemy.engine import Engine
 
 import sqlalchemy_vector as sv
@@ -95,3 +95,27 @@ def test_all_backends_agree_with_numpy(dim: int, engine_for: Callable[[str], Eng
                     assert got_d == pytest.approx(want_d, abs=2e-5 * scale, rel=2e-5), (backend, metric, qi)
             if qi == 0 and metric in ("l2", "cosine", "l1"):
                 assert expected_ids[:3] == [10, 20, 30]  # the duplicates, tied at 0, in key order
+
+
+def test_sqlite_inner_product_error_scales_with_the_norms(engine_for: Callable[[str], Engine]) -> None:
+    # SQLite derives the dot product from sqlite-vec's float32 cosine distance (docs/backends.md): its error is
+    # about 1e-7 * |a| * |b|, where the other backends, summing the products in float32, err by about 1e-7 of the
+    # sum of their magnitudes (as large for most pairs, far smaller where the large elements do not meet).
+    rng = np.random.default_rng(5)
+    pairs = rng.standard_normal((2, 100, 16)).astype(np.float32) * rng.uniform(0.1, 1000, (2, 100, 1)).astype(np.float32)
+    vector = sv.Vector(16)
+    statement = select(sv.inner_product(bindparam("a", type_=vector), bindparam("b", type_=vector)))
+    perpendicular = select(
+        sv.inner_product(bindparam("a", [1e4, 0, 0, 0], type_=sv.Vector(4)), bindparam("b", [1e-4, 1e4, 0, 0], type_=sv.Vector(4)))
+    )
+    for backend in WITH_CLICKHOUSE:
+        with engine_for(backend).connect() as connection:
+            for a, b in zip(*pairs):
+                got = float(connection.execute(statement, {"a": a, "b": b}).scalar_one())
+                want = float(a.astype(np.float64) @ b.astype(np.float64))
+                norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+                magnitudes = float(np.abs(a.astype(np.float64) * b).sum())
+                bound = 1e-6 * (norms if backend == "sqlite" else magnitudes)
+                assert abs(got - want) <= bound, (backend, got, want, norms)
+            found = float(connection.execute(perpendicular).scalar_one())
+            assert found == (0.0 if backend == "sqlite" else pytest.approx(1.0, rel=1e-5)), backend
