@@ -24,7 +24,7 @@ backend.  Which method serves which metric is each backend's capability data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine
@@ -68,6 +68,9 @@ INDEX_METHODS: tuple[str, ...] = ("hnsw", "ivfflat")
 #: Metrics an index can serve: the ascending distances of :data:`sqlalchemy_vector.METRICS`.
 INDEX_METRICS: tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1", "hamming", "jaccard")
 
+#: The metrics an index on a ``Vector`` column serves (the others are bit vectors').
+VECTOR_INDEX_METRICS: tuple[str, ...] = ("cosine", "l2", "max_inner_product", "l1")
+
 _METRIC_ALIASES = {"ip": "max_inner_product"}
 
 _OPTIONS: Dict[str, tuple[str, ...]] = {"hnsw": ("m", "ef_construction"), "ivfflat": ("lists",)}
@@ -76,12 +79,13 @@ _OPTIONS: Dict[str, tuple[str, ...]] = {"hnsw": ("m", "ef_construction"), "ivffl
 _METHOD_NAMES = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}
 
 
-def normalize_metric(metric: str, where: str) -> str:
-    """The canonical index metric for ``metric`` (``"ip"`` is ``"max_inner_product"``)."""
+def normalize_metric(metric: str, where: str, choices: Sequence[str] = INDEX_METRICS) -> str:
+    """The canonical index metric for ``metric`` (``"ip"`` is ``"max_inner_product"``); ``choices`` are the
+    metrics an unknown one's error lists (those of the column's kind: a ``Vector`` has no ``hamming``)."""
     if not isinstance(metric, str):
         raise UnsupportedMetricError(
             f"{where}: the metric is named by a string, got {type(metric).__name__} {metric!r}; "
-            f"pass one of {', '.join(INDEX_METRICS)} (or 'ip')"
+            f"pass one of {', '.join(choices)} (or 'ip')"
         )
     metric = _METRIC_ALIASES.get(metric, metric)
     if metric == "inner_product":
@@ -90,10 +94,8 @@ def normalize_metric(metric: str, where: str) -> str:
             "use 'max_inner_product', the negative dot product in ascending order, which ranks the same"
         )
     if metric not in INDEX_METRICS:
-        raise UnsupportedMetricError(
-            f"{where}: unknown metric {metric!r}; expected one of {', '.join(INDEX_METRICS)} (or 'ip')"
-        )
-    return metric
+        raise UnsupportedMetricError(f"{where}: unknown metric {metric!r}; expected one of {', '.join(choices)} (or 'ip')")
+    return metric  # one of another kind's (hamming on a Vector) is refused where the kind is known, saying why
 
 
 def _served_anywhere(method: str) -> tuple[str, ...]:

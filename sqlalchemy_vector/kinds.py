@@ -233,7 +233,7 @@ def to_bits(value: Any, dim: Optional[int], where: Where = "bit vector value") -
         raise InvalidVectorError(f"{_name(where)} expects a flat sequence of bits, got {_preview(value)} ({err})") from None
     if array.ndim != 1:
         raise InvalidVectorError(f"{_name(where)} expects a 1-D vector of bits, got an array of shape {array.shape}")
-    if array.dtype.kind != "b":
+    if array.dtype.kind != "b" and array.size:  # an empty list reads as float64: its length is what is wrong
         if array.dtype.kind not in "iu":
             raise InvalidVectorError(
                 f"{_name(where)} expects booleans or the integers 0 and 1, got dtype {array.dtype} in "
@@ -246,8 +246,12 @@ def to_bits(value: Any, dim: Optional[int], where: Where = "bit vector value") -
             )
     if dim is not None and array.shape[0] != dim:
         raise DimensionMismatchError(
-            f"{_name(where)} expects {dim} bits, got {array.shape[0]}; declare BitVector({array.shape[0]}) "
-            "or binarize vectors of the declared dimension"
+            f"{_name(where)} expects {dim} bits, got {array.shape[0]}; "
+            + (
+                f"declare BitVector({array.shape[0]}) or binarize vectors of the declared dimension"
+                if array.shape[0]
+                else "an empty vector has none: give the bits, or leave the row's vector out"
+            )
         )
     return array.astype(np.bool_)
 

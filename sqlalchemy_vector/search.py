@@ -34,7 +34,7 @@ from .dialects.base import backend_for, find_backend
 from .exc import InvalidArgumentError, InvalidVectorError, VectorIndexError
 from .functions import distance
 from .kinds import CompactVector, QuantizedDistance
-from .index import VectorIndex, _connection, normalize_metric
+from .index import VECTOR_INDEX_METRICS, VectorIndex, _connection, normalize_metric
 from .types import Vector, flag, to_float32, whole_number
 
 if TYPE_CHECKING:
@@ -273,7 +273,8 @@ def other_tables(condition: Any, table: Any) -> List[Any]:
 
 
 def _resolve(column: Any) -> tuple[ColumnElement[Any], Any]:
-    """The SQL column and, for an ORM attribute, the entity to select."""
+    """The SQL column and, for an ORM attribute (or a mapped class with one Vector column), the entity to select."""
+    column = _vector_attribute(column)
     entity = None
     parent = getattr(column, "parent", None)
     if hasattr(column, "__clause_element__") and parent is not None and hasattr(parent, "entity"):
@@ -400,7 +401,8 @@ def knn_select(
     """The top-``k`` statement :func:`knn` runs, with a ``distance`` column last.
 
     ``columns`` (a list, or one column) default to the ORM entity when
-    ``column`` is a mapped attribute, otherwise to the table's columns.
+    ``column`` is a mapped attribute (or the mapped class itself, with one
+    :class:`Vector` column), otherwise to the table's columns.
     ``where`` filters rows: one SQL condition or a list of them.  On
     PostgreSQL and DuckDB the statement is ``ORDER BY <distance> LIMIT k``, the
     shape an index on ``metric`` serves; ``exact=True`` orders by an
@@ -433,7 +435,7 @@ def _knn_request(
 ) -> TopK:
     """The request :func:`knn_select` builds its statement from, every argument checked."""
     col, entity = _resolve(column)
-    metric = normalize_metric(metric, f"knn() on {col.table.name}.{col.name}")
+    metric = normalize_metric(metric, f"knn() on {col.table.name}.{col.name}", VECTOR_INDEX_METRICS)
     k = _check_k(k)
     vtype: Vector = col.type  # type: ignore[assignment]
     vector = to_float32(query, vtype.dim, vtype.described_as)
@@ -499,7 +501,7 @@ def _vector_attribute(column: Any) -> Any:
     if len(found) != 1:
         raise InvalidArgumentError(
             f"knn() with the class {column.__name__} needs it to have exactly one Vector column, it has "
-            f"{', '.join(found) or 'none'}; pass the attribute instead, e.g. {column.__name__}.embedding"
+            f"{', '.join(found) or 'none'}; pass the attribute instead, e.g. {column.__name__}.{found[0] if found else 'embedding'}"
         )
     return getattr(column, found[0])
 
@@ -583,7 +585,6 @@ def knn(
     then typed ``(entity, distance)`` for type checkers too, e.g.
     ``for doc, distance in knn(session, Doc, q, 5)``.
     """
-    column = _vector_attribute(column)
     connection = _connection(bind)
     dialect = connection.dialect
     backend = backend_for(dialect)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlalchemy_vector as sv
 from sqlalchemy_vector import exc as x
@@ -241,3 +242,29 @@ def test_a_compact_kinds_dimension_error_suggests_its_own_type(kind: Any, name: 
     column = Table("kinds", MetaData(), Column("id", Integer, primary_key=True), Column("v", kind(3))).c.v
     with pytest.raises(x.DimensionMismatchError, match=rf"expects 3 dimensions, got 2; .* declare {name}\(2\)"):
         sv.distance("l2", column, [1, 2])
+
+
+def test_knn_messages_name_what_applies_to_the_column() -> None:
+    # An unknown metric listed hamming and jaccard for a Vector column; knn_select() of a class with two vector
+    # columns said "expects a Vector column, got <class ...> of type None" where knn() named the columns.
+    with pytest.raises(x.UnsupportedMetricError, match=r"unknown metric 'COSINE'; expected one of cosine, l2, max_inner_product, l1 \(or 'ip'\)$"):
+        sv.knn_select(table().c.emb, [1, 0, 0], 2, metric="COSINE")
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Two(Base):
+        __tablename__ = "two_vectors"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title = mapped_column(sv.Vector(3))
+        body = mapped_column(sv.Vector(3))
+
+    with pytest.raises(x.InvalidArgumentError, match=r"the class Two needs it to have exactly one Vector column, it has title, body; pass the attribute instead, e.g. Two.title$"):
+        sv.knn_select(Two, [1, 0, 0], 2)
+    assert "ORDER BY distance" in str(sv.knn_select(Two.body, [1, 0, 0], 2))
+
+
+def test_an_empty_bit_vector_is_named_by_its_length() -> None:
+    # It was "expects booleans or the integers 0 and 1, got dtype float64 in []".
+    with pytest.raises(x.DimensionMismatchError, match=r"BitVector\(4\) value expects 4 bits, got 0; an empty vector has none"):
+        sv.BitVector(4).process_bind_param([], None)
