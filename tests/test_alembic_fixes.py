@@ -1057,3 +1057,35 @@ def test_autogenerate_keeps_the_command_line_tools_settings_table(database: str)
             assert tables_changed(target) == [("remove_table", SETTINGS_TABLE)]
     finally:
         rag.close()
+
+
+def _persistence_models(with_index: bool, persistence: bool = False) -> MetaData:
+    metadata = MetaData()
+    table = Table(
+        "docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("embedding", sv.Vector(3))
+    )
+    if with_index:
+        VectorIndex("ix_docs_embedding", table.c.embedding, metric="cosine", duckdb_experimental_persistence=persistence)
+    return metadata
+
+
+@pytest.mark.filterwarnings("ignore:duckdb-engine doesn't yet support reflection on indices")
+@pytest.mark.parametrize("database", ["duckdb"], indirect=True)
+def test_an_index_the_file_database_cannot_build_is_refused_by_autogenerate(database: str, tmp_path: Path) -> None:
+    # Written into the migration, it failed at upgrade: a DuckDB file builds HNSW indexes only with vss's
+    # experimental persistence, which the index did not opt into.
+    project = Project(tmp_path, database)
+    refusal = r"VectorIndex 'ix_docs_embedding': DuckDB builds HNSW indexes in a file database .* only with vss's experimental persistence"
+    with pytest.raises(VectorIndexError, match=refusal):  # a new table with its index
+        project.autogenerate(_persistence_models(with_index=True), "docs")
+    assert revisions(project) == []
+    project.autogenerate(_persistence_models(with_index=False), "docs")
+    project.upgrade()
+    written = revisions(project)
+    with pytest.raises(VectorIndexError, match=refusal):  # an index added to a table
+        project.autogenerate(_persistence_models(with_index=True), "index")
+    assert revisions(project) == written
+    source = project.autogenerate(_persistence_models(with_index=True, persistence=True), "index")
+    assert "duckdb_experimental_persistence=True" in source
+    project.upgrade()
+    project.assert_no_changes(_persistence_models(with_index=True, persistence=True))

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import Column, Constraint, Index, MetaData, Sequence, Table
 
 from ..dialects.base import Backend, find_backend
-from ..exc import SchemaMismatchError, UnsupportedDialectError, UnsupportedKindError, VectorError
+from ..exc import SchemaMismatchError, UnsupportedDialectError, UnsupportedKindError, VectorError, VectorIndexError
 from ..fulltext import FullTextIndex, list_fulltext_indexes
 from ..index import VectorIndex, create_statements, list_vector_indexes, vector_columns
 from ..kinds import CompactVector, kind_type, same_kind_type, stored_kind
@@ -231,6 +231,9 @@ def _compare_table(
             # An index this database cannot build (a kind or column name its index refuses) is refused here,
             # before a migration is written that would fail after changing the table.
             create_statements(index, dialect)
+            refusal = state.backend.index_refusal(state.connection, index)  # this database's settings
+            if refusal is not None:
+                raise VectorIndexError(refusal)
             modify_table_ops.ops.append(place(CreateVectorIndexOp.from_index(index, dialect), AFTER))
     return PriorityDispatchResult.CONTINUE
 

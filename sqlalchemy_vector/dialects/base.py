@@ -369,6 +369,11 @@ class Backend:
 
         return [DropVectorIndex(name, schema=schema, if_exists=if_exists, table_name=table_name)]
 
+    def index_refusal(self, connection: Connection, index: "VectorIndex") -> Optional[str]:
+        """Why the database of ``connection`` would refuse to build ``index``, which the backend builds elsewhere
+        (a setting of that database), or None; asked by autogenerate before it writes the migration."""
+        return None
+
     def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
         """Build ``index`` in the database of ``connection``."""
         self.ensure_index_support(connection, index.index_name)

@@ -204,6 +204,9 @@ class DuckDBBackend(Backend):
     def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
         return _index.compile_drop(element, compiler, **kw)
 
+    def index_refusal(self, connection: Connection, index: "VectorIndex") -> Optional[str]:
+        return _index.persistence_refusal(connection, index)
+
     def create_index(self, connection: Connection, index: "VectorIndex", if_not_exists: bool = False) -> None:
         self.ensure_index_support(connection, index.index_name)
         _index.allow_persistence(connection, index)

@@ -41,23 +41,41 @@ def compile_drop(element: DropVectorIndex, compiler: DDLCompiler, **kw: Any) -> 
     return f"DROP INDEX {'IF EXISTS ' if element.if_exists else ''}{name}"
 
 
-def allow_persistence(connection: Connection, index: VectorIndex) -> None:
-    """On a file database, turn on vss's experimental persistence if the index opted in, else refuse."""
+def _persistence(connection: Connection) -> Tuple[Optional[str], bool]:
+    """The database file (None in memory), and whether vss's experimental persistence is on."""
     path = connection.execute(
         text("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
     ).scalar()
-    if path is None:  # in-memory: nothing persists, nothing to allow
-        return
-    enabled = connection.execute(text("SELECT current_setting('hnsw_enable_experimental_persistence')")).scalar()
-    if enabled:
+    if path is None:
+        return None, False
+    return path, bool(connection.execute(text("SELECT current_setting('hnsw_enable_experimental_persistence')")).scalar())
+
+
+def persistence_refusal(connection: Connection, index: VectorIndex) -> Optional[str]:
+    """Why ``index`` cannot be built in this file database without vss's experimental persistence, or None
+    (in memory, persistence already on, or the index opted in)."""
+    path, enabled = _persistence(connection)
+    if path is None or enabled or index.duckdb_experimental_persistence:
+        return None
+    return _refusal(index, path)
+
+
+def _refusal(index: VectorIndex, path: str) -> str:
+    return (
+        f"VectorIndex {index.name!r}: DuckDB builds HNSW indexes in a file database ({path}) only with "
+        "vss's experimental persistence; declare VectorIndex(..., duckdb_experimental_persistence=True) "
+        "to enable it, and open the file only through sqlalchemy_vector.create_engine so vss is loaded "
+        "before the index is touched"
+    )
+
+
+def allow_persistence(connection: Connection, index: VectorIndex) -> None:
+    """On a file database, turn on vss's experimental persistence if the index opted in, else refuse."""
+    path, enabled = _persistence(connection)
+    if path is None or enabled:  # in memory nothing persists: nothing to allow
         return
     if not index.duckdb_experimental_persistence:
-        raise VectorIndexError(
-            f"VectorIndex {index.name!r}: DuckDB builds HNSW indexes in a file database ({path}) only with "
-            "vss's experimental persistence; declare VectorIndex(..., duckdb_experimental_persistence=True) "
-            "to enable it, and open the file only through sqlalchemy_vector.create_engine so vss is loaded "
-            "before the index is touched"
-        )
+        raise VectorIndexError(_refusal(index, path))
     connection.execute(text("SET hnsw_enable_experimental_persistence = true"))
 
 
