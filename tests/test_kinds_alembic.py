@@ -8,10 +8,12 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import Column, Integer, MetaData, Table
 
 import sqlalchemy_vector as sv
-from sqlalchemy_vector.exc import UnsupportedKindError
+from sqlalchemy_vector.exc import SchemaMismatchError, UnsupportedKindError
 from sqlalchemy_vector.index import VectorIndex, list_vector_indexes
 from sqlalchemy_vector.kinds import BitVector, HalfVector, Int8Vector, SparseVector
 
@@ -87,6 +89,37 @@ def test_a_kind_the_database_cannot_store_is_refused_by_autogenerate(database: s
     for dim in (4, 8):
         with pytest.raises(UnsupportedKindError, match=rf"items.code \(HalfVector\({dim}\)\): \w+ cannot store half vectors"):
             project.autogenerate(kind_models("half", dim), "half")
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_kind_change_postgresql_cannot_cast_is_refused_with_the_migration_to_write(database: str, tmp_path: Path) -> None:
+    # Rendered as a bare alter_column, it failed at upgrade with psycopg's DatatypeMismatch ("column cannot be
+    # cast automatically to type bit"), even on an empty table.
+    project = Project(tmp_path, database)
+    project.autogenerate(kind_models("half", 8), "half")
+    project.upgrade()
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(kind_models("half", 8).tables["items"].insert(), [{"id": 1, "code": [1, -2, 3, 0, 5, -6, 7, 8]}])
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaMismatchError, match=r"items.code: PostgreSQL has no cast from halfvec to bit, .*BitVector\(8\).*postgresql_using='binary_quantize\(code\)::bit\(8\)'"):
+        project.autogenerate(kind_models("bit", 8), "bits")
+    # The migration the message gives, run as written.
+    engine = sv.create_engine(database)
+    try:
+        with engine.begin() as connection:
+            op = Operations(MigrationContext.configure(connection))
+            op.alter_column("items", "code", type_=BitVector(8), postgresql_using="binary_quantize(code)::bit(8)")
+            stored = connection.execute(sa.select(kind_models("bit", 8).tables["items"].c.code)).scalar_one()
+            assert stored.tolist() == [True, False, True, False, True, False, True, True]
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaMismatchError, match=r"items.code: PostgreSQL has no cast from bit to vector, .*drop the column and add it again"):
+        metadata = MetaData()
+        Table("items", metadata, Column("id", Integer, primary_key=True, autoincrement=False), Column("code", sv.Vector(8)))
+        project.autogenerate(metadata, "back")
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

@@ -119,6 +119,10 @@ def _compare_type(
             return PriorityDispatchResult.STOP
         stored = stored_kind(conn_col.type, state.connection.dialect)
         if stored is None or stored[0] != declared.kind:  # not this kind in the database: Alembic renders the change
+            if stored is not None:
+                _kind_change(state, tname, cname, declared.kind, stored[0], declared.dim)
+            elif state.dims(tname, schema).get(cname) is not None:
+                _kind_change(state, tname, cname, declared.kind, "float32", declared.dim)
             return PriorityDispatchResult.CONTINUE
         alter_column_op.existing_type = kind_type(declared.kind, stored[1])
         _dimension_change(state, schema, tname, metadata_col, stored[1], declared.dim, declared.kind)
@@ -129,10 +133,20 @@ def _compare_type(
         return PriorityDispatchResult.CONTINUE
     db_dim = state.dims(tname, schema).get(cname)
     if db_dim is None:  # not a vector in the database: a real type change, Alembic renders it
+        stored = stored_kind(conn_col.type, state.connection.dialect)
+        if stored is not None:
+            _kind_change(state, tname, cname, "float32", stored[0], metadata_col.type.dim)
         return PriorityDispatchResult.CONTINUE
     alter_column_op.existing_type = Vector(db_dim)
     _dimension_change(state, schema, tname, metadata_col, db_dim, metadata_col.type.dim, None)
     return PriorityDispatchResult.STOP
+
+
+def _kind_change(state: _State, tname: str, cname: str, kind: str, existing_kind: str, dim: int) -> None:
+    """Refuse a change of vector kind the ``ALTER COLUMN`` Alembic renders cannot make on this backend."""
+    refusal = state.backend.kind_change_refusal(tname, cname, kind, existing_kind, dim)
+    if refusal is not None:
+        raise SchemaMismatchError(refusal)
 
 
 def _dimension_change(

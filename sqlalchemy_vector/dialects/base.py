@@ -552,6 +552,12 @@ class Backend:
             f"{dim} dimensions, fill it with new embeddings, then drop the old one"
         )
 
+    def kind_change_refusal(self, table_name: str, column_name: str, kind: str, existing_kind: str, dim: int) -> Optional[str]:
+        """Why the ``ALTER COLUMN ... TYPE`` that autogenerate writes cannot turn a column of ``existing_kind`` into
+        ``kind`` (``"float32"`` for a ``Vector``, else a compact kind), or None if it can; autogenerate raises
+        :class:`~sqlalchemy_vector.exc.SchemaMismatchError` with it instead of writing a migration that fails."""
+        return None
+
     def vector_extension_statements(self, create: bool) -> Tuple[str, ...]:
         """SQL that creates (or drops) the server extension vector columns need; empty where there is none."""
         return ()

@@ -286,6 +286,9 @@ class PostgreSQLBackend(Backend):
     def migration_keeps_vector_indexes(self, operation: "MigrateOperation") -> bool:
         return True  # ALTER TABLE keeps the indexes on other columns
 
+    def kind_change_refusal(self, table_name: str, column_name: str, kind: str, existing_kind: str, dim: int) -> Optional[str]:
+        return _migration.kind_change_refusal(table_name, column_name, kind, existing_kind, dim)
+
     def alter_vector_dimension(
         self,
         operations: "Operations",

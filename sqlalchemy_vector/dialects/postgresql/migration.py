@@ -64,3 +64,30 @@ def extension_installed_apart(connection: Connection) -> bool:
             )
         ).scalar()
     )
+
+
+#: pgvector's type of each kind, as a cast names it.
+_PG_TYPES = {"float32": "vector", "half": "halfvec", "sparse": "sparsevec", "bit": "bit"}
+#: The Python type a model declares for each kind.
+_DECLARED = {"float32": "Vector", "half": "HalfVector", "sparse": "SparseVector", "bit": "BitVector"}
+
+
+def kind_change_refusal(table_name: str, column_name: str, kind: str, existing_kind: str, dim: int) -> Optional[str]:
+    """Why ``ALTER COLUMN ... TYPE`` cannot turn ``existing_kind`` into ``kind`` (pgvector has casts between
+    vector, halfvec and sparsevec, none to or from bit), with the migration to write instead; None if it can."""
+    if kind == existing_kind or "bit" not in (kind, existing_kind):
+        return None
+    column = f"{table_name}.{column_name}"
+    alter = f"op.alter_column({table_name!r}, {column_name!r}, type_=sqlalchemy_vector.BitVector({dim}), "
+    if kind == "bit" and existing_kind in ("float32", "half"):
+        fix = (
+            f"write the conversion in the migration: {alter}postgresql_using='binary_quantize({column_name})::bit({dim})') "
+            "keeps the sign of each element (1 where it is positive), or drop the column and add it again"
+        )
+    else:
+        fix = "drop the column and add it again, then store new vectors in it"
+    return (
+        f"{column}: PostgreSQL has no cast from {_PG_TYPES.get(existing_kind, existing_kind)} to "
+        f"{_PG_TYPES.get(kind, kind)}, so the ALTER COLUMN autogenerate writes for {_DECLARED.get(kind, kind)}({dim}) "
+        f"would fail; {fix}"
+    )
