@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -594,7 +594,7 @@ def knn(
     if request.rerank is not None:
         # An HNSW search returns at most ef_search rows; never below the usual default of 40.
         ef_search = min(1000, max(ef_search or 40, request.rerank))
-    return run_top_k(
+    rows = run_top_k(
         bind,
         backend,
         top_k_select(request),
@@ -609,6 +609,27 @@ def knn(
         # discriminator, with_loader_criteria): a short result from any index is searched again exactly.
         refill_short=request.index_name is not None,
     )
+    key = _tie_order(request)
+    if key is not None:
+        # Ties in key order, as the facade returns them: the index's statement cannot order by the key too
+        # (PostgreSQL's and DuckDB's would not serve it), and each database returns its ties in its own order.
+        rows.sort(key=key)
+    return rows
+
+
+def _tie_order(request: TopK) -> Optional[Callable[[Row[Any]], Any]]:
+    """A sort key for the rows of ``request``: distance, then primary key; None if the rows do not hold the key."""
+    if not request.tiebreak:
+        return None
+    if len(request.selected) == 1 and isinstance(request.selected[0], type):  # (entity, distance)
+        return lambda row: (row[-1] is None, row[-1] or 0.0, inspect(row[0]).identity)
+    positions = []
+    for column in request.tiebreak:
+        found = next((i for i, selected in enumerate(request.selected) if selected is column), None)
+        if found is None:
+            return None
+        positions.append(found)
+    return lambda row: (row[-1] is None, row[-1] or 0.0, tuple(row[i] for i in positions))
 
 
 def run_top_k(

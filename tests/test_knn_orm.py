@@ -265,3 +265,29 @@ def test_joined_subclass_searches_through_its_tables_index(conn: Connection, bac
 
         found = sv.knn(session, Doc, query, 5)
         assert len(found) == 5 and {doc.name for doc, _ in found} == {"b"}
+
+
+@pytest.mark.parametrize("backend", ("sqlite", "sqlite-python", "duckdb", "postgresql", CLICKHOUSE))
+def test_tied_rows_come_back_in_key_order(conn: Connection, backend: str) -> None:
+    # Every database returned its ties in its own order (SQLite [4, 8, 12, 16, 20], DuckDB [12, 28, 24, 4, 36], ...):
+    # knn() now sorts the rows it returns by distance, then key, as the facade does.
+    class Base(DeclarativeBase):
+        pass
+
+    class Tied(Base):
+        __tablename__ = "knn_tied"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+        embedding: Mapped[np.ndarray] = mapped_column(sv.Vector(2))
+
+    Base.metadata.create_all(conn)
+    keys = np.random.default_rng(0).permutation(np.arange(1, 41)).tolist()  # stored out of key order
+    conn.execute(insert(Tied), [{"id": i, "embedding": [[1, 0], [0, 1], [1, 1], [3, 0]][i % 4]} for i in keys])
+    for rows in (
+        sv.knn(conn, Tied.__table__.c.embedding, [1, 0], 40, metric="l2"),
+        sv.knn(conn, Tied.__table__.c.embedding, [1, 0], 40, metric="l2", columns=[Tied.__table__.c.embedding, Tied.__table__.c.id]),
+    ):
+        ids = [row.id for row in rows]
+        assert ids == [i for i in range(4, 41, 4)] + [i for i in range(2, 41, 4)] + [i for i in range(1, 41, 4)] + [i for i in range(3, 41, 4)], ids
+    with session_on(conn) as session:
+        found = sv.knn(session, Tied, [1, 0], 10, metric="l2")
+        assert [doc.id for doc, _ in found] == list(range(4, 41, 4))
