@@ -937,9 +937,10 @@ class _PendingWrite:
     from the file as they are written, so it is replaced atomically without
     holding it whole.  ``writes`` is the count of ingest writes read before
     the stored files were looked up; if another ingest wrote since (the count
-    moved), a file found new may be stored by now, so the flush deletes the
-    passages of every file it writes: replaced, not stored twice.  (Deleting
-    them always would scan the table once per flush.)
+    moved by more than this one's own flushes), a file found new may be stored
+    by now, so that flush and every later one delete the passages of every
+    file they write: replaced, not stored twice.  (Deleting them always would
+    scan the table once per flush.)
     """
 
     def __init__(self, rag: Any, limit: int, writes: int) -> None:
@@ -952,6 +953,7 @@ class _PendingWrite:
         self.embedded: List[str] = []
         self.more: Iterator[Tuple[Dict[str, Any], str]] = iter(())  # the rest of a file of more than ``limit``
         self.written = 0  # passages the last flush wrote
+        self.stale = False  # another ingest wrote since the stored files were looked up
 
     def add(self, identity: str, stored: bool, passages: Iterator[Tuple[Dict[str, Any], str]]) -> int:
         """Queue (or write) a file's passages; how many it has.  A :class:`_Skipped` raised by ``passages``
@@ -984,7 +986,10 @@ class _PendingWrite:
             connection = session.connection()
             _lock_writers(rag, connection)
             writes = _writes_recorded(connection)
-            deleted = gone[0] if writes != self.writes else gone[1]
+            # The look-up is as old as the batch: a write of another ingest before an earlier flush of
+            # this one may have stored files this flush writes too.
+            self.stale = self.stale or writes != self.writes
+            deleted = gone[0] if self.stale else gone[1]
             for start in range(0, len(deleted), _LOOKUP_CHUNK):
                 rag._store.delete(session, None, _path_in(rag, deleted[start : start + _LOOKUP_CHUNK]))
             rows = itertools.chain(zip(documents, embedded), more)

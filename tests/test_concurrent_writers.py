@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Sequence
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
@@ -37,6 +37,7 @@ sys.path.insert(0, {root!r})
 from sqlalchemy_vector import cli
 
 url, corpus, ready, go = sys.argv[1:5]
+options = sys.argv[5:]
 flush = cli._PendingWrite.flush
 paused = []
 
@@ -50,7 +51,7 @@ def flush_later(self):
     flush(self)
 
 cli._PendingWrite.flush = flush_later
-sys.exit(cli.main(["ingest", corpus, "--db", url, "--quiet"]))
+sys.exit(cli.main(["ingest", corpus, "--db", url, "--quiet", *options]))
 """
 
 
@@ -62,6 +63,24 @@ def _wait_for(path: Path, child: "subprocess.Popen[str]") -> None:
         time.sleep(0.02)
 
 
+def _race(url: str, corpus: Path, tmp_path: Path, options: Sequence[str] = ()) -> str:
+    """Two ingests of ``corpus`` with ``options``: one paused before its first write while the other runs to its
+    end; the paused one's output."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    paused = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_INGEST.format(root=str(ROOT)), url, str(corpus), str(ready), str(go), *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(ready, paused)
+        assert cli_main(["ingest", str(corpus), "--db", url, "--quiet", *options]) == 0
+    finally:
+        go.touch()
+        out, err = paused.communicate(timeout=120)
+    assert paused.returncode == 0, err
+    return out
+
+
 @pytest.mark.parametrize("backend", ("sqlite", "postgresql"))  # DuckDB: one writing process per file (below)
 def test_concurrent_ingests_of_the_same_files_store_each_once(
     backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -71,20 +90,34 @@ def test_concurrent_ingests_of_the_same_files_store_each_once(
     corpus.mkdir()
     for i in range(FILES):
         (corpus / f"note{i:02d}.txt").write_text(f"note {i} is about topic number {i}\n")
-    ready, go = tmp_path / "ready", tmp_path / "go"
-    paused = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_INGEST.format(root=str(ROOT)), url, str(corpus), str(ready), str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        _wait_for(ready, paused)
-        assert cli_main(["ingest", str(corpus), "--db", url, "--quiet"]) == 0
-    finally:
-        go.touch()
-        out, err = paused.communicate(timeout=120)
-    assert paused.returncode == 0, err
+    out = _race(url, corpus, tmp_path)
     assert f"ingested {FILES} passages from {FILES} files" in out  # it stored the files it had found new
     _assert_each_file_stored_once(url, corpus, capsys)
+
+
+@pytest.mark.parametrize("backend", ("sqlite", "postgresql"))
+def test_a_concurrent_ingest_seen_once_is_remembered_for_every_later_write(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The paused ingest writes its files in two flushes (two passages a file, 12 a flush). Its first flush found
+    # that the other ingest had written since it looked up what was stored, and deleted the passages of the files
+    # it wrote; the second compared the count of writes with its own first flush only, found nothing new, and
+    # stored 6 files a second time (59,117 passages became 78,015 with two ingests of 3,000 files).
+    url = fresh_database_url(backend)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(FILES):
+        (corpus / f"note{i:02d}.txt").write_text(f"note {i} is about topic number {i}.\n\nsecond part of note {i} here now.\n")
+    out = _race(url, corpus, tmp_path, ["--max-words", "7", "--overlap", "0", "--batch-size", str(FILES)])
+    assert f"ingested {2 * FILES} passages from {FILES} files" in out, out
+    capsys.readouterr()
+    with VectorRAG(url) as rag:
+        passages: Dict[str, Any] = {}
+        for found in rag.query_with_filters({}, top_k=1000):
+            passages.setdefault(Path(found["metadata"]["path"]).name, []).append(found["content"])
+    assert {name: sorted(texts) for name, texts in passages.items()} == {
+        f"note{i:02d}.txt": [f"note {i} is about topic number {i}.", f"second part of note {i} here now."] for i in range(FILES)
+    }
 
 
 @pytest.mark.parametrize("backend", ("sqlite", "duckdb", "postgresql"))
