@@ -274,6 +274,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
     except DBAPIError as err:
+        if _interrupted(args, err):
+            print("sqlalchemy-vector: interrupted", file=sys.stderr)
+            return 130
         explained = _explained(args, err)
         if explained is not None:  # a database held by another process: what to do
             print(f"sqlalchemy-vector: error: {explained}", file=sys.stderr)
@@ -285,6 +288,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = str(err) if isinstance(err, VectorError) else first_line(err)
         print(f"sqlalchemy-vector: error: {message}", file=sys.stderr)
         return 1
+    except RuntimeError as err:
+        if not _interrupted(args, err):
+            raise
+        print("sqlalchemy-vector: interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupted(args: argparse.Namespace, err: BaseException) -> bool:
+    """Whether ``err`` is the driver's report of Ctrl-C (see ``Backend.interrupted``)."""
+    try:
+        return backend_for(make_url(_db(args)).get_dialect()).interrupted(err)
+    except Exception:  # noqa: BLE001 - an unusable URL fails before any statement: not an interruption
+        return False
 
 
 def _explained(args: argparse.Namespace, err: DBAPIError) -> Optional[Exception]:

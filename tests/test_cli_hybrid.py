@@ -135,6 +135,48 @@ def test_ctrl_c_writes_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch,
         assert connection.execute("SELECT count(*) FROM documents").fetchone() == (0,)
 
 
+def test_ctrl_c_that_duckdb_takes_itself_is_an_interruption(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # DuckDB's client takes Ctrl-C to stop its statement: a query raises InterruptException, a commit a plain
+    # RuntimeError('Query interrupted'), which came out as a traceback and exit status 1 in place of 130.
+    import threading
+
+    import duckdb
+
+    from sqlalchemy_vector.dialects import backend_for
+    from sqlalchemy_vector.rag import store as rag_module
+
+    backend = backend_for(sv.create_engine("duckdb://").dialect)
+    connection = duckdb.connect()
+    timer = threading.Timer(0.2, connection.interrupt)
+    timer.start()
+    with pytest.raises(duckdb.InterruptException) as stopped:  # a real one: a long query stopped
+        connection.execute("SELECT count(*) FROM range(10000000000) a, range(1000) b WHERE a.range + b.range < 0").fetchall()
+    timer.join()
+    connection.close()
+    assert backend.interrupted(stopped.value) and backend.interrupted(RuntimeError("Query interrupted"))
+    assert not backend.interrupted(RuntimeError("another failure"))
+
+    url = f"duckdb:///{workspace / 'ctrl-c.duckdb'}"
+    insert = rag_module._Store.insert
+
+    def interrupted(self: Any, session: Any, documents: Any) -> Any:
+        insert(self, session, documents)
+        raise RuntimeError("Query interrupted")  # what duckdb_sqlalchemy's commit passes on
+
+    monkeypatch.setattr(rag_module._Store, "insert", interrupted)
+    assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 130
+    assert capsys.readouterr().err == "sqlalchemy-vector: interrupted\n"
+
+    def failing(self: Any, session: Any, documents: Any) -> Any:
+        raise RuntimeError("another failure")
+
+    monkeypatch.setattr(rag_module._Store, "insert", failing)
+    with pytest.raises(RuntimeError, match="another failure"):  # any other RuntimeError is not taken for one
+        main(["ingest", "corpus", "--db", url, "--quiet"])
+
+
 def test_query_mmr(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{workspace / 'mmr.db'}"
     assert main(["ingest", "corpus", "--db", url, "--quiet"]) == 0

@@ -742,6 +742,11 @@ class Backend:
         """A clear error for a driver error the user can act on (a locked database file), or ``None``."""
         return None
 
+    def interrupted(self, error: BaseException) -> bool:
+        """Whether ``error`` is the driver's report of Ctrl-C (a driver that takes the signal itself, to stop
+        its statement, raises its own error where Python would raise ``KeyboardInterrupt``)."""
+        return False
+
     def transaction_open(self, driver_connection: Any) -> bool:
         """Whether the driver's connection, not begun by the caller, is inside a transaction already.
 

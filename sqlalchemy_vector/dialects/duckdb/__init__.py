@@ -340,6 +340,14 @@ class DuckDBBackend(Backend):
 
         return reliability.is_concurrent_ddl_error(error)
 
+    def interrupted(self, error: BaseException) -> bool:
+        # DuckDB's Python client stops a statement on Ctrl-C with InterruptException, and a commit with a plain
+        # RuntimeError('Query interrupted') (DuckDB 1.5.5), which SQLAlchemy passes on as it is.
+        found = getattr(error, "orig", None) or error
+        return type(found).__name__ == "InterruptException" or (
+            type(found) is RuntimeError and str(found) == "Query interrupted"
+        )
+
     def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
         from . import reliability
 
