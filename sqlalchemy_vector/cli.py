@@ -171,9 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("-k", "--top-k", type=_whole(1), default=5, help="number of results (default: 5)")
     query.add_argument(
         "--where", action="append", default=[], metavar="KEY=VALUE",
-        help="only passages whose metadata KEY equals VALUE (repeatable; VALUE is read as a JSON number, true, "
-        "false or null if it parses as one, so 3 is a number and true a boolean, else it is text); "
-        "keys: source, heading, chunk",
+        help="only passages whose metadata KEY equals VALUE (repeatable: every KEY given must match, and one KEY "
+        "given several VALUEs matches any of them; VALUE is read as a JSON number, true, false or null if it "
+        "parses as one, so 3 is a number and true a boolean, else it is text); keys: source, heading, chunk",
     )
     query.add_argument(
         "--metric",
@@ -1135,6 +1135,7 @@ def prune_vanished(rag: Any, seen: Set[str], scopes: Sequence[str], *, root: Opt
 
 def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
     filters: Dict[str, Any] = {}
+    values: Dict[str, List[Any]] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
@@ -1150,8 +1151,18 @@ def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
             value = raw
         if isinstance(value, (dict, list)):  # equality with a value: never operators such as {"$ne": ...}
             value = raw
-        filters[key] = value
+        values.setdefault(key, [])
+        if not any(_same_json(value, known) for known in values[key]):
+            values[key].append(value)
+    for key, found in values.items():  # one key given several values: any of them (a passage has one)
+        filters[key] = found[0] if len(found) == 1 else {"$in": found}
     return filters or None
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two --where values are the same JSON value (1 and 1.0 are; 1 and true are not)."""
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+    return a == b and (numbers or type(a) is type(b))
 
 
 def _not_json(name: str) -> Any:

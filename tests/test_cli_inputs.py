@@ -130,6 +130,22 @@ def test_where_values_that_parse_as_json_objects_are_text(
         assert f"--where compares a metadata key with a value, got the key '{key}'" in _error(capsys)
 
 
+def test_one_key_given_several_values_matches_any_of_them(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --where chunk=0 --where chunk=1 kept the last value only: all chunk 1, or all chunk 0 in the other order.
+    (workspace / "parts.md").write_text("# One\n\nFirst part.\n\n# Two\n\nSecond part.\n\n# Three\n\nThird part.\n")
+    assert main(["ingest", "parts.md", "--quiet"]) == 0
+    capsys.readouterr()
+    for where, chunks in (
+        (["chunk=0", "chunk=1"], [0, 1]),
+        (["chunk=1", "chunk=0"], [0, 1]),
+        (["chunk=2", "chunk=2.0"], [2]),  # the same number twice
+        (["chunk=0", "chunk=true"], [0]),  # true is not 1
+        (["chunk=0", "chunk=1", "heading=Two"], [1]),  # every key given must match
+    ):
+        assert main(["query", "part", "-k", "10", "--json", *[f"--where={w}" for w in where]]) == 0
+        assert sorted(r["metadata"]["chunk"] for r in _json(capsys)) == chunks, where
+
+
 # -- argument mistakes: one line, exit status 1, options named as on the command line ---------------------
 
 
