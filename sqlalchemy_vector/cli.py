@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--prune", action="store_true",
-        help="remove the passages of files that were ingested from under PATH before and are gone now",
+        help="remove the passages of files that were ingested from under PATH before and are gone now (a PATH "
+        "that is gone itself, such as a deleted directory, is taken too)",
     )
     ingest.add_argument(
         "--batch-size", type=_whole(1), default=1000,
@@ -536,7 +537,10 @@ def _check_path(name: str) -> None:
     """Refuse a command-line path that is neither a file nor a directory (missing, or a device such as /dev/null)."""
     path = Path(name)
     if not path.exists():
-        raise OSError(f"no such file or directory: {name}")
+        raise OSError(
+            f"no such file or directory: {name} (to remove the passages of files ingested from it before, "
+            "add --prune)"
+        )
     if not (path.is_file() or path.is_dir()):
         raise OSError(f"not a regular file or directory: {name}")
 
@@ -557,11 +561,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else None
     if root is not None and not root.is_dir():
         raise OSError(f"--root {args.root}: not a directory")
+    # With --prune, a path that is gone (a directory deleted) names the stored files to prune: none to read.
+    gone = [name for name in args.paths if args.prune and not os.path.lexists(name)]
     for name in args.paths:
-        _check_path(name)
+        if name not in gone:
+            _check_path(name)
         if root is not None and not Path(name).resolve().is_relative_to(root):
             raise OSError(f"{name} is not under --root {root}")
-    files = _files(args.paths)  # a generator: the corpus is never held in memory, only a batch of files
+    # A generator: the corpus is never held in memory, only a batch of files.
+    files = _files([name for name in args.paths if name not in gone])
     url = _db(args)
     embedder, spec = _embedder_for(url, args.model)
     precision = _precision_for(url, args.precision)
@@ -582,7 +590,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             rag, files, root=root, max_words=args.max_words, overlap=overlap, batch_size=args.batch_size,
             progress=not args.quiet, resplit=resplit, both_kinds=both_kinds, split_unrecorded=not recorded,
         )
-        if not report.files:
+        if not report.files and not args.prune:  # pruning alone: the files under a PATH may all be gone
             raise OSError("no text files found in " + ", ".join(args.paths))
         if args.prune:
             report.pruned = prune_vanished(rag, report.seen, _prune_scopes(args.paths, root), root=root)

@@ -168,6 +168,29 @@ def test_prune_only_within_the_given_paths(
     assert stats(url, capsys)["document_count"] == 4  # "two" was not ingested this time, and is kept
 
 
+def test_prune_a_directory_that_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A deleted directory was refused ("no such file or directory"), so its passages could only be pruned from
+    # its parent, which reads every other file there too.
+    import shutil
+
+    write_corpus(tmp_path / "keep", 2)
+    write_corpus(tmp_path / "old", 3)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert main(["ingest", "keep", "old", "--db", url, "--quiet"]) == 0
+    shutil.rmtree(tmp_path / "old")
+    capsys.readouterr()
+    assert main(["ingest", "old", "--db", url, "--quiet"]) == 1  # without --prune: refused, with the way to prune
+    assert "no such file or directory: old (to remove the passages of files ingested from it before, add --prune)" in capsys.readouterr().err
+    assert main(["ingest", "old", "--prune", "--db", url, "--quiet"]) == 0
+    assert "from 0 files" in (out := capsys.readouterr().out) and "(0 unchanged, 0 replaced, 3 pruned)" in out
+    assert stats(url, capsys)["document_count"] == 2  # "keep" stays
+    assert main(["ingest", "keep", "old", "--prune", "--db", url, "--quiet"]) == 0  # with a path still there too
+    assert "(2 unchanged, 0 replaced, 0 pruned)" in capsys.readouterr().out
+
+
 def test_headings_are_embedded_but_not_stored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], embedded: List[str]
 ) -> None:
