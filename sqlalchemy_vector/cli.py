@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "which ingest builds); vector: similarity only; text: full-text match only",
     )
     query.add_argument(
-        "--weights", default="1,1", metavar="VECTOR,TEXT",
+        "--weights", default=None, metavar="VECTOR,TEXT",
         help="hybrid mode: weights of the vector and full-text ranks in the fusion (default: 1,1)",
     )
     query.add_argument(
@@ -1230,7 +1230,7 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
     rrf_k: Union[None, int, Tuple[int, int]] = None
     if mode != "vector":
         # Checked whatever the database has, so a wrong value is never passed over by the fall-back to vector mode.
-        weights, rrf_k = _weights(args.weights), _rrf_k(args.rrf_k)
+        weights, rrf_k = _weights(args.weights or "1,1"), _rrf_k(args.rrf_k)
         backend = backend_for(rag.engine.dialect)
         if not backend.capabilities.fulltext_search:
             has_index = False
@@ -1248,6 +1248,13 @@ def _ranked(rag: Any, args: argparse.Namespace) -> List[Dict[str, Any]]:
     mode = mode or "hybrid"
     if args.threshold is not None and (mode != "vector" or args.mmr):
         raise ValueError("--threshold applies to --mode vector only (without --mmr)")
+    fusion = [name for name, given in (("--weights", args.weights), ("--rrf-k", args.rrf_k)) if given is not None]
+    if fusion and mode != "hybrid":
+        # Given, and then passed over: a search other than the one asked for (vector mode ranks by one arm).
+        raise ValueError(
+            f"{' and '.join(fusion)} {'apply' if len(fusion) > 1 else 'applies'} to --mode hybrid only; this query "
+            + ("ranks in vector mode (this database has no full-text index)" if args.mode is None else f"is --mode {mode}")
+        )
     if args.mmr:
         if mode == "text":
             raise ValueError("--mmr compares embeddings: use it with --mode hybrid or --mode vector")

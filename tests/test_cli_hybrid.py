@@ -51,6 +51,11 @@ def test_query_modes(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--rrf-k expects a whole number K or two" in capsys.readouterr().err
     assert main(["query", question, "--weights", "heavy", "--db", db_url]) == 1
     assert "--weights expects two numbers" in capsys.readouterr().err
+    for mode, given in (("vector", ["--weights", "1,2"]), ("vector", ["--rrf-k", "5"]), ("text", ["--weights", "1,2", "--rrf-k", "5"])):
+        assert main(["query", question, "--mode", mode, *given, "--db", db_url]) == 1  # it was ignored
+        options = " and ".join(option for option in given if option.startswith("--"))
+        verb = "apply" if len(given) > 2 else "applies"
+        assert f"error: {options} {verb} to --mode hybrid only; this query is --mode {mode}\n" in capsys.readouterr().err
     long_question = " ".join(f"word{i}" for i in range(1100))
     assert main(["query", long_question, "--db", db_url]) == 1
     assert "1,100 distinct words, more than the 1,024" in capsys.readouterr().err
@@ -218,6 +223,9 @@ def test_query_without_fulltext_index_checks_options_and_names_the_cause(
         assert message in capsys.readouterr().err
     assert main(["query", "HNSW", "--json", "--db", db_url]) == 0
     assert "score" not in _json(capsys)[0]  # vector mode
+    # Valid, but for a fusion this database cannot make: refused, not passed over (it was ignored).
+    assert main(["query", "HNSW", "--weights", "1,2", "--db", db_url]) == 1
+    assert "--weights applies to --mode hybrid only; this query ranks in vector mode (this database has no full-text index)" in capsys.readouterr().err
     assert main(["query", "HNSW", "--mode", "text", "--db", db_url]) == 1
     err = capsys.readouterr().err
     if backend == "clickhouse":
