@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Set
 
@@ -458,9 +459,48 @@ def test_the_sqlite_fallback_warning_names_the_cause_at_the_callers_line(tmp_pat
     (warning,) = caught
     assert warning.filename == __file__
     message = str(warning.message)
-    assert "the engine's connections come from sqlite3, which cannot load extensions" in message
+    assert "the engine's connections (sqlite3.Connection, made by a creator= or a connect_args factory of its own) cannot load extensions" in message
     assert "make them with sqlean.connect(...)" in message and "pip install" in message.split("; ")[-1]
     engine.dispose()
+
+
+def test_connections_of_a_creator_or_factory_raise_sqlalchemys_errors(tmp_path: Path) -> None:
+    # The engine was given sqlean as its driver module while a creator= (or a connect_args factory) made sqlite3's
+    # connections: SQLAlchemy wraps only the errors of its module's classes, so sqlite3.IntegrityError came out
+    # raw, and `except sqlalchemy.exc.IntegrityError` missed it.
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    class Factory(sqlite3.Connection):
+        pass
+
+    path = tmp_path / "made.db"
+    makers = {
+        "create_engine creator": lambda: sv.create_engine("sqlite://", creator=lambda: sqlite3.connect(str(path))),
+        "plugin creator": lambda: sa.create_engine("sqlite://?plugin=vector", creator=lambda: sqlite3.connect(str(path))),
+        "attach creator": lambda: sv.attach(sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(str(path)))),
+        "create_engine factory": lambda: sv.create_engine(f"sqlite:///{path}", connect_args={"factory": Factory}),
+    }
+    for name, make in makers.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sv.exc.FallbackWarning)  # this Python's sqlite3 may load no extension
+            engine = make()
+            try:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)")
+                    connection.exec_driver_sql("DELETE FROM t")
+                    connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                with pytest.raises(sa.exc.IntegrityError):
+                    with engine.begin() as connection:
+                        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                with pytest.raises(sa.exc.OperationalError, match="no such table"):
+                    with engine.connect() as connection:
+                        connection.exec_driver_sql("SELECT * FROM missing")
+                with engine.connect() as connection:  # the vectors still work
+                    assert connection.execute(sa.select(sv.l2_distance([3.0, 4.0], [0.0, 0.0]))).scalar_one() == pytest.approx(5.0), name
+            finally:
+                engine.dispose()
 
 
 async def test_the_sqlite_fallback_warning_of_an_attached_aiosqlite_engine_names_create_async_engine(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import functools
 import inspect
 import json
 import math
+import sys
 import types
 import urllib.parse
 import warnings
@@ -196,9 +197,27 @@ def _use_loadable_module(engine: Engine) -> None:
         return
     module = loadable_sqlite_module()
     if module is not None:
-        dialect.dbapi = module
-        if "loaded_dbapi" in vars(dialect):  # SQLAlchemy's memo of the module, made at the first connection
-            vars(dialect)["loaded_dbapi"] = module
+        _set_module(dialect, module)
+
+
+def _module_of(dbapi_connection: Any, expected: Any) -> Any:
+    """The DB-API module of a connection that is not one of ``expected``'s, or None (it is, or none is found)."""
+    raw = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    own = getattr(expected, "Connection", None)
+    if isinstance(own, type) and isinstance(raw, own):
+        return None
+    for cls in type(raw).__mro__:  # a subclass (a factory) of a module's Connection: that module
+        module = sys.modules.get(cls.__module__)
+        if module is not None and getattr(module, "Connection", None) is cls and hasattr(module, "Error"):
+            return module
+    return None
+
+
+def _set_module(dialect: Dialect, module: Any) -> None:
+    """Make ``module`` the DB-API module of this dialect instance (its exception classes wrap the errors)."""
+    dialect.dbapi = module
+    if "loaded_dbapi" in vars(dialect):  # SQLAlchemy's memo of the module, made at the first connection
+        vars(dialect)["loaded_dbapi"] = module
 
 
 # In a pool's connection_record.info: the connection was opened after the engine was prepared.
@@ -225,8 +244,11 @@ def _in_memory(url: URL) -> bool:
     return database in ("", ":memory:") or "mode=memory" in database or database.startswith("file::memory:")
 
 
-def _fallback_cause(engine: Engine, dbapi_connection: Any, connection_record: Any) -> str:
-    """Why a connection of ``engine`` could not load sqlite-vec, and the fix, as the fallback warning says it."""
+def _fallback_cause(engine: Engine, dbapi_connection: Any, connection_record: Any, made_elsewhere: bool = False) -> str:
+    """Why a connection of ``engine`` could not load sqlite-vec, and the fix, as the fallback warning says it.
+
+    ``made_elsewhere``: the engine's connections are not its driver module's (a ``creator=``, a ``factory``).
+    """
     try:
         import sqlite_vec  # noqa: F401
     except ImportError:
@@ -245,6 +267,12 @@ def _fallback_cause(engine: Engine, dbapi_connection: Any, connection_record: An
             f"this in-memory database's connection was opened by {driver} before sqlalchemy_vector.attach(), and "
             "replacing it would lose the data: attach before the engine's first connection, or create the engine "
             "with sqlalchemy_vector.create_engine(url)"
+        )
+    if made_elsewhere:
+        return (
+            f"the engine's connections ({type(raw).__module__}.{type(raw).__qualname__}, made by a creator= or a "
+            "connect_args factory of its own) cannot load extensions in this Python: make them with "
+            "sqlean.connect(...) (pip install 'sqlalchemy-vector[sqlite]')"
         )
     if _loads_extensions(dialect.dbapi):
         return (
@@ -475,6 +503,8 @@ class SQLiteBackend(Backend):
         set_engine_state(engine.dialect, sqlite_vec=None)
         if sqlite_vec:
             _use_loadable_module(engine)
+        first = engine.dialect.driver == "pysqlite"  # a DB-API module whose connections can be checked
+        made_elsewhere = False
         warned = False
 
         def on_new(dbapi_connection: Any, connection_record: Any) -> None:
@@ -490,7 +520,15 @@ class SQLiteBackend(Backend):
             on_connect(dbapi_connection, connection_record)
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-            nonlocal warned
+            nonlocal warned, first, made_elsewhere
+            if first:
+                # Connections of another module than the engine's (a creator= or a connect_args factory making
+                # sqlite3's): that module's exception classes, or SQLAlchemy would pass its errors on unwrapped.
+                first = False
+                module = _module_of(dbapi_connection, engine.dialect.dbapi)
+                if module is not None:
+                    _set_module(engine.dialect, module)
+                    made_elsewhere = True
             _storage.set_page_size(dbapi_connection)  # new files: 16 kB pages (storage.py)
             loaded = sqlite_vec and _load_sqlite_vec(dbapi_connection)
             if not loaded:
@@ -500,7 +538,7 @@ class SQLiteBackend(Backend):
                     warnings.warn(
                         f"sqlite-vec could not be loaded into {engine.url.render_as_string(hide_password=True)!r}: "
                         "distances run as Python functions (about 4x slower) and vector indexes are unavailable; "
-                        f"{_fallback_cause(engine, dbapi_connection, connection_record)}, or pass sqlite_vec=False to "
+                        f"{_fallback_cause(engine, dbapi_connection, connection_record, made_elsewhere)}, or pass sqlite_vec=False to "
                         "choose the Python functions knowingly",
                         FallbackWarning,
                         stacklevel=user_stacklevel(),
