@@ -305,3 +305,25 @@ def test_default_models_moved_to_native_uuid_keys_by_a_migration(database: URL) 
     (new,) = after.load_documents([{"content": "new", "embedding": vectors[0]}], show_progress=False)
     assert isinstance(new, uuid.UUID) and after.get_statistics()["document_count"] == 41
     engine.dispose()
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_database_made_again_gets_pgvector_after_dispose(database: URL, postgresql_url: str, way: str) -> None:
+    # The engine learnt the extension's schema at its first connection and never looked again: after the database
+    # was dropped and made again (a test fixture's pattern) and engine.dispose(), CREATE TABLE failed with
+    # MissingExtensionError saying the schema was off the search_path, where pgvector was not installed at all.
+    engine = prepared(database, way)
+    table = docs_table()
+    table.create(engine)
+    engine.dispose()
+    admin = sqlalchemy.create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
+    name = admin.dialect.identifier_preparer.quote(str(database.database))
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1, "emb": [1, 0, 0]}, {"id": 2, "emb": [0, 1, 0]}])
+        assert conn.execute(select(table.c.id).order_by(table.c.emb.cosine([0, 1, 0])).limit(1)).scalar_one() == 2
+    engine.dispose()

@@ -218,13 +218,17 @@ class PostgreSQLBackend(Backend):
         asyncpg_codecs = engine.dialect.driver == "asyncpg"
         set_engine_state(engine.dialect, pgvector=None, binary=binary, **{_codecs.ASYNCPG_CODECS: asyncpg_codecs})
         schema: Optional[str] = None  # the extension's, once the first connection found (or created) it
+        checked: Any = None  # the pool whose first connection did: engine.dispose() makes a new one
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-            nonlocal schema
+            nonlocal schema, checked
             if binary:
                 driver_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
                 driver_connection.adapters.register_dumper(_BinaryVector, _psycopg_dumper())
-            if schema is None:
+            if schema is None or checked is not engine.pool:
+                # Looked up again after a dispose(): the database may have been dropped and made again since
+                # (a test fixture's), without the extension.
+                checked = engine.pool
                 version, schema = _ensure_pgvector(dbapi_connection, engine.url.database)
                 set_engine_state(engine.dialect, pgvector=version, pgvector_schema=schema, pgvector_database=engine.url.database)
             if asyncpg_codecs:
