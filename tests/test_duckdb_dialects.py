@@ -182,7 +182,7 @@ def test_without_vss_exact_search_works_and_an_index_names_the_fix(unprepared: E
             create_vector_index(conn, index)
         conn.rollback()
         raw = conn.connection.dbapi_connection
-        assert extensions.load(raw, None) is False  # nothing installed in this engine's extension directory
+        assert extensions.load(raw, None, {}) is False  # nothing installed in this engine's extension directory
 
 
 def test_vss_installs_from_the_connections_repository_and_then_loads(tmp_path: Path) -> None:
@@ -207,9 +207,34 @@ def test_vss_installs_from_the_connections_repository_and_then_loads(tmp_path: P
         # What a prepared engine does on each new connection when no wheel matches: LOAD vss, now installed.
         with engine.connect() as conn:
             raw = conn.connection.dbapi_connection
-            assert extensions.load(raw, None) is True
+            assert extensions.load(raw, None, {}) is True
             assert extensions.loaded(conn)
             rows = knn(conn, table.c.embedding, [0.9, 0.1, 0.0], 2, metric="l2")
             assert [row.id for row in rows] == [1, 2]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("way", ["create_engine", "plugin"])
+def test_a_duckdb_that_forbids_extensions_searches_exactly(tmp_path: Path, way: str) -> None:
+    # With enable_external_access = false (a sandboxed DuckDB) every connection of a prepared engine failed with
+    # DuckDB's PermissionException from the LOAD of the vss wheel, where a plain engine ranks exactly.
+    config = {"config": {"enable_external_access": False}}
+    url = f"duckdb:///{tmp_path / 'sandboxed.duckdb'}"
+    engine = sv.create_engine(url, connect_args=config) if way == "create_engine" else sa.create_engine(
+        url + "?plugin=vector", connect_args=config
+    )
+    table = Table("docs", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("v", sv.Vector(3)))
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+            connection.execute(insert(table), [{"id": 1, "v": [1, 0, 0]}, {"id": 2, "v": [0, 1, 0]}, {"id": 3, "v": [1, 1, 0]}])
+        with engine.connect() as connection:
+            assert [row.id for row in knn(connection, table.c.v, [1, 0.1, 0], 2)] == [1, 3]
+            assert list_vector_indexes(connection, "docs") == []
+        index = VectorIndex("docs_v", table.c.v, duckdb_experimental_persistence=True)
+        with pytest.raises(MissingExtensionError, match=r"VectorIndex 'docs_v' on DuckDB needs the vss extension, which this connection's settings forbid to load \(enable_external_access = false\).*exact search works"):
+            with engine.begin() as connection:
+                create_vector_index(connection, index)
     finally:
         engine.dispose()

@@ -168,7 +168,7 @@ class DuckDBBackend(Backend):
         fts = _fulltext.fts_extension_path()
 
         def load_vss(dbapi_connection: Any, connection_record: Any) -> None:
-            _extensions.load(dbapi_connection, wheel)
+            _extensions.load(dbapi_connection, wheel, connection_record.info)
             cursor = dbapi_connection.cursor()
             try:
                 # DuckDB 1.5 draws a progress bar on stdout for any statement past 2 s, even
@@ -178,7 +178,11 @@ class DuckDBBackend(Backend):
                 # Vectors stored without ALPRD, which every scan of them must decode (storage.py).
                 _storage.store_floats_plain(cursor)
                 if fts is not None:
-                    cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
+                    try:
+                        cursor.execute(f"LOAD '{_fulltext_path_literal(fts)}'")
+                    except Exception as error:
+                        if not _extensions.refused_by_settings(error):
+                            raise
             finally:
                 cursor.close()
 

@@ -11,7 +11,7 @@ last try.  Exact search needs none of them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from sqlalchemy.engine import Connection
 
@@ -33,13 +33,23 @@ def wheel_path() -> Optional[Path]:
     return path if path.is_file() else None
 
 
-def load(dbapi_connection: Any, wheel: Optional[Path]) -> bool:
-    """Load vss on a new DBAPI connection, from ``wheel`` or else the extension directory; whether it loaded."""
+#: In a pool connection's ``info``: its settings forbid extensions (``enable_external_access = false``).
+EXTENSIONS_REFUSED = "sqlalchemy_vector.duckdb.extensions_refused"
+
+
+def load(dbapi_connection: Any, wheel: Optional[Path], info: Dict[str, Any]) -> bool:
+    """Load vss on a new DBAPI connection, from ``wheel`` or else the extension directory; whether it loaded.
+
+    ``info`` (the pool's record of the connection) notes a connection whose settings forbid extensions.
+    """
     statement = f"LOAD '{_sql_string(str(wheel))}'" if wheel is not None else "LOAD vss"
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(statement)
-    except Exception:  # duckdb.Error: not installed (or a wheel for another platform)
+    except Exception as error:  # duckdb.Error: not installed (or a wheel for another platform)
+        if refused_by_settings(error):
+            info[EXTENSIONS_REFUSED] = True
+            return False
         if wheel is None:
             return False
         raise
@@ -48,8 +58,16 @@ def load(dbapi_connection: Any, wheel: Optional[Path]) -> bool:
     return True
 
 
+def refused_by_settings(error: BaseException) -> bool:
+    """Whether a ``LOAD`` failed because the connection's settings forbid extensions (``enable_external_access =
+    false``, a sandboxed DuckDB): the connection works without them, exact search included."""
+    return type(error).__name__ == "PermissionException"
+
+
 def loaded(connection: Connection) -> bool:
     """Whether vss is loaded on ``connection``."""
+    if connection.connection.info.get(EXTENSIONS_REFUSED):
+        return False  # not even its list of extensions can be read there
     return bool(
         connection.exec_driver_sql("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'vss'").scalar()
     )
@@ -67,6 +85,12 @@ def ensure_loaded(connection: Connection, index_name: str) -> None:
         return
     import duckdb
 
+    if connection.connection.info.get(EXTENSIONS_REFUSED):
+        raise MissingExtensionError(
+            f"VectorIndex {index_name!r} on DuckDB needs the vss extension, which this connection's settings "
+            "forbid to load (enable_external_access = false); build the index through a connection that allows "
+            "extensions, or search without an index: exact search works as it is"
+        )
     try:
         connection.exec_driver_sql("INSTALL vss")
         connection.exec_driver_sql("LOAD vss")
