@@ -111,6 +111,13 @@ def attach(engine: _E, *, sqlite_vec: bool = True) -> _E:
     the same engine does nothing.
     """
     sqlite_vec = flag("sqlite_vec", sqlite_vec)
+    if not isinstance(engine, Engine) and not isinstance(getattr(engine, "sync_engine", None), Engine):  # an AsyncEngine's
+        hint = (
+            "create the engine with sqlalchemy_vector.create_engine(url)"
+            if isinstance(engine, (str, URL))
+            else "pass the Engine itself (session.get_bind(), connection.engine)"
+        )
+        raise InvalidArgumentError(f"attach() prepares an Engine or AsyncEngine, got {type(engine).__name__}; {hint}")
     sync_engine: Engine = engine if isinstance(engine, Engine) else engine.sync_engine
     backend = backend_for(sync_engine.dialect)
     if engine_state(sync_engine.dialect) is None:

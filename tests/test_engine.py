@@ -69,6 +69,21 @@ def test_unsupported_dialect_is_refused_before_connecting() -> None:
         sv.create_engine("mysql://user@localhost/db")
 
 
+def test_attach_refuses_what_is_not_an_engine(tmp_path: Path) -> None:
+    # A URL, a Session or None raised AttributeError: "'str' object has no attribute 'sync_engine'".
+    from sqlalchemy.orm import Session
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    for given, fix in (
+        (url, "create the engine with sqlalchemy_vector.create_engine"),
+        (sqlalchemy.make_url(url), "create the engine with sqlalchemy_vector.create_engine"),
+        (Session(), r"pass the Engine itself \(session.get_bind\(\), connection.engine\)"),
+        (None, "pass the Engine itself"),
+    ):
+        with pytest.raises(sv.exc.InvalidArgumentError, match=rf"attach\(\) prepares an Engine or AsyncEngine, got {type(given).__name__}; {fix}"):
+            sv.attach(given)
+
+
 def test_postgresql_text_path_without_attach(postgresql_url: str) -> None:
     # A plain engine sends vectors as text; results still arrive through vector_send.
     engine = sqlalchemy.create_engine(postgresql_url)
