@@ -84,6 +84,18 @@ def test_attach_refuses_what_is_not_an_engine(tmp_path: Path) -> None:
             sv.attach(given)
 
 
+async def test_an_unprepared_async_sqlite_engine_is_pointed_to_create_async_engine(tmp_path: Path) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}")
+    try:
+        with pytest.raises(sv.exc.MissingExtensionError, match=r"create it with sqlalchemy_vector.create_async_engine\(url\), add \?plugin=vector"):
+            async with engine.connect() as connection:
+                await connection.execute(select(sv.cosine_distance([1.0, 0.0], [0.0, 1.0])))
+    finally:
+        await engine.dispose()
+
+
 def test_postgresql_text_path_without_attach(postgresql_url: str) -> None:
     # A plain engine sends vectors as text; results still arrive through vector_send.
     engine = sqlalchemy.create_engine(postgresql_url)
@@ -469,7 +481,7 @@ def test_the_sqlite_fallback_warning_names_the_cause_at_the_callers_line(tmp_pat
         pytest.skip("this Python's sqlite3 loads extensions: no fallback to explain")
     engine = sv.create_engine("sqlite://", creator=lambda: sqlite3.connect(str(tmp_path / "c.db")))
     with pytest.warns(sv.exc.FallbackWarning) as caught:
-        with engine.connect():
+        with engine.begin():  # the first connection from contextlib's __enter__: passed over too
             pass
     (warning,) = caught
     assert warning.filename == __file__

@@ -1135,7 +1135,10 @@ def user_stacklevel() -> int:
     return level
 
 
-_PASSED_OVER = frozenset({"sqlalchemy_vector", "sqlalchemy", "importlib", "_frozen_importlib", "_frozen_importlib_external"})
+_PASSED_OVER = frozenset(
+    # contextlib: `with engine.begin():` opens the first connection from its __enter__.
+    {"sqlalchemy_vector", "sqlalchemy", "importlib", "_frozen_importlib", "_frozen_importlib_external", "contextlib"}
+)
 
 
 def find_backend(dialect: Union[Dialect, Type[Dialect], str]) -> Optional[Backend]:

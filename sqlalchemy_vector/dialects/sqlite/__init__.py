@@ -154,8 +154,8 @@ def _check_prepared(element: VectorDistance, compiler: SQLCompiler) -> None:
     if dialect.dbapi is not None and engine_state(dialect) is None:
         raise MissingExtensionError(
             f"{element.name}() needs the vec_distance_* functions, which this SQLite engine does not load; "
-            "create it with sqlalchemy_vector.create_engine(url), add ?plugin=vector to its URL, or call "
-            "sqlalchemy_vector.attach(engine)"
+            f"create it with sqlalchemy_vector.{'create_async_engine' if dialect.is_async else 'create_engine'}(url), "
+            "add ?plugin=vector to its URL, or call sqlalchemy_vector.attach(engine)"
         )
 
 
