@@ -143,6 +143,22 @@ def _row_list(table: Table, rows: Any) -> List[Mapping[str, Any]]:
 # -- preparing the rows ------------------------------------------------------------
 
 
+def refuse_beyond_range(load: "BulkLoad", column: "Column[Any]", values: Sequence[Any], unsigned: bool, bits: int) -> None:
+    """Raise :class:`InvalidRowError` for the first integer of ``values`` outside the column's range.
+
+    For a bulk path that packs integers to the column's width itself (PostgreSQL's binary COPY, ClickHouse's
+    Arrow insert), which would store such a value wrapped where a plain insert refuses it.
+    """
+    low, high = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    for row, value in enumerate(values):
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and not low <= int(value) <= high:
+            kind = f"{'unsigned ' if unsigned else ''}{bits}-bit"
+            raise InvalidRowError(
+                f"{load.table.name}.{column.name} in row {row} is {int(value)}, outside the column's {kind} integer "
+                f"range ({low} to {high}); give a value in that range, or widen the column (BigInteger)"
+            )
+
+
 class BulkLoad:
     """Validated rows as columns: what every backend's bulk path starts from.
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -587,6 +588,28 @@ def test_a_string_for_a_number_refused_on_clickhouse(conn: Connection, value: An
     with pytest.raises(InvalidRowError, match=r"scalars.score in row 4 is a (str|bytes) .* ClickHouse would store as NULL"):
         bulk_insert(conn, table, rows)
     assert count(conn, table) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "clickhouse"])
+@pytest.mark.parametrize("kind, value, message", [
+    (Integer, 2**32 + 5, r"in row 1 is 4294967301, outside the column's 32-bit integer range \(-2147483648 to 2147483647\)"),
+    (Integer, np.int64(-(2**31) - 1), r"in row 1 is -2147483649, outside the column's 32-bit integer range \(-2147483648 to 2147483647\)"),
+    (SmallInteger, 40000, r"in row 1 is 40000, outside the column's 16-bit integer range \(-32768 to 32767\)"),
+])
+def test_an_integer_beyond_its_column_is_refused_not_wrapped(conn: Connection, kind: Any, value: Any, message: str) -> None:
+    # PostgreSQL's binary COPY and ClickHouse's Arrow insert packed it to the column's width: 4294967301 was stored
+    # as 5 and 40000 as -25536, where a plain insert refuses it.
+    table = Table(
+        "ints", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("n", kind),
+        Column("embedding", sv.Vector(2)),
+    )
+    table.create(conn)
+    rows = [{"id": 0, "n": 7, "embedding": [1, 0]}, {"id": 1, "n": value, "embedding": [0, 1]}]
+    with pytest.raises(InvalidRowError, match=r"ints.n " + message + r"; give a value in that range, or widen the column"):
+        bulk_insert(conn, table, rows)
+    assert count(conn, table) == 0
+    bulk_insert(conn, table, [{"id": 2, "n": -7, "embedding": [1, 1]}])  # within the range: stored as given
+    assert conn.execute(select(table.c.n)).scalars().all() == [-7]
 
 
 def test_rows_given_as_one_mapping_rejected(conn: Connection) -> None:

@@ -6,10 +6,11 @@ as they are, with no text formatting or parsing.
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Dict, Tuple
 
-from sqlalchemy import Integer, Numeric
+from sqlalchemy import Integer, Numeric, text
 from sqlalchemy.engine import Connection
 
 from ...exc import InvalidRowError, InvalidVectorError
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 def write(connection: Connection, load: "BulkLoad") -> bool:
     """Insert ``load`` through ``insert_arrow``; ``False`` when only the plain insert is exact."""
+    from ...bulk import refuse_beyond_range as _refuse_beyond_range  # here: that module imports the backends
+
     for key, (_, nulls) in load.vectors.items():
         if nulls is not None and nulls.any():
             row = int(nulls.argmax())
@@ -63,6 +66,9 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     client = getattr(connection.connection.driver_connection, "client", None)
     if client is None or not hasattr(client, "insert_arrow"):
         return False
+    # Read only where an integer column is written (not the facade's tables): one query per call.
+    integers = any(isinstance(c.type, Integer) for c in load.columns if c.key not in load.vectors)
+    widths = _integer_widths(connection, load) if integers else {}
     arrays = []
     for column in load.columns:
         if column.key in load.vectors:
@@ -72,6 +78,8 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
             arrays.append(pa.ListArray.from_arrays(offsets, flat))
             continue
         values = load.processed(column, connection)
+        if column.name in widths:  # Arrow's int64 would be narrowed to the column's type, wrapped
+            _refuse_beyond_range(load, column, values, *widths[column.name])
         values = [str(v) if isinstance(v, uuid.UUID) else v for v in values]
         try:
             arrays.append(pa.array(values))
@@ -90,3 +98,25 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
     # The table quoted here: insert_arrow takes a bare name with a dot ("a.b") for database.table.
     driver_call(connection, sql, lambda: client.insert_arrow(table, source))
     return True
+
+
+_INTEGER = re.compile(r"(U?)Int(8|16|32|64|128|256)")
+
+
+def _integer_widths(connection: Connection, load: "BulkLoad") -> Dict[str, Tuple[bool, int]]:
+    """The integer columns of the table as the server has them: name -> (unsigned, bits)."""
+    rows = connection.execute(
+        text("SELECT name, type FROM system.columns WHERE database = coalesce(:schema, currentDatabase()) AND table = :table"),
+        {"schema": load.table.schema, "table": load.table.name},
+    )
+    widths: Dict[str, Tuple[bool, int]] = {}
+    for name, found in rows:
+        while True:  # Nullable(Int32), LowCardinality(Nullable(UInt8)), ...
+            wrapped = re.fullmatch(r"(?:Nullable|LowCardinality)\((.*)\)", found)
+            if wrapped is None:
+                break
+            found = wrapped.group(1)
+        match = _INTEGER.fullmatch(found)
+        if match is not None:
+            widths[name] = (match.group(1) == "U", int(match.group(2)))
+    return widths

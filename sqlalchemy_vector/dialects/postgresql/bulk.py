@@ -28,10 +28,14 @@ _PG_COPY_TYPES = frozenset(
     }
 )
 _PG_BYTEA_OID = 17
+#: The width of PostgreSQL's integer types.
+_INT_BITS = {"int2": 16, "int4": 32, "int8": 64}
 
 
 def write(connection: Connection, load: "BulkLoad") -> bool:
     """COPY ``load`` in binary; ``False`` when only the plain insert is exact (other drivers, types, defaults)."""
+    from ...bulk import refuse_beyond_range as _refuse_beyond_range  # here: that module imports the backends
+
     if connection.dialect.driver not in ("psycopg", "psycopg_async"):
         return False
     raw = connection.connection.driver_connection
@@ -70,6 +74,8 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
                     values = [uuid.UUID(v) if isinstance(v, str) else v for v in values]
                 except ValueError:
                     return False  # let the server reject (or accept) it as the plain insert would
+            if typname in _INT_BITS:  # psycopg's binary dumper would store it wrapped
+                _refuse_beyond_range(load, column, values, False, _INT_BITS[typname])
             fields.append(values)
             oids.append(oid)
         else:
