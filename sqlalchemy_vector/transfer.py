@@ -353,6 +353,8 @@ def first_stored_id(rag: Any, source: Any, batch_size: int = BATCH_SIZE) -> Any:
             for batch in source.iter_batches(columns=["document_id"], batch_size=batch_size):
                 ids = []
                 for value in batch.column(0).to_pylist():
+                    if id_type in (None, str) and not isinstance(value, str):
+                        continue  # not a text key's (a file of integer ids): compared, the database would raise
                     try:
                         ids.append(_key_value(id_type, value))
                     except (TypeError, ValueError):

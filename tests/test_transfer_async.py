@@ -308,6 +308,29 @@ def test_files_and_paths_are_named_in_errors(tmp_path: Path) -> None:
         rag.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "duckdb", CLICKHOUSE])
+def test_a_file_of_integer_ids_is_named_for_text_keys(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    # The check for ids stored already sent them as they were: PostgreSQL raised "operator does not exist:
+    # character varying = integer", and DuckDB, with a row stored, "Could not convert string ... to INT32".
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = exported(tmp_path, DOCUMENTS[:2])
+    table = pq.read_table(path)
+    ids = table.set_column(table.schema.get_field_index("document_id"), "document_id", pa.array([1, 2], pa.int64()))
+    pq.write_table(ids, tmp_path / "ints.parquet")
+    rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
+    try:
+        rag.load_documents([{"content": "already here", "document_id": "seed"}], show_progress=False)
+        with pytest.raises(x.InvalidDocumentError, match=r"ints.parquet: row 0 document_id must be a str \(documents.id holds str ids\), got int 1"):
+            import_parquet(rag, tmp_path / "ints.parquet")
+        assert rag.get_statistics()["document_count"] == 1
+    finally:
+        rag.close()
+
+
 def exported(tmp_path: Path, documents: List[dict], name: str = "all.parquet") -> Path:
     """``documents`` loaded into a SQLite database under ``tmp_path``, exported to ``name`` there."""
     source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
