@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple, Union
 
 from sqlalchemy import select
@@ -368,6 +368,33 @@ def first_stored_id(rag: Any, source: Any, batch_size: int = BATCH_SIZE) -> Any:
     return None
 
 
+def _created_at(value: Any, path: Any, number: int) -> Optional[datetime]:
+    """A file's ``created_at`` as the documents store it: naive UTC.
+
+    A timestamp with a time zone is converted (SQLite would store its wall-clock time, the other backends its
+    UTC time), and an ISO 8601 string is read the same way on every backend.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidDocumentError(
+                f"{path}, row {number}: created_at {value!r:.40} is not an ISO 8601 timestamp; export the database "
+                "again, or write the column as timestamps"
+            ) from None
+    if not isinstance(value, datetime):
+        raise InvalidDocumentError(
+            f"{path}, row {number}: created_at must be a timestamp, got {type(value).__name__} {value!r:.40}; export "
+            "the database again, or write the column as timestamps"
+        )
+    stamp: datetime = value
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    return stamp
+
+
 def _key_value(id_type: Optional[type], value: Any) -> Any:
     """A file's ``document_id`` as a key of ``id_type`` takes it (an integer key's from the file's text).
 
@@ -425,7 +452,7 @@ def _load(rag: Any, source: Any, path: Any, batch_size: int, keep_ids: bool) -> 
                         document["embedding"] = row["embedding"]
                     if keep:
                         document["document_id"] = file_id(row["document_id"], number)
-                    created.append(row["created_at"] if with_created else None)
+                    created.append(_created_at(row["created_at"], path, number) if with_created else None)
                     number += 1
                     yield document
 

@@ -331,6 +331,41 @@ def test_a_file_of_integer_ids_is_named_for_text_keys(
         rag.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "duckdb", CLICKHOUSE])
+def test_created_at_of_other_kinds_is_read_as_naive_utc(
+    backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    # A timestamp with a time zone (12:00 UTC written as 13:00 Europe/Paris) was stored as 13:00 on SQLite and as
+    # 12:00 elsewhere; an ISO string was refused by SQLite only.
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = exported(tmp_path, DOCUMENTS[:3])
+    table = pq.read_table(path)
+    at = table.schema.get_field_index("created_at")
+    noon = dt.datetime(2020, 1, 1, 12, 0)
+    zoned = pa.array([noon.replace(tzinfo=dt.timezone.utc)] * 3, pa.timestamp("us", tz="Europe/Paris"))
+    pq.write_table(table.set_column(at, "created_at", zoned), tmp_path / "zoned.parquet")
+    texts = pa.array(["2020-01-01T12:00:00", "2020-01-01T13:00:00+01:00", None], pa.string())
+    pq.write_table(table.set_column(at, "created_at", texts), tmp_path / "texts.parquet")
+    pq.write_table(table.set_column(at, "created_at", pa.array(["yesterday"] * 3)), tmp_path / "bad.parquet")
+    for name in ("zoned", "texts"):
+        rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
+        try:
+            assert import_parquet(rag, tmp_path / f"{name}.parquet", keep_ids=False) == 3
+            with rag.engine.connect() as connection:
+                stamps = connection.execute(sa.select(rag.document_model.created_at)).scalars().all()
+            assert stamps.count(noon) == (3 if name == "zoned" else 2), (name, stamps)  # the third text is None: now
+            with pytest.raises(x.InvalidDocumentError, match=r"bad.parquet, row 0: created_at 'yesterday' is not an ISO 8601 timestamp"):
+                import_parquet(rag, tmp_path / "bad.parquet", keep_ids=False)
+            rag.delete_documents(filters={})  # the next file into the same database
+        finally:
+            rag.close()
+            rag.engine.dispose()
+
+
 def exported(tmp_path: Path, documents: List[dict], name: str = "all.parquet") -> Path:
     """``documents`` loaded into a SQLite database under ``tmp_path``, exported to ``name`` there."""
     source = VectorRAG(f"sqlite:///{tmp_path}/source.db", dimension=DIM)
