@@ -612,6 +612,20 @@ def test_an_integer_beyond_its_column_is_refused_not_wrapped(conn: Connection, k
     assert conn.execute(select(table.c.n)).scalars().all() == [-7]
 
 
+@pytest.mark.parametrize("backend", ["clickhouse"])
+def test_a_value_of_a_text_column_that_is_not_text_is_named_on_clickhouse(conn: Connection) -> None:
+    # clickhouse-connect raised AttributeError: 'int' object has no attribute 'encode' (a plain insert too).
+    table = Table(
+        "texts", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False), Column("s", Text()),
+        Column("embedding", sv.Vector(2)),
+    )
+    table.create(conn)
+    rows = [{"id": 0, "s": "a", "embedding": [1, 0]}, {"id": 1, "s": 5, "embedding": [0, 1]}]
+    with pytest.raises(InvalidRowError, match=r"texts.s in row 1 is int 5 for a Text\(\) column, which ClickHouse's driver cannot send; give a str"):
+        bulk_insert(conn, table, rows)
+    assert count(conn, table) == 0
+
+
 def test_rows_given_as_one_mapping_rejected(conn: Connection) -> None:
     table = vectors_table(MetaData())
     table.create(conn)

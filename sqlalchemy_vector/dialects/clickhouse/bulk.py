@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Dict, Tuple
 
-from sqlalchemy import Integer, Numeric, text
+from sqlalchemy import Enum, Integer, Numeric, String, text
 from sqlalchemy.engine import Connection
 
 from ...exc import InvalidRowError, InvalidVectorError
@@ -48,6 +48,16 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
                 f"for it under the key {column.key!r}, or give the column a default"
             )
     for column in load.columns:
+        # clickhouse-connect raises its own AttributeError ('int' object has no attribute 'encode') for a value
+        # of a text column that is not text, from a plain insert too.
+        if isinstance(column.type, String) and not isinstance(column.type, Enum) and column.key in load.values:
+            for row, value in enumerate(load.values[column.key]):
+                if value is not None and not isinstance(value, str):
+                    raise InvalidRowError(
+                        f"{load.table.name}.{column.name} in row {row} is {type(value).__name__} {value!r:.40} for a "
+                        f"{column.type!r} column, which ClickHouse's driver cannot send; give a str "
+                        "(e.g. str(x)), or None for NULL"
+                    )
         # clickhouse-connect stores a string given for a number as NULL (or 0), without an error.
         if isinstance(column.type, (Integer, Numeric)) and column.key in load.values:
             for row, value in enumerate(load.values[column.key]):
