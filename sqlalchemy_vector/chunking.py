@@ -12,8 +12,10 @@ from .types import whole_number
 
 __all__ = ["Chunk", "chunk_lines", "chunk_text"]
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+# An ATX heading; its closing #s only after a space (CommonMark): "# C#" is titled "C#".
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+# A code fence: three or more backticks or tildes, indented at most 3 spaces, and what follows (an info string).
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 # Scripts written without spaces between words: Han ideographs and Japanese kana.
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 _IS_CJK = re.compile(f"[{_CJK}]")
@@ -137,10 +139,14 @@ class _Splitter:
         """Sections end at a heading (unless in a fenced code block); paragraphs at a blank line (likewise)."""
         path: List[Tuple[int, str]] = []  # (level, title) of the headings above, outermost first
         in_paragraph = False
-        in_fence = False
+        fence = ""  # the open code fence's marker: a fence of the same character, as long or longer, closes it
         for line in lines:
-            if markdown and _FENCE.match(line):
-                in_fence = not in_fence
+            found = _FENCE.match(line) if markdown else None
+            if found is not None and not fence:
+                fence = found.group(1)
+            elif found is not None and found.group(1)[0] == fence[0] and len(found.group(1)) >= len(fence) and not found.group(2).strip():
+                fence = ""
+            in_fence = bool(fence)
             match = _HEADING.match(line) if markdown and not in_fence else None
             if match:
                 if in_paragraph:

@@ -111,3 +111,19 @@ def test_a_cut_keeps_what_reads_as_one_character_whole() -> None:
     assert [c.text for c in chunks][:3] == ["か\u3099"] * 3
     assert all(c.text[0] not in "\u3099\u0301\u200d" for c in chunks)
     assert chunks[3].text == "e\u0301" * 12  # 24 characters: 12 letters and their accents
+
+
+def test_markdown_headings_and_fences_as_commonmark_reads_them() -> None:
+    # "# C#" was titled "C" (a closing sequence needs a space before it), and a ``` line closed a ~~~ fence, so a
+    # comment line inside the code became the next passage's heading.
+    text = (
+        "# C#\n\nAbout C sharp.\n\n"
+        "~~~\n# inside the tilde block\n```\n# still inside\n~~~\n\n"
+        "# Title ##\n\nText.\n\n"
+        "````python\n# code\n```\n# code too\n````\n\nAfter the code."
+    )
+    found = [(chunk.heading, chunk.text) for chunk in chunk_text(text, markdown=True)]
+    assert found == [
+        ("C#", "About C sharp. ~~~ # inside the tilde block ``` # still inside ~~~"),
+        ("Title", "Text. ````python # code ``` # code too ```` After the code."),
+    ]
