@@ -46,7 +46,8 @@ from .search import MAX_LIMIT, other_tables, where_conditions
 from .types import flag, positive_integer, real_number, to_float32, whole_number
 
 __all__ = [
-    "hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "MAX_QUERY_WORDS", "RRFConstant", "FetchDepth"
+    "hybrid_select", "reciprocal_rank_fusion", "DEFAULT_RRF_K", "HYBRID_COLUMNS", "MAX_QUERY_WORDS", "MAX_QUERY_CHARACTERS",
+    "RRFConstant", "FetchDepth"
 ]
 
 #: The RRF constant of Cormack et al. (2009): ranks below ~60 matter little more than rank 60.
@@ -159,10 +160,20 @@ def _check_weight_range(vector_weight: float, text_weight: float, largest: Tuple
 #: to them (PostgreSQL's ``ts_rank_cd``: 75 ms a matching row at 1,000 words), and PostgreSQL fails a query of about
 #: 20,000 with its own errors; search engines cap a query's terms alike (Elasticsearch: 1,024 clauses).
 MAX_QUERY_WORDS = 1024
+#: The most characters a text query may hold, words repeated included: PostgreSQL failed 64,000 repetitions of one
+#: word with match_all=True ("stack depth limit exceeded"), 1.5 MB of distinct words by the limit of its tsvector,
+#: and SQLite's FTS5 took 12 s for 64,000 repetitions; 1,024 words of 30 letters fit.
+MAX_QUERY_CHARACTERS = 32768
 
 
 def _check_query_length(query_text: str) -> None:
-    """Refuse a text query of more than :data:`MAX_QUERY_WORDS` distinct words, the same on every backend."""
+    """Refuse a text query of more than :data:`MAX_QUERY_WORDS` distinct words, or more than
+    :data:`MAX_QUERY_CHARACTERS` characters, the same on every backend."""
+    if len(query_text) > MAX_QUERY_CHARACTERS:
+        raise InvalidArgumentError(
+            f"query_text holds {len(query_text):,} characters, more than the {MAX_QUERY_CHARACTERS:,} a text query "
+            "may hold; pass the telling words, not a whole document, or search by its vector alone"
+        )
     words = {term.casefold() for term in query_terms(query_text)}
     if len(words) > MAX_QUERY_WORDS:
         raise InvalidArgumentError(

@@ -176,6 +176,25 @@ def test_a_query_of_more_distinct_words_than_the_limit_is_refused(conn: Connecti
         keys(at_limit + " quartz")
 
 
+def test_a_query_of_more_characters_than_the_limit_is_refused(conn: Connection) -> None:
+    # One word repeated passed the word count: 64,000 times failed PostgreSQL with match_all=True ("stack depth limit
+    # exceeded") and took SQLite's FTS5 12 s; 1.5 MB of distinct words failed PostgreSQL by its tsvector's limit.
+    from sqlalchemy_vector.hybrid import MAX_QUERY_CHARACTERS
+
+    table = make_table(conn, corpus())
+
+    def keys(query: str, match_all: bool) -> List[str]:
+        statement = hybrid_select(table.c.content, table.c.embedding, query, QUERY_VECTOR, bind=conn, top_k=50,
+                                  weights=(0, 1), match_all=match_all)
+        return [row.key for row in conn.execute(statement)]
+
+    repeated = ("zebra " * (MAX_QUERY_CHARACTERS // 6)).ljust(MAX_QUERY_CHARACTERS)  # 5,461 times, to the limit
+    for match_all in (False, True):
+        assert keys(repeated, match_all) == keys("zebra", match_all) != []
+        with pytest.raises(sv.exc.InvalidArgumentError, match=f"query_text holds {MAX_QUERY_CHARACTERS + 1:,} characters, more than the {MAX_QUERY_CHARACTERS:,}"):
+            keys(repeated + " ", match_all)
+
+
 #: A compact kind's column, its rows (key 1 nearest the query) and a query in the kind's own form, by kind.
 COMPACT_CASES = {
     "bit": (sv.BitVector(4), [[1, 0, 0, 0], [0, 1, 1, 0]], np.array([True, False, False, False]), "hamming", 3.0),
