@@ -28,7 +28,7 @@ best first.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import AbstractSet, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from sqlalchemy import Double, cast, false, func, literal, select
@@ -125,11 +125,11 @@ def _check_weights(weights: Any) -> Tuple[float, float]:
     given = _numbers(weights)
     if given is None or len(given) != 2:
         raise InvalidArgumentError(
-            f"weights must be two numbers (vector, text), got {weights!r}; pass a pair such as (1.0, 1.0)"
+            f"weights must be two numbers (vector, text), got {weights!r:.80}; pass a pair such as (1.0, 1.0)"
         )
     vector_weight, text_weight = real_number(given[0]), real_number(given[1])
     if vector_weight is None or text_weight is None:
-        raise InvalidArgumentError(f"weights must be finite numbers, got {weights!r}")
+        raise InvalidArgumentError(f"weights must be finite numbers, got {weights!r:.80}")
     if min(vector_weight, text_weight) < 0 or vector_weight + text_weight <= 0:
         raise InvalidArgumentError(f"weights must be non-negative and not both zero, got {weights!r}")
     return vector_weight, text_weight
@@ -292,6 +292,8 @@ def hybrid_select(
         raise InvalidArgumentError(f"query_text must be a string, got {type(query_text).__name__}")
     _check_query_length(query_text)
     top_k = positive_integer("top_k", top_k)
+    if top_k > MAX_LIMIT:  # before fetch_k, whose default it sets
+        raise InvalidArgumentError(f"top_k must be at most {MAX_LIMIT}, got {top_k}")
     vector_depth, text_depth = _per_arm("fetch_k", fetch_k if fetch_k is not None else max(top_k, 50), 1)
     vector_k, text_k = _per_arm("rrf_k", rrf_k, 0)
     vector_weight, text_weight = _check_weights(weights)
@@ -424,10 +426,12 @@ def reciprocal_rank_fusion(
         )
     lists: List[List[Any]] = []
     for position, ranking in enumerate(rankings):
-        if isinstance(ranking, (str, bytes)) or not isinstance(ranking, Iterable):
+        if isinstance(ranking, (str, bytes, AbstractSet, Mapping)) or not isinstance(ranking, Iterable):
             raise InvalidArgumentError(
-                f"rankings[{position}] must be a list of keys, best first, got {type(ranking).__name__} {ranking!r}"
+                f"rankings[{position}] must be a list of keys, best first, got {type(ranking).__name__} {ranking!r:.60}"
                 + ("; wrap a single key in a list" if isinstance(ranking, (str, bytes)) else "")
+                + ("; a set or a dict has no order of its own: sort it into a list, best first"
+                   if isinstance(ranking, (AbstractSet, Mapping)) else "")
             )
         lists.append(list(ranking))
     if weights is None:
@@ -435,18 +439,18 @@ def reciprocal_rank_fusion(
     else:
         given_weights = _numbers(weights)
         if given_weights is None:
-            raise InvalidArgumentError(f"weights must be numbers, one per ranking, got {weights!r}")
+            raise InvalidArgumentError(f"weights must be numbers, one per ranking, got {weights!r:.80}")
         if len(given_weights) != len(lists):
             raise InvalidArgumentError(f"weights has {len(given_weights)} values for {len(lists)} rankings")
         factors = [w for w in map(real_number, given_weights) if w is not None and w >= 0]
         if len(factors) != len(given_weights):
-            raise InvalidArgumentError(f"weights must be finite and non-negative, got {weights!r}")
+            raise InvalidArgumentError(f"weights must be finite and non-negative, got {weights!r:.80}")
     given: List[Any] = list(rrf_k) if isinstance(rrf_k, (list, tuple)) else [rrf_k] * len(lists)
     if len(given) != len(lists):
         raise InvalidArgumentError(f"rrf_k has {len(given)} values for {len(lists)} rankings")
-    constants = [k for k in map(whole_number, given) if k is not None and k >= 0]
+    constants = [k for k in map(whole_number, given) if k is not None and 0 <= k <= MAX_LIMIT]
     if len(constants) != len(given):
-        raise InvalidArgumentError(f"rrf_k must be integers >= 0 (60 is usual), got {rrf_k!r}")
+        raise InvalidArgumentError(f"rrf_k must be integers from 0 to {MAX_LIMIT} (60 is usual), got {rrf_k!r:.80}")
     if top_k is not None:
         top_k = positive_integer("top_k", top_k)
     ranks: Dict[Any, List[Optional[int]]] = {}

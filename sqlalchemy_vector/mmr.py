@@ -8,7 +8,7 @@ with cosine similarity: ``lambda_mult=1`` keeps the relevance order,
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Iterable, List, Mapping
 
 import numpy as np
 
@@ -36,6 +36,11 @@ def maximal_marginal_relevance(query: Any, candidates: Any, k: int, lambda_mult:
     """Positions (into ``candidates``) of the ``k`` picks, in the order chosen; ties go to the earlier candidate."""
     k = positive_integer("k", k)
     weight = _check_lambda_mult(lambda_mult)
+    if isinstance(candidates, (str, bytes, Mapping)) or not isinstance(candidates, Iterable):
+        raise InvalidArgumentError(
+            f"candidates must be a list (or 2-D array) of vectors, got {type(candidates).__name__}; pass the "
+            "candidates' embeddings, one per row"
+        )
     rows = [to_float32(row, None, f"candidates[{i}]") for i, row in enumerate(candidates)]
     if not rows:
         return []

@@ -76,11 +76,15 @@ def real_number(value: object) -> Optional[float]:
 
     Python and numpy integers and floats count (``np.float32(0.5)``, what a
     score computed from float32 embeddings is), as do ``Fraction`` and
-    ``Decimal``; booleans, strings, NaN and infinities do not.
+    ``Decimal``; booleans, strings, NaN and infinities do not, nor an integer
+    beyond the double range (``10**400``).
     """
     if isinstance(value, _BOOLEAN_TYPES) or not isinstance(value, (numbers.Real, decimal.Decimal)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int past 1.8e308
+        return None
     return number if math.isfinite(number) else None
 
 

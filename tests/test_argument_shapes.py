@@ -130,6 +130,31 @@ def test_rrf_refuses_a_ranking_that_is_a_string_or_not_iterable(ranking: Any, fr
         sv.reciprocal_rank_fusion([["a"], ranking])
 
 
+@pytest.mark.parametrize("ranking", [{"b", "a", "c"}, frozenset({1, 2}), {"a": 1, "b": 2}])
+def test_rrf_refuses_a_ranking_with_no_order_of_its_own(ranking: Any) -> None:
+    # A set was accepted, its hash order taken for the ranks.
+    with pytest.raises(InvalidArgumentError, match=r"rankings\[0\] must be a list of keys, best first, got .*a set or a dict has no order of its own"):
+        sv.reciprocal_rank_fusion([ranking])
+
+
+def test_numbers_beyond_double_precision_are_named() -> None:
+    # OverflowError: int too large to convert to float, and a top_k past the limit blamed fetch_k.
+    with pytest.raises(InvalidArgumentError, match=r"rrf_k must be integers from 0 to 2147483647"):
+        sv.reciprocal_rank_fusion([["a"]], rrf_k=10**400)
+    with pytest.raises(InvalidArgumentError, match=r"weights must be (numbers, one per ranking|finite and non-negative)"):
+        sv.reciprocal_rank_fusion([["a"], ["b"]], weights=[10**400, 1])
+    table = Table("shapes", MetaData(), Column("id", Integer, primary_key=True), Column("body", Text), Column("v", sv.Vector(2)))
+    sv.FullTextIndex("shapes_fts", table.c.body)
+    engine = sv.create_engine("sqlite://")
+    try:
+        for kwargs, message in (({"weights": (10**400, 1)}, r"weights must be (two numbers|finite numbers)"),
+                                ({"top_k": 2**31}, r"^top_k must be at most 2147483647, got 2147483648$")):
+            with pytest.raises(InvalidArgumentError, match=message):
+                sv.hybrid_select(table.c.body, table.c.v, "words", [1.0, 0.0], bind=engine, **kwargs)
+    finally:
+        engine.dispose()
+
+
 def test_rrf_refuses_unhashable_keys_and_names_the_document_ids() -> None:
     results = [{"document_id": 1, "content": "a"}, {"document_id": 2, "content": "b"}]
     with pytest.raises(
@@ -268,6 +293,13 @@ def test_hashing_embedder_refuses_one_string_of_stop_words() -> None:
 
 
 # -- maximal_marginal_relevance -----------------------------------------------------------------------
+
+
+def test_mmr_names_candidates_that_are_not_vectors() -> None:
+    # None raised TypeError: 'NoneType' object is not iterable.
+    for candidates in (None, 5, "abc", {"a": [1.0, 0.0]}):
+        with pytest.raises(InvalidArgumentError, match=r"candidates must be a list \(or 2-D array\) of vectors, got"):
+            sv.maximal_marginal_relevance([1.0, 0.0], candidates, 1)
 
 
 def test_mmr_takes_a_numpy_lambda_mult() -> None:

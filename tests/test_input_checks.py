@@ -114,9 +114,9 @@ def test_mmr_takes_a_matrix_as_before() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rrf_k": -1}, "rrf_k must be integers >= 0"),
-        ({"rrf_k": 1.5}, "rrf_k must be integers >= 0"),
-        ({"rrf_k": True}, "rrf_k must be integers >= 0"),
+        ({"rrf_k": -1}, "rrf_k must be integers from 0 to 2147483647"),
+        ({"rrf_k": 1.5}, "rrf_k must be integers from 0 to 2147483647"),
+        ({"rrf_k": True}, "rrf_k must be integers from 0 to 2147483647"),
         ({"weights": [float("nan"), 1]}, "weights must be finite and non-negative"),
         ({"weights": ["x", 1]}, "weights must be numbers, one per ranking"),
         ({"top_k": -1}, "top_k must be a positive integer, got -1"),
