@@ -12,7 +12,9 @@
 - the arms are joined with ``FULL OUTER JOIN`` on the key, and each row scores
   ``weights[0] / (k_vector + vector_rank) + weights[1] / (k_text + text_rank)``
   (a missing rank adds nothing).  Ranks start at 1 and ties are broken by the
-  key, so the order is the same on every backend.
+  key, so the order is the same on every backend (for distances each database
+  computes equal: DuckDB's float32 can tell apart two that are equal in exact
+  arithmetic, and the others' can tie two that are not).
 
 ``rrf_k`` is one constant for both arms (60, the standard RRF) or a pair
 ``(k_vector, k_text)``: a small constant makes that arm *lead* (its ranks
