@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Column, inspect, literal, select
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ClauseElement, ColumnElement, Select
@@ -608,6 +609,7 @@ def knn(
         # Even an exact index (vec0) picks its k before criteria the ORM adds outside it (a subclass's
         # discriminator, with_loader_criteria): a short result from any index is searched again exactly.
         refill_short=request.index_name is not None,
+        index_name=request.index_name,
     )
     key = _tie_order(request)
     if key is not None:
@@ -644,6 +646,7 @@ def run_top_k(
     exact: Any = None,
     parameters: Optional[Mapping[str, Any]] = None,
     refill_short: bool = False,
+    index_name: Optional[str] = None,
 ) -> List[Row[Any]]:
     """Run a top-k statement with the backend's settings; re-run ``exact()`` if an approximate index came up short.
 
@@ -656,11 +659,18 @@ def run_top_k(
     mode = _iterative_mode(iterative_scan)
     if mode is None and filtered:
         mode = backend.default_iterative_scan(connection, filtered)
-    if ef_search is None and mode is None:  # nothing to set: no settings block
-        rows = list(bind.execute(statement, parameters).all())
-    else:
-        with search_settings(connection, ef_search=ef_search, iterative_scan=mode):
+    try:
+        if ef_search is None and mode is None:  # nothing to set: no settings block
             rows = list(bind.execute(statement, parameters).all())
+        else:
+            with search_settings(connection, ef_search=ef_search, iterative_scan=mode):
+                rows = list(bind.execute(statement, parameters).all())
+    except DBAPIError as error:
+        # An index declared on the table but not built in the database (created before it was declared, or
+        # dropped since): ranked exactly, as where the statement reads the table itself (PostgreSQL, DuckDB).
+        if exact is None or index_name is None or not backend.index_table_missing(error, index_name):
+            raise
+        return list(bind.execute(exact(), parameters).all())
     if mode == "relaxed_order":
         # Relaxed order may return rows slightly out of order: sort by distance (last column).
         rows.sort(key=lambda row: (row[-1] is None, row[-1]))

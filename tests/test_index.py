@@ -841,3 +841,38 @@ def test_indexes_survive_a_new_engine(corpus: Corpus) -> None:
             assert knn(connection, col, far, 1, metric="l2")[0].id != ROWS + 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_drop_if_exists_leaves_an_index_of_another_kind_under_that_name(conn: Connection, backend: str) -> None:
+    # PostgreSQL and DuckDB dropped the plain B-tree index ix_items_cat, which is no vector index: with if_exists the
+    # name was never looked up. DuckDB, whose names ignore case, also dropped 'IxMixed' of another table for 'ixmixed'.
+    metadata = MetaData()
+    items = Table("items", metadata, Column("id", Integer, primary_key=True), Column("cat", Integer), Column("v", sv.Vector(3)))
+    other = Table("others", metadata, Column("id", Integer, primary_key=True), Column("v", sv.Vector(3)))
+    Index("ix_items_cat", items.c.cat)
+    VectorIndex("IxMixed", other.c.v, duckdb_experimental_persistence=True)
+    metadata.create_all(conn)
+    drop_vector_index(conn, "ix_items_cat", if_exists=True)
+    assert [ix["name"] for ix in sa.inspect(conn).get_indexes("items")] == ["ix_items_cat"]
+    with pytest.raises(VectorIndexError, match=r"no vector index named 'ix_items_cat'"):
+        drop_vector_index(conn, "ix_items_cat")
+    drop_vector_index(conn, VectorIndex("ixmixed", items.c.v), if_exists=True)
+    assert [found["name"] for found in list_vector_indexes(conn)] == ["IxMixed"]
+
+
+def test_a_declared_vec0_index_not_in_the_database_is_searched_exactly(tmp_path: Any) -> None:
+    # knn() built its vec0 statement from the declaration and failed with "no such table: ix_items_v" where the
+    # index was dropped (or the table made before it was declared); PostgreSQL and DuckDB scan the table instead.
+    engine = sv.create_engine(f"sqlite:///{tmp_path / 'dropped.db'}")
+    items = Table("items", MetaData(), Column("id", Integer, primary_key=True), Column("v", sv.Vector(3)))
+    index = VectorIndex("ix_items_v", items.c.v)
+    try:
+        with engine.begin() as conn:
+            items.metadata.create_all(conn)
+            conn.execute(insert(items), [{"id": 1, "v": [1, 0, 0]}, {"id": 2, "v": [0, 1, 0]}, {"id": 3, "v": [1, 1, 0]}])
+            assert [row.id for row in knn(conn, items.c.v, [1, 0.1, 0], 2)] == [1, 3]
+            drop_vector_index(conn, index)
+            assert [row.id for row in knn(conn, items.c.v, [1, 0.1, 0], 2)] == [1, 3]
+    finally:
+        engine.dispose()

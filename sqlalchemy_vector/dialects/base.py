@@ -435,21 +435,29 @@ class Backend:
     ) -> None:
         """Drop the vector index ``name`` from the database of ``connection``.
 
-        Without ``if_exists``, a name that is not one of :meth:`list_indexes` is
-        refused before anything runs (the database's own error would differ per
-        backend, and could drop an index that is not a vector index).
-        ``table_name``, where known, is the indexed table: where index names are
-        per table (ClickHouse), the index of that table is dropped.
+        A name that is not one of :meth:`list_indexes` is refused before
+        anything runs (the database's own error would differ per backend, and
+        could drop an index that is not a vector index); with ``if_exists``
+        nothing is dropped then, not even an index of another kind holding the
+        name.  ``table_name``, where known, is the indexed table: where index
+        names are per table (ClickHouse), the index of that table is dropped.
         """
-        if not if_exists:
-            existing = sorted(found["name"] for found in self.list_indexes(connection, schema))
-            if name not in existing:
-                raise VectorIndexError(
-                    f"no vector index named {name!r} in "
-                    + (f"schema {schema!r}" if schema is not None else "this database's default schema")
-                    + f"; existing ones: {', '.join(existing) or 'none'} (drop_vector_index(..., if_exists=True) "
-                    "accepts a missing one)"
-                )
+        existing = sorted(found["name"] for found in self.list_indexes(connection, schema))
+        if name not in existing:
+            if if_exists:
+                return
+            raise VectorIndexError(
+                f"no vector index named {name!r} in "
+                + (f"schema {schema!r}" if schema is not None else "this database's default schema")
+                + f"; existing ones: {', '.join(existing) or 'none'} (drop_vector_index(..., if_exists=True) "
+                "accepts a missing one)"
+            )
+        self._drop_index(connection, name, schema, if_exists, table_name)
+
+    def _drop_index(
+        self, connection: Connection, name: str, schema: Optional[str], if_exists: bool, table_name: Optional[str]
+    ) -> None:
+        """Run the statements that drop ``name``, once it is known to be a vector index (or one to drop anyway)."""
         for statement in self.drop_index_statements(name, schema, if_exists=if_exists, table_name=table_name):
             connection.execute(statement)
 
@@ -741,6 +749,11 @@ class Backend:
     def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
         """A clear error for a driver error the user can act on (a locked database file), or ``None``."""
         return None
+
+    def index_table_missing(self, error: BaseException, index_name: str) -> bool:
+        """Whether a top-k statement failed because the index it reads as a table of its own (SQLite's vec0) is not
+        in the database; the search is then made exactly.  False where a statement never names its index."""
+        return False
 
     def interrupted(self, error: BaseException) -> bool:
         """Whether ``error`` is the driver's report of Ctrl-C (a driver that takes the signal itself, to stop

@@ -269,8 +269,10 @@ class PostgreSQLBackend(Backend):
     ) -> None:
         # An index an interrupted build left INVALID is not listed, yet is dropped when named.
         holder = _index.name_holder(connection, name, schema)
-        invalid = holder is not None and holder.kind == _index.INVALID_INDEX
-        super().drop_index(connection, name, schema, if_exists or invalid, table_name=table_name)
+        if holder is not None and holder.kind == _index.INVALID_INDEX:
+            self._drop_index(connection, name, schema, True, table_name)
+            return
+        super().drop_index(connection, name, schema, if_exists, table_name=table_name)
 
     def index_name_holder(
         self, connection: Connection, name: str, table_name: str, schema: Optional[str]

@@ -686,6 +686,10 @@ class SQLiteBackend(Backend):
         if not reliability.begin_write(connection):
             reliability.lock_writers(connection, table)
 
+    def index_table_missing(self, error: BaseException, index_name: str) -> bool:
+        message = str(getattr(error, "orig", error))  # "no such table: ix", or with its schema: "main.ix"
+        return message.startswith("no such table: ") and message.partition(": ")[2].rpartition(".")[2] == index_name
+
     def explain_error(self, error: BaseException, url: URL) -> Optional[Exception]:
         from . import reliability
 
