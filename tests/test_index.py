@@ -876,3 +876,23 @@ def test_a_declared_vec0_index_not_in_the_database_is_searched_exactly(tmp_path:
             assert [row.id for row in knn(conn, items.c.v, [1, 0.1, 0], 2)] == [1, 3]
     finally:
         engine.dispose()
+
+
+def test_insert_or_replace_keeps_a_vec0_index_in_step_with_recursive_triggers(tmp_path: Any) -> None:
+    # SQLite's REPLACE deletes the row it replaces without firing delete triggers unless recursive_triggers is on
+    # (docs/indexes.md): the vec0 insert then failed on its primary key, or, for a NULL vector, left the old entry.
+    engine = sv.create_engine(f"sqlite:///{tmp_path / 'replace.db'}")
+    sa.event.listen(engine, "connect", lambda dbapi_connection, _: dbapi_connection.execute("PRAGMA recursive_triggers = ON"))
+    items = Table("items", MetaData(), Column("id", Integer, primary_key=True), Column("v", sv.Vector(3)))
+    VectorIndex("ix_items_v", items.c.v)
+    try:
+        with engine.begin() as conn:
+            items.metadata.create_all(conn)
+            conn.execute(insert(items), [{"id": 1, "v": [1, 0, 0]}, {"id": 2, "v": [0, 1, 0]}])
+            conn.execute(insert(items).prefix_with("OR REPLACE"), [{"id": 1, "v": [0, 0, 1]}])
+            assert [(row.id, round(row.distance, 6)) for row in knn(conn, items.c.v, [0, 0, 1], 1)] == [(1, 0.0)]
+            conn.execute(insert(items).prefix_with("OR REPLACE"), [{"id": 1, "v": None}])
+            assert [row.id for row in knn(conn, items.c.v, [0, 0, 1], 5)] == [2]
+            assert conn.execute(text("SELECT count(*) FROM ix_items_v")).scalar_one() == 1
+    finally:
+        engine.dispose()
