@@ -219,7 +219,8 @@ class VectorIndex(Index):
             "name": self.index_name,
             "table": self.bound_table.name,
             "column": self.vector_column.name,
-            "metric": self.metric,
+            # A binary index's catalog holds bits, ranked by Hamming distance: the metric re-ranked by is not there.
+            "metric": None if self.quantization == "binary" else self.metric,
             "method": capabilities.index_method_override or self.method,
             # Backends that keep build options internal report none.
             "options": backend.reported_index_options(self.options) if capabilities.index_options_reported else {},

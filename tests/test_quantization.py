@@ -65,6 +65,8 @@ def test_rerank_through_quantized_index(conn: Connection, backend: str, quantiza
     conn.execute(table.insert(), [{"id": i + 1, "v": row} for i, row in enumerate(data)])
     (listed,) = sv.list_vector_indexes(conn, table)
     assert (listed["quantization"], listed["metric"]) == (quantization, "cosine" if quantization == "half" else None)
+    # What the declaration says it will be listed as (a binary index's metric was "cosine" there).
+    assert listed == next(iter(table.indexes)).describe(conn.dialect)  # type: ignore[attr-defined]
     query = data[17] + 0.01
     statement = sv.knn_select(table.c.v, query, 10, rerank=40, dialect=conn.dialect)
     if backend == "postgresql":
