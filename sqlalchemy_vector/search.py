@@ -130,6 +130,16 @@ class TopK:
             return statement.order_by(self.distance() + 0, *self.tiebreak).limit(self.k)
         return statement.order_by(labelled, *(self.tiebreak if self.tiebreak_indexed else ())).limit(self.k)
 
+    def _joined_key(self) -> Optional[ColumnElement[Any]]:
+        """The vector column's table's one key column when ``target`` reads that table joined to others (a
+        joined-table subclass), else None."""
+        mapper = getattr(inspect(self.target, raiseerr=False), "mapper", None)
+        table = getattr(self.column, "table", None)
+        if mapper is None or table is None or table is not mapper.local_table or len(mapper.tables) < 2:
+            return None
+        key = list(table.primary_key.columns)
+        return key[0] if len(key) == 1 else None
+
     def _ranked_apart_key(self) -> Optional[ColumnElement[Any]]:
         """The vector table's key when the top-k must rank that table on its own, else None.
 
@@ -140,12 +150,7 @@ class TopK:
         backend = find_backend(self.dialect) if self.dialect is not None else None
         if backend is None or backend.capabilities.index_serves_joined_reads:
             return None
-        mapper = getattr(inspect(self.target, raiseerr=False), "mapper", None)
-        table = getattr(self.column, "table", None)
-        if mapper is None or table is None or table is not mapper.local_table or len(mapper.tables) < 2:
-            return None
-        key = list(table.primary_key.columns)
-        return key[0] if len(key) == 1 else None
+        return self._joined_key()
 
     def ranked_apart_select(self, key: ColumnElement[Any]) -> Select[Any]:
         """``ORDER BY distance LIMIT k`` over the vector column's table alone (the shape its index serves), in
@@ -185,6 +190,17 @@ class TopK:
         exactly on the full vectors: one statement, the candidates a subquery."""
         table = self.column.table  # type: ignore[attr-defined]
         rough = QuantizedDistance(self.column, self.vector, quantization=str(self.quantization), metric=self.metric)
+        key = self._joined_key()
+        if key is not None:
+            # A joined-table subclass: the candidates are keys of the vector column's table, ranked by the filters
+            # on it alone; the entity (its base table joined) is read by key, the other filters applied there.
+            inside = [f for f in self.filters if not other_tables(f, table)]
+            keys = select(key).where(*self.present(), *inside).order_by(rough).limit(self.rerank)
+            exact_distance = self.distance().label("distance")
+            chosen = select(*self.selected, exact_distance).where(key.in_(keys), *self.outside_filters())
+            if self.max_distance is not None:
+                chosen = chosen.where(self.distance() <= self.max_distance)
+            return chosen.order_by(exact_distance, key).limit(self.k)
         candidates = (
             select(*table.columns)
             .where(*self.present(), *self.filters)

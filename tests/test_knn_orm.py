@@ -267,6 +267,40 @@ def test_joined_subclass_searches_through_its_tables_index(conn: Connection, bac
         assert len(found) == 5 and {doc.name for doc, _ in found} == {"b"}
 
 
+@pytest.mark.parametrize("backend", ("sqlite", "postgresql"))  # the backends with quantized indexes
+def test_joined_subclass_reranks_through_its_tables_quantized_index(conn: Connection, backend: str) -> None:
+    # PostgreSQL's candidates were the subclass table's columns, from which the whole entity was then read:
+    # NoSuchColumnError for the base table's 'kind' (and a cartesian product with a filter on the base table).
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "rerank_items"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+        kind: Mapped[str] = mapped_column(sa.String(10))
+        name: Mapped[str] = mapped_column(sa.String(10))
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "item"}
+
+    class Doc(Item):
+        __tablename__ = "rerank_docs"
+        id: Mapped[int] = mapped_column(ForeignKey("rerank_items.id"), primary_key=True, autoincrement=False)
+        embedding: Mapped[np.ndarray] = mapped_column(sv.Vector(8))
+        __mapper_args__ = {"polymorphic_identity": "doc"}
+        __table_args__ = (sv.VectorIndex("rerank_docs_bin", "embedding", metric="cosine", quantization="binary"),)
+
+    Base.metadata.create_all(conn)
+    vectors = np.random.default_rng(3).standard_normal((120, 8)).astype(np.float32)
+    conn.execute(insert(Item.__table__), [{"id": i, "kind": "doc", "name": "ab"[i % 2]} for i in range(120)])
+    conn.execute(insert(Doc.__table__), [{"id": i, "embedding": vectors[i]} for i in range(120)])
+    query = vectors[7] + 0.01
+    with session_on(conn) as session:
+        for where in ([], [Item.name == "a"]):
+            found = sv.knn(session, Doc, query, 5, where=where, rerank=120)  # every row a candidate: exact
+            exact = session.execute(sv.knn_select(Doc.embedding, query, 5, where=where, exact=True, dialect=conn.dialect)).all()
+            assert [doc.id for doc, _ in found] == [doc.id for doc, _ in exact], where
+            assert all(isinstance(doc, Doc) and doc.kind == "doc" for doc, _ in found)
+
+
 @pytest.mark.parametrize("backend", ("sqlite", "sqlite-python", "duckdb", "postgresql", CLICKHOUSE))
 def test_tied_rows_come_back_in_key_order(conn: Connection, backend: str) -> None:
     # Every database returned its ties in its own order (SQLite [4, 8, 12, 16, 20], DuckDB [12, 28, 24, 4, 36], ...):
