@@ -371,6 +371,7 @@ def check_buildable(index: VectorIndex, backend: Backend) -> str:
             f"supported there: {', '.join(served)}"
         )
     _check_option_ranges(index, backend)
+    backend.check_index(index)
     return method
 
 

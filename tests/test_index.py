@@ -896,3 +896,22 @@ def test_insert_or_replace_keeps_a_vec0_index_in_step_with_recursive_triggers(tm
             assert conn.execute(text("SELECT count(*) FROM ix_items_v")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_a_vec0_index_sqlite_cannot_build_is_refused_before_create_table(tmp_path: Any) -> None:
+    # A column name vec0 cannot hold, and a binary index over more than 8,192 dimensions, failed after CREATE TABLE
+    # (the second with sqlite-vec's own "Dimension on vector column too large"): the table stayed, without its index.
+    engine = sv.create_engine(f"sqlite:///{tmp_path / 'refused.db'}")
+    spaced = Table("spaced", MetaData(), Column("id", Integer, primary_key=True), Column("Emb Col", sv.Vector(4)))
+    VectorIndex("ix_spaced", spaced.c["Emb Col"])
+    wide = Table("wide", MetaData(), Column("id", Integer, primary_key=True), Column("v", sv.Vector(8200)))
+    VectorIndex("ix_wide", wide.c.v, quantization="binary")
+    try:
+        with pytest.raises(VectorIndexError, match=r"ix_spaced"):
+            spaced.metadata.create_all(engine)
+        with pytest.raises(sv.exc.DimensionLimitError, match=r"sqlite-vec indexes binary quantized vectors of at most 8192 dimensions, but column 'wide.v' \(Vector\(8200\)\) has 8200"):
+            wide.metadata.create_all(engine)
+        with engine.connect() as conn:
+            assert not sa.inspect(conn).has_table("spaced") and not sa.inspect(conn).has_table("wide")
+    finally:
+        engine.dispose()

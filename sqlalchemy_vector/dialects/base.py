@@ -369,6 +369,10 @@ class Backend:
 
         return [DropVectorIndex(name, schema=schema, if_exists=if_exists, table_name=table_name)]
 
+    def check_index(self, index: "VectorIndex") -> None:
+        """Raise :class:`~sqlalchemy_vector.exc.VectorIndexError` for what this backend's index DDL cannot take in
+        ``index`` beyond the capability data (SQLite: a column name vec0 cannot hold), before any DDL runs."""
+
     def index_refusal(self, connection: Connection, index: "VectorIndex") -> Optional[str]:
         """Why the database of ``connection`` would refuse to build ``index``, which the backend builds elsewhere
         (a setting of that database), or None; asked by autogenerate before it writes the migration."""

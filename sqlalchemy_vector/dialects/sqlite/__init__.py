@@ -428,6 +428,8 @@ class SQLiteBackend(Backend):
         fulltext_search=True,
         storage_provider="SQLite",
         max_index_dimension=8192,
+        # A binary quantized index's vec0 column: bit[n], 8,192 at most too (sqlite-vec 0.1.9).
+        kind_max_index_dimension={"bit": 8192},
         index_is_table=True,
         index_max_k=4096,
         filtered_top_k_in_index=True,
@@ -562,6 +564,11 @@ class SQLiteBackend(Backend):
 
     def compile_drop_index(self, element: "DropVectorIndex", compiler: DDLCompiler, **kw: Any) -> str:
         return _index.compile_drop(element, compiler, **kw)
+
+    def check_index(self, index: "VectorIndex") -> None:
+        # Names vec0 cannot hold (a space, a quote), and a key it cannot be keyed by: refused before CREATE TABLE.
+        _index.vec0_column_name(index)
+        _index.vec0_key_name(index)
 
     def create_index_statements(self, index: "VectorIndex", if_not_exists: bool = False) -> List[Executable]:
         return _index.create_statements(index, if_not_exists=if_not_exists)
