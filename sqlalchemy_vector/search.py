@@ -594,7 +594,8 @@ def knn(
 
     ``rerank=n``: fetch ``n`` candidates through the column's quantized index
     and re-rank them exactly (see :func:`knn_select`); the HNSW search keeps
-    at least ``n`` candidates (``ef_search``).
+    at least ``n`` candidates (``ef_search``), up to pgvector's limit of 1,000:
+    past it an HNSW index gives 1,000 candidates at most.
 
     ``bind`` is a Connection or an ORM Session; with a Session and a mapped
     attribute, rows are ``(entity, distance)``.  ``column`` may also be the
