@@ -628,3 +628,38 @@ async def test_a_dropped_threaded_facade_ends_its_worker(tmp_path: Path) -> None
         assert await asyncio.get_running_loop().run_in_executor(None, wait_for_no_worker_threads)
     finally:
         gc.enable()
+
+
+class _Slow(AsyncKeywordEmbedder):
+    """An aembed that yields to the event loop, as a remote model's does, so calls made at once interleave."""
+
+    async def aembed(self, texts: Any) -> np.ndarray:
+        await asyncio.sleep(0.001)
+        return await super().aembed(texts)
+
+
+@pytest.mark.parametrize("sqlite_vec", [True, False])
+async def test_calls_at_once_on_an_in_memory_database_are_written_whole(sqlite_vec: bool) -> None:
+    # The in-memory database lives in the one connection its pool gives every call: calls made at once
+    # interleaved their transactions on it. Of 15 loads and 15 queries, 16 failed ("cannot start a transaction
+    # within a transaction", "Cursor needed to be reset"), the loads that succeeded returned 44 ids of which 12 were
+    # stored, 8 of them without their embeddings; with 3 or more loads the interpreter could crash at exit.
+    engine = sv.create_async_engine("sqlite+aiosqlite://", sqlite_vec=sqlite_vec)
+    rag = AsyncVectorRAG(engine, embedder=_Slow(VOCABULARY))
+    try:
+        loads = [
+            rag.load_documents([{"content": f"apple {i} {j}", "document_id": f"d{i}-{j}"} for j in range(4)],
+                               batch_size=2, show_progress=False)
+            for i in range(15)
+        ]
+        queries = [rag.query("apple", top_k=3) for _ in range(15)]
+        results = await asyncio.gather(*loads, *queries)
+        ids = [i for found in results[:15] for i in found]
+        assert len(ids) == 60 and len(set(ids)) == 60
+        stats = await rag.get_statistics()
+        assert (stats["document_count"], stats["embedding_count"]) == (60, 60)
+        found_all = [await rag.get_document(i) for i in ids]
+        assert all(document is not None for document in found_all)
+    finally:
+        await rag.close()
+        await engine.dispose()

@@ -274,6 +274,7 @@ class AsyncVectorRAG:
         #: The synchronous facade every method runs, in a greenlet (or the worker thread).
         self.sync_rag: VectorRAG = sync
         self._ready_lock: Optional[asyncio.Lock] = None
+        self._one_connection: Optional[asyncio.Lock] = None  # calls on an in-memory database's one connection
         # Over an asyncio driver: the event loop of the last call, the calls not ended (their callers may
         # have stopped waiting), and the close() under way.
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -394,7 +395,18 @@ class AsyncVectorRAG:
         if call.cancelled:  # its caller gave up before it began (while it waited for the tables' check)
             raise asyncio.CancelledError
         # Bound first: greenlet_spawn's own parameters (fn, _require_await) would take options so named.
-        return await greenlet_spawn(functools.partial(fn, *args, **kwargs))  # type: ignore[no-any-return]
+        bound = functools.partial(fn, *args, **kwargs)
+        if not self.sync_rag._shared_pool:
+            return await greenlet_spawn(bound)  # type: ignore[no-any-return]
+        # An in-memory database lives in one connection, which its pool gives every call: calls made at once
+        # interleaved their transactions on it (writes reported done were lost, documents stored without their
+        # embeddings). They run one at a time, in the order they were made.
+        if self._one_connection is None:
+            self._one_connection = asyncio.Lock()
+        async with self._one_connection:
+            if call.cancelled:
+                raise asyncio.CancelledError
+            return await greenlet_spawn(bound)  # type: ignore[no-any-return]
 
     def _ended(self, task: "asyncio.Task[Any]") -> None:
         self._running.discard(task)
@@ -429,6 +441,7 @@ class AsyncVectorRAG:
             self._running = {task for task in self._running if task.get_loop() is loop}
             self._ending = None
             self._ready_lock = None
+            self._one_connection = None
             assert isinstance(self.engine, AsyncEngine)
             # Only an engine this facade created: one you passed is yours to dispose of (engine.dispose()).
             if self._owns_engine and self.engine.dialect.driver in _LOOP_BOUND_DRIVERS:
