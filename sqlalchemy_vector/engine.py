@@ -61,6 +61,15 @@ def create_async_engine(url: Union[str, URL], *, sqlite_vec: bool = True, **kwar
             "no asyncio driver; use sqlalchemy_vector.create_engine(url) for a synchronous engine, or "
             "AsyncVectorRAG(url), which runs a synchronous engine in a worker thread"
         )
+    # A driver with an asyncio form of its own (postgresql+psycopg) is taken as SQLAlchemy takes it; others are refused
+    # here, where SQLAlchemy's refusal would name no driver of this backend.
+    if not getattr(dialect.get_async_dialect_cls(url), "is_async", False):
+        drivers = backend.capabilities.async_drivers
+        raise InvalidArgumentError(
+            f"create_async_engine got {url.render_as_string(hide_password=True)!r}, whose driver is a synchronous "
+            f"one; name an asyncio driver in the URL: "
+            + " or ".join(repr(url.set(drivername=f"{url.get_backend_name()}+{d}").render_as_string(hide_password=True)) for d in drivers)
+        )
     _require_driver(url, dialect, kwargs)
     kwargs = backend.engine_kwargs(url, kwargs, sqlite_vec=sqlite_vec, asynchronous=True)
     engine = sa_create_async_engine(url, **kwargs)

@@ -84,6 +84,14 @@ def test_attach_refuses_what_is_not_an_engine(tmp_path: Path) -> None:
             sv.attach(given)
 
 
+def test_create_async_engine_names_the_asyncio_drivers_for_a_synchronous_url() -> None:
+    # SQLAlchemy's own refusal ("The asyncio extension requires an async driver") named none.
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"'sqlite:///app.db', whose driver is a synchronous one; name an asyncio driver in the URL: 'sqlite\+aiosqlite:///app.db'$"):
+        sv.create_async_engine("sqlite:///app.db")
+    with pytest.raises(sv.exc.InvalidArgumentError, match=r"'postgresql\+psycopg_async://u:\*\*\*@127.0.0.1:1/d' or 'postgresql\+asyncpg://"):
+        sv.create_async_engine("postgresql://u:secret@127.0.0.1:1/d")
+
+
 async def test_an_unprepared_async_sqlite_engine_is_pointed_to_create_async_engine(tmp_path: Path) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
