@@ -365,13 +365,19 @@ class EmbeddingMixin(_Configured):
     @declared_attr
     def document_id(cls) -> Mapped[Any]:
         target = cls._document_key()
+        distributed = getattr(cls, "__distributed_by_document__", False)
+        if not isinstance(distributed, bool):  # "no" read as true made document_id part of the primary key
+            raise ModelConfigurationError(
+                f"{getattr(cls, '__name__', 'EmbeddingMixin')}.__distributed_by_document__ must be True or False, "
+                f"got {distributed!r}"
+            )
         column = mapped_column(
             cls._column_name("document_id"),
             target.type.copy(),
             ForeignKey(target),
             nullable=False,
             index=True,
-            primary_key=bool(getattr(cls, "__distributed_by_document__", False)),
+            primary_key=distributed,
         )
         event.listen(column.column, "after_parent_attach", _only_with_foreign_keys, propagate=True)
         return column
@@ -469,6 +475,9 @@ def make_models(
     dimension = whole_number(dimension) or dimension  # a plain int: precision_type refused anything else
     check_identifier(document_table, "document_table")
     check_identifier(embedding_table, "embedding_table")
+    for name, value in (("distributed", distributed), ("nullable_embedding", nullable_embedding)):
+        if not isinstance(value, bool):  # "no" would read as true
+            raise ModelConfigurationError(f"make_models({name}=...) must be True or False, got {value!r}")
     if base is None:
 
         class Base(DeclarativeBase):

@@ -44,5 +44,5 @@ def test_default_models_keep_the_vector_required() -> None:
 
 
 def test_nullable_embedding_takes_a_bool() -> None:
-    with pytest.raises(sv.exc.ModelConfigurationError, match=r"__embedding_nullable__ must be True or False, got 'yes'"):
+    with pytest.raises(sv.exc.ModelConfigurationError, match=r"make_models\(nullable_embedding=...\) must be True or False, got 'yes'"):
         sv.make_models(8, nullable_embedding="yes")  # type: ignore[arg-type]

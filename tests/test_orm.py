@@ -350,6 +350,49 @@ def test_configuration_errors() -> None:
             __tablename__ = "bad4"
             __dimension__ = 3
 
+    # "no" read as true made document_id part of the primary key.
+    with pytest.raises(ModelConfigurationError, match=r"Bad5.__distributed_by_document__ must be True or False, got 'yes'"):
+
+        class Bad5(EmbeddingMixin, Base):
+            __tablename__ = "bad5"
+            __dimension__ = 3
+            __document_model__ = Good
+            __distributed_by_document__ = "yes"
+
+    for value in ("no", "false", 0):
+        with pytest.raises(ModelConfigurationError, match=r"make_models\(distributed=...\) must be True or False"):
+            make_models(3, distributed=value)
+
+
+def test_the_facade_refuses_models_it_cannot_keep_apart(tmp_path: Path) -> None:
+    # A single-table subclass: loads wrote the base's identity, get_document and the counts read the subclass's,
+    # queries read every row. Embeddings of another document model: rows pointing at ids of another table
+    # (PostgreSQL: a foreign-key violation from the COPY).
+    class Base(DeclarativeBase):
+        pass
+
+    class Doc(EmbeddedDocumentMixin, Base):
+        __tablename__ = "sti_docs"
+        __dimension__ = 3
+        kind: Mapped[str] = mapped_column(String(10), default="doc")
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "doc"}
+
+    class Special(Doc):
+        __mapper_args__ = {"polymorphic_identity": "special"}
+
+    Articles, _ = make_models(3, base=Base, document_table="articles", embedding_table="article_vectors")
+    _, NoteVectors = make_models(3, document_table="notes", embedding_table="note_vectors")  # a base of its own
+    engine = sv.create_engine(f"sqlite:///{tmp_path / 'models.db'}")
+    try:
+        Base.metadata.create_all(engine)
+        with pytest.raises(ModelConfigurationError, match=r"Special is a single-table subclass of Doc \(one table, told apart by kind\)"):
+            sv.VectorRAG(engine, document_model=Special)
+        with pytest.raises(ModelConfigurationError, match=r"embedding_model=Embedding refers to table 'notes' \(its document_id's foreign key\), not to 'articles'"):
+            sv.VectorRAG(engine, document_model=Articles, embedding_model=NoteVectors)
+        sv.VectorRAG(engine, document_model=Doc)  # the base itself is fine
+    finally:
+        engine.dispose()
+
 
 def test_column_types_come_from_the_backend(conn: Connection) -> None:
     Document, Embedding = make_models(4, document_table="typed_docs", embedding_table="typed_embs", id_type=int)

@@ -180,6 +180,9 @@ class _Models:
             for attribute in ("document_id", "embedding"):
                 _require(embedding_model, attribute, "embedding_model")
             vector = _require(embedding_model, "embedding", "embedding_model")
+            _check_pair(document_model, embedding_model)
+        for model in (document_model, embedding_model):
+            _refuse_single_table_subclass(model)
         found_precision = precision_of(vector.type)
         owner = (embedding_model or document_model).__name__
         if found_precision is None:
@@ -198,6 +201,38 @@ class _Models:
                 "leave dimension= out when passing models (it is read from the Vector column)"
             )
         return cls(document_model, embedding_model, vector.type.dim, create_tables=False)
+
+
+def _check_pair(document_model: type, embedding_model: type) -> None:
+    """Refuse embeddings whose ``document_id`` refers to another table than the documents' (their rows would
+    point at ids the documents table does not hold, or break the foreign key)."""
+    column = _column(embedding_model, "document_id")
+    targets = {key.column.table for key in getattr(column, "foreign_keys", ())}
+    documents = getattr(document_model, "__table__", None)
+    mapper = getattr(document_model, "__mapper__", None)
+    tables = set(mapper.tables) if mapper is not None else {documents}  # a joined subclass: its base table's too
+    if targets and not targets & tables:
+        (target,) = sorted(targets, key=lambda table: table.name)[:1]
+        raise ModelConfigurationError(
+            f"embedding_model={embedding_model.__name__} refers to table {target.name!r} (its document_id's foreign "
+            f"key), not to {getattr(documents, 'name', document_model.__name__)!r} of "
+            f"document_model={document_model.__name__}; pass the document model it refers to "
+            "(its __document_model__), or an embedding model of this one"
+        )
+
+
+def _refuse_single_table_subclass(model: Optional[type]) -> None:
+    """A single-table subclass shares its table with its base: the facade would write the base's rows and read
+    either the subclass's or all of them."""
+    mapper = getattr(model, "__mapper__", None)
+    if model is None or mapper is None or mapper.inherits is None or not mapper.single:
+        return
+    raise ModelConfigurationError(
+        f"{model.__name__} is a single-table subclass of {mapper.inherits.class_.__name__} (one table, told apart "
+        f"by {getattr(mapper.polymorphic_on, 'name', 'its discriminator')}), which the facade cannot keep apart: "
+        f"pass {mapper.inherits.class_.__name__} and filter by the discriminator in a query of your own, or give "
+        f"{model.__name__} a table of its own"
+    )
 
 
 def _require(model: type, attribute: str, argument: str) -> Any:
