@@ -264,6 +264,15 @@ class _Configured:
 
     @classmethod
     def _id_column(cls) -> Mapped[Any]:
+        # The table's name, checked as make_models checks it (a quote, or more than 63 bytes, failed later, on
+        # some backends only); the key of every mixin's table, so every one passes here.
+        table_name = getattr(cls, "__tablename__", None)
+        if table_name is None and getattr(cls, "__table__", None) is None:
+            raise ModelConfigurationError(
+                f"{cls.__name__} needs __tablename__ = '<table name>', as any declarative class with a table does"
+            )
+        if table_name is not None:
+            check_identifier(table_name, f"{cls.__name__}.__tablename__")
         name = cls._column_name("id")
         id_type = getattr(cls, "__id_type__", str)
         if id_type is str:

@@ -363,6 +363,21 @@ def test_configuration_errors() -> None:
         with pytest.raises(ModelConfigurationError, match=r"make_models\(distributed=...\) must be True or False"):
             make_models(3, distributed=value)
 
+    # Checked as make_models checks its table names: DuckDB failed to name the sequence of 'my"table', and
+    # PostgreSQL and DuckDB refused a 70-byte name with SQLAlchemy's IdentifierError; an integer key without
+    # __tablename__ raised AttributeError.
+    for table_name, message in (('my"table', "contains a double quote"), ("x" * 70, "is 70 bytes long")):
+        with pytest.raises(ModelConfigurationError, match=r"Bad6.__tablename__ .*" + message):
+
+            class Bad6(DocumentMixin, Base):
+                __tablename__ = table_name
+                __id_type__ = int
+
+    with pytest.raises(ModelConfigurationError, match=r"Bad7 needs __tablename__"):
+
+        class Bad7(DocumentMixin, Base):
+            __id_type__ = int
+
 
 def test_the_facade_refuses_models_it_cannot_keep_apart(tmp_path: Path) -> None:
     # A single-table subclass: loads wrote the base's identity, get_document and the counts read the subclass's,
