@@ -235,15 +235,40 @@ class _Configured:
     _column_attributes: ClassVar[Tuple[str, ...]] = ()
 
     @classmethod
+    def _names(cls) -> Dict[str, Any]:
+        """``__column_names__`` as a dict, checked to be a mapping whose attributes name distinct columns."""
+        given = getattr(cls, "__column_names__", None) or {}
+        if not isinstance(given, Mapping):
+            raise ModelConfigurationError(
+                f"{cls.__name__}.__column_names__ must be a dict of attribute names to column names, got "
+                f"{type(given).__name__} {given!r:.60}; e.g. {{'content': 'body'}}"
+            )
+        names = dict(given)
+        taken: Dict[str, str] = {}
+        for attribute in cls._column_attributes:
+            key = "metadata" if attribute == "metadata_" and "metadata" in names else attribute
+            name = names.get(key, "metadata" if attribute == "metadata_" else attribute)
+            if not isinstance(name, str):
+                continue  # None (absent) or a mistake _column_name names
+            # SQLite and DuckDB compare column names without case: one rule everywhere.
+            other = taken.setdefault(name.casefold(), attribute)
+            if other != attribute:
+                raise ModelConfigurationError(
+                    f"{cls.__name__}.__column_names__ maps {other!r} and {attribute!r} to one column, {name!r} "
+                    "(names differing only in case count as one); give each attribute a column of its own"
+                )
+        return names
+
+    @classmethod
     def _absent(cls, attribute: str) -> bool:
         """Whether ``__column_names__`` declares the optional column ``attribute`` absent (``None``)."""
-        names = dict(getattr(cls, "__column_names__", None) or {})
+        names = cls._names()
         key = "metadata" if attribute == "metadata_" and "metadata" in names else attribute
         return attribute in OPTIONAL_COLUMNS and key in names and names[key] is None
 
     @classmethod
     def _column_name(cls, attribute: str) -> str:
-        names = dict(getattr(cls, "__column_names__", None) or {})
+        names = cls._names()
         if "metadata" in names and "metadata_" not in names:
             names["metadata_"] = names.pop("metadata")  # the column's own name, accepted as a key too
         unknown = sorted(set(names) - set(cls._column_attributes))

@@ -378,6 +378,19 @@ def test_configuration_errors() -> None:
         class Bad7(DocumentMixin, Base):
             __id_type__ = int
 
+    # A string, and two attributes on one column (in any case), raised ValueError and DuplicateColumnError, or failed
+    # at CREATE TABLE on SQLite and DuckDB only.
+    for names, message in (
+        ("content", r"Bad8.__column_names__ must be a dict of attribute names to column names, got str 'content'"),
+        ({"content": "body", "metadata_": "body"}, r"maps 'content' and 'metadata_' to one column, 'body'"),
+        ({"content": "ID"}, r"maps 'id' and 'content' to one column, 'ID' \(names differing only in case count as one\)"),
+    ):
+        with pytest.raises(ModelConfigurationError, match=message):
+
+            class Bad8(DocumentMixin, Base):
+                __tablename__ = "bad8"
+                __column_names__ = names
+
 
 def test_the_facade_refuses_models_it_cannot_keep_apart(tmp_path: Path) -> None:
     # A single-table subclass: loads wrote the base's identity, get_document and the counts read the subclass's,
