@@ -509,6 +509,11 @@ def make_models(
     dimension = whole_number(dimension) or dimension  # a plain int: precision_type refused anything else
     check_identifier(document_table, "document_table")
     check_identifier(embedding_table, "embedding_table")
+    if document_table.casefold() == embedding_table.casefold():
+        raise ModelConfigurationError(
+            f"make_models got one name for both tables, {document_table!r}; give document_table and "
+            "embedding_table names of their own"
+        )
     for name, value in (("distributed", distributed), ("nullable_embedding", nullable_embedding)):
         if not isinstance(value, bool):  # "no" would read as true
             raise ModelConfigurationError(f"make_models({name}=...) must be True or False, got {value!r}")

@@ -362,6 +362,8 @@ def test_configuration_errors() -> None:
     for value in ("no", "false", 0):
         with pytest.raises(ModelConfigurationError, match=r"make_models\(distributed=...\) must be True or False"):
             make_models(3, distributed=value)
+    with pytest.raises(ModelConfigurationError, match=r"make_models got one name for both tables, 'docs'"):
+        make_models(3, document_table="docs", embedding_table="Docs")  # it raised "Table 'docs' is already defined"
 
     # Checked as make_models checks its table names: DuckDB failed to name the sequence of 'my"table', and
     # PostgreSQL and DuckDB refused a 70-byte name with SQLAlchemy's IdentifierError; an integer key without
