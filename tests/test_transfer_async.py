@@ -51,6 +51,13 @@ async def test_export_and_import_through_run_sync(
             export_parquet(rag, path)
         with pytest.raises(x.InvalidArgumentError, match=r"await rag.run_sync\(import_parquet, path\)"):
             import_parquet(rag, path)
+
+        async def coroutine(sync_rag: Any) -> None:
+            pass
+
+        # It returned the coroutine, never run.
+        with pytest.raises(x.InvalidArgumentError, match=r"run_sync runs a synchronous function of the VectorRAG, got the coroutine function 'coroutine'"):
+            await rag.run_sync(coroutine)
     finally:
         await rag.close()
 

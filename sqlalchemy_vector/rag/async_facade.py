@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import inspect
 import threading
 import weakref
 from dataclasses import dataclass
@@ -469,6 +470,11 @@ class AsyncVectorRAG:
         :meth:`sqlalchemy.ext.asyncio.AsyncSession.run_sync` is for those
         written against ``Session``: ``await rag.run_sync(export_parquet, path)``.
         """
+        if inspect.iscoroutinefunction(fn):  # it would return the coroutine, never run
+            raise InvalidArgumentError(
+                f"run_sync runs a synchronous function of the VectorRAG, got the coroutine function "
+                f"{getattr(fn, '__name__', fn)!r}; await it with this facade's own methods instead"
+            )
         return await self._run(fn, self.sync_rag, *args, **kwargs)
 
     @property
