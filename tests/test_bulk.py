@@ -626,6 +626,20 @@ def test_a_value_of_a_text_column_that_is_not_text_is_named_on_clickhouse(conn: 
     assert count(conn, table) == 0
 
 
+@pytest.mark.parametrize("backend", ["clickhouse"])
+def test_rows_without_their_key_are_refused_on_clickhouse(conn: Connection) -> None:
+    # A plain insert refused them; bulk_insert stored every row under id '' (or 0 for an integer key).
+    for key_type, stored in ((String(20), "''"), (Integer(), "0")):
+        table = Table(
+            f"keyless_{stored == '0'}", MetaData(), Column("id", key_type, primary_key=True, autoincrement=False),
+            Column("embedding", sv.Vector(2)),
+        )
+        table.create(conn)
+        with pytest.raises(sv.exc.UnsupportedDialectError, match=rf"gives no value for its primary key {table.name}.id \(columns given: embedding\).*stored with id = {stored}"):
+            bulk_insert(conn, table, [{"embedding": [1, 0]}, {"embedding": [0, 1]}])
+        assert count(conn, table) == 0
+
+
 def test_rows_given_as_one_mapping_rejected(conn: Connection) -> None:
     table = vectors_table(MetaData())
     table.create(conn)

@@ -33,6 +33,12 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
                 "table keyed by the row's id"
             )
     given = {c.key for c in load.columns}
+    for column in getattr(load.table.primary_key, "columns", ()):
+        # As a plain INSERT is refused (see ddl.py): ClickHouse would store every row under 0 or ''.
+        if column.key not in given and column.default is None and column.server_default is None:
+            from .ddl import missing_key
+
+            raise missing_key(load.table, column, load.given)
     for column in load.table.columns:
         # Absent with no default: NULL in every row, refused like an explicit None.
         if (

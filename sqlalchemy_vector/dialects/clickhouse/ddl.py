@@ -15,7 +15,7 @@ Engines sqlalchemy_vector did not prepare compile exactly as before.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
@@ -276,16 +276,21 @@ def _refuse_missing_keys(element: Insert, compiler: Any) -> None:
         return
     for column in missing:
         if column.key not in given and column.name not in given:
-            from ...exc import UnsupportedDialectError
+            raise missing_key(table, column, given)
 
-            raise UnsupportedDialectError(
-                f"INSERT into {table.name} gives no value for its primary key {table.name}.{column.name} (columns "
-                f"given: {', '.join(sorted(given)) or 'none'}), and ClickHouse generates no keys (no autoincrement, "
-                f"no sequence): every such row would be stored with {column.name} = "
-                f"{'0' if isinstance(column.type, sqltypes.Integer) else repr('')}; give each row its "
-                f"{column.name}, or declare the column with a default that computes it in Python "
-                "(Column(..., default=...))"
-            )
+
+def missing_key(table: Any, column: Any, given: Iterable[str]) -> Exception:
+    """The error for rows that give no value for the primary-key ``column`` (a plain INSERT, ``bulk_insert``)."""
+    from ...exc import UnsupportedDialectError
+
+    return UnsupportedDialectError(
+        f"INSERT into {table.name} gives no value for its primary key {table.name}.{column.name} (columns "
+        f"given: {', '.join(sorted(given)) or 'none'}), and ClickHouse generates no keys (no autoincrement, "
+        f"no sequence): every such row would be stored with {column.name} = "
+        f"{'0' if isinstance(column.type, sqltypes.Integer) else repr('')}; give each row its "
+        f"{column.name}, or declare the column with a default that computes it in Python "
+        "(Column(..., default=...))"
+    )
 
 
 def _delete(element: Delete, compiler: Any, prepared: bool, **kw: Any) -> str:
