@@ -327,3 +327,29 @@ def test_a_database_made_again_gets_pgvector_after_dispose(database: URL, postgr
         conn.execute(table.insert(), [{"id": 1, "emb": [1, 0, 0]}, {"id": 2, "emb": [0, 1, 0]}])
         assert conn.execute(select(table.c.id).order_by(table.c.emb.cosine([0, 1, 0])).limit(1)).scalar_one() == 2
     engine.dispose()
+
+
+def test_a_document_loaded_during_a_delete_by_filter_stays_whole(database: URL) -> None:
+    # delete_documents deletes the matching documents' embeddings, then the documents. A load committed between
+    # the two statements made a new matching document with its embedding, which PostgreSQL's second statement
+    # saw: it failed with a ForeignKeyViolation (about 1 delete in 10 while another facade loaded).
+    loader, deleter = VectorRAG(str(database), dimension=8), VectorRAG(str(database), dimension=8)
+    try:
+        loader.load_documents([{"content": "old news", "metadata": {"src": "x"}, "document_id": "old"}], show_progress=False)
+        raced: list = []
+
+        @event.listens_for(deleter.engine, "after_cursor_execute")
+        def load_in_between(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.startswith("DELETE FROM embeddings") and not raced:
+                raced.append(True)
+                loader.load_documents([{"content": "new news", "metadata": {"src": "x"}, "document_id": "new"}],
+                                      show_progress=False)
+
+        assert deleter.delete_documents(filters={"src": "x"}) == 1
+        assert raced
+        assert deleter.get_document("old") is None
+        assert deleter.get_document("new") is not None  # loaded after the delete began: whole, with its embedding
+        assert deleter.get_statistics()["embedding_count"] == 1
+    finally:
+        loader.close()
+        deleter.close()

@@ -25,7 +25,7 @@ from typing import (
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Integer, MetaData, Table, Uuid, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, Uuid, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -534,7 +534,12 @@ class _Store:
                     execution_options={"synchronize_session": False},
                 )
             statement = delete(D) if condition is None else delete(D).where(condition)
-            if not backend_for(session.get_bind().dialect).capabilities.delete_returning:
+            capabilities = backend_for(session.get_bind().dialect).capabilities
+            if not self.models.single_table and capabilities.foreign_keys:
+                # A document a load committed between the two statements (PostgreSQL reads each statement's rows
+                # anew) matches now and has its embeddings: it stays, where deleting it failed on the foreign key.
+                statement = statement.where(~exists().where(self.E.document_id == D.id))
+            if not capabilities.delete_returning:
                 # No RETURNING (ClickHouse): count, then delete; with no transactions the two are not atomic.
                 deleted += session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
                 session.execute(statement, execution_options={"synchronize_session": False})
