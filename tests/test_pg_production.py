@@ -353,3 +353,22 @@ def test_a_document_loaded_during_a_delete_by_filter_stays_whole(database: URL) 
     finally:
         loader.close()
         deleter.close()
+
+
+def test_pgvector_is_created_in_public_whatever_the_search_path_puts_first(database: URL, postgresql_url: str) -> None:
+    # CREATE EXTENSION took the first schema of the connection's search_path: a tenant's. Another tenant's facade
+    # then failed (MissingExtensionError), and DROP SCHEMA tenant_a CASCADE dropped the extension with the vector
+    # column of an unrelated public table.
+    run_as_owner(database, "DROP EXTENSION IF EXISTS vector CASCADE", "CREATE SCHEMA tenant_a", "CREATE SCHEMA tenant_b")
+    tenant_a = database.update_query_dict({"options": "-csearch_path=tenant_a,public"})
+    engine = sv.create_engine(tenant_a)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+            ).scalar_one() == "public"
+    finally:
+        engine.dispose()
+    with VectorRAG(str(database.update_query_dict({"options": "-csearch_path=tenant_b,public"})), dimension=3) as rag:
+        rag.load_documents([{"content": "tenant b"}], show_progress=False)
+        assert rag.get_statistics()["document_count"] == 1

@@ -455,13 +455,17 @@ def _ensure_pgvector(dbapi_connection: Any, database: Optional[str]) -> Tuple[st
     # failure is met by looking again: only an extension still missing after a
     # second attempt is reported as unavailable.
     failure: Optional[Exception] = None
-    for _attempt in range(2):
+    for attempt in range(2):
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(_PGVECTOR)
             row = cursor.fetchone()
             if row is None:
-                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                # In public, where every session finds it: left to itself, CREATE EXTENSION takes the first schema
+                # of this connection's search_path, which may be one tenant's (the others then miss it, and that
+                # tenant's DROP SCHEMA ... CASCADE drops the extension with every vector column of the database).
+                # Where public is missing or closed to this role, the second attempt leaves the choice to PostgreSQL.
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector" + (" SCHEMA public" if attempt == 0 else ""))
                 cursor.execute(_PGVECTOR)
                 row = cursor.fetchone()
             dbapi_connection.commit()
