@@ -697,3 +697,13 @@ def test_facade_index_answers_as_the_exact_search_after_deletes(clickhouse_datab
         nearest = live[np.argsort(np.linalg.norm(vectors[live] - query, axis=1), kind="stable")[:k]]
         found = rag.query_with_embedding(query, top_k=k, similarity_function="euclidean")
         assert [r["document_id"] for r in found] == [f"d{i:02}" for i in nearest]
+
+
+def test_an_insert_that_leaves_the_vector_out_is_named(conn: Connection) -> None:
+    # The column's length constraint failed with ClickHouse's own error (code 469, v = []), where None and a
+    # bulk_insert without the key are refused with InvalidVectorError.
+    items = table("vectorless", dim=3)
+    items.create(conn)
+    with pytest.raises(sv.exc.InvalidVectorError, match=r"INSERT into vectorless gives no value for vectorless.embedding \(columns given: id, label\), and ClickHouse stores no NULL vector"):
+        conn.execute(items.insert(), [{"id": 1, "label": "b"}])
+    assert conn.execute(select(items.c.id)).all() == []

@@ -269,14 +269,30 @@ def _refuse_missing_keys(element: Insert, compiler: Any) -> None:
     table = element.table
     key_columns = getattr(getattr(table, "primary_key", None), "columns", ())
     missing = [c for c in key_columns if c.default is None and c.server_default is None]
-    if not missing:
-        return
     given = _inserted_keys(element, compiler)
     if given is None:
         return
     for column in missing:
         if column.key not in given and column.name not in given:
             raise missing_key(table, column, given)
+    _refuse_missing_vectors(table, given)
+
+
+def _refuse_missing_vectors(table: Any, given: Set[str]) -> None:
+    """Refuse an INSERT that leaves a vector column out: ClickHouse stores no NULL vector, and its empty array
+    failed the column's length constraint with the server's own error."""
+    from ...exc import InvalidVectorError
+    from ...types import Vector
+
+    for column in table.columns:
+        absent = column.key not in given and column.name not in given
+        if isinstance(column.type, Vector) and absent and column.default is None and column.server_default is None:
+            raise InvalidVectorError(
+                f"INSERT into {table.name} gives no value for {table.name}.{column.name} (columns given: "
+                f"{', '.join(sorted(given)) or 'none'}), and ClickHouse stores no NULL vector (an Array column "
+                f"cannot be Nullable); give every row a vector for it, or keep vectors in a separate table keyed by "
+                "the row's id"
+            )
 
 
 def missing_key(table: Any, column: Any, given: Iterable[str]) -> Exception:
