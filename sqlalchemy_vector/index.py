@@ -600,26 +600,28 @@ def rebuild_vector_index(bind: Bind, index: VectorIndex) -> None:
     Raises :class:`~sqlalchemy_vector.exc.VectorIndexError` before any DDL
     where the table has no vector index of that name.
     """
+    _rebuild(bind, index, look_up=True)
+
+
+def _rebuild_found_index(bind: Bind, index: VectorIndex) -> None:
+    """:func:`rebuild_vector_index` for a caller that has just read ``index``'s name from the catalog."""
+    _rebuild(bind, index, look_up=False)
+
+
+def _rebuild(bind: Bind, index: VectorIndex, *, look_up: bool) -> None:
     connection = _connection(bind)
     if not isinstance(index, VectorIndex):
         raise VectorIndexError(f"rebuild_vector_index() expects a VectorIndex, got {type(index).__name__}")
     backend = _index_backend(connection.dialect)
     check_buildable(index, backend)
-    table = index.bound_table
-    found = [entry["name"] for entry in list_vector_indexes(connection, table)]
-    if index.index_name not in found:
-        raise VectorIndexError(
-            f"rebuild_vector_index({index.index_name!r}): table {table.name!r} has no vector index named "
-            f"{index.index_name!r} (existing ones: {', '.join(found) or 'none'}); build it with create_vector_index"
-        )
-    backend.rebuild_index(connection, index)
-
-
-def _rebuild_found_index(bind: Bind, index: VectorIndex) -> None:
-    """:func:`rebuild_vector_index` for a caller that has just read ``index``'s name from the catalog."""
-    connection = _connection(bind)
-    backend = _index_backend(connection.dialect)
-    check_buildable(index, backend)
+    if look_up:  # not when the facade has just read the name from the catalog, in the same transaction
+        table = index.bound_table
+        found = [entry["name"] for entry in list_vector_indexes(connection, table)]
+        if index.index_name not in found:
+            raise VectorIndexError(
+                f"rebuild_vector_index({index.index_name!r}): table {table.name!r} has no vector index named "
+                f"{index.index_name!r} (existing ones: {', '.join(found) or 'none'}); build it with create_vector_index"
+            )
     backend.rebuild_index(connection, index)
 
 
