@@ -44,17 +44,15 @@ from .exc import (
 )
 from .functions import CosineDistanceType
 from .types import (
-    NORM_RANGE_TEXT,
     Vector,
     _name,
     _preview,
+    check_norm,
     check_storable_before_create,
     empty_in,
-    norm_of,
     read_only,
     same_stored,
     to_float32,
-    unhandled_norm,
     whole_number,
 )
 
@@ -296,11 +294,7 @@ def to_sparse(value: Any, dim: int, where: Where = "sparse vector value") -> Spa
             f"{_name(where)} expects finite numbers, got {float(sparse.values[at])!r} at index "
             f"{int(sparse.indices[at])}; replace NaN and infinite values before storing"
         )
-    if unhandled_norm(sparse.values[np.newaxis, :]) is not None:  # however the value came: a dict, a SparseValue
-        raise InvalidVectorError(
-            f"{_name(where)} has a norm of {norm_of(sparse.values):.3g}, {NORM_RANGE_TEXT}; "
-            "scale the vector (e.g. normalize it to norm 1)"
-        )
+    check_norm(sparse.values, where)  # however the value came: a dict, a SparseValue
     if sparse.indices.size and (sparse.indices.min() < 0 or sparse.indices.max() >= dim):
         bad = int(sparse.indices[(sparse.indices < 0) | (sparse.indices >= dim)][0])
         raise InvalidVectorError(

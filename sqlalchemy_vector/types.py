@@ -169,15 +169,20 @@ def to_float32(
             f"{_name(where)} expects finite numbers, got {array[bad]!r} at index {bad} "
             "(NaN, infinity, or beyond the float32 range); clean the vector before storing or querying it"
         )
-    # See unhandled_norm, the same check on a matrix (one vector here, the cheaper way).
+    check_norm(result, where)
+    return result
+
+
+def check_norm(vector: npt.NDArray[np.float32], where: Union[str, Callable[[], str]]) -> None:
+    """Refuse a finite float32 vector whose norm float32 distances cannot handle (see :func:`unhandled_norm`, the
+    same check on a matrix; one vector here, the cheaper way); ``where`` names it as in :func:`to_float32`."""
     with np.errstate(over="ignore", under="ignore"):
-        squared = float(np.dot(result, result))
-    if not squared <= _SQUARED_NORM_MAX or (squared < _FLOAT32_TINY and result.any()):
+        squared = float(np.dot(vector, vector))
+    if not squared <= _SQUARED_NORM_MAX or (squared < _FLOAT32_TINY and vector.any()):
         raise InvalidVectorError(
-            f"{_name(where)} has a norm of {norm_of(result):.3g}, {NORM_RANGE_TEXT}; "
+            f"{_name(where)} has a norm of {norm_of(vector):.3g}, {NORM_RANGE_TEXT}; "
             "scale the vector (e.g. normalize it to norm 1)"
         )
-    return result
 
 
 # Squared norms within float32's normal range: the norms float32 distances compute correctly.  The top is
