@@ -1142,7 +1142,6 @@ def prune_vanished(rag: Any, seen: Set[str], scopes: Sequence[str], *, root: Opt
 
 
 def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
-    filters: Dict[str, Any] = {}
     values: Dict[str, List[Any]] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -1162,9 +1161,8 @@ def _where(pairs: Sequence[str]) -> Optional[Dict[str, Any]]:
         values.setdefault(key, [])
         if not any(_same_json(value, known) for known in values[key]):
             values[key].append(value)
-    for key, found in values.items():  # one key given several values: any of them (a passage has one)
-        filters[key] = found[0] if len(found) == 1 else {"$in": found}
-    return filters or None
+    # One key given several values: any of them (a passage has one).
+    return {key: found[0] if len(found) == 1 else {"$in": found} for key, found in values.items()} or None
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -525,6 +525,7 @@ class _Store:
         conditions: List[Optional[ColumnElement[bool]]] = (
             [where] if ids is None else [and_(D.id.in_(chunk), *([where] if where is not None else [])) for chunk in _chunks(ids)]
         )
+        capabilities = backend_for(session.get_bind().dialect).capabilities
         deleted = 0
         for condition in conditions:
             matching = select(D.id) if condition is None else select(D.id).where(condition)
@@ -534,7 +535,6 @@ class _Store:
                     execution_options={"synchronize_session": False},
                 )
             statement = delete(D) if condition is None else delete(D).where(condition)
-            capabilities = backend_for(session.get_bind().dialect).capabilities
             if not self.models.single_table and capabilities.foreign_keys:
                 # A document a load committed between the two statements (PostgreSQL reads each statement's rows
                 # anew) matches now and has its embeddings: it stays, where deleting it failed on the foreign key.
