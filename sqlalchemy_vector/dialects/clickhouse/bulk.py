@@ -14,7 +14,7 @@ from sqlalchemy import Enum, Integer, Numeric, String, text
 from sqlalchemy.engine import Connection
 
 from ...exc import InvalidRowError, InvalidVectorError
-from ...types import Vector
+from .ddl import left_out, missing_key, vector_columns
 
 if TYPE_CHECKING:
     from ...bulk import BulkLoad
@@ -33,26 +33,19 @@ def write(connection: Connection, load: "BulkLoad") -> bool:
                 "table keyed by the row's id"
             )
     given = {c.key for c in load.columns}
-    for column in getattr(load.table.primary_key, "columns", ()):
-        # As a plain INSERT is refused (see ddl.py): ClickHouse would store every row under 0 or ''.
-        if column.key not in given and column.default is None and column.server_default is None:
-            from .ddl import missing_key
-
-            raise missing_key(load.table, column, load.given)
-    for column in load.table.columns:
-        # Absent with no default: NULL in every row, refused like an explicit None.
-        if (
-            isinstance(column.type, Vector)
-            and column.key not in given
-            and column.default is None
-            and column.server_default is None
-        ):
-            raise InvalidVectorError(
-                f"{load.table.name}.{column.name} is missing from the rows (row 0 has keys "
-                f"{', '.join(map(repr, load.given))}) and has no default, so every row's vector would be NULL, "
-                "and ClickHouse stores no NULL vector (an Array column cannot be Nullable); give every row a vector "
-                f"for it under the key {column.key!r}, or give the column a default"
-            )
+    # As a plain INSERT is refused (see ddl.py): ClickHouse would store every row under 0 or ''.
+    key = left_out(getattr(load.table.primary_key, "columns", ()), given)
+    if key is not None:
+        raise missing_key(load.table, key, load.given)
+    # Absent with no default: NULL in every row, refused like an explicit None.
+    vector = left_out(vector_columns(load.table), given)
+    if vector is not None:
+        raise InvalidVectorError(
+            f"{load.table.name}.{vector.name} is missing from the rows (row 0 has keys "
+            f"{', '.join(map(repr, load.given))}) and has no default, so every row's vector would be NULL, "
+            "and ClickHouse stores no NULL vector (an Array column cannot be Nullable); give every row a vector "
+            f"for it under the key {vector.key!r}, or give the column a default"
+        )
     for column in load.columns:
         # clickhouse-connect raises its own AttributeError ('int' object has no attribute 'encode') for a value
         # of a text column that is not text, from a plain insert too.

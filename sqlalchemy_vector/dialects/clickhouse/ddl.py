@@ -266,33 +266,40 @@ def _refuse_missing_keys(element: Insert, compiler: Any) -> None:
     were all stored with the type's default (0, or ``''``), where the other
     backends generate a key (an integer primary key) or refuse the NULL.
     """
+    from ...exc import InvalidVectorError
+
     table = element.table
-    key_columns = getattr(getattr(table, "primary_key", None), "columns", ())
-    missing = [c for c in key_columns if c.default is None and c.server_default is None]
     given = _inserted_keys(element, compiler)
     if given is None:
         return
-    for column in missing:
-        if column.key not in given and column.name not in given:
-            raise missing_key(table, column, given)
-    _refuse_missing_vectors(table, given)
+    key = left_out(getattr(getattr(table, "primary_key", None), "columns", ()), given)
+    if key is not None:
+        raise missing_key(table, key, given)
+    # A vector column left out: ClickHouse stores no NULL vector, and its empty array failed the column's length
+    # constraint with the server's own error.
+    vector = left_out(vector_columns(table), given)
+    if vector is not None:
+        raise InvalidVectorError(
+            f"INSERT into {table.name} gives no value for {table.name}.{vector.name} (columns given: "
+            f"{', '.join(sorted(given)) or 'none'}), and ClickHouse stores no NULL vector (an Array column "
+            f"cannot be Nullable); give every row a vector for it, or keep vectors in a separate table keyed by "
+            "the row's id"
+        )
 
 
-def _refuse_missing_vectors(table: Any, given: Set[str]) -> None:
-    """Refuse an INSERT that leaves a vector column out: ClickHouse stores no NULL vector, and its empty array
-    failed the column's length constraint with the server's own error."""
-    from ...exc import InvalidVectorError
-    from ...types import Vector
-
-    for column in table.columns:
+def left_out(columns: Iterable[Any], given: Set[str]) -> Any:
+    """The first of ``columns`` the rows give no value for (by key or name) and that has no default to fill it, or
+    None (a plain INSERT, ``bulk_insert``)."""
+    for column in columns:
         absent = column.key not in given and column.name not in given
-        if isinstance(column.type, Vector) and absent and column.default is None and column.server_default is None:
-            raise InvalidVectorError(
-                f"INSERT into {table.name} gives no value for {table.name}.{column.name} (columns given: "
-                f"{', '.join(sorted(given)) or 'none'}), and ClickHouse stores no NULL vector (an Array column "
-                f"cannot be Nullable); give every row a vector for it, or keep vectors in a separate table keyed by "
-                "the row's id"
-            )
+        if absent and column.default is None and column.server_default is None:
+            return column
+    return None
+
+
+def vector_columns(table: Any) -> List[Any]:
+    """The ``Vector`` columns of ``table``."""
+    return [column for column in table.columns if _vector_dim(column) is not None]
 
 
 def missing_key(table: Any, column: Any, given: Iterable[str]) -> Exception:
