@@ -63,6 +63,15 @@ def _wait_for(path: Path, child: "subprocess.Popen[str]") -> None:
         time.sleep(0.02)
 
 
+def _notes(tmp_path: Path, text: Callable[[int], str]) -> Path:
+    """A directory of ``FILES`` notes, note ``i`` holding ``text(i)``."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(FILES):
+        (corpus / f"note{i:02d}.txt").write_text(text(i))
+    return corpus
+
+
 def _race(url: str, corpus: Path, tmp_path: Path, options: Sequence[str] = ()) -> str:
     """Two ingests of ``corpus`` with ``options``: one paused before its first write while the other runs to its
     end; the paused one's output."""
@@ -86,10 +95,7 @@ def test_concurrent_ingests_of_the_same_files_store_each_once(
     backend: str, fresh_database_url: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = fresh_database_url(backend)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for i in range(FILES):
-        (corpus / f"note{i:02d}.txt").write_text(f"note {i} is about topic number {i}\n")
+    corpus = _notes(tmp_path, lambda i: f"note {i} is about topic number {i}\n")
     out = _race(url, corpus, tmp_path)
     assert f"ingested {FILES} passages from {FILES} files" in out  # it stored the files it had found new
     _assert_each_file_stored_once(url, corpus, capsys)
@@ -104,10 +110,7 @@ def test_a_concurrent_ingest_seen_once_is_remembered_for_every_later_write(
     # it wrote; the second compared the count of writes with its own first flush only, found nothing new, and
     # stored 6 files a second time (59,117 passages became 78,015 with two ingests of 3,000 files).
     url = fresh_database_url(backend)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for i in range(FILES):
-        (corpus / f"note{i:02d}.txt").write_text(f"note {i} is about topic number {i}.\n\nsecond part of note {i} here now.\n")
+    corpus = _notes(tmp_path, lambda i: f"note {i} is about topic number {i}.\n\nsecond part of note {i} here now.\n")
     out = _race(url, corpus, tmp_path, ["--max-words", "7", "--overlap", "0", "--batch-size", str(FILES)])
     assert f"ingested {2 * FILES} passages from {FILES} files" in out, out
     capsys.readouterr()
@@ -129,10 +132,7 @@ def test_concurrent_ingests_in_one_process_store_each_once(
     # Two threads of one process (DuckDB lets only one process write a file): each has looked up what is stored
     # and read its files, then both write at once.
     url = fresh_database_url(backend)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for i in range(FILES):
-        (corpus / f"note{i:02d}.txt").write_text(f"note {i} is about topic number {i}\n")
+    corpus = _notes(tmp_path, lambda i: f"note {i} is about topic number {i}\n")
     if stored_before:  # an older version of one file: both ingests replace it
         (corpus / "note00.txt").write_text("an older note 0\n")
         assert cli_main(["ingest", str(corpus / "note00.txt"), "--db", url, "--quiet"]) == 0
@@ -321,10 +321,7 @@ def test_an_ingest_alone_deletes_only_the_files_it_replaces(tmp_path: Path) -> N
     from sqlalchemy.engine import Engine
 
     url = f"sqlite:///{tmp_path}/alone.db"
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for i in range(FILES):
-        (corpus / f"note{i:02d}.txt").write_text(f"note {i}\n")
+    corpus = _notes(tmp_path, lambda i: f"note {i}\n")
     deletes = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -300,14 +300,12 @@ def test_files_and_paths_are_named_in_errors(tmp_path: Path) -> None:
         # A bad row is named by its file and row, not as documents[0].
         content = table.column("content").to_pylist()
         content[1] = None
-        broken = table.set_column(table.schema.get_field_index("content"), "content", pa.array(content, pa.string()))
-        pq.write_table(broken, tmp_path / "broken.parquet")
+        with_column(table, "content", pa.array(content, pa.string()), tmp_path / "broken.parquet")
         with pytest.raises(x.InvalidDocumentError, match=rf"^{tmp_path}/broken.parquet: row 1 content must be a string"):
             import_parquet(rag, tmp_path / "broken.parquet", keep_ids=False)
         vectors = table.column("embedding").to_pylist()
         vectors[0] = [float("nan")] * DIM
-        nan = table.set_column(table.schema.get_field_index("embedding"), "embedding", pa.array(vectors, table.schema.field("embedding").type))
-        pq.write_table(nan, tmp_path / "nan.parquet")
+        with_column(table, "embedding", pa.array(vectors, table.schema.field("embedding").type), tmp_path / "nan.parquet")
         with pytest.raises(x.InvalidVectorError, match=rf"^{tmp_path}/nan.parquet: row 0 embedding expects finite numbers"):
             import_parquet(rag, tmp_path / "nan.parquet", keep_ids=False)
         assert rag.get_statistics()["document_count"] == 2
@@ -326,8 +324,7 @@ def test_a_file_of_integer_ids_is_named_for_text_keys(
 
     path = exported(tmp_path, DOCUMENTS[:2])
     table = pq.read_table(path)
-    ids = table.set_column(table.schema.get_field_index("document_id"), "document_id", pa.array([1, 2], pa.int64()))
-    pq.write_table(ids, tmp_path / "ints.parquet")
+    with_column(table, "document_id", pa.array([1, 2], pa.int64()), tmp_path / "ints.parquet")
     rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
     try:
         rag.load_documents([{"content": "already here", "document_id": "seed"}], show_progress=False)
@@ -351,13 +348,12 @@ def test_created_at_of_other_kinds_is_read_as_naive_utc(
 
     path = exported(tmp_path, DOCUMENTS[:3])
     table = pq.read_table(path)
-    at = table.schema.get_field_index("created_at")
     noon = dt.datetime(2020, 1, 1, 12, 0)
     zoned = pa.array([noon.replace(tzinfo=dt.timezone.utc)] * 3, pa.timestamp("us", tz="Europe/Paris"))
-    pq.write_table(table.set_column(at, "created_at", zoned), tmp_path / "zoned.parquet")
+    with_column(table, "created_at", zoned, tmp_path / "zoned.parquet")
     texts = pa.array(["2020-01-01T12:00:00", "2020-01-01T13:00:00+01:00", None], pa.string())
-    pq.write_table(table.set_column(at, "created_at", texts), tmp_path / "texts.parquet")
-    pq.write_table(table.set_column(at, "created_at", pa.array(["yesterday"] * 3)), tmp_path / "bad.parquet")
+    with_column(table, "created_at", texts, tmp_path / "texts.parquet")
+    with_column(table, "created_at", pa.array(["yesterday"] * 3), tmp_path / "bad.parquet")
     for name in ("zoned", "texts"):
         rag = VectorRAG(fresh_database_url(backend), dimension=DIM)
         try:
@@ -371,6 +367,13 @@ def test_created_at_of_other_kinds_is_read_as_naive_utc(
         finally:
             rag.close()
             rag.engine.dispose()
+
+
+def with_column(table: Any, column: str, values: Any, path: Path) -> None:
+    """An exported ``table`` with ``column`` replaced by ``values``, written to ``path``: a file another tool made."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, values), path)
 
 
 def exported(tmp_path: Path, documents: List[dict], name: str = "all.parquet") -> Path:
